@@ -1,0 +1,48 @@
+"""The one way a write is recorded: services call `record` inside their transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.gis.geos import GEOSGeometry
+from django.db import models
+from django.forms.models import model_to_dict
+
+from .models import AuditEntry, User
+
+
+def snapshot(instance: models.Model | None, *, exclude: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """A JSON-able copy of a record's fields, geometry as EWKT, so before/after can be compared."""
+    if instance is None:
+        return None
+    data = model_to_dict(instance, exclude=list(exclude))
+    for key, value in data.items():
+        if isinstance(value, GEOSGeometry):
+            data[key] = value.ewkt
+        elif isinstance(value, models.Model):
+            data[key] = value.pk
+        elif isinstance(value, list | tuple) and value and isinstance(value[0], models.Model):
+            data[key] = [item.pk for item in value]
+    return data
+
+
+def record(
+    actor: User | None,
+    action: str,
+    instance: models.Model,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    region_code: str = "",
+) -> AuditEntry:
+    agency = getattr(actor, "agency", None)
+    return AuditEntry.objects.create(
+        actor=actor,
+        jurisdiction=(agency.region_id or "") if agency else "",
+        action=action,
+        model=instance._meta.label,
+        object_pk=str(instance.pk),
+        region_code=region_code or getattr(instance, "region_id", None) or "",
+        before=before,
+        after=after if after is not None else snapshot(instance),
+    )

@@ -1,0 +1,101 @@
+"""Who uses SEGIS: agencies with a jurisdiction, users with a role, and the audit trail of their writes."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from geo.models import Level, Region, code_prefix
+
+
+class Agency(models.Model):
+    """A supervision agency (or other organisation using SEGIS) and the jurisdiction it covers."""
+
+    name = models.CharField(_("名称 / name"), max_length=128)
+    level = models.CharField(_("级别 / level"), max_length=8, choices=Level.choices)
+    # Null only for the national level, which sees every region.
+    region = models.ForeignKey(
+        Region, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("辖区 / jurisdiction")
+    )
+
+    class Meta:
+        verbose_name = _("机构 / agency")
+        verbose_name_plural = _("机构 / agencies")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(level=Level.NATIONAL, region__isnull=True)
+                | (~models.Q(level=Level.NATIONAL) & models.Q(region__isnull=False)),
+                name="agency_region_matches_level",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def code_prefix(self) -> str:
+        if self.region_id is None:
+            return ""
+        return code_prefix(self.region_id, self.level)
+
+
+class Role(models.TextChoices):
+    SYSTEM_ADMIN = "admin", _("系统管理员 / system administrator")
+    SUPERVISOR = "supervisor", _("监察人员 / supervisor")
+    INSPECTOR = "inspector", _("检验人员 / inspector")
+    RESPONDER = "responder", _("应急人员 / responder")
+    ANALYST = "analyst", _("分析人员 / analyst")
+    ENTERPRISE = "enterprise", _("企业用户 / enterprise user")
+
+
+# Roles that may read personal data (contacts, ID numbers) of the people in their jurisdiction.
+PERSONAL_DATA_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SUPERVISOR, Role.RESPONDER})
+
+
+class User(AbstractUser):
+    """A person who signs in; what they may read is fixed by their agency's jurisdiction."""
+
+    agency = models.ForeignKey(
+        Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="users", verbose_name=_("机构 / agency")
+    )
+    role = models.CharField(_("角色 / role"), max_length=16, choices=Role.choices, default=Role.SUPERVISOR)
+
+    class Meta:
+        verbose_name = _("用户 / user")
+        verbose_name_plural = _("用户 / users")
+
+    @property
+    def jurisdiction_prefix(self) -> str | None:
+        """The division-code prefix this user may read: '' for national, None for no access at all."""
+        if self.agency is not None:
+            return self.agency.code_prefix
+        # A superuser without an agency is the installation's operator: national.
+        return "" if self.is_superuser else None
+
+    @property
+    def may_read_personal_data(self) -> bool:
+        return self.is_superuser or self.role in PERSONAL_DATA_ROLES
+
+
+class AuditEntry(models.Model):
+    """One write: who did what to which record, from which jurisdiction, with the record before and after."""
+
+    at = models.DateTimeField(_("时间 / time"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(User, null=True, on_delete=models.PROTECT, verbose_name=_("操作人 / actor"))
+    jurisdiction = models.CharField(_("操作人辖区 / actor's jurisdiction"), max_length=6, blank=True)
+    action = models.CharField(_("操作 / action"), max_length=64, db_index=True)
+    model = models.CharField(_("对象类型 / model"), max_length=64)
+    object_pk = models.CharField(_("对象 / object"), max_length=64, db_index=True)
+    region_code = models.CharField(_("对象所在区划 / object's region"), max_length=6, blank=True, db_index=True)
+    before = models.JSONField(_("修改前 / before"), null=True, encoder=DjangoJSONEncoder)
+    after = models.JSONField(_("修改后 / after"), null=True, encoder=DjangoJSONEncoder)
+
+    class Meta:
+        verbose_name = _("审计记录 / audit entry")
+        verbose_name_plural = _("审计记录 / audit entries")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.model}#{self.object_pk}"

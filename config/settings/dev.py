@@ -1,0 +1,6 @@
+"""Local development: debug on, demo data, served by runserver."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DEBUG", default=True)

@@ -1,0 +1,455 @@
+"""Coordinate systems and conversions: the only module in SEGIS that moves coordinates.
+
+Everything is lon, lat (x, y) order, whatever the authority order of the EPSG code.
+Functions accept Python floats or numpy arrays and return the same kind; arrays are converted
+in bulk with no Python loop per point.
+
+GCJ-02 (Amap, Tencent) and BD-09 (Baidu) are obfuscated offsets of hundreds of metres with no
+EPSG code. They are converted at the edges (pickers, imports, a GCJ-02 basemap) and never
+stored. Their inverses are solved iteratively: the one-step inverse is off by metres.
+The formulas follow ``prcoords`` (public domain), which the tests use as the reference.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any, TypeAlias
+
+import numpy as np
+import shapely
+from django.contrib.gis.geos import GEOSGeometry
+from numpy.typing import NDArray
+from pyproj import Transformer
+
+__all__ = [
+    "CRS",
+    "EPSG",
+    "STORAGE_SRID",
+    "CRSMismatch",
+    "NotConverged",
+    "UnknownCRS",
+    "bd09_to_gcj02",
+    "bd09_to_wgs84",
+    "convert",
+    "from_wgs84",
+    "gcj02_to_bd09",
+    "gcj02_to_wgs84",
+    "in_china_bbox",
+    "srid_for",
+    "to_storage",
+    "to_wgs84",
+    "transform_geometry",
+    "wgs84_to_bd09",
+    "wgs84_to_gcj02",
+]
+
+Coord: TypeAlias = float | NDArray[np.float64]
+_Array: TypeAlias = NDArray[np.float64]
+
+
+class UnknownCRS(ValueError):
+    """A CRS name we do not accept; the message lists what is accepted."""
+
+
+class CRSMismatch(ValueError):
+    """A geometry's SRID contradicts the CRS the caller says it is in."""
+
+
+class NotConverged(ArithmeticError):
+    """An iterative inverse did not reach its tolerance (should not happen inside China)."""
+
+
+class CRS(StrEnum):
+    """The coordinate systems users can give or ask for."""
+
+    WGS84 = "wgs84"  # EPSG:4326, storage
+    CGCS2000 = "cgcs2000"  # EPSG:4490; PROJ applies no shift vs 4326, so stored as is
+    WEB_MERCATOR = "webmercator"  # EPSG:3857, metres
+    GCJ02 = "gcj02"  # Amap/Tencent obfuscated offset, no EPSG code
+    BD09 = "bd09"  # Baidu offset on top of GCJ-02, no EPSG code
+
+    @classmethod
+    def parse(cls, value: str | int | CRS) -> CRS:
+        """Read a user-given CRS name or EPSG code (case-insensitive) against a fixed allow-list.
+
+        This names a datum only: every function here takes lon, lat whatever the code's
+        authority axis order, so an OGC "EPSG:4326" request's lat, lon order is the caller's job.
+        """
+        if isinstance(value, CRS):
+            return value
+        # bool is an int: True must not become EPSG:1.
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, str):
+            found = _ALIASES.get(_squash(value))
+            if found is not None:
+                return found
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise UnknownCRS(
+            f"Unknown coordinate system {shown}; use one of: "
+            + ", ".join(c.value for c in cls)
+            + " (or EPSG:4326, EPSG:4490, EPSG:3857)."
+        )
+
+
+EPSG: dict[CRS, int] = {CRS.WGS84: 4326, CRS.CGCS2000: 4490, CRS.WEB_MERCATOR: 3857}
+STORAGE_SRID = 4326
+
+
+def _squash(name: str) -> str:
+    # Users write "GCJ-02", "gcj_02", "Web Mercator": compare without case or separators.
+    return "".join(name.strip().lower().split()).replace("-", "").replace("_", "")
+
+
+def _build_aliases() -> dict[str, CRS]:
+    aliases: dict[str, CRS] = {c.value: c for c in CRS}
+    for crs, code in EPSG.items():
+        for form in (
+            f"{code}",
+            f"epsg:{code}",
+            f"urn:ogc:def:crs:epsg::{code}",
+            f"http://www.opengis.net/def/crs/epsg/0/{code}",
+            f"https://www.opengis.net/def/crs/epsg/0/{code}",
+        ):
+            aliases[_squash(form)] = crs
+    extra = {
+        "crs84": CRS.WGS84,  # OGC lon/lat WGS84, what OGC API Features sends by default
+        "http://www.opengis.net/def/crs/ogc/1.3/crs84": CRS.WGS84,
+        "urn:ogc:def:crs:ogc:1.3:crs84": CRS.WGS84,
+        "gps": CRS.WGS84,
+        "pseudo-mercator": CRS.WEB_MERCATOR,
+        "900913": CRS.WEB_MERCATOR,
+        "epsg:900913": CRS.WEB_MERCATOR,
+        "gcj": CRS.GCJ02,
+        # Baidu's own name for lon/lat BD-09. "bd09mc" (Baidu Mercator) is a different
+        # system and deliberately not accepted.
+        "bd09ll": CRS.BD09,
+    }
+    aliases.update({_squash(k): v for k, v in extra.items()})
+    return aliases
+
+
+_ALIASES = _build_aliases()
+
+
+def srid_for(crs: CRS) -> int:
+    """SRID to label a geometry in ``crs`` with: 4326 for GCJ-02/BD-09, which have no code."""
+    return EPSG.get(crs, STORAGE_SRID)
+
+
+# --- the rough China box ---------------------------------------------------------------------
+
+# Same inclusive box as prcoords.sanity_in_china_p. Its edges lie ≥ 100 km outside Chinese
+# territory (but it also covers Korea, parts of Japan, Mongolia...), so it only decides where
+# the GCJ-02 offset applies and flags points that are surely not in China.
+_LON_MIN, _LON_MAX = 72.004, 137.8347
+_LAT_MIN, _LAT_MAX = 0.8293, 55.8271
+
+
+def _in_box(lon: _Array, lat: _Array) -> NDArray[np.bool_]:
+    return (lon >= _LON_MIN) & (lon <= _LON_MAX) & (lat >= _LAT_MIN) & (lat <= _LAT_MAX)
+
+
+def in_china_bbox(lon: Coord, lat: Coord) -> bool | NDArray[np.bool_]:
+    """True where a point is inside the rough China box (NaN is outside)."""
+    x, y, scalar = _to_arrays(lon, lat)
+    inside = _in_box(x, y)
+    return bool(inside[()]) if scalar else inside
+
+
+# --- array plumbing ------------------------------------------------------------------------
+
+
+def _to_arrays(lon: Any, lat: Any) -> tuple[_Array, _Array, bool]:
+    x = np.asarray(lon, dtype=np.float64)
+    y = np.asarray(lat, dtype=np.float64)
+    scalar = x.ndim == 0 and y.ndim == 0
+    x, y = np.broadcast_arrays(x, y)
+    return x, y, scalar
+
+
+def _pointwise(
+    core: Callable[[_Array, _Array], tuple[_Array, _Array]],
+) -> Callable[[Coord, Coord], tuple[Coord, Coord]]:
+    """Wrap a 1-D array function so it takes and returns floats or arrays of any shape."""
+
+    @functools.wraps(core)
+    def wrapper(lon: Coord, lat: Coord) -> tuple[Coord, Coord]:
+        x, y, scalar = _to_arrays(lon, lat)
+        rx, ry = core(x.ravel(), y.ravel())
+        if scalar:
+            return float(rx[0]), float(ry[0])
+        return rx.reshape(x.shape), ry.reshape(x.shape)
+
+    return wrapper
+
+
+def _masked(
+    shift: Callable[[_Array, _Array], tuple[_Array, _Array]],
+) -> Callable[[_Array, _Array], tuple[_Array, _Array]]:
+    """Apply ``shift`` only to points in the China box; the rest come back unchanged."""
+
+    def apply(lon: _Array, lat: _Array) -> tuple[_Array, _Array]:
+        out_lon, out_lat = lon.copy(), lat.copy()
+        inside = _in_box(lon, lat)
+        if inside.any():
+            out_lon[inside], out_lat[inside] = shift(lon[inside], lat[inside])
+        return out_lon, out_lat
+
+    return apply
+
+
+# --- GCJ-02 and BD-09 ------------------------------------------------------------------------
+
+_GCJ_A = 6378245.0  # Krasovsky 1940, which GCJ-02 mixes into WGS84 coordinates
+_GCJ_EE = 0.00669342162296594323
+_BD_DLON, _BD_DLAT = 0.0065, 0.0060
+_BD_FREQ = math.pi * 3000.0 / 180.0
+
+# 1e-10° is ~0.01 mm, far below the 0.01 m we promise, and far above float64 noise (~1e-14°)
+# so convergence is always reachable. Each step shrinks the error ~1000-fold: 3–4 steps.
+_TOLERANCE_DEG = 1e-10
+_MAX_ITERATIONS = 20
+
+
+def _gcj_offset(lon: _Array, lat: _Array) -> tuple[_Array, _Array]:
+    # The published GCJ-02 polynomial gives the offset in metres, then turns it into degrees
+    # on the Krasovsky ellipsoid; kept term by term as prcoords has it so the two agree.
+    x, y = lon - 105.0, lat - 35.0
+    dlat_m = (
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * np.sqrt(np.abs(x))
+        + (
+            2.0 * np.sin(x * 6.0 * np.pi)
+            + 2.0 * np.sin(x * 2.0 * np.pi)
+            + 2.0 * np.sin(y * np.pi)
+            + 4.0 * np.sin(y / 3.0 * np.pi)
+            + 16.0 * np.sin(y / 12.0 * np.pi)
+            + 32.0 * np.sin(y / 30.0 * np.pi)
+        )
+        * 20.0
+        / 3.0
+    )
+    dlon_m = (
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * np.sqrt(np.abs(x))
+        + (
+            2.0 * np.sin(x * 6.0 * np.pi)
+            + 2.0 * np.sin(x * 2.0 * np.pi)
+            + 2.0 * np.sin(x * np.pi)
+            + 4.0 * np.sin(x / 3.0 * np.pi)
+            + 15.0 * np.sin(x / 12.0 * np.pi)
+            + 30.0 * np.sin(x / 30.0 * np.pi)
+        )
+        * 20.0
+        / 3.0
+    )
+    rad_lat = np.radians(lat)
+    magic = 1.0 - _GCJ_EE * np.sin(rad_lat) ** 2
+    lat_deg_arclen = np.radians(_GCJ_A * (1.0 - _GCJ_EE) / magic**1.5)
+    lon_deg_arclen = np.radians(_GCJ_A * np.cos(rad_lat) / np.sqrt(magic))
+    return dlon_m / lon_deg_arclen, dlat_m / lat_deg_arclen
+
+
+def _gcj_forward(lon: _Array, lat: _Array) -> tuple[_Array, _Array]:
+    dlon, dlat = _gcj_offset(lon, lat)
+    return lon + dlon, lat + dlat
+
+
+def _bd_forward(lon: _Array, lat: _Array) -> tuple[_Array, _Array]:
+    r = np.hypot(lon, lat) + 0.00002 * np.sin(lat * _BD_FREQ)
+    theta = np.arctan2(lat, lon) + 0.000003 * np.cos(lon * _BD_FREQ)
+    return r * np.cos(theta) + _BD_DLON, r * np.sin(theta) + _BD_DLAT
+
+
+def _bd_rough_inverse(lon: _Array, lat: _Array) -> tuple[_Array, _Array]:
+    x, y = lon - _BD_DLON, lat - _BD_DLAT
+    r = np.hypot(x, y) - 0.00002 * np.sin(y * _BD_FREQ)
+    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _BD_FREQ)
+    return r * np.cos(theta), r * np.sin(theta)
+
+
+def _gcj_rough_inverse(lon: _Array, lat: _Array) -> tuple[_Array, _Array]:
+    dlon, dlat = _gcj_offset(lon, lat)
+    return lon - dlon, lat - dlat
+
+
+def _solve(
+    forward: Callable[[_Array, _Array], tuple[_Array, _Array]],
+    rough_inverse: Callable[[_Array, _Array], tuple[_Array, _Array]],
+) -> Callable[[_Array, _Array], tuple[_Array, _Array]]:
+    """Invert ``forward`` by fixed-point iteration on the whole array at once.
+
+    The offsets vary slowly (their derivative is ~1e-3), so x ← x − (forward(x) − target)
+    contracts fast. The correction computed in the last round is always applied, so the
+    result is even closer than the tolerance that stopped the loop.
+    """
+
+    def inverse(lon: _Array, lat: _Array) -> tuple[_Array, _Array]:
+        x, y = rough_inverse(lon, lat)
+        for _ in range(_MAX_ITERATIONS):
+            fx, fy = forward(x, y)
+            dx, dy = fx - lon, fy - lat
+            x, y = x - dx, y - dy
+            if max(np.max(np.abs(dx)), np.max(np.abs(dy))) < _TOLERANCE_DEG:
+                return x, y
+        raise NotConverged(
+            f"coordinate inverse did not converge to {_TOLERANCE_DEG}° "
+            f"in {_MAX_ITERATIONS} iterations"
+        )
+
+    return inverse
+
+
+# The box test runs on the input of each step: forward on the true point, inverse on the
+# obfuscated one. Within a few hundred metres of the box edge (all far outside China) a round
+# trip can therefore differ; inside China it is exact to the tolerance.
+_wgs_to_gcj = _masked(_gcj_forward)
+_gcj_to_wgs = _masked(_solve(_gcj_forward, _gcj_rough_inverse))
+# prcoords applies the Baidu shift everywhere; we keep BD-09 equal to WGS84 outside the box too,
+# so that "outside China" means "unchanged" for every obfuscated system.
+_gcj_to_bd = _masked(_bd_forward)
+_bd_to_gcj = _masked(_solve(_bd_forward, _bd_rough_inverse))
+
+
+def _wgs_to_bd(lon: _Array, lat: _Array) -> tuple[_Array, _Array]:
+    return _gcj_to_bd(*_wgs_to_gcj(lon, lat))
+
+
+def _bd_to_wgs(lon: _Array, lat: _Array) -> tuple[_Array, _Array]:
+    return _gcj_to_wgs(*_bd_to_gcj(lon, lat))
+
+
+wgs84_to_gcj02 = _pointwise(_wgs_to_gcj)
+wgs84_to_gcj02.__doc__ = "WGS84 → GCJ-02 (Amap/Tencent); points outside the China box unchanged."
+gcj02_to_wgs84 = _pointwise(_gcj_to_wgs)
+gcj02_to_wgs84.__doc__ = "GCJ-02 → WGS84, iterated to ~1e-10° (< 0.01 mm)."
+gcj02_to_bd09 = _pointwise(_gcj_to_bd)
+gcj02_to_bd09.__doc__ = "GCJ-02 → BD-09 (Baidu); points outside the China box unchanged."
+bd09_to_gcj02 = _pointwise(_bd_to_gcj)
+bd09_to_gcj02.__doc__ = "BD-09 → GCJ-02, iterated to ~1e-10°."
+wgs84_to_bd09 = _pointwise(_wgs_to_bd)
+wgs84_to_bd09.__doc__ = "WGS84 → BD-09 through GCJ-02."
+bd09_to_wgs84 = _pointwise(_bd_to_wgs)
+bd09_to_wgs84.__doc__ = "BD-09 → WGS84 through GCJ-02, both steps iterated."
+
+
+# --- EPSG systems ----------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=16)
+def _transformer(source_epsg: int, target_epsg: int) -> Transformer:
+    # Only integer codes from EPSG reach PROJ, never a user string.
+    return Transformer.from_crs(source_epsg, target_epsg, always_xy=True)
+
+
+def _mercator_to_wgs(x: _Array, y: _Array) -> tuple[_Array, _Array]:
+    lon, lat = _transformer(3857, 4326).transform(x, y)
+    return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+
+
+def _wgs_to_mercator(lon: _Array, lat: _Array) -> tuple[_Array, _Array]:
+    x, y = _transformer(4326, 3857).transform(lon, lat)
+    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+
+def _identity(lon: _Array, lat: _Array) -> tuple[_Array, _Array]:
+    return lon.copy(), lat.copy()
+
+
+_TO_WGS = {
+    CRS.WGS84: _identity,
+    CRS.CGCS2000: _identity,  # PROJ's 4490→4326 is a null transform; tested against pyproj
+    CRS.WEB_MERCATOR: _mercator_to_wgs,
+    CRS.GCJ02: _gcj_to_wgs,
+    CRS.BD09: _bd_to_wgs,
+}
+_FROM_WGS = {
+    CRS.WGS84: _identity,
+    CRS.CGCS2000: _identity,
+    CRS.WEB_MERCATOR: _wgs_to_mercator,
+    CRS.GCJ02: _wgs_to_gcj,
+    CRS.BD09: _wgs_to_bd,
+}
+
+
+def _convert_arrays(lon: _Array, lat: _Array, source: CRS, target: CRS) -> tuple[_Array, _Array]:
+    if source == target:
+        return _identity(lon, lat)
+    if (source, target) == (CRS.GCJ02, CRS.BD09):
+        return _gcj_to_bd(lon, lat)  # direct: no needless round trip through WGS84
+    if (source, target) == (CRS.BD09, CRS.GCJ02):
+        return _bd_to_gcj(lon, lat)
+    return _FROM_WGS[target](*_TO_WGS[source](lon, lat))
+
+
+def convert(lon: Coord, lat: Coord, source: CRS, target: CRS) -> tuple[Coord, Coord]:
+    """Convert lon, lat (or x, y in metres for Web Mercator) from ``source`` to ``target``."""
+    source, target = CRS.parse(source), CRS.parse(target)
+    return _pointwise(lambda x, y: _convert_arrays(x, y, source, target))(lon, lat)
+
+
+def to_wgs84(lon: Coord, lat: Coord, source: CRS) -> tuple[Coord, Coord]:
+    """Convert from ``source`` into WGS84 lon, lat."""
+    return convert(lon, lat, source, CRS.WGS84)
+
+
+def from_wgs84(lon: Coord, lat: Coord, target: CRS) -> tuple[Coord, Coord]:
+    """Convert WGS84 lon, lat into ``target``."""
+    return convert(lon, lat, CRS.WGS84, target)
+
+
+# --- geometries ------------------------------------------------------------------------------
+
+
+def _check_srid(geom: GEOSGeometry, source: CRS) -> None:
+    # A wrong label is a bug upstream (e.g. metres read as degrees): refuse, don't guess.
+    if geom.srid is None:
+        return
+    expected = srid_for(source)
+    if geom.srid != expected:
+        raise CRSMismatch(
+            f"Geometry has SRID {geom.srid} but was given as {source.value} "
+            f"(SRID {expected}); pass the CRS it is really in."
+        )
+
+
+def transform_geometry(geom: GEOSGeometry, source: CRS, target: CRS) -> GEOSGeometry:
+    """Return a new geometry with every vertex converted; the input is left untouched.
+
+    The result's SRID is EPSG of ``target``, or 4326 for GCJ-02/BD-09, which have no code:
+    such a geometry is labelled 4326 but is not WGS84, so callers must never store it.
+    A geometry with no SRID is taken to be in ``source``; Z values are kept as they are.
+    """
+    source, target = CRS.parse(source), CRS.parse(target)
+    _check_srid(geom, source)
+    srid = srid_for(target)
+    if _TO_WGS[source] is _identity and _FROM_WGS[target] is _identity:
+        moved = geom.clone()  # WGS84 ⇄ CGCS2000: only the label changes
+        moved.srid = srid
+        return moved
+
+    def move(coords: _Array) -> _Array:
+        out = coords.copy()
+        out[:, 0], out[:, 1] = _convert_arrays(coords[:, 0], coords[:, 1], source, target)
+        return out
+
+    shape = shapely.from_wkb(bytes(geom.wkb))
+    moved = shapely.transform(shape, move, include_z=geom.hasz)
+    return GEOSGeometry(memoryview(shapely.to_wkb(moved)), srid=srid)
+
+
+def to_storage(geom: GEOSGeometry, source: CRS = CRS.WGS84) -> GEOSGeometry:
+    """Return ``geom`` converted from ``source`` into the stored CRS (SRID 4326)."""
+    return transform_geometry(geom, source, CRS.WGS84)

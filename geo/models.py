@@ -1,0 +1,68 @@
+"""Jurisdictions: GB/T 2260 administrative divisions with their boundaries."""
+
+from __future__ import annotations
+
+from django.contrib.gis.db import models
+from django.contrib.gis.geos import Point
+from django.utils.translation import gettext_lazy as _
+
+
+class Level(models.TextChoices):
+    NATIONAL = "national", _("全国 / National")
+    PROVINCE = "province", _("省级 / Province")
+    CITY = "city", _("市级 / City")
+    COUNTY = "county", _("县级 / County")
+
+
+def code_prefix(code: str, level: str) -> str:
+    """The leading digits of a GB/T 2260 code that every division inside it shares."""
+    return {Level.NATIONAL: "", Level.PROVINCE: code[:2], Level.CITY: code[:4]}.get(level, code)
+
+
+class RegionQuerySet(models.QuerySet):
+    def counties(self) -> RegionQuerySet:
+        return self.filter(level=Level.COUNTY)
+
+    def within_prefix(self, prefix: str) -> RegionQuerySet:
+        return self.filter(code__startswith=prefix)
+
+
+class Region(models.Model):
+    """A GB/T 2260 division (province, city or county) and its boundary in WGS84."""
+
+    # The code is the key: scoped filters become `region_id LIKE '64%'` with no join.
+    code = models.CharField(_("行政区划代码 / division code"), max_length=6, primary_key=True)
+    name = models.CharField(_("名称 / name"), max_length=64)
+    level = models.CharField(_("级别 / level"), max_length=8, choices=Level.choices, db_index=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name=_("上级 / parent")
+    )
+    boundary = models.MultiPolygonField(_("边界 / boundary"), srid=4326)
+    source = models.CharField(_("数据来源 / source"), max_length=64, blank=True)
+
+    objects = RegionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("行政区划 / region")
+        verbose_name_plural = _("行政区划 / regions")
+        ordering = ["code"]
+        indexes = [models.Index(fields=["code"], name="region_code_like", opclasses=["varchar_pattern_ops"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(boundary__isvalid=True), name="region_boundary_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    @property
+    def code_prefix(self) -> str:
+        return code_prefix(self.code, self.level)
+
+    @classmethod
+    def locate(cls, point: Point) -> Region | None:
+        """The county whose boundary contains the point (WGS84), or None outside every loaded county."""
+        if point is None or point.empty:
+            return None
+        if point.srid not in (None, 4326):
+            point = point.transform(4326, clone=True)
+        return cls.objects.counties().filter(boundary__intersects=point).order_by("code").first()

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class RegistryConfig(AppConfig):
+    name = "registry"
+    verbose_name = _("特种设备数据库 / Registry")
+
+    def ready(self) -> None:
+        from .reference import sync_reference_data
+
+        # The catalogue and the interval rules are data kept in files; every migrate brings the tables in line.
+        post_migrate.connect(sync_reference_data, sender=self)

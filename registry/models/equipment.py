@@ -1,0 +1,288 @@
+"""Equipment, its inspections and its append-only life-cycle history."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.gis.db import models
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.scoping import ScopedQuerySet
+from geo.models import Region
+
+from .catalogue import Variety
+from .units import Person, Unit
+
+PIPELINE_KIND = "8000"
+
+
+class EquipmentStatus(models.TextChoices):
+    IN_USE = "in_use", _("在用 / in use")
+    SUSPENDED = "suspended", _("停用 / suspended")
+    CANCELLED = "cancelled", _("注销 / cancelled")
+    SCRAPPED = "scrapped", _("报废 / scrapped")
+
+
+class EquipmentQuerySet(ScopedQuerySet):
+    def of_kind(self, kind_code: str) -> EquipmentQuerySet:
+        return self.filter(kind=kind_code)
+
+    def in_service(self) -> EquipmentQuerySet:
+        return self.filter(status=EquipmentStatus.IN_USE)
+
+    def overdue(self, on: dt.date | None = None) -> EquipmentQuerySet:
+        """In-use equipment past its due date, or left with none by a failed inspection."""
+        on = on or dt.date.today()
+        return self.in_service().filter(
+            Q(next_inspection_due__lt=on) | Q(next_inspection_due__isnull=True)
+        )
+
+    def by_code(self, code: str) -> EquipmentQuerySet:
+        """Any identifier a caller reads off a plate, a certificate or a 96333 sign."""
+        code = code.strip().upper()
+        return self.filter(
+            Q(device_code=code)
+            | Q(registration_code=code)
+            | Q(certificate_number=code)
+            | Q(rescue_id=code)
+        )
+
+
+class Equipment(models.Model):
+    """A registered device (or pipeline) at its place of use."""
+
+    device_code = models.CharField(
+        _("设备代码 / device code"), max_length=19, unique=True, null=True, blank=True
+    )
+    registration_code = models.CharField(
+        _("注册代码 / registration code"), max_length=20, blank=True, db_index=True
+    )
+    certificate_number = models.CharField(
+        _("使用登记证编号 / certificate number"), max_length=32, blank=True, db_index=True
+    )
+    rescue_id = models.CharField(
+        _("96333救援识别码 / 96333 rescue ID"), max_length=6, blank=True, db_index=True
+    )
+    variety = models.ForeignKey(
+        Variety, on_delete=models.PROTECT, verbose_name=_("设备品种 / variety")
+    )
+    # Denormalised from the variety so map filters by kind use one index.
+    kind = models.CharField(_("设备种类 / kind"), max_length=4, db_index=True, editable=False)
+    status = models.CharField(
+        _("设备状态 / status"),
+        max_length=12,
+        choices=EquipmentStatus.choices,
+        default=EquipmentStatus.IN_USE,
+        db_index=True,
+    )
+    location = models.PointField(_("位置 / location"), srid=4326, null=True, blank=True)
+    route = models.MultiLineStringField(
+        _("管道走向 / pipeline route"), srid=4326, null=True, blank=True
+    )
+    source_crs = models.CharField(_("原始坐标系 / CRS as received"), max_length=12, default="wgs84")
+    address = models.CharField(_("设备使用地点 / address"), max_length=200, blank=True)
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, verbose_name=_("所在区划 / region")
+    )
+    declared_region_code = models.CharField(
+        _("申报区划代码 / declared division code"), max_length=6, blank=True
+    )
+    region_mismatch = models.BooleanField(
+        _("区划不一致 / division mismatch"), default=False, db_index=True
+    )
+    use_unit = models.ForeignKey(
+        Unit,
+        on_delete=models.PROTECT,
+        related_name="equipment_used",
+        verbose_name=_("使用单位 / use unit"),
+    )
+    maintenance_unit = models.ForeignKey(
+        Unit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="equipment_maintained",
+        verbose_name=_("维保单位 / maintenance unit"),
+    )
+    manufacturer = models.ForeignKey(
+        Unit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="equipment_made",
+        verbose_name=_("制造单位 / manufacturer"),
+    )
+    installer = models.ForeignKey(
+        Unit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="equipment_installed",
+        verbose_name=_("安装单位 / installer"),
+    )
+    manufactured_on = models.DateField(_("制造日期 / manufactured"), null=True, blank=True)
+    commissioned_on = models.DateField(_("投入使用日期 / commissioned"), null=True, blank=True)
+    params = models.JSONField(_("技术参数 / parameters"), default=dict, blank=True)
+    next_inspection_due = models.DateField(
+        _("下次检验日期 / next inspection due"), null=True, blank=True, db_index=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EquipmentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("设备 / equipment")
+        verbose_name_plural = _("设备 / equipment")
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["region"], name="equipment_region_like", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(fields=["region", "kind", "status"], name="equipment_region_kind_status"),
+        ]
+        constraints = [
+            # Pipelines are lines; everything else is a point. Either may be missing in legacy data.
+            models.CheckConstraint(
+                condition=(Q(kind=PIPELINE_KIND) & Q(location__isnull=True))
+                | (~Q(kind=PIPELINE_KIND) & Q(route__isnull=True)),
+                name="equipment_geometry_matches_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(route__isnull=True) | Q(route__isvalid=True),
+                name="equipment_route_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.device_code or self.registration_code or f"#{self.pk}"
+
+    @property
+    def geometry(self):
+        return self.route if self.kind == PIPELINE_KIND else self.location
+
+    def clean(self) -> None:
+        if self.kind == PIPELINE_KIND and self.location is not None:
+            raise ValidationError(
+                {"location": _("压力管道以管线表示 / a pipeline is a line: give its route")}
+            )
+        if self.kind != PIPELINE_KIND and self.route is not None:
+            raise ValidationError({"route": _("只有压力管道有走向 / only pipelines have a route")})
+
+
+class InspectionKind(models.TextChoices):
+    PERIODIC = "periodic", _("定期检验 / periodic")
+    SUPERVISORY = "supervisory", _("监督检验 / supervisory")
+    ACCEPTANCE = "acceptance", _("验收检验 / acceptance")
+
+
+class InspectionConclusion(models.TextChoices):
+    PASS = "pass", _("合格 / pass")
+    CONDITIONAL = "conditional", _("基本符合要求 / conditional pass")
+    FAIL = "fail", _("不合格 / fail")
+
+
+class InspectionQuerySet(ScopedQuerySet):
+    scope_field = "equipment__region"
+
+
+class Inspection(models.Model):
+    """One inspection of one device, with its conclusion and the due date it set."""
+
+    equipment = models.ForeignKey(Equipment, on_delete=models.PROTECT, related_name="inspections")
+    body = models.ForeignKey(
+        Unit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="inspections_done",
+        verbose_name=_("检验机构 / body"),
+    )
+    inspector = models.ForeignKey(
+        Person,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="inspections_done",
+        verbose_name=_("检验员 / inspector"),
+    )
+    kind = models.CharField(
+        _("检验类别 / kind"),
+        max_length=12,
+        choices=InspectionKind.choices,
+        default=InspectionKind.PERIODIC,
+    )
+    inspected_on = models.DateField(_("检验日期 / date"), db_index=True)
+    conclusion = models.CharField(
+        _("检验结论 / conclusion"), max_length=12, choices=InspectionConclusion.choices
+    )
+    defects = models.PositiveSmallIntegerField(_("问题数 / defects"), default=0)
+    defect_notes = models.TextField(_("问题描述 / defect notes"), blank=True)
+    report_number = models.CharField(_("报告编号 / report number"), max_length=32, blank=True)
+    next_due = models.DateField(_("下次检验日期 / next due"), null=True, blank=True)
+
+    objects = InspectionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("检验记录 / inspection")
+        verbose_name_plural = _("检验记录 / inspections")
+        ordering = ["-inspected_on", "-id"]
+        indexes = [models.Index(fields=["equipment", "-inspected_on"], name="inspection_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.equipment} {self.inspected_on} {self.get_conclusion_display()}"
+
+
+class LifecycleEventKind(models.TextChoices):
+    MANUFACTURE = "manufacture", _("制造 / manufacture")
+    INSTALLATION = "installation", _("安装 / installation")
+    MODIFICATION = "modification", _("改造 / modification")
+    MAJOR_REPAIR = "major_repair", _("重大修理 / major repair")
+    REGISTRATION = "registration", _("使用登记 / use registration")
+    CHANGE_OF_USE_UNIT = "change_of_use_unit", _("变更使用单位 / change of use unit")
+    SUSPENSION = "suspension", _("停用 / suspension")
+    RESUMPTION = "resumption", _("启用 / resumption")
+    CANCELLATION = "cancellation", _("注销 / cancellation")
+
+
+class AppendOnlyQuerySet(ScopedQuerySet):
+    scope_field = "equipment__region"
+
+    def update(self, **kwargs):
+        raise TypeError("life-cycle history is append-only")
+
+    def delete(self):
+        raise TypeError("life-cycle history is append-only")
+
+
+class LifecycleEvent(models.Model):
+    """One step of a device's life; the history is append-only."""
+
+    equipment = models.ForeignKey(Equipment, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(_("事件 / event"), max_length=20, choices=LifecycleEventKind.choices)
+    occurred_on = models.DateField(_("日期 / date"))
+    unit = models.ForeignKey(
+        Unit, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("相关单位 / unit")
+    )
+    details = models.JSONField(_("详情 / details"), default=dict, blank=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("生命周期事件 / life-cycle event")
+        verbose_name_plural = _("生命周期事件 / life-cycle events")
+        ordering = ["occurred_on", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_on} {self.get_kind_display()}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("life-cycle history is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("life-cycle history is append-only")

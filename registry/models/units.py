@@ -1,0 +1,144 @@
+"""Units (organisations) and personnel with their certificates."""
+
+from __future__ import annotations
+
+from django.contrib.gis.db import models
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.utils.translation import gettext_lazy as _
+
+from accounts.scoping import ScopedQuerySet
+from geo.models import Region
+
+
+class UnitRole(models.TextChoices):
+    USE = "use", _("使用单位 / use unit")
+    MANUFACTURE = "manufacture", _("制造单位 / manufacturer")
+    INSTALLATION = "installation", _("安装改造修理单位 / installation, modification, repair")
+    MAINTENANCE = "maintenance", _("维护保养单位 / maintenance unit")
+    INSPECTION = "inspection", _("检验检测机构 / inspection body")
+    SUPERVISION = "supervision", _("监管部门 / supervision agency")
+    FILLING = "filling", _("充装单位 / filling station")
+    RESCUE = "rescue", _("救援队伍 / rescue team")
+
+
+class UnitQuerySet(ScopedQuerySet):
+    def with_role(self, role: str) -> UnitQuerySet:
+        return self.filter(roles__contains=[role])
+
+
+class Unit(models.Model):
+    """An organisation that uses, makes, installs, maintains, inspects or supervises equipment."""
+
+    credit_code = models.CharField(
+        _("统一社会信用代码 / credit code"), max_length=18, unique=True, null=True, blank=True
+    )
+    name = models.CharField(_("单位名称 / name"), max_length=128, db_index=True)
+    roles = ArrayField(
+        models.CharField(max_length=16, choices=UnitRole.choices), verbose_name=_("角色 / roles")
+    )
+    address = models.CharField(_("单位地址 / address"), max_length=200, blank=True)
+    location = models.PointField(_("位置 / location"), srid=4326, null=True, blank=True)
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, verbose_name=_("所在区划 / region")
+    )
+    contact_name = models.CharField(_("联系人 / contact"), max_length=64, blank=True)
+    contact_phone = models.CharField(_("联系电话 / phone"), max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = UnitQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("单位 / unit")
+        verbose_name_plural = _("单位 / units")
+        ordering = ["name"]
+        indexes = [
+            models.Index(
+                fields=["region"], name="unit_region_like", opclasses=["varchar_pattern_ops"]
+            ),
+            GinIndex(fields=["roles"], name="unit_roles_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PersonRole(models.TextChoices):
+    OPERATOR = "operator", _("作业人员 / operator")
+    MAINTENANCE = "maintenance", _("维保人员 / maintenance staff")
+    INSPECTOR = "inspector", _("检验人员 / inspector")
+    SUPERVISOR = "supervisor", _("监察人员 / supervisor")
+    MANAGER = "manager", _("安全管理人员 / safety manager")
+
+
+class Person(models.Model):
+    """Someone who operates, maintains, inspects or supervises equipment. The ID number is personal data."""
+
+    name = models.CharField(_("姓名 / name"), max_length=64)
+    role = models.CharField(_("人员类别 / role"), max_length=16, choices=PersonRole.choices)
+    employer = models.ForeignKey(
+        Unit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="staff",
+        verbose_name=_("工作单位 / employer"),
+    )
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, verbose_name=_("所在区划 / region")
+    )
+    # Encrypted at rest; searchable through a keyed hash; shown only masked (registry.personal).
+    national_id_encrypted = models.TextField(
+        _("身份证号（加密）/ national ID (encrypted)"), blank=True, editable=False
+    )
+    national_id_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    national_id_masked = models.CharField(
+        _("身份证号 / national ID"), max_length=18, blank=True, editable=False
+    )
+    phone = models.CharField(_("电话 / phone"), max_length=32, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("人员 / person")
+        verbose_name_plural = _("人员 / personnel")
+        ordering = ["name"]
+        indexes = [
+            models.Index(
+                fields=["region"], name="person_region_like", opclasses=["varchar_pattern_ops"]
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CertificateQuerySet(ScopedQuerySet):
+    scope_field = "person__region"
+
+
+class Certificate(models.Model):
+    """A qualification certificate (作业人员证 / 检验员证…) with its expiry."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="certificates")
+    kind = models.CharField(_("证书类别 / type"), max_length=64)
+    item_code = models.CharField(_("作业项目代号 / item code"), max_length=8, blank=True)
+    number = models.CharField(_("证书编号 / number"), max_length=32, db_index=True)
+    issued_on = models.DateField(_("发证日期 / issued"))
+    expires_on = models.DateField(_("有效期至 / expires"), db_index=True)
+    issuer = models.CharField(_("发证机关 / issuer"), max_length=128, blank=True)
+
+    objects = CertificateQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("证书 / certificate")
+        verbose_name_plural = _("证书 / certificates")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_on__gte=models.F("issued_on")), name="certificate_dates"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.number}"

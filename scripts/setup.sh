@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Installs SEGIS's system packages, its virtualenv and its PostGIS database on Debian 12 or 13.
+# Idempotent: every step checks before it acts. The chosen database is written to var/env.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VAR=$ROOT/var
+mkdir -p "$VAR"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+log() { echo "segis-setup: $*" >&2; }
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+apt_updated=""
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do installed "$pkg" || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  if [ -z "$apt_updated" ]; then $SUDO apt-get update -qq; apt_updated=1; fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+pg_major() { ls /usr/lib/postgresql 2>/dev/null | grep -E '^[0-9]+$' | sort -n | tail -1; }
+
+# --- system packages -------------------------------------------------------
+# The server packages come from the distribution; its PostgreSQL major decides the PostGIS package.
+if [ -z "$(pg_major)" ] || [ ! -x "/usr/lib/postgresql/$(pg_major)/bin/postgres" ]; then
+  apt_install postgresql
+fi
+PG_MAJOR=$(pg_major)
+PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+packages=(postgresql-client "postgresql-$PG_MAJOR-postgis-3" gdal-bin gettext python3-venv)
+# Screenshots and browser tests need Chromium and a CJK font.
+[ "${SEGIS_WITH_BROWSER:-}" = 1 ] && packages+=(chromium fonts-noto-cjk)
+apt_install "${packages[@]}"
+
+# --- virtualenv --------------------------------------------------------------
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+stamp=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$VAR/pip.stamp" 2>/dev/null)" != "$stamp" ]; then
+  log "installing Python packages"
+  .venv/bin/pip install -q --upgrade pip >&2
+  .venv/bin/pip install -q -e '.[dev]' >&2
+  echo "$stamp" >"$VAR/pip.stamp"
+fi
+
+# --- database ----------------------------------------------------------------
+psql_url() { echo "$1" | sed -E 's#^(postgis|postgres)://#postgresql://#'; }
+answers() { "$PG_BIN/psql" "$(psql_url "$1")" -Atqc 'select 1' >/dev/null 2>&1; }
+saved_url=$(sed -n 's/^DATABASE_URL=//p' "$VAR/env" 2>/dev/null || true)
+local_url="postgis://postgres@127.0.0.1:5433/segis"
+
+start_local_cluster() {
+  # A project-local cluster under var/, for a machine with no PostgreSQL running. The server refuses
+  # to run as root, so root hands the folder to the postgres system user.
+  local data=$VAR/pgdata run_as=()
+  [ "$(id -u)" -eq 0 ] && run_as=(runuser -u postgres --)
+  if [ ! -f "$data/PG_VERSION" ]; then
+    log "creating a local PostgreSQL $PG_MAJOR cluster in var/pgdata"
+    mkdir -p "$data" "$VAR/pgrun"
+    [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$data" "$VAR/pgrun"
+    "${run_as[@]}" "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if ! "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p 5433; then
+    log "starting the local cluster on 127.0.0.1:5433"
+    "${run_as[@]}" "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w \
+      -o "-p 5433 -k $VAR/pgrun -c listen_addresses=127.0.0.1" start >/dev/null
+  fi
+}
+
+if [ -n "${DATABASE_URL:-}" ]; then
+  url=$DATABASE_URL
+elif [ -n "$saved_url" ] && { [ "$saved_url" != "$local_url" ] || [ -f "$VAR/pgdata/PG_VERSION" ]; }; then
+  url=$saved_url
+  [ "$url" = "$local_url" ] && start_local_cluster
+elif answers "postgresql://postgres@127.0.0.1:5432/postgres"; then
+  url="postgis://postgres@127.0.0.1:5432/segis"
+else
+  start_local_cluster
+  url=$local_url
+fi
+
+# Create the database itself if missing; the postgis extension is created by Django's migrate.
+db_name=$(echo "$url" | sed -E 's#.*/([^/?]+)(\?.*)?$#\1#')
+admin_url=$(psql_url "$url" | sed -E "s#/[^/?]+(\?.*)?\$#/postgres#")
+if ! "$PG_BIN/psql" "$admin_url" -Atqc "select 1 from pg_database where datname = '$db_name'" | grep -q 1; then
+  log "creating database $db_name"
+  "$PG_BIN/psql" "$admin_url" -qc "create database \"$db_name\"" >&2
+fi
+if [ "$url" != "$saved_url" ]; then
+  echo "DATABASE_URL=$url" >"$VAR/env"
+fi
+log "ready: PostgreSQL $PG_MAJOR, database $url"
