@@ -11,15 +11,21 @@ if TYPE_CHECKING:
 
 
 class ScopedQuerySet(models.QuerySet):
-    """A queryset whose rows belong to a region; `scope_field` names the path to the region's code."""
+    """A queryset whose rows belong to a region; `scope_field` names the path to that region."""
 
     scope_field = "region"
 
+    def within_prefix(self, prefix: str) -> Self:
+        """Rows whose region code starts with the prefix ('' = everywhere)."""
+        if not prefix:
+            return self.all()
+        # Filtering on the region's code (its primary key) needs no join: it is the local region_id column,
+        # and Django's automatic varchar_pattern_ops index on that column serves the LIKE 'prefix%'.
+        return self.filter(**{f"{self.scope_field}__code__startswith": prefix})
+
     def visible_to(self, user: User | None) -> Self:
         # Scope first: every later filter then works inside the jurisdiction.
-        prefix = getattr(user, "jurisdiction_prefix", None) if user is not None and user.is_authenticated else None
-        if prefix is None:
+        if user is None or not user.is_authenticated:
             return self.none()
-        if prefix == "":
-            return self.all()
-        return self.filter(**{f"{self.scope_field}_id__startswith": prefix})
+        prefix = user.jurisdiction_prefix
+        return self.none() if prefix is None else self.within_prefix(prefix)

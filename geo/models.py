@@ -46,7 +46,6 @@ class Region(models.Model):
         verbose_name = _("行政区划 / region")
         verbose_name_plural = _("行政区划 / regions")
         ordering = ["code"]
-        indexes = [models.Index(fields=["code"], name="region_code_like", opclasses=["varchar_pattern_ops"])]
         constraints = [
             models.CheckConstraint(condition=models.Q(boundary__isvalid=True), name="region_boundary_valid"),
         ]

@@ -22,17 +22,9 @@ class Placement:
 
 def check_coordinates(lon: float, lat: float, field_name: str = "location") -> list[Finding]:
     """Out-of-range, outside-China and swapped coordinates, each with what to do about it."""
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        return [
-            Finding(
-                field_name,
-                "location.range",
-                f"经纬度超出范围 / coordinates out of range: lon={lon}, lat={lat}",
-                "error",
-            )
-        ]
     if crs.in_china_bbox(lon, lat):
         return []
+    # Before the range check: swapped Chinese coordinates put the longitude (73–135) in the latitude.
     if crs.in_china_bbox(lat, lon):
         return [
             Finding(
@@ -41,6 +33,15 @@ def check_coordinates(lon: float, lat: float, field_name: str = "location") -> l
                 f"经纬度可能颠倒 / longitude and latitude look swapped: ({lon}, {lat}) is outside China, ({lat}, {lon}) is inside",
                 "error",
                 suggestion=f"lon={lat}, lat={lon}",
+            )
+        ]
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        return [
+            Finding(
+                field_name,
+                "location.range",
+                f"经纬度超出范围 / coordinates out of range: lon={lon}, lat={lat}",
+                "error",
             )
         ]
     return [

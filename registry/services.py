@@ -56,7 +56,8 @@ def _ensure_in_jurisdiction(acting_user: User | None, region_code: str) -> None:
     """A user writes only inside their own jurisdiction (None: a system process such as the demo loader)."""
     if acting_user is None:
         return
-    prefix = acting_user.jurisdiction_prefix
+    # An anonymous user has no jurisdiction at all: refused like a user without an agency.
+    prefix = getattr(acting_user, "jurisdiction_prefix", None)
     if prefix is None or not region_code.startswith(prefix):
         raise RegistryError(
             [
@@ -531,8 +532,10 @@ def record_inspection(
             )
         )
     _raise_on_errors(findings)
+    # The first-inspection rule runs from commissioning to the first periodic inspection (TSG 21 7.1.6);
+    # after any periodic inspection the regular interval applies, as in the demo generator.
     first = (
-        kind == InspectionKind.PERIODIC
+        kind != InspectionKind.PERIODIC
         and not equipment.inspections.filter(kind=InspectionKind.PERIODIC).exists()
     )
     next_due = RuleBook.from_database().next_due(

@@ -138,9 +138,6 @@ class Equipment(models.Model):
         verbose_name_plural = _("设备 / equipment")
         ordering = ["id"]
         indexes = [
-            models.Index(
-                fields=["region"], name="equipment_region_like", opclasses=["varchar_pattern_ops"]
-            ),
             models.Index(fields=["region", "kind", "status"], name="equipment_region_kind_status"),
         ]
         constraints = [

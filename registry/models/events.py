@@ -82,11 +82,6 @@ class Accident(models.Model):
         verbose_name = _("事故 / accident")
         verbose_name_plural = _("事故 / accidents")
         ordering = ["-occurred_at"]
-        indexes = [
-            models.Index(
-                fields=["region"], name="accident_region_like", opclasses=["varchar_pattern_ops"]
-            )
-        ]
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d} {self.kind} ({self.get_severity_display()})"
@@ -127,11 +122,6 @@ class EmergencyResource(models.Model):
         verbose_name = _("应急资源 / emergency resource")
         verbose_name_plural = _("应急资源 / emergency resources")
         ordering = ["name"]
-        indexes = [
-            models.Index(
-                fields=["region"], name="resource_region_like", opclasses=["varchar_pattern_ops"]
-            )
-        ]
 
     def __str__(self) -> str:
         return self.name

@@ -54,9 +54,6 @@ class Unit(models.Model):
         verbose_name_plural = _("单位 / units")
         ordering = ["name"]
         indexes = [
-            models.Index(
-                fields=["region"], name="unit_region_like", opclasses=["varchar_pattern_ops"]
-            ),
             GinIndex(fields=["roles"], name="unit_roles_gin"),
         ]
 
@@ -104,11 +101,6 @@ class Person(models.Model):
         verbose_name = _("人员 / person")
         verbose_name_plural = _("人员 / personnel")
         ordering = ["name"]
-        indexes = [
-            models.Index(
-                fields=["region"], name="person_region_like", opclasses=["varchar_pattern_ops"]
-            )
-        ]
 
     def __str__(self) -> str:
         return self.name

@@ -1,0 +1,247 @@
+"""The registry's REST API: scoped reads, and writes through the services (a refused write is a 400 naming the field)."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.gis.geos import GEOSException, GEOSGeometry
+from django.db.models import Q
+from django_filters import rest_framework as filters
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework_gis.serializers import GeoFeatureModelSerializer
+
+from geo import crs
+from geo.models import Region
+
+from . import services
+from .exceptions import RegistryError
+from .models import Accident, EmergencyResource, Equipment, Inspection, Unit
+from .models.equipment import EquipmentStatus, InspectionConclusion, InspectionKind
+
+
+def exception_handler(exc, context):
+    """Domain errors become 400s that name each field and rule, like DRF's own validation errors."""
+    if isinstance(exc, RegistryError):
+        return Response({"errors": exc.as_dict()}, status=status.HTTP_400_BAD_REQUEST)
+    return drf_exception_handler(exc, context)
+
+
+class ScopedViewSetMixin:
+    """Every read starts from the caller's jurisdiction: another county's row is a 404, never a 403."""
+
+    model = None
+
+    def get_queryset(self):
+        return self.model.objects.visible_to(self.request.user)
+
+
+class UnitSerializer(GeoFeatureModelSerializer):
+    class Meta:
+        model = Unit
+        geo_field = "location"
+        fields = ["id", "credit_code", "name", "roles", "address", "region"]
+
+
+class EquipmentSerializer(GeoFeatureModelSerializer):
+    variety_name = serializers.CharField(source="variety.name_zh", read_only=True)
+    use_unit_name = serializers.CharField(source="use_unit.name", read_only=True)
+
+    class Meta:
+        model = Equipment
+        geo_field = "location"
+        fields = [
+            "id", "device_code", "registration_code", "certificate_number", "rescue_id", "variety", "variety_name", "kind",
+            "status", "address", "region", "declared_region_code", "region_mismatch", "use_unit", "use_unit_name",
+            "maintenance_unit", "manufactured_on", "commissioned_on", "next_inspection_due", "params",
+        ]  # fmt: skip
+
+
+class EquipmentRegistrationSerializer(serializers.Serializer):
+    """What a caller sends to register a device; codes are checked by the service, not here."""
+
+    variety_code = serializers.CharField(max_length=4)
+    use_unit = serializers.IntegerField()
+    maintenance_unit = serializers.IntegerField(required=False, allow_null=True)
+    longitude = serializers.FloatField(required=False)
+    latitude = serializers.FloatField(required=False)
+    route = serializers.JSONField(required=False, help_text="GeoJSON LineString/MultiLineString, for pipelines")
+    crs = serializers.ChoiceField(choices=[c.value for c in crs.CRS if c != crs.CRS.WEB_MERCATOR], default="wgs84")
+    declared_region_code = serializers.CharField(max_length=6, required=False, default="")
+    address = serializers.CharField(max_length=200, required=False, default="")
+    device_code = serializers.CharField(max_length=32, required=False, default="")
+    registration_code = serializers.CharField(max_length=32, required=False, default="")
+    certificate_number = serializers.CharField(max_length=40, required=False, default="")
+    rescue_id = serializers.CharField(max_length=8, required=False, default="")
+    manufactured_on = serializers.DateField(required=False, allow_null=True)
+    commissioned_on = serializers.DateField(required=False, allow_null=True)
+    params = serializers.DictField(required=False, default=dict)
+
+    def validate(self, data):
+        if ("longitude" in data) != ("latitude" in data):
+            raise ValidationError({"location": "经度和纬度需同时给出 / give both longitude and latitude"})
+        return data
+
+
+class InspectionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Inspection
+        fields = ["id", "kind", "inspected_on", "conclusion", "defects", "defect_notes", "report_number", "next_due", "body"]
+        read_only_fields = ["next_due"]
+
+
+class InspectionRecordSerializer(serializers.Serializer):
+    conclusion = serializers.ChoiceField(choices=InspectionConclusion.choices)
+    inspected_on = serializers.DateField()
+    kind = serializers.ChoiceField(choices=InspectionKind.choices, default=InspectionKind.PERIODIC)
+    defects = serializers.IntegerField(min_value=0, default=0)
+    defect_notes = serializers.CharField(required=False, default="", allow_blank=True)
+    report_number = serializers.CharField(required=False, default="", allow_blank=True, max_length=32)
+
+
+class EquipmentFilter(filters.FilterSet):
+    code = filters.CharFilter(method="filter_code", label="任一编码 / any code (device, registration, certificate, 96333)")
+    region = filters.CharFilter(method="filter_region", label="区划代码前缀 / division-code prefix")
+    overdue = filters.BooleanFilter(method="filter_overdue", label="逾期 / overdue")
+    kind = filters.CharFilter()
+    variety = filters.CharFilter(field_name="variety_id")
+    status = filters.ChoiceFilter(choices=EquipmentStatus.choices)
+
+    class Meta:
+        model = Equipment
+        fields = ["kind", "variety", "status"]
+
+    def filter_code(self, queryset, name, value):
+        return queryset.by_code(value)
+
+    def filter_region(self, queryset, name, value):
+        if not value.isdigit() or len(value) > 6:
+            raise ValidationError({"region": "区划代码前缀应为1–6位数字 / a division-code prefix is 1–6 digits"})
+        return queryset.within_prefix(value)
+
+    def filter_overdue(self, queryset, name, value):
+        overdue = queryset.overdue()
+        return overdue if value else queryset.exclude(pk__in=overdue.values("pk"))
+
+
+class EquipmentViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Registered equipment in your jurisdiction; POST registers a device through the validated service."""
+
+    model = Equipment
+    serializer_class = EquipmentSerializer
+    filterset_class = EquipmentFilter
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("variety", "use_unit")
+
+    def get_serializer_class(self):
+        return EquipmentRegistrationSerializer if self.action == "create" else EquipmentSerializer
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        form = EquipmentRegistrationSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = dict(form.validated_data)
+        units = Unit.objects.visible_to(request.user)
+        use_unit = units.filter(pk=data.pop("use_unit")).first()
+        if use_unit is None:
+            raise ValidationError({"use_unit": "使用单位不存在或不在辖区内 / no such use unit in your jurisdiction"})
+        maintenance_id = data.pop("maintenance_unit", None)
+        maintenance_unit = None
+        if maintenance_id is not None:
+            maintenance_unit = units.with_role("maintenance").filter(pk=maintenance_id).first()
+            if maintenance_unit is None:
+                raise ValidationError({"maintenance_unit": "维保单位不存在或不在辖区内 / no such maintenance unit in your jurisdiction"})
+        location = route = None
+        if "longitude" in data:
+            location = (data.pop("longitude"), data.pop("latitude"))
+        if data.get("route"):
+            try:
+                route = GEOSGeometry(json.dumps(data.pop("route")), srid=4326)
+            except (GEOSException, ValueError) as error:
+                raise ValidationError({"route": f"无效的 GeoJSON 几何 / invalid GeoJSON geometry: {error}"}) from error
+        data.pop("route", None)
+        equipment, warnings = services.register_equipment(
+            acting_user=request.user,
+            use_unit=use_unit,
+            maintenance_unit=maintenance_unit,
+            location=location,
+            route=route,
+            source_crs=data.pop("crs"),
+            **data,
+        )
+        body = EquipmentSerializer(equipment).data
+        body["properties"]["warnings"] = [{"field": w.field, "rule": w.rule, "message": w.message} for w in warnings]
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["get", "post"], serializer_class=InspectionRecordSerializer)
+    def inspections(self, request: Request, pk=None) -> Response:
+        """GET the inspection history; POST records an inspection and moves the due date by the rule table."""
+        equipment = self.get_object()
+        if request.method == "GET":
+            return Response(InspectionSerializer(equipment.inspections.all(), many=True).data)
+        form = InspectionRecordSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        inspection = services.record_inspection(equipment, acting_user=request.user, **form.validated_data)
+        return Response(InspectionSerializer(inspection).data, status=status.HTTP_201_CREATED)
+
+
+class UnitViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Units (organisations) located in your jurisdiction; `search` matches name or credit code."""
+
+    model = Unit
+    serializer_class = UnitSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        term = self.request.query_params.get("search", "").strip()
+        if term:
+            queryset = queryset.filter(Q(name__icontains=term) | Q(credit_code=term.upper()))
+        return queryset
+
+
+class AccidentSerializer(GeoFeatureModelSerializer):
+    class Meta:
+        model = Accident
+        geo_field = "location"
+        fields = ["id", "occurred_at", "kind", "severity", "deaths", "injuries", "direct_loss", "cause_class", "investigation_status", "region", "equipment"]
+
+
+class AccidentViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Accidents in your jurisdiction, newest first."""
+
+    model = Accident
+    serializer_class = AccidentSerializer
+
+
+class ResourceSerializer(GeoFeatureModelSerializer):
+    class Meta:
+        model = EmergencyResource
+        geo_field = "location"
+        fields = ["id", "name", "resource_type", "capability", "duty_hours", "address", "region"]
+
+
+class ResourceViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Emergency resources in your jurisdiction (contacts are not part of this listing)."""
+
+    model = EmergencyResource
+    serializer_class = ResourceSerializer
+
+
+class RegionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Region
+        fields = ["code", "name", "level", "parent"]
+
+
+class RegionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Divisions inside your jurisdiction (boundaries are served by the map layers)."""
+
+    serializer_class = RegionSerializer
+
+    def get_queryset(self):
+        prefix = self.request.user.jurisdiction_prefix
+        return Region.objects.none() if prefix is None else Region.objects.within_prefix(prefix)
