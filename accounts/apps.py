@@ -1,7 +1,21 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate, post_save
 from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = _("用户与机构 / Users and agencies")
+
+    def ready(self) -> None:
+        from .models import User
+        from .roles import assign_role_group, sync_role_groups
+
+        # Permissions exist only after every app's post_migrate has run: sync on each app's signal (cheap).
+        post_migrate.connect(sync_role_groups, dispatch_uid="segis-role-groups")
+        post_save.connect(
+            lambda instance, **kwargs: assign_role_group(instance),
+            sender=User,
+            weak=False,
+            dispatch_uid="segis-user-role",
+        )

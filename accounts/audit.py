@@ -11,7 +11,9 @@ from django.forms.models import model_to_dict
 from .models import AuditEntry, User
 
 
-def snapshot(instance: models.Model | None, *, exclude: tuple[str, ...] = ()) -> dict[str, Any] | None:
+def snapshot(
+    instance: models.Model | None, *, exclude: tuple[str, ...] = ()
+) -> dict[str, Any] | None:
     """A JSON-able copy of a record's fields, geometry as EWKT, so before/after can be compared."""
     if instance is None:
         return None

@@ -19,9 +19,13 @@ class DemoAccount:
 
 def demo_accounts(province: str, city: str, county: str) -> list[DemoAccount]:
     return [
-        DemoAccount("admin", None, Role.SYSTEM_ADMIN, "全国 · 系统管理员 / national system administrator"),
+        DemoAccount(
+            "admin", None, Role.SYSTEM_ADMIN, "全国 · 系统管理员 / national system administrator"
+        ),
         DemoAccount("province", province, Role.SUPERVISOR, "省级监察 / province supervisor"),
-        DemoAccount("analyst", province, Role.ANALYST, "省级分析 / province analyst (no personal data)"),
+        DemoAccount(
+            "analyst", province, Role.ANALYST, "省级分析 / province analyst (no personal data)"
+        ),
         DemoAccount("city", city, Role.SUPERVISOR, "市级监察 / city supervisor"),
         DemoAccount("county", county, Role.SUPERVISOR, "县级监察 / county supervisor"),
         DemoAccount("responder", county, Role.RESPONDER, "县级应急 / county responder (96333)"),
@@ -34,11 +38,15 @@ def ensure_demo_users(accounts: list[DemoAccount]) -> list[User]:
     users = []
     for account in accounts:
         if account.region_code is None:
-            agency, _ = Agency.objects.get_or_create(level="national", region=None, defaults={"name": "国家市场监督管理总局"})
+            agency, _ = Agency.objects.get_or_create(
+                level="national", region=None, defaults={"name": "国家市场监督管理总局"}
+            )
         else:
             agency = Agency.objects.filter(region_id=account.region_code).order_by("id").first()
             if agency is None:
-                raise ValueError(f"no agency for region {account.region_code}: generate the demo first")
+                raise ValueError(
+                    f"no agency for region {account.region_code}: generate the demo first"
+                )
         user, _ = User.objects.get_or_create(username=account.username)
         user.agency, user.role = agency, account.role
         user.is_staff = True

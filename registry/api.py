@@ -69,8 +69,12 @@ class EquipmentRegistrationSerializer(serializers.Serializer):
     maintenance_unit = serializers.IntegerField(required=False, allow_null=True)
     longitude = serializers.FloatField(required=False)
     latitude = serializers.FloatField(required=False)
-    route = serializers.JSONField(required=False, help_text="GeoJSON LineString/MultiLineString, for pipelines")
-    crs = serializers.ChoiceField(choices=[c.value for c in crs.CRS if c != crs.CRS.WEB_MERCATOR], default="wgs84")
+    route = serializers.JSONField(
+        required=False, help_text="GeoJSON LineString/MultiLineString, for pipelines"
+    )
+    crs = serializers.ChoiceField(
+        choices=[c.value for c in crs.CRS if c != crs.CRS.WEB_MERCATOR], default="wgs84"
+    )
     declared_region_code = serializers.CharField(max_length=6, required=False, default="")
     address = serializers.CharField(max_length=200, required=False, default="")
     device_code = serializers.CharField(max_length=32, required=False, default="")
@@ -83,14 +87,26 @@ class EquipmentRegistrationSerializer(serializers.Serializer):
 
     def validate(self, data):
         if ("longitude" in data) != ("latitude" in data):
-            raise ValidationError({"location": "经度和纬度需同时给出 / give both longitude and latitude"})
+            raise ValidationError(
+                {"location": "经度和纬度需同时给出 / give both longitude and latitude"}
+            )
         return data
 
 
 class InspectionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Inspection
-        fields = ["id", "kind", "inspected_on", "conclusion", "defects", "defect_notes", "report_number", "next_due", "body"]
+        fields = [
+            "id",
+            "kind",
+            "inspected_on",
+            "conclusion",
+            "defects",
+            "defect_notes",
+            "report_number",
+            "next_due",
+            "body",
+        ]
         read_only_fields = ["next_due"]
 
 
@@ -100,11 +116,15 @@ class InspectionRecordSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=InspectionKind.choices, default=InspectionKind.PERIODIC)
     defects = serializers.IntegerField(min_value=0, default=0)
     defect_notes = serializers.CharField(required=False, default="", allow_blank=True)
-    report_number = serializers.CharField(required=False, default="", allow_blank=True, max_length=32)
+    report_number = serializers.CharField(
+        required=False, default="", allow_blank=True, max_length=32
+    )
 
 
 class EquipmentFilter(filters.FilterSet):
-    code = filters.CharFilter(method="filter_code", label="任一编码 / any code (device, registration, certificate, 96333)")
+    code = filters.CharFilter(
+        method="filter_code", label="任一编码 / any code (device, registration, certificate, 96333)"
+    )
     region = filters.CharFilter(method="filter_region", label="区划代码前缀 / division-code prefix")
     overdue = filters.BooleanFilter(method="filter_overdue", label="逾期 / overdue")
     kind = filters.CharFilter()
@@ -120,7 +140,9 @@ class EquipmentFilter(filters.FilterSet):
 
     def filter_region(self, queryset, name, value):
         if not value.isdigit() or len(value) > 6:
-            raise ValidationError({"region": "区划代码前缀应为1–6位数字 / a division-code prefix is 1–6 digits"})
+            raise ValidationError(
+                {"region": "区划代码前缀应为1–6位数字 / a division-code prefix is 1–6 digits"}
+            )
         return queryset.within_prefix(value)
 
     def filter_overdue(self, queryset, name, value):
@@ -148,13 +170,19 @@ class EquipmentViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
         units = Unit.objects.visible_to(request.user)
         use_unit = units.filter(pk=data.pop("use_unit")).first()
         if use_unit is None:
-            raise ValidationError({"use_unit": "使用单位不存在或不在辖区内 / no such use unit in your jurisdiction"})
+            raise ValidationError(
+                {"use_unit": "使用单位不存在或不在辖区内 / no such use unit in your jurisdiction"}
+            )
         maintenance_id = data.pop("maintenance_unit", None)
         maintenance_unit = None
         if maintenance_id is not None:
             maintenance_unit = units.with_role("maintenance").filter(pk=maintenance_id).first()
             if maintenance_unit is None:
-                raise ValidationError({"maintenance_unit": "维保单位不存在或不在辖区内 / no such maintenance unit in your jurisdiction"})
+                raise ValidationError(
+                    {
+                        "maintenance_unit": "维保单位不存在或不在辖区内 / no such maintenance unit in your jurisdiction"
+                    }
+                )
         location = route = None
         if "longitude" in data:
             location = (data.pop("longitude"), data.pop("latitude"))
@@ -162,7 +190,9 @@ class EquipmentViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
             try:
                 route = GEOSGeometry(json.dumps(data.pop("route")), srid=4326)
             except (GEOSException, ValueError) as error:
-                raise ValidationError({"route": f"无效的 GeoJSON 几何 / invalid GeoJSON geometry: {error}"}) from error
+                raise ValidationError(
+                    {"route": f"无效的 GeoJSON 几何 / invalid GeoJSON geometry: {error}"}
+                ) from error
         data.pop("route", None)
         equipment, warnings = services.register_equipment(
             acting_user=request.user,
@@ -174,7 +204,9 @@ class EquipmentViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
             **data,
         )
         body = EquipmentSerializer(equipment).data
-        body["properties"]["warnings"] = [{"field": w.field, "rule": w.rule, "message": w.message} for w in warnings]
+        body["properties"]["warnings"] = [
+            {"field": w.field, "rule": w.rule, "message": w.message} for w in warnings
+        ]
         return Response(body, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["get", "post"], serializer_class=InspectionRecordSerializer)
@@ -185,7 +217,9 @@ class EquipmentViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
             return Response(InspectionSerializer(equipment.inspections.all(), many=True).data)
         form = InspectionRecordSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        inspection = services.record_inspection(equipment, acting_user=request.user, **form.validated_data)
+        inspection = services.record_inspection(
+            equipment, acting_user=request.user, **form.validated_data
+        )
         return Response(InspectionSerializer(inspection).data, status=status.HTTP_201_CREATED)
 
 
@@ -207,7 +241,19 @@ class AccidentSerializer(GeoFeatureModelSerializer):
     class Meta:
         model = Accident
         geo_field = "location"
-        fields = ["id", "occurred_at", "kind", "severity", "deaths", "injuries", "direct_loss", "cause_class", "investigation_status", "region", "equipment"]
+        fields = [
+            "id",
+            "occurred_at",
+            "kind",
+            "severity",
+            "deaths",
+            "injuries",
+            "direct_loss",
+            "cause_class",
+            "investigation_status",
+            "region",
+            "equipment",
+        ]
 
 
 class AccidentViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):

@@ -60,7 +60,9 @@ class RuleBook:
             self._cache[key] = self._interval_months(variety_code, params, first)
         return self._cache[key]
 
-    def _interval_months(self, variety_code: str, params: Mapping[str, Any], first: bool) -> int | None:
+    def _interval_months(
+        self, variety_code: str, params: Mapping[str, Any], first: bool
+    ) -> int | None:
         candidates = [r for r in self.rules if r.applies(variety_code, params)]
         if first and any(r.first for r in candidates):
             candidates = [r for r in candidates if r.first]

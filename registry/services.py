@@ -150,6 +150,7 @@ def register_unit(
 
 def _check_identifiers(
     variety_code: str,
+    requested_variety_code: str,
     device_code: str,
     registration_code: str,
     certificate_number: str,
@@ -167,6 +168,17 @@ def _check_identifiers(
         )
     if device_code:
         findings += check_device_code(device_code)
+        # A legacy device code may start with the retired code the caller gave.
+        if device_code[:4] not in (variety_code, requested_variety_code):
+            findings.append(
+                Finding(
+                    "device_code",
+                    "device_code.variety_mismatch",
+                    f"设备代码前4位 {device_code[:4]} 与设备品种不一致 / "
+                    f"the device code starts with {device_code[:4]}, the variety is {variety_code}",
+                    "warning",
+                )
+            )
     if registration_code:
         findings += check_registration_code(registration_code)
     if certificate_number:
@@ -231,7 +243,12 @@ def register_equipment(
     variety, warnings = _resolve_variety(variety_code)
     warnings += _raise_on_errors(
         _check_identifiers(
-            variety.code, device_code, registration_code, certificate_number, rescue_id.strip()
+            variety.code,
+            variety_code.strip().upper(),
+            device_code,
+            registration_code,
+            certificate_number,
+            rescue_id.strip(),
         )
     )
     is_pipeline = variety.kind_code == PIPELINE_KIND
@@ -306,7 +323,7 @@ def register_equipment(
     LifecycleEvent.objects.create(
         equipment=equipment,
         kind=LifecycleEventKind.REGISTRATION,
-        occurred_on=registered_on or dt.date.today(),
+        occurred_on=registered_on or commissioned_on or dt.date.today(),
         unit=use_unit,
         details={"certificate_number": certificate_number},
     )
@@ -369,12 +386,11 @@ def update_equipment(
     if "rescue_id" in changes and changes["rescue_id"]:
         _raise_on_errors(check_rescue_id(changes["rescue_id"]))
     if "location" in changes:
+        source_crs = crs.CRS.parse(changes.pop("source_crs", crs.CRS.WGS84))
         placement = _placed(
-            changes.pop("location"),
-            changes.pop("source_crs", crs.CRS.WGS84),
-            changes.pop("declared_region_code", ""),
-            "location",
+            changes.pop("location"), source_crs, changes.pop("declared_region_code", ""), "location"
         )
+        equipment.source_crs = source_crs.value
         # Moving a device out of the jurisdiction is a transfer, which the receiving agency registers.
         _ensure_in_jurisdiction(acting_user, placement.region.code)
         equipment.location, equipment.region, equipment.region_mismatch = (
@@ -458,6 +474,7 @@ def record_lifecycle_event(
     details: dict | None = None,
 ) -> LifecycleEvent:
     """Append a step (installation, modification, major repair, change of use unit…) to a device's history."""
+    equipment = Equipment.objects.select_for_update().get(pk=equipment.pk)
     _ensure_in_jurisdiction(acting_user, equipment.region_id)
     if kind not in LifecycleEventKind.values:
         raise RegistryError(
@@ -475,6 +492,18 @@ def record_lifecycle_event(
                     )
                 ]
             )
+        if "use" not in unit.roles:
+            raise RegistryError(
+                [
+                    Finding(
+                        "unit",
+                        "unit.role",
+                        "新单位不是使用单位 / the new unit has no use-unit role",
+                        "error",
+                    )
+                ]
+            )
+        _ensure_in_jurisdiction(acting_user, unit.region_id)
         before = audit.snapshot(equipment)
         equipment.use_unit = unit
         equipment.save(update_fields=["use_unit", "updated_at"])

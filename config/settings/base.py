@@ -18,7 +18,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 DATABASES = {
     "default": env.db_url(
-        "DATABASE_URL", default="postgis://postgres@127.0.0.1:5432/segis", engine="django.contrib.gis.db.backends.postgis"
+        "DATABASE_URL",
+        default="postgis://postgres@127.0.0.1:5432/segis",
+        engine="django.contrib.gis.db.backends.postgis",
     )
 }
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"

@@ -11,7 +11,12 @@ class Variety(models.Model):
 
     code = models.CharField(_("代码 / code"), max_length=4, primary_key=True)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        verbose_name=_("上级 / parent"),
     )
     level = models.CharField(_("层级 / level"), max_length=8)
     name_zh = models.CharField(_("中文名称 / Chinese name"), max_length=64)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.gis.db import models
+from django.contrib.gis.db.models.functions import IsValid
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from accounts.scoping import ScopedQuerySet
 from geo.models import Region
+from geo.scoping import ScopedQuerySet
 
 from .catalogue import Variety
 from .units import Person, Unit
@@ -128,8 +129,8 @@ class Equipment(models.Model):
     next_inspection_due = models.DateField(
         _("下次检验日期 / next inspection due"), null=True, blank=True, db_index=True
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("创建时间 / created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间 / updated"), auto_now=True)
 
     objects = EquipmentQuerySet.as_manager()
 
@@ -147,8 +148,9 @@ class Equipment(models.Model):
                 | (~Q(kind=PIPELINE_KIND) & Q(route__isnull=True)),
                 name="equipment_geometry_matches_kind",
             ),
+            # IsValid rather than the isvalid lookup: constraint validation then copes with an empty route.
             models.CheckConstraint(
-                condition=Q(route__isnull=True) | Q(route__isvalid=True),
+                condition=Q(route__isnull=True) | Q(IsValid("route")),
                 name="equipment_route_valid",
             ),
         ]
@@ -182,13 +184,18 @@ class InspectionConclusion(models.TextChoices):
 
 
 class InspectionQuerySet(ScopedQuerySet):
-    scope_field = "equipment__region"
+    scope_lookup = "equipment__region__code"
 
 
 class Inspection(models.Model):
     """One inspection of one device, with its conclusion and the due date it set."""
 
-    equipment = models.ForeignKey(Equipment, on_delete=models.PROTECT, related_name="inspections")
+    equipment = models.ForeignKey(
+        Equipment,
+        on_delete=models.PROTECT,
+        related_name="inspections",
+        verbose_name=_("设备 / equipment"),
+    )
     body = models.ForeignKey(
         Unit,
         null=True,
@@ -245,7 +252,7 @@ class LifecycleEventKind(models.TextChoices):
 
 
 class AppendOnlyQuerySet(ScopedQuerySet):
-    scope_field = "equipment__region"
+    scope_lookup = "equipment__region__code"
 
     def update(self, **kwargs):
         raise TypeError("life-cycle history is append-only")
@@ -257,14 +264,19 @@ class AppendOnlyQuerySet(ScopedQuerySet):
 class LifecycleEvent(models.Model):
     """One step of a device's life; the history is append-only."""
 
-    equipment = models.ForeignKey(Equipment, on_delete=models.PROTECT, related_name="events")
+    equipment = models.ForeignKey(
+        Equipment,
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("设备 / equipment"),
+    )
     kind = models.CharField(_("事件 / event"), max_length=20, choices=LifecycleEventKind.choices)
     occurred_on = models.DateField(_("日期 / date"))
     unit = models.ForeignKey(
         Unit, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("相关单位 / unit")
     )
     details = models.JSONField(_("详情 / details"), default=dict, blank=True)
-    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_at = models.DateTimeField(_("记录时间 / recorded"), auto_now_add=True)
 
     objects = AppendOnlyQuerySet.as_manager()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib.gis.db import models
 from django.utils.translation import gettext_lazy as _
 
-from accounts.scoping import ScopedQuerySet
 from geo.models import Region
+from geo.scoping import ScopedQuerySet
 
 from .equipment import Equipment
 from .units import Unit

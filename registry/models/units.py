@@ -7,8 +7,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.utils.translation import gettext_lazy as _
 
-from accounts.scoping import ScopedQuerySet
 from geo.models import Region
+from geo.scoping import ScopedQuerySet
 
 
 class UnitRole(models.TextChoices):
@@ -44,8 +44,8 @@ class Unit(models.Model):
     )
     contact_name = models.CharField(_("联系人 / contact"), max_length=64, blank=True)
     contact_phone = models.CharField(_("联系电话 / phone"), max_length=32, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("创建时间 / created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间 / updated"), auto_now=True)
 
     objects = UnitQuerySet.as_manager()
 
@@ -107,13 +107,18 @@ class Person(models.Model):
 
 
 class CertificateQuerySet(ScopedQuerySet):
-    scope_field = "person__region"
+    scope_lookup = "person__region__code"
 
 
 class Certificate(models.Model):
     """A qualification certificate (作业人员证 / 检验员证…) with its expiry."""
 
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="certificates")
+    person = models.ForeignKey(
+        Person,
+        on_delete=models.CASCADE,
+        related_name="certificates",
+        verbose_name=_("持证人 / holder"),
+    )
     kind = models.CharField(_("证书类别 / type"), max_length=64)
     item_code = models.CharField(_("作业项目代号 / item code"), max_length=8, blank=True)
     number = models.CharField(_("证书编号 / number"), max_length=32, db_index=True)

@@ -28,11 +28,17 @@ class Draw:
     def uniform(self, low: float, high: float) -> float:
         return self._random.uniform(low, high)
 
-    def choice(self, options: Sequence[T], p: Sequence[float] | None = None, size: int | None = None):
+    def choice(
+        self, options: Sequence[T], p: Sequence[float] | None = None, size: int | None = None
+    ):
         options = list(options)
         if size is not None:
             return self._random.choices(options, weights=p, k=size)
-        return self._random.choices(options, weights=p)[0] if p is not None else self._random.choice(options)
+        return (
+            self._random.choices(options, weights=p)[0]
+            if p is not None
+            else self._random.choice(options)
+        )
 
     def lognormal(self, mean: float, sigma: float) -> float:
         return self._random.lognormvariate(mean, sigma)

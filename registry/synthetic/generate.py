@@ -23,10 +23,11 @@ from tqdm import tqdm
 
 from accounts.models import Agency
 from geo.divisions import PROVINCE_ABBREVIATIONS
-from geo.models import Level, Region
+from geo.models import Region
 
 from .. import catalogue, personal
 from ..intervals import RuleBook, add_months
+from ..models import Equipment
 from . import codes, names, profiles
 from .copy import copy_rows, next_ids
 from .draw import Draw
@@ -268,6 +269,12 @@ class _Generator:
     def run(self) -> DemoReport:
         started = time.perf_counter()
         counties = self.counties()
+        # Codes are numbered from 1 per county: a second run over the same counties would collide.
+        existing = Equipment.objects.filter(region__code__startswith=self.prefix).count()
+        if existing:
+            raise ValueError(
+                f"{existing} devices are already registered under {self.prefix!r}: generate into counties with no devices"
+            )
         kinds = list(profiles.KIND_SHARE)
         share = np.array([profiles.KIND_SHARE[k] for k in kinds])
         kind_counts = self.rng.multinomial(self.total_devices, share / share.sum())
@@ -460,11 +467,7 @@ class _Generator:
     ):
         rng, today = self.draw, self.today
         varieties = profiles.VARIETY_SHARE[kind]
-        variety = str(
-            rng.choice(
-                list(varieties), p=list(varieties.values())
-            )
-        )
+        variety = str(rng.choice(list(varieties), p=list(varieties.values())))
         params = profiles.params_for(kind, variety, rng, county.urban)
         # The fleet grows about 8 % a year, so ages are roughly exponential.
         age_days = int(min(rng.exponential(1 / math.log(1.08)) * 365, 30 * 365)) + 30
@@ -507,7 +510,11 @@ class _Generator:
         )
         rescue_id = ""
         if kind == "3000":
-            rescue_id = f"{self._next('96333', county.city_code) + 100000 * (1 + int(county.city_code[2:4]) % 9) % 1000000:06d}"
+            # Six digits, unique within the city (up to 900,000 elevators), not sequential across cities.
+            city_offset = int(county.city_code) * 7919 % 900_000
+            rescue_id = (
+                f"{100_000 + (city_offset + self._next('96333', county.city_code)) % 900_000:06d}"
+            )
         status = str(
             rng.choice(["in_use", "suspended", "cancelled", "scrapped"], p=[0.94, 0.03, 0.02, 0.01])
         )
@@ -655,10 +662,19 @@ class _Generator:
                 )
             )
         xs, ys = np.array([p[0] for p in points]), np.array([p[1] for p in points])
-        inside = shapely.contains_xy(county.boundary, xs, ys)
-        if not inside.all():
-            xs, ys = xs[: max(2, int(np.argmin(inside)))], ys[: max(2, int(np.argmin(inside)))]
-        line = shapely.set_srid(shapely.multilinestrings([shapely.linestrings(xs, ys)]), 4326)
+        # The longest start of the walk that stays in the county (a vertex or a segment may leave it).
+        for keep in range(len(xs), 1, -1):
+            route = shapely.linestrings(xs[:keep], ys[:keep])
+            if county.boundary.contains(route):
+                break
+        else:  # even the first step leaves: shorten it towards the start, which is inside
+            dx, dy = xs[1] - x, ys[1] - y
+            for _ in range(40):
+                dx, dy = dx / 2, dy / 2
+                route = shapely.linestrings([x, x + dx], [y, y + dy])
+                if county.boundary.contains(route):
+                    break
+        line = shapely.set_srid(shapely.multilinestrings([route]), 4326)
         return shapely.to_wkb(line, hex=True, include_srid=True)
 
     def _accident(self, device_id, kind, county, use_unit, x, y, start, end):

@@ -8,6 +8,7 @@ from geo.models import Level, Region
 
 pytestmark = pytest.mark.django_db
 
+
 # Landmarks with coordinates as published in WGS84 (GPS), and the county each stands in.
 @pytest.mark.parametrize(
     ("name", "lon", "lat", "county"),
@@ -36,7 +37,11 @@ def test_point_outside_every_county_locates_nothing():
 
 def test_hierarchy_links_counties_to_cities_to_province():
     xingqing = Region.objects.get(code="640104")
-    assert (xingqing.level, xingqing.parent.code, xingqing.parent.parent.code) == (Level.COUNTY, "640100", "640000")
+    assert (xingqing.level, xingqing.parent.code, xingqing.parent.parent.code) == (
+        Level.COUNTY,
+        "640100",
+        "640000",
+    )
     assert Region.objects.filter(code__startswith="64", level=Level.COUNTY).count() == 22
 
 
@@ -48,4 +53,8 @@ def test_boundaries_are_valid_multipolygons_in_wgs84():
 
 
 def test_code_prefix_by_level():
-    assert [Region.objects.get(code=c).code_prefix for c in ("640000", "640100", "640104")] == ["64", "6401", "640104"]
+    assert [Region.objects.get(code=c).code_prefix for c in ("640000", "640100", "640104")] == [
+        "64",
+        "6401",
+        "640104",
+    ]

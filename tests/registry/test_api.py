@@ -7,7 +7,6 @@ from rest_framework.test import APIClient
 
 from geo import crs
 from registry.models import Equipment, Inspection
-
 from tests.conftest import XINGQING, XIXIA, inside
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +24,13 @@ def as_user(api, user):
 
 def test_anonymous_gets_nothing(api, make_equipment):
     make_equipment(XINGQING)
-    for url in ("/api/equipment/", "/api/units/", "/api/accidents/", "/api/resources/", "/api/regions/"):
+    for url in (
+        "/api/equipment/",
+        "/api/units/",
+        "/api/accidents/",
+        "/api/resources/",
+        "/api/regions/",
+    ):
         assert api.get(url).status_code == 403, url
 
 
@@ -44,14 +49,26 @@ def test_other_countys_equipment_is_404_not_403(api, users, make_equipment):
     client = as_user(api, users["xingqing"])
     assert client.get(f"/api/equipment/{theirs.pk}/").status_code == 404
     assert client.get(f"/api/equipment/{theirs.pk}/inspections/").status_code == 404
-    assert client.post(f"/api/equipment/{theirs.pk}/inspections/", {"conclusion": "pass", "inspected_on": "2026-01-05"}).status_code == 404
+    assert (
+        client.post(
+            f"/api/equipment/{theirs.pk}/inspections/",
+            {"conclusion": "pass", "inspected_on": "2026-01-05"},
+        ).status_code
+        == 404
+    )
     assert as_user(api, users["city"]).get(f"/api/equipment/{theirs.pk}/").status_code == 200
 
 
 def test_regions_are_scoped(api, users):
-    codes = {r["code"] for r in as_user(api, users["xingqing"]).get("/api/regions/?limit=1000").json()["results"]}
+    codes = {
+        r["code"]
+        for r in as_user(api, users["xingqing"]).get("/api/regions/?limit=1000").json()["results"]
+    }
     assert codes == {XINGQING}
-    codes = {r["code"] for r in as_user(api, users["city"]).get("/api/regions/?limit=1000").json()["results"]}
+    codes = {
+        r["code"]
+        for r in as_user(api, users["city"]).get("/api/regions/?limit=1000").json()["results"]
+    }
     assert XINGQING in codes and XIXIA in codes and not any(c.startswith("6402") for c in codes)
 
 
@@ -85,10 +102,16 @@ def registration(unit, **overrides):
 
 def test_register_equipment_through_the_api(api, users, make_unit):
     unit = make_unit(XINGQING)
-    response = as_user(api, users["xingqing"]).post("/api/equipment/", registration(unit), format="json")
+    response = as_user(api, users["xingqing"]).post(
+        "/api/equipment/", registration(unit), format="json"
+    )
     assert response.status_code == 201, response.json()
     device = Equipment.objects.get(pk=response.json()["id"])
-    assert (device.region_id, device.kind, device.next_inspection_due) == (XINGQING, "3000", dt.date(2025, 3, 1))
+    assert (device.region_id, device.kind, device.next_inspection_due) == (
+        XINGQING,
+        "3000",
+        dt.date(2025, 3, 1),
+    )
 
 
 def test_gcj02_coordinates_are_converted_before_storage(api, users, make_unit):
@@ -111,10 +134,14 @@ def test_gcj02_coordinates_are_converted_before_storage(api, users, make_unit):
         ({"longitude": 2.35, "latitude": 48.85}, "location", "location.outside_china"),
     ],
 )
-def test_bad_registration_is_400_naming_field_and_rule(api, users, make_unit, overrides, field, rule):
+def test_bad_registration_is_400_naming_field_and_rule(
+    api, users, make_unit, overrides, field, rule
+):
     unit = make_unit(XINGQING)
     before = Equipment.objects.count()
-    response = as_user(api, users["xingqing"]).post("/api/equipment/", registration(unit, **overrides), format="json")
+    response = as_user(api, users["xingqing"]).post(
+        "/api/equipment/", registration(unit, **overrides), format="json"
+    )
     assert response.status_code == 400
     errors = response.json()["errors"]
     assert field in errors
@@ -147,7 +174,9 @@ def test_cannot_register_in_another_county(api, users, make_unit):
 
 def test_use_unit_of_another_county_is_refused_without_revealing_it(api, users, make_unit):
     foreign = make_unit(XIXIA)
-    response = as_user(api, users["xingqing"]).post("/api/equipment/", registration(foreign), format="json")
+    response = as_user(api, users["xingqing"]).post(
+        "/api/equipment/", registration(foreign), format="json"
+    )
     assert response.status_code == 400
     assert "use_unit" in response.json()
 
@@ -155,7 +184,9 @@ def test_use_unit_of_another_county_is_refused_without_revealing_it(api, users, 
 def test_record_inspection_moves_due_date(api, users, make_equipment):
     device = make_equipment(XINGQING)
     response = as_user(api, users["xingqing"]).post(
-        f"/api/equipment/{device.pk}/inspections/", {"conclusion": "pass", "inspected_on": "2026-05-10"}, format="json"
+        f"/api/equipment/{device.pk}/inspections/",
+        {"conclusion": "pass", "inspected_on": "2026-05-10"},
+        format="json",
     )
     assert response.status_code == 201, response.json()
     device.refresh_from_db()
@@ -167,13 +198,17 @@ def test_future_inspection_date_is_400(api, users, make_equipment):
     device = make_equipment(XINGQING)
     tomorrow = dt.date.today() + dt.timedelta(days=1)
     response = as_user(api, users["xingqing"]).post(
-        f"/api/equipment/{device.pk}/inspections/", {"conclusion": "pass", "inspected_on": tomorrow.isoformat()}, format="json"
+        f"/api/equipment/{device.pk}/inspections/",
+        {"conclusion": "pass", "inspected_on": tomorrow.isoformat()},
+        format="json",
     )
     assert response.status_code == 400
     assert "inspected_on" in response.json()["errors"]
 
 
-def test_list_query_count_does_not_grow_with_rows(api, users, make_equipment, django_assert_max_num_queries):
+def test_list_query_count_does_not_grow_with_rows(
+    api, users, make_equipment, django_assert_max_num_queries
+):
     for _ in range(15):
         make_equipment(XINGQING)
     client = as_user(api, users["xingqing"])

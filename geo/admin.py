@@ -1,0 +1,283 @@
+"""Admin for regions, and the map pieces every admin shares: offline map widget framing, region filter.
+
+`geo` imports none of the other apps: the user model is only asked for `jurisdiction_prefix`
+(accounts.models.User), the division-code prefix it may read ('' national, None nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.gis.admin import GISModelAdmin
+from django.contrib.gis.db import models as gis_models
+from django.contrib.gis.db.models import Extent
+from django.contrib.gis.db.models.functions import AsGeoJSON, PointOnSurface
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import path
+from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext_lazy as _
+
+from .functions import SimplifyPreserveTopology
+from .models import Level, Region
+from .widgets import OfflineMapWidget, zoom_to_fit
+
+EARTH_RADIUS_M = 6378137.0  # the Web Mercator sphere
+# Base map: while a jurisdiction holds more regions than this, drop the finest level (a national
+# user gets provinces and cities, not 2,800 counties).
+BASEMAP_MAX_REGIONS = 600
+# Outlines are simplified to about one pixel when the whole jurisdiction spans this many pixels,
+# within these bounds (degrees): ~250 KB for Ningxia with its cities and counties.
+BASEMAP_PIXELS_ACROSS = 4000
+BASEMAP_TOLERANCE_DEG = (0.0002, 0.01)
+BASEMAP_MAX_AGE_S = 3600
+LEVEL_ORDER = (Level.PROVINCE, Level.CITY, Level.COUNTY)
+
+
+def jurisdiction_prefix(user: Any) -> str | None:
+    if user is None or not user.is_authenticated:
+        return None
+    return getattr(user, "jurisdiction_prefix", None)
+
+
+def jurisdiction_extent(prefix: str) -> tuple[float, float, float, float] | None:
+    """Bounding box (lon/lat) of the regions under a prefix; PostGIS reads only their box headers."""
+    return Region.objects.within_prefix(prefix).aggregate(extent=Extent("boundary"))["extent"]
+
+
+def _mercator_y(lat: float) -> float:
+    return EARTH_RADIUS_M * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+
+def map_framing(prefix: str | None) -> dict[str, float]:
+    """Centre and zoom that show the whole jurisdiction in an admin map (empty for none)."""
+    extent = jurisdiction_extent(prefix) if prefix is not None else None
+    if extent is None:
+        return {}
+    xmin, ymin, xmax, ymax = extent
+    y_low, y_high = _mercator_y(ymin), _mercator_y(ymax)
+    centre_lat = math.degrees(math.atan(math.sinh((y_low + y_high) / 2 / EARTH_RADIUS_M)))
+    width_m = EARTH_RADIUS_M * math.radians(xmax - xmin)
+    return {
+        "default_lon": round((xmin + xmax) / 2, 6),
+        "default_lat": round(centre_lat, 6),
+        "default_zoom": zoom_to_fit(width_m, y_high - y_low),
+    }
+
+
+def basemap_geojson(prefix: str | None) -> str:
+    """A FeatureCollection of simplified region outlines under a prefix, with a label point each."""
+    if prefix is None:
+        return '{"type":"FeatureCollection","features":[]}'
+    regions = Region.objects.within_prefix(prefix)
+    levels = list(LEVEL_ORDER)
+    while len(levels) > 1 and regions.filter(level__in=levels).count() > BASEMAP_MAX_REGIONS:
+        levels.pop()
+    extent = jurisdiction_extent(prefix)
+    side = max(extent[2] - extent[0], extent[3] - extent[1]) if extent else 0
+    low, high = BASEMAP_TOLERANCE_DEG
+    tolerance = min(max(side / BASEMAP_PIXELS_ACROSS, low), high)
+    outline = SimplifyPreserveTopology("boundary", tolerance)
+    rows = list(
+        regions.filter(level__in=levels)
+        .annotate(outline=AsGeoJSON(outline, precision=5), label=PointOnSurface(outline))
+        .values_list("code", "name", "level", "outline", "label")
+        .order_by("code")
+    )
+    top = min((LEVEL_ORDER.index(level) for _, _, level, _, _ in rows), default=0)
+    features = []
+    for code, name, level, geometry, label in rows:
+        properties = {
+            "code": code,
+            "name": name,
+            "level": level,
+            "outer": LEVEL_ORDER.index(level) == top,
+            "label_point": [round(label.x, 5), round(label.y, 5)] if label else None,
+        }
+        features.append(
+            f'{{"type":"Feature","id":"{code}","properties":'
+            f"{json.dumps(properties, ensure_ascii=False)},"
+            f'"geometry":{geometry}}}'
+        )
+    return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
+
+
+def map_display_name(field_name: str) -> str:
+    return f"{field_name}_map"
+
+
+class OfflineGISAdmin(GISModelAdmin):
+    """GISModelAdmin whose maps work offline, open on the user's jurisdiction, and also show
+    read-only geometry (view permission, readonly_fields) as a map instead of pages of WKT."""
+
+    gis_widget = OfflineMapWidget
+    # Read only once the record exists (set by the service that created it). Set this rather
+    # than override get_readonly_fields, whose answer must keep the map displays added here.
+    change_readonly_fields: tuple[str, ...] = ()
+
+    def __init__(self, model, admin_site):
+        super().__init__(model, admin_site)
+        self.geometry_fields = {
+            field.name: field
+            for field in model._meta.get_fields()
+            if isinstance(field, gis_models.GeometryField)
+        }
+        for field in self.geometry_fields.values():
+            setattr(self, map_display_name(field.name), self._map_display(field))
+
+    def _map_display(self, field: gis_models.GeometryField):
+        def display(obj):
+            value = getattr(obj, field.name)
+            if value is None:
+                return self.get_empty_value_display()
+            widget = self.gis_widget(attrs={"geom_type": field.geom_type})
+            name = map_display_name(field.name)
+            return widget.render(name, value, attrs={"id": f"id_{name}", "disabled": True})
+
+        display.short_description = field.verbose_name
+        return display
+
+    def map_framing(self, request: HttpRequest) -> dict[str, float]:
+        # Asked once per geometry field: keep the answer for the request.
+        if not hasattr(request, "_segis_map_framing"):
+            request._segis_map_framing = map_framing(jurisdiction_prefix(request.user))
+        return request._segis_map_framing
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, gis_models.GeometryField):
+            kwargs["widget"] = self.gis_widget(attrs=self.map_framing(request))
+            return db_field.formfield(**kwargs)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields += [f for f in self.change_readonly_fields if f not in fields]
+        return fields + [map_display_name(f) for f in fields if f in self.geometry_fields]
+
+    def get_fieldsets(self, request, obj=None):
+        return self.swap_readonly_geometry(request, obj, super().get_fieldsets(request, obj))
+
+    def swap_readonly_geometry(self, request, obj, fieldsets):
+        """Fieldsets with each read-only geometry field replaced by its map display."""
+        readonly = set(self.get_readonly_fields(request, obj))
+        view_only = obj is not None and not self.has_change_permission(request, obj)
+        seen: set[str] = set()
+
+        def swap(name):
+            if name in self.geometry_fields and (view_only or name in readonly):
+                name = map_display_name(name)
+            if name in seen:
+                return None
+            seen.add(name)
+            return name
+
+        swapped = []
+        for title, options in fieldsets:
+            fields = []
+            for entry in options.get("fields", ()):
+                if isinstance(entry, list | tuple):
+                    line = tuple(n for n in map(swap, entry) if n)
+                    if line:
+                        fields.append(line)
+                elif name := swap(entry):
+                    fields.append(name)
+            swapped.append((title, {**options, "fields": fields}))
+        return swapped
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # Read-only maps are not form widgets, so the form's media lacks them.
+        context["media"] = context["media"] + self.gis_widget().media
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+class RegionListFilter(admin.SimpleListFilter):
+    """Rows in one region of the user's jurisdiction.
+
+    Lists the level below the jurisdiction (national: provinces, province: cities, city: counties)
+    and the children of the selected region, so a user drills down without a list of thousands.
+    """
+
+    title = _("所在区划 / region")
+    parameter_name = "region"
+
+    def lookups(self, request, model_admin):
+        prefix = jurisdiction_prefix(request.user)
+        if prefix is None:
+            return []
+        below = {0: Level.PROVINCE, 2: Level.CITY, 4: Level.COUNTY}.get(len(prefix))
+        wanted = Q(level=below) if below else Q(pk__in=[])
+        selected = self.value()
+        if selected:
+            path = {selected[:2] + "0000", selected[:4] + "00", selected}
+            wanted |= Q(parent_id__in=path)
+        depth = LEVEL_ORDER.index(below) if below else 0
+        return [
+            (region.code, "\u3000" * max(LEVEL_ORDER.index(region.level) - depth, 0) + str(region))
+            for region in Region.objects.within_prefix(prefix)
+            .filter(wanted)
+            .exclude(code=prefix.ljust(6, "0"))
+            .only("code", "name", "level")
+        ]
+
+    def queryset(self, request, queryset):
+        code = self.value()
+        if not code:
+            return queryset
+        prefix = jurisdiction_prefix(request.user)
+        region = (
+            Region.objects.within_prefix(prefix).filter(code=code).only("code", "level").first()
+            if prefix is not None
+            else None
+        )
+        if region is None:
+            return queryset.none()
+        return queryset.within_prefix(region.code_prefix)  # geo.scoping.ScopedQuerySet
+
+
+@admin.register(Region)
+class RegionAdmin(OfflineGISAdmin):
+    """Read only: codes and boundaries come from `load_boundaries`, with their source."""
+
+    list_display = ("code", "name", "level", "parent", "source")
+    list_filter = ("level", RegionListFilter)
+    list_select_related = ("parent",)
+    search_fields = ("^code", "name")
+    fields = ("code", "name", "level", "parent", "source", "boundary")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404(_("区划不存在 / no such region"))
+        return obj
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        basemap = self.admin_site.admin_view(self.basemap_view, cacheable=True)
+        return [
+            path("basemap.geojson", basemap, name="geo_region_basemap"),
+            *super().get_urls(),
+        ]
+
+    def basemap_view(self, request: HttpRequest) -> HttpResponse:
+        """Outlines of the requester's jurisdiction: the base layer of every admin map."""
+        response = HttpResponse(
+            basemap_geojson(jurisdiction_prefix(request.user)),
+            content_type="application/geo+json",
+        )
+        patch_cache_control(response, private=True, max_age=BASEMAP_MAX_AGE_S)
+        return response
