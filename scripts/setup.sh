@@ -57,19 +57,27 @@ local_url="postgis://postgres@127.0.0.1:5433/segis"
 
 start_local_cluster() {
   # A project-local cluster under var/, for a machine with no PostgreSQL running. The server refuses
-  # to run as root, so root hands the folder to the postgres system user.
+  # to run as root, so root hands the folder to the postgres system user; where that user cannot
+  # reach var/ (a checkout under /root), the cluster lives under its home, named after this checkout.
   local data=$VAR/pgdata run_as=()
-  [ "$(id -u)" -eq 0 ] && run_as=(runuser -u postgres --)
+  if [ "$(id -u)" -eq 0 ]; then
+    run_as=(runuser -u postgres --)
+    if ! runuser -u postgres -- test -x "$VAR"; then
+      data=/var/lib/postgresql/segis-$(echo "$ROOT" | sha1sum | cut -c1-12)/pgdata
+      mkdir -p "$(dirname "$data")" && chown postgres:postgres "$(dirname "$data")"
+      ln -sfn "$data" "$VAR/pgdata"
+    fi
+  fi
   if [ ! -f "$data/PG_VERSION" ]; then
     log "creating a local PostgreSQL $PG_MAJOR cluster in var/pgdata"
-    mkdir -p "$data" "$VAR/pgrun"
-    [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$data" "$VAR/pgrun"
+    mkdir -p "$data" "$(dirname "$data")/run"
+    [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$data" "$(dirname "$data")/run"
     "${run_as[@]}" "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   fi
   if ! "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p 5433; then
     log "starting the local cluster on 127.0.0.1:5433"
     "${run_as[@]}" "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w \
-      -o "-p 5433 -k $VAR/pgrun -c listen_addresses=127.0.0.1" start >/dev/null
+      -o "-p 5433 -k $(dirname "$data")/run -c listen_addresses=127.0.0.1" start >/dev/null
   fi
 }
 
