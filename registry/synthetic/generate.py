@@ -6,9 +6,11 @@ code makes a demo of tens of thousands of devices in seconds and national scale 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
-import struct
+import queue
+import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -17,7 +19,6 @@ import numpy as np
 import shapely
 from django.db import connection, transaction
 from django.utils import timezone
-from psycopg.types.json import Jsonb
 from shapely import wkb
 from tqdm import tqdm
 
@@ -25,120 +26,25 @@ from accounts.models import Agency
 from geo.divisions import PROVINCE_ABBREVIATIONS
 from geo.models import Region
 
-from .. import catalogue, personal
+from .. import personal
 from ..intervals import RuleBook, add_months
 from ..models import Equipment
 from . import codes, names, profiles
+from .columns import (
+    ACCIDENT_COLUMNS,
+    CERTIFICATE_COLUMNS,
+    EQUIPMENT_COLUMNS,
+    EVENT_COLUMNS,
+    FLUSH_ORDER,
+    INSPECTION_COLUMNS,
+    PERSON_COLUMNS,
+    RESOURCE_COLUMNS,
+    UNIT_COLUMNS,
+)
 from .copy import copy_rows, next_ids
+from .devices import DeviceFactory, SharedUnits, ewkb
 from .draw import Draw
 from .places import County, jitter_inside, sample_points
-
-UNIT_COLUMNS = (
-    "id",
-    "credit_code",
-    "name",
-    "roles",
-    "address",
-    "location",
-    "region_id",
-    "contact_name",
-    "contact_phone",
-    "created_at",
-    "updated_at",
-)
-EQUIPMENT_COLUMNS = (
-    "id",
-    "device_code",
-    "registration_code",
-    "certificate_number",
-    "rescue_id",
-    "variety_id",
-    "kind",
-    "status",
-    "location",
-    "route",
-    "source_crs",
-    "address",
-    "region_id",
-    "declared_region_code",
-    "region_mismatch",
-    "use_unit_id",
-    "maintenance_unit_id",
-    "manufacturer_id",
-    "installer_id",
-    "manufactured_on",
-    "commissioned_on",
-    "params",
-    "next_inspection_due",
-    "created_at",
-    "updated_at",
-)
-INSPECTION_COLUMNS = (
-    "equipment_id",
-    "body_id",
-    "inspector_id",
-    "kind",
-    "inspected_on",
-    "conclusion",
-    "defects",
-    "defect_notes",
-    "report_number",
-    "next_due",
-)
-EVENT_COLUMNS = ("equipment_id", "kind", "occurred_on", "unit_id", "details", "recorded_at")
-PERSON_COLUMNS = (
-    "id",
-    "name",
-    "role",
-    "employer_id",
-    "region_id",
-    "national_id_encrypted",
-    "national_id_hash",
-    "national_id_masked",
-    "phone",
-)
-CERTIFICATE_COLUMNS = (
-    "person_id",
-    "kind",
-    "item_code",
-    "number",
-    "issued_on",
-    "expires_on",
-    "issuer",
-)
-ACCIDENT_COLUMNS = (
-    "occurred_at",
-    "location",
-    "address",
-    "region_id",
-    "equipment_id",
-    "unit_id",
-    "kind",
-    "severity",
-    "deaths",
-    "injuries",
-    "direct_loss",
-    "cause_class",
-    "investigation_status",
-    "description",
-)
-RESOURCE_COLUMNS = (
-    "name",
-    "resource_type",
-    "capability",
-    "contact_name",
-    "contact_phone",
-    "duty_hours",
-    "location",
-    "address",
-    "region_id",
-    "unit_id",
-)
-
-FLUSH_ORDER = (
-    "registry_unit", "registry_person", "registry_certificate", "registry_equipment", "registry_inspection",
-    "registry_lifecycleevent", "registry_accident", "registry_emergencyresource",
-)  # fmt: skip
 
 # Operator certificates (特种设备作业人员) by equipment kind: (item code, name).
 OPERATOR_ITEMS = {
@@ -159,20 +65,6 @@ class DemoReport:
         return sum(self.rows.values()) / self.seconds if self.seconds else 0.0
 
 
-@dataclass
-class _SharedUnits:
-    manufacturers: list[tuple[int, str]]  # (unit id, maker code)
-    maintenance_by_city: dict[str, list[int]]
-    bodies_by_city: dict[str, int]
-    inspectors_by_body: dict[int, list[int]]
-    installers: list[int]
-
-
-def _ewkb(x: float, y: float) -> str:
-    """Hex EWKB of a WGS84 point (little-endian, SRID flag), which COPY hands to PostGIS as is."""
-    return "0101000020E6100000" + struct.pack("<dd", x, y).hex()
-
-
 def _with_srid(xs: np.ndarray, ys: np.ndarray) -> list[str]:
     points = shapely.set_srid(shapely.points(xs, ys), 4326)
     return list(shapely.to_wkb(points, hex=True, include_srid=True))
@@ -188,20 +80,19 @@ class _Generator:
         )
         self.rng = np.random.default_rng(seed)
         self.draw = Draw(seed)
-        self.rules = RuleBook.from_database()
+        self.devices = DeviceFactory(
+            draw=self.draw,
+            rules=RuleBook.from_database(),
+            today=today,
+            province_abbr=PROVINCE_ABBREVIATIONS.get(prefix[:2], "宁"),
+        )
         self.report = DemoReport()
         self.now = timezone.now()
-        self.counters: dict[tuple, int] = defaultdict(int)
         self.buffers: dict[str, list] = defaultdict(lambda: [None, []])
         self.id_blocks: dict[str, range] = {}
         self.credit_serial = int(self.rng.integers(10**6, 10**7))
-        self.province_abbr = PROVINCE_ABBREVIATIONS.get(prefix[:2], "宁")
 
     # --- helpers -----------------------------------------------------------------------
-    def _next(self, *key) -> int:
-        self.counters[key] += 1
-        return self.counters[key]
-
     def _credit_code(self, division: str) -> str:
         self.credit_serial += self.draw.integers(1, 5000)
         return codes.credit_code(division, self.credit_serial)
@@ -210,12 +101,35 @@ class _Generator:
         self.buffers[table][1].extend(rows)
         self.buffers[table][0] = columns
 
-    def _flush(self) -> None:
-        # Referenced tables first: foreign keys are checked row by row during COPY.
+    def _take(self) -> dict[str, list]:
+        """The rows made since the last call, by table, ready for `_write`."""
+        taken, self.buffers = self.buffers, defaultdict(lambda: [None, []])
+        return taken
+
+    def _write(self, buffers: dict[str, list]) -> None:
+        # Referenced tables first, so the rows are in an order a reader of the COPY stream can follow.
         for table in FLUSH_ORDER:
-            columns, rows = self.buffers.pop(table, (None, []))
+            columns, rows = buffers.get(table, (None, []))
             if rows:
                 self.report.rows[table] += copy_rows(table, columns, rows)
+
+    def _produce(
+        self,
+        counties: list[County],
+        plan: dict[str, Counter],
+        shared: SharedUnits,
+        out: queue.Queue,
+        stop: threading.Event,
+    ) -> None:
+        """Make each county's rows in this thread while the caller's thread writes the previous county."""
+        try:
+            for county in counties:
+                if stop.is_set():
+                    return
+                out.put(self._county(county, plan[county.code], shared))
+            out.put(None)
+        except BaseException as error:  # handed to the writing thread, which raises it
+            out.put(error)
 
     def _ids(self, table: str, count: int) -> range:
         block = self.id_blocks[table]
@@ -295,14 +209,35 @@ class _Generator:
                 "registry_person": next_ids("registry_person", 2 * self.total_devices + 10_000),
             }
             shared = self._shared(counties, plan)
-            self._flush()
-            for county in tqdm(counties, desc="counties", unit="county", disable=not self.progress):
-                self._county(county, plan[county.code], shared)
+            self._write(self._take())
+            # Generating is Python and holds the interpreter; writing mostly waits for PostgreSQL, which
+            # runs on another core. A producer thread overlaps the two. The connection (and so the one
+            # transaction) stays in this thread.
+            batches: queue.Queue = queue.Queue(maxsize=2)
+            stop = threading.Event()
+            producer = threading.Thread(
+                target=self._produce, args=(counties, plan, shared, batches, stop), daemon=True
+            )
+            producer.start()
+            try:
+                with tqdm(
+                    total=len(counties), desc="counties", unit="county", disable=not self.progress
+                ) as bar:
+                    while (batch := batches.get()) is not None:
+                        if isinstance(batch, BaseException):
+                            raise batch
+                        self._write(batch)
+                        bar.update()
+            finally:
+                stop.set()
+                while producer.is_alive():  # unblock a producer waiting on a full queue
+                    with contextlib.suppress(queue.Empty):
+                        batches.get(timeout=0.1)
             self._agencies(counties)
         self.report.seconds = time.perf_counter() - started
         return self.report
 
-    def _shared(self, counties: list[County], plan: dict[str, Counter]) -> _SharedUnits:
+    def _shared(self, counties: list[County], plan: dict[str, Counter]) -> SharedUnits:
         by_city: dict[str, list[County]] = defaultdict(list)
         for c in counties:
             by_city[c.city_code].append(c)
@@ -335,7 +270,7 @@ class _Generator:
             maintenance[city_code] = ids
             self._copy("registry_emergencyresource", RESOURCE_COLUMNS, [
                 (f"维保站点 {i + 1}", "maintenance_station", "电梯困人救援", names.person_name(self.draw), names.mobile(self.draw), "24h",
-                 _ewkb(x, y), names.address(self.draw, hub.name), hub.code, uid)
+                 ewkb(x, y), names.address(self.draw, hub.name), hub.code, uid)
                 for i, (uid, x, y) in enumerate(zip(ids, xs, ys, strict=True))
             ])  # fmt: skip
             body_ids, _, _ = self._units(
@@ -349,7 +284,7 @@ class _Generator:
                 self._people(
                     hub, uid, "maintenance", int(self.draw.integers(6, 25)), ("电梯修理", "T")
                 )
-        return _SharedUnits(makers, maintenance, bodies, inspectors, [uid for uid, _ in makers])
+        return SharedUnits(makers, maintenance, bodies, inspectors)
 
     def _people(
         self,
@@ -389,7 +324,7 @@ class _Generator:
         self._copy("registry_certificate", CERTIFICATE_COLUMNS, certs)
         return ids
 
-    def _county(self, county: County, kinds: Counter, shared: _SharedUnits) -> None:
+    def _county(self, county: County, kinds: Counter, shared: SharedUnits) -> dict[str, list]:
         rng = self.rng
         by_profile: dict[str, list[str]] = defaultdict(list)
         for kind, n in kinds.items():
@@ -425,7 +360,7 @@ class _Generator:
             device_ids = self._ids("registry_equipment", len(kind_list))
             for i, (device_id, kind) in enumerate(zip(device_ids, kind_list, strict=True)):
                 unit_index = int(owner[i])
-                row, history, lifecycle, accident = self._device(
+                row, history, lifecycle, accident = self.devices.device(
                     device_id, kind, county, city_letter, unit_ids[unit_index], float(dx[i]), float(dy[i]),
                     maintenance, body, inspectors, shared,
                 )  # fmt: skip
@@ -449,248 +384,7 @@ class _Generator:
         self._copy("registry_lifecycleevent", EVENT_COLUMNS, events)
         self._copy("registry_accident", ACCIDENT_COLUMNS, accidents)
         self._resources(county)
-        self._flush()
-
-    def _device(
-        self,
-        device_id,
-        kind,
-        county,
-        city_letter,
-        use_unit,
-        x,
-        y,
-        maintenance,
-        body,
-        inspectors,
-        shared,
-    ):
-        rng, today = self.draw, self.today
-        varieties = profiles.VARIETY_SHARE[kind]
-        variety = str(rng.choice(list(varieties), p=list(varieties.values())))
-        params = profiles.params_for(kind, variety, rng, county.urban)
-        # The fleet grows about 8 % a year, so ages are roughly exponential.
-        age_days = int(min(rng.exponential(1 / math.log(1.08)) * 365, 30 * 365)) + 30
-        manufactured = today - dt.timedelta(days=age_days + int(rng.integers(30, 365)))
-        commissioned = manufactured + dt.timedelta(days=int(rng.integers(30, 365)))
-        commissioned = min(commissioned, today - dt.timedelta(days=30))
-        maker_id, maker_code = shared.manufacturers[int(rng.integers(0, len(shared.manufacturers)))]
-        if (
-            rng.random() < 0.1
-        ):  # assigned by the registration authority: its division code instead of the maker's
-            device_code = codes.device_code(
-                variety,
-                county.code,
-                manufactured.year,
-                self._next("dc19", variety, county.code, manufactured.year),
-            )
-        else:
-            device_code = codes.device_code(
-                variety,
-                maker_code,
-                manufactured.year,
-                self._next("dc", variety, maker_code, manufactured.year),
-            )
-        registration_code = ""
-        if commissioned.year < 2017:
-            registration_code = codes.registration_code(
-                variety,
-                county.code,
-                commissioned,
-                self._next("rc", variety[:2], county.code, commissioned.strftime("%Y%m")),
-            )
-        kind_char = catalogue.certificate_kind_char(variety)
-        certificate = codes.certificate_number(
-            kind_char,
-            variety,
-            self.province_abbr,
-            city_letter,
-            self._next("cert", county.city_code, kind_char),
-            commissioned.year,
-        )
-        rescue_id = ""
-        if kind == "3000":
-            # Six digits, unique within the city (up to 900,000 elevators), not sequential across cities.
-            city_offset = int(county.city_code) * 7919 % 900_000
-            rescue_id = (
-                f"{100_000 + (city_offset + self._next('96333', county.city_code)) % 900_000:06d}"
-            )
-        status = str(
-            rng.choice(["in_use", "suspended", "cancelled", "scrapped"], p=[0.94, 0.03, 0.02, 0.01])
-        )
-        stopped = None
-        if status != "in_use":
-            stopped = commissioned + dt.timedelta(
-                days=int(rng.integers(1, max(2, (today - commissioned).days)))
-            )
-        maintainer = (
-            int(maintenance[int(rng.integers(0, len(maintenance)))]) if kind == "3000" else None
-        )
-        history, next_due = self._inspections(
-            device_id,
-            kind,
-            variety,
-            params,
-            commissioned,
-            stopped or today,
-            body,
-            inspectors,
-            status == "in_use",
-        )
-        location = route = None
-        if kind == "8000":
-            route = self._route(county, x, y)
-        else:
-            location = _ewkb(x, y)
-        declared = county.code
-        if rng.random() < 0.004:  # legacy records sometimes declare another county of the city
-            declared = county.city_code[:4] + f"{int(rng.integers(1, 30)):02d}"
-        mismatch = declared != county.code
-        row = (
-            device_id, device_code, registration_code, certificate, rescue_id, variety, kind, status, location, route, "wgs84",
-            names.address(rng, county.name), county.code, declared, mismatch, use_unit, maintainer, maker_id,
-            maker_id if kind != "3000" else (maintainer or maker_id), manufactured, commissioned, Jsonb(params), next_due, self.now, self.now,
-        )  # fmt: skip
-        lifecycle = [
-            (device_id, "manufacture", manufactured, maker_id, Jsonb({}), self.now),
-            (
-                device_id,
-                "installation",
-                commissioned - dt.timedelta(days=int(rng.integers(5, 30))),
-                maker_id,
-                Jsonb({}),
-                self.now,
-            ),
-            (
-                device_id,
-                "registration",
-                commissioned,
-                use_unit,
-                Jsonb({"certificate_number": certificate}),
-                self.now,
-            ),
-        ]
-        if rng.random() < 0.05:
-            repaired = commissioned + dt.timedelta(
-                days=int(rng.integers(1, max(2, (today - commissioned).days)))
-            )
-            lifecycle.append(
-                (
-                    device_id,
-                    str(rng.choice(["modification", "major_repair"])),
-                    repaired,
-                    maintainer or maker_id,
-                    Jsonb({}),
-                    self.now,
-                )
-            )
-        if stopped:
-            event = {
-                "suspended": "suspension",
-                "cancelled": "cancellation",
-                "scrapped": "cancellation",
-            }[status]
-            lifecycle.append(
-                (device_id, event, stopped, use_unit, Jsonb({"status": status}), self.now)
-            )
-        accident = None
-        years = ((stopped or today) - commissioned).days / 365.25
-        if rng.random() < profiles.ACCIDENT_RATE * years:
-            accident = self._accident(
-                device_id, kind, county, use_unit, x, y, commissioned, stopped or today
-            )
-        return row, history, lifecycle, accident
-
-    def _inspections(
-        self, device_id, kind, variety, params, commissioned, until, body, inspectors, in_use
-    ):
-        rng = self.draw
-        history = []
-        regular = self.rules.interval_months(variety, params)
-        months = self.rules.interval_months(variety, params, first=True)
-        last, next_due = commissioned, None
-        while months:
-            due = add_months(last, months)
-            if due > until:
-                next_due = due
-                break
-            inspected = due - dt.timedelta(days=int(rng.integers(0, 45)))
-            conclusion = str(
-                rng.choice(list(profiles.CONCLUSION_P), p=list(profiles.CONCLUSION_P.values()))
-            )
-            history.append([inspected, conclusion])
-            if conclusion == "fail":  # repaired and re-inspected within weeks
-                inspected = inspected + dt.timedelta(days=int(rng.integers(15, 60)))
-                if inspected <= until:
-                    history.append([inspected, "pass"])
-            last, months = inspected, regular
-            if last > until:
-                break
-        overdue = in_use and history and rng.random() < profiles.OVERDUE_RATE[kind]
-        if overdue:
-            if rng.random() < 0.2:
-                history[-1][1] = "fail"  # failed and never re-inspected: no next date
-            else:
-                history.pop()  # the last inspection never happened
-        rows = []
-        # Keep the last eight years: older paper records were never digitised.
-        horizon = self.today - dt.timedelta(days=8 * 365)
-        for inspected, conclusion in history:
-            due = None if conclusion == "fail" else add_months(inspected, regular)
-            if inspected < horizon:
-                next_due = due
-                continue
-            defects = int(rng.poisson(0.2)) + (2 if conclusion == "fail" else 0)
-            rows.append((
-                device_id, body, int(inspectors[int(rng.integers(0, len(inspectors)))]), "periodic", inspected, conclusion,
-                defects, "安全保护装置失效" if conclusion == "fail" else "", f"DJ{inspected:%Y}{device_id:09d}{len(rows)}", due,
-            ))  # fmt: skip
-        if history:
-            next_due = rows[-1][-1] if rows else next_due
-        return rows, next_due
-
-    def _route(self, county: County, x: float, y: float) -> str:
-        rng = self.draw
-        points = [(x, y)]
-        for _ in range(int(rng.integers(2, 6))):
-            step = rng.uniform(300, 900) / 111_000
-            angle = rng.uniform(0, 2 * math.pi)
-            points.append(
-                (
-                    points[-1][0] + step * math.cos(angle) / math.cos(math.radians(y)),
-                    points[-1][1] + step * math.sin(angle),
-                )
-            )
-        xs, ys = np.array([p[0] for p in points]), np.array([p[1] for p in points])
-        # The longest start of the walk that stays in the county (a vertex or a segment may leave it).
-        for keep in range(len(xs), 1, -1):
-            route = shapely.linestrings(xs[:keep], ys[:keep])
-            if county.boundary.contains(route):
-                break
-        else:  # even the first step leaves: shorten it towards the start, which is inside
-            dx, dy = xs[1] - x, ys[1] - y
-            for _ in range(40):
-                dx, dy = dx / 2, dy / 2
-                route = shapely.linestrings([x, x + dx], [y, y + dy])
-                if county.boundary.contains(route):
-                    break
-        line = shapely.set_srid(shapely.multilinestrings([route]), 4326)
-        return shapely.to_wkb(line, hex=True, include_srid=True)
-
-    def _accident(self, device_id, kind, county, use_unit, x, y, start, end):
-        rng = self.draw
-        when = start + dt.timedelta(days=int(rng.integers(0, max(1, (end - start).days))))
-        deaths = int(rng.choice([0, 1, 1, 1, 2, 3], p=[0.25, 0.25, 0.2, 0.15, 0.1, 0.05]))
-        severity = "ordinary" if deaths < 3 else "large"
-        cause = str(rng.choice(["use_management", "defect", "safety_device"], p=[0.82, 0.1, 0.08]))
-        moment = timezone.make_aware(
-            dt.datetime.combine(when, dt.time(int(rng.integers(6, 22)), int(rng.integers(0, 60))))
-        )
-        return (
-            moment, _ewkb(x, y), names.address(rng, county.name), county.code, device_id, use_unit,
-            str(rng.choice(profiles.ACCIDENT_KINDS[kind])), severity, deaths, int(rng.integers(0, 4)),
-            round(float(rng.lognormal(3, 1)), 2), cause, "closed" if when < self.today - dt.timedelta(days=180) else "open", "",
-        )  # fmt: skip
+        return self._take()
 
     def _resources(self, county: County) -> None:
         rng = self.draw
@@ -716,7 +410,7 @@ class _Generator:
                         names.person_name(rng),
                         names.mobile(rng),
                         "24h",
-                        _ewkb(float(xs[i]), float(ys[i])),
+                        ewkb(float(xs[i]), float(ys[i])),
                         names.address(rng, county.name),
                         county.code,
                         None,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import io
 import json
 import statistics
 from collections import Counter, defaultdict
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -20,7 +18,6 @@ from django.db.models import Count, F, Q
 from accounts.models import Agency
 from geo.models import Region
 from registry import validators
-from registry.intervals import Rule, RuleBook
 from registry.models import (
     Accident,
     EmergencyResource,
@@ -32,7 +29,7 @@ from registry.models import (
     Variety,
 )
 from registry.synthetic import generate
-from tests.conftest import load_test_regions
+from tests.conftest import csv_rulebook, load_test_regions, months_later
 
 PREFIX = "6401"  # 银川市: three districts (区) and three rural counties / county-level cities
 DEVICES = 2_000
@@ -41,31 +38,6 @@ TODAY = dt.date(2026, 11, 27)
 
 # DESIGN.md §3, written out here rather than read from registry.synthetic.profiles.
 KIND_SHARE = {"3000": 0.49, "2000": 0.25, "4000": 0.14, "5000": 0.09, "1000": 0.017}
-RULES_CSV = Path(__file__).resolve().parents[2] / "registry" / "data" / "inspection_rules.csv"
-
-
-def months_later(day: dt.date, months: int) -> dt.date:
-    """Calendar months by counting, then step back from the same day until the date exists."""
-    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
-    for last in range(day.day, 27, -1):
-        try:
-            return dt.date(year, month + 1, last)
-        except ValueError:
-            continue
-    return dt.date(year, month + 1, day.day)
-
-
-def csv_rulebook() -> RuleBook:
-    with RULES_CSV.open(encoding="utf-8", newline="") as handle:
-        return RuleBook(
-            Rule(
-                r["variety_prefix"],
-                json.loads(r["condition"]),
-                r["first"] == "true",
-                int(r["interval_months"]),
-            )
-            for r in csv.DictReader(handle)
-        )
 
 
 def digest() -> str:

@@ -11,6 +11,7 @@ import pytest
 
 from registry.intervals import Rule, RuleBook, add_months
 from registry.models import InspectionRule, Variety
+from tests.conftest import csv_rulebook, months_later
 
 DATA = Path(__file__).resolve().parents[2] / "registry" / "data"
 
@@ -20,32 +21,9 @@ def csv_rows(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def csv_rules() -> list[Rule]:
-    return [
-        Rule(
-            row["variety_prefix"],
-            json.loads(row["condition"]),
-            row["first"] == "true",
-            int(row["interval_months"]),
-        )
-        for row in csv_rows("inspection_rules.csv")
-    ]
-
-
 @pytest.fixture(scope="module")
 def book() -> RuleBook:
-    return RuleBook(csv_rules())
-
-
-def months_later(day: dt.date, months: int) -> dt.date:
-    """Calendar months by counting, then step back from the same day until the date exists."""
-    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
-    for last in range(day.day, 27, -1):
-        try:
-            return dt.date(year, month + 1, last)
-        except ValueError:
-            continue
-    return dt.date(year, month + 1, day.day)
+    return csv_rulebook()
 
 
 # --- the rule table (no database) -----------------------------------------------------------

@@ -29,7 +29,7 @@ from registry.models import (
 )
 from registry.models.equipment import LifecycleEventKind
 from registry.synthetic.codes import credit_code
-from tests.conftest import inside
+from tests.conftest import inside, months_later
 
 pytestmark = pytest.mark.django_db
 
@@ -63,17 +63,6 @@ def expect_refusal(call, field: str, rule: str) -> RegistryError:
     assert field in caught.value.as_dict()
     assert row_counts() == before
     return caught.value
-
-
-def months_later(day: dt.date, months: int) -> dt.date:
-    """Calendar months by counting, then step back from the same day until the date exists."""
-    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
-    for last in range(day.day, 27, -1):
-        try:
-            return dt.date(year, month + 1, last)
-        except ValueError:
-            continue
-    return dt.date(year, month + 1, day.day)
 
 
 def county_contains(code: str, geometry) -> bool:

@@ -1,0 +1,65 @@
+"""What every registry write shares: refusing with a finding, the jurisdiction check, placing a geometry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NoReturn
+
+from django.contrib.gis.geos import GEOSGeometry
+
+from accounts.models import User
+from geo import crs
+
+from ..exceptions import RegistryError
+from ..placement import Placement, place
+from ..validators import ERROR, Finding
+
+Geometry = GEOSGeometry | tuple[float, float] | None
+
+
+def _error(field: str, rule: str, message: str) -> Finding:
+    return Finding(field, rule, message, ERROR)
+
+
+def _refuse(field: str, rule: str, message: str) -> NoReturn:
+    raise RegistryError([_error(field, rule, message)])
+
+
+def _raise_on_errors(findings: Iterable[Finding]) -> list[Finding]:
+    findings = list(findings)
+    if any(f.severity == ERROR for f in findings):
+        raise RegistryError(findings)
+    return [f for f in findings if f.severity != ERROR]
+
+
+def _ensure_in_jurisdiction(acting_user: User | None, region_code: str) -> None:
+    """A user writes only inside their own jurisdiction (None: a system process such as the demo loader)."""
+    if acting_user is None:
+        return
+    # An anonymous user has no jurisdiction at all: refused like a user without an agency.
+    prefix = getattr(acting_user, "jurisdiction_prefix", None)
+    if prefix is None or not region_code.startswith(prefix):
+        _refuse(
+            "region",
+            "jurisdiction",
+            f"区划 {region_code} 不在您的辖区内 / outside your jurisdiction",
+        )
+
+
+def _placed(
+    geometry: Geometry, source_crs: crs.CRS | str, declared_region_code: str, field_name: str
+) -> Placement:
+    placement = place(
+        geometry,
+        source_crs=crs.CRS.parse(source_crs),
+        declared_region_code=declared_region_code,
+        field_name=field_name,
+    )
+    _raise_on_errors(placement.findings)
+    if placement.region is None:
+        _refuse(
+            field_name,
+            "location.required",
+            "需要位置或行政区划代码 / give a location or a division code",
+        )
+    return placement

@@ -1,0 +1,414 @@
+"""Writes for a device over its life: registration, edits, status, lifecycle steps, inspections."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib.gis.geos import GEOSGeometry, MultiLineString
+from django.db import transaction
+
+from accounts import audit
+from accounts.models import User
+from geo import crs
+
+from .. import catalogue
+from ..exceptions import RegistryError
+from ..intervals import RuleBook
+from ..models import Equipment, EquipmentStatus, Inspection, LifecycleEvent, Person, Unit, Variety
+from ..models.equipment import PIPELINE_KIND, InspectionKind, LifecycleEventKind
+from ..validators import (
+    Finding,
+    check_certificate_matches_variety,
+    check_certificate_number,
+    check_device_code,
+    check_registration_code,
+    check_rescue_id,
+    normalise_certificate_number,
+)
+from ._common import Geometry, _ensure_in_jurisdiction, _error, _placed, _raise_on_errors, _refuse
+
+# Fields a user may change through update_equipment; codes and the variety change by their own procedures.
+EDITABLE_EQUIPMENT_FIELDS = frozenset(
+    {
+        "address",
+        "maintenance_unit",
+        "params",
+        "certificate_number",
+        "rescue_id",
+        "manufactured_on",
+        "commissioned_on",
+    }
+)
+
+STATUS_EVENTS = {
+    EquipmentStatus.SUSPENDED: LifecycleEventKind.SUSPENSION,
+    EquipmentStatus.IN_USE: LifecycleEventKind.RESUMPTION,
+    EquipmentStatus.CANCELLED: LifecycleEventKind.CANCELLATION,
+    EquipmentStatus.SCRAPPED: LifecycleEventKind.CANCELLATION,
+}
+ALLOWED_STATUS_CHANGES = {
+    EquipmentStatus.IN_USE: {
+        EquipmentStatus.SUSPENDED,
+        EquipmentStatus.CANCELLED,
+        EquipmentStatus.SCRAPPED,
+    },
+    EquipmentStatus.SUSPENDED: {
+        EquipmentStatus.IN_USE,
+        EquipmentStatus.CANCELLED,
+        EquipmentStatus.SCRAPPED,
+    },
+    EquipmentStatus.CANCELLED: set(),
+    EquipmentStatus.SCRAPPED: set(),
+}
+
+
+def _check_identifiers(
+    variety_code: str,
+    requested_variety_code: str,
+    device_code: str,
+    registration_code: str,
+    certificate_number: str,
+    rescue_id: str,
+) -> list[Finding]:
+    findings: list[Finding] = []
+    if not device_code and not registration_code:
+        findings.append(
+            _error(
+                "device_code",
+                "device_code.required",
+                "设备代码或注册代码至少一个 / give a device code or a registration code",
+            )
+        )
+    if device_code:
+        findings += check_device_code(device_code)
+        # A legacy device code may start with the retired code the caller gave.
+        if device_code[:4] not in (variety_code, requested_variety_code):
+            findings.append(
+                Finding(
+                    "device_code",
+                    "device_code.variety_mismatch",
+                    f"设备代码前4位 {device_code[:4]} 与设备品种不一致 / "
+                    f"the device code starts with {device_code[:4]}, the variety is {variety_code}",
+                    "warning",
+                )
+            )
+    if registration_code:
+        findings += check_registration_code(registration_code)
+    if certificate_number:
+        findings += check_certificate_number(certificate_number)
+        findings += check_certificate_matches_variety(certificate_number, variety_code)
+    if rescue_id:
+        findings += check_rescue_id(rescue_id)
+    return findings
+
+
+def _resolve_variety(variety_code: str) -> tuple[Variety, list[Finding]]:
+    try:
+        entry, finding = catalogue.resolve(variety_code.strip().upper())
+    except catalogue.UnknownCode as error:
+        raise RegistryError([error.finding]) from error
+    findings = [finding] if finding else []
+    variety = Variety.objects.get(code=entry.code)
+    if not variety.registrable or not catalogue.is_leaf(variety.code):
+        findings.append(
+            _error(
+                "variety",
+                "variety.not_registrable",
+                f"{variety} 不是可登记的设备品种 / not a use-registered variety (give the most specific code)",
+            )
+        )
+    return variety, _raise_on_errors(findings)
+
+
+def _first_due(
+    variety_code: str, params: dict[str, Any], commissioned_on: dt.date | None
+) -> dt.date | None:
+    if commissioned_on is None:
+        return None
+    return RuleBook.from_database().next_due(
+        variety_code, params, "pass", commissioned_on, first=True
+    )
+
+
+def _locked(equipment: Equipment, acting_user: User | None) -> Equipment:
+    """The device's row, locked until the transaction ends, once the user may write to it."""
+    equipment = Equipment.objects.select_for_update().get(pk=equipment.pk)
+    _ensure_in_jurisdiction(acting_user, equipment.region_id)
+    return equipment
+
+
+@transaction.atomic
+def register_equipment(
+    *,
+    acting_user: User | None,
+    variety_code: str,
+    use_unit: Unit,
+    location: Geometry = None,
+    route: GEOSGeometry | None = None,
+    source_crs: crs.CRS | str = crs.CRS.WGS84,
+    declared_region_code: str = "",
+    address: str = "",
+    device_code: str = "",
+    registration_code: str = "",
+    certificate_number: str = "",
+    rescue_id: str = "",
+    maintenance_unit: Unit | None = None,
+    manufacturer: Unit | None = None,
+    installer: Unit | None = None,
+    manufactured_on: dt.date | None = None,
+    commissioned_on: dt.date | None = None,
+    registered_on: dt.date | None = None,
+    params: dict[str, Any] | None = None,
+) -> tuple[Equipment, list[Finding]]:
+    """Register a device for use: validate its codes, place it, record the registration event.
+
+    Returns the device and the warnings it was accepted with (legacy codes, division mismatch).
+    """
+    device_code = device_code.strip().upper()
+    registration_code = registration_code.strip()
+    certificate_number = (
+        normalise_certificate_number(certificate_number) if certificate_number else ""
+    )
+    variety, warnings = _resolve_variety(variety_code)
+    warnings += _raise_on_errors(
+        _check_identifiers(
+            variety.code,
+            variety_code.strip().upper(),
+            device_code,
+            registration_code,
+            certificate_number,
+            rescue_id.strip(),
+        )
+    )
+    is_pipeline = variety.kind_code == PIPELINE_KIND
+    if is_pipeline and location is not None:
+        _refuse(
+            "location",
+            "geometry.kind",
+            "压力管道以管线表示 / a pipeline needs a route, not a point",
+        )
+    if not is_pipeline and route is not None:
+        _refuse("route", "geometry.kind", "只有压力管道有走向 / only pipelines have a route")
+    placement = _placed(
+        route if is_pipeline else location,
+        source_crs,
+        declared_region_code,
+        "route" if is_pipeline else "location",
+    )
+    warnings += placement.findings
+    _ensure_in_jurisdiction(acting_user, placement.region.code)
+    if device_code and Equipment.objects.filter(device_code=device_code).exists():
+        _refuse(
+            "device_code",
+            "device_code.duplicate",
+            "设备代码已登记 / device code already registered",
+        )
+    geometry = placement.geometry
+    if is_pipeline and geometry is not None and geometry.geom_type == "LineString":
+        geometry = MultiLineString(geometry, srid=geometry.srid)
+    equipment = Equipment.objects.create(
+        device_code=device_code or None,
+        registration_code=registration_code,
+        certificate_number=certificate_number,
+        rescue_id=rescue_id.strip(),
+        variety=variety,
+        kind=variety.kind_code,
+        location=None if is_pipeline else geometry,
+        route=geometry if is_pipeline else None,
+        source_crs=crs.CRS.parse(source_crs).value,
+        address=address,
+        region=placement.region,
+        declared_region_code=declared_region_code,
+        region_mismatch=placement.region_mismatch,
+        use_unit=use_unit,
+        maintenance_unit=maintenance_unit,
+        manufacturer=manufacturer,
+        installer=installer,
+        manufactured_on=manufactured_on,
+        commissioned_on=commissioned_on,
+        params=params or {},
+        # Newly registered equipment awaits its first inspection from the commissioning date.
+        next_inspection_due=_first_due(variety.code, params or {}, commissioned_on),
+    )
+    LifecycleEvent.objects.create(
+        equipment=equipment,
+        kind=LifecycleEventKind.REGISTRATION,
+        occurred_on=registered_on or commissioned_on or dt.date.today(),
+        unit=use_unit,
+        details={"certificate_number": certificate_number},
+    )
+    audit.record(acting_user, "equipment.registered", equipment)
+    return equipment, warnings
+
+
+@transaction.atomic
+def update_equipment(
+    equipment: Equipment, *, acting_user: User | None, **changes: Any
+) -> Equipment:
+    """Change descriptive fields of a device, with before/after in the audit trail."""
+    unknown = (
+        set(changes)
+        - EDITABLE_EQUIPMENT_FIELDS
+        - {"location", "source_crs", "declared_region_code"}
+    )
+    if unknown:
+        raise RegistryError(
+            _error(name, "field.not_editable", f"字段不可修改 / {name} cannot be changed here")
+            for name in sorted(unknown)
+        )
+    equipment = _locked(equipment, acting_user)
+    before = audit.snapshot(equipment)
+    if "certificate_number" in changes and changes["certificate_number"]:
+        changes["certificate_number"] = normalise_certificate_number(changes["certificate_number"])
+        _raise_on_errors(check_certificate_number(changes["certificate_number"]))
+    if "rescue_id" in changes and changes["rescue_id"]:
+        _raise_on_errors(check_rescue_id(changes["rescue_id"]))
+    if "location" in changes:
+        source_crs = crs.CRS.parse(changes.pop("source_crs", crs.CRS.WGS84))
+        placement = _placed(
+            changes.pop("location"), source_crs, changes.pop("declared_region_code", ""), "location"
+        )
+        equipment.source_crs = source_crs.value
+        # Moving a device out of the jurisdiction is a transfer, which the receiving agency registers.
+        _ensure_in_jurisdiction(acting_user, placement.region.code)
+        equipment.location, equipment.region, equipment.region_mismatch = (
+            placement.geometry,
+            placement.region,
+            placement.region_mismatch,
+        )
+    for name, value in changes.items():
+        setattr(equipment, name, value)
+    equipment.save()
+    audit.record(acting_user, "equipment.updated", equipment, before=before)
+    return equipment
+
+
+@transaction.atomic
+def change_equipment_status(
+    equipment: Equipment,
+    status: str,
+    *,
+    acting_user: User | None,
+    on: dt.date | None = None,
+    reason: str = "",
+) -> Equipment:
+    """Suspend, resume, cancel or scrap a device; cancelled and scrapped are final."""
+    equipment = _locked(equipment, acting_user)
+    if status not in ALLOWED_STATUS_CHANGES.get(equipment.status, set()):
+        _refuse(
+            "status",
+            "status.transition",
+            f"不能从 {equipment.status} 变为 {status} / status change not allowed",
+        )
+    before = audit.snapshot(equipment)
+    equipment.status = status
+    equipment.save(update_fields=["status", "updated_at"])
+    LifecycleEvent.objects.create(
+        equipment=equipment,
+        kind=STATUS_EVENTS[status],
+        occurred_on=on or dt.date.today(),
+        details={"status": status, "reason": reason},
+    )
+    audit.record(acting_user, "equipment.status_changed", equipment, before=before)
+    return equipment
+
+
+@transaction.atomic
+def record_lifecycle_event(
+    equipment: Equipment,
+    kind: str,
+    *,
+    acting_user: User | None,
+    occurred_on: dt.date,
+    unit: Unit | None = None,
+    details: dict | None = None,
+) -> LifecycleEvent:
+    """Append a step (installation, modification, major repair, change of use unit…) to a device's history."""
+    equipment = _locked(equipment, acting_user)
+    if kind not in LifecycleEventKind.values:
+        _refuse("kind", "event.kind", f"未知事件类型 / unknown event kind {kind!r}")
+    if kind == LifecycleEventKind.CHANGE_OF_USE_UNIT:
+        if unit is None:
+            _refuse("unit", "unit.required", "变更使用单位需指定新单位 / give the new use unit")
+        if "use" not in unit.roles:
+            _refuse("unit", "unit.role", "新单位不是使用单位 / the new unit has no use-unit role")
+        _ensure_in_jurisdiction(acting_user, unit.region_id)
+        before = audit.snapshot(equipment)
+        equipment.use_unit = unit
+        equipment.save(update_fields=["use_unit", "updated_at"])
+        audit.record(acting_user, "equipment.use_unit_changed", equipment, before=before)
+    event = LifecycleEvent.objects.create(
+        equipment=equipment, kind=kind, occurred_on=occurred_on, unit=unit, details=details or {}
+    )
+    audit.record(acting_user, "lifecycle.recorded", event, region_code=equipment.region_id)
+    return event
+
+
+@transaction.atomic
+def record_inspection(
+    equipment: Equipment,
+    *,
+    acting_user: User | None,
+    conclusion: str,
+    inspected_on: dt.date,
+    kind: str = InspectionKind.PERIODIC,
+    body: Unit | None = None,
+    inspector: Person | None = None,
+    defects: int = 0,
+    defect_notes: str = "",
+    report_number: str = "",
+) -> Inspection:
+    """Record an inspection and move the next due date by the interval rule (none after a failure)."""
+    equipment = _locked(equipment, acting_user)
+    findings = []
+    if conclusion not in ("pass", "conditional", "fail"):
+        findings.append(
+            _error(
+                "conclusion",
+                "conclusion.unknown",
+                f"未知检验结论 / unknown conclusion {conclusion!r}",
+            )
+        )
+    if inspected_on > dt.date.today():
+        findings.append(
+            _error(
+                "inspected_on",
+                "date.future",
+                "检验日期不能在未来 / inspection date is in the future",
+            )
+        )
+    if defects < 0:
+        findings.append(
+            _error("defects", "defects.negative", "问题数不能为负 / defects cannot be negative")
+        )
+    _raise_on_errors(findings)
+    # The first-inspection rule runs from commissioning to the first periodic inspection (TSG 21 7.1.6);
+    # after any periodic inspection the regular interval applies, as in the demo generator.
+    first = (
+        kind != InspectionKind.PERIODIC
+        and not equipment.inspections.filter(kind=InspectionKind.PERIODIC).exists()
+    )
+    next_due = RuleBook.from_database().next_due(
+        equipment.variety_id, equipment.params, conclusion, inspected_on, first=first
+    )
+    inspection = Inspection.objects.create(
+        equipment=equipment,
+        body=body,
+        inspector=inspector,
+        kind=kind,
+        inspected_on=inspected_on,
+        conclusion=conclusion,
+        defects=defects,
+        defect_notes=defect_notes,
+        report_number=report_number,
+        next_due=next_due,
+    )
+    latest = equipment.inspections.order_by("-inspected_on", "-id").first()
+    if latest.pk == inspection.pk:  # a back-dated record does not move the due date
+        before = audit.snapshot(equipment)
+        equipment.next_inspection_due = next_due
+        equipment.save(update_fields=["next_inspection_due", "updated_at"])
+        audit.record(acting_user, "equipment.due_moved", equipment, before=before)
+    audit.record(acting_user, "inspection.recorded", inspection, region_code=equipment.region_id)
+    return inspection

@@ -1,0 +1,122 @@
+"""Writes for the parties: organisations (units) and the people who work for them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import transaction
+
+from accounts import audit
+from accounts.models import User
+from geo import crs
+
+from .. import personal
+from ..models import Certificate, Person, Unit
+from ..validators import check_credit_code
+from ._common import Geometry, _ensure_in_jurisdiction, _error, _placed, _raise_on_errors, _refuse
+
+
+def register_unit(
+    *,
+    acting_user: User | None,
+    name: str,
+    roles: Sequence[str],
+    credit_code: str = "",
+    address: str = "",
+    location: Geometry = None,
+    source_crs: crs.CRS | str = crs.CRS.WGS84,
+    region_code: str = "",
+    contact_name: str = "",
+    contact_phone: str = "",
+) -> Unit:
+    """Register an organisation; its credit code must carry the right check character."""
+    credit_code = credit_code.strip().upper()
+    findings = check_credit_code(credit_code) if credit_code else []
+    if not name.strip():
+        findings.append(_error("name", "name.required", "单位名称必填 / name is required"))
+    if not roles:
+        findings.append(_error("roles", "roles.required", "至少一个角色 / at least one role"))
+    _raise_on_errors(findings)
+    placement = _placed(location, source_crs, region_code, "location")
+    _ensure_in_jurisdiction(acting_user, placement.region.code)
+    with transaction.atomic():
+        if credit_code and Unit.objects.filter(credit_code=credit_code).exists():
+            _refuse(
+                "credit_code",
+                "credit_code.duplicate",
+                "信用代码已登记 / credit code already registered",
+            )
+        unit = Unit.objects.create(
+            credit_code=credit_code or None,
+            name=name.strip(),
+            roles=list(roles),
+            address=address,
+            location=placement.geometry,
+            region=placement.region,
+            contact_name=contact_name,
+            contact_phone=contact_phone,
+        )
+        audit.record(acting_user, "unit.registered", unit)
+    return unit
+
+
+@transaction.atomic
+def register_person(
+    *,
+    acting_user: User | None,
+    name: str,
+    role: str,
+    region_code: str = "",
+    employer: Unit | None = None,
+    national_id: str = "",
+    phone: str = "",
+    certificates: Sequence[dict[str, Any]] = (),
+) -> Person:
+    """Register a person with certificates; the ID number is stored encrypted and only ever shown masked."""
+    region_code = region_code or (employer.region_id if employer else "")
+    findings = []
+    if not region_code:
+        findings.append(
+            _error(
+                "region", "region.required", "需要所在区划或工作单位 / give a region or an employer"
+            )
+        )
+    national_id = national_id.strip().upper()
+    if national_id and (len(national_id) != 18 or not national_id[:17].isdigit()):
+        findings.append(
+            _error(
+                "national_id",
+                "national_id.format",
+                "身份证号应为18位 / national ID must be 18 characters",
+            )
+        )
+    for index, cert in enumerate(certificates):
+        if cert["expires_on"] < cert["issued_on"]:
+            findings.append(
+                _error(
+                    f"certificates[{index}]",
+                    "certificate.dates",
+                    "有效期早于发证日期 / expires before issued",
+                )
+            )
+    _raise_on_errors(findings)
+    _ensure_in_jurisdiction(acting_user, region_code)
+    person = Person.objects.create(
+        name=name,
+        role=role,
+        employer=employer,
+        region_id=region_code,
+        national_id_encrypted=personal.encrypt(national_id),
+        national_id_hash=personal.lookup_hash(national_id),
+        national_id_masked=personal.mask_national_id(national_id) if national_id else "",
+        phone=phone,
+    )
+    Certificate.objects.bulk_create(Certificate(person=person, **cert) for cert in certificates)
+    audit.record(
+        acting_user,
+        "person.registered",
+        person,
+        after=audit.snapshot(person, exclude=("national_id_encrypted", "national_id_hash")),
+    )
+    return person

@@ -1,0 +1,108 @@
+"""Columns of the tables the generator fills with COPY, and the order that keeps foreign keys satisfied."""
+
+UNIT_COLUMNS = (
+    "id",
+    "credit_code",
+    "name",
+    "roles",
+    "address",
+    "location",
+    "region_id",
+    "contact_name",
+    "contact_phone",
+    "created_at",
+    "updated_at",
+)
+EQUIPMENT_COLUMNS = (
+    "id",
+    "device_code",
+    "registration_code",
+    "certificate_number",
+    "rescue_id",
+    "variety_id",
+    "kind",
+    "status",
+    "location",
+    "route",
+    "source_crs",
+    "address",
+    "region_id",
+    "declared_region_code",
+    "region_mismatch",
+    "use_unit_id",
+    "maintenance_unit_id",
+    "manufacturer_id",
+    "installer_id",
+    "manufactured_on",
+    "commissioned_on",
+    "params",
+    "next_inspection_due",
+    "created_at",
+    "updated_at",
+)
+INSPECTION_COLUMNS = (
+    "equipment_id",
+    "body_id",
+    "inspector_id",
+    "kind",
+    "inspected_on",
+    "conclusion",
+    "defects",
+    "defect_notes",
+    "report_number",
+    "next_due",
+)
+EVENT_COLUMNS = ("equipment_id", "kind", "occurred_on", "unit_id", "details", "recorded_at")
+PERSON_COLUMNS = (
+    "id",
+    "name",
+    "role",
+    "employer_id",
+    "region_id",
+    "national_id_encrypted",
+    "national_id_hash",
+    "national_id_masked",
+    "phone",
+)
+CERTIFICATE_COLUMNS = (
+    "person_id",
+    "kind",
+    "item_code",
+    "number",
+    "issued_on",
+    "expires_on",
+    "issuer",
+)
+ACCIDENT_COLUMNS = (
+    "occurred_at",
+    "location",
+    "address",
+    "region_id",
+    "equipment_id",
+    "unit_id",
+    "kind",
+    "severity",
+    "deaths",
+    "injuries",
+    "direct_loss",
+    "cause_class",
+    "investigation_status",
+    "description",
+)
+RESOURCE_COLUMNS = (
+    "name",
+    "resource_type",
+    "capability",
+    "contact_name",
+    "contact_phone",
+    "duty_hours",
+    "location",
+    "address",
+    "region_id",
+    "unit_id",
+)
+
+FLUSH_ORDER = (
+    "registry_unit", "registry_person", "registry_certificate", "registry_equipment", "registry_inspection",
+    "registry_lifecycleevent", "registry_accident", "registry_emergencyresource",
+)  # fmt: skip
