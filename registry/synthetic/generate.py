@@ -44,7 +44,7 @@ from .columns import (
 from .copy import copy_rows, next_ids
 from .devices import DeviceFactory, SharedUnits, ewkb
 from .draw import Draw
-from .places import County, jitter_inside, sample_points
+from .places import County, jitter_inside, place_city_cores, sample_points
 
 # Operator certificates (特种设备作业人员) by equipment kind: (item code, name).
 OPERATOR_ITEMS = {
@@ -178,6 +178,7 @@ class _Generator:
             raise ValueError(
                 f"no counties loaded under {self.prefix!r}: load boundaries first (load_boundaries --cnmaps {self.prefix})"
             )
+        place_city_cores(counties)
         return counties
 
     def run(self) -> DemoReport:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+import shapely.ops
 from shapely.geometry.base import BaseGeometry
 
 
@@ -16,11 +17,42 @@ class County:
     city_code: str
     boundary: BaseGeometry
     urban: bool  # a city district (区): where elevators are
+    # Where people cluster: for a city district, the point of it nearest the city's core.
+    core: tuple[float, float] | None = None
 
     @property
     def centre(self) -> tuple[float, float]:
+        if self.core is not None:
+            return self.core
         point = self.boundary.point_on_surface()
         return point.x, point.y
+
+
+def place_city_cores(counties: list[County]) -> None:
+    """Pull each city district's centre towards the middle of its city's districts.
+
+    A district's own middle can lie in farmland (兴庆区 stretches east to the Yellow River); the
+    built-up area is where the city's districts meet. The core is the mean of the districts'
+    surface points; a district's centre is its point nearest that core (the core itself if inside).
+    """
+    by_city: dict[str, list[County]] = {}
+    for county in counties:
+        if county.urban:
+            by_city.setdefault(county.city_code, []).append(county)
+    for districts in by_city.values():
+        if len(districts) < 2:
+            continue
+        points = [d.boundary.point_on_surface() for d in districts]
+        core = shapely.Point(np.mean([p.x for p in points]), np.mean([p.y for p in points]))
+        for district in districts:
+            nearest = shapely.ops.nearest_points(district.boundary, core)[0]
+            # Step a little inside, so the Gaussian around it is not half outside the district.
+            inward = (
+                shapely.ops.nearest_points(district.boundary.buffer(-0.01), core)[0]
+                if not district.boundary.contains(core)
+                else nearest
+            )
+            district.core = (inward.x, inward.y) if not inward.is_empty else (nearest.x, nearest.y)
 
 
 def sample_points(

@@ -1,0 +1,79 @@
+"""The home dashboard: numbers and map of the user's jurisdiction only."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import User
+from registry import services
+from registry.models import Equipment
+from tests.conftest import XINGQING, XIXIA
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(make_equipment):
+    """Three devices in Xingqing (one overdue after a failed inspection), two in Xixia, all recently commissioned."""
+    recent = dt.date.today() - dt.timedelta(days=30)
+    mine = [make_equipment(XINGQING, commissioned_on=recent) for _ in range(3)]
+    services.record_inspection(mine[0], acting_user=None, conclusion="fail", inspected_on=recent)
+    theirs = [make_equipment(XIXIA, commissioned_on=recent, device_code=f"3110XIXIA2020{n:05d}") for n in range(2)]
+    return mine, theirs
+
+
+def test_anonymous_is_sent_to_login(client):
+    response = client.get(reverse("home"))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_user_without_agency_gets_no_data(client, db):
+    client.force_login(User.objects.create_user("nobody", password="pw-for-tests"))
+    response = client.get(reverse("home"))
+    assert response.status_code == 403
+
+
+def test_county_sees_only_its_county(client, users, world):
+    mine, theirs = world
+    client.force_login(users["xingqing"])
+    response = client.get(reverse("home"))
+    assert response.status_code == 200
+    summary = response.context["summary"]
+    assert (summary.totals.devices, summary.totals.overdue) == (3, 1)
+    assert [row.code for row in summary.by_region] == [XINGQING]
+    page = response.content.decode()
+    assert "西夏区" not in page
+    assert not any(device.device_code in page for device in theirs)
+    assert mine[0].device_code in page  # the overdue device's popup
+
+
+def test_city_sees_its_counties_side_by_side(client, users, world):
+    client.force_login(users["city"])
+    summary = client.get(reverse("home")).context["summary"]
+    rows = {row.code: (row.devices, row.overdue) for row in summary.by_region}
+    assert rows == {XINGQING: (3, 1), XIXIA: (2, 0)}
+    assert summary.totals.devices == Equipment.objects.within_prefix("6401").count()
+
+
+def test_province_groups_by_city(client, users, world):
+    client.force_login(users["province"])
+    summary = client.get(reverse("home")).context["summary"]
+    assert {row.code: row.devices for row in summary.by_region} == {"6401": 5}
+
+
+def test_home_page_loads_no_asset_from_the_internet(client, users, world):
+    client.force_login(users["xingqing"])
+    page = client.get(reverse("home")).content.decode()
+    assert "https://" not in page
+    assert "http://" not in page
+
+
+def test_home_query_count_does_not_grow_with_devices(client, users, make_equipment, django_assert_max_num_queries):
+    for _ in range(12):
+        device = make_equipment(XINGQING)
+        services.record_inspection(device, acting_user=None, conclusion="fail", inspected_on=dt.date(2026, 1, 5))
+    client.force_login(users["xingqing"])
+    with django_assert_max_num_queries(16):
+        assert client.get(reverse("home")).status_code == 200
