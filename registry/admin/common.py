@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.gis.db.models import GeometryField
 from django.db import models, transaction
 
 from accounts.admin import AuditedAdminMixin, ScopedAdminMixin, ScopedModelForm
@@ -36,15 +35,6 @@ class ServiceForm(ScopedModelForm):
     def commit(self) -> tuple[models.Model, list[Finding]]:
         """Call the service with the cleaned data; the saved record and the warnings it earned."""
         raise NotImplementedError
-
-    def _get_validation_exclusions(self):
-        # Django raises TypeError evaluating a geometry CheckConstraint (`route__isvalid`) on an
-        # empty geometry. The service checks geometry; the database constraint stands behind it.
-        exclude = super()._get_validation_exclusions()
-        exclude.update(
-            f.name for f in self._meta.model._meta.fields if isinstance(f, GeometryField)
-        )
-        return exclude
 
     def _post_clean(self) -> None:
         super()._post_clean()
