@@ -59,6 +59,7 @@ class EquipmentSerializer(GeoFeatureModelSerializer):
             "status", "address", "region", "declared_region_code", "region_mismatch", "use_unit", "use_unit_name",
             "maintenance_unit", "manufactured_on", "commissioned_on", "next_inspection_due", "params",
         ]  # fmt: skip
+        read_only_fields = fields  # output only: registration has its own serializer
 
 
 class EquipmentRegistrationSerializer(serializers.Serializer):
@@ -107,7 +108,7 @@ class InspectionSerializer(serializers.ModelSerializer):
             "next_due",
             "body",
         ]
-        read_only_fields = ["next_due"]
+        read_only_fields = fields
 
 
 class InspectionRecordSerializer(serializers.Serializer):
@@ -161,7 +162,14 @@ class EquipmentViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
         return super().get_queryset().select_related("variety", "use_unit")
 
     def get_serializer_class(self):
-        return EquipmentRegistrationSerializer if self.action == "create" else EquipmentSerializer
+        # The browsable API draws its POST forms from this too (with the method set to POST): only
+        # input serializers without related-object choices may answer then, or a form would list
+        # every unit and region in the country.
+        if self.action == "inspections":
+            return InspectionRecordSerializer if self.request.method == "POST" else InspectionSerializer
+        if self.request.method == "POST":
+            return EquipmentRegistrationSerializer
+        return EquipmentSerializer
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         form = EquipmentRegistrationSerializer(data=request.data)
@@ -209,8 +217,8 @@ class EquipmentViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
         ]
         return Response(body, status=status.HTTP_201_CREATED)
 
-    @action(detail=True, methods=["get", "post"], serializer_class=InspectionRecordSerializer)
-    def inspections(self, request: Request, pk=None) -> Response:
+    @action(detail=True, methods=["get", "post"])
+    def inspections(self, request: Request, pk=None, format=None) -> Response:
         """GET the inspection history; POST records an inspection and moves the due date by the rule table."""
         equipment = self.get_object()
         if request.method == "GET":
