@@ -166,7 +166,11 @@ class EquipmentViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
         # input serializers without related-object choices may answer then, or a form would list
         # every unit and region in the country.
         if self.action == "inspections":
-            return InspectionRecordSerializer if self.request.method == "POST" else InspectionSerializer
+            return (
+                InspectionRecordSerializer
+                if self.request.method == "POST"
+                else InspectionSerializer
+            )
         if self.request.method == "POST":
             return EquipmentRegistrationSerializer
         return EquipmentSerializer

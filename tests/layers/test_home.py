@@ -19,7 +19,10 @@ def world(make_equipment):
     recent = dt.date.today() - dt.timedelta(days=30)
     mine = [make_equipment(XINGQING, commissioned_on=recent) for _ in range(3)]
     services.record_inspection(mine[0], acting_user=None, conclusion="fail", inspected_on=recent)
-    theirs = [make_equipment(XIXIA, commissioned_on=recent, device_code=f"3110XIXIA2020{n:05d}") for n in range(2)]
+    theirs = [
+        make_equipment(XIXIA, commissioned_on=recent, device_code=f"3110XIXIA2020{n:05d}")
+        for n in range(2)
+    ]
     return mine, theirs
 
 
@@ -70,10 +73,14 @@ def test_home_page_loads_no_asset_from_the_internet(client, users, world):
     assert "http://" not in page
 
 
-def test_home_query_count_does_not_grow_with_devices(client, users, make_equipment, django_assert_max_num_queries):
+def test_home_query_count_does_not_grow_with_devices(
+    client, users, make_equipment, django_assert_max_num_queries
+):
     for _ in range(12):
         device = make_equipment(XINGQING)
-        services.record_inspection(device, acting_user=None, conclusion="fail", inspected_on=dt.date(2026, 1, 5))
+        services.record_inspection(
+            device, acting_user=None, conclusion="fail", inspected_on=dt.date(2026, 1, 5)
+        )
     client.force_login(users["xingqing"])
     with django_assert_max_num_queries(16):
         assert client.get(reverse("home")).status_code == 200
