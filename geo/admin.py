@@ -6,103 +6,26 @@
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.gis.admin import GISModelAdmin
 from django.contrib.gis.db import models as gis_models
-from django.contrib.gis.db.models import Extent
-from django.contrib.gis.db.models.functions import AsGeoJSON, PointOnSurface
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext_lazy as _
 
-from .functions import SimplifyPreserveTopology
+from .basemap import BASEMAP_MAX_AGE_S, LEVEL_ORDER, basemap_geojson, map_framing
 from .models import Level, Region
-from .widgets import OfflineMapWidget, zoom_to_fit
-
-EARTH_RADIUS_M = 6378137.0  # the Web Mercator sphere
-# Base map: while a jurisdiction holds more regions than this, drop the finest level (a national
-# user gets provinces and cities, not 2,800 counties).
-BASEMAP_MAX_REGIONS = 600
-# Outlines are simplified to about one pixel when the whole jurisdiction spans this many pixels,
-# within these bounds (degrees): ~250 KB for Ningxia with its cities and counties.
-BASEMAP_PIXELS_ACROSS = 4000
-BASEMAP_TOLERANCE_DEG = (0.0002, 0.01)
-BASEMAP_MAX_AGE_S = 3600
-LEVEL_ORDER = (Level.PROVINCE, Level.CITY, Level.COUNTY)
+from .widgets import OfflineMapWidget
 
 
 def jurisdiction_prefix(user: Any) -> str | None:
     if user is None or not user.is_authenticated:
         return None
     return getattr(user, "jurisdiction_prefix", None)
-
-
-def jurisdiction_extent(prefix: str) -> tuple[float, float, float, float] | None:
-    """Bounding box (lon/lat) of the regions under a prefix; PostGIS reads only their box headers."""
-    return Region.objects.within_prefix(prefix).aggregate(extent=Extent("boundary"))["extent"]
-
-
-def _mercator_y(lat: float) -> float:
-    return EARTH_RADIUS_M * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
-
-
-def map_framing(prefix: str | None) -> dict[str, float]:
-    """Centre and zoom that show the whole jurisdiction in an admin map (empty for none)."""
-    extent = jurisdiction_extent(prefix) if prefix is not None else None
-    if extent is None:
-        return {}
-    xmin, ymin, xmax, ymax = extent
-    y_low, y_high = _mercator_y(ymin), _mercator_y(ymax)
-    centre_lat = math.degrees(math.atan(math.sinh((y_low + y_high) / 2 / EARTH_RADIUS_M)))
-    width_m = EARTH_RADIUS_M * math.radians(xmax - xmin)
-    return {
-        "default_lon": round((xmin + xmax) / 2, 6),
-        "default_lat": round(centre_lat, 6),
-        "default_zoom": zoom_to_fit(width_m, y_high - y_low),
-    }
-
-
-def basemap_geojson(prefix: str | None) -> str:
-    """A FeatureCollection of simplified region outlines under a prefix, with a label point each."""
-    if prefix is None:
-        return '{"type":"FeatureCollection","features":[]}'
-    regions = Region.objects.within_prefix(prefix)
-    levels = list(LEVEL_ORDER)
-    while len(levels) > 1 and regions.filter(level__in=levels).count() > BASEMAP_MAX_REGIONS:
-        levels.pop()
-    extent = jurisdiction_extent(prefix)
-    side = max(extent[2] - extent[0], extent[3] - extent[1]) if extent else 0
-    low, high = BASEMAP_TOLERANCE_DEG
-    tolerance = min(max(side / BASEMAP_PIXELS_ACROSS, low), high)
-    outline = SimplifyPreserveTopology("boundary", tolerance)
-    rows = list(
-        regions.filter(level__in=levels)
-        .annotate(outline=AsGeoJSON(outline, precision=5), label=PointOnSurface(outline))
-        .values_list("code", "name", "level", "outline", "label")
-        .order_by("code")
-    )
-    top = min((LEVEL_ORDER.index(level) for _, _, level, _, _ in rows), default=0)
-    features = []
-    for code, name, level, geometry, label in rows:
-        properties = {
-            "code": code,
-            "name": name,
-            "level": level,
-            "outer": LEVEL_ORDER.index(level) == top,
-            "label_point": [round(label.x, 5), round(label.y, 5)] if label else None,
-        }
-        features.append(
-            f'{{"type":"Feature","id":"{code}","properties":'
-            f"{json.dumps(properties, ensure_ascii=False)},"
-            f'"geometry":{geometry}}}'
-        )
-    return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
 
 
 def map_display_name(field_name: str) -> str:
