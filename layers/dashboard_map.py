@@ -69,6 +69,8 @@ def dashboard_map(user: User, summary: Summary) -> folium.Map:
         }
     collection = _feature_collection(regions, properties)
     m = offline_map(zoom_start=8, control_scale=True, prefer_canvas=True)
+    if not collection["features"]:  # no boundaries loaded for this jurisdiction
+        return _with_point_layers(m, user)
     choropleth = folium.GeoJson(
         collection,
         name="逾期率 / overdue rate",
@@ -84,9 +86,12 @@ def dashboard_map(user: User, summary: Summary) -> folium.Map:
             aliases=["区划 / region", "设备 / devices", "逾期 / overdue", "逾期率 / rate"],
         ),
     ).add_to(m)
-    if collection["features"]:
-        m.fit_bounds(choropleth.get_bounds())
+    m.fit_bounds(choropleth.get_bounds())
+    return _with_point_layers(m, user)
 
+
+def _with_point_layers(m: folium.Map, user: User) -> folium.Map:
+    """Overdue devices, accidents and emergency resources over the region map, with a layer switch."""
     overdue = (
         Equipment.objects.visible_to(user)
         .overdue()

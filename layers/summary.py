@@ -89,6 +89,8 @@ def jurisdiction_summary(user: User, *, accident_years: int = 5) -> Summary:
         level={2: Level.PROVINCE, 4: Level.CITY, 6: Level.COUNTY}[width]
     )
     names = {r.code[:width]: r.name for r in children.only("code", "name")}
+    # Every sub-region is listed, those without equipment too: a blank county is news as well.
+    empty = {"devices": 0, "in_use": 0, "overdue": 0}
     by_region = [
         Row(
             key,
@@ -98,7 +100,8 @@ def jurisdiction_summary(user: User, *, accident_years: int = 5) -> Summary:
             c["overdue"],
             accidents_per_region.get(key, 0),
         )
-        for key, c in sorted(per_region.items())
+        for key in sorted(set(names) | set(per_region))
+        for c in [per_region.get(key, empty)]
     ]
     totals = Row(
         prefix,

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import User
+from geo.models import Region
 from registry import services
 from registry.models import Equipment
 from tests.conftest import XINGQING, XIXIA
@@ -56,14 +57,25 @@ def test_city_sees_its_counties_side_by_side(client, users, world):
     client.force_login(users["city"])
     summary = client.get(reverse("home")).context["summary"]
     rows = {row.code: (row.devices, row.overdue) for row in summary.by_region}
-    assert rows == {XINGQING: (3, 1), XIXIA: (2, 0)}
+    counties = set(Region.objects.counties().within_prefix("6401").values_list("code", flat=True))
+    assert set(rows) == counties  # every county listed, the empty ones too
+    assert {code: counts for code, counts in rows.items() if counts != (0, 0)} == {XINGQING: (3, 1), XIXIA: (2, 0)}
     assert summary.totals.devices == Equipment.objects.within_prefix("6401").count()
 
 
 def test_province_groups_by_city(client, users, world):
     client.force_login(users["province"])
     summary = client.get(reverse("home")).context["summary"]
-    assert {row.code: row.devices for row in summary.by_region} == {"6401": 5}
+    assert {row.code: row.devices for row in summary.by_region if row.devices} == {"6401": 5}
+    assert {row.code for row in summary.by_region} == {"6401", "6402", "6403", "6404", "6405"}
+
+
+def test_county_without_equipment_still_gets_its_map(client, users):
+    client.force_login(users["dawukou"])
+    response = client.get(reverse("home"))
+    assert response.status_code == 200
+    assert [(row.code, row.devices) for row in response.context["summary"].by_region] == [("640202", 0)]
+    assert "大武口区" in response.content.decode()
 
 
 def test_home_page_loads_no_asset_from_the_internet(client, users, world):
