@@ -1,1 +1,8 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import map_views
+
+urlpatterns = [
+    path("", map_views.map_page, name="map"),
+    path("basemap.geojson", map_views.basemap, name="map-basemap"),
+]

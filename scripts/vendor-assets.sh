@@ -29,6 +29,11 @@ OL_VERSION="7.2.2"
 # folium's Popup and Map.keep_in_front() call jQuery's `$`; this is the version
 # folium 0.20 itself loads.
 JQUERY_VERSION="3.7.1"
+# The supervisor's map page (/map/, static/js/segis-map.js).  5.x is the last line
+# with a UMD build (dist/maplibre-gl.js, `window.maplibregl`); 6.x is ES modules only.
+# 5.x also draws every label with the browser's own fonts when a style sets no
+# `glyphs` URL, which is how the page shows Chinese names offline (no glyph PBFs).
+MAPLIBRE_VERSION="5.24.1"        # latest 5.x
 # ---------------------------------------------------------------------------
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -157,8 +162,20 @@ echo "$JQUERY_VERSION" >"$out/VERSION"
 strip_sourcemap "$out/jquery.min.js"
 log "jquery $JQUERY_VERSION"
 
+# --- maplibre-gl (UMD build: the worker is inlined as a blob, no extra file) -
+pkg="$(fetch maplibre-gl "$MAPLIBRE_VERSION")"
+out="$(fresh maplibre-gl)"
+cp "$pkg/dist/maplibre-gl.js" "$pkg/dist/maplibre-gl.css" "$out/"
+cp "$pkg/LICENSE.txt" "$out/LICENSE"
+echo "$MAPLIBRE_VERSION" >"$out/VERSION"
+strip_sourcemap "$out/maplibre-gl.js" "$out/maplibre-gl.css"
+log "maplibre-gl $MAPLIBRE_VERSION"
+
 # Nothing under static/vendor may point at another host for code or styles.
-if grep -rIlE --include='*.css' '(url\(|@import)[^)]*https?://' "$DEST"; then
+# (Inline `url("data:image/svg+xml,…xmlns='http://www.w3.org/2000/svg'…")` icons, as in
+# maplibre-gl.css, name the SVG namespace and load nothing: only a URL that starts
+# with a scheme or // counts.)
+if grep -rIlE --include='*.css' "url\\([[:space:]]*[\"']?[[:space:]]*(https?:)?//|@import[^;]*(https?:)?//" "$DEST"; then
   die "a vendored stylesheet references an external URL (see above)"
 fi
 

@@ -64,6 +64,8 @@ from tests.conftest import XINGQING, XIXIA, YINCHUAN, inside
 # until the walk is taught to fill it (`_plans`) or it is added here, consciously.
 SKIP_ALLOWED: dict[str, str] = {}
 
+# The z14 tile over inside(XIXIA): "their" objects' codes and names would show up in it.
+TILE = {"z": "14", "x": "13016", "y": "6290"}
 OBJECT_PARAMETERS = {"pk", "object_id", "id"}
 PK = "{pk}"
 CT = "{ct}"
@@ -244,6 +246,17 @@ def _plans(callback, names: list[str]) -> tuple[list[_Plan], str | None]:
                 for plan in plans
                 for fmt in formats
             ]
+        elif name == "layer":
+            from layers.catalogue import LAYERS
+
+            plans = [
+                _Plan({**plan.values, name: layer}, plan.model, plan.mine_found)
+                for plan in plans
+                for layer in LAYERS
+            ]
+        elif name in TILE:
+            for plan in plans:
+                plan.values[name] = TILE[name]
         elif name == "app_label":
             labels = sorted({m._meta.app_label for m in _admin_models()})
             plans = [

@@ -59,7 +59,10 @@ def test_city_sees_its_counties_side_by_side(client, users, world):
     rows = {row.code: (row.devices, row.overdue) for row in summary.by_region}
     counties = set(Region.objects.counties().within_prefix("6401").values_list("code", flat=True))
     assert set(rows) == counties  # every county listed, the empty ones too
-    assert {code: counts for code, counts in rows.items() if counts != (0, 0)} == {XINGQING: (3, 1), XIXIA: (2, 0)}
+    assert {code: counts for code, counts in rows.items() if counts != (0, 0)} == {
+        XINGQING: (3, 1),
+        XIXIA: (2, 0),
+    }
     assert summary.totals.devices == Equipment.objects.within_prefix("6401").count()
 
 
@@ -74,7 +77,9 @@ def test_county_without_equipment_still_gets_its_map(client, users):
     client.force_login(users["dawukou"])
     response = client.get(reverse("home"))
     assert response.status_code == 200
-    assert [(row.code, row.devices) for row in response.context["summary"].by_region] == [("640202", 0)]
+    assert [(row.code, row.devices) for row in response.context["summary"].by_region] == [
+        ("640202", 0)
+    ]
     assert "大武口区" in response.content.decode()
 
 

@@ -1,0 +1,303 @@
+"""Benchmark: vector tiles — the endpoint, the same SQL issued directly (the limit), a naive peer.
+
+    .venv/bin/python bench/tiles.py --devices 2000000 --prefix 32
+    .venv/bin/python bench/tiles.py --reuse            # measure again on the loaded database
+
+Creates (or empties) the database `segis_bench_tiles`, loads the boundaries under the prefix and
+generates the registry with `registry.synthetic.generate` (timed), then measures on the same tiles,
+side by side in one process:
+  * endpoint — GET /tiles/equipment/z/x/y.pbf through Django's test Client as a national user
+    (the in-process tile cache is cleared before each request: every figure is a cold tile);
+  * direct   — the endpoint's own SQL (layers.tiles.tile_sql) on a cursor: the limit;
+  * peer     — django-vectortiles' PostGIS VectorLayer when installed (one feature per device, no
+    aggregation), else a naive view selecting every point of the tile into ST_AsMVT.
+It prints p50/p95 per zoom band (3–8 aggregated, 12–16 detailed), the largest tile and the ratios,
+with the machine. Results go to stdout, progress to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+AGGREGATED_ZOOMS = range(3, 9)
+DETAILED_ZOOMS = range(12, 17)
+
+
+def _connect(database: str, *, recreate: bool) -> None:
+    import environ
+
+    env = environ.Env()
+    environ.Env.read_env(ROOT / "var" / "env", overwrite=False)
+    base = env.db_url("DATABASE_URL", default="postgis://postgres@127.0.0.1:5432/segis")
+    if recreate:
+        import psycopg
+
+        admin = psycopg.connect(
+            host=base["HOST"],
+            port=base["PORT"] or 5432,
+            user=base["USER"],
+            password=base["PASSWORD"],
+            dbname="postgres",
+            autocommit=True,
+        )
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        admin.execute(f'CREATE DATABASE "{database}"')
+        admin.close()
+    os.environ["DATABASE_URL"] = (
+        f"postgis://{base['USER']}:{base['PASSWORD']}@{base['HOST']}:{base['PORT'] or 5432}/{database}"
+    )
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+    # Timed as served: no debug SQL log; the test Client calls itself "testserver".
+    os.environ.setdefault("DEBUG", "False")
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+    import django
+
+    django.setup()
+
+
+def load(prefix: str, devices: int) -> None:
+    from django.core.management import call_command
+
+    from registry.synthetic import generate
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    call_command("load_boundaries", cnmaps=[prefix], verbosity=0)
+    boundaries = time.perf_counter() - started
+    report = generate(prefix=prefix, devices=devices, seed=2026)
+    print(f"boundaries under {prefix}: {boundaries:.1f} s")
+    print(
+        f"load {devices:,} devices: {sum(report.rows.values()):,} rows in {report.seconds:.1f} s "
+        f"({devices / report.seconds:,.0f} devices/s)"
+    )
+
+
+def national_user():
+    from accounts.models import Agency, Role, User
+    from geo.models import Level
+
+    agency, _ = Agency.objects.get_or_create(name="bench national", level=Level.NATIONAL)
+    user, _ = User.objects.get_or_create(
+        username="bench-national", defaults={"agency": agency, "role": Role.SYSTEM_ADMIN}
+    )
+    return user
+
+
+def sample_tiles(zooms, per_zoom: int) -> dict[int, list[tuple[int, int]]]:
+    """Tiles holding devices, drawn by device (dense tiles come up more often), the same for all."""
+    from django.db import connection
+
+    from layers import tiles
+
+    u, v = tiles.world("location")
+    chosen: dict[int, list[tuple[int, int]]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setseed(0.2026)")
+        cursor.execute(
+            f"SELECT {u}, {v} FROM registry_equipment TABLESAMPLE BERNOULLI (1) "
+            "WHERE location IS NOT NULL ORDER BY random() LIMIT 5000"
+        )
+        points = cursor.fetchall()
+    for z in zooms:
+        seen: list[tuple[int, int]] = []
+        for pu, pv in points:
+            tile = (int(pu * (1 << z)), int(pv * (1 << z)))
+            if tile not in seen:
+                seen.append(tile)
+            if len(seen) == per_zoom:
+                break
+        chosen[z] = seen
+    return chosen
+
+
+def peer_layer(user):
+    """django-vectortiles' PostGIS layer over the same rows, or a naive view doing what it does."""
+    from registry.models import Equipment
+
+    fields = ("id", "kind", "variety_id", "status", "device_code")
+    try:
+        from vectortiles import VectorLayer
+    except ImportError:
+        VectorLayer = None
+    if VectorLayer is not None:
+
+        class EquipmentLayer(VectorLayer):
+            id = "equipment"
+            geom_field = "location"
+            tile_fields = fields
+            tile_buffer = 64
+
+            def get_queryset(self):
+                return Equipment.objects.visible_to(user).order_by()
+
+        layer = EquipmentLayer()
+        return "django-vectortiles " + _version("django-vectortiles"), layer.get_tile
+
+    from django.db import connection
+
+    def naive(x, y, z):
+        sql = (
+            "SELECT ST_AsMVT(t.*, 'equipment', 4096, 'geom') FROM ("
+            " SELECT ST_AsMVTGeom(ST_Transform(location, 3857), ST_TileEnvelope(%s, %s, %s), 4096, 64, true)"
+            " AS geom, id, kind, variety_id, status, device_code FROM registry_equipment"
+            " WHERE location && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4326)) AS t"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [z, x, y, z, x, y])
+            return bytes(cursor.fetchone()[0] or b"")
+
+    return "naive view (every point, no aggregation)", naive
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
+
+
+def timed(run: Callable[[], bytes]) -> tuple[float, int]:
+    started = time.perf_counter()
+    size = len(run())
+    return (time.perf_counter() - started) * 1000, size
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure(args) -> None:
+    from django.db import connection, transaction
+    from django.http import QueryDict
+    from django.test import Client
+    from django.utils import timezone
+
+    from bench.machine import describe
+    from layers import tiles
+    from layers.filters import parse_query
+    from registry.models import Equipment
+
+    user = national_user()
+    client = Client()
+    client.force_login(user)
+    peer_name, peer = peer_layer(user)
+    query = parse_query("equipment", QueryDict(""))
+    today = timezone.localdate()
+    devices = Equipment.objects.count()
+    bands = {"aggregated z3-8": AGGREGATED_ZOOMS, "detailed z12-16": DETAILED_ZOOMS}
+    chosen = sample_tiles([z for zooms in bands.values() for z in zooms], args.tiles)
+
+    def endpoint(z, x, y):
+        def run():
+            tiles.CACHE.clear()  # a cold tile every time
+            response = client.get(f"/tiles/equipment/{z}/{x}/{y}.pbf")
+            assert response.status_code == 200, response.content
+            return response.content
+
+        return run
+
+    def direct(z, x, y):
+        statement = tiles.tile_sql("equipment", user, query, z, x, y, today)
+
+        def run():
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+                cursor.execute(statement.text, statement.params)
+                return bytes(cursor.fetchone()[0] or b"")
+
+        return run
+
+    def cached(z, x, y):
+        def run():
+            return client.get(f"/tiles/equipment/{z}/{x}/{y}.pbf").content
+
+        return run
+
+    print(f"machine: {describe()}")
+    print(f"devices: {devices:,}; peer: {peer_name}; repeats per tile: {args.repeat}")
+    # Warm the caches of the server (pages, PROJ, catalogue) once per method before timing.
+    z0 = min(chosen)
+    x0, y0 = chosen[z0][0]
+    for warm in (endpoint, direct):
+        warm(z0, x0, y0)()
+    peer(x0, y0, z0)
+
+    header = f"{'band':18} {'method':10} {'tiles':>5} {'p50 ms':>9} {'p95 ms':>9} {'max KB':>9}"
+    print(header)
+    print("-" * len(header))
+    for band, zooms in bands.items():
+        results: dict[str, tuple[list[float], list[int]]] = {
+            m: ([], []) for m in ("endpoint", "direct", "peer", "cached")
+        }
+        count = 0
+        for z in zooms:
+            for x, y in chosen[z]:
+                count += 1
+                runs = {
+                    "endpoint": endpoint(z, x, y),
+                    "direct": direct(z, x, y),
+                    "peer": lambda x=x, y=y, z=z: peer(x, y, z),
+                    "cached": cached(z, x, y),
+                }
+                for _ in range(args.repeat):
+                    for name, run in runs.items():  # interleaved: no method gets a warmer cache
+                        if name == "peer" and args.peer_repeat and _ >= args.peer_repeat:
+                            continue
+                        ms, size = timed(run)
+                        results[name][0].append(ms)
+                        results[name][1].append(size)
+                print(f"  z{z} {x}/{y} done", file=sys.stderr)
+        for name, (times, sizes) in results.items():
+            print(
+                f"{band:18} {name:10} {count:>5} {percentile(times, 0.5):>9.1f} "
+                f"{percentile(times, 0.95):>9.1f} {max(sizes) / 1024:>9.1f}"
+            )
+        p50 = {name: percentile(times, 0.5) for name, (times, _) in results.items()}
+        p95 = {name: percentile(times, 0.95) for name, (times, _) in results.items()}
+        print(
+            f"{band:18} ratios: endpoint/direct p50 {p50['endpoint'] / p50['direct']:.2f}x, "
+            f"p95 {p95['endpoint'] / p95['direct']:.2f}x; peer/endpoint p50 "
+            f"{p50['peer'] / p50['endpoint']:.1f}x, p95 {p95['peer'] / p95['endpoint']:.1f}x"
+        )
+    bbox = "116.3,30.7,121.9,35.2"  # Jiangsu
+    ms, _ = timed(lambda: client.get(f"/tiles/equipment/count?bbox={bbox}").content)
+    print(
+        f"count over {bbox}: {client.get(f'/tiles/equipment/count?bbox={bbox}').json()} in {ms:.1f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--devices", type=int, default=2_000_000)
+    parser.add_argument("--prefix", default="32", help="division-code prefix to fill (32: Jiangsu)")
+    parser.add_argument("--database", default="segis_bench_tiles")
+    parser.add_argument("--reuse", action="store_true", help="measure the loaded database again")
+    parser.add_argument("--tiles", type=int, default=6, help="tiles per zoom (default 6)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per tile and method (default 3)"
+    )
+    parser.add_argument(
+        "--peer-repeat",
+        type=int,
+        default=1,
+        help="runs per tile of the peer (it is slow at low zoom; 0 = --repeat)",
+    )
+    args = parser.parse_args()
+    _connect(args.database, recreate=not args.reuse)
+    if not args.reuse:
+        load(args.prefix, args.devices)
+    measure(args)
+
+
+if __name__ == "__main__":
+    main()

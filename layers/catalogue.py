@@ -1,0 +1,218 @@
+"""The map's layer catalogue: names, titles, geometry, filters and legends (served as /tiles/layers.json).
+
+The colours here are the map's palette: the map page styles features with the same values, so a
+legend and the features it explains can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from registry import catalogue as codes
+from registry.models import EquipmentStatus, UnitRole
+from registry.models.events import ResourceType, Severity
+
+from .filters import LAYER_FILTERS
+
+# One colour per equipment kind (X000 code of the 2014 catalogue); anything else is OTHER_COLOUR.
+KIND_COLOURS = {
+    "1000": "#e15759",  # 锅炉 boilers
+    "2000": "#f28e2b",  # 压力容器 pressure vessels
+    "3000": "#4e79a7",  # 电梯 elevators
+    "4000": "#edc948",  # 起重机械 lifting machinery
+    "5000": "#59a14f",  # 场（厂）内专用机动车辆 field vehicles
+    "6000": "#b07aa1",  # 大型游乐设施 amusement rides
+    "7000": "#9c755f",  # 压力管道元件 piping components
+    "8000": "#76b7b2",  # 压力管道 pipelines
+    "9000": "#ff9da7",  # 客运索道 ropeways
+}
+OTHER_COLOUR = "#9d9d9d"
+
+STATUS_STYLES = {
+    EquipmentStatus.IN_USE: {"opacity": 1.0},
+    EquipmentStatus.SUSPENDED: {"opacity": 0.6},
+    EquipmentStatus.CANCELLED: {"opacity": 0.35},
+    EquipmentStatus.SCRAPPED: {"opacity": 0.2},
+}
+
+# Days past the due date; `None` (no due date: a failed inspection) is the most urgent class.
+OVERDUE_CLASSES = [
+    (None, "#67001f", "无下次检验日期（检验不合格）/ no due date (failed inspection)"),
+    (30, "#fdae61", "逾期 ≤ 30 天 / up to 30 days"),
+    (90, "#f46d43", "逾期 31–90 天 / 31–90 days"),
+    (365, "#d73027", "逾期 91–365 天 / 91–365 days"),
+    (10**6, "#a50026", "逾期 1 年以上 / over a year"),
+]
+
+ROLE_COLOURS = {
+    UnitRole.USE: "#4e79a7",
+    UnitRole.MANUFACTURE: "#9c755f",
+    UnitRole.INSTALLATION: "#f28e2b",
+    UnitRole.MAINTENANCE: "#59a14f",
+    UnitRole.INSPECTION: "#b07aa1",
+    UnitRole.SUPERVISION: "#e15759",
+    UnitRole.FILLING: "#edc948",
+    UnitRole.RESCUE: "#d62728",
+}
+
+SEVERITY_COLOURS = {
+    Severity.ORDINARY: "#fdae61",
+    Severity.LARGE: "#f46d43",
+    Severity.MAJOR: "#d73027",
+    Severity.EXTRAORDINARY: "#67001f",
+}
+
+RESOURCE_COLOURS = {
+    ResourceType.RESCUE_TEAM: "#d62728",
+    ResourceType.MAINTENANCE_STATION: "#59a14f",
+    ResourceType.FIRE_STATION: "#e15759",
+    ResourceType.HOSPITAL: "#4e79a7",
+    ResourceType.HAZMAT_TEAM: "#f28e2b",
+    ResourceType.LIFTING_DEPOT: "#edc948",
+}
+
+CLUSTER_PROPERTIES = {"count": "int", "cluster": "int (1)"}
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str  # URL segment and the MVT layer name inside the tile
+    title_zh: str
+    title_en: str
+    geometry: tuple[str, ...]  # at z >= CLUSTER_BELOW_ZOOM; clusters are always points
+    properties: dict[str, str]  # of individual features
+    cluster_properties: dict[str, str]  # besides count and cluster
+
+    def legend(self) -> dict[str, Any]:
+        return LEGENDS[self.name]()
+
+
+def _choices_legend(by: str, colours: dict, choices) -> dict[str, Any]:
+    return {
+        "property": by,
+        "items": [
+            {"value": c.value, "label": str(c.label), "colour": colours[c.value]} for c in choices
+        ],
+    }
+
+
+def _kind_legend() -> dict[str, Any]:
+    names = {entry.code: entry for entry in codes.kinds()}
+    return {
+        "property": "kind",
+        "items": [
+            {
+                "value": code,
+                "label": f"{names[code].name_zh} / {names[code].name_en}",
+                "colour": colour,
+            }
+            for code, colour in KIND_COLOURS.items()
+        ],
+        "other": OTHER_COLOUR,
+    }
+
+
+def _equipment_legend() -> dict[str, Any]:
+    return {
+        **_kind_legend(),
+        "status": [
+            {"value": s.value, "label": str(s.label), **STATUS_STYLES[s]} for s in EquipmentStatus
+        ],
+    }
+
+
+def _overdue_legend() -> dict[str, Any]:
+    return {
+        "property": "days_overdue",
+        "items": [
+            {"max_days": limit, "colour": colour, "label": label}
+            for limit, colour, label in OVERDUE_CLASSES
+        ],
+        "kind": _kind_legend(),
+    }
+
+
+LEGENDS = {
+    "equipment": _equipment_legend,
+    "overdue": _overdue_legend,
+    "units": lambda: _choices_legend("roles", ROLE_COLOURS, UnitRole),
+    "accidents": lambda: _choices_legend("severity", SEVERITY_COLOURS, Severity),
+    "resources": lambda: _choices_legend("type", RESOURCE_COLOURS, ResourceType),
+}
+
+EQUIPMENT_PROPERTIES = {
+    "id": "int",
+    "kind": "kind code",
+    "variety": "catalogue code",
+    "status": "status",
+    "code": "device code (absent when none)",
+}
+
+LAYERS: dict[str, Layer] = {
+    layer.name: layer
+    for layer in (
+        Layer(
+            "equipment",
+            "特种设备",
+            "Equipment",
+            ("point", "line"),
+            EQUIPMENT_PROPERTIES,
+            {"kind": "dominant kind code"},
+        ),
+        Layer(
+            "overdue",
+            "逾期未检设备",
+            "Overdue inspections",
+            ("point", "line"),
+            {**EQUIPMENT_PROPERTIES, "days_overdue": "int (absent when there is no due date)"},
+            {"kind": "dominant kind code"},
+        ),
+        Layer(
+            "units",
+            "单位",
+            "Units",
+            ("point",),
+            {"id": "int", "name": "string", "roles": "comma-separated roles"},
+            {},
+        ),
+        Layer(
+            "accidents",
+            "事故",
+            "Accidents",
+            ("point",),
+            {"id": "int", "severity": "severity", "deaths": "int", "occurred_at": "ISO 8601"},
+            {"deaths": "int, total of the cluster"},
+        ),
+        Layer(
+            "resources",
+            "应急资源",
+            "Emergency resources",
+            ("point",),
+            {"id": "int", "name": "string", "type": "resource type"},
+            {"type": "dominant resource type"},
+        ),
+    )
+}
+
+
+def describe(tiles_url: str, count_url: str, cluster_below_zoom: int, **tile_facts) -> dict:
+    """The catalogue as layers.json; URLs carry {layer} (and {z}/{x}/{y}) placeholders."""
+    return {
+        "cluster_below_zoom": cluster_below_zoom,
+        **tile_facts,
+        "layers": [
+            {
+                "name": layer.name,
+                "title": {"zh": layer.title_zh, "en": layer.title_en},
+                "geometry": list(layer.geometry),
+                "tiles": tiles_url.replace("{layer}", layer.name),
+                "count": count_url.replace("{layer}", layer.name),
+                "filters": [d for f in LAYER_FILTERS[layer.name] for d in f.describe()],
+                "properties": layer.properties,
+                "cluster_properties": {**CLUSTER_PROPERTIES, **layer.cluster_properties},
+                "legend": layer.legend(),
+            }
+            for layer in LAYERS.values()
+        ],
+    }

@@ -1,0 +1,153 @@
+"""The supervisor's map page: vector-tile layers of the jurisdiction over our own region outlines."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import Resolver404, get_script_prefix, resolve, reverse
+from django.utils.cache import patch_cache_control
+
+from accounts.models import User
+from geo.basemap import BASEMAP_MAX_AGE_S, basemap_geojson, jurisdiction_extent
+from geo.models import Level, Region
+from registry.models import EquipmentStatus, UnitRole, Variety
+from registry.models.events import ResourceType, Severity
+
+# The region filter lists the jurisdiction's divisions; past this many, counties are left out
+# (a national user picks a province or city, then zooms; 2,800 counties make no usable list).
+MAX_REGION_CHOICES = 600
+
+# The tile server's layers (layers/tiles.py), bottom to top, and which are on when the page opens.
+LAYERS = [
+    {"name": "equipment", "title": "设备 / Equipment", "on": True},
+    {"name": "overdue", "title": "逾期未检 / Overdue inspection", "on": True},
+    {"name": "units", "title": "单位 / Units", "on": False},
+    {"name": "accidents", "title": "事故 / Accidents", "on": False},
+    {"name": "resources", "title": "应急资源 / Emergency resources", "on": False},
+]
+CATALOGUE_PATH = "/tiles/layers.json"
+
+# Online basemaps, offered beside the offline one. Their URL templates are only requested when
+# the user picks them; the page itself loads nothing from another host.
+OSM = {
+    "id": "osm",
+    "title": "OpenStreetMap（需联网）/ OpenStreetMap (needs internet)",
+    "tiles": ["https://tile.openstreetmap.org/{z}/{x}/{y}.png"],
+    "attribution": "© OpenStreetMap contributors",
+    "max_zoom": 19,
+}
+# Tianditu's Web Mercator (`_w`) vector map and its Chinese annotation layer, on servers t0–t7.
+TIANDITU_TEMPLATE = (
+    "https://t{server}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+    "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+    "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
+)
+
+
+def _tianditu(key: str) -> dict:
+    def tiles(layer: str) -> list[str]:
+        return [TIANDITU_TEMPLATE.format(server=n, layer=layer, key=key) for n in range(8)]
+
+    return {
+        "id": "tianditu",
+        "title": "天地图（需联网）/ Tianditu (needs internet)",
+        "tiles": tiles("vec"),
+        "overlay_tiles": tiles("cva"),
+        "attribution": "© 天地图 Tianditu",
+        "max_zoom": 18,
+    }
+
+
+def online_basemaps() -> list[dict]:
+    basemaps = [OSM]
+    key = getattr(settings, "TIANDITU_KEY", "")
+    if key:
+        basemaps.append(_tianditu(key))
+    return basemaps
+
+
+def _choices(choices) -> list[dict]:
+    """Django choices labelled "中文 / English" as [{value, label}]."""
+    return [{"value": value, "label": str(label)} for value, label in choices]
+
+
+def _catalogue() -> tuple[list[dict], list[dict]]:
+    """Kinds, and the classes and varieties under them, for the filter panel (a class stands for
+    every variety in it: the tile filters expand it)."""
+    entries = Variety.objects.filter(registrable=True, retired=False).order_by("code")
+    kinds, varieties = [], []
+    for entry in entries.values("code", "level", "name_zh", "name_en"):
+        row = {"code": entry["code"], "zh": entry["name_zh"], "en": entry["name_en"]}
+        if entry["level"] == "kind":
+            kinds.append(row)
+        else:
+            varieties.append({**row, "kind": entry["code"][0] + "000", "level": entry["level"]})
+    return kinds, varieties
+
+
+def _regions(prefix: str) -> list[dict]:
+    """The divisions under the jurisdiction as filter choices, each with its code prefix."""
+    regions = Region.objects.within_prefix(prefix)
+    if regions.count() > MAX_REGION_CHOICES:
+        regions = regions.exclude(level=Level.COUNTY)
+    return [
+        {"prefix": region.code_prefix, "name": region.name, "level": region.level}
+        for region in regions.only("code", "name", "level").order_by("code")
+    ]
+
+
+def tiles_installed() -> bool:
+    """Whether the URL conf serves the tile catalogue: until it does, the page asks for no tiles."""
+    try:
+        resolve(CATALOGUE_PATH)
+    except Resolver404:
+        return False
+    return True
+
+
+def map_config(user: User) -> dict:
+    """Everything segis-map.js needs to start, all of it scoped to the user's jurisdiction."""
+    prefix = user.jurisdiction_prefix
+    kinds, varieties = _catalogue()
+    root = get_script_prefix()
+    return {
+        "bounds": jurisdiction_extent(prefix),
+        "layers": LAYERS,
+        "tiles_installed": tiles_installed(),
+        "urls": {
+            "basemap": reverse("map-basemap"),
+            "tiles": f"{root}tiles/",
+            "catalogue": root + CATALOGUE_PATH.lstrip("/"),
+            "equipment_api": reverse("equipment-list"),
+            "units_api": reverse("unit-list"),
+        },
+        "basemaps": online_basemaps(),
+        "kinds": kinds,
+        "varieties": varieties,
+        "statuses": _choices(EquipmentStatus.choices),
+        "roles": _choices(UnitRole.choices),
+        "resource_types": _choices(ResourceType.choices),
+        "severities": _choices(Severity.choices),
+        "regions": _regions(prefix),
+    }
+
+
+@login_required
+def map_page(request: HttpRequest) -> HttpResponse:
+    if request.user.jurisdiction_prefix is None:
+        return render(request, "layers/no_jurisdiction.html", status=403)
+    config = map_config(request.user)
+    return render(request, "layers/map.html", {"config": config, "layers": LAYERS})
+
+
+@login_required
+def basemap(request: HttpRequest) -> HttpResponse:
+    """The offline base map: simplified outlines of the requester's jurisdiction only."""
+    prefix = request.user.jurisdiction_prefix
+    if prefix is None:
+        return JsonResponse({"detail": "无辖区 / no jurisdiction"}, status=403)
+    response = HttpResponse(basemap_geojson(prefix), content_type="application/geo+json")
+    patch_cache_control(response, private=True, max_age=BASEMAP_MAX_AGE_S)
+    return response

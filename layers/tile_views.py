@@ -1,0 +1,136 @@
+"""Vector tiles, counts and the layer catalogue over HTTP: parse, call layers.tiles, answer.
+
+Every answer is for a signed-in user with a jurisdiction (anonymous: 403 JSON); every bad input is
+a 400 whose JSON names the parameter: {"errors": {"<param>": "message"}}.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.views.decorators.http import require_GET
+
+from . import catalogue, tiles
+from .filters import FilterError, parse_query
+
+MVT_CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
+# Tiles change when the registry does: browsers may reuse one for as long as the server cache does.
+CLIENT_MAX_AGE = 60
+
+
+def _errors(errors: dict[str, str], status: int = 400) -> JsonResponse:
+    return JsonResponse(
+        {"errors": errors}, status=status, json_dumps_params={"ensure_ascii": False}
+    )
+
+
+def _forbidden(request: HttpRequest) -> JsonResponse | None:
+    user = request.user
+    if not user.is_authenticated:
+        return _errors({"user": "请先登录 / sign in to see the map"}, status=403)
+    if user.jurisdiction_prefix is None:
+        return _errors({"user": "账号未关联辖区 / your account has no jurisdiction"}, status=403)
+    return None
+
+
+def _layer(name: str) -> dict[str, str]:
+    if name in catalogue.LAYERS:
+        return {}
+    return {"layer": f"未知图层 / unknown layer; one of {', '.join(catalogue.LAYERS)}"}
+
+
+def _number(value: str, digits: int) -> int | None:
+    # ASCII digits only: str.isdigit() accepts '²', which int() refuses.
+    return int(value) if re.fullmatch(f"[0-9]{{1,{digits}}}", value) else None
+
+
+def _tile_coordinates(z: str, x: str, y: str) -> tuple[tuple[int, int, int] | None, dict]:
+    errors = {}
+    zoom = _number(z, 2)
+    if zoom is None or zoom > tiles.MAX_ZOOM:
+        errors["z"] = (
+            f"缩放级别应为 0–{tiles.MAX_ZOOM} 的整数 / zoom must be an integer 0–{tiles.MAX_ZOOM}"
+        )
+        return None, errors
+    last = (1 << zoom) - 1
+    numbers = {}
+    for name, value in (("x", x), ("y", y)):
+        numbers[name] = _number(value, 8)
+        if numbers[name] is None or numbers[name] > last:
+            errors[name] = (
+                f"在缩放 {zoom} 应为 0–{last} 的整数 / must be an integer 0–{last} at zoom {zoom}"
+            )
+    if errors:
+        return None, errors
+    return (zoom, numbers["x"], numbers["y"]), {}
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    patch_cache_control(response, private=True, max_age=CLIENT_MAX_AGE)
+    patch_vary_headers(response, ["Cookie"])
+    return response
+
+
+@require_GET
+def tile(request: HttpRequest, layer: str, z: str, x: str, y: str) -> HttpResponse:
+    """One Mapbox vector tile; an empty tile is a 200 with an empty body."""
+    if (refused := _forbidden(request)) is not None:
+        return refused
+    errors = _layer(layer)
+    coordinates, coordinate_errors = _tile_coordinates(z, x, y)
+    errors.update(coordinate_errors)
+    if errors:
+        return _errors(errors)
+    try:
+        query = parse_query(layer, request.GET)
+    except FilterError as error:
+        return _errors(error.errors)
+    tile = tiles.render_tile(layer, request.user, query, *coordinates)
+    response = HttpResponse(tile.mvt, content_type=MVT_CONTENT_TYPE)
+    # For the map's status line: how many rows the tile stands for, and whether the feature cap
+    # left some out (zoom in to see them all).
+    response["X-Tile-Rows"] = str(tile.rows)
+    if tile.capped:
+        response["X-Tile-Capped"] = "true"
+    return _private(response)
+
+
+@require_GET
+def count(request: HttpRequest, layer: str) -> HttpResponse:
+    """{"count": N}: the filtered rows in the bbox (whole jurisdiction without one)."""
+    if (refused := _forbidden(request)) is not None:
+        return refused
+    if errors := _layer(layer):
+        return _errors(errors)
+    try:
+        query = parse_query(layer, request.GET, allow_bbox=True)
+    except FilterError as error:
+        return _errors(error.errors)
+    return _private(JsonResponse({"count": tiles.count_features(layer, request.user, query)}))
+
+
+@require_GET
+def layers(request: HttpRequest) -> HttpResponse:
+    """The layer catalogue: titles, geometry, filters, properties and legends."""
+    if (refused := _forbidden(request)) is not None:
+        return refused
+    if request.GET:
+        return _errors({p: "未知参数 / unknown parameter" for p in request.GET})
+    placeholder = {"layer": "LAYER", "z": "0", "x": "0", "y": "0"}
+    tiles_url = reverse("tiles:tile", kwargs=placeholder)
+    count_url = reverse("tiles:count", kwargs={"layer": "LAYER"})
+    body = catalogue.describe(
+        tiles_url=tiles_url.replace("LAYER", "{layer}").replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf"),
+        count_url=count_url.replace("LAYER", "{layer}"),
+        cluster_below_zoom=tiles.CLUSTER_BELOW_ZOOM,
+        extent=tiles.EXTENT,
+        buffer=tiles.BUFFER,
+        minzoom=0,
+        maxzoom=tiles.MAX_ZOOM,
+        max_features=tiles.MAX_FEATURES,
+        empty_tile="200 with an empty body",
+    )
+    return _private(JsonResponse(body, json_dumps_params={"ensure_ascii": False}))

@@ -1,0 +1,433 @@
+"""Mapbox vector tiles from PostGIS: every layer's rows scoped by the ORM, encoded by ST_AsMVT.
+
+The ORM builds the row set (`visible_to(user)`, then the layer's filters) and this module wraps its
+SQL, parameterised, in one of three statements — the only raw SQL of the map:
+
+* below CLUSTER_BELOW_ZOOM, grid clusters: the rows' points, CLUSTER_CELLS² cells per tile, one
+  point per non-empty cell at the mean position of its members, with `count`;
+* `count`: the rows whose point lies in a lon/lat box;
+* from CLUSTER_BELOW_ZOOM on, individual features (lines for pipelines), at most MAX_FEATURES.
+
+Exact counts. A point is placed by its Web Mercator *world coordinates* u, v in [0, 1) (x and y
+of EPSG:3857 scaled to the unit square, v growing southward like tile rows). Its tile at zoom z
+is (floor(u·2^z), floor(v·2^z)) and its cell floor(u·2^(z+3)), …: multiplying by a power of two
+is exact in floating point, so every point lies in exactly one tile at each zoom (a point on a
+shared edge included), a tile's points are exactly its four children's, and the clusters of the
+tiles covering an area add up to the rows in it. `count` tests u, v against the box's corners
+put through the same formulas, half-open like tiles: west and north edges in, east and south out.
+
+Rows are found with the GiST index of the stored 4326 column (`location && <box in 4326>`,
+widened by a margin so that rounding never loses a row); the exact test follows. Rows with no
+geometry (or an empty one) fail `&&` and drop out.
+
+u, v are the spherical Mercator formulas of EPSG:3857 written in SQL (what PROJ computes; equal
+to ST_Transform within a micrometre, see the tests). Points need no PROJ set-up per connection
+and per parallel worker, which costs more than a small tile; pipeline routes use ST_Transform.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from geo import crs
+from registry.models import Accident, EmergencyResource, Equipment, Unit
+
+from .filters import MERCATOR_MAX_LATITUDE, BBox, LayerQuery
+
+CLUSTER_BELOW_ZOOM = 12
+MAX_ZOOM = 22
+EXTENT = 4096
+BUFFER = 64
+# 2^3 = 8 cells per tile side: 64-pixel cells on a 512-pixel tile; a tile's cells are exactly the
+# union of its children's.
+CELL_BITS = 3
+CLUSTER_CELLS = 1 << CELL_BITS
+# Individual features per tile: about 55 bytes each, so a full tile stays under 500 KB.
+MAX_FEATURES = 8_000
+# Half the side of the Web Mercator square (EPSG:3857), in metres.
+WORLD_HALF = 20037508.342789244
+# Row pre-filter margins, as fractions of a tile: the drawing buffer for features, a hair for clusters.
+FEATURE_MARGIN = BUFFER / EXTENT
+CLUSTER_MARGIN = 1 / EXTENT
+BBOX_MARGIN_DEGREES = 1e-7
+# World coordinates of a 4326 point expression {p}. The latitude is held off the poles, where the
+# projection has no value: such points land outside every tile instead of failing the query.
+WORLD_U = "((ST_X({p}) + 180.0) / 360.0)"
+WORLD_V = (
+    "((1.0 - atanh(sin(LEAST(GREATEST(ST_Y({p}), -89.9999999), 89.9999999) * 0.017453292519943295))"
+    " / pi()) / 2.0)"
+)
+# From world coordinates back to EPSG:3857 metres, to draw.
+METRES_X = f"({{u}} * {2 * WORLD_HALF!r} - {WORLD_HALF!r})"
+METRES_Y = f"({WORLD_HALF!r} - {{v}} * {2 * WORLD_HALF!r})"
+
+
+def world(point_sql: str) -> tuple[str, str]:
+    """SQL for the world coordinates (u, v) of a 4326 point expression."""
+    return WORLD_U.replace("{p}", point_sql), WORLD_V.replace("{p}", point_sql)
+
+
+def metres(u_sql: str, v_sql: str) -> str:
+    """SQL for the EPSG:3857 point at world coordinates (u, v)."""
+    x, y = METRES_X.replace("{u}", u_sql), METRES_Y.replace("{v}", v_sql)
+    return f"ST_SetSRID(ST_MakePoint({x}, {y}), 3857)"
+
+
+class Sql:
+    """A SQL fragment and its parameters; `format` splices other fragments into `{name}` slots,
+    keeping the parameters in the order their placeholders appear."""
+
+    SLOT = re.compile(r"\{([a-z_]+)\}")
+
+    def __init__(self, text: str, params: tuple | list = ()):
+        self.text, self.params = text, tuple(params)
+
+    def format(self, **parts: Sql | str) -> Sql:
+        text, params, at = [], [], 0
+        for match in self.SLOT.finditer(self.text):
+            part = parts[match[1]]
+            part = part if isinstance(part, Sql) else Sql(part)
+            text.append(self.text[at : match.start()])
+            params.extend(self._params_between(at, match.start()))
+            text.append(part.text)
+            params.extend(part.params)
+            at = match.end()
+        text.append(self.text[at:])
+        params.extend(self._params_between(at, len(self.text)))
+        return Sql("".join(text), params)
+
+    def _params_between(self, start: int, end: int) -> tuple:
+        before = self.text[:start].count("%s")
+        return self.params[before : before + self.text[start:end].count("%s")]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a layer's rows come from and what its features carry (SQL over the row alias `r`)."""
+
+    rows: Callable[[Any, dt.date], QuerySet]  # (user, today) -> scoped queryset
+    columns: tuple[str, ...]  # fields selected from the queryset (values()), the aliases in `r`
+    geometry_columns: tuple[str, ...]  # stored 4326 geometry columns, each GiST-indexed
+    point: str  # representative 4326 point: clusters, counts, and the drawn point
+    properties: str  # of individual features: "expr AS name, ..."
+    line: str | None = None  # a 4326 line drawn instead of the point when present
+    # (column, property): the most frequent value of a cluster's members
+    dominant: tuple[str, str] | None = None
+    total: str | None = None  # a column summed per cluster, under its own name
+    today_in_properties: bool = False
+
+
+_EQUIPMENT = {
+    "geometry_columns": ("location", "route"),
+    # Halfway along a pipeline's first line: on the route, and cheap (ST_PointOnSurface goes
+    # through GEOS, which costs more than everything else a cluster tile does per row).
+    "point": "COALESCE(r.location, ST_LineInterpolatePoint(ST_GeometryN(r.route, 1), 0.5))",
+    "line": "r.route",
+    "dominant": ("kind", "kind"),
+}
+_EQUIPMENT_COLUMNS = ("id", "kind", "variety_id", "status", "device_code", "location", "route")
+_EQUIPMENT_PROPERTIES = (
+    "r.id AS id, r.kind AS kind, r.variety_id AS variety, r.status AS status, r.device_code AS code"
+)
+
+SOURCES: dict[str, Source] = {
+    "equipment": Source(
+        rows=lambda user, today: Equipment.objects.visible_to(user),
+        columns=_EQUIPMENT_COLUMNS,
+        properties=_EQUIPMENT_PROPERTIES,
+        **_EQUIPMENT,
+    ),
+    "overdue": Source(
+        rows=lambda user, today: Equipment.objects.visible_to(user).overdue(on=today),
+        columns=(*_EQUIPMENT_COLUMNS, "next_inspection_due"),
+        properties=_EQUIPMENT_PROPERTIES + ", (%s::date - r.next_inspection_due) AS days_overdue",
+        today_in_properties=True,
+        **_EQUIPMENT,
+    ),
+    "units": Source(
+        rows=lambda user, today: Unit.objects.visible_to(user),
+        columns=("id", "name", "roles", "location"),
+        geometry_columns=("location",),
+        point="r.location",
+        properties="r.id AS id, r.name AS name, array_to_string(r.roles, ',') AS roles",
+    ),
+    "accidents": Source(
+        rows=lambda user, today: Accident.objects.visible_to(user),
+        columns=("id", "severity", "deaths", "occurred_at", "location"),
+        geometry_columns=("location",),
+        point="r.location",
+        properties=(
+            "r.id AS id, r.severity AS severity, r.deaths AS deaths, "
+            "to_json(r.occurred_at) #>> '{}' AS occurred_at"
+        ),
+        total="deaths",
+    ),
+    "resources": Source(
+        rows=lambda user, today: EmergencyResource.objects.visible_to(user),
+        columns=("id", "name", "resource_type", "location"),
+        geometry_columns=("location",),
+        point="r.location",
+        properties="r.id AS id, r.name AS name, r.resource_type AS type",
+        dominant=("resource_type", "type"),
+    ),
+}
+
+
+class NothingVisible(Exception):
+    """The filtered queryset is empty before it reaches the database (none(), an empty IN list)."""
+
+
+def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """The tile's Web Mercator envelope (xmin, ymin, xmax, ymax), by ST_TileEnvelope's arithmetic."""
+    size = 2 * WORLD_HALF / (1 << z)
+    return (
+        -WORLD_HALF + size * x,
+        WORLD_HALF - size * (y + 1),
+        -WORLD_HALF + size * (x + 1),
+        WORLD_HALF - size * y,
+    )
+
+
+def _rows(layer: str, user, query: LayerQuery, today: dt.date) -> Sql:
+    source = SOURCES[layer]
+    queryset = query.apply(source.rows(user, today)).order_by().values(*source.columns)
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:
+        raise NothingVisible from None
+    return Sql(sql, params)
+
+
+def _envelope(west: float, south: float, east: float, north: float) -> Sql:
+    return Sql("ST_MakeEnvelope(%s, %s, %s, %s, 4326)", (west, south, east, north))
+
+
+def _tile_envelope_4326(z: int, x: int, y: int, margin: float) -> Sql:
+    """The tile widened by `margin` (a fraction of its side), as a lon/lat box."""
+    xmin, ymin, xmax, ymax = tile_bounds(z, x, y)
+    pad = (xmax - xmin) * margin
+    (west, east), (south, north) = crs.to_wgs84(
+        [xmin - pad, xmax + pad], [ymin - pad, ymax + pad], crs.CRS.WEB_MERCATOR
+    )
+    return _envelope(float(west), float(south), float(east), float(north))
+
+
+def _overlaps(layer: str, envelope: Sql) -> Sql:
+    """`&&` on each stored geometry column (OR: a bitmap OR of GiST index scans)."""
+    text = " OR ".join(f"r.{column} && {{envelope}}" for column in SOURCES[layer].geometry_columns)
+    return Sql(f"({text})").format(envelope=envelope)
+
+
+def _shape(source: Source) -> str:
+    """The 3857 geometry of an individual feature."""
+    point = metres(*world(source.point))
+    if source.line is None:
+        return point
+    return (
+        f"CASE WHEN {source.line} IS NULL THEN {point} ELSE ST_Transform({source.line}, 3857) END"
+    )
+
+
+_FEATURES = """
+SELECT ST_AsMVT(t.*, %s, %s, 'geom'), count(*) FROM (
+  SELECT * FROM (
+    SELECT ST_AsMVTGeom({shape}, ST_TileEnvelope(%s, %s, %s), %s, %s, true) AS geom,
+           {properties}
+    FROM ({rows}) AS r
+    WHERE {overlaps}
+  ) AS f
+  WHERE f.geom IS NOT NULL
+  LIMIT %s
+) AS t
+"""
+
+# Rows -> sums per (cell, dominant value) over everything the pre-filter found, the cell being the
+# integer (floor(u·2^(z+3)), floor(v·2^(z+3))) -> the cells of this tile (exact integer ranges) ->
+# one point per cell at the mean longitude and latitude of its members. The aggregation runs before the tile test so the
+# planner sees the real number of rows (it hashes them, and in parallel workers); OFFSET 0 stops
+# it from pushing the tile test back down.
+_CLUSTERS = """
+SELECT ST_AsMVT(t.*, %s, %s, 'geom'), COALESCE(sum(t.count), 0) FROM (
+  SELECT ST_AsMVTGeom({mean}, ST_TileEnvelope(%s, %s, %s), %s, %s, true) AS geom,
+         sum(c.n)::int AS count, 1 AS cluster{cluster_properties}
+  FROM (
+    SELECT floor({u} * %s) AS gx, floor({v} * %s) AS gy{by},
+           count(*) AS n, sum(ST_X({point})) AS sx, sum(ST_Y({point})) AS sy{sums}
+    FROM ({rows}) AS r
+    WHERE {overlaps}
+    GROUP BY 1, 2{by_position}
+    OFFSET 0
+  ) AS c
+  WHERE c.gx >= %s AND c.gx < %s AND c.gy >= %s AND c.gy < %s
+  GROUP BY c.gx, c.gy
+) AS t
+"""
+
+_COUNT = """
+SELECT count(*) FROM (
+  SELECT {u} AS u, {v} AS v FROM ({rows}) AS r WHERE {overlaps} OFFSET 0
+) AS p
+WHERE p.u >= {west} AND p.u < {east} AND p.v >= {north} AND p.v < {south}
+"""
+
+
+def _cluster_parts(source: Source) -> dict[str, str]:
+    by, by_position, sums, properties = "", "", "", ""
+    if source.dominant:
+        column, name = source.dominant
+        by, by_position = f", r.{column} AS {column}", ", 3"
+        properties += f", (array_agg(c.{column} ORDER BY c.n DESC, c.{column}))[1] AS {name}"
+    if source.total:
+        sums += f", sum(r.{source.total}) AS {source.total}"
+        properties += f", sum(c.{source.total})::int AS {source.total}"
+    return {"by": by, "by_position": by_position, "sums": sums, "cluster_properties": properties}
+
+
+def tile_sql(layer: str, user, query: LayerQuery, z: int, x: int, y: int, today: dt.date) -> Sql:
+    """The statement for one tile: it returns (mvt bytes, features or clustered rows in it)."""
+    source = SOURCES[layer]
+    rows = _rows(layer, user, query, today)
+    if z >= CLUSTER_BELOW_ZOOM:
+        properties = Sql(source.properties, (today,) if source.today_in_properties else ())
+        return Sql(_FEATURES, (layer, EXTENT, z, x, y, EXTENT, BUFFER, MAX_FEATURES)).format(
+            shape=_shape(source),
+            properties=properties,
+            rows=rows,
+            overlaps=_overlaps(layer, _tile_envelope_4326(z, x, y, FEATURE_MARGIN)),
+        )
+    cells = float(1 << (z + CELL_BITS))
+    gx, gy = x << CELL_BITS, y << CELL_BITS
+    params = (layer, EXTENT, z, x, y, EXTENT, BUFFER, cells, cells)
+    u, v = world(source.point)
+    return Sql(_CLUSTERS, (*params, gx, gx + CLUSTER_CELLS, gy, gy + CLUSTER_CELLS)).format(
+        mean=metres(*world("ST_MakePoint(sum(c.sx) / sum(c.n), sum(c.sy) / sum(c.n))")),
+        point=source.point,
+        u=u,
+        v=v,
+        rows=rows,
+        overlaps=_overlaps(layer, _tile_envelope_4326(z, x, y, CLUSTER_MARGIN)),
+        **_cluster_parts(source),
+    )
+
+
+def count_sql(layer: str, user, query: LayerQuery, today: dt.date) -> Sql:
+    """Rows whose point lies in the bbox (half-open like tiles); the whole world without one."""
+    box = (query.bbox or BBox(-180, -MERCATOR_MAX_LATITUDE, 180, MERCATOR_MAX_LATITUDE)).clamped()
+    margin = BBOX_MARGIN_DEGREES
+    envelope = _envelope(
+        box.west - margin, box.south - margin, box.east + margin, box.north + margin
+    )
+    u, v = world(SOURCES[layer].point)
+    # The box's corners go through the very formulas the points do.
+    corner_u, corner_v = world("ST_MakePoint(%s, %s)")
+    return Sql(_COUNT).format(
+        u=u,
+        v=v,
+        rows=_rows(layer, user, query, today),
+        overlaps=_overlaps(layer, envelope),
+        west=Sql(corner_u, (box.west, box.south)),
+        east=Sql(corner_u, (box.east, box.north)),
+        north=Sql(corner_v, (box.east, box.north)),
+        south=Sql(corner_v, (box.west, box.south)),
+    )
+
+
+@dataclass(frozen=True)
+class Tile:
+    """An encoded tile, the rows it stands for (features, or the clusters' total), and whether
+    MAX_FEATURES cut it short."""
+
+    mvt: bytes
+    rows: int
+    capped: bool
+
+
+class TileCache:
+    """A small in-process LRU of encoded tiles with a time to live, keyed by scope and filters."""
+
+    def __init__(self, max_entries: int = 1024, max_bytes: int = 64 << 20, ttl: float = 60.0):
+        self.max_entries, self.max_bytes, self.ttl = max_entries, max_bytes, ttl
+        self._entries: OrderedDict[tuple, tuple[float, Tile]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Tile | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] < time.monotonic():
+                self._drop(key)
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: tuple, tile: Tile) -> None:
+        if len(tile.mvt) > self.max_bytes // 16:
+            return
+        with self._lock:
+            if key in self._entries:
+                self._drop(key)
+            self._entries[key] = (time.monotonic() + self.ttl, tile)
+            self._bytes += len(tile.mvt)
+            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+                self._drop(next(iter(self._entries)))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def _drop(self, key: tuple) -> None:
+        self._bytes -= len(self._entries.pop(key)[1].mvt)
+
+
+CACHE = TileCache()
+
+
+def _execute(statement: Sql) -> tuple:
+    # JIT compiles a tile query for longer than it runs (the planner sees millions of rows and
+    # costly spatial functions): off for this transaction only.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(statement.text, statement.params)
+        return cursor.fetchone()
+
+
+def render_tile(layer: str, user, query: LayerQuery, z: int, x: int, y: int) -> Tile:
+    """The layer's tile as the user may see it (an empty `mvt` when nothing is there)."""
+    today = timezone.localdate()
+    # The scope is the user's prefix: users of one jurisdiction share cached tiles, no one else.
+    # `today` is in the key because the overdue layer and date windows move with it.
+    key = (user.jurisdiction_prefix, query.key, z, x, y, today)
+    tile = CACHE.get(key)
+    if tile is not None:
+        return tile
+    try:
+        mvt, rows = _execute(tile_sql(layer, user, query, z, x, y, today))
+    except NothingVisible:
+        mvt, rows = b"", 0
+    capped = z >= CLUSTER_BELOW_ZOOM and rows >= MAX_FEATURES
+    tile = Tile(bytes(mvt or b""), int(rows), capped)
+    CACHE.put(key, tile)
+    return tile
+
+
+def count_features(layer: str, user, query: LayerQuery) -> int:
+    """The filtered rows in the query's bbox: the sum of the cluster counts over that area."""
+    try:
+        return int(_execute(count_sql(layer, user, query, timezone.localdate()))[0])
+    except NothingVisible:
+        return 0

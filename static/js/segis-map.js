@@ -1,0 +1,996 @@
+/* global maplibregl */
+'use strict';
+// The supervisor's map (/map/): MapLibre GL over our own region outlines, with the tile server's
+// layers (layers/tiles.py), filters, counts in view, search and popups. Everything it loads comes
+// from this site: the online basemaps are requested only when the user picks one.
+(function() {
+    const config = JSON.parse(document.getElementById('segis-map-config').textContent);
+    const ORIGIN = window.location.origin;
+    const NUMBER = new Intl.NumberFormat('zh-CN');
+
+    // No `glyphs` URL in the style: MapLibre 5 then draws every label, Chinese or digits, with
+    // the browser's own fonts (TinySDF), so labels need no glyph files and no network.
+    const FONT = ['Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', 'sans-serif'];
+    const FONT_BOLD = ['Noto Sans CJK SC Bold', 'Microsoft YaHei Bold', 'PingFang SC', 'sans-serif'];
+
+    // The map's palette, as /tiles/layers.json states it (layers/catalogue.py): the catalogue's
+    // legends replace these copies when it loads, so legends and features never disagree.
+    const palette = {
+        kinds: {
+            '1000': '#e15759', '2000': '#f28e2b', '3000': '#4e79a7', '4000': '#edc948', '5000': '#59a14f',
+            '6000': '#b07aa1', '7000': '#9c755f', '8000': '#76b7b2', '9000': '#ff9da7'
+        },
+        otherKind: '#9d9d9d',
+        statusOpacity: {in_use: 1, suspended: 0.6, cancelled: 0.35, scrapped: 0.2},
+        overdueNoDate: '#67001f',  // a failed inspection: no next date, the most urgent
+        overdueSteps: [[30, '#fdae61'], [90, '#f46d43'], [365, '#d73027'], [Infinity, '#a50026']],
+        roles: {
+            use: '#4e79a7', manufacture: '#9c755f', installation: '#f28e2b', maintenance: '#59a14f',
+            inspection: '#b07aa1', supervision: '#e15759', filling: '#edc948', rescue: '#d62728'
+        },
+        severity: {ordinary: '#fdae61', large: '#f46d43', major: '#d73027', extraordinary: '#67001f'},
+        resources: {
+            rescue_team: '#d62728', maintenance_station: '#59a14f', fire_station: '#e15759',
+            hospital: '#4e79a7', hazmat_team: '#f28e2b', lifting_depot: '#edc948'
+        },
+        legends: {}  // the catalogue's legend per layer, when it has one
+    };
+    // A unit with several roles is drawn in the colour of its rarest role: the one a supervisor
+    // looks for (nearly every unit is also a use unit).
+    const ROLE_PRIORITY = ['rescue', 'maintenance', 'inspection', 'filling', 'installation', 'manufacture', 'supervision', 'use'];
+    const CLUSTER_COLOURS = {overdue: '#b2182b', units: '#3b5b8c', accidents: '#7f0000', resources: '#0f766e'};
+    // Detail pages, for now the admin's change forms.
+    const DETAIL_URLS = {
+        equipment: '/admin/registry/equipment/{id}/change/',
+        overdue: '/admin/registry/equipment/{id}/change/',
+        units: '/admin/registry/unit/{id}/change/',
+        accidents: '/admin/registry/accident/{id}/change/',
+        resources: '/admin/registry/emergencyresource/{id}/change/'
+    };
+    // Individual features from this zoom on; below it the tiles hold grid clusters.
+    const DETAIL_ZOOM = 12;
+    const CHINA = [[73.5, 18.0], [135.1, 53.6]];
+
+    const LAYERS = config.layers.map((layer) => layer.name);
+    const TITLES = Object.fromEntries(config.layers.map((layer) => [layer.name, layer.title]));
+    const labelsOf = (choices) => Object.fromEntries(choices.map((c) => [c.value, c.label]));
+    const STATUS_LABELS = labelsOf(config.statuses);
+    const ROLE_LABELS = labelsOf(config.roles);
+    const SEVERITY_LABELS = labelsOf(config.severities);
+    const RESOURCE_LABELS = labelsOf(config.resource_types);
+    const KIND_NAMES = Object.fromEntries(config.kinds.map((k) => [k.code, `${k.zh} / ${k.en}`]));
+    const VARIETY_NAMES = Object.fromEntries(config.varieties.map((v) => [v.code, `${v.zh} / ${v.en}`]));
+
+    const $ = (selector, root) => (root || document).querySelector(selector);
+    const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
+    // Not `new URL()`: it would percent-encode the {z}/{x}/{y} of a tile template.
+    const absolute = (path) => (path.startsWith('/') ? ORIGIN + path : path);
+
+    function el(tag, attrs, children) {
+        const node = document.createElement(tag);
+        Object.entries(attrs || {}).forEach(([key, value]) => {
+            if (value === undefined || value === null) {
+                return;
+            }
+            if (key === 'text') {
+                node.textContent = value;
+            } else if (key === 'style') {
+                node.setAttribute('style', value);
+            } else {
+                node.setAttribute(key, value);
+            }
+        });
+        (children || []).forEach((child) => child && node.append(child));
+        return node;
+    }
+
+    const state = {
+        available: new Set(),  // layers the tile server serves
+        countAbort: null,
+        marker: null,
+        outlines: [],  // the base map's features, to frame a region picked in the filter
+        basemap: 'offline'
+    };
+
+    // ------------------------------------------------------------------ filters
+
+    function readFilters() {
+        const form = $('#filter-form');
+        const values = {};
+        const checked = (name) => $$(`input[name="${name}"]:checked`, form).map((i) => i.value);
+        const kinds = checked('kind');
+        const statuses = checked('status');
+        if (kinds.length) {
+            values.kind = kinds.join(',');
+        }
+        if (statuses.length) {
+            values.status = statuses.join(',');
+        }
+        ['variety', 'region', 'from', 'to', 'role', 'type'].forEach((name) => {
+            const value = form.elements[name].value.trim();
+            if (value) {
+                values[name] = value;
+            }
+        });
+        return inOrder(values);
+    }
+
+    // A range typed backwards is read forwards (the server would refuse it).
+    function inOrder(values) {
+        if (values.from && values.to && values.from > values.to) {
+            [values.from, values.to] = [values.to, values.from];
+        }
+        return values;
+    }
+
+    // Which filters each layer understands; the catalogue's own list wins when it has one.
+    const LAYER_FILTERS = {
+        equipment: ['kind', 'variety', 'status', 'region', 'from', 'to'],
+        overdue: ['kind', 'variety', 'region', 'from', 'to'],
+        units: ['region', 'role'],
+        accidents: ['kind', 'region', 'window', 'from', 'to'],
+        resources: ['region', 'type']
+    };
+
+    function layerQuery(layer) {
+        const filters = readFilters();
+        const accepted = LAYER_FILTERS[layer];
+        const params = new URLSearchParams();
+        if (layer === 'accidents') {
+            // The accident window replaces the date range: a preset window, or its own dates.
+            delete filters.from;
+            delete filters.to;
+            const span = $('#accident-window').value;
+            if (span === 'custom') {
+                const from = $('input[name="accident_from"]').value;
+                const to = $('input[name="accident_to"]').value;
+                if (from) {
+                    filters.from = from;
+                }
+                if (to) {
+                    filters.to = to;
+                }
+                inOrder(filters);
+            } else {
+                filters.window = span;
+            }
+        }
+        Object.entries(filters).forEach(([name, value]) => {
+            if (accepted.includes(name)) {
+                params.set(name, value);
+            }
+        });
+        return params.toString();
+    }
+
+    function tileUrl(layer) {
+        const query = layerQuery(layer);
+        return absolute(`${config.urls.tiles}${layer}/{z}/{x}/{y}.pbf${query ? '?' + query : ''}`);
+    }
+
+    // ------------------------------------------------------------------ styles
+
+    function matchOn(property, colours, fallback) {
+        const match = ['match', ['to-string', ['get', property]]];
+        Object.entries(colours).forEach(([value, colour]) => match.push(value, colour));
+        match.push(fallback);
+        return match;
+    }
+
+    const kindColour = () => matchOn('kind', palette.kinds, palette.otherKind);
+
+    const IS_CLUSTER = ['has', 'count'];
+    const IS_POINT = ['==', ['geometry-type'], 'Point'];
+    const IS_LINE = ['in', ['geometry-type'], ['literal', ['LineString', 'MultiLineString']]];
+    const INDIVIDUAL_POINT = ['all', ['!', IS_CLUSTER], IS_POINT];
+
+    // Dark text on light circles, white on dark ones (relative luminance, as WCAG computes it).
+    const DARK_TEXT = '#1f2a37';
+    function isLight(colour) {
+        const hex = /^#([0-9a-f]{6})$/i.exec(colour);
+        if (!hex) {
+            return true;
+        }
+        const [r, g, b] = [0, 2, 4].map((i) => {
+            const c = parseInt(hex[1].slice(i, i + 2), 16) / 255;
+            return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.3;
+    }
+
+    // The same expression shape as the colour, each colour swapped for `light` or `dark`.
+    function readableOn(colour, light, dark) {
+        if (typeof colour === 'string') {
+            return isLight(colour) ? light : dark;
+        }
+        return colour.map((part, i) => (i > 1 && typeof part === 'string' && part.startsWith('#') ? (isLight(part) ? light : dark) : part));
+    }
+
+    function clusterColour(layer) {
+        if (layer === 'equipment') {
+            return kindColour();
+        }
+        if (layer === 'resources') {
+            return matchOn('type', palette.resources, CLUSTER_COLOURS.resources);
+        }
+        return CLUSTER_COLOURS[layer];
+    }
+
+    // "1,234", "5.6万" (ten thousands, as Chinese counts read), "1,234万".
+    const COUNT_TEXT = ['let', 'n', ['to-number', ['get', 'count'], 0],
+        ['case',
+            ['>=', ['var', 'n'], 100000000], ['concat', ['to-string', ['/', ['round', ['/', ['var', 'n'], 10000000]], 10]], '亿'],
+            ['>=', ['var', 'n'], 10000], ['concat', ['to-string', ['/', ['round', ['/', ['var', 'n'], 1000]], 10]], '万'],
+            ['number-format', ['var', 'n'], {locale: 'zh-CN'}]]];
+
+    function pointColour(layer) {
+        if (layer === 'equipment') {
+            return kindColour();
+        }
+        if (layer === 'overdue') {
+            const days = ['to-number', ['get', 'days_overdue'], 0];
+            const expression = ['case', ['!', ['has', 'days_overdue']], palette.overdueNoDate];
+            const steps = palette.overdueSteps;
+            steps.slice(0, -1).forEach(([limit, colour]) => expression.push(['<=', days, limit], colour));
+            expression.push(steps[steps.length - 1][1]);
+            return expression;
+        }
+        if (layer === 'units') {
+            const roles = ['concat', ',', ['to-string', ['get', 'roles']], ','];
+            const expression = ['case'];
+            ROLE_PRIORITY.filter((role) => palette.roles[role]).forEach((role) => {
+                expression.push(['in', `,${role},`, roles], palette.roles[role]);
+            });
+            expression.push(CLUSTER_COLOURS.units);
+            return expression;
+        }
+        if (layer === 'accidents') {
+            return matchOn('severity', palette.severity, CLUSTER_COLOURS.accidents);
+        }
+        return matchOn('type', palette.resources, CLUSTER_COLOURS.resources);
+    }
+
+    function pointRadius(layer) {
+        if (layer === 'accidents') {
+            return ['interpolate', ['linear'], ['to-number', ['get', 'deaths'], 0], 0, 6, 1, 8, 3, 10, 10, 14];
+        }
+        const base = layer === 'resources' ? 6 : layer === 'overdue' ? 5 : 4;
+        return ['interpolate', ['linear'], ['zoom'], DETAIL_ZOOM, base, 17, base + 3];
+    }
+
+    function styleLayers(layer) {
+        const common = {source: layer, 'source-layer': layer, layout: {visibility: 'none'}};
+        const layers = [];
+        if (layer === 'accidents') {
+            layers.push({
+                ...common, id: 'accidents-heat', type: 'heatmap',
+                paint: {
+                    'heatmap-weight': ['interpolate', ['linear'], ['to-number', ['coalesce', ['get', 'count'], 1], 1], 1, 0.4, 20, 1.5, 200, 3],
+                    'heatmap-radius': ['interpolate', ['linear'], ['zoom'], 4, 18, 10, 35, 15, 50],
+                    'heatmap-color': ['interpolate', ['linear'], ['heatmap-density'],
+                        0, 'rgba(255, 237, 160, 0)', 0.2, 'rgba(254, 217, 118, 0.6)', 0.4, '#feb24c',
+                        0.6, '#fd8d3c', 0.8, '#f03b20', 1, '#bd0026'],
+                    'heatmap-opacity': 0.8
+                }
+            });
+        }
+        if (layer === 'equipment') {
+            layers.push({
+                ...common, id: 'equipment-lines', type: 'line', filter: IS_LINE,
+                layout: {...common.layout, 'line-cap': 'round', 'line-join': 'round'},
+                paint: {'line-color': kindColour(), 'line-width': ['interpolate', ['linear'], ['zoom'], 12, 2, 17, 5], 'line-opacity': 0.9}
+            });
+        }
+        layers.push({
+            ...common, id: `${layer}-clusters`, type: 'circle', filter: IS_CLUSTER,
+            paint: {
+                'circle-color': clusterColour(layer),
+                'circle-radius': ['interpolate', ['linear'], ['sqrt', ['to-number', ['get', 'count'], 1]], 1, 8, 10, 13, 100, 26, 1000, 40],
+                'circle-opacity': 0.82,
+                'circle-stroke-color': '#ffffff',
+                'circle-stroke-width': 1.5
+            }
+        });
+        layers.push({
+            ...common, id: `${layer}-counts`, type: 'symbol', filter: IS_CLUSTER,
+            layout: {
+                ...common.layout,
+                'text-field': COUNT_TEXT,
+                'text-font': FONT_BOLD,
+                'text-size': 11,
+                'text-allow-overlap': true,
+                'text-ignore-placement': true
+            },
+            paint: {
+                'text-color': readableOn(clusterColour(layer), DARK_TEXT, '#ffffff'),
+                'text-halo-color': readableOn(clusterColour(layer), 'rgba(255, 255, 255, 0.8)', 'rgba(0, 0, 0, 0.35)'),
+                'text-halo-width': 1.2
+            }
+        });
+        const byStatus = ['match', ['to-string', ['get', 'status']]];
+        Object.entries(palette.statusOpacity).forEach(([status, opacity]) => byStatus.push(status, 0.9 * opacity));
+        byStatus.push(0.9);
+        layers.push({
+            ...common, id: `${layer}-points`, type: 'circle', filter: INDIVIDUAL_POINT,
+            paint: {
+                'circle-color': pointColour(layer),
+                'circle-radius': pointRadius(layer),
+                'circle-opacity': layer === 'equipment' ? byStatus : 0.9,
+                'circle-stroke-opacity': layer === 'equipment' ? byStatus : 1,
+                'circle-stroke-color': layer === 'accidents' ? '#2b0000' : '#ffffff',
+                'circle-stroke-width': layer === 'resources' ? 2.5 : 1.2
+            }
+        });
+        return layers;
+    }
+
+    const INTERACTIVE = (layer) => [`${layer}-clusters`, `${layer}-points`].concat(layer === 'equipment' ? ['equipment-lines'] : []);
+
+    // ------------------------------------------------------------------ legends
+
+    function swatch(colour, label, extra, opacity) {
+        const style = `background:${colour}` + (opacity !== undefined ? `;opacity:${opacity}` : '');
+        return el('span', {}, [el('i', {style, class: extra || null}), label]);
+    }
+
+    const note = (text) => el('span', {class: 'note', text});
+    const CLUSTER_NOTE = '缩小时为聚合圆，数字为数量，点击放大 / zoomed out: clusters with their count; click to zoom in';
+
+    // Legend rows: the catalogue's items where it has them, else ours with the page's labels.
+    function legendItems(layer, fallback) {
+        const legend = palette.legends[layer];
+        const items = legend && Array.isArray(legend.items) ? legend.items : null;
+        return items ? items.filter((i) => i.colour).map((i) => [i.colour, i.label || i.value, i.value]) : fallback();
+    }
+
+    function renderLegends() {
+        const labelled = (colours, labels) => () => Object.entries(colours).map(([v, c]) => [c, labels[v] || v, v]);
+        const kindLabels = Object.fromEntries(config.kinds.map((k) => [k.code, `${k.zh} / ${k.en}`]));
+        const legends = {
+            equipment: [
+                ...legendItems('equipment', labelled(palette.kinds, kindLabels))
+                    .filter(([, , code]) => kindLabels[code])  // kinds a device can have (no 7000, F000)
+                    .map(([c, label]) => swatch(c, label)),
+                swatch(palette.kinds['8000'] || palette.otherKind, '管道（线）/ pipelines (lines)', 'line'),
+                ...Object.entries(palette.statusOpacity).filter(([status]) => status !== 'in_use')
+                    .map(([status, opacity]) => swatch('#5b6b7c', STATUS_LABELS[status] || status, null, opacity)),
+                note(CLUSTER_NOTE + '；颜色为主要种类 / coloured by the main kind')
+            ],
+            overdue: [
+                ...legendItems('overdue', () => [[palette.overdueNoDate, '无下次检验日期 / no due date'],
+                    ...palette.overdueSteps.map(([limit, c]) => [c, `≤ ${limit} 天 / days`])]).map(([c, label]) => swatch(c, label)),
+                swatch(CLUSTER_COLOURS.overdue, '聚合 / cluster', 'big'),
+                note(CLUSTER_NOTE)
+            ],
+            units: [
+                ...legendItems('units', labelled(palette.roles, ROLE_LABELS)).map(([c, label]) => swatch(c, label)),
+                note('多角色单位按最少见的角色着色 / a unit with several roles takes its rarest role\'s colour')
+            ],
+            accidents: [
+                ...legendItems('accidents', labelled(palette.severity, SEVERITY_LABELS)).map(([c, label]) => swatch(c, label)),
+                note('圆越大死亡人数越多 / larger circle: more deaths')
+            ],
+            resources: legendItems('resources', labelled(palette.resources, RESOURCE_LABELS)).map(([c, label]) => swatch(c, label))
+        };
+        LAYERS.forEach((layer) => {
+            const box = $(`[data-legend-for="${layer}"]`);
+            if (box) {
+                box.replaceChildren(...(legends[layer] || []));
+            }
+        });
+    }
+
+    // Take the catalogue's legends as the palette.
+    function adoptLegends(legends) {
+        const colours = (legend) => Object.fromEntries(
+            ((legend && legend.items) || []).filter((i) => i.value && i.colour).map((i) => [i.value, i.colour])
+        );
+        palette.legends = legends;
+        const equipment = legends.equipment;
+        if (equipment && equipment.items) {
+            Object.assign(palette.kinds, colours(equipment));
+            palette.otherKind = equipment.other || palette.otherKind;
+            (equipment.status || []).forEach((s) => {
+                if (s.value && typeof s.opacity === 'number') {
+                    palette.statusOpacity[s.value] = s.opacity;
+                }
+            });
+        }
+        const overdue = legends.overdue && legends.overdue.items;
+        if (overdue && overdue.length) {
+            const none = overdue.find((i) => i.max_days === null);
+            const steps = overdue.filter((i) => typeof i.max_days === 'number')
+                .sort((a, b) => a.max_days - b.max_days).map((i) => [i.max_days, i.colour]);
+            palette.overdueNoDate = none ? none.colour : palette.overdueNoDate;
+            palette.overdueSteps = steps.length ? steps : palette.overdueSteps;
+        }
+        Object.assign(palette.roles, colours(legends.units));
+        Object.assign(palette.severity, colours(legends.accidents));
+        Object.assign(palette.resources, colours(legends.resources));
+    }
+
+    // ------------------------------------------------------------------ the map
+
+    const bounds = config.bounds ? [[config.bounds[0], config.bounds[1]], [config.bounds[2], config.bounds[3]]] : CHINA;
+    const map = new maplibregl.Map({
+        container: 'map',
+        style: {
+            version: 8,
+            sources: {
+                basemap: {type: 'geojson', data: {type: 'FeatureCollection', features: []}},
+                'basemap-labels': {type: 'geojson', data: {type: 'FeatureCollection', features: []}}
+            },
+            layers: [
+                {id: 'background', type: 'background', paint: {'background-color': '#dfe7ee'}},
+                {id: 'land', type: 'fill', source: 'basemap', filter: ['==', ['get', 'outer'], true], paint: {'fill-color': '#fbf8ef'}},
+                {id: 'county-lines', type: 'line', source: 'basemap', filter: ['==', ['get', 'level'], 'county'],
+                    paint: {'line-color': '#a89f92', 'line-width': 0.8, 'line-dasharray': [3, 2]}},
+                {id: 'city-lines', type: 'line', source: 'basemap', filter: ['==', ['get', 'level'], 'city'],
+                    paint: {'line-color': '#8a7a66', 'line-width': 1.4}},
+                {id: 'province-lines', type: 'line', source: 'basemap', filter: ['==', ['get', 'level'], 'province'],
+                    paint: {'line-color': '#6b5a48', 'line-width': 2.2}},
+                {id: 'jurisdiction-line', type: 'line', source: 'basemap', filter: ['==', ['get', 'outer'], true],
+                    paint: {'line-color': '#0b4f8a', 'line-width': 2, 'line-opacity': 0.75}},
+                {id: 'picked-region', type: 'line', source: 'basemap', filter: ['==', ['get', 'code'], ''],
+                    paint: {'line-color': '#d9480f', 'line-width': 2.5}},
+                ...labelLayers()
+            ]
+        },
+        bounds: bounds,
+        fitBoundsOptions: {padding: 30},
+        maxZoom: 18,
+        attributionControl: {compact: true, customAttribution: '行政区划 / boundaries: SEGIS'},
+        transformRequest: (url) => (url.startsWith(ORIGIN) ? {url: url, credentials: 'same-origin'} : {url: url})
+    });
+    map.addControl(new maplibregl.NavigationControl({visualizePitch: false}), 'top-right');
+    map.addControl(new maplibregl.ScaleControl({unit: 'metric'}), 'bottom-right');
+    map.dragRotate.disable();
+    map.touchZoomRotate.disableRotation();
+    window.segisMap = map;  // for the browser tests and the console
+
+    // Names at the label point of each region: the jurisdiction's own regions always, the finer
+    // levels once there is room for them (see showLabelsFrom; MapLibre drops colliding ones).
+    function labelLayers() {
+        const text = (size, font, colour) => ({
+            layout: {'text-field': ['get', 'name'], 'text-font': font, 'text-size': size, 'text-padding': 4},
+            paint: {'text-color': colour, 'text-halo-color': 'rgba(255, 255, 255, 0.9)', 'text-halo-width': 1.5}
+        });
+        const inner = (level) => ['all', ['!=', ['get', 'outer'], true], ['==', ['get', 'level'], level]];
+        return [
+            {id: 'county-labels', type: 'symbol', source: 'basemap-labels', filter: inner('county'), minzoom: 24, ...text(11.5, FONT, '#5c5044')},
+            {id: 'city-labels', type: 'symbol', source: 'basemap-labels', filter: inner('city'), minzoom: 24, ...text(12.5, FONT, '#3d3226')},
+            {id: 'outer-labels', type: 'symbol', source: 'basemap-labels', filter: ['==', ['get', 'outer'], true], ...text(14, FONT_BOLD, '#3d3226')}
+        ];
+    }
+
+    // The level just below the jurisdiction is named from the opening view on (a city user sees
+    // its counties), the level below that two zooms closer; never closer than LABEL_FLOOR.
+    const LEVELS = ['province', 'city', 'county'];
+    const LABEL_FLOOR = {city: 5.5, county: 7.5};
+    function showLabelsFrom(features, openingZoom) {
+        const outer = features.find((f) => f.properties.outer);
+        const top = outer ? LEVELS.indexOf(outer.properties.level) : 0;
+        ['city', 'county'].forEach((level) => {
+            const depth = LEVELS.indexOf(level) - top;
+            if (depth > 0) {
+                const from = Math.max(openingZoom - 0.5 + 2 * (depth - 1), LABEL_FLOOR[level]);
+                map.setLayerZoomRange(`${level}-labels`, from, 24);
+            }
+        });
+    }
+
+    async function loadBasemap() {
+        const response = await fetch(config.urls.basemap, {credentials: 'same-origin'});
+        if (!response.ok) {
+            throw new Error(`basemap: HTTP ${response.status}`);
+        }
+        const outlines = await response.json();
+        const labels = {
+            type: 'FeatureCollection',
+            features: outlines.features.filter((f) => f.properties.label_point).map((f) => ({
+                type: 'Feature',
+                geometry: {type: 'Point', coordinates: f.properties.label_point},
+                properties: {name: f.properties.name, level: f.properties.level, outer: f.properties.outer, code: f.properties.code}
+            }))
+        };
+        state.outlines = outlines.features;
+        showLabelsFrom(outlines.features, map.getZoom());
+        map.getSource('basemap').setData(outlines);
+        map.getSource('basemap-labels').setData(labels);
+    }
+
+    // ------------------------------------------------------------------ the tile catalogue
+
+    function parseCatalogue(data) {
+        let list = data && (Array.isArray(data) ? data : data.layers);
+        if (list && !Array.isArray(list)) {
+            list = Object.entries(list).map(([name, layer]) => ({name, ...layer}));
+        }
+        list = (list || []).filter((layer) => layer && layer.name);
+        const accepted = {};
+        const legends = {};
+        list.forEach((layer) => {
+            if (Array.isArray(layer.filters)) {
+                accepted[layer.name] = layer.filters.map((f) => (typeof f === 'string' ? f : f.name));
+            }
+            if (layer.legend && typeof layer.legend === 'object') {
+                legends[layer.name] = layer.legend;
+            }
+        });
+        return {names: new Set(list.map((layer) => layer.name)), accepted, legends};
+    }
+
+    async function loadCatalogue() {
+        if (!config.tiles_installed) {
+            return null;
+        }
+        const response = await fetch(config.urls.catalogue, {credentials: 'same-origin'});
+        if (!response.ok) {
+            return null;
+        }
+        return parseCatalogue(await response.json());
+    }
+
+    function showNotice(text) {
+        const notice = $('#tiles-notice');
+        notice.textContent = text;
+        notice.hidden = !text;
+    }
+
+    function addOverlays() {
+        LAYERS.forEach((layer) => {
+            if (!state.available.has(layer)) {
+                return;
+            }
+            map.addSource(layer, {type: 'vector', tiles: [tileUrl(layer)], minzoom: 0, maxzoom: 16});
+            styleLayers(layer).forEach((style) => map.addLayer(style));
+        });
+        applyToggles();
+    }
+
+    function refreshTiles() {
+        state.available.forEach((layer) => {
+            const source = map.getSource(layer);
+            if (source && source.setTiles) {
+                source.setTiles([tileUrl(layer)]);
+            }
+        });
+        scheduleCounts();
+    }
+
+    // ------------------------------------------------------------------ toggles and counts
+
+    function isOn(layer) {
+        const box = $(`input[name="layer"][value="${layer}"]`);
+        return Boolean(box && box.checked && state.available.has(layer));
+    }
+
+    function applyToggles() {
+        LAYERS.forEach((layer) => {
+            const row = $(`.layer[data-layer="${layer}"]`);
+            const on = isOn(layer);
+            row.classList.toggle('off', !on);
+            if (!state.available.has(layer)) {
+                return;
+            }
+            styleLayers(layer).forEach(({id}) => {
+                let visible = on;
+                if (id === 'accidents-heat') {
+                    visible = on && $('#accident-heat').checked;
+                }
+                map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
+            });
+        });
+        scheduleCounts();
+    }
+
+    function viewBbox() {
+        const b = map.getBounds();
+        const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), hi);
+        return [
+            clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -85.05, 85.05),
+            clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -85.05, 85.05)
+        ].map((v) => v.toFixed(5)).join(',');
+    }
+
+    let countTimer = null;
+    function scheduleCounts() {
+        clearTimeout(countTimer);
+        countTimer = setTimeout(updateCounts, 250);
+    }
+
+    async function updateCounts() {
+        if (state.countAbort) {
+            state.countAbort.abort();
+        }
+        const abort = new AbortController();
+        state.countAbort = abort;
+        const bbox = viewBbox();
+        await Promise.all(LAYERS.map(async (layer) => {
+            const output = $(`[data-count-for="${layer}"]`);
+            if (!isOn(layer)) {
+                output.textContent = '';
+                return;
+            }
+            const query = layerQuery(layer);
+            const url = `${config.urls.tiles}${layer}/count?${query ? query + '&' : ''}bbox=${bbox}`;
+            try {
+                const response = await fetch(url, {credentials: 'same-origin', signal: abort.signal});
+                const body = await response.json();
+                if (!response.ok) {
+                    output.textContent = '—';
+                    output.title = JSON.stringify(body);
+                    return;
+                }
+                output.textContent = NUMBER.format(body.count);
+                output.title = '当前视野内 / in the current view';
+                output.classList.toggle('alert', (layer === 'overdue' || layer === 'accidents') && body.count > 0);
+            } catch (error) {
+                if (error.name !== 'AbortError') {
+                    output.textContent = '—';
+                }
+            }
+        }));
+    }
+
+    // ------------------------------------------------------------------ popups
+
+    function facts(rows) {
+        const dl = el('dl');
+        rows.filter(([, value]) => value !== undefined && value !== null && value !== '').forEach(([term, value, cls]) => {
+            dl.append(el('dt', {text: term}), el('dd', {text: String(value), class: cls || null}));
+        });
+        return dl;
+    }
+
+    function splitRoles(roles) {
+        if (Array.isArray(roles)) {
+            return roles;
+        }
+        return String(roles || '').replace(/[[\]{}"']/g, '').split(/[,\s]+/).filter(Boolean);
+    }
+
+    function formatTime(value) {
+        const date = new Date(value);
+        return Number.isNaN(date.getTime()) ? value : date.toLocaleString('zh-CN', {hour12: false});
+    }
+
+    function popupContent(layer, p, id) {
+        let title;
+        let subtitle;
+        let rows;
+        if (layer === 'equipment' || layer === 'overdue') {
+            title = p.code || `#${id}`;
+            subtitle = layer === 'overdue' ? '逾期未检设备 / overdue equipment' : '设备 / equipment';
+            rows = [
+                ['种类 / kind', KIND_NAMES[p.kind] || p.kind],
+                ['品种 / variety', p.variety ? `${p.variety} ${VARIETY_NAMES[p.variety] || ''}`.trim() : null],
+                ['状态 / status', STATUS_LABELS[p.status] || p.status],
+                ['逾期 / overdue', p.days_overdue !== undefined ? `${NUMBER.format(p.days_overdue)} 天 / days` : null, 'alert']
+            ];
+        } else if (layer === 'units') {
+            title = p.name || `#${id}`;
+            subtitle = '单位 / unit';
+            rows = [['角色 / roles', splitRoles(p.roles).map((r) => ROLE_LABELS[r] || r).join('；')]];
+        } else if (layer === 'accidents') {
+            title = SEVERITY_LABELS[p.severity] || '事故 / accident';
+            subtitle = '事故 / accident';
+            rows = [
+                ['时间 / time', p.occurred_at ? formatTime(p.occurred_at) : null],
+                ['死亡 / deaths', p.deaths, Number(p.deaths) > 0 ? 'alert' : null]
+            ];
+        } else {
+            title = p.name || `#${id}`;
+            subtitle = '应急资源 / emergency resource';
+            rows = [['类型 / type', RESOURCE_LABELS[p.type] || p.type]];
+        }
+        const box = el('div', {class: 'segis-popup', 'data-layer': layer}, [
+            el('h3', {text: title}, [el('small', {text: subtitle})]),
+            facts(rows)
+        ]);
+        if (id !== undefined && id !== null && DETAIL_URLS[layer]) {
+            box.append(el('a', {class: 'detail', href: DETAIL_URLS[layer].replace('{id}', encodeURIComponent(id)), text: '查看详情 / Details →'}));
+        }
+        return box;
+    }
+
+    function layerOf(styleLayerId) {
+        return LAYERS.find((layer) => styleLayerId === `${layer}-clusters` || styleLayerId === `${layer}-points` || styleLayerId === `${layer}-lines`);
+    }
+
+    function interactiveLayers() {
+        return LAYERS.filter(isOn).flatMap(INTERACTIVE).filter((id) => map.getLayer(id));
+    }
+
+    const popup = new maplibregl.Popup({maxWidth: '320px', focusAfterOpen: false});
+
+    function onClick(event) {
+        const layers = interactiveLayers();
+        if (!layers.length) {
+            return;
+        }
+        const pad = 4;
+        const box = [[event.point.x - pad, event.point.y - pad], [event.point.x + pad, event.point.y + pad]];
+        const features = map.queryRenderedFeatures(box, {layers});
+        if (!features.length) {
+            return;
+        }
+        // The topmost feature, preferring individual records over clusters.
+        const feature = features.find((f) => !('count' in f.properties)) || features[0];
+        const layer = layerOf(feature.layer.id);
+        if ('count' in feature.properties) {
+            map.easeTo({center: feature.geometry.coordinates, zoom: Math.min(map.getZoom() + 2, DETAIL_ZOOM)});
+            return;
+        }
+        const id = feature.properties.id !== undefined ? feature.properties.id : feature.id;
+        const at = feature.geometry.type === 'Point' ? feature.geometry.coordinates : event.lngLat;
+        popup.setLngLat(at).setDOMContent(popupContent(layer, feature.properties, id)).addTo(map);
+    }
+
+    const tooltip = new maplibregl.Popup({closeButton: false, closeOnClick: false, className: 'segis-tooltip', offset: 12});
+
+    function onHover(event) {
+        const layers = interactiveLayers();
+        const features = layers.length ? map.queryRenderedFeatures(event.point, {layers}) : [];
+        map.getCanvas().style.cursor = features.length ? 'pointer' : '';
+        const cluster = features.find((f) => 'count' in f.properties);
+        if (cluster && !features.some((f) => !('count' in f.properties))) {
+            const layer = layerOf(cluster.layer.id);
+            const p = cluster.properties;
+            const kind = p.kind && KIND_NAMES[p.kind] ? `，主要为 ${KIND_NAMES[p.kind]}` : '';
+            tooltip.setLngLat(event.lngLat)
+                .setText(`${TITLES[layer]}：${NUMBER.format(p.count)}${kind} · 点击放大 / click to zoom in`)
+                .addTo(map);
+        } else {
+            tooltip.remove();
+        }
+        // Where am I: the region under the cursor, in the status line.
+        const regions = map.queryRenderedFeatures(event.point, {layers: ['land']});
+        const status = $('#map-status');
+        status.textContent = regions.length ? `${regions[0].properties.name} ${regions[0].properties.code} · z${map.getZoom().toFixed(1)}` : '';
+    }
+
+    // ------------------------------------------------------------------ search
+
+    async function getJSON(url) {
+        const response = await fetch(url, {credentials: 'same-origin', headers: {Accept: 'application/json'}});
+        if (!response.ok) {
+            return null;
+        }
+        return response.json();
+    }
+
+    function featuresOf(body) {
+        if (!body) {
+            return [];
+        }
+        const results = body.results !== undefined ? body.results : body;
+        if (Array.isArray(results)) {
+            return results;
+        }
+        return (results && results.features) || [];
+    }
+
+    function showMarker(coordinates, content) {
+        if (state.marker) {
+            state.marker.remove();
+        }
+        popup.remove();
+        // The marker's own popup opens above the pin, not over it.
+        const found = new maplibregl.Popup({maxWidth: '320px', focusAfterOpen: false}).setDOMContent(content);
+        state.marker = new maplibregl.Marker({color: '#d9480f'}).setLngLat(coordinates).setPopup(found).addTo(map);
+        state.marker.togglePopup();
+    }
+
+    function firstPosition(coordinates) {
+        let position = coordinates;
+        while (Array.isArray(position) && Array.isArray(position[0])) {
+            position = position[0];
+        }
+        return position;
+    }
+
+    function goTo(result) {
+        const geometry = result.feature.geometry;
+        const content = result.content();
+        if (!geometry) {
+            popup.remove();
+            alertResult(content);
+            return;
+        }
+        const coordinates = firstPosition(geometry.coordinates);
+        map.flyTo({center: coordinates, zoom: Math.max(map.getZoom(), 16), speed: 1.6});
+        showMarker(coordinates, content);
+    }
+
+    function alertResult(content) {
+        const list = $('#search-results');
+        const item = el('li', {class: 'empty'}, [el('span', {class: 'what', text: '无坐标，不能在地图上定位 / no location on record'}), content]);
+        list.prepend(item);
+    }
+
+    function equipmentResult(feature) {
+        const p = feature.properties;
+        const code = p.device_code || p.registration_code || p.certificate_number || `#${feature.id}`;
+        return {
+            feature,
+            tag: '设备 / equipment',
+            what: code,
+            more: [p.variety_name, p.use_unit_name, p.rescue_id ? `96333: ${p.rescue_id}` : null].filter(Boolean).join(' · '),
+            content: () => {
+                const box = popupContent('equipment', {code, kind: p.kind, variety: p.variety, status: p.status}, feature.id);
+                box.querySelector('dl').append(
+                    ...[['注册代码 / reg. code', p.registration_code], ['登记证 / certificate', p.certificate_number],
+                        ['96333', p.rescue_id], ['使用单位 / use unit', p.use_unit_name], ['地点 / address', p.address],
+                        ['下次检验 / next due', p.next_inspection_due]]
+                        .filter(([, v]) => v)
+                        .flatMap(([t, v]) => [el('dt', {text: t}), el('dd', {text: v})])
+                );
+                return box;
+            }
+        };
+    }
+
+    function unitResult(feature) {
+        const p = feature.properties;
+        return {
+            feature,
+            tag: '单位 / unit',
+            what: p.name,
+            more: [p.credit_code, p.address].filter(Boolean).join(' · '),
+            content: () => {
+                const box = popupContent('units', {name: p.name, roles: p.roles}, feature.id);
+                box.querySelector('dl').append(
+                    ...[['信用代码 / credit code', p.credit_code], ['地址 / address', p.address]]
+                        .filter(([, v]) => v)
+                        .flatMap(([t, v]) => [el('dt', {text: t}), el('dd', {text: v})])
+                );
+                return box;
+            }
+        };
+    }
+
+    async function search(event) {
+        event.preventDefault();
+        const term = $('#map-search-input').value.trim();
+        const list = $('#search-results');
+        if (!term) {
+            list.hidden = true;
+            return;
+        }
+        const query = encodeURIComponent(term);
+        const [equipment, units] = await Promise.all([
+            getJSON(`${config.urls.equipment_api}?code=${query}&limit=10`),
+            getJSON(`${config.urls.units_api}?search=${query}&limit=10`)
+        ]);
+        const results = [...featuresOf(equipment).map(equipmentResult), ...featuresOf(units).map(unitResult)];
+        list.replaceChildren();
+        list.hidden = false;
+        if (!results.length) {
+            list.append(el('li', {class: 'empty', text: `未找到“${term}” / nothing found`}));
+            return;
+        }
+        results.forEach((result) => {
+            const item = el('li', {tabindex: '0', role: 'button'}, [
+                el('span', {class: 'what'}, [el('span', {class: 'tag', text: result.tag}), result.what]),
+                result.more ? el('span', {class: 'more', text: result.more}) : null
+            ]);
+            item.addEventListener('click', () => goTo(result));
+            item.addEventListener('keydown', (e) => e.key === 'Enter' && goTo(result));
+            list.append(item);
+        });
+        if (results.length === 1) {
+            goTo(results[0]);
+        }
+    }
+
+    // Picking a region in the filter frames it (its outline is in the base map).
+    function frameRegion(prefix) {
+        map.setFilter('picked-region', ['==', ['get', 'code'], prefix ? prefix.padEnd(6, '0') : '']);
+        if (!prefix) {
+            map.fitBounds(bounds, {padding: 30});
+            return;
+        }
+        const code = prefix.padEnd(6, '0');
+        const feature = state.outlines.find((f) => f.properties.code === code);
+        if (!feature) {
+            return;
+        }
+        const box = new maplibregl.LngLatBounds();
+        const extend = (c) => (Array.isArray(c[0]) ? c.forEach(extend) : box.extend(c));
+        extend(feature.geometry.coordinates);
+        map.fitBounds(box, {padding: 30, maxZoom: 14});
+    }
+
+    // ------------------------------------------------------------------ basemaps
+
+    function setBasemap(id) {
+        const online = config.basemaps.find((b) => b.id === id);
+        config.basemaps.forEach((basemap) => {
+            ['', '-overlay'].forEach((suffix) => {
+                const layerId = `online-${basemap.id}${suffix}`;
+                if (map.getLayer(layerId)) {
+                    map.setLayoutProperty(layerId, 'visibility', basemap.id === id ? 'visible' : 'none');
+                }
+            });
+        });
+        if (online && !map.getSource(`online-${id}`)) {
+            // Added on first use only: until then the page requests nothing from another host.
+            const add = (suffix, tiles) => {
+                map.addSource(`online-${id}${suffix}`, {
+                    type: 'raster', tiles, tileSize: 256, maxzoom: online.max_zoom,
+                    attribution: suffix ? undefined : online.attribution
+                });
+                map.addLayer({id: `online-${id}${suffix}`, type: 'raster', source: `online-${id}${suffix}`}, 'land');
+            };
+            add('', online.tiles);
+            if (online.overlay_tiles) {
+                add('-overlay', online.overlay_tiles);
+            }
+        }
+        map.setLayoutProperty('land', 'visibility', online ? 'none' : 'visible');
+        state.basemap = id;
+    }
+
+    // ------------------------------------------------------------------ wiring
+
+    renderLegends();
+    $$('input[name="layer"]').forEach((box) => box.addEventListener('change', applyToggles));
+    $('#accident-heat').addEventListener('change', applyToggles);
+    $('#accident-window').addEventListener('change', (event) => {
+        $('#accident-custom').hidden = event.target.value !== 'custom';
+        refreshTiles();
+    });
+    $$('#accident-custom input').forEach((input) => input.addEventListener('change', refreshTiles));
+    const filterForm = $('#filter-form');
+    filterForm.addEventListener('change', refreshTiles);
+    filterForm.elements.region.addEventListener('change', (event) => frameRegion(event.target.value));
+    filterForm.addEventListener('submit', (event) => event.preventDefault());
+    filterForm.addEventListener('reset', () => {
+        const hadRegion = Boolean(filterForm.elements.region.value);
+        setTimeout(() => {  // the form's values are cleared after this event
+            refreshTiles();
+            if (hadRegion) {
+                frameRegion('');
+            }
+        }, 0);
+    });
+    $('#map-search').addEventListener('submit', search);
+    $$('input[name="basemap"]').forEach((radio) => radio.addEventListener('change', () => setBasemap(radio.value)));
+
+    map.on('load', async() => {
+        const [basemap, catalogue] = await Promise.allSettled([loadBasemap(), loadCatalogue()]);
+        if (basemap.status === 'rejected') {
+            showNotice('底图加载失败 / the base map did not load');
+        }
+        const parsed = catalogue.status === 'fulfilled' ? catalogue.value : null;
+        if (!parsed) {
+            showNotice('矢量瓦片服务尚不可用，专题图层暂不显示 / the tile service is not available yet: thematic layers are off');
+            $$('.layer').forEach((row) => row.classList.add('unavailable'));
+            $$('input[name="layer"]').forEach((box) => { box.disabled = true; });
+            document.body.dataset.mapReady = 'basemap';
+            return;
+        }
+        adoptLegends(parsed.legends);
+        Object.entries(parsed.accepted).forEach(([layer, filters]) => {
+            if (LAYER_FILTERS[layer]) {
+                LAYER_FILTERS[layer] = filters;
+            }
+        });
+        LAYERS.forEach((layer) => {
+            if (!parsed.names.size || parsed.names.has(layer)) {
+                state.available.add(layer);
+            } else {
+                $(`.layer[data-layer="${layer}"]`).classList.add('unavailable');
+                $(`input[name="layer"][value="${layer}"]`).disabled = true;
+            }
+        });
+        renderLegends();
+        addOverlays();
+        map.on('click', onClick);
+        map.on('moveend', scheduleCounts);
+        document.body.dataset.mapReady = 'layers';
+    });
+    map.on('mousemove', onHover);
+    map.on('mouseout', () => tooltip.remove());
+})();

@@ -1,0 +1,364 @@
+"""The supervisor's map (/map/) as a user drives it: headless Debian Chromium against a live server.
+
+The tile layers come from the tile server (/tiles/…). Tests that need it ask /tiles/layers.json
+first and skip, naming the answer, while it is not there; once it is, they are strict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import struct
+import zlib
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.utils import timezone
+
+from layers import tiles
+from registry import services
+from registry.models import Equipment, Unit
+from tests.browser.test_pages import ARTIFACTS, CHROMIUM, log_in
+
+# The pages test's fixture, under another name: demo_site below builds on it.
+from tests.browser.test_pages import demo_site as generated_site  # noqa: F401
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason="Debian's chromium is not installed (./segis test installs it)",
+    ),
+]
+
+LAYERS = ["equipment", "overdue", "units", "accidents", "resources"]
+OSM_TILES = "https://tile.openstreetmap.org/"
+MAP_IDLE = """() => {
+    const map = window.segisMap;
+    return Boolean(document.body.dataset.mapReady && map && map.loaded() && map.areTilesLoaded()
+        && !map.isMoving());
+}"""
+
+
+# The generator makes no accidents: these, at devices of two Yinchuan counties, hours, days and
+# months ago, so each accident window (24 h, 30 days, a year) holds a different number.
+ACCIDENTS = [  # (county, age, severity, deaths)
+    ("640104", dt.timedelta(hours=3), "ordinary", 0),
+    ("640105", dt.timedelta(days=12), "large", 3),
+    ("640104", dt.timedelta(days=200), "major", 11),
+]
+ACCIDENTS_IN_WINDOW = {"24h": 1, "30d": 2, "1y": 3}
+
+
+@pytest.fixture
+def demo_site(generated_site):  # noqa: F811 (the imported fixture, as a parameter)
+    """The generated site with a few accidents, and the live server's tile cache emptied: every
+    test makes new rows (new ids) in the same tiles, and a tile cached before would show old ones."""
+    now = timezone.now()
+    for county, age, severity, deaths in ACCIDENTS:
+        device = Equipment.objects.filter(region_id=county).exclude(location=None).order_by("pk")[1]
+        services.record_accident(
+            acting_user=None,
+            occurred_at=now - age,
+            kind="困人 / trapped passengers",
+            equipment=device,
+            severity=severity,
+            deaths=deaths,
+        )
+    tiles.CACHE.clear()
+    return generated_site
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        # MapLibre needs WebGL: with no GPU, Chromium's SwiftShader provides it.
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run", "--disable-sync", "--disable-quic"],
+        )  # fmt: skip
+        context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+        page = context.new_page()
+        page.errors, page.foreign_requests, page.tile_requests = [], [], []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        page.on(
+            "console",
+            lambda message: (
+                message.type == "error"
+                and page.errors.append(f"{message.text} ({message.location.get('url')})")
+            ),
+        )
+
+        def on_request(request):
+            url = urlparse(request.url)
+            if url.hostname not in ("localhost", "127.0.0.1", None):
+                page.foreign_requests.append(request.url)
+            elif url.path.startswith("/tiles/"):
+                page.tile_requests.append(request.url)
+
+        page.on("request", on_request)
+        yield page
+        browser.close()
+
+
+def open_map(page, base_url: str, username: str = "county") -> None:
+    log_in(page, base_url, username)
+    page.click("header nav a:has-text('地图 / Map')")
+    page.wait_for_url(f"{base_url}/map/")
+    wait_idle(page)
+
+
+def wait_idle(page) -> None:
+    page.wait_for_function(MAP_IDLE, timeout=30_000)
+    page.wait_for_timeout(300)  # one more frame drawn after the last tile
+
+
+def tiles_missing(page, base_url: str) -> str | None:
+    """Why the tile-layer parts cannot run yet, or None when the tile server answers."""
+    response = page.request.get(f"{base_url}/tiles/layers.json")
+    if response.status != 200:
+        return f"tile server not there yet: /tiles/layers.json answers {response.status}"
+    return None
+
+
+def assert_clean(page) -> None:
+    assert page.errors == []
+    assert page.foreign_requests == []
+
+
+def rendered(page, layer_ids: list[str]) -> list[dict]:
+    return page.evaluate(
+        """(ids) => segisMap.queryRenderedFeatures({layers: ids.filter((id) => segisMap.getLayer(id))})
+            .map((f) => ({layer: f.layer.id, properties: f.properties, geometry: f.geometry}))""",
+        layer_ids,
+    )
+
+
+def click_lnglat(page, lon: float, lat: float) -> None:
+    point = page.evaluate("([lon, lat]) => segisMap.project([lon, lat])", [lon, lat])
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+
+
+def grey_png() -> bytes:
+    """A 1×1 grey PNG, served in place of an online basemap tile (no traffic leaves the machine)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xc0"))
+        + chunk(b"IEND", b"")
+    )
+
+
+# --------------------------------------------------------------------------- always strict
+
+
+def test_city_map_opens_on_the_offline_basemap_and_online_ones_only_on_request(demo_site, page):
+    page.route(
+        f"{OSM_TILES}**", lambda route: route.fulfill(body=grey_png(), content_type="image/png")
+    )
+    open_map(page, demo_site.url, "city")
+    names = {
+        f["properties"]["name"]
+        for f in rendered(page, ["outer-labels", "city-labels", "county-labels"])
+    }
+    assert {"银川市", "兴庆区", "西夏区"} <= names
+    assert page.evaluate("segisMap.querySourceFeatures('basemap').length") > 0
+    for title in ["设备 / Equipment", "逾期未检 / Overdue inspection", "单位 / Units", "事故 / Accidents",
+                  "应急资源 / Emergency resources"]:  # fmt: skip
+        assert page.locator(".layer-title", has_text=title).count() == 1
+    assert page.locator("select[name=region] option", has_text="兴庆区").count() == 1
+    page.screenshot(path=ARTIFACTS / "map-city.png")
+    if tiles_missing(page, demo_site.url):
+        assert page.locator("#tiles-notice").is_visible()
+        assert page.locator("input[name=layer]:disabled").count() == len(LAYERS)
+        assert page.tile_requests == []
+    else:
+        assert page.locator("[data-legend-for=equipment] span").count() >= 8
+
+    assert page.foreign_requests == []
+    page.check("input[name=basemap][value=osm]")
+    page.wait_for_timeout(1000)
+    assert page.foreign_requests and all(url.startswith(OSM_TILES) for url in page.foreign_requests)
+    page.check("input[name=basemap][value=offline]")
+    assert page.errors == []
+
+
+def test_county_searches_a_device_and_a_unit_and_opens_the_detail_page(demo_site, page):
+    open_map(page, demo_site.url, "county")
+    codes = page.evaluate(
+        "[...new Set(segisMap.querySourceFeatures('basemap').map((f) => f.properties.code))]"
+    )
+    assert codes == ["640104"]
+    assert page.locator("select[name=region] option").count() == 2  # the whole jurisdiction, itself
+    page.screenshot(path=ARTIFACTS / "map-county.png")
+
+    unit = Unit.objects.filter(region_id="640104").exclude(location=None).order_by("pk").first()
+    page.fill("#map-search-input", unit.credit_code)
+    page.press("#map-search-input", "Enter")
+    popup = page.wait_for_selector(".segis-popup")
+    assert unit.name in popup.inner_text()
+    assert popup.query_selector("a.detail").get_attribute("href") == (
+        f"/admin/registry/unit/{unit.pk}/change/"
+    )
+    page.fill("#map-search-input", "没有这个单位-XYZ")
+    page.press("#map-search-input", "Enter")
+    page.wait_for_selector(".search-results li.empty")
+
+    device = (
+        Equipment.objects.filter(region_id="640104")
+        .exclude(location=None)
+        .exclude(device_code="")
+        .order_by("pk")
+        .first()
+    )
+    page.fill("#map-search-input", device.device_code)
+    page.click("#map-search button[type=submit]")
+    page.wait_for_function(
+        "(code) => [...document.querySelectorAll('.segis-popup')].some((p) => p.textContent.includes(code))",
+        arg=device.device_code,
+    )
+    wait_idle(page)
+    centre = page.evaluate("segisMap.getCenter().toArray()")
+    assert centre == pytest.approx([device.location.x, device.location.y], abs=1e-4)
+    assert page.evaluate("segisMap.getZoom()") >= 15
+    assert page.locator(".search-results li").count() == 1
+    page.screenshot(path=ARTIFACTS / "map-search.png")
+
+    page.click(".segis-popup a.detail")
+    page.wait_for_url(re.compile(rf"/admin/registry/equipment/{device.pk}/change/$"))
+    assert device.device_code in page.content()
+    page.screenshot(path=ARTIFACTS / "map-detail.png")
+    assert_clean(page)
+
+
+# --------------------------------------------------------------------------- with the tile server
+
+
+def test_every_layer_toggles_and_the_filters_reach_every_tile_and_count(demo_site, page):
+    open_map(page, demo_site.url, "city")
+    reason = tiles_missing(page, demo_site.url)
+    if reason:
+        pytest.skip(reason)
+    for layer in LAYERS:
+        for other in LAYERS:
+            page.set_checked(f"input[name=layer][value={other}]", other == layer)
+        if layer == "accidents":
+            for window, expected in ACCIDENTS_IN_WINDOW.items():
+                page.select_option("#accident-window", window)
+                page.wait_for_function(
+                    "(n) => document.querySelector('[data-count-for=accidents]').textContent === n",
+                    arg=str(expected),
+                    timeout=10_000,
+                )
+            # A custom window around the 12-day-old accident only, typed backwards.
+            page.select_option("#accident-window", "custom")
+            today = timezone.localdate()
+            page.fill("input[name=accident_from]", str(today - dt.timedelta(days=5)))
+            page.fill("input[name=accident_to]", str(today - dt.timedelta(days=20)))
+            page.wait_for_function(
+                "() => document.querySelector('[data-count-for=accidents]').textContent === '1'",
+                timeout=10_000,
+            )
+            page.select_option("#accident-window", "1y")
+            page.check("#accident-heat")
+        wait_idle(page)
+        count = page.locator(f"[data-count-for={layer}]")
+        page.wait_for_function(
+            "(el) => /^[0-9,]+$/.test(el.textContent)", arg=count.element_handle(), timeout=10_000
+        )
+        assert page.locator(f"[data-legend-for={layer}]").is_visible()
+        assert page.locator(f"[data-legend-for={layer}] span").count() >= 2
+        for other in LAYERS:
+            visibility = page.evaluate(
+                f"segisMap.getLayoutProperty('{other}-points', 'visibility')"
+            )
+            assert visibility == ("visible" if other == layer else "none"), other
+        page.screenshot(path=ARTIFACTS / f"map-layer-{layer}.png")
+
+    for layer in LAYERS:
+        page.set_checked(f"input[name=layer][value={layer}]", True)
+    wait_idle(page)
+    page.check("input[name=kind][value='3000']")
+    page.select_option("select[name=region]", "640104")
+    page.wait_for_timeout(600)
+    wait_idle(page)
+    # Every tile and count asked for from now on carries the filters: zoom in for new tiles.
+    page.tile_requests.clear()
+    page.evaluate("segisMap.zoomTo(segisMap.getZoom() + 1, {duration: 0})")
+    page.wait_for_timeout(600)
+    wait_idle(page)
+    by_layer = {}
+    for url in page.tile_requests:
+        parts = urlparse(url)
+        by_layer.setdefault(parts.path.split("/")[2], []).append(parse_qs(parts.query))
+    assert set(by_layer) == set(LAYERS), by_layer.keys()
+    for layer, queries in by_layer.items():
+        assert all(q.get("region") == ["640104"] for q in queries), layer
+        if layer in ("equipment", "overdue", "accidents"):
+            assert all(q.get("kind") == ["3000"] for q in queries), layer
+    assert [q for q in by_layer["equipment"] if "bbox" in q], "no count request after the move"
+    filtered = int(page.locator("[data-count-for=equipment]").inner_text().replace(",", ""))
+    elevators = Equipment.objects.filter(region_id="640104", kind="3000").exclude(location=None)
+    assert 0 < filtered <= elevators.count()
+    page.screenshot(path=ARTIFACTS / "map-filtered.png")
+    assert_clean(page)
+
+
+def test_clusters_count_and_a_click_opens_a_popup_and_the_detail_page(demo_site, page):
+    open_map(page, demo_site.url, "county")
+    reason = tiles_missing(page, demo_site.url)
+    if reason:
+        pytest.skip(reason)
+    page.set_checked("input[name=layer][value=overdue]", False)
+    wait_idle(page)
+    assert rendered(page, ["equipment-clusters"]), "no clusters drawn at the county's framing zoom"
+    page.wait_for_function(
+        "() => /^[0-9,]+$/.test(document.querySelector('[data-count-for=equipment]').textContent)"
+    )
+    assert int(page.locator("[data-count-for=equipment]").inner_text().replace(",", "")) > 0
+    page.screenshot(path=ARTIFACTS / "map-clusters.png")
+
+    device = (
+        Equipment.objects.filter(region_id="640104").exclude(location=None).order_by("pk").first()
+    )
+    page.evaluate(
+        "([lon, lat]) => segisMap.jumpTo({center: [lon, lat], zoom: 16})",
+        [device.location.x, device.location.y],
+    )
+    wait_idle(page)
+    points = rendered(page, ["equipment-points"])
+    assert points, "no individual devices drawn at zoom 16"
+    target = min(
+        points,
+        key=lambda f: (
+            (f["geometry"]["coordinates"][0] - device.location.x) ** 2
+            + (f["geometry"]["coordinates"][1] - device.location.y) ** 2
+        ),
+    )
+    click_lnglat(page, *target["geometry"]["coordinates"])
+    popup = page.wait_for_selector(".segis-popup")
+    assert target["properties"]["code"] in popup.inner_text()
+    href = popup.query_selector("a.detail").get_attribute("href")
+    assert href == f"/admin/registry/equipment/{target['properties']['id']}/change/"
+    page.screenshot(path=ARTIFACTS / "map-popup.png")
+    page.click(".segis-popup a.detail")
+    page.wait_for_url(re.compile(r"/admin/registry/equipment/\d+/change/$"))
+    assert target["properties"]["code"] in page.content()
+    assert_clean(page)
