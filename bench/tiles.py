@@ -18,7 +18,6 @@ with the machine. Results go to stdout, progress to stderr.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -29,55 +28,6 @@ sys.path.insert(0, str(ROOT))
 
 AGGREGATED_ZOOMS = range(3, 9)
 DETAILED_ZOOMS = range(12, 17)
-
-
-def _connect(database: str, *, recreate: bool) -> None:
-    import environ
-
-    env = environ.Env()
-    environ.Env.read_env(ROOT / "var" / "env", overwrite=False)
-    base = env.db_url("DATABASE_URL", default="postgis://postgres@127.0.0.1:5432/segis")
-    if recreate:
-        import psycopg
-
-        admin = psycopg.connect(
-            host=base["HOST"],
-            port=base["PORT"] or 5432,
-            user=base["USER"],
-            password=base["PASSWORD"],
-            dbname="postgres",
-            autocommit=True,
-        )
-        admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
-        admin.execute(f'CREATE DATABASE "{database}"')
-        admin.close()
-    os.environ["DATABASE_URL"] = (
-        f"postgis://{base['USER']}:{base['PASSWORD']}@{base['HOST']}:{base['PORT'] or 5432}/{database}"
-    )
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
-    # Timed as served: no debug SQL log; the test Client calls itself "testserver".
-    os.environ.setdefault("DEBUG", "False")
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
-    import django
-
-    django.setup()
-
-
-def load(prefix: str, devices: int) -> None:
-    from django.core.management import call_command
-
-    from registry.synthetic import generate
-
-    call_command("migrate", verbosity=0)
-    started = time.perf_counter()
-    call_command("load_boundaries", cnmaps=[prefix], verbosity=0)
-    boundaries = time.perf_counter() - started
-    report = generate(prefix=prefix, devices=devices, seed=2026)
-    print(f"boundaries under {prefix}: {boundaries:.1f} s")
-    print(
-        f"load {devices:,} devices: {sum(report.rows.values()):,} rows in {report.seconds:.1f} s "
-        f"({devices / report.seconds:,.0f} devices/s)"
-    )
 
 
 def national_user():
@@ -293,9 +243,11 @@ def main() -> None:
         help="runs per tile of the peer (it is slow at low zoom; 0 = --repeat)",
     )
     args = parser.parse_args()
-    _connect(args.database, recreate=not args.reuse)
+    from bench.database import load_registry, use_database
+
+    use_database(args.database, recreate=not args.reuse)
     if not args.reuse:
-        load(args.prefix, args.devices)
+        load_registry(args.prefix, args.devices)
     measure(args)
 
 

@@ -7,7 +7,6 @@ first and skip, naming the answer, while it is not there; once it is, they are s
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import struct
 import zlib
@@ -19,20 +18,9 @@ from django.utils import timezone
 from layers import tiles
 from registry import services
 from registry.models import Equipment, Unit
-from tests.browser.test_pages import ARTIFACTS, CHROMIUM, log_in
+from tests.browser.conftest import ARTIFACTS, BROWSER, log_in
 
-# The pages test's fixture, under another name: demo_site below builds on it.
-from tests.browser.test_pages import demo_site as generated_site  # noqa: F401
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason="Debian's chromium is not installed (./segis test installs it)",
-    ),
-]
+pytestmark = BROWSER
 
 LAYERS = ["equipment", "overdue", "units", "accidents", "resources"]
 OSM_TILES = "https://tile.openstreetmap.org/"
@@ -54,7 +42,7 @@ ACCIDENTS_IN_WINDOW = {"24h": 1, "30d": 2, "1y": 3}
 
 
 @pytest.fixture
-def demo_site(generated_site):  # noqa: F811 (the imported fixture, as a parameter)
+def map_site(demo_site):
     """The generated site with a few accidents, and the live server's tile cache emptied: every
     test makes new rows (new ids) in the same tiles, and a tile cached before would show old ones."""
     now = timezone.now()
@@ -69,45 +57,7 @@ def demo_site(generated_site):  # noqa: F811 (the imported fixture, as a paramet
             deaths=deaths,
         )
     tiles.CACHE.clear()
-    return generated_site
-
-
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        # MapLibre needs WebGL: with no GPU, Chromium's SwiftShader provides it.
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-sync", "--disable-quic"],
-        )  # fmt: skip
-        context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-        page = context.new_page()
-        page.errors, page.foreign_requests, page.tile_requests = [], [], []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
-        page.on(
-            "console",
-            lambda message: (
-                message.type == "error"
-                and page.errors.append(f"{message.text} ({message.location.get('url')})")
-            ),
-        )
-
-        def on_request(request):
-            url = urlparse(request.url)
-            if url.hostname not in ("localhost", "127.0.0.1", None):
-                page.foreign_requests.append(request.url)
-            elif url.path.startswith("/tiles/"):
-                page.tile_requests.append(request.url)
-
-        page.on("request", on_request)
-        yield page
-        browser.close()
+    return demo_site
 
 
 def open_map(page, base_url: str, username: str = "county") -> None:
@@ -169,11 +119,11 @@ def grey_png() -> bytes:
 # --------------------------------------------------------------------------- always strict
 
 
-def test_city_map_opens_on_the_offline_basemap_and_online_ones_only_on_request(demo_site, page):
+def test_city_map_opens_on_the_offline_basemap_and_online_ones_only_on_request(map_site, page):
     page.route(
         f"{OSM_TILES}**", lambda route: route.fulfill(body=grey_png(), content_type="image/png")
     )
-    open_map(page, demo_site.url, "city")
+    open_map(page, map_site.url, "city")
     names = {
         f["properties"]["name"]
         for f in rendered(page, ["outer-labels", "city-labels", "county-labels"])
@@ -185,7 +135,7 @@ def test_city_map_opens_on_the_offline_basemap_and_online_ones_only_on_request(d
         assert page.locator(".layer-title", has_text=title).count() == 1
     assert page.locator("select[name=region] option", has_text="兴庆区").count() == 1
     page.screenshot(path=ARTIFACTS / "map-city.png")
-    if tiles_missing(page, demo_site.url):
+    if tiles_missing(page, map_site.url):
         assert page.locator("#tiles-notice").is_visible()
         assert page.locator("input[name=layer]:disabled").count() == len(LAYERS)
         assert page.tile_requests == []
@@ -200,8 +150,8 @@ def test_city_map_opens_on_the_offline_basemap_and_online_ones_only_on_request(d
     assert page.errors == []
 
 
-def test_county_searches_a_device_and_a_unit_and_opens_the_detail_page(demo_site, page):
-    open_map(page, demo_site.url, "county")
+def test_county_searches_a_device_and_a_unit_and_opens_the_detail_page(map_site, page):
+    open_map(page, map_site.url, "county")
     codes = page.evaluate(
         "[...new Set(segisMap.querySourceFeatures('basemap').map((f) => f.properties.code))]"
     )
@@ -251,9 +201,9 @@ def test_county_searches_a_device_and_a_unit_and_opens_the_detail_page(demo_site
 # --------------------------------------------------------------------------- with the tile server
 
 
-def test_every_layer_toggles_and_the_filters_reach_every_tile_and_count(demo_site, page):
-    open_map(page, demo_site.url, "city")
-    reason = tiles_missing(page, demo_site.url)
+def test_every_layer_toggles_and_the_filters_reach_every_tile_and_count(map_site, page):
+    open_map(page, map_site.url, "city")
+    reason = tiles_missing(page, map_site.url)
     if reason:
         pytest.skip(reason)
     for layer in LAYERS:
@@ -321,9 +271,9 @@ def test_every_layer_toggles_and_the_filters_reach_every_tile_and_count(demo_sit
     assert_clean(page)
 
 
-def test_clusters_count_and_a_click_opens_a_popup_and_the_detail_page(demo_site, page):
-    open_map(page, demo_site.url, "county")
-    reason = tiles_missing(page, demo_site.url)
+def test_clusters_count_and_a_click_opens_a_popup_and_the_detail_page(map_site, page):
+    open_map(page, map_site.url, "county")
+    reason = tiles_missing(page, map_site.url)
     if reason:
         pytest.skip(reason)
     page.set_checked("input[name=layer][value=overdue]", False)
