@@ -24,7 +24,7 @@ LEAFLET_VERSION="1.9.4"          # latest 1.9.x
 MARKERCLUSTER_VERSION="1.5.3"    # latest 1.5.x (leaflet.markercluster)
 LEAFLET_HEAT_VERSION="0.2.0"     # latest 0.2.x (leaflet.heat)
 # Must match django/contrib/gis/forms/widgets.py (OpenLayersWidget.Media):
-# Django 5.2 uses https://cdn.jsdelivr.net/npm/ol@v7.2.2/{dist/ol.js,ol.css}.
+# Django 5.2 links ol@v7.2.2 (dist/ol.js, ol.css) from a CDN; the vendored copy must be that version.
 OL_VERSION="7.2.2"
 # folium's Popup and Map.keep_in_front() call jQuery's `$`; this is the version
 # folium 0.20 itself loads.
