@@ -129,7 +129,7 @@ def _with_point_layers(m: folium.Map, user: User) -> folium.Map:
                         f"逾期 {days} 天 / {days} days overdue"
                         if days is not None
                         else "检验不合格 / failed inspection",
-                        reverse("admin:registry_equipment_change", args=[device.pk]),
+                        reverse("equipment-page", args=[device.pk]),
                     ),
                     max_width=260,
                 ),

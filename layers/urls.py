@@ -6,4 +6,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("tiles/", include("layers.tile_urls")),
     path("map/", include("layers.map_urls")),
+    path("", include("layers.detail_urls")),
 ]

@@ -39,13 +39,13 @@
     // looks for (nearly every unit is also a use unit).
     const ROLE_PRIORITY = ['rescue', 'maintenance', 'inspection', 'filling', 'installation', 'manufacture', 'supervision', 'use'];
     const CLUSTER_COLOURS = {overdue: '#b2182b', units: '#3b5b8c', accidents: '#7f0000', resources: '#0f766e'};
-    // Detail pages, for now the admin's change forms.
+    // Detail pages (layers/detail_urls.py).
     const DETAIL_URLS = {
-        equipment: '/admin/registry/equipment/{id}/change/',
-        overdue: '/admin/registry/equipment/{id}/change/',
-        units: '/admin/registry/unit/{id}/change/',
-        accidents: '/admin/registry/accident/{id}/change/',
-        resources: '/admin/registry/emergencyresource/{id}/change/'
+        equipment: '/equipment/{id}/',
+        overdue: '/equipment/{id}/',
+        units: '/units/{id}/',
+        accidents: '/accidents/{id}/',
+        resources: '/resources/{id}/'
     };
     // Individual features from this zoom on; below it the tiles hold grid clusters.
     const DETAIL_ZOOM = 12;

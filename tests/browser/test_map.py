@@ -164,9 +164,7 @@ def test_county_searches_a_device_and_a_unit_and_opens_the_detail_page(map_site,
     page.press("#map-search-input", "Enter")
     popup = page.wait_for_selector(".segis-popup")
     assert unit.name in popup.inner_text()
-    assert popup.query_selector("a.detail").get_attribute("href") == (
-        f"/admin/registry/unit/{unit.pk}/change/"
-    )
+    assert popup.query_selector("a.detail").get_attribute("href") == (f"/units/{unit.pk}/")
     page.fill("#map-search-input", "没有这个单位-XYZ")
     page.press("#map-search-input", "Enter")
     page.wait_for_selector(".search-results li.empty")
@@ -192,7 +190,7 @@ def test_county_searches_a_device_and_a_unit_and_opens_the_detail_page(map_site,
     page.screenshot(path=ARTIFACTS / "map-search.png")
 
     page.click(".segis-popup a.detail")
-    page.wait_for_url(re.compile(rf"/admin/registry/equipment/{device.pk}/change/$"))
+    page.wait_for_url(re.compile(rf"/equipment/{device.pk}/$"))
     assert device.device_code in page.content()
     page.screenshot(path=ARTIFACTS / "map-detail.png")
     assert_clean(page)
@@ -306,9 +304,9 @@ def test_clusters_count_and_a_click_opens_a_popup_and_the_detail_page(map_site, 
     popup = page.wait_for_selector(".segis-popup")
     assert target["properties"]["code"] in popup.inner_text()
     href = popup.query_selector("a.detail").get_attribute("href")
-    assert href == f"/admin/registry/equipment/{target['properties']['id']}/change/"
+    assert href == f"/equipment/{target['properties']['id']}/"
     page.screenshot(path=ARTIFACTS / "map-popup.png")
     page.click(".segis-popup a.detail")
-    page.wait_for_url(re.compile(r"/admin/registry/equipment/\d+/change/$"))
+    page.wait_for_url(re.compile(r"/equipment/\d+/$"))
     assert target["properties"]["code"] in page.content()
     assert_clean(page)
