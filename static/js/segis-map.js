@@ -206,6 +206,10 @@
         return colour.map((part, i) => (i > 1 && typeof part === 'string' && part.startsWith('#') ? (isLight(part) ? light : dark) : part));
     }
 
+    // Clusters of different layers share their cells' centres: nudged apart (pixels), so one layer's
+    // circle does not hide another's count. Equipment stays in place.
+    const CLUSTER_OFFSET = {overdue: [14, -14], units: [-14, 14], accidents: [-14, -14], resources: [14, 14]};
+
     function clusterColour(layer) {
         if (layer === 'equipment') {
             return kindColour();
@@ -284,6 +288,7 @@
         layers.push({
             ...common, id: `${layer}-clusters`, type: 'circle', filter: IS_CLUSTER,
             paint: {
+                'circle-translate': CLUSTER_OFFSET[layer] || [0, 0],
                 'circle-color': clusterColour(layer),
                 'circle-radius': ['interpolate', ['linear'], ['sqrt', ['to-number', ['get', 'count'], 1]], 1, 8, 10, 13, 100, 26, 1000, 40],
                 'circle-opacity': 0.82,
@@ -302,6 +307,7 @@
                 'text-ignore-placement': true
             },
             paint: {
+                'text-translate': CLUSTER_OFFSET[layer] || [0, 0],
                 'text-color': readableOn(clusterColour(layer), DARK_TEXT, '#ffffff'),
                 'text-halo-color': readableOn(clusterColour(layer), 'rgba(255, 255, 255, 0.8)', 'rgba(0, 0, 0, 0.35)'),
                 'text-halo-width': 1.2
