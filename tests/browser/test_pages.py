@@ -2,79 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-from urllib.parse import urlparse
-
-import pytest
-from django.core.management import call_command
-
-from accounts.demo import DEMO_PASSWORD, demo_accounts, ensure_demo_users
 from registry.models import Equipment
-from tests.conftest import load_test_regions
+from tests.browser.conftest import ARTIFACTS, BROWSER, log_in
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls made here happen before it starts
-# or in the live server's own thread, so Django's async-safety guard would only raise false alarms.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason="Debian's chromium is not installed (./segis test installs it)",
-    ),
-]
-
-
-@pytest.fixture
-def demo_site(transactional_db, live_server):
-    """A small generated registry in Yinchuan, with the demo users; the live server serves it."""
-    load_test_regions()
-    call_command("generate_demo", prefix="6401", devices=1500, seed=7, verbosity=0)
-    ensure_demo_users(demo_accounts("640000", "640100", "640104"))
-    return live_server
-
-
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-sync", "--disable-quic"],
-        )  # fmt: skip
-        context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-        page = context.new_page()
-        page.errors, page.foreign_requests = [], []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
-        page.on(
-            "console", lambda message: message.type == "error" and page.errors.append(message.text)
-        )
-        page.on(
-            "request",
-            lambda request: (
-                urlparse(request.url).hostname not in ("localhost", "127.0.0.1", None)
-                and page.foreign_requests.append(request.url)
-            ),
-        )
-        yield page
-        browser.close()
-
-
-def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
+pytestmark = BROWSER
 
 
 def test_supervisor_signs_in_and_reads_the_dashboard(demo_site, page):
