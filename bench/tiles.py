@@ -8,7 +8,9 @@ generates the registry with `registry.synthetic.generate` (timed), then measures
 side by side in one process:
   * endpoint — GET /tiles/equipment/z/x/y.pbf through Django's test Client as a national user
     (the in-process tile cache is cleared before each request: every figure is a cold tile);
-  * direct   — the endpoint's own SQL (layers.tiles.tile_sql) on a cursor: the limit;
+  * direct   — the endpoint's own SQL (layers.tiles.tile_sql) on a cursor: the limit; below
+    zoom 12 that reads the pre-counted grid cells (layers.cells);
+  * live     — the cluster SQL over the equipment table itself (what the cells replace), direct;
   * peer     — django-vectortiles' PostGIS VectorLayer when installed (one feature per device, no
     aggregation), else a naive view selecting every point of the tile into ST_AsMVT.
 It prints p50/p95 per zoom band (3–8 aggregated, 12–16 detailed), the largest tile and the ratios,
@@ -154,8 +156,8 @@ def measure(args) -> None:
 
         return run
 
-    def direct(z, x, y):
-        statement = tiles.tile_sql("equipment", user, query, z, x, y, today)
+    def direct(z, x, y, precounted=True):
+        statement = tiles.tile_sql("equipment", user, query, z, x, y, today, precounted=precounted)
 
         def run():
             with transaction.atomic(), connection.cursor() as cursor:
@@ -185,7 +187,7 @@ def measure(args) -> None:
     print("-" * len(header))
     for band, zooms in bands.items():
         results: dict[str, tuple[list[float], list[int]]] = {
-            m: ([], []) for m in ("endpoint", "direct", "peer", "cached")
+            m: ([], []) for m in ("endpoint", "direct", "live", "peer", "cached")
         }
         count = 0
         for z in zooms:
@@ -194,6 +196,7 @@ def measure(args) -> None:
                 runs = {
                     "endpoint": endpoint(z, x, y),
                     "direct": direct(z, x, y),
+                    "live": direct(z, x, y, precounted=False),
                     "peer": lambda x=x, y=y, z=z: peer(x, y, z),
                     "cached": cached(z, x, y),
                 }
@@ -215,7 +218,8 @@ def measure(args) -> None:
         print(
             f"{band:18} ratios: endpoint/direct p50 {p50['endpoint'] / p50['direct']:.2f}x, "
             f"p95 {p95['endpoint'] / p95['direct']:.2f}x; peer/endpoint p50 "
-            f"{p50['peer'] / p50['endpoint']:.1f}x, p95 {p95['peer'] / p95['endpoint']:.1f}x"
+            f"{p50['peer'] / p50['endpoint']:.1f}x, p95 {p95['peer'] / p95['endpoint']:.1f}x; "
+            f"live/endpoint p50 {p50['live'] / p50['endpoint']:.1f}x"
         )
     bbox = "116.3,30.7,121.9,35.2"  # Jiangsu
     ms, _ = timed(lambda: client.get(f"/tiles/equipment/count?bbox={bbox}").content)
@@ -247,8 +251,25 @@ def main() -> None:
 
     use_database(args.database, recreate=not args.reuse)
     if not args.reuse:
-        load_registry(args.prefix, args.devices)
+        load_registry(args.prefix, args.devices)  # the cells are counted as the rows arrive
+    recount_cells()
     measure(args)
+
+
+def recount_cells() -> None:
+    """Time a full recount of the grid cells, and check they were in step before it."""
+    from layers import cells
+
+    started = time.perf_counter()
+    wrong = cells.differences()
+    checked = time.perf_counter() - started
+    started = time.perf_counter()
+    count = cells.rebuild()
+    rebuilt = time.perf_counter() - started
+    print(
+        f"grid cells: {'in step' if not wrong else f'{len(wrong)}+ DIFFER'} (checked in "
+        f"{checked:.1f} s); full recount: {count:,} cells in {rebuilt:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -44,7 +44,9 @@ from django.utils import timezone
 from geo import crs
 from registry.models import Accident, EmergencyResource, Equipment, Unit
 
-from .filters import MERCATOR_MAX_LATITUDE, BBox, LayerQuery
+from . import cells
+from .filters import LAYER_FILTERS, MERCATOR_MAX_LATITUDE, BBox, LayerQuery, RegionFilter
+from .mercator import WORLD_HALF, metres, tile_bounds, world
 
 CLUSTER_BELOW_ZOOM = 12
 MAX_ZOOM = 22
@@ -56,33 +58,10 @@ CELL_BITS = 3
 CLUSTER_CELLS = 1 << CELL_BITS
 # Individual features per tile: about 55 bytes each, so a full tile stays under 500 KB.
 MAX_FEATURES = 8_000
-# Half the side of the Web Mercator square (EPSG:3857), in metres.
-WORLD_HALF = 20037508.342789244
 # Row pre-filter margins, as fractions of a tile: the drawing buffer for features, a hair for clusters.
 FEATURE_MARGIN = BUFFER / EXTENT
 CLUSTER_MARGIN = 1 / EXTENT
 BBOX_MARGIN_DEGREES = 1e-7
-# World coordinates of a 4326 point expression {p}. The latitude is held off the poles, where the
-# projection has no value: such points land outside every tile instead of failing the query.
-WORLD_U = "((ST_X({p}) + 180.0) / 360.0)"
-WORLD_V = (
-    "((1.0 - atanh(sin(LEAST(GREATEST(ST_Y({p}), -89.9999999), 89.9999999) * 0.017453292519943295))"
-    " / pi()) / 2.0)"
-)
-# From world coordinates back to EPSG:3857 metres, to draw.
-METRES_X = f"({{u}} * {2 * WORLD_HALF!r} - {WORLD_HALF!r})"
-METRES_Y = f"({WORLD_HALF!r} - {{v}} * {2 * WORLD_HALF!r})"
-
-
-def world(point_sql: str) -> tuple[str, str]:
-    """SQL for the world coordinates (u, v) of a 4326 point expression."""
-    return WORLD_U.replace("{p}", point_sql), WORLD_V.replace("{p}", point_sql)
-
-
-def metres(u_sql: str, v_sql: str) -> str:
-    """SQL for the EPSG:3857 point at world coordinates (u, v)."""
-    x, y = METRES_X.replace("{u}", u_sql), METRES_Y.replace("{v}", v_sql)
-    return f"ST_SetSRID(ST_MakePoint({x}, {y}), 3857)"
 
 
 class Sql:
@@ -189,17 +168,6 @@ class NothingVisible(Exception):
     """The filtered queryset is empty before it reaches the database (none(), an empty IN list)."""
 
 
-def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
-    """The tile's Web Mercator envelope (xmin, ymin, xmax, ymax), by ST_TileEnvelope's arithmetic."""
-    size = 2 * WORLD_HALF / (1 << z)
-    return (
-        -WORLD_HALF + size * x,
-        WORLD_HALF - size * (y + 1),
-        -WORLD_HALF + size * (x + 1),
-        WORLD_HALF - size * y,
-    )
-
-
 def _rows(layer: str, user, query: LayerQuery, today: dt.date) -> Sql:
     source = SOURCES[layer]
     queryset = query.apply(source.rows(user, today)).order_by().values(*source.columns)
@@ -218,9 +186,11 @@ def _tile_envelope_4326(z: int, x: int, y: int, margin: float) -> Sql:
     """The tile widened by `margin` (a fraction of its side), as a lon/lat box."""
     xmin, ymin, xmax, ymax = tile_bounds(z, x, y)
     pad = (xmax - xmin) * margin
-    (west, east), (south, north) = crs.to_wgs84(
-        [xmin - pad, xmax + pad], [ymin - pad, ymax + pad], crs.CRS.WEB_MERCATOR
-    )
+    # Held inside the Mercator square: past ±180° a longitude wraps round and the box turns inside
+    # out (a tile at the antimeridian would find nothing).
+    xs = [max(xmin - pad, -WORLD_HALF), min(xmax + pad, WORLD_HALF)]
+    ys = [max(ymin - pad, -WORLD_HALF), min(ymax + pad, WORLD_HALF)]
+    (west, east), (south, north) = crs.to_wgs84(xs, ys, crs.CRS.WEB_MERCATOR)
     return _envelope(float(west), float(south), float(east), float(north))
 
 
@@ -295,8 +265,103 @@ def _cluster_parts(source: Source) -> dict[str, str]:
     return {"by": by, "by_position": by_position, "sums": sums, "cluster_properties": properties}
 
 
-def tile_sql(layer: str, user, query: LayerQuery, z: int, x: int, y: int, today: dt.date) -> Sql:
-    """The statement for one tile: it returns (mvt bytes, features or clustered rows in it)."""
+# The same clusters from the pre-counted cells (layers.cells): the level's cells of this tile, filtered
+# on their columns -> sums per (cluster cell, kind) -> one point per cluster cell.
+_PRECOUNTED = f"""
+SELECT ST_AsMVT(t.*, %s, %s, 'geom'), COALESCE(sum(t.count), 0) FROM (
+  SELECT ST_AsMVTGeom({{mean}}, ST_TileEnvelope(%s, %s, %s), %s, %s, true) AS geom,
+         sum(k.n)::int AS count, 1 AS cluster,
+         (array_agg(k.kind ORDER BY k.n DESC, k.kind))[1] AS kind
+  FROM (
+    SELECT c.gx >> %s AS gx, c.gy >> %s AS gy, c.kind,
+           sum(c.n) AS n, sum(c.sx) AS sx, sum(c.sy) AS sy
+    FROM {cells.TABLE} AS c
+    WHERE c.level = %s AND c.depth = %s AND {{region}}
+      AND c.gx >= %s AND c.gx < %s AND c.gy >= %s AND c.gy < %s{{columns}}
+    GROUP BY 1, 2, 3
+  ) AS k
+  GROUP BY k.gx, k.gy
+) AS t
+"""
+PRECOUNTED_COLUMNS = ("kind", "variety_id", "status")
+
+
+def _precounted_columns(query: LayerQuery) -> dict[str, Any] | None:
+    """The query's filters as cell columns (region as a prefix), or None if one is not a column."""
+    columns: dict[str, Any] = {}
+    for index, value in query.values:
+        f = LAYER_FILTERS[query.layer][index]
+        if isinstance(f, RegionFilter):
+            columns["region"] = value
+        elif getattr(f, "field", None) in PRECOUNTED_COLUMNS:
+            columns[f.field] = value
+        else:
+            return None
+    return columns
+
+
+def _narrowest(user, region: str | None) -> str:
+    """The user's jurisdiction narrowed by a region filter, as a code prefix."""
+    prefix = user.jurisdiction_prefix if user is not None and user.is_authenticated else None
+    if prefix is None:
+        raise NothingVisible
+    if region is None or prefix.startswith(region):
+        return prefix
+    if region.startswith(prefix):
+        return region
+    raise NothingVisible
+
+
+def _region_condition(prefix: str) -> tuple[int, Sql]:
+    """The depth whose rows to read and the condition on their region for a code prefix."""
+    depth = min(d for d in cells.DEPTHS if d >= len(prefix))
+    if len(prefix) == depth:
+        return depth, Sql("c.region = %s", (prefix,))
+    if set(prefix) == {"9"}:
+        return depth, Sql("c.region >= %s", (prefix,))
+    following = str(int(prefix) + 1).zfill(len(prefix))
+    return depth, Sql("c.region >= %s AND c.region < %s", (prefix, following))
+
+
+def precounted_tile_sql(user, query: LayerQuery, z: int, x: int, y: int) -> Sql | None:
+    """The equipment clusters of a tile from the cells, or None when the cells cannot answer."""
+    columns = _precounted_columns(query)
+    if query.layer != "equipment" or z >= CLUSTER_BELOW_ZOOM or columns is None:
+        return None
+    depth, region = _region_condition(_narrowest(user, columns.pop("region", None)))
+    cluster_level = z + CELL_BITS
+    level = min(level for level in cells.LEVELS if level >= cluster_level)
+    first_x, first_y, side = x << (level - z), y << (level - z), 1 << (level - z)
+    conditions = [
+        Sql(f" AND c.{column} = ANY(%s)", (list(values),)) for column, values in columns.items()
+    ]
+    shift = level - cluster_level
+    params = (
+        "equipment", EXTENT, z, x, y, EXTENT, BUFFER, shift, shift, level, depth,
+        first_x, first_x + side, first_y, first_y + side,
+    )  # fmt: skip
+    return Sql(_PRECOUNTED, params).format(
+        mean=metres(*world("ST_MakePoint(sum(k.sx) / sum(k.n), sum(k.sy) / sum(k.n))")),
+        region=region,
+        columns=Sql("".join(c.text for c in conditions), [p for c in conditions for p in c.params]),
+    )
+
+
+def tile_sql(
+    layer: str,
+    user,
+    query: LayerQuery,
+    z: int,
+    x: int,
+    y: int,
+    today: dt.date,
+    *,
+    precounted: bool = True,
+) -> Sql:
+    """The statement for one tile: it returns (mvt bytes, features or clustered rows in it).
+    Equipment clusters come from the pre-counted cells when they can answer (`precounted`)."""
+    if precounted and (statement := precounted_tile_sql(user, query, z, x, y)) is not None:
+        return statement
     source = SOURCES[layer]
     rows = _rows(layer, user, query, today)
     if z >= CLUSTER_BELOW_ZOOM:
@@ -307,9 +372,9 @@ def tile_sql(layer: str, user, query: LayerQuery, z: int, x: int, y: int, today:
             rows=rows,
             overlaps=_overlaps(layer, _tile_envelope_4326(z, x, y, FEATURE_MARGIN)),
         )
-    cells = float(1 << (z + CELL_BITS))
+    per_side = float(1 << (z + CELL_BITS))
     gx, gy = x << CELL_BITS, y << CELL_BITS
-    params = (layer, EXTENT, z, x, y, EXTENT, BUFFER, cells, cells)
+    params = (layer, EXTENT, z, x, y, EXTENT, BUFFER, per_side, per_side)
     u, v = world(source.point)
     return Sql(_CLUSTERS, (*params, gx, gx + CLUSTER_CELLS, gy, gy + CLUSTER_CELLS)).format(
         mean=metres(*world("ST_MakePoint(sum(c.sx) / sum(c.n), sum(c.sy) / sum(c.n))")),

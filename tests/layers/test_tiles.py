@@ -799,7 +799,9 @@ def test_tile_and_count_queries_use_the_gist_index(users, spread):
         query = parse_query(layer, QueryDict(""))
         for z in (11, 14):  # a cluster tile and a feature tile
             x, y = tile_of(centre.x, centre.y, z)
-            plans.append(_plan(tiles.tile_sql(layer, user, query, z, x, y, TODAY)))
+            # Live clusters: equipment's pre-counted ones read their own index (test_cells.py).
+            statement = tiles.tile_sql(layer, user, query, z, x, y, TODAY, precounted=False)
+            plans.append(_plan(statement))
         bbox = f"{centre.x - 0.01},{centre.y - 0.01},{centre.x + 0.01},{centre.y + 0.01}"
         query = parse_query(layer, QueryDict(f"bbox={bbox}"), allow_bbox=True)
         plans.append(_plan(tiles.count_sql(layer, user, query, TODAY)))
