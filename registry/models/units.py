@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 from geo.models import Region
@@ -55,6 +56,9 @@ class Unit(models.Model):
         ordering = ["name"]
         indexes = [
             GinIndex(fields=["roles"], name="unit_roles_gin"),
+            # Search by part of a name (name__icontains is UPPER(name) LIKE UPPER('%term%')):
+            # trigrams let it use an index instead of reading every unit.
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="unit_name_trigram"),
         ]
 
     def __str__(self) -> str:
