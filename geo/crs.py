@@ -34,11 +34,15 @@ __all__ = [
     "bd09_to_gcj02",
     "bd09_to_wgs84",
     "convert",
+    "from_gauss_kruger",
     "from_wgs84",
+    "gauss_kruger_epsg",
+    "gauss_kruger_zone",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "in_china_bbox",
     "srid_for",
+    "to_gauss_kruger",
     "to_storage",
     "to_wgs84",
     "transform_geometry",
@@ -408,6 +412,54 @@ def to_wgs84(lon: Coord, lat: Coord, source: CRS) -> tuple[Coord, Coord]:
 def from_wgs84(lon: Coord, lat: Coord, target: CRS) -> tuple[Coord, Coord]:
     """Convert WGS84 lon, lat into ``target``."""
     return convert(lon, lat, CRS.WGS84, target)
+
+
+# --- CGCS2000 Gauss-Krüger ------------------------------------------------------------------
+
+# The 3-degree zones with the zone number in front of the easting (EPSG:4513 zone 25, central
+# meridian 75°E … EPSG:4533 zone 45, 135°E): an easting such as 35 512 345.6 names its own zone.
+# The sister family without the prefix (EPSG:4534–4554, "CM 75E" …) is deliberately not offered.
+GAUSS_KRUGER_ZONES = range(25, 46)
+_GAUSS_KRUGER_FIRST_EPSG = 4513
+
+
+def gauss_kruger_epsg(zone: int) -> int:
+    """EPSG code of a CGCS2000 3-degree Gauss-Krüger zone (25–45, easting with zone prefix)."""
+    if isinstance(zone, bool) or not isinstance(zone, int) or zone not in GAUSS_KRUGER_ZONES:
+        raise UnknownCRS(
+            f"Gauss-Krüger zone {zone!r} is not one of "
+            f"{GAUSS_KRUGER_ZONES.start}–{GAUSS_KRUGER_ZONES.stop - 1} (central meridians 75°E–135°E)."
+        )
+    return _GAUSS_KRUGER_FIRST_EPSG + zone - GAUSS_KRUGER_ZONES.start
+
+
+def gauss_kruger_zone(lon: float) -> int:
+    """The 3-degree zone whose central meridian (3° × zone) is nearest to a longitude."""
+    return min(
+        max(math.floor(lon / 3.0 + 0.5), GAUSS_KRUGER_ZONES.start), GAUSS_KRUGER_ZONES.stop - 1
+    )
+
+
+def to_gauss_kruger(lon: Coord, lat: Coord, zone: int) -> tuple[Coord, Coord]:
+    """WGS84 (≡ CGCS2000, see CRS.CGCS2000) lon, lat → easting (zone-prefixed), northing in metres."""
+    transformer = _transformer(EPSG[CRS.CGCS2000], gauss_kruger_epsg(zone))
+
+    def core(x: _Array, y: _Array) -> tuple[_Array, _Array]:
+        e, n = transformer.transform(x, y)
+        return np.asarray(e, dtype=np.float64), np.asarray(n, dtype=np.float64)
+
+    return _pointwise(core)(lon, lat)
+
+
+def from_gauss_kruger(x: Coord, y: Coord, zone: int) -> tuple[Coord, Coord]:
+    """Easting (zone-prefixed), northing of a Gauss-Krüger zone → WGS84 lon, lat."""
+    transformer = _transformer(gauss_kruger_epsg(zone), EPSG[CRS.CGCS2000])
+
+    def core(e: _Array, n: _Array) -> tuple[_Array, _Array]:
+        lon, lat = transformer.transform(e, n)
+        return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+
+    return _pointwise(core)(x, y)
 
 
 # --- geometries ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import numpy as np
 import prcoords
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
+from pyproj import CRS as ProjCRS
 from pyproj import Geod, Transformer
 
 from geo import crs
@@ -364,3 +365,40 @@ def test_prcoords_warnings_do_not_leak():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         crs.wgs84_to_gcj02(*OUTSIDE_CHINA["tokyo"])
+
+
+# --- CGCS2000 Gauss-Krüger zones -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("zone", list(crs.GAUSS_KRUGER_ZONES))
+def test_gauss_kruger_codes_name_their_zone(zone):
+    system = ProjCRS.from_epsg(crs.gauss_kruger_epsg(zone))
+    assert system.name == f"CGCS2000 / 3-degree Gauss-Kruger zone {zone}"
+    params = {p.name: p.value for p in system.coordinate_operation.params}
+    assert params["Longitude of natural origin"] == 3 * zone
+    assert params["False easting"] == zone * 1_000_000 + 500_000
+
+
+@pytest.mark.parametrize("zone", [24, 46, "35", True, 35.0])
+def test_gauss_kruger_zones_outside_the_list_are_refused(zone):
+    with pytest.raises(UnknownCRS):
+        crs.gauss_kruger_epsg(zone)
+
+
+@pytest.mark.parametrize(
+    "lon, zone", [(106.2, 35), (106.49, 35), (106.51, 36), (73.5, 25), (135.05, 45), (60.0, 25)]
+)
+def test_gauss_kruger_zone_has_the_nearest_central_meridian(lon, zone):
+    assert crs.gauss_kruger_zone(lon) == zone
+
+
+def test_gauss_kruger_matches_pyproj_and_round_trips(china_points):
+    lon, lat = china_points
+    zone = 35
+    near = np.abs(lon - 105) < 1.5
+    x, y = crs.to_gauss_kruger(lon[near], lat[near], zone)
+    ex, ey = Transformer.from_crs(4490, 4523, always_xy=True).transform(lon[near], lat[near])
+    assert np.allclose(x, ex, atol=1e-6) and np.allclose(y, ey, atol=1e-6)
+    back_lon, back_lat = crs.from_gauss_kruger(x, y, zone)
+    assert metres(lon[near], lat[near], back_lon, back_lat).max() < 1e-6
+    assert crs.to_gauss_kruger(105.0, 0.0, zone) == pytest.approx((35_500_000.0, 0.0), abs=1e-6)

@@ -1,0 +1,208 @@
+"""Export one map layer for one user: the scoped rows, the map's filters, an area, a format, a CRS.
+
+The rows are the map's own: `tiles.SOURCES[layer].rows(user, today)` (scoped by `visible_to`),
+narrowed by the same `LayerQuery` the tiles apply, then by the area, and kept to those the map can
+draw (with a geometry). Without an area the export holds exactly the map's count for the filters.
+
+Files are written in a temporary directory of their own, removed when the export ends however it
+ends (success, error, KeyboardInterrupt); only the finished file is moved to the destination.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from ..filters import LayerQuery
+from ..tiles import SOURCES
+from . import tables, vector
+from .columns import Lookups, has_geometry
+from .naming import ascii_filename, export_filename, region_label
+from .options import (
+    Area,
+    ExportError,
+    Format,
+    Target,
+    check_region,
+    jurisdiction_prefix,
+    narrowest,
+    parse_crs,
+    parse_format,
+    parse_layer,
+    region_filter,
+)
+from .plan import Part, Plan, Progress
+
+CHUNK_ROWS = 10_000
+TEMP_PREFIX = "segis-export-"
+WRITERS: dict[str, Callable[[Plan, Path], Path]] = {
+    "gpkg": vector.write_gpkg,
+    "shp": vector.write_shapefile,
+    "geojson": vector.write_geojson,
+    "kml": vector.write_kml,
+    "csv": tables.write_csv,
+    "xlsx": tables.write_xlsx,
+}
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    filename: str  # the name to offer for download (Chinese allowed)
+    ascii_filename: str
+    features: int
+    seconds: float
+    format: Format
+    target: Target
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.features / self.seconds if self.seconds > 0 else float("inf")
+
+
+def layer_rows(user, layer: str, query: LayerQuery | None, area: Area, today: dt.date) -> QuerySet:
+    """The rows of the export: scoped, filtered like the map, in the area, with a geometry."""
+    layer = parse_layer(layer)
+    jurisdiction_prefix(user)
+    queryset = SOURCES[layer].rows(user, today)
+    if query is not None:
+        if query.layer != layer:
+            raise ValueError(f"a query for layer {query.layer} given for layer {layer}")
+        queryset = query.apply(queryset)
+    return area.apply(layer, queryset).filter(has_geometry(layer))
+
+
+def count_rows(user, layer: str, query: LayerQuery | None, area: Area | None = None) -> int:
+    """How many features an export would hold (for an estimate before it starts)."""
+    return layer_rows(user, layer, query, area or Area(), timezone.localdate()).count()
+
+
+def _parts(layer: str, fmt: Format, rows: QuerySet) -> list[Part]:
+    columns = SOURCES[layer].geometry_columns
+    if len(columns) == 1:
+        return [Part(layer, "Point", rows)]
+    if fmt.mixed_geometry:
+        return [Part(layer, "Unknown", rows)]
+    point, line = columns
+    parts = [Part(layer, "Point", rows.filter(**{f"{point}__isnull": False}))]
+    lines = rows.filter(**{f"{line}__isnull": False})
+    if lines.exists():
+        parts.append(Part(f"{layer}_lines", "MultiLineString", lines))
+    return parts
+
+
+def _area_prefix(user, query: LayerQuery | None, area: Area) -> str:
+    """The narrowest division the export covers: jurisdiction, area region, region filter."""
+    prefix = jurisdiction_prefix(user)
+    for region in (area.region, region_filter(query) if query else None):
+        if region is not None:
+            prefix = narrowest(prefix, region) or prefix
+    return prefix
+
+
+def download_names(
+    user, layer: str, query: LayerQuery | None, area: Area | None, fmt: Format, target: Target
+) -> tuple[str, str]:
+    """(name, ASCII fallback) to offer the file under: region, layer, today's date, CRS."""
+    today = timezone.localdate()
+    name, code = region_label(_area_prefix(user, query, area or Area()))
+    return (
+        export_filename(name, layer, today, target, fmt),
+        ascii_filename(code, layer, today, target, fmt),
+    )
+
+
+def _check_size(fmt: Format, total: int) -> None:
+    if fmt.name == "xlsx" and total >= tables.XLSX_MAX_ROWS:
+        most = tables.XLSX_MAX_ROWS - 1
+        raise ExportError(
+            {
+                "format": f"XLSX 最多 {most:,} 行，本次 {total:,} 行，请用 CSV 或 GeoPackage / XLSX "
+                f"holds at most {most:,} rows, this export has {total:,}: use CSV or GeoPackage"
+            }
+        )
+
+
+def _deliver(source: Path, destination: Path) -> None:
+    """Move the finished file into place; a reader of `destination` never sees half a file."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(f".{destination.name}.part")
+    try:
+        shutil.copyfile(source, partial)
+        os.replace(partial, destination)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def export_layer(
+    user,
+    layer: str,
+    query: LayerQuery | None,
+    area: Area | None,
+    fmt: str | Format,
+    crs: str | int | Target,
+    destination: Path | str,
+    *,
+    progress: Progress | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> ExportResult:
+    """Write the layer as the user may see it to `destination`; progress(done, total) per chunk."""
+    started = time.perf_counter()
+    today = timezone.localdate()
+    layer, fmt, target, area = parse_layer(layer), parse_format(fmt), parse_crs(crs), area or Area()
+    if fmt.wgs84_only and target.name != "wgs84":
+        raise ExportError(
+            {"crs": f"{fmt.title} 只能是 WGS84 / {fmt.title} is always WGS84 lon/lat"}
+        )
+    for region in (area.region, region_filter(query) if query else None):
+        if region is not None:
+            check_region(user, region)
+    prefix = _area_prefix(user, query, area)
+    region_name, region_code = region_label(prefix)
+    rows = layer_rows(user, layer, query, area, today)
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():  # the server-side cursor lives in a transaction
+        with connection.cursor() as cursor:
+            if outermost:  # one snapshot for the count, the parts and the rows
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute("SET LOCAL jit = off")  # JIT compiles for longer than a scan runs
+        total = rows.count()
+        _check_size(fmt, total)
+        plan = Plan(
+            layer=layer,
+            query=query or LayerQuery(layer, ()),
+            area=area,
+            format=fmt,
+            target=target,
+            parts=_parts(layer, fmt, rows),
+            lookups=Lookups.for_prefix(prefix, today),
+            region_name=region_name,
+            region_code=region_code,
+            total=total,
+            chunk_rows=chunk_rows,
+            progress=progress,
+        )
+        if progress is not None:
+            progress(0, total)
+        with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as directory:
+            written = WRITERS[fmt.name](plan, Path(directory))
+            _deliver(written, Path(destination))
+    return ExportResult(
+        path=Path(destination),
+        filename=export_filename(region_name, layer, today, target, fmt),
+        ascii_filename=ascii_filename(region_code, layer, today, target, fmt),
+        features=plan.done,
+        seconds=time.perf_counter() - started,
+        format=fmt,
+        target=target,
+    )

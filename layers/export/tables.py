@@ -1,0 +1,125 @@
+"""The table formats: CSV (UTF-8 with a BOM, so Excel reads the Chinese) and XLSX (openpyxl,
+write-only: rows stream to disk), each row with its point's coordinates in the chosen system.
+
+Spreadsheets run formulas: a text cell starting with =, +, -, @ (or a tab or carriage return,
+which Excel also strips before reading a formula) is neutralised with a leading single quote,
+unless the text is a plain number. Numbers are written as numbers and never touched.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.worksheet._writer import ALL_TEMP_FILES, WorksheetWriter
+
+from .plan import Plan
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+XLSX_MAX_ROWS = 1_048_576  # including the header row
+SHEET_TITLE_UNSAFE = re.compile(r"[\[\]:*?/\\]")
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell a spreadsheet would read as a formula, made plain text."""
+    formula = isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
+    return "'" + value if formula and not PLAIN_NUMBER.fullmatch(value) else value
+
+
+def _coordinate(value: float, geographic: bool) -> float | None:
+    if not math.isfinite(value):
+        return None
+    return round(float(value), 7 if geographic else 3)
+
+
+def _rows(plan: Plan) -> Iterator[list[Any]]:
+    """Every row: the columns, then x, y (or lon, lat) and the coordinate system's label."""
+    geographic, label = plan.target.geographic, plan.target.label
+    for part in plan.parts:
+        for chunk in plan.chunks(part):
+            xs, ys = plan.points(chunk)
+            for i, row in enumerate(zip(*chunk.values, strict=True)):
+                yield [
+                    *(neutralise(v) for v in row),
+                    _coordinate(xs[i], geographic),
+                    _coordinate(ys[i], geographic),
+                    label,
+                ]
+
+
+def _header(plan: Plan) -> list[str]:
+    return [c.name_zh for c in plan.columns] + [row[0] for row in plan.coordinate_columns()]
+
+
+def write_csv(plan: Plan, directory: Path) -> Path:
+    path = directory / "export.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(_header(plan))
+        for row in _rows(plan):
+            writer.writerow(["" if v is None else v for v in row])
+    return path
+
+
+def _xlsx_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
+    return value
+
+
+def _sheet(workbook: Workbook, title: str, directory: Path, files: list[str]):
+    sheet = workbook.create_sheet(SHEET_TITLE_UNSAFE.sub("_", title)[:31])
+    # openpyxl streams a write-only sheet to a file of its own in the system temporary folder,
+    # left behind until the process ends if the export fails: put it in ours, which is removed.
+    # openpyxl deletes it on save and expects to find it in its list of files to clean up.
+    out = str(directory / f"sheet{len(workbook.worksheets)}.xml")
+    files.append(out)
+    ALL_TEMP_FILES.append(out)
+    sheet._writer = WorksheetWriter(sheet, out=out)
+    sheet._writer.write_top()
+    return sheet
+
+
+def write_xlsx(plan: Plan, directory: Path) -> Path:
+    """The rows on the first sheet, the field dictionary and the export summary on the second."""
+    workbook = Workbook(write_only=True)
+    files: list[str] = []
+    try:
+        rows = _sheet(workbook, plan.title, directory, files)
+        rows.freeze_panes = "A2"
+        rows.append(_header(plan))
+        for row in _rows(plan):
+            rows.append([_xlsx_value(v) for v in row])
+        about = _sheet(workbook, "字段说明 fields", directory, files)
+        about.append(["别名 alias", "字段 name", "英文 English", "类型 type", "说明 note"])
+        for row in plan.dictionary(with_coordinates=True):
+            about.append([_xlsx_value(neutralise(v)) for v in row])
+        about.append([])
+        for item, value in plan.summary(plan.done, plan.lookups.today):
+            about.append([item, _xlsx_value(neutralise(value))])
+        path = directory / "export.xlsx"
+        workbook.save(path)
+    finally:
+        for out in files:
+            if out in ALL_TEMP_FILES:
+                ALL_TEMP_FILES.remove(out)
+    return path
+
+
+def write_dictionary_csv(path: Path, rows: list[tuple]) -> None:
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["别名 alias", "字段 name_zh", "英文 name_en", "类型 type", "说明 note"])
+        writer.writerows(rows)
+
+
+def write_summary_text(path: Path, items: list[tuple[str, str]]) -> None:
+    lines = [f"{item}: {value}" for item, value in items]
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8-sig")
