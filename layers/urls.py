@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("tiles/", include("layers.tile_urls")),
+    path("api/geojson/", include("layers.geojson_urls")),
     path("map/", include("layers.map_urls")),
     path("", include("layers.detail_urls")),
 ]

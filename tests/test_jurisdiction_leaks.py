@@ -66,6 +66,15 @@ SKIP_ALLOWED: dict[str, str] = {}
 
 # The z14 tile over inside(XIXIA): "their" objects' codes and names would show up in it.
 TILE = {"z": "14", "x": "13016", "y": "6290"}
+# The rows each map layer shows: a tile, count or GeoJSON answer must not list their ids either.
+LAYER_MODELS = {
+    "equipment": "registry.equipment",
+    "overdue": "registry.equipment",
+    "units": "registry.unit",
+    "accidents": "registry.accident",
+    "resources": "registry.emergencyresource",
+}
+GEOJSON_ROUTE = "api/geojson/"
 OBJECT_PARAMETERS = {"pk", "object_id", "id"}
 PK = "{pk}"
 CT = "{ct}"
@@ -250,7 +259,11 @@ def _plans(callback, names: list[str]) -> tuple[list[_Plan], str | None]:
             from layers.catalogue import LAYERS
 
             plans = [
-                _Plan({**plan.values, name: layer}, plan.model, plan.mine_found)
+                _Plan(
+                    {**plan.values, name: layer},
+                    plan.model or apps.get_model(LAYER_MODELS[layer]),
+                    plan.mine_found,
+                )
                 for plan in plans
                 for layer in LAYERS
             ]
@@ -712,8 +725,17 @@ def _variants(endpoint: Endpoint, world: World) -> list[str]:
         queries += [urlencode({"search": t}) for t in search]
         queries += [urlencode({"code": t}) for t in theirs.terms["registry.equipment"][:4]]
         queries += [urlencode({"region": theirs.code}), urlencode({"region": theirs.code[:4]})]
+    elif endpoint.route.startswith(GEOJSON_ROUTE):
+        # GeoJSON answers nothing without a bbox: one over both counties, then narrowed to theirs.
+        box = _both_counties(world)
+        queries += [urlencode({"bbox": box}), urlencode({"bbox": box, "region": theirs.code})]
     joint = "&" if "?" in endpoint.path else "?"
     return [endpoint.path + (f"{joint}{q}" if q else "") for q in queries]
+
+
+def _both_counties(world: World) -> str:
+    boundaries = [side.objects["geo.region"].boundary for side in (world.theirs, world.mine)]
+    return ",".join(str(v) for v in boundaries[0].union(boundaries[1]).extent)
 
 
 def _echoed(url: str) -> tuple[str, ...]:
@@ -746,7 +768,7 @@ def test_endpoint_leaks_nothing_to_the_neighbouring_county(endpoint: Endpoint, w
         for url in _variants(endpoint, world):
             chain = fetch(client, url)
             assert_clean(chain, world, _echoed(url))
-            if endpoint.kind == "api" and their is not None:
+            if their is not None:
                 assert str(their.pk) not in _listed_ids(chain[-1]), f"{url} lists theirs"
         return
 
@@ -847,6 +869,16 @@ def test_the_detector_finds_what_the_viewer_may_see(url, needle, viewer, side, w
     assert not found(chain, {"full national ID": records.needles["national ID"]})
 
 
+@pytest.mark.parametrize("layer", ["units", "accidents", "resources", "overdue"])
+def test_the_city_finds_their_rows_in_the_geojson(layer, world: World):
+    """Positive control for the GeoJSON cases: the walk's bbox does cover their rows."""
+    url = f"/{GEOJSON_ROUTE}{layer}?" + urlencode({"bbox": _both_counties(world)})
+    [page] = fetch(world.client("city"), url)
+    assert page.status == 200, page.body
+    their = world.theirs.objects[LAYER_MODELS[layer]]
+    assert str(their.pk) in _listed_ids(page), f"the city does not see their {layer} at {url}"
+
+
 def test_the_walk_reaches_the_admin_and_the_api():
     """The walk itself: every admin model's list and change page and every router route are cases."""
     paths = {e.path for e in ENDPOINTS}
@@ -856,6 +888,7 @@ def test_the_walk_reaches_the_admin_and_the_api():
     for prefix, _, _ in router.registry:
         assert {f"/api/{prefix}/", f"/api/{prefix}/{PK}/", f"/api/{prefix}.json"} <= paths, prefix
     assert "/" in paths and "/admin/autocomplete/" in paths
+    assert {f"/{GEOJSON_ROUTE}{layer}" for layer in LAYER_MODELS} <= paths
     assert AUTOCOMPLETES, "no admin declares autocomplete_fields"
 
 

@@ -117,6 +117,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The map's plain Django endpoints (tiles, counts, GeoJSON) join the schema; HTML pages leave it.
+    "PREPROCESSING_HOOKS": ["layers.openapi.drop_html_pages"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "layers.openapi.add_map_paths",
+    ],
 }
 
 # Debian 12's GDAL 3.6 is older than Django asks for (gis.W001). The risk it names is handing user
