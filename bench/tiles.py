@@ -127,7 +127,6 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure(args) -> None:
-    from django.db import connection, transaction
     from django.http import QueryDict
     from django.test import Client
     from django.utils import timezone
@@ -160,10 +159,7 @@ def measure(args) -> None:
         statement = tiles.tile_sql("equipment", user, query, z, x, y, today, precounted=precounted)
 
         def run():
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
-                cursor.execute(statement.text, statement.params)
-                return bytes(cursor.fetchone()[0] or b"")
+            return bytes(tiles.execute(statement)[0] or b"")
 
         return run
 
@@ -221,11 +217,30 @@ def measure(args) -> None:
             f"{p50['peer'] / p50['endpoint']:.1f}x, p95 {p95['peer'] / p95['endpoint']:.1f}x; "
             f"live/endpoint p50 {p50['live'] / p50['endpoint']:.1f}x"
         )
-    bbox = "116.3,30.7,121.9,35.2"  # Jiangsu
-    ms, _ = timed(lambda: client.get(f"/tiles/equipment/count?bbox={bbox}").content)
-    print(
-        f"count over {bbox}: {client.get(f'/tiles/equipment/count?bbox={bbox}').json()} in {ms:.1f} ms"
-    )
+    # Counts in view (the map's status line): cells + edge strips vs the live count of every row.
+    print(f"{'count in view':18} {'bbox':28} {'devices':>10} {'endpoint ms':>12} {'live ms':>9}")
+    for name, bbox in COUNT_BOXES.items():
+        live_query = parse_query("equipment", QueryDict(f"bbox={bbox}"), allow_bbox=True)
+        path = f"/tiles/equipment/count?bbox={bbox}"
+        endpoint_ms = [timed(lambda path=path: client.get(path).content)[0] for _ in range(3)]
+        live_ms = []
+        for _ in range(3):
+            started = time.perf_counter()
+            live = tiles.count_features("equipment", user, live_query, precounted=False)
+            live_ms.append((time.perf_counter() - started) * 1000)
+        body = client.get(path).json()
+        assert body["count"] == live, (body, live)
+        print(
+            f"{name:18} {bbox:28} {live:>10,} {percentile(endpoint_ms, 0.5):>12.1f} "
+            f"{percentile(live_ms, 0.5):>9.1f}"
+        )
+
+
+COUNT_BOXES = {
+    "province view": "116.3,30.7,121.9,35.2",
+    "city view": "118.4,31.7,119.3,32.4",
+    "district view": "118.70,32.00,118.85,32.10",
+}
 
 
 def main() -> None:

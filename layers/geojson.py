@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import connection
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
 from . import tiles
-from .filters import BBox, FilterError, LayerQuery, parse_query
+from .filters import FilterError, LayerQuery, parse_query
 from .tiles import SOURCES, Sql
 
 GEOJSON_LAYERS = ("units", "accidents", "resources", "overdue")
@@ -116,29 +115,13 @@ def _shape(layer: str) -> str:
     return f"CASE WHEN {line} IS NULL OR ST_IsEmpty({line}) THEN {point} ELSE {line} END"
 
 
-def _in_box(box: BBox) -> dict[str, Sql]:
-    """The corners of `count`'s half-open box test (tiles.count_sql), and its index pre-filter."""
-    box = box.clamped()
-    margin = tiles.BBOX_MARGIN_DEGREES
-    corner_u, corner_v = tiles.world("ST_MakePoint(%s, %s)")
-    return {
-        "envelope": tiles._envelope(
-            box.west - margin, box.south - margin, box.east + margin, box.north + margin
-        ),
-        "west": Sql(corner_u, (box.west, box.south)),
-        "east": Sql(corner_u, (box.east, box.north)),
-        "north": Sql(corner_v, (box.east, box.north)),
-        "south": Sql(corner_v, (box.west, box.south)),
-    }
-
-
 def collection_sql(layer: str, user, query: LayerQuery, today: dt.date) -> Sql:
     """The statement: it returns (rows found, at most MAX_FEATURES + 1; the collection text)."""
     source = SOURCES[layer]
     page = reverse(DETAIL_PAGES[layer], kwargs={"pk": 0})
     before, after = page.rsplit("0", 1)
     u, v = tiles.world(source.point)
-    box = _in_box(query.bbox)
+    box = query.bbox.clamped()
     properties = Sql(
         PROPERTIES.get(layer, source.properties), (today,) if source.today_in_properties else ()
     )
@@ -147,27 +130,10 @@ def collection_sql(layer: str, user, query: LayerQuery, today: dt.date) -> Sql:
         u=u,
         v=v,
         rows=tiles._rows(layer, user, query, today),
-        overlaps=tiles._overlaps(layer, box.pop("envelope")),
+        overlaps=tiles._overlaps(layer, tiles.box_envelope(box)),
         properties=properties,
-        **box,
+        **tiles.box_corners(box),
     )
-
-
-# For this statement only: no JIT (see tiles._execute: the planner sees big tables and costly
-# functions) and no parallel workers (an answer of at most MAX_FEATURES rows gains nothing from
-# them, and starting them costs more than a small answer on a busy two-core server).
-SETTINGS = "SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0; "
-
-
-def _execute(statement: Sql) -> tuple:
-    # One round trip instead of four (BEGIN, SET LOCAL, the query, COMMIT): Django binds
-    # parameters client-side with psycopg 3, so the statements travel as one simple query, whose
-    # implicit transaction bounds SET LOCAL. On a small answer that is a third of the time.
-    with connection.cursor() as cursor:
-        cursor.execute(SETTINGS + statement.text, statement.params)
-        while cursor.description is None and cursor.nextset():
-            pass
-        return cursor.fetchone()
 
 
 def feature_collection(layer: str, user, query: LayerQuery) -> str:
@@ -175,7 +141,9 @@ def feature_collection(layer: str, user, query: LayerQuery) -> str:
     if errors := layer_errors(layer):
         raise FilterError(errors)
     try:
-        found, text = _execute(collection_sql(layer, user, query, timezone.localdate()))
+        found, text = tiles.execute(
+            collection_sql(layer, user, query, timezone.localdate()), parallel=False
+        )
     except tiles.NothingVisible:
         return EMPTY_COLLECTION
     if found > MAX_FEATURES:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -381,7 +381,7 @@ def precounted_count_sql(user, query: LayerQuery, today: dt.date) -> Sql | None:
     columns = _precounted_columns(query)
     if query.layer != "equipment" or columns is None:
         return None
-    box = (query.bbox or BBox(-180, -MERCATOR_MAX_LATITUDE, 180, MERCATOR_MAX_LATITUDE)).clamped()
+    box = query_box(query)
     side = float(1 << cells.FINEST)
     # Which cells are inside, as Python sees it: only to shape the strips. Each strip reaches one
     # cell further in than that, so an ulp of disagreement with the database costs nothing.
@@ -392,7 +392,6 @@ def precounted_count_sql(user, query: LayerQuery, today: dt.date) -> Sql | None:
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
     depth, region = _region_condition(_narrowest(user, columns.pop("region", None)))
-    m = BBOX_MARGIN_DEGREES
     inner_west, inner_east = (x0 + 1) / side * 360 - 180, x1 / side * 360 - 180
     inner_north, inner_south = _world_latitude((y0 + 1) / side), _world_latitude(y1 / side)
     strips = [
@@ -401,20 +400,11 @@ def precounted_count_sql(user, query: LayerQuery, today: dt.date) -> Sql | None:
         (box.west, inner_north, box.east, box.north),
         (box.west, box.south, box.east, inner_south),
     ]
-    overlaps = [
-        _overlaps("equipment", _envelope(w - m, s - m, e + m, n + m)) for w, s, e, n in strips
-    ]
+    overlaps = [_overlaps("equipment", box_envelope(BBox(*strip))) for strip in strips]
     conditions = [
         Sql(f" AND c.{column} = ANY(%s)", (list(values),)) for column, values in columns.items()
     ]
     u, v = world(SOURCES["equipment"].point)
-    corner_u, corner_v = world("ST_MakePoint(%s, %s)")
-    corners = {
-        "west": Sql(corner_u, (box.west, box.south)),
-        "east": Sql(corner_u, (box.east, box.north)),
-        "north": Sql(corner_v, (box.east, box.north)),
-        "south": Sql(corner_v, (box.west, box.south)),
-    }
     return Sql(_PRECOUNTED_COUNT, (side,) * 4 + (cells.FINEST, depth) + (side,) * 2).format(
         region=region,
         columns=Sql("".join(c.text for c in conditions), [p for c in conditions for p in c.params]),
@@ -425,7 +415,7 @@ def precounted_count_sql(user, query: LayerQuery, today: dt.date) -> Sql | None:
             "(" + " OR ".join(o.text for o in overlaps) + ")",
             [p for o in overlaps for p in o.params],
         ),
-        **corners,
+        **box_corners(box),
     )
 
 
@@ -469,25 +459,39 @@ def tile_sql(
     )
 
 
+def query_box(query: LayerQuery) -> BBox:
+    """The query's bbox as Web Mercator can project it; the whole world without one."""
+    return (query.bbox or BBox(-180, -MERCATOR_MAX_LATITUDE, 180, MERCATOR_MAX_LATITUDE)).clamped()
+
+
+def box_corners(box: BBox) -> dict[str, Sql]:
+    """The half-open box test's edges as world coordinates (`west`, `east`, `north`, `south`):
+    the box's corners go through the very formulas the points do."""
+    corner_u, corner_v = world("ST_MakePoint(%s, %s)")
+    return {
+        "west": Sql(corner_u, (box.west, box.south)),
+        "east": Sql(corner_u, (box.east, box.north)),
+        "north": Sql(corner_v, (box.east, box.north)),
+        "south": Sql(corner_v, (box.west, box.south)),
+    }
+
+
+def box_envelope(box: BBox) -> Sql:
+    """The index pre-filter of a box test, widened so that rounding never loses a row."""
+    m = BBOX_MARGIN_DEGREES
+    return _envelope(box.west - m, box.south - m, box.east + m, box.north + m)
+
+
 def count_sql(layer: str, user, query: LayerQuery, today: dt.date) -> Sql:
     """Rows whose point lies in the bbox (half-open like tiles); the whole world without one."""
-    box = (query.bbox or BBox(-180, -MERCATOR_MAX_LATITUDE, 180, MERCATOR_MAX_LATITUDE)).clamped()
-    margin = BBOX_MARGIN_DEGREES
-    envelope = _envelope(
-        box.west - margin, box.south - margin, box.east + margin, box.north + margin
-    )
+    box = query_box(query)
     u, v = world(SOURCES[layer].point)
-    # The box's corners go through the very formulas the points do.
-    corner_u, corner_v = world("ST_MakePoint(%s, %s)")
     return Sql(_COUNT).format(
         u=u,
         v=v,
         rows=_rows(layer, user, query, today),
-        overlaps=_overlaps(layer, envelope),
-        west=Sql(corner_u, (box.west, box.south)),
-        east=Sql(corner_u, (box.east, box.north)),
-        north=Sql(corner_v, (box.east, box.north)),
-        south=Sql(corner_v, (box.west, box.south)),
+        overlaps=_overlaps(layer, box_envelope(box)),
+        **box_corners(box),
     )
 
 
@@ -544,12 +548,20 @@ class TileCache:
 CACHE = TileCache()
 
 
-def _execute(statement: Sql) -> tuple:
-    # JIT compiles a tile query for longer than it runs (the planner sees millions of rows and
-    # costly spatial functions): off for this transaction only.
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")
-        cursor.execute(statement.text, statement.params)
+def execute(statement: Sql, *, parallel: bool = True) -> tuple:
+    """The statement's one row, run without JIT, which compiles a map query for longer than it
+    runs (the planner sees millions of rows and costly spatial functions); `parallel=False` for
+    small answers, where starting workers costs more than they save on a busy two-core server."""
+    settings = "SET LOCAL jit = off; "
+    if not parallel:
+        settings += "SET LOCAL max_parallel_workers_per_gather = 0; "
+    # One round trip instead of four (BEGIN, SET LOCAL, the query, COMMIT): Django binds
+    # parameters client-side with psycopg 3, so the statements travel as one simple query whose
+    # implicit transaction bounds the SET LOCALs (inside an atomic block, that block does).
+    with connection.cursor() as cursor:
+        cursor.execute(settings + statement.text, statement.params)
+        while cursor.description is None and cursor.nextset():
+            pass
         return cursor.fetchone()
 
 
@@ -563,7 +575,7 @@ def render_tile(layer: str, user, query: LayerQuery, z: int, x: int, y: int) -> 
     if tile is not None:
         return tile
     try:
-        mvt, rows = _execute(tile_sql(layer, user, query, z, x, y, today))
+        mvt, rows = execute(tile_sql(layer, user, query, z, x, y, today))
     except NothingVisible:
         mvt, rows = b"", 0
     capped = z >= CLUSTER_BELOW_ZOOM and rows >= MAX_FEATURES
@@ -577,6 +589,6 @@ def count_features(layer: str, user, query: LayerQuery, *, precounted: bool = Tr
     today = timezone.localdate()
     try:
         statement = precounted and precounted_count_sql(user, query, today)
-        return int(_execute(statement or count_sql(layer, user, query, today))[0])
+        return int(execute(statement or count_sql(layer, user, query, today))[0])
     except NothingVisible:
         return 0

@@ -217,7 +217,7 @@ def test_the_installed_trigger_is_this_modules():
 
 def _tile(statement) -> dict:
     mvt = pytest.importorskip("mapbox_vector_tile")
-    body, rows = tiles._execute(statement)
+    body, rows = tiles.execute(statement)
     decoded = mvt.decode(bytes(body)) if body else {}
     features = decoded.get("equipment", {}).get("features", [])
     clusters = {}
