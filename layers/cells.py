@@ -86,6 +86,7 @@ _CHANGED = {
     "ALL": f"SELECT 1 AS sign, {_COLUMNS} FROM registry_equipment",
 }
 _DROP_EMPTY = f"DELETE FROM {TABLE} WHERE n = 0"
+TRUNCATE_BODY = f"$body$ BEGIN DELETE FROM {TABLE}; RETURN NULL; END $body$"
 
 
 def _fold(changed: str) -> str:
@@ -113,10 +114,11 @@ def install_sql() -> list[str]:
             f"CREATE TRIGGER {name} AFTER {op} ON registry_equipment {transition} "
             f"FOR EACH STATEMENT EXECUTE FUNCTION {FUNCTION}()",
         ]
-    # TRUNCATE has no transition table: the cells go with the rows.
+    # TRUNCATE has no transition table: the cells go with the rows. DELETE, not TRUNCATE: a
+    # TRUNCATE of both tables in one statement (Django's flush) cannot truncate the cells again.
     statements += [
         f"CREATE OR REPLACE FUNCTION {FUNCTION}_truncate() RETURNS trigger LANGUAGE plpgsql AS "
-        f"$body$ BEGIN TRUNCATE {TABLE}; RETURN NULL; END $body$",
+        f"{TRUNCATE_BODY}",
         f"DROP TRIGGER IF EXISTS {FUNCTION}_truncate ON registry_equipment",
         f"CREATE TRIGGER {FUNCTION}_truncate AFTER TRUNCATE ON registry_equipment "
         f"FOR EACH STATEMENT EXECUTE FUNCTION {FUNCTION}_truncate()",

@@ -176,6 +176,26 @@ def test_bulk_create_and_copy_are_counted(fleet):
     assert_cells_in_step()
 
 
+def test_truncating_both_tables_in_one_statement_empties_the_cells(fleet):
+    """What Django's flush does after a live-server test."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SET CONSTRAINTS ALL IMMEDIATE"
+        )  # no deferred checks pending: TRUNCATE may run
+        cursor.execute(
+            "TRUNCATE registry_equipment, layers_equipmentcell, registry_lifecycleevent, "
+            "registry_inspection, registry_accident CASCADE"
+        )
+    assert not EquipmentCell.objects.exists()
+
+
+def test_truncating_the_equipment_empties_the_cells(fleet):
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("TRUNCATE registry_equipment CASCADE")
+    assert not EquipmentCell.objects.exists()
+
+
 def test_a_rolled_back_write_leaves_the_cells_as_they_were(fleet):
     before = set(EquipmentCell.objects.values_list(*KEY, "n"))
 
@@ -209,6 +229,11 @@ def test_the_installed_trigger_is_this_modules():
         )
         triggers = {row[0] for row in cursor.fetchall()}
     assert installed == cells.function_sql().split("$body$")[1]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT prosrc FROM pg_proc WHERE proname = %s", [f"{cells.FUNCTION}_truncate"]
+        )
+        assert cursor.fetchone()[0] == cells.TRUNCATE_BODY.split("$body$")[1]
     assert {f"{cells.FUNCTION}_{op.lower()}" for op in cells.TRIGGERS} <= triggers
 
 
