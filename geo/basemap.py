@@ -49,6 +49,16 @@ def map_framing(prefix: str | None) -> dict[str, float]:
     }
 
 
+def outline_tolerance(prefix: str) -> float:
+    """Simplification tolerance (degrees) of the jurisdiction's outlines: about a pixel when the
+    whole jurisdiction spans BASEMAP_PIXELS_ACROSS pixels. Every map layer of region outlines uses
+    it, so their edges coincide."""
+    extent = jurisdiction_extent(prefix)
+    side = max(extent[2] - extent[0], extent[3] - extent[1]) if extent else 0
+    low, high = BASEMAP_TOLERANCE_DEG
+    return min(max(side / BASEMAP_PIXELS_ACROSS, low), high)
+
+
 def basemap_geojson(prefix: str | None) -> str:
     """A FeatureCollection of simplified region outlines under a prefix, with a label point each."""
     if prefix is None:
@@ -57,11 +67,7 @@ def basemap_geojson(prefix: str | None) -> str:
     levels = list(LEVEL_ORDER)
     while len(levels) > 1 and regions.filter(level__in=levels).count() > BASEMAP_MAX_REGIONS:
         levels.pop()
-    extent = jurisdiction_extent(prefix)
-    side = max(extent[2] - extent[0], extent[3] - extent[1]) if extent else 0
-    low, high = BASEMAP_TOLERANCE_DEG
-    tolerance = min(max(side / BASEMAP_PIXELS_ACROSS, low), high)
-    outline = SimplifyPreserveTopology("boundary", tolerance)
+    outline = SimplifyPreserveTopology("boundary", outline_tolerance(prefix))
     rows = list(
         regions.filter(level__in=levels)
         .annotate(outline=AsGeoJSON(outline, precision=5), label=PointOnSurface(outline))

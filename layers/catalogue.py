@@ -63,14 +63,50 @@ SEVERITY_COLOURS = {
     Severity.EXTRAORDINARY: "#67001f",
 }
 
+# Okabe & Ito's colour-blind-safe set: six hues that stay apart under protanopia, deuteranopia
+# and tritanopia (fire stations and rescue teams were two near-identical reds before).
 RESOURCE_COLOURS = {
-    ResourceType.RESCUE_TEAM: "#d62728",
-    ResourceType.MAINTENANCE_STATION: "#59a14f",
-    ResourceType.FIRE_STATION: "#e15759",
-    ResourceType.HOSPITAL: "#4e79a7",
-    ResourceType.HAZMAT_TEAM: "#f28e2b",
-    ResourceType.LIFTING_DEPOT: "#edc948",
+    ResourceType.RESCUE_TEAM: "#cc79a7",  # reddish purple
+    ResourceType.MAINTENANCE_STATION: "#009e73",  # bluish green
+    ResourceType.FIRE_STATION: "#d55e00",  # vermilion
+    ResourceType.HOSPITAL: "#56b4e9",  # sky blue
+    ResourceType.HAZMAT_TEAM: "#e69f00",  # orange
+    ResourceType.LIFTING_DEPOT: "#0072b2",  # blue
 }
+
+# The region choropleth (layers/choropleth.py): a sequential ColorBrewer ramp per metric, light to
+# dark (colour-blind safe, and it still reads in grey), for up to five classes; zero and "no figure"
+# have colours of their own, outside the ramps. Classes: device counts are ranked (quantiles: raw
+# counts differ by orders of magnitude); the overdue rate has fixed limits, so a colour means the
+# same share in every jurisdiction and under every filter (1–3 % is the usual range); accident
+# rates depend on the time window, so they get equal steps from zero (a rate twice as high is
+# twice as far along the ramp).
+CHOROPLETH_METRICS = {
+    "devices": {
+        "title": "设备数 / Devices",
+        "note": "按筛选条件统计的设备台数 / devices under the filters",
+        # Greens rather than blues: most equipment clusters are elevator blue.
+        "ramp": ("#ffffcc", "#c2e699", "#78c679", "#31a354", "#006837"),  # YlGn
+        "classes": "quantile",
+        "empty": "无设备 / no devices",
+    },
+    "overdue_rate": {
+        "title": "逾期率 / Overdue rate",
+        "note": "逾期未检的在用设备 ÷ 在用设备 / overdue in-use devices ÷ devices in use",
+        "ramp": ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"),  # YlOrRd
+        "classes": (0.01, 0.02, 0.03, 0.05),
+        "empty": "无在用设备 / no device in use",
+    },
+    "accident_rate": {
+        "title": "每万台事故数 / Accidents per 10,000 devices",
+        "note": "时间范围内的事故 ÷ 设备 × 10,000 / accidents in the window ÷ devices × 10,000",
+        "ramp": ("#feebe2", "#fbb4b9", "#f768a1", "#c51b8a", "#7a0177"),  # RdPu
+        "classes": "equal",
+        "empty": "无设备 / no devices",
+    },
+}
+CHOROPLETH_ZERO = "#f4f4f1"
+CHOROPLETH_NO_FIGURE = "#bdbdbd"
 
 CLUSTER_PROPERTIES = {"count": "int", "cluster": "int (1)"}
 

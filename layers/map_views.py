@@ -7,13 +7,19 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import Resolver404, get_script_prefix, resolve, reverse
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_GET
 
 from accounts.models import User
 from geo.basemap import BASEMAP_MAX_AGE_S, basemap_geojson, jurisdiction_extent
 from geo.models import Level, Region
 from registry.models import EquipmentStatus, UnitRole, Variety
 from registry.models.events import ResourceType, Severity
+
+from . import catalogue, choropleth
+from .filters import FilterError
+from .tile_views import _errors, _forbidden, _private
 
 # The region filter lists the jurisdiction's divisions; past this many, counties are left out
 # (a national user picks a province or city, then zooms; 2,800 counties make no usable list).
@@ -118,6 +124,7 @@ def map_config(user: User) -> dict:
         "tiles_installed": tiles_installed(),
         "urls": {
             "basemap": reverse("map-basemap"),
+            "regions": reverse("map-regions"),
             "tiles": f"{root}tiles/",
             "catalogue": root + CATALOGUE_PATH.lstrip("/"),
             "equipment_api": reverse("equipment-list"),
@@ -131,6 +138,10 @@ def map_config(user: User) -> dict:
         "resource_types": _choices(ResourceType.choices),
         "severities": _choices(Severity.choices),
         "regions": _regions(prefix),
+        "choropleth_metrics": [
+            {"name": name, "title": spec["title"]}
+            for name, spec in catalogue.CHOROPLETH_METRICS.items()
+        ],
     }
 
 
@@ -151,3 +162,17 @@ def basemap(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(basemap_geojson(prefix), content_type="application/geo+json")
     patch_cache_control(response, private=True, max_age=BASEMAP_MAX_AGE_S)
     return response
+
+
+@require_GET
+def regions(request: HttpRequest) -> HttpResponse:
+    """The region choropleth under the map's filters (layers/choropleth.py); 400 naming a bad
+    filter, 403 JSON without a jurisdiction."""
+    if (refused := _forbidden(request)) is not None:
+        return refused
+    try:
+        query = choropleth.parse_choropleth_query(request.GET)
+    except FilterError as error:
+        return _errors(error.errors)
+    body = choropleth.region_collection(request.user, query, timezone.localdate())
+    return _private(HttpResponse(body, content_type="application/geo+json"))

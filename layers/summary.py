@@ -1,17 +1,23 @@
-"""What a supervisor sees first: the jurisdiction's registry in numbers, by kind and by sub-region."""
+"""What a supervisor sees first: the jurisdiction's registry in numbers, by kind and by sub-region.
+
+`region_figures` is the one place where devices, in-use devices, overdue devices and accidents are
+counted per region: the home dashboard and the map's region choropleth (layers/choropleth.py) both
+read it, each with its own querysets (the whole registry here, the map's filtered layers there).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, Q
-from django.db.models.functions import Substr
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import User
 from geo.models import Level, Region
 from registry.models import Accident, EmergencyResource, Equipment, Unit, Variety
-from registry.models.equipment import EquipmentStatus
+from registry.models.equipment import EquipmentStatus, overdue_condition
 
 # Sub-regions one level below the jurisdiction: national → provinces, province → cities, city/county → counties.
 CHILD_PREFIX_LENGTH = {"": 2, Level.PROVINCE: 4, Level.CITY: 6, Level.COUNTY: 6}
@@ -34,6 +40,12 @@ class Row:
     def overdue_percent(self) -> str:
         return f"{self.overdue_rate:.1%}"
 
+    def add(self, other: Row) -> None:
+        self.devices += other.devices
+        self.in_use += other.in_use
+        self.overdue += other.overdue
+        self.accidents += other.accidents
+
 
 @dataclass
 class Summary:
@@ -46,17 +58,38 @@ class Summary:
     accident_years: int = 5
 
 
-def _counts(queryset, group_by) -> dict[str, dict[str, int]]:
-    today = dt.date.today()
-    overdue = Q(status=EquipmentStatus.IN_USE) & (
-        Q(next_inspection_due__lt=today) | Q(next_inspection_due__isnull=True)
-    )
-    rows = queryset.values(key=group_by).annotate(
-        devices=Count("id"),
-        in_use=Count("id", filter=Q(status=EquipmentStatus.IN_USE)),
-        overdue=Count("id", filter=overdue),
+def _counts(queryset: QuerySet, group_by, today: dt.date) -> dict[str, dict[str, int]]:
+    rows = (
+        queryset.order_by()
+        .values(key=group_by)
+        .annotate(
+            devices=Count("id"),
+            in_use=Count("id", filter=Q(status=EquipmentStatus.IN_USE)),
+            overdue=Count("id", filter=overdue_condition(today)),
+        )
     )
     return {r["key"]: r for r in rows}
+
+
+def region_figures(equipment: QuerySet, accidents: QuerySet, *, today: dt.date) -> dict[str, Row]:
+    """Devices, in use, overdue (on `today`) and accidents per region code of the rows (a county,
+    as a rule): two queries, each grouped in the database."""
+    figures = {
+        code: Row(code, code, c["devices"], c["in_use"], c["overdue"])
+        for code, c in _counts(equipment, F("region_id"), today).items()
+    }
+    for r in accidents.order_by().values(key=F("region_id")).annotate(n=Count("id")):
+        figures.setdefault(r["key"], Row(r["key"], r["key"])).accidents = r["n"]
+    return figures
+
+
+def roll_up(figures: Iterable[Row], width: int) -> dict[str, Row]:
+    """The figures summed per division-code prefix of `width` digits."""
+    rolled: dict[str, Row] = {}
+    for row in figures:
+        key = row.code[:width]
+        rolled.setdefault(key, Row(key, key)).add(row)
+    return rolled
 
 
 def jurisdiction_summary(user: User, *, accident_years: int = 5) -> Summary:
@@ -68,6 +101,7 @@ def jurisdiction_summary(user: User, *, accident_years: int = 5) -> Summary:
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=365 * accident_years)
     accidents = Accident.objects.visible_to(user).filter(occurred_at__gte=since)
 
+    today = timezone.localdate()
     kinds = {v.code: v for v in Variety.objects.filter(level="kind")}
     by_kind = [
         Row(
@@ -77,39 +111,27 @@ def jurisdiction_summary(user: User, *, accident_years: int = 5) -> Summary:
             c["in_use"],
             c["overdue"],
         )
-        for code, c in sorted(_counts(equipment, F("kind")).items())
+        for code, c in sorted(_counts(equipment, F("kind"), today).items())
     ]
     width = CHILD_PREFIX_LENGTH[level]
-    per_region = _counts(equipment, Substr("region_id", 1, width))
-    accidents_per_region = {
-        r["key"]: r["n"]
-        for r in accidents.values(key=Substr("region_id", 1, width)).annotate(n=Count("id"))
-    }
+    per_region = roll_up(region_figures(equipment, accidents, today=today).values(), width)
     children = Region.objects.within_prefix(prefix).filter(
         level={2: Level.PROVINCE, 4: Level.CITY, 6: Level.COUNTY}[width]
     )
     names = {r.code[:width]: r.name for r in children.only("code", "name")}
     # Every sub-region is listed, those without equipment too: a blank county is news as well.
-    empty = {"devices": 0, "in_use": 0, "overdue": 0}
-    by_region = [
-        Row(
-            key,
-            names.get(key, key),
-            c["devices"],
-            c["in_use"],
-            c["overdue"],
-            accidents_per_region.get(key, 0),
-        )
-        for key in sorted(set(names) | set(per_region))
-        for c in [per_region.get(key, empty)]
-    ]
+    by_region = []
+    for key in sorted(set(names) | set(per_region)):
+        row = per_region.get(key) or Row(key, key)
+        row.name = names.get(key, key)
+        by_region.append(row)
     totals = Row(
         prefix,
         region.name if region else "全国 / National",
         sum(r.devices for r in by_kind),
         sum(r.in_use for r in by_kind),
         sum(r.overdue for r in by_kind),
-        sum(accidents_per_region.values()),
+        sum(r.accidents for r in by_region),
     )
     return Summary(
         jurisdiction=region,

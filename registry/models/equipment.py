@@ -26,6 +26,14 @@ class EquipmentStatus(models.TextChoices):
     SCRAPPED = "scrapped", _("报废 / scrapped")
 
 
+def overdue_condition(on: dt.date) -> Q:
+    """In use and past the due date on `on`, or left with none by a failed inspection: the one
+    definition of overdue, for filters and for conditional counts alike."""
+    return Q(status=EquipmentStatus.IN_USE) & (
+        Q(next_inspection_due__lt=on) | Q(next_inspection_due__isnull=True)
+    )
+
+
 class EquipmentQuerySet(ScopedQuerySet):
     def of_kind(self, kind_code: str) -> EquipmentQuerySet:
         return self.filter(kind=kind_code)
@@ -35,10 +43,7 @@ class EquipmentQuerySet(ScopedQuerySet):
 
     def overdue(self, on: dt.date | None = None) -> EquipmentQuerySet:
         """In-use equipment past its due date, or left with none by a failed inspection."""
-        on = on or dt.date.today()
-        return self.in_service().filter(
-            Q(next_inspection_due__lt=on) | Q(next_inspection_due__isnull=True)
-        )
+        return self.filter(overdue_condition(on or dt.date.today()))
 
     def by_code(self, code: str) -> EquipmentQuerySet:
         """Any identifier a caller reads off a plate, a certificate or a 96333 sign."""

@@ -30,8 +30,8 @@
         },
         severity: {ordinary: '#fdae61', large: '#f46d43', major: '#d73027', extraordinary: '#67001f'},
         resources: {
-            rescue_team: '#d62728', maintenance_station: '#59a14f', fire_station: '#e15759',
-            hospital: '#4e79a7', hazmat_team: '#f28e2b', lifting_depot: '#edc948'
+            rescue_team: '#cc79a7', maintenance_station: '#009e73', fire_station: '#d55e00',
+            hospital: '#56b4e9', hazmat_team: '#e69f00', lifting_depot: '#0072b2'
         },
         legends: {}  // the catalogue's legend per layer, when it has one
     };
@@ -198,34 +198,16 @@
         return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.3;
     }
 
-    // The same expression shape as the colour, each colour swapped for `light` or `dark`.
-    function readableOn(colour, light, dark) {
-        if (typeof colour === 'string') {
-            return isLight(colour) ? light : dark;
+    // "1,234", "5.6万" (ten thousands, as Chinese counts read), "1.2亿".
+    function countText(n) {
+        if (n >= 100000000) {
+            return `${Math.round(n / 10000000) / 10}亿`;
         }
-        return colour.map((part, i) => (i > 1 && typeof part === 'string' && part.startsWith('#') ? (isLight(part) ? light : dark) : part));
+        if (n >= 10000) {
+            return `${Math.round(n / 1000) / 10}万`;
+        }
+        return NUMBER.format(n);
     }
-
-    // Clusters of different layers share their cells' centres: nudged apart (pixels), so one layer's
-    // circle does not hide another's count. Equipment stays in place.
-    const CLUSTER_OFFSET = {overdue: [14, -14], units: [-14, 14], accidents: [-14, -14], resources: [14, 14]};
-
-    function clusterColour(layer) {
-        if (layer === 'equipment') {
-            return kindColour();
-        }
-        if (layer === 'resources') {
-            return matchOn('type', palette.resources, CLUSTER_COLOURS.resources);
-        }
-        return CLUSTER_COLOURS[layer];
-    }
-
-    // "1,234", "5.6万" (ten thousands, as Chinese counts read), "1,234万".
-    const COUNT_TEXT = ['let', 'n', ['to-number', ['get', 'count'], 0],
-        ['case',
-            ['>=', ['var', 'n'], 100000000], ['concat', ['to-string', ['/', ['round', ['/', ['var', 'n'], 10000000]], 10]], '亿'],
-            ['>=', ['var', 'n'], 10000], ['concat', ['to-string', ['/', ['round', ['/', ['var', 'n'], 1000]], 10]], '万'],
-            ['number-format', ['var', 'n'], {locale: 'zh-CN'}]]];
 
     function pointColour(layer) {
         if (layer === 'equipment') {
@@ -285,34 +267,6 @@
                 paint: {'line-color': kindColour(), 'line-width': ['interpolate', ['linear'], ['zoom'], 12, 2, 17, 5], 'line-opacity': 0.9}
             });
         }
-        layers.push({
-            ...common, id: `${layer}-clusters`, type: 'circle', filter: IS_CLUSTER,
-            paint: {
-                'circle-translate': CLUSTER_OFFSET[layer] || [0, 0],
-                'circle-color': clusterColour(layer),
-                'circle-radius': ['interpolate', ['linear'], ['sqrt', ['to-number', ['get', 'count'], 1]], 1, 8, 10, 13, 100, 26, 1000, 40],
-                'circle-opacity': 0.82,
-                'circle-stroke-color': '#ffffff',
-                'circle-stroke-width': 1.5
-            }
-        });
-        layers.push({
-            ...common, id: `${layer}-counts`, type: 'symbol', filter: IS_CLUSTER,
-            layout: {
-                ...common.layout,
-                'text-field': COUNT_TEXT,
-                'text-font': FONT_BOLD,
-                'text-size': 11,
-                'text-allow-overlap': true,
-                'text-ignore-placement': true
-            },
-            paint: {
-                'text-translate': CLUSTER_OFFSET[layer] || [0, 0],
-                'text-color': readableOn(clusterColour(layer), DARK_TEXT, '#ffffff'),
-                'text-halo-color': readableOn(clusterColour(layer), 'rgba(255, 255, 255, 0.8)', 'rgba(0, 0, 0, 0.35)'),
-                'text-halo-width': 1.2
-            }
-        });
         const byStatus = ['match', ['to-string', ['get', 'status']]];
         Object.entries(palette.statusOpacity).forEach(([status, opacity]) => byStatus.push(status, 0.9 * opacity));
         byStatus.push(0.9);
@@ -330,7 +284,335 @@
         return layers;
     }
 
-    const INTERACTIVE = (layer) => [`${layer}-clusters`, `${layer}-points`].concat(layer === 'equipment' ? ['equipment-lines'] : []);
+    const INTERACTIVE = (layer) => [`${layer}-points`].concat(layer === 'equipment' ? ['equipment-lines'] : []);
+
+    // ------------------------------------------------------------------ clusters
+
+    // Below DETAIL_ZOOM each tile layer comes as grid clusters (layers/tiles.py): 8 × 8 cells per tile,
+    // one point per cell and layer at the mean of its members. The layers of one cell would pile up
+    // on one spot, so the map draws one glyph per cell from all of them: the equipment cluster as a
+    // circle sized by its count; round it, a red arc for the overdue share and a badge with the
+    // overdue count; the other layers' counts as badges of their own on the rim, each in its own
+    // place. Without equipment in a cell, the first other layer there takes the circle.
+    const CELL_BITS = 3;
+    const ANCHOR_ORDER = ['equipment', 'overdue', 'units', 'accidents', 'resources'];
+    // Badges sit outside the circle, a corner on its rim (at `angle`, degrees anticlockwise from
+    // east, held there by `anchor`), so they never cover the count or one another. Each has a
+    // one-character tag and a colour.
+    const BADGES = {
+        overdue: {angle: 45, anchor: 'bottom-left', tag: '逾', colour: '#c0182b'},
+        accidents: {angle: 135, anchor: 'bottom-right', tag: '事', colour: '#1f1f1f'},
+        resources: {angle: -45, anchor: 'top-left', tag: '援', colour: '#0f766e'},
+        units: {angle: -135, anchor: 'top-right', tag: '单', colour: '#3b5b8c'}
+    };
+    const BADGE_TUCK = 4;  // pixels a badge's corner reaches inside the rim
+    const BADGE_TEXT_SIZE = 10.5;
+    const RING_COLOUR = '#c0182b';
+    const RING_GAP = 3;  // pixels between a circle and its overdue ring
+    const PIXEL_RATIO = Math.max(1, Math.round(window.devicePixelRatio || 1));
+    const EMPTY = {type: 'FeatureCollection', features: []};
+    const CLUSTER_LAYERS = ['cluster-anchors', 'cluster-rings', 'cluster-counts', 'cluster-badges'];
+
+    // A circle grows with the logarithm of its count: 9 px for one, 22 px for a thousand, 32 at most.
+    const clusterRadius = (count) => Math.min(32, 9 + 4.3 * Math.log10(Math.max(count, 1)));
+
+    function anchorColour(layer, p) {
+        if (layer === 'equipment') {
+            return palette.kinds[p.kind] || palette.otherKind;
+        }
+        if (layer === 'resources') {
+            return palette.resources[p.type] || CLUSTER_COLOURS.resources;
+        }
+        return CLUSTER_COLOURS[layer];
+    }
+
+    // The cluster cell of a point at a tile zoom, by the tile server's formulas (world coordinates).
+    function cellOf(lon, lat, zoom) {
+        const side = 2 ** (zoom + CELL_BITS);
+        const u = (lon + 180) / 360;
+        const v = (1 - Math.atanh(Math.sin(lat * Math.PI / 180)) / Math.PI) / 2;
+        return `${Math.floor(u * side)}/${Math.floor(v * side)}`;
+    }
+
+    // The corners of a cell on screen (pixels): [[left, top], [right, bottom]].
+    function cellBox(key, zoom) {
+        const side = 2 ** (zoom + CELL_BITS);
+        const [gx, gy] = key.split('/').map(Number);
+        const lon = (u) => u / side * 360 - 180;
+        const lat = (v) => Math.atan(Math.sinh(Math.PI * (1 - 2 * v / side))) * 180 / Math.PI;
+        const a = map.project([lon(gx), lat(gy)]);
+        const b = map.project([lon(gx + 1), lat(gy + 1)]);
+        return [[a.x, a.y], [b.x, b.y]];
+    }
+
+    // Circles of neighbouring cells whose means lie near their shared edge would cover each other's
+    // counts: push such pairs apart, each kept inside its own cell. A cell is at least twice the
+    // largest radius across, so there is always room.
+    function separate(anchors, zoom) {
+        const byKey = new Map(anchors.map((a) => [a.key, a]));
+        anchors.forEach((a) => {
+            const point = map.project(a.at);
+            [a.x, a.y] = [point.x, point.y];
+            a.box = cellBox(a.key, zoom);
+            [a.gx, a.gy] = a.key.split('/').map(Number);
+        });
+        const clamp = (a) => {
+            a.x = Math.min(Math.max(a.x, a.box[0][0]), a.box[1][0]);
+            a.y = Math.min(Math.max(a.y, a.box[0][1]), a.box[1][1]);
+        };
+        for (let round = 0; round < 8; round++) {
+            let moved = false;
+            anchors.forEach((a) => {
+                [[1, -1], [1, 0], [1, 1], [0, 1]].forEach(([dx, dy]) => {
+                    const b = byKey.get(`${a.gx + dx}/${a.gy + dy}`);
+                    if (!b) {
+                        return;
+                    }
+                    const need = a.radius + b.radius + 2;
+                    let [ux, uy] = [b.x - a.x, b.y - a.y];
+                    const distance = Math.hypot(ux, uy);
+                    if (distance >= need) {
+                        return;
+                    }
+                    [ux, uy] = distance > 0.01 ? [ux / distance, uy / distance] : [dx / Math.hypot(dx, dy), dy / Math.hypot(dx, dy)];
+                    const push = (need - distance) / 2;
+                    a.x -= ux * push;
+                    a.y -= uy * push;
+                    b.x += ux * push;
+                    b.y += uy * push;
+                    clamp(a);
+                    clamp(b);
+                    moved = true;
+                });
+            });
+            if (!moved) {
+                break;
+            }
+        }
+        // Rounded (about 0.1 m): the same view gives the same glyphs, which are then not sent again.
+        const round = (v) => Math.round(v * 1e6) / 1e6;
+        anchors.forEach((a) => {
+            const at = map.unproject([a.x, a.y]);
+            a.at = [round(at.lng), round(at.lat)];
+        });
+    }
+
+    function gatherCells(zoom) {
+        const cells = new Map();
+        LAYERS.filter(isOn).forEach((layer) => {
+            const seen = new Set();
+            map.querySourceFeatures(layer, {sourceLayer: layer, filter: IS_CLUSTER}).forEach((feature) => {
+                // Parent tiles kept on screen while their children load hold coarser cells.
+                if (feature._z !== undefined && feature._z !== zoom) {
+                    return;
+                }
+                const [lon, lat] = feature.geometry.coordinates;
+                const id = `${feature._x}/${feature._y}/${lon}/${lat}`;
+                if (seen.has(id)) {
+                    return;
+                }
+                seen.add(id);
+                const key = cellOf(lon, lat, zoom);
+                const cell = cells.get(key) || {};
+                const found = {at: [lon, lat], count: Number(feature.properties.count) || 0, properties: feature.properties};
+                // A mean on a cell's very edge can be snapped (tile units) into the next cell, which
+                // may have a cluster of its own: the two merge, so no count is lost.
+                const other = cell[layer];
+                if (other) {
+                    const larger = other.count >= found.count ? other : found;
+                    found.at = larger.at;
+                    found.properties = larger.properties;
+                    found.count += other.count;
+                }
+                cell[layer] = found;
+                cells.set(key, cell);
+            });
+        });
+        return cells;
+    }
+
+    function glyphs(cells, zoom) {
+        const features = [];
+        const point = (at, properties) => ({type: 'Feature', geometry: {type: 'Point', coordinates: at}, properties});
+        const anchors = [...cells].map(([key, cell]) => {
+            const layer = ANCHOR_ORDER.find((name) => cell[name]);
+            return {key, cell, layer, at: cell[layer].at, count: cell[layer].count, radius: clusterRadius(cell[layer].count)};
+        });
+        separate(anchors, zoom);
+        anchors.forEach(({key, cell, layer: anchorLayer, at, count, radius}) => {
+            const anchor = {at, count, properties: cell[anchorLayer].properties};
+            const common = {cell: key, anchor: anchorLayer, kind: cell.equipment ? cell.equipment.properties.kind : null};
+            ANCHOR_ORDER.filter((layer) => cell[layer]).forEach((layer) => { common[`n_${layer}`] = cell[layer].count; });
+            const colour = anchorColour(anchorLayer, anchor.properties);
+            features.push(point(anchor.at, {
+                ...common, role: 'anchor', layer: anchorLayer, radius, colour,
+                text_colour: isLight(colour) ? DARK_TEXT : '#ffffff', label: countText(anchor.count)
+            }));
+            const ringed = anchorLayer === 'equipment' && cell.overdue;
+            if (ringed) {
+                // At least a tick: a 1 % share would draw almost nothing (the badge says how many).
+                const percent = Math.min(100, Math.max(3, Math.round(100 * cell.overdue.count / Math.max(anchor.count, 1))));
+                features.push(point(anchor.at, {...common, role: 'ring', layer: 'overdue', icon: `ring-${Math.round(radius)}-${percent}`}));
+            }
+            Object.entries(BADGES).forEach(([layer, badge]) => {
+                if (!cell[layer] || layer === anchorLayer) {
+                    return;
+                }
+                const angle = badge.angle * Math.PI / 180;
+                const distance = radius + (ringed ? RING_GAP : 0) - BADGE_TUCK;
+                features.push(point(anchor.at, {
+                    ...common, role: 'badge', layer, text_anchor: badge.anchor,
+                    offset: [Math.cos(angle) * distance / BADGE_TEXT_SIZE, -Math.sin(angle) * distance / BADGE_TEXT_SIZE],
+                    label: `${badge.tag}${countText(cell[layer].count)}`
+                }));
+            });
+        });
+        return {type: 'FeatureCollection', features};
+    }
+
+    let composeTimer = null;
+    function scheduleClusters() {
+        clearTimeout(composeTimer);
+        composeTimer = setTimeout(composeClusters, 30);
+    }
+
+    function composeClusters() {
+        const source = map.getSource('clusters');
+        if (!source) {
+            return;
+        }
+        const zoom = map.getZoom();
+        let data = EMPTY;
+        if (zoom < DETAIL_ZOOM) {
+            // Wait for every tile: a half-loaded view would draw a cell without some of its layers.
+            if (!LAYERS.filter(isOn).every((layer) => map.isSourceLoaded(layer))) {
+                return;
+            }
+            data = glyphs(gatherCells(Math.floor(zoom)), Math.floor(zoom));
+        }
+        // Unchanged glyphs are not sent again (the map would redraw them, and go idle once more).
+        const signature = data.features.map((f) => `${f.properties.role}:${f.properties.cell}:${f.properties.layer}:${f.properties.label || f.properties.icon}:${f.geometry.coordinates}`).join('|');
+        if (signature !== state.clusterSignature) {
+            state.clusterSignature = signature;
+            source.setData(data);
+        }
+    }
+
+    function canvasImage(width, height, draw) {
+        const canvas = document.createElement('canvas');
+        canvas.width = Math.ceil(width * PIXEL_RATIO);
+        canvas.height = Math.ceil(height * PIXEL_RATIO);
+        const context = canvas.getContext('2d');
+        context.scale(PIXEL_RATIO, PIXEL_RATIO);
+        draw(context);
+        return {width: canvas.width, height: canvas.height, data: context.getImageData(0, 0, canvas.width, canvas.height).data};
+    }
+
+    // "ring-<radius>-<percent>": a faint full ring with the overdue share as a solid arc from twelve
+    // o'clock, anticlockwise: away from the overdue badge, which sits at half past one.
+    function ringImage(radius, percent) {
+        const ring = radius + RING_GAP;
+        const size = 2 * (ring + 3);
+        return canvasImage(size, size, (context) => {
+            const centre = size / 2;
+            context.strokeStyle = 'rgba(192, 24, 43, 0.35)';
+            context.lineWidth = 1.5;
+            context.beginPath();
+            context.arc(centre, centre, ring, 0, 2 * Math.PI);
+            context.stroke();
+            context.strokeStyle = RING_COLOUR;
+            context.lineWidth = 3.5;
+            context.lineCap = 'butt';
+            context.beginPath();
+            context.arc(centre, centre, ring, -Math.PI / 2, -Math.PI / 2 - 2 * Math.PI * percent / 100, true);
+            context.stroke();
+        });
+    }
+
+    // A pill that stretches round its text (icon-text-fit), white-edged so it stands off a circle.
+    function addBadgeImages() {
+        const [w, h, r] = [20, 16, 7];
+        Object.entries(BADGES).forEach(([layer, badge]) => {
+            const image = canvasImage(w, h, (context) => {
+                context.fillStyle = '#ffffff';
+                context.beginPath();
+                context.roundRect(0, 0, w, h, r + 1);
+                context.fill();
+                context.fillStyle = badge.colour;
+                context.beginPath();
+                context.roundRect(1.25, 1.25, w - 2.5, h - 2.5, r);
+                context.fill();
+            });
+            const at = (v) => v * PIXEL_RATIO;
+            map.addImage(`badge-${layer}`, image, {
+                pixelRatio: PIXEL_RATIO,
+                stretchX: [[at(r + 1), at(w - r - 1)]],
+                stretchY: [[at(r), at(h - r)]],
+                content: [at(4), at(2), at(w - 4), at(h - 2)]
+            });
+        });
+    }
+
+    function addClusterLayers() {
+        addBadgeImages();
+        map.on('styleimagemissing', (event) => {
+            const ring = /^ring-(\d+)-(\d+)$/.exec(event.id);
+            if (ring && !map.hasImage(event.id)) {
+                map.addImage(event.id, ringImage(Number(ring[1]), Number(ring[2])), {pixelRatio: PIXEL_RATIO});
+            }
+        });
+        map.addSource('clusters', {type: 'geojson', data: EMPTY});
+        const role = (name) => ['==', ['get', 'role'], name];
+        const always = {'text-allow-overlap': true, 'text-ignore-placement': true, 'icon-allow-overlap': true, 'icon-ignore-placement': true};
+        map.addLayer({
+            id: 'cluster-anchors', type: 'circle', source: 'clusters', filter: role('anchor'),
+            paint: {
+                'circle-color': ['get', 'colour'], 'circle-radius': ['get', 'radius'], 'circle-opacity': 0.88,
+                'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1.5
+            }
+        });
+        map.addLayer({
+            id: 'cluster-rings', type: 'symbol', source: 'clusters', filter: role('ring'),
+            layout: {'icon-image': ['get', 'icon'], ...always}
+        });
+        map.addLayer({
+            id: 'cluster-counts', type: 'symbol', source: 'clusters', filter: role('anchor'),
+            layout: {'text-field': ['get', 'label'], 'text-font': FONT_BOLD, 'text-size': 11, ...always},
+            paint: {'text-color': ['get', 'text_colour']}
+        });
+        map.addLayer({
+            id: 'cluster-badges', type: 'symbol', source: 'clusters', filter: role('badge'),
+            layout: {
+                'icon-image': ['concat', 'badge-', ['get', 'layer']], 'icon-text-fit': 'both', 'icon-text-fit-padding': [1, 4, 1, 4],
+                'text-field': ['get', 'label'], 'text-font': FONT_BOLD, 'text-size': BADGE_TEXT_SIZE,
+                'text-offset': ['array', 'number', 2, ['get', 'offset']], 'text-anchor': ['get', 'text_anchor'], ...always
+            },
+            paint: {'text-color': '#ffffff'}
+        });
+        map.on('sourcedata', (event) => {
+            if (state.available.has(event.sourceId) && event.isSourceLoaded) {
+                scheduleClusters();
+            }
+        });
+        map.on('moveend', scheduleClusters);
+        map.on('idle', scheduleClusters);
+    }
+
+    // What a cell holds, for the tooltip.
+    function cellSummary(p) {
+        const parts = ANCHOR_ORDER.filter((layer) => p[`n_${layer}`] !== undefined && p[`n_${layer}`] !== null).map((layer) => {
+            const n = Number(p[`n_${layer}`]);
+            let text = `${TITLES[layer]} ${NUMBER.format(n)}`;
+            if (layer === 'equipment' && p.kind && KIND_NAMES[p.kind]) {
+                text += `（主要为 / mostly ${KIND_NAMES[p.kind]}）`;
+            }
+            if (layer === 'overdue' && p.n_equipment) {
+                text += `（${(100 * n / Number(p.n_equipment)).toFixed(1)} %）`;
+            }
+            return text;
+        });
+        return `${parts.join('\n')}\n点击放大 / click to zoom in`;
+    }
 
     // ------------------------------------------------------------------ legends
 
@@ -340,7 +622,11 @@
     }
 
     const note = (text) => el('span', {class: 'note', text});
-    const CLUSTER_NOTE = '缩小时为聚合圆，数字为数量，点击放大 / zoomed out: clusters with their count; click to zoom in';
+    // A cluster badge as the map draws it, with an example count.
+    const badgeSwatch = (layer, label) => el('span', {}, [
+        el('b', {class: 'badge', style: `background:${BADGES[layer].colour}`, text: `${BADGES[layer].tag}12`}), label
+    ]);
+    const BADGE_NOTE = '缩小时为聚合圆上的角标 / zoomed out: a badge on the cluster circle';
 
     // Legend rows: the catalogue's items where it has them, else ours with the page's labels.
     function legendItems(layer, fallback) {
@@ -360,23 +646,32 @@
                 swatch(palette.kinds['8000'] || palette.otherKind, '管道（线）/ pipelines (lines)', 'line'),
                 ...Object.entries(palette.statusOpacity).filter(([status]) => status !== 'in_use')
                     .map(([status, opacity]) => swatch('#5b6b7c', STATUS_LABELS[status] || status, null, opacity)),
-                note(CLUSTER_NOTE + '；颜色为主要种类 / coloured by the main kind')
+                note('缩小时按网格聚合：圆内为数量，颜色为主要种类，点击放大 / zoomed out: one circle per grid cell with its count, in the main kind\'s colour; click to zoom in')
             ],
             overdue: [
                 ...legendItems('overdue', () => [[palette.overdueNoDate, '无下次检验日期 / no due date'],
                     ...palette.overdueSteps.map(([limit, c]) => [c, `≤ ${limit} 天 / days`])]).map(([c, label]) => swatch(c, label)),
-                swatch(CLUSTER_COLOURS.overdue, '聚合 / cluster', 'big'),
-                note(CLUSTER_NOTE)
+                el('span', {}, [el('i', {class: 'ring'}), '聚合圆外的红弧：逾期占比 / red arc round a cluster: overdue share']),
+                badgeSwatch('overdue', '逾期数量 / overdue count'),
+                note(BADGE_NOTE)
             ],
             units: [
                 ...legendItems('units', labelled(palette.roles, ROLE_LABELS)).map(([c, label]) => swatch(c, label)),
-                note('多角色单位按最少见的角色着色 / a unit with several roles takes its rarest role\'s colour')
+                note('多角色单位按最少见的角色着色 / a unit with several roles takes its rarest role\'s colour'),
+                badgeSwatch('units', '单位数量 / units'),
+                note(BADGE_NOTE)
             ],
             accidents: [
                 ...legendItems('accidents', labelled(palette.severity, SEVERITY_LABELS)).map(([c, label]) => swatch(c, label)),
-                note('圆越大死亡人数越多 / larger circle: more deaths')
+                note('圆越大死亡人数越多 / larger circle: more deaths'),
+                badgeSwatch('accidents', '事故数量 / accidents'),
+                note(BADGE_NOTE)
             ],
-            resources: legendItems('resources', labelled(palette.resources, RESOURCE_LABELS)).map(([c, label]) => swatch(c, label))
+            resources: [
+                ...legendItems('resources', labelled(palette.resources, RESOURCE_LABELS)).map(([c, label]) => swatch(c, label)),
+                badgeSwatch('resources', '应急资源数量 / resources'),
+                note(BADGE_NOTE)
+            ]
         };
         LAYERS.forEach((layer) => {
             const box = $(`[data-legend-for="${layer}"]`);
@@ -424,11 +719,18 @@
             version: 8,
             sources: {
                 basemap: {type: 'geojson', data: {type: 'FeatureCollection', features: []}},
-                'basemap-labels': {type: 'geojson', data: {type: 'FeatureCollection', features: []}}
+                'basemap-labels': {type: 'geojson', data: {type: 'FeatureCollection', features: []}},
+                regions: {type: 'geojson', data: {type: 'FeatureCollection', features: []}, promoteId: 'code'},
+                'region-values': {type: 'geojson', data: {type: 'FeatureCollection', features: []}}
             },
             layers: [
                 {id: 'background', type: 'background', paint: {'background-color': '#dfe7ee'}},
                 {id: 'land', type: 'fill', source: 'basemap', filter: ['==', ['get', 'outer'], true], paint: {'fill-color': '#fbf8ef'}},
+                {id: 'regions-fill', type: 'fill', source: 'regions', layout: {visibility: 'none'},
+                    paint: {'fill-color': '#cccccc', 'fill-opacity': ['case', ['boolean', ['feature-state', 'hover'], false], 0.8, 0.6]}},
+                {id: 'regions-outline', type: 'line', source: 'regions', layout: {visibility: 'none'},
+                    paint: {'line-color': ['case', ['boolean', ['feature-state', 'hover'], false], '#1f2a37', '#ffffff'],
+                        'line-width': ['case', ['boolean', ['feature-state', 'hover'], false], 2.2, 1]}},
                 {id: 'county-lines', type: 'line', source: 'basemap', filter: ['==', ['get', 'level'], 'county'],
                     paint: {'line-color': '#a89f92', 'line-width': 0.8, 'line-dasharray': [3, 2]}},
                 {id: 'city-lines', type: 'line', source: 'basemap', filter: ['==', ['get', 'level'], 'city'],
@@ -439,7 +741,10 @@
                     paint: {'line-color': '#0b4f8a', 'line-width': 2, 'line-opacity': 0.75}},
                 {id: 'picked-region', type: 'line', source: 'basemap', filter: ['==', ['get', 'code'], ''],
                     paint: {'line-color': '#d9480f', 'line-width': 2.5}},
-                ...labelLayers()
+                ...labelLayers(),
+                {id: 'region-values', type: 'symbol', source: 'region-values',
+                    layout: {visibility: 'none', 'text-field': '', 'text-font': FONT_BOLD, 'text-size': 12.5, 'text-line-height': 1.25, 'text-padding': 2},
+                    paint: {'text-color': '#1f2a37', 'text-halo-color': 'rgba(255, 255, 255, 0.92)', 'text-halo-width': 1.6}}
             ]
         },
         bounds: bounds,
@@ -551,6 +856,7 @@
             map.addSource(layer, {type: 'vector', tiles: [tileUrl(layer)], minzoom: 0, maxzoom: 16});
             styleLayers(layer).forEach((style) => map.addLayer(style));
         });
+        addClusterLayers();
         applyToggles();
     }
 
@@ -562,6 +868,7 @@
             }
         });
         scheduleCounts();
+        loadChoropleth();
     }
 
     // ------------------------------------------------------------------ toggles and counts
@@ -588,6 +895,7 @@
             });
         });
         scheduleCounts();
+        scheduleClusters();
     }
 
     function viewBbox() {
@@ -701,33 +1009,36 @@
     }
 
     function layerOf(styleLayerId) {
-        return LAYERS.find((layer) => styleLayerId === `${layer}-clusters` || styleLayerId === `${layer}-points` || styleLayerId === `${layer}-lines`);
+        return LAYERS.find((layer) => styleLayerId === `${layer}-points` || styleLayerId === `${layer}-lines`);
     }
 
+    const isGlyph = (feature) => feature.source === 'clusters';
+
     function interactiveLayers() {
-        return LAYERS.filter(isOn).flatMap(INTERACTIVE).filter((id) => map.getLayer(id));
+        return LAYERS.filter(isOn).flatMap(INTERACTIVE).concat(CLUSTER_LAYERS).filter((id) => map.getLayer(id));
     }
 
     const popup = new maplibregl.Popup({maxWidth: '320px', focusAfterOpen: false});
 
     function onClick(event) {
         const layers = interactiveLayers();
-        if (!layers.length) {
-            return;
-        }
         const pad = 4;
         const box = [[event.point.x - pad, event.point.y - pad], [event.point.x + pad, event.point.y + pad]];
-        const features = map.queryRenderedFeatures(box, {layers});
-        if (!features.length) {
+        const features = layers.length ? map.queryRenderedFeatures(box, {layers}) : [];
+        // The topmost feature, preferring individual records over clusters.
+        const feature = features.find((f) => !isGlyph(f)) || features[0];
+        if (!feature) {
+            const region = choroplethAt(event.point);
+            if (region) {
+                popup.setLngLat(event.lngLat).setDOMContent(regionPopup(region.properties)).addTo(map);
+            }
             return;
         }
-        // The topmost feature, preferring individual records over clusters.
-        const feature = features.find((f) => !('count' in f.properties)) || features[0];
-        const layer = layerOf(feature.layer.id);
-        if ('count' in feature.properties) {
+        if (isGlyph(feature)) {
             map.easeTo({center: feature.geometry.coordinates, zoom: Math.min(map.getZoom() + 2, DETAIL_ZOOM)});
             return;
         }
+        const layer = layerOf(feature.layer.id);
         const id = feature.properties.id !== undefined ? feature.properties.id : feature.id;
         const at = feature.geometry.type === 'Point' ? feature.geometry.coordinates : event.lngLat;
         popup.setLngLat(at).setDOMContent(popupContent(layer, feature.properties, id)).addTo(map);
@@ -738,15 +1049,14 @@
     function onHover(event) {
         const layers = interactiveLayers();
         const features = layers.length ? map.queryRenderedFeatures(event.point, {layers}) : [];
-        map.getCanvas().style.cursor = features.length ? 'pointer' : '';
-        const cluster = features.find((f) => 'count' in f.properties);
-        if (cluster && !features.some((f) => !('count' in f.properties))) {
-            const layer = layerOf(cluster.layer.id);
-            const p = cluster.properties;
-            const kind = p.kind && KIND_NAMES[p.kind] ? `，主要为 ${KIND_NAMES[p.kind]}` : '';
-            tooltip.setLngLat(event.lngLat)
-                .setText(`${TITLES[layer]}：${NUMBER.format(p.count)}${kind} · 点击放大 / click to zoom in`)
-                .addTo(map);
+        const glyph = features.find(isGlyph);
+        const region = features.length ? null : choroplethAt(event.point);
+        hoverRegion(region);
+        map.getCanvas().style.cursor = features.length || region ? 'pointer' : '';
+        if (glyph && !features.some((f) => !isGlyph(f))) {
+            tooltip.setLngLat(event.lngLat).setText(cellSummary(glyph.properties)).addTo(map);
+        } else if (region) {
+            tooltip.setLngLat(event.lngLat).setText(regionSummary(region.properties)).addTo(map);
         } else {
             tooltip.remove();
         }
@@ -754,6 +1064,188 @@
         const regions = map.queryRenderedFeatures(event.point, {layers: ['land']});
         const status = $('#map-status');
         status.textContent = regions.length ? `${regions[0].properties.name} ${regions[0].properties.code} · z${map.getZoom().toFixed(1)}` : '';
+    }
+
+    // ------------------------------------------------------------------ region choropleth
+
+    // The sub-regions of the jurisdiction (or of the region filter) filled by a metric the user
+    // picks, from /map/regions.geojson (layers/choropleth.py) under the same filters as the tiles.
+    // The server classes the values and names each class's colour: legend and fill always agree.
+    const choropleth = {body: null, abort: null, hovered: null};
+    const CHOROPLETH_LAYERS = ['regions-fill', 'regions-outline', 'region-values'];
+    // The accident layer's time filters under the names the endpoint gives them.
+    const ACCIDENT_PARAMS = {window: 'window', from: 'accident_from', to: 'accident_to'};
+
+    const choroplethOn = () => $('#choropleth-toggle').checked;
+    const metric = () => $('#choropleth-metric').value;
+    const formatRate = (rate) => (rate === null || rate === undefined ? '—' : rate === 0 ? '0 %' : `${(100 * rate).toFixed(rate < 0.001 ? 2 : 1)} %`);
+    const formatPer10k = (rate) => (rate === null || rate === undefined ? '—' : rate === 0 ? '0' : rate.toFixed(rate >= 100 ? 0 : 2));
+    const VALUE_TEXT = {
+        devices: (p) => NUMBER.format(p.devices),
+        overdue_rate: (p) => formatRate(p.overdue_rate),
+        accident_rate: (p) => formatPer10k(p.accident_rate)
+    };
+
+    function choroplethQuery() {
+        const params = new URLSearchParams(layerQuery('equipment'));
+        new URLSearchParams(layerQuery('accidents')).forEach((value, name) => {
+            if (ACCIDENT_PARAMS[name]) {
+                params.set(ACCIDENT_PARAMS[name], value);
+            }
+        });
+        return params.toString();
+    }
+
+    function showChoropleth() {
+        if (!map.getLayer('regions-fill')) {
+            return;  // before the style is there; the load handler calls again
+        }
+        const on = choroplethOn();
+        $('#choropleth').classList.toggle('off', !on);
+        CHOROPLETH_LAYERS.forEach((id) => map.setLayoutProperty(id, 'visibility', on ? 'visible' : 'none'));
+        if (!on) {
+            $('[data-count-for="regions"]').textContent = '';
+            $('#layers').classList.remove('accident-window-wanted');
+            hoverRegion(null);
+            return;
+        }
+        loadChoropleth();
+    }
+
+    async function loadChoropleth() {
+        if (!choroplethOn()) {
+            return;
+        }
+        if (choropleth.abort) {
+            choropleth.abort.abort();
+        }
+        const abort = new AbortController();
+        choropleth.abort = abort;
+        const query = choroplethQuery();
+        const legend = $('[data-legend-for="regions"]');
+        try {
+            const response = await fetch(`${config.urls.regions}${query ? '?' + query : ''}`, {credentials: 'same-origin', signal: abort.signal});
+            const body = await response.json();
+            if (!response.ok) {
+                legend.replaceChildren(note(`无法统计 / cannot count: ${Object.values(body.errors || {}).join('; ')}`));
+                return;
+            }
+            choropleth.body = body;
+            map.getSource('regions').setData(body);
+            map.getSource('region-values').setData({
+                type: 'FeatureCollection',
+                features: body.features.filter((f) => f.properties.label_point).map((f) => ({
+                    type: 'Feature',
+                    geometry: {type: 'Point', coordinates: f.properties.label_point},
+                    properties: {
+                        name: f.properties.name,
+                        ...Object.fromEntries(Object.entries(VALUE_TEXT).map(([name, text]) => [`label_${name}`, text(f.properties)]))
+                    }
+                }))
+            });
+            paintChoropleth();
+            document.body.dataset.choropleth = choroplethQuery();
+        } catch (error) {
+            if (error.name !== 'AbortError') {
+                legend.replaceChildren(note('区划统计加载失败 / the region figures did not load'));
+            }
+        }
+    }
+
+    function paintChoropleth() {
+        if (!map.getLayer('regions-fill')) {
+            return;
+        }
+        const name = metric();
+        // Accidents per 10,000 devices count the accident layer's window: its control stays in
+        // reach while that layer is off.
+        $('#layers').classList.toggle('accident-window-wanted', choroplethOn() && name === 'accident_rate');
+        map.setPaintProperty('regions-fill', 'fill-color', ['coalesce', ['get', `fill_${name}`], '#cccccc']);
+        // Name and figure in one label, at the point the base map names the region: it takes the
+        // place of the plain name (same point, drawn above it, so the name alone gives way).
+        map.setLayoutProperty('region-values', 'text-field', ['format',
+            ['get', 'name'], {}, '\n', {},
+            ['get', `label_${name}`], {'font-scale': 0.92, 'text-color': '#0b3a66'}]);
+        const body = choropleth.body;
+        if (!body) {
+            return;
+        }
+        const spec = body.metrics.find((m) => m.name === name);
+        const legend = $('[data-legend-for="regions"]');
+        const rows = [
+            el('span', {class: 'legend-title', text: spec.title}),
+            ...spec.legend.map((item) => swatch(item.colour, item.label, 'square')),
+            note(spec.note)
+        ];
+        if (name === 'accident_rate') {
+            rows.push(note(`事故时间范围（见“事故”图层）/ accident window (under Accidents): ${body.accident_window}`));
+        }
+        if (body.unplaced.devices || body.unplaced.accidents) {
+            rows.push(note(`另有 ${NUMBER.format(body.unplaced.devices)} 台设备、${NUMBER.format(body.unplaced.accidents)} 起事故所在区划无边界 / in regions without a boundary`));
+        }
+        legend.replaceChildren(...rows);
+        const output = $('[data-count-for="regions"]');
+        output.textContent = VALUE_TEXT[name](body.totals);
+        output.title = '辖区合计 / whole area';
+    }
+
+    function choroplethAt(point) {
+        if (!choroplethOn() || !map.getLayer('regions-fill')) {
+            return null;
+        }
+        return map.queryRenderedFeatures(point, {layers: ['regions-fill']})[0] || null;
+    }
+
+    function hoverRegion(feature) {
+        const code = feature ? feature.properties.code : null;
+        if (choropleth.hovered === code) {
+            return;
+        }
+        if (choropleth.hovered) {
+            map.setFeatureState({source: 'regions', id: choropleth.hovered}, {hover: false});
+        }
+        choropleth.hovered = code;
+        if (code) {
+            map.setFeatureState({source: 'regions', id: code}, {hover: true});
+        }
+    }
+
+    function regionFacts(p) {
+        const span = choropleth.body ? choropleth.body.accident_window : '';
+        return [
+            ['设备 / devices', NUMBER.format(p.devices)],
+            ['逾期率 / overdue rate', `${formatRate(p.overdue_rate)}（${NUMBER.format(p.overdue)} / ${NUMBER.format(p.in_use)}）`, p.overdue > 0 ? 'alert' : null],
+            ['事故 / accidents', `${NUMBER.format(p.accidents)}（${span}）`],
+            ['每万台事故 / per 10,000', formatPer10k(p.accident_rate)]
+        ];
+    }
+
+    function regionSummary(p) {
+        return [
+            p.name,
+            `设备 / devices ${NUMBER.format(p.devices)}`,
+            `逾期率 / overdue rate ${formatRate(p.overdue_rate)}`,
+            `每万台事故 / accidents per 10,000 ${formatPer10k(p.accident_rate)}`
+        ].join('\n');
+    }
+
+    function regionPopup(p) {
+        const box = el('div', {class: 'segis-popup', 'data-layer': 'regions'}, [
+            el('h3', {text: p.name}, [el('small', {text: `${p.code} · 区划统计 / region figures`})]),
+            facts(regionFacts(p))
+        ]);
+        const select = $('#filter-form').elements.region;
+        const offered = [...select.options].some((option) => option.value === p.prefix);
+        if (offered && select.value !== p.prefix) {
+            const button = el('button', {type: 'button', class: 'link detail', text: '只看此区划 / Filter to this region →'});
+            button.addEventListener('click', () => {
+                popup.remove();
+                select.value = p.prefix;
+                select.dispatchEvent(new Event('change', {bubbles: true}));
+            });
+            box.append(button);
+        }
+        return box;
     }
 
     // ------------------------------------------------------------------ search
@@ -962,6 +1454,8 @@
         }, 0);
     });
     $('#map-search').addEventListener('submit', search);
+    $('#choropleth-toggle').addEventListener('change', showChoropleth);
+    $('#choropleth-metric').addEventListener('change', paintChoropleth);
     $$('input[name="basemap"]').forEach((radio) => radio.addEventListener('change', () => setBasemap(radio.value)));
 
     map.on('load', async() => {
@@ -969,10 +1463,12 @@
         if (basemap.status === 'rejected') {
             showNotice('底图加载失败 / the base map did not load');
         }
+        showChoropleth();  // the region figures need no tiles
+        map.on('click', onClick);
         const parsed = catalogue.status === 'fulfilled' ? catalogue.value : null;
         if (!parsed) {
             showNotice('矢量瓦片服务尚不可用，专题图层暂不显示 / the tile service is not available yet: thematic layers are off');
-            $$('.layer').forEach((row) => row.classList.add('unavailable'));
+            $$('.layer:not(#choropleth)').forEach((row) => row.classList.add('unavailable'));
             $$('input[name="layer"]').forEach((box) => { box.disabled = true; });
             document.body.dataset.mapReady = 'basemap';
             return;
@@ -993,7 +1489,6 @@
         });
         renderLegends();
         addOverlays();
-        map.on('click', onClick);
         map.on('moveend', scheduleCounts);
         document.body.dataset.mapReady = 'layers';
     });

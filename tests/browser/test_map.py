@@ -276,7 +276,9 @@ def test_clusters_count_and_a_click_opens_a_popup_and_the_detail_page(map_site, 
         pytest.skip(reason)
     page.set_checked("input[name=layer][value=overdue]", False)
     wait_idle(page)
-    assert rendered(page, ["equipment-clusters"]), "no clusters drawn at the county's framing zoom"
+    anchors = rendered(page, ["cluster-anchors"])
+    assert anchors, "no clusters drawn at the county's framing zoom"
+    assert {a["properties"]["layer"] for a in anchors} == {"equipment"}
     page.wait_for_function(
         "() => /^[0-9,]+$/.test(document.querySelector('[data-count-for=equipment]').textContent)"
     )
@@ -309,4 +311,179 @@ def test_clusters_count_and_a_click_opens_a_popup_and_the_detail_page(map_site, 
     page.click(".segis-popup a.detail")
     page.wait_for_url(re.compile(r"/equipment/\d+/$"))
     assert target["properties"]["code"] in page.content()
+    assert_clean(page)
+
+
+def glyph_totals(page) -> dict[str, int]:
+    """Per layer, the counts the composed cluster glyphs show (each cell's anchor carries them all;
+    a glyph near a GeoJSON tile's edge comes once per tile, hence by cell)."""
+    return page.evaluate(
+        """() => {
+            const cells = new Map();
+            segisMap.querySourceFeatures('clusters', {filter: ['==', ['get', 'role'], 'anchor']})
+                .forEach((f) => cells.set(f.properties.cell, f.properties));
+            const totals = {};
+            cells.forEach((p) => Object.entries(p).filter(([k]) => k.startsWith('n_'))
+                .forEach(([k, v]) => { totals[k.slice(2)] = (totals[k.slice(2)] || 0) + v; }));
+            return totals;
+        }"""
+    )
+
+
+def tile_cluster_totals(page, layers: list[str]) -> dict[str, int]:
+    """Per layer, the cluster counts in the loaded tiles, each cluster once."""
+    return page.evaluate(
+        """(layers) => Object.fromEntries(layers.map((layer) => {
+            const seen = new Map();
+            segisMap.querySourceFeatures(layer, {sourceLayer: layer, filter: ['has', 'count']})
+                .forEach((f) => seen.set(f.geometry.coordinates.join(','), f.properties.count));
+            return [layer, [...seen.values()].reduce((a, b) => a + b, 0)];
+        }))""",
+        layers,
+    )
+
+
+def test_clusters_of_all_layers_make_one_readable_glyph_per_cell(map_site, page):
+    open_map(page, map_site.url, "city")
+    reason = tiles_missing(page, map_site.url)
+    if reason:
+        pytest.skip(reason)
+    for layer in LAYERS:
+        page.set_checked(f"input[name=layer][value={layer}]", True)
+    page.select_option("#accident-window", "1y")
+    page.wait_for_timeout(600)
+    wait_idle(page)
+    page.screenshot(path=ARTIFACTS / "map-clusters-all-layers.png")
+    # Every count of every layer is on the map, once: the glyphs add up to the tiles' clusters.
+    totals = tile_cluster_totals(page, LAYERS)
+    assert totals["equipment"] > 0 and totals["overdue"] > 0 and totals["accidents"] > 0
+    assert glyph_totals(page) == {layer: n for layer, n in totals.items() if n}
+    glyphs = [
+        g["properties"]
+        for g in rendered(page, ["cluster-anchors", "cluster-badges", "cluster-rings"])
+    ]
+    anchors = {g["cell"]: g for g in glyphs if g["role"] == "anchor"}
+    # Equipment takes the circle wherever it is; another layer only where no device is.
+    assert all(g["layer"] == "equipment" for g in anchors.values() if g.get("n_equipment"))
+    assert sum(1 for g in anchors.values() if g["layer"] == "equipment") > len(anchors) / 2
+    for g in glyphs:
+        if g["role"] == "badge":
+            tag = {"overdue": "逾", "accidents": "事", "resources": "援", "units": "单"}[g["layer"]]
+            assert g["label"].startswith(tag) and g[f"n_{g['layer']}"] > 0
+    ringed = {g["cell"] for g in glyphs if g["role"] == "ring"}
+    assert ringed == {c for c, g in anchors.items() if g.get("n_overdue")}
+    # No circle covers another's count.
+    circles = page.evaluate(
+        """() => segisMap.queryRenderedFeatures({layers: ['cluster-anchors']}).map((f) => {
+            const p = segisMap.project(f.geometry.coordinates);
+            return [p.x, p.y, f.properties.radius];
+        })"""
+    )
+    for i, (x1, y1, r1) in enumerate(circles):
+        for x2, y2, r2 in circles[i + 1 :]:
+            assert ((x1 - x2) ** 2 + (y1 - y2) ** 2) ** 0.5 >= r1 + r2 - 0.5
+    # The tooltip of a glyph names every layer in its cell.
+    busiest = max(anchors.values(), key=lambda g: sum(1 for k in g if k.startswith("n_")))
+    at = page.evaluate(
+        "(cell) => segisMap.querySourceFeatures('clusters').find((f) => f.properties.cell === cell"
+        " && f.properties.role === 'anchor').geometry.coordinates",
+        busiest["cell"],
+    )
+    point = page.evaluate("([lon, lat]) => segisMap.project([lon, lat])", at)
+    box = page.locator("#map").bounding_box()
+    page.mouse.move(box["x"] + point["x"], box["y"] + point["y"])
+    tooltip = page.wait_for_selector(".segis-tooltip")
+    assert "设备 / Equipment" in tooltip.inner_text() and "逾期未检" in tooltip.inner_text()
+    page.screenshot(path=ARTIFACTS / "map-cluster-tooltip.png")
+    # A cluster leads closer.
+    zoom = page.evaluate("segisMap.getZoom()")
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+    page.wait_for_function("(z) => segisMap.getZoom() > z + 1", arg=zoom)
+    assert_clean(page)
+
+
+def choropleth_loaded(page) -> None:
+    page.wait_for_function("() => 'choropleth' in document.body.dataset", timeout=10_000)
+    wait_idle(page)
+
+
+def test_region_choropleth_by_each_metric_and_down_to_a_county(map_site, page):
+    open_map(page, map_site.url, "city")
+    for layer in LAYERS:
+        page.set_checked(f"input[name=layer][value={layer}]", False)
+    page.check("#choropleth-toggle")
+    choropleth_loaded(page)
+    fills = rendered(page, ["regions-fill"])
+    assert {"兴庆区", "西夏区"} <= {f["properties"]["name"] for f in fills}
+    legend = page.locator("[data-legend-for=regions]")
+    assert legend.is_visible() and "设备数 / Devices" in legend.inner_text()
+    total = page.locator("[data-count-for=regions]").inner_text()
+    assert (
+        int(total.replace(",", ""))
+        == Equipment.objects.filter(region__code__startswith="6401").count()
+    )
+    page.screenshot(path=ARTIFACTS / "map-choropleth-devices.png")
+
+    for metric, title in [("overdue_rate", "逾期率"), ("accident_rate", "每万台事故数")]:
+        page.select_option("#choropleth-metric", metric)
+        page.wait_for_function(
+            "(t) => document.querySelector('[data-legend-for=regions]').textContent.includes(t)",
+            arg=title,
+        )
+        if metric == "accident_rate":  # the accident layer's window, in reach with that layer off
+            page.select_option("#accident-window", "1y")
+            page.wait_for_function(
+                "() => document.body.dataset.choropleth.includes('window=1y')", timeout=10_000
+            )
+        wait_idle(page)
+        assert page.evaluate("segisMap.getPaintProperty('regions-fill', 'fill-color')")[1] == [
+            "get",
+            f"fill_{metric}",
+        ]
+        labels = {f["properties"].get(f"label_{metric}") for f in rendered(page, ["region-values"])}
+        assert labels - {None}
+        page.screenshot(path=ARTIFACTS / f"map-choropleth-{metric}.png")
+    assert "近一年 / last year" in legend.inner_text()
+
+    # Hover names the region and its figures; a click opens them and narrows the map to it.
+    body = page.request.get(f"{map_site.url}/map/regions.geojson?window=1y").json()
+    xingqing = next(
+        f["properties"] for f in body["features"] if f["properties"]["code"] == "640104"
+    )
+    assert xingqing["accidents"] == 2  # the accidents of the last year there
+    point = page.evaluate("([lon, lat]) => segisMap.project([lon, lat])", xingqing["label_point"])
+    box = page.locator("#map").bounding_box()
+    page.mouse.move(box["x"] + point["x"], box["y"] + point["y"] + 30)
+    assert "兴庆区" in page.wait_for_selector(".segis-tooltip").inner_text()
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"] + 30)
+    popup = page.wait_for_selector(".segis-popup[data-layer=regions]")
+    assert "兴庆区" in popup.inner_text() and "每万台" in popup.inner_text()
+    page.screenshot(path=ARTIFACTS / "map-choropleth-popup.png")
+    page.click(".segis-popup button.detail")
+    page.wait_for_function("() => document.querySelector('select[name=region]').value === '640104'")
+    page.wait_for_function(
+        "() => segisMap.querySourceFeatures('regions').every((f) => f.properties.code === '640104')"
+        " && segisMap.querySourceFeatures('regions').length > 0",
+        timeout=10_000,
+    )
+    wait_idle(page)
+    page.screenshot(path=ARTIFACTS / "map-choropleth-county.png")
+
+    # Under the filters, the choropleth counts what the equipment count endpoint counts.
+    page.check("input[name=kind][value='3000']")
+    page.wait_for_function(
+        "() => document.body.dataset.choropleth.includes('kind=3000')", timeout=10_000
+    )
+    counted = page.request.get(f"{map_site.url}/tiles/equipment/count?kind=3000&region=640104")
+    if counted.status == 200:
+        shown = page.locator("[data-count-for=regions]").inner_text()
+        page.select_option("#choropleth-metric", "devices")
+        page.wait_for_function(
+            "() => /^[0-9,]+$/.test(document.querySelector('[data-count-for=regions]').textContent)"
+        )
+        shown = page.locator("[data-count-for=regions]").inner_text()
+        assert int(shown.replace(",", "")) == counted.json()["count"] > 0
+    page.uncheck("#choropleth-toggle")
+    wait_idle(page)
+    assert page.evaluate("segisMap.getLayoutProperty('regions-fill', 'visibility')") == "none"
     assert_clean(page)
