@@ -2,10 +2,9 @@
 instead of millions of rows.
 
 A cell is the tiles' own grid (layers.tiles): at level L a point with world coordinates (u, v) is in
-cell (floor(u·2^L), floor(v·2^L)), and the cluster cells of a tile at zoom z are level z + 3. Cells
-are kept at LEVELS only: the cells of a coarser level are the finer ones shifted right
-(floor(floor(u·2^L) / 2^k) = floor(u·2^(L-k)), exactly), so a tile reads the nearest stored level
-at or below its cluster level and groups by the shift.
+cell (floor(u·2^L), floor(v·2^L)), and the cluster cells of a tile at zoom z are level z + 3, so a
+tile reads exactly its 64 cells at one of LEVELS. The coarser levels are folded from the finest by
+shifting right (floor(floor(u·2^L) / 2^k) = floor(u·2^(L-k)), exactly).
 
 Each row counts the devices of one (level, cell, region prefix, variety, kind, status) with the sums
 of their longitudes and latitudes (for the cluster's mean position). The region prefix is kept at
@@ -32,7 +31,8 @@ from django.db import connection, transaction
 
 from .mercator import world
 
-LEVELS = (5, 8, 11, 14)
+# Every cluster level of zooms 0-11 (z + 3): a tile reads its 64 cells and no more.
+LEVELS = tuple(range(3, 15))
 DEPTHS = (0, 2, 4, 6)
 FINEST = max(LEVELS)
 TABLE = "layers_equipmentcell"

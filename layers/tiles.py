@@ -352,23 +352,30 @@ def precounted_tile_sql(user, query: LayerQuery, z: int, x: int, y: int) -> Sql 
 # it, by integer cell ranges) are summed; the points of the box outside those cells, in the strips
 # along its edges, are counted live like _COUNT. `inside` holds the cell ranges, computed from the
 # corners by the same formulas as _COUNT's.
+# The cell ranges wholly inside the box at a level with `side` cells per world side, from the
+# corners by the same formulas as _COUNT's: constants to the planner, so they bound the index scan.
+_INSIDE = {
+    "west_cell": "ceil({west} * %s)::int",
+    "east_cell": "(floor({east} * %s)::int - 1)",
+    "north_cell": "ceil({north} * %s)::int",
+    "south_cell": "(floor({south} * %s)::int - 1)",
+}
 _PRECOUNTED_COUNT = f"""
-WITH inside AS (
-  SELECT ceil({{west}} * %s)::int AS x0, floor({{east}} * %s)::int - 1 AS x1,
-         ceil({{north}} * %s)::int AS y0, floor({{south}} * %s)::int - 1 AS y1
-)
 SELECT (
-  SELECT COALESCE(sum(c.n), 0) FROM {cells.TABLE} AS c, inside AS i
+  SELECT COALESCE(sum(c.n), 0) FROM {cells.TABLE} AS c
   WHERE c.level = %s AND c.depth = %s AND {{region}}
-    AND c.gx BETWEEN i.x0 AND i.x1 AND c.gy BETWEEN i.y0 AND i.y1{{columns}}
+    AND c.gx BETWEEN {{west_cell}} AND {{east_cell}} AND c.gy BETWEEN {{north_cell}} AND {{south_cell}}{{columns}}
 ) + (
   SELECT count(*) FROM (
     SELECT {{u}} AS u, {{v}} AS v FROM ({{rows}}) AS r WHERE {{overlaps}} OFFSET 0
-  ) AS p, inside AS i
+  ) AS p
   WHERE p.u >= {{west}} AND p.u < {{east}} AND p.v >= {{north}} AND p.v < {{south}}
-    AND NOT (floor(p.u * %s) BETWEEN i.x0 AND i.x1 AND floor(p.v * %s) BETWEEN i.y0 AND i.y1)
+    AND NOT (floor(p.u * %s) BETWEEN {{west_cell}} AND {{east_cell}} AND floor(p.v * %s) BETWEEN {{north_cell}} AND {{south_cell}})
 )
 """
+# A count reads the level at which the box spans at most this many cells: fewer cells to sum the
+# coarser the level, more rows in the edge strips (one cell wide) to count live.
+COUNT_CELLS_ACROSS = 128
 
 
 def _world_latitude(v: float) -> float:
@@ -382,13 +389,19 @@ def precounted_count_sql(user, query: LayerQuery, today: dt.date) -> Sql | None:
     if query.layer != "equipment" or columns is None:
         return None
     box = query_box(query)
-    side = float(1 << cells.FINEST)
+    west_u, east_u = (box.west + 180) / 360, (box.east + 180) / 360
+    north_v = (1 - math.asinh(math.tan(math.radians(box.north))) / math.pi) / 2
+    south_v = (1 - math.asinh(math.tan(math.radians(box.south))) / math.pi) / 2
+    across = max(east_u - west_u, south_v - north_v)
+    level = max(
+        (lv for lv in cells.LEVELS if across * (1 << lv) <= COUNT_CELLS_ACROSS),
+        default=min(cells.LEVELS),
+    )
+    side = float(1 << level)
     # Which cells are inside, as Python sees it: only to shape the strips. Each strip reaches one
     # cell further in than that, so an ulp of disagreement with the database costs nothing.
-    x0 = math.ceil((box.west + 180) / 360 * side)
-    x1 = math.floor((box.east + 180) / 360 * side) - 1
-    y0 = math.ceil((1 - math.asinh(math.tan(math.radians(box.north))) / math.pi) / 2 * side)
-    y1 = math.floor((1 - math.asinh(math.tan(math.radians(box.south))) / math.pi) / 2 * side) - 1
+    x0, x1 = math.ceil(west_u * side), math.floor(east_u * side) - 1
+    y0, y1 = math.ceil(north_v * side), math.floor(south_v * side) - 1
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
     depth, region = _region_condition(_narrowest(user, columns.pop("region", None)))
@@ -404,8 +417,10 @@ def precounted_count_sql(user, query: LayerQuery, today: dt.date) -> Sql | None:
     conditions = [
         Sql(f" AND c.{column} = ANY(%s)", (list(values),)) for column, values in columns.items()
     ]
+    corners = box_corners(box)
+    inside = {name: Sql(text, (side,)).format(**corners) for name, text in _INSIDE.items()}
     u, v = world(SOURCES["equipment"].point)
-    return Sql(_PRECOUNTED_COUNT, (side,) * 4 + (cells.FINEST, depth) + (side,) * 2).format(
+    return Sql(_PRECOUNTED_COUNT, (level, depth, side, side)).format(
         region=region,
         columns=Sql("".join(c.text for c in conditions), [p for c in conditions for p in c.params]),
         u=u,
@@ -415,7 +430,8 @@ def precounted_count_sql(user, query: LayerQuery, today: dt.date) -> Sql | None:
             "(" + " OR ".join(o.text for o in overlaps) + ")",
             [p for o in overlaps for p in o.params],
         ),
-        **box_corners(box),
+        **inside,
+        **corners,
     )
 
 
