@@ -828,3 +828,12 @@ def test_tile_bounds_match_st_tile_envelope():
                 [z, x, y],
             )
             assert tiles.tile_bounds(z, x, y) == cursor.fetchone()
+
+
+def test_a_tile_costs_the_session_the_user_with_agency_and_the_tile(
+    client, users, django_assert_num_queries
+):
+    client.force_login(users["xingqing"])
+    x, y = tile_of(106.3, 38.5, 6)
+    with django_assert_num_queries(3):
+        assert client.get(url("equipment", 6, x, y)).status_code == 200
