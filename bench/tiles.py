@@ -196,9 +196,13 @@ def measure(args) -> None:
                     "peer": lambda x=x, y=y, z=z: peer(x, y, z),
                     "cached": cached(z, x, y),
                 }
-                for _ in range(args.repeat):
-                    for name, run in runs.items():  # interleaved: no method gets a warmer cache
-                        if name == "peer" and args.peer_repeat and _ >= args.peer_repeat:
+                methods = list(runs.items())
+                for repeat in range(args.repeat):
+                    # Interleaved, and each repeat led by another method: the first read of a
+                    # tile's pages (cold) falls on each method in turn, not always on one.
+                    turn = repeat % len(methods)
+                    for name, run in methods[turn:] + methods[:turn]:
+                        if name == "peer" and args.peer_repeat and repeat >= args.peer_repeat:
                             continue
                         ms, size = timed(run)
                         results[name][0].append(ms)
@@ -261,13 +265,17 @@ def main() -> None:
         default=1,
         help="runs per tile of the peer (it is slow at low zoom; 0 = --repeat)",
     )
+    parser.add_argument(
+        "--no-recount", action="store_true", help="skip checking and recounting the grid cells"
+    )
     args = parser.parse_args()
     from bench.database import load_registry, use_database
 
     use_database(args.database, recreate=not args.reuse)
     if not args.reuse:
         load_registry(args.prefix, args.devices)  # the cells are counted as the rows arrive
-    recount_cells()
+    if not args.no_recount:
+        recount_cells()
     measure(args)
 
 

@@ -36,6 +36,7 @@ LEVELS = tuple(range(3, 15))
 DEPTHS = (0, 2, 4, 6)
 FINEST = max(LEVELS)
 TABLE = "layers_equipmentcell"
+FILLFACTOR = 80
 FUNCTION = "layers_equipment_cells_sync"
 TRIGGERS = {
     "INSERT": "REFERENCING NEW TABLE AS new_rows",
@@ -47,7 +48,9 @@ POINT = "COALESCE(e.location, ST_LineInterpolatePoint(ST_GeometryN(e.route, 1), 
 _COLUMNS = "location, route, region_id, variety_id, kind, status"
 
 # Changed rows (sign, location, route, region_id, variety_id, kind, status) -> sums per finest cell
-# -> the same sums at every level and depth -> added to the cells. A sum that lands on zero devices
+# -> the same sums at every level and depth -> added to the cells, in key order: a recount then
+# lays the table out as a tile reads it (neighbouring cells on the same pages), and the table's
+# fillfactor leaves room for the triggers' updates to stay on their page. A sum that lands on zero devices
 # is deleted afterwards by the caller.
 _FOLD = f"""
 WITH changed AS ({{changed}}),
@@ -72,6 +75,7 @@ FROM finest AS f
 CROSS JOIN unnest(ARRAY{list(LEVELS)}::smallint[]) AS l(level)
 CROSS JOIN unnest(ARRAY{list(DEPTHS)}::smallint[]) AS d(depth)
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+ORDER BY 1, 2, 3, 4, 5
 ON CONFLICT (level, depth, region, gx, gy, variety_id, kind, status)
 DO UPDATE SET n = cell.n + EXCLUDED.n, sx = cell.sx + EXCLUDED.sx, sy = cell.sy + EXCLUDED.sy
 """
