@@ -9,6 +9,7 @@ field) means "not given".
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import math
 import re
@@ -57,18 +58,19 @@ class BBox:
         )
 
 
-class Filter:
+class Filter(abc.ABC):
     """Reads `params` from the query string; `apply` narrows a queryset by the parsed value."""
 
     params: tuple[str, ...] = ()
     description = ""
 
+    @abc.abstractmethod
     def parse(self, raw: Mapping[str, str]) -> Any:
         """The parsed value, or None when none of the parameters was given."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def apply(self, queryset: QuerySet, value: Any) -> QuerySet:
-        raise NotImplementedError
+        """The queryset narrowed by a value `parse` returned."""
 
     def describe(self) -> list[dict[str, Any]]:
         return [{"name": p, "description": self.description} for p in self.params]
