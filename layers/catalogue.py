@@ -51,7 +51,7 @@ ROLE_COLOURS = {
     UnitRole.INSTALLATION: "#f28e2b",
     UnitRole.MAINTENANCE: "#59a14f",
     UnitRole.INSPECTION: "#b07aa1",
-    UnitRole.SUPERVISION: "#e15759",
+    UnitRole.SUPERVISION: "#17becf",  # cyan: rescue teams have the red
     UnitRole.FILLING: "#edc948",
     UnitRole.RESCUE: "#d62728",
 }

@@ -26,7 +26,7 @@
         overdueSteps: [[30, '#fdae61'], [90, '#f46d43'], [365, '#d73027'], [Infinity, '#a50026']],
         roles: {
             use: '#4e79a7', manufacture: '#9c755f', installation: '#f28e2b', maintenance: '#59a14f',
-            inspection: '#b07aa1', supervision: '#e15759', filling: '#edc948', rescue: '#d62728'
+            inspection: '#b07aa1', supervision: '#17becf', filling: '#edc948', rescue: '#d62728'
         },
         severity: {ordinary: '#fdae61', large: '#f46d43', major: '#d73027', extraordinary: '#67001f'},
         resources: {
