@@ -142,7 +142,7 @@ def _geometry_filter(layer: str, west: float, south: float, east: float, north: 
 
 def queryset(layer: str, user, today, west: float, south: float, east: float, north: float):
     """The layer's scoped rows overlapping the box, by the ORM (what direct and drf-gis read)."""
-    from layers.tiles import SOURCES
+    from layers.sources import SOURCES
 
     rows = SOURCES[layer].rows(user, today)
     return rows.filter(_geometry_filter(layer, west, south, east, north)).order_by()
@@ -193,7 +193,7 @@ def pick_boxes(layer: str, user, today, count: int, features: int) -> list[Box]:
 def drf_serializer(layer: str):
     from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-    from layers.tiles import SOURCES
+    from layers.sources import SOURCES
 
     model = SOURCES[layer].rows(None, None).model
     # A copy: the serializer appends its geo_field to Meta.fields in place.

@@ -132,7 +132,7 @@ def measure(args) -> None:
     from django.utils import timezone
 
     from bench.machine import describe
-    from layers import tiles
+    from layers import counts, sources, tiles
     from layers.filters import parse_query
     from registry.models import Equipment
 
@@ -159,7 +159,7 @@ def measure(args) -> None:
         statement = tiles.tile_sql("equipment", user, query, z, x, y, today, precounted=precounted)
 
         def run():
-            return bytes(tiles.execute(statement)[0] or b"")
+            return bytes(sources.execute(statement)[0] or b"")
 
         return run
 
@@ -230,7 +230,7 @@ def measure(args) -> None:
         live_ms = []
         for _ in range(3):
             started = time.perf_counter()
-            live = tiles.count_features("equipment", user, live_query, precounted=False)
+            live = counts.count_features("equipment", user, live_query, precounted=False)
             live_ms.append((time.perf_counter() - started) * 1000)
         body = client.get(path).json()
         assert body["count"] == live, (body, live)

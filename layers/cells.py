@@ -27,9 +27,13 @@ in the database with this module's.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connection, transaction
 
+from .filters import LAYER_FILTERS, LayerQuery, RegionFilter
 from .mercator import world
+from .sources import NothingVisible, Sql
 
 # Every cluster level of zooms 0-11 (z + 3): a tile reads its 64 cells and no more.
 LEVELS = tuple(range(3, 15))
@@ -187,3 +191,45 @@ def differences(limit: int = 20) -> list[tuple]:
         # ON COMMIT does not fire when this runs as a savepoint inside a longer transaction.
         cursor.execute("DROP TABLE expected_cells")
         return found
+
+
+# --------------------------------------------------------------------------- reading them
+
+COLUMNS = ("kind", "variety_id", "status")
+
+
+def answerable_columns(query: LayerQuery) -> dict[str, Any] | None:
+    """The query's filters as cell columns (region as a prefix), or None if one is not a column."""
+    columns: dict[str, Any] = {}
+    for index, value in query.values:
+        f = LAYER_FILTERS[query.layer][index]
+        if isinstance(f, RegionFilter):
+            columns["region"] = value
+        elif getattr(f, "field", None) in COLUMNS:
+            columns[f.field] = value
+        else:
+            return None
+    return columns
+
+
+def narrowest_prefix(user, region: str | None) -> str:
+    """The user's jurisdiction narrowed by a region filter, as a code prefix."""
+    prefix = user.jurisdiction_prefix if user is not None and user.is_authenticated else None
+    if prefix is None:
+        raise NothingVisible
+    if region is None or prefix.startswith(region):
+        return prefix
+    if region.startswith(prefix):
+        return region
+    raise NothingVisible
+
+
+def region_condition(prefix: str) -> tuple[int, Sql]:
+    """The depth whose rows to read and the condition on their region for a code prefix."""
+    depth = min(d for d in DEPTHS if d >= len(prefix))
+    if len(prefix) == depth:
+        return depth, Sql("c.region = %s", (prefix,))
+    if set(prefix) == {"9"}:
+        return depth, Sql("c.region >= %s", (prefix,))
+    following = str(int(prefix) + 1).zfill(len(prefix))
+    return depth, Sql("c.region >= %s AND c.region < %s", (prefix, following))

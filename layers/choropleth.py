@@ -1,7 +1,7 @@
 """The map's region choropleth: the sub-regions of the jurisdiction, or of the region filter, with
 their devices, overdue rate and accidents per 10,000 devices under the map's filters, as GeoJSON.
 
-The rows are the tile layers' own (`layers.tiles.SOURCES`, narrowed by the same `LayerQuery`), kept
+The rows are the tile layers' own (`layers.sources.SOURCES`, narrowed by the same `LayerQuery`), kept
 to those the map can draw (a geometry in Web Mercator's world, what the count endpoint finds), and
 counted by `layers.summary.region_figures`, the dashboard's statistics: the regions' devices add up
 to the equipment count endpoint's answer for the same filters.
@@ -37,8 +37,8 @@ from .filters import (
     accepted_params,
     parse_query,
 )
+from .sources import SOURCES
 from .summary import Row, region_figures, roll_up
-from .tiles import SOURCES
 
 PER_DEVICES = 10_000
 MAX_CLASSES = 5

@@ -30,16 +30,17 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
-from . import tiles
+from . import sources
 from .filters import FilterError, LayerQuery, parse_query
-from .tiles import SOURCES, Sql
+from .mercator import world
+from .sources import SOURCES, Sql
 
 GEOJSON_LAYERS = ("units", "accidents", "resources", "overdue")
 MAX_FEATURES = 5_000
 # 1e-7° is about 1 cm: more digits only lengthen the text (RFC 7946 §11.2).
 COORDINATE_DIGITS = 7
 CONTENT_TYPE = "application/geo+json"
-# The tiles' properties (layers.tiles.SOURCES), except where JSON needs no conversion: a
+# The tiles' properties (layers.sources.SOURCES), except where JSON needs no conversion: a
 # timestamp is already ISO 8601 text in row_to_json (the tiles go through to_json for MVT).
 PROPERTIES = {
     "accidents": (
@@ -120,7 +121,7 @@ def collection_sql(layer: str, user, query: LayerQuery, today: dt.date) -> Sql:
     source = SOURCES[layer]
     page = reverse(DETAIL_PAGES[layer], kwargs={"pk": 0})
     before, after = page.rsplit("0", 1)
-    u, v = tiles.world(source.point)
+    u, v = world(source.point)
     box = query.bbox.clamped()
     properties = Sql(
         PROPERTIES.get(layer, source.properties), (today,) if source.today_in_properties else ()
@@ -129,10 +130,10 @@ def collection_sql(layer: str, user, query: LayerQuery, today: dt.date) -> Sql:
         shape=_shape(layer),
         u=u,
         v=v,
-        rows=tiles._rows(layer, user, query, today),
-        overlaps=tiles._overlaps(layer, tiles.box_envelope(box)),
+        rows=sources.rows_sql(layer, user, query, today),
+        overlaps=sources.overlaps(layer, sources.box_envelope(box)),
         properties=properties,
-        **tiles.box_corners(box),
+        **sources.box_corners(box),
     )
 
 
@@ -141,10 +142,10 @@ def feature_collection(layer: str, user, query: LayerQuery) -> str:
     if errors := layer_errors(layer):
         raise FilterError(errors)
     try:
-        found, text = tiles.execute(
+        found, text = sources.execute(
             collection_sql(layer, user, query, timezone.localdate()), parallel=False
         )
-    except tiles.NothingVisible:
+    except sources.NothingVisible:
         return EMPTY_COLLECTION
     if found > MAX_FEATURES:
         raise FilterError(

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_GET
 
-from . import catalogue, tiles
+from . import catalogue, counts, tiles
 from .filters import FilterError, parse_query
 
 MVT_CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
@@ -109,7 +109,7 @@ def count(request: HttpRequest, layer: str) -> HttpResponse:
         query = parse_query(layer, request.GET, allow_bbox=True)
     except FilterError as error:
         return _errors(error.errors)
-    return _private(JsonResponse({"count": tiles.count_features(layer, request.user, query)}))
+    return _private(JsonResponse({"count": counts.count_features(layer, request.user, query)}))
 
 
 @require_GET

@@ -1,6 +1,6 @@
 """Export one map layer for one user: the scoped rows, the map's filters, an area, a format, a CRS.
 
-The rows are the map's own: `tiles.SOURCES[layer].rows(user, today)` (scoped by `visible_to`),
+The rows are the map's own: `sources.SOURCES[layer].rows(user, today)` (scoped by `visible_to`),
 narrowed by the same `LayerQuery` the tiles apply, then by the area, and kept to those the map can
 draw (with a geometry). Without an area the export holds exactly the map's count for the filters.
 

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.http import QueryDict
 
-from layers import cells, tiles
+from layers import cells, counts, sources, tiles
 from layers.filters import parse_query
 from layers.models import EquipmentCell
 from registry.models import Equipment
@@ -242,7 +242,7 @@ def test_the_installed_trigger_is_this_modules():
 
 def _tile(statement) -> dict:
     mvt = pytest.importorskip("mapbox_vector_tile")
-    body, rows = tiles.execute(statement)
+    body, rows = sources.execute(statement)
     decoded = mvt.decode(bytes(body)) if body else {}
     features = decoded.get("equipment", {}).get("features", [])
     clusters = {}
@@ -296,7 +296,7 @@ def test_precounted_tiles_equal_live_tiles(fleet, users, who, params):
         for x, y in {world_cell(p, z) for p in points}:
             try:
                 fast = _tile(tiles.precounted_tile_sql(user, query, z, x, y))
-            except tiles.NothingVisible:  # the region filter is outside the jurisdiction
+            except sources.NothingVisible:  # the region filter is outside the jurisdiction
                 fast = {"rows": 0, "clusters": {}, "points": []}
             live = _tile(tiles.tile_sql("equipment", user, query, z, x, y, TODAY, precounted=False))
             assert fast["rows"] == live["rows"], (z, x, y)
@@ -369,16 +369,16 @@ def test_counts_in_a_box_from_cells_equal_live_counts(fleet, users, who, params)
         lon, lat = centre.x + chooser.uniform(-0.2, 0.2), centre.y + chooser.uniform(-0.2, 0.2)
         bbox = f"{lon - half},{lat - half * 0.7},{lon + half},{lat + half * 0.7}"
         query = parse_query("equipment", QueryDict(f"{params}&bbox={bbox}"), allow_bbox=True)
-        fast = tiles.count_features("equipment", user, query)
-        live = tiles.count_features("equipment", user, query, precounted=False)
+        fast = counts.count_features("equipment", user, query)
+        live = counts.count_features("equipment", user, query, precounted=False)
         assert fast == live, bbox
         try:
-            answered += tiles.precounted_count_sql(user, query, TODAY) is not None
-        except tiles.NothingVisible:  # the region filter is outside the jurisdiction
+            answered += counts.precounted_count_sql(user, query, TODAY) is not None
+        except sources.NothingVisible:  # the region filter is outside the jurisdiction
             assert fast == 0
             answered += 1
     assert answered > 0  # the bigger boxes did come from the cells
     whole = parse_query("equipment", QueryDict(params))
-    assert tiles.count_features("equipment", user, whole) == (
+    assert counts.count_features("equipment", user, whole) == (
         whole.apply(Equipment.objects.visible_to(user)).exclude(location=None, route=None).count()
     )

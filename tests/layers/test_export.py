@@ -31,7 +31,7 @@ from django.utils import timezone
 from pyogrio import raw
 from pyproj import Transformer
 
-from layers import export, tiles
+from layers import counts, export, sources
 from layers.export import Area, ExportError, content_disposition, export_filename, export_layer
 from layers.export.columns import COLUMNS, PLACEMARK_NAMES
 from layers.export.options import TARGETS, parse_crs, parse_polygon, parse_request
@@ -199,14 +199,14 @@ def test_every_format_holds_what_the_map_counts(tmp_path, users, registry, fmt):
     user, kinds = users["city"], query("equipment", "kind=3000")
     result, rows = export_to(tmp_path, user, fmt=fmt, query=kinds)
     orm = Equipment.objects.filter(region__code__startswith="6401", kind="3000").count()
-    assert result.features == len(rows) == orm == tiles.count_features("equipment", user, kinds)
+    assert result.features == len(rows) == orm == counts.count_features("equipment", user, kinds)
     assert orm == 10  # the fixture's elevators in both counties
 
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_every_layer_exports_the_users_rows(tmp_path, users, registry, layer):
     result, rows = export_to(tmp_path, users["xingqing"], layer=layer)
-    model = tiles.SOURCES[layer].rows(users["national"], timezone.localdate()).model
+    model = sources.SOURCES[layer].rows(users["national"], timezone.localdate()).model
     expected = {
         "equipment": Equipment.objects.filter(region_id=XINGQING),
         "overdue": Equipment.objects.filter(region_id=XINGQING, status="in_use").exclude(

@@ -17,9 +17,9 @@ from django.utils import timezone
 from drf_spectacular.validation import validate_schema
 
 from accounts.models import User
-from layers import geojson, tiles
+from layers import geojson, sources
 from layers.filters import parse_query
-from layers.tiles import Sql
+from layers.sources import Sql
 from registry.models import Accident, EmergencyResource, Equipment, Unit, UnitRole
 from tests.conftest import XINGQING, XIXIA, inside
 from tests.layers import test_tiles
@@ -514,8 +514,8 @@ def test_the_statement_runs_without_jit_or_parallel_workers():
         "SELECT current_setting('jit'), current_setting('max_parallel_workers_per_gather'), %s",
         (1,),
     )
-    assert tiles.execute(statement, parallel=False) == ("off", "0", 1)
-    assert tiles.execute(statement)[0] == "off"
+    assert sources.execute(statement, parallel=False) == ("off", "0", 1)
+    assert sources.execute(statement)[0] == "off"
 
 
 def test_sql_carries_no_user_input_in_its_text(users):

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from layers import catalogue, tiles
+from layers import catalogue, counts, tiles
 from layers.filters import parse_query
 from registry import catalogue as codes
 from registry.models import Accident, EmergencyResource, Equipment, Unit, UnitRole
@@ -804,7 +804,7 @@ def test_tile_and_count_queries_use_the_gist_index(users, spread):
             plans.append(_plan(statement))
         bbox = f"{centre.x - 0.01},{centre.y - 0.01},{centre.x + 0.01},{centre.y + 0.01}"
         query = parse_query(layer, QueryDict(f"bbox={bbox}"), allow_bbox=True)
-        plans.append(_plan(tiles.count_sql(layer, user, query, TODAY)))
+        plans.append(_plan(counts.count_sql(layer, user, query, TODAY)))
         for plan in plans:
             assert any(index in plan for index in indexes), (layer, plan)
             assert f"Seq Scan on {table}" not in plan, (layer, plan)

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from accounts.models import User
 from layers.export import FORMATS, ExportError, download_names, export_layer, parse_request
 from layers.export.options import MAX_POLYGON_BYTES
-from layers.tiles import SOURCES
+from layers.sources import SOURCES
 
 OPTIONS = {"user", "layer", "format", "crs", "region", "bbox", "polygon"}
 
