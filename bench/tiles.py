@@ -6,8 +6,10 @@
 Creates (or empties) the database `segis_bench_tiles`, loads the boundaries under the prefix and
 generates the registry with `registry.synthetic.generate` (timed), then measures on the same tiles,
 side by side in one process:
-  * endpoint — GET /tiles/equipment/z/x/y.pbf through Django's test Client as a national user
-    (the in-process tile cache is cleared before each request: every figure is a cold tile);
+  * endpoint — GET /tiles/equipment/z/x/y.pbf through Django's test Client as a national user,
+    with the map pass in its header as the map page sends it (the in-process tile cache is
+    cleared before each request: every figure is a cold tile);
+  * session  — the same request authenticated by the session cookie instead of the pass;
   * direct   — the endpoint's own SQL (layers.tiles.tile_sql) on a cursor: the limit; below
     zoom 12 that reads the pre-counted grid cells (layers.cells);
   * live     — the cluster SQL over the equipment table itself (what the cells replace), direct;
@@ -132,13 +134,14 @@ def measure(args) -> None:
     from django.utils import timezone
 
     from bench.machine import describe
-    from layers import counts, sources, tiles
+    from layers import counts, map_pass, sources, tiles
     from layers.filters import parse_query
     from registry.models import Equipment
 
     user = national_user()
-    client = Client()
-    client.force_login(user)
+    client = Client(HTTP_X_MAP_PASS=map_pass.issue(user)["token"])  # as the map page asks
+    with_session = Client()
+    with_session.force_login(user)
     peer_name, peer = peer_layer(user)
     query = parse_query("equipment", QueryDict(""))
     today = timezone.localdate()
@@ -146,10 +149,10 @@ def measure(args) -> None:
     bands = {"aggregated z3-8": AGGREGATED_ZOOMS, "detailed z12-16": DETAILED_ZOOMS}
     chosen = sample_tiles([z for zooms in bands.values() for z in zooms], args.tiles)
 
-    def endpoint(z, x, y):
+    def endpoint(z, x, y, through=client):
         def run():
             tiles.CACHE.clear()  # a cold tile every time
-            response = client.get(f"/tiles/equipment/{z}/{x}/{y}.pbf")
+            response = through.get(f"/tiles/equipment/{z}/{x}/{y}.pbf")
             assert response.status_code == 200, response.content
             return response.content
 
@@ -176,6 +179,7 @@ def measure(args) -> None:
     x0, y0 = chosen[z0][0]
     for warm in (endpoint, direct):
         warm(z0, x0, y0)()
+    endpoint(z0, x0, y0, through=with_session)()
     peer(x0, y0, z0)
 
     header = f"{'band':18} {'method':10} {'tiles':>5} {'p50 ms':>9} {'p95 ms':>9} {'max KB':>9}"
@@ -183,7 +187,7 @@ def measure(args) -> None:
     print("-" * len(header))
     for band, zooms in bands.items():
         results: dict[str, tuple[list[float], list[int]]] = {
-            m: ([], []) for m in ("endpoint", "direct", "live", "peer", "cached")
+            m: ([], []) for m in ("endpoint", "session", "direct", "live", "peer", "cached")
         }
         count = 0
         for z in zooms:
@@ -191,6 +195,7 @@ def measure(args) -> None:
                 count += 1
                 runs = {
                     "endpoint": endpoint(z, x, y),
+                    "session": endpoint(z, x, y, through=with_session),
                     "direct": direct(z, x, y),
                     "live": direct(z, x, y, precounted=False),
                     "peer": lambda x=x, y=y, z=z: peer(x, y, z),
@@ -217,7 +222,8 @@ def measure(args) -> None:
         p95 = {name: percentile(times, 0.95) for name, (times, _) in results.items()}
         print(
             f"{band:18} ratios: endpoint/direct p50 {p50['endpoint'] / p50['direct']:.2f}x, "
-            f"p95 {p95['endpoint'] / p95['direct']:.2f}x; peer/endpoint p50 "
+            f"p95 {p95['endpoint'] / p95['direct']:.2f}x; session/direct p50 "
+            f"{p50['session'] / p50['direct']:.2f}x; peer/endpoint p50 "
             f"{p50['peer'] / p50['endpoint']:.1f}x, p95 {p95['peer'] / p95['endpoint']:.1f}x; "
             f"live/endpoint p50 {p50['live'] / p50['endpoint']:.1f}x"
         )

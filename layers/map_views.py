@@ -17,7 +17,7 @@ from geo.models import Level, Region
 from registry.models import EquipmentStatus, UnitRole, Variety
 from registry.models.events import ResourceType, Severity
 
-from . import catalogue, choropleth
+from . import catalogue, choropleth, map_pass
 from .filters import FilterError
 from .tile_views import _errors, _forbidden, _private
 
@@ -129,7 +129,9 @@ def map_config(user: User) -> dict:
             "catalogue": root + CATALOGUE_PATH.lstrip("/"),
             "equipment_api": reverse("equipment-list"),
             "units_api": reverse("unit-list"),
+            "pass": f"{root}tiles/pass",
         },
+        "map_pass": map_pass.issue(user),
         "basemaps": online_basemaps(),
         "kinds": kinds,
         "varieties": varieties,

@@ -1,7 +1,8 @@
 """Vector tiles, counts and the layer catalogue over HTTP: parse, call layers.tiles, answer.
 
 Every answer is for a signed-in user with a jurisdiction (anonymous: 403 JSON); every bad input is
-a 400 whose JSON names the parameter: {"errors": {"<param>": "message"}}.
+a 400 whose JSON names the parameter: {"errors": {"<param>": "message"}}. Tiles and counts also
+accept the map pass (layers/map_pass.py) instead of the session: a refused pass is a 401.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_GET
 
-from . import catalogue, counts, tiles
+from . import catalogue, counts, map_pass, tiles
 from .filters import FilterError, parse_query
 
 MVT_CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
@@ -34,6 +35,18 @@ def _forbidden(request: HttpRequest) -> JsonResponse | None:
     if user.jurisdiction_prefix is None:
         return _errors({"user": "账号未关联辖区 / your account has no jurisdiction"}, status=403)
     return None
+
+
+def _reader(request: HttpRequest) -> tuple[object | None, JsonResponse | None]:
+    """Who reads the tile or count: the map pass's holder when one is sent, else the session's
+    user; or the refusal to answer with."""
+    try:
+        holder = map_pass.holder(request)
+    except map_pass.PassRefused as refused:
+        return None, _errors({"pass": str(refused)}, status=401)
+    if holder is not None:
+        return holder, None
+    return request.user, _forbidden(request)
 
 
 def _layer(name: str) -> dict[str, str]:
@@ -70,14 +83,15 @@ def _tile_coordinates(z: str, x: str, y: str) -> tuple[tuple[int, int, int] | No
 
 def _private(response: HttpResponse) -> HttpResponse:
     patch_cache_control(response, private=True, max_age=CLIENT_MAX_AGE)
-    patch_vary_headers(response, ["Cookie"])
+    patch_vary_headers(response, ["Cookie", map_pass.HEADER])
     return response
 
 
 @require_GET
 def tile(request: HttpRequest, layer: str, z: str, x: str, y: str) -> HttpResponse:
     """One Mapbox vector tile; an empty tile is a 200 with an empty body."""
-    if (refused := _forbidden(request)) is not None:
+    reader, refused = _reader(request)
+    if refused is not None:
         return refused
     errors = _layer(layer)
     coordinates, coordinate_errors = _tile_coordinates(z, x, y)
@@ -88,7 +102,7 @@ def tile(request: HttpRequest, layer: str, z: str, x: str, y: str) -> HttpRespon
         query = parse_query(layer, request.GET)
     except FilterError as error:
         return _errors(error.errors)
-    tile = tiles.render_tile(layer, request.user, query, *coordinates)
+    tile = tiles.render_tile(layer, reader, query, *coordinates)
     response = HttpResponse(tile.mvt, content_type=MVT_CONTENT_TYPE)
     # For the map's status line: how many rows the tile stands for, and whether the feature cap
     # left some out (zoom in to see them all).
@@ -101,7 +115,8 @@ def tile(request: HttpRequest, layer: str, z: str, x: str, y: str) -> HttpRespon
 @require_GET
 def count(request: HttpRequest, layer: str) -> HttpResponse:
     """{"count": N}: the filtered rows in the bbox (whole jurisdiction without one)."""
-    if (refused := _forbidden(request)) is not None:
+    reader, refused = _reader(request)
+    if refused is not None:
         return refused
     if errors := _layer(layer):
         return _errors(errors)
@@ -109,7 +124,7 @@ def count(request: HttpRequest, layer: str) -> HttpResponse:
         query = parse_query(layer, request.GET, allow_bbox=True)
     except FilterError as error:
         return _errors(error.errors)
-    return _private(JsonResponse({"count": counts.count_features(layer, request.user, query)}))
+    return _private(JsonResponse({"count": counts.count_features(layer, reader, query)}))
 
 
 @require_GET
@@ -134,3 +149,13 @@ def layers(request: HttpRequest) -> HttpResponse:
         empty_tile="200 with an empty body",
     )
     return _private(JsonResponse(body, json_dumps_params={"ensure_ascii": False}))
+
+
+@require_GET
+def renew_pass(request: HttpRequest) -> HttpResponse:
+    """A fresh map pass, through the session (so signing out ends the renewals)."""
+    if (refused := _forbidden(request)) is not None:
+        return refused
+    response = JsonResponse(map_pass.issue(request.user))
+    patch_cache_control(response, no_store=True, private=True)
+    return response

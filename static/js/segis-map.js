@@ -66,6 +66,49 @@
     // Not `new URL()`: it would percent-encode the {z}/{x}/{y} of a tile template.
     const absolute = (path) => (path.startsWith('/') ? ORIGIN + path : path);
 
+    // ------------------------------------------------------------------ map pass
+    // Tiles and counts carry a short-lived signed pass (layers/map_pass.py) so that the server need
+    // not look the session up for each of them. It is renewed through the session at half its life,
+    // and at once when the server refuses it (a laptop that slept past the expiry).
+    const TILES_PREFIX = absolute(config.urls.tiles);
+    const mapPass = {token: config.map_pass.token, header: config.map_pass.header, renewing: null, timer: null, lastRetry: 0};
+
+    function schedulePassRenewal(maxAgeS) {
+        clearTimeout(mapPass.timer);
+        mapPass.timer = setTimeout(renewPass, maxAgeS * 500);
+    }
+
+    function renewPass() {
+        if (!mapPass.renewing) {
+            mapPass.renewing = fetch(config.urls.pass, {credentials: 'same-origin', cache: 'no-store'})
+                .then((response) => (response.ok ? response.json() : Promise.reject(new Error(`HTTP ${response.status}`))))
+                .then((fresh) => {
+                    mapPass.token = fresh.token;
+                    schedulePassRenewal(fresh.max_age_s);
+                    return true;
+                })
+                .catch(() => {
+                    showNotice('登录已失效，请重新登录 / your session has ended: sign in again');
+                    return false;
+                })
+                .finally(() => { mapPass.renewing = null; });
+        }
+        return mapPass.renewing;
+    }
+
+    const passHeaders = () => ({[mapPass.header]: mapPass.token});
+    schedulePassRenewal(config.map_pass.max_age_s);
+
+    // A fetch of tiles/ with the pass; a refused pass is renewed and the request made once more.
+    async function fetchWithPass(url, options) {
+        const send = () => fetch(url, {...options, credentials: 'same-origin', headers: {...(options.headers || {}), ...passHeaders()}});
+        const response = await send();
+        if (response.status === 401 && await renewPass()) {
+            return send();
+        }
+        return response;
+    }
+
     function el(tag, attrs, children) {
         const node = document.createElement(tag);
         Object.entries(attrs || {}).forEach(([key, value]) => {
@@ -751,13 +794,27 @@
         fitBoundsOptions: {padding: 30},
         maxZoom: 18,
         attributionControl: {compact: true, customAttribution: '行政区划 / boundaries: SEGIS'},
-        transformRequest: (url) => (url.startsWith(ORIGIN) ? {url: url, credentials: 'same-origin'} : {url: url})
+        transformRequest: (url) => {
+            if (url.startsWith(TILES_PREFIX)) {
+                return {url: url, credentials: 'same-origin', headers: passHeaders()};
+            }
+            return url.startsWith(ORIGIN) ? {url: url, credentials: 'same-origin'} : {url: url};
+        }
     });
     map.addControl(new maplibregl.NavigationControl({visualizePitch: false}), 'top-right');
     map.addControl(new maplibregl.ScaleControl({unit: 'metric'}), 'bottom-right');
     map.dragRotate.disable();
     map.touchZoomRotate.disableRotation();
     window.segisMap = map;  // for the browser tests and the console
+    // A tile refused for its pass (expired while the machine slept): renew, then reload the tiles;
+    // at most once a minute, so that a pass the server keeps refusing cannot loop.
+    map.on('error', (event) => {
+        const status = event.error && event.error.status;
+        if (status === 401 && Date.now() - mapPass.lastRetry > 60000) {
+            mapPass.lastRetry = Date.now();
+            renewPass().then((renewed) => renewed && refreshTiles());
+        }
+    });
 
     // Names at the label point of each region: the jurisdiction's own regions always, the finer
     // levels once there is room for them (see showLabelsFrom; MapLibre drops colliding ones).
@@ -929,7 +986,7 @@
             const query = layerQuery(layer);
             const url = `${config.urls.tiles}${layer}/count?${query ? query + '&' : ''}bbox=${bbox}`;
             try {
-                const response = await fetch(url, {credentials: 'same-origin', signal: abort.signal});
+                const response = await fetchWithPass(url, {signal: abort.signal});
                 const body = await response.json();
                 if (!response.ok) {
                     output.textContent = '—';

@@ -269,6 +269,35 @@ def test_every_layer_toggles_and_the_filters_reach_every_tile_and_count(map_site
     assert_clean(page)
 
 
+def test_tiles_and_counts_carry_the_map_pass_which_is_renewed_before_it_expires(
+    map_site, page, settings
+):
+    settings.MAP_PASS_MAX_AGE_S = 4  # renewed every 2 s
+    seen = []  # (path, pass header, status) of every tile and count answer
+
+    def on_response(response):
+        path = urlparse(response.url).path
+        if path.startswith("/tiles/") and path.endswith((".pbf", "/count")):
+            seen.append((path, response.request.headers.get("x-map-pass"), response.status))
+
+    page.on("response", on_response)
+    open_map(page, map_site.url, "county")
+    reason = tiles_missing(page, map_site.url)
+    if reason:
+        pytest.skip(reason)
+    assert seen and all(token for _, token, _ in seen), "a tile or count went without the pass"
+    first = {token for _, token, _ in seen}
+    page.wait_for_timeout(5_000)  # past the first pass's life
+    page.evaluate("segisMap.zoomTo(segisMap.getZoom() + 1, {duration: 0})")
+    page.wait_for_timeout(600)
+    wait_idle(page)
+    later = [(path, token, status) for path, token, status in seen if token not in first]
+    assert later, "no request with a renewed pass"
+    assert [entry for entry in seen if entry[2] != 200] == []
+    assert re.fullmatch(r"[0-9,]+", page.locator("[data-count-for=equipment]").inner_text())
+    assert_clean(page)
+
+
 def test_clusters_count_and_a_click_opens_a_popup_and_the_detail_page(map_site, page):
     open_map(page, map_site.url, "county")
     reason = tiles_missing(page, map_site.url)

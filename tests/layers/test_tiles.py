@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from layers import catalogue, counts, tiles
+from layers import catalogue, counts, map_pass, tiles
 from layers.filters import parse_query
 from registry import catalogue as codes
 from registry.models import Accident, EmergencyResource, Equipment, Unit, UnitRole
@@ -404,11 +404,21 @@ def test_feature_cap(client, users, decode, place, monkeypatch):
 # --------------------------------------------------------------------------- jurisdiction
 
 
+def sign_in(client, user: User, credential: str) -> None:
+    """Through the session, or with the map page's pass alone (no session at all)."""
+    if credential == "session":
+        client.force_login(user)
+    else:
+        client.logout()
+        client.defaults["HTTP_X_MAP_PASS"] = map_pass.issue(user)["token"]
+
+
+@pytest.mark.parametrize("credential", ["session", "pass"])
 @pytest.mark.parametrize("layer", LAYERS)
-def test_county_never_sees_another_county(client, users, decode, world, layer):
+def test_county_never_sees_another_county(client, users, decode, world, layer, credential):
     mine, theirs = world[layer]["mine"], world[layer]["theirs"]
     points = list(mine.values()) + list(theirs.values())
-    client.force_login(users["xingqing"])
+    sign_in(client, users["xingqing"], credential)
     for z in (0, 4, 8, 10, 11):
         total = sum(clustered(client, decode, layer, z, x, y) for x, y in covering(points, z))
         assert total == len(mine), (layer, z)
@@ -436,13 +446,111 @@ def test_city_sees_both_counties_and_narrows_by_region(client, users, decode, wo
     assert narrowed == len(mine)
 
 
-def test_cached_tiles_are_not_shared_across_jurisdictions(client, users, decode, world):
+@pytest.mark.parametrize("credential", ["session", "pass"])
+def test_cached_tiles_are_not_shared_across_jurisdictions(client, users, decode, world, credential):
+    points = list(world["equipment"]["mine"].values()) + list(world["equipment"]["theirs"].values())
+    [(x, y)] = covering(points, 6)
+    sign_in(client, users["city"], credential)
+    assert clustered(client, decode, "equipment", 6, x, y) == 20
+    sign_in(client, users["xingqing"], credential)
+    assert clustered(client, decode, "equipment", 6, x, y) == 10
+
+
+# --------------------------------------------------------------------------- map pass
+
+
+class _SignedLongAgo(map_pass.signing.TimestampSigner):
+    def timestamp(self):
+        return map_pass.signing.b62_encode(int(timezone.now().timestamp()) - 3600)
+
+
+def test_the_pass_speaks_for_its_holder_not_for_the_session(client, users, decode, world):
     points = list(world["equipment"]["mine"].values()) + list(world["equipment"]["theirs"].values())
     [(x, y)] = covering(points, 6)
     client.force_login(users["city"])
-    assert clustered(client, decode, "equipment", 6, x, y) == 20
-    client.force_login(users["xingqing"])
+    client.defaults["HTTP_X_MAP_PASS"] = map_pass.issue(users["xingqing"])["token"]
     assert clustered(client, decode, "equipment", 6, x, y) == 10
+    assert api_count(client, "equipment") == 10
+
+
+def test_a_pass_spares_the_session_and_user_queries(
+    client, users, place, django_assert_num_queries
+):
+    place(XINGQING, inside(XINGQING))
+    client.defaults["HTTP_X_MAP_PASS"] = map_pass.issue(users["xingqing"])["token"]
+    with django_assert_num_queries(1):  # the tile statement only (SET LOCAL travels with it)
+        assert client.get(url("equipment", 5, 25, 12)).status_code == 200
+    with django_assert_num_queries(0):  # cached
+        assert client.get(url("equipment", 5, 25, 12)).status_code == 200
+
+
+def _refused_for_pass(response) -> str:
+    assert response.status_code == 401, response.content
+    return response.json()["errors"]["pass"]
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        pytest.param(lambda token: token[:-1] + ("A" if token[-1] != "A" else "B"), id="signature"),
+        pytest.param(
+            lambda token: token.replace(token.split(":")[0], "eyJ1IjoxLCJwIjoiIn0"), id="payload"
+        ),
+        pytest.param(lambda token: "not-a-pass", id="garbage"),
+        pytest.param(lambda token: "", id="empty"),
+        pytest.param(
+            # Another purpose's signature (same key, other salt) is not a pass.
+            lambda token: map_pass.signing.TimestampSigner(salt="other").sign_object(
+                {"u": 1, "p": ""}
+            ),
+            id="other-salt",
+        ),
+        pytest.param(
+            lambda token: map_pass.signing.TimestampSigner(salt=map_pass._SALT).sign_object("64"),
+            id="wrong-shape",
+        ),
+    ],
+)
+def test_a_forged_pass_is_refused_even_with_a_session(client, users, world, forge):
+    client.force_login(users["national"])
+    client.defaults["HTTP_X_MAP_PASS"] = forge(map_pass.issue(users["xingqing"])["token"])
+    assert "无效" in _refused_for_pass(client.get(url("equipment", 6, 50, 24)))
+    assert "not valid" in _refused_for_pass(client.get(count_url("equipment")))
+
+
+def test_an_expired_pass_is_refused_and_renewed_through_the_session(client, users, world):
+    old = _SignedLongAgo(salt=map_pass._SALT).sign_object(
+        {"u": users["xingqing"].pk, "p": XINGQING}
+    )
+    client.defaults["HTTP_X_MAP_PASS"] = old
+    assert "expired" in _refused_for_pass(client.get(count_url("equipment")))
+
+    del client.defaults["HTTP_X_MAP_PASS"]
+    renewal = client.get(reverse("tiles:pass"))
+    assert renewal.status_code == 403  # no session, no new pass
+    client.force_login(users["xingqing"])
+    renewal = client.get(reverse("tiles:pass"))
+    assert renewal.status_code == 200
+    assert "no-store" in renewal["Cache-Control"]
+    fresh = renewal.json()
+    assert (fresh["header"], fresh["max_age_s"]) == ("X-Map-Pass", map_pass.max_age_s())
+    client.logout()
+    client.defaults["HTTP_X_MAP_PASS"] = fresh["token"]
+    assert api_count(client, "equipment") == len(world["equipment"]["mine"])
+
+
+def test_tile_answers_vary_on_the_pass(client, users):
+    client.defaults["HTTP_X_MAP_PASS"] = map_pass.issue(users["xingqing"])["token"]
+    vary = client.get(url("equipment", 5, 25, 12))["Vary"]
+    assert {"Cookie", "X-Map-Pass"} <= {v.strip() for v in vary.split(",")}
+
+
+def test_no_pass_for_a_user_without_jurisdiction(client, agencies):
+    stray = User.objects.create_user("stray", password="pw-for-tests")
+    client.force_login(stray)
+    assert client.get(reverse("tiles:pass")).status_code == 403
+    with pytest.raises(ValueError):
+        map_pass.issue(stray)
 
 
 # --------------------------------------------------------------------------- exact counts
