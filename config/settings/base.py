@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "django.contrib.gis",
     "django.contrib.postgres",
     "rest_framework",
+    # API tokens for desktop GIS clients (QGIS, ArcGIS, GDAL) that cannot hold a session.
+    "rest_framework.authtoken",
     "rest_framework_gis",
     "django_filters",
     "drf_spectacular",
