@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "accounts",
     "registry",
     "layers",
+    "response",
 ]
 
 MIDDLEWARE = [
