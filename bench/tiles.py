@@ -6,9 +6,10 @@
 Creates (or empties) the database `segis_bench_tiles`, loads the boundaries under the prefix and
 generates the registry with `registry.synthetic.generate` (timed), then measures on the same tiles,
 side by side in one process:
-  * endpoint — GET /tiles/equipment/z/x/y.pbf through Django's test Client as a national user,
-    with the map pass in its header as the map page sends it (the in-process tile cache is
-    cleared before each request: every figure is a cold tile);
+  * endpoint — GET /tiles/equipment/z/x/y.pbf as a national user, with the map pass in its header
+    as the map page sends it, handed to Django's WSGI application as a server would (so that the
+    database connection is handled as when served; the test Client keeps one open and would hide
+    that). The in-process tile cache is cleared before each request: every figure is a cold tile;
   * session  — the same request authenticated by the session cookie instead of the pass;
   * direct   — the endpoint's own SQL (layers.tiles.tile_sql) on a cursor: the limit; below
     zoom 12 that reads the pre-counted grid cells (layers.cells);
@@ -22,6 +23,8 @@ with the machine. Results go to stdout, progress to stderr.
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -123,6 +126,35 @@ def timed(run: Callable[[], bytes]) -> tuple[float, int]:
     return (time.perf_counter() - started) * 1000, size
 
 
+class WsgiClient:
+    """GET through Django's WSGI application, as gunicorn or runserver hand it a request."""
+
+    def __init__(self, headers: dict[str, str]):
+        from django.core.handlers.wsgi import WSGIHandler
+
+        self.application = WSGIHandler()
+        self.headers = headers
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        path, _, query = path.partition("?")
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": "testserver",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "testserver",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.input": io.BytesIO(),
+            "wsgi.url_scheme": "http",
+            **self.headers,
+        }
+        statuses = []
+        body = b"".join(self.application(environ, lambda status, headers: statuses.append(status)))
+        return int(statuses[0].split()[0]), body
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -139,9 +171,10 @@ def measure(args) -> None:
     from registry.models import Equipment
 
     user = national_user()
-    client = Client(HTTP_X_MAP_PASS=map_pass.issue(user)["token"])  # as the map page asks
-    with_session = Client()
-    with_session.force_login(user)
+    logged_in = Client()
+    logged_in.force_login(user)
+    client = WsgiClient({"HTTP_X_MAP_PASS": map_pass.issue(user)["token"]})  # as the map page asks
+    with_session = WsgiClient({"HTTP_COOKIE": f"sessionid={logged_in.cookies['sessionid'].value}"})
     peer_name, peer = peer_layer(user)
     query = parse_query("equipment", QueryDict(""))
     today = timezone.localdate()
@@ -152,9 +185,9 @@ def measure(args) -> None:
     def endpoint(z, x, y, through=client):
         def run():
             tiles.CACHE.clear()  # a cold tile every time
-            response = through.get(f"/tiles/equipment/{z}/{x}/{y}.pbf")
-            assert response.status_code == 200, response.content
-            return response.content
+            status, body = through.get(f"/tiles/equipment/{z}/{x}/{y}.pbf")
+            assert status == 200, body
+            return body
 
         return run
 
@@ -168,7 +201,7 @@ def measure(args) -> None:
 
     def cached(z, x, y):
         def run():
-            return client.get(f"/tiles/equipment/{z}/{x}/{y}.pbf").content
+            return client.get(f"/tiles/equipment/{z}/{x}/{y}.pbf")[1]
 
         return run
 
@@ -232,13 +265,13 @@ def measure(args) -> None:
     for name, bbox in COUNT_BOXES.items():
         live_query = parse_query("equipment", QueryDict(f"bbox={bbox}"), allow_bbox=True)
         path = f"/tiles/equipment/count?bbox={bbox}"
-        endpoint_ms = [timed(lambda path=path: client.get(path).content)[0] for _ in range(3)]
+        endpoint_ms = [timed(lambda path=path: client.get(path)[1])[0] for _ in range(3)]
         live_ms = []
         for _ in range(3):
             started = time.perf_counter()
             live = counts.count_features("equipment", user, live_query, precounted=False)
             live_ms.append((time.perf_counter() - started) * 1000)
-        body = client.get(path).json()
+        body = json.loads(client.get(path)[1])
         assert body["count"] == live, (body, live)
         print(
             f"{name:18} {bbox:28} {live:>10,} {percentile(endpoint_ms, 0.5):>12.1f} "

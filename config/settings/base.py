@@ -24,6 +24,15 @@ DATABASES = {
     )
 }
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+# A pool of open connections (psycopg_pool). Without one Django connects for every request and
+# closes at its end: about 16 ms per map tile here, eight times what a pre-counted tile costs.
+# A pool, not CONN_MAX_AGE: the development server runs each request in a new thread.
+if env.bool("DATABASE_POOL", default=True):
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX", default=10),
+        "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
