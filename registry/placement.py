@@ -69,7 +69,7 @@ def place(
             for f in check_division_code(declared_region_code)
         ]
     if isinstance(geometry, tuple):
-        geometry = Point(float(geometry[0]), float(geometry[1]), srid=4326)
+        geometry = Point(float(geometry[0]), float(geometry[1]), srid=crs.srid_for(source_crs))
     if geometry is not None and geometry.empty:
         geometry = None
     stored = None

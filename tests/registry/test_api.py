@@ -114,11 +114,12 @@ def test_register_equipment_through_the_api(api, users, make_unit):
     )
 
 
-def test_gcj02_coordinates_are_converted_before_storage(api, users, make_unit):
+@pytest.mark.parametrize("system", [crs.CRS.GCJ02, crs.CRS.BD09, crs.CRS.CGCS2000])
+def test_coordinates_are_converted_before_storage(api, users, make_unit, system):
     unit = make_unit(XINGQING)
     point = inside(XINGQING)
-    lon, lat = crs.from_wgs84(point.x, point.y, crs.CRS.GCJ02)
-    data = registration(unit, longitude=lon, latitude=lat, crs="gcj02")
+    lon, lat = crs.from_wgs84(point.x, point.y, system)
+    data = registration(unit, longitude=lon, latitude=lat, crs=system.value)
     response = as_user(api, users["xingqing"]).post("/api/equipment/", data, format="json")
     assert response.status_code == 201, response.json()
     stored = Equipment.objects.get(pk=response.json()["id"]).location
