@@ -131,14 +131,19 @@ class NothingVisible(Exception):
     """The filtered queryset is empty before it reaches the database (none(), an empty IN list)."""
 
 
-def rows_sql(layer: str, user, query: LayerQuery, today: dt.date) -> Sql:
-    source = SOURCES[layer]
-    queryset = query.apply(source.rows(user, today)).order_by().values(*source.columns)
+def queryset_sql(queryset: QuerySet) -> Sql:
+    """The queryset's own SQL, parameterised, to wrap in a statement; NothingVisible when the ORM
+    already knows it matches no row."""
     try:
         sql, params = queryset.query.sql_with_params()
     except EmptyResultSet:
         raise NothingVisible from None
     return Sql(sql, params)
+
+
+def rows_sql(layer: str, user, query: LayerQuery, today: dt.date) -> Sql:
+    source = SOURCES[layer]
+    return queryset_sql(query.apply(source.rows(user, today)).order_by().values(*source.columns))
 
 
 def envelope(west: float, south: float, east: float, north: float) -> Sql:

@@ -1,9 +1,9 @@
 """Regional export of the map's layers: GeoPackage, Shapefile, GeoJSON, KML, CSV and XLSX.
 
 `export_layer(user, layer, query, area, format, crs, destination, progress=...)` writes one file
-from the user's scoped rows under the map's filters; `parse_request` reads and checks every
-parameter at once; `count_rows` estimates before a run; `export_filename` and
-`content_disposition` name the download. See docs/export.md.
+from the user's scoped rows under the map's filters (or, for `regions`, the map's region
+choropleth); `parse_request` reads and checks every parameter at once; `count_rows` estimates
+before a run; `export_filename` and `content_disposition` name the download. See docs/export.md.
 """
 
 from .core import (
@@ -18,6 +18,8 @@ from .core import (
 from .naming import ascii_filename, content_disposition, export_filename
 from .options import (
     FORMATS,
+    LAYER_TITLES,
+    REGIONS,
     TARGETS,
     Area,
     ExportError,
@@ -33,6 +35,8 @@ from .options import (
 __all__ = [
     "CHUNK_ROWS",
     "FORMATS",
+    "LAYER_TITLES",
+    "REGIONS",
     "TARGETS",
     "TEMP_PREFIX",
     "Area",

@@ -21,15 +21,16 @@ from typing import Any
 import numpy as np
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.db.models.functions import AsWKB
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from geo.models import Region
+from geo.models import Level, Region
 from registry import catalogue
 from registry.models import EquipmentStatus, UnitRole
 from registry.models.events import CauseClass, InvestigationStatus, ResourceType, Severity
 
+from ..catalogue import CHOROPLETH_METRICS
 from ..tiles import SOURCES
 
 WKB = "export_wkb"
@@ -59,7 +60,7 @@ class Column:
     name_en: str
     alias: str  # Shapefile (DBF) field name: ASCII, at most 10 bytes
     type: str  # int, float, str, date, datetime (ISO 8601 text with the UTC offset)
-    source: str  # a values_list() lookup on the layer's queryset
+    source: str  # a values_list() lookup on the layer's queryset (regions: a choropleth property)
     decode: Decode | None = None
     note: str = ""
 
@@ -201,6 +202,54 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("所属单位", "unit", "UNIT", "str", "unit__name"),
         *REGION,
     ),
+    # The properties of the map's choropleth features (layers.choropleth.figures_of), as they are.
+    "regions": (
+        Column("区划代码", "division code", "CODE", "str", "code", note="GB/T 2260"),
+        Column("区划名称", "division", "NAME", "str", "name"),
+        Column("区划级别", "level", "LEVEL", "str", "level", _choice(Level)),
+        Column(
+            "设备数",
+            "devices",
+            "DEVICES",
+            "int",
+            "devices",
+            note=CHOROPLETH_METRICS["devices"]["note"],
+        ),
+        Column("在用设备数", "devices in use", "IN_USE", "int", "in_use"),
+        Column(
+            "逾期设备数",
+            "overdue devices",
+            "OVERDUE",
+            "int",
+            "overdue",
+            note="逾期未检的在用设备，导出当天计 / overdue in-use devices on the export day",
+        ),
+        Column(
+            "逾期率",
+            "overdue rate",
+            "OVER_RATE",
+            "float",
+            "overdue_rate",
+            note=CHOROPLETH_METRICS["overdue_rate"]["note"] + "; 空 = 无在用设备 / empty: "
+            "no device in use",
+        ),
+        Column(
+            "事故数",
+            "accidents",
+            "ACCIDENTS",
+            "int",
+            "accidents",
+            note="筛选的时间范围内 / in the filters' time window",
+        ),
+        Column(
+            "每万台事故数",
+            "accidents per 10,000 devices",
+            "ACC_RATE",
+            "float",
+            "accident_rate",
+            note=CHOROPLETH_METRICS["accident_rate"]["note"] + "; 空 = 无设备 / empty: no devices",
+        ),
+    ),  # fmt: skip
 }
 
 # The column a KML placemark is named after (what Google Earth labels it with).
@@ -210,6 +259,7 @@ PLACEMARK_NAMES = {
     "units": "单位名称",
     "accidents": "事故类型",
     "resources": "名称",
+    "regions": "区划名称",
 }
 
 
@@ -219,14 +269,6 @@ def dictionary_rows(layer: str) -> list[tuple[str, str, str, str, str]]:
 
 
 # --------------------------------------------------------------------------- reading rows
-
-
-def has_geometry(layer: str) -> Q:
-    """Rows the map can draw: a point or a line. Rows without one are not on the map, nor here."""
-    q = Q()
-    for column in SOURCES[layer].geometry_columns:
-        q |= Q(**{f"{column}__isnull": False})
-    return q
 
 
 def _shape(layer: str):

@@ -1,8 +1,10 @@
 """Export one map layer for one user: the scoped rows, the map's filters, an area, a format, a CRS.
 
 The rows are the map's own: `sources.SOURCES[layer].rows(user, today)` (scoped by `visible_to`),
-narrowed by the same `LayerQuery` the tiles apply, then by the area, and kept to those the map can
-draw (with a geometry). Without an area the export holds exactly the map's count for the filters.
+narrowed by the same `LayerQuery` the tiles apply, then by the area, and kept to those the map
+draws and counts (a geometry on the map; in a box, a point the count finds in it): the export
+holds exactly the map's count for the filters and the box. The `regions` layer is the map's region
+choropleth instead, one row per region (layers/export/regions.py).
 
 Files are written in a temporary directory of their own, removed when the export ends however it
 ends (success, error, KeyboardInterrupt); only the finished file is moved to the destination.
@@ -11,6 +13,7 @@ ends (success, error, KeyboardInterrupt); only the finished file is moved to the
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import shutil
 import tempfile
@@ -21,17 +24,21 @@ from pathlib import Path
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 
+from ..choropleth import ChoroplethQuery, parse_choropleth_query
 from ..filters import LayerQuery
 from ..tiles import SOURCES
 from . import tables, vector
-from .columns import Lookups, has_geometry
+from .columns import Lookups, read_chunks
 from .naming import ascii_filename, export_filename, region_label
 from .options import (
+    REGIONS,
     Area,
     ExportError,
     Format,
+    Query,
     Target,
     check_region,
     jurisdiction_prefix,
@@ -42,6 +49,7 @@ from .options import (
     region_filter,
 )
 from .plan import Part, Plan, Progress
+from .regions import region_table
 
 CHUNK_ROWS = 10_000
 TEMP_PREFIX = "segis-export-"
@@ -70,38 +78,62 @@ class ExportResult:
         return self.features / self.seconds if self.seconds > 0 else float("inf")
 
 
+def _check_query(layer: str, query: Query | None) -> None:
+    """A caller's mistake, not a user's: filters parsed for another layer."""
+    if query is None:
+        return
+    if layer == REGIONS:
+        fits = isinstance(query, ChoroplethQuery)
+    else:
+        fits = isinstance(query, LayerQuery) and query.layer == layer
+    if not fits:
+        raise ValueError(f"a query {query!r} given for layer {layer}")
+
+
 def layer_rows(user, layer: str, query: LayerQuery | None, area: Area, today: dt.date) -> QuerySet:
-    """The rows of the export: scoped, filtered like the map, in the area, with a geometry."""
+    """The rows of a map layer's export: scoped, filtered like the map, in the area, on the map."""
     layer = parse_layer(layer)
+    if layer not in SOURCES:
+        raise ExportError(
+            {"layer": f"{layer} 是统计表，不是地图图层 / {layer} is a table of figures, not rows "
+             "of a map layer"}
+        )  # fmt: skip
+    _check_query(layer, query)
     jurisdiction_prefix(user)
     queryset = SOURCES[layer].rows(user, today)
     if query is not None:
-        if query.layer != layer:
-            raise ValueError(f"a query for layer {query.layer} given for layer {layer}")
         queryset = query.apply(queryset)
-    return area.apply(layer, queryset).filter(has_geometry(layer))
+    return area.apply(layer, queryset)
 
 
-def count_rows(user, layer: str, query: LayerQuery | None, area: Area | None = None) -> int:
+def count_rows(user, layer: str, query: Query | None, area: Area | None = None) -> int:
     """How many features an export would hold (for an estimate before it starts)."""
-    return layer_rows(user, layer, query, area or Area(), timezone.localdate()).count()
+    today, area = timezone.localdate(), area or Area()
+    if parse_layer(layer) == REGIONS:
+        _check_query(layer, query)
+        jurisdiction_prefix(user)
+        return len(region_table(user, query, area, today))
+    return layer_rows(user, layer, query, area, today).count()
 
 
 def _parts(layer: str, fmt: Format, rows: QuerySet) -> list[Part]:
+    def part(name: str, geometry_type: str, queryset: QuerySet) -> Part:
+        return Part(name, geometry_type, functools.partial(read_chunks, layer, queryset))
+
     columns = SOURCES[layer].geometry_columns
     if len(columns) == 1:
-        return [Part(layer, "Point", rows)]
+        return [part(layer, "Point", rows)]
     if fmt.mixed_geometry:
-        return [Part(layer, "Unknown", rows)]
+        return [part(layer, "Unknown", rows)]
     point, line = columns
-    parts = [Part(layer, "Point", rows.filter(**{f"{point}__isnull": False}))]
+    parts = [part(layer, "Point", rows.filter(**{f"{point}__isnull": False}))]
     lines = rows.filter(**{f"{line}__isnull": False})
     if lines.exists():
-        parts.append(Part(f"{layer}_lines", "MultiLineString", lines))
+        parts.append(part(f"{layer}_lines", "MultiLineString", lines))
     return parts
 
 
-def _area_prefix(user, query: LayerQuery | None, area: Area) -> str:
+def _area_prefix(user, query: Query | None, area: Area) -> str:
     """The narrowest division the export covers: jurisdiction, area region, region filter."""
     prefix = jurisdiction_prefix(user)
     for region in (area.region, region_filter(query) if query else None):
@@ -111,7 +143,7 @@ def _area_prefix(user, query: LayerQuery | None, area: Area) -> str:
 
 
 def download_names(
-    user, layer: str, query: LayerQuery | None, area: Area | None, fmt: Format, target: Target
+    user, layer: str, query: Query | None, area: Area | None, fmt: Format, target: Target
 ) -> tuple[str, str]:
     """(name, ASCII fallback) to offer the file under: region, layer, today's date, CRS."""
     today = timezone.localdate()
@@ -147,7 +179,7 @@ def _deliver(source: Path, destination: Path) -> None:
 def export_layer(
     user,
     layer: str,
-    query: LayerQuery | None,
+    query: Query | None,
     area: Area | None,
     fmt: str | Format,
     crs: str | int | Target,
@@ -160,6 +192,7 @@ def export_layer(
     started = time.perf_counter()
     today = timezone.localdate()
     layer, fmt, target, area = parse_layer(layer), parse_format(fmt), parse_crs(crs), area or Area()
+    _check_query(layer, query)
     if fmt.wgs84_only and target.name != "wgs84":
         raise ExportError(
             {"crs": f"{fmt.title} 只能是 WGS84 / {fmt.title} is always WGS84 lon/lat"}
@@ -169,28 +202,38 @@ def export_layer(
             check_region(user, region)
     prefix = _area_prefix(user, query, area)
     region_name, region_code = region_label(prefix)
-    rows = layer_rows(user, layer, query, area, today)
     outermost = not connection.in_atomic_block
     with transaction.atomic():  # the server-side cursor lives in a transaction
         with connection.cursor() as cursor:
             if outermost:  # one snapshot for the count, the parts and the rows
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cursor.execute("SET LOCAL jit = off")  # JIT compiles for longer than a scan runs
-        total = rows.count()
-        _check_size(fmt, total)
+        notes: list[tuple[str, str]] = []
+        if layer == REGIONS:
+            table = region_table(user, query, area, today)
+            total, notes = len(table), table.notes
+            parts = [Part(layer, "MultiPolygon", table.read)]
+            query = query or parse_choropleth_query(QueryDict())
+        else:
+            rows = layer_rows(user, layer, query, area, today)
+            total = rows.count()
+            _check_size(fmt, total)
+            parts = _parts(layer, fmt, rows)
+            query = query or LayerQuery(layer, ())
         plan = Plan(
             layer=layer,
-            query=query or LayerQuery(layer, ()),
+            query=query,
             area=area,
             format=fmt,
             target=target,
-            parts=_parts(layer, fmt, rows),
+            parts=parts,
             lookups=Lookups.for_prefix(prefix, today),
             region_name=region_name,
             region_code=region_code,
             total=total,
             chunk_rows=chunk_rows,
             progress=progress,
+            notes=notes,
         )
         if progress is not None:
             progress(0, total)

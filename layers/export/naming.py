@@ -10,8 +10,7 @@ from urllib.parse import quote
 
 from geo.models import Region
 
-from ..catalogue import LAYERS
-from .options import Format, Target
+from .options import LAYER_TITLES, Format, Target
 
 # Characters no file system or browser accepts in a name, and controls.
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+|\s+')
@@ -34,7 +33,7 @@ def _clean(part: str) -> str:
 def export_filename(region: str, layer: str, day: dt.date, target: Target, fmt: Format) -> str:
     """e.g. 兴庆区_逾期未检设备_20260516_CGCS2000-GK35.gpkg"""
     stem = "_".join(
-        _clean(part) for part in (region, LAYERS[layer].title_zh, f"{day:%Y%m%d}", target.label)
+        _clean(part) for part in (region, LAYER_TITLES[layer][0], f"{day:%Y%m%d}", target.label)
     )
     return stem[:MAX_NAME_CHARACTERS] + fmt.extension
 

@@ -18,15 +18,27 @@ import shapely
 import shapely.geometry
 from django.contrib.gis.geos import GEOSGeometry, Polygon
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import QueryDict
 
 from geo import crs
 from geo.models import Region
 
+from ..catalogue import LAYERS
+from ..choropleth import ChoroplethQuery, on_map, parse_choropleth_query
 from ..filters import LAYER_FILTERS, BBox, FilterError, LayerQuery, RegionFilter, parse_bbox
 from ..filters import REGION_PATTERN as PREFIX_PATTERN
 from ..filters import parse_query as parse_filters
-from ..tiles import SOURCES
+from ..mercator import world
+from ..sources import (
+    SOURCES,
+    NothingVisible,
+    Sql,
+    box_corners,
+    box_envelope,
+    overlaps,
+    queryset_sql,
+)
 
 MAX_NAME_LENGTH = 64
 MAX_POLYGON_BYTES = 1 << 20
@@ -53,10 +65,22 @@ def _short(value: object) -> str:
 # --------------------------------------------------------------------------- layers
 
 
+REGIONS = "regions"
+# (Chinese, English) title of every layer an export can hold: the map's point and line layers, and
+# the statistics of its region choropleth (one row per region, layers/export/regions.py).
+LAYER_TITLES: dict[str, tuple[str, str]] = {
+    **{name: (layer.title_zh, layer.title_en) for name, layer in LAYERS.items() if name in SOURCES},
+    REGIONS: ("区划统计", "Region statistics"),
+}
+
+# The map's filters as an export reads them: the layer's own, or the choropleth's for regions.
+Query = LayerQuery | ChoroplethQuery
+
+
 def parse_layer(name: str) -> str:
-    if name not in SOURCES:
+    if name not in LAYER_TITLES:
         raise ExportError(
-            {"layer": f"未知图层 / unknown layer {_short(name)}; one of {', '.join(SOURCES)}"}
+            {"layer": f"未知图层 / unknown layer {_short(name)}; one of {', '.join(LAYER_TITLES)}"}
         )
     return name
 
@@ -232,25 +256,58 @@ def parse_crs(value: str | int | Target) -> Target:
 # --------------------------------------------------------------------------- area
 
 
+# The count endpoint's box test (layers/counts.py), on the same world coordinates of the same
+# representative point: west and north edges in, east and south out.
+_IN_BOX = """
+SELECT r.id FROM (
+  SELECT r.id, {u} AS u, {v} AS v FROM ({rows}) AS r WHERE {overlaps} OFFSET 0
+) AS r
+WHERE r.u >= {west} AND r.u < {east} AND r.v >= {north} AND r.v < {south}
+"""
+
+
+def in_box(layer: str, queryset: QuerySet, bbox: BBox) -> QuerySet:
+    """The rows of the queryset the map counts in the box: those whose point (a pipeline's:
+    halfway along its first line) lies in it, half-open like tiles and counts, so that an export of a
+    box holds exactly the `/tiles/<layer>/count` of that box and those filters."""
+    source, box = SOURCES[layer], bbox.clamped()  # as counts.query_box clamps it
+    try:
+        rows = queryset_sql(queryset.order_by().values(*source.columns))
+    except NothingVisible:
+        return queryset.none()
+    u, v = world(source.point)
+    ids = Sql(_IN_BOX).format(
+        u=u,
+        v=v,
+        rows=rows,
+        overlaps=overlaps(layer, box_envelope(box)),
+        **box_corners(box),
+    )
+    return queryset.filter(pk__in=RawSQL(ids.text, ids.params))
+
+
 @dataclass(frozen=True)
 class Area:
     """Where to export: a division-code prefix, a lon/lat box, a polygon (WGS84) — all that are
-    given apply. Features whose geometry intersects the box or polygon are in (edges included)."""
+    given apply. A feature is in the box when the map counts it there (its point, half-open: west
+    and north edges in, east and south out); in the polygon when its geometry intersects it."""
 
     region: str | None = None
     bbox: BBox | None = None
     polygon: GEOSGeometry | None = None
 
     def apply(self, layer: str, queryset: QuerySet) -> QuerySet:
+        """The rows of the area that the map draws and counts."""
         if self.region:
             queryset = queryset.within_prefix(self.region)
-        for shape in (self.box_polygon, self.polygon):
-            if shape is not None:
-                q = Q()
-                for column in SOURCES[layer].geometry_columns:
-                    q |= Q(**{f"{column}__intersects": shape})
-                queryset = queryset.filter(q)
-        return queryset
+        if self.polygon is not None:
+            q = Q()
+            for column in SOURCES[layer].geometry_columns:
+                q |= Q(**{f"{column}__intersects": self.polygon})
+            queryset = queryset.filter(q)
+        if self.bbox is None:
+            return on_map(layer, queryset)
+        return in_box(layer, queryset, self.bbox)
 
     @property
     def box_polygon(self) -> GEOSGeometry | None:
@@ -358,14 +415,16 @@ class ExportRequest:
     """Everything an export needs besides the user, parsed and checked."""
 
     layer: str
-    query: LayerQuery
+    query: Query
     area: Area
     format: Format
     target: Target
 
 
-def region_filter(query: LayerQuery) -> str | None:
+def region_filter(query: Query) -> str | None:
     """The value of the map's region filter in a query, if it has one."""
+    if isinstance(query, ChoroplethQuery):
+        query = query.equipment  # the accidents' region filter is the same parameter
     filters = LAYER_FILTERS[query.layer]
     return next((v for i, v in query.values if isinstance(filters[i], RegionFilter)), None)
 
@@ -402,7 +461,10 @@ def parse_request(
             f"{fmt.title} 规定使用 WGS84 经纬度 / {fmt.title} is always WGS84 lon/lat: use crs=wgs84, "
             "or GeoPackage/Shapefile/CSV/XLSX for other systems"
         )
-    query = attempt(parse_filters, layer, filters or QueryDict()) if layer else None
+    if layer == REGIONS:
+        query = attempt(parse_choropleth_query, filters or QueryDict())
+    else:
+        query = attempt(parse_filters, layer, filters or QueryDict()) if layer else None
     if query is not None and (value := region_filter(query)) is not None:
         attempt(check_region, user, value)
     area = Area(

@@ -1,9 +1,10 @@
 """An export's rows as the writers read them: parts, chunks in the target system, and a summary.
 
-A `Plan` holds the scoped, filtered querysets (one per geometry type when the format keeps one
-geometry type per layer), reads them in chunks and reports each chunk to the progress callback.
-Coordinates move only through geo.crs (the target's `convert`); when the target is WGS84 or
-CGCS2000 the stored WKB goes to the file untouched.
+A `Plan` holds the parts of the file (one per geometry type when the format keeps one geometry
+type per layer), each a reader of its rows in chunks (the scoped, filtered queryset of a map layer,
+or the region statistics), and reports each chunk to the progress callback. Coordinates move only
+through geo.crs (the target's `convert`); when the target is WGS84 or CGCS2000 the stored WKB goes
+to the file untouched.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
-from django.db.models import QuerySet
 
-from ..catalogue import LAYERS
-from ..filters import LAYER_FILTERS, LayerQuery
-from .columns import COLUMNS, Chunk, Column, Lookups, dictionary_rows, read_chunks
-from .options import Area, Format, Target
+from ..choropleth import ChoroplethQuery
+from ..filters import LAYER_FILTERS
+from .columns import COLUMNS, Chunk, Column, Lookups, dictionary_rows
+from .options import LAYER_TITLES, REGIONS, Area, Format, Query, Target
 
 Progress = Callable[[int, int], None]  # (rows done, rows in all)
+POLYGONS = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
 
 
 @dataclass(frozen=True)
@@ -29,14 +30,14 @@ class Part:
     """The rows written as one layer of the file."""
 
     name: str  # layer name inside the file (ASCII: Shapefile members are named after it)
-    geometry_type: str  # OGR name: Point, MultiLineString, or Unknown for both
-    queryset: QuerySet
+    geometry_type: str  # OGR name: Point, MultiLineString, MultiPolygon, or Unknown for several
+    read: Callable[[Lookups, int], Iterator[Chunk]]  # (lookups, chunk_rows) → the rows in chunks
 
 
 @dataclass
 class Plan:
     layer: str
-    query: LayerQuery
+    query: Query
     area: Area
     format: Format
     target: Target
@@ -47,6 +48,7 @@ class Plan:
     total: int
     chunk_rows: int
     progress: Progress | None = None
+    notes: list[tuple[str, str]] = field(default_factory=list)  # more lines for the summary
     done: int = field(default=0, init=False)
 
     @property
@@ -55,10 +57,10 @@ class Plan:
 
     @property
     def title(self) -> str:
-        return f"{self.region_name} {LAYERS[self.layer].title_zh}"
+        return f"{self.region_name} {LAYER_TITLES[self.layer][0]}"
 
     def chunks(self, part: Part) -> Iterator[Chunk]:
-        for chunk in read_chunks(self.layer, part.queryset, self.lookups, self.chunk_rows):
+        for chunk in part.read(self.lookups, self.chunk_rows):
             self.done += len(chunk)
             yield chunk
             if self.progress is not None:
@@ -73,12 +75,17 @@ class Plan:
 
     def points(self, chunk: Chunk) -> tuple[np.ndarray, np.ndarray]:
         """x, y of each row's representative point in the target system (NaN without geometry):
-        a point itself, a pipeline's point halfway along its first line (as on the map)."""
+        a point itself, a pipeline's point halfway along its first line (as on the map), a point
+        inside a region's boundary."""
         shapes = shapely.from_wkb(chunk.wkb)
-        lines = shapely.get_type_id(shapes) == shapely.GeometryType.MULTILINESTRING
+        types = shapely.get_type_id(shapes)
+        lines = types == shapely.GeometryType.MULTILINESTRING
         if lines.any():
             first = shapely.get_geometry(shapes[lines], 0)
             shapes[lines] = shapely.line_interpolate_point(first, 0.5, normalized=True)
+        areas = np.isin(types, POLYGONS)
+        if areas.any():
+            shapes[areas] = shapely.point_on_surface(shapes[areas])
         x, y = shapely.get_x(shapes), shapely.get_y(shapes)  # NaN where there is none
         if self.target.unchanged:
             return x, y
@@ -98,11 +105,15 @@ class Plan:
             if self.target.geographic
             else (("x", "东坐标", "easting"), ("y", "北坐标", "northing"))
         )
+        where = (
+            "区划取边界内一点 / a point inside the region's boundary"
+            if self.layer == REGIONS
+            else "管道取走向中点 / pipelines: halfway along the route"
+        )
         rows = [
-            (name, zh, en, "float", f"{self.target.label}, {unit}; 管道取走向中点 / pipelines: "
-             "halfway along the route")
+            (name, zh, en, "float", f"{self.target.label}, {unit}; {where}")
             for name, zh, en in names
-        ]  # fmt: skip
+        ]
         rows.append(("坐标系", "坐标系", "coordinate system", "str", self.target.note))
         return rows
 
@@ -111,9 +122,9 @@ class Plan:
         return rows + self.coordinate_columns() if with_coordinates else rows
 
     def summary(self, features: int, today: dt.date) -> list[tuple[str, str]]:
-        layer = LAYERS[self.layer]
+        title_zh, title_en = LAYER_TITLES[self.layer]
         return [
-            ("图层 / layer", f"{layer.title_zh} / {layer.title_en} ({self.layer})"),
+            ("图层 / layer", f"{title_zh} / {title_en} ({self.layer})"),
             ("区划 / region", f"{self.region_name} ({self.region_code})"),
             ("坐标系 / coordinate system", f"{self.target.label}: {self.target.note}"),
             ("筛选条件 / filters", describe_query(self.query) or "无 / none"),
@@ -121,10 +132,14 @@ class Plan:
             ("导出日期 / exported on", today.isoformat()),
             ("要素数 / features", str(features)),
             ("数据来源 / source", "SEGIS 特种设备安全监察地理信息系统"),
+            *self.notes,
         ]
 
 
-def describe_query(query: LayerQuery) -> str:
+def describe_query(query: Query) -> str:
+    if isinstance(query, ChoroplethQuery):
+        # Kind and region are shared by both layers; the accidents' time window has its own line.
+        query = query.equipment
     parts = []
     for index, value in query.values:
         params = LAYER_FILTERS[query.layer][index].params

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ from openpyxl.worksheet._writer import ALL_TEMP_FILES, WorksheetWriter
 from .plan import Plan
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_FIRST = frozenset(FORMULA_PREFIXES)
+TEXT_TYPES = ("str", "datetime")
 PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 XLSX_MAX_ROWS = 1_048_576  # including the header row
 SHEET_TITLE_UNSAFE = re.compile(r"[\[\]:*?/\\]")
@@ -33,25 +35,34 @@ def neutralise(value: Any) -> Any:
     return "'" + value if formula and not PLAIN_NUMBER.fullmatch(value) else value
 
 
+def neutralised(values: list[str | None]) -> list[str | None]:
+    """A column of text, neutralised: most cells start with no formula character and are kept
+    as they are without a call."""
+    return [neutralise(v) if v and v[0] in FORMULA_FIRST else v for v in values]
+
+
 def _coordinate(value: float, geographic: bool) -> float | None:
     if not math.isfinite(value):
         return None
     return round(float(value), 7 if geographic else 3)
 
 
-def _rows(plan: Plan) -> Iterator[list[Any]]:
-    """Every row: the columns, then x, y (or lon, lat) and the coordinate system's label."""
+def _rows(plan: Plan, text: Callable[[list], list] = neutralised) -> Iterator[tuple[Any, ...]]:
+    """Every row: the columns (text ones through `text`), then x, y (or lon, lat) and the
+    coordinate system's label. Numbers and dates are never formulas: they go as they are."""
     geographic, label = plan.target.geographic, plan.target.label
+    is_text = [column.type in TEXT_TYPES for column in plan.columns]
     for part in plan.parts:
         for chunk in plan.chunks(part):
             xs, ys = plan.points(chunk)
-            for i, row in enumerate(zip(*chunk.values, strict=True)):
-                yield [
-                    *(neutralise(v) for v in row),
-                    _coordinate(xs[i], geographic),
-                    _coordinate(ys[i], geographic),
-                    label,
-                ]
+            columns = [
+                text(values) if textual else values
+                for values, textual in zip(chunk.values, is_text, strict=True)
+            ]
+            columns.append([_coordinate(x, geographic) for x in xs])
+            columns.append([_coordinate(y, geographic) for y in ys])
+            columns.append([label] * len(chunk))
+            yield from zip(*columns, strict=True)
 
 
 def _header(plan: Plan) -> list[str]:
@@ -63,8 +74,7 @@ def write_csv(plan: Plan, directory: Path) -> Path:
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(_header(plan))
-        for row in _rows(plan):
-            writer.writerow(["" if v is None else v for v in row])
+        writer.writerows(_rows(plan))  # None is written as an empty cell
     return path
 
 
@@ -72,6 +82,10 @@ def _xlsx_value(value: Any) -> Any:
     if isinstance(value, str):
         return ILLEGAL_CHARACTERS_RE.sub("", value)
     return value
+
+
+def _xlsx_text(values: list[str | None]) -> list[str | None]:
+    return [_xlsx_value(v) for v in neutralised(values)]
 
 
 def _sheet(workbook: Workbook, title: str, directory: Path, files: list[str]):
@@ -95,8 +109,8 @@ def write_xlsx(plan: Plan, directory: Path) -> Path:
         rows = _sheet(workbook, plan.title, directory, files)
         rows.freeze_panes = "A2"
         rows.append(_header(plan))
-        for row in _rows(plan):
-            rows.append([_xlsx_value(v) for v in row])
+        for row in _rows(plan, _xlsx_text):
+            rows.append(row)
         about = _sheet(workbook, "字段说明 fields", directory, files)
         about.append(["别名 alias", "字段 name", "英文 English", "类型 type", "说明 note"])
         for row in plan.dictionary(with_coordinates=True):

