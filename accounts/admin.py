@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from django.db import models
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
+from rest_framework.authtoken.models import TokenProxy
 
 from geo.admin import RegionListFilter, jurisdiction_prefix
 from geo.models import Level, code_prefix
@@ -249,3 +250,8 @@ class GroupAdmin(auth_admin.GroupAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+
+# DRF's token admin lists every user's API key in clear, across jurisdictions. Tokens are managed
+# by their owners (accounts/token/); deactivating a user stops theirs.
+admin.site.unregister(TokenProxy)

@@ -16,6 +16,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/token/", include("accounts.token_urls")),
     path("admin/", admin.site.urls),
     path("api/", include("registry.api_urls")),
     path("response/", include("response.urls")),
