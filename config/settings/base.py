@@ -1,5 +1,6 @@
 """Settings shared by every environment; each value that differs between machines comes from the environment."""
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -52,6 +53,9 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks",
+    # Before layers: layers/admin.py takes the queue's admin page away (see there).
+    "django_tasks_db",
     "geo",
     "accounts",
     "registry",
@@ -145,6 +149,23 @@ SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 
 # Storage, API and display coordinate systems are separate decisions (see docs/crs.md).
 STORAGE_SRID = 4326
+
+# Background work (large exports) runs in `manage.py db_worker`: the queue is a table of this
+# database, so there is no broker to run, and a job is queued in the transaction that records it.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Exports (layers/export/jobs.py, docs/export-jobs.md). Files live in a private directory served
+# only through Django, to their requester; it must not be under STATIC_ROOT or a web server's root.
+EXPORT_ROOT = Path(env("EXPORT_ROOT", default=str(VAR_DIR / "exports")))
+# An estimate below this many rows is exported in the request and downloaded at once; above it the
+# export becomes a background job with progress and a download link.
+EXPORT_DIRECT_MAX_ROWS = env.int("EXPORT_DIRECT_MAX_ROWS", default=20_000)
+EXPORT_EXPIRES_AFTER = dt.timedelta(hours=env.float("EXPORT_EXPIRES_HOURS", default=24))
+# A running job reports progress every chunk of rows (seconds apart); one silent this long has a
+# dead or hung worker (on another host, where its process cannot be looked up) and is failed.
+EXPORT_STALLED_AFTER = dt.timedelta(minutes=env.float("EXPORT_STALLED_MINUTES", default=30))
+# Queued or running jobs one user may have at a time.
+EXPORT_MAX_ACTIVE_JOBS = env.int("EXPORT_MAX_ACTIVE_JOBS", default=3)
 
 # National ID numbers are personal information: encrypted at rest with this key (Fernet, urlsafe base64).
 PERSONAL_DATA_KEY = env("PERSONAL_DATA_KEY", default="")

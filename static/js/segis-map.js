@@ -1511,6 +1511,16 @@
         }, 0);
     });
     $('#map-search').addEventListener('submit', search);
+    // The export page opens on what the map shows: the first layer that is on (or the region
+    // figures), the filters the map sends it, and the view.
+    $('#map-export').addEventListener('click', (event) => {
+        const layer = LAYERS.find(isOn);
+        const regions = !layer && choroplethOn();
+        const params = new URLSearchParams(layer ? layerQuery(layer) : regions ? choroplethQuery() : '');
+        params.set('layer', layer || (regions ? 'regions' : 'equipment'));
+        params.set('bbox', viewBbox());
+        event.currentTarget.search = params.toString();
+    });
     $('#choropleth-toggle').addEventListener('change', showChoropleth);
     $('#choropleth-metric').addEventListener('change', paintChoropleth);
     $$('input[name="basemap"]').forEach((radio) => radio.addEventListener('change', () => setBasemap(radio.value)));
