@@ -72,4 +72,7 @@ class Region(models.Model):
             return None
         if point.srid not in (None, 4326):
             point = point.transform(4326, clone=True)
-        return cls.objects.counties().filter(boundary__intersects=point).order_by("code").first()
+        # Deferred: the boundary is thousands of vertices that no caller reads, and parsing it
+        # costs more than finding the county.
+        counties = cls.objects.counties().defer("boundary")
+        return counties.filter(boundary__intersects=point).order_by("code").first()

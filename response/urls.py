@@ -1,5 +1,24 @@
-"""Emergency response: incidents, locating, what is around, dispatch (issue 4)."""
+"""Emergency response: incidents, locating, what is around (issue 4)."""
+
+from django.urls import path
+
+from . import api
 
 app_name = "response"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("api/locate/", api.Locate.as_view(), name="locate"),
+    path("api/around/", api.Around.as_view(), name="around"),
+    path("api/around/resources/", api.AroundResources.as_view(), name="around-resources"),
+    path("api/around/equipment/", api.AroundEquipment.as_view(), name="around-equipment"),
+    path("api/equipment/<int:pk>/", api.EquipmentCard.as_view(), name="equipment-card"),
+    path("api/resources/<int:pk>/contact/", api.ResourceContact.as_view(), name="resource-contact"),
+    path("api/incidents/", api.Incidents.as_view(), name="incidents"),
+    path("api/incidents/<int:pk>/", api.IncidentDetail.as_view(), name="incident"),
+    path(
+        "api/incidents/<int:pk>/transition/",
+        api.IncidentTransition.as_view(),
+        name="incident-transition",
+    ),
+    path("api/incidents/<int:pk>/events/", api.IncidentEvents.as_view(), name="incident-events"),
+]

@@ -37,7 +37,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import URLResolver, get_resolver, resolve
 from django.urls.resolvers import RegexPattern, RoutePattern
 from django.utils import timezone
@@ -47,6 +47,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Agency, AuditEntry, Role, User
 from geo.models import Level, Region
+from layers.export.jobs import request_export, run_export
 from registry import services
 from registry.api_urls import router
 from registry.models import InspectionRule, UnitRole, Variety
@@ -57,6 +58,8 @@ from registry.synthetic.codes import (
     national_id,
     registration_code,
 )
+from response import services as response_services
+from response.locate import at_equipment
 from tests.conftest import XINGQING, XIXIA, YINCHUAN, inside
 
 # Patterns the walk may not fill, each with the reason. Empty today: every pattern is filled.
@@ -75,6 +78,10 @@ LAYER_MODELS = {
     "resources": "registry.emergencyresource",
 }
 GEOJSON_ROUTE = "api/geojson/"
+OGC_ITEMS_ROUTE = "ogcapi/collections/<str:layer>/items"
+RESPONSE_ROUTE = "response/api/"
+EXPORT = {"format": "csv", "crs": "wgs84", "region": None, "bbox": None, "polygon": None,
+          "filters": {}}  # fmt: skip
 OBJECT_PARAMETERS = {"pk", "object_id", "id"}
 PK = "{pk}"
 CT = "{ct}"
@@ -462,6 +469,20 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
         address=f"{tag}资源地址",
         unit=unit,
     )
+    # An export of everything the user sees, run to its file: their file (CSV, plain text, so the
+    # needles would show) must not reach me, and mine must hold none of their rows.
+    export = run_export(request_export(user, {**EXPORT, "layer": "equipment"}).pk)
+    assert export.state == "done", export.error
+    # An incident at the device, dispatched with a note: its page, timeline and lists stay home.
+    incident = response_services.report_incident(
+        at_equipment(user, equipment.pk),
+        acting_user=user,
+        summary=f"{tag}报警内容",
+        address=f"{tag}事件地点",
+    )
+    response_services.change_incident_state(
+        incident.pk, "dispatched", acting_user=user, note=f"{tag}派单备注"
+    )
     user.email = f"leak{tail}@segis.test"
     user.first_name = f"{tag}用户"
     user.save()
@@ -469,7 +490,7 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
     certificate = person.certificates.get()
     audit = AuditEntry.objects.get(action="unit.registered", object_pk=str(unit.pk))
     assert audit.region_code == code
-    objects = {  # keys: WORLD_LABELS
+    objects = {  # keys: WORLD_LABELS, and models without an admin page (export job, incident)
         "geo.region": region,
         "accounts.agency": agency,
         "accounts.user": user,
@@ -482,6 +503,8 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
         "registry.lifecycleevent": event,
         "registry.accident": accident,
         "registry.emergencyresource": resource,
+        "layers.exportjob": export,
+        "response.incident": incident,
     }
     needles = {
         "region name": region.name,
@@ -514,6 +537,9 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
         "resource capability": resource.capability,
         "resource contact": resource.contact_name,
         "resource phone": resource.contact_phone,
+        "incident summary": incident.summary,
+        "incident address": incident.address,
+        "incident note": f"{tag}派单备注",
     }
     terms = {
         "geo.region": [code, region.name],
@@ -560,11 +586,12 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def _module_world(django_db_setup, django_db_blocker):
+def _module_world(django_db_setup, django_db_blocker, tmp_path_factory):
     """Built once for the module inside a transaction rolled back at its end (each test's own
     transaction nests in it as a savepoint): building it per test would take most of the time.
     The agencies and users are those of tests/conftest.py (function-scoped there), as staff."""
-    with django_db_blocker.unblock(), transaction.atomic():
+    exports = override_settings(EXPORT_ROOT=tmp_path_factory.mktemp("exports"))
+    with django_db_blocker.unblock(), transaction.atomic(), exports:
         agencies = {
             code: Agency.objects.create(name=name, level=level, region_id=code)
             for code, name, level in [
@@ -729,6 +756,20 @@ def _variants(endpoint: Endpoint, world: World) -> list[str]:
         # GeoJSON answers nothing without a bbox: one over both counties, then narrowed to theirs.
         box = _both_counties(world)
         queries += [urlencode({"bbox": box}), urlencode({"bbox": box, "region": theirs.code})]
+    elif endpoint.route == OGC_ITEMS_ROUTE:
+        # Without a bbox the whole jurisdiction; then a box over both counties, then theirs.
+        box = _both_counties(world)
+        queries += [urlencode({"bbox": box}), urlencode({"region": theirs.code})]
+    elif endpoint.route.startswith(RESPONSE_ROUTE) and endpoint.model is None:
+        # Locating and looking around: by their codes, unit and device, at their place, and at
+        # mine, next door to theirs, where their resources must not be offered.
+        codes = theirs.terms["registry.equipment"][:4]
+        queries += [urlencode({way: code}) for code in codes for way in ("code", "q")]
+        queries += [urlencode({"unit": theirs.objects["registry.unit"].name})]
+        queries += [urlencode({"equipment": theirs.objects["registry.equipment"].pk})]
+        for side in (theirs, world.mine):
+            spot = side.objects["registry.equipment"].location
+            queries.append(urlencode({"point": f"{spot.x},{spot.y}"}))
     joint = "&" if "?" in endpoint.path else "?"
     return [endpoint.path + (f"{joint}{q}" if q else "") for q in queries]
 
@@ -879,6 +920,16 @@ def test_the_city_finds_their_rows_in_the_geojson(layer, world: World):
     assert str(their.pk) in _listed_ids(page), f"the city does not see their {layer} at {url}"
 
 
+@pytest.mark.parametrize("layer", list(LAYER_MODELS))
+def test_the_city_finds_their_rows_in_the_ogc_api(layer, world: World):
+    """Positive control for the OGC API cases: the walk's requests do reach their rows."""
+    url = f"/ogcapi/collections/{layer}/items?" + urlencode({"bbox": _both_counties(world)})
+    [page] = fetch(world.client("city"), url)
+    assert page.status == 200, page.body
+    their = world.theirs.objects[LAYER_MODELS[layer]]
+    assert str(their.pk) in _listed_ids(page), f"the city does not see their {layer} at {url}"
+
+
 def test_the_walk_reaches_the_admin_and_the_api():
     """The walk itself: every admin model's list and change page and every router route are cases."""
     paths = {e.path for e in ENDPOINTS}
@@ -889,6 +940,8 @@ def test_the_walk_reaches_the_admin_and_the_api():
         assert {f"/api/{prefix}/", f"/api/{prefix}/{PK}/", f"/api/{prefix}.json"} <= paths, prefix
     assert "/" in paths and "/admin/autocomplete/" in paths
     assert {f"/{GEOJSON_ROUTE}{layer}" for layer in LAYER_MODELS} <= paths
+    assert {f"/ogcapi/collections/{layer}/items" for layer in LAYER_MODELS} <= paths
+    assert {f"/ogcapi/collections/{layer}/items/{PK}" for layer in LAYER_MODELS} <= paths
     assert AUTOCOMPLETES, "no admin declares autocomplete_fields"
 
 

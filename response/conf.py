@@ -1,0 +1,58 @@
+"""The rule values of emergency response, each read from settings with a default.
+
+Settings override a value by name (e.g. ``RESPONSE_HAZARD_RADII_M = {"2000": 800, ...}`` in
+config/settings); the defaults below are planning values (verify against local emergency plans)
+and are listed in docs/response.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from geo.models import Region
+
+DEFAULTS: dict[str, Any] = {
+    # How far around an incident hazardous equipment is listed, in metres, by kind code; "filling"
+    # stands for gas filling stations (units with the filling role). Pipelines (8000) are listed
+    # when their route passes within the radius.
+    "RESPONSE_HAZARD_RADII_M": {
+        "1000": 300,  # boilers
+        "2000": 500,  # pressure vessels
+        "8000": 300,  # pressure pipelines
+        "filling": 800,  # gas filling stations
+    },
+    # Straight-line speeds that turn a distance into an arrival estimate: they already allow for
+    # the detours of real roads, so they are well below driving speeds.
+    "RESPONSE_SPEED_KMH": {"urban": 20.0, "rural": 40.0},
+    # Resources listed per type, by default and at most.
+    "RESPONSE_NEAREST_K": 3,
+    "RESPONSE_MAX_K": 20,
+    # A radius asked for beyond this is refused: no incident needs it, and it would read a city.
+    "RESPONSE_MAX_RADIUS_M": 50_000,
+    # Equipment listed around an incident at most (the nearest first); the total is still counted.
+    "RESPONSE_MAX_NEARBY": 500,
+}
+
+
+def value(name: str) -> Any:
+    return getattr(settings, name, DEFAULTS[name])
+
+
+def hazard_radii() -> dict[str, float]:
+    return {str(key): float(radius) for key, radius in value("RESPONSE_HAZARD_RADII_M").items()}
+
+
+def is_urban(region: Region) -> bool:
+    """A city district (市辖区, name ending in 区), as the synthetic generator also decides it:
+    counties (县), county-level cities (市) and banners (旗) are rural for arrival estimates."""
+    return region.name.endswith("区")
+
+
+def speed_kmh(region: Region) -> float:
+    return float(value("RESPONSE_SPEED_KMH")["urban" if is_urban(region) else "rural"])
+
+
+def arrival_minutes(distance_m: float, speed: float) -> float:
+    return distance_m / (speed * 1000.0 / 60.0)

@@ -1,0 +1,20 @@
+"""Response errors: each names the parameter and the rule, and the API answers them with a 400."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from registry.exceptions import RegistryError
+from registry.validators import ERROR, Finding
+
+
+class ResponseError(RegistryError):
+    """A request the response desk cannot act on as given; nothing was saved.
+
+    A RegistryError underneath, so the project's API exception handler answers it like every
+    refused registry write: 400 with ``{"errors": {field: [{rule, message, suggestion}]}}``.
+    """
+
+
+def refuse(field: str, rule: str, message: str, suggestion: str = "") -> NoReturn:
+    raise ResponseError([Finding(field, rule, message, ERROR, suggestion)])

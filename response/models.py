@@ -1,0 +1,269 @@
+"""Incidents, their append-only timeline, and whom each incident asked for help."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from geo.models import Region
+from geo.scoping import ScopedQuerySet
+from registry.models import EmergencyResource, Equipment, Unit
+
+
+class IncidentState(models.TextChoices):
+    REPORTED = "reported", _("接报 / reported")
+    DISPATCHED = "dispatched", _("已派单 / dispatched")
+    RESPONDED = "responded", _("已响应 / responded")
+    ARRIVED = "arrived", _("已到达 / arrived")
+    RELEASED = "released", _("已解困 / released")
+    CLOSED = "closed", _("已结束 / closed")
+    FALSE_ALARM = "false_alarm", _("误报 / false alarm")
+
+
+# The 96333 sequence. Nobody may be trapped (a boiler leak, a crane alarm): such an incident closes
+# from arrived without a release. A false alarm can be declared until the incident has ended.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    IncidentState.REPORTED: frozenset({IncidentState.DISPATCHED, IncidentState.FALSE_ALARM}),
+    IncidentState.DISPATCHED: frozenset({IncidentState.RESPONDED, IncidentState.FALSE_ALARM}),
+    IncidentState.RESPONDED: frozenset({IncidentState.ARRIVED, IncidentState.FALSE_ALARM}),
+    IncidentState.ARRIVED: frozenset(
+        {IncidentState.RELEASED, IncidentState.CLOSED, IncidentState.FALSE_ALARM}
+    ),
+    IncidentState.RELEASED: frozenset({IncidentState.CLOSED}),
+    IncidentState.CLOSED: frozenset(),
+    IncidentState.FALSE_ALARM: frozenset(),
+}
+ENDED_STATES = frozenset({IncidentState.CLOSED, IncidentState.FALSE_ALARM})
+# The time each state stamps. A false alarm ends the incident, so it stamps the closing time.
+STATE_TIMESTAMPS: dict[str, str] = {
+    IncidentState.REPORTED: "reported_at",
+    IncidentState.DISPATCHED: "dispatched_at",
+    IncidentState.RESPONDED: "responded_at",
+    IncidentState.ARRIVED: "arrived_at",
+    IncidentState.RELEASED: "released_at",
+    IncidentState.CLOSED: "closed_at",
+    IncidentState.FALSE_ALARM: "closed_at",
+}
+
+
+class LocatedBy(models.TextChoices):
+    MAP_CLICK = "map_click", _("地图点选 / map click")
+    COORDINATES = "coordinates", _("坐标 / coordinates")
+    CODE = "code", _("设备编码 / equipment code")
+    UNIT = "unit", _("单位名称或地址 / unit name or address")
+
+
+class IncidentQuerySet(ScopedQuerySet):
+    def open(self) -> IncidentQuerySet:
+        return self.exclude(state__in=ENDED_STATES)
+
+
+class Incident(models.Model):
+    """A reported emergency at a place, often at one registered device, followed until it ends."""
+
+    reported_at = models.DateTimeField(_("接报时间 / reported"), db_index=True)
+    location = models.PointField(_("位置 / location"), srid=4326)
+    source_crs = models.CharField(_("原始坐标系 / CRS as received"), max_length=12, default="wgs84")
+    located_by = models.CharField(
+        _("定位方式 / located by"), max_length=12, choices=LocatedBy.choices
+    )
+    query = models.CharField(_("定位输入 / as typed"), max_length=200, blank=True)
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, verbose_name=_("所在区划 / region")
+    )
+    equipment = models.ForeignKey(
+        Equipment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="incidents",
+        verbose_name=_("涉及设备 / equipment"),
+    )
+    unit = models.ForeignKey(
+        Unit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="incidents",
+        verbose_name=_("涉及单位 / unit"),
+    )
+    # 96333 elevator fault codes: 11 is trapped passengers.
+    fault_code = models.CharField(_("故障代码 / fault code"), max_length=8, blank=True)
+    summary = models.TextField(_("报警内容 / what was reported"), blank=True)
+    address = models.CharField(_("地点 / address"), max_length=200, blank=True)
+    state = models.CharField(
+        _("状态 / state"),
+        max_length=12,
+        choices=IncidentState.choices,
+        default=IncidentState.REPORTED,
+    )
+    dispatched_at = models.DateTimeField(_("派单时间 / dispatched"), null=True, blank=True)
+    responded_at = models.DateTimeField(_("响应时间 / responded"), null=True, blank=True)
+    arrived_at = models.DateTimeField(_("到达时间 / arrived"), null=True, blank=True)
+    released_at = models.DateTimeField(_("解困时间 / released"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("结束时间 / closed"), null=True, blank=True)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("接警人 / taken by"),
+    )
+    updated_at = models.DateTimeField(_("更新时间 / updated"), auto_now=True)
+
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("应急事件 / incident")
+        verbose_name_plural = _("应急事件 / incidents")
+        ordering = ["-reported_at", "-id"]
+        indexes = [models.Index(fields=["region", "state"], name="incident_region_state")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=IncidentState.values), name="incident_state_known"
+            ),
+            # Ended exactly when it carries a closing time: statistics read closed_at alone.
+            models.CheckConstraint(
+                condition=Q(state__in=ENDED_STATES, closed_at__isnull=False)
+                | (~Q(state__in=ENDED_STATES) & Q(closed_at__isnull=True)),
+                name="incident_closed_when_ended",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.reported_at:%Y-%m-%d %H:%M} {self.get_state_display()}"
+
+    @property
+    def allowed_states(self) -> list[str]:
+        return sorted(TRANSITIONS[self.state])
+
+
+class IncidentEventKind(models.TextChoices):
+    REPORTED = "reported", _("接报 / reported")
+    STATE_CHANGE = "state_change", _("状态变更 / state change")
+    NOTE = "note", _("备注 / note")
+
+
+class TimelineQuerySet(ScopedQuerySet):
+    scope_lookup = "incident__region__code"
+
+    def update(self, **kwargs):
+        raise TypeError("an incident's timeline is append-only")
+
+    def delete(self):
+        raise TypeError("an incident's timeline is append-only")
+
+
+class IncidentEvent(models.Model):
+    """One entry of an incident's timeline: its report, a change of state, or a note; append-only."""
+
+    incident = models.ForeignKey(
+        Incident,
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("事件 / incident"),
+    )
+    kind = models.CharField(_("类型 / kind"), max_length=12, choices=IncidentEventKind.choices)
+    # When it happened, which a responder may enter after the fact (radioed in, typed later).
+    at = models.DateTimeField(_("发生时间 / at"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("操作人 / by"),
+    )
+    from_state = models.CharField(
+        _("原状态 / from"), max_length=12, choices=IncidentState.choices, blank=True
+    )
+    to_state = models.CharField(
+        _("新状态 / to"), max_length=12, choices=IncidentState.choices, blank=True
+    )
+    note = models.TextField(_("备注 / note"), blank=True)
+    recorded_at = models.DateTimeField(_("记录时间 / recorded"), auto_now_add=True)
+
+    objects = TimelineQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("事件时间线 / incident timeline entry")
+        verbose_name_plural = _("事件时间线 / incident timeline")
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["incident", "at", "id"], name="incident_event_timeline")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_kind_display()}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("an incident's timeline is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("an incident's timeline is append-only")
+
+
+class DispatchTier(models.TextChoices):
+    CONTRACTED = "contracted", _("签约维保单位 / contracted maintenance unit")
+    NEAREST_MAINTENANCE = "nearest_maintenance", _("就近维保单位 / nearest other maintenance unit")
+    STANDBY_RESCUE = "standby_rescue", _("县级备勤救援队 / county standby rescue team")
+    FIRE_RESCUE = "fire_rescue", _("消防救援 / fire rescue")
+
+
+class DispatchQuerySet(ScopedQuerySet):
+    scope_lookup = "incident__region__code"
+
+
+class Dispatch(models.Model):
+    """One request for help along the 96333 tiers: whom, when asked, when they answered."""
+
+    incident = models.ForeignKey(
+        Incident,
+        on_delete=models.PROTECT,
+        related_name="dispatches",
+        verbose_name=_("事件 / incident"),
+    )
+    tier = models.CharField(_("梯次 / tier"), max_length=20, choices=DispatchTier.choices)
+    unit = models.ForeignKey(
+        Unit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="dispatches",
+        verbose_name=_("单位 / unit"),
+    )
+    resource = models.ForeignKey(
+        EmergencyResource,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="dispatches",
+        verbose_name=_("应急资源 / resource"),
+    )
+    asked_at = models.DateTimeField(_("派单时间 / asked"))
+    asked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("派单人 / asked by"),
+    )
+    responded_at = models.DateTimeField(_("响应时间 / responded"), null=True, blank=True)
+    note = models.TextField(_("备注 / note"), blank=True)
+
+    objects = DispatchQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("派单 / dispatch")
+        verbose_name_plural = _("派单 / dispatches")
+        ordering = ["asked_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(unit__isnull=False) | Q(resource__isnull=False),
+                name="dispatch_names_whom",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_tier_display()} {self.asked_at:%H:%M}"

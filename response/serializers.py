@@ -1,0 +1,134 @@
+"""API shapes: what a caller sends to report and move incidents, and what the answers carry."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from accounts.models import User
+from registry.models import Equipment
+
+from .around import place_json
+from .locate import Located
+from .models import Incident, IncidentEvent, IncidentState
+
+
+class IncidentReportSerializer(serializers.Serializer):
+    """Where (one of point with crs, click, equipment, unit) and what was reported.
+
+    Records are named by id, not by choice fields: the browsable API would otherwise draw a form
+    listing every device and unit in the country.
+    """
+
+    point = serializers.CharField(required=False, allow_blank=True, max_length=80)
+    crs = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    click = serializers.CharField(required=False, allow_blank=True, max_length=80)
+    equipment = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    unit = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    query = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    fault_code = serializers.CharField(required=False, allow_blank=True, max_length=8, default="")
+    summary = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    address = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    reported_at = serializers.DateTimeField(required=False)
+
+
+class TransitionSerializer(serializers.Serializer):
+    state = serializers.CharField(max_length=20, help_text=", ".join(IncidentState.values))
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    at = serializers.DateTimeField(required=False, help_text="when it happened; now if not given")
+
+
+class NoteSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000)
+    at = serializers.DateTimeField(required=False)
+
+
+def equipment_brief(device: Equipment | None) -> dict | None:
+    if device is None:
+        return None
+    return {
+        "id": device.pk,
+        "device_code": device.device_code or "",
+        "registration_code": device.registration_code,
+        "certificate_number": device.certificate_number,
+        "rescue_id": device.rescue_id,
+        "variety": device.variety_id,
+        "variety_name": device.variety.name_zh,
+        "address": device.address,
+        "use_unit": device.use_unit.name,
+    }
+
+
+def located_json(located: Located) -> dict:
+    unit = located.unit
+    return {
+        "how": located.how,
+        **place_json(located),
+        "source_crs": located.source_crs.value,
+        "given": list(located.given) if located.given else None,
+        "approximate": located.approximate,
+        "equipment": equipment_brief(located.equipment),
+        "unit": {"id": unit.pk, "name": unit.name, "address": unit.address} if unit else None,
+    }
+
+
+def _username(user: User | None) -> str:
+    return user.get_username() if user is not None else ""
+
+
+def event_json(event: IncidentEvent) -> dict:
+    return {
+        "id": event.pk,
+        "kind": event.kind,
+        "at": event.at,
+        "actor": _username(event.actor),
+        "from_state": event.from_state,
+        "to_state": event.to_state,
+        "note": event.note,
+        "recorded_at": event.recorded_at,
+    }
+
+
+def incident_json(incident: Incident, *, detail: bool = False) -> dict:
+    """An incident; with `detail`, its timeline and dispatches (prefetched by the caller)."""
+    device, unit = incident.equipment, incident.unit
+    body = {
+        "id": incident.pk,
+        "state": incident.state,
+        "state_label": incident.get_state_display(),
+        "allowed_states": incident.allowed_states,
+        "reported_at": incident.reported_at,
+        "dispatched_at": incident.dispatched_at,
+        "responded_at": incident.responded_at,
+        "arrived_at": incident.arrived_at,
+        "released_at": incident.released_at,
+        "closed_at": incident.closed_at,
+        "lon": incident.location.x,
+        "lat": incident.location.y,
+        "source_crs": incident.source_crs,
+        "located_by": incident.located_by,
+        "query": incident.query,
+        "region": {"code": incident.region_id, "name": incident.region.name},
+        "equipment": {"id": device.pk, "code": device.device_code or device.registration_code}
+        if device
+        else None,
+        "unit": {"id": unit.pk, "name": unit.name} if unit else None,
+        "fault_code": incident.fault_code,
+        "summary": incident.summary,
+        "address": incident.address,
+        "reported_by": _username(incident.reported_by),
+    }
+    if detail:
+        body["events"] = [event_json(e) for e in incident.events.all()]
+        body["dispatches"] = [
+            {
+                "id": d.pk,
+                "tier": d.tier,
+                "unit": d.unit_id,
+                "resource": d.resource_id,
+                "asked_at": d.asked_at,
+                "responded_at": d.responded_at,
+                "note": d.note,
+            }
+            for d in incident.dispatches.all()
+        ]
+    return body

@@ -1,0 +1,224 @@
+"""Every write of emergency response: reporting an incident, moving it along its states, notes,
+and the audit row for each disclosure of personal data. Atomic and audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from accounts import audit
+from accounts.models import Role, User
+
+from .exceptions import refuse
+from .locate import Located
+from .models import (
+    STATE_TIMESTAMPS,
+    TRANSITIONS,
+    Incident,
+    IncidentEvent,
+    IncidentEventKind,
+    IncidentState,
+)
+
+# Roles that take emergency calls and move incidents along; the others may only read.
+RESPONDING_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SUPERVISOR, Role.RESPONDER})
+# Clocks of a browser and the server disagree a little: a time this far ahead is still "now".
+CLOCK_SKEW = dt.timedelta(minutes=2)
+MAX_NOTE = 2000
+
+
+def may_respond(user: User | None) -> bool:
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and (user.is_superuser or user.role in RESPONDING_ROLES)
+    )
+
+
+def _check_actor(acting_user: User) -> None:
+    if not may_respond(acting_user):
+        refuse("user", "user.role", "您的角色不能处置事件 / your role does not handle incidents")
+
+
+def _check_note(note: str) -> str:
+    note = (note or "").strip()
+    if len(note) > MAX_NOTE:
+        refuse(
+            "note",
+            "note.length",
+            f"备注最长 {MAX_NOTE} 字 / a note has at most {MAX_NOTE} characters",
+        )
+    return note
+
+
+def _check_time(at: dt.datetime | None, field: str, *, after: dt.datetime | None) -> dt.datetime:
+    now = timezone.now()
+    if at is None:
+        return max(now, after) if after else now
+    if timezone.is_naive(at):
+        refuse(field, f"{field}.timezone", "时间须带时区 / give the time with its time zone")
+    if at > now + CLOCK_SKEW:
+        refuse(field, f"{field}.future", "时间不能晚于现在 / the time cannot be in the future")
+    if after is not None and at < after:
+        refuse(
+            field,
+            f"{field}.order",
+            f"时间不能早于上一步 {after.isoformat()} / the time cannot be before the previous step",
+        )
+    return at
+
+
+@transaction.atomic
+def report_incident(
+    located: Located,
+    *,
+    acting_user: User,
+    query: str = "",
+    fault_code: str = "",
+    summary: str = "",
+    address: str = "",
+    reported_at: dt.datetime | None = None,
+) -> Incident:
+    """Open an incident where it was located; the located point is already in the user's area."""
+    _check_actor(acting_user)
+    if len(fault_code) > 8:
+        refuse(
+            "fault_code",
+            "fault_code.length",
+            "故障代码最长8位 / a fault code has at most 8 characters",
+        )
+    if len(address) > 200:
+        refuse("address", "address.length", "地点最长200字 / an address has at most 200 characters")
+    if len(query) > 200:
+        query = query[:200]
+    reported_at = _check_time(reported_at, "reported_at", after=None)
+    incident = Incident.objects.create(
+        reported_at=reported_at,
+        location=located.point,
+        source_crs=located.source_crs.value,
+        located_by=located.how,
+        query=query,
+        region=located.region,
+        equipment=located.equipment,
+        unit=located.unit or (located.equipment.use_unit if located.equipment else None),
+        fault_code=fault_code.strip(),
+        summary=_check_note(summary),
+        address=address.strip() or _address_of(located),
+        reported_by=acting_user,
+    )
+    IncidentEvent.objects.create(
+        incident=incident,
+        kind=IncidentEventKind.REPORTED,
+        at=reported_at,
+        actor=acting_user,
+        to_state=IncidentState.REPORTED,
+        note=incident.summary,
+    )
+    audit.record(acting_user, "incident.reported", incident)
+    return incident
+
+
+def _address_of(located: Located) -> str:
+    if located.equipment is not None and located.equipment.address:
+        return located.equipment.address
+    if located.unit is not None:
+        return located.unit.address
+    return ""
+
+
+def change_incident_state(
+    incident_id: int,
+    to_state: str,
+    *,
+    acting_user: User,
+    note: str = "",
+    at: dt.datetime | None = None,
+) -> Incident:
+    """Move an incident to its next state, stamping the time; refused unless the move is allowed
+    from the state the incident is in now.
+
+    The row is locked for the check and the write: of two responders moving one incident at once,
+    the second waits for the first and then checks against the state the first left, so no change
+    is lost and the timeline reads as one sequence.
+    """
+    _check_actor(acting_user)
+    if to_state not in IncidentState.values:
+        refuse(
+            "state",
+            "state.unknown",
+            f"未知状态 {to_state!r} / unknown state; states: {', '.join(IncidentState.values)}",
+        )
+    note = _check_note(note)
+    with transaction.atomic():
+        incident = (
+            Incident.objects.visible_to(acting_user)
+            .select_for_update()
+            .filter(pk=incident_id)
+            .first()
+        )
+        if incident is None:
+            raise Incident.DoesNotExist
+        from_state = incident.state
+        if to_state not in TRANSITIONS[from_state]:
+            allowed = ", ".join(sorted(TRANSITIONS[from_state])) or "—"
+            refuse(
+                "state",
+                "state.transition",
+                f"事件处于“{IncidentState(from_state).label}”，不能转为“{IncidentState(to_state).label}” "
+                f"/ an incident in state {from_state} cannot move to {to_state}; allowed: {allowed}",
+            )
+        before = audit.snapshot(incident)
+        previous = getattr(incident, STATE_TIMESTAMPS[from_state])
+        at = _check_time(at, "at", after=previous)
+        field = STATE_TIMESTAMPS[to_state]
+        setattr(incident, field, at)
+        incident.state = to_state
+        incident.save(update_fields=["state", field, "updated_at"])
+        IncidentEvent.objects.create(
+            incident=incident,
+            kind=IncidentEventKind.STATE_CHANGE,
+            at=at,
+            actor=acting_user,
+            from_state=from_state,
+            to_state=to_state,
+            note=note,
+        )
+        audit.record(acting_user, f"incident.{to_state}", incident, before=before)
+    return incident
+
+
+@transaction.atomic
+def add_incident_note(
+    incident: Incident, note: str, *, acting_user: User, at: dt.datetime | None = None
+) -> IncidentEvent:
+    """A note on the timeline, which is also how an ended incident is annotated."""
+    _check_actor(acting_user)
+    note = _check_note(note)
+    if not note:
+        refuse("note", "note.required", "备注不能为空 / the note is empty")
+    event = IncidentEvent.objects.create(
+        incident=incident,
+        kind=IncidentEventKind.NOTE,
+        at=_check_time(at, "at", after=incident.reported_at),
+        actor=acting_user,
+        note=note,
+    )
+    audit.record(acting_user, "incident.noted", event, region_code=incident.region_id)
+    return event
+
+
+def record_personal_data_read(
+    acting_user: User, records: Iterable[models.Model], fields: tuple[str, ...], purpose: str
+) -> None:
+    """An audit row for each record whose personal data a response answer showed in full."""
+    for record in records:
+        audit.record(
+            acting_user,
+            "personal_data.read",
+            record,
+            after={"fields": list(fields), "purpose": purpose},
+            region_code=getattr(record, "region_id", "") or "",
+        )
