@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "registry",
     "layers",
     "response",
+    "patrol",
 ]
 
 MIDDLEWARE = [
