@@ -1,5 +1,13 @@
 """Patrol planning: candidates by risk, day routes per team, results per stop (issue 5)."""
 
+from django.urls import path
+
+from . import api
+
 app_name = "patrol"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("api/plans/", api.Plans.as_view(), name="plans"),
+    path("api/plans/<int:pk>/", api.PlanDetail.as_view(), name="plan"),
+    path("api/candidates/<int:pk>/", api.CandidateDetail.as_view(), name="candidate"),
+]
