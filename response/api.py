@@ -26,14 +26,18 @@ from accounts.models import Role
 from layers.detail_views import phone_for
 from registry.models import EmergencyResource, Equipment
 
-from . import around, locate, services
+from . import around, conversion, dispatch, locate, services
 from .card import equipment_card
 from .exceptions import refuse
-from .models import ENDED_STATES, Incident, IncidentEvent, IncidentState
+from .models import ENDED_STATES, Dispatch, Incident, IncidentEvent, IncidentState
 from .serializers import (
+    AccidentConversionSerializer,
+    AnswerSerializer,
+    DispatchSerializer,
     IncidentReportSerializer,
     NoteSerializer,
     TransitionSerializer,
+    dispatch_json,
     event_json,
     incident_json,
     located_json,
@@ -342,7 +346,10 @@ class Incidents(GenericAPIView):
 def _detailed(user):
     return _incidents(user).prefetch_related(
         Prefetch("events", queryset=IncidentEvent.objects.select_related("actor")),
-        "dispatches",
+        Prefetch(
+            "dispatches",
+            queryset=Dispatch.objects.select_related("unit", "resource", "asked_by"),
+        ),
     )
 
 
@@ -425,3 +432,128 @@ class IncidentEvents(GenericAPIView):
             at=form.validated_data.get("at"),
         )  # fmt: skip
         return Response(event_json(event), status=status.HTTP_201_CREATED)
+
+
+class IncidentDispatch(GenericAPIView):
+    """POST {tier, unit, resource, note, at}: ask for help along the 96333 tiers (nothing named:
+    the next tier; a tier: its nearest party; a unit or resource: that party)."""
+
+    model = Incident
+    permission_classes = PERMISSIONS
+    pagination_class = None
+    filter_backends: list = []
+    serializer_class = DispatchSerializer
+
+    def get_queryset(self):
+        return Incident.objects.visible_to(self.request.user)
+
+    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, pk: int) -> Response:
+        """The asks so far, with their deadlines, and whom a POST without names would ask next."""
+        incident = get_object_or_404(_detailed(request.user), pk=pk)
+        upcoming = None if incident.state in ENDED_STATES else dispatch.next_party(incident)
+        return Response(
+            {
+                "id": incident.pk,
+                "state": incident.state,
+                "dispatches": [dispatch_json(d) for d in incident.dispatches.all()],
+                "next": {"tier": upcoming[0], "party": upcoming[1].name} if upcoming else None,
+            }
+        )
+
+    @extend_schema(tags=TAGS, request=DispatchSerializer, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, pk: int) -> Response:
+        incident = get_object_or_404(self.get_queryset(), pk=pk)
+        form = DispatchSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        try:
+            dispatch.dispatch_incident(
+                incident.pk, acting_user=request.user, tier=data.get("tier") or None,
+                unit_id=data.get("unit"), resource_id=data.get("resource"), note=data["note"],
+                at=data.get("at"),
+            )  # fmt: skip
+        except Incident.DoesNotExist:
+            raise NotFound() from None
+        return Response(
+            incident_json(_detailed(request.user).get(pk=pk), detail=True),
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class DispatchAnswerView(GenericAPIView):
+    """POST {answer: responded|declined, note, at}: the asked party's answer."""
+
+    model = Dispatch
+    permission_classes = PERMISSIONS
+    pagination_class = None
+    filter_backends: list = []
+    serializer_class = AnswerSerializer
+
+    def get_queryset(self):
+        return Dispatch.objects.visible_to(self.request.user).select_related(
+            "unit", "resource", "asked_by"
+        )
+
+    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(dispatch_json(get_object_or_404(self.get_queryset(), pk=pk)))
+
+    @extend_schema(tags=TAGS, request=AnswerSerializer, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, pk: int) -> Response:
+        asked = get_object_or_404(self.get_queryset(), pk=pk)
+        form = AnswerSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        try:
+            answered = dispatch.answer_dispatch(
+                asked.pk, data["answer"], acting_user=request.user, note=data["note"],
+                at=data.get("at"),
+            )  # fmt: skip
+        except (Dispatch.DoesNotExist, Incident.DoesNotExist):
+            raise NotFound() from None
+        incident = _detailed(request.user).get(pk=answered.incident_id)
+        return Response(
+            {"dispatch": dispatch_json(answered), "incident": incident_json(incident, detail=True)}
+        )
+
+
+class IncidentAccident(GenericAPIView):
+    """POST {kind, deaths, injuries, flagged, …}: record a closed incident as an accident."""
+
+    model = Incident
+    permission_classes = PERMISSIONS
+    pagination_class = None
+    filter_backends: list = []
+    serializer_class = AccidentConversionSerializer
+
+    def get_queryset(self):
+        return Incident.objects.visible_to(self.request.user)
+
+    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, pk: int) -> Response:
+        """The accident it became, if any, and the rule it must meet to become one."""
+        incident = get_object_or_404(self.get_queryset(), pk=pk)
+        return Response(
+            {
+                "id": incident.pk,
+                "state": incident.state,
+                "accident": incident.accident_id,
+                "rule": conversion.rule(),
+            }
+        )
+
+    @extend_schema(tags=TAGS, request=AccidentConversionSerializer, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, pk: int) -> Response:
+        incident = get_object_or_404(self.get_queryset(), pk=pk)
+        form = AccidentConversionSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            accident = conversion.convert_to_accident(
+                incident.pk, acting_user=request.user, **form.validated_data
+            )
+        except Incident.DoesNotExist:
+            raise NotFound() from None
+        return Response(
+            {"accident": accident.pk, "incident": incident.pk}, status=status.HTTP_201_CREATED
+        )

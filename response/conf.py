@@ -7,6 +7,7 @@ and are listed in docs/response.md.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.conf import settings
@@ -33,11 +34,22 @@ DEFAULTS: dict[str, Any] = {
     "RESPONSE_MAX_RADIUS_M": 50_000,
     # Equipment listed around an incident at most (the nearest first); the total is still counted.
     "RESPONSE_MAX_NEARBY": 500,
+    # Minutes an asked party has to answer before the next 96333 tier is asked (fire rescue, the
+    # backstop, is not timed). The city rules give a few minutes; verify against the local plan.
+    "RESPONSE_RESPOND_WITHIN_MIN": 5,
+    # A closed incident may become an accident record when this many people were killed or
+    # injured, or when a supervisor flags it as one (if flagging is allowed).
+    "RESPONSE_ACCIDENT_MIN_CASUALTIES": 1,
+    "RESPONSE_ACCIDENT_FLAG_ALLOWED": True,
 }
 
 
 def value(name: str) -> Any:
     return getattr(settings, name, DEFAULTS[name])
+
+
+def respond_within() -> dt.timedelta:
+    return dt.timedelta(minutes=float(value("RESPONSE_RESPOND_WITHIN_MIN")))
 
 
 def hazard_radii() -> dict[str, float]:

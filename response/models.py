@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from geo.models import Region
 from geo.scoping import ScopedQuerySet
-from registry.models import EmergencyResource, Equipment, Unit
+from registry.models import Accident, EmergencyResource, Equipment, Unit
 
 
 class IncidentState(models.TextChoices):
@@ -111,6 +111,14 @@ class Incident(models.Model):
         related_name="+",
         verbose_name=_("接警人 / taken by"),
     )
+    accident = models.OneToOneField(
+        Accident,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="incident",
+        verbose_name=_("转为事故 / accident record"),
+    )
     updated_at = models.DateTimeField(_("更新时间 / updated"), auto_now=True)
 
     objects = IncidentQuerySet.as_manager()
@@ -144,6 +152,8 @@ class IncidentEventKind(models.TextChoices):
     REPORTED = "reported", _("接报 / reported")
     STATE_CHANGE = "state_change", _("状态变更 / state change")
     NOTE = "note", _("备注 / note")
+    DISPATCH = "dispatch", _("派单 / dispatch")
+    ACCIDENT = "accident", _("转为事故 / converted to an accident")
 
 
 class TimelineQuerySet(ScopedQuerySet):
@@ -182,6 +192,14 @@ class IncidentEvent(models.Model):
         _("新状态 / to"), max_length=12, choices=IncidentState.choices, blank=True
     )
     note = models.TextField(_("备注 / note"), blank=True)
+    dispatch = models.ForeignKey(
+        "Dispatch",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("派单 / dispatch"),
+    )
     recorded_at = models.DateTimeField(_("记录时间 / recorded"), auto_now_add=True)
 
     objects = TimelineQuerySet.as_manager()
@@ -211,8 +229,25 @@ class DispatchTier(models.TextChoices):
     FIRE_RESCUE = "fire_rescue", _("消防救援 / fire rescue")
 
 
+# The order in which the tiers are asked: each is asked once, the next when it fails.
+TIER_ORDER: tuple[str, ...] = tuple(DispatchTier.values)
+
+
+class DispatchAnswer(models.TextChoices):
+    RESPONDED = "responded", _("已响应 / responded")
+    DECLINED = "declined", _("拒绝 / declined")
+
+
 class DispatchQuerySet(ScopedQuerySet):
     scope_lookup = "incident__region__code"
+
+    def pending(self) -> DispatchQuerySet:
+        return self.filter(
+            responded_at__isnull=True, declined_at__isnull=True, timed_out_at__isnull=True
+        )
+
+    def due(self, now) -> DispatchQuerySet:
+        return self.pending().filter(deadline_at__lte=now).exclude(incident__state__in=ENDED_STATES)
 
 
 class Dispatch(models.Model):
@@ -249,7 +284,11 @@ class Dispatch(models.Model):
         related_name="+",
         verbose_name=_("派单人 / asked by"),
     )
+    # When the ask times out unanswered and the next tier is asked; none for the backstop.
+    deadline_at = models.DateTimeField(_("响应期限 / respond by"), null=True, blank=True)
     responded_at = models.DateTimeField(_("响应时间 / responded"), null=True, blank=True)
+    declined_at = models.DateTimeField(_("拒绝时间 / declined"), null=True, blank=True)
+    timed_out_at = models.DateTimeField(_("超时时间 / timed out"), null=True, blank=True)
     note = models.TextField(_("备注 / note"), blank=True)
 
     objects = DispatchQuerySet.as_manager()
@@ -263,7 +302,41 @@ class Dispatch(models.Model):
                 condition=Q(unit__isnull=False) | Q(resource__isnull=False),
                 name="dispatch_names_whom",
             ),
+            # An ask ends one way only: answered yes, answered no, or left unanswered too long.
+            models.CheckConstraint(
+                condition=(
+                    Q(responded_at__isnull=True, declined_at__isnull=True)
+                    | Q(responded_at__isnull=True, timed_out_at__isnull=True)
+                    | Q(declined_at__isnull=True, timed_out_at__isnull=True)
+                ),
+                name="dispatch_ends_once",
+            ),
+        ]
+        indexes = [
+            # The escalation runner's question: which open asks are past their deadline.
+            models.Index(
+                fields=["deadline_at"],
+                name="dispatch_pending_deadline",
+                condition=Q(
+                    responded_at__isnull=True,
+                    declined_at__isnull=True,
+                    timed_out_at__isnull=True,
+                    deadline_at__isnull=False,
+                ),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_tier_display()} {self.asked_at:%H:%M}"
+
+    @property
+    def status(self) -> str:
+        if self.responded_at:
+            return "responded"
+        if self.declined_at:
+            return "declined"
+        return "timed_out" if self.timed_out_at else "pending"
+
+    @property
+    def party(self) -> Unit | EmergencyResource:
+        return self.unit or self.resource

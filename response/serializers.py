@@ -6,10 +6,11 @@ from rest_framework import serializers
 
 from accounts.models import User
 from registry.models import Equipment
+from registry.models.events import CauseClass, Severity
 
 from .around import place_json
 from .locate import Located
-from .models import Incident, IncidentEvent, IncidentState
+from .models import Dispatch, DispatchAnswer, DispatchTier, Incident, IncidentEvent, IncidentState
 
 
 class IncidentReportSerializer(serializers.Serializer):
@@ -40,6 +41,42 @@ class TransitionSerializer(serializers.Serializer):
 class NoteSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000)
     at = serializers.DateTimeField(required=False)
+
+
+class DispatchSerializer(serializers.Serializer):
+    """Ask for help. Nothing named: the next tier. A tier: its nearest party. A unit or resource:
+    that party (its tier follows from what it is)."""
+
+    tier = serializers.CharField(
+        required=False, allow_blank=True, max_length=30, help_text=", ".join(DispatchTier.values)
+    )
+    unit = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    resource = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    at = serializers.DateTimeField(required=False, help_text="when asked; now if not given")
+
+
+class AnswerSerializer(serializers.Serializer):
+    answer = serializers.CharField(max_length=20, help_text=", ".join(DispatchAnswer.values))
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    at = serializers.DateTimeField(required=False, help_text="when answered; now if not given")
+
+
+class AccidentConversionSerializer(serializers.Serializer):
+    kind = serializers.CharField(max_length=32)
+    deaths = serializers.IntegerField(required=False, min_value=0, max_value=10_000, default=0)
+    injuries = serializers.IntegerField(required=False, min_value=0, max_value=10_000, default=0)
+    flagged = serializers.BooleanField(required=False, default=False)
+    severity = serializers.ChoiceField(Severity.choices, required=False, default=Severity.ORDINARY)
+    cause_class = serializers.ChoiceField(
+        CauseClass.choices, required=False, default=CauseClass.OTHER
+    )
+    direct_loss = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False, default=0
+    )
+    description = serializers.CharField(
+        required=False, allow_blank=True, max_length=2000, default=""
+    )
 
 
 def equipment_brief(device: Equipment | None) -> dict | None:
@@ -119,16 +156,27 @@ def incident_json(incident: Incident, *, detail: bool = False) -> dict:
     }
     if detail:
         body["events"] = [event_json(e) for e in incident.events.all()]
-        body["dispatches"] = [
-            {
-                "id": d.pk,
-                "tier": d.tier,
-                "unit": d.unit_id,
-                "resource": d.resource_id,
-                "asked_at": d.asked_at,
-                "responded_at": d.responded_at,
-                "note": d.note,
-            }
-            for d in incident.dispatches.all()
-        ]
+        body["dispatches"] = [dispatch_json(d) for d in incident.dispatches.all()]
+        body["accident"] = incident.accident_id
     return body
+
+
+def dispatch_json(dispatch: Dispatch) -> dict:
+    """An ask, with the party's name (units and resources are prefetched by the caller)."""
+    party = dispatch.party
+    return {
+        "id": dispatch.pk,
+        "tier": dispatch.tier,
+        "tier_label": dispatch.get_tier_display(),
+        "unit": dispatch.unit_id,
+        "resource": dispatch.resource_id,
+        "party": party.name,
+        "status": dispatch.status,
+        "asked_at": dispatch.asked_at,
+        "asked_by": _username(dispatch.asked_by),
+        "deadline_at": dispatch.deadline_at,
+        "responded_at": dispatch.responded_at,
+        "declined_at": dispatch.declined_at,
+        "timed_out_at": dispatch.timed_out_at,
+        "note": dispatch.note,
+    }

@@ -38,12 +38,12 @@ def may_respond(user: User | None) -> bool:
     )
 
 
-def _check_actor(acting_user: User) -> None:
+def check_actor(acting_user: User) -> None:
     if not may_respond(acting_user):
         refuse("user", "user.role", "您的角色不能处置事件 / your role does not handle incidents")
 
 
-def _check_note(note: str) -> str:
+def check_note(note: str) -> str:
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
         refuse(
@@ -54,7 +54,7 @@ def _check_note(note: str) -> str:
     return note
 
 
-def _check_time(at: dt.datetime | None, field: str, *, after: dt.datetime | None) -> dt.datetime:
+def check_time(at: dt.datetime | None, field: str, *, after: dt.datetime | None) -> dt.datetime:
     now = timezone.now()
     if at is None:
         return max(now, after) if after else now
@@ -83,7 +83,7 @@ def report_incident(
     reported_at: dt.datetime | None = None,
 ) -> Incident:
     """Open an incident where it was located; the located point is already in the user's area."""
-    _check_actor(acting_user)
+    check_actor(acting_user)
     if len(fault_code) > 8:
         refuse(
             "fault_code",
@@ -94,7 +94,7 @@ def report_incident(
         refuse("address", "address.length", "地点最长200字 / an address has at most 200 characters")
     if len(query) > 200:
         query = query[:200]
-    reported_at = _check_time(reported_at, "reported_at", after=None)
+    reported_at = check_time(reported_at, "reported_at", after=None)
     incident = Incident.objects.create(
         reported_at=reported_at,
         location=located.point,
@@ -105,7 +105,7 @@ def report_incident(
         equipment=located.equipment,
         unit=located.unit or (located.equipment.use_unit if located.equipment else None),
         fault_code=fault_code.strip(),
-        summary=_check_note(summary),
+        summary=check_note(summary),
         address=address.strip() or _address_of(located),
         reported_by=acting_user,
     )
@@ -144,23 +144,16 @@ def change_incident_state(
     the second waits for the first and then checks against the state the first left, so no change
     is lost and the timeline reads as one sequence.
     """
-    _check_actor(acting_user)
+    check_actor(acting_user)
     if to_state not in IncidentState.values:
         refuse(
             "state",
             "state.unknown",
             f"未知状态 {to_state!r} / unknown state; states: {', '.join(IncidentState.values)}",
         )
-    note = _check_note(note)
+    note = check_note(note)
     with transaction.atomic():
-        incident = (
-            Incident.objects.visible_to(acting_user)
-            .select_for_update()
-            .filter(pk=incident_id)
-            .first()
-        )
-        if incident is None:
-            raise Incident.DoesNotExist
+        incident = lock_incident(incident_id, acting_user)
         from_state = incident.state
         if to_state not in TRANSITIONS[from_state]:
             allowed = ", ".join(sorted(TRANSITIONS[from_state])) or "—"
@@ -170,24 +163,52 @@ def change_incident_state(
                 f"事件处于“{IncidentState(from_state).label}”，不能转为“{IncidentState(to_state).label}” "
                 f"/ an incident in state {from_state} cannot move to {to_state}; allowed: {allowed}",
             )
-        before = audit.snapshot(incident)
         previous = getattr(incident, STATE_TIMESTAMPS[from_state])
-        at = _check_time(at, "at", after=previous)
-        field = STATE_TIMESTAMPS[to_state]
-        setattr(incident, field, at)
-        incident.state = to_state
-        incident.save(update_fields=["state", field, "updated_at"])
-        IncidentEvent.objects.create(
-            incident=incident,
-            kind=IncidentEventKind.STATE_CHANGE,
-            at=at,
-            actor=acting_user,
-            from_state=from_state,
-            to_state=to_state,
-            note=note,
-        )
-        audit.record(acting_user, f"incident.{to_state}", incident, before=before)
+        at = check_time(at, "at", after=previous)
+        move_incident(incident, to_state, actor=acting_user, at=at, note=note)
     return incident
+
+
+def lock_incident(incident_id: int, acting_user: User | None) -> Incident:
+    """The incident row, locked until the transaction ends: every write to an incident (its state,
+    its dispatches) takes this lock first, so concurrent writers see each other's result.
+    Without a user (the escalation runner) the incident is not scoped."""
+    incidents = (
+        Incident.objects.all() if acting_user is None else Incident.objects.visible_to(acting_user)
+    )
+    incident = incidents.select_for_update().filter(pk=incident_id).first()
+    if incident is None:
+        raise Incident.DoesNotExist
+    return incident
+
+
+def move_incident(
+    incident: Incident,
+    to_state: str,
+    *,
+    actor: User | None,
+    at: dt.datetime,
+    note: str = "",
+    dispatch=None,
+) -> None:
+    """Stamp and record an allowed move of an incident the caller has locked."""
+    before = audit.snapshot(incident)
+    from_state = incident.state
+    field = STATE_TIMESTAMPS[to_state]
+    setattr(incident, field, at)
+    incident.state = to_state
+    incident.save(update_fields=["state", field, "updated_at"])
+    IncidentEvent.objects.create(
+        incident=incident,
+        kind=IncidentEventKind.STATE_CHANGE,
+        at=at,
+        actor=actor,
+        from_state=from_state,
+        to_state=to_state,
+        note=note,
+        dispatch=dispatch,
+    )
+    audit.record(actor, f"incident.{to_state}", incident, before=before)
 
 
 @transaction.atomic
@@ -195,14 +216,14 @@ def add_incident_note(
     incident: Incident, note: str, *, acting_user: User, at: dt.datetime | None = None
 ) -> IncidentEvent:
     """A note on the timeline, which is also how an ended incident is annotated."""
-    _check_actor(acting_user)
-    note = _check_note(note)
+    check_actor(acting_user)
+    note = check_note(note)
     if not note:
         refuse("note", "note.required", "备注不能为空 / the note is empty")
     event = IncidentEvent.objects.create(
         incident=incident,
         kind=IncidentEventKind.NOTE,
-        at=_check_time(at, "at", after=incident.reported_at),
+        at=check_time(at, "at", after=incident.reported_at),
         actor=acting_user,
         note=note,
     )

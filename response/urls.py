@@ -21,4 +21,16 @@ urlpatterns = [
         name="incident-transition",
     ),
     path("api/incidents/<int:pk>/events/", api.IncidentEvents.as_view(), name="incident-events"),
+    path(
+        "api/incidents/<int:pk>/dispatch/", api.IncidentDispatch.as_view(), name="incident-dispatch"
+    ),
+    path(
+        "api/incidents/<int:pk>/accident/", api.IncidentAccident.as_view(), name="incident-accident"
+    ),
+    # Flat, not under the incident: the ask's id is enough, and scoping reads it through its incident.
+    path(
+        "api/dispatches/<int:pk>/respond/",
+        api.DispatchAnswerView.as_view(),
+        name="dispatch-respond",
+    ),
 ]
