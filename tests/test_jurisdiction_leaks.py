@@ -59,6 +59,7 @@ from registry.synthetic.codes import (
     registration_code,
 )
 from response import services as response_services
+from response.dispatch import dispatch_incident
 from response.locate import at_equipment
 from tests.conftest import XINGQING, XIXIA, YINCHUAN, inside
 
@@ -473,16 +474,15 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
     # needles would show) must not reach me, and mine must hold none of their rows.
     export = run_export(request_export(user, {**EXPORT, "layer": "equipment"}).pk)
     assert export.state == "done", export.error
-    # An incident at the device, dispatched with a note: its page, timeline and lists stay home.
+    # An incident at the device, dispatched with a note: its page, timeline, asks and lists stay home.
     incident = response_services.report_incident(
         at_equipment(user, equipment.pk),
         acting_user=user,
         summary=f"{tag}报警内容",
         address=f"{tag}事件地点",
     )
-    response_services.change_incident_state(
-        incident.pk, "dispatched", acting_user=user, note=f"{tag}派单备注"
-    )
+    # Dispatched to the device's contracted maintenance unit (the unit), an ask open to answer.
+    dispatch = dispatch_incident(incident.pk, acting_user=user, note=f"{tag}派单备注")
     user.email = f"leak{tail}@segis.test"
     user.first_name = f"{tag}用户"
     user.save()
@@ -505,7 +505,9 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
         "registry.emergencyresource": resource,
         "layers.exportjob": export,
         "response.incident": incident,
+        "response.dispatch": dispatch,
     }
+    objects.update(_patrol_plan(user))
     needles = {
         "region name": region.name,
         "agency name": agency.name,
@@ -566,6 +568,21 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
     for label, obj in objects.items():
         needles[f"admin link to {label}"] = _admin_link(obj)
     return Side(code, objects, needles, terms)
+
+
+def _patrol_plan(user) -> dict[str, models.Model]:
+    """A patrol plan of the user's county, its overdue device the first candidate (issue 5)."""
+    from patrol import services as patrol_services
+    from patrol.area import parse_area
+
+    today = dt.date.today()
+    plan = patrol_services.create_plan(
+        user,
+        parse_area(user, None),
+        patrol_services.Period(today, today + dt.timedelta(days=30)),
+        patrol_services.Criteria(),
+    )
+    return {"patrol.patrolplan": plan, "patrol.patrolcandidate": plan.candidates.first()}
 
 
 def _admin_link(obj: models.Model) -> str:
