@@ -221,13 +221,21 @@ def _card_device(user, pk: int) -> Equipment:
     return _card_queryset(user).get(pk=pk)
 
 
-class EquipmentCard(GenericAPIView):
-    """The equipment involved: use and maintenance units with contacts, last inspection, accidents."""
+class RecordView(GenericAPIView):
+    """One record of the user's jurisdiction by `pk` (another's is a 404): `model` names it."""
 
-    model = Equipment
     permission_classes = PERMISSIONS
     pagination_class = None
     filter_backends: list = []
+
+    def get_queryset(self):
+        return self.model.objects.visible_to(self.request.user)
+
+
+class EquipmentCard(RecordView):
+    """The equipment involved: use and maintenance units with contacts, last inspection, accidents."""
+
+    model = Equipment
 
     def get_queryset(self):
         return _card_queryset(self.request.user)
@@ -238,16 +246,10 @@ class EquipmentCard(GenericAPIView):
         return Response(equipment_card(request.user, device, purpose="equipment card"))
 
 
-class ResourceContact(GenericAPIView):
+class ResourceContact(RecordView):
     """A resource's contact, to call it: the full phone for roles with personal data (audited)."""
 
     model = EmergencyResource
-    permission_classes = PERMISSIONS
-    pagination_class = None
-    filter_backends: list = []
-
-    def get_queryset(self):
-        return EmergencyResource.objects.visible_to(self.request.user)
 
     @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: int) -> Response:
@@ -353,13 +355,10 @@ def _detailed(user):
     )
 
 
-class IncidentDetail(GenericAPIView):
+class IncidentDetail(RecordView):
     """One incident with its timeline and dispatches."""
 
     model = Incident
-    permission_classes = PERMISSIONS
-    pagination_class = None
-    filter_backends: list = []
 
     def get_queryset(self):
         return _detailed(self.request.user)
@@ -369,17 +368,11 @@ class IncidentDetail(GenericAPIView):
         return Response(incident_json(get_object_or_404(self.get_queryset(), pk=pk), detail=True))
 
 
-class IncidentTransition(GenericAPIView):
+class IncidentTransition(RecordView):
     """GET: the states the incident may move to now. POST {state, note, at}: move it."""
 
     model = Incident
-    permission_classes = PERMISSIONS
-    pagination_class = None
-    filter_backends: list = []
     serializer_class = TransitionSerializer
-
-    def get_queryset(self):
-        return Incident.objects.visible_to(self.request.user)
 
     @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: int) -> Response:
@@ -404,17 +397,11 @@ class IncidentTransition(GenericAPIView):
         return Response(incident_json(_detailed(request.user).get(pk=pk), detail=True))
 
 
-class IncidentEvents(GenericAPIView):
+class IncidentEvents(RecordView):
     """GET: the incident's timeline. POST {note, at}: add a note to it."""
 
     model = Incident
-    permission_classes = PERMISSIONS
-    pagination_class = None
-    filter_backends: list = []
     serializer_class = NoteSerializer
-
-    def get_queryset(self):
-        return Incident.objects.visible_to(self.request.user)
 
     @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: int) -> Response:
@@ -434,18 +421,12 @@ class IncidentEvents(GenericAPIView):
         return Response(event_json(event), status=status.HTTP_201_CREATED)
 
 
-class IncidentDispatch(GenericAPIView):
+class IncidentDispatch(RecordView):
     """POST {tier, unit, resource, note, at}: ask for help along the 96333 tiers (nothing named:
     the next tier; a tier: its nearest party; a unit or resource: that party)."""
 
     model = Incident
-    permission_classes = PERMISSIONS
-    pagination_class = None
-    filter_backends: list = []
     serializer_class = DispatchSerializer
-
-    def get_queryset(self):
-        return Incident.objects.visible_to(self.request.user)
 
     @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: int) -> Response:
@@ -481,13 +462,10 @@ class IncidentDispatch(GenericAPIView):
         )
 
 
-class DispatchAnswerView(GenericAPIView):
+class DispatchAnswerView(RecordView):
     """POST {answer: responded|declined, note, at}: the asked party's answer."""
 
     model = Dispatch
-    permission_classes = PERMISSIONS
-    pagination_class = None
-    filter_backends: list = []
     serializer_class = AnswerSerializer
 
     def get_queryset(self):
@@ -518,17 +496,11 @@ class DispatchAnswerView(GenericAPIView):
         )
 
 
-class IncidentAccident(GenericAPIView):
+class IncidentAccident(RecordView):
     """POST {kind, deaths, injuries, flagged, …}: record a closed incident as an accident."""
 
     model = Incident
-    permission_classes = PERMISSIONS
-    pagination_class = None
-    filter_backends: list = []
     serializer_class = AccidentConversionSerializer
-
-    def get_queryset(self):
-        return Incident.objects.visible_to(self.request.user)
 
     @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: int) -> Response:
