@@ -69,11 +69,16 @@ def pick_party(incident: Incident, tier: str) -> Party | None:
         unit = incident.equipment.maintenance_unit if incident.equipment else None
         return unit if unit is not None and unit.pk not in {d.unit_id for d in asked} else None
     if tier == DispatchTier.NEAREST_MAINTENANCE:
+        device = incident.equipment
+        contracted = [device.maintenance_unit_id] if device and device.maintenance_unit_id else []
+        # The county's own units only: another county's companies are not the responder's to
+        # see (the contracted unit is the exception: the device names it).
         return (
             Unit.objects.within_prefix(incident.region_id)
             .with_role(UnitRole.MAINTENANCE)
             .filter(location__isnull=False)
-            .exclude(pk__in=[d.unit_id for d in asked if d.unit_id])
+            # "Other": never the contracted unit, even when it has not been asked yet.
+            .exclude(pk__in=[d.unit_id for d in asked if d.unit_id] + contracted)
             # Geodesic, as `nearby` measures; a county holds few maintenance units to rank.
             .annotate(distance=Distance("location", incident.location, spheroid=True))
             .order_by("distance", "pk")

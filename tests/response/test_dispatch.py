@@ -152,6 +152,20 @@ def test_picks_stay_in_the_incidents_county(incident, maintainers, teams):
     assert (unit.region_id, team.region_id) == (XINGQING, XINGQING)
 
 
+def test_another_maintenance_unit_is_never_the_contracted_one_nor_next_doors(
+    incident, maintainers, contracted
+):
+    for unit in maintainers[:3]:
+        unit.roles = ["use"]
+        unit.save(update_fields=["roles"])
+    # The neighbour's unit right at the incident, the contracted one not yet asked: neither is
+    # "another maintenance unit of the county".
+    next_door = maintainers[3]
+    next_door.location = incident.location
+    next_door.save(update_fields=["location"])
+    assert pick_party(incident, T.NEAREST_MAINTENANCE) is None
+
+
 def test_a_response_moves_the_incident_and_stops_escalation(responders, incident, maintainers, t0):
     asked = dispatch_incident(incident.pk, acting_user=responders["xingqing"], at=t0)
     answer_dispatch(asked.pk, "responded", acting_user=responders["xingqing"], at=t0 + 2 * MINUTE)
