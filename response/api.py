@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Prefetch
+from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, Value
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -29,16 +29,26 @@ from registry.models import EmergencyResource, Equipment
 from . import around, conversion, dispatch, locate, services
 from .card import equipment_card
 from .exceptions import refuse
-from .models import ENDED_STATES, Dispatch, Incident, IncidentEvent, IncidentState
+from .models import (
+    ENDED_STATES,
+    Dispatch,
+    Incident,
+    IncidentEvent,
+    IncidentGrant,
+    IncidentState,
+)
 from .serializers import (
     AccidentConversionSerializer,
     AnswerSerializer,
     DispatchSerializer,
+    GrantSerializer,
     IncidentReportSerializer,
     NoteSerializer,
+    RevokeSerializer,
     TransitionSerializer,
     dispatch_json,
     event_json,
+    grant_json,
     incident_json,
     located_json,
 )
@@ -272,8 +282,16 @@ class ResourceContact(RecordView):
 
 
 def _incidents(user):
-    return Incident.objects.visible_to(user).select_related(
-        "region", "equipment", "unit", "reported_by"
+    prefix = user.jurisdiction_prefix
+    shared = (
+        ExpressionWrapper(~Q(region__code__startswith=prefix), output_field=BooleanField())
+        if prefix
+        else Value(False)
+    )
+    return (
+        Incident.objects.visible_to(user)
+        .select_related("region", "equipment", "unit", "reported_by")
+        .annotate(shared=shared)
     )
 
 
@@ -365,7 +383,9 @@ class IncidentDetail(RecordView):
 
     @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(incident_json(get_object_or_404(self.get_queryset(), pk=pk), detail=True))
+        incident = get_object_or_404(self.get_queryset(), pk=pk)
+        services.record_shared_read(request.user, incident)
+        return Response(incident_json(incident, detail=True))
 
 
 class IncidentTransition(RecordView):
@@ -406,6 +426,7 @@ class IncidentEvents(RecordView):
     @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: int) -> Response:
         incident = get_object_or_404(self.get_queryset(), pk=pk)
+        services.record_shared_read(request.user, incident)
         events = incident.events.select_related("actor")
         return Response({"id": incident.pk, "events": [event_json(e) for e in events]})
 
@@ -529,3 +550,57 @@ class IncidentAccident(RecordView):
         return Response(
             {"accident": accident.pk, "incident": incident.pk}, status=status.HTTP_201_CREATED
         )
+
+
+class IncidentGrants(RecordView):
+    """GET: the incident's cross-jurisdiction grants. POST {grantee, hours, reason}: share the
+    incident with another jurisdiction until the grant expires (read only for them; audited)."""
+
+    model = Incident
+    serializer_class = GrantSerializer
+
+    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, pk: int) -> Response:
+        incident = get_object_or_404(self.get_queryset(), pk=pk)
+        grants = incident.grants.select_related("grantee", "granted_by", "revoked_by")
+        return Response({"id": incident.pk, "grants": [grant_json(g) for g in grants]})
+
+    @extend_schema(tags=TAGS, request=GrantSerializer, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, pk: int) -> Response:
+        incident = get_object_or_404(self.get_queryset(), pk=pk)
+        form = GrantSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        try:
+            grant = services.grant_incident(
+                incident.pk, grantee_code=data["grantee"], hours=data["hours"],
+                reason=data["reason"], acting_user=request.user,
+            )  # fmt: skip
+        except Incident.DoesNotExist:
+            raise NotFound() from None
+        return Response(grant_json(grant), status=status.HTTP_201_CREATED)
+
+
+class GrantRevoke(RecordView):
+    """GET: one grant. POST: revoke it before it expires (the incident's own jurisdiction only)."""
+
+    model = IncidentGrant
+    serializer_class = RevokeSerializer
+
+    def get_queryset(self):
+        return IncidentGrant.objects.visible_to(self.request.user).select_related(
+            "grantee", "granted_by", "revoked_by"
+        )
+
+    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(grant_json(get_object_or_404(self.get_queryset(), pk=pk)))
+
+    @extend_schema(tags=TAGS, request=None, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, pk: int) -> Response:
+        grant = get_object_or_404(self.get_queryset(), pk=pk)
+        try:
+            grant = services.revoke_grant(grant.pk, acting_user=request.user)
+        except (IncidentGrant.DoesNotExist, Incident.DoesNotExist):
+            raise NotFound() from None
+        return Response(grant_json(self.get_queryset().get(pk=grant.pk)))

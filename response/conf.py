@@ -41,6 +41,11 @@ DEFAULTS: dict[str, Any] = {
     # injured, or when a supervisor flags it as one (if flagging is allowed).
     "RESPONSE_ACCIDENT_MIN_CASUALTIES": 1,
     "RESPONSE_ACCIDENT_FLAG_ALLOWED": True,
+    # Longest share of one incident with another jurisdiction (跨辖区授权); a grant ends by then.
+    "RESPONSE_GRANT_MAX_HOURS": 72,
+    # Minutes within which help should arrive after the call: 30 in city districts, an hour
+    # elsewhere (the 96333 norm; verify against the local plan).
+    "RESPONSE_ARRIVAL_NORM_MIN": {"urban": 30, "rural": 60},
 }
 
 
@@ -68,3 +73,10 @@ def speed_kmh(region: Region) -> float:
 
 def arrival_minutes(distance_m: float, speed: float) -> float:
     return distance_m / (speed * 1000.0 / 60.0)
+
+
+def arrival_norm_min() -> dict[str, float]:
+    """Minutes within which help should arrive: `urban` in city districts (is_urban), `rural`
+    elsewhere; response statistics count the arrivals within them."""
+    norm = value("RESPONSE_ARRIVAL_NORM_MIN")
+    return {"urban": float(norm["urban"]), "rural": float(norm["rural"])}

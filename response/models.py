@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from geo.models import Region
@@ -58,6 +59,21 @@ class LocatedBy(models.TextChoices):
 class IncidentQuerySet(ScopedQuerySet):
     def open(self) -> IncidentQuerySet:
         return self.exclude(state__in=ENDED_STATES)
+
+    def owned_by(self, user) -> IncidentQuerySet:
+        """The incidents of the user's own jurisdiction: the ones the user may act on."""
+        return super().visible_to(user)
+
+    def visible_to(self, user) -> IncidentQuerySet:
+        """Own jurisdiction's incidents, and those another jurisdiction shares with it now."""
+        owned = self.owned_by(user)
+        prefix = user.jurisdiction_prefix if user is not None and user.is_authenticated else None
+        if not prefix:  # None sees nothing, '' (national) everything: no grant changes either
+            return owned
+        shared = IncidentGrant.objects.active().filter(grantee__code__startswith=prefix)
+        return self.filter(
+            Q(region__code__startswith=prefix) | Q(pk__in=shared.values("incident_id"))
+        )
 
 
 class Incident(models.Model):
@@ -340,3 +356,65 @@ class Dispatch(models.Model):
     @property
     def party(self) -> Unit | EmergencyResource:
         return self.unit or self.resource
+
+
+class GrantQuerySet(ScopedQuerySet):
+    scope_lookup = "incident__region__code"
+
+    def active(self, now=None) -> GrantQuerySet:
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
+
+
+class IncidentGrant(models.Model):
+    """A time-boxed share of one incident with another jurisdiction (跨辖区授权): its users, and
+    those above them, may read the incident until the grant expires or is revoked."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="grants", verbose_name=_("事件 / incident")
+    )
+    grantee = models.ForeignKey(
+        Region,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("授权辖区 / shared with"),
+    )
+    reason = models.TextField(_("授权事由 / reason"))
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("授权人 / granted by"),
+    )
+    granted_at = models.DateTimeField(_("授权时间 / granted"))
+    expires_at = models.DateTimeField(_("到期时间 / expires"))
+    revoked_at = models.DateTimeField(_("撤销时间 / revoked"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("撤销人 / revoked by"),
+    )
+
+    objects = GrantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("跨辖区授权 / cross-jurisdiction grant")
+        verbose_name_plural = _("跨辖区授权 / cross-jurisdiction grants")
+        ordering = ["-granted_at", "-id"]
+        indexes = [models.Index(fields=["grantee", "expires_at"], name="grant_grantee_expiry")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("granted_at")), name="grant_expires_after"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.incident_id} → {self.grantee_id} ({self.expires_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at:
+            return "revoked"
+        return "active" if self.expires_at > timezone.now() else "expired"

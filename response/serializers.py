@@ -10,7 +10,15 @@ from registry.models.events import CauseClass, Severity
 
 from .around import place_json
 from .locate import Located
-from .models import Dispatch, DispatchAnswer, DispatchTier, Incident, IncidentEvent, IncidentState
+from .models import (
+    Dispatch,
+    DispatchAnswer,
+    DispatchTier,
+    Incident,
+    IncidentEvent,
+    IncidentGrant,
+    IncidentState,
+)
 
 
 class IncidentReportSerializer(serializers.Serializer):
@@ -36,6 +44,18 @@ class TransitionSerializer(serializers.Serializer):
     state = serializers.CharField(max_length=20, help_text=", ".join(IncidentState.values))
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
     at = serializers.DateTimeField(required=False, help_text="when it happened; now if not given")
+
+
+class GrantSerializer(serializers.Serializer):
+    """Share the incident with another jurisdiction for a few hours."""
+
+    grantee = serializers.CharField(max_length=12, help_text="six-digit division code")
+    hours = serializers.FloatField(help_text="how long the grant lasts, in hours")
+    reason = serializers.CharField(max_length=500, allow_blank=True)
+
+
+class RevokeSerializer(serializers.Serializer):
+    """Nothing to give: the grant ends now."""
 
 
 class NoteSerializer(serializers.Serializer):
@@ -153,6 +173,8 @@ def incident_json(incident: Incident, *, detail: bool = False) -> dict:
         "summary": incident.summary,
         "address": incident.address,
         "reported_by": _username(incident.reported_by),
+        # Another jurisdiction's incident shared with the reader: read only.
+        "shared": getattr(incident, "shared", False),
     }
     if detail:
         body["events"] = [event_json(e) for e in incident.events.all()]
@@ -171,6 +193,8 @@ def dispatch_json(dispatch: Dispatch) -> dict:
         "unit": dispatch.unit_id,
         "resource": dispatch.resource_id,
         "party": party.name,
+        "lon": party.location.x if party.location else None,
+        "lat": party.location.y if party.location else None,
         "status": dispatch.status,
         "asked_at": dispatch.asked_at,
         "asked_by": _username(dispatch.asked_by),
@@ -179,4 +203,19 @@ def dispatch_json(dispatch: Dispatch) -> dict:
         "declined_at": dispatch.declined_at,
         "timed_out_at": dispatch.timed_out_at,
         "note": dispatch.note,
+    }
+
+
+def grant_json(grant: IncidentGrant) -> dict:
+    return {
+        "id": grant.pk,
+        "incident": grant.incident_id,
+        "grantee": {"code": grant.grantee_id, "name": grant.grantee.name},
+        "reason": grant.reason,
+        "granted_by": _username(grant.granted_by),
+        "granted_at": grant.granted_at,
+        "expires_at": grant.expires_at,
+        "revoked_at": grant.revoked_at,
+        "revoked_by": _username(grant.revoked_by),
+        "status": grant.status,
     }

@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.models import Role, User
+from geo.models import Region
 
+from . import conf
 from .exceptions import refuse
 from .locate import Located
 from .models import (
@@ -20,6 +22,7 @@ from .models import (
     Incident,
     IncidentEvent,
     IncidentEventKind,
+    IncidentGrant,
     IncidentState,
 )
 
@@ -41,6 +44,22 @@ def may_respond(user: User | None) -> bool:
 def check_actor(acting_user: User) -> None:
     if not may_respond(acting_user):
         refuse("user", "user.role", "您的角色不能处置事件 / your role does not handle incidents")
+
+
+def owns(user: User, incident: Incident) -> bool:
+    """Whether the incident lies in the user's own jurisdiction (not merely shared with it)."""
+    prefix = user.jurisdiction_prefix
+    return prefix is not None and incident.region_id.startswith(prefix)
+
+
+def check_owned(incident: Incident, acting_user: User) -> None:
+    if not owns(acting_user, incident):
+        refuse(
+            "incident",
+            "incident.shared",
+            "该事件由其他辖区共享给您，只能查看 / another jurisdiction shares this incident with "
+            "you to read; its own responders act on it",
+        )
 
 
 def check_note(note: str) -> str:
@@ -176,9 +195,12 @@ def lock_incident(incident_id: int, acting_user: User | None) -> Incident:
     incidents = (
         Incident.objects.all() if acting_user is None else Incident.objects.visible_to(acting_user)
     )
-    incident = incidents.select_for_update().filter(pk=incident_id).first()
+    # `of=("self",)`: the shared-incident subquery must not lock the grants it reads.
+    incident = incidents.select_for_update(of=("self",)).filter(pk=incident_id).first()
     if incident is None:
         raise Incident.DoesNotExist
+    if acting_user is not None:
+        check_owned(incident, acting_user)
     return incident
 
 
@@ -217,6 +239,7 @@ def add_incident_note(
 ) -> IncidentEvent:
     """A note on the timeline, which is also how an ended incident is annotated."""
     check_actor(acting_user)
+    check_owned(incident, acting_user)
     note = check_note(note)
     if not note:
         refuse("note", "note.required", "备注不能为空 / the note is empty")
@@ -242,4 +265,92 @@ def record_personal_data_read(
             record,
             after={"fields": list(fields), "purpose": purpose},
             region_code=getattr(record, "region_id", "") or "",
+        )
+
+
+MAX_REASON = 500
+
+
+@transaction.atomic
+def grant_incident(
+    incident_id: int, *, grantee_code: str, hours: float, reason: str, acting_user: User
+) -> IncidentGrant:
+    """Share one incident with another jurisdiction for a few hours (跨辖区授权), on the timeline
+    and in the audit log."""
+    check_actor(acting_user)
+    incident = lock_incident(incident_id, acting_user)
+    reason = (reason or "").strip()
+    if not reason:
+        refuse("reason", "reason.required", "请说明授权事由 / say why the incident is shared")
+    if len(reason) > MAX_REASON:
+        refuse(
+            "reason", "reason.length", f"事由最长 {MAX_REASON} 字 / at most {MAX_REASON} characters"
+        )
+    longest = float(conf.value("RESPONSE_GRANT_MAX_HOURS"))
+    if not 0 < hours <= longest:
+        refuse(
+            "hours",
+            "hours.range",
+            f"授权时长须大于 0 且不超过 {longest:g} 小时 / a grant lasts more than 0 and at most "
+            f"{longest:g} hours",
+        )
+    grantee = Region.objects.defer("boundary").filter(code=(grantee_code or "").strip()).first()
+    if grantee is None:
+        refuse("grantee", "grantee.unknown", f"未知区划 / unknown division {grantee_code!r:.40}")
+    if incident.region_id.startswith(grantee.code_prefix):
+        refuse(
+            "grantee",
+            "grantee.already_sees",
+            f"{grantee.name}已能查看本辖区事件 / {grantee.code} sees this incident already",
+        )
+    now = timezone.now()
+    grant = IncidentGrant.objects.create(
+        incident=incident,
+        grantee=grantee,
+        reason=reason,
+        granted_by=acting_user,
+        granted_at=now,
+        expires_at=now + dt.timedelta(hours=hours),
+    )
+    IncidentEvent.objects.create(
+        incident=incident,
+        kind=IncidentEventKind.NOTE,
+        at=now,
+        actor=acting_user,
+        note=f"共享给{grantee.name}（{grantee.code}）至 {timezone.localtime(grant.expires_at):%Y-%m-%d %H:%M} "
+        f"/ shared with {grantee.code} until then: {reason}",
+    )
+    audit.record(acting_user, "incident.shared", grant, region_code=incident.region_id)
+    return grant
+
+
+@transaction.atomic
+def revoke_grant(grant_id: int, *, acting_user: User) -> IncidentGrant:
+    """End a share before it expires; only the incident's own jurisdiction may."""
+    check_actor(acting_user)
+    grant = IncidentGrant.objects.visible_to(acting_user).filter(pk=grant_id).first()
+    if grant is None:
+        raise IncidentGrant.DoesNotExist
+    lock_incident(grant.incident_id, acting_user)
+    grant.refresh_from_db()
+    if grant.status != "active":
+        refuse("grant", "grant.ended", "该授权已结束 / the grant has already ended")
+    before = audit.snapshot(grant)
+    grant.revoked_at, grant.revoked_by = timezone.now(), acting_user
+    grant.save(update_fields=["revoked_at", "revoked_by"])
+    audit.record(
+        acting_user,
+        "incident.share_revoked",
+        grant,
+        before=before,
+        region_code=grant.incident.region_id,
+    )
+    return grant
+
+
+def record_shared_read(user: User, incident: Incident) -> None:
+    """An audit row when a user reads an incident through a grant rather than jurisdiction."""
+    if not owns(user, incident):
+        audit.record(
+            user, "incident.read_shared", incident, after={}, region_code=incident.region_id
         )

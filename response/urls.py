@@ -24,6 +24,8 @@ urlpatterns = [
     path(
         "api/incidents/<int:pk>/dispatch/", api.IncidentDispatch.as_view(), name="incident-dispatch"
     ),
+    path("api/incidents/<int:pk>/grants/", api.IncidentGrants.as_view(), name="incident-grants"),
+    path("api/grants/<int:pk>/revoke/", api.GrantRevoke.as_view(), name="grant-revoke"),
     path(
         "api/incidents/<int:pk>/accident/", api.IncidentAccident.as_view(), name="incident-accident"
     ),

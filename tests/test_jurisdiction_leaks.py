@@ -61,7 +61,7 @@ from registry.synthetic.codes import (
 from response import services as response_services
 from response.dispatch import dispatch_incident
 from response.locate import at_equipment
-from tests.conftest import XINGQING, XIXIA, YINCHUAN, inside
+from tests.conftest import SHIZUISHAN_DAWUKOU, XINGQING, XIXIA, YINCHUAN, inside
 
 # Patterns the walk may not fill, each with the reason. Empty today: every pattern is filled.
 # A new endpoint whose parameters the walk cannot fill fails test_only_allowed_patterns_are_skipped
@@ -483,6 +483,11 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
     )
     # Dispatched to the device's contracted maintenance unit (the unit), an ask open to answer.
     dispatch = dispatch_incident(incident.pk, acting_user=user, note=f"{tag}派单备注")
+    # Shared with a third county (neither side): the grant must not open it to the other side.
+    grant = response_services.grant_incident(
+        incident.pk, grantee_code=SHIZUISHAN_DAWUKOU, hours=2, reason=f"{tag}授权事由",
+        acting_user=user,
+    )  # fmt: skip
     user.email = f"leak{tail}@segis.test"
     user.first_name = f"{tag}用户"
     user.save()
@@ -506,6 +511,7 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
         "layers.exportjob": export,
         "response.incident": incident,
         "response.dispatch": dispatch,
+        "response.incidentgrant": grant,
     }
     objects.update(_patrol_plan(user))
     needles = {
@@ -542,6 +548,7 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
         "incident summary": incident.summary,
         "incident address": incident.address,
         "incident note": f"{tag}派单备注",
+        "grant reason": grant.reason,
     }
     terms = {
         "geo.region": [code, region.name],
