@@ -2,11 +2,15 @@
 
 from django.urls import path
 
-from . import api
+from . import api, pages, sheet_views, statistics_views
 
 app_name = "response"
 
 urlpatterns = [
+    path("", pages.console, name="console"),
+    path("incidents/<int:pk>/sheet/", sheet_views.IncidentSheet.as_view(), name="incident-sheet"),
+    path("statistics/", statistics_views.StatisticsPage.as_view(), name="statistics"),
+    path("api/statistics/", statistics_views.Statistics.as_view(), name="statistics-api"),
     path("api/locate/", api.Locate.as_view(), name="locate"),
     path("api/around/", api.Around.as_view(), name="around"),
     path("api/around/resources/", api.AroundResources.as_view(), name="around-resources"),

@@ -1,0 +1,86 @@
+"""The response console (应急处置台): one page where a 96333 operator locates a call, sees what is
+around it, reports the incident, asks for help along the tiers and follows it to the end.
+
+The page is a shell: segis-console.js does everything through /response/api/, so the page and the
+API can never disagree on scoping or rules.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from accounts.models import Role, User
+from geo.basemap import jurisdiction_extent
+from registry.models.events import ResourceType
+
+from . import conf
+from .models import DispatchTier, IncidentState
+from .services import may_respond
+
+# What a coordinate picker gives (docs/crs.md): GPS and CGCS2000 as is, Amap/Tencent and Baidu offset.
+CRS_CHOICES = [
+    {"value": "wgs84", "label": "WGS84 · GPS"},
+    {"value": "cgcs2000", "label": "CGCS2000 · 国家2000"},
+    {"value": "gcj02", "label": "GCJ-02 · 高德/腾讯 Amap/Tencent"},
+    {"value": "bd09", "label": "BD-09 · 百度 Baidu"},
+]
+# The 96333 platform's fault codes the console offers first; any other code may be typed.
+FAULT_CODES = [
+    {"value": "11", "label": "11 困人 / passengers trapped"},
+    {"value": "", "label": "其他 / other"},
+]
+PLACEHOLDER_ID = 999999999  # reversed into URL templates, replaced by the script
+
+
+def _template(name: str) -> str:
+    return reverse(name, kwargs={"pk": PLACEHOLDER_ID}).replace(str(PLACEHOLDER_ID), "{id}")
+
+
+def _choices(choices) -> dict[str, str]:
+    return {value: str(label) for value, label in choices}
+
+
+def console_config(user: User, incident: str | None) -> dict:
+    """Everything segis-console.js needs to start; every URL it calls is scoped by the API."""
+    return {
+        "bounds": jurisdiction_extent(user.jurisdiction_prefix),
+        "may_act": may_respond(user),
+        "incident": int(incident) if incident and incident.isdigit() else None,
+        "poll_ms": 5000,
+        # Times read in the agency's zone, whatever the browser's machine is set to.
+        "time_zone": settings.TIME_ZONE,
+        "urls": {
+            "basemap": reverse("map-basemap"),
+            "locate": reverse("response:locate"),
+            "around": reverse("response:around"),
+            "incidents": reverse("response:incidents"),
+            "incident": _template("response:incident"),
+            "dispatch": _template("response:incident-dispatch"),
+            "transition": _template("response:incident-transition"),
+            "events": _template("response:incident-events"),
+            "grants": _template("response:incident-grants"),
+            "respond": _template("response:dispatch-respond"),
+            "sheet": _template("response:incident-sheet"),
+            "equipment_page": _template("equipment-page"),
+            "resource_page": _template("resource-page"),
+        },
+        "crs": CRS_CHOICES,
+        "fault_codes": FAULT_CODES,
+        "states": _choices(IncidentState.choices),
+        "tiers": _choices(DispatchTier.choices),
+        "resource_types": _choices(ResourceType.choices),
+        "grant_max_hours": conf.value("RESPONSE_GRANT_MAX_HOURS"),
+    }
+
+
+@login_required
+def console(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.jurisdiction_prefix is None or user.role == Role.ENTERPRISE:
+        return render(request, "layers/no_jurisdiction.html", status=403)
+    config = console_config(user, request.GET.get("incident"))
+    return render(request, "response/console.html", {"config": config})

@@ -1,0 +1,548 @@
+/* global maplibregl */
+'use strict';
+// The response console (/response/): locate a call, see what is around, report the incident, ask
+// for help along the 96333 tiers and follow it to the end. Everything goes through /response/api/,
+// which scopes and checks every request; this script only shows and asks.
+(function() {
+    const config = JSON.parse(document.getElementById('console-config').textContent);
+    const $ = (selector, root) => (root || document).querySelector(selector);
+    const CSRF = ($('input[name=csrfmiddlewaretoken]') || {}).value || '';
+    const EMPTY = {type: 'FeatureCollection', features: []};
+    const CHINA = [[73.5, 18.0], [135.1, 53.6]];
+    const COLOURS = {incident: '#d9480f', equipment: '#7048e8', hazard: '#f59f00', resource: '#1c7ed6', asked: '#2b8a3e'};
+    const TIME = new Intl.DateTimeFormat('zh-CN', {timeZone: config.time_zone, month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false});
+    const url = (name, id) => config.urls[name].replace('{id}', id);
+
+    const state = {place: null, query: '', incident: null, asked: [], pollTimer: null, clock: null};
+
+    // ------------------------------------------------------------------ small helpers
+
+    function el(tag, attrs, children) {
+        const node = document.createElement(tag);
+        Object.entries(attrs || {}).forEach(([key, value]) => {
+            if (value === undefined || value === null || value === false) {
+                return;
+            }
+            if (key === 'text') {
+                node.textContent = value;
+            } else if (key.startsWith('on')) {
+                node.addEventListener(key.slice(2), value);
+            } else {
+                node.setAttribute(key, value === true ? '' : value);
+            }
+        });
+        (children || []).forEach((child) => child !== null && child !== undefined && node.append(child));
+        return node;
+    }
+
+    const when = (value) => (value ? TIME.format(new Date(value)) : '—');
+    const km = (metres) => (metres >= 1000 ? `${(metres / 1000).toFixed(1)} km` : `${Math.round(metres)} m`);
+
+    class ApiError extends Error {
+        constructor(status, body) {
+            super(`HTTP ${status}`);
+            this.status = status;
+            this.body = body || {};
+        }
+    }
+
+    async function api(path, options) {
+        const init = {credentials: 'same-origin', headers: {Accept: 'application/json'}, ...(options || {})};
+        if (init.body !== undefined) {
+            init.method = init.method || 'POST';
+            init.headers = {...init.headers, 'Content-Type': 'application/json', 'X-CSRFToken': CSRF};
+            init.body = JSON.stringify(init.body);
+        }
+        const response = await fetch(path, init);
+        const body = await response.json().catch(() => ({}));
+        if (!response.ok) {
+            throw new ApiError(response.status, body);
+        }
+        return body;
+    }
+
+    // The API's 400 shape {errors: {field: [{rule, message, suggestion}]}}, or DRF's {field: [text]}.
+    function showErrors(box, error, onSuggestion) {
+        box.replaceChildren();
+        if (!error) {
+            box.hidden = true;
+            return;
+        }
+        const body = error.body || {};
+        const fields = body.errors || body;
+        const lines = [];
+        if (error.status === 404) {
+            lines.push(el('p', {text: '未找到，或不在您的辖区 / not found, or outside your jurisdiction'}));
+        } else if (error.status === 403) {
+            lines.push(el('p', {text: body.detail || '无权操作 / not allowed'}));
+        }
+        Object.entries(fields).forEach(([field, problems]) => {
+            (Array.isArray(problems) ? problems : [problems]).forEach((problem) => {
+                const message = typeof problem === 'string' ? problem : problem.message;
+                const line = el('p', {'data-field': field, 'data-rule': problem.rule || ''}, [el('b', {text: `${field}: `}), message]);
+                if (problem.suggestion && onSuggestion) {
+                    line.append(' ', el('button', {type: 'button', class: 'link', text: `改用 / use ${problem.suggestion}`,
+                        onclick: () => onSuggestion(problem.suggestion, problem.rule)}));
+                }
+                lines.push(line);
+            });
+        });
+        if (!lines.length) {
+            lines.push(el('p', {text: `请求失败 / request failed (${error.status || error.message})`}));
+        }
+        box.append(...lines);
+        box.hidden = false;
+    }
+
+    // ------------------------------------------------------------------ the map
+
+    const bounds = config.bounds ? [[config.bounds[0], config.bounds[1]], [config.bounds[2], config.bounds[3]]] : CHINA;
+    const map = new maplibregl.Map({
+        container: 'console-map',
+        style: {
+            version: 8,
+            sources: {
+                basemap: {type: 'geojson', data: EMPTY},
+                circles: {type: 'geojson', data: EMPTY},
+                links: {type: 'geojson', data: EMPTY},
+                places: {type: 'geojson', data: EMPTY}
+            },
+            layers: [
+                {id: 'background', type: 'background', paint: {'background-color': '#dfe7ee'}},
+                {id: 'land', type: 'fill', source: 'basemap', filter: ['==', ['get', 'outer'], true], paint: {'fill-color': '#fbf8ef'}},
+                {id: 'county-lines', type: 'line', source: 'basemap', filter: ['==', ['get', 'level'], 'county'],
+                    paint: {'line-color': '#a89f92', 'line-width': 0.8, 'line-dasharray': [3, 2]}},
+                {id: 'city-lines', type: 'line', source: 'basemap', filter: ['==', ['get', 'level'], 'city'],
+                    paint: {'line-color': '#8a7a66', 'line-width': 1.2}},
+                {id: 'jurisdiction-line', type: 'line', source: 'basemap', filter: ['==', ['get', 'outer'], true],
+                    paint: {'line-color': '#0b4f8a', 'line-width': 2, 'line-opacity': 0.75}},
+                {id: 'circles', type: 'fill', source: 'circles', paint: {'fill-color': COLOURS.hazard, 'fill-opacity': 0.08, 'fill-outline-color': COLOURS.hazard}},
+                {id: 'links', type: 'line', source: 'links',
+                    paint: {'line-color': ['match', ['get', 'role'], 'asked', COLOURS.asked, COLOURS.resource], 'line-width': ['match', ['get', 'role'], 'asked', 3, 1.5],
+                        'line-dasharray': [2, 1.5]}},
+                {id: 'places', type: 'circle', source: 'places',
+                    paint: {
+                        'circle-radius': ['match', ['get', 'role'], 'incident', 9, 'equipment', 7, 'asked', 8, 5.5],
+                        'circle-color': ['match', ['get', 'role'], 'incident', COLOURS.incident, 'equipment', COLOURS.equipment,
+                            'hazard', COLOURS.hazard, 'asked', COLOURS.asked, COLOURS.resource],
+                        'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2
+                    }},
+                {id: 'place-labels', type: 'symbol', source: 'places', filter: ['in', ['get', 'role'], ['literal', ['resource', 'asked']]],
+                    layout: {'text-field': ['get', 'label'], 'text-size': 11, 'text-offset': [0, 1.1], 'text-anchor': 'top', 'text-font': ['Noto Sans Regular']},
+                    paint: {'text-color': '#1d3557', 'text-halo-color': '#ffffff', 'text-halo-width': 1.5}}
+            ]
+        },
+        bounds: bounds,
+        fitBoundsOptions: {padding: 30},
+        maxZoom: 18,
+        attributionControl: {compact: true, customAttribution: '行政区划 / boundaries: SEGIS'}
+    });
+    map.addControl(new maplibregl.NavigationControl({showCompass: false}), 'top-right');
+    map.dragRotate.disable();
+    map.touchZoomRotate.disableRotation();
+    window.segisConsoleMap = map;  // for the browser tests
+
+    const loaded = new Promise((resolve) => map.on('load', resolve));
+    loaded.then(async() => {
+        try {
+            map.getSource('basemap').setData(await api(config.urls.basemap));
+        } catch (error) {
+            // The base map is decoration: the console works without it.
+        }
+    });
+
+    const feature = (lon, lat, properties) => ({type: 'Feature', geometry: {type: 'Point', coordinates: [lon, lat]}, properties});
+
+    // A circle of `metres` round a point, as a polygon (64 sides on the sphere; enough on screen).
+    function circle(lon, lat, metres) {
+        const ring = [];
+        const R = 6371008.8;
+        const d = metres / R;
+        const φ1 = lat * Math.PI / 180;
+        const λ1 = lon * Math.PI / 180;
+        for (let i = 0; i <= 64; i++) {
+            const θ = 2 * Math.PI * i / 64;
+            const φ2 = Math.asin(Math.sin(φ1) * Math.cos(d) + Math.cos(φ1) * Math.sin(d) * Math.cos(θ));
+            const λ2 = λ1 + Math.atan2(Math.sin(θ) * Math.sin(d) * Math.cos(φ1), Math.cos(d) - Math.sin(φ1) * Math.sin(φ2));
+            ring.push([λ2 * 180 / Math.PI, φ2 * 180 / Math.PI]);
+        }
+        return {type: 'Feature', geometry: {type: 'Polygon', coordinates: [ring]}, properties: {}};
+    }
+
+    const around = {resources: [], hazards: [], radii: {}};
+
+    async function drawMap(fit) {
+        await loaded;
+        const place = state.place;
+        const features = [];
+        const links = [];
+        const circles = [];
+        if (place) {
+            around.hazards.forEach((h) => features.push(feature(h.lon, h.lat, {role: 'hazard', label: h.label || ''})));
+            Object.values(around.resources).flat().forEach((r) => {
+                features.push(feature(r.lon, r.lat, {role: 'resource', label: `${r.name} ${km(r.distance_m)}`}));
+                links.push({type: 'Feature', geometry: {type: 'LineString', coordinates: [[place.lon, place.lat], [r.lon, r.lat]]}, properties: {role: 'resource'}});
+            });
+            state.asked.forEach((a) => {
+                features.push(feature(a.lon, a.lat, {role: 'asked', label: `已派 / asked: ${a.name}`}));
+                links.push({type: 'Feature', geometry: {type: 'LineString', coordinates: [[place.lon, place.lat], [a.lon, a.lat]]}, properties: {role: 'asked'}});
+            });
+            Object.values(around.radii).forEach((radius) => circles.push(circle(place.lon, place.lat, radius)));
+            if (place.device && place.device.lon !== null) {
+                features.push(feature(place.device.lon, place.device.lat, {role: 'equipment', label: place.device.code}));
+            }
+            features.push(feature(place.lon, place.lat, {role: 'incident', label: ''}));
+        }
+        map.getSource('places').setData({type: 'FeatureCollection', features});
+        map.getSource('links').setData({type: 'FeatureCollection', features: links});
+        map.getSource('circles').setData({type: 'FeatureCollection', features: circles});
+        if (fit && place) {
+            const box = new maplibregl.LngLatBounds([place.lon, place.lat], [place.lon, place.lat]);
+            features.forEach((f) => box.extend(f.geometry.coordinates));
+            map.fitBounds(box, {padding: 60, maxZoom: 16, duration: 0});
+        }
+    }
+
+    // ------------------------------------------------------------------ locating
+
+    const locateForm = $('#locate-form');
+    const results = $('#locate-results');
+    const locateErrors = $('#locate-errors');
+
+    function describe(match) {
+        const device = match.equipment;
+        if (device) {
+            return [device.variety_name, device.rescue_id ? `96333 ${device.rescue_id}` : device.device_code || device.registration_code,
+                device.address || '', device.use_unit].filter(Boolean);
+        }
+        if (match.unit) {
+            return [match.unit.name, match.unit.address || ''];
+        }
+        return [`${match.lon.toFixed(6)}, ${match.lat.toFixed(6)}`];
+    }
+
+    async function locate(params, query) {
+        showErrors(locateErrors, null);
+        results.hidden = true;
+        try {
+            const body = await api(`${config.urls.locate}?${new URLSearchParams(params)}`);
+            state.query = query;
+            if (body.matches.length === 1) {
+                choose(body.matches[0]);
+                return;
+            }
+            results.replaceChildren(...body.matches.map((match) => el('li', {tabindex: 0, onclick: () => choose(match),
+                onkeydown: (event) => event.key === 'Enter' && choose(match)}, [
+                el('span', {class: 'what'}, [el('span', {class: 'tag', text: match.how}), describe(match)[0]]),
+                el('span', {class: 'more', text: describe(match).slice(1).join(' · ')})
+            ])));
+            results.hidden = false;
+        } catch (error) {
+            showErrors(locateErrors, error, (suggestion, rule) => {
+                // A swap is suggested as "lon=…, lat=…": the search box takes the bare pair.
+                const numbers = suggestion.match(/-?\d+(?:\.\d+)?/g) || [];
+                const swapped = rule === 'location.swapped' && numbers.length === 2;
+                $('#locate-input').value = swapped ? numbers.join(',') : suggestion;
+                locateForm.requestSubmit();
+            });
+        }
+    }
+
+    locateForm.addEventListener('submit', (event) => {
+        event.preventDefault();
+        const q = $('#locate-input').value.trim();
+        locate({q, crs: $('#locate-crs').value}, q);
+    });
+
+    map.on('click', (event) => {
+        if ($('#click-mode').checked) {
+            const click = `${event.lngLat.lng.toFixed(6)},${event.lngLat.lat.toFixed(6)}`;
+            locate({click}, click);
+        }
+    });
+
+    function placeOf(match) {
+        const device = match.equipment;
+        return {
+            lon: match.lon, lat: match.lat, region: match.region, how: match.how, crs: match.source_crs,
+            given: match.given, approximate: match.approximate, unit: match.unit,
+            equipmentId: device ? device.id : null, device: null
+        };
+    }
+
+    async function choose(match) {
+        results.hidden = true;
+        closeIncident();
+        state.place = placeOf(match);
+        $('#report-form').dataset.ready = '1';
+        await showAround();
+    }
+
+    // ------------------------------------------------------------------ what is around
+
+    function party(title, unit) {
+        if (!unit) {
+            return null;
+        }
+        return el('div', {class: 'party'}, [
+            el('span', {class: 'label', text: title}),
+            el('b', {text: unit.name}),
+            unit.contact_name || unit.contact_phone
+                ? el('span', {class: 'contact', text: `${unit.contact_name || ''} ${unit.contact_phone || ''}${unit.masked ? ' （已脱敏 / masked）' : ''}`})
+                : null
+        ]);
+    }
+
+    function renderCard(card) {
+        const box = $('#card');
+        if (!card) {
+            box.replaceChildren(el('p', {class: 'muted', text: state.place.unit ? `单位 / unit: ${state.place.unit.name}` : '未关联设备 / no device named'}));
+            return;
+        }
+        const inspection = card.last_inspection;
+        box.replaceChildren(el('div', {class: 'device-card'}, [
+            el('h3', {}, [el('a', {href: url('equipment_page', card.id), target: '_blank', text: `${card.variety.name} ${card.device_code || card.registration_code}`})]),
+            el('dl', {}, [
+                el('dt', {text: '96333'}), el('dd', {text: card.rescue_id || '—'}),
+                el('dt', {text: '地址 / address'}), el('dd', {text: card.address || '—'}),
+                el('dt', {text: '下次检验 / next due'}), el('dd', {class: card.overdue ? 'error' : '', text: `${card.next_inspection_due || '—'}${card.overdue ? ' 逾期 / overdue' : ''}`}),
+                el('dt', {text: '上次检验 / last inspection'}),
+                el('dd', {text: inspection ? `${inspection.inspected_on} ${inspection.conclusion_label}` : '—'}),
+                el('dt', {text: '历史事故 / accidents'}), el('dd', {text: card.accidents.length ? card.accidents.map((a) => `${a.occurred_at.slice(0, 10)} ${a.kind}`).join('; ') : '无 / none'})
+            ]),
+            party('使用单位 / use unit', card.use_unit),
+            party('维保单位 / maintenance', card.maintenance_unit)
+        ]));
+    }
+
+    function renderAround(body) {
+        around.resources = body.resources || {};
+        around.hazards = body.hazards ? body.hazards.items || [] : [];
+        around.radii = body.hazards ? body.hazards.radii_m || {} : {};
+        const resourceItems = Object.entries(around.resources).flatMap(([type, rows]) => rows.slice(0, 1).map((r) => el('li', {'data-type': type}, [
+            el('span', {class: 'tag', text: config.resource_types[type] || type}),
+            el('a', {href: url('resource_page', r.id), target: '_blank', text: r.name}),
+            el('span', {class: 'muted', text: ` ${km(r.distance_m)} · 约 / about ${Math.round(r.eta_min)} min`})
+        ])));
+        $('#resources').replaceChildren(...(resourceItems.length ? resourceItems : [el('li', {class: 'muted', text: '无 / none'})]));
+        $('#hazards').replaceChildren(...(around.hazards.length ? around.hazards.slice(0, 12).map((h) => el('li', {}, [
+            el('span', {class: 'tag', text: h.what === 'equipment' ? h.kind : '加气站 / filling'}), h.label || '', el('span', {class: 'muted', text: ` ${km(h.distance_m)} ${h.address || ''}`})
+        ])) : [el('li', {class: 'muted', text: '半径内无 / none within the radius'})]));
+        $('#hazard-total').textContent = body.hazards ? `${body.hazards.total}` : '';
+        $('#around').hidden = false;
+    }
+
+    async function showAround() {
+        const place = state.place;
+        $('#place').hidden = false;
+        $('#place-region').textContent = `${place.region.name} · ${place.region.urban ? '城区 / urban' : '郊县 / rural'}`;
+        const params = place.equipmentId ? {equipment: place.equipmentId} : {point: `${place.lon},${place.lat}`};
+        try {
+            const body = await api(`${config.urls.around}?${new URLSearchParams(params)}`);
+            if (body.equipment) {
+                place.device = {lon: body.equipment.lon, lat: body.equipment.lat, code: body.equipment.rescue_id || body.equipment.device_code};
+            }
+            renderCard(body.equipment);
+            renderAround(body);
+        } catch (error) {
+            renderCard(null);
+            showErrors($('#locate-errors'), error);
+        }
+        await drawMap(true);
+    }
+
+    // ------------------------------------------------------------------ reporting
+
+    $('#report-form').addEventListener('submit', async(event) => {
+        event.preventDefault();
+        const form = event.target;
+        const place = state.place;
+        const errors = $('.form-errors', form);
+        const body = {fault_code: form.elements.fault_code.value.trim(), summary: form.elements.summary.value.trim(), query: state.query.slice(0, 200)};
+        if (place.equipmentId) {
+            body.equipment = String(place.equipmentId);
+        } else if (place.unit) {
+            body.unit = String(place.unit.id);
+        } else {
+            body.click = `${place.lon},${place.lat}`;
+        }
+        try {
+            const incident = await api(config.urls.incidents, {body});
+            showErrors(errors, null);
+            form.reset();
+            await openIncident(incident.id, false);
+            loadIncidentList();
+        } catch (error) {
+            showErrors(errors, error);
+        }
+    });
+
+    // ------------------------------------------------------------------ the incident
+
+    const box = $('#incident');
+
+    function closeIncident() {
+        state.incident = null;
+        state.asked = [];
+        clearInterval(state.pollTimer);
+        box.hidden = true;
+        history.replaceState(null, '', location.pathname);
+    }
+
+    async function openIncident(id, locateIt) {
+        clearInterval(state.pollTimer);
+        const incident = await api(url('incident', id));
+        state.incident = incident;
+        history.replaceState(null, '', `${location.pathname}?incident=${id}`);
+        if (locateIt !== false) {
+            state.place = {lon: incident.lon, lat: incident.lat, region: {name: incident.region.name, urban: null},
+                equipmentId: incident.equipment ? incident.equipment.id : null, unit: incident.unit, device: null};
+            await showAround();
+            $('#place-region').textContent = incident.region.name;
+        }
+        $('#report-form').hidden = true;
+        await renderIncident();
+        state.pollTimer = setInterval(refreshIncident, config.poll_ms);
+    }
+
+    async function refreshIncident() {
+        if (!state.incident) {
+            return;
+        }
+        try {
+            state.incident = await api(url('incident', state.incident.id));
+            await renderIncident();
+        } catch (error) {
+            // A lost connection shows on the next successful poll; nothing to undo here.
+        }
+    }
+
+    async function act(path, body, errors) {
+        try {
+            await api(path, {body});
+            await refreshIncident();
+            loadIncidentList();
+        } catch (error) {
+            showErrors(errors, error);
+        }
+    }
+
+    function countdown(deadline) {
+        const left = Math.round((new Date(deadline) - Date.now()) / 1000);
+        if (left <= 0) {
+            return '已超时，等待升级 / overdue, escalating';
+        }
+        return `剩余 / left ${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`;
+    }
+
+    async function renderIncident() {
+        const incident = state.incident;
+        const ended = ['closed', 'false_alarm'].includes(incident.state);
+        const mayAct = config.may_act && !incident.shared;
+        const errors = el('div', {class: 'form-errors', role: 'alert', hidden: true});
+        let next = null;
+        if (mayAct && !ended) {
+            try {
+                next = (await api(url('dispatch', incident.id))).next;
+            } catch (error) {
+                next = null;
+            }
+        }
+        const waiting = incident.dispatches.some((d) => d.status === 'pending');
+        state.asked = incident.dispatches.filter((d) => d.lon !== undefined && d.lon !== null).map((d) => ({lon: d.lon, lat: d.lat, name: d.party}));
+
+        const dispatches = incident.dispatches.map((d) => el('li', {class: `dispatch ${d.status}`, 'data-tier': d.tier, 'data-status': d.status}, [
+            el('span', {class: 'tag', text: d.tier_label}),
+            el('b', {text: d.party}),
+            el('span', {class: 'muted', text: ` ${when(d.asked_at)} · `}),
+            el('span', {class: `status ${d.status}`, text: {pending: '待响应 / pending', responded: '已响应 / responded',
+                declined: '已拒绝 / declined', timed_out: '超时 / timed out'}[d.status]}),
+            d.status === 'pending' && d.deadline_at ? el('span', {class: 'countdown', 'data-deadline': d.deadline_at, text: ` ${countdown(d.deadline_at)}`}) : null,
+            mayAct && d.status === 'pending' ? el('span', {class: 'answers'}, [
+                el('button', {type: 'button', class: 'small', text: '已响应 / responded', onclick: () => act(url('respond', d.id), {answer: 'responded'}, errors)}),
+                el('button', {type: 'button', class: 'small secondary', text: '拒绝 / declined', onclick: () => act(url('respond', d.id), {answer: 'declined'}, errors)})
+            ]) : null
+        ]));
+
+        const moves = mayAct ? incident.allowed_states.filter((s) => s !== 'dispatched' && s !== 'responded').map((s) => el('button', {
+            type: 'button', class: s === 'false_alarm' ? 'secondary' : '', 'data-state': s,
+            text: {arrived: '到达现场 / arrived', released: '解困 / released', closed: '结束 / close', false_alarm: '误报 / false alarm'}[s] || config.states[s],
+            onclick: () => act(url('transition', incident.id), {state: s}, errors)
+        })) : [];
+
+        const note = mayAct ? el('form', {class: 'note-form', onsubmit: (event) => {
+            event.preventDefault();
+            const field = event.target.elements.note;
+            act(url('events', incident.id), {note: field.value}, errors).then(() => { field.value = ''; });
+        }}, [el('input', {name: 'note', maxlength: 2000, placeholder: '记录 / add a note', required: true}), el('button', {type: 'submit', class: 'small', text: '记录 / note'})]) : null;
+
+        const share = mayAct && !ended ? el('details', {class: 'share'}, [
+            el('summary', {text: '跨辖区共享 / share with another jurisdiction'}),
+            el('form', {onsubmit: (event) => {
+                event.preventDefault();
+                const f = event.target.elements;
+                act(url('grants', incident.id), {grantee: f.grantee.value.trim(), hours: Number(f.hours.value), reason: f.reason.value}, errors);
+            }}, [
+                el('label', {text: '区划代码 / division code '}, [el('input', {name: 'grantee', required: true, maxlength: 6, size: 7})]),
+                el('label', {text: ' 小时 / hours '}, [el('input', {name: 'hours', type: 'number', min: 1, max: config.grant_max_hours, value: 4, step: 1})]),
+                el('label', {class: 'block', text: '事由 / reason '}, [el('input', {name: 'reason', required: true, maxlength: 500})]),
+                el('button', {type: 'submit', class: 'small', text: '共享 / share'})
+            ])
+        ]) : null;
+
+        box.replaceChildren(...[
+            el('h2', {}, [`事件 / Incident #${incident.id}`, el('span', {class: `state ${incident.state}`, 'data-state': incident.state, text: incident.state_label})]),
+            incident.shared ? el('p', {class: 'notice', text: '其他辖区共享，只读 / shared by another jurisdiction: read only'}) : null,
+            el('p', {class: 'muted', text: `${when(incident.reported_at)} · ${incident.region.name} · ${incident.address || ''} ${incident.fault_code ? '· 故障 / fault ' + incident.fault_code : ''}`}),
+            incident.summary ? el('p', {text: incident.summary}) : null,
+            el('h3', {text: '派单 / Asked for help'}),
+            el('ol', {class: 'plain-list dispatches'}, dispatches.length ? dispatches : [el('li', {class: 'muted', text: '尚未派单 / nobody asked yet'})]),
+            next ? el('button', {type: 'button', class: waiting ? 'secondary' : 'primary', id: 'dispatch-next', 'data-tier': next.tier,
+                text: `${waiting ? '不等超时，' : ''}派单 / Ask ${waiting ? 'now ' : ''}${config.tiers[next.tier] || next.tier}: ${next.party}`,
+                onclick: () => act(url('dispatch', incident.id), {}, errors)}) : null,
+            moves.length ? el('div', {class: 'moves'}, moves) : null,
+            errors,
+            note,
+            el('h3', {text: '时间线 / Timeline'}),
+            el('ol', {class: 'plain-list timeline'}, incident.events.slice().reverse().map((e) => el('li', {}, [
+                el('span', {class: 'muted', text: `${when(e.at)} `}),
+                e.to_state ? el('b', {text: `${config.states[e.to_state] || e.to_state} `}) : null,
+                e.note || '', e.actor ? el('span', {class: 'muted', text: ` · ${e.actor}`}) : null
+            ]))),
+            el('p', {class: 'links'}, [el('a', {href: url('sheet', incident.id), target: '_blank', text: '事件报告单 / incident sheet'})]),
+            share
+        ].filter(Boolean));
+        box.hidden = false;
+        await drawMap(false);
+    }
+
+    // Deadlines tick between polls.
+    state.clock = setInterval(() => {
+        document.querySelectorAll('.countdown[data-deadline]').forEach((node) => {
+            node.textContent = ` ${countdown(node.dataset.deadline)}`;
+        });
+    }, 1000);
+
+    // ------------------------------------------------------------------ open incidents
+
+    async function loadIncidentList() {
+        try {
+            const body = await api(`${config.urls.incidents}?state=open`);
+            const rows = body.results.map((i) => el('li', {tabindex: 0, 'data-incident': i.id, onclick: () => openIncident(i.id)}, [
+                el('span', {class: `state ${i.state}`, text: i.state_label}),
+                el('b', {text: ` #${i.id} `}), i.address || i.region.name,
+                el('span', {class: 'more', text: `${when(i.reported_at)}${i.equipment ? ' · ' + i.equipment.code : ''}${i.shared ? ' · 共享 / shared' : ''}`})
+            ]));
+            $('#incident-list').replaceChildren(...(rows.length ? rows : [el('li', {class: 'muted', text: '无 / none'})]));
+        } catch (error) {
+            $('#incident-list').replaceChildren(el('li', {class: 'error', text: '无法读取 / could not load'}));
+        }
+    }
+
+    $('#refresh-incidents').addEventListener('click', loadIncidentList);
+    loadIncidentList();
+    setInterval(loadIncidentList, config.poll_ms * 3);
+    if (config.incident) {
+        openIncident(config.incident).catch((error) => showErrors(locateErrors, error));
+    }
+})();
