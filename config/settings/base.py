@@ -168,6 +168,10 @@ EXPORT_STALLED_AFTER = dt.timedelta(minutes=env.float("EXPORT_STALLED_MINUTES", 
 # Queued or running jobs one user may have at a time.
 EXPORT_MAX_ACTIVE_JOBS = env.int("EXPORT_MAX_ACTIVE_JOBS", default=3)
 
+# Uploaded import files (registry/importers, docs/import.md): private like exports, stored under
+# generated names. The other import limits have their defaults in registry/importers/limits.py.
+IMPORT_ROOT = Path(env("IMPORT_ROOT", default=str(VAR_DIR / "imports")))
+
 # National ID numbers are personal information: encrypted at rest with this key (Fernet, urlsafe base64).
 PERSONAL_DATA_KEY = env("PERSONAL_DATA_KEY", default="")
 

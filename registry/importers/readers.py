@@ -1,0 +1,228 @@
+"""Readers: a stored upload as rows of column → value, with the geometry and the source row number.
+
+CSV (csv module, the encoding intake detected) and XLSX (openpyxl, read-only) are parsed here, in
+pure Python, from files intake has checked. GeoJSON, GeoPackage and Shapefile are read by GDAL
+(pyogrio) in the bounded child process of sandbox.py, on the stored file's path only, and come
+back as Arrow batches. Geometry is WKB with the coordinates as the file gives them (lon, lat for
+geographic CRSs); the layer's CRS is reported, never passed to GDAL, and converting it is for
+geo/crs.py once the user has declared or confirmed it.
+
+Row numbers are what a user sees in their own tool: in CSV and XLSX the header is row 1 and the
+first data row is row 2; in GIS layers the first feature is row 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import shapely
+
+from .errors import refuse
+from .intake import StoredUpload
+from .sandbox import gdal_batches
+
+# Encodings a user may name for a Shapefile's .dbf when it has no .cpg (GDAL option values).
+DBF_ENCODINGS = {"utf-8": "UTF-8", "gbk": "GBK", "cp936": "GBK", "gb18030": "GB18030"}
+EXTRA = "_extra"  # cells beyond the header, kept as a list
+GDAL_FORMATS = ("geojson", "gpkg", "shp")
+EPSG = re.compile(r"EPSG:\d+")
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One row of a source file, before any mapping or validation."""
+
+    number: int
+    values: dict[str, Any]
+    geometry: bytes | None = None  # WKB, coordinates as given
+
+    @property
+    def shape(self) -> shapely.Geometry | None:
+        return None if self.geometry is None else shapely.from_wkb(self.geometry)
+
+
+@dataclass
+class RowReader:
+    """Columns, CRS and rows of one upload; use as a context manager (a GDAL read is a process)."""
+
+    upload: StoredUpload
+    columns: list[str] = field(default_factory=list)
+    crs: str | None = None  # "EPSG:4326" when the layer names an authority code; else None
+    crs_wkt: str | None = None  # the layer's own definition when it names none: shown, not used
+    encoding: str | None = None
+    layer: str | None = None
+    sandboxed: bool = False  # the GDAL read ran with network sockets forbidden (seccomp)
+    _rows: Iterator[SourceRow] | None = None
+    _stream: Any = None
+    _stack: ExitStack = field(default_factory=ExitStack)
+
+    def __iter__(self) -> Iterator[SourceRow]:
+        return self._rows
+
+    def __enter__(self) -> RowReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+def open_rows(
+    upload: StoredUpload, *, layer: str | None = None, encoding: str | None = None
+) -> RowReader:
+    """A reader of the upload's rows. `layer`: a sheet or layer name when the file has several;
+    `encoding`: a Shapefile .dbf's encoding when it has no .cpg (utf-8, gbk, gb18030)."""
+    reader = RowReader(upload)
+    try:
+        if upload.format == "csv":
+            _open_csv(reader)
+        elif upload.format == "xlsx":
+            _open_xlsx(reader, layer)
+        else:
+            _open_gdal(reader, layer, encoding)
+    except BaseException:
+        reader.close()
+        raise
+    return reader
+
+
+def _header(cells: list[Any] | tuple[Any, ...]) -> list[str]:
+    """Header names: blanks become column_N, repeats get _2, _3 …: every key of a row is unique."""
+    names: list[str] = []
+    for position, cell in enumerate(cells, start=1):
+        name = "" if cell is None else str(cell).strip()
+        name = name or f"column_{position}"
+        base, n = name, 1
+        while name in names:
+            n += 1
+            name = f"{base}_{n}"
+        names.append(name)
+    return names
+
+
+def _values(columns: list[str], cells: list[Any] | tuple[Any, ...]) -> dict[str, Any]:
+    values = dict(zip(columns, cells, strict=False))
+    for name in columns[len(cells) :]:
+        values[name] = None
+    if len(cells) > len(columns):
+        values[EXTRA] = list(cells[len(columns) :])
+    return values
+
+
+def _blank(cells: list[Any] | tuple[Any, ...]) -> bool:
+    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def _open_csv(reader: RowReader) -> None:
+    upload = reader.upload
+    # Closed with the reader: rows are read after this function returns.
+    f = open(upload.path, encoding=upload.encoding, newline="")  # noqa: SIM115
+    reader._stack.enter_context(f)
+    rows = csv.reader(f, delimiter=upload.delimiter or ",")
+    reader.encoding = upload.encoding
+    try:
+        reader.columns = _header(next(rows, []))
+    except csv.Error as error:
+        refuse("file", "csv.syntax", f"第 1 行无法解析 / Row 1 cannot be parsed: {error}")
+    reader._rows = _csv_rows(rows, reader.columns)
+
+
+def _csv_rows(rows, columns: list[str]) -> Iterator[SourceRow]:
+    number = 1
+    try:
+        for cells in rows:
+            number += 1
+            if not _blank(cells):
+                yield SourceRow(number, _values(columns, cells))
+    except csv.Error as error:
+        refuse("file", "csv.syntax", f"第 {number + 1} 行无法解析 / Row {number + 1} cannot be "
+               f"parsed: {error}")  # fmt: skip
+
+
+# --------------------------------------------------------------------------- XLSX
+
+
+def _open_xlsx(reader: RowReader, sheet: str | None) -> None:
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(reader.upload.path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises whatever its parsers raise on a damaged part
+        refuse("file", "xlsx.damaged", f"工作簿无法读取 / The workbook cannot be read: {error}")
+    reader._stack.callback(workbook.close)
+    if sheet is None:
+        names = workbook.sheetnames
+        if len(names) != 1:
+            refuse("layer", "layer", f"工作簿有多个工作表，请选择一个 / The workbook holds several "
+                   f"sheets, choose one: {', '.join(names)}")  # fmt: skip
+        sheet = names[0]
+    elif sheet not in workbook.sheetnames:
+        refuse("layer", "layer", f"没有工作表 “{sheet}” / No sheet “{sheet}”")
+    reader.layer = sheet
+    worksheet = workbook[sheet]
+    rows = worksheet.iter_rows(values_only=True)
+    first = worksheet.min_row or 1
+    reader.columns = _header(next(rows, ()))
+    reader._rows = _xlsx_rows(rows, reader.columns, first)
+
+
+def _xlsx_rows(rows, columns: list[str], first: int) -> Iterator[SourceRow]:
+    for number, cells in enumerate(rows, start=first + 1):
+        # Sheets often carry formatted but empty cells to the right: trim them.
+        cells = list(cells)
+        while len(cells) > len(columns) and cells[-1] is None:
+            cells.pop()
+        if not _blank(cells):
+            yield SourceRow(number, _values(columns, cells))
+
+
+# --------------------------------------------------------------------------- GDAL formats
+
+
+def _open_gdal(reader: RowReader, layer: str | None, encoding: str | None) -> None:
+    upload = reader.upload
+    gdal_encoding = None
+    if encoding is not None:
+        if upload.format != "shp" or encoding.lower() not in DBF_ENCODINGS:
+            refuse("encoding", "encoding", "只能为无 .cpg 的 Shapefile 指定编码：utf-8、gbk 或 "
+                   "gb18030 / An encoding may only be given for a Shapefile without .cpg: utf-8, "
+                   "gbk or gb18030")  # fmt: skip
+        gdal_encoding = DBF_ENCODINGS[encoding.lower()]
+    stream = reader._stack.enter_context(
+        gdal_batches(upload.path, upload.format, layer=layer, encoding=gdal_encoding)
+    )
+    reader._stream = stream
+    meta = {k.decode(): v.decode() for k, v in (stream.schema.metadata or {}).items()}
+    geometry = meta.get("segis.geometry") or None
+    reader.columns = [name for name in stream.schema.names if name != geometry]
+    crs = meta.get("segis.crs") or None
+    reader.crs = crs if crs and EPSG.fullmatch(crs) else None
+    reader.crs_wkt = crs if crs and not reader.crs else None
+    reader.encoding = gdal_encoding or upload.encoding or meta.get("segis.encoding") or None
+    reader.layer = meta.get("segis.layer") or None
+    reader.sandboxed = meta.get("segis.sandboxed") == "1"
+    reader._rows = _gdal_rows(stream, reader.columns, geometry)
+
+
+def _gdal_rows(stream, columns: list[str], geometry: str | None) -> Iterator[SourceRow]:
+    number = 0
+    for batch in stream:
+        table = pa.Table.from_batches([batch])
+        values = [table.column(name).to_pylist() for name in columns]
+        shapes = table.column(geometry).to_pylist() if geometry else [None] * table.num_rows
+        for i in range(table.num_rows):
+            number += 1
+            yield SourceRow(
+                number, {c: v[i] for c, v in zip(columns, values, strict=True)}, shapes[i]
+            )

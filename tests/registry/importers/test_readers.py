@@ -1,0 +1,177 @@
+"""Readers: files made here in each accepted format come back as the rows that were written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import openpyxl
+import pytest
+
+from registry.importers.intake import store_upload
+from registry.importers.readers import open_rows
+from tests.registry.importers.conftest import NAMES, POINTS, refusal, shapefile_zip, write_layer
+
+HEADER = ["设备代码", "名称", "经度", "纬度"]
+ROWS = [
+    ["31103201202400001", "兴庆区电梯一号", "106.2782", "38.4664"],
+    ["41703201202400002", "西夏区锅炉二号", "106.1322", "38.4920"],
+]
+
+
+def csv_text(rows=ROWS) -> str:
+    return "\r\n".join(",".join(r) for r in [HEADER, *rows]) + "\r\n"
+
+
+def read_all(upload, **options):
+    with open_rows(upload, **options) as reader:
+        return reader, list(reader)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data"),
+    [
+        ("utf-8", csv_text().encode("utf-8")),
+        ("utf-8-sig", csv_text().encode("utf-8-sig")),
+        ("gbk", csv_text().encode("gbk")),
+    ],
+)
+def test_csv_in_each_encoding_reads_the_same_rows(encoding, data):
+    upload = store_upload(data, "设备.csv")
+    assert (upload.format, upload.encoding, upload.delimiter) == ("csv", encoding, ",")
+    reader, rows = read_all(upload)
+    assert reader.columns == HEADER  # no BOM left on the first name
+    assert [r.number for r in rows] == [2, 3]
+    assert [list(r.values.values()) for r in rows] == ROWS
+    assert rows[0].geometry is None
+
+
+def test_csv_with_characters_beyond_gbk_is_read_as_gb18030():
+    rows = [[*ROWS[0][:1], "刘䶮𠀀电梯", *ROWS[0][2:]]]
+    with pytest.raises(UnicodeEncodeError):
+        "𠀀".encode("gbk")  # the file cannot be GBK: only GB18030 holds this character
+    upload = store_upload(csv_text(rows).encode("gb18030"), "设备.csv")
+    assert upload.encoding == "gb18030"
+    _, read = read_all(upload)
+    assert read[0].values["名称"] == "刘䶮𠀀电梯"
+
+
+def test_csv_semicolons_blank_lines_short_and_long_rows():
+    text = "a;b;c\n1;2;3\n\n4;5\n6;7;8;9\n"
+    upload = store_upload(text.encode(), "x.csv")
+    assert upload.delimiter == ";"
+    _, rows = read_all(upload)
+    assert [(r.number, r.values) for r in rows] == [
+        (2, {"a": "1", "b": "2", "c": "3"}),
+        (4, {"a": "4", "b": "5", "c": None}),
+        (5, {"a": "6", "b": "7", "c": "8", "_extra": ["9"]}),
+    ]
+
+
+def test_csv_blank_and_repeated_headers_get_unique_names():
+    upload = store_upload("名称,,名称\n甲,乙,丙\n".encode(), "x.csv")
+    reader, rows = read_all(upload)
+    assert reader.columns == ["名称", "column_2", "名称_2"]
+    assert rows[0].values == {"名称": "甲", "column_2": "乙", "名称_2": "丙"}
+
+
+def test_xlsx_made_with_openpyxl(tmp_path):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "设备"
+    sheet.append(["设备代码", "名称", "额定载荷", "下次检验"])
+    sheet.append(["31103201202400001", "兴庆区电梯一号", 1000, dt.date(2026, 5, 1)])
+    sheet.append([None, None, None, None])
+    sheet.append(["41703201202400002", "西夏区锅炉二号", 2.5, dt.date(2027, 1, 31)])
+    path = tmp_path / "x.xlsx"
+    workbook.save(path)
+    upload = store_upload(path.read_bytes(), "设备.xlsx")
+    assert upload.format == "xlsx"
+    reader, rows = read_all(upload)
+    assert (reader.layer, reader.columns) == ("设备", ["设备代码", "名称", "额定载荷", "下次检验"])
+    assert [r.number for r in rows] == [2, 4]
+    assert rows[0].values["名称"] == "兴庆区电梯一号"
+    assert rows[0].values["额定载荷"] == 1000
+    assert rows[1].values["下次检验"] == dt.datetime(2027, 1, 31)
+
+
+def test_xlsx_with_several_sheets_asks_for_one(tmp_path):
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["a"])
+    workbook.create_sheet("第二").append(["b"])
+    path = tmp_path / "x.xlsx"
+    workbook.save(path)
+    upload = store_upload(path.read_bytes(), "x.xlsx")
+    with pytest.raises(Exception) as error:
+        open_rows(upload)
+    assert refusal(error) == ("layer", "layer")
+    _, rows = read_all(upload, layer="第二")
+    assert rows == []  # a header and no data
+
+
+def test_geojson_points_and_chinese_properties():
+    document = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
+        "features": [
+            {"type": "Feature", "properties": {"name": n, "seq": i},
+             "geometry": {"type": "Point", "coordinates": list(p)}}
+            for i, (n, p) in enumerate(zip(NAMES, POINTS, strict=True), start=1)
+        ],
+    }  # fmt: skip
+    upload = store_upload(json.dumps(document, ensure_ascii=False).encode(), "设备.geojson")
+    assert upload.format == "geojson"
+    reader, rows = read_all(upload)
+    assert reader.sandboxed
+    assert reader.crs == "EPSG:4326"
+    assert [r.values for r in rows] == [{"name": NAMES[0], "seq": 1}, {"name": NAMES[1], "seq": 2}]
+    assert [(r.shape.x, r.shape.y) for r in rows] == POINTS
+
+
+def test_geopackage(tmp_path):
+    path = write_layer(tmp_path / "x.gpkg", "GPKG", crs="EPSG:4490")
+    upload = store_upload(path.read_bytes(), "x.gpkg")
+    assert upload.format == "gpkg"
+    reader, rows = read_all(upload)
+    assert (reader.crs, reader.layer, reader.columns) == ("EPSG:4490", "equipment", ["name", "seq"])
+    assert [r.number for r in rows] == [1, 2]
+    assert [r.values["name"] for r in rows] == NAMES
+    # Lon, lat as stored, though EPSG:4490's authority order is lat, lon.
+    assert [(r.shape.x, r.shape.y) for r in rows] == POINTS
+
+
+def test_zipped_shapefile_with_gbk_dbf_and_cpg(tmp_path):
+    data = shapefile_zip(tmp_path, encoding="GBK")
+    dbf = (tmp_path / "shp" / "equipment.dbf").read_bytes()
+    assert NAMES[0].encode("gbk") in dbf and NAMES[0].encode("utf-8") not in dbf
+    upload = store_upload(data, "设备.zip")
+    assert (upload.format, upload.encoding) == ("shp", "GBK")
+    assert sorted(p.name for p in upload.directory.iterdir() if p.name.startswith("layer")) == [
+        "layer.cpg", "layer.dbf", "layer.prj", "layer.shp", "layer.shx"]  # fmt: skip
+    reader, rows = read_all(upload)
+    assert reader.crs == "EPSG:4326"
+    assert [r.values["name"] for r in rows] == NAMES
+    assert [(r.shape.x, r.shape.y) for r in rows] == POINTS
+
+
+def test_gbk_dbf_without_cpg_reads_with_the_encoding_given(tmp_path):
+    data = shapefile_zip(tmp_path, encoding="GBK", keep=(".shp", ".shx", ".dbf"))
+    upload = store_upload(data, "设备.zip")
+    _, rows = read_all(upload, encoding="gbk")
+    assert [r.values["name"] for r in rows] == NAMES
+
+
+def test_encoding_is_only_for_shapefiles_and_from_the_list(tmp_path):
+    upload = store_upload(shapefile_zip(tmp_path), "x.zip")
+    with pytest.raises(Exception) as error:
+        open_rows(upload, encoding="/vsicurl/http://example.com/")
+    assert refusal(error) == ("encoding", "encoding")
+
+
+def test_reading_stopped_early_leaves_no_process(tmp_path):
+    upload = store_upload(write_layer(tmp_path / "x.gpkg", "GPKG").read_bytes(), "x.gpkg")
+    with open_rows(upload) as reader:
+        next(iter(reader))
+        child = reader._stream.watch.child
+        assert child.poll() is None
+    assert child.returncode is not None  # killed and reaped on close
