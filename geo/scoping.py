@@ -6,9 +6,19 @@ its `jurisdiction_prefix` ('' = national, None = nothing), so `geo` imports no o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Self
 
 from django.db import models
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A jurisdiction standing in for a user where only its prefix matters to `visible_to`: SQL
+    cached per jurisdiction, the escalation runner picking for an incident's county."""
+
+    jurisdiction_prefix: str
+    is_authenticated = True
 
 
 class ScopedQuerySet(models.QuerySet):

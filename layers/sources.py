@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 
+from geo.scoping import Scope
 from registry.models import Accident, EmergencyResource, Equipment, Unit
 
 from .filters import MERCATOR_MAX_LATITUDE, BBox, LayerQuery
@@ -142,8 +145,22 @@ def queryset_sql(queryset: QuerySet) -> Sql:
 
 
 def rows_sql(layer: str, user, query: LayerQuery, today: dt.date) -> Sql:
+    """The layer's visible, filtered rows as SQL. Compiling the queryset costs about half a
+    millisecond, as much as a small tile's query: the SQL is kept per jurisdiction, filters and
+    day for a minute (the tile cache's lifetime, which a "last 24 h" window already lives with)."""
+    epoch = int(time.monotonic() // ROWS_SQL_TTL_S)
+    return _rows_sql(layer, user.jurisdiction_prefix, query.values, today, epoch)
+
+
+ROWS_SQL_TTL_S = 60
+
+
+@lru_cache(maxsize=512)
+def _rows_sql(layer: str, prefix: str | None, values: tuple, today: dt.date, _epoch: int) -> Sql:
     source = SOURCES[layer]
-    return queryset_sql(query.apply(source.rows(user, today)).order_by().values(*source.columns))
+    visible = source.rows(Scope(prefix) if prefix is not None else None, today)
+    filtered = LayerQuery(layer, values).apply(visible)
+    return queryset_sql(filtered.order_by().values(*source.columns))
 
 
 def envelope(west: float, south: float, east: float, north: float) -> Sql:

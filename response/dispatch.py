@@ -18,7 +18,6 @@ runners, or a runner and a responder, cannot both escalate one expired ask.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from django.contrib.gis.db.models.functions import Distance
 from django.db import transaction
@@ -26,6 +25,7 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.models import User
+from geo.scoping import Scope
 from registry.models import EmergencyResource, Unit, UnitRole
 from registry.models.events import ResourceType
 
@@ -53,15 +53,6 @@ RESOURCE_TIERS: dict[str, str] = {
 UNTIMED_TIERS = frozenset({DispatchTier.FIRE_RESCUE})
 
 
-@dataclass(frozen=True)
-class _County:
-    """A county as the scope of `nearby.nearest_resources`, which reads only these attributes of
-    a user: the runner picks for an incident's county with nobody signed in."""
-
-    jurisdiction_prefix: str
-    is_authenticated: bool = True
-
-
 def pick_party(incident: Incident, tier: str) -> Party | None:
     """Whom the tier asks for this incident: nobody already asked, nearest first."""
     asked = list(incident.dispatches.all())
@@ -87,7 +78,7 @@ def pick_party(incident: Incident, tier: str) -> Party | None:
     resource_type = RESOURCE_TIERS[tier]
     skip = {d.resource_id for d in asked if d.resource_id}
     found = nearby.nearest_resources(
-        _County(incident.region_id), incident.location, [resource_type], k=len(skip) + 1
+        Scope(incident.region_id), incident.location, [resource_type], k=len(skip) + 1
     )
     ids = [row["id"] for row in found[resource_type] if row["id"] not in skip]
     return EmergencyResource.objects.get(pk=ids[0]) if ids else None
