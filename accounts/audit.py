@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.gis.geos import GEOSGeometry
@@ -48,3 +49,17 @@ def record(
         before=before,
         after=after if after is not None else snapshot(instance),
     )
+
+
+def record_personal_data_read(
+    acting_user: User, records: Iterable[models.Model], fields: tuple[str, ...], purpose: str
+) -> None:
+    """An audit row for each record whose personal data an answer or page showed in full."""
+    for item in records:
+        record(
+            acting_user,
+            "personal_data.read",
+            item,
+            after={"fields": list(fields), "purpose": purpose},
+            region_code=getattr(item, "region_id", "") or "",
+        )

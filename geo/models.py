@@ -27,6 +27,10 @@ class RegionQuerySet(ScopedQuerySet):
     def counties(self) -> RegionQuerySet:
         return self.filter(level=Level.COUNTY)
 
+    def listable(self, most: int = 600) -> RegionQuerySet:
+        """These regions as choices in a form: without counties while they would be too many."""
+        return self.exclude(level=Level.COUNTY) if self.count() > most else self
+
 
 class Region(models.Model):
     """A GB/T 2260 division (province, city or county) and its boundary in WGS84."""

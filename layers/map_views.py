@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import User
 from geo.basemap import BASEMAP_MAX_AGE_S, basemap_geojson, jurisdiction_extent
-from geo.models import Level, Region
+from geo.models import Region
 from registry.models import EquipmentStatus, UnitRole, Variety
 from registry.models.events import ResourceType, Severity
 
@@ -95,9 +95,7 @@ def _catalogue() -> tuple[list[dict], list[dict]]:
 
 def _regions(prefix: str) -> list[dict]:
     """The divisions under the jurisdiction as filter choices, each with its code prefix."""
-    regions = Region.objects.within_prefix(prefix)
-    if regions.count() > MAX_REGION_CHOICES:
-        regions = regions.exclude(level=Level.COUNTY)
+    regions = Region.objects.within_prefix(prefix).listable(MAX_REGION_CHOICES)
     return [
         {"prefix": region.code_prefix, "name": region.name, "level": region.level}
         for region in regions.only("code", "name", "level").order_by("code")

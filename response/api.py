@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import audit
 from accounts.models import Role
 from layers.detail_views import phone_for
 from registry.models import EmergencyResource, Equipment
@@ -266,7 +267,7 @@ class ResourceContact(RecordView):
         resource = get_object_or_404(self.get_queryset(), pk=pk)
         user = request.user
         if user.may_read_personal_data and resource.contact_phone:
-            services.record_personal_data_read(
+            audit.record_personal_data_read(
                 user, [resource], ("contact_name", "contact_phone"), "resource contact"
             )
         return Response(

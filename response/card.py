@@ -9,11 +9,10 @@ phones are masked for roles without personal data; a full phone shown leaves an 
 
 from __future__ import annotations
 
+from accounts.audit import record_personal_data_read
 from accounts.models import User
 from layers.detail_views import phone_for
 from registry.models import Accident, Equipment, Unit
-
-from .services import record_personal_data_read
 
 SHORT_LIST = 20
 CONTACT_FIELDS = ("contact_name", "contact_phone")

@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from accounts.models import Role, User
+from config.url_templates import url_template
 from geo.basemap import jurisdiction_extent
 from registry.models.events import ResourceType
 
@@ -33,11 +34,6 @@ FAULT_CODES = [
     {"value": "11", "label": "11 困人 / passengers trapped"},
     {"value": "", "label": "其他 / other"},
 ]
-PLACEHOLDER_ID = 999999999  # reversed into URL templates, replaced by the script
-
-
-def _template(name: str) -> str:
-    return reverse(name, kwargs={"pk": PLACEHOLDER_ID}).replace(str(PLACEHOLDER_ID), "{id}")
 
 
 def _choices(choices) -> dict[str, str]:
@@ -58,15 +54,15 @@ def console_config(user: User, incident: str | None) -> dict:
             "locate": reverse("response:locate"),
             "around": reverse("response:around"),
             "incidents": reverse("response:incidents"),
-            "incident": _template("response:incident"),
-            "dispatch": _template("response:incident-dispatch"),
-            "transition": _template("response:incident-transition"),
-            "events": _template("response:incident-events"),
-            "grants": _template("response:incident-grants"),
-            "respond": _template("response:dispatch-respond"),
-            "sheet": _template("response:incident-sheet"),
-            "equipment_page": _template("equipment-page"),
-            "resource_page": _template("resource-page"),
+            "incident": url_template("response:incident"),
+            "dispatch": url_template("response:incident-dispatch"),
+            "transition": url_template("response:incident-transition"),
+            "events": url_template("response:incident-events"),
+            "grants": url_template("response:incident-grants"),
+            "respond": url_template("response:dispatch-respond"),
+            "sheet": url_template("response:incident-sheet"),
+            "equipment_page": url_template("equipment-page"),
+            "resource_page": url_template("resource-page"),
         },
         "crs": CRS_CHOICES,
         "fault_codes": FAULT_CODES,

@@ -4,9 +4,8 @@ and the audit row for each disclosure of personal data. Atomic and audited."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts import audit
@@ -252,20 +251,6 @@ def add_incident_note(
     )
     audit.record(acting_user, "incident.noted", event, region_code=incident.region_id)
     return event
-
-
-def record_personal_data_read(
-    acting_user: User, records: Iterable[models.Model], fields: tuple[str, ...], purpose: str
-) -> None:
-    """An audit row for each record whose personal data a response answer showed in full."""
-    for record in records:
-        audit.record(
-            acting_user,
-            "personal_data.read",
-            record,
-            after={"fields": list(fields), "purpose": purpose},
-            region_code=getattr(record, "region_id", "") or "",
-        )
 
 
 MAX_REASON = 500

@@ -367,7 +367,5 @@ MAX_CHOICES = 600
 def region_choices(user: User) -> list[dict[str, str]]:
     """The divisions a user may narrow the statistics to: the jurisdiction and the levels below it,
     leaving out counties while they are too many to list."""
-    regions = Region.objects.within_prefix(user.jurisdiction_prefix or "")
-    if regions.count() > MAX_CHOICES:
-        regions = regions.exclude(level=Level.COUNTY)
+    regions = Region.objects.within_prefix(user.jurisdiction_prefix or "").listable(MAX_CHOICES)
     return list(regions.order_by("code").values("code", "name", "level")[:MAX_CHOICES])
