@@ -8,20 +8,35 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.generics import GenericAPIView, get_object_or_404
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from . import services
+from . import routes, services
 from .area import parse_area
 from .exceptions import refuse
-from .models import PatrolCandidate, PatrolPlan, may_plan
-from .serializers import CandidateMarkSerializer, PlanRequestSerializer
+from .models import (
+    PatrolCandidate,
+    PatrolPlan,
+    PatrolRoute,
+    PatrolStop,
+    is_inspector,
+    may_plan,
+)
+from .serializers import (
+    CandidateMarkSerializer,
+    MoveSerializer,
+    NothingSerializer,
+    PlanRequestSerializer,
+    RouteRequestSerializer,
+    StopResultSerializer,
+)
 
 TAGS = ["patrol"]
 
@@ -29,6 +44,13 @@ TAGS = ["patrol"]
 class MayPlan(BasePermission):
     def has_permission(self, request, view) -> bool:
         return may_plan(request.user)
+
+
+class MayReadPlans(BasePermission):
+    """Planners, and inspectors for the plans of their teams (the querysets narrow it)."""
+
+    def has_permission(self, request, view) -> bool:
+        return may_plan(request.user) or is_inspector(request.user)
 
 
 def plan_json(plan: PatrolPlan) -> dict[str, Any]:
@@ -89,7 +111,7 @@ class Plans(GenericAPIView):
 
     model = PatrolPlan
     serializer_class = PlanRequestSerializer
-    permission_classes = [MayPlan]
+    permission_classes = [MayReadPlans]
     pagination_class = None
     filter_backends: list = []
 
@@ -102,6 +124,8 @@ class Plans(GenericAPIView):
 
     @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
+        if not may_plan(request.user):
+            raise PermissionDenied("只有监察人员可以制定巡查计划 / only supervisors plan patrols")
         data = request.data if isinstance(request.data, dict) else {}
         plan = services.create_plan(
             request.user,
@@ -122,7 +146,7 @@ class PlanDetail(GenericAPIView):
     """A plan with its candidates, best first, each with its score and reasons."""
 
     model = PatrolPlan
-    permission_classes = [MayPlan]
+    permission_classes = [MayReadPlans]
     pagination_class = None
     filter_backends: list = []
 
@@ -168,3 +192,242 @@ class CandidateDetail(GenericAPIView):
             )
         services.mark_candidate(pk, acting_user=request.user, **flags)
         return Response(candidate_json(self.get_queryset().get(pk=pk)))
+
+
+# --------------------------------------------------------------------------- routes and stops
+
+
+def stop_json(stop: PatrolStop) -> dict[str, Any]:
+    candidate = stop.candidate
+    device = candidate.equipment
+    place = routes.place_of(candidate)
+    return {
+        "id": stop.pk,
+        "route": stop.route_id,
+        "sequence": stop.sequence,
+        "candidate": candidate.pk,
+        "rank": candidate.rank,
+        "score": candidate.score,
+        "reasons": candidate.reasons,
+        "pinned": candidate.pinned,
+        "arrival_minutes": round(stop.arrival_minutes, 1),
+        "departure_minutes": round(stop.departure_minutes, 1),
+        "location": place and [place.x, place.y],
+        "equipment": {
+            "id": device.pk,
+            "device_code": device.device_code,
+            "registration_code": device.registration_code,
+            "kind": device.kind,
+            "variety": device.variety_id,
+            "address": device.address,
+        },
+        "result": None
+        if stop.recorded_at is None
+        else {
+            "visited": stop.visited,
+            "findings": stop.findings,
+            "order_issued": stop.order_issued,
+            "order_number": stop.order_number,
+            "sealed": stop.sealed,
+            "recorded_at": stop.recorded_at,
+            "recorded_by": stop.recorded_by.username if stop.recorded_by else "",
+        },
+    }
+
+
+def route_json(route: PatrolRoute) -> dict[str, Any]:
+    team = route.team
+    return {
+        "id": route.pk,
+        "team": {"id": team.pk, "number": team.number, "name": team.name},
+        "day": route.day,
+        "travel_minutes": round(route.travel_minutes, 1),
+        "service_minutes": round(route.service_minutes, 1),
+        "total_minutes": round(route.total_minutes, 1),
+        "working_minutes": team.working_minutes,
+        "start": [team.start.x, team.start.y],
+        "end": [team.end.x, team.end.y],
+        "stops": [stop_json(s) for s in route.stops.all()],
+    }
+
+
+def routes_json(user, plan: PatrolPlan) -> dict[str, Any]:
+    plan.refresh_from_db(fields=["criteria"])  # a write may just have changed its summary
+    routes_ = (
+        PatrolRoute.objects.filter(plan=plan)
+        .select_related("team")
+        .prefetch_related(
+            Prefetch(
+                "stops",
+                queryset=PatrolStop.objects.select_related(
+                    "candidate__equipment", "recorded_by"
+                ).order_by("sequence"),
+            )
+        )
+        .order_by("day", "team__number")
+    )
+    listed = [route_json(r) for r in routes_]
+    scheduled = {s["candidate"] for r in listed for s in r["stops"]}
+    unscheduled = (
+        plan.candidates.filter(dropped=False)
+        .exclude(pk__in=scheduled)
+        .select_related("equipment")
+        .order_by("rank")
+    )
+    teams = plan.teams.prefetch_related("members").order_by("number")
+    return {
+        "plan": plan.pk,
+        "summary": plan.criteria.get("routing"),
+        "teams": [
+            {
+                "id": t.pk,
+                "number": t.number,
+                "name": t.name,
+                "working_minutes": t.working_minutes,
+                "members": [m.username for m in t.members.all()],
+            }
+            for t in teams
+        ],
+        "routes": listed,
+        "unscheduled": [candidate_json(c) for c in unscheduled] if plan.teams.exists() else [],
+    }
+
+
+class PlanRoutes(GenericAPIView):
+    """GET: the plan's day routes, stops in order, and the candidates no day could take.
+    POST {"teams": {"count", "hours", "start", "end", "members"}, "days": n}: plan them (again)."""
+
+    model = PatrolPlan
+    serializer_class = RouteRequestSerializer
+    permission_classes = [MayReadPlans]
+    pagination_class = None
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return PatrolPlan.objects.visible_to(self.request.user).defer("area")
+
+    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(routes_json(request.user, get_object_or_404(self.get_queryset(), pk=pk)))
+
+    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, pk: int) -> Response:
+        plan = get_object_or_404(PatrolPlan.objects.visible_to(request.user), pk=pk)
+        if not may_plan(request.user):
+            raise PermissionDenied("只有监察人员可以安排路线 / only supervisors plan routes")
+        data = request.data if isinstance(request.data, dict) else {}
+        if unknown := set(data) - {"teams", "days"}:
+            refuse("routes", "routes.unknown", f"未知字段 / unknown fields: {sorted(unknown)}")
+        try:
+            routes.route_plan(
+                plan.pk,
+                teams=routes.parse_teams(data.get("teams", {}), plan, request.user),
+                days=routes.parse_days(data.get("days"), plan),
+                acting_user=request.user,
+            )
+        except PatrolPlan.DoesNotExist:
+            raise NotFound() from None
+        return Response(routes_json(request.user, plan), status=status.HTTP_201_CREATED)
+
+
+class PlanReoptimise(GenericAPIView):
+    """POST: plan the routes again with the same teams and days (hand moves are given up)."""
+
+    model = PatrolPlan
+    serializer_class = NothingSerializer
+    permission_classes = [MayPlan]
+    pagination_class = None
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return PatrolPlan.objects.visible_to(self.request.user).defer("area")
+
+    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, pk: int) -> Response:
+        """What a re-optimisation would reuse: the last routing's teams and days."""
+        plan = get_object_or_404(self.get_queryset(), pk=pk)
+        return Response({"plan": plan.pk, "summary": plan.criteria.get("routing")})
+
+    @extend_schema(tags=TAGS, request=None, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, pk: int) -> Response:
+        plan = get_object_or_404(self.get_queryset(), pk=pk)
+        try:
+            routes.reoptimise_plan(plan.pk, acting_user=request.user)
+        except PatrolPlan.DoesNotExist:
+            raise NotFound() from None
+        return Response(routes_json(request.user, plan))
+
+
+def _stops(user):
+    return PatrolStop.objects.visible_to(user).select_related(
+        "candidate__equipment", "recorded_by", "route"
+    )
+
+
+class StopMove(GenericAPIView):
+    """POST {"route": id, "position": n}: move the stop to that place on a route of its plan."""
+
+    model = PatrolStop
+    serializer_class = MoveSerializer
+    permission_classes = [MayPlan]
+    pagination_class = None
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return _stops(self.request.user)
+
+    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(stop_json(get_object_or_404(self.get_queryset(), pk=pk)))
+
+    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, pk: int) -> Response:
+        stop = get_object_or_404(self.get_queryset(), pk=pk)
+        data = request.data if isinstance(request.data, dict) else {}
+        try:
+            routes.move_stop(
+                stop.pk,
+                route_id=_whole(data.get("route"), "route"),
+                position=_whole(data.get("position"), "position"),
+                acting_user=request.user,
+            )
+        except PatrolStop.DoesNotExist:
+            raise NotFound() from None
+        return Response(routes_json(request.user, stop.route.plan))
+
+
+def _whole(raw: Any, field: str) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        refuse(field, f"{field}.required", f"{field} 应为整数 / {field} must be a whole number")
+    return raw
+
+
+class StopResult(GenericAPIView):
+    """GET: the stop and its result. POST {visited, findings, order_issued, order_number, sealed,
+    on}: record what the visit found (once; the team's inspectors or a planner)."""
+
+    model = PatrolStop
+    serializer_class = StopResultSerializer
+    permission_classes = [MayReadPlans]
+    pagination_class = None
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return _stops(self.request.user)
+
+    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(stop_json(get_object_or_404(self.get_queryset(), pk=pk)))
+
+    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, pk: int) -> Response:
+        stop = get_object_or_404(self.get_queryset(), pk=pk)
+        form = StopResultSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            routes.record_stop_result(
+                stop.pk, routes.StopResult(**form.validated_data), acting_user=request.user
+            )
+        except PatrolStop.DoesNotExist:
+            raise NotFound() from None
+        return Response(stop_json(self.get_queryset().get(pk=stop.pk)))

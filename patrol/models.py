@@ -1,7 +1,8 @@
-"""Patrol plans and the ranked candidates they were built from.
+"""Patrol plans, the ranked candidates they were built from, the teams, their day routes, and
+the stops with what was found at each.
 
-Teams, day routes and stops come later (issue 5): a Route will hang off the plan and a Stop off a
-PatrolCandidate, so a stop keeps the score and reasons that put its device on the route.
+A stop hangs off its PatrolCandidate, so it keeps the score and reasons that put its device on the
+route; a route belongs to one team and one day.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ PLANNER_ROLES = frozenset({Role.SUPERVISOR, Role.SYSTEM_ADMIN})
 
 
 def may_plan(user: Any) -> bool:
-    """Supervisors plan patrols; inspectors will see the plans they are assigned to once teams
-    exist, and until then see none, like every other role."""
+    """Supervisors plan patrols; inspectors only see the plans whose teams they are in."""
     return bool(
         user is not None
         and user.is_authenticated
@@ -33,13 +33,37 @@ def may_plan(user: Any) -> bool:
     )
 
 
+def is_inspector(user: Any) -> bool:
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.jurisdiction_prefix is not None
+        and user.role == Role.INSPECTOR
+    )
+
+
 class PlanQuerySet(ScopedQuerySet):
+    plan_lookup = "pk"  # the path from these rows to their plan
+
     def visible_to(self, user: Any) -> Self:
-        return super().visible_to(user) if may_plan(user) else self.none()
+        if may_plan(user):
+            return super().visible_to(user)
+        if is_inspector(user):
+            # Plans and tracks are the team's personal information: an inspector sees only the
+            # plans of the teams they are in, inside their jurisdiction.
+            mine = PatrolPlan.objects.filter(teams__members=user).values("pk")
+            return super().visible_to(user).filter(**{f"{self.plan_lookup}__in": mine})
+        return self.none()
 
 
 class CandidateQuerySet(PlanQuerySet):
     scope_lookup = "plan__region__code"
+    plan_lookup = "plan"
+
+
+class StopQuerySet(PlanQuerySet):
+    scope_lookup = "route__plan__region__code"
+    plan_lookup = "route__plan"
 
 
 class PatrolPlan(models.Model):
@@ -117,3 +141,130 @@ class PatrolCandidate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plan_id}#{self.rank} {self.equipment_id} ({self.score})"
+
+
+class PatrolTeam(models.Model):
+    """A team of a plan: where its working day starts and ends, how long it is, who is in it."""
+
+    plan = models.ForeignKey(
+        PatrolPlan,
+        on_delete=models.CASCADE,
+        related_name="teams",
+        verbose_name=_("巡查计划 / plan"),
+    )
+    number = models.PositiveSmallIntegerField(_("组号 / team number"))
+    name = models.CharField(_("名称 / name"), max_length=60)
+    start = models.PointField(_("出发点 / start"), srid=4326)
+    end = models.PointField(_("返回点 / end"), srid=4326)
+    working_minutes = models.PositiveIntegerField(_("每日工作分钟 / working minutes a day"))
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="patrol_teams",
+        verbose_name=_("检查人员 / inspectors"),
+    )
+
+    objects = CandidateQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("巡查小组 / patrol team")
+        verbose_name_plural = _("巡查小组 / patrol teams")
+        ordering = ["plan", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "number"], name="patrol_team_number_unique"),
+            models.CheckConstraint(
+                condition=Q(working_minutes__gt=0, working_minutes__lte=24 * 60),
+                name="patrol_team_day_length",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan_id}/{self.name}"
+
+
+class PatrolRoute(models.Model):
+    """One team's working day: its stops in order, and the minutes it takes."""
+
+    plan = models.ForeignKey(
+        PatrolPlan,
+        on_delete=models.CASCADE,
+        related_name="routes",
+        verbose_name=_("巡查计划 / plan"),
+    )
+    team = models.ForeignKey(
+        PatrolTeam, on_delete=models.CASCADE, related_name="routes", verbose_name=_("小组 / team")
+    )
+    day = models.DateField(_("日期 / day"))
+    travel_minutes = models.FloatField(_("路途分钟 / travel minutes"), default=0)
+    service_minutes = models.FloatField(_("现场分钟 / on-site minutes"), default=0)
+    total_minutes = models.FloatField(_("总分钟 / total minutes"), default=0)
+    # Start → stops → end as straight lines: what the map draws and GPX carries.
+    path = models.LineStringField(_("路线 / path"), srid=4326, null=True, blank=True)
+
+    objects = CandidateQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("日路线 / day route")
+        verbose_name_plural = _("日路线 / day routes")
+        ordering = ["plan", "day", "team__number"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "day"], name="patrol_route_team_day_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} {self.day}"
+
+
+class PatrolStop(models.Model):
+    """A device on a route, its times, and what the visit found (监督检查结果)."""
+
+    route = models.ForeignKey(
+        PatrolRoute, on_delete=models.CASCADE, related_name="stops", verbose_name=_("路线 / route")
+    )
+    candidate = models.OneToOneField(
+        PatrolCandidate,
+        on_delete=models.CASCADE,
+        related_name="stop",
+        verbose_name=_("候选设备 / candidate"),
+    )
+    sequence = models.PositiveIntegerField(_("顺序 / order"))
+    arrival_minutes = models.FloatField(_("到达（分钟） / arrival minute"))
+    departure_minutes = models.FloatField(_("离开（分钟） / departure minute"))
+    # The result, once recorded.
+    visited = models.BooleanField(_("已检查 / visited"), null=True, blank=True)
+    findings = models.TextField(_("发现问题 / findings"), blank=True)
+    order_issued = models.BooleanField(_("下达监察指令 / supervision order issued"), default=False)
+    order_number = models.CharField(_("指令书编号 / order number"), max_length=40, blank=True)
+    order_rectified_on = models.DateField(_("整改完成 / order rectified"), null=True, blank=True)
+    sealed = models.BooleanField(_("查封 / sealed"), default=False)
+    recorded_at = models.DateTimeField(_("记录时间 / recorded"), null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("记录人 / recorded by"),
+    )
+
+    objects = StopQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("巡查点 / patrol stop")
+        verbose_name_plural = _("巡查点 / patrol stops")
+        ordering = ["route", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["route", "sequence"],
+                name="patrol_stop_sequence_unique",
+                deferrable=models.Deferrable.DEFERRED,
+            ),
+            # A visit not made finds nothing and orders nothing.
+            models.CheckConstraint(
+                condition=~Q(visited=False) | Q(order_issued=False, sealed=False),
+                name="patrol_stop_unvisited_finds_nothing",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.route_id}#{self.sequence}"

@@ -32,6 +32,8 @@ from django.db.models.functions import Coalesce, Greatest, Least
 from registry.models import Accident, Equipment, Inspection, InspectionConclusion
 from registry.models.equipment import overdue_condition
 
+from .models import PatrolStop
+
 KIND_POINTS = MappingProxyType(
     {
         "1000": 10,  # boilers: explosion energy
@@ -61,11 +63,21 @@ class Weights:
     age_free_years: int = 10
     age_per_year: int = 1
     age_cap: int = 15
+    open_order: int = 20
+    open_orders_cap: int = 40
     kind: Mapping[str, int] = field(default_factory=lambda: KIND_POINTS)
 
 
 WEIGHTS = Weights()
-FACTORS = ("overdue", "failed_inspection", "device_accidents", "unit_accidents", "age", "kind")
+FACTORS = (
+    "overdue",
+    "failed_inspection",
+    "device_accidents",
+    "unit_accidents",
+    "open_orders",
+    "age",
+    "kind",
+)
 
 
 def _int(value: int) -> Value:
@@ -107,6 +119,13 @@ def scored(queryset: QuerySet[Equipment], on: dt.date, weights: Weights = WEIGHT
         last_conclusion=Subquery(last_conclusion.values("conclusion")[:1]),
         device_accidents=_count(Accident.objects.filter(equipment=OuterRef("pk"))),
         unit_accidents=_count(unit_accidents),
+        open_orders=_count(
+            PatrolStop.objects.filter(
+                candidate__equipment=OuterRef("pk"),
+                order_issued=True,
+                order_rectified_on__isnull=True,
+            )
+        ),
         age_years=Func(
             day,
             since,
@@ -140,6 +159,7 @@ def scored(queryset: QuerySet[Equipment], on: dt.date, weights: Weights = WEIGHT
         unit_accidents_points=_capped(
             F("unit_accidents"), weights.unit_accident, weights.unit_accidents_cap
         ),
+        open_orders_points=_capped(F("open_orders"), weights.open_order, weights.open_orders_cap),
         age_points=_capped(
             F("age_years") - _int(weights.age_free_years), weights.age_per_year, weights.age_cap
         ),
@@ -172,6 +192,9 @@ DETAILS = {
     "unit_accidents": lambda d: (
         f"使用单位其他事故 {d.unit_accidents} 起 / "
         f"{_plural(d.unit_accidents, 'other accident')} of its use unit"
+    ),
+    "open_orders": lambda d: (
+        f"未整改监察指令 {d.open_orders} 份 / {_plural(d.open_orders, 'open supervision order')}"
     ),
     "age": lambda d: f"使用 {d.age_years} 年 / {d.age_years} years old",
     "kind": lambda d: f"设备种类 {d.kind} / kind {d.kind}",

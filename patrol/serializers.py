@@ -21,3 +21,32 @@ class PlanRequestSerializer(serializers.Serializer):
 class CandidateMarkSerializer(serializers.Serializer):
     pinned = serializers.BooleanField(required=False)
     dropped = serializers.BooleanField(required=False)
+
+
+class RouteRequestSerializer(serializers.Serializer):
+    teams = serializers.JSONField(
+        required=False,
+        help_text='{"count": 3, "hours": 8, "start": [lon, lat], "end": [lon, lat], '
+        '"members": [[user ids of team 1], …]}',
+    )
+    days = serializers.IntegerField(
+        required=False, help_text="working days to plan from the period's start (default ≤ 5)"
+    )
+
+
+class MoveSerializer(serializers.Serializer):
+    route = serializers.IntegerField(help_text="a route of the same plan")
+    position = serializers.IntegerField(help_text="1 = first stop")
+
+
+class StopResultSerializer(serializers.Serializer):
+    visited = serializers.BooleanField()
+    findings = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+    order_issued = serializers.BooleanField(required=False, default=False)
+    order_number = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    sealed = serializers.BooleanField(required=False, default=False)
+    on = serializers.DateField(required=False, allow_null=True)
+
+
+class NothingSerializer(serializers.Serializer):
+    """Nothing to send."""

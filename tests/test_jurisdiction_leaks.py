@@ -48,6 +48,7 @@ from rest_framework.views import APIView
 from accounts.models import Agency, AuditEntry, Role, User
 from geo.models import Level, Region
 from layers.export.jobs import request_export, run_export
+from patrol.models import PatrolStop
 from registry import services
 from registry.api_urls import router
 from registry.models import InspectionRule, UnitRole, Variety
@@ -578,7 +579,9 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
 
 
 def _patrol_plan(user) -> dict[str, models.Model]:
-    """A patrol plan of the user's county, its overdue device the first candidate (issue 5)."""
+    """A patrol plan of the user's county, its overdue device the first candidate, routed for one
+    team: its route and stop are the county's too (issue 5)."""
+    from patrol import routes as patrol_routes
     from patrol import services as patrol_services
     from patrol.area import parse_area
 
@@ -589,7 +592,19 @@ def _patrol_plan(user) -> dict[str, models.Model]:
         patrol_services.Period(today, today + dt.timedelta(days=30)),
         patrol_services.Criteria(),
     )
-    return {"patrol.patrolplan": plan, "patrol.patrolcandidate": plan.candidates.first()}
+    patrol_routes.route_plan(
+        plan.pk,
+        teams=patrol_routes.parse_teams({"count": 1}, plan, user),
+        days=patrol_routes.parse_days(1, plan),
+        acting_user=user,
+    )
+    stop = PatrolStop.objects.filter(route__plan=plan).first()
+    return {
+        "patrol.patrolplan": plan,
+        "patrol.patrolcandidate": plan.candidates.first(),
+        "patrol.patrolstop": stop,
+        "patrol.patrolroute": stop.route,
+    }
 
 
 def _admin_link(obj: models.Model) -> str:

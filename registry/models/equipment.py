@@ -254,6 +254,8 @@ class LifecycleEventKind(models.TextChoices):
     SUSPENSION = "suspension", _("停用 / suspension")
     RESUMPTION = "resumption", _("启用 / resumption")
     CANCELLATION = "cancellation", _("注销 / cancellation")
+    # A supervisor's patrol visit (监督检查), with what it found and any order issued.
+    SUPERVISION = "supervision", _("监督检查 / supervision visit")
 
 
 class AppendOnlyQuerySet(ScopedQuerySet):

@@ -225,8 +225,8 @@ def test_the_city_sees_its_counties_plans(users, hand_built, their_plan):
 def test_inspectors_see_no_plans_until_teams_assign_them(users, inspector, hand_built):
     plan = plan_for(users["xingqing"])
     client = client_for(inspector)
-    assert client.get(PLANS).status_code == 403
-    assert client.get(f"{PLANS}{plan['id']}/").status_code == 403
+    assert client.get(PLANS).json() == []
+    assert client.get(f"{PLANS}{plan['id']}/").status_code == 404
     assert (
         client.post(PLANS, {"period": PERIOD}, content_type="application/json").status_code == 403
     )
