@@ -4,15 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('registry', '0002_unit_name_trigram'),
+        ("registry", "0002_unit_name_trigram"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='lifecycleevent',
-            name='kind',
-            field=models.CharField(choices=[('manufacture', '制造 / manufacture'), ('installation', '安装 / installation'), ('modification', '改造 / modification'), ('major_repair', '重大修理 / major repair'), ('registration', '使用登记 / use registration'), ('change_of_use_unit', '变更使用单位 / change of use unit'), ('suspension', '停用 / suspension'), ('resumption', '启用 / resumption'), ('cancellation', '注销 / cancellation'), ('supervision', '监督检查 / supervision visit')], max_length=20, verbose_name='事件 / event'),
+            model_name="lifecycleevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("manufacture", "制造 / manufacture"),
+                    ("installation", "安装 / installation"),
+                    ("modification", "改造 / modification"),
+                    ("major_repair", "重大修理 / major repair"),
+                    ("registration", "使用登记 / use registration"),
+                    ("change_of_use_unit", "变更使用单位 / change of use unit"),
+                    ("suspension", "停用 / suspension"),
+                    ("resumption", "启用 / resumption"),
+                    ("cancellation", "注销 / cancellation"),
+                    ("supervision", "监督检查 / supervision visit"),
+                ],
+                max_length=20,
+                verbose_name="事件 / event",
+            ),
         ),
     ]

@@ -6,33 +6,81 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('geo', '0001_initial'),
-        ('response', '0002_dispatch_deadlines_accident'),
+        ("geo", "0001_initial"),
+        ("response", "0002_dispatch_deadlines_accident"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IncidentGrant',
+            name="IncidentGrant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.TextField(verbose_name='授权事由 / reason')),
-                ('granted_at', models.DateTimeField(verbose_name='授权时间 / granted')),
-                ('expires_at', models.DateTimeField(verbose_name='到期时间 / expires')),
-                ('revoked_at', models.DateTimeField(blank=True, null=True, verbose_name='撤销时间 / revoked')),
-                ('granted_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='授权人 / granted by')),
-                ('grantee', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='geo.region', verbose_name='授权辖区 / shared with')),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='grants', to='response.incident', verbose_name='事件 / incident')),
-                ('revoked_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='撤销人 / revoked by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reason", models.TextField(verbose_name="授权事由 / reason")),
+                ("granted_at", models.DateTimeField(verbose_name="授权时间 / granted")),
+                ("expires_at", models.DateTimeField(verbose_name="到期时间 / expires")),
+                (
+                    "revoked_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="撤销时间 / revoked"),
+                ),
+                (
+                    "granted_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="授权人 / granted by",
+                    ),
+                ),
+                (
+                    "grantee",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="geo.region",
+                        verbose_name="授权辖区 / shared with",
+                    ),
+                ),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="grants",
+                        to="response.incident",
+                        verbose_name="事件 / incident",
+                    ),
+                ),
+                (
+                    "revoked_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="撤销人 / revoked by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '跨辖区授权 / cross-jurisdiction grant',
-                'verbose_name_plural': '跨辖区授权 / cross-jurisdiction grants',
-                'ordering': ['-granted_at', '-id'],
-                'indexes': [models.Index(fields=['grantee', 'expires_at'], name='grant_grantee_expiry')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('expires_at__gt', models.F('granted_at'))), name='grant_expires_after')],
+                "verbose_name": "跨辖区授权 / cross-jurisdiction grant",
+                "verbose_name_plural": "跨辖区授权 / cross-jurisdiction grants",
+                "ordering": ["-granted_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["grantee", "expires_at"], name="grant_grantee_expiry")
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("expires_at__gt", models.F("granted_at"))),
+                        name="grant_expires_after",
+                    )
+                ],
             },
         ),
     ]
