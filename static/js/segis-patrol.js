@@ -1,0 +1,707 @@
+/* global maplibregl */
+'use strict';
+// The patrol pages (/patrol/): a new plan (area, period, criteria, teams) and the plans list; one
+// plan's day routes on a map, moved, re-optimised and recorded stop by stop. Everything goes through
+// /patrol/api/, which scopes and checks every request; this script only shows and asks.
+(function() {
+    const config = JSON.parse(document.getElementById('patrol-config').textContent);
+    const $ = (selector, root) => (root || document).querySelector(selector);
+    const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
+    const CSRF = ($('input[name=csrfmiddlewaretoken]') || {}).value || '';
+    const EMPTY = {type: 'FeatureCollection', features: []};
+    const CHINA = [[73.5, 18.0], [135.1, 53.6]];
+    // No `glyphs` URL in the styles: MapLibre draws the stop numbers with the browser's own fonts
+    // (TinySDF), as segis-map.js does, so the numbers need no glyph files and no network.
+    const FONT_BOLD = ['Noto Sans CJK SC Bold', 'Microsoft YaHei Bold', 'PingFang SC', 'sans-serif'];
+    // One colour per day of the plan (colour-blind safe first; then repeats are told apart by the list).
+    const DAY_COLOURS = ['#1f77b4', '#d95f02', '#1b9e77', '#7570b3', '#e7298a', '#66a61e', '#a6761d', '#e6ab02', '#17becf', '#666666'];
+    const url = (name, id) => config.urls[name].replace('{id}', id);
+
+    // ------------------------------------------------------------------ small helpers
+
+    function el(tag, attrs, children) {
+        const node = document.createElement(tag);
+        Object.entries(attrs || {}).forEach(([key, value]) => {
+            if (value === undefined || value === null || value === false) {
+                return;
+            }
+            if (key === 'text') {
+                node.textContent = value;
+            } else if (key.startsWith('on')) {
+                node.addEventListener(key.slice(2), value);
+            } else {
+                node.setAttribute(key, value === true ? '' : value);
+            }
+        });
+        (children || []).forEach((child) => child !== null && child !== undefined && child !== false && node.append(child));
+        return node;
+    }
+
+    class ApiError extends Error {
+        constructor(status, body) {
+            super(`HTTP ${status}`);
+            this.status = status;
+            this.body = body || {};
+        }
+    }
+
+    async function api(path, options) {
+        const init = {credentials: 'same-origin', headers: {Accept: 'application/json'}, cache: 'no-store', ...(options || {})};
+        if (init.body !== undefined) {
+            init.method = init.method || 'POST';
+            init.headers = {...init.headers, 'Content-Type': 'application/json', 'X-CSRFToken': CSRF};
+            init.body = JSON.stringify(init.body);
+        } else if (init.method && init.method !== 'GET') {
+            init.headers = {...init.headers, 'X-CSRFToken': CSRF};
+        }
+        const response = await fetch(path, init);
+        const body = await response.json().catch(() => ({}));
+        if (!response.ok) {
+            throw new ApiError(response.status, body);
+        }
+        return body;
+    }
+
+    // The API's 400 shape {errors: {field: [{rule, message, suggestion}]}}, or DRF's {field: [text]},
+    // as a flat list of {field, rule, message}.
+    function problemsOf(error) {
+        const body = error.body || {};
+        if (error.status === 404) {
+            return [{field: '', rule: 'not_found', message: '未找到，或不在您的辖区 / not found, or outside your jurisdiction'}];
+        }
+        if (error.status === 403) {
+            return [{field: '', rule: 'forbidden', message: body.detail || '无权操作 / not allowed'}];
+        }
+        const fields = body.errors || body;
+        const problems = [];
+        Object.entries(fields).forEach(([field, list]) => {
+            (Array.isArray(list) ? list : [list]).forEach((p) => {
+                const message = typeof p === 'string' ? p : (p.message || JSON.stringify(p));
+                problems.push({field, rule: p.rule || '', message: p.suggestion ? `${message} (${p.suggestion})` : message});
+            });
+        });
+        if (!problems.length) {
+            problems.push({field: '', rule: '', message: `请求失败 / request failed (${error.status || error.message})`});
+        }
+        return problems;
+    }
+
+    function showProblems(box, problems) {
+        box.replaceChildren(...(problems || []).map((p) => el('p', {'data-field': p.field, 'data-rule': p.rule},
+            [p.field ? el('b', {text: `${p.field}: `}) : null, p.message])));
+        box.hidden = !(problems && problems.length);
+    }
+
+    function baseLayers() {
+        return [
+            {id: 'background', type: 'background', paint: {'background-color': '#dfe7ee'}},
+            {id: 'land', type: 'fill', source: 'basemap', filter: ['==', ['get', 'outer'], true], paint: {'fill-color': '#fbf8ef'}},
+            {id: 'county-lines', type: 'line', source: 'basemap', filter: ['==', ['get', 'level'], 'county'],
+                paint: {'line-color': '#a89f92', 'line-width': 0.8, 'line-dasharray': [3, 2]}},
+            {id: 'city-lines', type: 'line', source: 'basemap', filter: ['==', ['get', 'level'], 'city'],
+                paint: {'line-color': '#8a7a66', 'line-width': 1.2}},
+            {id: 'jurisdiction-line', type: 'line', source: 'basemap', filter: ['==', ['get', 'outer'], true],
+                paint: {'line-color': '#0b4f8a', 'line-width': 2, 'line-opacity': 0.75}}
+        ];
+    }
+
+    function makeMap(container, sources, layers, padding) {
+        const b = config.bounds;
+        const map = new maplibregl.Map({
+            container,
+            style: {version: 8, sources: {basemap: {type: 'geojson', data: EMPTY}, ...sources}, layers: baseLayers().concat(layers)},
+            bounds: b ? [[b[0], b[1]], [b[2], b[3]]] : CHINA,
+            fitBoundsOptions: {padding},
+            maxZoom: 18,
+            attributionControl: {compact: true, customAttribution: '行政区划 / boundaries: SEGIS'}
+        });
+        map.addControl(new maplibregl.NavigationControl({showCompass: false}), 'top-right');
+        map.dragRotate.disable();
+        map.touchZoomRotate.disableRotation();
+        map.ready = new Promise((resolve) => map.on('load', resolve));
+        map.basemap = map.ready.then(async() => {
+            try {
+                map.getSource('basemap').setData(await api(config.urls.basemap));
+            } catch (error) {
+                // The base map is decoration: the page works without it.
+            }
+        });
+        return map;
+    }
+
+    // ================================================================== the plans page
+
+    function plansPage() {
+        const form = $('#plan-form');
+        const NUMBER = new Intl.NumberFormat('zh-CN');
+
+        async function loadPlans() {
+            const rows = $('#plan-rows');
+            try {
+                const plans = await api(config.urls.plans);
+                rows.replaceChildren(...plans.map((plan) => el('tr', {'data-plan': plan.id}, [
+                    el('td', {}, [el('a', {href: url('plan_page', plan.id), text: `#${plan.id}`})]),
+                    el('td', {title: plan.region, text: config.region_names[plan.region] || plan.region || '—'}),
+                    el('td', {class: 'period', text: `${plan.from} – ${plan.to}`}),
+                    el('td', {class: 'num', text: NUMBER.format(plan.candidates)}),
+                    el('td', {text: plan.owner})
+                ])));
+                if (!plans.length) {
+                    rows.replaceChildren(el('tr', {}, [el('td', {colspan: 5, class: 'muted', text: '暂无计划 / no plans yet'})]));
+                }
+            } catch (error) {
+                rows.replaceChildren(el('tr', {}, [el('td', {colspan: 5, class: 'error', text: problemsOf(error)[0].message})]));
+            }
+        }
+        $('#refresh-plans').addEventListener('click', loadPlans);
+        loadPlans();
+        if (!form) {
+            return;  // an inspector: the list of their plans only
+        }
+
+        // -------------------------------------------------------------- errors by field
+
+        function showErrors(problems) {
+            $$('[data-error-for]', form).forEach((node) => { node.textContent = ''; });
+            $$('[aria-invalid]', form).forEach((input) => input.removeAttribute('aria-invalid'));
+            const unplaced = [];
+            problems.forEach((p) => {
+                // A field the form has no line for goes to its parent's line (criteria.kind → criteria).
+                let field = p.field;
+                let node = $(`[data-error-for="${field}"]`, form);
+                while (!node && field.includes('.')) {
+                    field = field.slice(0, field.lastIndexOf('.'));
+                    node = $(`[data-error-for="${field}"]`, form);
+                }
+                if (node) {
+                    node.textContent = [node.textContent, p.message].filter(Boolean).join(' ');
+                    node.dataset.rule = p.rule;
+                    const section = node.closest('section');
+                    $$('input, select', section).forEach((input) => input.setAttribute('aria-invalid', 'true'));
+                } else {
+                    unplaced.push(p);
+                }
+            });
+            showProblems($('#plan-errors'), unplaced);
+            const first = $('[data-error-for]:not(:empty), #plan-errors:not([hidden])', form);
+            if (first) {
+                first.scrollIntoView({block: 'center'});
+            }
+        }
+
+        // -------------------------------------------------------------- the area map
+
+        const ACCENT = '#d9480f';
+        const map = makeMap('area-map', {polygon: {type: 'geojson', data: EMPTY}, draft: {type: 'geojson', data: EMPTY}}, [
+            {id: 'polygon-fill', type: 'fill', source: 'polygon', paint: {'fill-color': ACCENT, 'fill-opacity': 0.15}},
+            {id: 'polygon-line', type: 'line', source: 'polygon', paint: {'line-color': ACCENT, 'line-width': 2}},
+            {id: 'draft-line', type: 'line', source: 'draft', paint: {'line-color': ACCENT, 'line-width': 2, 'line-dasharray': [2, 1]}},
+            {id: 'draft-points', type: 'circle', source: 'draft', filter: ['==', ['geometry-type'], 'Point'],
+                paint: {'circle-radius': 4, 'circle-color': '#ffffff', 'circle-stroke-color': ACCENT, 'circle-stroke-width': 2}}
+        ], 20);
+        window.segisPatrolAreaMap = map;  // for the browser tests
+        map.basemap.then(() => map.once('idle', () => { document.body.dataset.areaMapReady = 'true'; }));
+
+        // Drawn as on the export page (segis-export.js): click the corners, double-click or Finish.
+        const draw = {on: false, vertices: []};
+        const round = (v) => Math.round(v * 1e6) / 1e6;
+        const setData = (source, data) => map.getSource(source) && map.getSource(source).setData(data);
+
+        function showDraft() {
+            const points = draw.vertices.map((c) => ({type: 'Feature', geometry: {type: 'Point', coordinates: c}, properties: {}}));
+            const line = draw.vertices.length > 1
+                ? [{type: 'Feature', geometry: {type: 'LineString', coordinates: draw.vertices.concat([draw.vertices[0]])}, properties: {}}]
+                : [];
+            setData('draft', {type: 'FeatureCollection', features: line.concat(points)});
+            $('#draw-finish').disabled = draw.vertices.length < 3;
+            $('#draw-hint').textContent = draw.on
+                ? `已点 ${draw.vertices.length} 个顶点；点“完成”或双击结束 / ${draw.vertices.length} corners: Finish or double-click to close`
+                : '';
+        }
+
+        function showPolygon() {
+            const text = form.elements.polygon.value;
+            setData('polygon', text ? {type: 'Feature', geometry: JSON.parse(text), properties: {}} : EMPTY);
+        }
+
+        function stopDrawing() {
+            draw.on = false;
+            draw.vertices = [];
+            map.getCanvas().style.cursor = '';
+            $('#draw-start').disabled = false;
+            setTimeout(() => map.doubleClickZoom.enable(), 0);
+            showDraft();
+        }
+
+        function finishDrawing() {
+            // A double click to finish also clicked twice on its corner: one corner, not three.
+            const ring = draw.vertices.map(([lon, lat]) => [round(lon), round(lat)])
+                .filter((c, i, all) => i === 0 || c[0] !== all[i - 1][0] || c[1] !== all[i - 1][1]);
+            if (ring.length < 3) {
+                return;
+            }
+            ring.push(ring[0]);
+            form.elements.polygon.value = JSON.stringify({type: 'Polygon', coordinates: [ring]});
+            stopDrawing();
+            showPolygon();
+        }
+
+        $('#draw-start').addEventListener('click', () => {
+            draw.on = true;
+            draw.vertices = [];
+            map.doubleClickZoom.disable();
+            map.getCanvas().style.cursor = 'crosshair';
+            $('#draw-start').disabled = true;
+            showDraft();
+        });
+        $('#draw-finish').addEventListener('click', finishDrawing);
+        $('#draw-clear').addEventListener('click', () => {
+            form.elements.polygon.value = '';
+            stopDrawing();
+            showPolygon();
+        });
+        map.on('click', (event) => {
+            if (draw.on) {
+                draw.vertices.push([event.lngLat.lng, event.lngLat.lat]);
+                showDraft();
+            }
+        });
+        map.on('dblclick', (event) => {
+            if (draw.on) {
+                event.preventDefault();
+                finishDrawing();
+            }
+        });
+
+        function showAreaMode() {
+            const mode = form.elements.area_mode.value;
+            $('#division-field').hidden = mode !== 'region';
+            $('#polygon-field').hidden = mode !== 'polygon';
+            if (mode !== 'polygon' && draw.on) {
+                stopDrawing();
+            }
+        }
+        $$('[name=area_mode]', form).forEach((input) => input.addEventListener('change', showAreaMode));
+        showAreaMode();
+
+        // -------------------------------------------------------------- teams and their members
+
+        const whole = (name) => Number(form.elements[name].value);
+
+        function showTeamChoices() {
+            const count = Math.max(0, Math.min(50, Math.floor(whole('teams')) || 0));
+            $$('select[name=member]', form).forEach((select) => {
+                const chosen = select.value;
+                select.replaceChildren(el('option', {value: '', text: '不参加 / not in a team'}),
+                    ...Array.from({length: count}, (_, i) => el('option', {value: i + 1, text: `第${i + 1}组 / Team ${i + 1}`})));
+                select.value = Number(chosen) <= count ? chosen : '';
+            });
+        }
+        form.elements.teams.addEventListener('input', showTeamChoices);
+        showTeamChoices();
+
+        function members(count) {
+            const teams = Array.from({length: count}, () => []);
+            $$('select[name=member]', form).forEach((select) => {
+                if (select.value && Number(select.value) <= count) {
+                    teams[Number(select.value) - 1].push(Number(select.dataset.user));
+                }
+            });
+            return teams.some((team) => team.length) ? teams : undefined;
+        }
+
+        function area() {
+            const mode = form.elements.area_mode.value;
+            if (mode === 'region') {
+                return {region: form.elements.region.value};
+            }
+            if (mode === 'polygon') {
+                return {polygon: form.elements.polygon.value ? JSON.parse(form.elements.polygon.value) : ''};
+            }
+            return 'jurisdiction';
+        }
+
+        // Numbers the browser cannot read go to the API as they were typed: its answer names the field.
+        const number = (name) => (form.elements[name].value.trim() === '' ? undefined : Number(form.elements[name].value));
+
+        form.addEventListener('submit', async(event) => {
+            event.preventDefault();
+            const status = $('#plan-status');
+            const button = $('#plan-submit');
+            showErrors([]);
+            const kinds = $$('input[name=kind]:checked', form).map((input) => input.value);
+            const criteria = {min_score: number('min_score'), limit: number('limit')};
+            if (kinds.length) {
+                criteria.kind = kinds.join(',');
+            }
+            const teams = number('teams');
+            button.disabled = true;
+            status.textContent = '正在排序候选设备… / ranking the candidates…';
+            let plan = null;
+            try {
+                plan = await api(config.urls.plans, {body: {
+                    area: area(), period: {from: form.elements.from.value, to: form.elements.to.value}, criteria, teams
+                }});
+                status.textContent = `${NUMBER.format(plan.candidates)} 台候选设备，正在排线… / ${plan.candidates} candidates, routing…`;
+                await api(url('routes', plan.id), {body: {
+                    teams: {count: teams, hours: number('hours'), members: members(teams)}, days: number('days')
+                }});
+                status.textContent = '完成 / done';
+                window.location.assign(url('plan_page', plan.id));
+            } catch (error) {
+                showErrors(problemsOf(error));
+                status.replaceChildren(plan
+                    ? el('span', {}, ['计划已保存但未排线 / the plan is saved but not routed: ',
+                        el('a', {href: url('plan_page', plan.id), text: `#${plan.id}`})])
+                    : '请更正标出的问题 / correct the marked fields');
+                loadPlans();
+            } finally {
+                button.disabled = false;
+            }
+        });
+    }
+
+    // ================================================================== one plan
+
+    function planPage() {
+        const state = {data: null, selected: null, fitted: false};
+        const [startHour, startMinute] = config.day_start.split(':').map(Number);
+        const clock = (minutes) => {
+            const total = Math.round(startHour * 60 + startMinute + minutes);
+            return `${String(Math.floor(total / 60) % 24).padStart(2, '0')}:${String(total % 60).padStart(2, '0')}`;
+        };
+        const dayColour = (day) => DAY_COLOURS[state.days.indexOf(day) % DAY_COLOURS.length];
+        const errorBox = $('#plan-errors');
+        // Times read in the agency's zone, whatever the browser's machine is set to.
+        const TIME = new Intl.DateTimeFormat('zh-CN', {timeZone: config.time_zone, year: 'numeric', month: '2-digit', day: '2-digit',
+            hour: '2-digit', minute: '2-digit', hour12: false});
+
+        const map = makeMap('plan-map', {
+            lines: {type: 'geojson', data: EMPTY},
+            stops: {type: 'geojson', data: EMPTY},
+            starts: {type: 'geojson', data: EMPTY}
+        }, [
+            {id: 'route-casing', type: 'line', source: 'lines', layout: {'line-join': 'round', 'line-cap': 'round'},
+                paint: {'line-color': '#ffffff', 'line-width': 6, 'line-opacity': 0.9}},
+            {id: 'route-lines', type: 'line', source: 'lines', layout: {'line-join': 'round', 'line-cap': 'round'},
+                paint: {'line-color': ['get', 'colour'], 'line-width': 3}},
+            {id: 'starts', type: 'circle', source: 'starts',
+                paint: {'circle-radius': 10, 'circle-color': '#212529', 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2}},
+            {id: 'start-labels', type: 'symbol', source: 'starts',
+                layout: {'text-field': '起', 'text-font': FONT_BOLD, 'text-size': 11, 'text-allow-overlap': true, 'text-ignore-placement': true},
+                paint: {'text-color': '#ffffff'}},
+            {id: 'stop-highlight', type: 'circle', source: 'stops', filter: ['==', ['get', 'id'], -1],
+                paint: {'circle-radius': 16, 'circle-color': '#ffd43b', 'circle-opacity': 0.9, 'circle-stroke-color': '#212529', 'circle-stroke-width': 2}},
+            {id: 'stops', type: 'circle', source: 'stops',
+                paint: {'circle-radius': 10, 'circle-color': ['get', 'colour'], 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2}},
+            {id: 'stop-numbers', type: 'symbol', source: 'stops',
+                layout: {'text-field': ['to-string', ['get', 'sequence']], 'text-font': FONT_BOLD, 'text-size': 11,
+                    'text-allow-overlap': true, 'text-ignore-placement': true},
+                paint: {'text-color': '#ffffff'}}
+        ], 30);
+        window.segisPatrolMap = map;  // for the browser tests
+
+        const feature = (geometry, properties) => ({type: 'Feature', geometry, properties});
+
+        async function drawMap() {
+            await map.basemap;
+            const lines = [];
+            const stops = [];
+            const starts = new Map();
+            state.data.routes.forEach((route) => {
+                const colour = dayColour(route.day);
+                const places = route.stops.filter((s) => s.location);
+                lines.push(feature({type: 'LineString', coordinates: [route.start, ...places.map((s) => s.location), route.end]},
+                    {route: route.id, day: route.day, colour}));
+                places.forEach((s) => stops.push(feature({type: 'Point', coordinates: s.location},
+                    {id: s.id, route: route.id, sequence: s.sequence, colour})));
+                starts.set(route.start.join(','), feature({type: 'Point', coordinates: route.start}, {team: route.team.number}));
+            });
+            map.getSource('lines').setData({type: 'FeatureCollection', features: lines});
+            map.getSource('stops').setData({type: 'FeatureCollection', features: stops});
+            map.getSource('starts').setData({type: 'FeatureCollection', features: Array.from(starts.values())});
+            if (!state.fitted && (stops.length || starts.size)) {
+                const box = new maplibregl.LngLatBounds();
+                stops.concat(Array.from(starts.values())).forEach((f) => box.extend(f.geometry.coordinates));
+                map.fitBounds(box, {padding: 50, maxZoom: 15, duration: 0});
+                state.fitted = true;
+            }
+            highlight(state.selected, false);
+            map.once('idle', () => { document.body.dataset.patrolMapReady = 'true'; });
+            map.triggerRepaint();
+        }
+
+        function highlight(stopId, scroll) {
+            state.selected = stopId;
+            map.setFilter('stop-highlight', ['==', ['get', 'id'], stopId === null ? -1 : stopId]);
+            $$('.stop.selected').forEach((node) => node.classList.remove('selected'));
+            const item = stopId !== null && $(`.stop[data-stop="${stopId}"]`);
+            if (item) {
+                item.classList.add('selected');
+                if (scroll) {
+                    // Scroll the column only: scrollIntoView would scroll the page under the top bar too.
+                    const side = item.closest('.mapside');
+                    const offset = item.getBoundingClientRect().top - side.getBoundingClientRect().top;
+                    side.scrollTo({top: side.scrollTop + offset - side.clientHeight / 3, behavior: 'smooth'});
+                }
+            }
+        }
+
+        map.on('click', 'stops', (event) => {
+            const hit = event.features && event.features[0];
+            if (hit) {
+                highlight(hit.properties.id, true);
+            }
+        });
+        map.on('mouseenter', 'stops', () => { map.getCanvas().style.cursor = 'pointer'; });
+        map.on('mouseleave', 'stops', () => { map.getCanvas().style.cursor = ''; });
+
+        // -------------------------------------------------------------- the column
+
+        function routeLabel(route) {
+            return `${route.team.name} · ${route.day}`;
+        }
+
+        function renderSummary() {
+            const data = state.data;
+            const summary = data.summary || {};
+            const scheduled = data.routes.reduce((n, r) => n + r.stops.length, 0);
+            const total = data.routes.reduce((n, r) => n + r.total_minutes, 0);
+            const visited = data.routes.reduce((n, r) => n + r.stops.filter((s) => s.result && s.result.visited).length, 0);
+            const facts = [
+                ['候选 / Candidates', scheduled + data.unscheduled.length, 'candidates'],
+                ['已排 / Scheduled', scheduled, 'scheduled'],
+                ['已巡查 / Visited', visited, 'visited'],
+                ['未排入 / Left out', data.unscheduled.length, 'unscheduled'],
+                ['总用时 / Total minutes', Math.round(total), 'total-minutes'],
+                ['求解 / Solver', summary.seconds === undefined ? '—' : `${summary.seconds} 秒 / s${summary.status ? ` · ${summary.status}` : ''}`, 'seconds']
+            ];
+            $('#summary-facts').replaceChildren(...facts.flatMap(([label, value, key]) => [
+                el('dt', {text: label}), el('dd', {'data-fact': key, text: value})]));
+            $('#teams').replaceChildren(...data.teams.map((team) => el('li', {}, [
+                el('b', {text: team.name}), ` · ${team.working_minutes / 60} 小时 / h · `,
+                team.members.length ? `人员 / members: ${team.members.join('、')}` : el('span', {class: 'muted', text: '未指定人员 / no members'})
+            ])));
+            if (!data.routes.length) {
+                $('#teams').append(el('li', {class: 'muted', text: '尚未排线 / not routed yet'}));
+            }
+            const legend = $('#day-legend');
+            legend.replaceChildren(el('span', {class: 'legend-title', text: '日期 / Day'}),
+                ...state.days.map((day) => el('span', {}, [el('i', {class: 'line', style: `background:${dayColour(day)}`}), day])),
+                el('span', {}, [el('i', {class: 'start'}), '出发点 / team start']));
+        }
+
+        function stopProblems(item, problems) {
+            showProblems($('.stop-errors', item), problems);
+        }
+
+        async function move(stop, routeId, position, item) {
+            try {
+                state.data = await api(url('move', stop.id), {body: {route: routeId, position}});
+                render();
+                highlight(stop.id, true);
+            } catch (error) {
+                stopProblems(item, problemsOf(error));
+            }
+        }
+
+        function moveForm(stop, route, item) {
+            const select = el('select', {name: 'route', 'aria-label': '目标路线 / to route'},
+                state.data.routes.map((r) => el('option', {value: r.id, selected: r.id === route.id, text: routeLabel(r)})));
+            const position = el('input', {name: 'position', type: 'number', min: 1, step: 1, value: 1, 'aria-label': '位置 / position'});
+            return el('form', {class: 'move-form', hidden: true, onsubmit: (event) => {
+                event.preventDefault();
+                move(stop, Number(select.value), Number(position.value), item);
+            }}, [
+                el('label', {}, ['移到 / to ', select]),
+                el('label', {}, ['第 / at ', position, ' 位 / place']),
+                el('button', {type: 'submit', class: 'small primary', text: '移动 / Move'})
+            ]);
+        }
+
+        function resultForm(stop, item) {
+            const check = (name, label, checked) => el('label', {class: 'inline-check'}, [el('input', {type: 'checkbox', name, checked}), label]);
+            const form = el('form', {class: 'result-form', hidden: true}, [
+                check('visited', '已到场 / visited', true),
+                el('label', {class: 'block'}, ['发现的问题 / Findings',
+                    el('textarea', {name: 'findings', rows: 2, maxlength: 4000, placeholder: '如：维保记录缺失 / e.g. maintenance log missing'})]),
+                el('div', {class: 'row'}, [check('order_issued', '下达监察指令 / order issued', false),
+                    el('input', {name: 'order_number', type: 'text', maxlength: 40, placeholder: '指令书编号 / order number', 'aria-label': '指令书编号 / order number'})]),
+                check('sealed', '已查封 / sealed', false),
+                el('button', {type: 'submit', class: 'small primary', text: '保存结果 / Save result'})
+            ]);
+            form.addEventListener('submit', async(event) => {
+                event.preventDefault();
+                const f = form.elements;
+                try {
+                    await api(url('result', stop.id), {body: {
+                        visited: f.visited.checked, findings: f.findings.value, order_issued: f.order_issued.checked,
+                        order_number: f.order_number.value, sealed: f.sealed.checked
+                    }});
+                    await load();
+                    highlight(stop.id, true);
+                } catch (error) {
+                    stopProblems(item, problemsOf(error));
+                }
+            });
+            return form;
+        }
+
+        function resultLine(result) {
+            const facts = [result.visited ? '已到场 / visited' : '未到场 / not visited'];
+            if (result.order_issued) {
+                facts.push(`监察指令 / order ${result.order_number || ''}`.trim());
+            }
+            if (result.sealed) {
+                facts.push('已查封 / sealed');
+            }
+            return el('div', {class: 'result'}, [
+                el('b', {text: facts.join(' · ')}),
+                result.findings ? el('p', {class: 'findings', text: result.findings}) : null,
+                el('small', {class: 'muted', text: `${result.recorded_by} · ${TIME.format(new Date(result.recorded_at))}`})
+            ]);
+        }
+
+        function stopItem(stop, route, colour) {
+            const item = el('li', {class: 'stop', 'data-stop': stop.id, 'data-sequence': stop.sequence});
+            const device = stop.equipment;
+            const recorded = Boolean(stop.result);
+            const buttons = [];
+            const forms = [];
+            if (config.may_plan && !recorded) {
+                const moveBox = moveForm(stop, route, item);
+                forms.push(moveBox);
+                buttons.push(
+                    el('button', {type: 'button', class: 'small', text: '↑ 上移 / up', disabled: stop.sequence === 1,
+                        onclick: () => move(stop, route.id, stop.sequence - 1, item)}),
+                    el('button', {type: 'button', class: 'small', text: '↓ 下移 / down', disabled: stop.sequence === route.stops.length,
+                        onclick: () => move(stop, route.id, stop.sequence + 1, item)}),
+                    el('button', {type: 'button', class: 'small', text: '移到… / move to…', 'data-action': 'move',
+                        onclick: () => { moveBox.hidden = !moveBox.hidden; }}));
+            }
+            if (!recorded) {
+                const resultBox = resultForm(stop, item);
+                forms.push(resultBox);
+                buttons.push(el('button', {type: 'button', class: 'small', text: '记录结果 / record result', 'data-action': 'result',
+                    onclick: () => { resultBox.hidden = !resultBox.hidden; }}));
+            }
+            const reasons = (stop.reasons || []).map((r) => el('li', {text: `+${r.points} ${r.detail}`}));
+            item.append(...[
+                el('div', {class: 'stop-head'}, [
+                    el('button', {type: 'button', class: 'seq', style: `background:${colour}`, text: stop.sequence,
+                        title: '在地图上显示 / show on the map', onclick: () => {
+                            highlight(stop.id, false);
+                            if (stop.location) {
+                                map.easeTo({center: stop.location, zoom: Math.max(map.getZoom(), 13)});
+                            }
+                        }}),
+                    el('span', {class: 'clock', text: clock(stop.arrival_minutes)}),
+                    el('a', {class: 'code', href: url('equipment_page', device.id), text: device.device_code || device.registration_code || `#${device.id}`}),
+                    el('span', {class: 'score', title: '风险分 / risk score', text: `${stop.score} 分 / pts`}),
+                    stop.pinned ? el('span', {class: 'tag', text: '必去 / pinned'}) : null
+                ]),
+                el('div', {class: 'address', text: device.address || '—'}),
+                reasons.length ? el('details', {class: 'reasons'}, [el('summary', {text: '评分依据 / why'}), el('ul', {}, reasons)]) : null,
+                recorded ? resultLine(stop.result) : null,
+                buttons.length ? el('div', {class: 'stop-actions'}, buttons) : null,
+                ...forms,
+                el('div', {class: 'stop-errors form-errors', role: 'alert', hidden: true})
+            ].filter(Boolean));
+            return item;
+        }
+
+        function routeBox(route) {
+            const colour = dayColour(route.day);
+            const over = route.total_minutes > route.working_minutes;
+            return el('section', {class: 'route', 'data-route': route.id, style: `--day:${colour}`}, [
+                el('h3', {}, [el('i', {class: 'swatch', style: `background:${colour}`}), el('span', {class: 'route-title', text: routeLabel(route)}),
+                    el('small', {class: over ? 'minutes error' : 'minutes muted',
+                        text: `${Math.round(route.total_minutes)} / ${route.working_minutes} 分钟 / min`})]),
+                el('p', {class: 'route-facts muted'}, [
+                    `${route.stops.length} 个点 / stops · 路上 / travel ${Math.round(route.travel_minutes)} · 现场 / on site ${Math.round(route.service_minutes)} 分钟 / min · `,
+                    el('a', {href: url('sheet', route.id), target: '_blank', class: 'sheet-link', text: '打印单 / sheet'}), ' · ',
+                    el('a', {href: `${config.urls.gpx}?route=${route.id}`, download: true, text: 'GPX'})
+                ]),
+                el('ol', {class: 'stops'}, route.stops.map((stop) => stopItem(stop, route, colour)))
+            ]);
+        }
+
+        async function mark(candidate, flags, item) {
+            try {
+                await api(url('candidate', candidate.id), {method: 'PATCH', body: flags});
+                await load();
+            } catch (error) {
+                showProblems($('.stop-errors', item), problemsOf(error));
+            }
+        }
+
+        function unscheduledItem(candidate) {
+            const device = candidate.equipment;
+            const item = el('li', {class: 'candidate', 'data-candidate': candidate.id}, [
+                el('span', {class: 'tag', text: `#${candidate.rank}`}),
+                el('a', {href: url('equipment_page', device.id), text: device.device_code || `#${device.id}`}),
+                ` · ${candidate.score} 分 / pts`,
+                candidate.pinned ? el('span', {class: 'tag pinned', text: '必去 / pinned'}) : null,
+                el('span', {class: 'more', text: device.address || '—'}),
+                !device.location ? el('span', {class: 'more error', text: '无坐标，不能排线 / no location: cannot be routed'}) : null
+            ]);
+            if (config.may_plan) {
+                item.append(el('div', {class: 'stop-actions'}, [
+                    el('button', {type: 'button', class: 'small', 'data-action': 'pin', text: candidate.pinned ? '取消必去 / unpin' : '必去 / pin',
+                        onclick: () => mark(candidate, {pinned: !candidate.pinned}, item)}),
+                    el('button', {type: 'button', class: 'small secondary', 'data-action': 'drop', text: '不去 / drop',
+                        onclick: () => mark(candidate, {dropped: true}, item)})
+                ]), el('div', {class: 'stop-errors form-errors', role: 'alert', hidden: true}));
+            }
+            return item;
+        }
+
+        function render() {
+            const data = state.data;
+            state.days = Array.from(new Set(data.routes.map((r) => r.day))).sort();
+            renderSummary();
+            $('#routes').replaceChildren(...(data.routes.length
+                ? data.routes.map(routeBox)
+                : [el('p', {class: 'muted', text: '没有路线 / no routes'})]));
+            $('#unscheduled').replaceChildren(...data.unscheduled.map(unscheduledItem));
+            $('#unscheduled-count').textContent = data.unscheduled.length;
+            drawMap();
+        }
+
+        async function load() {
+            try {
+                state.data = await api(config.urls.routes);
+                showProblems(errorBox, []);
+                render();
+            } catch (error) {
+                showProblems(errorBox, problemsOf(error));
+            }
+        }
+
+        const reoptimise = $('#reoptimise');
+        if (reoptimise) {
+            reoptimise.title = '用相同小组和天数重新排线，手工调整将被覆盖 / route again with the same teams and days; hand moves are given up';
+            reoptimise.addEventListener('click', async() => {
+                reoptimise.disabled = true;
+                reoptimise.textContent = '正在优化… / optimising…';
+                try {
+                    state.data = await api(config.urls.reoptimise, {method: 'POST'});
+                    showProblems(errorBox, []);
+                    render();
+                } catch (error) {
+                    showProblems(errorBox, problemsOf(error));
+                } finally {
+                    reoptimise.disabled = false;
+                    reoptimise.textContent = '重新优化 / Re-optimise';
+                }
+            });
+        }
+        load();
+    }
+
+    if (config.page === 'plans') {
+        plansPage();
+    } else {
+        planPage();
+    }
+}());
