@@ -26,34 +26,28 @@ from geo.models import Region
 from registry.models import Accident, EmergencyResource, Equipment, Unit, UnitRole, Variety
 from registry.personal import mask_phone
 
-from .maps import map_fragment, offline_map
+from .maps import OUTLINE_TOLERANCE, add_outline, map_fragment, offline_map
 
 SHORT_LIST = 50
 # About 50 m at these latitudes: the county outline is context, not survey data.
-OUTLINE_TOLERANCE = 0.0005
 
 
-def small_map(geometry: GEOSGeometry | None, region_code: str) -> dict:
-    """The record's point or route over its county outline, framed on the record."""
-    m = offline_map(zoom_start=14, control_scale=True)
-    outline = (
+def region_outline(region_code: str) -> tuple[str, str] | None:
+    """A region's name and simplified boundary as GeoJSON text, for an offline map's context."""
+    return (
         Region.objects.filter(code=region_code)
         .annotate(shape=AsGeoJSON(SimplifyPreserveTopology("boundary", OUTLINE_TOLERANCE)))
         .values_list("name", "shape")
         .first()
     )
+
+
+def small_map(geometry: GEOSGeometry | None, region_code: str) -> dict:
+    """The record's point or route over its county outline, framed on the record."""
+    m = offline_map(zoom_start=14, control_scale=True)
+    outline = region_outline(region_code)
     if outline:
-        layer = folium.GeoJson(
-            json.loads(outline[1]),
-            name=outline[0],
-            style_function=lambda f: {
-                "color": "#44546a",
-                "weight": 1.5,
-                "fillColor": "#9fb3c8",
-                "fillOpacity": 0.12,
-            },
-            tooltip=outline[0],
-        ).add_to(m)
+        layer = add_outline(m, outline[1], name=outline[0], weight=1.5, fillOpacity=0.12)
         m.fit_bounds(layer.get_bounds())
     # With no basemap offline, the county outline is what locates the record: frame the whole county.
     if geometry is not None and geometry.geom_type == "Point":

@@ -26,6 +26,7 @@ which raise :class:`ExternalAssetError`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -43,10 +44,13 @@ __all__ = [
     "DEFAULT_ZOOM_START",
     "ExternalAssetError",
     "add_heatmap",
+    "OUTLINE_TOLERANCE",
     "add_marker_cluster",
+    "add_outline",
     "external_asset_urls",
     "map_fragment",
     "offline_map",
+    "printed_map",
     "render_map_html",
 ]
 
@@ -159,6 +163,47 @@ def offline_map(
     _use_local_assets(m, LEAFLET_JS + (JQUERY_JS if jquery else []), LEAFLET_CSS)
     _DefaultIconPaths().add_to(m)
     return m
+
+
+def printed_map(
+    *, location: Sequence[float], zoom_start: int, width: int, height: int
+) -> folium.Map:
+    """A fixed map for a printed sheet: no panning, zooming or controls (it prints as it shows,
+    and a reader cannot move it off what it was made to show), with a scale bar."""
+    return offline_map(
+        location=location,
+        zoom_start=zoom_start,
+        jquery=False,
+        width=width,
+        height=height,
+        control_scale=True,
+        zoom_control=False,
+        dragging=False,
+        scrollWheelZoom=False,
+        doubleClickZoom=False,
+        boxZoom=False,
+        keyboard=False,
+        touchZoom=False,
+        zoomSnap=0.25,
+    )
+
+
+# About 50 m: context on a map without a basemap, not survey data.
+OUTLINE_TOLERANCE = 0.0005
+OUTLINE_STYLE = {"color": "#44546a", "weight": 1.2, "fillColor": "#9fb3c8", "fillOpacity": 0.08}
+
+
+def add_outline(
+    m: folium.Map, geojson: str, *, name: str | None = None, **style: Any
+) -> folium.GeoJson:
+    """An area's outline for context (a county, a plan's area): the basemap an offline map lacks."""
+    layer = folium.GeoJson(
+        json.loads(geojson),
+        name=name,
+        tooltip=name,
+        style_function=lambda feature: {**OUTLINE_STYLE, **style},
+    )
+    return layer.add_to(m)
 
 
 def add_marker_cluster(parent: folium.Map | folium.map.Layer, **kwargs: Any) -> MarkerCluster:

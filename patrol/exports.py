@@ -25,7 +25,7 @@ from accounts.audit import record_personal_data_read
 from accounts.models import User
 from geo.functions import SimplifyPreserveTopology
 from layers.detail_views import phone_for
-from layers.maps import map_fragment, offline_map
+from layers.maps import OUTLINE_TOLERANCE, add_outline, map_fragment, printed_map
 from registry import catalogue
 
 from .exceptions import refuse
@@ -72,7 +72,6 @@ ROUTE_COLOUR = "#1f4e79"
 MAP_WIDTH_PX, MAP_HEIGHT_PX = 680, 416
 # A stop marker is about 24 px of the map's ~400 px: stops nearer than that share a marker.
 MARKER_SHARE = 0.04
-OUTLINE_TOLERANCE = 0.0005  # about 50 m: context on a map without a basemap, not survey data
 
 
 # --------------------------------------------------------------------------- reading
@@ -402,16 +401,7 @@ def _add_outline(m: folium.Map, plan: PatrolPlan) -> None:
         .first()
     )
     if shape:
-        folium.GeoJson(
-            json.loads(shape),
-            style_function=lambda f: {
-                "color": "#44546a",
-                "weight": 1.2,
-                "fillColor": "#9fb3c8",
-                "fillOpacity": 0.08,
-                "interactive": False,
-            },
-        ).add_to(m)
+        add_outline(m, shape, interactive=False)
 
 
 def _badge(spot: tuple[float, float], text: str, css: str, size: int) -> folium.Marker:
@@ -450,22 +440,7 @@ def sheet_map(facts: dict) -> dict:
     """The day on a map without a basemap: the plan's area, the route line, numbered stops, the
     start and end; fitted to the route, fixed (it prints as it shows)."""
     path = [(lat, lon) for lon, lat in facts["path"]]
-    m = offline_map(
-        location=path[0],
-        zoom_start=13,
-        jquery=False,
-        width=MAP_WIDTH_PX,
-        height=MAP_HEIGHT_PX,
-        control_scale=True,
-        zoom_control=False,
-        dragging=False,
-        scrollWheelZoom=False,
-        doubleClickZoom=False,
-        boxZoom=False,
-        keyboard=False,
-        touchZoom=False,
-        zoomSnap=0.25,
-    )
+    m = printed_map(location=path[0], zoom_start=13, width=MAP_WIDTH_PX, height=MAP_HEIGHT_PX)
     _add_outline(m, facts["plan"])
     folium.PolyLine(path, color=ROUTE_COLOUR, weight=3, opacity=0.85).add_to(m)
     start = (facts["start"][1], facts["start"][0])

@@ -222,14 +222,14 @@ class Around(APIView):
         return _json_response(_spliced(head, hazards=_spliced(found, items=items)))
 
 
-def _card_queryset(user):
+def card_queryset(user):
     return Equipment.objects.visible_to(user).select_related(
         "variety", "region", "use_unit", "maintenance_unit"
     )
 
 
 def _card_device(user, pk: int) -> Equipment:
-    return _card_queryset(user).get(pk=pk)
+    return card_queryset(user).get(pk=pk)
 
 
 class RecordView(GenericAPIView):
@@ -249,7 +249,7 @@ class EquipmentCard(RecordView):
     model = Equipment
 
     def get_queryset(self):
-        return _card_queryset(self.request.user)
+        return card_queryset(self.request.user)
 
     @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: int) -> Response:
@@ -359,12 +359,12 @@ class Incidents(GenericAPIView):
             reported_at=data.get("reported_at"),
         )
         return Response(
-            incident_json(_detailed(request.user).get(pk=incident.pk), detail=True),
+            incident_json(detailed_incidents(request.user).get(pk=incident.pk), detail=True),
             status=status.HTTP_201_CREATED,
         )
 
 
-def _detailed(user):
+def detailed_incidents(user):
     return _incidents(user).prefetch_related(
         Prefetch("events", queryset=IncidentEvent.objects.select_related("actor")),
         Prefetch(
@@ -380,7 +380,7 @@ class IncidentDetail(RecordView):
     model = Incident
 
     def get_queryset(self):
-        return _detailed(self.request.user)
+        return detailed_incidents(self.request.user)
 
     @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: int) -> Response:
@@ -415,7 +415,7 @@ class IncidentTransition(RecordView):
             )  # fmt: skip
         except Incident.DoesNotExist:
             raise NotFound() from None  # moved out of reach between the two reads
-        return Response(incident_json(_detailed(request.user).get(pk=pk), detail=True))
+        return Response(incident_json(detailed_incidents(request.user).get(pk=pk), detail=True))
 
 
 class IncidentEvents(RecordView):
@@ -453,7 +453,7 @@ class IncidentDispatch(RecordView):
     @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: int) -> Response:
         """The asks so far, with their deadlines, and whom a POST without names would ask next."""
-        incident = get_object_or_404(_detailed(request.user), pk=pk)
+        incident = get_object_or_404(detailed_incidents(request.user), pk=pk)
         upcoming = None if incident.state in ENDED_STATES else dispatch.next_party(incident)
         return Response(
             {
@@ -479,7 +479,7 @@ class IncidentDispatch(RecordView):
         except Incident.DoesNotExist:
             raise NotFound() from None
         return Response(
-            incident_json(_detailed(request.user).get(pk=pk), detail=True),
+            incident_json(detailed_incidents(request.user).get(pk=pk), detail=True),
             status=status.HTTP_201_CREATED,
         )
 
@@ -512,7 +512,7 @@ class DispatchAnswerView(RecordView):
             )  # fmt: skip
         except (Dispatch.DoesNotExist, Incident.DoesNotExist):
             raise NotFound() from None
-        incident = _detailed(request.user).get(pk=answered.incident_id)
+        incident = detailed_incidents(request.user).get(pk=answered.incident_id)
         return Response(
             {"dispatch": dispatch_json(answered), "incident": incident_json(incident, detail=True)}
         )

@@ -14,20 +14,18 @@ import math
 from dataclasses import dataclass
 
 import folium
-from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.utils import timezone
 from django.utils.html import escape
 
 from accounts.models import User
-from geo.functions import SimplifyPreserveTopology
-from geo.models import Region
 from geo.routing import GEOD
-from layers.maps import map_fragment, offline_map
+from layers.detail_views import region_outline
+from layers.maps import add_outline, map_fragment, printed_map
 from registry import catalogue
 from registry.models.events import ResourceType
 
 from . import around, conf
-from .api import _card_queryset, _detailed
+from .api import card_queryset, detailed_incidents
 from .card import equipment_card
 from .locate import Located
 from .models import Incident, IncidentState, LocatedBy
@@ -37,7 +35,6 @@ PURPOSE = "incident sheet"
 # 96333 fault codes with a known meaning; any other code is printed as given.
 FAULT_CODES = {"11": "困人 / passengers trapped"}
 # The county outline is context on a map without a basemap, not survey data (about 50 m).
-OUTLINE_TOLERANCE = 0.0005
 # The map is printed at 180 mm × 120 mm; at 96 dpi that is this many pixels.
 MAP_WIDTH_PX, MAP_HEIGHT_PX = 680, 454
 # The share of the map's width a label may need beside its point.
@@ -53,7 +50,7 @@ PARTY_COLOUR = "#722ed1"
 def sheet_queryset(user: User):
     """The user's incidents (own jurisdiction and shared ones) with their timeline and asks: the
     API's detail queryset, so the sheet and the console read the same rows."""
-    return _detailed(user)
+    return detailed_incidents(user)
 
 
 @dataclass(frozen=True)
@@ -132,7 +129,7 @@ def incident_facts(user: User, incident: Incident) -> dict:
     """Everything the sheet prints about an incident the user may see (from `sheet_queryset`)."""
     device = None
     if incident.equipment_id is not None:
-        device = _card_queryset(user).filter(pk=incident.equipment_id).first()
+        device = card_queryset(user).filter(pk=incident.equipment_id).first()
     card = equipment_card(user, device, purpose=PURPOSE) if device is not None else None
     if card is not None:
         entry = catalogue.get(device.kind)
@@ -186,24 +183,8 @@ def _responding_parties(incident: Incident) -> list[tuple[str, float, float]]:
 
 
 def _add_outline(m: folium.Map, region_code: str) -> None:
-    outline = (
-        Region.objects.filter(code=region_code)
-        .annotate(shape=AsGeoJSON(SimplifyPreserveTopology("boundary", OUTLINE_TOLERANCE)))
-        .values_list("name", "shape")
-        .first()
-    )
-    if outline:
-        folium.GeoJson(
-            json.loads(outline[1]),
-            name=outline[0],
-            style_function=lambda f: {
-                "color": "#44546a",
-                "weight": 1.2,
-                "fillColor": "#9fb3c8",
-                "fillOpacity": 0.08,
-                "interactive": False,
-            },
-        ).add_to(m)
+    if outline := region_outline(region_code):
+        add_outline(m, outline[1], name=outline[0], interactive=False)
 
 
 def _label(
@@ -256,23 +237,7 @@ def sheet_map(facts: dict) -> dict:
     straight lines, the responding party; fitted to these, drawn without a basemap."""
     incident: Incident = facts["incident"]
     here = (facts["lat"], facts["lon"])
-    # Fixed pixels and no interaction: the map prints as it shows, and a report reader cannot pan.
-    m = offline_map(
-        location=here,
-        zoom_start=15,
-        jquery=False,
-        width=MAP_WIDTH_PX,
-        height=MAP_HEIGHT_PX,
-        control_scale=True,
-        zoom_control=False,
-        dragging=False,
-        scrollWheelZoom=False,
-        doubleClickZoom=False,
-        boxZoom=False,
-        keyboard=False,
-        touchZoom=False,
-        zoomSnap=0.25,
-    )
+    m = printed_map(location=here, zoom_start=15, width=MAP_WIDTH_PX, height=MAP_HEIGHT_PX)
     _add_outline(m, incident.region_id)
     points = [here]
     labels: list[tuple[tuple[float, float], str, str]] = []

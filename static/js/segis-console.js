@@ -6,9 +6,7 @@
 (function() {
     const config = JSON.parse(document.getElementById('console-config').textContent);
     const $ = (selector, root) => (root || document).querySelector(selector);
-    const CSRF = ($('input[name=csrfmiddlewaretoken]') || {}).value || '';
-    const EMPTY = {type: 'FeatureCollection', features: []};
-    const CHINA = [[73.5, 18.0], [135.1, 53.6]];
+    const {EMPTY, CHINA, el, api, problemsOf} = SegisPage;
     const COLOURS = {incident: '#d9480f', equipment: '#7048e8', hazard: '#f59f00', resource: '#1c7ed6', asked: '#2b8a3e'};
     const TIME = new Intl.DateTimeFormat('zh-CN', {timeZone: config.time_zone, month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false});
     const url = (name, id) => config.urls[name].replace('{id}', id);
@@ -17,81 +15,23 @@
 
     // ------------------------------------------------------------------ small helpers
 
-    function el(tag, attrs, children) {
-        const node = document.createElement(tag);
-        Object.entries(attrs || {}).forEach(([key, value]) => {
-            if (value === undefined || value === null || value === false) {
-                return;
-            }
-            if (key === 'text') {
-                node.textContent = value;
-            } else if (key.startsWith('on')) {
-                node.addEventListener(key.slice(2), value);
-            } else {
-                node.setAttribute(key, value === true ? '' : value);
-            }
-        });
-        (children || []).forEach((child) => child !== null && child !== undefined && node.append(child));
-        return node;
-    }
-
     const when = (value) => (value ? TIME.format(new Date(value)) : '—');
     const km = (metres) => (metres >= 1000 ? `${(metres / 1000).toFixed(1)} km` : `${Math.round(metres)} m`);
 
-    class ApiError extends Error {
-        constructor(status, body) {
-            super(`HTTP ${status}`);
-            this.status = status;
-            this.body = body || {};
-        }
-    }
-
-    async function api(path, options) {
-        const init = {credentials: 'same-origin', headers: {Accept: 'application/json'}, ...(options || {})};
-        if (init.body !== undefined) {
-            init.method = init.method || 'POST';
-            init.headers = {...init.headers, 'Content-Type': 'application/json', 'X-CSRFToken': CSRF};
-            init.body = JSON.stringify(init.body);
-        }
-        const response = await fetch(path, init);
-        const body = await response.json().catch(() => ({}));
-        if (!response.ok) {
-            throw new ApiError(response.status, body);
-        }
-        return body;
-    }
-
-    // The API's 400 shape {errors: {field: [{rule, message, suggestion}]}}, or DRF's {field: [text]}.
+    // A refusal by field; a suggestion (a swapped pair, say) becomes a button that applies it.
     function showErrors(box, error, onSuggestion) {
         box.replaceChildren();
+        box.hidden = !error;
         if (!error) {
-            box.hidden = true;
             return;
         }
-        const body = error.body || {};
-        const fields = body.errors || body;
-        const lines = [];
-        if (error.status === 404) {
-            lines.push(el('p', {text: '未找到，或不在您的辖区 / not found, or outside your jurisdiction'}));
-        } else if (error.status === 403) {
-            lines.push(el('p', {text: body.detail || '无权操作 / not allowed'}));
-        }
-        Object.entries(fields).forEach(([field, problems]) => {
-            (Array.isArray(problems) ? problems : [problems]).forEach((problem) => {
-                const message = typeof problem === 'string' ? problem : problem.message;
-                const line = el('p', {'data-field': field, 'data-rule': problem.rule || ''}, [el('b', {text: `${field}: `}), message]);
-                if (problem.suggestion && onSuggestion) {
-                    line.append(' ', el('button', {type: 'button', class: 'link', text: `改用 / use ${problem.suggestion}`,
-                        onclick: () => onSuggestion(problem.suggestion, problem.rule)}));
-                }
-                lines.push(line);
-            });
-        });
-        if (!lines.length) {
-            lines.push(el('p', {text: `请求失败 / request failed (${error.status || error.message})`}));
-        }
-        box.append(...lines);
-        box.hidden = false;
+        box.append(...problemsOf(error).map((problem) => el('p', {'data-field': problem.field, 'data-rule': problem.rule}, [
+            problem.field ? el('b', {text: `${problem.field}: `}) : null,
+            problem.message,
+            problem.suggestion && onSuggestion ? ' ' : null,
+            problem.suggestion && onSuggestion ? el('button', {type: 'button', class: 'link', text: `改用 / use ${problem.suggestion}`,
+                onclick: () => onSuggestion(problem.suggestion, problem.rule)}) : null
+        ])));
     }
 
     // ------------------------------------------------------------------ the map
@@ -108,14 +48,7 @@
                 places: {type: 'geojson', data: EMPTY}
             },
             layers: [
-                {id: 'background', type: 'background', paint: {'background-color': '#dfe7ee'}},
-                {id: 'land', type: 'fill', source: 'basemap', filter: ['==', ['get', 'outer'], true], paint: {'fill-color': '#fbf8ef'}},
-                {id: 'county-lines', type: 'line', source: 'basemap', filter: ['==', ['get', 'level'], 'county'],
-                    paint: {'line-color': '#a89f92', 'line-width': 0.8, 'line-dasharray': [3, 2]}},
-                {id: 'city-lines', type: 'line', source: 'basemap', filter: ['==', ['get', 'level'], 'city'],
-                    paint: {'line-color': '#8a7a66', 'line-width': 1.2}},
-                {id: 'jurisdiction-line', type: 'line', source: 'basemap', filter: ['==', ['get', 'outer'], true],
-                    paint: {'line-color': '#0b4f8a', 'line-width': 2, 'line-opacity': 0.75}},
+                ...SegisPage.basemapLayers(),
                 {id: 'circles', type: 'fill', source: 'circles', paint: {'fill-color': COLOURS.hazard, 'fill-opacity': 0.08, 'fill-outline-color': COLOURS.hazard}},
                 {id: 'links', type: 'line', source: 'links',
                     paint: {'line-color': ['match', ['get', 'role'], 'asked', COLOURS.asked, COLOURS.resource], 'line-width': ['match', ['get', 'role'], 'asked', 3, 1.5],

@@ -121,8 +121,7 @@
 
     // ------------------------------------------------------------------ the area map
 
-    const CHINA = [[73.5, 18.0], [135.1, 53.6]];
-    const EMPTY = {type: 'FeatureCollection', features: []};
+    const {CHINA, EMPTY} = SegisPage;
     const ACCENT = '#d9480f';
     const bounds = config.bounds ? [[config.bounds[0], config.bounds[1]], [config.bounds[2], config.bounds[3]]] : CHINA;
     const map = new maplibregl.Map({
@@ -136,14 +135,7 @@
                 draft: {type: 'geojson', data: EMPTY}
             },
             layers: [
-                {id: 'background', type: 'background', paint: {'background-color': '#dfe7ee'}},
-                {id: 'land', type: 'fill', source: 'basemap', filter: ['==', ['get', 'outer'], true], paint: {'fill-color': '#fbf8ef'}},
-                {id: 'county-lines', type: 'line', source: 'basemap', filter: ['==', ['get', 'level'], 'county'],
-                    paint: {'line-color': '#a89f92', 'line-width': 0.8, 'line-dasharray': [3, 2]}},
-                {id: 'city-lines', type: 'line', source: 'basemap', filter: ['==', ['get', 'level'], 'city'],
-                    paint: {'line-color': '#8a7a66', 'line-width': 1.2}},
-                {id: 'jurisdiction-line', type: 'line', source: 'basemap', filter: ['==', ['get', 'outer'], true],
-                    paint: {'line-color': '#0b4f8a', 'line-width': 2, 'line-opacity': 0.75}},
+                ...SegisPage.basemapLayers(),
                 {id: 'bbox-fill', type: 'fill', source: 'bbox', paint: {'fill-color': '#0b4f8a', 'fill-opacity': 0.08}},
                 {id: 'bbox-line', type: 'line', source: 'bbox', paint: {'line-color': '#0b4f8a', 'line-width': 1.5, 'line-dasharray': [4, 2]}},
                 {id: 'polygon-fill', type: 'fill', source: 'polygon', paint: {'fill-color': ACCENT, 'fill-opacity': 0.15}},

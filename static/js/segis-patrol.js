@@ -7,9 +7,7 @@
     const config = JSON.parse(document.getElementById('patrol-config').textContent);
     const $ = (selector, root) => (root || document).querySelector(selector);
     const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
-    const CSRF = ($('input[name=csrfmiddlewaretoken]') || {}).value || '';
-    const EMPTY = {type: 'FeatureCollection', features: []};
-    const CHINA = [[73.5, 18.0], [135.1, 53.6]];
+    const {EMPTY, CHINA, el, api, problemsOf} = SegisPage;
     // No `glyphs` URL in the styles: MapLibre draws the stop numbers with the browser's own fonts
     // (TinySDF), as segis-map.js does, so the numbers need no glyph files and no network.
     const FONT_BOLD = ['Noto Sans CJK SC Bold', 'Microsoft YaHei Bold', 'PingFang SC', 'sans-serif'];
@@ -19,97 +17,17 @@
 
     // ------------------------------------------------------------------ small helpers
 
-    function el(tag, attrs, children) {
-        const node = document.createElement(tag);
-        Object.entries(attrs || {}).forEach(([key, value]) => {
-            if (value === undefined || value === null || value === false) {
-                return;
-            }
-            if (key === 'text') {
-                node.textContent = value;
-            } else if (key.startsWith('on')) {
-                node.addEventListener(key.slice(2), value);
-            } else {
-                node.setAttribute(key, value === true ? '' : value);
-            }
-        });
-        (children || []).forEach((child) => child !== null && child !== undefined && child !== false && node.append(child));
-        return node;
-    }
-
-    class ApiError extends Error {
-        constructor(status, body) {
-            super(`HTTP ${status}`);
-            this.status = status;
-            this.body = body || {};
-        }
-    }
-
-    async function api(path, options) {
-        const init = {credentials: 'same-origin', headers: {Accept: 'application/json'}, cache: 'no-store', ...(options || {})};
-        if (init.body !== undefined) {
-            init.method = init.method || 'POST';
-            init.headers = {...init.headers, 'Content-Type': 'application/json', 'X-CSRFToken': CSRF};
-            init.body = JSON.stringify(init.body);
-        } else if (init.method && init.method !== 'GET') {
-            init.headers = {...init.headers, 'X-CSRFToken': CSRF};
-        }
-        const response = await fetch(path, init);
-        const body = await response.json().catch(() => ({}));
-        if (!response.ok) {
-            throw new ApiError(response.status, body);
-        }
-        return body;
-    }
-
-    // The API's 400 shape {errors: {field: [{rule, message, suggestion}]}}, or DRF's {field: [text]},
-    // as a flat list of {field, rule, message}.
-    function problemsOf(error) {
-        const body = error.body || {};
-        if (error.status === 404) {
-            return [{field: '', rule: 'not_found', message: '未找到，或不在您的辖区 / not found, or outside your jurisdiction'}];
-        }
-        if (error.status === 403) {
-            return [{field: '', rule: 'forbidden', message: body.detail || '无权操作 / not allowed'}];
-        }
-        const fields = body.errors || body;
-        const problems = [];
-        Object.entries(fields).forEach(([field, list]) => {
-            (Array.isArray(list) ? list : [list]).forEach((p) => {
-                const message = typeof p === 'string' ? p : (p.message || JSON.stringify(p));
-                problems.push({field, rule: p.rule || '', message: p.suggestion ? `${message} (${p.suggestion})` : message});
-            });
-        });
-        if (!problems.length) {
-            problems.push({field: '', rule: '', message: `请求失败 / request failed (${error.status || error.message})`});
-        }
-        return problems;
-    }
-
     function showProblems(box, problems) {
         box.replaceChildren(...(problems || []).map((p) => el('p', {'data-field': p.field, 'data-rule': p.rule},
             [p.field ? el('b', {text: `${p.field}: `}) : null, p.message])));
         box.hidden = !(problems && problems.length);
     }
 
-    function baseLayers() {
-        return [
-            {id: 'background', type: 'background', paint: {'background-color': '#dfe7ee'}},
-            {id: 'land', type: 'fill', source: 'basemap', filter: ['==', ['get', 'outer'], true], paint: {'fill-color': '#fbf8ef'}},
-            {id: 'county-lines', type: 'line', source: 'basemap', filter: ['==', ['get', 'level'], 'county'],
-                paint: {'line-color': '#a89f92', 'line-width': 0.8, 'line-dasharray': [3, 2]}},
-            {id: 'city-lines', type: 'line', source: 'basemap', filter: ['==', ['get', 'level'], 'city'],
-                paint: {'line-color': '#8a7a66', 'line-width': 1.2}},
-            {id: 'jurisdiction-line', type: 'line', source: 'basemap', filter: ['==', ['get', 'outer'], true],
-                paint: {'line-color': '#0b4f8a', 'line-width': 2, 'line-opacity': 0.75}}
-        ];
-    }
-
     function makeMap(container, sources, layers, padding) {
         const b = config.bounds;
         const map = new maplibregl.Map({
             container,
-            style: {version: 8, sources: {basemap: {type: 'geojson', data: EMPTY}, ...sources}, layers: baseLayers().concat(layers)},
+            style: {version: 8, sources: {basemap: {type: 'geojson', data: EMPTY}, ...sources}, layers: SegisPage.basemapLayers().concat(layers)},
             bounds: b ? [[b[0], b[1]], [b[2], b[3]]] : CHINA,
             fitBoundsOptions: {padding},
             maxZoom: 18,
