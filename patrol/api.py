@@ -6,9 +6,11 @@ Views parse, call `area`/`services`, and serialize. Reads start from the caller'
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -18,7 +20,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from . import routes, services
+from . import coverage, routes, services
 from .area import parse_area
 from .exceptions import refuse
 from .models import (
@@ -431,3 +433,32 @@ class StopResult(GenericAPIView):
         except PatrolStop.DoesNotExist:
             raise NotFound() from None
         return Response(stop_json(self.get_queryset().get(pk=stop.pk)))
+
+
+def coverage_period(params) -> services.Period:
+    """`from`/`to` of a query, by default the 365 days up to today."""
+    today = timezone.localdate()
+    return services.parse_period(
+        {
+            "from": params.get("from") or (today - dt.timedelta(days=364)).isoformat(),
+            "to": params.get("to") or today.isoformat(),
+        }
+    )
+
+
+class Coverage(GenericAPIView):
+    """Patrol coverage per region of your jurisdiction for a period (`from`, `to`; the last 365
+    days by default): devices in use, devices visited and their share, visits, visits with
+    findings, supervision orders, sealings."""
+
+    permission_classes = [MayPlan]
+    serializer_class = NothingSerializer
+    pagination_class = None
+    filter_backends: list = []
+
+    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> Response:
+        if unknown := set(request.query_params) - {"from", "to", "format"}:
+            refuse("query", "query.unknown", f"未知参数 / unknown parameters: {sorted(unknown)}")
+        period = coverage_period(request.query_params)
+        return Response(coverage.coverage(request.user, period))

@@ -26,6 +26,8 @@ from geo.models import Region
 from registry import catalogue
 
 from . import services
+from .api import coverage_period
+from .coverage import coverage
 from .models import PatrolPlan, is_inspector, may_plan
 
 NO_ACCESS = "layers/no_jurisdiction.html"
@@ -94,6 +96,7 @@ def plans_page(request: HttpRequest) -> HttpResponse:
         "kinds": catalogue.kinds() if planner else (),
         "divisions": divisions if planner else [],
         "inspectors": _inspectors(user) if planner else [],
+        "coverage": coverage(user, coverage_period({})) if planner else None,
     }
     return render(request, "patrol/plans.html", context)
 

@@ -19,4 +19,5 @@ urlpatterns = [
     path("api/plans/<int:pk>/reoptimise/", api.PlanReoptimise.as_view(), name="plan-reoptimise"),
     path("api/stops/<int:pk>/move/", api.StopMove.as_view(), name="stop-move"),
     path("api/stops/<int:pk>/result/", api.StopResult.as_view(), name="stop-result"),
+    path("api/coverage/", api.Coverage.as_view(), name="coverage"),
 ]
