@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -129,12 +130,31 @@ class Plans(GenericAPIView):
         if not may_plan(request.user):
             raise PermissionDenied("只有监察人员可以制定巡查计划 / only supervisors plan patrols")
         data = request.data if isinstance(request.data, dict) else {}
-        plan = services.create_plan(
-            request.user,
-            parse_area(request.user, data.get("area")),
-            services.parse_period(data.get("period")),
-            services.parse_criteria(data.get("criteria"), data.get("teams")),
-        )
+        routing = data.get("routing")
+        if routing is not None and (
+            not isinstance(routing, dict) or set(routing) - {"teams", "days"}
+        ):
+            refuse(
+                "routing",
+                "routing.shape",
+                '应为 {"teams": …, "days": n} / expected {"teams", "days"}',
+            )
+        # With `routing`, the plan and its routes are made together or not at all: a refused
+        # team or day leaves no plan without routes behind.
+        with transaction.atomic():
+            plan = services.create_plan(
+                request.user,
+                parse_area(request.user, data.get("area")),
+                services.parse_period(data.get("period")),
+                services.parse_criteria(data.get("criteria"), data.get("teams")),
+            )
+            if routing is not None:
+                routes.route_plan(
+                    plan.pk,
+                    teams=routes.parse_teams(routing.get("teams", {}), plan, request.user),
+                    days=routes.parse_days(routing.get("days"), plan),
+                    acting_user=request.user,
+                )
         return Response(_detail(request.user, plan.pk), status=status.HTTP_201_CREATED)
 
 

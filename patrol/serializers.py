@@ -16,6 +16,11 @@ class PlanRequestSerializer(serializers.Serializer):
         required=False, help_text='{"kind": "1000,4000", "min_score": 1, "limit": 200}'
     )
     teams = serializers.IntegerField(required=False, min_value=1, help_text="how many teams, ≥ 1")
+    routing = serializers.JSONField(
+        required=False,
+        help_text='also plan the routes, all or nothing: {"teams": {"count", "hours", "start", '
+        '"end", "members"}, "days": n}',
+    )
 
 
 class CandidateMarkSerializer(serializers.Serializer):

@@ -254,15 +254,21 @@
             }
             const teams = number('teams');
             button.disabled = true;
-            status.textContent = '正在排序候选设备… / ranking the candidates…';
+            status.textContent = '正在排序并排线… / ranking and routing…';
             let plan = null;
             try {
+                const crew = {count: teams, hours: number('hours'), members: members(teams)};
+                const start = form.elements.start.value.trim();
+                if (start) {
+                    // "lon,lat" (a comma, a space or a full-width comma between); anything else goes
+                    // as typed, and the API names the field.
+                    const parts = start.split(/[\s,，]+/).filter(Boolean).map(Number);
+                    crew.start = parts.length === 2 && parts.every(Number.isFinite) ? parts : start;
+                }
+                // One request: the plan and its routes are made together, or neither is.
                 plan = await api(config.urls.plans, {body: {
-                    area: area(), period: {from: form.elements.from.value, to: form.elements.to.value}, criteria, teams
-                }});
-                status.textContent = `${NUMBER.format(plan.candidates)} 台候选设备，正在排线… / ${plan.candidates} candidates, routing…`;
-                await api(url('routes', plan.id), {body: {
-                    teams: {count: teams, hours: number('hours'), members: members(teams)}, days: number('days')
+                    area: area(), period: {from: form.elements.from.value, to: form.elements.to.value}, criteria, teams,
+                    routing: {teams: crew, days: number('days')}
                 }});
                 status.textContent = '完成 / done';
                 window.location.assign(url('plan_page', plan.id));

@@ -287,3 +287,23 @@ def test_reoptimise_gives_back_the_solvers_order(supervisors, plan):
     assert again.status_code == 200, again.content
     assert again.json()["routes"][0]["total_minutes"] == pytest.approx(total, rel=0.02)
     assert np.isfinite(total)
+
+
+def test_a_plan_and_its_routes_are_made_together_or_not_at_all(supervisors, overdue_devices):
+    client = client_for(supervisors["xingqing"])
+    refused = client.post(
+        PLANS,
+        {"period": PERIOD, "routing": {"teams": {"count": 1}, "days": 40}},
+        content_type="application/json",
+    )
+    assert refused.status_code == 400 and "days" in refused.json()["errors"]
+    assert not PatrolPlan.objects.exists()  # the plan was refused with its routes
+    office = [106.2782, 38.4680]
+    made = client.post(
+        PLANS,
+        {"period": PERIOD, "routing": {"teams": {"count": 1, "start": office}, "days": 2}},
+        content_type="application/json",
+    )
+    assert made.status_code == 201, made.content
+    routes_ = client.get(f"{PLANS}{made.json()['id']}/routes/").json()["routes"]
+    assert routes_ and all(r["start"] == office and r["end"] == office for r in routes_)
