@@ -21,6 +21,13 @@ class Scope:
     is_authenticated = True
 
 
+def prefix_of(user: Any) -> str | None:
+    """The division-code prefix a user reads: None (nothing) for the anonymous."""
+    if user is None or not user.is_authenticated:
+        return None
+    return user.jurisdiction_prefix
+
+
 class ScopedQuerySet(models.QuerySet):
     """A queryset whose rows belong to a region; `scope_lookup` is the path to that region's code."""
 
@@ -36,7 +43,5 @@ class ScopedQuerySet(models.QuerySet):
 
     def visible_to(self, user: Any) -> Self:
         # Scope first: every later filter then works inside the jurisdiction.
-        if user is None or not user.is_authenticated:
-            return self.none()
-        prefix = user.jurisdiction_prefix
+        prefix = prefix_of(user)
         return self.none() if prefix is None else self.within_prefix(prefix)

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from django.apps import apps
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 
-from geo.scoping import Scope
+from geo.scoping import Scope, prefix_of
 from registry.models import Accident, EmergencyResource, Equipment, Unit
 
 from .filters import MERCATOR_MAX_LATITUDE, BBox, LayerQuery
@@ -144,12 +145,20 @@ def queryset_sql(queryset: QuerySet) -> Sql:
     return Sql(sql, params)
 
 
+@lru_cache(maxsize=256)
+def scoped_sql(model: str, prefix: str | None, columns: tuple[str, ...]) -> Sql:
+    """The SQL of a model's rows a jurisdiction sees (`visible_to`), these columns: compiled once
+    per jurisdiction rather than on every request (half a millisecond each time)."""
+    rows = apps.get_model(model).objects.visible_to(Scope(prefix) if prefix is not None else None)
+    return queryset_sql(rows.order_by().values(*columns))
+
+
 def rows_sql(layer: str, user, query: LayerQuery, today: dt.date) -> Sql:
     """The layer's visible, filtered rows as SQL. Compiling the queryset costs about half a
     millisecond, as much as a small tile's query: the SQL is kept per jurisdiction, filters and
     day for a minute (the tile cache's lifetime, which a "last 24 h" window already lives with)."""
     epoch = int(time.monotonic() // ROWS_SQL_TTL_S)
-    return _rows_sql(layer, user.jurisdiction_prefix, query.values, today, epoch)
+    return _rows_sql(layer, prefix_of(user), query.values, today, epoch)
 
 
 ROWS_SQL_TTL_S = 60

@@ -25,8 +25,9 @@ from collections.abc import Mapping, Sequence
 from django.contrib.gis.geos import Point
 
 from accounts.models import User
-from layers.sources import NothingVisible, Sql, envelope, execute, queryset_sql
-from registry.models import EmergencyResource, Equipment, Unit, UnitRole
+from geo.scoping import prefix_of
+from layers.sources import NothingVisible, Sql, envelope, execute, scoped_sql
+from registry.models import UnitRole
 
 FILLING = "filling"  # gas filling stations: units with the filling role, not equipment
 
@@ -118,8 +119,7 @@ def _by_type(statement: Sql) -> dict[str, list[dict]]:
 def _visible_resources(user: User) -> Sql:
     # The type is compared outside, a constant the planner still sees once the subquery is pulled
     # up: the scoped queryset is compiled once, not once per type.
-    visible = EmergencyResource.objects.visible_to(user).order_by().values(*RESOURCE_COLUMNS)
-    return queryset_sql(visible)
+    return scoped_sql("registry.EmergencyResource", prefix_of(user), RESOURCE_COLUMNS)
 
 
 def nearest_candidates_sql(user: User, point: Point, types: Sequence[str], m: int) -> Sql:
@@ -220,6 +220,7 @@ FROM (
 """
 )
 
+FILLING_COLUMNS = ("id", "name", "address", "location", "roles")
 EQUIPMENT_COLUMNS = (
     "id",
     "device_code",
@@ -243,9 +244,7 @@ def within_sql(user: User, point: Point, radii: Mapping[str, float], limit: int)
             # The kinds are chosen by the radius each one gets (none: not asked for), not by a
             # `kind IN` the planner would AND in from the kind index, reading a province's worth
             # of index entries for a box of a few thousand rows.
-            rows = queryset_sql(
-                Equipment.objects.visible_to(user).order_by().values(*EQUIPMENT_COLUMNS)
-            )
+            rows = scoped_sql("registry.Equipment", prefix_of(user), EQUIPMENT_COLUMNS)
         except NothingVisible:
             pass
         else:
@@ -264,11 +263,7 @@ def within_sql(user: User, point: Point, radii: Mapping[str, float], limit: int)
         try:
             # The role is tested on the rows in the box (`= ANY`), not by `with_role`'s `@>`,
             # which the planner would AND in from the roles index at a cost above the box's.
-            rows = queryset_sql(
-                Unit.objects.visible_to(user)
-                .order_by()
-                .values("id", "name", "address", "location", "roles")
-            )
+            rows = scoped_sql("registry.Unit", prefix_of(user), FILLING_COLUMNS)
         except NothingVisible:
             pass
         else:
