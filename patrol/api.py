@@ -56,6 +56,14 @@ class MayReadPlans(BasePermission):
         return may_plan(request.user) or is_inspector(request.user)
 
 
+class PatrolView(GenericAPIView):
+    """A patrol endpoint: whole answers (no paging, no filter backends); readers by default."""
+
+    permission_classes = [MayReadPlans]
+    pagination_class = None
+    filter_backends: list = []
+
+
 def plan_json(plan: PatrolPlan) -> dict[str, Any]:
     return {
         "id": plan.pk,
@@ -109,14 +117,11 @@ def _candidates(user):
     return PatrolCandidate.objects.visible_to(user).select_related("equipment")
 
 
-class Plans(GenericAPIView):
+class Plans(PatrolView):
     """Your plans (GET) and a new plan from an area, a period and criteria (POST)."""
 
     model = PatrolPlan
     serializer_class = PlanRequestSerializer
-    permission_classes = [MayReadPlans]
-    pagination_class = None
-    filter_backends: list = []
 
     def get_queryset(self):
         return _plans(self.request.user)
@@ -164,13 +169,10 @@ def _detail(user, pk: int) -> dict[str, Any]:
     return {**plan_json(plan), "candidate_list": [candidate_json(c) for c in candidates]}
 
 
-class PlanDetail(GenericAPIView):
+class PlanDetail(PatrolView):
     """A plan with its candidates, best first, each with its score and reasons."""
 
     model = PatrolPlan
-    permission_classes = [MayReadPlans]
-    pagination_class = None
-    filter_backends: list = []
 
     def get_queryset(self):
         return _plans(self.request.user)
@@ -180,14 +182,12 @@ class PlanDetail(GenericAPIView):
         return Response(_detail(request.user, pk))
 
 
-class CandidateDetail(GenericAPIView):
+class CandidateDetail(PatrolView):
     """One candidate (GET); pin or drop it (PATCH {"pinned": bool} or {"dropped": bool})."""
 
     model = PatrolCandidate
     serializer_class = CandidateMarkSerializer
     permission_classes = [MayPlan]
-    pagination_class = None
-    filter_backends: list = []
 
     def get_queryset(self):
         return _candidates(self.request.user)
@@ -315,15 +315,12 @@ def routes_json(user, plan: PatrolPlan) -> dict[str, Any]:
     }
 
 
-class PlanRoutes(GenericAPIView):
+class PlanRoutes(PatrolView):
     """GET: the plan's day routes, stops in order, and the candidates no day could take.
     POST {"teams": {"count", "hours", "start", "end", "members"}, "days": n}: plan them (again)."""
 
     model = PatrolPlan
     serializer_class = RouteRequestSerializer
-    permission_classes = [MayReadPlans]
-    pagination_class = None
-    filter_backends: list = []
 
     def get_queryset(self):
         return PatrolPlan.objects.visible_to(self.request.user).defer("area")
@@ -352,14 +349,12 @@ class PlanRoutes(GenericAPIView):
         return Response(routes_json(request.user, plan), status=status.HTTP_201_CREATED)
 
 
-class PlanReoptimise(GenericAPIView):
+class PlanReoptimise(PatrolView):
     """POST: plan the routes again with the same teams and days (hand moves are given up)."""
 
     model = PatrolPlan
     serializer_class = NothingSerializer
     permission_classes = [MayPlan]
-    pagination_class = None
-    filter_backends: list = []
 
     def get_queryset(self):
         return PatrolPlan.objects.visible_to(self.request.user).defer("area")
@@ -386,14 +381,12 @@ def _stops(user):
     )
 
 
-class StopMove(GenericAPIView):
+class StopMove(PatrolView):
     """POST {"route": id, "position": n}: move the stop to that place on a route of its plan."""
 
     model = PatrolStop
     serializer_class = MoveSerializer
     permission_classes = [MayPlan]
-    pagination_class = None
-    filter_backends: list = []
 
     def get_queryset(self):
         return _stops(self.request.user)
@@ -424,15 +417,12 @@ def _whole(raw: Any, field: str) -> int:
     return raw
 
 
-class StopResult(GenericAPIView):
+class StopResult(PatrolView):
     """GET: the stop and its result. POST {visited, findings, order_issued, order_number, sealed,
     on}: record what the visit found (once; the team's inspectors or a planner)."""
 
     model = PatrolStop
     serializer_class = StopResultSerializer
-    permission_classes = [MayReadPlans]
-    pagination_class = None
-    filter_backends: list = []
 
     def get_queryset(self):
         return _stops(self.request.user)
@@ -466,15 +456,12 @@ def coverage_period(params) -> services.Period:
     )
 
 
-class Coverage(GenericAPIView):
+class Coverage(PatrolView):
     """Patrol coverage per region of your jurisdiction for a period (`from`, `to`; the last 365
     days by default): devices in use, devices visited and their share, visits, visits with
     findings, supervision orders, sealings."""
 
     permission_classes = [MayPlan]
-    serializer_class = NothingSerializer
-    pagination_class = None
-    filter_backends: list = []
 
     @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
