@@ -25,8 +25,9 @@ from registry import catalogue
 from registry.models.events import ResourceType
 
 from . import around, conf
-from .api import card_queryset, detailed_incidents
+from .api import card_queryset
 from .card import equipment_card
+from .incident_api import detailed_incidents
 from .locate import Located
 from .models import Incident, IncidentState, LocatedBy
 from .serializers import dispatch_json, event_json

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, pages, sheet_views, statistics_views
+from . import api, incident_api, pages, sheet_views, statistics_views
 
 app_name = "response"
 
@@ -17,26 +17,38 @@ urlpatterns = [
     path("api/around/equipment/", api.AroundEquipment.as_view(), name="around-equipment"),
     path("api/equipment/<int:pk>/", api.EquipmentCard.as_view(), name="equipment-card"),
     path("api/resources/<int:pk>/contact/", api.ResourceContact.as_view(), name="resource-contact"),
-    path("api/incidents/", api.Incidents.as_view(), name="incidents"),
-    path("api/incidents/<int:pk>/", api.IncidentDetail.as_view(), name="incident"),
+    path("api/incidents/", incident_api.Incidents.as_view(), name="incidents"),
+    path("api/incidents/<int:pk>/", incident_api.IncidentDetail.as_view(), name="incident"),
     path(
         "api/incidents/<int:pk>/transition/",
-        api.IncidentTransition.as_view(),
+        incident_api.IncidentTransition.as_view(),
         name="incident-transition",
     ),
-    path("api/incidents/<int:pk>/events/", api.IncidentEvents.as_view(), name="incident-events"),
     path(
-        "api/incidents/<int:pk>/dispatch/", api.IncidentDispatch.as_view(), name="incident-dispatch"
+        "api/incidents/<int:pk>/events/",
+        incident_api.IncidentEvents.as_view(),
+        name="incident-events",
     ),
-    path("api/incidents/<int:pk>/grants/", api.IncidentGrants.as_view(), name="incident-grants"),
-    path("api/grants/<int:pk>/revoke/", api.GrantRevoke.as_view(), name="grant-revoke"),
     path(
-        "api/incidents/<int:pk>/accident/", api.IncidentAccident.as_view(), name="incident-accident"
+        "api/incidents/<int:pk>/dispatch/",
+        incident_api.IncidentDispatch.as_view(),
+        name="incident-dispatch",
+    ),
+    path(
+        "api/incidents/<int:pk>/grants/",
+        incident_api.IncidentGrants.as_view(),
+        name="incident-grants",
+    ),
+    path("api/grants/<int:pk>/revoke/", incident_api.GrantRevoke.as_view(), name="grant-revoke"),
+    path(
+        "api/incidents/<int:pk>/accident/",
+        incident_api.IncidentAccident.as_view(),
+        name="incident-accident",
     ),
     # Flat, not under the incident: the ask's id is enough, and scoping reads it through its incident.
     path(
         "api/dispatches/<int:pk>/respond/",
-        api.DispatchAnswerView.as_view(),
+        incident_api.DispatchAnswerView.as_view(),
         name="dispatch-respond",
     ),
 ]
