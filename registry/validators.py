@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 
 from registry import catalogue
 
@@ -160,6 +160,20 @@ def _check_year(year: str, field: str, today: date, severity: str) -> list[Findi
     return []
 
 
+_CLEAN_DEVICE_CODE = re.compile(
+    r"[0-9A-Z]{4}(?:[0-9A-Z]{5}|(?P<division>[0-9]{6}))(?P<year>[0-9]{4})[0-9]{5}"
+)
+
+
+@lru_cache(maxsize=4096)
+def _device_code_part_findings(variety: str, division: str) -> tuple[Finding, ...]:
+    field = "device_code"
+    findings = _check_variety_in_code(variety, field)
+    if division:
+        findings += _relabel(check_division_code(division), field, "division", ERROR)
+    return tuple(findings)
+
+
 def check_device_code(code: str, *, today: date | None = None) -> list[Finding]:
     """设备代码: variety (4) + maker code (5) or division code (6) + year (4) + sequence (5).
 
@@ -181,6 +195,11 @@ def check_device_code(code: str, *, today: date | None = None) -> list[Finding]:
                 f"device code may hold only digits and letters, found {bad!r}",
             )
         ]
+    clean = _CLEAN_DEVICE_CODE.fullmatch(value)
+    if clean and FIRST_DEVICE_YEAR <= int(clean["year"]) <= today.year + 1:
+        # Year and sequence are fine, so only the variety and division parts can say anything:
+        # imports check hundreds of thousands of codes sharing a few dozen of those.
+        return list(_device_code_part_findings(value[:4], clean["division"] or ""))
     findings = _check_variety_in_code(value[:4], field)
     if len(value) == 17:
         findings.append(
