@@ -25,6 +25,7 @@ from registry.models import (
     Unit,
     UnitRole,
 )
+from registry.models.exchange import ExchangeConflict, ExchangePeer
 from registry.synthetic.codes import certificate_number, national_id, registration_code
 from tests.conftest import NINGXIA, XINGQING, XIXIA, YINCHUAN, inside
 
@@ -43,6 +44,8 @@ ADMIN_MODELS = [
     "registry.certificate",
     "registry.accident",
     "registry.emergencyresource",
+    "registry.exchangepeer",
+    "registry.exchangeconflict",
 ]
 EXTERNAL_ASSET = re.compile(
     r"""<(?:script|link|img)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I
@@ -127,7 +130,31 @@ def records(make_unit, make_equipment):
             accident=accident,
             resource=resource,
         )
+    # The national side's view of a province it pulls from, with one entry it refused.
+    peer = ExchangePeer.objects.create(
+        code=NINGXIA, name="宁夏", base_url="http://127.0.0.1:9/", token="not-shown-anywhere"
+    )
+    ExchangeConflict.objects.create(
+        peer=peer,
+        seq=7,
+        kind="outside_province",
+        operation="create",
+        model="registry.Equipment",
+        origin_pk=1,
+        division_code="110101",
+        message="区划不属于该省 / outside the province",
+    )
     return made
+
+
+def test_exchange_admin_is_national_and_never_shows_the_token(as_user, records):
+    national = as_user("national")
+    page = national.get(changelist("registry.exchangepeer"))
+    assert page.status_code == 200 and "not-shown-anywhere" not in page.content.decode()
+    peer = ExchangePeer.objects.get()
+    assert "not-shown-anywhere" not in national.get(change_page(peer)).content.decode()
+    for label in ("registry.exchangepeer", "registry.exchangeconflict"):
+        assert as_user("province").get(changelist(label)).status_code == 403
 
 
 def test_every_registered_model_is_covered():

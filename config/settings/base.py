@@ -181,3 +181,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
 }
+
+# Exchange (issue 7): the change feed a province serves and the national side pulls (docs/exchange.md).
+EXCHANGE_FEED_PAGE = env.int("EXCHANGE_FEED_PAGE", default=1000)
+EXCHANGE_FEED_MAX_PAGE = env.int("EXCHANGE_FEED_MAX_PAGE", default=5000)
+# Seconds the national side waits for one page before it counts the pull as failed.
+EXCHANGE_PULL_TIMEOUT = env.float("EXCHANGE_PULL_TIMEOUT", default=60)

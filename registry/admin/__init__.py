@@ -28,6 +28,7 @@ from .equipment import (
     OverdueListFilter,
 )
 from .events import AccidentAddForm, AccidentAdmin, EmergencyResourceAdmin, ResourceAddForm
+from .exchange import ExchangeConflictAdmin, ExchangePeerAdmin
 from .units import (
     CertificateAdmin,
     CertificateInline,
@@ -50,6 +51,8 @@ __all__ = [
     "EquipmentAddForm",
     "EquipmentAdmin",
     "EquipmentChangeForm",
+    "ExchangeConflictAdmin",
+    "ExchangePeerAdmin",
     "InspectionAddForm",
     "InspectionAdmin",
     "InspectionRuleAdmin",

@@ -14,6 +14,7 @@ from geo import crs
 
 from .. import catalogue
 from ..exceptions import RegistryError
+from ..exchange import changelog
 from ..intervals import RuleBook
 from ..models import Equipment, EquipmentStatus, Inspection, LifecycleEvent, Person, Unit, Variety
 from ..models.equipment import PIPELINE_KIND, InspectionKind, LifecycleEventKind
@@ -231,13 +232,15 @@ def register_equipment(
         # Newly registered equipment awaits its first inspection from the commissioning date.
         next_inspection_due=_first_due(variety.code, params or {}, commissioned_on),
     )
-    LifecycleEvent.objects.create(
+    event = LifecycleEvent.objects.create(
         equipment=equipment,
         kind=LifecycleEventKind.REGISTRATION,
         occurred_on=registered_on or commissioned_on or dt.date.today(),
         unit=use_unit,
         details={"certificate_number": certificate_number},
     )
+    changelog.record(equipment, changelog.ChangeOperation.CREATE)
+    changelog.record(event, changelog.ChangeOperation.CREATE)
     audit.record(acting_user, "equipment.registered", equipment)
     return equipment, warnings
 
@@ -280,6 +283,7 @@ def update_equipment(
     for name, value in changes.items():
         setattr(equipment, name, value)
     equipment.save()
+    changelog.record(equipment, changelog.ChangeOperation.UPDATE)
     audit.record(acting_user, "equipment.updated", equipment, before=before)
     return equipment
 
@@ -304,12 +308,14 @@ def change_equipment_status(
     before = audit.snapshot(equipment)
     equipment.status = status
     equipment.save(update_fields=["status", "updated_at"])
-    LifecycleEvent.objects.create(
+    event = LifecycleEvent.objects.create(
         equipment=equipment,
         kind=STATUS_EVENTS[status],
         occurred_on=on or dt.date.today(),
         details={"status": status, "reason": reason},
     )
+    changelog.record(equipment, changelog.ChangeOperation.UPDATE)
+    changelog.record(event, changelog.ChangeOperation.CREATE)
     audit.record(acting_user, "equipment.status_changed", equipment, before=before)
     return equipment
 
@@ -337,10 +343,12 @@ def record_lifecycle_event(
         before = audit.snapshot(equipment)
         equipment.use_unit = unit
         equipment.save(update_fields=["use_unit", "updated_at"])
+        changelog.record(equipment, changelog.ChangeOperation.UPDATE)
         audit.record(acting_user, "equipment.use_unit_changed", equipment, before=before)
     event = LifecycleEvent.objects.create(
         equipment=equipment, kind=kind, occurred_on=occurred_on, unit=unit, details=details or {}
     )
+    changelog.record(event, changelog.ChangeOperation.CREATE)
     audit.record(acting_user, "lifecycle.recorded", event, region_code=equipment.region_id)
     return event
 
@@ -404,11 +412,13 @@ def record_inspection(
         report_number=report_number,
         next_due=next_due,
     )
+    changelog.record(inspection, changelog.ChangeOperation.CREATE)
     latest = equipment.inspections.order_by("-inspected_on", "-id").first()
     if latest.pk == inspection.pk:  # a back-dated record does not move the due date
         before = audit.snapshot(equipment)
         equipment.next_inspection_due = next_due
         equipment.save(update_fields=["next_inspection_due", "updated_at"])
+        changelog.record(equipment, changelog.ChangeOperation.UPDATE)
         audit.record(acting_user, "equipment.due_moved", equipment, before=before)
     audit.record(acting_user, "inspection.recorded", inspection, region_code=equipment.region_id)
     return inspection

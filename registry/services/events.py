@@ -11,6 +11,7 @@ from accounts import audit
 from accounts.models import User
 from geo import crs
 
+from ..exchange import changelog
 from ..models import Accident, EmergencyResource, Equipment, Unit
 from ._common import Geometry, _ensure_in_jurisdiction, _error, _placed, _raise_on_errors, _refuse
 
@@ -65,6 +66,7 @@ def record_accident(
         cause_class=cause_class,
         description=description,
     )
+    changelog.record(accident, changelog.ChangeOperation.CREATE)
     audit.record(acting_user, "accident.recorded", accident)
     return accident
 

@@ -12,6 +12,7 @@ from accounts.models import User
 from geo import crs
 
 from .. import personal
+from ..exchange import changelog
 from ..models import Certificate, Person, Unit
 from ..validators import check_credit_code
 from ._common import Geometry, _ensure_in_jurisdiction, _error, _placed, _raise_on_errors, _refuse
@@ -57,6 +58,7 @@ def register_unit(
             contact_name=contact_name,
             contact_phone=contact_phone,
         )
+        changelog.record(unit, changelog.ChangeOperation.CREATE)
         audit.record(acting_user, "unit.registered", unit)
     return unit
 
