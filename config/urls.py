@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/", include("registry.api_urls")),
     path("response/", include("response.urls")),
     path("patrol/", include("patrol.urls")),
+    path("imports/", include("registry.importers.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
 ]

@@ -15,5 +15,6 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("exchange/", include("registry.exchange.urls")),
+    path("imports/", include("registry.importers.api_urls")),
     *router.urls,
 ]

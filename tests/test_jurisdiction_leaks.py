@@ -52,6 +52,7 @@ from patrol.models import PatrolStop
 from registry import services
 from registry.api_urls import router
 from registry.models import InspectionRule, UnitRole, Variety
+from registry.models.imports import ImportFinding, ImportJob
 from registry.synthetic.codes import (
     certificate_number,
     credit_code,
@@ -496,6 +497,15 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
     certificate = person.certificates.get()
     audit = AuditEntry.objects.get(action="unit.registered", object_pk=str(unit.pk))
     assert audit.region_code == code
+    # A file the county's supervisor uploaded and dry-ran: its page, report and findings stay home.
+    import_job = ImportJob.objects.create(
+        requester=user, token=f"{serial:032x}", original_name=f"{tag}导入.csv", format="csv",
+        source=f"{tag}来源", state="validated", summary={"rows": 1, "errors": 1, "warnings": 0},
+    )  # fmt: skip
+    ImportFinding.objects.create(
+        job=import_job, row=2, column="设备代码", value=equipment.device_code,
+        rule="catalogue.unknown", severity="error", message=f"{tag}导入问题",
+    )  # fmt: skip
     objects = {  # keys: WORLD_LABELS, and models without an admin page (export job, incident)
         "geo.region": region,
         "accounts.agency": agency,
@@ -510,12 +520,15 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
         "registry.accident": accident,
         "registry.emergencyresource": resource,
         "layers.exportjob": export,
+        "registry.importjob": import_job,
         "response.incident": incident,
         "response.dispatch": dispatch,
         "response.incidentgrant": grant,
     }
     objects.update(_patrol_plan(user))
     needles = {
+        "import file": import_job.original_name,
+        "import finding": f"{tag}导入问题",
         "region name": region.name,
         "agency name": agency.name,
         "user email": user.email,

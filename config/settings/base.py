@@ -187,3 +187,7 @@ EXCHANGE_FEED_PAGE = env.int("EXCHANGE_FEED_PAGE", default=1000)
 EXCHANGE_FEED_MAX_PAGE = env.int("EXCHANGE_FEED_MAX_PAGE", default=5000)
 # Seconds the national side waits for one page before it counts the pull as failed.
 EXCHANGE_PULL_TIMEOUT = env.float("EXCHANGE_PULL_TIMEOUT", default=60)
+
+# Imports (issue 7): upload directories of jobs neither running nor finished are removed by
+# `manage.py clean_imports` after this many days (docs/import.md).
+IMPORT_KEEP_DAYS = env.int("IMPORT_KEEP_DAYS", default=7)

@@ -1,0 +1,521 @@
+"""Imports as jobs: an upload becomes an ImportJob; dry runs and the commit run in the worker.
+
+`create_job` stores the file (intake), reads its columns and proposes a mapping (the one saved
+for the same source first). `set_mapping` records the user's choice, checked before any row is
+read. `request_run` queues a dry run or a commit for the background worker (django-tasks' database
+queue, `manage.py db_worker`); a commit is refused unless the last dry run used the same mapping,
+CRS, layer and encoding and found no error. `run_import_job` runs one through `pipeline.run_import`
+(which re-validates every row inside the commit's transaction), writes progress from a thread of
+its own, and records the outcome (summary, findings) in one transaction: a job is never left half
+written. `clean_imports` removes upload directories no longer needed. See docs/import.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import DatabaseError, connections, transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django_tasks import task
+from django_tasks_db.models import DBTaskResult
+
+from accounts import audit
+from accounts.models import Role, User
+from geo import crs
+from registry.synthetic.copy import copy_rows
+
+from ..models.imports import Dataset, ImportFinding, ImportJob, SavedMapping
+from .elements import elements_of
+from .errors import IntakeError, refuse
+from .intake import StoredUpload, discard_upload, load_upload, store_upload
+from .limits import import_root
+from .mapping import check_mapping, suggest_mapping
+from .pipeline import ImportOutcome, ImportRequest, run_import
+from .readers import DBF_ENCODINGS, GDAL_FORMATS, open_rows
+
+logger = logging.getLogger(__name__)
+
+State = ImportJob.State
+IMPORTER_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SUPERVISOR})
+RUNNING = (State.QUEUED, State.VALIDATING, State.COMMITTING)
+# The systems a file's coordinates may be declared in (Web Mercator is a display system only).
+SOURCE_CRSS = (crs.CRS.WGS84, crs.CRS.CGCS2000, crs.CRS.GCJ02, crs.CRS.BD09)
+# A layer's authority code, as the CRS it declares.
+LAYER_CRSS = {"EPSG:4326": crs.CRS.WGS84, "EPSG:4490": crs.CRS.CGCS2000}
+# Progress is written at most this often: the page polls about once a second.
+PROGRESS_SECONDS = 0.5
+# Directories of finished jobs are kept this long (the user may still run the file again).
+FINISHED_KEPT = dt.timedelta(days=1)
+# A running job silent this long has a dead or hung worker (progress comes every few seconds).
+STALLED_AFTER = dt.timedelta(minutes=30)
+# A directory without a job younger than this is an upload still being recorded.
+ORPHAN_GRACE = dt.timedelta(hours=1)
+FINDING_COLUMNS = ("job_id", "row", "column", "value", "rule", "severity", "message", "suggestion")
+
+
+def may_import(user: User) -> bool:
+    """Supervisors and administrators with a jurisdiction import files; no one else."""
+    return (
+        user.is_authenticated
+        and user.jurisdiction_prefix is not None
+        and (user.is_superuser or user.role in IMPORTER_ROLES)
+    )
+
+
+# --------------------------------------------------------------------------- upload and mapping
+
+
+def create_job(
+    user: User,
+    data: bytes | IO[bytes],
+    original_name: str,
+    *,
+    dataset: str = Dataset.EQUIPMENT,
+    source: str = "",
+) -> ImportJob:
+    """Store an uploaded file and record it as a job, with its columns and a proposed mapping."""
+    dataset = _dataset(dataset)
+    source = (source or "").strip()[:64]
+    upload = store_upload(data, original_name)
+    try:
+        with open_rows(upload) as rows:
+            columns, layer_crs = list(rows.columns), rows.crs
+        saved = saved_mapping(user, source, dataset)
+        declared = LAYER_CRSS.get(layer_crs or "")
+        with transaction.atomic():
+            job = ImportJob.objects.create(
+                requester=user,
+                token=upload.token,
+                original_name=original_name[:255],
+                format=upload.format,
+                encoding=upload.encoding or "",
+                size=upload.size,
+                dataset=dataset,
+                source=source,
+                mapping=suggest_mapping(columns, dataset, saved.mapping if saved else None),
+                source_crs=declared.value if declared else (saved.source_crs if saved else "wgs84"),
+                summary={"file": _file_facts(upload, columns, layer_crs)},
+            )
+            audit.record(user, "import.uploaded", job, after=_audited(job))
+    except BaseException:
+        discard_upload(upload)
+        raise
+    return job
+
+
+def saved_mapping(user: User, source: str, dataset: str) -> SavedMapping | None:
+    if not source:
+        return None
+    return SavedMapping.objects.filter(
+        agency=getattr(user, "agency", None), source=source, dataset=dataset
+    ).first()
+
+
+def _file_facts(upload: StoredUpload, columns: list[str], layer_crs: str | None) -> dict[str, Any]:
+    return {
+        "columns": columns,
+        "crs": layer_crs,
+        "notices": [
+            {"field": n.field, "rule": n.rule, "message": n.message, "suggestion": n.suggestion}
+            for n in upload.notices
+        ],
+    }
+
+
+def file_facts(job: ImportJob) -> dict[str, Any]:
+    return job.summary.get("file", {"columns": [], "crs": None, "notices": []})
+
+
+@transaction.atomic
+def set_mapping(
+    job: ImportJob,
+    *,
+    mapping: Any,
+    source_crs: Any = None,
+    layer: Any = None,
+    encoding: Any = None,
+) -> ImportJob:
+    """Record the user's mapping, CRS, layer and encoding; a changed choice needs a new dry run."""
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    _not_running(job)
+    if not isinstance(mapping, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
+    ):
+        refuse("mapping", "mapping.shape", "列映射须为 数据项→列名 / mapping: {element: column}")
+    mapping = {name: column for name, column in mapping.items() if column}
+    declared = _source_crs(source_crs if source_crs not in (None, "") else job.source_crs)
+    layer = str(layer or "")[:128]
+    encoding = str(encoding or "").lower()
+    if encoding and encoding not in DBF_ENCODINGS:
+        refuse(
+            "encoding",
+            "encoding.unknown",
+            f"不支持的编码 {encoding!r} / unknown encoding",
+            "utf-8, gbk, gb18030",
+        )
+    facts = file_facts(job)
+    if layer != job.layer or encoding != job.dbf_encoding:
+        upload = load_upload(job.token)
+        with open_rows(upload, layer=layer or None, encoding=encoding or None) as rows:
+            facts = {**facts, "columns": list(rows.columns), "crs": rows.crs}
+    problems = check_mapping(
+        mapping, facts["columns"], job.dataset, has_geometry=job.format in GDAL_FORMATS
+    )
+    if problems:
+        raise IntakeError(problems)
+    job.mapping, job.source_crs, job.layer, job.dbf_encoding = (
+        mapping,
+        declared.value,
+        layer,
+        encoding,
+    )
+    job.summary = {"file": facts}
+    job.state, job.validated_at, job.error = State.UPLOADED, None, ""
+    job.rows_done, job.rows_total = 0, None
+    job.save()
+    job.findings.all().delete()
+    return job
+
+
+def _dataset(value: Any) -> str:
+    try:
+        return Dataset(value).value
+    except ValueError:
+        choices = ", ".join(Dataset.values)
+        refuse("dataset", "dataset.unknown", f"未知的数据类别 / unknown dataset {value!r}", choices)
+
+
+def _source_crs(value: Any) -> crs.CRS:
+    try:
+        declared = crs.CRS.parse(value)
+    except (crs.UnknownCRS, TypeError):
+        declared = None
+    if declared not in SOURCE_CRSS:
+        refuse(
+            "source_crs",
+            "crs.unknown",
+            f"不支持的坐标系 {value!r} / unknown coordinate system",
+            "wgs84, cgcs2000, gcj02（高德 / Amap）, bd09（百度 / Baidu）",
+        )
+    return declared
+
+
+def _not_running(job: ImportJob) -> None:
+    if job.state in RUNNING:
+        refuse(
+            "state", "job.running", "任务正在运行，请等待其完成 / the job is running: wait for it"
+        )
+
+
+# --------------------------------------------------------------------------- dry run and commit
+
+
+def _chosen(job: ImportJob) -> dict[str, Any]:
+    """What a dry run ran with: a commit must run with the same."""
+    return {
+        "mapping": job.mapping,
+        "source_crs": job.source_crs,
+        "layer": job.layer,
+        "encoding": job.dbf_encoding,
+    }
+
+
+def commit_refusal(job: ImportJob) -> str | None:
+    """Why the job may not be committed now, or None."""
+    summary = job.summary
+    if job.state == State.COMMITTED:
+        return "已入库 / already committed"
+    if job.state != State.VALIDATED or summary.get("validated_with") != _chosen(job):
+        return "请先用当前的列映射和坐标系试运行 / run a dry run with this mapping and CRS first"
+    if summary.get("errors", 1):
+        return (
+            f"试运行发现 {summary.get('errors')} 个错误，请修正文件后重新上传 / the dry run found "
+            f"{summary.get('errors')} errors: correct the file and upload it again"
+        )
+    return None
+
+
+@transaction.atomic
+def request_run(job: ImportJob, *, commit: bool, acting_user: User) -> ImportJob:
+    """Queue a dry run (or the commit) for the worker, in the transaction that records it."""
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    _not_running(job)
+    if commit and (reason := commit_refusal(job)):
+        refuse("commit", "commit.refused", reason)
+    if not commit and job.state == State.COMMITTED:
+        refuse("state", "job.committed", "已入库 / already committed")
+    problems = check_mapping(
+        job.mapping,
+        file_facts(job)["columns"],
+        job.dataset,
+        has_geometry=job.format in GDAL_FORMATS,
+    )
+    if problems:
+        raise IntakeError(problems)
+    job.state, job.error, job.rows_done, job.heartbeat_at = State.QUEUED, "", 0, timezone.now()
+    job.save(update_fields=["state", "error", "rows_done", "heartbeat_at"])
+    job.task_id = str(import_in_background.enqueue(job.pk, commit).id)
+    job.save(update_fields=["task_id"])
+    return job
+
+
+def run_import_job(job_id: int, commit: bool) -> ImportJob | None:
+    """Run a queued job to its end (validated, committed or failed); None if it is not queued."""
+    now = timezone.now()
+    running = State.COMMITTING if commit else State.VALIDATING
+    if not ImportJob.objects.filter(pk=job_id, state=State.QUEUED).update(
+        state=running, heartbeat_at=now, rows_done=0
+    ):
+        return None
+    job = ImportJob.objects.select_related("requester__agency").get(pk=job_id)
+    progress = ProgressWriter(job.pk, running)
+    try:
+        upload = load_upload(job.token)
+        request = ImportRequest(
+            dataset=job.dataset,
+            mapping=job.mapping,
+            source_crs=crs.CRS.parse(job.source_crs),
+            layer=job.layer or None,
+            encoding=job.dbf_encoding or None,
+        )
+        outcome = run_import(
+            upload, request, acting_user=job.requester, commit=commit, progress=progress
+        )
+    except IntakeError as error:
+        progress.close()
+        return fail_import(job, "; ".join(f.message for f in error.findings))
+    except Exception as error:
+        progress.close()
+        logger.exception("import job %s failed", job.pk)
+        return fail_import(
+            job,
+            f"导入出错（{type(error).__name__}），详情见服务器日志中的导入任务 {job.pk} / the import "
+            f"failed ({type(error).__name__}): the server log has the details under import job "
+            f"{job.pk}",
+        )
+    except BaseException:
+        progress.close()
+        fail_import(job, "导入被中止 / the import was stopped before it ended: run it again")
+        raise
+    progress.close()
+    return record_outcome(job, outcome, commit=commit)
+
+
+@transaction.atomic
+def record_outcome(job: ImportJob, outcome: ImportOutcome, *, commit: bool) -> ImportJob:
+    """The summary, the findings and the new state, all at once."""
+    now = timezone.now()
+    summary = {**outcome.summary(), "file": file_facts(job), "validated_with": _chosen(job)}
+    job.findings.all().delete()
+    store_findings(job, outcome)
+    job.summary = summary
+    job.rows_done = job.rows_total = outcome.rows
+    job.heartbeat_at = now
+    if outcome.committed:
+        job.state, job.committed_at = State.COMMITTED, now
+        action = "import.committed"
+    else:
+        # A commit that met an error (the data changed since the dry run) wrote nothing: its
+        # report is the new dry run.
+        job.state, job.validated_at = State.VALIDATED, now
+        action = "import.validated"
+    job.save()
+    if not commit:
+        _save_mapping(job)
+    audit.record(job.requester, action, job, after=_audited(job))
+    return job
+
+
+def store_findings(job: ImportJob, outcome: ImportOutcome) -> int:
+    """All findings in one COPY: 100,000 of them take about a second."""
+    return copy_rows(
+        ImportFinding._meta.db_table,
+        [f'"{name}"' for name in FINDING_COLUMNS],
+        (
+            (job.pk, f.row, f.column[:128], f.value[:200], f.rule[:64], f.severity, f.message,
+             f.suggestion[:200])
+            for f in outcome.findings
+        ),
+    )  # fmt: skip
+
+
+def _save_mapping(job: ImportJob) -> None:
+    if not job.source:
+        return
+    SavedMapping.objects.update_or_create(
+        agency=job.requester.agency,
+        source=job.source,
+        dataset=job.dataset,
+        defaults={
+            "mapping": job.mapping,
+            "source_crs": job.source_crs,
+            "updated_by": job.requester,
+        },
+    )
+
+
+def fail_import(job: ImportJob, message: str) -> ImportJob:
+    """Record why a job failed; whatever the run wrote was rolled back with its transaction."""
+    with transaction.atomic():
+        job.state, job.error, job.heartbeat_at = State.FAILED, message, timezone.now()
+        job.save(update_fields=["state", "error", "heartbeat_at"])
+        audit.record(job.requester, "import.failed", job, after=_audited(job))
+    return job
+
+
+def _audited(job: ImportJob) -> dict[str, Any]:
+    """What the audit keeps of a job: not its file facts (columns) nor its mapping twice."""
+    return {
+        "state": job.state,
+        "original_name": job.original_name,
+        "format": job.format,
+        "dataset": job.dataset,
+        "source": job.source,
+        "mapping": job.mapping,
+        "source_crs": job.source_crs,
+        "summary": {k: v for k, v in job.summary.items() if k not in ("file", "validated_with")},
+        "error": job.error,
+    }
+
+
+class ProgressWriter:
+    """Writes a running job's progress from a thread of its own: the import runs in one long
+    transaction, and a write on its connection would stay invisible to the polling page until the
+    end. At most one write every PROGRESS_SECONDS; the last report always goes through."""
+
+    def __init__(self, job_id: int, state: str):
+        self.job_id, self.state = job_id, state
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-progress")
+        self._pending: Future | None = None
+        self._last = 0.0
+        self._latest: tuple[int, int | None] | None = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        self._latest = (done, total)
+        now = time.monotonic()
+        if now - self._last >= PROGRESS_SECONDS and (self._pending is None or self._pending.done()):
+            self._last = now
+            self._pending = self._executor.submit(self._write, done, total)
+
+    def _write(self, done: int, total: int | None) -> None:
+        try:
+            ImportJob.objects.filter(pk=self.job_id, state=self.state).update(
+                rows_done=done, rows_total=total, heartbeat_at=timezone.now()
+            )
+        except DatabaseError:
+            logger.exception("progress of import job %s not recorded", self.job_id)
+
+    def close(self) -> None:
+        """Wait for the last write, then close the thread's connection."""
+        if self._latest is not None:
+            self._executor.submit(self._write, *self._latest)
+        self._executor.submit(connections.close_all)
+        self._executor.shutdown(wait=True)
+
+
+ABANDONED = (
+    "导入进程已中止（被终止或崩溃），请重新运行 / the process running this import ended before it "
+    "did (killed or crashed): run it again"
+)
+
+
+def fail_abandoned_imports(*, now: dt.datetime | None = None) -> int:
+    """Fail the jobs nothing will finish: running and silent for STALLED_AFTER (a worker killed
+    or hung), queued without a task, or for a task the queue has finished or given up. A run's
+    writes were in its transaction: nothing of it is left but the state, failed here."""
+    now = now or timezone.now()
+    stalled = now - STALLED_AFTER
+    silent = Q(state__in=[State.VALIDATING, State.COMMITTING], heartbeat_at__lt=stalled)
+    unqueued = Q(state=State.QUEUED, task_id="", heartbeat_at__lt=stalled)
+    queued = ImportJob.objects.filter(state=State.QUEUED).exclude(task_id="")
+    finished = DBTaskResult.objects.filter(
+        id__in=list(queued.values_list("task_id", flat=True))
+    ).exclude(status__in=["READY", "RUNNING"])
+    lost = [str(pk) for pk in finished.values_list("id", flat=True)]
+    failed = 0
+    for job in ImportJob.objects.filter(
+        silent | unqueued | Q(state=State.QUEUED, task_id__in=lost)
+    ):
+        # Conditional: a job that moved on meanwhile keeps its state.
+        if ImportJob.objects.filter(pk=job.pk, state=job.state).update(
+            state=State.FAILED, error=ABANDONED, heartbeat_at=now
+        ):
+            failed += 1
+    return failed
+
+
+@task()
+def import_in_background(job_id: int, commit: bool) -> None:
+    """The worker's entry for a queued dry run or commit; jobs abandoned by a dead worker fail first."""
+    started = time.monotonic()
+    fail_abandoned_imports()
+    job = run_import_job(job_id, commit)
+    if job is not None:
+        logger.info("import job %s %s in %.1f s", job.pk, job.state, time.monotonic() - started)
+
+
+# --------------------------------------------------------------------------- cleaning
+
+
+def clean_imports(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Fail abandoned jobs, then remove the upload directories no longer needed: of jobs committed
+    or failed more than a day ago, of uploads older than IMPORT_KEEP_DAYS, and directories no job owns. A running job's
+    directory is never touched."""
+    now = now or timezone.now()
+    keep_days = dt.timedelta(days=getattr(settings, "IMPORT_KEEP_DAYS", 7))
+    root = import_root()
+    report = {"abandoned": fail_abandoned_imports(now=now), "finished": 0, "old": 0, "orphans": 0}
+    if not root.is_dir():
+        return report
+    jobs = ImportJob.objects.exclude(state__in=RUNNING)
+    finished = jobs.annotate(ended=Coalesce("committed_at", "heartbeat_at", "created_at")).filter(
+        Q(state=State.COMMITTED) | Q(state=State.FAILED), ended__lt=now - FINISHED_KEPT
+    )
+    old = jobs.filter(created_at__lt=now - keep_days).exclude(pk__in=finished.values("pk"))
+    for key, queryset in (("finished", finished), ("old", old)):
+        for token in queryset.values_list("token", flat=True):
+            # Checked again at the last moment: a user may have started a dry run meanwhile.
+            if not ImportJob.objects.filter(token=token, state__in=RUNNING).exists():
+                report[key] += _remove(root / token)
+    tokens = set(ImportJob.objects.values_list("token", flat=True))
+    grace = (now - ORPHAN_GRACE).timestamp()
+    for entry in root.iterdir():
+        if entry.is_dir() and entry.name not in tokens and entry.stat().st_mtime < grace:
+            report["orphans"] += _remove(entry)
+    return report
+
+
+def _remove(directory: Path) -> int:
+    if not directory.is_dir():
+        return 0
+    shutil.rmtree(directory, ignore_errors=True)
+    return 1
+
+
+def elements_for(dataset: str) -> list[dict[str, Any]]:
+    """The data elements of a dataset as the mapping form lists them."""
+    return [
+        {"name": e.name, "label": e.label, "required": e.required, "kind": e.kind}
+        for e in elements_of(dataset)
+    ]
+
+
+__all__ = [
+    "clean_imports",
+    "create_job",
+    "elements_for",
+    "import_in_background",
+    "may_import",
+    "request_run",
+    "run_import_job",
+    "set_mapping",
+]

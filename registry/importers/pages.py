@@ -1,0 +1,109 @@
+"""The import pages: /imports/ (upload a file, the user's recent jobs) and /imports/<id>/ (map the
+columns, dry run, read the report, commit). The job page's script drives the API (views.py)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+from rest_framework.renderers import TemplateHTMLRenderer
+from rest_framework.response import Response
+
+from ..exceptions import RegistryError
+from ..models.imports import Dataset, ImportJob
+from . import jobs
+from .errors import refuse
+from .readers import GDAL_FORMATS
+from .views import RECENT_JOBS, ImportView, describe_job
+
+CRS_CHOICES = [
+    ("wgs84", "WGS84（GPS 原始坐标 / GPS）"),
+    ("cgcs2000", "CGCS2000（国家 2000 / China Geodetic 2000）"),
+    ("gcj02", "GCJ-02（高德、腾讯 / Amap, Tencent）"),
+    ("bd09", "BD-09（百度 / Baidu）"),
+]
+ACCEPT = ".csv,.txt,.xlsx,.geojson,.json,.gpkg,.zip"
+
+
+def _forbidden(request: HttpRequest) -> HttpResponse:
+    return render(request, "registry/imports/forbidden.html", status=403)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def imports_page(request: HttpRequest) -> HttpResponse:
+    """GET: the upload form and the recent jobs. POST: store the file, then its job page."""
+    user = request.user
+    if not jobs.may_import(user):
+        return _forbidden(request)
+    errors: dict[str, list[str]] = {}
+    form = {"dataset": Dataset.EQUIPMENT, "source": ""}
+    if request.method == "POST":
+        form = {
+            "dataset": request.POST.get("dataset") or Dataset.EQUIPMENT,
+            "source": request.POST.get("source", ""),
+        }
+        upload = request.FILES.get("file")
+        try:
+            if upload is None:
+                refuse("file", "file.missing", "请选择文件 / choose a file to upload")
+            job = jobs.create_job(
+                user,
+                upload,
+                upload.name or "upload",
+                dataset=form["dataset"],
+                source=form["source"],
+            )
+        except RegistryError as error:
+            errors = {f: [p["message"] for p in items] for f, items in error.as_dict().items()}
+        else:
+            return redirect(reverse("import-page", args=[job.pk]))
+    recent = ImportJob.objects.visible_to(user).order_by("-created_at", "-id")[:RECENT_JOBS]
+    context = {
+        "datasets": Dataset.choices,
+        "form": form,
+        "errors": errors,
+        "accept": ACCEPT,
+        "jobs": [
+            {
+                **describe_job(job),
+                "created_label": f"{timezone.localtime(job.created_at):%Y-%m-%d %H:%M}",
+            }
+            for job in recent
+        ],
+    }
+    return render(request, "registry/imports/index.html", context, status=400 if errors else 200)
+
+
+class ImportJobPage(ImportView):
+    """One of the requester's jobs; anyone else's is the 404 of a job that does not exist."""
+
+    renderer_classes = [TemplateHTMLRenderer]
+    template_name = "registry/imports/job.html"
+
+    def get(self, request, pk: int) -> Response:
+        job = self.job(pk)
+        described = describe_job(job)
+        elements = jobs.elements_for(job.dataset)
+        for item in elements:
+            item["selected"] = job.mapping.get(item["name"], "")
+        context = {
+            "job": described,
+            "elements": elements,
+            "crs_choices": CRS_CHOICES,
+            "has_geometry": job.format in GDAL_FORMATS,
+            "config": {
+                "job": described,
+                "running": list(jobs.RUNNING),
+                "urls": {"list": reverse("imports")},
+            },
+        }
+        response = Response(context)
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+import_job_page = login_required(ImportJobPage.as_view())

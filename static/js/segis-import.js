@@ -1,0 +1,206 @@
+'use strict';
+// The import pages: /imports/ (a file dropped on the upload form) and /imports/<id>/ (map the
+// columns, dry run, follow the job, read the report page by page, commit). Everything the job
+// page does goes through the JSON API under /api/imports/<id>/.
+(function() {
+    const $ = (selector, root) => (root || document).querySelector(selector);
+    const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
+    const NUMBER = new Intl.NumberFormat('zh-CN');
+    const POLL_MS = 700;
+    const SEVERITY = {error: '错误 / error', warning: '警告 / warning'};
+
+    // ------------------------------------------------------------------ the upload form
+
+    const upload = $('#upload-form');
+    if (upload) {
+        const zone = $('#dropzone');
+        const input = $('#upload-file');
+        const showName = () => {
+            $('#upload-name').textContent = input.files.length ? input.files[0].name : '';
+            zone.classList.toggle('chosen', input.files.length > 0);
+        };
+        input.addEventListener('change', showName);
+        ['dragenter', 'dragover'].forEach((name) => zone.addEventListener(name, (event) => {
+            event.preventDefault();
+            zone.classList.add('over');
+        }));
+        ['dragleave', 'drop'].forEach((name) => zone.addEventListener(name, () => zone.classList.remove('over')));
+        zone.addEventListener('drop', (event) => {
+            event.preventDefault();
+            if (event.dataTransfer.files.length) {
+                input.files = event.dataTransfer.files;
+                showName();
+            }
+        });
+        upload.addEventListener('submit', () => {
+            $('#upload-button').disabled = true;
+            $('#upload-button').textContent = '正在上传… / uploading…';
+        });
+    }
+
+    // ------------------------------------------------------------------ the job page
+
+    const view = $('#import-job');
+    if (!view) {
+        return;
+    }
+    const config = JSON.parse($('#import-config').textContent);
+    const urls = config.job.urls;
+    const form = $('#mapping-form');
+    let job = config.job;
+    let page = 1;
+
+    function showErrors(problems) {
+        const box = $('#mapping-errors');
+        box.replaceChildren(...problems.map((p) => SegisPage.el('p', {class: 'error', 'data-rule': p.rule},
+            [p.field ? SegisPage.el('b', {text: `${p.field}: `}) : null, p.message,
+                p.suggestion ? SegisPage.el('span', {class: 'muted', text: ` (${p.suggestion})`}) : null])));
+        box.hidden = problems.length === 0;
+    }
+
+    function chosen() {
+        const mapping = {};
+        $$('select[data-element]', form).forEach((select) => {
+            if (select.value) {
+                mapping[select.dataset.element] = select.value;
+            }
+        });
+        const data = {mapping, source_crs: form.elements.source_crs.value};
+        if (form.elements.layer) {
+            data.layer = form.elements.layer.value;
+        }
+        if (form.elements.encoding) {
+            data.encoding = form.elements.encoding.value;
+        }
+        return data;
+    }
+
+    const running = () => config.running.includes(job.state);
+
+    function render() {
+        view.dataset.state = job.state;
+        $('#job-state').textContent = job.state_label;
+        $('#job-state').className = `job-state state-${job.state}`;
+        const busy = running();
+        $('#dry-run-button').disabled = busy || job.state === 'committed';
+        $$('select, input', form).forEach((node) => { node.disabled = busy || job.state === 'committed'; });
+        const box = $('#progress-box');
+        box.hidden = !busy;
+        const bar = $('#job-progress');
+        if (busy) {
+            const total = job.rows_total;
+            if (total) {
+                bar.max = Math.max(total, 1);
+                bar.value = job.rows_done;
+            } else {
+                bar.removeAttribute('value');  // indeterminate: the reader does not know the count
+            }
+            const what = job.state === 'committing' ? '入库中 / committing' : (job.state === 'queued' ? '排队中 / queued' : '校验中 / validating');
+            $('#job-count').textContent = `${what} · ${NUMBER.format(job.rows_done)}${total ? ` / ${NUMBER.format(total)}` : ''} 行 / rows`;
+        }
+        $('#job-error').textContent = job.error || '';
+        const summary = job.summary || {};
+        const reported = 'rows' in summary && !busy;
+        $('#report').hidden = !reported;
+        if (!reported) {
+            return;
+        }
+        $('#fact-rows').textContent = NUMBER.format(summary.rows);
+        $$('[data-count]').forEach((node) => { node.textContent = NUMBER.format(summary[node.dataset.count] || 0); });
+        const headline = $('#headline');
+        headline.hidden = job.state !== 'committed';
+        headline.textContent = job.state === 'committed' ? `已入库 / committed: ${job.headline}` : '';
+        const commit = $('#commit-button');
+        commit.disabled = !job.may_commit;
+        commit.hidden = job.state === 'committed';
+        $('#commit-hint').textContent = job.state === 'committed' ? '' : (job.may_commit
+            ? `将写入 / will write: ${job.headline}` : job.commit_refusal);
+    }
+
+    async function loadFindings() {
+        const severity = $('#severity-filter').value;
+        const query = new URLSearchParams({page: String(page)});
+        if (severity) {
+            query.set('severity', severity);
+        }
+        const body = await SegisPage.api(`${urls.findings}?${query}`);
+        const rows = body.results.map((f) => SegisPage.el('tr', {class: `severity-${f.severity}`, 'data-row': f.row}, [
+            SegisPage.el('td', {class: 'num', text: String(f.row)}),
+            SegisPage.el('td', {text: f.column}),
+            SegisPage.el('td', {class: 'value', text: f.value}),
+            SegisPage.el('td', {class: 'severity', text: SEVERITY[f.severity] || f.severity}),
+            SegisPage.el('td', {}, [SegisPage.el('code', {text: f.rule})]),
+            SegisPage.el('td', {text: f.message}),
+            SegisPage.el('td', {class: 'muted', text: f.suggestion}),
+        ]));
+        $('#findings tbody').replaceChildren(...rows);
+        $('#findings').hidden = rows.length === 0;
+        $('#no-findings').hidden = rows.length > 0;
+        const pages = Math.max(1, Math.ceil(body.count / 50));
+        $('#pager').hidden = pages <= 1;
+        $('#page-info').textContent = `${page} / ${pages} 页 / pages · ${NUMBER.format(body.count)} 条 / findings`;
+        $('#page-prev').disabled = !body.previous;
+        $('#page-next').disabled = !body.next;
+    }
+
+    async function poll() {
+        try {
+            job = await SegisPage.api(urls.self);
+        } catch (error) {
+            showErrors(SegisPage.problemsOf(error));
+            return;
+        }
+        render();
+        if (running()) {
+            setTimeout(poll, POLL_MS);
+        } else if ('rows' in (job.summary || {})) {
+            page = 1;
+            await loadFindings();
+        }
+    }
+
+    async function start(action) {
+        showErrors([]);
+        try {
+            job = await SegisPage.api(action, {method: 'POST'});
+        } catch (error) {
+            showErrors(SegisPage.problemsOf(error));
+            return;
+        }
+        render();
+        setTimeout(poll, POLL_MS);
+    }
+
+    form.addEventListener('submit', async(event) => {
+        event.preventDefault();
+        showErrors([]);
+        $('#dry-run-button').disabled = true;
+        try {
+            job = await SegisPage.api(urls.mapping, {body: chosen()});
+        } catch (error) {
+            showErrors(SegisPage.problemsOf(error));
+            $('#dry-run-button').disabled = false;
+            return;
+        }
+        await start(urls.validate);
+    });
+    $('#commit-button').addEventListener('click', () => start(urls.commit));
+    $('#severity-filter').addEventListener('change', () => {
+        page = 1;
+        loadFindings();
+    });
+    $('#page-prev').addEventListener('click', () => {
+        page = Math.max(1, page - 1);
+        loadFindings();
+    });
+    $('#page-next').addEventListener('click', () => {
+        page += 1;
+        loadFindings();
+    });
+    render();
+    if (running()) {
+        setTimeout(poll, POLL_MS);
+    } else if ('rows' in (job.summary || {})) {
+        loadFindings();
+    }
+}());
