@@ -25,7 +25,7 @@ from accounts.models import AuditEntry, Role
 from registry.importers import jobs
 from registry.models import Equipment
 from registry.models.imports import ImportFinding, ImportJob, SavedMapping
-from tests.conftest import XIXIA
+from tests.conftest import XIXIA, load_test_regions
 from tests.registry.importers.conftest import write_layer
 from tests.registry.importers.equipment_rows import HEADER, MAPPING, csv_file, device_row
 
@@ -378,8 +378,14 @@ def test_jobs_a_dead_worker_left_are_failed(users):
     assert client.post(stuck["urls"]["validate"]).status_code == 202
 
 
+@pytest.fixture
+def regions_after_flush(transactional_db):
+    # An earlier transactional test flushed the tables the session loaded once.
+    load_test_regions()
+
+
 @pytest.mark.django_db(transaction=True)
-def test_progress_is_written_where_the_page_sees_it(users):
+def test_progress_is_written_where_the_page_sees_it(regions_after_flush, users):
     """From the writer's own connection: committed at once, throttled, the last report kept."""
     job = ImportJob.objects.create(
         requester=users["xingqing"], token="e" * 32, original_name="x", state="validating"
