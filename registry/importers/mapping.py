@@ -48,7 +48,9 @@ def check_mapping(
     findings = []
     for name, column in mapping.items():
         if name not in known:
-            findings.append(_error("mapping.element", f"未知的数据项 / unknown data element {name!r}"))
+            findings.append(
+                _error("mapping.element", f"未知的数据项 / unknown data element {name!r}")
+            )
         elif column not in columns:
             findings.append(
                 _error(
@@ -68,7 +70,9 @@ def check_mapping(
         if not mapped & set(group):
             labels = " / ".join(known[name].label for name in group)
             findings.append(
-                _error("mapping.required", f"至少映射其一：{labels} / map at least one of: {labels}")
+                _error(
+                    "mapping.required", f"至少映射其一：{labels} / map at least one of: {labels}"
+                )
             )
     coordinates = {item.name for item in known.values() if item.kind in (LON, LAT)}
     if coordinates and len(mapped & coordinates) == 1:

@@ -6,93 +6,268 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('registry', '0004_exchange'),
+        ("accounts", "0001_initial"),
+        ("registry", "0004_exchange"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ImportJob',
+            name="ImportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(help_text="the upload's directory", max_length=32, unique=True)),
-                ('original_name', models.CharField(max_length=255, verbose_name='文件名 / file name')),
-                ('format', models.CharField(max_length=8, verbose_name='格式 / format')),
-                ('encoding', models.CharField(blank=True, max_length=16, verbose_name='编码 / encoding')),
-                ('size', models.BigIntegerField(default=0, verbose_name='大小 / size')),
-                ('dataset', models.CharField(choices=[('equipment', '设备 / equipment'), ('units', '单位 / units'), ('persons', '人员 / personnel'), ('inspections', '检验记录 / inspections'), ('accidents', '事故 / accidents')], default='equipment', max_length=12, verbose_name='数据类别 / dataset')),
-                ('source', models.CharField(blank=True, help_text='同一来源的列映射会被记住 / the column mapping is remembered per source', max_length=64, verbose_name='数据来源 / source')),
-                ('mapping', models.JSONField(blank=True, default=dict, verbose_name='列映射 / column mapping')),
-                ('source_crs', models.CharField(default='wgs84', max_length=12, verbose_name='坐标系 / coordinate system')),
-                ('layer', models.CharField(blank=True, max_length=128, verbose_name='图层或工作表 / layer or sheet')),
-                ('dbf_encoding', models.CharField(blank=True, max_length=16, verbose_name='DBF 编码 / DBF encoding')),
-                ('state', models.CharField(choices=[('uploaded', '已上传 / uploaded'), ('queued', '排队中 / queued'), ('validating', '校验中 / validating'), ('validated', '已校验 / validated'), ('committing', '入库中 / committing'), ('committed', '已入库 / committed'), ('failed', '失败 / failed')], default='uploaded', max_length=12, verbose_name='状态 / state')),
-                ('rows_done', models.PositiveIntegerField(default=0, verbose_name='已处理行数 / rows done')),
-                ('rows_total', models.PositiveIntegerField(blank=True, null=True, verbose_name='总行数 / rows in all')),
-                ('summary', models.JSONField(blank=True, default=dict, verbose_name='结果 / summary')),
-                ('error', models.TextField(blank=True, verbose_name='错误信息 / error')),
-                ('task_id', models.CharField(blank=True, help_text="the queue's task result", max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='上传时间 / uploaded')),
-                ('validated_at', models.DateTimeField(blank=True, null=True, verbose_name='校验时间 / validated')),
-                ('committed_at', models.DateTimeField(blank=True, null=True, verbose_name='入库时间 / committed')),
-                ('heartbeat_at', models.DateTimeField(blank=True, help_text='last progress report', null=True)),
-                ('requester', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='import_jobs', to=settings.AUTH_USER_MODEL, verbose_name='上传人 / uploaded by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "token",
+                    models.CharField(
+                        help_text="the upload's directory", max_length=32, unique=True
+                    ),
+                ),
+                (
+                    "original_name",
+                    models.CharField(max_length=255, verbose_name="文件名 / file name"),
+                ),
+                ("format", models.CharField(max_length=8, verbose_name="格式 / format")),
+                (
+                    "encoding",
+                    models.CharField(blank=True, max_length=16, verbose_name="编码 / encoding"),
+                ),
+                ("size", models.BigIntegerField(default=0, verbose_name="大小 / size")),
+                (
+                    "dataset",
+                    models.CharField(
+                        choices=[
+                            ("equipment", "设备 / equipment"),
+                            ("units", "单位 / units"),
+                            ("persons", "人员 / personnel"),
+                            ("inspections", "检验记录 / inspections"),
+                            ("accidents", "事故 / accidents"),
+                        ],
+                        default="equipment",
+                        max_length=12,
+                        verbose_name="数据类别 / dataset",
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        blank=True,
+                        help_text="同一来源的列映射会被记住 / the column mapping is remembered per source",
+                        max_length=64,
+                        verbose_name="数据来源 / source",
+                    ),
+                ),
+                (
+                    "mapping",
+                    models.JSONField(
+                        blank=True, default=dict, verbose_name="列映射 / column mapping"
+                    ),
+                ),
+                (
+                    "source_crs",
+                    models.CharField(
+                        default="wgs84", max_length=12, verbose_name="坐标系 / coordinate system"
+                    ),
+                ),
+                (
+                    "layer",
+                    models.CharField(
+                        blank=True, max_length=128, verbose_name="图层或工作表 / layer or sheet"
+                    ),
+                ),
+                (
+                    "dbf_encoding",
+                    models.CharField(
+                        blank=True, max_length=16, verbose_name="DBF 编码 / DBF encoding"
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("uploaded", "已上传 / uploaded"),
+                            ("queued", "排队中 / queued"),
+                            ("validating", "校验中 / validating"),
+                            ("validated", "已校验 / validated"),
+                            ("committing", "入库中 / committing"),
+                            ("committed", "已入库 / committed"),
+                            ("failed", "失败 / failed"),
+                        ],
+                        default="uploaded",
+                        max_length=12,
+                        verbose_name="状态 / state",
+                    ),
+                ),
+                (
+                    "rows_done",
+                    models.PositiveIntegerField(default=0, verbose_name="已处理行数 / rows done"),
+                ),
+                (
+                    "rows_total",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="总行数 / rows in all"
+                    ),
+                ),
+                (
+                    "summary",
+                    models.JSONField(blank=True, default=dict, verbose_name="结果 / summary"),
+                ),
+                ("error", models.TextField(blank=True, verbose_name="错误信息 / error")),
+                (
+                    "task_id",
+                    models.CharField(
+                        blank=True, help_text="the queue's task result", max_length=64
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="上传时间 / uploaded"),
+                ),
+                (
+                    "validated_at",
+                    models.DateTimeField(
+                        blank=True, null=True, verbose_name="校验时间 / validated"
+                    ),
+                ),
+                (
+                    "committed_at",
+                    models.DateTimeField(
+                        blank=True, null=True, verbose_name="入库时间 / committed"
+                    ),
+                ),
+                (
+                    "heartbeat_at",
+                    models.DateTimeField(blank=True, help_text="last progress report", null=True),
+                ),
+                (
+                    "requester",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="import_jobs",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="上传人 / uploaded by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '导入任务 / import job',
-                'verbose_name_plural': '导入任务 / import jobs',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "导入任务 / import job",
+                "verbose_name_plural": "导入任务 / import jobs",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ImportFinding',
+            name="ImportFinding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('row', models.PositiveIntegerField(verbose_name='行 / row')),
-                ('column', models.CharField(blank=True, max_length=128, verbose_name='列 / column')),
-                ('value', models.CharField(blank=True, max_length=200, verbose_name='值 / value')),
-                ('rule', models.CharField(max_length=64, verbose_name='规则 / rule')),
-                ('severity', models.CharField(max_length=8, verbose_name='级别 / severity')),
-                ('message', models.TextField(verbose_name='说明 / message')),
-                ('suggestion', models.CharField(blank=True, max_length=200, verbose_name='建议 / suggestion')),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='findings', to='registry.importjob')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("row", models.PositiveIntegerField(verbose_name="行 / row")),
+                (
+                    "column",
+                    models.CharField(blank=True, max_length=128, verbose_name="列 / column"),
+                ),
+                ("value", models.CharField(blank=True, max_length=200, verbose_name="值 / value")),
+                ("rule", models.CharField(max_length=64, verbose_name="规则 / rule")),
+                ("severity", models.CharField(max_length=8, verbose_name="级别 / severity")),
+                ("message", models.TextField(verbose_name="说明 / message")),
+                (
+                    "suggestion",
+                    models.CharField(blank=True, max_length=200, verbose_name="建议 / suggestion"),
+                ),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="findings",
+                        to="registry.importjob",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '导入问题 / import finding',
-                'verbose_name_plural': '导入问题 / import findings',
-                'ordering': ['row', 'id'],
+                "verbose_name": "导入问题 / import finding",
+                "verbose_name_plural": "导入问题 / import findings",
+                "ordering": ["row", "id"],
             },
         ),
         migrations.CreateModel(
-            name='SavedMapping',
+            name="SavedMapping",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(max_length=64, verbose_name='数据来源 / source')),
-                ('dataset', models.CharField(choices=[('equipment', '设备 / equipment'), ('units', '单位 / units'), ('persons', '人员 / personnel'), ('inspections', '检验记录 / inspections'), ('accidents', '事故 / accidents')], max_length=12, verbose_name='数据类别 / dataset')),
-                ('mapping', models.JSONField(verbose_name='列映射 / column mapping')),
-                ('source_crs', models.CharField(default='wgs84', max_length=12, verbose_name='坐标系 / coordinate system')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('agency', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.agency')),
-                ('updated_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("source", models.CharField(max_length=64, verbose_name="数据来源 / source")),
+                (
+                    "dataset",
+                    models.CharField(
+                        choices=[
+                            ("equipment", "设备 / equipment"),
+                            ("units", "单位 / units"),
+                            ("persons", "人员 / personnel"),
+                            ("inspections", "检验记录 / inspections"),
+                            ("accidents", "事故 / accidents"),
+                        ],
+                        max_length=12,
+                        verbose_name="数据类别 / dataset",
+                    ),
+                ),
+                ("mapping", models.JSONField(verbose_name="列映射 / column mapping")),
+                (
+                    "source_crs",
+                    models.CharField(
+                        default="wgs84", max_length=12, verbose_name="坐标系 / coordinate system"
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "agency",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.agency",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '列映射 / saved column mapping',
-                'verbose_name_plural': '列映射 / saved column mappings',
+                "verbose_name": "列映射 / saved column mapping",
+                "verbose_name_plural": "列映射 / saved column mappings",
             },
         ),
         migrations.AddIndex(
-            model_name='importjob',
-            index=models.Index(fields=['requester', '-created_at'], name='importjob_requester'),
+            model_name="importjob",
+            index=models.Index(fields=["requester", "-created_at"], name="importjob_requester"),
         ),
         migrations.AddIndex(
-            model_name='importfinding',
-            index=models.Index(fields=['job', 'row'], name='importfinding_job_row'),
+            model_name="importfinding",
+            index=models.Index(fields=["job", "row"], name="importfinding_job_row"),
         ),
         migrations.AddConstraint(
-            model_name='savedmapping',
-            constraint=models.UniqueConstraint(fields=('agency', 'source', 'dataset'), name='savedmapping_per_source', nulls_distinct=False),
+            model_name="savedmapping",
+            constraint=models.UniqueConstraint(
+                fields=("agency", "source", "dataset"),
+                name="savedmapping_per_source",
+                nulls_distinct=False,
+            ),
         ),
     ]
