@@ -52,6 +52,7 @@ from patrol.models import PatrolStop
 from registry import services
 from registry.api_urls import router
 from registry.models import InspectionRule, UnitRole, Variety
+from registry.models.exchange import ExchangeConflict, ExchangePeer
 from registry.models.imports import ImportFinding, ImportJob
 from registry.synthetic.codes import (
     certificate_number,
@@ -668,6 +669,24 @@ def _module_world(django_db_setup, django_db_blocker, tmp_path_factory):
             "registry.variety": Variety.objects.get(code="3110"),
             "registry.inspectionrule": InspectionRule.objects.order_by("pk").first(),
             "auth.group": Group.objects.order_by("pk").first(),
+            # National-only: a county's staff user must not open them, and this conflict holds
+            # the other county's record.
+            "registry.exchangepeer": (
+                peer := ExchangePeer.objects.create(
+                    code="640000", name="宁夏", base_url="http://127.0.0.1:9/", token="t" * 40
+                )
+            ),
+            "registry.exchangeconflict": ExchangeConflict.objects.create(
+                peer=peer,
+                seq=1,
+                kind="duplicate_key",
+                operation="create",
+                model="registry.Equipment",
+                origin_pk=theirs.objects["registry.equipment"].pk,
+                division_code=XIXIA,
+                message="西夏泄露检测 设备代码已被占用",
+                payload={"address": "西夏泄露检测"},
+            ),
         }
         yield World(theirs, mine, shared, users)
         transaction.set_rollback(True)
