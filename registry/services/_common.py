@@ -32,7 +32,7 @@ def _raise_on_errors(findings: Iterable[Finding]) -> list[Finding]:
     return [f for f in findings if f.severity != ERROR]
 
 
-def _ensure_in_jurisdiction(acting_user: User | None, region_code: str) -> None:
+def ensure_in_jurisdiction(acting_user: User | None, region_code: str) -> None:
     """A user writes only inside their own jurisdiction (None: a system process such as the demo loader)."""
     if acting_user is None:
         return

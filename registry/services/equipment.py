@@ -27,7 +27,7 @@ from ..validators import (
     check_rescue_id,
     normalise_certificate_number,
 )
-from ._common import Geometry, _ensure_in_jurisdiction, _error, _placed, _raise_on_errors, _refuse
+from ._common import Geometry, _error, _placed, _raise_on_errors, _refuse, ensure_in_jurisdiction
 
 # Fields a user may change through update_equipment; codes and the variety change by their own procedures.
 EDITABLE_EQUIPMENT_FIELDS = frozenset(
@@ -64,7 +64,7 @@ ALLOWED_STATUS_CHANGES = {
 }
 
 
-def _check_identifiers(
+def check_identifiers(
     variety_code: str,
     requested_variety_code: str,
     device_code: str,
@@ -135,7 +135,7 @@ def _first_due(
 def _locked(equipment: Equipment, acting_user: User | None) -> Equipment:
     """The device's row, locked until the transaction ends, once the user may write to it."""
     equipment = Equipment.objects.select_for_update().get(pk=equipment.pk)
-    _ensure_in_jurisdiction(acting_user, equipment.region_id)
+    ensure_in_jurisdiction(acting_user, equipment.region_id)
     return equipment
 
 
@@ -173,7 +173,7 @@ def register_equipment(
     )
     variety, warnings = _resolve_variety(variety_code)
     warnings += _raise_on_errors(
-        _check_identifiers(
+        check_identifiers(
             variety.code,
             variety_code.strip().upper(),
             device_code,
@@ -198,7 +198,7 @@ def register_equipment(
         "route" if is_pipeline else "location",
     )
     warnings += placement.findings
-    _ensure_in_jurisdiction(acting_user, placement.region.code)
+    ensure_in_jurisdiction(acting_user, placement.region.code)
     if device_code and Equipment.objects.filter(device_code=device_code).exists():
         _refuse(
             "device_code",
@@ -274,7 +274,7 @@ def update_equipment(
         )
         equipment.source_crs = source_crs.value
         # Moving a device out of the jurisdiction is a transfer, which the receiving agency registers.
-        _ensure_in_jurisdiction(acting_user, placement.region.code)
+        ensure_in_jurisdiction(acting_user, placement.region.code)
         equipment.location, equipment.region, equipment.region_mismatch = (
             placement.geometry,
             placement.region,
@@ -339,7 +339,7 @@ def record_lifecycle_event(
             _refuse("unit", "unit.required", "变更使用单位需指定新单位 / give the new use unit")
         if "use" not in unit.roles:
             _refuse("unit", "unit.role", "新单位不是使用单位 / the new unit has no use-unit role")
-        _ensure_in_jurisdiction(acting_user, unit.region_id)
+        ensure_in_jurisdiction(acting_user, unit.region_id)
         before = audit.snapshot(equipment)
         equipment.use_unit = unit
         equipment.save(update_fields=["use_unit", "updated_at"])

@@ -13,7 +13,7 @@ from geo import crs
 
 from ..exchange import changelog
 from ..models import Accident, EmergencyResource, Equipment, Unit
-from ._common import Geometry, _ensure_in_jurisdiction, _error, _placed, _raise_on_errors, _refuse
+from ._common import Geometry, _error, _placed, _raise_on_errors, _refuse, ensure_in_jurisdiction
 
 
 @transaction.atomic
@@ -50,7 +50,7 @@ def record_accident(
         if location is not None and location.geom_type != "Point":
             location = location.point_on_surface
     placement = _placed(location, source_crs, declared_region_code, "location")
-    _ensure_in_jurisdiction(acting_user, placement.region.code)
+    ensure_in_jurisdiction(acting_user, placement.region.code)
     accident = Accident.objects.create(
         occurred_at=occurred_at,
         location=placement.geometry,
@@ -90,7 +90,7 @@ def register_resource(
     if location is None:
         _refuse("location", "location.required", "应急资源必须有位置 / a resource needs a location")
     placement = _placed(location, source_crs, "", "location")
-    _ensure_in_jurisdiction(acting_user, placement.region.code)
+    ensure_in_jurisdiction(acting_user, placement.region.code)
     resource = EmergencyResource.objects.create(
         name=name,
         resource_type=resource_type,

@@ -15,7 +15,7 @@ from .. import personal
 from ..exchange import changelog
 from ..models import Certificate, Person, Unit
 from ..validators import check_credit_code
-from ._common import Geometry, _ensure_in_jurisdiction, _error, _placed, _raise_on_errors, _refuse
+from ._common import Geometry, _error, _placed, _raise_on_errors, _refuse, ensure_in_jurisdiction
 
 
 def register_unit(
@@ -40,7 +40,7 @@ def register_unit(
         findings.append(_error("roles", "roles.required", "至少一个角色 / at least one role"))
     _raise_on_errors(findings)
     placement = _placed(location, source_crs, region_code, "location")
-    _ensure_in_jurisdiction(acting_user, placement.region.code)
+    ensure_in_jurisdiction(acting_user, placement.region.code)
     with transaction.atomic():
         if credit_code and Unit.objects.filter(credit_code=credit_code).exists():
             _refuse(
@@ -103,7 +103,7 @@ def register_person(
                 )
             )
     _raise_on_errors(findings)
-    _ensure_in_jurisdiction(acting_user, region_code)
+    ensure_in_jurisdiction(acting_user, region_code)
     person = Person.objects.create(
         name=name,
         role=role,

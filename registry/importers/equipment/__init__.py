@@ -3,7 +3,7 @@
 The registry services write one device at a time (a few milliseconds each); a provincial file holds
 hundreds of thousands. So this importer keeps the services' rules and does the work set-wise:
 - per row, in Python: the cell formats and the identifier rules the services apply
-  (`_check_identifiers`), the catalogue (retired codes mapped), credit-code check characters,
+  (`check_identifiers`), the catalogue (retired codes mapped), credit-code check characters,
   dates, duplicates within the file; coordinates are checked and converted from the declared CRS
   as arrays (geo/crs.py);
 - the staged rows go to a temporary table by COPY (Arrow writes the CSV);

@@ -16,7 +16,7 @@ from ...intervals import RuleBook
 from ...models import EquipmentStatus
 from ...models.equipment import PIPELINE_KIND
 from ...placement import check_coordinates
-from ...services.equipment import _check_identifiers
+from ...services.equipment import check_identifiers
 from ...validators import (
     ERROR,
     Finding,
@@ -160,7 +160,7 @@ class RowChecker:
                 "certificate_number": certificate,
                 "rescue_id": rescue_id,
             }
-            for finding in _check_identifiers(variety, requested, *identifiers.values()):
+            for finding in check_identifiers(variety, requested, *identifiers.values()):
                 self.report(number, finding.field, identifiers.get(finding.field, ""), finding)
         for element, value in (
             ("device_code", device_code),

@@ -25,7 +25,7 @@ from ...models.equipment import InspectionConclusion, InspectionKind
 from ...models.events import CauseClass, Severity
 from ...models.units import PersonRole
 from ...placement import Placement, place
-from ...services._common import _ensure_in_jurisdiction
+from ...services._common import ensure_in_jurisdiction
 from ...validators import ERROR, Finding
 from .. import cells
 from ..elements import elements_of
@@ -262,7 +262,7 @@ class Row:
 
 def _allowed(row: Row, acting_user: User | None, region_code: str) -> bool:
     try:
-        _ensure_in_jurisdiction(acting_user, region_code)
+        ensure_in_jurisdiction(acting_user, region_code)
     except RegistryError as error:
         row.refused(error)
         return False
