@@ -29,6 +29,8 @@ class CellError(ValueError):
 
 def text(value) -> str:
     """The cell as trimmed text; '' for an empty cell. Whole numbers lose Excel's '.0'."""
+    if value.__class__ is str:  # every CSV cell: first, as an import reads millions of them
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, float):
@@ -53,7 +55,10 @@ def code(value) -> str:
             "number and lost digits past the 15th",
             "将该列设为文本格式后重新导出 / format the column as text and export again",
         )
-    return _fold(text(value))
+    folded = text(value)
+    if folded.isascii():  # NFKC leaves ASCII as it is
+        return folded.replace(" ", "").upper()
+    return _fold(folded)
 
 
 @lru_cache(maxsize=65536)
@@ -115,7 +120,7 @@ def number(value) -> float | None:
     if value is None or value == "":
         return None
     try:
-        result = float(value) if isinstance(value, int | float) else float(text(value))
+        result = float(value) if isinstance(value, int | float | str) else float(text(value))
     except ValueError:
         result = math.nan
     if not math.isfinite(result):
