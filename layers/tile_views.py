@@ -3,13 +3,15 @@
 Every answer is for a signed-in user with a jurisdiction (anonymous: 403 JSON); every bad input is
 a 400 whose JSON names the parameter: {"errors": {"<param>": "message"}}. Tiles and counts also
 accept the map pass (layers/map_pass.py) instead of the session: a refused pass is a 401.
+A tile request that carries a pass is answered in front of Django's middleware by
+layers.fast_tiles, with this module's `pass_reader` and `tile_answer`.
 """
 
 from __future__ import annotations
 
 import re
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_GET
@@ -37,15 +39,21 @@ def _forbidden(request: HttpRequest) -> JsonResponse | None:
     return None
 
 
+def pass_reader(request: HttpRequest) -> tuple[map_pass.PassHolder | None, JsonResponse | None]:
+    """The map pass's holder (None when no pass is sent), or the 401 refusing the pass. The
+    session-free path in front of Django (layers.fast_tiles) authenticates with this alone."""
+    try:
+        return map_pass.holder(request), None
+    except map_pass.PassRefused as refused:
+        return None, _errors({"pass": str(refused)}, status=401)
+
+
 def _reader(request: HttpRequest) -> tuple[object | None, JsonResponse | None]:
     """Who reads the tile or count: the map pass's holder when one is sent, else the session's
     user; or the refusal to answer with."""
-    try:
-        holder = map_pass.holder(request)
-    except map_pass.PassRefused as refused:
-        return None, _errors({"pass": str(refused)}, status=401)
-    if holder is not None:
-        return holder, None
+    holder, refused = pass_reader(request)
+    if holder is not None or refused is not None:
+        return holder, refused
     return request.user, _forbidden(request)
 
 
@@ -93,13 +101,19 @@ def tile(request: HttpRequest, layer: str, z: str, x: str, y: str) -> HttpRespon
     reader, refused = _reader(request)
     if refused is not None:
         return refused
+    return tile_answer(reader, layer, z, x, y, request.GET)
+
+
+def tile_answer(reader, layer: str, z: str, x: str, y: str, params: QueryDict) -> HttpResponse:
+    """The tile answer once the reader is known: this view's and layers.fast_tiles' alike, so
+    that both check, render and label a tile one way."""
     errors = _layer(layer)
     coordinates, coordinate_errors = _tile_coordinates(z, x, y)
     errors.update(coordinate_errors)
     if errors:
         return _errors(errors)
     try:
-        query = parse_query(layer, request.GET)
+        query = parse_query(layer, params)
     except FilterError as error:
         return _errors(error.errors)
     tile = tiles.render_tile(layer, reader, query, *coordinates)
