@@ -7,12 +7,18 @@ Creates (or empties) the database `segis_bench_tiles`, loads the boundaries unde
 generates the registry with `registry.synthetic.generate` (timed), then measures on the same tiles,
 side by side in one process:
   * endpoint — GET /tiles/equipment/z/x/y.pbf as a national user, with the map pass in its header
-    as the map page sends it, handed to Django's WSGI application as a server would (so that the
-    database connection is handled as when served; the test Client keeps one open and would hide
-    that). The in-process tile cache is cleared before each request: every figure is a cold tile;
-  * session  — the same request authenticated by the session cookie instead of the pass;
-  * direct   — the endpoint's own SQL (layers.tiles.tile_sql) on a cursor: the limit; below
-    zoom 12 that reads the pre-counted grid cells (layers.cells);
+    as the map page sends it, handed to the served WSGI application (config.wsgi.application) as a
+    server would: the fast path in front of Django (layers/fast_tiles.py), and the database
+    connection handled as when served (the test Client keeps one open and would hide that). The
+    in-process tile cache is cleared before each request: every figure is a cold tile;
+  * django   — the same request with the pass through Django's handler alone (its middleware):
+    what the fast path saves;
+  * session  — the same request authenticated by the session cookie instead of the pass (always
+    Django's handler);
+  * direct   — the endpoint's own SQL (layers.tiles.tile_sql, built before the clock starts) on
+    a cursor of an open connection: the limit; below zoom 12 that reads the pre-counted grid
+    cells (layers.cells). A served request instead takes a connection from the pool and gives it
+    back (the WSGI iterable is closed after each request, as servers do);
   * live     — the cluster SQL over the equipment table itself (what the cells replace), direct;
   * peer     — django-vectortiles' PostGIS VectorLayer when installed (one feature per device, no
     aggregation), else a naive view selecting every point of the tile into ST_AsMVT.
@@ -127,12 +133,10 @@ def timed(run: Callable[[], bytes]) -> tuple[float, int]:
 
 
 class WsgiClient:
-    """GET through Django's WSGI application, as gunicorn or runserver hand it a request."""
+    """GET through a WSGI application, as gunicorn or runserver hand it a request."""
 
-    def __init__(self, headers: dict[str, str]):
-        from django.core.handlers.wsgi import WSGIHandler
-
-        self.application = WSGIHandler()
+    def __init__(self, application, headers: dict[str, str]):
+        self.application = application
         self.headers = headers
 
     def get(self, path: str) -> tuple[int, bytes]:
@@ -151,7 +155,12 @@ class WsgiClient:
             **self.headers,
         }
         statuses = []
-        body = b"".join(self.application(environ, lambda status, headers: statuses.append(status)))
+        answer = self.application(environ, lambda status, headers: statuses.append(status))
+        body = b"".join(answer)
+        if hasattr(answer, "close"):
+            # As a server must (PEP 3333): Django's request_finished, which gives the database
+            # connection back to the pool, comes with it.
+            answer.close()
         return int(statuses[0].split()[0]), body
 
 
@@ -161,11 +170,14 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure(args) -> None:
+    from django.db import connection
     from django.http import QueryDict
     from django.test import Client
     from django.utils import timezone
 
     from bench.machine import describe
+    from config.wsgi import application as served
+    from config.wsgi import django_application
     from layers import counts, map_pass, sources, tiles
     from layers.filters import parse_query
     from registry.models import Equipment
@@ -173,8 +185,12 @@ def measure(args) -> None:
     user = national_user()
     logged_in = Client()
     logged_in.force_login(user)
-    client = WsgiClient({"HTTP_X_MAP_PASS": map_pass.issue(user)["token"]})  # as the map page asks
-    with_session = WsgiClient({"HTTP_COOKIE": f"sessionid={logged_in.cookies['sessionid'].value}"})
+    pass_header = {"HTTP_X_MAP_PASS": map_pass.issue(user)["token"]}  # as the map page asks
+    client = WsgiClient(served, pass_header)  # the fast path
+    through_django = WsgiClient(django_application, pass_header)
+    with_session = WsgiClient(
+        served, {"HTTP_COOKIE": f"sessionid={logged_in.cookies['sessionid'].value}"}
+    )
     peer_name, peer = peer_layer(user)
     query = parse_query("equipment", QueryDict(""))
     today = timezone.localdate()
@@ -212,6 +228,7 @@ def measure(args) -> None:
     x0, y0 = chosen[z0][0]
     for warm in (endpoint, direct):
         warm(z0, x0, y0)()
+    endpoint(z0, x0, y0, through=through_django)()
     endpoint(z0, x0, y0, through=with_session)()
     peer(x0, y0, z0)
 
@@ -220,7 +237,8 @@ def measure(args) -> None:
     print("-" * len(header))
     for band, zooms in bands.items():
         results: dict[str, tuple[list[float], list[int]]] = {
-            m: ([], []) for m in ("endpoint", "session", "direct", "live", "peer", "cached")
+            m: ([], [])
+            for m in ("endpoint", "django", "session", "direct", "live", "peer", "cached")
         }
         count = 0
         for z in zooms:
@@ -228,6 +246,7 @@ def measure(args) -> None:
                 count += 1
                 runs = {
                     "endpoint": endpoint(z, x, y),
+                    "django": endpoint(z, x, y, through=through_django),
                     "session": endpoint(z, x, y, through=with_session),
                     "direct": direct(z, x, y),
                     "live": direct(z, x, y, precounted=False),
@@ -242,6 +261,10 @@ def measure(args) -> None:
                     for name, run in methods[turn:] + methods[:turn]:
                         if name == "peer" and args.peer_repeat and repeat >= args.peer_repeat:
                             continue
+                        if name in ("direct", "live", "peer"):
+                            # The limit runs on an open connection: the requests before it gave
+                            # theirs back to the pool.
+                            connection.ensure_connection()
                         ms, size = timed(run)
                         results[name][0].append(ms)
                         results[name][1].append(size)
@@ -255,7 +278,9 @@ def measure(args) -> None:
         p95 = {name: percentile(times, 0.95) for name, (times, _) in results.items()}
         print(
             f"{band:18} ratios: endpoint/direct p50 {p50['endpoint'] / p50['direct']:.2f}x, "
-            f"p95 {p95['endpoint'] / p95['direct']:.2f}x; session/direct p50 "
+            f"p95 {p95['endpoint'] / p95['direct']:.2f}x; django/direct p50 "
+            f"{p50['django'] / p50['direct']:.2f}x, p95 {p95['django'] / p95['direct']:.2f}x; "
+            f"session/direct p50 "
             f"{p50['session'] / p50['direct']:.2f}x; peer/endpoint p50 "
             f"{p50['peer'] / p50['endpoint']:.1f}x, p95 {p95['peer'] / p95['endpoint']:.1f}x; "
             f"live/endpoint p50 {p50['live'] / p50['endpoint']:.1f}x"
