@@ -290,11 +290,19 @@ def test_a_county_pass_reads_only_its_county(users, decode, world):
 # --------------------------------------------------------------------------- connections, errors
 
 
+def checked_out(pool) -> int:
+    stats = pool.get_stats()
+    return stats["pool_size"] - stats["pool_available"]
+
+
 def test_the_connection_goes_back_to_the_pool(users, world):
     headers = pass_of(users["xingqing"])
     centre = inside(XINGQING)
     pool = connection.pool
     assert pool is not None
+    connection.close()
+    # Other threads of this process (an earlier live server's) may hold connections of their own.
+    elsewhere = checked_out(pool)
     for z in range(3, 17):
         # Cold tiles, more of them than the pool holds: a kept connection would exhaust it.
         tiles.CACHE.clear()
@@ -304,7 +312,7 @@ def test_the_connection_goes_back_to_the_pool(users, world):
         assert status == 200
         assert connection.connection is None  # this thread's connection was given back
         stats = pool.get_stats()
-        assert stats["pool_available"] == stats["pool_size"] <= pool.max_size
+        assert checked_out(pool) <= elsewhere and stats["pool_size"] <= pool.max_size
         assert stats.get("requests_waiting", 0) == 0
 
 
@@ -335,6 +343,7 @@ def test_a_broken_connection_is_not_reused(users, world):
     assert call(application, path, **headers)[0] == 200
     held = connection.pool.get_stats()["pool_size"]
     connection.close()  # back to the pool with the others, to be killed with them
+    elsewhere = checked_out(connection.pool)
     params = connection.settings_dict
     with psycopg.connect(
         dbname=params["NAME"], host=params["HOST"], port=params["PORT"] or None,
@@ -354,5 +363,4 @@ def test_a_broken_connection_is_not_reused(users, world):
     assert statuses[-1] == 200, statuses
     assert 500 in statuses and set(statuses) <= {200, 500}
     assert len(statuses) <= held + 1  # each dead connection failed once, then was dropped
-    stats = connection.pool.get_stats()
-    assert stats["pool_available"] == stats["pool_size"]
+    assert checked_out(connection.pool) <= elsewhere
