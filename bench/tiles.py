@@ -8,7 +8,7 @@ generates the registry with `registry.synthetic.generate` (timed), then measures
 side by side in one process:
   * endpoint — GET /tiles/equipment/z/x/y.pbf as a national user, with the map pass in its header
     as the map page sends it, handed to the served WSGI application (config.wsgi.application) as a
-    server would: the fast path in front of Django (layers/fast_tiles.py), and the database
+    server would: the fast path in front of Django (layers/pass_front.py), and the database
     connection handled as when served (the test Client keeps one open and would hide that). The
     in-process tile cache is cleared before each request: every figure is a cold tile;
   * django   — the same request with the pass through Django's handler alone (its middleware):

@@ -4,10 +4,12 @@ A map view makes dozens of tile requests a second. Through the session each cost
 (the session row, then the user with its agency) before any tile work: as much as a pre-counted
 tile itself. The map page therefore hands the browser a pass — the user's id and jurisdiction
 prefix, signed with SECRET_KEY and dated — which it sends in the `X-Map-Pass` header; the tile
-and count views check the signature and the age without touching the database.
+and count views check the signature and the age without touching the database. The pass also
+names the holder's role, for the response desk's "what is around" reads (response/api.py), which
+enterprise users may not make.
 
-What it grants is exactly what the session grants those two views: the rows of one jurisdiction
-prefix (no personal data is in tiles or counts). The price is revocation: a pass stays good for
+What it grants is exactly what the session grants those views: the rows of one jurisdiction
+prefix (no personal data is in tiles, counts or the lists of what is around). The price is revocation: a pass stays good for
 MAP_PASS_MAX_AGE_S after the user signs out, is deactivated or moves agency. Renewal goes through
 the session (`/tiles/pass`), so it stops with the session. See docs/security.md.
 """
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 
 HEADER = "X-Map-Pass"
 _META_KEY = "HTTP_X_MAP_PASS"
@@ -35,6 +39,7 @@ class PassHolder:
 
     user_id: int
     jurisdiction_prefix: str
+    role: str
     is_authenticated = True
 
 
@@ -47,7 +52,9 @@ def issue(user) -> dict:
     prefix = user.jurisdiction_prefix
     if not user.is_authenticated or prefix is None:
         raise ValueError("only a signed-in user with a jurisdiction gets a map pass")
-    token = signing.TimestampSigner(salt=_SALT).sign_object({"u": user.pk, "p": prefix})
+    token = signing.TimestampSigner(salt=_SALT).sign_object(
+        {"u": user.pk, "p": prefix, "r": user.role}
+    )
     return {"token": token, "max_age_s": max_age_s(), "header": HEADER}
 
 
@@ -67,6 +74,22 @@ def holder(request) -> PassHolder | None:
         isinstance(payload, dict)
         and isinstance(payload.get("u"), int)
         and isinstance(payload.get("p"), str)
+        and isinstance(payload.get("r"), str)
     ):
         raise PassRefused("地图通行证无效 / the map pass is not valid")
-    return PassHolder(user_id=payload["u"], jurisdiction_prefix=payload["p"])
+    return PassHolder(user_id=payload["u"], jurisdiction_prefix=payload["p"], role=payload["r"])
+
+
+class PassAuthentication(BaseAuthentication):
+    """For DRF views that take the pass as the tile views do: its holder is the request's user,
+    and a refused pass is a 401 (so a client renews it), whatever the session says."""
+
+    def authenticate(self, request) -> tuple[PassHolder, None] | None:
+        try:
+            found = holder(request._request)
+        except PassRefused as refused:
+            raise AuthenticationFailed(str(refused)) from refused
+        return None if found is None else (found, None)
+
+    def authenticate_header(self, request) -> str:
+        return "MapPass"

@@ -4,7 +4,7 @@ Every answer is for a signed-in user with a jurisdiction (anonymous: 403 JSON); 
 a 400 whose JSON names the parameter: {"errors": {"<param>": "message"}}. Tiles and counts also
 accept the map pass (layers/map_pass.py) instead of the session: a refused pass is a 401.
 A tile request that carries a pass is answered in front of Django's middleware by
-layers.fast_tiles, with this module's `pass_reader` and `tile_answer`.
+layers.pass_front, with the view's `pass_answer` (this module's `tile_answer`).
 """
 
 from __future__ import annotations
@@ -39,21 +39,15 @@ def _forbidden(request: HttpRequest) -> JsonResponse | None:
     return None
 
 
-def pass_reader(request: HttpRequest) -> tuple[map_pass.PassHolder | None, JsonResponse | None]:
-    """The map pass's holder (None when no pass is sent), or the 401 refusing the pass. The
-    session-free path in front of Django (layers.fast_tiles) authenticates with this alone."""
-    try:
-        return map_pass.holder(request), None
-    except map_pass.PassRefused as refused:
-        return None, _errors({"pass": str(refused)}, status=401)
-
-
 def _reader(request: HttpRequest) -> tuple[object | None, JsonResponse | None]:
     """Who reads the tile or count: the map pass's holder when one is sent, else the session's
-    user; or the refusal to answer with."""
-    holder, refused = pass_reader(request)
-    if holder is not None or refused is not None:
-        return holder, refused
+    user; or the refusal to answer with (a refused pass: 401)."""
+    try:
+        holder = map_pass.holder(request)
+    except map_pass.PassRefused as refused:
+        return None, _errors({"pass": str(refused)}, status=401)
+    if holder is not None:
+        return holder, None
     return request.user, _forbidden(request)
 
 
@@ -105,7 +99,7 @@ def tile(request: HttpRequest, layer: str, z: str, x: str, y: str) -> HttpRespon
 
 
 def tile_answer(reader, layer: str, z: str, x: str, y: str, params: QueryDict) -> HttpResponse:
-    """The tile answer once the reader is known: this view's and layers.fast_tiles' alike, so
+    """The tile answer once the reader is known: this view's and layers.pass_front's alike, so
     that both check, render and label a tile one way."""
     errors = _layer(layer)
     coordinates, coordinate_errors = _tile_coordinates(z, x, y)
@@ -124,6 +118,13 @@ def tile_answer(reader, layer: str, z: str, x: str, y: str, params: QueryDict) -
     if tile.capped:
         response["X-Tile-Capped"] = "true"
     return _private(response)
+
+
+def _tile_for_pass(request: HttpRequest, holder: map_pass.PassHolder, **route) -> HttpResponse:
+    return tile_answer(holder, params=request.GET, **route)
+
+
+tile.pass_answer = _tile_for_pass  # layers.pass_front answers a pass-carrying tile with this
 
 
 @require_GET

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.generics import GenericAPIView, get_object_or_404
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -22,7 +24,9 @@ from rest_framework.views import APIView
 
 from accounts import audit
 from accounts.models import Role
+from layers import map_pass
 from layers.detail_views import phone_for
+from registry.exceptions import RegistryError
 from registry.models import EmergencyResource, Equipment
 
 from . import around, locate, services
@@ -35,17 +39,20 @@ from .serializers import (
 TAGS = ["response"]
 
 
-class MayRead(BasePermission):
-    """Signed in with a jurisdiction; enterprise users see no incidents (they are the other side)."""
+def may_read(user) -> bool:
+    """Signed in with a jurisdiction; enterprise users see no incidents (they are the other side).
+    A user, or the holder of a map pass (which names the role)."""
+    return bool(
+        user
+        and user.is_authenticated
+        and user.jurisdiction_prefix is not None
+        and user.role != Role.ENTERPRISE
+    )
 
+
+class MayRead(BasePermission):
     def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(
-            user
-            and user.is_authenticated
-            and user.jurisdiction_prefix is not None
-            and user.role != Role.ENTERPRISE
-        )
+        return may_read(request.user)
 
 
 class MayRespondToWrite(BasePermission):
@@ -115,9 +122,8 @@ class Locate(APIView):
         return Response({"count": len(matches), "matches": [located_json(m) for m in matches]})
 
 
-def _where(request: Request) -> locate.Located:
+def _where(user, params: QueryDict) -> locate.Located:
     """The point an `around` request is about: point (+crs), click, or the equipment involved."""
-    params = request.query_params
     given = [name for name in ("point", "click", "equipment") if params.get(name, "").strip()]
     if len(given) != 1:
         refuse(
@@ -127,7 +133,7 @@ def _where(request: Request) -> locate.Located:
             "equipment",
         )
     return locate.for_incident(
-        request.user,
+        user,
         point=params.get("point", "").strip(),
         system=params.get("crs"),
         click=params.get("click", "").strip(),
@@ -135,39 +141,76 @@ def _where(request: Request) -> locate.Located:
     )
 
 
-class AroundResources(APIView):
-    """The nearest emergency resources of each type, geodesic distance and estimated arrival."""
+class PassAnswered(APIView):
+    """A read the map pass may make as well as the session: `answer(user, params)` is the view,
+    and answers a pass-carrying GET in front of Django too (layers.pass_front). It writes nothing
+    and reads no personal data, which is what makes the pass enough."""
 
+    authentication_classes = [map_pass.PassAuthentication, SessionAuthentication]
     permission_classes = PERMISSIONS
+
+    @staticmethod
+    def answer(user, params: QueryDict) -> str:
+        """The answer's JSON text."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _answered(text: str) -> HttpResponse:
+        response = _json_response(text)
+        # The same URL answers each jurisdiction its own rows: no shared cache may keep it.
+        patch_cache_control(response, private=True, no_store=True)
+        patch_vary_headers(response, ["Cookie", map_pass.HEADER])
+        return response
+
+    def get(self, request: Request) -> HttpResponse:
+        return self._answered(self.answer(request.user, request.query_params))
+
+    @classmethod
+    def pass_answer(cls, request: HttpRequest, holder) -> HttpResponse | None:
+        """The answer in front of Django, or None to leave the request to this view (a role that
+        may not read, input it refuses): every refusal is then the view's own."""
+        if not may_read(holder):
+            return None
+        try:
+            return cls._answered(cls.answer(holder, request.GET))
+        except RegistryError:
+            return None
+
+
+class AroundResources(PassAnswered):
+    """The nearest emergency resources of each type, geodesic distance and estimated arrival."""
 
     @extend_schema(
         tags=TAGS, parameters=[*WHERE_PARAMETERS, K, TYPE], responses=OpenApiTypes.OBJECT
     )
-    def get(self, request: Request) -> Response:
-        params = request.query_params
+    def get(self, request: Request) -> HttpResponse:
+        return super().get(request)
+
+    @staticmethod
+    def answer(user, params: QueryDict) -> str:
         k, types = around.parse_k(params.get("k")), around.parse_types(params.get("type"))
-        where = _where(request)
-        speed, found = around.resources_around(request.user, where, k=k, types=types)
-        return Response(
-            {**around.place_json(where), "k": k, "speed_kmh": speed, "resources": found}
-        )
+        where = _where(user, params)
+        speed, found = around.resources_around(user, where, k=k, types=types)
+        head = {**around.place_json(where), "k": k, "speed_kmh": speed, "resources": found}
+        return _spliced(head)
 
 
-class AroundEquipment(APIView):
+class AroundEquipment(PassAnswered):
     """Hazardous equipment (and filling stations) within the radius their kind calls for."""
-
-    permission_classes = PERMISSIONS
 
     @extend_schema(
         tags=TAGS, parameters=[*WHERE_PARAMETERS, RADIUS, KIND], responses=OpenApiTypes.OBJECT
     )
-    def get(self, request: Request) -> Response:
-        params = request.query_params
+    def get(self, request: Request) -> HttpResponse:
+        return super().get(request)
+
+    @staticmethod
+    def answer(user, params: QueryDict) -> str:
         radius = around.parse_radius(params.get("radius"))
         radii = around.radii_for(around.parse_kinds(params.get("kind")), radius)
-        where = _where(request)
-        found, items = around.hazards_around(request.user, where, radii)
-        return _json_response(_spliced({**around.place_json(where), **found}, items=items))
+        where = _where(user, params)
+        found, items = around.hazards_around(user, where, radii)
+        return _spliced({**around.place_json(where), **found}, items=items)
 
 
 class Around(APIView):

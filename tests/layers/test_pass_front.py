@@ -1,4 +1,4 @@
-"""The fast path for pass-carrying tiles (layers/fast_tiles.py) against Django's own answer.
+"""The fast path for pass-carrying tiles (layers/pass_front.py) against Django's own answer.
 
 Both sides are WSGI applications called as a server calls them: `config.wsgi.application` (the
 fast path in front of Django) and Django's handler alone. The database is committed for real
@@ -21,7 +21,7 @@ from django.db import connection
 from django.test import Client
 
 from config.wsgi import application, django_application
-from layers import fast_tiles, map_pass, tile_views, tiles
+from layers import map_pass, pass_front, tile_views, tiles
 from tests.conftest import XINGQING, XIXIA, inside, load_test_regions
 from tests.layers import test_tiles
 from tests.layers.test_tiles import LAYERS, _SignedLongAgo, covering, tile_of, url
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # The tile tests' fixtures: the same rows in two counties, and the MVT decoder.
 decode, place, world = test_tiles.decode, test_tiles.place, test_tiles.world
 
-# Added by LocaleMiddleware, which the fast path does not run (see fast_tiles.SKIPPED).
+# Added by LocaleMiddleware, which the fast path does not run (see pass_front.SKIPPED).
 LOCALE_ONLY = "Accept-Language"
 
 
@@ -61,7 +61,7 @@ class Reached:
 @pytest.fixture
 def django_reached():
     reached = Reached()
-    return fast_tiles.FastTiles(reached), reached
+    return pass_front.PassFront(reached), reached
 
 
 def call(app, path: str, method: str = "GET", **headers) -> tuple[int, dict[str, str], bytes]:
@@ -195,7 +195,7 @@ def test_bad_input_is_the_views_400(users, django_reached):
     assert reached.paths == []
 
 
-def test_a_refused_pass_is_the_views_401(users, django_reached):
+def test_a_refused_pass_is_left_to_the_views_401(users, django_reached):
     fast, reached = django_reached
     token = map_pass.issue(users["xingqing"])["token"]
     expired = _SignedLongAgo(salt=map_pass._SALT).sign_object({"u": 1, "p": XINGQING})
@@ -208,12 +208,13 @@ def test_a_refused_pass_is_the_views_401(users, django_reached):
     }
     path = url("equipment", 6, 50, 24)
     for name, forged in refusals.items():
-        status, _, body = same_answer(path, HTTP_X_MAP_PASS=forged)
+        status, _, body = answer = call(application, path, HTTP_X_MAP_PASS=forged)
+        assert answer == call(django_application, path, HTTP_X_MAP_PASS=forged)  # Django's
         assert status == 401, name
         message = json.loads(body)["errors"]["pass"]
         assert ("expired" if name == "expired" else "not valid") in message, name
     call(fast, path, HTTP_X_MAP_PASS="not-a-pass")
-    assert reached.paths == []
+    assert reached.paths == [path]  # the view refuses it: one answer, Django's
 
 
 def test_everything_else_is_handed_to_django(users, world, django_reached):
@@ -242,19 +243,19 @@ def test_everything_else_is_handed_to_django(users, world, django_reached):
 
 
 def test_the_served_application_is_the_fast_path_in_front_of_django(settings, users, world):
-    assert isinstance(application, fast_tiles.FastTiles)
+    assert isinstance(application, pass_front.PassFront)
     assert application.django is django_application
     # Django's security middleware is applied from the settings, as Django's handler does: HSTS
     # over HTTPS when configured (both read the settings when they are built).
     settings.SECURE_HSTS_SECONDS = 3600
-    apps = (fast_tiles.FastTiles(WSGIHandler()), WSGIHandler())
+    apps = (pass_front.PassFront(WSGIHandler()), WSGIHandler())
     headers = {**pass_of(users["xingqing"]), "wsgi.url_scheme": "https", "SERVER_PORT": "443"}
     _, answer, _ = same_answer(url("equipment", 6, 50, 24), apps=apps, **headers)
     assert answer["Strict-Transport-Security"] == "max-age=3600"
     # A middleware nobody has classified stops start-up instead of being skipped unseen.
     settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.middleware.gzip.GZipMiddleware"]
     with pytest.raises(ImproperlyConfigured, match="GZipMiddleware"):
-        fast_tiles.FastTiles(django_application)
+        pass_front.PassFront(django_application)
 
 
 # --------------------------------------------------------------------------- scope

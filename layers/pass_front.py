@@ -1,18 +1,26 @@
-"""Tile requests with a map pass, answered in front of Django's middleware (config/wsgi.py).
+"""Reads with a map pass, answered in front of Django's middleware (config/wsgi.py).
 
-A map view asks for dozens of tiles a second. With the pass (layers/map_pass.py) a tile needs no
-session, user, locale, CSRF token or message store, yet Django's request cycle runs them all: about
-as long as a pre-counted tile's query itself. This WSGI application answers
-`GET <tiles:tile>` with an `X-Map-Pass` header from the same functions as the view
-(`tile_views.pass_reader`, then `tile_views.tile_answer`), and hands every other request — other
-methods, HEAD included (the view answers 405), tiles without a pass, counts, anything it does not
-recognise — to Django unchanged.
+A map view asks for dozens of tiles a second, and a dispatch desk's systems ask what is around an
+incident as often. With the pass (layers/map_pass.py) such a read needs no session, user, locale,
+CSRF token or message store, yet Django's request cycle runs them all: about as long as a
+pre-counted tile's query, or a nearest-k search, itself. This WSGI application answers a `GET`
+with an `X-Map-Pass` header whose view has a `pass_answer` — the tile view
+(`layers.tile_views`), and the response desk's around/resources and around/equipment
+(`response.api`) — with the same functions as that view, and hands every other request to Django
+unchanged: other methods (HEAD included), requests without a pass or with a refused one, views
+without a `pass_answer`, and whatever a `pass_answer` declines (it returns None: a role that may
+not read, input the view refuses), so that every refusal is the view's own answer.
+
+`pass_answer(request, holder, **route_kwargs)` is an attribute of the view function, or of the
+class of a class-based view; it gets Django's request and the pass's holder and returns the
+response, or None to leave the request to Django. Nothing it does may have an effect the view's
+second run would repeat: the reads it serves write nothing.
 
 What Django would still have done to such a request is done here by Django's own code:
-* routing: the path is resolved by the URL conf and must land on `tile_views.tile`;
+* routing: the path is resolved by the URL conf, and the view found there decides;
 * the request is Django's WSGIRequest (the same path decoding, query parsing and host check);
 * the request_started / request_finished signals are sent, as by Django's handler: they close
-  obsolete and broken database connections and give the pooled one back after the tile;
+  obsolete and broken database connections and give the pooled one back after the answer;
 * the middlewares that shape a cookie-free answer run (APPLIED: security headers, host check and
   Content-Length, X-Frame-Options); each one skipped is listed with the reason in SKIPPED, and an
   unlisted middleware stops start-up rather than being skipped unseen;
@@ -34,26 +42,26 @@ from django.urls import Resolver404, resolve, set_script_prefix
 from django.utils.log import log_response
 from django.utils.module_loading import import_string
 
-from . import tile_views
+from . import map_pass
 
-# Run on a pass-carrying tile request exactly as in Django's chain (requests in order, responses
+# Run on a pass-carrying read exactly as in Django's chain (requests in order, responses
 # in reverse).
 APPLIED = (
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 )
-# Not run, and why the tile answer does not need them.
+# Not run, and why these answers do not need them.
 SKIPPED = {
-    "whitenoise.middleware.WhiteNoiseMiddleware": "serves STATIC_URL only; tiles are not there",
+    "whitenoise.middleware.WhiteNoiseMiddleware": "serves STATIC_URL only; these reads are not there",
     "django.contrib.sessions.middleware.SessionMiddleware": "the pass replaces the session cookie",
     "django.middleware.locale.LocaleMiddleware": (
-        "the tile answer has no translated text (messages are bilingual) and the language "
+        "the answers have no translated text (messages are bilingual) and the language "
         "cookie is not read; so no Content-Language and no Vary: Accept-Language"
     ),
     "django.middleware.csrf.CsrfViewMiddleware": "GET only, which CSRF never checks; no token",
     "django.contrib.auth.middleware.AuthenticationMiddleware": "the pass names the reader",
-    "django.contrib.messages.middleware.MessageMiddleware": "a tile shows no messages",
+    "django.contrib.messages.middleware.MessageMiddleware": "these answers show no messages",
 }
 
 _PASS_KEY = "HTTP_X_MAP_PASS"  # layers.map_pass.HEADER as it appears in the WSGI environ
@@ -72,14 +80,20 @@ def _middlewares() -> list:
             applied.append(import_string(path)(_never_called))
         elif path not in SKIPPED:
             raise ImproperlyConfigured(
-                f"layers.fast_tiles: decide whether pass-carrying tiles need {path}: add it to "
+                f"layers.pass_front: decide whether pass-carrying reads need {path}: add it to "
                 "APPLIED or, with the reason, to SKIPPED"
             )
     return applied
 
 
-class FastTiles:
-    """WSGI application: pass-carrying tile GETs here, everything else to `django`."""
+def pass_answer_of(view: Callable) -> Callable | None:
+    """The view's answer for a pass-carrying GET, if it has one."""
+    return getattr(getattr(view, "view_class", view), "pass_answer", None)
+
+
+class PassFront:
+    """WSGI application: pass-carrying GETs of views with a `pass_answer` here, all else to
+    `django`."""
 
     def __init__(self, django: Callable[[dict, StartResponse], Iterable[bytes]]):
         self.django = django
@@ -99,36 +113,40 @@ class FastTiles:
         try:
             route = resolve(request.path_info)
         except Resolver404:
-            route = None
-        if route is None or route.func is not tile_views.tile:
+            return self.django(environ, start_response)
+        answer = pass_answer_of(route.func)
+        if answer is None:
             return self.django(environ, start_response)
         try:
             for hook in self.request_hooks:
                 if hook(request) is not None:
                     return self.django(environ, start_response)  # a redirect: Django's to give
+            holder = map_pass.holder(request)
         except Exception:
-            # A disallowed host or user agent: Django answers it (and logs it) as it always does.
+            # A disallowed host or user agent, a refused pass: Django answers (and logs) it.
             return self.django(environ, start_response)
         signals.request_started.send(sender=self.__class__, environ=environ)
         try:
-            response = self._answer(request, route.kwargs)
-            for hook in self.response_hooks:
-                response = hook(request, response)
-            start_response(f"{response.status_code} {response.reason_phrase}", [*response.items()])
-            return [response.content]
+            response = self._answer(answer, request, holder, route.kwargs)
+            if response is not None:
+                for hook in self.response_hooks:
+                    response = hook(request, response)
+                start_response(
+                    f"{response.status_code} {response.reason_phrase}", [*response.items()]
+                )
+                return [response.content]
         finally:
             signals.request_finished.send(sender=self.__class__)
+        return self.django(environ, start_response)  # declined: the view's own answer
 
     @staticmethod
-    def _answer(request: WSGIRequest, coordinates: dict[str, str]):
+    def _answer(answer: Callable, request: WSGIRequest, holder, kwargs: dict):
         try:
-            reader, response = tile_views.pass_reader(request)
-            if response is None:
-                response = tile_views.tile_answer(reader, params=request.GET, **coordinates)
+            response = answer(request, holder, **kwargs)
         except Exception as error:
             # Logged with the traceback; the body says nothing about it (unless DEBUG, as Django).
             return response_for_exception(request, error)
-        if response.status_code >= 400:
+        if response is not None and response.status_code >= 400:
             log_response(
                 "%s: %s", response.reason_phrase, request.path, response=response, request=request
             )
