@@ -31,6 +31,19 @@ def test_gcj02_landmark_needs_conversion_near_a_boundary():
     assert Region.locate(Point(*back, srid=4326)).code == "110101"
 
 
+def test_a_located_county_is_the_querysets_with_its_boundary_deferred():
+    for county in Region.objects.counties():
+        probe = county.boundary.point_on_surface
+        expected = Region.objects.counties().filter(boundary__intersects=probe).order_by("code")
+        located = Region.locate(probe)
+        assert located == expected.first()
+        assert (located.name, located.level, located.parent_id, located.source) == (
+            county.name, county.level, county.parent_id, county.source,
+        )  # fmt: skip
+        assert located.get_deferred_fields() == {"boundary"}
+    assert located.boundary.equals(county.boundary)  # read when asked for
+
+
 def test_point_outside_every_county_locates_nothing():
     assert Region.locate(Point(2.35, 48.85, srid=4326)) is None
 
