@@ -138,7 +138,7 @@ def incident_points(count: int, prefix: str = "") -> list[tuple[float, float]]:
         cursor.execute("SELECT setseed(0.2027)")
         cursor.execute(
             "SELECT ST_X(location), ST_Y(location) FROM registry_equipment "
-            "TABLESAMPLE BERNOULLI (2) WHERE location IS NOT NULL AND region_id LIKE %s "
+            "TABLESAMPLE BERNOULLI (2) REPEATABLE (2027) WHERE location IS NOT NULL AND region_id LIKE %s "
             "ORDER BY random() LIMIT %s",
             [prefix + "%", count],
         )

@@ -65,7 +65,7 @@ def sample_tiles(zooms, per_zoom: int) -> dict[int, list[tuple[int, int]]]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT setseed(0.2026)")
         cursor.execute(
-            f"SELECT {u}, {v} FROM registry_equipment TABLESAMPLE BERNOULLI (1) "
+            f"SELECT {u}, {v} FROM registry_equipment TABLESAMPLE BERNOULLI (1) REPEATABLE (2026) "
             "WHERE location IS NOT NULL ORDER BY random() LIMIT 5000"
         )
         points = cursor.fetchall()
