@@ -82,13 +82,27 @@ class Region(models.Model):
         """The county whose boundary contains the point (WGS84), or None outside every loaded county."""
         if point is None or point.empty:
             return None
-        if point.srid not in (None, 4326):
-            point = point.transform(4326, clone=True)
         # One fixed statement rather than the queryset `counties().filter(boundary__intersects=
         # point).defer("boundary").first()`: compiling that and adapting the point took 0.55 ms,
         # twice the statement itself, on every incident located and every record placed. The
         # boundary stays deferred (thousands of vertices no caller reads) as with `defer`.
         with connection.cursor() as cursor:
-            cursor.execute(_LOCATE_COUNTY, [Level.COUNTY.value, point.x, point.y])
+            cursor.execute(*cls.locate_sql(point))
             row = cursor.fetchone()
         return None if row is None else cls.from_db(connection.alias, _LOCATED_FIELDS, row)
+
+    @classmethod
+    def locate_sql(cls, point: Point) -> tuple[str, list]:
+        """`locate`'s statement and parameters: one row of the county's columns (boundary left
+        out), or none; for a caller that runs it inside a statement of its own (`from_located`
+        then reads its row as JSON)."""
+        if point.srid not in (None, 4326):
+            point = point.transform(4326, clone=True)
+        return _LOCATE_COUNTY, [Level.COUNTY.value, point.x, point.y]
+
+    @classmethod
+    def from_located(cls, row: dict | None) -> Region | None:
+        """The county of a `locate_sql` row read as a JSON object (`row_to_json`)."""
+        if row is None:
+            return None
+        return cls.from_db(connection.alias, _LOCATED_FIELDS, [row[f] for f in _LOCATED_FIELDS])

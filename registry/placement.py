@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.contrib.gis.geos import GEOSGeometry, Point
@@ -60,8 +61,11 @@ def place(
     source_crs: crs.CRS = crs.CRS.WGS84,
     declared_region_code: str = "",
     field_name: str = "location",
+    county_of: Callable[[Point], Region | None] = Region.locate,
 ) -> Placement:
-    """Convert to storage SRID, validate, and find the county; declared code is the fallback for no geometry."""
+    """Convert to storage SRID, validate, and find the county; declared code is the fallback for no geometry.
+    `county_of` finds the county of the stored point (a caller may look it up inside a statement
+    of its own, sparing a round trip)."""
     findings: list[Finding] = []
     if declared_region_code:
         findings += [
@@ -94,7 +98,7 @@ def place(
     mismatch = False
     if stored is not None:
         probe = stored if stored.geom_type == "Point" else stored.point_on_surface
-        region = Region.locate(probe)
+        region = county_of(probe)
         if region is None:
             findings.append(
                 Finding(

@@ -24,12 +24,13 @@ from rest_framework.views import APIView
 
 from accounts import audit
 from accounts.models import Role
+from geo.models import Region
 from layers import map_pass
 from layers.detail_views import phone_for
 from registry.exceptions import RegistryError
 from registry.models import EmergencyResource, Equipment
 
-from . import around, locate, services
+from . import around, locate, nearby, services
 from .card import equipment_card
 from .exceptions import refuse
 from .serializers import (
@@ -122,7 +123,7 @@ class Locate(APIView):
         return Response({"count": len(matches), "matches": [located_json(m) for m in matches]})
 
 
-def _where(user, params: QueryDict) -> locate.Located:
+def _where(user, params: QueryDict, county_of: locate.CountyOf = Region.locate) -> locate.Located:
     """The point an `around` request is about: point (+crs), click, or the equipment involved."""
     given = [name for name in ("point", "click", "equipment") if params.get(name, "").strip()]
     if len(given) != 1:
@@ -138,6 +139,7 @@ def _where(user, params: QueryDict) -> locate.Located:
         system=params.get("crs"),
         click=params.get("click", "").strip(),
         equipment=params.get("equipment", "").strip() or None,
+        county_of=county_of,
     )
 
 
@@ -189,8 +191,10 @@ class AroundResources(PassAnswered):
     @staticmethod
     def answer(user, params: QueryDict) -> str:
         k, types = around.parse_k(params.get("k")), around.parse_types(params.get("type"))
-        where = _where(user, params)
-        speed, found = around.resources_around(user, where, k=k, types=types)
+        # The county of a point and the first step of the search in one round trip.
+        prefetched = nearby.CountyAndCandidates(user, types, k)
+        where = _where(user, params, county_of=prefetched.county_of)
+        speed, found = around.resources_around(user, where, k=k, types=types, prefetched=prefetched)
         head = {**around.place_json(where), "k": k, "speed_kmh": speed, "resources": found}
         return _spliced(head)
 

@@ -123,12 +123,19 @@ def place_json(located: Located) -> dict:
 
 
 def resources_around(
-    user: User, located: Located, *, k: int, types: list[str]
+    user: User,
+    located: Located,
+    *,
+    k: int,
+    types: list[str],
+    prefetched: nearby.CountyAndCandidates | None = None,
 ) -> tuple[float, dict[str, list[dict]]]:
     """The k nearest visible resources of each type, each with its estimated arrival, and the
-    straight-line speed the estimate used: urban or rural, by the incident's county."""
+    straight-line speed the estimate used: urban or rural, by the incident's county.
+    `prefetched`: what the locating already read there (nearby.CountyAndCandidates)."""
     speed = conf.speed_kmh(located.region)
-    found = nearby.nearest_resources(user, located.point, types, k)
+    first_step = prefetched.first_step_at(located.point) if prefetched is not None else None
+    found = nearby.nearest_resources(user, located.point, types, k, first_step)
     for resources in found.values():
         for resource in resources:
             resource["eta_min"] = round(conf.arrival_minutes(resource["distance_m"], speed), 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from django.contrib.gis.geos import Point
@@ -125,6 +125,9 @@ def _in_response_area(user: User, region: Region, field: str) -> None:
         )
 
 
+CountyOf = Callable[[Point], Region | None]
+
+
 def at_coordinates(
     user: User,
     text: str,
@@ -132,8 +135,10 @@ def at_coordinates(
     *,
     field: str = "point",
     how: str = LocatedBy.COORDINATES,
+    county_of: CountyOf = Region.locate,
 ) -> Located:
-    """Coordinates typed or pasted in any accepted system, lon first."""
+    """Coordinates typed or pasted in any accepted system, lon first. `county_of` finds the
+    county of the checked point (see `registry.placement.place`)."""
     system = parse_crs(system)
     lon, lat = parse_pair(text, field)
     findings = coordinate_findings(lon, lat, field)
@@ -141,7 +146,10 @@ def at_coordinates(
         raise ResponseError(findings)
     # Labelled with the system's own SRID: storage conversion checks the label against the system.
     placement = place(
-        Point(lon, lat, srid=crs.srid_for(system)), source_crs=system, field_name=field
+        Point(lon, lat, srid=crs.srid_for(system)),
+        source_crs=system,
+        field_name=field,
+        county_of=county_of,
     )
     errors = [f for f in placement.findings if f.severity == "error"]
     if errors:
@@ -150,9 +158,11 @@ def at_coordinates(
     return Located(placement.geometry, how, placement.region, system, (lon, lat))
 
 
-def at_click(user: User, text: str) -> Located:
+def at_click(user: User, text: str, county_of: CountyOf = Region.locate) -> Located:
     """A click on the map, which speaks WGS84."""
-    return at_coordinates(user, text, crs.CRS.WGS84, field="click", how=LocatedBy.MAP_CLICK)
+    return at_coordinates(
+        user, text, crs.CRS.WGS84, field="click", how=LocatedBy.MAP_CLICK, county_of=county_of
+    )
 
 
 def _not_found(field: str, text: str, what: str) -> ResponseError:
@@ -347,9 +357,11 @@ def for_incident(
     click: str = "",
     equipment: object = None,
     unit: object = None,
+    county_of: CountyOf = Region.locate,
 ) -> Located:
     """Where a new incident is: at the given point or click, else at the picked equipment or unit.
-    A device or unit given with a point is linked to the incident, which stays at the point."""
+    A device or unit given with a point is linked to the incident, which stays at the point.
+    `county_of` finds the county of a point or click (see `at_coordinates`)."""
     if point and click:
         refuse(
             "point", "query.one_way", "point 与 click 只能给一个 / give point or click, not both"
@@ -359,7 +371,11 @@ def for_incident(
     if point or click:
         if system and not point:
             refuse("crs", "crs.not_applicable", "click 不带坐标系 / crs goes with point only")
-        located = at_coordinates(user, point, parse_crs(system)) if point else at_click(user, click)
+        located = (
+            at_coordinates(user, point, parse_crs(system), county_of=county_of)
+            if point
+            else at_click(user, click, county_of=county_of)
+        )
         return replace(
             located,
             equipment=linked_device.equipment if linked_device else None,

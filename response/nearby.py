@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from django.contrib.gis.geos import Point
 
 from accounts.models import User
+from geo.models import Region
 from geo.scoping import prefix_of
 from layers.sources import NothingVisible, Sql, envelope, execute, scoped_sql
 from registry.models import UnitRole
@@ -107,13 +108,17 @@ def _resources_sql(parts: Sequence[Sql]) -> Sql:
     return Sql("SELECT coalesce(json_agg(c), '[]'::json) FROM ({union}) AS c").format(union=union)
 
 
-def _by_type(statement: Sql) -> dict[str, list[dict]]:
+def _grouped(rows: list[dict]) -> dict[str, list[dict]]:
     found: dict[str, list[dict]] = {}
-    for row in execute(statement, parallel=False)[0]:
+    for row in rows:
         found.setdefault(row["type"], []).append(row)
-    for rows in found.values():
-        rows.sort(key=lambda row: (row["distance_m"], row["id"]))
+    for ranked in found.values():
+        ranked.sort(key=lambda row: (row["distance_m"], row["id"]))
     return found
+
+
+def _by_type(statement: Sql) -> dict[str, list[dict]]:
+    return _grouped(execute(statement, parallel=False)[0])
 
 
 def _visible_resources(user: User) -> Sql:
@@ -147,16 +152,30 @@ def _within_reach_sql(user: User, point: Point, reaches: Mapping[str, float], k:
     )
 
 
+def candidates_for(k: int) -> int:
+    """How many rows of each type the first step measures, for k wanted."""
+    return max(CANDIDATES_PER_K * k, MIN_CANDIDATES)
+
+
 def nearest_resources(
-    user: User, point: Point, types: Sequence[str], k: int
+    user: User,
+    point: Point,
+    types: Sequence[str],
+    k: int,
+    first_step: list[dict] | None = None,
 ) -> dict[str, list[dict]]:
-    """The k visible resources of each type nearest to the point, nearest first (ties by id)."""
+    """The k visible resources of each type nearest to the point, nearest first (ties by id).
+    `first_step`: the rows of `nearest_candidates_sql` for these types and k, when the caller
+    already ran it (`CountyAndCandidates`)."""
     found: dict[str, list[dict]] = {t: [] for t in types}
-    m = max(CANDIDATES_PER_K * k, MIN_CANDIDATES)
+    m = candidates_for(k)
     if not types:
         return found
     try:
-        candidates = _by_type(nearest_candidates_sql(user, point, types, m))
+        if first_step is None:
+            candidates = _by_type(nearest_candidates_sql(user, point, types, m))
+        else:
+            candidates = _grouped(first_step)
     except NothingVisible:
         return found
     reaches = {}
@@ -175,6 +194,37 @@ def nearest_resources(
         for row in rows:
             del row["planar"]
     return found
+
+
+class CountyAndCandidates:
+    """The county of an incident's point and, in the same statement, the first step of the
+    nearest resources there: one round trip where locating and then searching took two, which
+    was a fifth of a nearest-k answer. Give `county_of` to the locating (response.locate), then
+    `first_step_at(located.point)` to `nearest_resources`."""
+
+    def __init__(self, user: User, types: Sequence[str], k: int):
+        self.user, self.types, self.k = user, list(types), k
+        self.at: tuple[float, float] | None = None
+        self.first_step: list[dict] | None = None
+
+    def county_of(self, point: Point) -> Region | None:
+        try:
+            candidates = nearest_candidates_sql(
+                self.user, point, self.types, candidates_for(self.k)
+            )
+        except NothingVisible:
+            return Region.locate(point)
+        county = Sql(*Region.locate_sql(point))
+        statement = Sql(
+            "SELECT ({candidates}), (SELECT row_to_json(c) FROM ({county}) AS c)"
+        ).format(candidates=candidates, county=county)
+        self.first_step, row = execute(statement, parallel=False)
+        self.at = (point.x, point.y)
+        return Region.from_located(row)
+
+    def first_step_at(self, point: Point) -> list[dict] | None:
+        """The first step's rows if they were read at this point, else None (search anew)."""
+        return self.first_step if self.at == (point.x, point.y) else None
 
 
 # Each row's geodesic distance is computed once (LATERAL) and both tested and returned: in a

@@ -15,6 +15,7 @@ from django.contrib.gis.geos import LineString, MultiLineString, Point
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from geo.models import Region
 from registry import services
 from registry.models import EmergencyResource, Equipment, Unit, UnitRole
 from registry.models.events import ResourceType
@@ -69,6 +70,31 @@ def test_nearest_resources_equal_a_brute_force_geodesic_search(users, scattered,
     for point in scatter(XINGQING, 6, seed=11) + scatter(XIXIA, 4, seed=12):
         found = nearby.nearest_resources(user, point, ResourceType.values, k)
         assert_same(found, brute_nearest(scattered, point, k))
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_a_search_read_with_the_county_is_the_same_search(users, scattered, candidates, k):
+    """The county and the first step in one statement (CountyAndCandidates, as the API reads
+    them) give the county `Region.locate` gives and the brute-force nearest, both steps."""
+    for credential, code in (("city", XINGQING), ("xingqing", XINGQING), ("city", XIXIA)):
+        user = users[credential]
+        visible = [r for r in scattered if r.region_id.startswith(user.jurisdiction_prefix)]
+        for point in scatter(code, 4, seed=15):
+            prefetched = nearby.CountyAndCandidates(user, ResourceType.values, k)
+            with CaptureQueriesContext(connection) as captured:
+                located = at_coordinates(
+                    user, f"{point.x},{point.y}", county_of=prefetched.county_of
+                )
+            assert len(captured) == 1
+            assert located.region == Region.locate(point)
+            assert located.region.name == Region.objects.get(code=code).name
+            first_step = prefetched.first_step_at(located.point)
+            assert first_step is not None
+            found = nearby.nearest_resources(
+                user, located.point, ResourceType.values, k, first_step
+            )
+            assert_same(found, brute_nearest(visible, point, k))
+            assert prefetched.first_step_at(inside(XIXIA if code == XINGQING else XINGQING)) is None
 
 
 def test_a_county_sees_only_its_own_resources(users, scattered, candidates):
