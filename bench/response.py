@@ -20,9 +20,10 @@ national user and as a county responder (the county with the most devices):
     The server time of the answer: pass, county lookup, statement, JSON;
   * session  — the same request signed in by the session cookie through Django's handler (what a
     browser's console sends): session, user, DRF, then the same work;
-  * sql      — what the endpoint runs, without HTTP: response.nearby.nearest_resources (its
-    statement, and the second one when the first does not settle the answer), or the radius
-    statement on a cursor;
+  * sql      — what the endpoint runs, without HTTP: for the nearest, the county of the point and
+    the search's first step in one statement (nearby.CountyAndCandidates) and the second step when
+    the first does not settle the answer (nearby.nearest_resources); for radii, the county
+    (Region.locate) and the radius statement on a cursor;
   * direct   — the textbook query issued directly: `ORDER BY location <-> point LIMIT k` with the
     geodesic distances of the k rows it returns, a statement per type joined by UNION ALL; for
     radii, the same box and ST_DWithin test returning plain rows.
@@ -233,6 +234,7 @@ def measure(args) -> None:
     from bench.machine import describe
     from bench.tiles import WsgiClient
     from config.wsgi import application as served
+    from geo.models import Region
     from layers import map_pass
     from layers.sources import execute
     from registry.models import EmergencyResource, Equipment
@@ -289,7 +291,10 @@ def measure(args) -> None:
                 if what == "resources":
 
                     def own_sql(here=here, types_=case_types, user=user) -> dict:
-                        return nearby.nearest_resources(user, here, types_, args.k)
+                        prefetched = nearby.CountyAndCandidates(user, types_, args.k)
+                        prefetched.county_of(here)
+                        first_step = prefetched.first_step_at(here)
+                        return nearby.nearest_resources(user, here, types_, args.k, first_step)
 
                     direct = textbook_knn(user, lon, lat, case_types, args.k)
                 else:
@@ -301,7 +306,8 @@ def measure(args) -> None:
                         user, here, radii, int(conf.value("RESPONSE_MAX_NEARBY"))
                     )
 
-                    def own_sql(statement=statement) -> tuple:
+                    def own_sql(statement=statement, here=here) -> tuple:
+                        Region.locate(here)
                         return execute(statement, parallel=False)
 
                     direct = plain_within(
