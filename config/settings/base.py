@@ -24,7 +24,8 @@ DATABASES = {
         engine="django.contrib.gis.db.backends.postgis",
     )
 }
-DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+# Django's PostGIS backend, registering its adapters once per pooled connection (config/postgis).
+DATABASES["default"]["ENGINE"] = "config.postgis"
 # A pool of open connections (psycopg_pool). Without one Django connects for every request and
 # closes at its end: about 16 ms per map tile here, eight times what a pre-counted tile costs.
 # A pool, not CONN_MAX_AGE: the development server runs each request in a new thread.
