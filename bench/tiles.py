@@ -17,11 +17,16 @@ side by side in one process:
     Django's handler);
   * direct   — the endpoint's own SQL (layers.tiles.tile_sql, built before the clock starts) on
     a cursor of an open connection: the limit; below zoom 12 that reads the pre-counted grid
-    cells (layers.cells). A served request instead takes a connection from the pool and gives it
-    back (the WSGI iterable is closed after each request, as servers do);
+    cells (layers.cells). The connections are handled as production serves them
+    (config.settings.prod: the worker keeps its connection between requests; the WSGI iterable
+    is closed after each request, as servers do);
   * live     — the cluster SQL over the equipment table itself (what the cells replace), direct;
   * peer     — django-vectortiles' PostGIS VectorLayer when installed (one feature per device, no
     aggregation), else a naive view selecting every point of the tile into ST_AsMVT.
+The first request for each tile (the endpoint, cold pages) is timed apart as `first`; the light
+methods (endpoint, django, session, direct, cached) then run interleaved on warm pages, each
+repeat led by another, and the heavy ones (live, peer) after them, so that their hundreds of
+milliseconds of work do not leave the CPU caches cold for one light method more than another.
 It prints p50/p95 per zoom band (3–8 aggregated, 12–16 detailed), the largest tile and the ratios,
 with the machine. Results go to stdout, progress to stderr.
 """
@@ -158,8 +163,8 @@ class WsgiClient:
         answer = self.application(environ, lambda status, headers: statuses.append(status))
         body = b"".join(answer)
         if hasattr(answer, "close"):
-            # As a server must (PEP 3333): Django's request_finished, which gives the database
-            # connection back to the pool, comes with it.
+            # As a server must (PEP 3333): Django's request_finished, which closes an unusable
+            # database connection (or gives a pooled one back), comes with it.
             answer.close()
         return int(statuses[0].split()[0]), body
 
@@ -268,8 +273,8 @@ def measure(args) -> None:
                     turn = repeat % len(methods)
                     for name, run in methods[turn:] + methods[:turn]:
                         if name == "direct":
-                            # The limit runs on an open connection: the requests before it gave
-                            # theirs back to the pool.
+                            # The limit runs on an open connection (with a pool, the requests
+                            # before it gave theirs back).
                             connection.ensure_connection()
                         ms, size = timed(run)
                         results[name][0].append(ms)
