@@ -34,7 +34,10 @@ def use_database(database: str, *, recreate: bool) -> None:
         f"postgis://{base['USER']}:{base['PASSWORD']}@{base['HOST']}:{base['PORT'] or 5432}/{database}"
     )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
-    # Timed as served: no debug SQL log; the test Client calls itself "testserver".
+    # Timed as served: no debug SQL log; the test Client calls itself "testserver"; connections
+    # as production keeps them (config.settings.prod: each worker its own, no pool checkout).
+    os.environ.setdefault("DATABASE_POOL", "false")
+    os.environ.setdefault("DATABASE_CONN_MAX_AGE", "600")
     os.environ.setdefault("DEBUG", "False")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
     import django

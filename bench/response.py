@@ -16,7 +16,7 @@ come from disk), then, interleaved on the same warm pages (each repeat led by an
 national user and as a county responder (the county with the most devices):
   * endpoint — GET /response/api/around/resources/ (or around/equipment/) with the map pass, handed
     to the served WSGI application (config.wsgi.application) as a server would: the fast path in
-    front of Django (layers/pass_front.py), the pooled connection taken and given back as served.
+    front of Django (layers/pass_front.py), the connection handled as production serves it.
     The server time of the answer: pass, county lookup, statement, JSON;
   * session  — the same request signed in by the session cookie through Django's handler (what a
     browser's console sends): session, user, DRF, then the same work;
