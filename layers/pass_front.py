@@ -20,7 +20,7 @@ What Django would still have done to such a request is done here by Django's own
 * routing: the path is resolved by the URL conf, and the view found there decides;
 * the request is Django's WSGIRequest (the same path decoding, query parsing and host check);
 * the request_started / request_finished signals are sent, as by Django's handler: they close
-  obsolete and broken database connections and give the pooled one back after the answer;
+  obsolete and broken database connections and give a pooled one back after the answer;
 * the middlewares that shape a cookie-free answer run (APPLIED: security headers, host check and
   Content-Length, X-Frame-Options); each one skipped is listed with the reason in SKIPPED, and an
   unlisted middleware stops start-up rather than being skipped unseen;
