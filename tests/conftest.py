@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,10 @@ def csv_rulebook() -> RuleBook:
             )
             for row in csv.DictReader(handle)
         )
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

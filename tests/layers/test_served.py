@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connection
 
 from layers import map_pass
-from tests.conftest import XINGQING, inside, load_test_regions
+from tests.conftest import XINGQING, free_port, inside, load_test_regions
 from tests.layers import test_tiles
 from tests.layers.test_tiles import tile_of, url
 
@@ -32,12 +32,6 @@ decode, place, world = test_tiles.decode, test_tiles.place, test_tiles.world
 @pytest.fixture(autouse=True)
 def regions(transactional_db):
     load_test_regions()  # committed, for the server to read
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

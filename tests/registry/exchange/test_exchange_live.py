@@ -34,7 +34,7 @@ from registry.models.exchange import (
     PullState,
 )
 from registry.synthetic.codes import credit_code
-from tests.conftest import XINGQING, XIXIA
+from tests.conftest import XINGQING, XIXIA, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 NINGXIA = "640000"
@@ -87,12 +87,6 @@ EXPECTED_CONFLICTS = {
     (15, "duplicate_key", "equipment"),  # device 5's code is already registered in the nation
     (16, "missing_reference", "lifecycleevent"),  # …so its registration event has no device
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Province:
