@@ -54,7 +54,7 @@ def production_env(tmp_path_factory) -> dict[str, str]:
 
 
 @pytest.fixture
-def served(production_env):
+def served(production_env, tmp_path):
     """A gunicorn worker on config.wsgi with the production settings, on the test database."""
     db = connection.settings_dict
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
@@ -64,18 +64,20 @@ def served(production_env):
         "DATABASE_URL": f"postgis://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:"
         f"{db['PORT'] or 5432}/{db['NAME']}?application_name={APPLICATION_NAME}",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
-         "config.wsgi:application"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    log = tmp_path / "gunicorn.log"  # a file, not a pipe nobody drains
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
+             "config.wsgi:application"],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     deadline = time.monotonic() + 30
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             break
         except OSError:
-            assert server.poll() is None, server.stderr.read().decode()[-2000:]
+            assert server.poll() is None, log.read_text()[-2000:]
             assert time.monotonic() < deadline, "gunicorn did not start"
             time.sleep(0.1)
     yield f"http://127.0.0.1:{port}"
