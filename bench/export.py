@@ -1,4 +1,4 @@
-"""Benchmark: regional export (layers.export) against ogr2ogr reading the same rows from PostGIS.
+"""Benchmark: regional export (exports) against ogr2ogr reading the same rows from PostGIS.
 
     .venv/bin/python -m bench.export                       # 100,000 devices in Jiangsu (32)
     .venv/bin/python -m bench.export --reuse               # measure the loaded database again
@@ -68,9 +68,9 @@ DIFFERENCES = {
 
 
 def ogr2ogr_sql(prefix: str, geometry: str = SHAPE, condition: str = "") -> str:
-    """The export's rows and columns (layers.export.columns.COLUMNS["equipment"]) as one SELECT,
+    """The export's rows and columns (layers.fields.COLUMNS["equipment"]) as one SELECT,
     as a GDAL user would write it: codes named by joins, the status label by CASE."""
-    from layers.export.columns import COLUMNS
+    from layers.fields import COLUMNS
     from registry.models import EquipmentStatus
 
     status = " ".join(
@@ -136,7 +136,7 @@ def _measure(args, work: Path) -> None:
 
     from bench.geojson import province_user
     from bench.machine import describe
-    from layers.export import count_rows, export_layer
+    from exports.core import count_rows, export_layer
 
     user = province_user(args.prefix)
     rows = count_rows(user, "equipment", None)

@@ -15,7 +15,7 @@ measures on them, side by side and interleaved in one process, as a province sup
   * endpoint — GET /api/geojson/<layer>?bbox=… through Django's test Client (signed in);
   * direct   — the same rows (the ORM's scoped queryset, `&&` the box) wrapped in the textbook
     in-database aggregate, json_agg(ST_AsGeoJSON(t.*)::json), on a cursor: the limit;
-  * sql      — the endpoint's own statement (layers.geojson.collection_sql) on a cursor: what the
+  * sql      — the endpoint's own statement (maps.geojson.collection_sql) on a cursor: what the
     endpoint costs without HTTP and Django;
   * drf-gis  — rest_framework_gis's GeoFeatureModelSerializer over the same queryset, rendered
     with DRF's JSONRenderer (no HTTP: the serializer and the renderer only).
@@ -153,7 +153,7 @@ def pick_boxes(layer: str, user, today, count: int, features: int) -> list[Box]:
     `features` of the layer's rows (found by bisection on its half side)."""
     from django.db import connection
 
-    from layers import geojson
+    from maps import geojson
 
     rows = queryset(layer, user, today, -180, -90, 180, 90)
     sql, params = rows.values("region_id", "location").query.sql_with_params()
@@ -210,8 +210,8 @@ def measure(args) -> None:
     from rest_framework.renderers import JSONRenderer
 
     from bench.machine import describe
-    from layers import geojson
     from layers.filters import parse_query
+    from maps import geojson
 
     user = province_user(args.prefix)
     client = Client()

@@ -231,11 +231,11 @@ def measure(args) -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from accounts import map_pass
     from bench.machine import describe
     from bench.tiles import WsgiClient
     from config.wsgi import application as served
     from geo.models import Region
-    from layers import map_pass
     from layers.sources import execute
     from registry.models import EmergencyResource, Equipment
     from registry.models.events import ResourceType

@@ -15,9 +15,9 @@ side by side in one process:
     what the fast path saves;
   * session  — the same request authenticated by the session cookie instead of the pass (always
     Django's handler);
-  * direct   — the endpoint's own SQL (layers.tiles.tile_sql, built before the clock starts) on
+  * direct   — the endpoint's own SQL (maps.tiles.tile_sql, built before the clock starts) on
     a cursor of an open connection: the limit; below zoom 12 that reads the pre-counted grid
-    cells (layers.cells). The connections are handled as production serves them
+    cells (maps.cells). The connections are handled as production serves them
     (config.settings.prod: the worker keeps its connection between requests; the WSGI iterable
     is closed after each request, as servers do);
   * live     — the cluster SQL over the equipment table itself (what the cells replace), direct;
@@ -63,7 +63,7 @@ def sample_tiles(zooms, per_zoom: int) -> dict[int, list[tuple[int, int]]]:
     """Tiles holding devices, drawn by device (dense tiles come up more often), the same for all."""
     from django.db import connection
 
-    from layers import tiles
+    from maps import tiles
 
     u, v = tiles.world("location")
     chosen: dict[int, list[tuple[int, int]]] = {}
@@ -180,11 +180,13 @@ def measure(args) -> None:
     from django.test import Client
     from django.utils import timezone
 
+    from accounts import map_pass
     from bench.machine import describe
     from config.wsgi import application as served
     from config.wsgi import django_application
-    from layers import counts, map_pass, sources, tiles
+    from layers import sources
     from layers.filters import parse_query
+    from maps import counts, tiles
     from registry.models import Equipment
 
     user = national_user()
@@ -363,7 +365,7 @@ def main() -> None:
 
 def recount_cells() -> None:
     """Time a full recount of the grid cells, and check they were in step before it."""
-    from layers import cells
+    from maps import cells
 
     started = time.perf_counter()
     wrong = cells.differences()

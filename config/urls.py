@@ -9,7 +9,10 @@ admin.site.site_title = "SEGIS"
 admin.site.index_title = "数据管理 / Administration"
 
 urlpatterns = [
-    path("", include("layers.urls")),
+    path("", include("maps.urls")),
+    path("", include("registry.urls")),
+    path("export/", include("exports.urls")),
+    path("ogcapi/", include("ogcapi.urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

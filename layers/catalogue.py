@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from geo.models import Region
 from registry import catalogue as codes
-from registry.models import EquipmentStatus, UnitRole
+from registry.models import EquipmentStatus, UnitRole, Variety
 from registry.models.events import ResourceType, Severity
 
 from .filters import LAYER_FILTERS
@@ -74,7 +75,7 @@ RESOURCE_COLOURS = {
     ResourceType.LIFTING_DEPOT: "#0072b2",  # blue
 }
 
-# The region choropleth (layers/choropleth.py): a sequential ColorBrewer ramp per metric, light to
+# The region choropleth (maps/choropleth.py): a sequential ColorBrewer ramp per metric, light to
 # dark (colour-blind safe, and it still reads in grey), for up to five classes; zero and "no figure"
 # have colours of their own, outside the ramps. Classes: device counts are ranked (quantiles: raw
 # counts differ by orders of magnitude); the overdue rate has fixed limits, so a colour means the
@@ -252,3 +253,38 @@ def describe(tiles_url: str, count_url: str, cluster_below_zoom: int, **tile_fac
             for layer in LAYERS.values()
         ],
     }
+
+
+# --------------------------------------------------------------------------- filter choices
+
+# The region filter lists the jurisdiction's divisions; past this many, counties are left out
+# (a national user picks a province or city, then zooms; 2,800 counties make no usable list).
+MAX_REGION_CHOICES = 600
+
+
+def labelled(choices) -> list[dict]:
+    """Django choices labelled "中文 / English" as [{value, label}]."""
+    return [{"value": value, "label": str(label)} for value, label in choices]
+
+
+def variety_choices() -> tuple[list[dict], list[dict]]:
+    """Kinds, and the classes and varieties under them, for the filter panel (a class stands for
+    every variety in it: the tile filters expand it)."""
+    entries = Variety.objects.filter(registrable=True, retired=False).order_by("code")
+    kinds, varieties = [], []
+    for entry in entries.values("code", "level", "name_zh", "name_en"):
+        row = {"code": entry["code"], "zh": entry["name_zh"], "en": entry["name_en"]}
+        if entry["level"] == "kind":
+            kinds.append(row)
+        else:
+            varieties.append({**row, "kind": entry["code"][0] + "000", "level": entry["level"]})
+    return kinds, varieties
+
+
+def region_choices(prefix: str) -> list[dict]:
+    """The divisions under the jurisdiction as filter choices, each with its code prefix."""
+    regions = Region.objects.within_prefix(prefix).listable(MAX_REGION_CHOICES)
+    return [
+        {"prefix": region.code_prefix, "name": region.name, "level": region.level}
+        for region in regions.only("code", "name", "level").order_by("code")
+    ]

@@ -425,3 +425,32 @@ def parse_query(layer: str, query: QueryDict, *, allow_bbox: bool = False) -> La
     if errors:
         raise FilterError(errors)
     return LayerQuery(layer, tuple(parsed), bbox)
+
+
+def openapi_parameters(layer: str) -> list[dict[str, Any]]:
+    """The layer's filters as OpenAPI query parameters (the map's and the OGC API's documents)."""
+    parameters = []
+    for f in LAYER_FILTERS[layer]:
+        for described in f.describe():
+            name, choices = described["name"], described.get("choices")
+            parameter: dict[str, Any] = {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": described["description"],
+            }
+            if isinstance(f, (KindFilter, VarietyFilter, ChoiceFilter)):
+                items = {"type": "string", **({"enum": list(choices)} if choices else {})}
+                parameter["schema"] = {"type": "array", "items": items, "maxItems": MAX_LIST_ITEMS}
+                parameter["style"], parameter["explode"] = "form", False
+            elif isinstance(f, RegionFilter):
+                parameter["schema"] = {"type": "string", "pattern": f"^{REGION_PATTERN.pattern}$"}
+            elif isinstance(f, DateRangeFilter) and name in ("from", "to"):
+                parameter["schema"] = {"type": "string", "format": "date"}
+            else:
+                parameter["schema"] = {
+                    "type": "string",
+                    **({"enum": list(choices)} if choices else {}),
+                }
+            parameters.append(parameter)
+    return parameters

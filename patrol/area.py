@@ -14,8 +14,8 @@ import shapely
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon
 from django.db.models import Q, QuerySet
 
+from exports.options import ExportError, parse_polygon
 from geo.models import Region
-from layers.export.options import ExportError, parse_polygon
 from registry.models import Equipment
 
 from .exceptions import refuse

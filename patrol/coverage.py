@@ -12,7 +12,7 @@ from django.db.models.functions import Left
 
 from accounts.models import User
 from geo.models import Region, code_prefix
-from layers.choropleth import LEVEL_OF_WIDTH, child_width
+from maps.choropleth import LEVEL_OF_WIDTH, child_width
 from registry.models import Equipment, LifecycleEvent
 from registry.models.equipment import LifecycleEventKind
 

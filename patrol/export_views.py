@@ -19,7 +19,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import TemplateHTMLRenderer
 
 from accounts import audit
-from layers.export.naming import content_disposition
+from common.http import content_disposition
 
 from . import exports
 from .api import TAGS, MayReadPlans

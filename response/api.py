@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,13 +22,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import audit
+from accounts import audit, map_pass
 from accounts.models import Role
 from geo.models import Region
-from layers import map_pass
-from layers.detail_views import phone_for
-from registry.exceptions import RegistryError
 from registry.models import EmergencyResource, Equipment
+from registry.pages import phone_for
 
 from . import around, locate, nearby, services
 from .card import equipment_card
@@ -144,9 +142,8 @@ def _where(user, params: QueryDict, county_of: locate.CountyOf = Region.locate) 
 
 
 class PassAnswered(APIView):
-    """A read the map pass may make as well as the session: `answer(user, params)` is the view,
-    and answers a pass-carrying GET in front of Django too (layers.pass_front). It writes nothing
-    and reads no personal data, which is what makes the pass enough."""
+    """A read the map pass may make as well as the session: `answer(user, params)` is the view.
+    It writes nothing and reads no personal data, which is what makes the pass enough."""
 
     authentication_classes = [map_pass.PassAuthentication, SessionAuthentication]
     permission_classes = PERMISSIONS
@@ -166,17 +163,6 @@ class PassAnswered(APIView):
 
     def get(self, request: Request) -> HttpResponse:
         return self._answered(self.answer(request.user, request.query_params))
-
-    @classmethod
-    def pass_answer(cls, request: HttpRequest, holder) -> HttpResponse | None:
-        """The answer in front of Django, or None to leave the request to this view (a role that
-        may not read, input it refuses): every refusal is then the view's own."""
-        if not may_read(holder):
-            return None
-        try:
-            return cls._answered(cls.answer(holder, request.GET))
-        except RegistryError:
-            return None
 
 
 class AroundResources(PassAnswered):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from accounts.audit import record_personal_data_read
 from accounts.models import User
-from layers.detail_views import phone_for
 from registry.models import Accident, Equipment, Unit
+from registry.pages import phone_for
 
 SHORT_LIST = 20
 CONTACT_FIELDS = ("contact_name", "contact_phone")

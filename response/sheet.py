@@ -19,10 +19,10 @@ from django.utils.html import escape
 
 from accounts.models import User
 from geo.routing import GEOD
-from layers.detail_views import region_outline
-from layers.maps import add_outline, map_fragment, printed_map
+from maps.offline import add_outline, map_fragment, printed_map
 from registry import catalogue
 from registry.models.events import ResourceType
+from registry.pages import region_outline
 
 from . import around, conf
 from .api import card_queryset

@@ -22,7 +22,7 @@ from django.utils import timezone
 from rest_framework.generics import GenericAPIView, get_object_or_404
 from rest_framework.renderers import TemplateHTMLRenderer
 
-from layers.export.naming import content_disposition
+from common.http import content_disposition
 
 from . import services
 from .api import PERMISSIONS

@@ -41,7 +41,7 @@ from accounts.models import User
 from geo.basemap import outline_tolerance
 from geo.functions import SimplifyPreserveTopology
 from geo.models import Level, Region, code_prefix
-from layers.choropleth import LEVEL_OF_WIDTH, child_width
+from maps.choropleth import LEVEL_OF_WIDTH, child_width
 
 from . import conf
 from .exceptions import refuse

@@ -135,7 +135,7 @@ log "leaflet.markercluster $MARKERCLUSTER_VERSION"
 pkg="$(fetch leaflet.heat "$LEAFLET_HEAT_VERSION")"
 out="$(fresh leaflet.heat)"
 cp "$pkg/dist/leaflet-heat.js" "$out/"              # upstream build (bundles simpleheat)
-cp "$FOLIUM_HEAT" "$out/leaflet-heat-folium.js"     # folium's patched build (used by layers/maps.py)
+cp "$FOLIUM_HEAT" "$out/leaflet-heat-folium.js"     # folium's patched build (used by maps/offline.py)
 cp "$pkg/LICENSE" "$out/LICENSE"
 {
   echo "$LEAFLET_HEAT_VERSION"

@@ -46,8 +46,8 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from accounts.models import Agency, AuditEntry, Role, User
+from exports.jobs import request_export, run_export
 from geo.models import Level, Region
-from layers.export.jobs import request_export, run_export
 from patrol.models import PatrolStop
 from registry import services
 from registry.api_urls import router

@@ -24,16 +24,10 @@ DATABASES = {
         engine="django.contrib.gis.db.backends.postgis",
     )
 }
-# Django's PostGIS backend, registering its adapters once per pooled connection (config/postgis).
-DATABASES["default"]["ENGINE"] = "config.postgis"
-# A pool of open connections (psycopg_pool). Without one Django connects for every request and
-# closes at its end: about 16 ms per map tile here, eight times what a pre-counted tile costs.
-# A pool, not CONN_MAX_AGE: the development server runs each request in a new thread.
-# One connection kept open, more opened on demand: psycopg's pool hands out the connection idle
-# longest, so with two kept a worker serving one request at a time alternated between two server
-# processes, each with colder caches (0.06 ms a map tile, measured).
-# Without the pool, DATABASE_CONN_MAX_AGE keeps each thread's connection that many seconds: for
-# workers that serve one request at a time (gunicorn's sync workers), which then skip the checkout.
+# A pool of open connections (psycopg_pool): without one Django connects for every request, which
+# costs more than a map tile itself. A pool, not CONN_MAX_AGE: the development server runs each
+# request in a new thread. One connection kept open, more opened on demand (docs/operations.md).
+# Without the pool, DATABASE_CONN_MAX_AGE keeps each thread's connection that many seconds.
 if env.bool("DATABASE_POOL", default=True):
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN", default=1),
@@ -62,12 +56,15 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_tasks",
-    # Before layers: layers/admin.py takes the queue's admin page away (see there).
+    # Before exports: exports/admin.py takes the queue's admin page away (see there).
     "django_tasks_db",
     "geo",
     "accounts",
     "registry",
     "layers",
+    "maps",
+    "exports",
+    "ogcapi",
     "response",
     "patrol",
 ]
@@ -144,10 +141,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # The map's plain Django endpoints (tiles, counts, GeoJSON) join the schema; HTML pages leave it.
-    "PREPROCESSING_HOOKS": ["layers.openapi.drop_html_pages"],
+    "PREPROCESSING_HOOKS": ["maps.openapi.drop_html_pages"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "layers.openapi.add_map_paths",
+        "maps.openapi.add_map_paths",
     ],
 }
 
@@ -163,7 +160,7 @@ STORAGE_SRID = 4326
 # database, so there is no broker to run, and a job is queued in the transaction that records it.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
-# Exports (layers/export/jobs.py, docs/export-jobs.md). Files live in a private directory served
+# Exports (exports/jobs.py, docs/export-jobs.md). Files live in a private directory served
 # only through Django, to their requester; it must not be under STATIC_ROOT or a web server's root.
 EXPORT_ROOT = Path(env("EXPORT_ROOT", default=str(VAR_DIR / "exports")))
 # An estimate below this many rows is exported in the request and downloaded at once; above it the

@@ -13,11 +13,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# gunicorn's workers serve one request at a time per thread and keep their threads, so each keeps
-# its database connection (CONN_MAX_AGE) instead of taking one from a pool for every request:
-# the checkout cost a pre-counted map tile 0.05–0.1 ms of its 1.4 ms (bench/tiles.py). No health
-# check, as the pool has none: a connection the server dropped fails one request and is replaced
-# (tests/layers/test_served.py). DATABASE_POOL=true brings the pool back.
+# gunicorn's sync workers serve one request at a time and keep their thread, so each keeps its
+# database connection (CONN_MAX_AGE) instead of a pool checkout per request (tests/maps/test_served.py).
+# DATABASE_POOL=true brings the pool back.
 if not env.bool("DATABASE_POOL", default=False):
     DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)  # noqa: F405

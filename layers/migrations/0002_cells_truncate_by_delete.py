@@ -1,17 +1,11 @@
 from django.db import migrations
 
-from layers import cells
-
-
-def install(apps, schema_editor):
-    for statement in cells.install_sql():
-        schema_editor.execute(statement)
-
 
 class Migration(migrations.Migration):
     """The TRUNCATE trigger empties the cells with DELETE: Django's flush truncates both tables in
-    one statement, and a nested TRUNCATE of the cells failed there."""
+    one statement, and a nested TRUNCATE of the cells failed there. Since the history was frozen,
+    0001 installs that trigger itself."""
 
     dependencies = [("layers", "0001_equipment_cells")]
 
-    operations = [migrations.RunPython(install, migrations.RunPython.noop)]
+    operations = []

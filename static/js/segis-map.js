@@ -1,7 +1,7 @@
 /* global maplibregl */
 'use strict';
 // The supervisor's map (/map/): MapLibre GL over our own region outlines, with the tile server's
-// layers (layers/tiles.py), filters, counts in view, search and popups. Everything it loads comes
+// layers (maps/tiles.py), filters, counts in view, search and popups. Everything it loads comes
 // from this site: the online basemaps are requested only when the user picks one.
 (function() {
     const config = JSON.parse(document.getElementById('segis-map-config').textContent);
@@ -39,7 +39,7 @@
     // looks for (nearly every unit is also a use unit).
     const ROLE_PRIORITY = ['rescue', 'maintenance', 'inspection', 'filling', 'installation', 'manufacture', 'supervision', 'use'];
     const CLUSTER_COLOURS = {overdue: '#b2182b', units: '#3b5b8c', accidents: '#7f0000', resources: '#0f766e'};
-    // Detail pages (layers/detail_urls.py).
+    // Detail pages (registry/urls.py).
     const DETAIL_URLS = {
         equipment: '/equipment/{id}/',
         overdue: '/equipment/{id}/',
@@ -67,7 +67,7 @@
     const absolute = (path) => (path.startsWith('/') ? ORIGIN + path : path);
 
     // ------------------------------------------------------------------ map pass
-    // Tiles and counts carry a short-lived signed pass (layers/map_pass.py) so that the server need
+    // Tiles and counts carry a short-lived signed pass (accounts/map_pass.py) so that the server need
     // not look the session up for each of them. It is renewed through the session at half its life,
     // and at once when the server refuses it (a laptop that slept past the expiry).
     const TILES_PREFIX = absolute(config.urls.tiles);
@@ -331,7 +331,7 @@
 
     // ------------------------------------------------------------------ clusters
 
-    // Below DETAIL_ZOOM each tile layer comes as grid clusters (layers/tiles.py): 8 × 8 cells per tile,
+    // Below DETAIL_ZOOM each tile layer comes as grid clusters (maps/tiles.py): 8 × 8 cells per tile,
     // one point per cell and layer at the mean of its members. The layers of one cell would pile up
     // on one spot, so the map draws one glyph per cell from all of them: the equipment cluster as a
     // circle sized by its count; round it, a red arc for the overdue share and a badge with the
@@ -1126,7 +1126,7 @@
     // ------------------------------------------------------------------ region choropleth
 
     // The sub-regions of the jurisdiction (or of the region filter) filled by a metric the user
-    // picks, from /map/regions.geojson (layers/choropleth.py) under the same filters as the tiles.
+    // picks, from /map/regions.geojson (maps/choropleth.py) under the same filters as the tiles.
     // The server classes the values and names each class's colour: legend and fill always agree.
     const choropleth = {body: null, abort: null, hovered: null};
     const CHOROPLETH_LAYERS = ['regions-fill', 'regions-outline', 'region-values'];

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.contrib.gis.geos import GEOSGeometry, MultiPoint
 from django.db import connection
 
-from layers.models import ExportJob
+from exports.models import ExportJob
 from registry.models import Equipment
 from tests.browser.conftest import ARTIFACTS, BROWSER, log_in
 from tests.browser.test_map import open_map, wait_idle

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.utils import timezone
 
-from layers import tiles
+from maps import tiles
 from registry import services
 from registry.models import Equipment, Unit
 from tests.browser.conftest import ARTIFACTS, BROWSER, log_in

@@ -1,0 +1,397 @@
+"""Exports as jobs: estimated, recorded, run, and kept for their requester until they expire.
+
+Every export the page starts is an `ExportJob` (`request_export`). One whose estimate is small runs
+in the request and is downloaded at once; a larger one is queued for the background worker
+(django-tasks' database queue, `manage.py db_worker`). Both run through `run_export`, that is
+through `export_layer`, into the job's own directory under settings.EXPORT_ROOT, and every outcome
+is written on the job: done with a file, or failed with a message a user can read.
+
+Files leave nothing behind: a failed job's directory is removed at once; `clean_exports` removes
+expired files, the directories of jobs whose process was killed (the worker keeps an export's
+scratch files in the job's directory, see `export_in_background`) and stale scratch directories of
+exports killed inside a web request. See docs/export-jobs.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, connections, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django_tasks import task
+from django_tasks_db.models import DBTaskResult
+
+from accounts import audit
+from accounts.models import User
+from exports.core import CHUNK_ROWS, TEMP_PREFIX, count_rows, download_names, export_layer
+from exports.core import _check_size as check_size
+from exports.models import ExportJob
+from exports.options import ExportError, jurisdiction_prefix, narrowest
+from exports.submission import parse_parameters
+
+logger = logging.getLogger(__name__)
+
+State = ExportJob.State
+SCRATCH = "scratch"
+
+# Rough cost of a row by format: (bytes in the file, rows written a second), measured exporting
+# the equipment layer of 20,000 generated devices of one province on the 2-core reference machine
+# (the Shapefile is zipped). Enough to tell a user "about 7 MB, a few seconds" before they start;
+# other layers have fewer columns: smaller files, and as fast or faster.
+COST_PER_ROW = {
+    "gpkg": (370, 45_000),
+    "shp": (100, 40_000),
+    "geojson": (790, 40_000),
+    "kml": (1_360, 40_000),
+    "csv": (300, 30_000),
+    "xlsx": (150, 4_000),
+}
+STARTUP_SECONDS = 0.3
+
+
+# Progress is reported once a chunk: smaller chunks than export_layer's own, down to this many rows
+# (no slower, measured), so that a job of 20,000 rows moves its bar ten times rather than twice.
+MIN_CHUNK_ROWS = 2_000
+PROGRESS_STEPS = 50
+
+
+def progress_chunk(rows: int) -> int:
+    return max(MIN_CHUNK_ROWS, min(CHUNK_ROWS, rows // PROGRESS_STEPS))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What an export would hold and cost, before it starts."""
+
+    rows: int
+    bytes: int
+    seconds: float
+    background: bool  # too large for one request: it becomes a background job
+    file_name: str
+
+
+def estimate_export(user: User, parameters: dict[str, Any]) -> Estimate:
+    """Rows (the map's count for the same filters and area), rough size and time, the file name."""
+    request = parse_parameters(user, parameters)
+    rows = count_rows(user, request.layer, request.query, request.area)
+    check_size(request.format, rows)  # an XLSX too long for Excel is refused now, not in the job
+    name, _ = download_names(
+        user, request.layer, request.query, request.area, request.format, request.target
+    )
+    size, speed = COST_PER_ROW[request.format.name]
+    return Estimate(
+        rows=rows,
+        bytes=rows * size,
+        seconds=STARTUP_SECONDS + rows / speed,
+        background=rows >= settings.EXPORT_DIRECT_MAX_ROWS,
+        file_name=name,
+    )
+
+
+# --------------------------------------------------------------------------- where files live
+
+
+def job_directory(job_id: int) -> Path:
+    """Everything one job writes: its file, and while the worker runs it, its scratch files."""
+    return Path(settings.EXPORT_ROOT) / str(job_id)
+
+
+def job_file(job: ExportJob) -> Path:
+    return Path(settings.EXPORT_ROOT) / job.file_path
+
+
+def _remove_files(job_id: int) -> None:
+    shutil.rmtree(job_directory(job_id), ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- services
+
+
+@transaction.atomic
+def request_export(
+    user: User, parameters: dict[str, Any], *, background: bool = False
+) -> ExportJob:
+    """Check the parameters and record the export as queued; one too large for a request (or
+    asked to run in the background) is queued for the worker in the same transaction, so a job
+    is never recorded without its task, nor a task left without its job."""
+    estimate = estimate_export(user, parameters)
+    if user.export_jobs.active().count() >= settings.EXPORT_MAX_ACTIVE_JOBS:
+        raise ExportError(
+            {
+                "export": f"已有 {settings.EXPORT_MAX_ACTIVE_JOBS} 个导出在进行，请等其完成 / "
+                f"{settings.EXPORT_MAX_ACTIVE_JOBS} of your exports are still running: wait "
+                "for one to finish"
+            }
+        )
+    job = ExportJob.objects.create(requester=user, parameters=parameters, estimate=estimate.rows)
+    if background or estimate.background:
+        job.task_id = str(export_in_background.enqueue(job.pk).id)
+        job.save(update_fields=["task_id"])
+    region = narrowest(jurisdiction_prefix(user), parameters.get("region")) or ""
+    audit.record(user, "export.requested", job, region_code=region)
+    return job
+
+
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_export(job_id: int, *, scratch: Path | None = None) -> ExportJob | None:
+    """Run a queued job to its end, done or failed; None if it is not queued (already run, or
+    gone). `scratch`: where export_layer's scratch files go (the worker's choice, see
+    `export_in_background`). A KeyboardInterrupt or SystemExit (the worker told to stop) fails
+    the job, then goes on up."""
+    now = timezone.now()
+    claimed = ExportJob.objects.filter(pk=job_id, state=State.QUEUED).update(
+        state=State.RUNNING, started_at=now, heartbeat_at=now, worker=this_process()
+    )
+    if not claimed:
+        return None
+    job = ExportJob.objects.select_related("requester__agency").get(pk=job_id)
+    progress = ProgressWriter(job.pk)
+    try:
+        request = parse_parameters(job.requester, job.parameters)
+        destination = job_directory(job.pk) / f"{job.pk}{request.format.extension}"
+        with _scratch_files_in(scratch) if scratch else contextlib.nullcontext():
+            result = export_layer(
+                job.requester,
+                request.layer,
+                request.query,
+                request.area,
+                request.format,
+                request.target,
+                destination,
+                progress=progress,
+                chunk_rows=progress_chunk(job.estimate),
+            )
+    except ExportError as error:
+        return fail_export(job, "; ".join(f"{k}: {v}" for k, v in error.errors.items()))
+    except Exception as error:
+        logger.exception("export job %s failed", job.pk)
+        # The class tells support where to look; the message may hold server paths: log only.
+        return fail_export(
+            job,
+            f"导出出错（{type(error).__name__}），详情见服务器日志中的导出任务 {job.pk} / the "
+            f"export failed ({type(error).__name__}): the server log has the details under "
+            f"export job {job.pk}",
+        )
+    except BaseException:
+        fail_export(job, "导出被中止 / the export was stopped before it ended: start it again")
+        raise
+    finally:
+        progress.close()
+    finished = timezone.now()
+    done = {
+        "state": State.DONE,
+        "file_path": str(destination.relative_to(settings.EXPORT_ROOT)),
+        "file_name": result.filename,
+        "ascii_file_name": result.ascii_filename,
+        "file_size": destination.stat().st_size,
+        "rows_done": result.features,
+        "rows_total": result.features,
+        "heartbeat_at": finished,
+        "finished_at": finished,
+        "expires_at": finished + settings.EXPORT_EXPIRES_AFTER,
+    }
+    # Conditional: a cleaner that took the job for dead has failed it and removed its files.
+    if not ExportJob.objects.filter(pk=job.pk, state=State.RUNNING).update(**done):
+        _remove_files(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def fail_export(job: ExportJob, message: str) -> ExportJob:
+    """Record why a job failed and remove whatever it wrote."""
+    _remove_files(job.pk)
+    job.state, job.error = State.FAILED, message
+    job.finished_at = timezone.now()
+    job.file_path = ""
+    job.save(update_fields=["state", "error", "finished_at", "file_path"])
+    return job
+
+
+def expire_exports(*, requester: User | None = None, now: dt.datetime | None = None) -> int:
+    """Delete the files of done jobs past their expiry and mark them expired."""
+    jobs = ExportJob.objects.filter(state=State.DONE, expires_at__lte=now or timezone.now())
+    if requester is not None:
+        jobs = jobs.filter(requester=requester)
+    expired = 0
+    for job in jobs.only("pk"):
+        _remove_files(job.pk)
+        expired += ExportJob.objects.filter(pk=job.pk, state=State.DONE).update(
+            state=State.EXPIRED, file_path=""
+        )
+    return expired
+
+
+def _process_gone(worker: str) -> bool:
+    """Whether the process named host:pid has ended; False when it cannot be told from here."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+ABANDONED = (
+    "导出进程已中止（被终止或崩溃），请重新导出 / the process running this export ended before "
+    "it did (killed or crashed): start the export again"
+)
+LOST = "后台任务未能运行此导出，请重新导出 / the background worker lost this export: start it again"
+
+
+def _fail_still(jobs: QuerySet, message: str, now: dt.datetime) -> int:
+    """Fail each job of the queryset that is still in it when written (its state is in the
+    filter: a job that ended meanwhile keeps its end), and remove its files."""
+    failed = 0
+    for pk in list(jobs.values_list("pk", flat=True)):
+        if jobs.filter(pk=pk).update(state=State.FAILED, finished_at=now, error=message):
+            _remove_files(pk)
+            failed += 1
+    return failed
+
+
+def fail_abandoned_exports(*, now: dt.datetime | None = None) -> int:
+    """Fail the jobs nothing will finish: running in a process that has ended (a worker killed or
+    crashed, a web request cut off), or silent past EXPORT_STALLED_AFTER (a worker on another
+    host, or hung); queued jobs whose task the queue has finished, or started long ago, without
+    them, or whose request ended before it ran them. Their directories, half-written and scratch
+    files included, are removed."""
+    now = now or timezone.now()
+    stalled = now - settings.EXPORT_STALLED_AFTER
+    running = ExportJob.objects.filter(state=State.RUNNING)
+    dead = [
+        job.pk
+        for job in running.only("pk", "worker", "heartbeat_at", "created_at")
+        if _process_gone(job.worker) or (job.heartbeat_at or job.created_at) < stalled
+    ]
+    failed = _fail_still(running.filter(pk__in=dead), ABANDONED, now)
+    # A small export is claimed by its request the moment it is recorded; one still queued
+    # long after lost its request before it started.
+    unclaimed = ExportJob.objects.filter(state=State.QUEUED, task_id="", created_at__lt=stalled)
+    failed += _fail_still(unclaimed, ABANDONED, now)
+    queued = ExportJob.objects.filter(state=State.QUEUED).exclude(task_id="")
+    tasks = DBTaskResult.objects.filter(id__in=list(queued.values_list("task_id", flat=True)))
+    lost = tasks.exclude(status="READY").exclude(status="RUNNING", started_at__gte=stalled)
+    lost_ids = [str(task_id) for task_id in lost.values_list("id", flat=True)]
+    return failed + _fail_still(queued.filter(task_id__in=lost_ids), LOST, now)
+
+
+def _stale(path: Path, before: float) -> bool:
+    """Nothing in the directory (or the directory itself) was written since `before`."""
+    times = [path.lstat().st_mtime]
+    for root, _, files in os.walk(path):
+        times += [(Path(root) / name).lstat().st_mtime for name in files]
+    return max(times) < before
+
+
+def clean_exports(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Everything that should no longer be on disk: expired files, abandoned jobs, the directories
+    of failed, expired or deleted jobs, and scratch directories of exports killed in a request
+    (in the system's temporary folder, untouched for EXPORT_STALLED_AFTER)."""
+    now = now or timezone.now()
+    report = {
+        "expired": expire_exports(now=now),
+        "abandoned": fail_abandoned_exports(now=now),
+        "orphans": 0,
+    }
+    root = Path(settings.EXPORT_ROOT)
+    if root.is_dir():
+        keep = {
+            str(pk)
+            for pk in ExportJob.objects.filter(
+                state__in=[State.QUEUED, State.RUNNING, State.DONE]
+            ).values_list("pk", flat=True)
+        }
+        for entry in root.iterdir():
+            if entry.is_dir() and entry.name not in keep:
+                shutil.rmtree(entry, ignore_errors=True)
+                report["orphans"] += 1
+    before = (now - settings.EXPORT_STALLED_AFTER).timestamp()
+    for entry in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
+        with contextlib.suppress(FileNotFoundError):  # another cleaner was faster
+            if entry.is_dir() and _stale(entry, before):
+                shutil.rmtree(entry, ignore_errors=True)
+                report["orphans"] += 1
+    return report
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class ProgressWriter:
+    """Records a running job's progress from a thread of its own. The export reads its rows in one
+    long transaction, so a write on that connection would stay invisible to the status page until
+    the export ended; the thread's connection commits each write at once. A report arriving while
+    the previous one is still being written is dropped: the page shows the next."""
+
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-progress")
+        self._pending: Future | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._pending is None or self._pending.done():
+            self._pending = self._executor.submit(self._write, done, total)
+
+    def _write(self, done: int, total: int) -> None:
+        try:
+            ExportJob.objects.filter(pk=self.job_id, state=State.RUNNING).update(
+                rows_done=done, rows_total=total, heartbeat_at=timezone.now()
+            )
+        except DatabaseError:
+            logger.exception("progress of export job %s not recorded", self.job_id)
+
+    def close(self) -> None:
+        """Wait for the last write, then close the thread's connection."""
+        self._executor.submit(connections.close_all)
+        self._executor.shutdown(wait=True)
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+@contextlib.contextmanager
+def _scratch_files_in(directory: Path) -> Iterator[None]:
+    # export_layer makes its scratch directory where `tempfile` says. The worker runs one task at
+    # a time in its one thread, so pointing `tempfile` at the job's own directory for the run puts
+    # a killed run's scratch files where `fail_abandoned_exports` removes them with the job's.
+    # (A web server's threads would race on this process-wide setting: requests do not do it.)
+    directory.mkdir(parents=True, exist_ok=True)
+    previous, tempfile.tempdir = tempfile.tempdir, str(directory)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = previous
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@task()
+def export_in_background(job_id: int) -> None:
+    """The worker's entry for a queued export: old jobs expire and dead ones fail first, then
+    this one runs with its scratch files inside its own directory."""
+    started = time.monotonic()
+    expire_exports()
+    fail_abandoned_exports()
+    job = run_export(job_id, scratch=job_directory(job_id) / SCRATCH)
+    if job is not None:
+        logger.info("export job %s %s in %.1f s", job.pk, job.state, time.monotonic() - started)

@@ -1,0 +1,476 @@
+"""What an export can be asked for: layer, format, coordinate system and area, each allow-listed.
+
+Every parser answers an `ExportError` naming the parameter (bilingual, like FilterError), and
+`parse_request` reads them all from one mapping (a command line, later a form) and reports every
+problem at once. No user string ever reaches GDAL: formats become driver names fixed here and
+coordinate systems EPSG integers fixed here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+import shapely.geometry
+from django.contrib.gis.geos import GEOSGeometry, Polygon
+from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.http import QueryDict
+
+from geo import crs
+from geo.models import Region
+from layers.catalogue import LAYERS
+from layers.filters import LAYER_FILTERS, BBox, FilterError, LayerQuery, RegionFilter, parse_bbox
+from layers.filters import REGION_PATTERN as PREFIX_PATTERN
+from layers.filters import parse_query as parse_filters
+from layers.mercator import world
+from layers.sources import (
+    SOURCES,
+    NothingVisible,
+    Sql,
+    box_corners,
+    box_envelope,
+    overlaps,
+    queryset_sql,
+)
+from maps.choropleth import ChoroplethQuery, on_map, parse_choropleth_query
+
+MAX_NAME_LENGTH = 64
+MAX_POLYGON_BYTES = 1 << 20
+MAX_POLYGON_VERTICES = 10_000
+
+
+class ExportError(ValueError):
+    """An export that cannot be made as asked, each problem under the parameter it concerns."""
+
+    def __init__(self, errors: Mapping[str, str]):
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+
+def _squash(value: str) -> str:
+    return "".join(value.strip().lower().split()).replace("-", "").replace("_", "")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# --------------------------------------------------------------------------- layers
+
+
+REGIONS = "regions"
+# (Chinese, English) title of every layer an export can hold: the map's point and line layers, and
+# the statistics of its region choropleth (one row per region, exports/regions.py).
+LAYER_TITLES: dict[str, tuple[str, str]] = {
+    **{name: (layer.title_zh, layer.title_en) for name, layer in LAYERS.items() if name in SOURCES},
+    REGIONS: ("区划统计", "Region statistics"),
+}
+
+# The map's filters as an export reads them: the layer's own, or the choropleth's for regions.
+Query = LayerQuery | ChoroplethQuery
+
+
+def parse_layer(name: str) -> str:
+    if name not in LAYER_TITLES:
+        raise ExportError(
+            {"layer": f"未知图层 / unknown layer {_short(name)}; one of {', '.join(LAYER_TITLES)}"}
+        )
+    return name
+
+
+# --------------------------------------------------------------------------- formats
+
+
+@dataclass(frozen=True)
+class Format:
+    """An output format: GDAL writes the vector ones, our own writers the tables."""
+
+    name: str
+    title: str
+    extension: str
+    content_type: str
+    driver: str | None = None  # GDAL driver; None: a table written by exports.tables
+    wgs84_only: bool = False  # the format's specification fixes WGS84 lon/lat
+    mixed_geometry: bool = True  # points and lines in one layer (else one layer per type)
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("gpkg", "GeoPackage", ".gpkg", "application/geopackage+sqlite3", "GPKG",
+               mixed_geometry=False),
+        Format("shp", "Shapefile (zip)", ".zip", "application/zip", "ESRI Shapefile",
+               mixed_geometry=False),
+        Format("geojson", "GeoJSON (RFC 7946)", ".geojson", "application/geo+json", "GeoJSON",
+               wgs84_only=True),
+        Format("kml", "KML", ".kml", "application/vnd.google-earth.kml+xml", "KML",
+               wgs84_only=True),
+        Format("csv", "CSV (UTF-8, Excel)", ".csv", "text/csv; charset=utf-8"),
+        Format("xlsx", "Excel (XLSX)", ".xlsx",
+               "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    )
+}  # fmt: skip
+_FORMAT_ALIASES = {
+    **{name: name for name in FORMATS},
+    "geopackage": "gpkg",
+    "shapefile": "shp",
+    "zip": "shp",
+    "json": "geojson",
+    "excel": "xlsx",
+}
+
+
+def parse_format(value: str | Format) -> Format:
+    if isinstance(value, Format):
+        return value
+    name = _FORMAT_ALIASES.get(_squash(value)) if isinstance(value, str) else None
+    if name is None:
+        raise ExportError(
+            {"format": f"未知格式 / unknown format {_short(value)}; one of {', '.join(FORMATS)}"}
+        )
+    return FORMATS[name]
+
+
+# --------------------------------------------------------------------------- coordinate systems
+
+
+@dataclass(frozen=True)
+class Target:
+    """An allow-listed output coordinate system."""
+
+    name: str  # what users give: wgs84, cgcs2000, webmercator, gcj02, gk25 … gk45
+    label: str  # in file names and field dictionaries
+    srid: int  # the EPSG code the file is labelled with: GCJ-02 has none and is labelled 4326
+    geographic: bool  # degrees (lon, lat) rather than metres (x, y)
+    convert: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+    note: str = ""
+
+    @property
+    def unchanged(self) -> bool:
+        """Stored coordinates are already these (WGS84, and CGCS2000 which PROJ does not shift)."""
+        return self.name in ("wgs84", "cgcs2000")
+
+
+def _from_wgs84(system: crs.CRS):
+    return lambda lon, lat: crs.from_wgs84(lon, lat, system)
+
+
+GCJ02_NOTE = (
+    "GCJ-02（国测局加偏坐标，高德/腾讯底图用）没有 EPSG 代码：文件标为 EPSG:4326，但坐标不是 WGS84，"
+    "只可叠加在 GCJ-02 底图上 / GCJ-02 (the obfuscated system of Amap and Tencent maps) has no EPSG "
+    "code: the file is labelled EPSG:4326 but its coordinates are not WGS84; overlay them on a "
+    "GCJ-02 basemap only"
+)
+
+TARGETS: dict[str, Target] = {
+    t.name: t
+    for t in (
+        Target("wgs84", "WGS84", 4326, True, _from_wgs84(crs.CRS.WGS84), "EPSG:4326"),
+        Target(
+            "cgcs2000",
+            "CGCS2000",
+            4490,
+            True,
+            _from_wgs84(crs.CRS.CGCS2000),
+            "EPSG:4490（与 WGS84 相差厘米级，不作转换 / within centimetres of WGS84, not shifted）",
+        ),
+        Target(
+            "webmercator",
+            "WebMercator",
+            3857,
+            False,
+            _from_wgs84(crs.CRS.WEB_MERCATOR),
+            "EPSG:3857, metres",
+        ),
+        Target("gcj02", "GCJ-02", 4326, True, _from_wgs84(crs.CRS.GCJ02), GCJ02_NOTE),
+        *(
+            Target(
+                f"gk{zone}",
+                f"CGCS2000-GK{zone}",
+                crs.gauss_kruger_epsg(zone),
+                False,
+                (lambda z: lambda lon, lat: crs.to_gauss_kruger(lon, lat, z))(zone),
+                f"EPSG:{crs.gauss_kruger_epsg(zone)} CGCS2000 3度带高斯-克吕格第{zone}带，中央经线 "
+                f"{3 * zone}°E，东坐标含带号 / 3-degree Gauss-Krüger zone {zone}, central meridian "
+                f"{3 * zone}°E, easting prefixed with the zone number",
+            )
+            for zone in crs.GAUSS_KRUGER_ZONES
+        ),
+    )
+}
+_GK_NAME = re.compile(r"(?:cgcs2000)?(?:gk|gausskruger|gauss)(\d{1,2})")
+_EPSG_CODE = re.compile(r"(?:epsg:?)?(\d{4,5})")
+_FIRST_GK, _LAST_GK = crs.gauss_kruger_epsg(25), crs.gauss_kruger_epsg(45)
+
+
+def _unknown_crs(value: object, hint: str = "") -> ExportError:
+    return ExportError(
+        {
+            "crs": f"不支持的坐标系 / unsupported coordinate system {_short(value)}{hint}; one of "
+            f"wgs84, cgcs2000, webmercator, gcj02, gk25 … gk45 (CGCS2000 Gauss-Krüger, "
+            f"EPSG:{_FIRST_GK}–{_LAST_GK})"
+        }
+    )
+
+
+def parse_crs(value: str | int | Target) -> Target:
+    """An allow-listed system by name or EPSG code; anything else is an ExportError."""
+    if isinstance(value, Target):
+        return value
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _unknown_crs(value)
+    text = str(value)
+    if len(text) > MAX_NAME_LENGTH:
+        raise _unknown_crs(value)
+    try:
+        system = crs.CRS.parse(text)
+    except crs.UnknownCRS:
+        system = None
+    if system is not None:
+        if system.value not in TARGETS:
+            raise _unknown_crs(value, " (BD-09 is not offered for export)")
+        return TARGETS[system.value]
+    squashed = _squash(text)
+    if match := _GK_NAME.fullmatch(squashed):
+        if f"gk{int(match[1])}" in TARGETS:
+            return TARGETS[f"gk{int(match[1])}"]
+        raise _unknown_crs(value, " (zones 25–45)")
+    if match := _EPSG_CODE.fullmatch(squashed):
+        code = int(match[1])
+        if _FIRST_GK <= code <= _LAST_GK:
+            return TARGETS[f"gk{code - _FIRST_GK + 25}"]
+        if 4534 <= code <= 4554:
+            raise _unknown_crs(
+                value, " (the CM family without zone prefix is not offered: use gk25 … gk45)"
+            )
+    raise _unknown_crs(value)
+
+
+# --------------------------------------------------------------------------- area
+
+
+# The count endpoint's box test (maps/counts.py), on the same world coordinates of the same
+# representative point: west and north edges in, east and south out.
+_IN_BOX = """
+SELECT r.id FROM (
+  SELECT r.id, {u} AS u, {v} AS v FROM ({rows}) AS r WHERE {overlaps} OFFSET 0
+) AS r
+WHERE r.u >= {west} AND r.u < {east} AND r.v >= {north} AND r.v < {south}
+"""
+
+
+def in_box(layer: str, queryset: QuerySet, bbox: BBox) -> QuerySet:
+    """The rows of the queryset the map counts in the box: those whose point (a pipeline's:
+    halfway along its first line) lies in it, half-open like tiles and counts, so that an export of a
+    box holds exactly the `/tiles/<layer>/count` of that box and those filters."""
+    source, box = SOURCES[layer], bbox.clamped()  # as counts.query_box clamps it
+    try:
+        rows = queryset_sql(queryset.order_by().values(*source.columns))
+    except NothingVisible:
+        return queryset.none()
+    u, v = world(source.point)
+    ids = Sql(_IN_BOX).format(
+        u=u,
+        v=v,
+        rows=rows,
+        overlaps=overlaps(layer, box_envelope(box)),
+        **box_corners(box),
+    )
+    return queryset.filter(pk__in=RawSQL(ids.text, ids.params))
+
+
+@dataclass(frozen=True)
+class Area:
+    """Where to export: a division-code prefix, a lon/lat box, a polygon (WGS84) — all that are
+    given apply. A feature is in the box when the map counts it there (its point, half-open: west
+    and north edges in, east and south out); in the polygon when its geometry intersects it."""
+
+    region: str | None = None
+    bbox: BBox | None = None
+    polygon: GEOSGeometry | None = None
+
+    def apply(self, layer: str, queryset: QuerySet) -> QuerySet:
+        """The rows of the area that the map draws and counts."""
+        if self.region:
+            queryset = queryset.within_prefix(self.region)
+        if self.polygon is not None:
+            q = Q()
+            for column in SOURCES[layer].geometry_columns:
+                q |= Q(**{f"{column}__intersects": self.polygon})
+            queryset = queryset.filter(q)
+        if self.bbox is None:
+            return on_map(layer, queryset)
+        return in_box(layer, queryset, self.bbox)
+
+    @property
+    def box_polygon(self) -> GEOSGeometry | None:
+        if self.bbox is None:
+            return None
+        box = self.bbox
+        polygon = Polygon.from_bbox((box.west, box.south, box.east, box.north))
+        polygon.srid = crs.STORAGE_SRID
+        return polygon
+
+
+def jurisdiction_prefix(user) -> str:
+    prefix = user.jurisdiction_prefix if user is not None and user.is_authenticated else None
+    if prefix is None:
+        raise ExportError(
+            {"user": "用户没有辖区，无可导出 / the user has no jurisdiction to export"}
+        )
+    return prefix
+
+
+def narrowest(prefix: str, region: str | None) -> str | None:
+    """The jurisdiction narrowed by a region prefix; None when the two do not overlap."""
+    if region is None or prefix.startswith(region):
+        return prefix
+    return region if region.startswith(prefix) else None
+
+
+def check_region(user, region: str, param: str = "region") -> str:
+    """A division-code prefix that exists and overlaps the user's jurisdiction."""
+    region = region.strip()
+    if not PREFIX_PATTERN.fullmatch(region):
+        raise ExportError(
+            {param: "应为 2–6 位行政区划代码前缀 / expected a 2–6 digit division-code prefix"}
+        )
+    prefix = jurisdiction_prefix(user)
+    if narrowest(prefix, region) is None:
+        raise ExportError(
+            {param: f"{region} 不在您的辖区内 / outside your jurisdiction ({prefix or 'national'})"}
+        )
+    if not Region.objects.filter(code__startswith=region).exists():
+        raise ExportError(
+            {param: f"没有代码以 {region} 开头的区划 / no division code starts {region}"}
+        )
+    return region
+
+
+def parse_area_bbox(value: str) -> BBox:
+    try:
+        return parse_bbox(value)
+    except FilterError as error:
+        raise ExportError(error.errors) from None
+
+
+def _polygon_error(message: str) -> ExportError:
+    return ExportError({"polygon": message})
+
+
+def parse_polygon(text: str | bytes) -> GEOSGeometry:
+    """A GeoJSON Polygon or MultiPolygon (a geometry, or a Feature holding one) in WGS84 lon/lat."""
+    if len(text) > MAX_POLYGON_BYTES:
+        raise _polygon_error(
+            f"超过 {MAX_POLYGON_BYTES >> 10} KB / larger than {MAX_POLYGON_BYTES} bytes"
+        )
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        raise _polygon_error("不是 JSON / not valid JSON") from None
+    if isinstance(data, dict) and data.get("type") == "Feature":
+        data = data.get("geometry")
+    if not isinstance(data, dict) or data.get("type") not in ("Polygon", "MultiPolygon"):
+        raise _polygon_error(
+            "应为 GeoJSON Polygon 或 MultiPolygon（或含其一的 Feature）/ expected a GeoJSON Polygon "
+            "or MultiPolygon geometry, or a Feature holding one"
+        )
+    try:
+        shape = shapely.geometry.shape(data)
+    except (KeyError, TypeError, ValueError, IndexError, shapely.errors.ShapelyError):
+        raise _polygon_error("坐标结构不正确 / malformed coordinates") from None
+    coords = shapely.get_coordinates(shape)
+    if shape.is_empty or not len(coords):
+        raise _polygon_error("多边形为空 / the polygon is empty")
+    if len(coords) > MAX_POLYGON_VERTICES:
+        raise _polygon_error(
+            f"顶点超过 {MAX_POLYGON_VERTICES} 个 / more than {MAX_POLYGON_VERTICES} vertices"
+        )
+    if not np.isfinite(coords).all():
+        raise _polygon_error("坐标不是有限数 / the coordinates are not finite numbers")
+    lon, lat = coords[:, 0], coords[:, 1]
+    if (np.abs(lon) > 180).any() or (np.abs(lat) > 90).any():
+        raise _polygon_error(
+            "超出 ±180° 经度 / ±90° 纬度（应为 WGS84 经纬度）/ outside ±180° longitude or ±90° "
+            "latitude: expected WGS84 lon/lat"
+        )
+    if not shape.is_valid:
+        reason = shapely.is_valid_reason(shape)
+        raise _polygon_error(f"多边形无效 / invalid polygon: {reason}")
+    return GEOSGeometry(memoryview(shapely.to_wkb(shape)), srid=crs.STORAGE_SRID)
+
+
+# --------------------------------------------------------------------------- one request
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """Everything an export needs besides the user, parsed and checked."""
+
+    layer: str
+    query: Query
+    area: Area
+    format: Format
+    target: Target
+
+
+def region_filter(query: Query) -> str | None:
+    """The value of the map's region filter in a query, if it has one."""
+    if isinstance(query, ChoroplethQuery):
+        query = query.equipment  # the accidents' region filter is the same parameter
+    filters = LAYER_FILTERS[query.layer]
+    return next((v for i, v in query.values if isinstance(filters[i], RegionFilter)), None)
+
+
+def parse_request(
+    user,
+    *,
+    layer: str,
+    format: str,
+    crs: str | int = "wgs84",
+    filters: QueryDict | None = None,
+    region: str | None = None,
+    bbox: str | None = None,
+    polygon: str | bytes | None = None,
+) -> ExportRequest:
+    """Every parameter read and checked; all problems at once in one ExportError."""
+    errors: dict[str, str] = {}
+
+    def attempt(parse, *args):
+        try:
+            return parse(*args)
+        except ExportError as error:
+            errors.update(error.errors)
+        except FilterError as error:
+            errors.update(error.errors)
+        return None
+
+    jurisdiction_prefix(user)
+    layer = attempt(parse_layer, layer)
+    fmt = attempt(parse_format, format)
+    target = attempt(parse_crs, crs)
+    if fmt is not None and target is not None and fmt.wgs84_only and target.name != "wgs84":
+        errors["crs"] = (
+            f"{fmt.title} 规定使用 WGS84 经纬度 / {fmt.title} is always WGS84 lon/lat: use crs=wgs84, "
+            "or GeoPackage/Shapefile/CSV/XLSX for other systems"
+        )
+    if layer == REGIONS:
+        query = attempt(parse_choropleth_query, filters or QueryDict())
+    else:
+        query = attempt(parse_filters, layer, filters or QueryDict()) if layer else None
+    if query is not None and (value := region_filter(query)) is not None:
+        attempt(check_region, user, value)
+    area = Area(
+        region=attempt(check_region, user, region) if region is not None else None,
+        bbox=attempt(parse_area_bbox, bbox) if bbox is not None else None,
+        polygon=attempt(parse_polygon, polygon) if polygon is not None else None,
+    )
+    if errors:
+        raise ExportError(errors)
+    return ExportRequest(layer, query, area, fmt, target)

@@ -1,0 +1,170 @@
+"""The jurisdiction map on the home page: sub-regions coloured by overdue rate, overdue devices, accidents, resources."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import folium
+from django.contrib.gis.db.models.functions import AsGeoJSON
+from django.urls import reverse
+from django.utils.html import format_html
+
+from accounts.models import User
+from geo.functions import SimplifyPreserveTopology
+from geo.models import Region
+from maps.offline import add_heatmap, add_marker_cluster, offline_map
+from maps.summary import Summary
+from registry.models import Accident, EmergencyResource, Equipment
+
+# Overdue rate classes (share of in-use devices): the legend on the page shows the same bins.
+OVERDUE_CLASSES = [
+    (0.01, "#1a9850", "< 1 %"),
+    (0.02, "#fee08b", "1–2 %"),
+    (0.03, "#fc8d59", "2–3 %"),
+    (1.01, "#d73027", "≥ 3 %"),
+]
+# Past this many overdue devices the layer becomes a heat map: no page carries thousands of markers.
+MAX_MARKERS = 1000
+
+
+def overdue_colour(rate: float) -> str:
+    return next(colour for limit, colour, _ in OVERDUE_CLASSES if rate < limit)
+
+
+def _feature_collection(regions, properties: dict[str, dict]) -> dict:
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": json.loads(r.shape),
+                "properties": properties.get(r.code, {"name": r.name}),
+            }
+            for r in regions
+        ],
+    }
+
+
+def dashboard_map(user: User, summary: Summary) -> folium.Map:
+    prefix = user.jurisdiction_prefix or ""
+    width = len(summary.by_region[0].code) if summary.by_region else 6
+    rows = {r.code: r for r in summary.by_region}
+    regions = (
+        Region.objects.within_prefix(prefix)
+        .filter(code__in=[code.ljust(6, "0") for code in rows])
+        .annotate(shape=AsGeoJSON(SimplifyPreserveTopology("boundary", 0.002), precision=5))
+        .only("code", "name")
+    )
+    properties = {}
+    for region in regions:
+        row = rows[region.code[:width]]
+        properties[region.code] = {
+            "name": region.name,
+            "devices": row.devices,
+            "overdue": row.overdue,
+            "rate": f"{row.overdue_rate:.1%}",
+            "colour": overdue_colour(row.overdue_rate),
+        }
+    collection = _feature_collection(regions, properties)
+    m = offline_map(zoom_start=8, control_scale=True, prefer_canvas=True)
+    if not collection["features"]:  # no boundaries loaded for this jurisdiction
+        return _with_point_layers(m, user)
+    choropleth = folium.GeoJson(
+        collection,
+        name="逾期率 / overdue rate",
+        style_function=lambda f: {
+            "fillColor": f["properties"].get("colour", "#cccccc"),
+            "color": "#44546a",
+            "weight": 1.2,
+            "fillOpacity": 0.45,
+        },
+        highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.65},
+        tooltip=folium.GeoJsonTooltip(
+            fields=["name", "devices", "overdue", "rate"],
+            aliases=["区划 / region", "设备 / devices", "逾期 / overdue", "逾期率 / rate"],
+        ),
+    ).add_to(m)
+    m.fit_bounds(choropleth.get_bounds())
+    return _with_point_layers(m, user)
+
+
+def _with_point_layers(m: folium.Map, user: User) -> folium.Map:
+    """Overdue devices, accidents and emergency resources over the region map, with a layer switch."""
+    overdue = (
+        Equipment.objects.visible_to(user)
+        .overdue()
+        .exclude(location=None)
+        .select_related("variety")
+    )
+    overdue_count = overdue.count()
+    overdue_layer = folium.FeatureGroup(
+        name=f"逾期设备 / overdue equipment ({overdue_count})"
+    ).add_to(m)
+    if overdue_count > MAX_MARKERS:
+        add_heatmap(
+            overdue_layer,
+            [(p.y, p.x) for p in overdue.values_list("location", flat=True)],
+            radius=12,
+        )
+    else:
+        today = dt.date.today()
+        for device in overdue.only(
+            "id", "device_code", "location", "next_inspection_due", "variety__name_zh"
+        ):
+            days = (today - device.next_inspection_due).days if device.next_inspection_due else None
+            folium.CircleMarker(
+                (device.location.y, device.location.x),
+                radius=4,
+                color="#b2182b",
+                fill=True,
+                fill_opacity=0.8,
+                weight=1,
+                popup=folium.Popup(
+                    format_html(
+                        '<b>{}</b><br>{}<br>{}<br><a href="{}">详情 / details</a>',
+                        device.device_code or device.pk,
+                        device.variety.name_zh,
+                        f"逾期 {days} 天 / {days} days overdue"
+                        if days is not None
+                        else "检验不合格 / failed inspection",
+                        reverse("equipment-page", args=[device.pk]),
+                    ),
+                    max_width=260,
+                ),
+            ).add_to(overdue_layer)
+
+    accidents_layer = folium.FeatureGroup(name="事故 / accidents").add_to(m)
+    for accident in Accident.objects.visible_to(user).exclude(location=None)[:MAX_MARKERS]:
+        folium.Marker(
+            (accident.location.y, accident.location.x),
+            # A plain-HTML icon: Leaflet draws it with no plugin (folium's polygon markers need a CDN script).
+            icon=folium.DivIcon(
+                html='<div class="accident-icon">▲</div>', icon_size=(18, 18), icon_anchor=(9, 9)
+            ),
+            popup=folium.Popup(
+                format_html(
+                    "<b>{}</b><br>{} · {}<br>死亡 {} / deaths {}",
+                    accident.kind,
+                    f"{accident.occurred_at:%Y-%m-%d}",
+                    accident.get_severity_display(),
+                    accident.deaths,
+                    accident.deaths,
+                ),
+                max_width=260,
+            ),
+        ).add_to(accidents_layer)
+
+    resources_layer = folium.FeatureGroup(name="应急资源 / emergency resources", show=False).add_to(
+        m
+    )
+    cluster = add_marker_cluster(resources_layer)
+    for resource in EmergencyResource.objects.visible_to(user).only(
+        "name", "resource_type", "location", "duty_hours"
+    )[:MAX_MARKERS]:
+        folium.Marker(
+            (resource.location.y, resource.location.x),
+            tooltip=f"{resource.name} · {resource.get_resource_type_display()}",
+        ).add_to(cluster)
+    folium.LayerControl(collapsed=False).add_to(m)
+    return m

@@ -1,0 +1,167 @@
+"""Pages of the map: the home dashboard of the user's jurisdiction, and the supervisor's map page
+(vector-tile layers of the jurisdiction over our own region outlines) with its basemap and regions."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import Resolver404, get_script_prefix, resolve, reverse
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_GET
+
+from accounts import map_pass
+from accounts.models import User
+from common.http import json_errors, jurisdiction_refusal
+from geo.basemap import BASEMAP_MAX_AGE_S, basemap_geojson, jurisdiction_extent
+from layers import catalogue
+from layers.filters import FilterError
+from maps import choropleth
+from maps.api import private
+from maps.dashboard import OVERDUE_CLASSES, dashboard_map
+from maps.offline import map_fragment
+from maps.summary import jurisdiction_summary
+from registry.models import EquipmentStatus, UnitRole
+from registry.models.events import ResourceType, Severity
+
+# The tile server's layers (maps/tiles.py), bottom to top, and which are on when the page opens.
+LAYERS = [
+    {"name": "equipment", "title": "设备 / Equipment", "on": True},
+    {"name": "overdue", "title": "逾期未检 / Overdue inspection", "on": True},
+    {"name": "units", "title": "单位 / Units", "on": False},
+    {"name": "accidents", "title": "事故 / Accidents", "on": False},
+    {"name": "resources", "title": "应急资源 / Emergency resources", "on": False},
+]
+CATALOGUE_PATH = "/tiles/layers.json"
+
+# Online basemaps, offered beside the offline one. Their URL templates are only requested when
+# the user picks them; the page itself loads nothing from another host.
+OSM = {
+    "id": "osm",
+    "title": "OpenStreetMap（需联网）/ OpenStreetMap (needs internet)",
+    "tiles": ["https://tile.openstreetmap.org/{z}/{x}/{y}.png"],
+    "attribution": "© OpenStreetMap contributors",
+    "max_zoom": 19,
+}
+# Tianditu's Web Mercator (`_w`) vector map and its Chinese annotation layer, on servers t0–t7.
+TIANDITU_TEMPLATE = (
+    "https://t{server}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+    "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+    "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
+)
+
+
+def _tianditu(key: str) -> dict:
+    def tiles(layer: str) -> list[str]:
+        return [TIANDITU_TEMPLATE.format(server=n, layer=layer, key=key) for n in range(8)]
+
+    return {
+        "id": "tianditu",
+        "title": "天地图（需联网）/ Tianditu (needs internet)",
+        "tiles": tiles("vec"),
+        "overlay_tiles": tiles("cva"),
+        "attribution": "© 天地图 Tianditu",
+        "max_zoom": 18,
+    }
+
+
+def online_basemaps() -> list[dict]:
+    basemaps = [OSM]
+    key = getattr(settings, "TIANDITU_KEY", "")
+    if key:
+        basemaps.append(_tianditu(key))
+    return basemaps
+
+
+def tiles_installed() -> bool:
+    """Whether the URL conf serves the tile catalogue: until it does, the page asks for no tiles."""
+    try:
+        resolve(CATALOGUE_PATH)
+    except Resolver404:
+        return False
+    return True
+
+
+def map_config(user: User) -> dict:
+    """Everything segis-map.js needs to start, all of it scoped to the user's jurisdiction."""
+    prefix = user.jurisdiction_prefix
+    kinds, varieties = catalogue.variety_choices()
+    root = get_script_prefix()
+    return {
+        "bounds": jurisdiction_extent(prefix),
+        "layers": LAYERS,
+        "tiles_installed": tiles_installed(),
+        "urls": {
+            "basemap": reverse("map-basemap"),
+            "regions": reverse("map-regions"),
+            "tiles": f"{root}tiles/",
+            "catalogue": root + CATALOGUE_PATH.lstrip("/"),
+            "equipment_api": reverse("equipment-list"),
+            "units_api": reverse("unit-list"),
+            "pass": f"{root}tiles/pass",
+        },
+        "map_pass": map_pass.issue(user),
+        "basemaps": online_basemaps(),
+        "kinds": kinds,
+        "varieties": varieties,
+        "statuses": catalogue.labelled(EquipmentStatus.choices),
+        "roles": catalogue.labelled(UnitRole.choices),
+        "resource_types": catalogue.labelled(ResourceType.choices),
+        "severities": catalogue.labelled(Severity.choices),
+        "regions": catalogue.region_choices(prefix),
+        "choropleth_metrics": [
+            {"name": name, "title": spec["title"]}
+            for name, spec in catalogue.CHOROPLETH_METRICS.items()
+        ],
+    }
+
+
+@login_required
+def map_page(request: HttpRequest) -> HttpResponse:
+    if request.user.jurisdiction_prefix is None:
+        return render(request, "maps/no_jurisdiction.html", status=403)
+    config = map_config(request.user)
+    return render(request, "maps/map.html", {"config": config, "layers": LAYERS})
+
+
+@login_required
+def basemap(request: HttpRequest) -> HttpResponse:
+    """The offline base map: simplified outlines of the requester's jurisdiction only."""
+    prefix = request.user.jurisdiction_prefix
+    if prefix is None:
+        return JsonResponse({"detail": "无辖区 / no jurisdiction"}, status=403)
+    response = HttpResponse(basemap_geojson(prefix), content_type="application/geo+json")
+    patch_cache_control(response, private=True, max_age=BASEMAP_MAX_AGE_S)
+    return response
+
+
+@require_GET
+def regions(request: HttpRequest) -> HttpResponse:
+    """The region choropleth under the map's filters (maps/choropleth.py); 400 naming a bad
+    filter, 403 JSON without a jurisdiction."""
+    if (refused := jurisdiction_refusal(request)) is not None:
+        return refused
+    try:
+        query = choropleth.parse_choropleth_query(request.GET)
+    except FilterError as error:
+        return json_errors(error.errors)
+    body = choropleth.region_collection(request.user, query, timezone.localdate())
+    return private(HttpResponse(body, content_type="application/geo+json"))
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    if request.user.jurisdiction_prefix is None:
+        return render(request, "maps/no_jurisdiction.html", status=403)
+    summary = jurisdiction_summary(request.user)
+    return render(
+        request,
+        "maps/home.html",
+        {
+            "summary": summary,
+            "map": map_fragment(dashboard_map(request.user, summary)),
+            "overdue_classes": OVERDUE_CLASSES,
+        },
+    )
