@@ -15,11 +15,11 @@ cities. For each point it times the endpoint's first request there on its own (`
 come from disk), then, interleaved on the same warm pages (each repeat led by another method), as a
 national user and as a county responder (the county with the most devices):
   * endpoint — GET /response/api/around/resources/ (or around/equipment/) with the map pass, handed
-    to the served WSGI application (config.wsgi.application) as a server would: the fast path in
-    front of Django (layers/pass_front.py), the connection handled as production serves it.
-    The server time of the answer: pass, county lookup, statement, JSON;
-  * session  — the same request signed in by the session cookie through Django's handler (what a
-    browser's console sends): session, user, DRF, then the same work;
+    to the served WSGI application (config.wsgi.application) as a server would, the connection
+    handled as production serves it. The server time of the answer: pass, county lookup,
+    statement, JSON;
+  * session  — the same request signed in by the session cookie (what a browser's console sends):
+    session, user, DRF, then the same work;
   * sql      — what the endpoint runs, without HTTP: for the nearest, the county of the point and
     the search's first step in one statement (nearby.CountyAndCandidates) and the second step when
     the first does not settle the answer (nearby.nearest_resources); for radii, the county

@@ -8,13 +8,10 @@ generates the registry with `registry.synthetic.generate` (timed), then measures
 side by side in one process:
   * endpoint — GET /tiles/equipment/z/x/y.pbf as a national user, with the map pass in its header
     as the map page sends it, handed to the served WSGI application (config.wsgi.application) as a
-    server would: the fast path in front of Django (layers/pass_front.py), and the database
-    connection handled as when served (the test Client keeps one open and would hide that). The
-    in-process tile cache is cleared before each request: every figure is a cold tile;
-  * django   — the same request with the pass through Django's handler alone (its middleware):
-    what the fast path saves;
-  * session  — the same request authenticated by the session cookie instead of the pass (always
-    Django's handler);
+    server would, with the database connection handled as when served (the test Client keeps one
+    open and would hide that). The in-process tile cache is cleared before each request: every
+    figure is a cold tile;
+  * session  — the same request authenticated by the session cookie instead of the pass;
   * direct   — the endpoint's own SQL (maps.tiles.tile_sql, built before the clock starts) on
     a cursor of an open connection: the limit; below zoom 12 that reads the pre-counted grid
     cells (maps.cells). The connections are handled as production serves them
@@ -24,7 +21,7 @@ side by side in one process:
   * peer     — django-vectortiles' PostGIS VectorLayer when installed (one feature per device, no
     aggregation), else a naive view selecting every point of the tile into ST_AsMVT.
 The first request for each tile (the endpoint, cold pages) is timed apart as `first`; the light
-methods (endpoint, django, session, direct, cached) then run interleaved on warm pages, each
+methods (endpoint, session, direct, cached) then run interleaved on warm pages, each
 repeat led by another, and the heavy ones (live, peer) after them, so that their hundreds of
 milliseconds of work do not leave the CPU caches cold for one light method more than another.
 It prints p50/p95 per zoom band (3–8 aggregated, 12–16 detailed), the largest tile and the ratios,
@@ -183,7 +180,6 @@ def measure(args) -> None:
     from accounts import map_pass
     from bench.machine import describe
     from config.wsgi import application as served
-    from config.wsgi import django_application
     from layers import sources
     from layers.filters import parse_query
     from maps import counts, tiles
@@ -193,8 +189,7 @@ def measure(args) -> None:
     logged_in = Client()
     logged_in.force_login(user)
     pass_header = {"HTTP_X_MAP_PASS": map_pass.issue(user)["token"]}  # as the map page asks
-    client = WsgiClient(served, pass_header)  # the fast path
-    through_django = WsgiClient(django_application, pass_header)
+    client = WsgiClient(served, pass_header)
     with_session = WsgiClient(
         served, {"HTTP_COOKIE": f"sessionid={logged_in.cookies['sessionid'].value}"}
     )
@@ -235,7 +230,6 @@ def measure(args) -> None:
     x0, y0 = chosen[z0][0]
     for warm in (endpoint, direct):
         warm(z0, x0, y0)()
-    endpoint(z0, x0, y0, through=through_django)()
     endpoint(z0, x0, y0, through=with_session)()
     peer(x0, y0, z0)
 
@@ -245,7 +239,7 @@ def measure(args) -> None:
     for band, zooms in bands.items():
         results: dict[str, tuple[list[float], list[int]]] = {
             m: ([], [])
-            for m in ("first", "endpoint", "django", "session", "direct", "live", "peer", "cached")
+            for m in ("first", "endpoint", "session", "direct", "live", "peer", "cached")
         }
         count = 0
         for z in zooms:
@@ -256,7 +250,6 @@ def measure(args) -> None:
                 results["first"][0].append(timed(endpoint(z, x, y))[0])
                 light = {
                     "endpoint": endpoint(z, x, y),
-                    "django": endpoint(z, x, y, through=through_django),
                     "session": endpoint(z, x, y, through=with_session),
                     "direct": direct(z, x, y),
                     "cached": cached(z, x, y),
@@ -298,9 +291,7 @@ def measure(args) -> None:
         p95 = {name: percentile(times, 0.95) for name, (times, _) in results.items()}
         print(
             f"{band:18} ratios: endpoint/direct p50 {p50['endpoint'] / p50['direct']:.2f}x, "
-            f"p95 {p95['endpoint'] / p95['direct']:.2f}x; django/direct p50 "
-            f"{p50['django'] / p50['direct']:.2f}x, p95 {p95['django'] / p95['direct']:.2f}x; "
-            f"session/direct p50 "
+            f"p95 {p95['endpoint'] / p95['direct']:.2f}x; session/direct p50 "
             f"{p50['session'] / p50['direct']:.2f}x; peer/endpoint p50 "
             f"{p50['peer'] / p50['endpoint']:.1f}x, p95 {p95['peer'] / p95['endpoint']:.1f}x; "
             f"live/endpoint p50 {p50['live'] / p50['endpoint']:.1f}x"

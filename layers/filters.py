@@ -21,6 +21,7 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
+from common.errors import Errors, error_dict
 from registry import catalogue
 from registry.models import EquipmentStatus, UnitRole
 from registry.models.events import ResourceType
@@ -32,11 +33,17 @@ MERCATOR_MAX_LATITUDE = 85.0511287798066
 
 
 class FilterError(ValueError):
-    """Query parameters a layer cannot read, each with a message a user can act on."""
+    """Query parameters a layer cannot read, each with a message a user can act on and a rule
+    (`invalid` unless `rules` names another)."""
 
-    def __init__(self, errors: Mapping[str, str]):
+    def __init__(self, errors: Mapping[str, str], rules: Mapping[str, str] | None = None):
         self.errors = dict(errors)
+        self.rules = dict(rules or {})
         super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+    def as_dict(self) -> Errors:
+        """The error envelope's inner dict."""
+        return error_dict(self.errors, self.rules)
 
 
 @dataclass(frozen=True)
