@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from geo.models import Level, Region
 from layers.catalogue import CHOROPLETH_METRICS
-from maps.tiles import SOURCES
+from layers.sources import SOURCES
 from registry import catalogue
 from registry.models import EquipmentStatus, UnitRole
 from registry.models.events import CauseClass, InvestigationStatus, ResourceType, Severity

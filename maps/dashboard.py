@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from accounts.models import User
 from geo.functions import SimplifyPreserveTopology
 from geo.models import Region
-from maps.offline import add_heatmap, add_marker_cluster, offline_map
+from geo.offline import add_heatmap, add_marker_cluster, offline_map
 from maps.summary import Summary
 from registry.models import Accident, EmergencyResource, Equipment
 

@@ -24,9 +24,9 @@ from lxml import etree
 from accounts.audit import record_personal_data_read
 from accounts.models import User
 from geo.functions import SimplifyPreserveTopology
-from maps.offline import OUTLINE_TOLERANCE, add_outline, map_fragment, printed_map
+from geo.offline import OUTLINE_TOLERANCE, add_outline, map_fragment, printed_map
 from registry import catalogue
-from registry.pages import phone_for
+from registry.personal import phone_for
 
 from .exceptions import refuse
 from .models import PatrolPlan, PatrolRoute, PatrolStop

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 
 import folium
 from django.contrib.auth.decorators import login_required
-from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.contrib.gis.geos import GEOSGeometry
 from django.db.models import Count, Model, Q
 from django.shortcuts import get_object_or_404
@@ -21,24 +20,11 @@ from rest_framework.renderers import TemplateHTMLRenderer
 from rest_framework.response import Response
 
 from accounts.models import User
-from geo.functions import SimplifyPreserveTopology
-from geo.models import Region
-from maps.offline import OUTLINE_TOLERANCE, add_outline, map_fragment, offline_map
+from geo.offline import add_outline, map_fragment, offline_map, region_outline
 from registry.models import Accident, EmergencyResource, Equipment, Unit, UnitRole, Variety
-from registry.personal import mask_phone
+from registry.personal import phone_for
 
 SHORT_LIST = 50
-# About 50 m at these latitudes: the county outline is context, not survey data.
-
-
-def region_outline(region_code: str) -> tuple[str, str] | None:
-    """A region's name and simplified boundary as GeoJSON text, for an offline map's context."""
-    return (
-        Region.objects.filter(code=region_code)
-        .annotate(shape=AsGeoJSON(SimplifyPreserveTopology("boundary", OUTLINE_TOLERANCE)))
-        .values_list("name", "shape")
-        .first()
-    )
 
 
 def small_map(geometry: GEOSGeometry | None, region_code: str) -> dict:
@@ -63,10 +49,6 @@ def small_map(geometry: GEOSGeometry | None, region_code: str) -> dict:
         if not outline:
             m.fit_bounds(route.get_bounds())
     return map_fragment(m)
-
-
-def phone_for(user: User, phone: str) -> str:
-    return phone if user.may_read_personal_data else mask_phone(phone)
 
 
 def visible_unit_ids(user: User, units: Iterable[Unit | None]) -> set[int]:

@@ -51,3 +51,8 @@ def mask_national_id(value: str) -> str:
 def mask_phone(value: str) -> str:
     digits = value.strip()
     return digits[:3] + "****" + digits[-4:] if len(digits) >= 11 else "*" * len(digits)
+
+
+def phone_for(user, phone: str) -> str:
+    """The phone as this user may see it: whole for roles that read personal data, else masked."""
+    return phone if user.may_read_personal_data else mask_phone(phone)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from accounts.audit import record_personal_data_read
 from accounts.models import User
 from registry.models import Accident, Equipment, Unit
-from registry.pages import phone_for
+from registry.personal import phone_for
 
 SHORT_LIST = 20
 CONTACT_FIELDS = ("contact_name", "contact_phone")

@@ -18,11 +18,10 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from accounts.models import User
+from geo.offline import add_outline, map_fragment, printed_map, region_outline
 from geo.routing import GEOD
-from maps.offline import add_outline, map_fragment, printed_map
 from registry import catalogue
 from registry.models.events import ResourceType
-from registry.pages import region_outline
 
 from . import around, conf
 from .api import card_queryset

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from maps.offline import map_fragment, offline_map
+from geo.offline import map_fragment, offline_map
 
 from . import statistics
 from .api import TAGS, MayRead

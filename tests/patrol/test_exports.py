@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from lxml import etree
 
 from accounts.models import AuditEntry, Role, User
-from maps.offline import external_asset_urls
+from geo.offline import external_asset_urls
 from patrol.exports import _marker_groups
 from patrol.models import PatrolRoute, PatrolStop
 from registry.models import Equipment

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from maps.offline import external_asset_urls
+from geo.offline import external_asset_urls
 from registry import services
 from registry.models import UnitRole
 from registry.models.equipment import LifecycleEventKind

@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import AuditEntry
-from maps.offline import external_asset_urls
+from geo.offline import external_asset_urls
 from registry import services as registry_services
 from registry.models import EmergencyResource
 from registry.models.events import ResourceType

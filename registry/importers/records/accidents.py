@@ -27,12 +27,12 @@ from .common import (
     SEVERITIES,
     UNCHANGED,
     Row,
-    _allowed,
-    _differences,
-    _equipment,
-    _place,
-    _run,
-    _update,
+    allowed,
+    differences,
+    named_equipment,
+    place_row,
+    run_dataset,
+    update_record,
 )
 
 _TIME = re.compile(r"(\d{1,2})[:：时点](\d{1,2})(?:[:：分](\d{1,2}))?")
@@ -84,7 +84,7 @@ def import_accidents(
 
     def write(row: Row, seen: dict[tuple, int]) -> str | None:
         occurred_at = row.get("occurred_at", moment)
-        equipment = _equipment(row, acting_user, "equipment_code")
+        equipment = named_equipment(row, acting_user, "equipment_code")
         wanted: dict[str, Any] = {
             "kind": row.get("kind"),
             "severity": row.choice("severity", SEVERITIES, Severity),
@@ -101,7 +101,7 @@ def import_accidents(
         fallback = None
         if equipment is not None:
             fallback = equipment.location or equipment.route
-        placement = _place(row, acting_user, fallback)
+        placement = place_row(row, acting_user, fallback)
         if row.failed or placement is None:
             return None
         if wanted["direct_loss"] is not None:
@@ -124,20 +124,20 @@ def import_accidents(
                 **wanted,
             )
             return NEW
-        if not _allowed(row, acting_user, existing.region_id):
+        if not allowed(row, acting_user, existing.region_id):
             return None
         if equipment is not None:
             wanted["equipment"] = equipment
         if point is not None:
             wanted["location"] = point
         wanted["region_id"] = placement.region.code
-        changes = _differences(existing, wanted)
+        changes = differences(existing, wanted)
         if not changes:
             return UNCHANGED
-        _update(existing, changes, acting_user=acting_user, action="accident.updated")
+        update_record(existing, changes, acting_user=acting_user, action="accident.updated")
         return CHANGED
 
-    return _run(rows, request, progress, write)
+    return run_dataset(rows, request, progress, write)
 
 
 def _find_accident(

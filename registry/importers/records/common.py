@@ -53,7 +53,7 @@ FIELD_ELEMENTS = {
 # --- enumerations: codes, Chinese labels and the short forms files use ---------------------------
 
 
-def _key(value: str) -> str:
+def choice_key(value: str) -> str:
     return re.sub(r"[\s_\-]+", "", unicodedata.normalize("NFKC", value)).lower()
 
 
@@ -62,7 +62,7 @@ def _choices(enum: type[models.TextChoices], **aliases: tuple[str, ...]) -> dict
     table: dict[str, str] = {}
     for value, label in enum.choices:
         for spelling in (value, *str(label).split(" / "), *aliases.get(value, ())):
-            table[_key(spelling)] = value
+            table[choice_key(spelling)] = value
     return table
 
 
@@ -90,7 +90,7 @@ CONCLUSIONS = _choices(
     conditional=("基本符合", "基本合格"),
     fail=("不符合要求", "不合格（整改）"),
 )
-CONCLUSIONS.update({_key("符合要求"): "pass", _key("合格/pass"): "pass"})
+CONCLUSIONS.update({choice_key("符合要求"): "pass", choice_key("合格/pass"): "pass"})
 INSPECTION_KINDS = _choices(
     InspectionKind,
     periodic=("定期", "定检", "定期检验"),
@@ -113,7 +113,7 @@ CAUSES = _choices(
 )
 
 
-def _labels(enum: type[models.TextChoices]) -> str:
+def labels(enum: type[models.TextChoices]) -> str:
     return "、".join(f"{str(label).split(' / ')[0]}({value})" for value, label in enum.choices)
 
 
@@ -171,7 +171,7 @@ class Row:
         value = self.get(name)
         if value is None:
             return None
-        found = table.get(_key(value))
+        found = table.get(choice_key(value))
         if found is None:
             self.add(
                 Finding(
@@ -179,7 +179,7 @@ class Row:
                     f"{name}.unknown",
                     f"无法识别的取值 {value!r} / unknown value {value!r}",
                     ERROR,
-                    suggestion=_labels(enum),
+                    suggestion=labels(enum),
                 )
             )
         return found
@@ -260,7 +260,7 @@ class Row:
         return True
 
 
-def _allowed(row: Row, acting_user: User | None, region_code: str) -> bool:
+def allowed(row: Row, acting_user: User | None, region_code: str) -> bool:
     try:
         ensure_in_jurisdiction(acting_user, region_code)
     except RegistryError as error:
@@ -269,7 +269,7 @@ def _allowed(row: Row, acting_user: User | None, region_code: str) -> bool:
     return True
 
 
-def _place(
+def place_row(
     row: Row, acting_user: User | None, fallback: GEOSGeometry | None = None
 ) -> Placement | None:
     """The row converted from the declared CRS and put in its county, inside the user's jurisdiction."""
@@ -296,10 +296,10 @@ def _place(
             "需要位置或行政区划代码 / give a location or a division code",
         )
         return None
-    return placement if _allowed(row, acting_user, placement.region.code) else None
+    return placement if allowed(row, acting_user, placement.region.code) else None
 
 
-def _scoped(queryset: models.QuerySet, acting_user: User | None) -> models.QuerySet:
+def scoped(queryset: models.QuerySet, acting_user: User | None) -> models.QuerySet:
     # No acting user is a system process (a command run by the operator): the whole registry.
     return queryset.all() if acting_user is None else queryset.visible_to(acting_user)
 
@@ -310,7 +310,7 @@ def _same_point(a: GEOSGeometry | None, b: GEOSGeometry | None) -> bool:
     return a.equals_exact(b, SAME_POINT_DEGREES)
 
 
-def _differences(instance: models.Model, wanted: dict[str, Any]) -> dict[str, Any]:
+def differences(instance: models.Model, wanted: dict[str, Any]) -> dict[str, Any]:
     changed = {}
     for name, value in wanted.items():
         current = getattr(instance, name)
@@ -325,7 +325,7 @@ def _differences(instance: models.Model, wanted: dict[str, Any]) -> dict[str, An
     return changed
 
 
-def _update(
+def update_record(
     instance: models.Model,
     changes: dict[str, Any],
     *,
@@ -353,7 +353,7 @@ def _update(
     )
 
 
-def _run(
+def run_dataset(
     rows: RowReader,
     request: ImportRequest,
     progress: Progress | None,
@@ -375,14 +375,14 @@ def _run(
     return outcome
 
 
-def _equipment(row: Row, acting_user: User | None, *elements: str) -> Equipment | None:
+def named_equipment(row: Row, acting_user: User | None, *elements: str) -> Equipment | None:
     """The device the row names by device or registration code, among those the user may see."""
     for element in elements:
         code = row.get(element, cells.code)
         if not code:
             continue
         found = list(
-            _scoped(Equipment.objects, acting_user)
+            scoped(Equipment.objects, acting_user)
             .filter(Q(device_code=code) | Q(registration_code=code))
             .select_for_update()[:2]
         )

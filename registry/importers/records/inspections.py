@@ -23,10 +23,10 @@ from .common import (
     NEW,
     UNCHANGED,
     Row,
-    _differences,
-    _equipment,
-    _run,
-    _update,
+    differences,
+    named_equipment,
+    run_dataset,
+    update_record,
 )
 
 
@@ -43,7 +43,7 @@ def import_inspections(
         notes = row.get("defect_notes")
         report_number = row.get("report_number", cells.code) or ""
         body = _body(row)
-        equipment = _equipment(row, acting_user, "device_code", "registration_code")
+        equipment = named_equipment(row, acting_user, "device_code", "registration_code")
         if row.failed or equipment is None:
             return None
         key = ("inspection", equipment.pk, inspected_on, report_number or kind)
@@ -72,13 +72,13 @@ def import_inspections(
         for name, value in (("defects", defects), ("defect_notes", notes), ("body", body)):
             if value is not None:
                 wanted[name] = value
-        changes = _differences(existing, wanted)
+        changes = differences(existing, wanted)
         if not changes:
             return UNCHANGED
         _correct_inspection(existing, changes, acting_user)
         return CHANGED
 
-    return _run(rows, request, progress, write)
+    return run_dataset(rows, request, progress, write)
 
 
 def _body(row: Row) -> Unit | None:
@@ -119,7 +119,7 @@ def _correct_inspection(
             inspection.inspected_on,
             first=first,
         )
-    _update(
+    update_record(
         inspection,
         changes,
         acting_user=acting_user,
@@ -128,7 +128,7 @@ def _correct_inspection(
     )
     latest = equipment.inspections.order_by("-inspected_on", "-id").first()
     if latest.pk == inspection.pk and equipment.next_inspection_due != inspection.next_due:
-        _update(
+        update_record(
             equipment,
             {"next_inspection_due": inspection.next_due},
             acting_user=acting_user,

@@ -21,11 +21,11 @@ from .common import (
     PERSON_ROLES,
     UNCHANGED,
     Row,
-    _allowed,
-    _differences,
-    _run,
-    _scoped,
-    _update,
+    allowed,
+    differences,
+    run_dataset,
+    scoped,
+    update_record,
 )
 
 
@@ -47,7 +47,7 @@ def import_persons(
                 "region.unknown",
                 f"未知的行政区划代码 / unknown division code {region_code}",
             )
-        if row.failed or not _allowed(row, acting_user, region_code):
+        if row.failed or not allowed(row, acting_user, region_code):
             return None
         id_hash = personal.lookup_hash(national_id)
         if national_id and not row.once(seen, ("id", id_hash), "national_id", "人 / person"):
@@ -78,7 +78,7 @@ def import_persons(
                 certificates=[certificate] if certificate else [],
             )
             return NEW
-        if not _allowed(row, acting_user, person.region_id):
+        if not allowed(row, acting_user, person.region_id):
             return None
         wanted: dict[str, Any] = {"name": name, "role": role, "region_id": region_code}
         if row.get("phone") is not None:
@@ -86,9 +86,9 @@ def import_persons(
         if employer is not None:
             wanted["employer"] = employer
         result = UNCHANGED
-        changes = _differences(person, wanted)
+        changes = differences(person, wanted)
         if changes:
-            _update(
+            update_record(
                 person,
                 changes,
                 acting_user=acting_user,
@@ -101,7 +101,7 @@ def import_persons(
             result = CHANGED
         return result
 
-    return _run(rows, request, progress, write)
+    return run_dataset(rows, request, progress, write)
 
 
 def _employer(row: Row, acting_user: User | None) -> Unit | None:
@@ -121,7 +121,7 @@ def _employer(row: Row, acting_user: User | None) -> Unit | None:
     name = row.get("employer_name")
     if name is None:
         return None
-    found = list(_scoped(Unit.objects, acting_user).filter(name=name)[:2])
+    found = list(scoped(Unit.objects, acting_user).filter(name=name)[:2])
     if len(found) != 1:
         row.error(
             "employer_name",
@@ -179,9 +179,9 @@ def _save_certificate(person: Person, wanted: dict[str, Any], acting_user: User 
         certificate = Certificate.objects.create(person=person, **wanted)
         audit.record(acting_user, "certificate.added", certificate, region_code=person.region_id)
         return True
-    changes = _differences(certificate, wanted)
+    changes = differences(certificate, wanted)
     if changes:
-        _update(
+        update_record(
             certificate,
             changes,
             acting_user=acting_user,

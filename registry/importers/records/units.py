@@ -21,13 +21,13 @@ from .common import (
     UNCHANGED,
     UNIT_ROLES,
     Row,
-    _allowed,
-    _differences,
-    _key,
-    _labels,
-    _place,
-    _run,
-    _update,
+    allowed,
+    choice_key,
+    differences,
+    labels,
+    place_row,
+    run_dataset,
+    update_record,
 )
 
 
@@ -43,7 +43,7 @@ def import_units(
         if credit_code:
             for finding in check_credit_code(credit_code):
                 row.add(finding)
-        placement = _place(row, acting_user)
+        placement = place_row(row, acting_user)
         if row.failed or placement is None:
             return None
         key = ("credit_code", credit_code) if credit_code else ("name", name, placement.region.code)
@@ -77,15 +77,15 @@ def import_units(
                 contact_phone=wanted.get("contact_phone", ""),
             )
             return NEW
-        if not _allowed(row, acting_user, unit.region_id):
+        if not allowed(row, acting_user, unit.region_id):
             return None
-        changes = _differences(unit, wanted)
+        changes = differences(unit, wanted)
         if not changes:
             return UNCHANGED
-        _update(unit, changes, acting_user=acting_user, action="unit.updated")
+        update_record(unit, changes, acting_user=acting_user, action="unit.updated")
         return CHANGED
 
-    return _run(rows, request, progress, write)
+    return run_dataset(rows, request, progress, write)
 
 
 def _roles(row: Row) -> list[str] | None:
@@ -97,13 +97,13 @@ def _roles(row: Row) -> list[str] | None:
     for part in re.split(r"[,，;；、/|\s]+", value):
         if not part:
             continue
-        found = UNIT_ROLES.get(_key(part))
+        found = UNIT_ROLES.get(choice_key(part))
         if found is None:
             row.error(
                 "roles",
                 "roles.unknown",
                 f"无法识别的单位类别 {part!r} / unknown unit role {part!r}",
-                _labels(UnitRole),
+                labels(UnitRole),
             )
         elif found not in roles:
             roles.append(found)

@@ -33,11 +33,15 @@ from typing import Any
 
 import folium
 from branca.element import MacroElement
+from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.templatetags.static import static
 from django.utils.safestring import SafeString, mark_safe
 from folium.elements import JSCSSMixin
 from folium.plugins import HeatMap, MarkerCluster
 from folium.template import Template
+
+from geo.functions import SimplifyPreserveTopology
+from geo.models import Region
 
 __all__ = [
     "DEFAULT_MAX_ZOOM",
@@ -248,7 +252,7 @@ def external_asset_urls(html: str) -> list[str]:
 def _check(header: str) -> None:
     if urls := external_asset_urls(header):
         raise ExternalAssetError(
-            "map links assets outside static/vendor (use maps.offline helpers): " + ", ".join(urls)
+            "map links assets outside static/vendor (use geo.offline helpers): " + ", ".join(urls)
         )
 
 
@@ -289,3 +293,13 @@ def map_fragment(m: folium.Map, *, check: bool = True) -> dict[str, SafeString |
         "script": mark_safe(f"<script>\n{root.script.render()}\n</script>"),
         "name": m.get_name(),
     }
+
+
+def region_outline(region_code: str) -> tuple[str, str] | None:
+    """A region's name and simplified boundary as GeoJSON text, for an offline map's context."""
+    return (
+        Region.objects.filter(code=region_code)
+        .annotate(shape=AsGeoJSON(SimplifyPreserveTopology("boundary", OUTLINE_TOLERANCE)))
+        .values_list("name", "shape")
+        .first()
+    )
