@@ -103,7 +103,7 @@ def test_vendored_css_only_references_local_files():
 
 
 def test_offline_map_has_no_internet_urls_at_all():
-    m = geo.offline_map(location=[39.9042, 116.4074], zoom_start=11)
+    m = maps.offline_map(location=[39.9042, 116.4074], zoom_start=11)
     html = maps.render_map_html(m)
 
     assert_offline(html)
@@ -114,7 +114,7 @@ def test_offline_map_has_no_internet_urls_at_all():
 
 
 def test_offline_map_links_only_vendored_leaflet_and_jquery():
-    header = header_of(geo.offline_map())
+    header = header_of(maps.offline_map())
 
     scripts = re.findall(r'<script src="([^"]+)"', header)
     styles = re.findall(r'<link rel="stylesheet" href="([^"]+)"', header)
@@ -125,7 +125,7 @@ def test_offline_map_links_only_vendored_leaflet_and_jquery():
 
 
 def test_jquery_can_be_left_out():
-    header = header_of(geo.offline_map(jquery=False))
+    header = header_of(maps.offline_map(jquery=False))
     assert "jquery" not in header
     assert "/static/vendor/leaflet/leaflet.js" in header
 
@@ -133,7 +133,7 @@ def test_jquery_can_be_left_out():
 def test_folium_map_class_is_not_patched():
     cdn_js, cdn_css = list(folium.Map.default_js), list(folium.Map.default_css)
 
-    m = geo.offline_map()
+    m = maps.offline_map()
     m.add_js_link("extra", "/static/extra.js")  # mutates the instance list only
     maps.render_map_html(m)
 
@@ -146,25 +146,25 @@ def test_folium_map_class_is_not_patched():
 
 
 def test_zoom_limits_are_set_on_the_map_itself():
-    m = geo.offline_map(location=[31.23, 121.47], min_zoom=4)
+    m = maps.offline_map(location=[31.23, 121.47], min_zoom=4)
     assert m.options["max_zoom"] == maps.DEFAULT_MAX_ZOOM == 18
     script = maps.map_fragment(m)["script"]
     assert '"maxZoom": 18' in script
     assert '"minZoom": 4' in script
     assert '"zoom": 10' in script
 
-    assert '"maxZoom": 16' in maps.map_fragment(geo.offline_map(max_zoom=16))["script"]
+    assert '"maxZoom": 16' in maps.map_fragment(maps.offline_map(max_zoom=16))["script"]
 
 
 def test_named_tile_providers_are_refused():
     with pytest.raises(ValueError, match="internet"):
-        geo.offline_map(tiles="OpenStreetMap")
+        maps.offline_map(tiles="OpenStreetMap")
     with pytest.raises(ValueError, match="internet"):
-        geo.offline_map(tiles="cartodbpositron")
+        maps.offline_map(tiles="cartodbpositron")
 
 
 def test_intranet_tile_server():
-    m = geo.offline_map(tiles="/tiles/{z}/{x}/{y}.png", attr="SEGIS 内网底图", max_zoom=17)
+    m = maps.offline_map(tiles="/tiles/{z}/{x}/{y}.png", attr="SEGIS 内网底图", max_zoom=17)
     html = maps.render_map_html(m)
     assert_offline(html)
     assert "L.tileLayer" in html
@@ -175,7 +175,7 @@ def test_intranet_tile_server():
 
 
 def test_default_marker_icons_point_at_vendored_images():
-    m = geo.offline_map(location=[30.0, 120.0])
+    m = maps.offline_map(location=[30.0, 120.0])
     folium.Marker([30.0, 120.0], tooltip="锅炉 #1", popup="<b>压力容器</b>").add_to(m)
     html = maps.render_map_html(m)
 
@@ -194,7 +194,7 @@ def test_default_marker_icons_point_at_vendored_images():
 
 def test_static_urls_follow_settings():
     with override_settings(STATIC_URL="/assets/"):
-        html = maps.render_map_html(geo.offline_map())
+        html = maps.render_map_html(maps.offline_map())
     assert '<script src="/assets/vendor/leaflet/leaflet.js"></script>' in html
     assert "/assets/vendor/leaflet/images/marker-icon.png" in html
 
@@ -218,7 +218,7 @@ def test_hashed_static_files(tmp_path):
         ]
         assert errors == []
 
-        m = geo.offline_map()
+        m = maps.offline_map()
         folium.Marker([30.0, 120.0]).add_to(m)
         add = maps.add_marker_cluster(m)
         folium.Marker([30.1, 120.1]).add_to(add)
@@ -243,7 +243,7 @@ def test_hashed_static_files(tmp_path):
 
 
 def test_marker_cluster_uses_vendored_plugin():
-    m = geo.offline_map(location=[30.27, 120.15])
+    m = maps.offline_map(location=[30.27, 120.15])
     cluster = maps.add_marker_cluster(m, name="电梯")
     for i in range(3):
         folium.Marker([30.27 + i / 100, 120.15]).add_to(cluster)
@@ -262,7 +262,7 @@ def test_marker_cluster_uses_vendored_plugin():
 
 
 def test_marker_cluster_accepts_locations_and_a_feature_group():
-    m = geo.offline_map()
+    m = maps.offline_map()
     group = folium.FeatureGroup(name="起重机械").add_to(m)
     maps.add_marker_cluster(group, locations=[[30.0, 120.0], [31.0, 121.0]])
     html = maps.render_map_html(m)
@@ -271,7 +271,7 @@ def test_marker_cluster_accepts_locations_and_a_feature_group():
 
 
 def test_heatmap_uses_vendored_plugin():
-    m = geo.offline_map(location=[23.13, 113.26])
+    m = maps.offline_map(location=[23.13, 113.26])
     heat = maps.add_heatmap(m, [(23.13, 113.26, 5), (23.14, 113.27, 1.5)], name="隐患", radius=20)
     html = maps.render_map_html(m)
 
@@ -283,7 +283,7 @@ def test_heatmap_uses_vendored_plugin():
 
 
 def test_cdn_plugins_are_caught():
-    m = geo.offline_map()
+    m = maps.offline_map()
     MarkerCluster().add_to(m)  # plain folium plugin: links cdnjs
     with pytest.raises(maps.ExternalAssetError, match="cdnjs.cloudflare.com"):
         maps.render_map_html(m)
@@ -307,7 +307,7 @@ def test_external_asset_urls():
 
 
 def test_map_fragment_pieces():
-    m = geo.offline_map(location=[36.65, 117.12])
+    m = maps.offline_map(location=[36.65, 117.12])
     folium.Marker([36.65, 117.12], popup="气瓶充装站").add_to(m)
     parts = maps.map_fragment(m)
 
@@ -330,7 +330,7 @@ def test_map_fragment_pieces():
 
 
 def test_map_fragment_in_a_django_template():
-    m = geo.offline_map(location=[36.65, 117.12], height="480px")
+    m = maps.offline_map(location=[36.65, 117.12], height="480px")
     template = Template(
         "<html><head>{{ map.header }}</head>"
         '<body><div class="map-box">{{ map.html }}</div>{{ map.script }}</body></html>'
