@@ -1,4 +1,4 @@
-"""Admin of the layers app: none of its own; it takes the task queue's page away.
+"""Admin of the exports app: none of its own; it takes the task queue's page away.
 
 django-tasks-db registers its queue (DBTaskResult) in the admin: every user's tasks with their
 arguments and tracebacks, scoped to no jurisdiction. What a task did is on its ExportJob, shown to

@@ -6,10 +6,12 @@ in the request and is downloaded at once; a larger one is queued for the backgro
 through `export_layer`, into the job's own directory under settings.EXPORT_ROOT, and every outcome
 is written on the job: done with a file, or failed with a message a user can read.
 
-Files leave nothing behind: a failed job's directory is removed at once; `clean_exports` removes
-expired files, the directories of jobs whose process was killed (the worker keeps an export's
-scratch files in the job's directory, see `export_in_background`) and stale scratch directories of
-exports killed inside a web request. See docs/export-jobs.md.
+The lifecycle (queue, claim, progress, cancel, the sweep of dead jobs) is the job kernel's,
+common/jobs.py; this module keeps what an export does. Files leave nothing behind: a failed or
+cancelled job's directory is removed at once; `clean_exports` removes expired files, the
+directories of jobs whose process was killed (the worker keeps an export's scratch files in the
+job's directory, see `export_in_background`) and stale scratch directories of exports killed inside
+a web request. See docs/export-jobs.md.
 """
 
 from __future__ import annotations
@@ -19,24 +21,21 @@ import datetime as dt
 import logging
 import os
 import shutil
-import socket
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connections, transaction
-from django.db.models import QuerySet
+from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
-from django_tasks_db.models import DBTaskResult
 
 from accounts import audit
 from accounts.models import User
+from common import jobs
 from exports.core import CHUNK_ROWS, TEMP_PREFIX, count_rows, download_names, export_layer
 from exports.core import _check_size as check_size
 from exports.models import ExportJob
@@ -139,30 +138,21 @@ def request_export(
         )
     job = ExportJob.objects.create(requester=user, parameters=parameters, estimate=estimate.rows)
     if background or estimate.background:
-        job.task_id = str(export_in_background.enqueue(job.pk).id)
-        job.save(update_fields=["task_id"])
+        jobs.enqueue(job, export_in_background, job.pk)
     region = narrowest(jurisdiction_prefix(user), parameters.get("region")) or ""
     audit.record(user, "export.requested", job, region_code=region)
     return job
 
 
-def this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def run_export(job_id: int, *, scratch: Path | None = None) -> ExportJob | None:
-    """Run a queued job to its end, done or failed; None if it is not queued (already run, or
-    gone). `scratch`: where export_layer's scratch files go (the worker's choice, see
+    """Run a queued job to its end, done or failed; None if it is not queued (already run,
+    cancelled, or gone). `scratch`: where export_layer's scratch files go (the worker's choice, see
     `export_in_background`). A KeyboardInterrupt or SystemExit (the worker told to stop) fails
     the job, then goes on up."""
-    now = timezone.now()
-    claimed = ExportJob.objects.filter(pk=job_id, state=State.QUEUED).update(
-        state=State.RUNNING, started_at=now, heartbeat_at=now, worker=this_process()
-    )
-    if not claimed:
+    job = jobs.claim(ExportJob.objects.select_related("requester__agency"), job_id)
+    if job is None:
         return None
-    job = ExportJob.objects.select_related("requester__agency").get(pk=job_id)
-    progress = ProgressWriter(job.pk)
+    progress = jobs.ProgressWriter(job)
     try:
         request = parse_parameters(job.requester, job.parameters)
         destination = job_directory(job.pk) / f"{job.pk}{request.format.extension}"
@@ -178,6 +168,10 @@ def run_export(job_id: int, *, scratch: Path | None = None) -> ExportJob | None:
                 progress=progress,
                 chunk_rows=progress_chunk(job.estimate),
             )
+    except jobs.JobStopped:  # cancelled, or taken for dead: its state says so already
+        _remove_files(job.pk)
+        job.refresh_from_db()
+        return job
     except ExportError as error:
         return fail_export(job, "; ".join(f"{k}: {v}" for k, v in error.errors.items()))
     except Exception as error:
@@ -195,20 +189,20 @@ def run_export(job_id: int, *, scratch: Path | None = None) -> ExportJob | None:
     finally:
         progress.close()
     finished = timezone.now()
-    done = {
-        "state": State.DONE,
-        "file_path": str(destination.relative_to(settings.EXPORT_ROOT)),
-        "file_name": result.filename,
-        "ascii_file_name": result.ascii_filename,
-        "file_size": destination.stat().st_size,
-        "rows_done": result.features,
-        "rows_total": result.features,
-        "heartbeat_at": finished,
-        "finished_at": finished,
-        "expires_at": finished + settings.EXPORT_EXPIRES_AFTER,
-    }
-    # Conditional: a cleaner that took the job for dead has failed it and removed its files.
-    if not ExportJob.objects.filter(pk=job.pk, state=State.RUNNING).update(**done):
+    recorded = jobs.finish(
+        job,
+        State.DONE,
+        file_path=str(destination.relative_to(settings.EXPORT_ROOT)),
+        file_name=result.filename,
+        ascii_file_name=result.ascii_filename,
+        file_size=destination.stat().st_size,
+        rows_done=result.features,
+        rows_total=result.features,
+        finished_at=finished,
+        heartbeat_at=finished,
+        expires_at=finished + settings.EXPORT_EXPIRES_AFTER,
+    )
+    if not recorded:  # cancelled, or a cleaner took it for dead meanwhile: nothing of it is kept
         _remove_files(job.pk)
     job.refresh_from_db()
     return job
@@ -217,39 +211,34 @@ def run_export(job_id: int, *, scratch: Path | None = None) -> ExportJob | None:
 def fail_export(job: ExportJob, message: str) -> ExportJob:
     """Record why a job failed and remove whatever it wrote."""
     _remove_files(job.pk)
-    job.state, job.error = State.FAILED, message
-    job.finished_at = timezone.now()
-    job.file_path = ""
-    job.save(update_fields=["state", "error", "finished_at", "file_path"])
+    if not jobs.fail(job, message, file_path=""):
+        job.refresh_from_db()  # it had ended already (cancelled, or failed by a cleaner)
     return job
+
+
+@transaction.atomic
+def cancel_export(job: ExportJob, *, acting_user: User) -> bool:
+    """Take back a queued or running export; False if it had ended already. A running one stops at
+    its next progress report and its worker removes what it wrote."""
+    if not jobs.cancel(job):
+        return False
+    region = narrowest(jurisdiction_prefix(job.requester), job.parameters.get("region")) or ""
+    audit.record(acting_user, "export.cancelled", job, region_code=region)
+    return True
 
 
 def expire_exports(*, requester: User | None = None, now: dt.datetime | None = None) -> int:
     """Delete the files of done jobs past their expiry and mark them expired."""
-    jobs = ExportJob.objects.filter(state=State.DONE, expires_at__lte=now or timezone.now())
+    done = ExportJob.objects.filter(state=State.DONE, expires_at__lte=now or timezone.now())
     if requester is not None:
-        jobs = jobs.filter(requester=requester)
+        done = done.filter(requester=requester)
     expired = 0
-    for job in jobs.only("pk"):
+    for job in done.only("pk"):
         _remove_files(job.pk)
         expired += ExportJob.objects.filter(pk=job.pk, state=State.DONE).update(
             state=State.EXPIRED, file_path=""
         )
     return expired
-
-
-def _process_gone(worker: str) -> bool:
-    """Whether the process named host:pid has ended; False when it cannot be told from here."""
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
 
 
 ABANDONED = (
@@ -259,41 +248,20 @@ ABANDONED = (
 LOST = "后台任务未能运行此导出，请重新导出 / the background worker lost this export: start it again"
 
 
-def _fail_still(jobs: QuerySet, message: str, now: dt.datetime) -> int:
-    """Fail each job of the queryset that is still in it when written (its state is in the
-    filter: a job that ended meanwhile keeps its end), and remove its files."""
-    failed = 0
-    for pk in list(jobs.values_list("pk", flat=True)):
-        if jobs.filter(pk=pk).update(state=State.FAILED, finished_at=now, error=message):
-            _remove_files(pk)
-            failed += 1
-    return failed
-
-
 def fail_abandoned_exports(*, now: dt.datetime | None = None) -> int:
-    """Fail the jobs nothing will finish: running in a process that has ended (a worker killed or
-    crashed, a web request cut off), or silent past EXPORT_STALLED_AFTER (a worker on another
-    host, or hung); queued jobs whose task the queue has finished, or started long ago, without
-    them, or whose request ended before it ran them. Their directories, half-written and scratch
-    files included, are removed."""
-    now = now or timezone.now()
-    stalled = now - settings.EXPORT_STALLED_AFTER
-    running = ExportJob.objects.filter(state=State.RUNNING)
-    dead = [
-        job.pk
-        for job in running.only("pk", "worker", "heartbeat_at", "created_at")
-        if _process_gone(job.worker) or (job.heartbeat_at or job.created_at) < stalled
-    ]
-    failed = _fail_still(running.filter(pk__in=dead), ABANDONED, now)
-    # A small export is claimed by its request the moment it is recorded; one still queued
-    # long after lost its request before it started.
-    unclaimed = ExportJob.objects.filter(state=State.QUEUED, task_id="", created_at__lt=stalled)
-    failed += _fail_still(unclaimed, ABANDONED, now)
-    queued = ExportJob.objects.filter(state=State.QUEUED).exclude(task_id="")
-    tasks = DBTaskResult.objects.filter(id__in=list(queued.values_list("task_id", flat=True)))
-    lost = tasks.exclude(status="READY").exclude(status="RUNNING", started_at__gte=stalled)
-    lost_ids = [str(task_id) for task_id in lost.values_list("id", flat=True)]
-    return failed + _fail_still(queued.filter(task_id__in=lost_ids), LOST, now)
+    """Fail the jobs nothing will finish (the kernel's sweep, with EXPORT_STALLED_AFTER: a worker
+    killed, crashed or hung, a web request cut off, a task the queue lost) and remove their
+    directories, half-written and scratch files included."""
+    failed = jobs.sweep(
+        ExportJob,
+        abandoned=ABANDONED,
+        lost=LOST,
+        stalled_after=settings.EXPORT_STALLED_AFTER,
+        now=now,
+    )
+    for pk in failed:
+        _remove_files(pk)
+    return len(failed)
 
 
 def _stale(path: Path, before: float) -> bool:
@@ -319,7 +287,7 @@ def clean_exports(*, now: dt.datetime | None = None) -> dict[str, int]:
         keep = {
             str(pk)
             for pk in ExportJob.objects.filter(
-                state__in=[State.QUEUED, State.RUNNING, State.DONE]
+                state__in=[*ExportJob.active_states(), State.DONE]
             ).values_list("pk", flat=True)
         }
         for entry in root.iterdir():
@@ -333,38 +301,6 @@ def clean_exports(*, now: dt.datetime | None = None) -> dict[str, int]:
                 shutil.rmtree(entry, ignore_errors=True)
                 report["orphans"] += 1
     return report
-
-
-# --------------------------------------------------------------------------- progress
-
-
-class ProgressWriter:
-    """Records a running job's progress from a thread of its own. The export reads its rows in one
-    long transaction, so a write on that connection would stay invisible to the status page until
-    the export ended; the thread's connection commits each write at once. A report arriving while
-    the previous one is still being written is dropped: the page shows the next."""
-
-    def __init__(self, job_id: int):
-        self.job_id = job_id
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-progress")
-        self._pending: Future | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self._pending is None or self._pending.done():
-            self._pending = self._executor.submit(self._write, done, total)
-
-    def _write(self, done: int, total: int) -> None:
-        try:
-            ExportJob.objects.filter(pk=self.job_id, state=State.RUNNING).update(
-                rows_done=done, rows_total=total, heartbeat_at=timezone.now()
-            )
-        except DatabaseError:
-            logger.exception("progress of export job %s not recorded", self.job_id)
-
-    def close(self) -> None:
-        """Wait for the last write, then close the thread's connection."""
-        self._executor.submit(connections.close_all)
-        self._executor.shutdown(wait=True)
 
 
 # --------------------------------------------------------------------------- the worker

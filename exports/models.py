@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from common.jobs import Job
+
 
 class ExportJobQuerySet(models.QuerySet):
     def visible_to(self, user) -> "ExportJobQuerySet":
@@ -14,18 +16,20 @@ class ExportJobQuerySet(models.QuerySet):
         return self.filter(requester=user)
 
     def active(self) -> "ExportJobQuerySet":
-        return self.filter(state__in=[ExportJob.State.QUEUED, ExportJob.State.RUNNING])
+        return self.filter(state__in=ExportJob.active_states())
 
 
-class ExportJob(models.Model):
+class ExportJob(Job):
     """One export a user asked for: what they submitted, the estimate, progress and outcome, and
     the file it left (under settings.EXPORT_ROOT) until it expires. See exports/jobs.py."""
 
     class State(models.TextChoices):
+        # The kernel's states (common.jobs.JobState), then the export's outcomes.
         QUEUED = "queued", _("排队中 / queued")
         RUNNING = "running", _("导出中 / running")
-        DONE = "done", _("已完成 / done")
         FAILED = "failed", _("失败 / failed")
+        CANCELLED = "cancelled", _("已取消 / cancelled")
+        DONE = "done", _("已完成 / done")
         EXPIRED = "expired", _("已过期 / expired")
 
     requester = models.ForeignKey(
@@ -39,25 +43,14 @@ class ExportJob(models.Model):
     parameters = models.JSONField(_("参数 / parameters"))
     estimate = models.PositiveIntegerField(_("预计行数 / estimated rows"))
     state = models.CharField(
-        _("状态 / state"), max_length=8, choices=State.choices, default=State.QUEUED
+        _("状态 / state"), max_length=12, choices=State.choices, default=State.QUEUED
     )
-    rows_done = models.PositiveIntegerField(_("已导出行数 / rows done"), default=0)
-    rows_total = models.PositiveIntegerField(_("总行数 / rows in all"), null=True, blank=True)
-    error = models.TextField(_("错误信息 / error"), blank=True)
     file_path = models.CharField(
         _("文件 / file"), max_length=255, blank=True, help_text="relative to EXPORT_ROOT"
     )
     file_name = models.CharField(_("下载文件名 / download name"), max_length=255, blank=True)
     ascii_file_name = models.CharField(max_length=255, blank=True)
     file_size = models.BigIntegerField(_("文件大小 / file size"), null=True, blank=True)
-    task_id = models.CharField(max_length=64, blank=True, help_text="the queue's task result")
-    worker = models.CharField(
-        max_length=128, blank=True, help_text="host:pid of the process running the export"
-    )
-    created_at = models.DateTimeField(_("提交时间 / submitted"), auto_now_add=True)
-    started_at = models.DateTimeField(_("开始时间 / started"), null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last progress report")
-    finished_at = models.DateTimeField(_("结束时间 / finished"), null=True, blank=True)
     expires_at = models.DateTimeField(_("过期时间 / expires"), null=True, blank=True)
 
     objects = ExportJobQuerySet.as_manager()

@@ -7,7 +7,8 @@ queue, `manage.py db_worker`); a commit is refused unless the last dry run used 
 CRS, layer and encoding and found no error. `run_import_job` runs one through `pipeline.run_import`
 (which re-validates every row inside the commit's transaction), writes progress from a thread of
 its own, and records the outcome (summary, findings) in one transaction: a job is never left half
-written. `clean_imports` removes upload directories no longer needed. See docs/import.md.
+written. `clean_imports` removes upload directories no longer needed. The lifecycle (queue, claim,
+progress, cancel, the sweep of dead jobs) is the job kernel's, common/jobs.py. See docs/import.md.
 """
 
 from __future__ import annotations
@@ -16,20 +17,18 @@ import datetime as dt
 import logging
 import shutil
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import DatabaseError, connections, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_tasks import task
-from django_tasks_db.models import DBTaskResult
 
 from accounts import audit
 from accounts.models import Role, User
+from common import jobs
 from geo import crs
 from registry.synthetic.copy import copy_rows
 
@@ -46,17 +45,13 @@ logger = logging.getLogger(__name__)
 
 State = ImportJob.State
 IMPORTER_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SUPERVISOR})
-RUNNING = (State.QUEUED, State.VALIDATING, State.COMMITTING)
+RUNNING = ImportJob.active_states()  # queued, validating, committing
 # The systems a file's coordinates may be declared in (Web Mercator is a display system only).
 SOURCE_CRSS = (crs.CRS.WGS84, crs.CRS.CGCS2000, crs.CRS.GCJ02, crs.CRS.BD09)
 # A layer's authority code, as the CRS it declares.
 LAYER_CRSS = {"EPSG:4326": crs.CRS.WGS84, "EPSG:4490": crs.CRS.CGCS2000}
-# Progress is written at most this often: the page polls about once a second.
-PROGRESS_SECONDS = 0.5
 # Directories of finished jobs are kept this long (the user may still run the file again).
 FINISHED_KEPT = dt.timedelta(days=1)
-# A running job silent this long has a dead or hung worker (progress comes every few seconds).
-STALLED_AFTER = dt.timedelta(minutes=30)
 # A directory without a job younger than this is an upload still being recorded.
 ORPHAN_GRACE = dt.timedelta(hours=1)
 FINDING_COLUMNS = ("job_id", "row", "column", "value", "rule", "severity", "message", "suggestion")
@@ -261,23 +256,27 @@ def request_run(job: ImportJob, *, commit: bool, acting_user: User) -> ImportJob
     )
     if problems:
         raise IntakeError(problems)
-    job.state, job.error, job.rows_done, job.heartbeat_at = State.QUEUED, "", 0, timezone.now()
-    job.save(update_fields=["state", "error", "rows_done", "heartbeat_at"])
-    job.task_id = str(import_in_background.enqueue(job.pk, commit).id)
-    job.save(update_fields=["task_id"])
+    jobs.enqueue(job, import_in_background, job.pk, commit)
     return job
+
+
+@transaction.atomic
+def cancel_import(job: ImportJob, *, acting_user: User) -> bool:
+    """Take back a queued or running dry run or commit; False if it had ended already. A running
+    one stops at its next progress report, its transaction rolled back: nothing is written."""
+    if not jobs.cancel(job):
+        return False
+    audit.record(acting_user, "import.cancelled", job, after=_audited(job))
+    return True
 
 
 def run_import_job(job_id: int, commit: bool) -> ImportJob | None:
     """Run a queued job to its end (validated, committed or failed); None if it is not queued."""
-    now = timezone.now()
     running = State.COMMITTING if commit else State.VALIDATING
-    if not ImportJob.objects.filter(pk=job_id, state=State.QUEUED).update(
-        state=running, heartbeat_at=now, rows_done=0
-    ):
+    job = jobs.claim(ImportJob.objects.select_related("requester__agency"), job_id, state=running)
+    if job is None:
         return None
-    job = ImportJob.objects.select_related("requester__agency").get(pk=job_id)
-    progress = ProgressWriter(job.pk, running)
+    progress = jobs.ProgressWriter(job)
     try:
         upload = load_upload(job.token)
         request = ImportRequest(
@@ -290,11 +289,12 @@ def run_import_job(job_id: int, commit: bool) -> ImportJob | None:
         outcome = run_import(
             upload, request, acting_user=job.requester, commit=commit, progress=progress
         )
+    except jobs.JobStopped:  # cancelled, or taken for dead: its state says so already
+        job.refresh_from_db()
+        return job
     except IntakeError as error:
-        progress.close()
         return fail_import(job, "; ".join(f.message for f in error.findings))
     except Exception as error:
-        progress.close()
         logger.exception("import job %s failed", job.pk)
         return fail_import(
             job,
@@ -303,10 +303,10 @@ def run_import_job(job_id: int, commit: bool) -> ImportJob | None:
             f"{job.pk}",
         )
     except BaseException:
-        progress.close()
         fail_import(job, "导入被中止 / the import was stopped before it ended: run it again")
         raise
-    progress.close()
+    finally:
+        progress.close()
     return record_outcome(job, outcome, commit=commit)
 
 
@@ -315,20 +315,30 @@ def record_outcome(job: ImportJob, outcome: ImportOutcome, *, commit: bool) -> I
     """The summary, the findings and the new state, all at once."""
     now = timezone.now()
     summary = {**outcome.summary(), "file": file_facts(job), "validated_with": _chosen(job)}
-    job.findings.all().delete()
-    store_findings(job, outcome)
-    job.summary = summary
-    job.rows_done = job.rows_total = outcome.rows
-    job.heartbeat_at = now
     if outcome.committed:
-        job.state, job.committed_at = State.COMMITTED, now
-        action = "import.committed"
+        state, moment, action = State.COMMITTED, {"committed_at": now}, "import.committed"
     else:
         # A commit that met an error (the data changed since the dry run) wrote nothing: its
         # report is the new dry run.
-        job.state, job.validated_at = State.VALIDATED, now
-        action = "import.validated"
-    job.save()
+        state, moment, action = State.VALIDATED, {"validated_at": now}, "import.validated"
+    # Committed rows are in: that is recorded even over a cancel or a sweep that came too late;
+    # a dry run's report is not.
+    recorded = jobs.finish(
+        job,
+        state,
+        force=outcome.committed,
+        summary=summary,
+        rows_done=outcome.rows,
+        rows_total=outcome.rows,
+        finished_at=now,
+        heartbeat_at=now,
+        **moment,
+    )
+    if not recorded:
+        job.refresh_from_db()
+        return job
+    job.findings.all().delete()
+    store_findings(job, outcome)
     if not commit:
         _save_mapping(job)
     audit.record(job.requester, action, job, after=_audited(job))
@@ -366,9 +376,10 @@ def _save_mapping(job: ImportJob) -> None:
 def fail_import(job: ImportJob, message: str) -> ImportJob:
     """Record why a job failed; whatever the run wrote was rolled back with its transaction."""
     with transaction.atomic():
-        job.state, job.error, job.heartbeat_at = State.FAILED, message, timezone.now()
-        job.save(update_fields=["state", "error", "heartbeat_at"])
-        audit.record(job.requester, "import.failed", job, after=_audited(job))
+        if jobs.fail(job, message):
+            audit.record(job.requester, "import.failed", job, after=_audited(job))
+        else:
+            job.refresh_from_db()  # it had ended already (cancelled, or failed by a cleaner)
     return job
 
 
@@ -387,70 +398,18 @@ def _audited(job: ImportJob) -> dict[str, Any]:
     }
 
 
-class ProgressWriter:
-    """Writes a running job's progress from a thread of its own: the import runs in one long
-    transaction, and a write on its connection would stay invisible to the polling page until the
-    end. At most one write every PROGRESS_SECONDS; the last report always goes through."""
-
-    def __init__(self, job_id: int, state: str):
-        self.job_id, self.state = job_id, state
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-progress")
-        self._pending: Future | None = None
-        self._last = 0.0
-        self._latest: tuple[int, int | None] | None = None
-
-    def __call__(self, done: int, total: int | None) -> None:
-        self._latest = (done, total)
-        now = time.monotonic()
-        if now - self._last >= PROGRESS_SECONDS and (self._pending is None or self._pending.done()):
-            self._last = now
-            self._pending = self._executor.submit(self._write, done, total)
-
-    def _write(self, done: int, total: int | None) -> None:
-        try:
-            ImportJob.objects.filter(pk=self.job_id, state=self.state).update(
-                rows_done=done, rows_total=total, heartbeat_at=timezone.now()
-            )
-        except DatabaseError:
-            logger.exception("progress of import job %s not recorded", self.job_id)
-
-    def close(self) -> None:
-        """Wait for the last write, then close the thread's connection."""
-        if self._latest is not None:
-            self._executor.submit(self._write, *self._latest)
-        self._executor.submit(connections.close_all)
-        self._executor.shutdown(wait=True)
-
-
 ABANDONED = (
     "导入进程已中止（被终止或崩溃），请重新运行 / the process running this import ended before it "
     "did (killed or crashed): run it again"
 )
+LOST = "后台任务未能运行此导入，请重新运行 / the background worker lost this import: run it again"
 
 
 def fail_abandoned_imports(*, now: dt.datetime | None = None) -> int:
-    """Fail the jobs nothing will finish: running and silent for STALLED_AFTER (a worker killed
-    or hung), queued without a task, or for a task the queue has finished or given up. A run's
-    writes were in its transaction: nothing of it is left but the state, failed here."""
-    now = now or timezone.now()
-    stalled = now - STALLED_AFTER
-    silent = Q(state__in=[State.VALIDATING, State.COMMITTING], heartbeat_at__lt=stalled)
-    unqueued = Q(state=State.QUEUED, task_id="", heartbeat_at__lt=stalled)
-    queued = ImportJob.objects.filter(state=State.QUEUED).exclude(task_id="")
-    finished = DBTaskResult.objects.filter(
-        id__in=list(queued.values_list("task_id", flat=True))
-    ).exclude(status__in=["READY", "RUNNING"])
-    lost = [str(pk) for pk in finished.values_list("id", flat=True)]
-    failed = 0
-    for job in ImportJob.objects.filter(
-        silent | unqueued | Q(state=State.QUEUED, task_id__in=lost)
-    ):
-        # Conditional: a job that moved on meanwhile keeps its state.
-        if ImportJob.objects.filter(pk=job.pk, state=job.state).update(
-            state=State.FAILED, error=ABANDONED, heartbeat_at=now
-        ):
-            failed += 1
-    return failed
+    """Fail the jobs nothing will finish (the kernel's sweep, with JOB_STALLED_AFTER: a worker
+    killed or hung, a task the queue lost). A run's writes were in its transaction: nothing of it
+    is left but the state, failed here."""
+    return len(jobs.sweep(ImportJob, abandoned=ABANDONED, lost=LOST, now=now))
 
 
 @task()
@@ -467,20 +426,21 @@ def import_in_background(job_id: int, commit: bool) -> None:
 
 
 def clean_imports(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """Fail abandoned jobs, then remove the upload directories no longer needed: of jobs committed
-    or failed more than a day ago, of uploads older than IMPORT_KEEP_DAYS, and directories no job owns. A running job's
-    directory is never touched."""
+    """Fail abandoned jobs, then remove the upload directories no longer needed: of jobs committed,
+    failed or cancelled more than a day ago, of uploads older than IMPORT_KEEP_DAYS, and
+    directories no job owns. A running job's directory is never touched."""
     now = now or timezone.now()
     keep_days = dt.timedelta(days=getattr(settings, "IMPORT_KEEP_DAYS", 7))
     root = import_root()
     report = {"abandoned": fail_abandoned_imports(now=now), "finished": 0, "old": 0, "orphans": 0}
     if not root.is_dir():
         return report
-    jobs = ImportJob.objects.exclude(state__in=RUNNING)
-    finished = jobs.annotate(ended=Coalesce("committed_at", "heartbeat_at", "created_at")).filter(
-        Q(state=State.COMMITTED) | Q(state=State.FAILED), ended__lt=now - FINISHED_KEPT
+    idle = ImportJob.objects.exclude(state__in=RUNNING)
+    ended = Coalesce("finished_at", "committed_at", "heartbeat_at", "created_at")
+    finished = idle.annotate(ended=ended).filter(
+        state__in=[State.COMMITTED, State.FAILED, State.CANCELLED], ended__lt=now - FINISHED_KEPT
     )
-    old = jobs.filter(created_at__lt=now - keep_days).exclude(pk__in=finished.values("pk"))
+    old = idle.filter(created_at__lt=now - keep_days).exclude(pk__in=finished.values("pk"))
     for key, queryset in (("finished", finished), ("old", old)):
         for token in queryset.values_list("token", flat=True):
             # Checked again at the last moment: a user may have started a dry run meanwhile.
@@ -510,6 +470,7 @@ def elements_for(dataset: str) -> list[dict[str, Any]]:
 
 
 __all__ = [
+    "cancel_import",
     "clean_imports",
     "create_job",
     "elements_for",

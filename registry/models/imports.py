@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from common.jobs import Job
+
 
 class Dataset(models.TextChoices):
     EQUIPMENT = "equipment", _("设备 / equipment")
@@ -24,17 +26,22 @@ class ImportJobQuerySet(models.QuerySet):
         return self.filter(requester=user)
 
 
-class ImportJob(models.Model):
+class ImportJob(Job):
     """One uploaded file on its way in: mapping, dry run, commit, with progress and the outcome."""
 
     class State(models.TextChoices):
-        UPLOADED = "uploaded", _("已上传 / uploaded")
+        # The kernel's states (common.jobs.JobState; a run is validating or committing), then the
+        # import's own.
         QUEUED = "queued", _("排队中 / queued")
         VALIDATING = "validating", _("校验中 / validating")
-        VALIDATED = "validated", _("已校验 / validated")
         COMMITTING = "committing", _("入库中 / committing")
-        COMMITTED = "committed", _("已入库 / committed")
         FAILED = "failed", _("失败 / failed")
+        CANCELLED = "cancelled", _("已取消 / cancelled")
+        UPLOADED = "uploaded", _("已上传 / uploaded")
+        VALIDATED = "validated", _("已校验 / validated")
+        COMMITTED = "committed", _("已入库 / committed")
+
+    RUNNING_STATES = (State.VALIDATING, State.COMMITTING)
 
     requester = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -64,16 +71,11 @@ class ImportJob(models.Model):
     state = models.CharField(
         _("状态 / state"), max_length=12, choices=State.choices, default=State.UPLOADED
     )
-    rows_done = models.PositiveIntegerField(_("已处理行数 / rows done"), default=0)
-    rows_total = models.PositiveIntegerField(_("总行数 / rows in all"), null=True, blank=True)
     # rows, errors, warnings, new, changed, unchanged, units_new, seconds, rows_per_second
     summary = models.JSONField(_("结果 / summary"), default=dict, blank=True)
-    error = models.TextField(_("错误信息 / error"), blank=True)
-    task_id = models.CharField(max_length=64, blank=True, help_text="the queue's task result")
     created_at = models.DateTimeField(_("上传时间 / uploaded"), auto_now_add=True)
     validated_at = models.DateTimeField(_("校验时间 / validated"), null=True, blank=True)
     committed_at = models.DateTimeField(_("入库时间 / committed"), null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last progress report")
 
     objects = ImportJobQuerySet.as_manager()
 

@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import math
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -33,9 +34,10 @@ from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
 from accounts.models import AuditEntry
+from common.jobs import ProgressWriter
 from exports import tables
 from exports.core import TEMP_PREFIX
-from exports.jobs import ProgressWriter, clean_exports, request_export
+from exports.jobs import cancel_export, clean_exports, request_export
 from exports.models import ExportJob
 from registry.models import Accident, Equipment, UnitRole
 from tests.conftest import XINGQING, XIXIA, inside, load_test_regions
@@ -330,7 +332,7 @@ def test_progress_is_seen_while_the_export_holds_its_transaction(live_regions, u
     job = ExportJob.objects.create(
         requester=users["xingqing"], parameters={}, estimate=10, state=ExportJob.State.RUNNING
     )
-    writer = ProgressWriter(job.pk)
+    writer = ProgressWriter(job)
     with transaction.atomic():
         assert ExportJob.objects.get(pk=job.pk).rows_done == 0
         writer(4, 10)
@@ -465,6 +467,21 @@ def test_a_job_the_queue_lost_is_failed(users, registry, export_root):
     assert job.state == ExportJob.State.FAILED and "lost this export" in job.error
 
 
+def test_a_cancelled_export_is_never_run(users, registry, export_root):
+    user = users["xingqing"]
+    job = queue(user, region=XINGQING)
+    assert cancel_export(job, acting_user=user)
+    assert not user.export_jobs.active().exists()  # it no longer counts against the limit
+    run_worker()
+    job.refresh_from_db()
+    assert job.state == ExportJob.State.CANCELLED and not job.file_path
+    assert not (export_root / str(job.pk)).exists()
+    assert DBTaskResult.objects.get(id=job.task_id).status == "SUCCESSFUL"  # it found nothing to do
+    entry = AuditEntry.objects.get(action="export.cancelled")
+    assert entry.actor == user and entry.region_code == XINGQING
+    assert not cancel_export(job, acting_user=user)  # it had ended
+
+
 # --------------------------------------------------------------------------- a killed worker
 
 
@@ -509,8 +526,9 @@ def test_the_worker_command_runs_a_queued_export(live_regions, users, make_equip
 
 @contextlib.contextmanager
 def worker_inside_an_export(job: ExportJob, export_root: Path):
-    """A real worker process (`manage.py db_worker --batch`) caught inside export_layer, its
-    scratch directory open; yields the process, and ends it if the test did not."""
+    """A real worker process (`manage.py db_worker --batch`, logging at verbosity 1 to its stderr)
+    caught inside export_layer, its scratch directory open; yields the process, and ends it if the
+    test did not."""
     env = {**os.environ, "DATABASE_URL": _database_url(), "EXPORT_ROOT": str(export_root),
            "DJANGO_SETTINGS_MODULE": "config.settings.test", "PGAPPNAME": WORKER_APP}  # fmt: skip
     scratch = export_root / str(job.pk) / "scratch"
@@ -521,7 +539,7 @@ def worker_inside_an_export(job: ExportJob, export_root: Path):
             cursor.execute("LOCK TABLE registry_equipment IN ACCESS EXCLUSIVE MODE")
         worker = subprocess.Popen(
             [sys.executable, "manage.py", "db_worker", "--batch", "--no-reload",
-             "--no-startup-delay", "--verbosity", "0"],
+             "--no-startup-delay", "--verbosity", "1"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
         try:
@@ -567,18 +585,33 @@ def test_a_killed_worker_leaves_a_failed_job_and_no_files(accident_export, expor
     assert not (export_root / str(job.pk)).exists()
 
 
+def _read_until(process: subprocess.Popen, text: bytes, timeout: float = 60) -> bytes:
+    """What the process wrote to its stderr up to and including `text`."""
+    deadline, seen = time.monotonic() + timeout, b""
+    while text not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"timed out waiting for {text!r} in {seen.decode()!r}"
+        if select.select([process.stderr], [], [], left)[0]:
+            chunk = os.read(process.stderr.fileno(), 4096)
+            assert chunk, f"the process ended before writing {text!r}: {seen.decode()!r}"
+            seen += chunk
+    return seen
+
+
 def test_a_worker_told_twice_to_stop_fails_its_job_itself(accident_export, export_root):
     """How `./segis demo` stops its worker: a first TERM lets the export finish, a second ends it;
     the worker records the job as failed and removes its files on its way out."""
     job = accident_export
     with worker_inside_an_export(job, export_root) as worker:
         worker.terminate()
-        time.sleep(0.5)
+        # The worker's handler logs the first signal: only then may the second come (two signals
+        # before the handler runs would be handled once).
+        before = _read_until(worker, b"shutting down gracefully")
         assert worker.poll() is None  # still in the export
         worker.terminate()
         _, errors = worker.communicate(timeout=30)
         # The queue records the task's SystemExit as its failure and the worker leaves as asked.
-        assert worker.returncode == 0, errors.decode()
+        assert worker.returncode == 0, (before + errors).decode()
     job.refresh_from_db()
     assert job.state == ExportJob.State.FAILED and "stopped before it ended" in job.error
     assert not (export_root / str(job.pk)).exists()

@@ -22,6 +22,7 @@ from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
 from accounts.models import AuditEntry, Role
+from common.jobs import ProgressWriter
 from registry.importers import jobs
 from registry.models import Equipment
 from registry.models.imports import ImportFinding, ImportJob, SavedMapping
@@ -374,8 +375,24 @@ def test_jobs_a_dead_worker_left_are_failed(users):
         "queued",
     )
     assert "run it again" in client.get(stuck["urls"]["self"]).json()["error"]
+    assert "lost this import" in client.get(lost["urls"]["self"]).json()["error"]
     # A failed job may be run again.
     assert client.post(stuck["urls"]["validate"]).status_code == 202
+
+
+def test_a_cancelled_dry_run_is_never_run_and_may_be_run_again(users):
+    user = users["xingqing"]
+    client = client_of(user)
+    job = upload(client, [device_row(1)])
+    client.post(job["urls"]["mapping"], {"mapping": MAPPING}, content_type="application/json")
+    assert client.post(job["urls"]["validate"]).status_code == 202
+    assert jobs.cancel_import(ImportJob.objects.get(pk=job["id"]), acting_user=user)
+    run_worker()
+    cancelled = client.get(job["urls"]["self"]).json()
+    assert cancelled["state"] == "cancelled" and not cancelled["summary"]
+    assert not ImportFinding.objects.filter(job_id=job["id"]).exists()
+    assert AuditEntry.objects.filter(action="import.cancelled", object_pk=str(job["id"])).exists()
+    assert dry_run(client, job)["state"] == "validated"
 
 
 @pytest.fixture
@@ -390,7 +407,7 @@ def test_progress_is_written_where_the_page_sees_it(regions_after_flush, users):
     job = ImportJob.objects.create(
         requester=users["xingqing"], token="e" * 32, original_name="x", state="validating"
     )
-    writer = jobs.ProgressWriter(job.pk, "validating")
+    writer = ProgressWriter(job)
     writer(5_000, 20_000)
     for done in range(5_001, 15_000):  # within the throttle: dropped but the last
         writer(done, 20_000)
