@@ -167,9 +167,13 @@ EXPORT_ROOT = Path(env("EXPORT_ROOT", default=str(VAR_DIR / "exports")))
 # export becomes a background job with progress and a download link.
 EXPORT_DIRECT_MAX_ROWS = env.int("EXPORT_DIRECT_MAX_ROWS", default=20_000)
 EXPORT_EXPIRES_AFTER = dt.timedelta(hours=env.float("EXPORT_EXPIRES_HOURS", default=24))
-# A running job reports progress every chunk of rows (seconds apart); one silent this long has a
-# dead or hung worker (on another host, where its process cannot be looked up) and is failed.
-EXPORT_STALLED_AFTER = dt.timedelta(minutes=env.float("EXPORT_STALLED_MINUTES", default=30))
+# Background jobs (common/jobs.py): a running job reports progress every few seconds; one silent
+# this long has a dead or hung worker (on another host, where its process cannot be looked up) and
+# is failed by the sweep (imports use it; exports may have their own).
+JOB_STALLED_AFTER = dt.timedelta(minutes=env.float("JOB_STALLED_MINUTES", default=30))
+EXPORT_STALLED_AFTER = dt.timedelta(
+    minutes=env.float("EXPORT_STALLED_MINUTES", default=JOB_STALLED_AFTER.total_seconds() / 60)
+)
 # Queued or running jobs one user may have at a time.
 EXPORT_MAX_ACTIVE_JOBS = env.int("EXPORT_MAX_ACTIVE_JOBS", default=3)
 
