@@ -79,7 +79,7 @@ class Listener:
         self.socket.listen(16)
         self.port = self.socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.count = 0
+        self.peers: list[tuple[str, int]] = []  # accepted, in order
         self.lock = threading.Lock()
         self.running = True
         self.thread = threading.Thread(target=self._accept, daemon=True)
@@ -88,17 +88,26 @@ class Listener:
     def _accept(self) -> None:
         while self.running:
             if select.select([self.socket], [], [], 0.05)[0]:
-                connection, _ = self.socket.accept()
+                connection, peer = self.socket.accept()
                 connection.close()
                 with self.lock:
-                    self.count += 1
+                    self.peers.append(peer)
 
-    def connections(self, wait: float = 0.5) -> int:
-        """Connections since the last call, after waiting for late ones."""
-        time.sleep(wait)
-        with self.lock:
-            count, self.count = self.count, 0
-        return count
+    def connections(self, timeout: float = 30) -> int:
+        """Connections made before this call and since the last one. A marker connection of our
+        own goes last: the socket accepts in order, so once the marker is counted, so is every
+        connection made before it."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as marker:
+            mark = marker.getsockname()
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                if mark in self.peers:
+                    before = self.peers.index(mark)
+                    del self.peers[: before + 1]
+                    return before
+            assert time.monotonic() < deadline, "the listener never saw its own marker"
+            time.sleep(0.01)
 
     def close(self) -> None:
         self.running = False
