@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib
 import os
 import shutil
 import tempfile
@@ -27,7 +28,6 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
-from exports import tables, vector
 from exports.naming import ascii_filename, export_filename, region_label
 from exports.options import (
     REGIONS,
@@ -53,14 +53,23 @@ from maps.tiles import SOURCES
 
 CHUNK_ROWS = 10_000
 TEMP_PREFIX = "segis-export-"
-WRITERS: dict[str, Callable[[Plan, Path], Path]] = {
-    "gpkg": vector.write_gpkg,
-    "shp": vector.write_shapefile,
-    "geojson": vector.write_geojson,
-    "kml": vector.write_kml,
-    "csv": tables.write_csv,
-    "xlsx": tables.write_xlsx,
+# Format → (module, writer). The writers' libraries (pyarrow, pyogrio, openpyxl) load with the
+# first export, not when Django starts.
+WRITERS = {
+    "gpkg": ("exports.vector", "write_gpkg"),
+    "shp": ("exports.vector", "write_shapefile"),
+    "geojson": ("exports.vector", "write_geojson"),
+    "kml": ("exports.vector", "write_kml"),
+    "csv": ("exports.tables", "write_csv"),
+    "xlsx": ("exports.tables", "write_xlsx"),
 }
+XLSX_MAX_ROWS = 1_048_576  # including the header row
+
+
+def writer(fmt: Format) -> Callable[[Plan, Path], Path]:
+    """The function that writes a file of this format."""
+    module, name = WRITERS[fmt.name]
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass(frozen=True)
@@ -154,9 +163,10 @@ def download_names(
     )
 
 
-def _check_size(fmt: Format, total: int) -> None:
-    if fmt.name == "xlsx" and total >= tables.XLSX_MAX_ROWS:
-        most = tables.XLSX_MAX_ROWS - 1
+def check_size(fmt: Format, total: int) -> None:
+    """Refuse an XLSX longer than Excel can open, before any work."""
+    if fmt.name == "xlsx" and total >= XLSX_MAX_ROWS:
+        most = XLSX_MAX_ROWS - 1
         raise ExportError(
             {
                 "format": f"XLSX 最多 {most:,} 行，本次 {total:,} 行，请用 CSV 或 GeoPackage / XLSX "
@@ -217,7 +227,7 @@ def export_layer(
         else:
             rows = layer_rows(user, layer, query, area, today)
             total = rows.count()
-            _check_size(fmt, total)
+            check_size(fmt, total)
             parts = _parts(layer, fmt, rows)
             query = query or LayerQuery(layer, ())
         plan = Plan(
@@ -238,7 +248,7 @@ def export_layer(
         if progress is not None:
             progress(0, total)
         with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as directory:
-            written = WRITERS[fmt.name](plan, Path(directory))
+            written = writer(fmt)(plan, Path(directory))
             _deliver(written, Path(destination))
     return ExportResult(
         path=Path(destination),

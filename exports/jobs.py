@@ -36,8 +36,14 @@ from django_tasks import task
 from accounts import audit
 from accounts.models import User
 from common import jobs
-from exports.core import CHUNK_ROWS, TEMP_PREFIX, count_rows, download_names, export_layer
-from exports.core import _check_size as check_size
+from exports.core import (
+    CHUNK_ROWS,
+    TEMP_PREFIX,
+    check_size,
+    count_rows,
+    download_names,
+    export_layer,
+)
 from exports.models import ExportJob
 from exports.options import ExportError, jurisdiction_prefix, narrowest
 from exports.submission import parse_parameters

@@ -25,7 +25,6 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_FIRST = frozenset(FORMULA_PREFIXES)
 TEXT_TYPES = ("str", "datetime")
 PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-XLSX_MAX_ROWS = 1_048_576  # including the header row
 SHEET_TITLE_UNSAFE = re.compile(r"[\[\]:*?/\\]")
 
 

@@ -26,22 +26,24 @@ which raise :class:`ExternalAssetError`.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import folium
-from branca.element import MacroElement
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.templatetags.static import static
 from django.utils.safestring import SafeString, mark_safe
-from folium.elements import JSCSSMixin
-from folium.plugins import HeatMap, MarkerCluster
-from folium.template import Template
 
 from geo.functions import SimplifyPreserveTopology
 from geo.models import Region
+
+# folium pulls in pandas: it is imported where a map is made, not when Django starts.
+if TYPE_CHECKING:
+    import folium
+    from folium.elements import JSCSSMixin
+    from folium.plugins import HeatMap, MarkerCluster
 
 __all__ = [
     "DEFAULT_MAX_ZOOM",
@@ -100,29 +102,35 @@ def _use_local_assets(
     element.default_css = _static(css)
 
 
-class _DefaultIconPaths(MacroElement):
-    """Point ``L.Icon.Default`` at the vendored marker images.
+@functools.cache
+def _default_icon_paths() -> type:
+    """The element pointing ``L.Icon.Default`` at the vendored marker images.
 
     Leaflet finds its images from leaflet.css's URL or a ``url(...marker-icon.png)``
     background; both fail once ManifestStaticFilesStorage hashes the file names,
     which would leave every default marker as a broken image.
     """
+    from branca.element import MacroElement
+    from folium.template import Template
 
-    _template = Template(
-        """
-        {% macro header(this, kwargs) %}
-            <script>
-                L.Icon.Default.imagePath = "";
-                L.Icon.Default.mergeOptions({{ this.icons|tojson }});
-            </script>
-        {% endmacro %}
-        """
-    )
+    class DefaultIconPaths(MacroElement):
+        _template = Template(
+            """
+            {% macro header(this, kwargs) %}
+                <script>
+                    L.Icon.Default.imagePath = "";
+                    L.Icon.Default.mergeOptions({{ this.icons|tojson }});
+                </script>
+            {% endmacro %}
+            """
+        )
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._name = "DefaultIconPaths"
-        self.icons = {key: static(path) for key, path in MARKER_ICONS.items()}
+        def __init__(self) -> None:
+            super().__init__()
+            self._name = "DefaultIconPaths"
+            self.icons = {key: static(path) for key, path in MARKER_ICONS.items()}
+
+    return DefaultIconPaths
 
 
 def offline_map(
@@ -147,6 +155,8 @@ def offline_map(
     maps without popups or ``keep_in_front()``.  Other keyword arguments go to
     ``folium.Map`` (``width``, ``height``, ``attr``, ``control_scale``, ...).
     """
+    import folium
+
     if isinstance(tiles, str) and "{" not in tiles:
         raise ValueError(
             f"tiles={tiles!r} names a tile provider on the internet; pass None, a "
@@ -165,7 +175,7 @@ def offline_map(
     if min_zoom is not None:
         m.options["min_zoom"] = min_zoom
     _use_local_assets(m, LEAFLET_JS + (JQUERY_JS if jquery else []), LEAFLET_CSS)
-    _DefaultIconPaths().add_to(m)
+    _default_icon_paths()().add_to(m)
     return m
 
 
@@ -201,6 +211,8 @@ def add_outline(
     m: folium.Map, geojson: str, *, name: str | None = None, **style: Any
 ) -> folium.GeoJson:
     """An area's outline for context (a county, a plan's area): the basemap an offline map lacks."""
+    import folium
+
     layer = folium.GeoJson(
         json.loads(geojson),
         name=name,
@@ -216,6 +228,8 @@ def add_marker_cluster(parent: folium.Map | folium.map.Layer, **kwargs: Any) -> 
     ``kwargs`` go to ``MarkerCluster`` (``locations``, ``popups``, ``name``,
     ``disableClusteringAtZoom``...).  Add markers to the returned cluster.
     """
+    from folium.plugins import MarkerCluster
+
     cluster = MarkerCluster(**kwargs)
     _use_local_assets(cluster, MARKER_CLUSTER_JS, MARKER_CLUSTER_CSS)
     cluster.add_to(parent)
@@ -232,6 +246,8 @@ def add_heatmap(
     Uses folium's Leaflet.heat build from static/vendor; ``kwargs`` go to ``HeatMap``
     (``name``, ``radius``, ``blur``, ``min_opacity``, ``gradient``...).
     """
+    from folium.plugins import HeatMap
+
     heat = HeatMap([list(p) for p in points], **kwargs)
     _use_local_assets(heat, HEATMAP_JS)
     heat.add_to(parent)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import TYPE_CHECKING
 
-import folium
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.urls import reverse
 from django.utils.html import format_html
@@ -16,6 +16,9 @@ from geo.models import Region
 from geo.offline import add_heatmap, add_marker_cluster, offline_map
 from maps.summary import Summary
 from registry.models import Accident, EmergencyResource, Equipment
+
+if TYPE_CHECKING:
+    import folium
 
 # Overdue rate classes (share of in-use devices): the legend on the page shows the same bins.
 OVERDUE_CLASSES = [
@@ -47,6 +50,8 @@ def _feature_collection(regions, properties: dict[str, dict]) -> dict:
 
 
 def dashboard_map(user: User, summary: Summary) -> folium.Map:
+    import folium
+
     prefix = user.jurisdiction_prefix or ""
     width = len(summary.by_region[0].code) if summary.by_region else 6
     rows = {r.code: r for r in summary.by_region}
@@ -91,6 +96,8 @@ def dashboard_map(user: User, summary: Summary) -> folium.Map:
 
 def _with_point_layers(m: folium.Map, user: User) -> folium.Map:
     """Overdue devices, accidents and emergency resources over the region map, with a layer switch."""
+    import folium
+
     overdue = (
         Equipment.objects.visible_to(user)
         .overdue()

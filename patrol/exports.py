@@ -13,9 +13,8 @@ import datetime as dt
 import json
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import folium
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.db.models import Prefetch
 from django.utils.html import escape
@@ -32,6 +31,9 @@ from .exceptions import refuse
 from .models import PatrolPlan, PatrolRoute, PatrolStop
 from .pages import DAY_START
 from .routes import place_of
+
+if TYPE_CHECKING:
+    import folium
 
 PURPOSE = "patrol route sheet"
 CONTACT_FIELDS = ("contact_name", "contact_phone")
@@ -405,6 +407,8 @@ def _add_outline(m: folium.Map, plan: PatrolPlan) -> None:
 
 
 def _badge(spot: tuple[float, float], text: str, css: str, size: int) -> folium.Marker:
+    import folium
+
     return folium.Marker(
         spot,
         icon=folium.DivIcon(
@@ -439,6 +443,8 @@ def _marker_groups(
 def sheet_map(facts: dict) -> dict:
     """The day on a map without a basemap: the plan's area, the route line, numbered stops, the
     start and end; fitted to the route, fixed (it prints as it shows)."""
+    import folium
+
     path = [(lat, lon) for lon, lat in facts["path"]]
     m = printed_map(location=path[0], zoom_start=13, width=MAP_WIDTH_PX, height=MAP_HEIGHT_PX)
     _add_outline(m, facts["plan"])

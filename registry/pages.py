@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-import folium
 from django.contrib.auth.decorators import login_required
 from django.contrib.gis.geos import GEOSGeometry
 from django.db.models import Count, Model, Q
@@ -29,6 +28,8 @@ SHORT_LIST = 50
 
 def small_map(geometry: GEOSGeometry | None, region_code: str) -> dict:
     """The record's point or route over its county outline, framed on the record."""
+    import folium
+
     m = offline_map(zoom_start=14, control_scale=True)
     outline = region_outline(region_code)
     if outline:

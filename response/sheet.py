@@ -12,8 +12,8 @@ import datetime as dt
 import json
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import folium
 from django.utils import timezone
 from django.utils.html import escape
 
@@ -30,6 +30,9 @@ from .incident_api import detailed_incidents
 from .locate import Located
 from .models import Incident, IncidentState, LocatedBy
 from .serializers import dispatch_json, event_json
+
+if TYPE_CHECKING:
+    import folium
 
 PURPOSE = "incident sheet"
 # 96333 fault codes with a known meaning; any other code is printed as given.
@@ -192,6 +195,8 @@ def _label(
 ) -> None:
     # A permanent label as a marker, not a tooltip: it prints, and needs no hover. The responding
     # party's label hangs below its point, clear of a resource's label on the same line.
+    import folium
+
     side = "west" if west else "east"
     below = -10 if kind == "party" else 8
     folium.Marker(
@@ -235,6 +240,8 @@ def _distance(metres: float) -> str:
 def sheet_map(facts: dict) -> dict:
     """The snapshot: incident, equipment, hazards within their radii, nearest resources with their
     straight lines, the responding party; fitted to these, drawn without a basemap."""
+    import folium
+
     incident: Incident = facts["incident"]
     here = (facts["lat"], facts["lon"])
     m = printed_map(location=here, zoom_start=15, width=MAP_WIDTH_PX, height=MAP_HEIGHT_PX)

@@ -7,7 +7,6 @@ import csv
 import io
 import json
 
-import folium
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import render
@@ -131,6 +130,8 @@ def statistics_csv(answer: dict) -> str:
 
 def share_map(answer: dict) -> dict:
     """The sub-regions coloured by their share of arrivals within the norm, grey without any."""
+    import folium
+
     # Quarter zoom steps: the jurisdiction fills the frame instead of half of it.
     m = offline_map(zoom_start=8, control_scale=True, jquery=False, zoom_snap=0.25)
     features = []
