@@ -19,25 +19,11 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.worksheet._writer import ALL_TEMP_FILES, WorksheetWriter
 
+from common.spreadsheets import neutralise, neutralised
 from exports.plan import Plan
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-FORMULA_FIRST = frozenset(FORMULA_PREFIXES)
 TEXT_TYPES = ("str", "datetime")
-PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 SHEET_TITLE_UNSAFE = re.compile(r"[\[\]:*?/\\]")
-
-
-def neutralise(value: Any) -> Any:
-    """A text cell a spreadsheet would read as a formula, made plain text."""
-    formula = isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
-    return "'" + value if formula and not PLAIN_NUMBER.fullmatch(value) else value
-
-
-def neutralised(values: list[str | None]) -> list[str | None]:
-    """A column of text, neutralised: most cells start with no formula character and are kept
-    as they are without a call."""
-    return [neutralise(v) if v and v[0] in FORMULA_FIRST else v for v in values]
 
 
 def _coordinate(value: float, geographic: bool) -> float | None:

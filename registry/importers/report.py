@@ -9,9 +9,7 @@ import csv
 import io
 from collections.abc import Iterator
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
+from common.spreadsheets import neutralise
 
 from ..models.imports import ImportFinding, ImportJob
 
@@ -44,7 +42,9 @@ def report_name(job: ImportJob, extension: str) -> str:
 def _rows(job: ImportJob) -> Iterator[tuple]:
     findings = ImportFinding.objects.filter(job=job).order_by("row", "id").values_list(*FIELDS)
     for row in findings.iterator(chunk_size=BATCH):
-        yield (*row[:3], SEVERITIES.get(row[3], row[3]), *row[4:])
+        # The value is the uploaded cell as it was: a formula in it must not run in the reader's
+        # spreadsheet (nor a message that quotes it).
+        yield tuple(neutralise(v) for v in (*row[:3], SEVERITIES.get(row[3], row[3]), *row[4:]))
 
 
 def report_csv(job: ImportJob) -> Iterator[bytes]:
@@ -70,6 +70,10 @@ def _drain(buffer: io.StringIO) -> bytes:
 
 def report_xlsx(job: ImportJob, destination) -> None:
     """The workbook, written row by row (write-only mode) to a path or a binary file."""
+    # openpyxl loads with the first XLSX report, not when Django starts.
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
     book = Workbook(write_only=True)
     bold = Font(bold=True)
     sheet = book.create_sheet(FINDINGS_SHEET)
@@ -92,7 +96,9 @@ def report_xlsx(job: ImportJob, destination) -> None:
     book.save(destination)
 
 
-def _bold(sheet, value: str, font: Font) -> WriteOnlyCell:
+def _bold(sheet, value: str, font):
+    from openpyxl.cell import WriteOnlyCell
+
     cell = WriteOnlyCell(sheet, value=value)
     cell.font = font
     return cell

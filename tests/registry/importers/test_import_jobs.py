@@ -188,6 +188,23 @@ def test_findings_are_paged_filtered_and_downloadable(users):
     assert downloads.count() == 2
 
 
+def test_a_formula_in_a_cell_is_plain_text_in_the_report(users):
+    client = client_of(users["xingqing"])
+    rows = [device_row(1)]
+    rows[0]["设备品种代码"] = '=HYPERLINK("http://example.invalid","9999")'
+    job = dry_run(client, upload(client, rows))
+    value = ImportFinding.objects.get(job_id=job["id"], column="设备品种代码").value
+    assert value.startswith("=HYPERLINK")  # the finding keeps what the file said
+
+    body = b"".join(client.get(job["urls"]["report_csv"]).streaming_content)
+    cells = [line[2] for line in csv.reader(io.StringIO(body.decode("utf-8-sig")))]
+    assert "'" + value in cells and value not in cells
+    response = client.get(job["urls"]["report_xlsx"])
+    book = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    values = [row[2].value for row in book.worksheets[0].iter_rows(min_row=2)]
+    assert "'" + value in values and not any(v and str(v).startswith("=") for v in values)
+
+
 def test_a_county_user_cannot_import_rows_of_another_county(users):
     client = client_of(users["xingqing"])
     rows = [device_row(1), device_row(2, XIXIA)]
