@@ -16,7 +16,7 @@ from .. import catalogue
 from ..exceptions import RegistryError
 from ..exchange import changelog
 from ..intervals import RuleBook
-from ..models import Equipment, EquipmentStatus, Inspection, LifecycleEvent, Person, Unit, Variety
+from ..models import Equipment, Inspection, LifecycleEvent, Person, Unit, Variety
 from ..models.equipment import PIPELINE_KIND, InspectionKind, LifecycleEventKind
 from ..validators import (
     Finding,
@@ -27,7 +27,21 @@ from ..validators import (
     check_rescue_id,
     normalise_certificate_number,
 )
+from . import rules
 from ._common import Geometry, _error, _placed, _raise_on_errors, _refuse, ensure_in_jurisdiction
+from .rules import ALLOWED_STATUS_CHANGES, STATUS_EVENTS
+
+__all__ = [
+    "ALLOWED_STATUS_CHANGES",
+    "EDITABLE_EQUIPMENT_FIELDS",
+    "STATUS_EVENTS",
+    "change_equipment_status",
+    "check_identifiers",
+    "record_inspection",
+    "record_lifecycle_event",
+    "register_equipment",
+    "update_equipment",
+]
 
 # Fields a user may change through update_equipment; codes and the variety change by their own procedures.
 EDITABLE_EQUIPMENT_FIELDS = frozenset(
@@ -41,27 +55,6 @@ EDITABLE_EQUIPMENT_FIELDS = frozenset(
         "commissioned_on",
     }
 )
-
-STATUS_EVENTS = {
-    EquipmentStatus.SUSPENDED: LifecycleEventKind.SUSPENSION,
-    EquipmentStatus.IN_USE: LifecycleEventKind.RESUMPTION,
-    EquipmentStatus.CANCELLED: LifecycleEventKind.CANCELLATION,
-    EquipmentStatus.SCRAPPED: LifecycleEventKind.CANCELLATION,
-}
-ALLOWED_STATUS_CHANGES = {
-    EquipmentStatus.IN_USE: {
-        EquipmentStatus.SUSPENDED,
-        EquipmentStatus.CANCELLED,
-        EquipmentStatus.SCRAPPED,
-    },
-    EquipmentStatus.SUSPENDED: {
-        EquipmentStatus.IN_USE,
-        EquipmentStatus.CANCELLED,
-        EquipmentStatus.SCRAPPED,
-    },
-    EquipmentStatus.CANCELLED: set(),
-    EquipmentStatus.SCRAPPED: set(),
-}
 
 
 def check_identifiers(
@@ -122,16 +115,6 @@ def _resolve_variety(variety_code: str) -> tuple[Variety, list[Finding]]:
     return variety, _raise_on_errors(findings)
 
 
-def _first_due(
-    variety_code: str, params: dict[str, Any], commissioned_on: dt.date | None
-) -> dt.date | None:
-    if commissioned_on is None:
-        return None
-    return RuleBook.from_database().next_due(
-        variety_code, params, "pass", commissioned_on, first=True
-    )
-
-
 def _locked(equipment: Equipment, acting_user: User | None) -> Equipment:
     """The device's row, locked until the transaction ends, once the user may write to it."""
     equipment = Equipment.objects.select_for_update().get(pk=equipment.pk)
@@ -160,11 +143,14 @@ def register_equipment(
     manufactured_on: dt.date | None = None,
     commissioned_on: dt.date | None = None,
     registered_on: dt.date | None = None,
+    next_inspection_due: dt.date | None = None,
     params: dict[str, Any] | None = None,
 ) -> tuple[Equipment, list[Finding]]:
     """Register a device for use: validate its codes, place it, record the registration event.
 
     Returns the device and the warnings it was accepted with (legacy codes, division mismatch).
+    `next_inspection_due` is a due date already known (a ledger's); without it the first
+    inspection's is worked out from the commissioning date.
     """
     device_code = device_code.strip().upper()
     registration_code = registration_code.strip()
@@ -229,19 +215,25 @@ def register_equipment(
         manufactured_on=manufactured_on,
         commissioned_on=commissioned_on,
         params=params or {},
-        # Newly registered equipment awaits its first inspection from the commissioning date.
-        next_inspection_due=_first_due(variety.code, params or {}, commissioned_on),
+        status=rules.REGISTERED_STATUS,
+        next_inspection_due=rules.due_on_registration(
+            RuleBook.from_database(),
+            variety.code,
+            params or {},
+            commissioned_on,
+            next_inspection_due,
+        ),
     )
     event = LifecycleEvent.objects.create(
         equipment=equipment,
         kind=LifecycleEventKind.REGISTRATION,
-        occurred_on=registered_on or commissioned_on or dt.date.today(),
+        occurred_on=rules.registration_date(registered_on, commissioned_on, dt.date.today()),
         unit=use_unit,
-        details={"certificate_number": certificate_number},
+        details=rules.registration_details(certificate_number),
     )
     changelog.record(equipment, changelog.ChangeOperation.CREATE)
     changelog.record(event, changelog.ChangeOperation.CREATE)
-    audit.record(acting_user, "equipment.registered", equipment)
+    audit.record(acting_user, rules.EQUIPMENT_REGISTERED, equipment)
     return equipment, warnings
 
 
@@ -284,7 +276,7 @@ def update_equipment(
         setattr(equipment, name, value)
     equipment.save()
     changelog.record(equipment, changelog.ChangeOperation.UPDATE)
-    audit.record(acting_user, "equipment.updated", equipment, before=before)
+    audit.record(acting_user, rules.EQUIPMENT_UPDATED, equipment, before=before)
     return equipment
 
 
@@ -312,7 +304,7 @@ def change_equipment_status(
         equipment=equipment,
         kind=STATUS_EVENTS[status],
         occurred_on=on or dt.date.today(),
-        details={"status": status, "reason": reason},
+        details=rules.status_details(status, reason),
     )
     changelog.record(equipment, changelog.ChangeOperation.UPDATE)
     changelog.record(event, changelog.ChangeOperation.CREATE)

@@ -5,13 +5,18 @@ hundreds of thousands. So this importer keeps the services' rules and does the w
 - per row, in Python: the cell formats and the identifier rules the services apply
   (`check_identifiers`), the catalogue (retired codes mapped), credit-code check characters,
   dates, duplicates within the file; coordinates are checked and converted from the declared CRS
-  as arrays (geo/crs.py);
+  as arrays (geo/crs.py); what a new row's registration derives (first due date, event date and
+  details) by the functions `register_equipment` calls (services/rules.py);
 - the staged rows go to a temporary table by COPY (Arrow writes the CSV);
 - in SQL: the county each point falls in, the declared division against it, the jurisdiction,
   the device already registered (by device code, else registration code), units by credit code
   or by name in the county, near-identical records, and which rows change anything;
 - a commit inserts and updates with INSERT/UPDATE … SELECT, registers new units, appends the
-  registration and status events, audits every written row and records the change log.
+  registration and status events, audits every written row (snapshots as `accounts.audit` takes
+  them, verbs `equipment.imported` and `unit.imported`) and records the change log.
+
+tests/registry/importers/test_import_parity.py proves a file writes the same rows, events, audit
+rows and change log as registering its rows one by one through the services.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from functools import lru_cache
 
 import numpy as np
@@ -16,6 +17,7 @@ from ...intervals import RuleBook
 from ...models import EquipmentStatus
 from ...models.equipment import PIPELINE_KIND
 from ...placement import check_coordinates
+from ...services import rules
 from ...services.equipment import check_identifiers
 from ...validators import (
     ERROR,
@@ -77,6 +79,8 @@ class RowChecker:
         self.count = 0
         self.first_row_of: dict[tuple[str, str], int] = {}
         self.today = dt.date.today()
+        # Read once per import, so an edit to the rule table applies from the next file on.
+        self.rule_book = RuleBook.from_database()
         self.current: dict = {}
 
     def column(self, element: str) -> str:
@@ -252,7 +256,14 @@ class RowChecker:
             "manufactured_on": manufactured_on,
             "commissioned_on": commissioned_on,
             "next_inspection_due": next_due,
-            "first_due": _first_due(variety, commissioned_on) if variety else None,
+            # What the row's registration writes if it is new (register_equipment's rules).
+            "registration_due": (
+                rules.due_on_registration(self.rule_book, variety, {}, commissioned_on, next_due)
+                if variety
+                else None
+            ),
+            "registered_on": rules.registration_date(None, commissioned_on, self.today),
+            "registration_details": json.dumps(rules.registration_details(certificate)),
         }
 
     def coordinates(self, row: SourceRow) -> tuple[float, float]:
@@ -351,15 +362,3 @@ def _division_findings(code: str) -> tuple[Finding, ...]:
 @lru_cache(maxsize=65536)
 def _credit_findings(code: str) -> tuple[Finding, ...]:
     return tuple(check_credit_code(code)) if code else ()
-
-
-@lru_cache(maxsize=65536)
-def _first_due(variety: str, commissioned_on: dt.date | None) -> dt.date | None:
-    if commissioned_on is None:
-        return None
-    return _rule_book().next_due(variety, {}, "pass", commissioned_on, first=True)
-
-
-@lru_cache(maxsize=1)
-def _rule_book() -> RuleBook:
-    return RuleBook.from_database()

@@ -3,7 +3,9 @@ near-duplicates, changes, and the commit's writes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import json
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -12,8 +14,10 @@ from accounts.models import User
 from geo import crs
 
 from ...exchange import changelog
-from ...models import Equipment, Unit
-from ...services.equipment import ALLOWED_STATUS_CHANGES, STATUS_EVENTS
+from ...models import Equipment, LifecycleEvent, Unit
+from ...models.equipment import LifecycleEventKind
+from ...services import rules
+from ...services.rules import ALLOWED_STATUS_CHANGES, STATUS_EVENTS
 from ...validators import ERROR, WARNING
 from ..pipeline import ImportOutcome, ImportRequest, RowFinding
 
@@ -42,7 +46,10 @@ STAGED = (
     ("manufactured_on", "date"),
     ("commissioned_on", "date"),
     ("next_inspection_due", "date"),
-    ("first_due", "date"),
+    # A new device's, by the services' rules (services/rules.py), worked out per row in Python.
+    ("registration_due", "date"),
+    ("registered_on", "date"),
+    ("registration_details", "jsonb"),
 )
 # Worked out in SQL after the COPY.
 DERIVED = (
@@ -374,14 +381,14 @@ class StageSql:
     # --- the commit ---------------------------------------------------------------------------
 
     def write(self, acting_user: User | None) -> None:
-        run = self.cursor.execute
         actor = getattr(acting_user, "pk", None)
         agency = getattr(acting_user, "agency", None)
         jurisdiction = (agency.region_id or "") if agency else ""
-        unit_ids = self._register_units()
+        unit_ids = self._register_units(actor, jurisdiction)
         # One statement: the devices, their registration events and audit rows come from the
-        # INSERT's own RETURNING, so the staged rows need no pass to learn their new ids.
-        run(
+        # INSERT's own RETURNING, so the staged rows need no pass to learn their new ids. A new
+        # row's codes name one staged row (a code twice in the file is an error).
+        self.cursor.execute(
             f"""WITH inserted AS (
                     INSERT INTO registry_equipment (
                         device_code, registration_code, certificate_number, rescue_id, variety_id,
@@ -391,59 +398,87 @@ class StageSql:
                         next_inspection_due, created_at, updated_at)
                     SELECT NULLIF(s.device_code, ''), s.registration_code, s.certificate_number,
                            s.rescue_id, s.variety_id, s.kind,
-                           coalesce(NULLIF(s.status, ''), 'in_use'), s.location, NULL, %s,
-                           s.address, s.region_id, s.declared_region_code,
+                           coalesce(NULLIF(s.status, ''), %(status)s), s.location, NULL,
+                           %(source_crs)s, s.address, s.region_id, s.declared_region_code,
                            {NEW_REGION_MISMATCH}, s.use_unit_id, s.maintenance_unit_id,
                            NULL, NULL, s.manufactured_on, s.commissioned_on, '{{}}'::jsonb,
-                           coalesce(s.next_inspection_due, s.first_due), now(), now()
+                           s.registration_due, now(), now()
                     FROM {STAGE} s WHERE s.existing_id IS NULL
-                    RETURNING id, device_code, registration_code, certificate_number, region_id,
-                              use_unit_id, commissioned_on),
+                    RETURNING *),
                 events AS (
                     INSERT INTO registry_lifecycleevent (equipment_id, kind, occurred_on, unit_id,
                                                          details, recorded_at)
-                    SELECT id, 'registration', coalesce(commissioned_on, current_date), use_unit_id,
-                           jsonb_build_object('certificate_number', certificate_number,
-                                              'imported', true),
-                           now()
-                    FROM inserted),
+                    SELECT i.id, %(registration)s, s.registered_on, i.use_unit_id,
+                           s.registration_details, now()
+                    FROM inserted i JOIN {STAGE} s
+                      ON s.existing_id IS NULL AND s.device_code = coalesce(i.device_code, '')
+                     AND s.registration_code = i.registration_code
+                    RETURNING id),
                 audited AS (
                     INSERT INTO accounts_auditentry (at, actor_id, jurisdiction, action, model,
                                                      object_pk, region_code, before, after)
-                    SELECT now(), %s, %s, 'equipment.imported', 'registry.Equipment', id::text,
-                           region_id, NULL,
-                           jsonb_build_object('device_code', device_code,
-                                              'registration_code', registration_code)
-                    FROM inserted)
-                SELECT id FROM inserted""",
-            [self.source_crs, actor, jurisdiction],
+                    SELECT now(), %(actor)s, %(jurisdiction)s, %(action)s, %(model)s, i.id::text,
+                           i.region_id, NULL, {rules.snapshot_sql(Equipment, "i")}
+                    FROM inserted i)
+                SELECT 'equipment', id FROM inserted UNION ALL SELECT 'event', id FROM events""",
+            {
+                "status": rules.REGISTERED_STATUS,
+                "source_crs": self.source_crs,
+                "registration": LifecycleEventKind.REGISTRATION,
+                "actor": actor,
+                "jurisdiction": jurisdiction,
+                "action": rules.EQUIPMENT_IMPORTED,
+                "model": Equipment._meta.label,
+            },
         )
-        new_ids = [row[0] for row in self.cursor.fetchall()]
+        written = self.cursor.fetchall()
+        new_ids = [pk for table, pk in written if table == "equipment"]
+        event_ids = [pk for table, pk in written if table == "event"]
         changed_ids = self._update_changed(actor, jurisdiction)
+        event_ids += self._record_status_events()
+        # Units before the devices that use them, devices before their events: a reader of the
+        # log resolves each entry's references against the entries before it.
         changelog.record_rows(Unit, unit_ids, "create")
         changelog.record_rows(Equipment, new_ids, "create")
         changelog.record_rows(Equipment, changed_ids, "update")
+        changelog.record_rows(LifecycleEvent, event_ids, "create")
 
-    def _register_units(self) -> list[int]:
+    def _register_units(self, actor: int | None, jurisdiction: str) -> list[int]:
         """Units named in the file and not on record, registered in the county of their first device."""
         ids: list[int] = []
         for role, unit_role in (("use_unit", "use"), ("maintenance_unit", "maintenance")):
             self.cursor.execute(
-                f"""INSERT INTO registry_unit (credit_code, name, roles, address, location, region_id,
-                                               contact_name, contact_phone, created_at, updated_at)
-                    SELECT NULLIF({role}_credit_code, ''), {role}_name, ARRAY[%s], '', NULL,
-                           region_id, '', '', now(), now()
-                    FROM (SELECT DISTINCT ON ({role}_credit_code,
-                                 CASE WHEN {role}_credit_code = '' THEN {role}_name END,
-                                 CASE WHEN {role}_credit_code = '' THEN region_id END)
-                                 {role}_credit_code, {role}_name, region_id
-                          FROM {STAGE}
-                          WHERE {role}_id IS NULL AND {role}_name <> '' AND region_id IS NOT NULL
-                          ORDER BY {role}_credit_code,
-                                   CASE WHEN {role}_credit_code = '' THEN {role}_name END,
-                                   CASE WHEN {role}_credit_code = '' THEN region_id END, row) wanted
-                    RETURNING id""",
-                [unit_role],
+                f"""WITH created AS (
+                        INSERT INTO registry_unit (credit_code, name, roles, address, location,
+                                                   region_id, contact_name, contact_phone,
+                                                   created_at, updated_at)
+                        SELECT NULLIF({role}_credit_code, ''), {role}_name, ARRAY[%(role)s], '',
+                               NULL, region_id, '', '', now(), now()
+                        FROM (SELECT DISTINCT ON ({role}_credit_code,
+                                     CASE WHEN {role}_credit_code = '' THEN {role}_name END,
+                                     CASE WHEN {role}_credit_code = '' THEN region_id END)
+                                     {role}_credit_code, {role}_name, region_id
+                              FROM {STAGE}
+                              WHERE {role}_id IS NULL AND {role}_name <> '' AND region_id IS NOT NULL
+                              ORDER BY {role}_credit_code,
+                                       CASE WHEN {role}_credit_code = '' THEN {role}_name END,
+                                       CASE WHEN {role}_credit_code = '' THEN region_id END, row
+                             ) wanted
+                        RETURNING *),
+                    audited AS (
+                        INSERT INTO accounts_auditentry (at, actor_id, jurisdiction, action, model,
+                                                         object_pk, region_code, before, after)
+                        SELECT now(), %(actor)s, %(jurisdiction)s, %(action)s, %(model)s,
+                               u.id::text, u.region_id, NULL, {rules.snapshot_sql(Unit, "u")}
+                        FROM created u)
+                    SELECT id FROM created""",
+                {
+                    "role": unit_role,
+                    "actor": actor,
+                    "jurisdiction": jurisdiction,
+                    "action": rules.UNIT_IMPORTED,
+                    "model": Unit._meta.label,
+                },
             )
             ids += [row[0] for row in self.cursor.fetchall()]
             self._link_units(role)
@@ -455,40 +490,49 @@ class StageSql:
             return []
         assignments = ", ".join(f"{name} = {STAGED_VALUE[name]}" for name in columns)
         if "location" in columns:
-            assignments += ", source_crs = %s"
-        snapshot = ", ".join(f"'{name}', e.{name}" for name in columns)
-        if "location" in columns:
-            snapshot = snapshot.replace(
-                "'location', e.location", "'location', ST_AsEWKT(e.location)"
-            )
-        # The CTE reads the rows before the UPDATE changes them: before and after in one statement.
+            assignments += ", source_crs = %(source_crs)s"
+        snapshot = rules.snapshot_sql(Equipment, "e")
+        # The CTE reads the rows before the UPDATE changes them: before and after in one
+        # statement, whole records as `update_equipment` audits them.
         self.cursor.execute(
             f"""WITH before AS (
-                    SELECT e.id, jsonb_build_object({snapshot}) AS value
+                    SELECT e.id, {snapshot} AS value
                     FROM registry_equipment e JOIN {STAGE} s ON s.existing_id = e.id
                     WHERE s.changed),
                 updated AS (
                     UPDATE registry_equipment e SET {assignments}, updated_at = now()
                     FROM {STAGE} s WHERE s.existing_id = e.id AND s.changed
-                    RETURNING e.id, e.region_id, jsonb_build_object({snapshot}) AS value)
+                    RETURNING e.id, e.region_id, {snapshot} AS value)
                 INSERT INTO accounts_auditentry (at, actor_id, jurisdiction, action, model, object_pk,
                                                  region_code, before, after)
-                SELECT now(), %s, %s, 'equipment.updated', 'registry.Equipment', updated.id::text,
-                       updated.region_id, before.value, updated.value
+                SELECT now(), %(actor)s, %(jurisdiction)s, %(action)s, %(model)s,
+                       updated.id::text, updated.region_id, before.value, updated.value
                 FROM updated JOIN before USING (id)
                 RETURNING object_pk""",
-            ([self.source_crs] if "location" in columns else []) + [actor, jurisdiction],
+            {
+                "source_crs": self.source_crs,
+                "actor": actor,
+                "jurisdiction": jurisdiction,
+                "action": rules.EQUIPMENT_UPDATED,
+                "model": Equipment._meta.label,
+            },
         )
-        changed_ids = [int(row[0]) for row in self.cursor.fetchall()]
-        if "status" in self.mapping:
-            events = " ".join(
-                f"WHEN '{status}' THEN '{kind}'" for status, kind in STATUS_EVENTS.items()
-            )
-            self.cursor.execute(
-                f"""INSERT INTO registry_lifecycleevent (equipment_id, kind, occurred_on, unit_id,
-                                                          details, recorded_at)
-                    SELECT existing_id, CASE status {events} END, current_date, NULL,
-                           jsonb_build_object('status', status, 'reason', 'import'), now()
-                    FROM {STAGE} WHERE changed AND status <> '' AND status <> existing_status"""
-            )
-        return changed_ids
+        return [int(row[0]) for row in self.cursor.fetchall()]
+
+    def _record_status_events(self) -> list[int]:
+        """A status event for each device whose status the file changed, as the services write it."""
+        if "status" not in self.mapping:
+            return []
+        kinds = " ".join(f"WHEN '{status}' THEN '{kind}'" for status, kind in STATUS_EVENTS.items())
+        details = " ".join(f"WHEN '{status}' THEN %s::jsonb" for status in STATUS_EVENTS)
+        self.cursor.execute(
+            f"""INSERT INTO registry_lifecycleevent (equipment_id, kind, occurred_on, unit_id,
+                                                      details, recorded_at)
+                SELECT existing_id, CASE status {kinds} END, %s, NULL,
+                       CASE status {details} END, now()
+                FROM {STAGE} WHERE changed AND status <> '' AND status <> existing_status
+                RETURNING id""",
+            [dt.date.today()]
+            + [json.dumps(rules.status_details(status, "import")) for status in STATUS_EVENTS],
+        )
+        return [row[0] for row in self.cursor.fetchall()]
