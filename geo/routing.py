@@ -39,20 +39,22 @@ The model
   team's routes are put in day order by their priorities (the route holding the riskiest stop
   first, ties by the next), which costs no minute of travel.
 
-The search (``SearchSettings``; the time limit is always set): a savings first solution, then
-guided local search until the limit. ``PRODUCTION`` (4 s of search) plans 300 stops for 3 teams in
-4.1 s of wall time on a 2-core machine. On bench/patrol.py's county instances its route time is
-within 0.2–0.6 % of 60 s runs (``REFERENCE``, the same search run longer, and guided local search
-from a parallel cheapest-insertion start) when every stop fits; when they do not, it visits 0.1–0.2 %
-less priority than the better 60 s run (the same search found that much between 10 and 20 s on
-one) and more than the insertion-start run on one of the two instances. Of the starts tried within 4 s (savings, parallel and
-local cheapest insertion, path cheapest arc) savings did best on both variants; more operators,
-narrower neighbour lists, other GLS lambdas, tabu search, simulated annealing or iterated local
-search (ruin and recreate) did no better in the same time: 4 s hardly reaches the first local
-optimum, so the first solution decides.
+The search (``SearchSettings``): a savings first solution, then guided local search until
+``solution_limit`` solutions or ``time_limit_s``, whichever comes first. The count gives the same
+plan on any machine, however busy; the clock is the safety net that bounds a request. ``PRODUCTION``
+stops at 1,000 solutions or 4 s: plans of a few dozen stops reach the count first, having found
+their best plan within the first few hundred solutions; larger ones reach the clock, so the count
+costs them nothing (300 stops for 3 teams take 4.1 s of wall time on a 2-core machine). On bench/patrol.py's county instances its route
+time is within 0.2–0.6 % of 60 s runs (``REFERENCE``, the same search run longer, and guided local
+search from a parallel cheapest-insertion start) when every stop fits; when they do not, it visits
+0.1–0.2 % less priority than the better 60 s run. Savings did best of the starts tried within 4 s
+(savings, parallel and local cheapest insertion, path cheapest arc); more operators, narrower
+neighbour lists, other GLS lambdas, tabu search, simulated annealing or iterated local search did
+no better in the same time: 4 s hardly reaches the first local optimum, so the first solution
+decides. ``counted(n)`` is a search stopped by the count alone (the clock far away): what tests use.
 
 Instances of a handful of stops come out optimal (tests/geo/test_routing.py checks against brute
-force); the search still runs to its time limit, which the caller may shorten for them.
+force with the production count).
 """
 
 from __future__ import annotations
@@ -60,13 +62,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
 from numpy.typing import NDArray
-from ortools.constraint_solver import pywrapcp, routing_enums_pb2
-from ortools.util.optional_boolean_pb2 import BOOL_TRUE
 from pyproj import Geod
 
 __all__ = [
@@ -81,6 +81,7 @@ __all__ = [
     "Team",
     "TravelModel",
     "Visit",
+    "counted",
     "geodesic_matrix",
     "plan_routes",
     "travel_seconds",
@@ -90,10 +91,6 @@ GEOD = Geod(ellps="WGS84")
 MAX_PRIORITY = 1_000_000
 # Penalties and costs are int64 in OR-Tools; leave headroom for its own sums.
 MAX_COST = 2**60
-STATUS = {
-    value: name.removeprefix("ROUTING_").lower()
-    for name, value in routing_enums_pb2.RoutingSearchStatus.Value.items()
-}
 
 
 class RoutingError(ValueError):
@@ -147,19 +144,25 @@ class TravelModel:
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """How OR-Tools searches; the time limit is always set."""
+    """How OR-Tools searches and when it stops: after ``solution_limit`` solutions (a count, the
+    same plan on any machine) or at ``time_limit_s`` (always set), whichever comes first."""
 
     time_limit_s: float = 4.0
     first_solution: str = "SAVINGS"
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
-    lns_time_limit_s: float | None = None
-    solution_limit: int | None = None
+    lns_time_limit_s: float | None = None  # None: the whole time limit (see _search_parameters)
+    solution_limit: int | None = None  # None: the clock alone
     # Local search operators switched on beyond OR-Tools' defaults (names without "use_").
     operators: tuple[str, ...] = ()
 
 
-PRODUCTION = SearchSettings()
+PRODUCTION = SearchSettings(time_limit_s=4.0, solution_limit=1000)
 REFERENCE = SearchSettings(time_limit_s=60.0)  # what bench/patrol.py measures against
+
+
+def counted(solutions: int, *, base: SearchSettings = PRODUCTION) -> SearchSettings:
+    """The search stopped by a solution count alone; its clock (10 minutes) only guards a hang."""
+    return replace(base, solution_limit=solutions, time_limit_s=600.0)
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,8 @@ class Plan:
     dropped: tuple[Hashable, ...]
     objective: Objective
     status: str  # OR-Tools' routing status, e.g. "success", "optimal"
+    solutions: int  # solutions the search went through, the first one included
+    stopped_by: str  # "solution_limit" (the same plan on any machine), "time_limit" or "exhausted"
     wall_seconds: float  # everything: checks, matrix, model, search, read-back
     matrix_seconds: float
     search_seconds: float
@@ -244,6 +249,8 @@ def plan_routes(
     settings: SearchSettings = PRODUCTION,
 ) -> Plan:
     """Day routes per team that visit the highest-priority stops that fit, in the least time."""
+    from ortools.constraint_solver import pywrapcp  # heavy: only where a plan is made
+
     started = time.perf_counter()
     dates = _check(stops, teams, days, travel, settings)
     day_count = len(dates)
@@ -299,7 +306,8 @@ def plan_routes(
     search_started = time.perf_counter()
     solution = model.SolveWithParameters(parameters)
     search_seconds = time.perf_counter() - search_started
-    status = STATUS.get(model.status(), str(model.status()))
+    status = _status_name(model.status())
+    solutions = model.solver().Solutions()
     if solution is None:
         raise RoutingError(
             "time_limit",
@@ -388,13 +396,35 @@ def plan_routes(
         dropped=tuple(s.id for s in dropped),
         objective=objective,
         status=status,
+        solutions=solutions,
+        stopped_by=_stopped_by(settings, solutions, search_seconds),
         wall_seconds=time.perf_counter() - started,
         matrix_seconds=matrix_seconds,
         search_seconds=search_seconds,
     )
 
 
+def _status_name(status: int) -> str:
+    """OR-Tools' routing status as a word: "success", "optimal", "fail_timeout", …"""
+    from ortools.constraint_solver import routing_enums_pb2
+
+    names = {value: name for name, value in routing_enums_pb2.RoutingSearchStatus.Value.items()}
+    return names.get(status, str(status)).removeprefix("ROUTING_").lower()
+
+
+def _stopped_by(settings: SearchSettings, solutions: int, search_seconds: float) -> str:
+    """Which rule ended the search: the solution count, the clock, or neither (it ran out)."""
+    if settings.solution_limit is not None and solutions >= settings.solution_limit:
+        return "solution_limit"
+    if search_seconds >= settings.time_limit_s:
+        return "time_limit"
+    return "exhausted"
+
+
 def _search_parameters(settings: SearchSettings):
+    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+    from ortools.util.optional_boolean_pb2 import BOOL_TRUE
+
     parameters = pywrapcp.DefaultRoutingSearchParameters()
     parameters.first_solution_strategy = getattr(
         routing_enums_pb2.FirstSolutionStrategy, settings.first_solution
@@ -403,8 +433,11 @@ def _search_parameters(settings: SearchSettings):
         routing_enums_pb2.LocalSearchMetaheuristic, settings.metaheuristic
     )
     parameters.time_limit.FromMilliseconds(max(1, round(settings.time_limit_s * 1000)))
-    if settings.lns_time_limit_s is not None:
-        parameters.lns_time_limit.FromMilliseconds(max(1, round(settings.lns_time_limit_s * 1000)))
+    # OR-Tools gives each neighbour's completion 100 ms of the clock by default: a second clock that
+    # could steer a counted search on a stalled machine. Here the completion is a propagation (no
+    # slack, no soft bounds) and never nears it; it gets the whole limit instead.
+    lns_seconds = settings.lns_time_limit_s or settings.time_limit_s
+    parameters.lns_time_limit.FromMilliseconds(max(1, round(lns_seconds * 1000)))
     if settings.solution_limit is not None:
         parameters.solution_limit = settings.solution_limit
     for operator in settings.operators:
@@ -496,6 +529,8 @@ def _check(
 
 def _check_settings(settings: SearchSettings) -> None:
     """Refuse search settings OR-Tools does not know, before they reach it."""
+    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
     strategies = frozenset(routing_enums_pb2.FirstSolutionStrategy.Value.keys())
     metaheuristics = frozenset(routing_enums_pb2.LocalSearchMetaheuristic.Value.keys())
     operators = pywrapcp.DefaultRoutingSearchParameters().local_search_operators

@@ -1,10 +1,10 @@
 """geo.routing against brute force over every order, subset and assignment of small instances,
-and its travel matrix against pyproj.Geod.inv pair by pair."""
+and its travel matrix against pyproj.Geod.inv pair by pair. Searches stop at a solution count, never
+by the clock: their plans are the same on a busy machine."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from datetime import date
 from functools import cache
 from itertools import combinations, permutations, product
@@ -15,11 +15,13 @@ from pyproj import Geod
 
 from geo.routing import (
     PRODUCTION,
+    Plan,
     RoutingError,
     SearchSettings,
     Stop,
     Team,
     TravelModel,
+    counted,
     geodesic_matrix,
     plan_routes,
     travel_seconds,
@@ -27,9 +29,8 @@ from geo.routing import (
 
 GEOD = Geod(ellps="WGS84")
 OFFICE = (106.23, 38.49)
-# The production search with half its time: enough for a handful of stops (it matched brute
-# force on 40 random two-team instances of 6–7 stops; at 0.5 s it missed 2).
-QUICK = replace(PRODUCTION, time_limit_s=2.0)
+# The production search stopped by its solution count alone, with no clock in the way.
+COUNTED = counted(PRODUCTION.solution_limit)
 TRAVEL = TravelModel(speed_kmh=40, detour=1.3)
 
 
@@ -77,6 +78,13 @@ class Reference:
 
     def worth(self, subset) -> int:
         return sum(self.stops[i].priority + 1 for i in subset)
+
+
+def solve(stops: list[Stop], teams: list[Team], days, settings=COUNTED) -> Plan:
+    """The plan of a counted search; the count, not the clock, must have stopped it."""
+    plan = plan_routes(stops, teams, days, travel=TRAVEL, settings=settings)
+    assert plan.stopped_by == "solution_limit", (plan.stopped_by, plan.solutions)
+    return plan
 
 
 def route_seconds(plan) -> int:
@@ -135,7 +143,7 @@ def test_one_team_one_day_visits_all_in_the_shortest_order(count, seed, end):
             end_lat=end[1],
         )
     reference = Reference(stops, [team])
-    plan = plan_routes(stops, [team], 1, travel=TRAVEL, settings=QUICK)
+    plan = solve(stops, [team], 1)
     assert plan.dropped == ()
     assert route_seconds(plan) == reference.best(0, frozenset(range(count)))
 
@@ -154,7 +162,7 @@ def test_when_capacity_forces_drops_the_kept_stops_are_worth_most_then_quickest(
         if reference.best(0, frozenset(subset)) < math.inf
     ]
     worth, seconds = max(feasible)
-    plan = plan_routes(stops, [team], 1, travel=TRAVEL, settings=QUICK)
+    plan = solve(stops, [team], 1)
     assert plan.dropped, "the instance should not fit in the day"
     kept = [i for i, s in enumerate(stops) if s.id in visited(plan)]
     assert (reference.worth(kept), route_seconds(plan)) == (worth, -seconds)
@@ -177,7 +185,7 @@ def test_the_lowest_priorities_are_dropped_when_only_some_fit():
         for i, p in enumerate([5, 40, 0, 17, 33, 2, 71, 9])
     ]
     team = Team(id="A", lon=OFFICE[0], lat=OFFICE[1], working_minutes=160)
-    plan = plan_routes(stops, [team], 1, travel=TRAVEL, settings=QUICK)
+    plan = solve(stops, [team], 1)
     assert sorted(plan.dropped) == [0, 2, 5]
     assert plan.dropped == (0, 2, 5)  # lowest first
 
@@ -196,7 +204,7 @@ def test_two_teams_share_the_stops_as_brute_force_does(count, seed, hours):
         seconds = reference.best(0, routes[0]) + reference.best(1, routes[1])
         if seconds < math.inf:
             best = max(best, (reference.worth(routes[0] | routes[1]), -seconds))
-    plan = plan_routes(stops, teams, 1, travel=TRAVEL, settings=QUICK)
+    plan = solve(stops, teams, 1)
     kept = [i for i, s in enumerate(stops) if s.id in visited(plan)]
     assert (reference.worth(kept), -route_seconds(plan)) == best
 
@@ -212,7 +220,7 @@ def test_one_team_over_two_days_matches_brute_force_and_puts_the_riskiest_day_fi
         if seconds < math.inf:
             best = max(best, (reference.worth(days[0] | days[1]), -seconds))
     dates = [date(2026, 6, 2), date(2026, 6, 1)]
-    plan = plan_routes(stops, [team], dates, travel=TRAVEL, settings=QUICK)
+    plan = solve(stops, [team], dates)
     kept = [i for i, s in enumerate(stops) if s.id in visited(plan)]
     assert (reference.worth(kept), -route_seconds(plan)) == best
     assert [(r.day, r.date) for r in plan.routes] == [(0, date(2026, 6, 1)), (1, date(2026, 6, 2))]
@@ -230,7 +238,7 @@ def test_a_route_adds_up_and_keeps_to_the_working_day():
     stops = scattered(25, 41)
     teams = [Team(id=t, lon=OFFICE[0], lat=OFFICE[1], working_minutes=240) for t in "AB"]
     reference = Reference(stops, teams)
-    plan = plan_routes(stops, teams, 2, travel=TRAVEL, settings=QUICK)
+    plan = solve(stops, teams, 2, counted(200))  # properties of any plan: a short search will do
     assert len(plan.routes) == 4
     assert visited(plan) | set(plan.dropped) == {s.id for s in stops}
     assert len(visited(plan)) + len(plan.dropped) == len(stops)
@@ -257,6 +265,47 @@ def test_a_route_adds_up_and_keeps_to_the_working_day():
     assert plan.wall_seconds >= plan.search_seconds > 0
 
 
+# -- when the search stops -----------------------------------------------------------------------
+
+
+def test_a_counted_search_gives_the_same_plan_every_time():
+    stops = scattered(25, 61)
+    teams = [Team(id=t, lon=OFFICE[0], lat=OFFICE[1], working_minutes=240) for t in "AB"]
+    first, second = (
+        plan_routes(stops, teams, 2, travel=TRAVEL, settings=counted(200)) for _ in range(2)
+    )
+    assert (first.stopped_by, first.solutions) == (second.stopped_by, second.solutions)
+    assert (first.stopped_by, first.solutions) == ("solution_limit", 200)
+    assert first.routes == second.routes
+    assert first.dropped == second.dropped
+    assert first.objective == second.objective
+
+
+def test_the_search_keeps_its_first_solution_or_a_better_one():
+    stops = scattered(20, 62)
+    team = Team(id="A", lon=OFFICE[0], lat=OFFICE[1], working_minutes=240)
+    reference = Reference(stops, [team])
+    first = plan_routes(stops, [team], 1, travel=TRAVEL, settings=counted(1))
+    searched = solve(stops, [team], 1)
+    assert first.solutions == 1 and first.dropped, "the day should not hold every stop"
+
+    def worth_then_speed(plan):
+        kept = [i for i, s in enumerate(stops) if s.id in visited(plan)]
+        return reference.worth(kept), -route_seconds(plan)
+
+    assert worth_then_speed(searched) >= worth_then_speed(first)
+    assert searched.objective.cost <= first.objective.cost
+
+
+def test_a_search_without_a_count_is_stopped_by_the_clock_and_says_so():
+    team = Team(id="A", lon=OFFICE[0], lat=OFFICE[1], working_minutes=240)
+    plan = plan_routes(
+        scattered(20, 63), [team], 1, travel=TRAVEL, settings=SearchSettings(time_limit_s=0.5)
+    )
+    assert plan.stopped_by == "time_limit"
+    assert plan.solutions >= 1 and plan.search_seconds >= 0.5
+
+
 # -- mandatory (pinned) stops --------------------------------------------------------------------
 
 
@@ -272,7 +321,7 @@ def test_a_mandatory_stop_is_kept_over_higher_priorities():
         for subset in combinations(range(7), size)
         if lowest in subset and reference.best(0, frozenset(subset)) < math.inf
     )
-    plan = plan_routes(stops, [team], 1, travel=TRAVEL, settings=QUICK)
+    plan = solve(stops, [team], 1)
     assert stops[lowest].id in visited(plan)
     kept = [i for i, s in enumerate(stops) if s.id in visited(plan)]
     assert (reference.worth(kept), -route_seconds(plan)) == best
@@ -285,7 +334,7 @@ def test_mandatory_stops_that_cannot_all_fit_are_refused():
     ]
     team = Team(id="A", lon=OFFICE[0], lat=OFFICE[1], working_minutes=250)
     with pytest.raises(RoutingError) as caught:
-        plan_routes(stops, [team], 1, travel=TRAVEL, settings=QUICK)
+        plan_routes(stops, [team], 1, travel=TRAVEL, settings=COUNTED)
     assert (caught.value.field, caught.value.rule) == ("stops", "mandatory_infeasible")
 
 
@@ -304,7 +353,7 @@ def test_a_mandatory_stop_no_day_can_reach_is_refused_by_name():
     near = Stop(id="near", lon=OFFICE[0] + 0.01, lat=OFFICE[1], service_minutes=30)
     far = Stop(id="far", lon=OFFICE[0] + 3, lat=OFFICE[1], service_minutes=30, mandatory=True)
     with pytest.raises(RoutingError) as caught:
-        plan_routes([near, far], [Team(id="A", lon=OFFICE[0], lat=OFFICE[1])], 1, settings=QUICK)
+        plan_routes([near, far], [Team(id="A", lon=OFFICE[0], lat=OFFICE[1])], 1, settings=COUNTED)
     assert (caught.value.field, caught.value.rule) == ("stops", "mandatory_unreachable")
     assert "far" in caught.value.message
 
@@ -312,7 +361,9 @@ def test_a_mandatory_stop_no_day_can_reach_is_refused_by_name():
 def test_an_optional_stop_no_day_can_reach_is_dropped():
     near = Stop(id="near", lon=OFFICE[0] + 0.01, lat=OFFICE[1], service_minutes=30)
     far = Stop(id="far", lon=OFFICE[0] + 3, lat=OFFICE[1], service_minutes=30, priority=99)
-    plan = plan_routes([near, far], [Team(id="A", lon=OFFICE[0], lat=OFFICE[1])], 1, settings=QUICK)
+    plan = plan_routes(
+        [near, far], [Team(id="A", lon=OFFICE[0], lat=OFFICE[1])], 1, settings=COUNTED
+    )
     assert plan.dropped == ("far",)
 
 
@@ -401,7 +452,7 @@ TEAM = Team(id="A", lon=OFFICE[0], lat=OFFICE[1])
     ],
 )
 def test_bad_input_is_refused_naming_the_field_and_rule(kwargs, field, rule):
-    arguments = {"stops": [STOP], "teams": [TEAM], "days": 1, "settings": QUICK, **kwargs}
+    arguments = {"stops": [STOP], "teams": [TEAM], "days": 1, "settings": COUNTED, **kwargs}
     with pytest.raises(RoutingError) as caught:
         plan_routes(**arguments)
     assert isinstance(caught.value, ValueError)
@@ -415,5 +466,5 @@ def test_priorities_too_large_to_weigh_against_the_days_are_refused():
     ]
     teams = [Team(id=t, lon=106.2, lat=38.5, working_minutes=1440) for t in "AB"]
     with pytest.raises(RoutingError) as caught:
-        plan_routes(stops, teams, 366, settings=QUICK)
+        plan_routes(stops, teams, 366, settings=COUNTED)
     assert (caught.value.field, caught.value.rule) == ("stops", "too_large")
