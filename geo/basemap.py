@@ -9,10 +9,10 @@ from django.contrib.gis.db.models import Extent
 from django.contrib.gis.db.models.functions import AsGeoJSON, PointOnSurface
 
 from .functions import SimplifyPreserveTopology
+from .mercator import EARTH_RADIUS_M, mercator_latitude, mercator_y
 from .models import Level, Region
 from .widgets import zoom_to_fit
 
-EARTH_RADIUS_M = 6378137.0  # the Web Mercator sphere
 # Base map: while a jurisdiction holds more regions than this, drop the finest level (a national
 # user gets provinces and cities, not 2,800 counties).
 BASEMAP_MAX_REGIONS = 600
@@ -29,18 +29,14 @@ def jurisdiction_extent(prefix: str) -> tuple[float, float, float, float] | None
     return Region.objects.within_prefix(prefix).aggregate(extent=Extent("boundary"))["extent"]
 
 
-def _mercator_y(lat: float) -> float:
-    return EARTH_RADIUS_M * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
-
-
 def map_framing(prefix: str | None) -> dict[str, float]:
     """Centre and zoom that show the whole jurisdiction in an admin map (empty for none)."""
     extent = jurisdiction_extent(prefix) if prefix is not None else None
     if extent is None:
         return {}
     xmin, ymin, xmax, ymax = extent
-    y_low, y_high = _mercator_y(ymin), _mercator_y(ymax)
-    centre_lat = math.degrees(math.atan(math.sinh((y_low + y_high) / 2 / EARTH_RADIUS_M)))
+    y_low, y_high = mercator_y(ymin), mercator_y(ymax)
+    centre_lat = mercator_latitude((y_low + y_high) / 2)
     width_m = EARTH_RADIUS_M * math.radians(xmax - xmin)
     return {
         "default_lon": round((xmin + xmax) / 2, 6),

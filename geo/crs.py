@@ -1,4 +1,7 @@
-"""Coordinate systems and conversions: the only module in SEGIS that moves coordinates.
+"""Coordinate systems and conversions: the only module in SEGIS that moves coordinates, and the
+one registry of the systems users may name (REGISTRY: EPSG code, axis order, labels, the surfaces
+offering each) with the one parser of their names (`parse`). Web Mercator's tile arithmetic, which
+runs inside SQL statements, is its companion geo.mercator.
 
 Everything is lon, lat (x, y) order, whatever the authority order of the EPSG code.
 Functions accept Python floats or numpy arrays and return the same kind; arrays are converted
@@ -14,7 +17,9 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeAlias
 
@@ -26,14 +31,19 @@ from pyproj import Transformer
 
 __all__ = [
     "CRS",
+    "CRS84",
     "EPSG",
+    "REGISTRY",
     "STORAGE_SRID",
     "CRSMismatch",
     "NotConverged",
+    "Offered",
+    "Surface",
     "UnknownCRS",
     "bd09_to_gcj02",
     "bd09_to_wgs84",
     "convert",
+    "epsg_uri",
     "from_gauss_kruger",
     "from_wgs84",
     "gauss_kruger_epsg",
@@ -41,6 +51,8 @@ __all__ = [
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "in_china_bbox",
+    "offered_on",
+    "parse",
     "srid_for",
     "to_gauss_kruger",
     "to_storage",
@@ -55,7 +67,12 @@ _Array: TypeAlias = NDArray[np.float64]
 
 
 class UnknownCRS(ValueError):
-    """A CRS name we do not accept; the message lists what is accepted."""
+    """A CRS name we do not accept; the message lists what is accepted, `hint` (in brackets,
+    English) says why when a near miss allows it: a zone out of range, a system not offered there."""
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.hint = hint
 
 
 class CRSMismatch(ValueError):
@@ -77,23 +94,18 @@ class CRS(StrEnum):
 
     @classmethod
     def parse(cls, value: str | int | CRS) -> CRS:
-        """Read a user-given CRS name or EPSG code (case-insensitive) against a fixed allow-list.
+        """The system a user-given name, EPSG code or URI names (see `parse`), to convert with.
 
         This names a datum only: every function here takes lon, lat whatever the code's
-        authority axis order, so an OGC "EPSG:4326" request's lat, lon order is the caller's job.
+        authority axis order (Offered.northing_first says it, for OGC API).
         """
         if isinstance(value, CRS):
             return value
-        # bool is an int: True must not become EPSG:1.
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        if isinstance(value, str):
-            found = _ALIASES.get(_squash(value))
-            if found is not None:
-                return found
-        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        found, _ = _lookup(value)
+        if found is not None and found.zone is None:
+            return found.system
         raise UnknownCRS(
-            f"Unknown coordinate system {shown}; use one of: "
+            f"Unknown coordinate system {_shown(value)}; use one of: "
             + ", ".join(c.value for c in cls)
             + " (or EPSG:4326, EPSG:4490, EPSG:3857)."
         )
@@ -101,42 +113,6 @@ class CRS(StrEnum):
 
 EPSG: dict[CRS, int] = {CRS.WGS84: 4326, CRS.CGCS2000: 4490, CRS.WEB_MERCATOR: 3857}
 STORAGE_SRID = 4326
-
-
-def _squash(name: str) -> str:
-    # Users write "GCJ-02", "gcj_02", "Web Mercator": compare without case or separators.
-    return "".join(name.strip().lower().split()).replace("-", "").replace("_", "")
-
-
-def _build_aliases() -> dict[str, CRS]:
-    aliases: dict[str, CRS] = {c.value: c for c in CRS}
-    for crs, code in EPSG.items():
-        for form in (
-            f"{code}",
-            f"epsg:{code}",
-            f"urn:ogc:def:crs:epsg::{code}",
-            f"http://www.opengis.net/def/crs/epsg/0/{code}",
-            f"https://www.opengis.net/def/crs/epsg/0/{code}",
-        ):
-            aliases[_squash(form)] = crs
-    extra = {
-        "crs84": CRS.WGS84,  # OGC lon/lat WGS84, what OGC API Features sends by default
-        "http://www.opengis.net/def/crs/ogc/1.3/crs84": CRS.WGS84,
-        "urn:ogc:def:crs:ogc:1.3:crs84": CRS.WGS84,
-        "gps": CRS.WGS84,
-        "pseudo-mercator": CRS.WEB_MERCATOR,
-        "900913": CRS.WEB_MERCATOR,
-        "epsg:900913": CRS.WEB_MERCATOR,
-        "gcj": CRS.GCJ02,
-        # Baidu's own name for lon/lat BD-09. "bd09mc" (Baidu Mercator) is a different
-        # system and deliberately not accepted.
-        "bd09ll": CRS.BD09,
-    }
-    aliases.update({_squash(k): v for k, v in extra.items()})
-    return aliases
-
-
-_ALIASES = _build_aliases()
 
 
 def srid_for(crs: CRS) -> int:
@@ -460,6 +436,240 @@ def from_gauss_kruger(x: Coord, y: Coord, zone: int) -> tuple[Coord, Coord]:
         return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
 
     return _pointwise(core)(x, y)
+
+
+# --- the registry of offered systems ----------------------------------------------------------
+
+
+class Surface(StrEnum):
+    """Where users name a coordinate system; each offers its own set of the registry."""
+
+    IMPORT = "import"  # files and records coming in, which say what their coordinates are in
+    EXPORT = "export"  # layer exports
+    OGC = "ogc"  # OGC API - Features `crs` and `bbox-crs`: the advertised URIs only
+    RESPONSE = "response"  # coordinates a responder types, pastes or picks
+
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+MAX_NAME_LENGTH = 64
+
+
+def epsg_uri(code: int) -> str:
+    """The OGC URI of an EPSG code."""
+    return f"http://www.opengis.net/def/crs/EPSG/0/{code}"
+
+
+@dataclass(frozen=True)
+class Offered:
+    """A coordinate system SEGIS offers: its name, EPSG code, axis order, labels and surfaces."""
+
+    name: str  # what users give: wgs84 … gk45; OGC's crs84 by its URI only
+    system: CRS  # what geo.crs converts it as (a Gauss-Krüger zone: CGCS2000, then projected)
+    epsg: int | None  # None: GCJ-02 and BD-09 have no code
+    label: str  # short and ASCII: in file names and field dictionaries
+    zh: str
+    en: str
+    surfaces: frozenset[Surface]
+    # The authority axis order: lat, lon (EPSG:4326, 4490); northing, easting (Gauss-Krüger).
+    # SEGIS itself is always x, y (lon, lat); only OGC API answers in this order.
+    northing_first: bool = False
+    zone: int | None = None  # CGCS2000 3-degree Gauss-Krüger zone
+    note: str = ""  # what a file in this system says about it
+    uri: str | None = None  # the OGC URI; the EPSG code's unless given
+
+    def __post_init__(self) -> None:
+        if self.uri is None and self.epsg is not None:
+            object.__setattr__(self, "uri", epsg_uri(self.epsg))
+
+    @property
+    def srid(self) -> int:
+        """The EPSG code to label a geometry with: 4326 for GCJ-02, which has none."""
+        return STORAGE_SRID if self.epsg is None else self.epsg
+
+    @property
+    def geographic(self) -> bool:
+        """Degrees (lon, lat) rather than metres (x, y)."""
+        return self.zone is None and self.system is not CRS.WEB_MERCATOR
+
+    @property
+    def unchanged(self) -> bool:
+        """Stored coordinates are already these (WGS84, and CGCS2000 which PROJ does not shift)."""
+        return self.zone is None and self.system in (CRS.WGS84, CRS.CGCS2000)
+
+    @property
+    def title(self) -> str:
+        """The label with its description in both languages, as choices show it."""
+        return f"{self.label}（{self.zh} / {self.en}）"
+
+    def from_wgs84(self, lon: Coord, lat: Coord) -> tuple[Coord, Coord]:
+        """WGS84 lon, lat → x, y (east first) in this system."""
+        if self.zone is not None:
+            return to_gauss_kruger(lon, lat, self.zone)
+        return convert(lon, lat, CRS.WGS84, self.system)
+
+    def to_wgs84(self, x: Coord, y: Coord) -> tuple[Coord, Coord]:
+        """x, y (east first) in this system → WGS84 lon, lat."""
+        if self.zone is not None:
+            return from_gauss_kruger(x, y, self.zone)
+        return convert(x, y, self.system, CRS.WGS84)
+
+    convert = from_wgs84  # the name an export plan moves its coordinates by
+
+
+_EVERYWHERE = frozenset(Surface)
+_GCJ02_NOTE = (
+    "GCJ-02（国测局加偏坐标，高德/腾讯底图用）没有 EPSG 代码：文件标为 EPSG:4326，但坐标不是 WGS84，"
+    "只可叠加在 GCJ-02 底图上 / GCJ-02 (the obfuscated system of Amap and Tencent maps) has no EPSG "
+    "code: the file is labelled EPSG:4326 but its coordinates are not WGS84; overlay them on a "
+    "GCJ-02 basemap only"
+)
+
+
+def _gauss_kruger(zone: int) -> Offered:
+    code = gauss_kruger_epsg(zone)
+    return Offered(
+        f"gk{zone}",
+        CRS.CGCS2000,
+        code,
+        f"CGCS2000-GK{zone}",
+        f"CGCS2000 3度带高斯-克吕格第{zone}带",
+        f"CGCS2000 3-degree Gauss-Krüger zone {zone}",
+        frozenset({Surface.EXPORT, Surface.OGC}),
+        northing_first=True,
+        zone=zone,
+        note=f"EPSG:{code} CGCS2000 3度带高斯-克吕格第{zone}带，中央经线 {3 * zone}°E，东坐标含带号 / "
+        f"3-degree Gauss-Krüger zone {zone}, central meridian {3 * zone}°E, easting prefixed with "
+        "the zone number",
+    )
+
+
+# Every offered system, in the order lists show them.
+REGISTRY: dict[str, Offered] = {
+    offered.name: offered
+    for offered in (
+        Offered("crs84", CRS.WGS84, 4326, "CRS84", "WGS84 经纬度，经度在前",
+                "WGS84 lon/lat, longitude first", frozenset({Surface.OGC}), uri=CRS84,
+                note="OGC CRS84"),
+        Offered("wgs84", CRS.WGS84, 4326, "WGS84", "GPS 原始坐标", "GPS", _EVERYWHERE,
+                northing_first=True, note="EPSG:4326"),
+        Offered("cgcs2000", CRS.CGCS2000, 4490, "CGCS2000", "国家 2000", "China Geodetic 2000",
+                _EVERYWHERE, northing_first=True,
+                note="EPSG:4490（与 WGS84 相差厘米级，不作转换 / within centimetres of WGS84, not "
+                "shifted）"),
+        Offered("webmercator", CRS.WEB_MERCATOR, 3857, "WebMercator", "Web 墨卡托",
+                "Web Mercator", frozenset({Surface.EXPORT, Surface.OGC}),
+                note="EPSG:3857, metres"),
+        Offered("gcj02", CRS.GCJ02, None, "GCJ-02", "高德、腾讯", "Amap, Tencent",
+                frozenset({Surface.IMPORT, Surface.EXPORT, Surface.RESPONSE}), note=_GCJ02_NOTE),
+        Offered("bd09", CRS.BD09, None, "BD-09", "百度", "Baidu",
+                frozenset({Surface.IMPORT, Surface.RESPONSE}),
+                note="BD-09（百度地图在 GCJ-02 上再加偏）没有 EPSG 代码 / BD-09 (Baidu's offset on "
+                "top of GCJ-02) has no EPSG code"),
+        *(_gauss_kruger(zone) for zone in GAUSS_KRUGER_ZONES),
+    )
+}  # fmt: skip
+
+
+def _squash(name: str) -> str:
+    # Users write "GCJ-02", "gcj_02", "Web Mercator": compare without case or separators.
+    return "".join(name.strip().lower().split()).replace("-", "").replace("_", "")
+
+
+def _forms(offered: Offered) -> Iterator[str]:
+    yield from (offered.name, offered.label)
+    if offered.epsg is not None:
+        code = offered.epsg
+        yield from (f"{code}", f"epsg:{code}", f"epsg{code}", f"urn:ogc:def:crs:epsg::{code}")
+        yield from (epsg_uri(code), epsg_uri(code).replace("http:", "https:"))
+    if offered.zone is not None:
+        for family in ("gk", "gausskruger", "gauss"):
+            yield from (f"{family}{offered.zone}", f"cgcs2000{family}{offered.zone}")
+
+
+def _build_aliases() -> dict[str, Offered]:
+    aliases = {
+        _squash(form): offered
+        for offered in REGISTRY.values()
+        # OGC's lon/lat WGS84 is its own entry for its URI and axis order; by name it is wgs84.
+        if offered.uri != CRS84
+        for form in _forms(offered)
+    }
+    extra = {
+        "crs84": "wgs84",  # OGC lon/lat WGS84, what OGC API Features sends by default
+        CRS84: "wgs84",
+        "urn:ogc:def:crs:ogc:1.3:crs84": "wgs84",
+        "gps": "wgs84",
+        "pseudo-mercator": "webmercator",
+        "900913": "webmercator",
+        "epsg:900913": "webmercator",
+        "gcj": "gcj02",
+        # Baidu's own name for lon/lat BD-09. "bd09mc" (Baidu Mercator) is a different
+        # system and deliberately not accepted.
+        "bd09ll": "bd09",
+    }
+    aliases.update({_squash(k): REGISTRY[v] for k, v in extra.items()})
+    return aliases
+
+
+_ALIASES = _build_aliases()
+_BY_URI = {offered.uri: offered for offered in REGISTRY.values() if offered.uri is not None}
+# Near misses, to say why they are refused: a zone out of range, the Gauss-Krüger family whose
+# easting carries no zone number (EPSG:4534–4554, "CM 75E" …), deliberately not offered.
+_ZONE_NAME = re.compile(r"(?:cgcs2000)?(?:gk|gausskruger|gauss)(\d{1,2})")
+_EPSG_CODE = re.compile(r"(?:epsg:?)?(\d{4,5})")
+_ZONES_WITHOUT_PREFIX = range(4534, 4555)
+
+
+def _near_miss(squashed: str) -> str:
+    if _ZONE_NAME.fullmatch(squashed):
+        return f" (zones {GAUSS_KRUGER_ZONES.start}–{GAUSS_KRUGER_ZONES.stop - 1})"
+    code = _EPSG_CODE.fullmatch(squashed)
+    if code and int(code[1]) in _ZONES_WITHOUT_PREFIX:
+        return " (the CM family without zone prefix is not offered: use gk25 … gk45)"
+    return ""
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _lookup(value: object) -> tuple[Offered | None, str]:
+    """The offered system a name, EPSG code or URI stands for, or None and a hint."""
+    if isinstance(value, Offered):
+        return value, ""
+    # bool is an int: True must not become EPSG:1.
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or len(value) > MAX_NAME_LENGTH:
+        return None, ""
+    squashed = _squash(value)
+    found = _ALIASES.get(squashed)
+    return (found, "") if found is not None else (None, _near_miss(squashed))
+
+
+def offered_on(surface: Surface) -> dict[str, Offered]:
+    """The systems a surface offers, by name, in the registry's order."""
+    return {name: offered for name, offered in REGISTRY.items() if surface in offered.surfaces}
+
+
+def parse(value: str | int | Offered, surface: Surface) -> Offered:
+    """The system a user names, if `surface` offers it: by name, EPSG code or URI, without case
+    or separators; on OGC API by an advertised URI exactly, as its clients send them. Anything
+    else is UnknownCRS, with a hint where a near miss allows one."""
+    if surface is Surface.OGC:
+        found, hint = _BY_URI.get(value.strip()) if isinstance(value, str) else None, ""
+    else:
+        found, hint = _lookup(value)
+    if found is not None and surface not in found.surfaces:
+        found, hint = None, f" ({found.label} is not offered for {surface})"
+    if found is None:
+        raise UnknownCRS(
+            f"Unknown coordinate system {_shown(value)}{hint}; {surface} offers: "
+            + ", ".join(offered_on(surface)),
+            hint,
+        )
+    return found
 
 
 # --- geometries ------------------------------------------------------------------------------

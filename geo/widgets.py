@@ -8,8 +8,8 @@ from django.contrib.gis.forms.widgets import OpenLayersWidget
 from django.forms.renderers import TemplatesSetting
 from django.urls import reverse_lazy
 
-# Web Mercator metres per pixel at zoom 0 (256-pixel tiles); halves with each zoom level.
-RESOLUTION_AT_ZOOM_0 = 156543.03392804097
+from .mercator import RESOLUTION_AT_ZOOM_0
+
 # The admin's `.dj_map` box (admin/css/widgets.css).
 MAP_SIZE_PX = (600, 400)
 

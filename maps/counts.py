@@ -1,6 +1,6 @@
 """How many of a layer's filtered rows lie in a box: the map's counts in view.
 
-`count` tests each row's world coordinates u, v (layers.mercator) against the box's corners put
+`count` tests each row's world coordinates u, v (geo.mercator) against the box's corners put
 through the same formulas, half-open like tiles: west and north edges in, east and south out, so the
 count over an area equals the sum of the cluster counts of the tiles covering it. Equipment counts
 filtered by columns of the pre-counted cells (maps.cells) sum the cells wholly inside the box and
@@ -14,8 +14,8 @@ import math
 
 from django.utils import timezone
 
+from geo.mercator import world, world_latitude, world_u, world_v
 from layers.filters import BBox, LayerQuery
-from layers.mercator import world
 from layers.sources import (
     SOURCES,
     NothingVisible,
@@ -63,10 +63,6 @@ SELECT (
 COUNT_CELLS_ACROSS = 128
 
 
-def _world_latitude(v: float) -> float:
-    return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * v))))
-
-
 def precounted_count_sql(user, query: LayerQuery, today: dt.date) -> Sql | None:
     """count_sql's answer from the cells and the box's edge strips, or None when the cells cannot
     answer or the box is too small for them to help."""
@@ -74,9 +70,8 @@ def precounted_count_sql(user, query: LayerQuery, today: dt.date) -> Sql | None:
     if query.layer != "equipment" or columns is None:
         return None
     box = query_box(query)
-    west_u, east_u = (box.west + 180) / 360, (box.east + 180) / 360
-    north_v = (1 - math.asinh(math.tan(math.radians(box.north))) / math.pi) / 2
-    south_v = (1 - math.asinh(math.tan(math.radians(box.south))) / math.pi) / 2
+    west_u, east_u = world_u(box.west), world_u(box.east)
+    north_v, south_v = world_v(box.north), world_v(box.south)
     across = max(east_u - west_u, south_v - north_v)
     level = max(
         (lv for lv in cells.LEVELS if across * (1 << lv) <= COUNT_CELLS_ACROSS),
@@ -93,7 +88,7 @@ def precounted_count_sql(user, query: LayerQuery, today: dt.date) -> Sql | None:
         cells.narrowest_prefix(user, columns.pop("region", None))
     )
     inner_west, inner_east = (x0 + 1) / side * 360 - 180, x1 / side * 360 - 180
-    inner_north, inner_south = _world_latitude((y0 + 1) / side), _world_latitude(y1 / side)
+    inner_north, inner_south = world_latitude((y0 + 1) / side), world_latitude(y1 / side)
     strips = [
         (box.west, box.south, inner_west, box.north),
         (inner_east, box.south, box.east, box.north),

@@ -30,9 +30,9 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
+from geo.mercator import world
 from layers import sources
 from layers.filters import FilterError, LayerQuery, parse_query
-from layers.mercator import world
 from layers.sources import SOURCES, Sql
 
 GEOJSON_LAYERS = ("units", "accidents", "resources", "overdue")

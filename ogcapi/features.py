@@ -20,11 +20,12 @@ ogcapi/views.py answers HTTP.
   Features requires (a pipeline crossing the box is in) — not the map's half-open test on a
   representative point, which the GeoJSON API and the tiles share. A box given in another CRS is
   moved to lon/lat along densified edges (geo.crs does the moving), never the rows.
-* Coordinate systems (Part 2, CRS by reference): OFFERED, each an allow-listed EPSG code of the
-  export (exports.options.TARGETS), answered in that CRS's own axis order — EPSG:4326 and
-  4490 are lat, lon; the CGCS2000 Gauss-Krüger zones EPSG:4513–4533 are northing, easting; CRS84
-  and EPSG:3857 are east first. Only these integers reach PostGIS's ST_Transform. GCJ-02 is left
-  out: it has no EPSG code, and a client told "EPSG:4326" would draw it hundreds of metres off.
+* Coordinate systems (Part 2, CRS by reference): OFFERED, the systems geo.crs's registry offers
+  on OGC API, each by its URI and with an EPSG code, answered in that CRS's own axis order —
+  EPSG:4326 and 4490 are lat, lon; the CGCS2000 Gauss-Krüger zones EPSG:4513–4533 are northing,
+  easting; CRS84 and EPSG:3857 are east first. Only these integers reach PostGIS's ST_Transform.
+  GCJ-02 is left out: it has no EPSG code, and a client told "EPSG:4326" would draw it hundreds of
+  metres off.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from exports.core import layer_rows
-from exports.options import TARGETS, Area, Target
+from exports.options import Area
 from geo import crs
+from geo.crs import CRS84
 from geo.models import Region
 from layers import catalogue, sources
 from layers import fields as layer_fields
@@ -93,77 +95,52 @@ ITEM_PARAMS = ("f", "crs")
 
 # --------------------------------------------------------------------------- coordinate systems
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-
-
-def epsg_uri(code: int) -> str:
-    return f"http://www.opengis.net/def/crs/EPSG/0/{code}"
-
 
 @dataclass(frozen=True)
 class OfferedCRS:
-    """A `crs` / `bbox-crs` value: an export target and the axis order its URI stands for."""
+    """A `crs` / `bbox-crs` value: a system of geo.crs's registry that OGC API offers, by its URI."""
 
-    uri: str
-    target: Target  # the allow-listed system: EPSG code, degrees or metres
-    northing_first: bool  # authority axis order: lat, lon (4326, 4490); northing, easting (GK)
-    # x (east), y (north) arrays of this CRS → lon, lat: for a bbox given in it
-    to_wgs84: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+    target: crs.Offered  # the EPSG code, axis order, degrees or metres
+
+    @property
+    def uri(self) -> str:
+        return self.target.uri
+
+    @property
+    def northing_first(self) -> bool:
+        return self.target.northing_first
 
     @property
     def digits(self) -> int:
         return COORDINATE_DIGITS if self.target.geographic else PROJECTED_DIGITS
 
-
-def _unchanged(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return x, y
-
-
-def _from_mercator(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return crs.to_wgs84(x, y, crs.CRS.WEB_MERCATOR)
-
-
-def _from_zone(zone: int):
-    return lambda x, y: crs.from_gauss_kruger(x, y, zone)
+    def to_wgs84(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x (east), y (north) arrays of this CRS → lon, lat: for a bbox given in it."""
+        return self.target.to_wgs84(x, y)
 
 
 OFFERED: dict[str, OfferedCRS] = {
-    offered.uri: offered
-    for offered in (
-        OfferedCRS(CRS84, TARGETS["wgs84"], False, _unchanged),
-        OfferedCRS(epsg_uri(4326), TARGETS["wgs84"], True, _unchanged),
-        OfferedCRS(epsg_uri(4490), TARGETS["cgcs2000"], True, _unchanged),
-        OfferedCRS(epsg_uri(3857), TARGETS["webmercator"], False, _from_mercator),
-        *(
-            OfferedCRS(
-                epsg_uri(TARGETS[f"gk{zone}"].srid), TARGETS[f"gk{zone}"], True, _from_zone(zone)
-            )
-            for zone in crs.GAUSS_KRUGER_ZONES
-        ),
-    )
+    offered.uri: OfferedCRS(offered) for offered in crs.offered_on(crs.Surface.OGC).values()
 }
 STORAGE_CRS = OFFERED[CRS84]
-
-
-def _unknown_crs(param: str) -> FilterError:
-    first, last = crs.gauss_kruger_epsg(25), crs.gauss_kruger_epsg(45)
-    return FilterError(
-        {
-            param: "不支持的坐标系 / unsupported coordinate system; one of "
-            f"{CRS84}, {epsg_uri(4326)}, {epsg_uri(4490)}, {epsg_uri(3857)}, "
-            f"{epsg_uri(first)} … {epsg_uri(last)} (CGCS2000 Gauss-Krüger zones 25–45)"
-        }
-    )
+_ZONES = [o.target for o in OFFERED.values() if o.target.zone is not None]
+_CHOICES = (
+    ", ".join(uri for uri, o in OFFERED.items() if o.target.zone is None)
+    + f", {_ZONES[0].uri} … {_ZONES[-1].uri} (CGCS2000 Gauss-Krüger zones "
+    f"{_ZONES[0].zone}–{_ZONES[-1].zone})"
+)
 
 
 def parse_crs(value: str | None, param: str = "crs") -> OfferedCRS:
     """One of the advertised URIs, exactly; anything else is a FilterError naming `param`."""
     if value is None:
         return STORAGE_CRS
-    offered = OFFERED.get(value.strip())
-    if offered is None:
-        raise _unknown_crs(param)
-    return offered
+    try:
+        return OFFERED[crs.parse(value, crs.Surface.OGC).uri]
+    except crs.UnknownCRS:
+        raise FilterError(
+            {param: f"不支持的坐标系 / unsupported coordinate system; one of {_CHOICES}"}
+        ) from None
 
 
 def _in_crs(shape: str, system: OfferedCRS) -> Sql:
@@ -574,9 +551,7 @@ def conformance() -> dict:
 
 def jurisdiction_extent(user) -> list[float] | None:
     """[west, south, east, north] of the user's jurisdiction; None without boundaries."""
-    found = Region.objects.within_prefix(user.jurisdiction_prefix).aggregate(
-        extent=Extent("boundary")
-    )["extent"]
+    found = Region.objects.visible_to(user).aggregate(extent=Extent("boundary"))["extent"]
     return list(found) if found else None
 
 
