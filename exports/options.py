@@ -3,14 +3,13 @@
 Every parser answers an `ExportError` naming the parameter (bilingual, like FilterError), and
 `parse_request` reads them all from one mapping (a command line, later a form) and reports every
 problem at once. No user string ever reaches GDAL: formats become driver names fixed here and
-coordinate systems EPSG integers fixed here.
+coordinate systems EPSG integers fixed in geo.crs's registry.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,12 +21,13 @@ from django.db.models.expressions import RawSQL
 from django.http import QueryDict
 
 from geo import crs
+from geo.mercator import world
 from geo.models import Region
+from geo.scoping import Scope
 from layers.catalogue import LAYERS
 from layers.filters import LAYER_FILTERS, BBox, FilterError, LayerQuery, RegionFilter, parse_bbox
 from layers.filters import REGION_PATTERN as PREFIX_PATTERN
 from layers.filters import parse_query as parse_filters
-from layers.mercator import world
 from layers.sources import (
     SOURCES,
     NothingVisible,
@@ -39,7 +39,6 @@ from layers.sources import (
 )
 from maps.choropleth import ChoroplethQuery, on_map, parse_choropleth_query
 
-MAX_NAME_LENGTH = 64
 MAX_POLYGON_BYTES = 1 << 20
 MAX_POLYGON_VERTICES = 10_000
 
@@ -140,116 +139,28 @@ def parse_format(value: str | Format) -> Format:
 # --------------------------------------------------------------------------- coordinate systems
 
 
-@dataclass(frozen=True)
-class Target:
-    """An allow-listed output coordinate system."""
-
-    name: str  # what users give: wgs84, cgcs2000, webmercator, gcj02, gk25 … gk45
-    label: str  # in file names and field dictionaries
-    srid: int  # the EPSG code the file is labelled with: GCJ-02 has none and is labelled 4326
-    geographic: bool  # degrees (lon, lat) rather than metres (x, y)
-    convert: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-    note: str = ""
-
-    @property
-    def unchanged(self) -> bool:
-        """Stored coordinates are already these (WGS84, and CGCS2000 which PROJ does not shift)."""
-        return self.name in ("wgs84", "cgcs2000")
-
-
-def _from_wgs84(system: crs.CRS):
-    return lambda lon, lat: crs.from_wgs84(lon, lat, system)
-
-
-GCJ02_NOTE = (
-    "GCJ-02（国测局加偏坐标，高德/腾讯底图用）没有 EPSG 代码：文件标为 EPSG:4326，但坐标不是 WGS84，"
-    "只可叠加在 GCJ-02 底图上 / GCJ-02 (the obfuscated system of Amap and Tencent maps) has no EPSG "
-    "code: the file is labelled EPSG:4326 but its coordinates are not WGS84; overlay them on a "
-    "GCJ-02 basemap only"
+# The coordinate systems geo.crs offers for export, by name (wgs84 … gk45).
+Target = crs.Offered
+TARGETS: dict[str, Target] = crs.offered_on(crs.Surface.EXPORT)
+_ZONES = [t for t in TARGETS.values() if t.zone is not None]
+_CHOICES = (
+    ", ".join(name for name, t in TARGETS.items() if t.zone is None)
+    + f", {_ZONES[0].name} … {_ZONES[-1].name} (CGCS2000 Gauss-Krüger, "
+    f"EPSG:{_ZONES[0].srid}–{_ZONES[-1].srid})"
 )
-
-TARGETS: dict[str, Target] = {
-    t.name: t
-    for t in (
-        Target("wgs84", "WGS84", 4326, True, _from_wgs84(crs.CRS.WGS84), "EPSG:4326"),
-        Target(
-            "cgcs2000",
-            "CGCS2000",
-            4490,
-            True,
-            _from_wgs84(crs.CRS.CGCS2000),
-            "EPSG:4490（与 WGS84 相差厘米级，不作转换 / within centimetres of WGS84, not shifted）",
-        ),
-        Target(
-            "webmercator",
-            "WebMercator",
-            3857,
-            False,
-            _from_wgs84(crs.CRS.WEB_MERCATOR),
-            "EPSG:3857, metres",
-        ),
-        Target("gcj02", "GCJ-02", 4326, True, _from_wgs84(crs.CRS.GCJ02), GCJ02_NOTE),
-        *(
-            Target(
-                f"gk{zone}",
-                f"CGCS2000-GK{zone}",
-                crs.gauss_kruger_epsg(zone),
-                False,
-                (lambda z: lambda lon, lat: crs.to_gauss_kruger(lon, lat, z))(zone),
-                f"EPSG:{crs.gauss_kruger_epsg(zone)} CGCS2000 3度带高斯-克吕格第{zone}带，中央经线 "
-                f"{3 * zone}°E，东坐标含带号 / 3-degree Gauss-Krüger zone {zone}, central meridian "
-                f"{3 * zone}°E, easting prefixed with the zone number",
-            )
-            for zone in crs.GAUSS_KRUGER_ZONES
-        ),
-    )
-}
-_GK_NAME = re.compile(r"(?:cgcs2000)?(?:gk|gausskruger|gauss)(\d{1,2})")
-_EPSG_CODE = re.compile(r"(?:epsg:?)?(\d{4,5})")
-_FIRST_GK, _LAST_GK = crs.gauss_kruger_epsg(25), crs.gauss_kruger_epsg(45)
-
-
-def _unknown_crs(value: object, hint: str = "") -> ExportError:
-    return ExportError(
-        {
-            "crs": f"不支持的坐标系 / unsupported coordinate system {_short(value)}{hint}; one of "
-            f"wgs84, cgcs2000, webmercator, gcj02, gk25 … gk45 (CGCS2000 Gauss-Krüger, "
-            f"EPSG:{_FIRST_GK}–{_LAST_GK})"
-        }
-    )
 
 
 def parse_crs(value: str | int | Target) -> Target:
     """An allow-listed system by name or EPSG code; anything else is an ExportError."""
-    if isinstance(value, Target):
-        return value
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise _unknown_crs(value)
-    text = str(value)
-    if len(text) > MAX_NAME_LENGTH:
-        raise _unknown_crs(value)
     try:
-        system = crs.CRS.parse(text)
-    except crs.UnknownCRS:
-        system = None
-    if system is not None:
-        if system.value not in TARGETS:
-            raise _unknown_crs(value, " (BD-09 is not offered for export)")
-        return TARGETS[system.value]
-    squashed = _squash(text)
-    if match := _GK_NAME.fullmatch(squashed):
-        if f"gk{int(match[1])}" in TARGETS:
-            return TARGETS[f"gk{int(match[1])}"]
-        raise _unknown_crs(value, " (zones 25–45)")
-    if match := _EPSG_CODE.fullmatch(squashed):
-        code = int(match[1])
-        if _FIRST_GK <= code <= _LAST_GK:
-            return TARGETS[f"gk{code - _FIRST_GK + 25}"]
-        if 4534 <= code <= 4554:
-            raise _unknown_crs(
-                value, " (the CM family without zone prefix is not offered: use gk25 … gk45)"
-            )
-    raise _unknown_crs(value)
+        return crs.parse(value, crs.Surface.EXPORT)
+    except crs.UnknownCRS as error:
+        raise ExportError(
+            {
+                "crs": f"不支持的坐标系 / unsupported coordinate system {_short(value)}{error.hint}; "
+                f"one of {_CHOICES}"
+            }
+        ) from None
 
 
 # --------------------------------------------------------------------------- area
@@ -318,20 +229,25 @@ class Area:
         return polygon
 
 
-def jurisdiction_prefix(user) -> str:
-    prefix = user.jurisdiction_prefix if user is not None and user.is_authenticated else None
-    if prefix is None:
+def jurisdiction(user) -> Scope:
+    """The user's jurisdiction; an ExportError when the user has none."""
+    scope = Scope.of(user)
+    if scope.prefix is None:
         raise ExportError(
             {"user": "用户没有辖区，无可导出 / the user has no jurisdiction to export"}
         )
-    return prefix
+    return scope
+
+
+def jurisdiction_prefix(user) -> str:
+    """The prefix of `jurisdiction(user)`."""
+    return jurisdiction(user).prefix
 
 
 def narrowest(prefix: str, region: str | None) -> str | None:
-    """The jurisdiction narrowed by a region prefix; None when the two do not overlap."""
-    if region is None or prefix.startswith(region):
-        return prefix
-    return region if region.startswith(prefix) else None
+    """The jurisdiction narrowed by a region prefix (Scope.narrowed); None when they do not overlap."""
+    narrowed = Scope(prefix).narrowed(region)
+    return None if narrowed is None else narrowed.prefix
 
 
 def check_region(user, region: str, param: str = "region") -> str:
@@ -341,10 +257,13 @@ def check_region(user, region: str, param: str = "region") -> str:
         raise ExportError(
             {param: "应为 2–6 位行政区划代码前缀 / expected a 2–6 digit division-code prefix"}
         )
-    prefix = jurisdiction_prefix(user)
-    if narrowest(prefix, region) is None:
+    scope = jurisdiction(user)
+    if scope.narrowed(region) is None:
         raise ExportError(
-            {param: f"{region} 不在您的辖区内 / outside your jurisdiction ({prefix or 'national'})"}
+            {
+                param: f"{region} 不在您的辖区内 / outside your jurisdiction "
+                f"({scope.prefix or 'national'})"
+            }
         )
     if not Region.objects.filter(code__startswith=region).exists():
         raise ExportError(
@@ -451,7 +370,7 @@ def parse_request(
             errors.update(error.errors)
         return None
 
-    jurisdiction_prefix(user)
+    jurisdiction(user)
     layer = attempt(parse_layer, layer)
     fmt = attempt(parse_format, format)
     target = attempt(parse_crs, crs)

@@ -19,8 +19,9 @@ import numpy as np
 from django.contrib.gis.db.models.functions import AsWKB
 from django.http import QueryDict
 
-from exports.options import REGIONS, Area, narrowest, region_filter
+from exports.options import REGIONS, Area, region_filter
 from geo.models import Region
+from geo.scoping import Scope
 from layers.fields import COLUMNS, Chunk, Lookups
 from layers.filters import LAYER_FILTERS, LayerQuery, RegionFilter
 from maps.choropleth import ChoroplethQuery, parse_choropleth_query, region_collection
@@ -61,8 +62,11 @@ def narrowed(query: ChoroplethQuery | None, region: str | None) -> ChoroplethQue
     if region is None:
         return query
     current = region_filter(query)
-    if current is not None and (region := narrowest(current, region)) is None:
-        return None
+    if current is not None:
+        scope = Scope(current).narrowed(region)
+        if scope is None:
+            return None
+        region = scope.prefix
     return ChoroplethQuery(
         _with_region(query.equipment, region), _with_region(query.accidents, region)
     )

@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.contrib.gis.admin import GISModelAdmin
 from django.contrib.gis.db import models as gis_models
@@ -18,14 +16,12 @@ from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext_lazy as _
 
 from .basemap import BASEMAP_MAX_AGE_S, LEVEL_ORDER, basemap_geojson, map_framing
-from .models import Level, Region
+from .divisions import child_level
+from .models import Region
+from .scoping import prefix_of
 from .widgets import OfflineMapWidget
 
-
-def jurisdiction_prefix(user: Any) -> str | None:
-    if user is None or not user.is_authenticated:
-        return None
-    return getattr(user, "jurisdiction_prefix", None)
+jurisdiction_prefix = prefix_of  # the name accounts/admin.py imports it by
 
 
 def map_display_name(field_name: str) -> str:
@@ -66,7 +62,7 @@ class OfflineGISAdmin(GISModelAdmin):
     def map_framing(self, request: HttpRequest) -> dict[str, float]:
         # Asked once per geometry field: keep the answer for the request.
         if not hasattr(request, "_segis_map_framing"):
-            request._segis_map_framing = map_framing(jurisdiction_prefix(request.user))
+            request._segis_map_framing = map_framing(prefix_of(request.user))
         return request._segis_map_framing
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
@@ -128,10 +124,10 @@ class RegionListFilter(admin.SimpleListFilter):
     parameter_name = "region"
 
     def lookups(self, request, model_admin):
-        prefix = jurisdiction_prefix(request.user)
+        prefix = prefix_of(request.user)
         if prefix is None:
             return []
-        below = {0: Level.PROVINCE, 2: Level.CITY, 4: Level.COUNTY}.get(len(prefix))
+        below = child_level(prefix) if len(prefix) < 6 else None
         wanted = Q(level=below) if below else Q(pk__in=[])
         selected = self.value()
         if selected:
@@ -150,7 +146,7 @@ class RegionListFilter(admin.SimpleListFilter):
         code = self.value()
         if not code:
             return queryset
-        prefix = jurisdiction_prefix(request.user)
+        prefix = prefix_of(request.user)
         region = (
             Region.objects.within_prefix(prefix).filter(code=code).only("code", "level").first()
             if prefix is not None
@@ -199,7 +195,7 @@ class RegionAdmin(OfflineGISAdmin):
     def basemap_view(self, request: HttpRequest) -> HttpResponse:
         """Outlines of the requester's jurisdiction: the base layer of every admin map."""
         response = HttpResponse(
-            basemap_geojson(jurisdiction_prefix(request.user)),
+            basemap_geojson(prefix_of(request.user)),
             content_type="application/geo+json",
         )
         patch_cache_control(response, private=True, max_age=BASEMAP_MAX_AGE_S)

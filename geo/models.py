@@ -7,19 +7,11 @@ from django.contrib.gis.geos import Point
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
+from .divisions import Level, child_level, code_prefix
 from .scoping import ScopedQuerySet
 
-
-class Level(models.TextChoices):
-    NATIONAL = "national", _("全国 / National")
-    PROVINCE = "province", _("省级 / Province")
-    CITY = "city", _("市级 / City")
-    COUNTY = "county", _("县级 / County")
-
-
-def code_prefix(code: str, level: str) -> str:
-    """The leading digits of a GB/T 2260 code that every division inside it shares."""
-    return {Level.NATIONAL: "", Level.PROVINCE: code[:2], Level.CITY: code[:4]}.get(level, code)
+# Level and code_prefix live in geo.divisions; they are imported from here too.
+__all__ = ["Level", "Region", "RegionQuerySet", "code_prefix"]
 
 
 _LOCATED_FIELDS = ["code", "name", "level", "parent_id", "source"]
@@ -38,6 +30,14 @@ class RegionQuerySet(ScopedQuerySet):
     def listable(self, most: int = 600) -> RegionQuerySet:
         """These regions as choices in a form: without counties while they would be too many."""
         return self.exclude(level=Level.COUNTY) if self.count() > most else self
+
+    def below(self, prefix: str) -> RegionQuerySet:
+        """The regions one level below a prefix (provinces, cities, counties); a county's prefix
+        gives the county itself."""
+        regions = self.within_prefix(prefix)
+        if len(prefix) == 6:
+            return regions.filter(code=prefix)
+        return regions.filter(level=child_level(prefix))
 
 
 class Region(models.Model):

@@ -1,4 +1,4 @@
-"""Jurisdiction scoping: the one queryset API every read goes through.
+"""Jurisdiction scoping: the one scope object, and the one queryset API every read goes through.
 
 It lives in `geo` because a jurisdiction is a GB/T 2260 code prefix; the user is only asked for
 its `jurisdiction_prefix` ('' = national, None = nothing), so `geo` imports no other app.
@@ -7,25 +7,67 @@ its `jurisdiction_prefix` ('' = national, None = nothing), so `geo` imports no o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from django.db import models
+
+Rows = TypeVar("Rows", bound=models.QuerySet)
 
 
 @dataclass(frozen=True)
 class Scope:
-    """A jurisdiction standing in for a user where only its prefix matters to `visible_to`: SQL
-    cached per jurisdiction, the escalation runner picking for an incident's county."""
+    """A jurisdiction: the division-code prefix whose divisions it holds ('' the nation, None
+    nothing). It also stands in for a user where only the jurisdiction matters (`visible_to` with
+    SQL cached per jurisdiction, the escalation runner picking for an incident's county)."""
 
-    jurisdiction_prefix: str
-    is_authenticated = True
+    prefix: str | None
+    is_authenticated: ClassVar[bool] = True
+
+    @classmethod
+    def of(cls, user: Any) -> Scope:
+        """A user's jurisdiction (a Scope is its own): nothing for the anonymous or a user without one."""
+        if isinstance(user, Scope):
+            return user
+        if user is None or not user.is_authenticated:
+            return NOTHING
+        return cls(getattr(user, "jurisdiction_prefix", None))
+
+    @property
+    def jurisdiction_prefix(self) -> str | None:
+        """The prefix under the user's name for it, for code handed a Scope in place of a user."""
+        return self.prefix
+
+    def contains(self, code: str) -> bool:
+        """Whether a division, by its code or its prefix, lies inside."""
+        return self.prefix is not None and code.startswith(self.prefix)
+
+    def narrowed(self, region: str | None) -> Scope | None:
+        """The narrower of this jurisdiction and a region filter's prefix (None: no filter); None
+        when the two share no division."""
+        if self.prefix is None:
+            return None
+        if region is None or self.prefix.startswith(region):
+            return self
+        return Scope(region) if region.startswith(self.prefix) else None
+
+    def filter(self, queryset: Rows, lookup: str) -> Rows:
+        """The rows whose division code at `lookup` lies inside."""
+        if self.prefix is None:
+            return queryset.none()
+        if not self.prefix:
+            return queryset.all()
+        # On a region foreign key (`region__code`: its primary key) this needs no join: it is the
+        # local region_id column, whose varchar_pattern_ops index serves the LIKE 'prefix%'.
+        return queryset.filter(**{f"{lookup}__startswith": self.prefix})
+
+
+NOTHING = Scope(None)
+NATIONAL = Scope("")
 
 
 def prefix_of(user: Any) -> str | None:
     """The division-code prefix a user reads: None (nothing) for the anonymous."""
-    if user is None or not user.is_authenticated:
-        return None
-    return user.jurisdiction_prefix
+    return Scope.of(user).prefix
 
 
 class ScopedQuerySet(models.QuerySet):
@@ -35,13 +77,10 @@ class ScopedQuerySet(models.QuerySet):
 
     def within_prefix(self, prefix: str) -> Self:
         """Rows whose region code starts with the prefix ('' = everywhere)."""
-        if not prefix:
-            return self.all()
-        # Filtering on the region's code (its primary key) needs no join: it is the local region_id column,
-        # and Django's automatic varchar_pattern_ops index on that column serves the LIKE 'prefix%'.
-        return self.filter(**{f"{self.scope_lookup}__startswith": prefix})
+        # A prefix the caller already holds, not a user's jurisdiction: a falsy one narrows
+        # nothing, as it always has (`visible_to` is the read that answers None with no rows).
+        return Scope(prefix or "").filter(self, self.scope_lookup)
 
     def visible_to(self, user: Any) -> Self:
         # Scope first: every later filter then works inside the jurisdiction.
-        prefix = prefix_of(user)
-        return self.none() if prefix is None else self.within_prefix(prefix)
+        return Scope.of(user).filter(self, self.scope_lookup)

@@ -22,11 +22,11 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 
-from geo.scoping import Scope, prefix_of
+from geo.mercator import world
+from geo.scoping import Scope
 from registry.models import Accident, EmergencyResource, Equipment, Unit
 
 from .filters import MERCATOR_MAX_LATITUDE, BBox, LayerQuery
-from .mercator import world
 
 BBOX_MARGIN_DEGREES = 1e-7
 
@@ -149,7 +149,7 @@ def queryset_sql(queryset: QuerySet) -> Sql:
 def scoped_sql(model: str, prefix: str | None, columns: tuple[str, ...]) -> Sql:
     """The SQL of a model's rows a jurisdiction sees (`visible_to`), these columns: compiled once
     per jurisdiction rather than on every request (half a millisecond each time)."""
-    rows = apps.get_model(model).objects.visible_to(Scope(prefix) if prefix is not None else None)
+    rows = apps.get_model(model).objects.visible_to(Scope(prefix))
     return queryset_sql(rows.order_by().values(*columns))
 
 
@@ -158,7 +158,7 @@ def rows_sql(layer: str, user, query: LayerQuery, today: dt.date) -> Sql:
     millisecond, as much as a small tile's query: the SQL is kept per jurisdiction, filters and
     day for a minute (the tile cache's lifetime, which a "last 24 h" window already lives with)."""
     epoch = int(time.monotonic() // ROWS_SQL_TTL_S)
-    return _rows_sql(layer, prefix_of(user), query.values, today, epoch)
+    return _rows_sql(layer, Scope.of(user).prefix, query.values, today, epoch)
 
 
 ROWS_SQL_TTL_S = 60
@@ -167,7 +167,7 @@ ROWS_SQL_TTL_S = 60
 @lru_cache(maxsize=512)
 def _rows_sql(layer: str, prefix: str | None, values: tuple, today: dt.date, _epoch: int) -> Sql:
     source = SOURCES[layer]
-    visible = source.rows(Scope(prefix) if prefix is not None else None, today)
+    visible = source.rows(Scope(prefix), today)
     filtered = LayerQuery(layer, values).apply(visible)
     return queryset_sql(filtered.order_by().values(*source.columns))
 

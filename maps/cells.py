@@ -31,8 +31,9 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from geo.mercator import world
+from geo.scoping import Scope
 from layers.filters import LAYER_FILTERS, LayerQuery, RegionFilter
-from layers.mercator import world
 from layers.sources import NothingVisible, Sql
 
 # Every cluster level of zooms 0-11 (z + 3): a tile reads its 64 cells and no more.
@@ -213,15 +214,12 @@ def answerable_columns(query: LayerQuery) -> dict[str, Any] | None:
 
 
 def narrowest_prefix(user, region: str | None) -> str:
-    """The user's jurisdiction narrowed by a region filter, as a code prefix."""
-    prefix = user.jurisdiction_prefix if user is not None and user.is_authenticated else None
-    if prefix is None:
+    """The user's jurisdiction narrowed by a region filter, as a code prefix; NothingVisible when
+    the two share no division."""
+    scope = Scope.of(user).narrowed(region)
+    if scope is None:
         raise NothingVisible
-    if region is None or prefix.startswith(region):
-        return prefix
-    if region.startswith(prefix):
-        return region
-    raise NothingVisible
+    return scope.prefix
 
 
 def region_condition(prefix: str) -> tuple[int, Sql]:

@@ -23,8 +23,10 @@ from django.http import QueryDict
 
 from accounts.models import User
 from geo.basemap import outline_tolerance
+from geo.divisions import child_level, child_width, code_prefix
 from geo.functions import SimplifyPreserveTopology
-from geo.models import Level, Region, code_prefix
+from geo.models import Level, Region
+from geo.scoping import Scope
 from layers.catalogue import CHOROPLETH_METRICS, CHOROPLETH_NO_FIGURE, CHOROPLETH_ZERO
 from layers.filters import (
     LAYER_FILTERS,
@@ -45,7 +47,6 @@ MAX_CLASSES = 5
 # the equipment's commissioning dates); kind and region are shared with the equipment filters.
 ACCIDENT_PARAMS = {"window": "window", "accident_from": "from", "accident_to": "to"}
 SHARED_PARAMS = ("kind", "region")
-LEVEL_OF_WIDTH = {2: Level.PROVINCE, 4: Level.CITY, 6: Level.COUNTY}
 WINDOW_LABELS = {
     "24h": "近24小时 / last 24 h",
     "30d": "近30天 / last 30 days",
@@ -98,21 +99,6 @@ def parse_choropleth_query(query: QueryDict) -> ChoroplethQuery:
 def _value(query: LayerQuery, kind: type) -> Any:
     filters = LAYER_FILTERS[query.layer]
     return next((value for i, value in query.values if isinstance(filters[i], kind)), None)
-
-
-def area_prefix(user_prefix: str, region: str | None) -> str | None:
-    """The jurisdiction narrowed by a region filter; None when the filter lies outside it."""
-    if region is None or user_prefix.startswith(region):
-        return user_prefix
-    if region.startswith(user_prefix):
-        return region
-    return None
-
-
-def child_width(prefix: str) -> int:
-    """Code digits of the regions one level below a prefix: provinces, cities, counties; a county
-    (six digits) is its own single region."""
-    return 2 if not prefix else 4 if len(prefix) < 4 else 6
 
 
 def on_map(layer: str, queryset: QuerySet) -> QuerySet:
@@ -280,13 +266,9 @@ def _features(area: str, width: int, figures: dict[str, Row], tolerance: float) 
     simplified = SimplifyPreserveTopology("boundary", tolerance)
     outline = AsGeoJSON(simplified, precision=5)
     label = PointOnSurface(simplified)
-    targets = Region.objects.within_prefix(area)
-    if len(area) == 6:
-        targets = targets.filter(code=area)
-    else:
-        targets = targets.filter(level=LEVEL_OF_WIDTH[width])
     rows = list(
-        targets.annotate(outline=outline, label=label)
+        Region.objects.below(area)
+        .annotate(outline=outline, label=label)
         .values_list("code", "name", "level", "outline", "label")
         .order_by("code")
     )
@@ -310,7 +292,8 @@ def region_collection(user: User, query: ChoroplethQuery, today: dt.date) -> str
     """The FeatureCollection as JSON text, with the metrics' legends, the accident window, the
     totals and what no drawn region holds (rows in a region without a loaded boundary)."""
     user_prefix = user.jurisdiction_prefix or ""
-    area = area_prefix(user_prefix, _value(query.equipment, RegionFilter))
+    scope = Scope(user_prefix).narrowed(_value(query.equipment, RegionFilter))
+    area = None if scope is None else scope.prefix
     found: list[tuple] = []
     totals = Row(area or "", "")
     if area is not None:
@@ -361,7 +344,7 @@ def region_collection(user: User, query: ChoroplethQuery, today: dt.date) -> str
         )
     head = {
         "area": area,
-        "level": LEVEL_OF_WIDTH[child_width(area)] if area is not None else None,
+        "level": child_level(area) if area is not None else None,
         "accident_window": window_label(query.accidents),
         "metrics": metrics,
         "totals": figures_of(totals),

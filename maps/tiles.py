@@ -7,7 +7,7 @@ The layer's rows come as SQL from layers.sources; this module wraps them in one 
   filtered by cell columns, read from the pre-counted cells of maps.cells instead);
 * from CLUSTER_BELOW_ZOOM on, individual features (lines for pipelines), at most MAX_FEATURES.
 
-Exact counts. A point is placed by its Web Mercator world coordinates u, v (layers.mercator). Its
+Exact counts. A point is placed by its Web Mercator world coordinates u, v (geo.mercator). Its
 tile at zoom z is (floor(u·2^z), floor(v·2^z)) and its cell floor(u·2^(z+3)), …: multiplying by a
 power of two is exact in floating point, so every point lies in exactly one tile at each zoom (a
 point on a shared edge included), a tile's points are exactly its four children's, and the
@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from geo import crs
+from geo.mercator import WORLD_HALF, metres, tile_bounds, world
+from geo.scoping import Scope
 from layers.filters import LayerQuery
-from layers.mercator import WORLD_HALF, metres, tile_bounds, world
 from layers.sources import (
     SOURCES,
     NothingVisible,
@@ -269,7 +270,7 @@ def render_tile(layer: str, user, query: LayerQuery, z: int, x: int, y: int) -> 
     today = timezone.localdate()
     # The scope is the user's prefix: users of one jurisdiction share cached tiles, no one else.
     # `today` is in the key because the overdue layer and date windows move with it.
-    key = (user.jurisdiction_prefix, query.key, z, x, y, today)
+    key = (Scope.of(user).prefix, query.key, z, x, y, today)
     tile = CACHE.get(key)
     if tile is not None:
         return tile

@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 
 from exports.options import ExportError, parse_polygon
 from geo.models import Region
+from geo.scoping import Scope
 from registry.models import Equipment
 
 from .exceptions import refuse
@@ -96,7 +97,7 @@ def _division(user: Any, code: Any) -> Area:
     region = Region.objects.filter(code=code).first() if code.isdigit() else None
     if region is None:
         refuse("area", "area.region", f"没有区划代码 {code} / no division has the code {code!r}")
-    if not code.startswith(user.jurisdiction_prefix):
+    if not Scope.of(user).contains(code):
         refuse(
             "area",
             "area.outside_jurisdiction",

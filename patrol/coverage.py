@@ -11,8 +11,8 @@ from django.db.models import Count, Q
 from django.db.models.functions import Left
 
 from accounts.models import User
-from geo.models import Region, code_prefix
-from maps.choropleth import LEVEL_OF_WIDTH, child_width
+from geo.divisions import child_width, code_prefix
+from geo.models import Region
 from registry.models import Equipment, LifecycleEvent
 from registry.models.equipment import LifecycleEventKind
 
@@ -57,14 +57,9 @@ def coverage(user: User, period: Period) -> dict[str, Any]:
         )
         .order_by()
     }
-    regions = Region.objects.within_prefix(prefix)
-    regions = (
-        regions.filter(code=prefix)
-        if len(prefix) == 6
-        else regions.filter(level=LEVEL_OF_WIDTH[width])
-    )
+    regions = Region.objects.below(prefix).order_by("code")
     rows = []
-    for code, name, level in regions.order_by("code").values_list("code", "name", "level"):
+    for code, name, level in regions.values_list("code", "name", "level"):
         sub = code_prefix(code, level)[:width]
         rows.append(_row(code, name, in_use.get(sub, 0), visits.get(sub, ZERO)))
     totals = _row(prefix, "合计 / total", sum(in_use.values()), {

@@ -68,11 +68,11 @@ def plans_config(user: User, divisions: list[dict]) -> dict:
 
 def _inspectors(user: User) -> list[dict]:
     """The inspectors a planner may put in a team: those of the planner's jurisdiction."""
-    inspectors = User.objects.filter(
-        role=Role.INSPECTOR,
-        is_active=True,
-        agency__region__code__startswith=user.jurisdiction_prefix or "",
-    ).order_by("username")
+    inspectors = (
+        User.objects.visible_to(user)
+        .filter(role=Role.INSPECTOR, is_active=True)
+        .order_by("username")
+    )
     return [
         {"id": u.pk, "username": u.username, "name": u.get_full_name() or u.username}
         for u in inspectors

@@ -147,12 +147,9 @@ def _members(raw: Any, count: int, acting_user: User) -> list[tuple[User, ...]]:
     wanted = {i for team in raw for i in team}
     if not all(isinstance(i, int) and not isinstance(i, bool) for i in wanted):
         refuse("teams.members", "members.shape", "人员编号应为整数 / user ids are whole numbers")
-    prefix = acting_user.jurisdiction_prefix or ""
     found = {
         u.pk: u
-        for u in User.objects.filter(
-            pk__in=wanted, role="inspector", agency__region__code__startswith=prefix
-        )
+        for u in User.objects.visible_to(acting_user).filter(pk__in=wanted, role="inspector")
     }
     if missing := sorted(wanted - set(found)):
         refuse(

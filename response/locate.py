@@ -20,6 +20,7 @@ from django.db.models.functions import Length
 from accounts.models import User
 from geo import crs
 from geo.models import Region
+from geo.scoping import Scope
 from registry.models import Equipment, Unit
 from registry.placement import check_coordinates, place
 from registry.validators import Finding, normalise_certificate_number
@@ -27,7 +28,7 @@ from registry.validators import Finding, normalise_certificate_number
 from .exceptions import ResponseError, refuse
 from .models import LocatedBy
 
-ACCEPTED_CRS = (crs.CRS.WGS84, crs.CRS.CGCS2000, crs.CRS.GCJ02, crs.CRS.BD09)
+ACCEPTED_CRS = crs.offered_on(crs.Surface.RESPONSE)  # what pickers and GPS give
 MAX_MATCHES = 10
 MAX_CODE_LENGTH = 40
 MIN_UNIT_TEXT, MAX_UNIT_TEXT = 2, 100
@@ -57,18 +58,15 @@ def parse_crs(value: str | None, field: str = "crs") -> crs.CRS:
     if value is None or not value.strip():
         return crs.CRS.WGS84
     try:
-        system = crs.CRS.parse(value)
+        return crs.parse(value, crs.Surface.RESPONSE).system
     except crs.UnknownCRS:
-        system = None
-    if system not in ACCEPTED_CRS:
         shown = value if len(value) <= 40 else value[:37] + "..."
         refuse(
             field,
             "crs.not_accepted",
             f"不支持的坐标系 {shown!r}；可用 / coordinate system not accepted; use one of: "
-            + ", ".join(c.value for c in ACCEPTED_CRS),
+            + ", ".join(ACCEPTED_CRS),
         )
-    return system
 
 
 def parse_pair(text: str, field: str) -> tuple[float, float]:
@@ -116,8 +114,7 @@ def coordinate_findings(lon: float, lat: float, field: str) -> list[Finding]:
 
 
 def _in_response_area(user: User, region: Region, field: str) -> None:
-    prefix = user.jurisdiction_prefix
-    if prefix is None or not region.code.startswith(prefix):
+    if not Scope.of(user).contains(region.code):
         refuse(
             field,
             "location.outside_jurisdiction",

@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import Role, User
 from geo.models import Region
+from geo.scoping import Scope
 
 from . import conf
 from .exceptions import refuse
@@ -47,8 +48,7 @@ def check_actor(acting_user: User) -> None:
 
 def owns(user: User, incident: Incident) -> bool:
     """Whether the incident lies in the user's own jurisdiction (not merely shared with it)."""
-    prefix = user.jurisdiction_prefix
-    return prefix is not None and incident.region_id.startswith(prefix)
+    return Scope.of(user).contains(incident.region_id)
 
 
 def check_owned(incident: Incident, acting_user: User) -> None:
@@ -282,7 +282,7 @@ def grant_incident(
     grantee = Region.objects.defer("boundary").filter(code=(grantee_code or "").strip()).first()
     if grantee is None:
         refuse("grantee", "grantee.unknown", f"未知区划 / unknown division {grantee_code!r:.40}")
-    if incident.region_id.startswith(grantee.code_prefix):
+    if Scope(grantee.code_prefix).contains(incident.region_id):
         refuse(
             "grantee",
             "grantee.already_sees",

@@ -39,9 +39,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from geo.basemap import outline_tolerance
+from geo.divisions import child_width, code_prefix
 from geo.functions import SimplifyPreserveTopology
-from geo.models import Level, Region, code_prefix
-from maps.choropleth import LEVEL_OF_WIDTH, child_width
+from geo.models import Level, Region
+from geo.scoping import Scope
 
 from . import conf
 from .exceptions import refuse
@@ -143,7 +144,7 @@ def parse_query(
         return StatisticsQuery(start, end, user_prefix, region)
     region = Region.objects.filter(code=code).first() if code.isdigit() and len(code) == 6 else None
     # An unknown code and a division beyond the jurisdiction answer alike.
-    if region is None or not region.code_prefix.startswith(user_prefix):
+    if region is None or not Scope(user_prefix).contains(region.code_prefix):
         refuse(
             "region",
             "region.outside_jurisdiction",
@@ -231,11 +232,7 @@ def region_rows(user: User, query: StatisticsQuery, *, outlines: bool = False) -
     Incidents of a county whose sub-region has no loaded boundary still count, in a row of their
     own prefix."""
     width = child_width(query.area)
-    regions = Region.objects.within_prefix(query.area)
-    if len(query.area) == 6:
-        regions = regions.filter(code=query.area)
-    else:
-        regions = regions.filter(level=LEVEL_OF_WIDTH[width])
+    regions = Region.objects.below(query.area)
     fields = ["code", "name", "level"]
     if outlines:
         tolerance = outline_tolerance(query.area)
