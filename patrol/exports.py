@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.db.models import Prefetch
 from django.utils.html import escape
-from lxml import etree
 
 from accounts.audit import record_personal_data_read
 from accounts.models import User
@@ -34,6 +33,7 @@ from .routes import place_of
 
 if TYPE_CHECKING:
     import folium
+    from lxml import etree
 
 PURPOSE = "patrol route sheet"
 CONTACT_FIELDS = ("contact_name", "contact_phone")
@@ -155,6 +155,8 @@ def _coord(value: float) -> str:
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
+    from lxml import etree
+
     element = etree.SubElement(parent, f"{{{GPX_NS}}}{tag}")
     if text is not None:
         element.text = text
@@ -191,6 +193,8 @@ def _stop_desc(stop: PatrolStop) -> str:
 def gpx_document(plan: PatrolPlan, routes: Sequence[PatrolRoute]) -> bytes:
     """GPX 1.1: a waypoint per stop in route order and per team start (and end, when elsewhere),
     then a track per route (team and day) along start → stops → end."""
+    from lxml import etree
+
     root = etree.Element(f"{{{GPX_NS}}}gpx", nsmap={None: GPX_NS, "xsi": XSI_NS})
     root.set("version", "1.1")
     root.set("creator", "SEGIS")

@@ -18,14 +18,17 @@ import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 import shapely
 
 from .errors import refuse
 from .intake import StoredUpload
 from .sandbox import gdal_batches
+
+# pyarrow loads with the first file read, not when Django starts.
+if TYPE_CHECKING:
+    pass
 
 # Encodings a user may name for a Shapefile's .dbf when it has no .cpg (GDAL option values).
 DBF_ENCODINGS = {"utf-8": "UTF-8", "gbk": "GBK", "cp936": "GBK", "gb18030": "GB18030"}
@@ -216,6 +219,8 @@ def _open_gdal(reader: RowReader, layer: str | None, encoding: str | None) -> No
 
 
 def _gdal_rows(stream, columns: list[str], geometry: str | None) -> Iterator[SourceRow]:
+    import pyarrow as pa
+
     number = 0
     for batch in stream:
         table = pa.Table.from_batches([batch])

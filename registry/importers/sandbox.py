@@ -20,12 +20,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from .errors import refuse
 from .limits import limit
+
+# pyarrow loads with the first file read, not when Django starts.
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 CHILD = Path(__file__).with_name("gdal_child.py")
 FIELD = "file"
@@ -47,6 +49,8 @@ def gdal_batches(
     path: Path, kind: str, *, layer: str | None = None, encoding: str | None = None
 ) -> Iterator[pa.RecordBatchStreamReader]:
     """The layer's record batches, read by the bounded child; refusals become IntakeError."""
+    import pyarrow as pa
+
     request = {
         "path": str(path),
         "format": kind,
@@ -90,6 +94,8 @@ class _Checked:
         self.complete = False
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
         try:
             yield from self.reader
         except (pa.ArrowInvalid, OSError):
