@@ -14,8 +14,9 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authtoken.models import TokenProxy
 
-from geo.admin import RegionListFilter, jurisdiction_prefix
+from geo.admin import RegionListFilter
 from geo.models import Level, code_prefix
+from geo.scoping import prefix_of
 
 from . import audit
 from .models import Agency, AuditEntry, User
@@ -27,7 +28,7 @@ def scoped(queryset: models.QuerySet, user: Any) -> models.QuerySet:
 
 
 def is_national(user: Any) -> bool:
-    return jurisdiction_prefix(user) == ""
+    return prefix_of(user) == ""
 
 
 class ScopedModelForm(forms.ModelForm):
@@ -150,9 +151,7 @@ class AgencyForm(ScopedModelForm):
             self.add_error(
                 "region", _("辖区级别与机构级别不符 / region level differs from agency level")
             )
-        elif not code_prefix(region.code, level).startswith(
-            jurisdiction_prefix(self.acting_user) or "-"
-        ):
+        elif not code_prefix(region.code, level).startswith(prefix_of(self.acting_user) or "-"):
             # The agency's users would read beyond the creator's own jurisdiction.
             self.add_error("level", _("超出您的辖区 / wider than your jurisdiction"))
         return cleaned

@@ -37,8 +37,7 @@ from exports.options import (
     Query,
     Target,
     check_region,
-    jurisdiction_prefix,
-    narrowest,
+    jurisdiction,
     parse_crs,
     parse_format,
     parse_layer,
@@ -108,7 +107,7 @@ def layer_rows(user, layer: str, query: LayerQuery | None, area: Area, today: dt
              "of a map layer"}
         )  # fmt: skip
     _check_query(layer, query)
-    jurisdiction_prefix(user)
+    jurisdiction(user)  # refuses a user without one
     queryset = SOURCES[layer].rows(user, today)
     if query is not None:
         queryset = query.apply(queryset)
@@ -120,7 +119,7 @@ def count_rows(user, layer: str, query: Query | None, area: Area | None = None) 
     today, area = timezone.localdate(), area or Area()
     if parse_layer(layer) == REGIONS:
         _check_query(layer, query)
-        jurisdiction_prefix(user)
+        jurisdiction(user)
         return len(region_table(user, query, area, today))
     return layer_rows(user, layer, query, area, today).count()
 
@@ -144,11 +143,11 @@ def _parts(layer: str, fmt: Format, rows: QuerySet) -> list[Part]:
 
 def _area_prefix(user, query: Query | None, area: Area) -> str:
     """The narrowest division the export covers: jurisdiction, area region, region filter."""
-    prefix = jurisdiction_prefix(user)
+    scope = jurisdiction(user)
     for region in (area.region, region_filter(query) if query else None):
         if region is not None:
-            prefix = narrowest(prefix, region) or prefix
-    return prefix
+            scope = scope.narrowed(region) or scope
+    return scope.prefix
 
 
 def download_names(

@@ -45,7 +45,7 @@ from exports.core import (
     export_layer,
 )
 from exports.models import ExportJob
-from exports.options import ExportError, jurisdiction_prefix, narrowest
+from exports.options import ExportError, jurisdiction
 from exports.submission import parse_parameters
 
 logger = logging.getLogger(__name__)
@@ -110,6 +110,13 @@ def estimate_export(user: User, parameters: dict[str, Any]) -> Estimate:
 # --------------------------------------------------------------------------- where files live
 
 
+def _region_prefix(user: User, region: str | None) -> str:
+    """The audit's region: the jurisdiction narrowed by the export's region, if they overlap."""
+    scope = jurisdiction(user)
+    narrowed = scope.narrowed(region) if region else scope
+    return "" if narrowed is None else narrowed.prefix
+
+
 def job_directory(job_id: int) -> Path:
     """Everything one job writes: its file, and while the worker runs it, its scratch files."""
     return Path(settings.EXPORT_ROOT) / str(job_id)
@@ -145,7 +152,7 @@ def request_export(
     job = ExportJob.objects.create(requester=user, parameters=parameters, estimate=estimate.rows)
     if background or estimate.background:
         jobs.enqueue(job, export_in_background, job.pk)
-    region = narrowest(jurisdiction_prefix(user), parameters.get("region")) or ""
+    region = _region_prefix(user, parameters.get("region"))
     audit.record(user, "export.requested", job, region_code=region)
     return job
 
@@ -228,7 +235,7 @@ def cancel_export(job: ExportJob, *, acting_user: User) -> bool:
     its next progress report and its worker removes what it wrote."""
     if not jobs.cancel(job):
         return False
-    region = narrowest(jurisdiction_prefix(job.requester), job.parameters.get("region")) or ""
+    region = _region_prefix(job.requester, job.parameters.get("region"))
     audit.record(acting_user, "export.cancelled", job, region_code=region)
     return True
 

@@ -239,17 +239,6 @@ def jurisdiction(user) -> Scope:
     return scope
 
 
-def jurisdiction_prefix(user) -> str:
-    """The prefix of `jurisdiction(user)`."""
-    return jurisdiction(user).prefix
-
-
-def narrowest(prefix: str, region: str | None) -> str | None:
-    """The jurisdiction narrowed by a region prefix (Scope.narrowed); None when they do not overlap."""
-    narrowed = Scope(prefix).narrowed(region)
-    return None if narrowed is None else narrowed.prefix
-
-
 def check_region(user, region: str, param: str = "region") -> str:
     """A division-code prefix that exists and overlaps the user's jurisdiction."""
     region = region.strip()

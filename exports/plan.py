@@ -3,7 +3,7 @@
 A `Plan` holds the parts of the file (one per geometry type when the format keeps one geometry
 type per layer), each a reader of its rows in chunks (the scoped, filtered queryset of a map layer,
 or the region statistics), and reports each chunk to the progress callback. Coordinates move only
-through geo.crs (the target's `convert`); when the target is WGS84 or CGCS2000 the stored WKB goes
+through geo.crs (the target's `from_wgs84`); when the target is WGS84 or CGCS2000 the stored WKB goes
 to the file untouched.
 """
 
@@ -89,10 +89,10 @@ class Plan:
         x, y = shapely.get_x(shapes), shapely.get_y(shapes)  # NaN where there is none
         if self.target.unchanged:
             return x, y
-        return self.target.convert(x, y)
+        return self.target.from_wgs84(x, y)
 
     def _convert(self, xy: np.ndarray) -> np.ndarray:
-        x, y = self.target.convert(xy[:, 0], xy[:, 1])
+        x, y = self.target.from_wgs84(xy[:, 0], xy[:, 1])
         return np.column_stack([x, y])
 
     # ------------------------------------------------------------------ what the file says of itself

@@ -21,8 +21,6 @@ from .models import Region
 from .scoping import prefix_of
 from .widgets import OfflineMapWidget
 
-jurisdiction_prefix = prefix_of  # the name accounts/admin.py imports it by
-
 
 def map_display_name(field_name: str) -> str:
     return f"{field_name}_map"

@@ -513,8 +513,6 @@ class Offered:
             return from_gauss_kruger(x, y, self.zone)
         return convert(x, y, self.system, CRS.WGS84)
 
-    convert = from_wgs84  # the name an export plan moves its coordinates by
-
 
 _EVERYWHERE = frozenset(Surface)
 _GCJ02_NOTE = (

@@ -24,7 +24,7 @@ from common.http import content_disposition
 from . import exports
 from .api import TAGS, MayReadPlans
 from .models import PatrolPlan, PatrolRoute
-from .pages import NO_ACCESS, _may_open
+from .pages import NO_ACCESS, may_open
 
 ROUTE_PARAMETER = OpenApiParameter(
     "route", int, description="只导出该计划的这条路线 / only this route of the plan"
@@ -129,7 +129,7 @@ class RouteSheet(GenericAPIView):
         return exports.sheet_queryset(self.request.user)
 
     def get(self, request, pk: int) -> HttpResponse:
-        if not _may_open(request.user):
+        if not may_open(request.user):
             return HttpResponse(render_to_string(NO_ACCESS, request=request), status=403)
         route = get_object_or_404(self.get_queryset(), pk=pk)
         facts = exports.sheet_facts(request.user, route)

@@ -20,7 +20,7 @@ from rest_framework.renderers import TemplateHTMLRenderer
 from rest_framework.response import Response
 
 from accounts.models import Role, User
-from config.url_templates import url_template
+from common.urls import url_template
 from geo.basemap import jurisdiction_extent
 from geo.models import Region
 from registry import catalogue
@@ -30,12 +30,13 @@ from .api import coverage_period
 from .coverage import coverage
 from .models import PatrolPlan, is_inspector, may_plan
 
-NO_ACCESS = "layers/no_jurisdiction.html"
+NO_ACCESS = "maps/no_jurisdiction.html"
 DAY_START = "08:30"  # the clock time a route's minute 0 stands for on the pages and sheets
 DEFAULT_WEEKS = 4
 
 
-def _may_open(user: User) -> bool:
+def may_open(user: User) -> bool:
+    """Whether the user may open the patrol pages: planners and inspectors."""
     return may_plan(user) or is_inspector(user)
 
 
@@ -82,7 +83,7 @@ def _inspectors(user: User) -> list[dict]:
 @login_required
 def plans_page(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if not _may_open(user):
+    if not may_open(user):
         return render(request, NO_ACCESS, status=403)
     planner = may_plan(user)
     divisions = list(
@@ -116,7 +117,7 @@ class PlanPage(GenericAPIView):
 
     def get(self, request, pk: int) -> Response:
         user = request.user
-        if not _may_open(user):
+        if not may_open(user):
             return Response({}, template_name=NO_ACCESS, status=403)
         plan = get_object_or_404(self.get_queryset().defer("area"), pk=pk)
         return Response({"plan": plan, "config": plan_config(user, plan)})

@@ -309,6 +309,10 @@ def route_plan(
         "total_minutes": round(solved.objective.total_minutes, 1),
         "status": solved.status,
         "seconds": round(solved.wall_seconds, 2),
+        # A search stopped by the solution count comes out the same on any machine; one stopped
+        # by the clock may not.
+        "solutions": solved.solutions,
+        "stopped_by": solved.stopped_by,
     }
     plan.criteria = {**plan.criteria, "routing": summary}
     plan.save(update_fields=["criteria"])

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from geo.models import Region
-from geo.scoping import ScopedQuerySet
+from geo.scoping import Scope, ScopedQuerySet
 from registry.models import Accident, EmergencyResource, Equipment, Unit
 
 
@@ -67,7 +67,7 @@ class IncidentQuerySet(ScopedQuerySet):
     def visible_to(self, user) -> IncidentQuerySet:
         """Own jurisdiction's incidents, and those another jurisdiction shares with it now."""
         owned = self.owned_by(user)
-        prefix = user.jurisdiction_prefix if user is not None and user.is_authenticated else None
+        prefix = Scope.of(user).prefix
         if not prefix:  # None sees nothing, '' (national) everything: no grant changes either
             return owned
         shared = IncidentGrant.objects.active().filter(grantee__code__startswith=prefix)

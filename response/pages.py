@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from accounts.models import Role, User
-from config.url_templates import url_template
+from common.urls import url_template
 from geo.basemap import jurisdiction_extent
 from registry.models.events import ResourceType
 
@@ -77,6 +77,6 @@ def console_config(user: User, incident: str | None) -> dict:
 def console(request: HttpRequest) -> HttpResponse:
     user = request.user
     if user.jurisdiction_prefix is None or user.role == Role.ENTERPRISE:
-        return render(request, "layers/no_jurisdiction.html", status=403)
+        return render(request, "maps/no_jurisdiction.html", status=403)
     config = console_config(user, request.GET.get("incident"))
     return render(request, "response/console.html", {"config": config})

@@ -47,7 +47,6 @@ State = ImportJob.State
 IMPORTER_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SUPERVISOR})
 RUNNING = ImportJob.active_states()  # queued, validating, committing
 # The systems a file's coordinates may be declared in (Web Mercator is a display system only).
-SOURCE_CRSS = (crs.CRS.WGS84, crs.CRS.CGCS2000, crs.CRS.GCJ02, crs.CRS.BD09)
 # A layer's authority code, as the CRS it declares.
 LAYER_CRSS = {"EPSG:4326": crs.CRS.WGS84, "EPSG:4490": crs.CRS.CGCS2000}
 # Directories of finished jobs are kept this long (the user may still run the file again).
@@ -191,17 +190,14 @@ def _dataset(value: Any) -> str:
 
 def _source_crs(value: Any) -> crs.CRS:
     try:
-        declared = crs.CRS.parse(value)
-    except (crs.UnknownCRS, TypeError):
-        declared = None
-    if declared not in SOURCE_CRSS:
+        return crs.parse(value, crs.Surface.IMPORT).system
+    except (crs.UnknownCRS, TypeError, AttributeError):
         refuse(
             "source_crs",
             "crs.unknown",
             f"不支持的坐标系 {value!r} / unknown coordinate system",
             "wgs84, cgcs2000, gcj02（高德 / Amap）, bd09（百度 / Baidu）",
         )
-    return declared
 
 
 def _not_running(job: ImportJob) -> None:

@@ -12,6 +12,8 @@ from django.views.decorators.http import require_http_methods
 from rest_framework.renderers import TemplateHTMLRenderer
 from rest_framework.response import Response
 
+from geo import crs
+
 from ..exceptions import RegistryError
 from ..models.imports import Dataset, ImportJob
 from . import jobs
@@ -19,12 +21,7 @@ from .errors import refuse
 from .readers import GDAL_FORMATS
 from .views import RECENT_JOBS, ImportView, describe_job
 
-CRS_CHOICES = [
-    ("wgs84", "WGS84（GPS 原始坐标 / GPS）"),
-    ("cgcs2000", "CGCS2000（国家 2000 / China Geodetic 2000）"),
-    ("gcj02", "GCJ-02（高德、腾讯 / Amap, Tencent）"),
-    ("bd09", "BD-09（百度 / Baidu）"),
-]
+CRS_CHOICES = [(o.name, o.title) for o in crs.offered_on(crs.Surface.IMPORT).values()]
 ACCEPT = ".csv,.txt,.xlsx,.geojson,.json,.gpkg,.zip"
 
 
