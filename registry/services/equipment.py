@@ -28,7 +28,7 @@ from ..validators import (
     normalise_certificate_number,
 )
 from . import rules
-from ._common import Geometry, _error, _placed, _raise_on_errors, _refuse, ensure_in_jurisdiction
+from ._common import Geometry, ensure_in_jurisdiction, error, placed, raise_on_errors, refuse
 from .rules import ALLOWED_STATUS_CHANGES, STATUS_EVENTS
 
 __all__ = [
@@ -68,7 +68,7 @@ def check_identifiers(
     findings: list[Finding] = []
     if not device_code and not registration_code:
         findings.append(
-            _error(
+            error(
                 "device_code",
                 "device_code.required",
                 "设备代码或注册代码至少一个 / give a device code or a registration code",
@@ -100,19 +100,19 @@ def check_identifiers(
 def _resolve_variety(variety_code: str) -> tuple[Variety, list[Finding]]:
     try:
         entry, finding = catalogue.resolve(variety_code.strip().upper())
-    except catalogue.UnknownCode as error:
-        raise RegistryError([error.finding]) from error
+    except catalogue.UnknownCode as unknown:
+        raise RegistryError([unknown.finding]) from unknown
     findings = [finding] if finding else []
     variety = Variety.objects.get(code=entry.code)
     if not variety.registrable or not catalogue.is_leaf(variety.code):
         findings.append(
-            _error(
+            error(
                 "variety",
                 "variety.not_registrable",
                 f"{variety} 不是可登记的设备品种 / not a use-registered variety (give the most specific code)",
             )
         )
-    return variety, _raise_on_errors(findings)
+    return variety, raise_on_errors(findings)
 
 
 def _locked(equipment: Equipment, acting_user: User | None) -> Equipment:
@@ -158,7 +158,7 @@ def register_equipment(
         normalise_certificate_number(certificate_number) if certificate_number else ""
     )
     variety, warnings = _resolve_variety(variety_code)
-    warnings += _raise_on_errors(
+    warnings += raise_on_errors(
         check_identifiers(
             variety.code,
             variety_code.strip().upper(),
@@ -170,14 +170,14 @@ def register_equipment(
     )
     is_pipeline = variety.kind_code == PIPELINE_KIND
     if is_pipeline and location is not None:
-        _refuse(
+        refuse(
             "location",
             "geometry.kind",
             "压力管道以管线表示 / a pipeline needs a route, not a point",
         )
     if not is_pipeline and route is not None:
-        _refuse("route", "geometry.kind", "只有压力管道有走向 / only pipelines have a route")
-    placement = _placed(
+        refuse("route", "geometry.kind", "只有压力管道有走向 / only pipelines have a route")
+    placement = placed(
         route if is_pipeline else location,
         source_crs,
         declared_region_code,
@@ -186,7 +186,7 @@ def register_equipment(
     warnings += placement.findings
     ensure_in_jurisdiction(acting_user, placement.region.code)
     if device_code and Equipment.objects.filter(device_code=device_code).exists():
-        _refuse(
+        refuse(
             "device_code",
             "device_code.duplicate",
             "设备代码已登记 / device code already registered",
@@ -249,19 +249,19 @@ def update_equipment(
     )
     if unknown:
         raise RegistryError(
-            _error(name, "field.not_editable", f"字段不可修改 / {name} cannot be changed here")
+            error(name, "field.not_editable", f"字段不可修改 / {name} cannot be changed here")
             for name in sorted(unknown)
         )
     equipment = _locked(equipment, acting_user)
     before = audit.snapshot(equipment)
     if "certificate_number" in changes and changes["certificate_number"]:
         changes["certificate_number"] = normalise_certificate_number(changes["certificate_number"])
-        _raise_on_errors(check_certificate_number(changes["certificate_number"]))
+        raise_on_errors(check_certificate_number(changes["certificate_number"]))
     if "rescue_id" in changes and changes["rescue_id"]:
-        _raise_on_errors(check_rescue_id(changes["rescue_id"]))
+        raise_on_errors(check_rescue_id(changes["rescue_id"]))
     if "location" in changes:
         source_crs = crs.CRS.parse(changes.pop("source_crs", crs.CRS.WGS84))
-        placement = _placed(
+        placement = placed(
             changes.pop("location"), source_crs, changes.pop("declared_region_code", ""), "location"
         )
         equipment.source_crs = source_crs.value
@@ -292,7 +292,7 @@ def change_equipment_status(
     """Suspend, resume, cancel or scrap a device; cancelled and scrapped are final."""
     equipment = _locked(equipment, acting_user)
     if status not in ALLOWED_STATUS_CHANGES.get(equipment.status, set()):
-        _refuse(
+        refuse(
             "status",
             "status.transition",
             f"不能从 {equipment.status} 变为 {status} / status change not allowed",
@@ -325,12 +325,12 @@ def record_lifecycle_event(
     """Append a step (installation, modification, major repair, change of use unit…) to a device's history."""
     equipment = _locked(equipment, acting_user)
     if kind not in LifecycleEventKind.values:
-        _refuse("kind", "event.kind", f"未知事件类型 / unknown event kind {kind!r}")
+        refuse("kind", "event.kind", f"未知事件类型 / unknown event kind {kind!r}")
     if kind == LifecycleEventKind.CHANGE_OF_USE_UNIT:
         if unit is None:
-            _refuse("unit", "unit.required", "变更使用单位需指定新单位 / give the new use unit")
+            refuse("unit", "unit.required", "变更使用单位需指定新单位 / give the new use unit")
         if "use" not in unit.roles:
-            _refuse("unit", "unit.role", "新单位不是使用单位 / the new unit has no use-unit role")
+            refuse("unit", "unit.role", "新单位不是使用单位 / the new unit has no use-unit role")
         ensure_in_jurisdiction(acting_user, unit.region_id)
         before = audit.snapshot(equipment)
         equipment.use_unit = unit
@@ -364,7 +364,7 @@ def record_inspection(
     findings = []
     if conclusion not in ("pass", "conditional", "fail"):
         findings.append(
-            _error(
+            error(
                 "conclusion",
                 "conclusion.unknown",
                 f"未知检验结论 / unknown conclusion {conclusion!r}",
@@ -372,7 +372,7 @@ def record_inspection(
         )
     if inspected_on > dt.date.today():
         findings.append(
-            _error(
+            error(
                 "inspected_on",
                 "date.future",
                 "检验日期不能在未来 / inspection date is in the future",
@@ -380,9 +380,9 @@ def record_inspection(
         )
     if defects < 0:
         findings.append(
-            _error("defects", "defects.negative", "问题数不能为负 / defects cannot be negative")
+            error("defects", "defects.negative", "问题数不能为负 / defects cannot be negative")
         )
-    _raise_on_errors(findings)
+    raise_on_errors(findings)
     # The first-inspection rule runs from commissioning to the first periodic inspection (TSG 21 7.1.6);
     # after any periodic inspection the regular interval applies, as in the demo generator.
     first = (
