@@ -3,7 +3,7 @@
 Callers import from here (``from registry import services``); the modules split it by concept.
 """
 
-from ._common import Geometry
+from .checks import Geometry
 from .equipment import (
     ALLOWED_STATUS_CHANGES,
     EDITABLE_EQUIPMENT_FIELDS,

@@ -28,7 +28,7 @@ from ..validators import (
     normalise_certificate_number,
 )
 from . import rules
-from ._common import Geometry, ensure_in_jurisdiction, error, placed, raise_on_errors, refuse
+from .checks import Geometry, ensure_in_jurisdiction, error, placed, raise_on_errors, refuse
 from .rules import ALLOWED_STATUS_CHANGES, STATUS_EVENTS
 
 __all__ = [

@@ -13,7 +13,7 @@ from geo import crs
 
 from ..exchange import changelog
 from ..models import Accident, EmergencyResource, Equipment, Unit
-from ._common import Geometry, _error, _placed, _raise_on_errors, _refuse, ensure_in_jurisdiction
+from .checks import Geometry, ensure_in_jurisdiction, error, placed, raise_on_errors, refuse
 
 
 @transaction.atomic
@@ -36,8 +36,8 @@ def record_accident(
     description: str = "",
 ) -> Accident:
     """Record an accident at a place (or at its equipment's place when none is given)."""
-    _raise_on_errors(
-        _error(name, f"{name}.negative", f"{name} 不能为负 / cannot be negative")
+    raise_on_errors(
+        error(name, f"{name}.negative", f"{name} 不能为负 / cannot be negative")
         for name, value in (
             ("deaths", deaths),
             ("injuries", injuries),
@@ -49,7 +49,7 @@ def record_accident(
         location, source_crs = equipment.geometry, crs.CRS.WGS84
         if location is not None and location.geom_type != "Point":
             location = location.point_on_surface
-    placement = _placed(location, source_crs, declared_region_code, "location")
+    placement = placed(location, source_crs, declared_region_code, "location")
     ensure_in_jurisdiction(acting_user, placement.region.code)
     accident = Accident.objects.create(
         occurred_at=occurred_at,
@@ -88,8 +88,8 @@ def register_resource(
 ) -> EmergencyResource:
     """Register a rescue team, station or depot at its location."""
     if location is None:
-        _refuse("location", "location.required", "应急资源必须有位置 / a resource needs a location")
-    placement = _placed(location, source_crs, "", "location")
+        refuse("location", "location.required", "应急资源必须有位置 / a resource needs a location")
+    placement = placed(location, source_crs, "", "location")
     ensure_in_jurisdiction(acting_user, placement.region.code)
     resource = EmergencyResource.objects.create(
         name=name,

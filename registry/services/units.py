@@ -15,7 +15,7 @@ from .. import personal
 from ..exchange import changelog
 from ..models import Certificate, Person, Unit
 from ..validators import check_credit_code
-from ._common import Geometry, _error, _placed, _raise_on_errors, _refuse, ensure_in_jurisdiction
+from .checks import Geometry, ensure_in_jurisdiction, error, placed, raise_on_errors, refuse
 
 
 def register_unit(
@@ -35,15 +35,15 @@ def register_unit(
     credit_code = credit_code.strip().upper()
     findings = check_credit_code(credit_code) if credit_code else []
     if not name.strip():
-        findings.append(_error("name", "name.required", "单位名称必填 / name is required"))
+        findings.append(error("name", "name.required", "单位名称必填 / name is required"))
     if not roles:
-        findings.append(_error("roles", "roles.required", "至少一个角色 / at least one role"))
-    _raise_on_errors(findings)
-    placement = _placed(location, source_crs, region_code, "location")
+        findings.append(error("roles", "roles.required", "至少一个角色 / at least one role"))
+    raise_on_errors(findings)
+    placement = placed(location, source_crs, region_code, "location")
     ensure_in_jurisdiction(acting_user, placement.region.code)
     with transaction.atomic():
         if credit_code and Unit.objects.filter(credit_code=credit_code).exists():
-            _refuse(
+            refuse(
                 "credit_code",
                 "credit_code.duplicate",
                 "信用代码已登记 / credit code already registered",
@@ -80,14 +80,14 @@ def register_person(
     findings = []
     if not region_code:
         findings.append(
-            _error(
+            error(
                 "region", "region.required", "需要所在区划或工作单位 / give a region or an employer"
             )
         )
     national_id = national_id.strip().upper()
     if national_id and (len(national_id) != 18 or not national_id[:17].isdigit()):
         findings.append(
-            _error(
+            error(
                 "national_id",
                 "national_id.format",
                 "身份证号应为18位 / national ID must be 18 characters",
@@ -96,13 +96,13 @@ def register_person(
     for index, cert in enumerate(certificates):
         if cert["expires_on"] < cert["issued_on"]:
             findings.append(
-                _error(
+                error(
                     f"certificates[{index}]",
                     "certificate.dates",
                     "有效期早于发证日期 / expires before issued",
                 )
             )
-    _raise_on_errors(findings)
+    raise_on_errors(findings)
     ensure_in_jurisdiction(acting_user, region_code)
     person = Person.objects.create(
         name=name,

@@ -25,7 +25,7 @@ from ...models.equipment import InspectionConclusion, InspectionKind
 from ...models.events import CauseClass, Severity
 from ...models.units import PersonRole
 from ...placement import Placement, place
-from ...services._common import ensure_in_jurisdiction
+from ...services.checks import ensure_in_jurisdiction
 from ...validators import ERROR, Finding
 from .. import cells
 from ..elements import elements_of

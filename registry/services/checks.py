@@ -67,7 +67,3 @@ def placed(
             "需要位置或行政区划代码 / give a location or a division code",
         )
     return placement
-
-
-# The names units.py and events.py still import; they go once those modules use the public ones.
-_error, _refuse, _raise_on_errors, _placed = error, refuse, raise_on_errors, placed
