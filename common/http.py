@@ -5,20 +5,43 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
+from common.errors import INVALID, ErrorItem, envelope, error_dict
+
 # Per-user map answers change when the registry does: a browser may reuse one this long.
 PRIVATE_MAX_AGE = 60
+# Rules of the refusals to read, as DRF names the first (its NotAuthenticated code).
+NOT_AUTHENTICATED = "not_authenticated"
+NO_JURISDICTION = "no_jurisdiction"
 
 
-def json_errors(errors: dict[str, str], status: int = 400) -> JsonResponse:
-    """The JSON error answer: {"errors": {"<field or parameter>": "message"}}."""
+def json_errors(
+    errors: Mapping[str, str | Sequence[ErrorItem]],
+    status: int = 400,
+    *,
+    rule: str = INVALID,
+    rules: Mapping[str, str] | None = None,
+) -> JsonResponse:
+    """The error envelope, {"errors": {field: [{rule, message, suggestion}]}}: a plain message
+    is one problem under `rules[field]`, else `rule`; a DomainError's `as_dict()` passes as is."""
     return JsonResponse(
-        {"errors": errors}, status=status, json_dumps_params={"ensure_ascii": False}
+        envelope(error_dict(errors, rules, rule)),
+        status=status,
+        json_dumps_params={"ensure_ascii": False},
+    )
+
+
+def no_jurisdiction() -> JsonResponse:
+    """The 403 of a signed-in user whose account has no jurisdiction."""
+    return json_errors(
+        {"user": "账号未关联辖区 / your account has no jurisdiction"},
+        status=403,
+        rule=NO_JURISDICTION,
     )
 
 
@@ -26,11 +49,11 @@ def jurisdiction_refusal(request: HttpRequest) -> JsonResponse | None:
     """A 403 for an anonymous user or one without a jurisdiction; None when the user may read."""
     user = request.user
     if not user.is_authenticated:
-        return json_errors({"user": "请先登录 / sign in to see the map"}, status=403)
-    if user.jurisdiction_prefix is None:
         return json_errors(
-            {"user": "账号未关联辖区 / your account has no jurisdiction"}, status=403
+            {"user": "请先登录 / sign in to see the map"}, status=403, rule=NOT_AUTHENTICATED
         )
+    if user.jurisdiction_prefix is None:
+        return no_jurisdiction()
     return None
 
 

@@ -1,9 +1,10 @@
 """The export page (/export/): choose a layer, the map's filters, an area, a format and a CRS; see
 an estimate; download at once or follow a background job to its download link.
 
-Views parse and call exports/jobs.py. Every bad input is a 400 naming the field: the page
-shows it beside the field, the JSON endpoints answer {"errors": {field: message}}. A job is seen
-and downloaded by its requester only: anyone else gets the 404 of a job that does not exist.
+Views parse and call exports/jobs.py. Every bad input is a 400 naming the field: the page shows it
+beside the field, the JSON endpoints answer the one error envelope (common/errors.py),
+{"errors": {field: [{rule, message, suggestion}]}}. A job is seen and downloaded by its requester
+only: anyone else gets the 404 of a job that does not exist.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.response import Response
 
 from accounts.models import User
+from common.api import error_responses
 from common.http import content_disposition, json_errors, jurisdiction_refusal
 from exports.jobs import (
     Estimate,
@@ -35,6 +36,7 @@ from exports.jobs import (
 )
 from exports.models import ExportJob
 from exports.options import FORMATS, LAYER_TITLES, TARGETS, ExportError, parse_format
+from exports.serializers import ExportJobSerializer
 from exports.submission import (
     AREA_FIELDS,
     FORM_CONTROLS,
@@ -268,7 +270,7 @@ class ExportJobStatus(ExportJobView):
 
     @extend_schema(
         summary="导出任务状态 / an export job's state and progress",
-        responses=OpenApiTypes.OBJECT,
+        responses={200: ExportJobSerializer, **error_responses(403, 404)},
     )
     def get(self, request, pk: int) -> Response:
         response = Response(describe_job(self.job(pk)))

@@ -2,8 +2,9 @@
 bbox GeoJSON of the small layers. Each view parses, calls maps.tiles / counts / geojson, answers.
 
 Every answer is for a signed-in user with a jurisdiction (anonymous: 403 JSON); every bad input is
-a 400 whose JSON names the parameter: {"errors": {"<param>": "message"}}. Tiles and counts also
-accept the map pass (accounts/map_pass.py) instead of the session: a refused pass is a 401.
+a 400 whose JSON names the parameter, in the one error envelope (common/errors.py):
+{"errors": {"<param>": [{rule, message, suggestion}]}}. Tiles and counts also accept the map pass
+(accounts/map_pass.py) instead of the session: a refused pass is a 401.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _reader(request: HttpRequest) -> tuple[object | None, JsonResponse | None]:
     try:
         holder = map_pass.holder(request)
     except map_pass.PassRefused as refused:
-        return None, json_errors({"pass": str(refused)}, status=401)
+        return None, json_errors({"pass": str(refused)}, status=401, rule="pass_refused")
     if holder is not None:
         return holder, None
     return request.user, jurisdiction_refusal(request)
@@ -41,6 +42,10 @@ def _layer(name: str) -> dict[str, str]:
     if name in catalogue.LAYERS:
         return {}
     return {"layer": f"未知图层 / unknown layer; one of {', '.join(catalogue.LAYERS)}"}
+
+
+# The rule of each path part _layer and _tile_coordinates check.
+PATH_RULES = {"layer": "unknown", "z": "range", "x": "range", "y": "range"}
 
 
 def _number(value: str, digits: int) -> int | None:
@@ -84,11 +89,11 @@ def tile(request: HttpRequest, layer: str, z: str, x: str, y: str) -> HttpRespon
     coordinates, coordinate_errors = _tile_coordinates(z, x, y)
     errors.update(coordinate_errors)
     if errors:
-        return json_errors(errors)
+        return json_errors(errors, rules=PATH_RULES)
     try:
         query = parse_query(layer, request.GET)
     except FilterError as error:
-        return json_errors(error.errors)
+        return json_errors(error.as_dict())
     tile = tiles.render_tile(layer, reader, query, *coordinates)
     response = HttpResponse(tile.mvt, content_type=MVT_CONTENT_TYPE)
     # For the map's status line: how many rows the tile stands for, and whether the feature cap
@@ -106,11 +111,11 @@ def count(request: HttpRequest, layer: str) -> HttpResponse:
     if refused is not None:
         return refused
     if errors := _layer(layer):
-        return json_errors(errors)
+        return json_errors(errors, rules=PATH_RULES)
     try:
         query = parse_query(layer, request.GET, allow_bbox=True)
     except FilterError as error:
-        return json_errors(error.errors)
+        return json_errors(error.as_dict())
     return private(JsonResponse({"count": counts.count_features(layer, reader, query)}))
 
 
@@ -120,7 +125,7 @@ def layers(request: HttpRequest) -> HttpResponse:
     if (refused := jurisdiction_refusal(request)) is not None:
         return refused
     if request.GET:
-        return json_errors({p: "未知参数 / unknown parameter" for p in request.GET})
+        return json_errors({p: "未知参数 / unknown parameter" for p in request.GET}, rule="unknown")
     placeholder = {"layer": "LAYER", "z": "0", "x": "0", "y": "0"}
     tiles_url = reverse("tiles:tile", kwargs=placeholder)
     count_url = reverse("tiles:count", kwargs={"layer": "LAYER"})
@@ -158,5 +163,5 @@ def geojson_layer(request: HttpRequest, layer: str) -> HttpResponse:
         query = geojson.parse(layer, request.GET)
         text = geojson.feature_collection(layer, request.user, query)
     except FilterError as error:
-        return json_errors(error.errors)
+        return json_errors(error.as_dict())
     return private(HttpResponse(text, content_type=geojson.CONTENT_TYPE))

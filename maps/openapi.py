@@ -21,7 +21,9 @@ from layers import catalogue
 from layers.filters import openapi_parameters
 from maps import geojson, tiles
 
-ERRORS = "MapErrors"
+# The component drf-spectacular names after common.serializers.ErrorEnvelopeSerializer: the map's
+# plain Django views answer the same envelope as every DRF view.
+ERRORS = "ErrorEnvelope"
 SECURITY = [{"cookieAuth": []}]
 COOKIE_AUTH = {"type": "apiKey", "in": "cookie", "name": "sessionid"}
 
@@ -63,21 +65,48 @@ def errors_response(description: str) -> dict[str, Any]:
     }
 
 
+# ErrorEnvelopeSerializer written out, its items inline so that a document holding this component
+# alone (the OGC API's) is whole; tests/common/test_errors.py checks the two agree.
+ERROR_ITEM_SCHEMA = {
+    "type": "object",
+    "description": "One problem of a field or parameter.",
+    "properties": {
+        "rule": {
+            "type": "string",
+            "description": "short stable rule id a client may test, e.g. `invalid`, `required`, "
+            "`device_code.length`",
+        },
+        "message": {"type": "string", "description": "what to do about it: Chinese, then English"},
+        "suggestion": {
+            "type": "string",
+            "description": "a value that would be accepted, or empty",
+        },
+    },
+    "required": ["message", "rule", "suggestion"],
+}
 ERRORS_SCHEMA = {
     "type": "object",
-    "required": ["errors"],
+    "description": "Every error answer of every SEGIS API.",
     "properties": {
         "errors": {
             "type": "object",
-            "description": "parameter name → message (Chinese / English)",
-            "additionalProperties": {"type": "string"},
+            "additionalProperties": {"type": "array", "items": ERROR_ITEM_SCHEMA},
+            "description": "field or parameter → its problems, all at once",
         }
     },
+    "required": ["errors"],
 }
 
 COMMON_RESPONSES = {
-    "400": errors_response("a parameter is wrong: `errors` names each one, with a message"),
+    "400": errors_response(
+        "a parameter is wrong: `errors` names each one, with its rule and message"
+    ),
     "403": errors_response("not signed in, or the account has no jurisdiction (`errors.user`)"),
+}
+# Tiles and counts also take the map pass instead of the session.
+PASS_RESPONSES = {
+    **COMMON_RESPONSES,
+    "401": errors_response("a refused map pass (`errors.pass`): renew it through the session"),
 }
 
 
@@ -190,7 +219,7 @@ def _tile_paths(layer: str) -> dict[str, dict]:
                         }
                     },
                 },
-                **COMMON_RESPONSES,
+                **PASS_RESPONSES,
             },
         ),
         f"/tiles/{layer}/{{z}}/{{x}}/{{y}}.pbf": _operation(
@@ -218,7 +247,7 @@ def _tile_paths(layer: str) -> dict[str, dict]:
                         }
                     },
                 },
-                **COMMON_RESPONSES,
+                **PASS_RESPONSES,
             },
         ),
     }
@@ -282,6 +311,7 @@ def add_map_paths(result: dict, generator=None, request=None, public=None, **kwa
     """Postprocessing hook: the map endpoints' operations, the error shape and the cookie auth."""
     components = result.setdefault("components", {})
     components.setdefault("securitySchemes", {}).setdefault("cookieAuth", COOKIE_AUTH)
-    components.setdefault("schemas", {})[ERRORS] = ERRORS_SCHEMA
+    # The DRF views' own ErrorEnvelope, when one of them named it, is the same schema.
+    components.setdefault("schemas", {}).setdefault(ERRORS, ERRORS_SCHEMA)
     result["paths"] = dict(sorted({**result.get("paths", {}), **map_paths()}.items()))
     return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import Resolver404, get_script_prefix, resolve, reverse
 from django.utils import timezone
@@ -14,14 +14,14 @@ from django.views.decorators.http import require_GET
 
 from accounts import map_pass
 from accounts.models import User
-from common.http import json_errors, jurisdiction_refusal
+from common.http import json_errors, jurisdiction_refusal, no_jurisdiction
 from geo.basemap import BASEMAP_MAX_AGE_S, basemap_geojson, jurisdiction_extent
+from geo.offline import map_fragment
 from layers import catalogue
 from layers.filters import FilterError
 from maps import choropleth
 from maps.api import private
 from maps.dashboard import OVERDUE_CLASSES, dashboard_map
-from maps.offline import map_fragment
 from maps.summary import jurisdiction_summary
 from registry.models import EquipmentStatus, UnitRole
 from registry.models.events import ResourceType, Severity
@@ -131,7 +131,7 @@ def basemap(request: HttpRequest) -> HttpResponse:
     """The offline base map: simplified outlines of the requester's jurisdiction only."""
     prefix = request.user.jurisdiction_prefix
     if prefix is None:
-        return JsonResponse({"detail": "无辖区 / no jurisdiction"}, status=403)
+        return no_jurisdiction()
     response = HttpResponse(basemap_geojson(prefix), content_type="application/geo+json")
     patch_cache_control(response, private=True, max_age=BASEMAP_MAX_AGE_S)
     return response
@@ -146,7 +146,7 @@ def regions(request: HttpRequest) -> HttpResponse:
     try:
         query = choropleth.parse_choropleth_query(request.GET)
     except FilterError as error:
-        return json_errors(error.errors)
+        return json_errors(error.as_dict())
     body = choropleth.region_collection(request.user, query, timezone.localdate())
     return private(HttpResponse(body, content_type="application/geo+json"))
 

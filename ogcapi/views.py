@@ -3,8 +3,9 @@
 Who reads: an API token (`Authorization: Token <key>`, or HTTP Basic with the token as password:
 accounts.tokens) or else the session. No credentials: 401 with the challenges a desktop client
 needs; a refused token: 401 naming `token`; no jurisdiction: 403. Every bad parameter is a 400
-whose JSON names it, {"errors": {"<param>": "message"}}, as everywhere in SEGIS; a feature the
-user's rows do not hold is a 404, whether it is missing or another jurisdiction's.
+whose JSON names it, {"errors": {"<param>": [{rule, message, suggestion}]}}, as everywhere in
+SEGIS (common/errors.py); a feature the user's rows do not hold is a 404, whether it is missing or
+another jurisdiction's.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.views.decorators.http import require_GET
 from accounts import map_pass
 from accounts.tokens import TokenRefused, token_user
 from common import http
-from common.http import json_errors
+from common.http import NOT_AUTHENTICATED, json_errors, no_jurisdiction
 from layers.filters import FilterError
 from ogcapi import features as ogcapi
 from ogcapi import openapi
@@ -30,8 +31,8 @@ from ogcapi import openapi
 CHALLENGE = 'Basic realm="SEGIS OGC API", Token'
 
 
-def _unauthorised(errors: dict[str, str]) -> JsonResponse:
-    response = json_errors(errors, status=401)
+def _unauthorised(errors: dict[str, str], rule: str) -> JsonResponse:
+    response = json_errors(errors, status=401, rule=rule)
     response["WWW-Authenticate"] = CHALLENGE
     return response
 
@@ -41,17 +42,18 @@ def _refusal(request: HttpRequest) -> tuple[object, JsonResponse | None]:
     try:
         user = token_user(request)
     except TokenRefused as refused:
-        return None, _unauthorised({"token": str(refused)})
+        return None, _unauthorised({"token": str(refused)}, "token_refused")
     user = user or request.user
     if not user.is_authenticated:
         return None, _unauthorised(
             {
                 "user": "请登录或提供 API 令牌 / sign in, or send your API token as "
                 "Authorization: Token <key> (the token page: /accounts/token/)"
-            }
+            },
+            NOT_AUTHENTICATED,
         )
     if user.jurisdiction_prefix is None:
-        return None, json_errors({"user": "账号未关联辖区 / your account has no jurisdiction"}, 403)
+        return None, no_jurisdiction()
     return user, None
 
 
@@ -67,7 +69,7 @@ def _endpoint(view):
         try:
             response = view(request, user, *args, **kwargs)
         except FilterError as error:
-            return json_errors(error.errors)
+            return json_errors(error.as_dict())
         patch_vary_headers(response, ["Authorization"])
         return response
 
@@ -145,7 +147,11 @@ def item(request: HttpRequest, user, layer: str, pk: str) -> HttpResponse:
     found = ogcapi.feature_id(pk)
     feature = None if found is None else ogcapi.item_feature(user, layer, found, system)
     if feature is None:
-        return json_errors({"featureId": "没有这个要素 / no such feature in this collection"}, 404)
+        return json_errors(
+            {"featureId": "没有这个要素 / no such feature in this collection"},
+            404,
+            rule="not_found",
+        )
     url = request.build_absolute_uri(request.path)
     return _answer(ogcapi.item_document(feature, url, request.GET), ogcapi.GEOJSON, system.uri)
 

@@ -14,12 +14,14 @@ from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.generics import GenericAPIView, get_object_or_404
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from common.api import error_responses
 
 from . import coverage, routes, services
 from .area import parse_area
@@ -42,6 +44,9 @@ from .serializers import (
 )
 
 TAGS = ["patrol"]
+# Bad input and a refused reader; a view of one plan, candidate or stop adds the 404 of another's.
+ERRORS = error_responses(400, 403)
+RECORD_ERRORS = error_responses(400, 403, 404)
 
 
 class MayPlan(BasePermission):
@@ -100,6 +105,58 @@ def candidate_json(candidate: PatrolCandidate) -> dict[str, Any]:
     }
 
 
+class DeviceBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    device_code = serializers.CharField()
+    kind = serializers.CharField()
+    address = serializers.CharField(allow_blank=True)
+    region = serializers.CharField(allow_null=True, help_text="division code")
+    location = serializers.ListField(
+        child=serializers.FloatField(), allow_null=True, help_text="[lon, lat], WGS84"
+    )
+
+
+class ReasonSerializer(serializers.Serializer):
+    factor = serializers.CharField()
+    points = serializers.FloatField()
+    detail = serializers.CharField()
+
+
+class CandidateSerializer(serializers.Serializer):
+    """A candidate as `candidate_json` writes it."""
+
+    id = serializers.IntegerField()
+    plan = serializers.IntegerField()
+    rank = serializers.IntegerField()
+    score = serializers.FloatField()
+    reasons = ReasonSerializer(many=True)
+    pinned = serializers.BooleanField()
+    dropped = serializers.BooleanField()
+    equipment = DeviceBriefSerializer()
+
+
+class PlanSerializer(serializers.Serializer):
+    """A plan as `plan_json` writes it."""
+
+    id = serializers.IntegerField()
+    owner = serializers.CharField(help_text="user name")
+    region = serializers.CharField(allow_null=True, help_text="division code")
+    # `from` is a Python keyword: declared through the class namespace.
+    locals()["from"] = serializers.DateField()
+    to = serializers.DateField()
+    criteria = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+    candidates = serializers.IntegerField()
+    pinned = serializers.IntegerField()
+    dropped = serializers.IntegerField()
+
+
+class PlanDetailSerializer(PlanSerializer):
+    """A plan with its candidates, best first."""
+
+    candidate_list = CandidateSerializer(many=True)
+
+
 def _plans(user):
     return (
         PatrolPlan.objects.visible_to(user)
@@ -126,11 +183,15 @@ class Plans(PatrolView):
     def get_queryset(self):
         return _plans(self.request.user)
 
-    @extend_schema(tags=TAGS, operation_id="patrol_plans_list", responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        tags=TAGS,
+        operation_id="patrol_plans_list",
+        responses={200: PlanSerializer(many=True), **ERRORS},
+    )
     def get(self, request: Request) -> Response:
         return Response([plan_json(plan) for plan in self.get_queryset()])
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={201: PlanDetailSerializer, **ERRORS})
     def post(self, request: Request) -> Response:
         if not may_plan(request.user):
             raise PermissionDenied("只有监察人员可以制定巡查计划 / only supervisors plan patrols")
@@ -177,7 +238,7 @@ class PlanDetail(PatrolView):
     def get_queryset(self):
         return _plans(self.request.user)
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: PlanDetailSerializer, **RECORD_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         return Response(_detail(request.user, pk))
 
@@ -192,11 +253,11 @@ class CandidateDetail(PatrolView):
     def get_queryset(self):
         return _candidates(self.request.user)
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: CandidateSerializer, **RECORD_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         return Response(candidate_json(get_object_or_404(self.get_queryset(), pk=pk)))
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: CandidateSerializer, **RECORD_ERRORS})
     def patch(self, request: Request, pk: int) -> Response:
         get_object_or_404(self.get_queryset(), pk=pk)
         data = request.data if isinstance(request.data, dict) else {}
@@ -217,6 +278,86 @@ class CandidateDetail(PatrolView):
 
 
 # --------------------------------------------------------------------------- routes and stops
+
+
+class StopDeviceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    device_code = serializers.CharField()
+    registration_code = serializers.CharField(allow_blank=True)
+    kind = serializers.CharField()
+    variety = serializers.CharField(allow_null=True)
+    address = serializers.CharField(allow_blank=True)
+
+
+class StopResultAnswerSerializer(serializers.Serializer):
+    visited = serializers.BooleanField()
+    findings = serializers.CharField(allow_blank=True)
+    order_issued = serializers.BooleanField()
+    order_number = serializers.CharField(allow_blank=True)
+    sealed = serializers.BooleanField()
+    recorded_at = serializers.DateTimeField()
+    recorded_by = serializers.CharField(allow_blank=True, help_text="user name")
+
+
+class StopSerializer(serializers.Serializer):
+    """A stop as `stop_json` writes it."""
+
+    id = serializers.IntegerField()
+    route = serializers.IntegerField()
+    sequence = serializers.IntegerField()
+    candidate = serializers.IntegerField()
+    rank = serializers.IntegerField()
+    score = serializers.FloatField()
+    reasons = ReasonSerializer(many=True)
+    pinned = serializers.BooleanField()
+    arrival_minutes = serializers.FloatField(help_text="from the start of the working day")
+    departure_minutes = serializers.FloatField()
+    location = serializers.ListField(
+        child=serializers.FloatField(), allow_null=True, help_text="[lon, lat], WGS84"
+    )
+    equipment = StopDeviceSerializer()
+    result = StopResultAnswerSerializer(allow_null=True, help_text="null until recorded")
+
+
+class TeamBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class RouteSerializer(serializers.Serializer):
+    """A team's day as `route_json` writes it."""
+
+    id = serializers.IntegerField()
+    team = TeamBriefSerializer()
+    day = serializers.DateField()
+    travel_minutes = serializers.FloatField()
+    service_minutes = serializers.FloatField()
+    total_minutes = serializers.FloatField()
+    working_minutes = serializers.IntegerField()
+    start = serializers.ListField(child=serializers.FloatField(), help_text="[lon, lat]")
+    end = serializers.ListField(child=serializers.FloatField(), help_text="[lon, lat]")
+    stops = StopSerializer(many=True)
+
+
+class TeamSerializer(TeamBriefSerializer):
+    working_minutes = serializers.IntegerField()
+    members = serializers.ListField(child=serializers.CharField(), help_text="user names")
+
+
+class RoutesSerializer(serializers.Serializer):
+    """A plan's routes as `routes_json` writes them."""
+
+    plan = serializers.IntegerField()
+    summary = serializers.JSONField(allow_null=True, help_text="the last routing's teams and days")
+    teams = TeamSerializer(many=True)
+    routes = RouteSerializer(many=True)
+    unscheduled = CandidateSerializer(many=True, help_text="candidates no day could take")
+
+
+class RoutingSummarySerializer(serializers.Serializer):
+    plan = serializers.IntegerField()
+    summary = serializers.JSONField(allow_null=True, help_text="the last routing's teams and days")
 
 
 def stop_json(stop: PatrolStop) -> dict[str, Any]:
@@ -325,11 +466,11 @@ class PlanRoutes(PatrolView):
     def get_queryset(self):
         return PatrolPlan.objects.visible_to(self.request.user).defer("area")
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: RoutesSerializer, **RECORD_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         return Response(routes_json(request.user, get_object_or_404(self.get_queryset(), pk=pk)))
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={201: RoutesSerializer, **RECORD_ERRORS})
     def post(self, request: Request, pk: int) -> Response:
         plan = get_object_or_404(PatrolPlan.objects.visible_to(request.user), pk=pk)
         if not may_plan(request.user):
@@ -359,13 +500,13 @@ class PlanReoptimise(PatrolView):
     def get_queryset(self):
         return PatrolPlan.objects.visible_to(self.request.user).defer("area")
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: RoutingSummarySerializer, **RECORD_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         """What a re-optimisation would reuse: the last routing's teams and days."""
         plan = get_object_or_404(self.get_queryset(), pk=pk)
         return Response({"plan": plan.pk, "summary": plan.criteria.get("routing")})
 
-    @extend_schema(tags=TAGS, request=None, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, request=None, responses={200: RoutesSerializer, **RECORD_ERRORS})
     def post(self, request: Request, pk: int) -> Response:
         plan = get_object_or_404(self.get_queryset(), pk=pk)
         try:
@@ -391,11 +532,11 @@ class StopMove(PatrolView):
     def get_queryset(self):
         return _stops(self.request.user)
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: StopSerializer, **RECORD_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         return Response(stop_json(get_object_or_404(self.get_queryset(), pk=pk)))
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: RoutesSerializer, **RECORD_ERRORS})
     def post(self, request: Request, pk: int) -> Response:
         stop = get_object_or_404(self.get_queryset(), pk=pk)
         data = request.data if isinstance(request.data, dict) else {}
@@ -427,11 +568,11 @@ class StopResult(PatrolView):
     def get_queryset(self):
         return _stops(self.request.user)
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: StopSerializer, **RECORD_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         return Response(stop_json(get_object_or_404(self.get_queryset(), pk=pk)))
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: StopSerializer, **RECORD_ERRORS})
     def post(self, request: Request, pk: int) -> Response:
         stop = get_object_or_404(self.get_queryset(), pk=pk)
         form = StopResultSerializer(data=request.data)
@@ -463,7 +604,7 @@ class Coverage(PatrolView):
 
     permission_classes = [MayPlan]
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: OpenApiTypes.OBJECT, **ERRORS})
     def get(self, request: Request) -> Response:
         if unknown := set(request.query_params) - {"from", "to", "format"}:
             refuse("query", "query.unknown", f"未知参数 / unknown parameters: {sorted(unknown)}")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from registry.exceptions import RegistryError
+from common.errors import DomainError
 from registry.validators import ERROR, Finding
 
 
-class PatrolError(RegistryError):
+class PatrolError(DomainError):
     """A plan that cannot be made as asked; nothing was saved.
 
-    A RegistryError underneath, so the project's API exception handler answers it like every
-    refused registry write: 400 with ``{"errors": {field: [{rule, message, suggestion}]}}``.
+    A DomainError, so the project's API exception handler answers it like every refused
+    request: 400 with ``{"errors": {field: [{rule, message, suggestion}]}}``.
     """
 
 

@@ -12,23 +12,14 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from geo import crs
 from geo.models import Region
 
 from . import services
-from .exceptions import RegistryError
 from .models import Accident, EmergencyResource, Equipment, Inspection, Unit
 from .models.equipment import EquipmentStatus, InspectionConclusion, InspectionKind
-
-
-def exception_handler(exc, context):
-    """Domain errors become 400s that name each field and rule, like DRF's own validation errors."""
-    if isinstance(exc, RegistryError):
-        return Response({"errors": exc.as_dict()}, status=status.HTTP_400_BAD_REQUEST)
-    return drf_exception_handler(exc, context)
 
 
 class ScopedViewSetMixin:

@@ -15,6 +15,7 @@ from django.http import HttpResponse, QueryDict
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.generics import GenericAPIView, get_object_or_404
 from rest_framework.permissions import BasePermission
@@ -24,9 +25,10 @@ from rest_framework.views import APIView
 
 from accounts import audit, map_pass
 from accounts.models import Role
+from common.api import error_responses
 from geo.models import Region
 from registry.models import EmergencyResource, Equipment
-from registry.pages import phone_for
+from registry.personal import phone_for
 
 from . import around, locate, nearby, services
 from .card import equipment_card
@@ -36,6 +38,31 @@ from .serializers import (
 )
 
 TAGS = ["response"]
+# Bad input, and a reader the desk refuses; a record view adds the 404 of another jurisdiction's.
+ERRORS = error_responses(400, 403)
+RECORD_ERRORS = error_responses(400, 403, 404)
+# The map pass's views also answer 401 to a refused pass.
+PASS_ERRORS = error_responses(400, 401, 403)
+
+
+class ResourceContactSerializer(serializers.Serializer):
+    """A resource's contact as ResourceContact answers it."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    contact_name = serializers.CharField(allow_blank=True)
+    contact_phone = serializers.CharField(
+        allow_blank=True, help_text="masked unless your role may read personal data"
+    )
+    masked = serializers.BooleanField()
+    duty_hours = serializers.CharField(allow_blank=True)
+
+
+class LocateSerializer(serializers.Serializer):
+    """Locate's answer: the places found, best first."""
+
+    count = serializers.IntegerField()
+    matches = serializers.ListField(child=serializers.DictField())
 
 
 def may_read(user) -> bool:
@@ -115,7 +142,11 @@ class Locate(APIView):
 
     permission_classes = PERMISSIONS
 
-    @extend_schema(tags=TAGS, parameters=LOCATE_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        tags=TAGS,
+        parameters=LOCATE_PARAMETERS,
+        responses={200: LocateSerializer, **ERRORS},
+    )
     def get(self, request: Request) -> Response:
         matches = locate.locate(request.user, request.query_params)
         return Response({"count": len(matches), "matches": [located_json(m) for m in matches]})
@@ -169,7 +200,9 @@ class AroundResources(PassAnswered):
     """The nearest emergency resources of each type, geodesic distance and estimated arrival."""
 
     @extend_schema(
-        tags=TAGS, parameters=[*WHERE_PARAMETERS, K, TYPE], responses=OpenApiTypes.OBJECT
+        tags=TAGS,
+        parameters=[*WHERE_PARAMETERS, K, TYPE],
+        responses={200: OpenApiTypes.OBJECT, **PASS_ERRORS},
     )
     def get(self, request: Request) -> HttpResponse:
         return super().get(request)
@@ -189,7 +222,9 @@ class AroundEquipment(PassAnswered):
     """Hazardous equipment (and filling stations) within the radius their kind calls for."""
 
     @extend_schema(
-        tags=TAGS, parameters=[*WHERE_PARAMETERS, RADIUS, KIND], responses=OpenApiTypes.OBJECT
+        tags=TAGS,
+        parameters=[*WHERE_PARAMETERS, RADIUS, KIND],
+        responses={200: OpenApiTypes.OBJECT, **PASS_ERRORS},
     )
     def get(self, request: Request) -> HttpResponse:
         return super().get(request)
@@ -211,7 +246,7 @@ class Around(APIView):
     @extend_schema(
         tags=TAGS,
         parameters=[*AROUND_PARAMETERS, RADIUS, KIND, K, TYPE],
-        responses=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
     )
     def get(self, request: Request) -> Response:
         params, user = request.query_params, request.user
@@ -270,7 +305,7 @@ class EquipmentCard(RecordView):
     def get_queryset(self):
         return card_queryset(self.request.user)
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: OpenApiTypes.OBJECT, **RECORD_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         device = get_object_or_404(self.get_queryset(), pk=pk)
         return Response(equipment_card(request.user, device, purpose="equipment card"))
@@ -281,7 +316,7 @@ class ResourceContact(RecordView):
 
     model = EmergencyResource
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: ResourceContactSerializer, **RECORD_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         resource = get_object_or_404(self.get_queryset(), pk=pk)
         user = request.user

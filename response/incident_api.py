@@ -8,14 +8,14 @@ from __future__ import annotations
 from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, Value
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView, get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from . import conversion, dispatch, locate, services
-from .api import PERMISSIONS, TAGS, RecordView, documented_param
+from .api import ERRORS, PERMISSIONS, RECORD_ERRORS, TAGS, RecordView, documented_param
 from .exceptions import refuse
 from .models import (
     ENDED_STATES,
@@ -58,6 +58,21 @@ def _incidents(user):
 STATE_FILTERS = {"open", "ended", *IncidentState.values}
 
 
+class IncidentStatesSerializer(serializers.Serializer):
+    """An incident's state and the states it may move to now."""
+
+    id = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=IncidentState.choices)
+    allowed_states = serializers.ListField(child=serializers.ChoiceField(IncidentState.choices))
+
+
+class AccidentMadeSerializer(serializers.Serializer):
+    """The accident an incident became."""
+
+    accident = serializers.IntegerField()
+    incident = serializers.IntegerField()
+
+
 class Incidents(GenericAPIView):
     """Incidents in your jurisdiction, newest first (`state`: open, ended or one state); POST
     reports one."""
@@ -91,13 +106,15 @@ class Incidents(GenericAPIView):
         parameters=[
             documented_param("state", "open, ended, or one of " + ", ".join(IncidentState.values))
         ],
-        responses=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response([incident_json(i) for i in page])
 
-    @extend_schema(tags=TAGS, request=IncidentReportSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        tags=TAGS, request=IncidentReportSerializer, responses={201: OpenApiTypes.OBJECT, **ERRORS}
+    )
     def post(self, request: Request) -> Response:
         form = IncidentReportSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -143,7 +160,7 @@ class IncidentDetail(RecordView):
     def get_queryset(self):
         return detailed_incidents(self.request.user)
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: OpenApiTypes.OBJECT, **RECORD_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         incident = get_object_or_404(self.get_queryset(), pk=pk)
         services.record_shared_read(request.user, incident)
@@ -156,14 +173,18 @@ class IncidentTransition(RecordView):
     model = Incident
     serializer_class = TransitionSerializer
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: IncidentStatesSerializer, **RECORD_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         incident = get_object_or_404(self.get_queryset(), pk=pk)
         return Response(
             {"id": incident.pk, "state": incident.state, "allowed_states": incident.allowed_states}
         )
 
-    @extend_schema(tags=TAGS, request=TransitionSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        tags=TAGS,
+        request=TransitionSerializer,
+        responses={200: OpenApiTypes.OBJECT, **RECORD_ERRORS},
+    )
     def post(self, request: Request, pk: int) -> Response:
         form = TransitionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -185,14 +206,16 @@ class IncidentEvents(RecordView):
     model = Incident
     serializer_class = NoteSerializer
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: OpenApiTypes.OBJECT, **RECORD_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         incident = get_object_or_404(self.get_queryset(), pk=pk)
         services.record_shared_read(request.user, incident)
         events = incident.events.select_related("actor")
         return Response({"id": incident.pk, "events": [event_json(e) for e in events]})
 
-    @extend_schema(tags=TAGS, request=NoteSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        tags=TAGS, request=NoteSerializer, responses={201: OpenApiTypes.OBJECT, **RECORD_ERRORS}
+    )
     def post(self, request: Request, pk: int) -> Response:
         incident = get_object_or_404(self.get_queryset(), pk=pk)
         form = NoteSerializer(data=request.data)
@@ -211,7 +234,7 @@ class IncidentDispatch(RecordView):
     model = Incident
     serializer_class = DispatchSerializer
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: OpenApiTypes.OBJECT, **RECORD_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         """The asks so far, with their deadlines, and whom a POST without names would ask next."""
         incident = get_object_or_404(detailed_incidents(request.user), pk=pk)
@@ -225,7 +248,9 @@ class IncidentDispatch(RecordView):
             }
         )
 
-    @extend_schema(tags=TAGS, request=DispatchSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        tags=TAGS, request=DispatchSerializer, responses={201: OpenApiTypes.OBJECT, **RECORD_ERRORS}
+    )
     def post(self, request: Request, pk: int) -> Response:
         incident = get_object_or_404(self.get_queryset(), pk=pk)
         form = DispatchSerializer(data=request.data)
@@ -256,11 +281,13 @@ class DispatchAnswerView(RecordView):
             "unit", "resource", "asked_by"
         )
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: OpenApiTypes.OBJECT, **RECORD_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         return Response(dispatch_json(get_object_or_404(self.get_queryset(), pk=pk)))
 
-    @extend_schema(tags=TAGS, request=AnswerSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        tags=TAGS, request=AnswerSerializer, responses={200: OpenApiTypes.OBJECT, **RECORD_ERRORS}
+    )
     def post(self, request: Request, pk: int) -> Response:
         asked = get_object_or_404(self.get_queryset(), pk=pk)
         form = AnswerSerializer(data=request.data)
@@ -285,7 +312,7 @@ class IncidentAccident(RecordView):
     model = Incident
     serializer_class = AccidentConversionSerializer
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: OpenApiTypes.OBJECT, **RECORD_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         """The accident it became, if any, and the rule it must meet to become one."""
         incident = get_object_or_404(self.get_queryset(), pk=pk)
@@ -298,7 +325,11 @@ class IncidentAccident(RecordView):
             }
         )
 
-    @extend_schema(tags=TAGS, request=AccidentConversionSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        tags=TAGS,
+        request=AccidentConversionSerializer,
+        responses={201: AccidentMadeSerializer, **RECORD_ERRORS},
+    )
     def post(self, request: Request, pk: int) -> Response:
         incident = get_object_or_404(self.get_queryset(), pk=pk)
         form = AccidentConversionSerializer(data=request.data)
@@ -321,13 +352,15 @@ class IncidentGrants(RecordView):
     model = Incident
     serializer_class = GrantSerializer
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: OpenApiTypes.OBJECT, **RECORD_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         incident = get_object_or_404(self.get_queryset(), pk=pk)
         grants = incident.grants.select_related("grantee", "granted_by", "revoked_by")
         return Response({"id": incident.pk, "grants": [grant_json(g) for g in grants]})
 
-    @extend_schema(tags=TAGS, request=GrantSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        tags=TAGS, request=GrantSerializer, responses={201: OpenApiTypes.OBJECT, **RECORD_ERRORS}
+    )
     def post(self, request: Request, pk: int) -> Response:
         incident = get_object_or_404(self.get_queryset(), pk=pk)
         form = GrantSerializer(data=request.data)
@@ -354,11 +387,11 @@ class GrantRevoke(RecordView):
             "grantee", "granted_by", "revoked_by"
         )
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, responses={200: OpenApiTypes.OBJECT, **RECORD_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         return Response(grant_json(get_object_or_404(self.get_queryset(), pk=pk)))
 
-    @extend_schema(tags=TAGS, request=None, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, request=None, responses={200: OpenApiTypes.OBJECT, **RECORD_ERRORS})
     def post(self, request: Request, pk: int) -> Response:
         grant = get_object_or_404(self.get_queryset(), pk=pk)
         try:

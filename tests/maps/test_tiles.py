@@ -488,7 +488,7 @@ def test_a_pass_spares_the_session_and_user_queries(
 
 def _refused_for_pass(response) -> str:
     assert response.status_code == 401, response.content
-    return response.json()["errors"]["pass"]
+    return response.json()["errors"]["pass"][0]["message"]
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,9 @@ from django.test import Client
 
 from accounts.models import AuditEntry
 from geo.models import Region
+from patrol.api import CandidateSerializer, PlanDetailSerializer, PlanSerializer
 from patrol.models import PatrolCandidate, PatrolPlan
+from tests.common.shapes import assert_shape
 from tests.conftest import XINGQING, XIXIA, YINCHUAN, inside
 from tests.patrol.conftest import ON
 
@@ -45,6 +47,16 @@ def error_rules(response, field: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- making a plan
+
+
+def test_plans_answer_the_shapes_the_schema_documents(users, hand_built):
+    client = client_for(users["xingqing"])
+    plan = plan_for(users["xingqing"])
+    assert plan["candidate_list"], "no candidate to check"
+    assert_shape(PlanDetailSerializer(), plan)
+    assert_shape(PlanSerializer(many=True), client.get(PLANS).json())
+    candidate = client.get(f"/patrol/api/candidates/{plan['candidate_list'][0]['id']}/")
+    assert_shape(CandidateSerializer(), candidate.json())
 
 
 def test_a_plan_of_the_jurisdiction_ranks_its_devices(users, hand_built):

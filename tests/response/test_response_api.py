@@ -14,8 +14,11 @@ from accounts.models import AuditEntry
 from registry import services as registry_services
 from registry.models.events import ResourceType
 from response import services
+from response.api import ResourceContactSerializer
+from response.incident_api import IncidentStatesSerializer
 from response.locate import by_code
 from response.models import IncidentState
+from tests.common.shapes import assert_shape
 from tests.conftest import XINGQING, XIXIA, inside
 
 pytestmark = pytest.mark.django_db
@@ -265,6 +268,7 @@ def test_the_card_carries_the_last_inspection_and_past_accidents(responders, ele
 def test_a_resource_contact_is_audited(responders, mine):
     resource = mine["resource"]
     body = client_for(responders["xingqing"]).get(f"{API}/resources/{resource.pk}/contact/").json()
+    assert_shape(ResourceContactSerializer(), body)
     assert body["contact_phone"] == resource.contact_phone
     assert AuditEntry.objects.filter(
         action="personal_data.read", model="registry.EmergencyResource", object_pk=str(resource.pk)
@@ -305,7 +309,9 @@ def test_an_incident_reported_at_a_device_then_moved_through_the_api(responders,
     ).json()
     pk = body["id"]
     assert body["equipment"]["id"] == elevator.pk and body["located_by"] == "code"
-    assert client.get(f"{API}/incidents/{pk}/transition/").json()["allowed_states"] == [
+    states = client.get(f"{API}/incidents/{pk}/transition/").json()
+    assert_shape(IncidentStatesSerializer(), states)
+    assert states["allowed_states"] == [
         "dispatched",
         "false_alarm",
     ]

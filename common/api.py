@@ -1,0 +1,91 @@
+"""What every DRF view shares: the exception handler that answers the one error envelope, and the
+envelope's responses for the OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from common.errors import INVALID, DomainError, Errors, envelope, error_item
+from common.serializers import ErrorEnvelopeSerializer
+
+# Problems of the request as a whole (a serializer's non-field errors, an unreadable body).
+BODY = "body"
+# Where DRF's own refusals put their message, instead of its bare `detail`.
+FIELDS = [
+    ((exceptions.NotAuthenticated, exceptions.AuthenticationFailed), "user"),
+    (exceptions.PermissionDenied, "user"),
+    (exceptions.NotFound, "id"),
+    (exceptions.ParseError, BODY),
+    (exceptions.UnsupportedMediaType, "content_type"),
+    (exceptions.NotAcceptable, "accept"),
+    (exceptions.MethodNotAllowed, "method"),
+]
+OTHER = "request"
+
+DESCRIPTIONS = {
+    400: "a field or parameter is wrong: `errors` names each, with its rule and message",
+    401: "no credentials, or refused ones (`errors.user`, `errors.token`, `errors.pass`)",
+    403: "not signed in, no jurisdiction, or not allowed (`errors.user`)",
+    404: "no such record in your jurisdiction (`errors.id`): another's is as missing",
+}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Domain errors become 400s naming each field and rule; DRF's own errors (validation, parse,
+    authentication, permission, 404) answer the same envelope with their status and headers."""
+    if isinstance(exc, DomainError):
+        return Response(envelope(exc.as_dict()), status=status.HTTP_400_BAD_REQUEST)
+    # As DRF's handler does, so that the codes below are DRF's.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.APIException):
+        response.data = envelope(api_errors(exc))
+    return response
+
+
+def api_errors(exc: exceptions.APIException) -> Errors:
+    """A DRF exception's details as the envelope's inner dict; nested fields are dotted paths
+    (`teams.start`, `items.0.name`), non-field errors go under `body`."""
+    field = BODY
+    if not isinstance(exc, exceptions.ValidationError):
+        field = next((f for kinds, f in FIELDS if isinstance(exc, kinds)), OTHER)
+    errors: Errors = {}
+    _collect(exc.detail, field, errors)
+    return errors
+
+
+def _collect(detail: Any, path: str, errors: Errors) -> None:
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            inner = path if key == api_settings.NON_FIELD_ERRORS_KEY else _join(path, key)
+            _collect(value, inner, errors)
+    elif isinstance(detail, list):
+        for index, value in enumerate(detail):
+            # A field's messages share its path; a list serializer's items each get their index.
+            _collect(value, path if isinstance(value, str) else _join(path, index), errors)
+    else:
+        rule = getattr(detail, "code", None) or INVALID
+        errors.setdefault(path, []).append(error_item(str(detail), rule))
+
+
+def _join(path: str, key: str | int) -> str:
+    return str(key) if path == BODY else f"{path}.{key}"
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """The error envelope under each status code, for `extend_schema(responses=…)`."""
+    return {
+        code: OpenApiResponse(ErrorEnvelopeSerializer, description=DESCRIPTIONS[code])
+        for code in codes
+    }
