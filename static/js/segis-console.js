@@ -6,7 +6,7 @@
 (function() {
     const config = JSON.parse(document.getElementById('console-config').textContent);
     const $ = (selector, root) => (root || document).querySelector(selector);
-    const {EMPTY, CHINA, el, api, problemsOf} = SegisPage;
+    const {EMPTY, CHINA, el, api, problemsOf, problemText} = SegisPage;
     const COLOURS = {incident: '#d9480f', equipment: '#7048e8', hazard: '#f59f00', resource: '#1c7ed6', asked: '#2b8a3e'};
     const TIME = new Intl.DateTimeFormat('zh-CN', {timeZone: config.time_zone, month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false});
     const url = (name, id) => config.urls[name].replace('{id}', id);
@@ -27,7 +27,8 @@
         }
         box.append(...problemsOf(error).map((problem) => el('p', {'data-field': problem.field, 'data-rule': problem.rule}, [
             problem.field ? el('b', {text: `${problem.field}: `}) : null,
-            problem.message,
+            // A suggestion the page can act on is a button; otherwise it is said in words.
+            onSuggestion ? problem.message : problemText(problem),
             problem.suggestion && onSuggestion ? ' ' : null,
             problem.suggestion && onSuggestion ? el('button', {type: 'button', class: 'link', text: `改用 / use ${problem.suggestion}`,
                 onclick: () => onSuggestion(problem.suggestion, problem.rule)}) : null

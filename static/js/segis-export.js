@@ -14,10 +14,11 @@
 
     // ------------------------------------------------------------------ fields and errors
 
-    function showErrors(errors) {
+    // `problems`: SegisPage.problemsOf's list, from the API's error envelope.
+    function showErrors(problems) {
         $$('[data-error-for]').forEach((node) => { node.textContent = ''; });
         $$('[aria-invalid]', form).forEach((input) => input.removeAttribute('aria-invalid'));
-        Object.keys(errors || {}).forEach((field) => {
+        problems.forEach(({field}) => {
             $$(`[name="${field}"]`, form).forEach((input) => input.setAttribute('aria-invalid', 'true'));
         });
         const box = $('.form-errors');
@@ -25,12 +26,13 @@
             box.remove();
         }
         const unplaced = [];
-        Object.entries(errors || {}).forEach(([field, message]) => {
-            const node = $(`[data-error-for="${field}"]`, form);
+        problems.forEach((problem) => {
+            const message = SegisPage.problemText(problem);
+            const node = problem.field && $(`[data-error-for="${problem.field}"]`, form);
             if (node) {
-                node.textContent = message;
+                node.textContent = [node.textContent, message].filter(Boolean).join(' ');
             } else {
-                unplaced.push(field === 'export' ? message : `${field}: ${message}`);
+                unplaced.push(!problem.field || problem.field === 'export' ? message : `${problem.field}: ${message}`);
             }
         });
         if (unplaced.length) {
@@ -103,12 +105,12 @@
         });
         const body = await response.json();
         if (!response.ok) {
-            showErrors(body.errors);
+            showErrors(SegisPage.problemsOf({status: response.status, body}));
             output.textContent = '请先更正标出的问题 / correct the marked fields first';
             output.classList.add('error');
             return;
         }
-        showErrors({});
+        showErrors([]);
         output.textContent = [
             `${NUMBER.format(body.rows)} 行 / rows`,
             `约 / about ${formatBytes(body.bytes)}`,

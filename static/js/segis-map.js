@@ -97,6 +97,12 @@
     }
 
     const passHeaders = () => ({[mapPass.header]: mapPass.token});
+
+    // The messages of an API's error envelope {errors: {field: [{rule, message, suggestion}]}}.
+    function errorMessages(body) {
+        return Object.entries((body && body.errors) || {}).flatMap(([field, problems]) => problems.map((p) =>
+            `${field}: ${p.message}${p.suggestion ? ` (建议 / try: ${p.suggestion})` : ''}`));
+    }
     schedulePassRenewal(config.map_pass.max_age_s);
 
     // A fetch of tiles/ with the pass; a refused pass is renewed and the request made once more.
@@ -990,7 +996,7 @@
                 const body = await response.json();
                 if (!response.ok) {
                     output.textContent = '—';
-                    output.title = JSON.stringify(body);
+                    output.title = errorMessages(body).join('; ');
                     return;
                 }
                 output.textContent = NUMBER.format(body.count);
@@ -1184,7 +1190,7 @@
             const response = await fetch(`${config.urls.regions}${query ? '?' + query : ''}`, {credentials: 'same-origin', signal: abort.signal});
             const body = await response.json();
             if (!response.ok) {
-                legend.replaceChildren(note(`无法统计 / cannot count: ${Object.values(body.errors || {}).join('; ')}`));
+                legend.replaceChildren(note(`无法统计 / cannot count: ${errorMessages(body).join('; ')}`));
                 return;
             }
             choropleth.body = body;

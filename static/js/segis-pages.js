@@ -54,27 +54,36 @@ const SegisPage = (function() {
         return body;
     }
 
-    // The API's 400 shape {errors: {field: [{rule, message, suggestion}]}}, or DRF's {field: [text]},
-    // as a flat list of {field, rule, message, suggestion}.
+    // Every API's error envelope {errors: {field: [{rule, message, suggestion}]}} as a flat list of
+    // {field, rule, message, suggestion}. A 404 says why it may be missing; a 403's message stands
+    // without its field (it is about the user, not an input).
     function problemsOf(error) {
         const body = error.body || {};
         if (error.status === 404) {
-            return [{field: '', rule: 'not_found', message: '未找到，或不在您的辖区 / not found, or outside your jurisdiction'}];
-        }
-        if (error.status === 403) {
-            return [{field: '', rule: 'forbidden', message: body.detail || '无权操作 / not allowed'}];
+            return [{field: '', rule: 'not_found', message: '未找到，或不在您的辖区 / not found, or outside your jurisdiction', suggestion: ''}];
         }
         const problems = [];
-        Object.entries(body.errors || body).forEach(([field, list]) => {
+        Object.entries(body.errors || {}).forEach(([field, list]) => {
             (Array.isArray(list) ? list : [list]).forEach((p) => {
-                const message = typeof p === 'string' ? p : (p.message || JSON.stringify(p));
-                problems.push({field, rule: p.rule || '', message, suggestion: p.suggestion || ''});
+                const item = typeof p === 'string' ? {message: p} : (p || {});
+                problems.push({
+                    field: error.status === 403 ? '' : field,
+                    rule: item.rule || (error.status === 403 ? 'forbidden' : ''),
+                    message: item.message || JSON.stringify(p),
+                    suggestion: item.suggestion || ''
+                });
             });
         });
         if (!problems.length) {
-            problems.push({field: '', rule: '', message: `请求失败 / request failed (${error.status || error.message})`, suggestion: ''});
+            const message = error.status === 403 ? '无权操作 / not allowed' : `请求失败 / request failed (${error.status || error.message})`;
+            problems.push({field: '', rule: error.status === 403 ? 'forbidden' : '', message, suggestion: ''});
         }
         return problems;
+    }
+
+    // A problem's message, with the accepted value it suggests when there is one.
+    function problemText(problem) {
+        return problem.suggestion ? `${problem.message} (建议 / try: ${problem.suggestion})` : problem.message;
     }
 
     // The offline base map under a page's own layers: land, county and city lines, the jurisdiction.
@@ -91,5 +100,5 @@ const SegisPage = (function() {
         ];
     }
 
-    return {EMPTY, CHINA, el, ApiError, api, problemsOf, basemapLayers};
+    return {EMPTY, CHINA, el, ApiError, api, problemsOf, problemText, basemapLayers};
 })();

@@ -7,7 +7,7 @@
     const config = JSON.parse(document.getElementById('patrol-config').textContent);
     const $ = (selector, root) => (root || document).querySelector(selector);
     const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
-    const {EMPTY, CHINA, el, api, problemsOf} = SegisPage;
+    const {EMPTY, CHINA, el, api, problemsOf, problemText} = SegisPage;
     // No `glyphs` URL in the styles: MapLibre draws the stop numbers with the browser's own fonts
     // (TinySDF), as segis-map.js does, so the numbers need no glyph files and no network.
     const FONT_BOLD = ['Noto Sans CJK SC Bold', 'Microsoft YaHei Bold', 'PingFang SC', 'sans-serif'];
@@ -19,7 +19,7 @@
 
     function showProblems(box, problems) {
         box.replaceChildren(...(problems || []).map((p) => el('p', {'data-field': p.field, 'data-rule': p.rule},
-            [p.field ? el('b', {text: `${p.field}: `}) : null, p.message])));
+            [p.field ? el('b', {text: `${p.field}: `}) : null, problemText(p)])));
         box.hidden = !(problems && problems.length);
     }
 
@@ -92,7 +92,7 @@
                     node = $(`[data-error-for="${field}"]`, form);
                 }
                 if (node) {
-                    node.textContent = [node.textContent, p.message].filter(Boolean).join(' ');
+                    node.textContent = [node.textContent, problemText(p)].filter(Boolean).join(' ');
                     node.dataset.rule = p.rule;
                     const section = node.closest('section');
                     $$('input, select', section).forEach((input) => input.setAttribute('aria-invalid', 'true'));
