@@ -199,7 +199,7 @@ def errors(client: Client, path: str, status: int = 400, **params) -> dict[str, 
     response = fetch(client, path, **params)
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/json"
-    return response.json()["errors"]
+    return {field: e[0]["message"] for field, e in response.json()["errors"].items()}
 
 
 # --------------------------------------------------------------------------- access
