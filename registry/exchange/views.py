@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import json
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
 from accounts.tokens import TokenRefused, token_user
+from common.http import json_errors
 
 from ..exceptions import RegistryError
 from . import feed
-
-
-def _errors(errors: dict, status: int) -> JsonResponse:
-    return JsonResponse(
-        {"errors": errors}, status=status, json_dumps_params={"ensure_ascii": False}
-    )
 
 
 @require_GET
@@ -25,15 +20,23 @@ def change_feed(request: HttpRequest) -> HttpResponse:
     try:
         user = token_user(request) or request.user
     except TokenRefused as refused:
-        return _errors({"token": str(refused)}, 401)
+        return json_errors({"token": str(refused)}, 401, rule="token_refused")
     if not user.is_authenticated:
-        return _errors({"user": "需要 API 令牌 / send Authorization: Token <key>"}, 401)
+        return json_errors(
+            {"user": "需要 API 令牌 / send Authorization: Token <key>"},
+            401,
+            rule="not_authenticated",
+        )
     if not feed.may_read(user):
-        return _errors({"user": "无权读取变更推送 / not allowed to read the change feed"}, 403)
+        return json_errors(
+            {"user": "无权读取变更推送 / not allowed to read the change feed"},
+            403,
+            rule="forbidden",
+        )
     try:
         after, limit = feed.parse_page(request.GET)
     except RegistryError as error:
-        return _errors(error.as_dict(), 400)
+        return json_errors(error.as_dict())
     response = HttpResponse(
         json.dumps(feed.page(after, limit), ensure_ascii=False), content_type="application/json"
     )

@@ -143,8 +143,9 @@ def test_city_map_opens_on_the_offline_basemap_and_online_ones_only_on_request(m
         assert page.locator("[data-legend-for=equipment] span").count() >= 8
 
     assert page.foreign_requests == []
-    page.check("input[name=basemap][value=osm]")
-    page.wait_for_timeout(1000)
+    # Waits for the first OSM tile request, however long a busy machine takes to send it.
+    with page.expect_request(lambda request: request.url.startswith(OSM_TILES), timeout=30_000):
+        page.check("input[name=basemap][value=osm]")
     assert page.foreign_requests and all(url.startswith(OSM_TILES) for url in page.foreign_requests)
     page.check("input[name=basemap][value=offline]")
     assert page.errors == []
