@@ -203,6 +203,7 @@ class ProgressWriter:
         self._pending: Future | None = None
         self._last = float("-inf")
         self._latest: tuple[int, int | None] | None = None
+        self._closed = False
 
     def __call__(self, done: int, total: int | None = None) -> None:
         self._latest = (done, total)
@@ -234,7 +235,10 @@ class ProgressWriter:
             return None
 
     def close(self) -> None:
-        """Write the last report, wait for it, then close the thread's connection."""
+        """Write the last report, wait for it, then close the thread's connection (once)."""
+        if self._closed:
+            return
+        self._closed = True
         if self._latest is not None:
             self._send(*self._latest)
         self._executor.submit(connections.close_all)

@@ -197,6 +197,9 @@ def run_export(job_id: int, *, scratch: Path | None = None) -> ExportJob | None:
             f"export job {job.pk}",
         )
     except BaseException:
+        # The last report first: written after the failure, it would wait on the job row that
+        # this connection has just updated.
+        progress.close()
         fail_export(job, "导出被中止 / the export was stopped before it ended: start it again")
         raise
     finally:

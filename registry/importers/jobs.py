@@ -299,6 +299,7 @@ def run_import_job(job_id: int, commit: bool) -> ImportJob | None:
             f"{job.pk}",
         )
     except BaseException:
+        progress.close()  # before the failure is written: see exports.jobs.run_export
         fail_import(job, "导入被中止 / the import was stopped before it ended: run it again")
         raise
     finally:
