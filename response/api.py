@@ -15,7 +15,6 @@ from django.http import HttpResponse, QueryDict
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.generics import GenericAPIView, get_object_or_404
 from rest_framework.permissions import BasePermission
@@ -34,6 +33,8 @@ from . import around, locate, nearby, services
 from .card import equipment_card
 from .exceptions import refuse
 from .serializers import (
+    LocateSerializer,
+    ResourceContactSerializer,
     located_json,
 )
 
@@ -43,26 +44,6 @@ ERRORS = error_responses(400, 403)
 RECORD_ERRORS = error_responses(400, 403, 404)
 # The map pass's views also answer 401 to a refused pass.
 PASS_ERRORS = error_responses(400, 401, 403)
-
-
-class ResourceContactSerializer(serializers.Serializer):
-    """A resource's contact as ResourceContact answers it."""
-
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    contact_name = serializers.CharField(allow_blank=True)
-    contact_phone = serializers.CharField(
-        allow_blank=True, help_text="masked unless your role may read personal data"
-    )
-    masked = serializers.BooleanField()
-    duty_hours = serializers.CharField(allow_blank=True)
-
-
-class LocateSerializer(serializers.Serializer):
-    """Locate's answer: the places found, best first."""
-
-    count = serializers.IntegerField()
-    matches = serializers.ListField(child=serializers.DictField())
 
 
 def may_read(user) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, Value
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView, get_object_or_404
 from rest_framework.request import Request
@@ -27,10 +27,12 @@ from .models import (
 )
 from .serializers import (
     AccidentConversionSerializer,
+    AccidentMadeSerializer,
     AnswerSerializer,
     DispatchSerializer,
     GrantSerializer,
     IncidentReportSerializer,
+    IncidentStatesSerializer,
     NoteSerializer,
     RevokeSerializer,
     TransitionSerializer,
@@ -56,21 +58,6 @@ def _incidents(user):
 
 
 STATE_FILTERS = {"open", "ended", *IncidentState.values}
-
-
-class IncidentStatesSerializer(serializers.Serializer):
-    """An incident's state and the states it may move to now."""
-
-    id = serializers.IntegerField()
-    state = serializers.ChoiceField(choices=IncidentState.choices)
-    allowed_states = serializers.ListField(child=serializers.ChoiceField(IncidentState.choices))
-
-
-class AccidentMadeSerializer(serializers.Serializer):
-    """The accident an incident became."""
-
-    accident = serializers.IntegerField()
-    incident = serializers.IntegerField()
 
 
 class Incidents(GenericAPIView):

@@ -219,3 +219,41 @@ def grant_json(grant: IncidentGrant) -> dict:
         "revoked_by": _username(grant.revoked_by),
         "status": grant.status,
     }
+
+
+# --------------------------------------------------------------------------- answers
+
+
+class ResourceContactSerializer(serializers.Serializer):
+    """A resource's contact as ResourceContact answers it."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    contact_name = serializers.CharField(allow_blank=True)
+    contact_phone = serializers.CharField(
+        allow_blank=True, help_text="masked unless your role may read personal data"
+    )
+    masked = serializers.BooleanField()
+    duty_hours = serializers.CharField(allow_blank=True)
+
+
+class LocateSerializer(serializers.Serializer):
+    """Locate's answer: the places found, best first."""
+
+    count = serializers.IntegerField()
+    matches = serializers.ListField(child=serializers.DictField())
+
+
+class IncidentStatesSerializer(serializers.Serializer):
+    """An incident's state and the states it may move to now."""
+
+    id = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=IncidentState.choices)
+    allowed_states = serializers.ListField(child=serializers.ChoiceField(IncidentState.choices))
+
+
+class AccidentMadeSerializer(serializers.Serializer):
+    """The accident an incident became."""
+
+    accident = serializers.IntegerField()
+    incident = serializers.IntegerField()

@@ -13,9 +13,6 @@ from django.contrib.gis.geos import LineString, MultiLineString, Point
 from django.db.models import Q
 from django.http import QueryDict
 from django.utils import timezone
-from tests.maps import test_tiles
-from tests.exports.test_export import read_back
-from tests.maps.test_tiles import accident, api_count, resource
 
 from exports.core import count_rows, export_layer
 from exports.options import Area, parse_area_bbox
@@ -23,6 +20,9 @@ from layers.filters import parse_query
 from layers.sources import SOURCES
 from registry.models import Unit, UnitRole
 from tests.conftest import XINGQING, inside
+from tests.exports.test_export import read_back
+from tests.maps import test_tiles
+from tests.maps.test_tiles import accident, api_count, resource
 
 pytestmark = pytest.mark.django_db
 

@@ -14,15 +14,15 @@ from django.core.management import call_command
 from django.http import QueryDict
 from django.utils import timezone
 from pyproj import Transformer
-from tests.maps import test_map_page
-from tests.exports.test_export import _layer_rows, read_back
-from tests.maps.test_map_page import figures, regions_of
 
 from exports.core import count_rows, export_layer, layer_rows
 from exports.options import TARGETS, Area, ExportError, parse_area_bbox, parse_request
 from geo.models import Level, Region
 from layers.fields import COLUMNS
 from tests.conftest import NINGXIA, SHIZUISHAN_DAWUKOU, XINGQING, XIXIA, YINCHUAN, inside
+from tests.exports.test_export import _layer_rows, read_back
+from tests.maps import test_map_page
+from tests.maps.test_map_page import figures, regions_of
 
 pytestmark = pytest.mark.django_db
 

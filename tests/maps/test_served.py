@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
-from tests.maps import test_tiles
-from tests.maps.test_tiles import tile_of, url
 
 from accounts import map_pass
 from tests.conftest import XINGQING, free_port, inside, load_test_regions
+from tests.maps import test_tiles
+from tests.maps.test_tiles import tile_of, url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

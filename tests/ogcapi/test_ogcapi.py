@@ -24,8 +24,6 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from drf_spectacular.validation import validate_schema
 from pyproj import Transformer
-from tests.maps import test_tiles
-from tests.maps.test_tiles import TABLES, _gist_indexes, _plan
 
 from accounts.models import User
 from accounts.tokens import issue_api_token
@@ -36,6 +34,8 @@ from layers.fields import COLUMNS
 from ogcapi import features as ogcapi
 from registry.models import Accident, EmergencyResource, Equipment, Unit, UnitRole
 from tests.conftest import XINGQING, XIXIA, YINCHUAN, inside, load_test_regions
+from tests.maps import test_tiles
+from tests.maps.test_tiles import TABLES, _gist_indexes, _plan
 
 pytestmark = pytest.mark.django_db
 

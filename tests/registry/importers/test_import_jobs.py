@@ -331,7 +331,9 @@ def test_findings_are_stored_in_one_copy(users):
     outcome = ImportOutcome(
         rows=100_000,
         findings=[
-            RowFinding(n, "设备品种代码", long_value, "variety.unknown", "error", "未知品种 / unknown")
+            RowFinding(
+                n, "设备品种代码", long_value, "variety.unknown", "error", "未知品种 / unknown"
+            )
             for n in range(100_000)
         ],
     )
