@@ -1,20 +1,22 @@
 """Benchmark: map tiles served by gunicorn to concurrent map users, against the same SQL direct.
 
-    .venv/bin/python bench/tiles_load.py --reuse            # on bench/tiles.py's loaded database
-    .venv/bin/python bench/tiles_load.py --devices 2000000 --prefix 32   # load it first
+    .venv/bin/python bench/tiles.py --devices 2000000 --prefix 32   # loads segis_bench_tiles
+    .venv/bin/python bench/tiles_load.py [--views 40] [--users 1 4 16] [--workers 5]
 
-N map users (1, 4, 16) pan and zoom from z5 to z16 around devices (seeded: the same sessions each
-run); a view asks for the `equipment` tiles covering a 1280×800 px viewport (512 px tiles, as
-MapLibre) that no one asked for yet in the run (a browser keeps its tiles; no server cache answers
-for PostgreSQL), then the count in view. Each user is one connection sending requests back to back:
-  * direct  — the statements the code under test sends for them (captured from its render_tile and
-    count_features, bound before the clock), on N psycopg connections: the limit;
-  * pass    — gunicorn, config.wsgi:application with config.settings.prod, started anew for the
-    run; X-Map-Pass and the session cookie, as the map page sends them (if /tiles/pass gives one);
-  * session — the same, the session cookie alone.
-Printed with the machine: requests/s, p50/p95 latency (and p50 of pre-counted tiles, row tiles,
-counts), served÷direct throughput, the client's CPU and the load average around each run.
-Issue 16's bar: served ≥ 0.6× direct at N = 16, p95 ≤ 100 ms. Progress to stderr.
+N map users (1, 4, 16) pan and zoom from z5 to z16 around devices, seeded: the same sessions on
+every run. A view asks for the `equipment` tiles covering a 1280×800 px viewport (512 px tiles, as
+MapLibre) that nobody has asked for yet in the run (a browser keeps its tiles, and no server cache
+answers for PostgreSQL), then for the count in view. Each user is one connection sending its
+requests back to back, to:
+  * direct  — the statements the code under test sends for them (captured from its render_tile
+    and count_features, bound before the clock) on N psycopg connections: the limit;
+  * pass    — gunicorn on config.wsgi:application with config.settings.prod, started for the run
+    alone; X-Map-Pass and the session cookie, as the map page sends them (if /tiles/pass gives one);
+  * session — the same with the session cookie alone.
+Prints requests/s, p50/p95 latency (and p50 per kind), served÷direct throughput, the client's CPU
+and the load average around each run, with the machine, and any served answer (a count, a tile's
+rows) that differs from direct's. Issue 16's bar: served ≥ 0.6× direct at N = 16 with p95 ≤ 100 ms.
+Progress and gunicorn's log path go to stderr.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 VIEWPORT = (1280, 800)  # px
 TILE_PX = 512  # MapLibre's vector tile size
 MIN_ZOOM, MAX_ZOOM = 5, 16
+KINDS = ("cells", "rows", "count")  # a tile from the pre-counted cells, a tile of rows, a count
 
 
 def project(name: str):
@@ -61,22 +63,23 @@ def world(lon: float, lat: float) -> tuple[float, float]:
     return (lon + 180) / 360, (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2
 
 
+def lonlat(u: float, v: float) -> tuple[float, float]:
+    return u * 360 - 180, math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * v))))
+
+
 def view(z: int, u: float, v: float) -> tuple[list[tuple[int, int, int]], str]:
     """The tiles covering the viewport centred on (u, v) at zoom z, and its bbox."""
     side = 1 << z
     half_w, half_h = (px / 2 / TILE_PX / side for px in VIEWPORT)  # in world units
     xs = range(max(0, math.floor((u - half_w) * side)), min(side, math.ceil((u + half_w) * side)))
     ys = range(max(0, math.floor((v - half_h) * side)), min(side, math.ceil((v + half_h) * side)))
-    west, east = (u - half_w) * 360 - 180, (u + half_w) * 360 - 180
-    north, south = (
-        math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * c)))) for c in (v - half_h, v + half_h)
-    )
+    (west, north), (east, south) = lonlat(u - half_w, v - half_h), lonlat(u + half_w, v + half_h)
     return [(z, x, y) for y in ys for x in xs], f"{west:.6f},{south:.6f},{east:.6f},{north:.6f}"
 
 
 def walk(points: list[tuple[float, float]], views: int, rng: random.Random) -> list[tuple]:
-    """One user's views (z, u, v): zooming in on a device in view, out, panning, and now and
-    then jumping elsewhere (a search)."""
+    """One user's views (z, u, v): zooming in on a device in view, out, panning, now and then
+    jumping elsewhere (a search)."""
     (u, v), z = rng.choice(points), rng.randint(MIN_ZOOM, 8)
     steps = []
     for _ in range(views):
@@ -99,8 +102,8 @@ def walk(points: list[tuple[float, float]], views: int, rng: random.Random) -> l
 @dataclass
 class Request:
     path: str
-    kind: str  # "cells" (a tile below the row zoom), "rows" (a tile of rows) or "count"
-    args: tuple
+    kind: str  # one of KINDS
+    args: tuple  # (z, x, y) or (bbox,)
     sql: str = ""
 
 
@@ -125,19 +128,20 @@ class _Held(Exception):
 
 
 def capture(requests: list[Request], user) -> None:
-    """Each request's statement: the first that the code under test sends for it, bound as sent,
-    and held back. A tile and a count run once for real first, to fill the process's lazy caches
-    (the user's agency is loaded with it)."""
+    """Each request's statement: the first the code under test sends for it, bound as sent and
+    held back. A tile and a count run for real first, to fill the process's lazy caches."""
     from django.db import connection
     from django.http import QueryDict
 
     tiles, counts, filters = project("tiles"), project("counts"), project("filters")
     plain = filters.parse_query("equipment", QueryDict(""))
-    count_query = lambda bbox: filters.parse_query(  # noqa: E731
-        "equipment", QueryDict(f"bbox={bbox}"), allow_bbox=True
-    )
+
+    def count(bbox: str) -> int:
+        query = filters.parse_query("equipment", QueryDict(f"bbox={bbox}"), allow_bbox=True)
+        return counts.count_features("equipment", user, query)
+
     tiles.render_tile("equipment", user, plain, 4, 13, 6)
-    counts.count_features("equipment", user, count_query("118,31,119,32"))
+    count("118,31,119,32")
     sent = []
 
     def hold(execute, sql, params, many, context):
@@ -148,7 +152,7 @@ def capture(requests: list[Request], user) -> None:
         for r in requests:
             try:
                 if r.kind == "count":
-                    counts.count_features("equipment", user, count_query(*r.args))
+                    count(*r.args)
                 else:
                     tiles.render_tile("equipment", user, plain, *r.args)
             except _Held:
@@ -158,7 +162,7 @@ def capture(requests: list[Request], user) -> None:
 
 
 class Direct:
-    """A psycopg connection sending the captured statements, as Django's does (one simple query)."""
+    """A psycopg connection sending the captured statements as Django does: one simple query."""
 
     def __init__(self, conninfo: dict):
         import psycopg
@@ -170,22 +174,22 @@ class Direct:
         self.cursor.execute(request.sql)
         while self.cursor.description is None and self.cursor.nextset():
             pass
-        answer = self.cursor.fetchone()[0]
+        answer = self.cursor.fetchone()
         if request.kind == "count":
-            return int(answer)
-        if not isinstance(answer, bytes | None):
+            return int(answer[0])
+        if not isinstance(answer[0], bytes | None):
             raise RuntimeError(f"not a tile's statement: {request.sql[:300]}")
-        return len(answer or b"")
+        return int(answer[1])  # the rows in the tile, as X-Tile-Rows says
 
     def close(self) -> None:
         self.connection.close()
 
 
 class Served:
-    """One keep-alive HTTP connection (reopened when the server closes it)."""
+    """One keep-alive HTTP connection (opened again when the server closes it)."""
 
     def __init__(self, port: int, headers: dict[str, str]):
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
         self.headers = headers
 
     def __call__(self, request: Request) -> int:
@@ -194,7 +198,9 @@ class Served:
         body = answer.read()
         if answer.status != 200:
             raise RuntimeError(f"{request.path}: {answer.status} {body[:300]!r}")
-        return json.loads(body)["count"] if request.kind == "count" else len(body)
+        if request.kind == "count":
+            return json.loads(body)["count"]
+        return int(answer.getheader("X-Tile-Rows", -1))
 
     def close(self) -> None:
         self.connection.close()
@@ -217,10 +223,8 @@ def run_users(make_client, lists: list[list[Request]]):
         except BaseException as error:
             failures.append(error)
 
-    threads = [
-        threading.Thread(target=user, args=job)
-        for job in zip(clients, lists, times, answers, strict=True)
-    ]
+    jobs = zip(clients, lists, times, answers, strict=True)
+    threads = [threading.Thread(target=user, args=job) for job in jobs]
     started, cpu = time.perf_counter(), time.process_time()
     for thread in threads:
         thread.start()
@@ -234,72 +238,81 @@ def run_users(make_client, lists: list[list[Request]]):
     return seconds, cpu, [t for ts in times for t in ts], [a for ans in answers for a in ans]
 
 
-@contextmanager
-def gunicorn(args, log):
-    """gunicorn on config.wsgi:application with this process's (production) environment."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(args.workers),
-         "--worker-class", args.worker_class, "--threads", str(args.threads),
-         "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT), "config.wsgi:application"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+def run_served(args, log: Path, mode: str, cookie: str, points, lists):
+    """(load before, *run_users(...), load after) on a gunicorn of its own (stopped after), or
+    None when the code issues no map pass."""
+    from django.db import connection
+
+    listener = socket.create_server(("127.0.0.1", 0), backlog=1024)  # bound before gunicorn runs
+    name = f"tiles_load-{listener.getsockname()[1]}"
+    env = {**os.environ, "DATABASE_URL": f"{os.environ['DATABASE_URL']}?application_name={name}"}
+    with log.open("ab") as output, listener:  # a file: nobody drains a pipe
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", str(args.workers),
+             "--worker-class", args.worker_class, "--threads", str(args.threads),
+             # A worker's first request imports the URL conf (folium, OR-Tools): on a busy
+             # machine longer than the default 30 s timeout allows.
+             "--timeout", "300", "--bind", f"fd://{listener.fileno()}", "--chdir", str(ROOT),
+             "config.wsgi:application"],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+            pass_fds=[listener.fileno()],
+        )  # fmt: skip
+        port = listener.getsockname()[1]
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not start; see {log.name}") from None
-                time.sleep(0.1)
-        yield port
+        headers = {"Cookie": cookie}
+        if mode == "pass":
+            ask = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+            ask.request("GET", "/tiles/pass", headers=headers)
+            answer = ask.getresponse()
+            status, body = answer.status, answer.read()
+            ask.close()
+            if status == 404:
+                return None
+            if status != 200:
+                raise RuntimeError(f"/tiles/pass: {status}; see {log}")
+            headers["X-Map-Pass"] = json.loads(body)["token"]
+        # Until every worker has answered (so imported everything and kept its connection): a
+        # tile and counts that no measured request asks for.
+        warm = [
+            [Request(f"/tiles/equipment/4/{int(u * 16)}/{int(v * 16)}.pbf", "cells", ()),
+             Request(f"/tiles/equipment/count?bbox={view(7, u, v)[1]}", "count", ())]
+            for u, v in points[: 2 * args.workers * args.threads]
+        ]  # fmt: skip
+        for _ in range(20):
+            run_users(lambda: Served(port, headers), warm)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [name])  # fmt: skip
+                if cursor.fetchone()[0] >= args.workers:
+                    break
+        before = load()
+        return before, *run_users(lambda: Served(port, headers), lists), load()
     finally:
         server.terminate()
         server.wait(30)
 
 
-def map_pass(port: int, cookie: str) -> str | None:
-    """A pass from /tiles/pass through the session, or None when the code has none."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    connection.request("GET", "/tiles/pass", headers={"Cookie": cookie})
-    answer = connection.getresponse()
-    body, status = answer.read(), answer.status
-    connection.close()
-    if status not in (200, 404):
-        raise RuntimeError(f"/tiles/pass: {status} {body[:300]!r}")
-    return json.loads(body)["token"] if status == 200 else None
+def load(minutes: int = 1) -> str:
+    return ", ".join(f"{m:.2f}" for m in os.getloadavg()[:minutes])
 
 
-def uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-
-
-def load() -> str:
-    return f"{os.getloadavg()[0]:.2f}"
-
-
-def setup(args):
-    """The bench user's session cookie, the places devices are, and the direct connection's
-    parameters."""
+def measure(args) -> None:
     from django.conf import settings
     from django.db import connection
     from django.test import Client
 
     from bench.machine import describe
-    from bench.tiles import national_user
+    from bench.tiles import national_user, percentile
 
-    user, browser = national_user(), Client()
-    user = type(user).objects.select_related("agency").get(pk=user.pk)
-    browser.force_login(user)  # a session in the database, as a sign-in leaves it
-    name = settings.SESSION_COOKIE_NAME
+    started = time.perf_counter()
+    user = national_user()
+    user = type(user).objects.select_related("agency").get(pk=user.pk)  # no lazy query later
+    browser = Client()
+    browser.force_login(user)  # a session in the database, as signing in leaves it
+    cookie = f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM registry_equipment")
         devices = cursor.fetchone()[0]
-        # Places as many times as they hold devices: a fixed pseudo-random sample of devices.
+        # Places as often as they hold devices: a fixed pseudo-random sample of the devices.
         cursor.execute(
             "SELECT ST_X(location), ST_Y(location) FROM registry_equipment "
             "WHERE location IS NOT NULL ORDER BY md5(id::text) LIMIT %s",
@@ -307,85 +320,58 @@ def setup(args):
         )
         points = [world(lon, lat) for lon, lat in cursor.fetchall()]
     db = connection.settings_dict
+    conninfo = {"host": db["HOST"] or "127.0.0.1", "port": db["PORT"] or 5432, "user": db["USER"]}
+    conninfo.update(password=db["PASSWORD"] or None, dbname=db["NAME"])
+    rows_from = project("tiles").CLUSTER_BELOW_ZOOM
     print(f"machine: {describe()}")
     print(
         f"devices: {devices:,}; {args.views} views per user, seed {args.seed}; gunicorn: "
         f"{args.workers} {args.worker_class} workers x {args.threads} threads; code: {ROOT}"
     )
-    conninfo = {"host": db["HOST"] or "127.0.0.1", "port": db["PORT"] or 5432}
-    conninfo.update(user=db["USER"], password=db["PASSWORD"] or None, dbname=db["NAME"])
-    return user, f"{name}={browser.cookies[name].value}", points, conninfo
-
-
-def run_served(args, log, mode: str, cookie: str, points, lists):
-    """gunicorn started for this run alone: (load before, *run_users(...), load after), or None
-    when the code issues no map pass."""
-    with gunicorn(args, log) as port:
-        headers = {"Cookie": cookie}
-        if mode == "pass":
-            if (token := map_pass(port, cookie)) is None:
-                return None
-            headers["X-Map-Pass"] = token
-        # Every worker connected and set up, on tiles and counts outside the measured ones.
-        warm = [
-            [Request(f"/tiles/equipment/4/{int(u * 16)}/{int(v * 16)}.pbf", "cells", ()),
-             Request(f"/tiles/equipment/count?bbox={view(7, u, v)[1]}", "count", ())]
-            for u, v in points[: 2 * args.workers * args.threads]
-        ]  # fmt: skip
-        run_users(lambda: Served(port, headers), warm)
-        before = load()
-        return before, *run_users(lambda: Served(port, headers), lists), load()
-
-
-def measure(args) -> None:
-    from bench.tiles import percentile
-
-    started = time.perf_counter()
-    user, cookie, points, conninfo = setup(args)
-    rows_from = project("tiles").CLUSTER_BELOW_ZOOM
-    with tempfile.NamedTemporaryFile(
-        "wb", prefix="tiles_load-gunicorn-", suffix=".log", delete=False
-    ) as log:
-        print(f"gunicorn log: {log.name}", file=sys.stderr)
-        print(f"uptime before: {uptime()}")
-        header = (
-            f"{'N':>3} {'method':8} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} "
-            f"{'p50 cells/rows/count':>21} {'client CPU':>10} {'load 1 min':>11} {'÷direct':>8}"
-        )
-        print(header + "\n" + "-" * len(header))
-        modes = ["direct", "pass", "session"]
-        for turn, n in enumerate(args.users):
-            lists = request_lists(points, n, args.views, args.seed, rows_from)
-            every = [r for requests in lists for r in requests]
-            capture(every, user)
-            kinds = {k: sum(r.kind == k for r in every) for k in ("cells", "rows", "count")}
-            print(f"N={n}: {len(every)} requests {kinds}; warming up", file=sys.stderr)
-            run_users(lambda: Direct(conninfo), lists)  # the pages all read, read once
-            results = {}
-            for mode in modes[turn % 3 :] + modes[: turn % 3]:  # each N led by another method
-                if mode == "direct":
-                    before = load()
-                    results[mode] = (before, *run_users(lambda: Direct(conninfo), lists), load())
-                elif (result := run_served(args, log, mode, cookie, points, lists)) is not None:
-                    results[mode] = result
-                print(f"N={n}: {mode} {'done' if mode in results else 'skipped'}", file=sys.stderr)
-            direct_rate, direct_answers = len(every) / results["direct"][1], results["direct"][4]
-            for mode in (m for m in modes if m in results):
-                before, seconds, cpu, flat, answers, after = results[mode]
-                by_kind = "/".join(
-                    f"{percentile([t for r, t in zip(every, flat, strict=True) if r.kind == k] or [0], 0.5):.1f}"
-                    for k in ("cells", "rows", "count")
-                )
-                print(
-                    f"{n:>3} {mode:8} {len(flat):>8} {len(flat) / seconds:>7.0f} "
-                    f"{percentile(flat, 0.5):>7.1f} {percentile(flat, 0.95):>7.1f} {by_kind:>21} "
-                    f"{cpu / seconds:>10.0%} {before + '→' + after:>11} "
-                    f"{len(flat) / seconds / direct_rate:>7.2f}x"
-                )
-                differ = sum(a != b for a, b in zip(answers, direct_answers, strict=True))
-                if differ:
-                    print(f"    {mode}: {differ} answers differ from direct's (tile bytes, counts)")
-    print(f"uptime after: {uptime()}")
+    print(f"load average before: {load(3)}")
+    header = (
+        f"{'N':>3} {'method':8} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} "
+        f"{'p50 cells/rows/count':>21} {'client CPU':>10} {'load 1 min':>11} {'÷direct':>8}"
+    )
+    print(header + "\n" + "-" * len(header), flush=True)
+    modes = ["direct", "pass", "session"]
+    log = Path(tempfile.mkstemp(prefix="tiles_load-gunicorn-", suffix=".log")[1])
+    print(f"gunicorn log: {log}", file=sys.stderr)
+    for turn, n in enumerate(args.users):
+        lists = request_lists(points, n, args.views, args.seed, rows_from)
+        every = [r for requests in lists for r in requests]
+        capture(every, user)
+        mix = ", ".join(f"{sum(r.kind == k for r in every)} {k}" for k in KINDS)
+        print(f"N={n}: {len(every)} requests ({mix}); warming up", file=sys.stderr)
+        run_users(lambda: Direct(conninfo), lists)  # the pages every method reads, read once
+        results = {}
+        for mode in modes[turn % 3 :] + modes[: turn % 3]:  # each N led by another method
+            if mode == "direct":
+                before = load()
+                results[mode] = (before, *run_users(lambda: Direct(conninfo), lists), load())
+            elif (result := run_served(args, log, mode, cookie, points, lists)) is not None:
+                results[mode] = result
+            print(f"N={n}: {mode} {'done' if mode in results else 'skipped'}", file=sys.stderr)
+        direct_rate, direct_answers = len(every) / results["direct"][1], results["direct"][4]
+        for mode in (m for m in modes if m in results):
+            before, seconds, cpu, times, answers, after = results[mode]
+            per_kind: dict[str, list[float]] = {k: [] for k in KINDS}
+            for r, t in zip(every, times, strict=True):
+                per_kind[r.kind].append(t)
+            by_kind = "/".join(
+                f"{percentile(ts, 0.5):.1f}" if ts else "-" for ts in per_kind.values()
+            )
+            print(
+                f"{n:>3} {mode:8} {len(times):>8} {len(times) / seconds:>7.0f} "
+                f"{percentile(times, 0.5):>7.1f} {percentile(times, 0.95):>7.1f} {by_kind:>21} "
+                f"{cpu / seconds:>10.0%} {before + '→' + after:>11} "
+                f"{len(times) / seconds / direct_rate:>7.2f}x",
+                flush=True,
+            )
+            if differ := sum(a != b for a, b in zip(answers, direct_answers, strict=True)):
+                print(f"    {mode}: {differ} answers differ from direct's (counts, tiles' rows)")
+        print(f"{n:>3} requests: {mix}")
+    print(f"load average after: {load(3)}")
     print(f"run took {time.perf_counter() - started:.0f} s")
 
 
@@ -393,41 +379,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--database", default="segis_bench_tiles")
-    parser.add_argument("--reuse", action="store_true", help="measure the loaded database as it is")
-    parser.add_argument("--devices", type=int, default=2_000_000, help="when not --reuse")
-    parser.add_argument("--prefix", default="32", help="when not --reuse (32: Jiangsu)")
+    parser.add_argument("--database", default="segis_bench_tiles", help="as bench/tiles.py left it")
     parser.add_argument("--users", type=int, nargs="+", default=[1, 4, 16], help="N (1 4 16)")
     parser.add_argument("--views", type=int, default=40, help="views per user and run (40)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--points", type=int, default=5000, help="device places to visit")
     # gunicorn's rule of thumb, 2 x cores + 1: a worker spends most of a tile waiting for
-    # PostgreSQL, so more workers than cores keep both busy. Sync workers, as config.settings.prod
-    # keeps one database connection per worker for them.
+    # PostgreSQL, so more workers than cores keep the cores busy. Sync workers: the production
+    # settings keep one database connection per worker for them.
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     parser.add_argument("--worker-class", default="sync", help="sync (default) or gthread")
     parser.add_argument("--threads", type=int, default=1, help="per worker (gthread)")
     args = parser.parse_args()
     from cryptography.fernet import Fernet
 
-    # Production settings here too: the session and the pass made here are honoured there.
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="config.settings.prod",
-        SECRET_KEY=os.environ.get("SECRET_KEY") or Fernet.generate_key().decode(),
-        PERSONAL_DATA_KEY=os.environ.get("PERSONAL_DATA_KEY") or Fernet.generate_key().decode(),
-        ALLOWED_HOSTS="127.0.0.1",
-        SECURE_COOKIES="false",
-        STATIC_ROOT=tempfile.mkdtemp(prefix="tiles_load-static-"),
-    )
-    from bench.database import load_registry, use_database
+    with tempfile.TemporaryDirectory(prefix="tiles_load-static-") as static:
+        # The production settings here too: the session and the pass made here are honoured there.
+        os.environ.update(
+            DJANGO_SETTINGS_MODULE="config.settings.prod",
+            SECRET_KEY=os.environ.get("SECRET_KEY") or Fernet.generate_key().decode(),
+            PERSONAL_DATA_KEY=os.environ.get("PERSONAL_DATA_KEY") or Fernet.generate_key().decode(),
+            ALLOWED_HOSTS="127.0.0.1",
+            SECURE_COOKIES="false",
+            STATIC_ROOT=static,
+        )
+        from bench.database import use_database
 
-    use_database(args.database, recreate=not args.reuse)
-    from django.core.management import call_command
+        use_database(args.database, recreate=False)
+        from django.core.management import call_command
 
-    call_command("collectstatic", interactive=False, verbosity=0)  # the manifest the URLs read
-    if not args.reuse:
-        load_registry(args.prefix, args.devices)
-    measure(args)
+        call_command("collectstatic", interactive=False, verbosity=0)  # the manifest URLs read
+        measure(args)
 
 
 if __name__ == "__main__":
