@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, status
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -89,3 +90,55 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
         code: OpenApiResponse(ErrorEnvelopeSerializer, description=DESCRIPTIONS[code])
         for code in codes
     }
+
+
+class Pagination(LimitOffsetPagination):
+    """`limit` and `offset` with bounds: a value out of them is a 400 naming the parameter, never
+    a silent clamp or default, so a client learns it asked for more than a page."""
+
+    max_limit = 1000
+    # Far beyond any table of ours, and a bigint for PostgreSQL's OFFSET.
+    max_offset = 10_000_000
+
+    def get_limit(self, request) -> int:
+        raw = request.query_params.get(self.limit_query_param)
+        if raw is None:
+            return self.default_limit
+        return whole_number(raw, self.limit_query_param, 1, self.max_limit)
+
+    def get_offset(self, request) -> int:
+        raw = request.query_params.get(self.offset_query_param)
+        if raw is None:
+            return 0
+        return whole_number(raw, self.offset_query_param, 0, self.max_offset)
+
+    def get_schema_operation_parameters(self, view) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {
+            self.limit_query_param: (1, self.max_limit),
+            self.offset_query_param: (0, self.max_offset),
+        }
+        for parameter in parameters:
+            low, high = bounds[parameter["name"]]
+            parameter["schema"].update(minimum=low, maximum=high)
+        return parameters
+
+
+def whole_number(raw: str, field: str, low: int, high: int) -> int:
+    """A query parameter as a whole number from `low` to `high`, or a 400 naming it."""
+    raw = raw.strip()
+    # ASCII digits only (int() takes '١٢' and '1_0'); the length is checked before converting,
+    # so thousands of digits are never parsed.
+    if raw.isascii() and raw.isdigit() and len(raw) <= len(str(high)) and low <= int(raw) <= high:
+        return int(raw)
+    raise exceptions.ValidationError(
+        {
+            field: [
+                exceptions.ErrorDetail(
+                    f"{field} 应为 {low}–{high} 的整数 / {field} must be a whole number from {low} "
+                    f"to {high}",
+                    code=f"{field}.range",
+                )
+            ]
+        }
+    )
