@@ -12,13 +12,13 @@ from django.contrib.auth.models import Group
 from django.db import models
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
-from rest_framework.authtoken.models import TokenProxy
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from geo.admin import RegionListFilter
 from geo.models import Level, code_prefix
 from geo.scoping import prefix_of
 
-from . import audit
+from . import audit, tokens
 from .models import Agency, AuditEntry, User
 
 
@@ -199,9 +199,31 @@ class UserAdmin(ScopedAdminMixin, AuditedAdminMixin, auth_admin.UserAdmin):
     )
     list_select_related = ("agency",)
     autocomplete_fields = ("agency",)
+    actions = ["unlock_sign_in", "reset_second_factor", "revoke_api_tokens"]
 
     def audit_region_code(self, obj) -> str:
         return obj.agency.region_id or "" if obj.agency_id else ""
+
+    # The actions act on the scoped list: another jurisdiction's user is never among them.
+
+    @admin.action(description=_("解除登录锁定 / unlock sign-in"), permissions=["change"])
+    def unlock_sign_in(self, request, queryset):
+        from axes.utils import reset
+
+        for user in queryset:
+            if reset(username=user.get_username()):
+                self._record(request, "sign_in_unlocked", user, after={"user": user.pk})
+
+    @admin.action(description=_("重置双因素认证 / reset second factor"), permissions=["change"])
+    def reset_second_factor(self, request, queryset):
+        for user in queryset:
+            if TOTPDevice.objects.filter(user=user).delete()[0]:
+                self._record(request, "otp_reset", user, after={"user": user.pk})
+
+    @admin.action(description=_("吊销 API 令牌 / revoke API tokens"), permissions=["change"])
+    def revoke_api_tokens(self, request, queryset):
+        for user in queryset:
+            tokens.revoke_api_tokens(user, acting_user=request.user)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -251,6 +273,7 @@ class GroupAdmin(auth_admin.GroupAdmin):
         return request.user.is_superuser
 
 
-# DRF's token admin lists every user's API key in clear, across jurisdictions. Tokens are managed
-# by their owners (accounts/token/); deactivating a user stops theirs.
-admin.site.unregister(TokenProxy)
+# django-otp's device admin lists every jurisdiction's devices (and their keys): a user's second
+# factor is reset by the user admin's action instead. API tokens have no admin either: their
+# owners manage them (accounts/token/), the user admin revokes them, deactivating a user stops them.
+admin.site.unregister(TOTPDevice)

@@ -8,8 +8,16 @@ class AccountsConfig(AppConfig):
     verbose_name = _("用户与机构 / Users and agencies")
 
     def ready(self) -> None:
+        from axes.signals import user_locked_out
+        from django.contrib.auth.signals import user_logged_in, user_login_failed
+
+        from . import signals
         from .models import User
         from .roles import assign_role_group, sync_role_groups
+
+        user_logged_in.connect(signals.session_started, dispatch_uid="segis-session-start")
+        user_login_failed.connect(signals.login_failed, dispatch_uid="segis-login-failed")
+        user_locked_out.connect(signals.locked_out, dispatch_uid="segis-locked-out")
 
         # Permissions exist only after every app's post_migrate has run: sync on each app's signal (cheap).
         post_migrate.connect(sync_role_groups, dispatch_uid="segis-role-groups")

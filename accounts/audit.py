@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import models
 from django.forms.models import model_to_dict
+from django.http import HttpRequest
 
 from .models import AuditEntry, User
 
@@ -63,3 +64,38 @@ def record_personal_data_read(
             after={"fields": list(fields), "purpose": purpose},
             region_code=getattr(item, "region_id", "") or "",
         )
+
+
+def record_event(
+    action: str,
+    *,
+    request: HttpRequest | None = None,
+    actor: User | None = None,
+    subject: User | None = None,
+    username: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """A security event that writes no record (a failed sign-in, a lockout, a refusal): who acted
+    if signed in, the account it concerns if known (else the name tried), and where the request
+    came from. Never a password or a code."""
+    user = subject or actor
+    agency = getattr(user, "agency", None)
+    region = (agency.region_id or "") if agency else ""
+    after = {"username": username or (user.get_username() if user else ""), **(detail or {})}
+    if request is not None:
+        after |= {
+            "ip": request.META.get("REMOTE_ADDR", ""),
+            "method": request.method,
+            "path": request.path[:300],
+        }
+    actor_agency = getattr(actor, "agency", None)
+    return AuditEntry.objects.create(
+        actor=actor,
+        jurisdiction=(actor_agency.region_id or "") if actor_agency else "",
+        action=action,
+        model=User._meta.label,
+        object_pk=str(user.pk) if user else "",
+        region_code=region,
+        before=None,
+        after=after,
+    )

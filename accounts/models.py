@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from geo.models import Level, Region, code_prefix
@@ -89,6 +92,11 @@ class User(AbstractUser):
         _("角色 / role"), max_length=16, choices=Role.choices, default=Role.SUPERVISOR
     )
 
+    # The password policy's clock (SEGIS_PASSWORD_MAX_AGE): set whenever the password is.
+    password_changed_at = models.DateTimeField(
+        _("密码修改时间 / password changed"), default=timezone.now
+    )
+
     objects = ScopedUserManager()
 
     class Meta:
@@ -106,6 +114,17 @@ class User(AbstractUser):
     @property
     def may_read_personal_data(self) -> bool:
         return self.is_superuser or self.role in PERSONAL_DATA_ROLES
+
+    @property
+    def needs_second_factor(self) -> bool:
+        """Administrators and national or provincial accounts sign in with TOTP (等保 2.0)."""
+        if self.is_superuser or self.role == Role.SYSTEM_ADMIN:
+            return True
+        return self.agency is not None and self.agency.level in (Level.NATIONAL, Level.PROVINCE)
+
+    def set_password(self, raw_password: str | None) -> None:
+        super().set_password(raw_password)
+        self.password_changed_at = timezone.now()
 
 
 class AuditEntry(models.Model):
@@ -136,3 +155,44 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.model}#{self.object_pk}"
+
+
+class PasswordHistory(models.Model):
+    """A password a user had (its hash): the policy refuses the last few again."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_history")
+    password = models.CharField(_("密码摘要 / password hash"), max_length=128)
+    set_at = models.DateTimeField(_("设置时间 / set at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("历史密码 / past password")
+        verbose_name_plural = _("历史密码 / past passwords")
+        ordering = ["-set_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.set_at:%Y-%m-%d}"
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def usable(self, *, at: datetime | None = None) -> ApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True, expires_at__gt=at or timezone.now())
+
+
+class ApiToken(models.Model):
+    """An API token for a desktop GIS client: only the SHA-256 digest of its key is kept."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    digest = models.CharField(_("摘要 / SHA-256 digest"), max_length=64, unique=True)
+    created = models.DateTimeField(_("生成时间 / issued"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("到期时间 / expires"))
+    revoked_at = models.DateTimeField(_("吊销时间 / revoked"), null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API 令牌 / API token")
+        verbose_name_plural = _("API 令牌 / API tokens")
+        indexes = [models.Index(fields=["user", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.created:%Y-%m-%d}"

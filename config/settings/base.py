@@ -49,8 +49,10 @@ INSTALLED_APPS = [
     "django.contrib.gis",
     "django.contrib.postgres",
     "rest_framework",
-    # API tokens for desktop GIS clients (QGIS, ArcGIS, GDAL) that cannot hold a session.
-    "rest_framework.authtoken",
+    # Sign-in throttling and lockout, and the second factor (TOTP): 等保 2.0 身份鉴别 (docs/security.md).
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "rest_framework_gis",
     "django_filters",
     "drf_spectacular",
@@ -78,7 +80,13 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Ours after messages (they tell the user why): refusals audited, then session and OTP rules.
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.RefusalAuditMiddleware",
+    "accounts.middleware.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the answer accounts.lockout gives.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -101,14 +109,57 @@ TEMPLATES = [
 ]
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["accounts.backends.UserWithAgencyBackend"]
+# Axes first: it refuses a locked-out username+IP before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.UserWithAgencyBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# 等保 2.0 level 3: complex passwords (length, three of four classes, not recently used), changed
+# regularly (accounts/passwords.py; accounts/middleware.py sends an expired one to the change page).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "accounts.passwords.CharacterClassValidator", "OPTIONS": {"min_classes": 3}},
+    {"NAME": "accounts.passwords.PasswordHistoryValidator", "OPTIONS": {"remember": 5}},
 ]
+# 0 turns expiry off.
+SEGIS_PASSWORD_MAX_AGE = dt.timedelta(days=env.int("SEGIS_PASSWORD_MAX_AGE_DAYS", default=90))
+
+# Sessions: signed out after SEGIS_SESSION_IDLE of inactivity and SESSION_COOKIE_AGE after sign-in
+# whatever the activity (accounts/middleware.py); the cookie dies with the browser.
+SESSION_COOKIE_AGE = int(
+    dt.timedelta(hours=env.float("SESSION_MAX_HOURS", default=12)).total_seconds()
+)
+SEGIS_SESSION_IDLE = dt.timedelta(minutes=env.float("SESSION_IDLE_MINUTES", default=30))
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Sign-in throttling (django-axes): AXES_FAILURE_LIMIT wrong passwords for one username from one
+# address lock that pair out for the cool-off; a user admin's "unlock" action lifts it sooner.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# Its admin would list every jurisdiction's usernames and addresses: unlocking is a user admin action.
+AXES_ENABLE_ADMIN = False
+# Behind a reverse proxy, the number of proxies that append to X-Forwarded-For.
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=None)
+if AXES_IPWARE_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+
+# Second factor (TOTP, django-otp) for administrators and national and provincial accounts;
+# production turns it on (config/settings/prod.py).
+SEGIS_REQUIRE_OTP = env.bool("SEGIS_REQUIRE_OTP", default=False)
+OTP_TOTP_ISSUER = "SEGIS"
+
+# API tokens (accounts/tokens.py): stored as a SHA-256 digest, good for this many days.
+SEGIS_API_TOKEN_DAYS = env.int("SEGIS_API_TOKEN_DAYS", default=90)
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
