@@ -53,15 +53,27 @@ def record(
 
 
 def record_personal_data_read(
-    acting_user: User, records: Iterable[models.Model], fields: tuple[str, ...], purpose: str
+    acting_user: User,
+    records: Iterable[models.Model],
+    fields: tuple[str, ...],
+    purpose: str,
+    *,
+    related: dict[str, list[Any]] | None = None,
 ) -> None:
-    """An audit row for each record whose personal data an answer or page showed in full."""
+    """An audit row for each record whose personal data an answer or page showed in full.
+
+    `related` names other records shown with it (a unit page's staff: {"registry.Person": [pks]}),
+    so one page view is one row."""
     for item in records:
         record(
             acting_user,
             "personal_data.read",
             item,
-            after={"fields": list(fields), "purpose": purpose},
+            after={
+                "fields": list(fields),
+                "purpose": purpose,
+                **({"related": related} if related else {}),
+            },
             region_code=getattr(item, "region_id", "") or "",
         )
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.db.models.functions import AsWKB
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -28,8 +29,8 @@ from django.utils import timezone
 from geo.models import Level, Region
 from layers.catalogue import CHOROPLETH_METRICS
 from layers.sources import SOURCES
-from registry import catalogue
-from registry.models import EquipmentStatus, UnitRole
+from registry import catalogue, personal
+from registry.models import Accident, EmergencyResource, Equipment, EquipmentStatus, Unit, UnitRole
 from registry.models.events import CauseClass, InvestigationStatus, ResourceType, Severity
 
 WKB = "export_wkb"
@@ -250,6 +251,29 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         ),
     ),  # fmt: skip
 }
+
+# The model whose rows each layer exports (regions: choropleth figures, no model fields).
+LAYER_MODELS = {
+    "equipment": Equipment,
+    "overdue": Equipment,
+    "units": Unit,
+    "accidents": Accident,
+    "resources": EmergencyResource,
+}
+
+
+def personal_columns(layer: str) -> list[str]:
+    """The layer's columns that read a personal field (registry.personal): there must be none."""
+    model = LAYER_MODELS.get(layer)
+    if model is None:
+        return []
+    return [c.source for c in COLUMNS[layer] if personal.lookup_is_personal(model, c.source)]
+
+
+# Exports and OGC serve these columns to every role, analysts included, with no audit row: a
+# personal column added above stops the start-up rather than leak.
+if leaked := {layer: cols for layer in COLUMNS if (cols := personal_columns(layer))}:
+    raise ImproperlyConfigured(f"personal data in export columns: {leaked}")
 
 # The column a KML placemark is named after (what Google Earth labels it with).
 PLACEMARK_NAMES = {

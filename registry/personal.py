@@ -1,14 +1,20 @@
-"""Personal information (PIPL): national ID numbers encrypted at rest, found by keyed hash, shown masked."""
+"""Personal information (PIPL): which fields are personal, how each is masked; national ID numbers
+encrypted at rest and found by keyed hash."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable, Iterable
 from functools import cache
+from typing import Any
 
 from cryptography.fernet import Fernet
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Model
+from django.db.models.constants import LOOKUP_SEP
 
 
 @cache
@@ -56,3 +62,74 @@ def mask_phone(value: str) -> str:
 def phone_for(user, phone: str) -> str:
     """The phone as this user may see it: whole for roles that read personal data, else masked."""
     return phone if user.may_read_personal_data else mask_phone(phone)
+
+
+def mask_name(value: str) -> str:
+    """Keep the surname (the first character): 张三 → 张*, 欧阳娜娜 → 欧***."""
+    value = value.strip()
+    return value[:1] + "*" * (len(value) - 1) if len(value) > 1 else "*" * len(value)
+
+
+Mask = Callable[[str], str]
+
+# The one list of personal fields (PIPL), by model label: every surface masks these for roles
+# without personal data (User.may_read_personal_data), never filters, searches or sorts on them
+# for those roles, and audits a read that shows them in full. A foreign key is personal when the
+# record it names is a person (shown by name).
+PERSONAL_FIELDS: dict[str, dict[str, Mask]] = {
+    "registry.Unit": {"contact_name": mask_name, "contact_phone": mask_phone},
+    "registry.EmergencyResource": {"contact_name": mask_name, "contact_phone": mask_phone},
+    "registry.Person": {
+        "name": mask_name,
+        "phone": mask_phone,
+        "national_id_masked": mask_national_id,  # stored masked; still not a filter
+        "national_id_encrypted": lambda value: "",
+        "national_id_hash": lambda value: "",
+    },
+    "registry.Inspection": {"inspector": mask_name},
+}
+
+
+def fields_of(model: type[Model] | Model) -> dict[str, Mask]:
+    """The personal fields of a model (class or instance), each with its mask."""
+    return PERSONAL_FIELDS.get(model._meta.label, {})
+
+
+def may_read(user) -> bool:
+    return bool(getattr(user, "may_read_personal_data", False))
+
+
+def masked(instance: Model, field: str) -> str:
+    value = getattr(instance, field)
+    return fields_of(instance)[field]("" if value is None else str(value))
+
+
+def value_for(user, instance: Model, field: str) -> Any:
+    """A field as this user may see it: whole for roles that read personal data, else masked."""
+    if may_read(user) or field not in fields_of(instance):
+        return getattr(instance, field)
+    return masked(instance, field)
+
+
+def shown_in_full(user, instance: Model, fields: Iterable[str]) -> tuple[str, ...]:
+    """Of these fields, the personal ones with a value that this user is shown unmasked."""
+    if not may_read(user):
+        return ()
+    personal = fields_of(instance)
+    return tuple(f for f in fields if f in personal and getattr(instance, f) not in (None, ""))
+
+
+def lookup_is_personal(model: type[Model], lookup: str) -> bool:
+    """Whether an ORM lookup (`contact_phone__startswith`, `use_unit__contact_name`) reads a
+    personal field of any model along its path: such a filter answers questions about the value."""
+    for part in lookup.split(LOOKUP_SEP):
+        if part in fields_of(model):
+            return True
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False  # a transform or lookup (startswith, year…): the path ends here
+        if not field.is_relation or field.related_model is None:
+            return False
+        model = field.related_model
+    return False

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db import models, transaction
 
 from accounts.admin import AuditedAdminMixin, ScopedAdminMixin, ScopedModelForm
+from accounts.audit import record_personal_data_read
 from geo import crs
 from geo.admin import OfflineGISAdmin
 
+from .. import personal
 from ..exceptions import RegistryError
 from ..validators import Finding
 
@@ -62,8 +65,112 @@ class ServiceForm(ScopedModelForm):
         return default if value is None else value
 
 
-class RegistryAdmin(ScopedAdminMixin, AuditedAdminMixin, OfflineGISAdmin):
-    """Scoped, audited, with offline maps; a ServiceForm's write goes through its service."""
+def masked_name(field_name: str) -> str:
+    return f"{field_name}_masked"
+
+
+class PersonalDataAdminMixin:
+    """The personal fields of registry.personal in the admin.
+
+    For roles without personal data they are masked and read only in lists and change pages, and
+    never searched, filtered or sorted on: a `contact_phone__startswith` query string is refused
+    (400) rather than answering, row by row, what the number starts with. For roles with it, each
+    list or change page that shows them in full leaves an audit row per record shown.
+    """
+
+    def __init__(self, model, admin_site):
+        super().__init__(model, admin_site)
+        self.personal_fields = personal.fields_of(model)
+        for name in self.personal_fields:
+            setattr(self, masked_name(name), self._masked_display(name))
+
+    def _masked_display(self, name: str):
+        def display(obj):
+            return personal.masked(obj, name) or self.get_empty_value_display()
+
+        display.short_description = self.model._meta.get_field(name).verbose_name
+        return display
+
+    def _swap(self, entries):
+        """Field names with each personal one replaced by its masked display."""
+        return type(entries)(
+            self._swap(e) if isinstance(e, list | tuple) else self._masked(e) for e in entries
+        )
+
+    def _masked(self, entry):
+        return masked_name(entry) if entry in self.personal_fields else entry
+
+    def _hides(self, request) -> bool:
+        return bool(self.personal_fields) and not personal.may_read(request.user)
+
+    def get_list_display(self, request):
+        fields = super().get_list_display(request)
+        return self._swap(tuple(fields)) if self._hides(request) else fields
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if self._hides(request):
+            fields = [*fields, *(masked_name(n) for n in self.personal_fields)]
+        return fields
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or not self._hides(request):
+            return fieldsets
+        return [
+            (title, {**opts, "fields": self._swap(opts["fields"])}) for title, opts in fieldsets
+        ]
+
+    def get_search_fields(self, request):
+        fields = super().get_search_fields(request)
+        if not self._hides(request):
+            return fields
+        return [f for f in fields if not personal.lookup_is_personal(self.model, f.lstrip("^=@"))]
+
+    def get_list_filter(self, request):
+        filters = super().get_list_filter(request)
+        if not personal.may_read(request.user):
+            filters = [
+                f
+                for f in filters
+                if not (isinstance(f, str) and personal.lookup_is_personal(self.model, f))
+            ]
+        return filters
+
+    def lookup_allowed(self, lookup, value, request):
+        # Any model on the path counts: an equipment list filtered on its use unit's phone leaks too.
+        if not personal.may_read(request.user) and personal.lookup_is_personal(self.model, lookup):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", None) or {}
+        if "cl" in changelist and personal.may_read(request.user):
+            self._audit_reads(
+                request, changelist["cl"].result_list, changelist["cl"].list_display, "admin list"
+            )
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        context = getattr(response, "context_data", None) or {}
+        if request.method == "GET" and context.get("original") is not None:
+            obj = context["original"]
+            fields = flatten_fieldsets(self.get_fieldsets(request, obj))
+            self._audit_reads(request, [obj], fields, "admin change page")
+        return response
+
+    def _audit_reads(self, request, records, fields, purpose: str) -> None:
+        for obj in records:
+            shown = personal.shown_in_full(request.user, obj, fields)
+            if shown:
+                record_personal_data_read(request.user, [obj], shown, purpose)
+
+
+class RegistryAdmin(PersonalDataAdminMixin, ScopedAdminMixin, AuditedAdminMixin, OfflineGISAdmin):
+    """Scoped, audited, with offline maps, personal data masked or audited; a ServiceForm's write
+    goes through its service."""
 
     add_form: type[ServiceForm] | None = None
     add_fieldsets: tuple | None = None

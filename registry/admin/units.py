@@ -145,15 +145,10 @@ class PersonAdmin(NoDeleteMixin, LargeListMixin, RegistryAdmin):
     def get_inlines(self, request, obj):
         return [CertificateInline] if obj is not None else []
 
-    def get_fields(self, request, obj=None):
-        fields = super().get_fields(request, obj)
-        if not getattr(request.user, "may_read_personal_data", False):
-            fields = [f for f in fields if f != "phone"]
-        return fields
-
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().upper()
-        if len(term) == 18 and term[:17].isdigit():
+        # Finding a person by ID number is a personal-data read (PersonalDataAdminMixin).
+        if len(term) == 18 and term[:17].isdigit() and personal.may_read(request.user):
             return queryset.filter(national_id_hash=personal.lookup_hash(term)), False
         return super().get_search_results(request, queryset, search_term)
 
