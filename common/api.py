@@ -8,11 +8,10 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions, parsers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from common.errors import INVALID, DomainError, Errors, envelope, error_item
 from common.serializers import ErrorEnvelopeSerializer
@@ -49,6 +48,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
+    # Imported here: rest_framework.views reads DEFAULT_PARSER_CLASSES, which names this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, exceptions.APIException):
         response.data = envelope(api_errors(exc))
@@ -142,3 +144,14 @@ def whole_number(raw: str, field: str, low: int, high: int) -> int:
             ]
         }
     )
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser; a body nested past Python's recursion limit is a 400 like any other
+    unreadable body, not a RecursionError and a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON 嵌套过深 / the JSON nests too deeply") from None

@@ -8,6 +8,7 @@ act on (Chinese, then English) and, when there is one, a value that would be acc
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 ERROR = "error"
@@ -26,6 +27,17 @@ class Finding(Protocol):
     message: str
     severity: str
     suggestion: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A Finding for common/ and geo/, which come before the registry and cannot import its own."""
+
+    field: str
+    rule: str
+    message: str
+    severity: str = ERROR
+    suggestion: str = ""
 
 
 def error_item(message: str, rule: str = INVALID, suggestion: str = "") -> ErrorItem:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .basemap import BASEMAP_MAX_AGE_S, LEVEL_ORDER, basemap_geojson, map_framing
 from .divisions import child_level
+from .forms import CheckedGeometryField
 from .models import Region
 from .scoping import prefix_of
 from .widgets import OfflineMapWidget
@@ -66,6 +67,8 @@ class OfflineGISAdmin(GISModelAdmin):
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if isinstance(db_field, gis_models.GeometryField):
             kwargs["widget"] = self.gis_widget(attrs=self.map_framing(request))
+            # The API's rules for what is drawn or typed: a bad shape is a form error, not a 500.
+            kwargs.setdefault("form_class", CheckedGeometryField)
             return db_field.formfield(**kwargs)
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 

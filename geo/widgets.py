@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from django.contrib.gis.forms.widgets import OpenLayersWidget
+from django.contrib.gis.gdal import GDALException
 from django.forms.renderers import TemplatesSetting
 from django.urls import reverse_lazy
 
@@ -40,6 +41,15 @@ class OfflineMapWidget(OpenLayersWidget):
             self.attrs[key] = getattr(self, key)
         if attrs:
             self.attrs.update(attrs)
+
+    def deserialize(self, value):
+        # Redrawing a refused form reads the posted text again; Django lets GDAL's error on
+        # GeoJSON it cannot read (an empty coordinate array) escape as a 500. The field has
+        # already said what is wrong, so the map is drawn empty.
+        try:
+            return super().deserialize(value)
+        except GDALException:
+            return None
 
     def _render(self, template_name, context, renderer=None):
         # The form renderer only searches app template folders; the template lives in the

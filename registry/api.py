@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
-from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.db.models import Q
 from django_filters import rest_framework as filters
 from rest_framework import mixins, serializers, status, viewsets
@@ -15,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from geo import crs
+from geo.geojson import parse_geometry
 from geo.models import Region
 
 from . import services
@@ -51,6 +49,9 @@ class EquipmentSerializer(GeoFeatureModelSerializer):
             "maintenance_unit", "manufactured_on", "commissioned_on", "next_inspection_due", "params",
         ]  # fmt: skip
         read_only_fields = fields  # output only: registration has its own serializer
+
+
+ROUTE_KINDS = ("LineString", "MultiLineString")
 
 
 class EquipmentRegistrationSerializer(serializers.Serializer):
@@ -189,13 +190,8 @@ class EquipmentViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
         location = route = None
         if "longitude" in data:
             location = (data.pop("longitude"), data.pop("latitude"))
-        if data.get("route"):
-            try:
-                route = GEOSGeometry(json.dumps(data.pop("route")), srid=4326)
-            except (GEOSException, ValueError) as error:
-                raise ValidationError(
-                    {"route": f"无效的 GeoJSON 几何 / invalid GeoJSON geometry: {error}"}
-                ) from error
+        if data.get("route") not in (None, ""):
+            route = parse_geometry(data["route"], "route", kinds=ROUTE_KINDS)
         data.pop("route", None)
         equipment, warnings = services.register_equipment(
             acting_user=request.user,

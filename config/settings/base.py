@@ -183,6 +183,11 @@ REST_FRAMEWORK = {
     # Bounded pages: `limit` over 1000 or an unreadable `offset` is a 400 naming it.
     "DEFAULT_PAGINATION_CLASS": "common.api.Pagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_PARSER_CLASSES": [
+        "common.api.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "SEGIS API",
