@@ -18,12 +18,15 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import TemplateHTMLRenderer
 from rest_framework.response import Response
 
+from accounts.audit import record_personal_data_read
 from accounts.models import User
 from geo.offline import add_outline, map_fragment, offline_map, region_outline
 from registry.models import Accident, EmergencyResource, Equipment, Unit, UnitRole, Variety
-from registry.personal import phone_for
+from registry.personal import shown_in_full, value_for
 
 SHORT_LIST = 50
+CONTACT_FIELDS = ("contact_name", "contact_phone")
+STAFF_FIELDS = ("name", "phone")
 
 
 def small_map(geometry: GEOSGeometry | None, region_code: str) -> dict:
@@ -58,6 +61,24 @@ def visible_unit_ids(user: User, units: Iterable[Unit | None]) -> set[int]:
     if not ids:
         return set()
     return set(Unit.objects.visible_to(user).filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def contact_of(user: User, record: Unit | EmergencyResource) -> dict[str, str]:
+    """The record's contact as this user may see it (masked without personal data)."""
+    return {field: value_for(user, record, field) for field in CONTACT_FIELDS}
+
+
+def audit_page_read(user: User, record: Model, staff: Iterable[Model] = ()) -> None:
+    """One audit row per page view that showed personal data in full: the page's record, the
+    fields shown, and the people listed on it."""
+    shown = list(shown_in_full(user, record, CONTACT_FIELDS))
+    people = [p.pk for p in staff if shown_in_full(user, p, STAFF_FIELDS)]
+    if people:
+        shown += [f"staff.{field}" for field in STAFF_FIELDS]
+    if shown:
+        related = {"registry.Person": people} if people else None
+        purpose = f"{record._meta.model_name} page"
+        record_personal_data_read(user, [record], tuple(shown), purpose, related=related)
 
 
 class DetailPage(GenericAPIView):
@@ -138,13 +159,15 @@ class UnitDetail(DetailPage):
         )
         for row in counts:
             row["name"] = names.get(row["kind"], "")
+        people = list(unit.staff.order_by("name", "pk")[:SHORT_LIST])
         staff = [
-            {"person": p, "phone": phone_for(user, p.phone)}
-            for p in unit.staff.order_by("name", "pk")[:SHORT_LIST]
+            {"person": p, **{field: value_for(user, p, field) for field in STAFF_FIELDS}}
+            for p in people
         ]
+        audit_page_read(user, unit, people)
         return {
             "roles": [UnitRole(r).label for r in unit.roles if r in UnitRole.values],
-            "contact_phone": phone_for(user, unit.contact_phone),
+            "contact": contact_of(user, unit),
             "counts": counts,
             "devices": devices.select_related("variety").order_by("device_code", "pk")[:SHORT_LIST],
             "staff": staff,
@@ -182,8 +205,9 @@ class ResourceDetail(DetailPage):
 
     def context(self, resource: EmergencyResource) -> dict:
         user = self.request.user
+        audit_page_read(user, resource)
         return {
-            "contact_phone": phone_for(user, resource.contact_phone),
+            "contact": contact_of(user, resource),
             "visible_units": visible_unit_ids(user, [resource.unit]),
             "map": small_map(resource.location, resource.region_id),
         }

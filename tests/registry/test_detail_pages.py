@@ -6,11 +6,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import AuditEntry
 from geo.offline import external_asset_urls
 from registry import services
 from registry.models import UnitRole
 from registry.models.equipment import LifecycleEventKind
-from registry.personal import mask_phone
+from registry.personal import mask_name, mask_phone
 from tests.conftest import XINGQING, XIXIA, inside
 
 pytestmark = pytest.mark.django_db
@@ -132,6 +133,63 @@ def test_analyst_sees_masked_phone_supervisor_sees_it(client, users, records, ke
     assert PHONE not in masked
     assert mask_phone(PHONE) in masked
     assert PHONE in _get(client, users["xingqing"], key, records).content.decode()
+
+
+CONTACTS = {"unit": "张三", "resource": "李四"}
+
+
+def personal_reads() -> list[AuditEntry]:
+    return list(AuditEntry.objects.filter(action="personal_data.read").order_by("id"))
+
+
+@pytest.mark.parametrize("key", CONTACTS)
+def test_analyst_sees_the_contact_by_surname_only_and_leaves_no_read(client, users, records, key):
+    page = _get(client, users["xingqing_analyst"], key, records).content.decode()
+    assert CONTACTS[key] not in page
+    assert mask_name(CONTACTS[key]) in page
+    assert personal_reads() == []
+
+
+@pytest.mark.parametrize("key", CONTACTS)
+def test_each_full_read_of_a_page_leaves_one_audit_row(client, users, records, key):
+    for _ in range(2):
+        _get(client, users["xingqing"], key, records)
+    record = records[key]
+    rows = personal_reads()
+    assert [(r.model, r.object_pk, r.actor.username) for r in rows] == [
+        (record._meta.label, str(record.pk), "xingqing")
+    ] * 2
+    assert rows[0].after["fields"] == ["contact_name", "contact_phone"]
+    assert rows[0].after["purpose"] == f"{record._meta.model_name} page"
+    assert rows[0].region_code == XINGQING
+
+
+def test_unit_page_staff_are_masked_for_the_analyst_and_named_in_the_read(client, users, records):
+    staff_phone = "13611112222"
+    person = services.register_person(
+        acting_user=None,
+        name="赵六",
+        role="operator",
+        employer=records["unit"],
+        phone=staff_phone,
+        region_code=XINGQING,
+    )
+    masked = _get(client, users["xingqing_analyst"], "unit", records).content.decode()
+    assert "赵六" not in masked and staff_phone not in masked
+    assert mask_name("赵六") in masked and mask_phone(staff_phone) in masked
+    full = _get(client, users["xingqing"], "unit", records).content.decode()
+    assert "赵六" in full and staff_phone in full
+    (row,) = personal_reads()
+    assert row.after["fields"] == ["contact_name", "contact_phone", "staff.name", "staff.phone"]
+    assert row.after["related"] == {"registry.Person": [person.pk]}
+
+
+@pytest.mark.parametrize("key", ["equipment", "accident", "maintainer"])
+def test_pages_showing_no_personal_data_leave_no_read(client, users, records, key):
+    client.force_login(users["xingqing"])
+    name = "unit-page" if key == "maintainer" else PAGES[key][0]
+    assert client.get(reverse(name, args=[records[key].pk])).status_code == 200
+    assert personal_reads() == []
 
 
 def test_equipment_page_shows_overdue_history_and_links(client, users, records):
