@@ -7,13 +7,15 @@ import datetime as dt
 from django.contrib.gis.db import models
 from django.contrib.gis.db.models.functions import IsValid
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Left
 from django.utils.translation import gettext_lazy as _
 
 from geo.models import Region
 from geo.scoping import ScopedQuerySet
 
 from .catalogue import Variety
+from .checks import not_empty
 from .units import Person, Unit
 
 PIPELINE_KIND = "8000"
@@ -157,6 +159,30 @@ class Equipment(models.Model):
             models.CheckConstraint(
                 condition=Q(route__isnull=True) | Q(IsValid("route")),
                 name="equipment_route_valid",
+            ),
+            models.CheckConstraint(
+                condition=not_empty("location"), name="equipment_location_not_empty"
+            ),
+            models.CheckConstraint(condition=not_empty("route"), name="equipment_route_not_empty"),
+            # The national identifiers name one device each; blank means not assigned
+            # (the device code is NULL then, and unique=True above).
+            models.UniqueConstraint(
+                fields=["registration_code"],
+                condition=~Q(registration_code=""),
+                name="equipment_registration_code_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["certificate_number"],
+                condition=~Q(certificate_number=""),
+                name="equipment_certificate_number_unique",
+            ),
+            # 96333 assigns six digits per city (the first four digits of the division code):
+            # a national index on them would cap the country at 900,000 elevators.
+            models.UniqueConstraint(
+                Left(F("region_id"), 4),
+                F("rescue_id"),
+                condition=~Q(rescue_id=""),
+                name="equipment_rescue_id_unique_in_city",
             ),
         ]
 

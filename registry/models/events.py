@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from geo.models import Region
 from geo.scoping import ScopedQuerySet
 
+from .checks import not_empty
 from .equipment import Equipment
 from .units import Unit
 
@@ -82,6 +83,11 @@ class Accident(models.Model):
         verbose_name = _("事故 / accident")
         verbose_name_plural = _("事故 / accidents")
         ordering = ["-occurred_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=not_empty("location"), name="accident_location_not_empty"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d} {self.kind} ({self.get_severity_display()})"
@@ -122,6 +128,11 @@ class EmergencyResource(models.Model):
         verbose_name = _("应急资源 / emergency resource")
         verbose_name_plural = _("应急资源 / emergency resources")
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=not_empty("location"), name="resource_location_not_empty"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -11,6 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from geo.models import Region
 from geo.scoping import ScopedQuerySet
 
+from .checks import not_empty
+
 
 class UnitRole(models.TextChoices):
     USE = "use", _("使用单位 / use unit")
@@ -59,6 +61,9 @@ class Unit(models.Model):
             # Search by part of a name (name__icontains is UPPER(name) LIKE UPPER('%term%')):
             # trigrams let it use an index instead of reading every unit.
             GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="unit_name_trigram"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=not_empty("location"), name="unit_location_not_empty")
         ]
 
     def __str__(self) -> str:
