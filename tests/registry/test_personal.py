@@ -95,3 +95,68 @@ def test_lookup_hash_is_keyed():
     import hashlib
 
     assert personal.lookup_hash(IDS[0]) != hashlib.sha256(IDS[0].encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("name", "masked"),
+    [("张三", "张*"), ("欧阳娜娜", "欧***"), (" 李四 ", "李*"), ("王", "*"), ("", "")],
+)
+def test_name_masking_keeps_the_surname_only(name, masked):
+    assert personal.mask_name(name) == masked
+
+
+@pytest.mark.parametrize(
+    ("label", "lookup", "expected"),
+    [
+        ("registry.Unit", "contact_phone", True),
+        ("registry.Unit", "contact_phone__startswith", True),
+        ("registry.Unit", "contact_name__icontains", True),
+        ("registry.Unit", "staff__phone__regex", True),
+        ("registry.Unit", "name__icontains", False),
+        ("registry.Unit", "region__code__startswith", False),
+        ("registry.Equipment", "use_unit__contact_phone__startswith", True),
+        ("registry.Equipment", "use_unit__name", False),
+        ("registry.EmergencyResource", "unit__contact_name", True),
+        ("registry.Inspection", "inspector__name__startswith", True),
+        ("registry.Inspection", "inspector", True),
+        ("registry.Person", "national_id_hash", True),
+        ("registry.Person", "employer__name", False),
+    ],
+)
+def test_lookup_is_personal_follows_relations(label, lookup, expected):
+    from django.apps import apps
+
+    assert personal.lookup_is_personal(apps.get_model(label), lookup) is expected
+
+
+def test_every_declared_personal_field_exists():
+    from django.apps import apps
+
+    for label, fields in personal.PERSONAL_FIELDS.items():
+        model = apps.get_model(label)
+        for name in fields:
+            model._meta.get_field(name)  # raises FieldDoesNotExist for a stale entry
+
+
+@pytest.mark.django_db
+def test_value_for_masks_for_the_analyst_only(users, make_unit):
+    unit = make_unit(contact_name="张三", contact_phone="13812345678")
+    analyst, supervisor = users["xingqing_analyst"], users["xingqing"]
+    assert personal.value_for(analyst, unit, "contact_phone") == "138****5678"
+    assert personal.value_for(analyst, unit, "contact_name") == "张*"
+    assert personal.value_for(analyst, unit, "name") == unit.name  # not personal
+    assert personal.value_for(supervisor, unit, "contact_phone") == "13812345678"
+    assert personal.shown_in_full(analyst, unit, ["contact_phone", "name"]) == ()
+    assert personal.shown_in_full(supervisor, unit, ["contact_phone", "name"]) == ("contact_phone",)
+
+
+def test_no_export_or_ogc_column_is_personal(monkeypatch):
+    from layers import fields
+
+    assert {layer: fields.personal_columns(layer) for layer in fields.COLUMNS} == {
+        layer: [] for layer in fields.COLUMNS
+    }
+    # The check sees one added through a relation, too.
+    phone = fields.Column("电话", "phone", "PHONE", "str", "use_unit__contact_phone")
+    monkeypatch.setitem(fields.COLUMNS, "equipment", (*fields.COLUMNS["equipment"], phone))
+    assert fields.personal_columns("equipment") == ["use_unit__contact_phone"]
