@@ -12,6 +12,7 @@ from django.db import models
 
 from accounts.admin import AuditedAdminMixin, is_national
 
+from ..exchange import keys
 from ..models.exchange import ExchangeConflict, ExchangePeer
 
 
@@ -34,7 +35,7 @@ class NationalOnlyMixin:
 
 @admin.register(ExchangePeer)
 class ExchangePeerAdmin(NationalOnlyMixin, AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ("code", "name", "base_url", "state", "applied_seq", "last_pull_at")
+    list_display = ("code", "name", "base_url", "has_key", "state", "applied_seq", "last_pull_at")
     list_filter = ("state",)
     search_fields = ("^code", "name")
     # The token is a credential: set by `manage.py add_exchange_peer`, never shown or audited.
@@ -45,6 +46,11 @@ class ExchangePeerAdmin(NationalOnlyMixin, AuditedAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # a peer needs its token: manage.py add_exchange_peer
+
+    @admin.display(boolean=True, description="交换密钥 / exchange key")
+    def has_key(self, obj) -> bool:
+        # Whether SEGIS_EXCHANGE_KEYS names this province: without it every pull stops. Never the key.
+        return keys.key_for(obj.code) is not None
 
 
 @admin.register(ExchangeConflict)

@@ -14,6 +14,7 @@ from accounts.models import User
 from ..exceptions import RegistryError
 from ..models.exchange import ChangeEntry, ChangeLogHead
 from ..validators import ERROR, Finding
+from . import keys
 from .changelog import AT_TEXT_SQL
 
 FEED_PERMISSION = "registry.read_change_feed"
@@ -72,3 +73,10 @@ def page(after: int, limit: int) -> dict:
         entries = [dict(zip(FIELDS, row, strict=True)) for row in cursor.fetchall()]
     head = ChangeLogHead.objects.filter(pk=1).values_list("last_seq", flat=True).first() or 0
     return {"after": after, "last_seq": head, "entries": entries}
+
+
+def signed_page(after: int, limit: int, key: bytes) -> dict:
+    """`page`, with the HMAC-SHA256 the reader checks with the key it shares with us."""
+    body = page(after, limit)
+    body["mac"] = keys.sign_page(key, after, body["last_seq"], body["entries"])
+    return body

@@ -35,6 +35,7 @@ from ..models.exchange import (
     ExchangePeer,
     PullState,
 )
+from . import keys
 from .changelog import BY_LABEL, chain
 
 Fetch = Callable[[ExchangePeer, int, int], dict]
@@ -386,11 +387,28 @@ def pull(
     result = PullResult(peer=peer.code)
     started = time.perf_counter()
     stopped_in_page = False  # the page's transaction then saved the peer's state itself
-    while True:
+    key = keys.key_for(peer.code)
+    if key is None:
+        result.state = PullState.ERROR
+        result.message = (
+            f"未配置与 {peer.code} 共享的交换密钥 / no exchange key shared with {peer.code}: "
+            f"set {keys.ENV} (docs/exchange.md)"
+        )
+    while key is not None:
         try:
             body = fetch(peer, peer.applied_seq, limit)
         except FeedUnavailable as error:
             result.state, result.message = PullState.ERROR, str(error)
+            break
+        if not keys.page_is_authentic(key, peer.applied_seq, body):
+            # Nothing of a page we cannot authenticate is applied, not even its first entries:
+            # whoever recomputed the SHA-256 chain could not recompute this MAC.
+            result.state = PullState.TAMPERED
+            result.message = (
+                f"序号 {peer.applied_seq} 之后的一页签名不符，未应用 / the page after seq "
+                f"{peer.applied_seq} fails its HMAC-SHA256 with the key shared with {peer.code} "
+                "(forged or altered in transit, or the two keys differ): nothing of it applied"
+            )
             break
         entries = body.get("entries") or []
         if not entries:

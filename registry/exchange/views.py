@@ -11,7 +11,7 @@ from accounts.tokens import TokenRefused, token_user
 from common.http import json_errors
 
 from ..exceptions import RegistryError
-from . import feed
+from . import feed, keys
 
 
 @require_GET
@@ -37,8 +37,20 @@ def change_feed(request: HttpRequest) -> HttpResponse:
         after, limit = feed.parse_page(request.GET)
     except RegistryError as error:
         return json_errors(error.as_dict())
+    key = keys.key_for(user.username)
+    if key is None:
+        # Unsigned pages would be refused by the reader anyway: say why here, where it is fixed.
+        return json_errors(
+            {
+                "key": f"未配置与 {user.username} 共享的交换密钥 / no exchange key shared with "
+                f"{user.username}: set {keys.ENV} (docs/exchange.md)"
+            },
+            503,
+            rule="exchange_key_missing",
+        )
     response = HttpResponse(
-        json.dumps(feed.page(after, limit), ensure_ascii=False), content_type="application/json"
+        json.dumps(feed.signed_page(after, limit, key), ensure_ascii=False),
+        content_type="application/json",
     )
     response["Cache-Control"] = "private, no-store"
     return response

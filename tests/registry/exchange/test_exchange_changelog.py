@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 
 import pytest
@@ -134,7 +135,11 @@ def feed_reader(agencies):
     return user
 
 
-def test_feed_answers_the_service_account_with_its_token(feed_reader, make_equipment):
+KEY = b"n" * 32
+
+
+def test_feed_answers_the_service_account_with_its_token(feed_reader, make_equipment, settings):
+    settings.EXCHANGE_KEYS = {"national-exchange": KEY}
     make_equipment(XINGQING)
     token = issue_api_token(feed_reader).key
     response = Client().get(FEED, {"after": 1, "limit": 1}, HTTP_AUTHORIZATION=f"Token {token}")
@@ -142,6 +147,20 @@ def test_feed_answers_the_service_account_with_its_token(feed_reader, make_equip
     body = response.json()
     assert body["last_seq"] == 3
     assert [e["seq"] for e in body["entries"]] == [2]
+    # The MAC as docs/exchange.md spells it, computed here without the module that signs.
+    text = "\n".join(["segis-exchange-v1", "1", "3", body["entries"][0]["hash"]])
+    assert body["mac"] == hmac.new(KEY, text.encode(), hashlib.sha256).hexdigest()
+
+
+def test_feed_without_a_key_for_its_reader_says_so(feed_reader, settings):
+    settings.EXCHANGE_KEYS = {"someone-else": KEY}
+    client = Client()
+    client.force_login(feed_reader)
+    response = client.get(FEED)
+    assert response.status_code == 503
+    problem = response.json()["errors"]["key"][0]
+    assert problem["rule"] == "exchange_key_missing"
+    assert "SEGIS_EXCHANGE_KEYS" in problem["message"]
 
 
 @pytest.mark.parametrize("who", ["xingqing", "province", "national"])

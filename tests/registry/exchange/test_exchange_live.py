@@ -9,6 +9,7 @@ an entry altered in the province's log, or dropped in transit, stops the pull be
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import socket
@@ -24,6 +25,7 @@ from django.contrib.gis.geos import GEOSGeometry
 from django.db import connection
 
 from registry.exchange import pull as pull_module
+from registry.exchange.changelog import chain
 from registry.exchange.pull import FeedUnavailable, fetch_page, pull
 from registry.models import Accident, Equipment, Unit
 from registry.models.exchange import (
@@ -38,6 +40,7 @@ from tests.conftest import XINGQING, XIXIA, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 NINGXIA = "640000"
+KEY = b"shared by Ningxia and the nation"  # 32 bytes
 
 # What the province's people do, through the province's own services. Entries, in order:
 # 1-4 units (the 4th in Beijing), then per device its registration and its event (5-28),
@@ -111,6 +114,8 @@ class Province:
             "DATABASE_URL": f"postgis://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:"
             f"{db['PORT'] or 5432}/{self.name}",
             "DATABASE_POOL": "0",
+            # The province signs its feed with the key it shares with the national reader.
+            "SEGIS_EXCHANGE_KEYS": f"national-exchange={base64.b64encode(KEY).decode()}",
         }
 
     def create(self) -> None:
@@ -174,7 +179,8 @@ class Province:
 
 
 @pytest.fixture
-def province(db):
+def province(db, settings):
+    settings.EXCHANGE_KEYS = {NINGXIA: KEY}
     instance = Province(connection.settings_dict)
     try:
         instance.create()
@@ -312,7 +318,7 @@ def test_province_changes_reach_the_nation_through_failures(
     assert Equipment.objects.get(device_code="3110T1234202100004").address == ""
     assert not Equipment.objects.filter(address="篡改").exists()
 
-    # 6. Restored in the province, but dropped in transit: a gap, nothing applied.
+    # 6. Restored in the province, but dropped in transit: refused, nothing applied.
     province.sql(
         "UPDATE registry_changeentry SET payload = replace(payload, '篡改', '兴庆区新华街3号') "
         "WHERE seq = 34"
@@ -323,16 +329,32 @@ def test_province_changes_reach_the_nation_through_failures(
         body["entries"] = [e for e in body["entries"] if e["seq"] != 34]
         return body
 
-    assert pull(peer, fetch=dropping).state == PullState.GAP
+    # The page's MAC covers every hash it lists, so the drop is caught before the seq check.
+    assert pull(peer, fetch=dropping).state == PullState.TAMPERED
     peer.refresh_from_db()
-    assert (peer.applied_seq, peer.state) == (33, PullState.GAP)
+    assert (peer.applied_seq, peer.state) == (33, PullState.TAMPERED)
+
+    # 6b. A man in the middle alters entry 34 and recomputes its SHA-256: the MAC refuses it.
+    def forging(peer, after, limit):
+        body = fetch_page(peer, after, limit)
+        entry = body["entries"][0]
+        entry["payload"] = entry["payload"].replace("兴庆区新华街3号", "伪造")
+        entry["hash"] = chain(peer.last_hash, entry)
+        return body
+
+    assert pull(peer, fetch=forging).state == PullState.TAMPERED
+    peer.refresh_from_db()
+    assert (peer.applied_seq, peer.state) == (33, PullState.TAMPERED)
+    assert "HMAC" in peer.last_message
+    assert not Equipment.objects.filter(address="伪造").exists()
 
     # 7. And the honest feed converges.
     assert pull(peer).state == PullState.OK
     assert_converged(province)
 
 
-def test_an_unreachable_province_is_reported_not_raised(db):
+def test_an_unreachable_province_is_reported_not_raised(db, settings):
+    settings.EXCHANGE_KEYS = {NINGXIA: KEY}
     peer = ExchangePeer.objects.create(
         code=NINGXIA, base_url=f"http://127.0.0.1:{free_port()}", token="x"
     )
@@ -344,7 +366,8 @@ def test_an_unreachable_province_is_reported_not_raised(db):
         fetch_page(peer, 0, 10)
 
 
-def test_the_commands_register_a_peer_and_report_each_pull(db):
+def test_the_commands_register_a_peer_and_report_each_pull(db, settings):
+    settings.EXCHANGE_KEYS = {NINGXIA: KEY, "national-exchange": KEY}
     from io import StringIO
 
     from django.core.management import CommandError, call_command
