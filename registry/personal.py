@@ -112,11 +112,18 @@ def value_for(user, instance: Model, field: str) -> Any:
 
 
 def shown_in_full(user, instance: Model, fields: Iterable[str]) -> tuple[str, ...]:
-    """Of these fields, the personal ones with a value that this user is shown unmasked."""
+    """Of these fields, the personal ones this user is shown unmasked: those with a value that
+    masking would change (an ID number stored masked shows nothing more in full)."""
     if not may_read(user):
         return ()
     personal = fields_of(instance)
-    return tuple(f for f in fields if f in personal and getattr(instance, f) not in (None, ""))
+    return tuple(
+        f
+        for f in fields
+        if f in personal
+        and getattr(instance, f) not in (None, "")
+        and masked(instance, f) != str(getattr(instance, f))
+    )
 
 
 def lookup_is_personal(model: type[Model], lookup: str) -> bool:

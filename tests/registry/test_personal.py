@@ -160,3 +160,14 @@ def test_no_export_or_ogc_column_is_personal(monkeypatch):
     phone = fields.Column("电话", "phone", "PHONE", "str", "use_unit__contact_phone")
     monkeypatch.setitem(fields.COLUMNS, "equipment", (*fields.COLUMNS["equipment"], phone))
     assert fields.personal_columns("equipment") == ["use_unit__contact_phone"]
+
+
+@pytest.mark.django_db
+def test_an_id_number_stored_masked_is_no_full_read(users):
+    from registry import services
+
+    person = services.register_person(
+        acting_user=None, name="张三", role="operator", region_code="640104", national_id=IDS[0]
+    )
+    shown = personal.shown_in_full(users["xingqing"], person, ["name", "national_id_masked"])
+    assert shown == ("name",)
