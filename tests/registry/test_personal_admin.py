@@ -148,6 +148,28 @@ def test_analyst_cannot_sort_by_the_phone(as_staff, people):
     assert "column-contact_phone " not in html and 'column-contact_phone"' not in html
 
 
+def autocomplete(client, model: str, field: str, term: str):
+    params = {"app_label": "registry", "model_name": model, "field_name": field, "term": term}
+    return client.get("/admin/autocomplete/", params)
+
+
+def test_analyst_unit_autocomplete_never_matches_or_shows_a_phone(as_staff, people):
+    client = as_staff("xingqing_analyst")
+    for term in (UNIT_PHONE, UNIT_PHONE[:6], UNIT_CONTACT):
+        response = autocomplete(client, "equipment", "use_unit", term)
+        assert response.status_code == 200
+        assert response.json()["results"] == []
+    found = autocomplete(client, "equipment", "use_unit", people["unit"].name)
+    assert [r["id"] for r in found.json()["results"]] == [str(people["unit"].pk)]
+    assert UNIT_PHONE not in found.content.decode()
+
+
+def test_analyst_cannot_look_people_up_by_name(as_staff, people):
+    response = autocomplete(as_staff("xingqing_analyst"), "inspection", "inspector", "王")
+    assert response.status_code == 403
+    assert INSPECTOR not in response.content.decode()
+
+
 # --------------------------------------------------------------------------- the supervisor
 
 
