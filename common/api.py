@@ -9,7 +9,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, parsers, status
+from rest_framework.metadata import SimpleMetadata
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
@@ -155,3 +158,25 @@ class JSONParser(parsers.JSONParser):
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise exceptions.ParseError("JSON 嵌套过深 / the JSON nests too deeply") from None
+
+
+class Metadata(SimpleMetadata):
+    """OPTIONS answers: a view's name, renderers and parsers, and the input fields of the views
+    that declare a serializer."""
+
+    def determine_actions(self, request, view) -> dict[str, Any]:
+        try:
+            return super().determine_actions(request, view)
+        except AssertionError:
+            # DRF's word for a generic view with no serializer_class (it parses by hand).
+            return {}
+
+
+class ContentNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, except that OPTIONS answers JSON: a page's template renders its own
+    object and fails on the metadata dict."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        if request.method == "OPTIONS":
+            return JSONRenderer(), JSONRenderer.media_type
+        return super().select_renderer(request, renderers, format_suffix)

@@ -188,6 +188,9 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # OPTIONS answers JSON on every view, pages too, and never needs a serializer.
+    "DEFAULT_METADATA_CLASS": "common.api.Metadata",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "common.api.ContentNegotiation",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "SEGIS API",
