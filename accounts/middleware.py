@@ -22,6 +22,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.utils.http import urlencode
+from django_otp import user_has_device
 
 from common.http import json_errors
 
@@ -130,12 +131,9 @@ class SessionPolicyMiddleware:
         if session_timed_out(request):
             logout(request)
             messages.info(request, "会话已超时，请重新登录 / your session timed out: sign in again")
-            return (
-                None  # on as an anonymous request: a page sends it to sign in, an API says 401/403
-            )
+            # On as an anonymous request: a page sends it to sign in, an API answers 401/403.
+            return None
         if needs_otp(user) and not _exempt(request, "otp-setup", "otp-verify"):
-            from django_otp import user_has_device
-
             url = _url("otp-verify" if user_has_device(user) else "otp-setup")
             return _refuse(
                 request,
@@ -144,8 +142,13 @@ class SessionPolicyMiddleware:
                 "需要动态口令（双因素认证）/ a one-time code (second factor) is required",
                 url,
             )
-        if password_expired(user) and not _exempt(
-            request, "password_change", "password_change_done", "otp-setup", "otp-verify"
+        # Without the change page in the URL conf there is nowhere to send them: no lock-out then.
+        if (
+            password_expired(user)
+            and _url("password_change")
+            and not _exempt(
+                request, "password_change", "password_change_done", "otp-setup", "otp-verify"
+            )
         ):
             return _refuse(
                 request,

@@ -127,3 +127,9 @@ def test_a_young_password_or_expiry_turned_off_lets_the_user_through(users, sett
     expire(users["xingqing"], days=400)
     settings.SEGIS_PASSWORD_MAX_AGE = dt.timedelta(0)
     assert client.get("/map/").status_code == 200
+
+
+def test_without_the_change_page_routed_an_expired_user_is_not_locked_out(users):
+    """Until the root URL conf includes accounts.urls there is nowhere to change it."""
+    expire(users["xingqing"])
+    assert signed_in(users["xingqing"]).get("/map/").status_code == 200
