@@ -11,6 +11,9 @@ hundreds of thousands. So this importer keeps the services' rules and does the w
 - in SQL: the county each point falls in, the declared division against it, the jurisdiction,
   the device already registered (by device code, else registration code), units by credit code
   or by name in the county, near-identical records, and which rows change anything;
+- a commit holds the import's lock from matching to its end (two commits of one file write one
+  set of rows: the second finds the first's devices) and the unique constraints on the codes
+  refuse anything else that raced it;
 - a commit inserts and updates with INSERT/UPDATE … SELECT, registers new units, appends the
   registration and status events, audits every written row (snapshots as `accounts.audit` takes
   them, verbs `equipment.imported` and `unit.imported`) and records the change log.
@@ -56,6 +59,8 @@ def import_equipment(
         outcome.rows = checker.count
         sql = StageSql(cursor, request, prefix or "", outcome)
         sql.place()
+        if commit:
+            sql.lock_for_commit()
         sql.match()
         sql.resolve_units()
         sql.find_near_duplicates()

@@ -169,6 +169,7 @@ class RowChecker:
         for element, value in (
             ("device_code", device_code),
             ("registration_code", registration_code),
+            ("certificate_number", certificate),
         ):
             if value:
                 first = self.first_row_of.setdefault((element, value), number)

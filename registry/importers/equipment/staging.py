@@ -9,6 +9,7 @@ import json
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from geo import crs
@@ -16,12 +17,14 @@ from geo import crs
 from ...exchange import changelog
 from ...models import Equipment, LifecycleEvent, Unit
 from ...models.equipment import LifecycleEventKind
+from ...models.identifiers import already_registered, taken_identifier
 from ...services import rules
 from ...services.rules import ALLOWED_STATUS_CHANGES, STATUS_EVENTS
 from ...validators import ERROR, WARNING
 from ..pipeline import ImportOutcome, ImportRequest, RowFinding
 
 STAGE = "import_equipment_stage"
+COMMIT_LOCK = "registry.import_equipment.commit"
 # Within this distance, with the same variety, use unit and address, two records are one device
 # entered twice unless each has its own device code.
 NEAR_METRES = 5.0
@@ -61,7 +64,15 @@ DERIVED = (
     ("use_unit_id", "bigint"),
     ("maintenance_unit_id", "bigint"),
     ("changed", "boolean"),
+    # The file's code names a device in another jurisdiction (refused; nothing of it is kept).
+    ("foreign_match", "boolean DEFAULT false"),
 )
+# Identifier → the condition under which a registered device holding it is another's.
+TAKEN = {
+    "registration_code": "",
+    "certificate_number": "",
+    "rescue_id": "AND left(e.region_id, 4) = left(s.region_id, 4)",  # 96333 numbers per city
+}
 # Element → the equipment columns it writes on an existing device.
 UPDATED_BY = {
     "registration_code": ("registration_code",),
@@ -106,6 +117,49 @@ STAGED_VALUE = {
 NEW_REGION_MISMATCH = (
     "(s.location IS NOT NULL AND s.declared_region_code <> '' "
     "AND s.declared_region_code <> s.region_id)"
+)
+
+
+# Rows of the file that repeat an earlier row: the same variety, address and use unit within
+# NEAR_METRES, unless both have a device code (two coded devices side by side are two devices).
+# Linear: rows with the same key at the same point are grouped (a hash aggregate), and only those
+# groups meet each other, through a hash join on grid cells at least NEAR_METRES wide, each cell
+# against its eight neighbours. (A self-join on the key alone compared every pair of rows sharing
+# a unit and an address: hours for a million-row ledger.)
+KEY = "variety_id, address, use_unit_name, use_unit_credit_code"
+NEAR_IN_FILE = f"""
+    WITH points AS (
+        SELECT row, device_code = '' AS uncoded, {KEY}, ST_X(location) AS x, ST_Y(location) AS y
+        FROM {STAGE} WHERE location IS NOT NULL AND variety_id IS NOT NULL),
+    places AS (
+        SELECT {KEY}, x, y, min(row) AS first, min(row) FILTER (WHERE uncoded) AS first_uncoded,
+               floor(x / {NEAR_DEGREES})::bigint AS cx, floor(y / {NEAR_DEGREES})::bigint AS cy
+        FROM points GROUP BY {KEY}, x, y),
+    neighbours AS (
+        SELECT p.*, p.cx + dx AS nx, p.cy + dy AS ny
+        FROM places p, generate_series(-1, 1) dx, generate_series(-1, 1) dy),
+    near AS (
+        SELECT a.{KEY.replace(", ", ", a.")}, a.x, a.y,
+               min(b.first) AS first, min(b.first_uncoded) AS first_uncoded
+        FROM places a JOIN neighbours b
+          ON (b.{KEY.replace(", ", ", b.")}, b.nx, b.ny)
+           = (a.{KEY.replace(", ", ", a.")}, a.cx, a.cy)
+         AND (b.x <> a.x OR b.y <> a.y)
+         AND ST_DWithin(ST_SetSRID(ST_MakePoint(a.x, a.y), 4326)::geography,
+                        ST_SetSRID(ST_MakePoint(b.x, b.y), 4326)::geography, {NEAR_METRES})
+        GROUP BY a.{KEY.replace(", ", ", a.")}, a.x, a.y),
+    firsts AS (
+        SELECT {KEY}, x, y, least(p.first, n.first) AS first,
+               least(p.first_uncoded, n.first_uncoded) AS first_uncoded
+        FROM places p LEFT JOIN near n USING ({KEY}, x, y)),
+    earlier AS (
+        SELECT t.row, t.address,
+               CASE WHEN t.uncoded THEN f.first ELSE f.first_uncoded END AS first
+        FROM points t JOIN firsts f USING ({KEY}, x, y))
+    SELECT row, address, first::text FROM earlier WHERE first < row"""
+NEAR_IN_FILE_MESSAGE = (
+    "与文件中另一行（建议列为其行号）位置、品种、单位、地址相同 / same place, variety, unit and "
+    "address as another row of the file (its row number is the suggestion)"
 )
 
 
@@ -240,16 +294,31 @@ class StageSql:
                 WHERE s.device_code = '' AND s.registration_code <> ''
                   AND e.registration_code = s.registration_code"""
         )
-        # Not where it is: a code registered in another jurisdiction is not this user's to change.
-        self.report(
-            f"""SELECT row, CASE WHEN device_code <> '' THEN device_code ELSE registration_code END, ''
-                FROM {STAGE} WHERE existing_id IS NOT NULL AND left(existing_region, %s) <> %s""",
+        # A code registered in another jurisdiction is not this user's to change, and nothing of
+        # that device (where, what variety, which status) may show: the row is refused as
+        # "already registered", and the foreign device is forgotten before the checks that
+        # compare with it.
+        for element, matched_by in (
+            ("device_code", "device_code <> ''"),
+            ("registration_code", "device_code = ''"),
+        ):
+            self.report(
+                f"""SELECT row, {element}, '' FROM {STAGE}
+                    WHERE existing_id IS NOT NULL AND {matched_by}
+                      AND left(existing_region, %s) <> %s""",
+                [len(self.prefix), self.prefix],
+                element,
+                f"{element}.duplicate",
+                ERROR,
+                already_registered(element).message,
+            )
+        run(
+            f"""UPDATE {STAGE} SET foreign_match = true, existing_id = NULL, existing_region = NULL,
+                    existing_variety = NULL, existing_status = NULL
+                WHERE existing_id IS NOT NULL AND left(existing_region, %s) <> %s""",
             [len(self.prefix), self.prefix],
-            "device_code",
-            "device_code.duplicate",
-            ERROR,
-            "该设备已在您辖区之外登记 / this device is registered outside your jurisdiction",
         )
+        self.find_taken_identifiers()
         self.report(
             f"""SELECT row, variety_id, existing_variety FROM {STAGE}
                 WHERE existing_id IS NOT NULL AND variety_id IS DISTINCT FROM existing_variety""",
@@ -277,6 +346,37 @@ class StageSql:
                 "不允许的状态变更（已注销、报废的设备不能恢复）/ status change not allowed "
                 "(cancelled and scrapped are final); the suggestion is the current status",
             )
+
+    def find_taken_identifiers(self) -> None:
+        """Codes the file gives a device that another device already holds, anywhere: named by
+        field only. (A unique constraint would refuse them at the commit.)"""
+        for element, same_scope in TAKEN.items():
+            self.report(
+                f"""SELECT s.row, s.{element}, '' FROM {STAGE} s
+                    WHERE s.{element} <> '' AND NOT s.foreign_match AND EXISTS (
+                        SELECT FROM registry_equipment e
+                        WHERE e.{element} = s.{element} {same_scope}
+                          AND e.id IS DISTINCT FROM s.existing_id)""",
+                [],
+                element,
+                f"{element}.duplicate",
+                ERROR,
+                already_registered(element).message,
+            )
+        # The 96333 number twice in the file within one city (the cell checks see no county).
+        self.report(
+            f"""SELECT row, rescue_id, first::text FROM (
+                    SELECT row, rescue_id,
+                           min(row) OVER (PARTITION BY left(region_id, 4), rescue_id) AS first
+                    FROM {STAGE} WHERE rescue_id <> '' AND region_id IS NOT NULL) d
+                WHERE row <> first""",
+            [],
+            "rescue_id",
+            "rescue_id.duplicate_in_file",
+            ERROR,
+            "与文件中另一行（建议列为其行号）同市同一96333救援识别码 / the same 96333 rescue ID in "
+            "the same city as another row of the file (its row number is the suggestion)",
+        )
 
     def resolve_units(self) -> None:
         for role in ("use_unit", "maintenance_unit"):
@@ -329,9 +429,11 @@ class StageSql:
                   ON b.variety_id = s.variety_id AND b.use_unit_id = s.use_unit_id
                  AND b.address = s.address AND (s.device_code = '' OR b.device_code IS NULL)
                  AND {near.replace("a.location", "s.location")}
+                 AND left(b.region_id, %s) = %s
                 WHERE s.existing_id IS NULL
                 GROUP BY s.row, s.address""",
-            [],
+            # The suggestion names the other device: only one the user may see.
+            [len(self.prefix), self.prefix],
             "address",
             "duplicate.near",
             WARNING,
@@ -339,19 +441,7 @@ class StageSql:
             "address as a registered device (the suggestion): possibly entered twice",
         )
         self.report(
-            f"""SELECT a.row, a.address, min(b.row)::text
-                FROM {STAGE} a JOIN {STAGE} b
-                  ON b.row < a.row AND b.variety_id = a.variety_id AND b.address = a.address
-                 AND b.use_unit_name = a.use_unit_name
-                 AND b.use_unit_credit_code = a.use_unit_credit_code
-                 AND (a.device_code = '' OR b.device_code = '') AND {near}
-                GROUP BY a.row, a.address""",
-            [],
-            "address",
-            "duplicate.near_in_file",
-            WARNING,
-            "与文件中另一行（建议列为其行号）位置、品种、单位、地址相同 / same place, variety, unit and "
-            "address as another row of the file (its row number is the suggestion)",
+            NEAR_IN_FILE, [], "address", "duplicate.near_in_file", WARNING, NEAR_IN_FILE_MESSAGE
         )
 
     def updated_columns(self) -> list[str]:
@@ -380,7 +470,46 @@ class StageSql:
 
     # --- the commit ---------------------------------------------------------------------------
 
+    def lock_for_commit(self) -> None:
+        """One equipment commit at a time, from matching to the end of its transaction: a second
+        commit of the same file waits, then matches the devices the first wrote (as unchanged)."""
+        self.cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [COMMIT_LOCK])
+
     def write(self, acting_user: User | None) -> None:
+        """The commit; a code that a write outside the import (a registration, the exchange)
+        took meanwhile is reported on its row, like one taken before, and nothing is written."""
+        try:
+            with transaction.atomic():
+                self._write(acting_user)
+        except IntegrityError as error:
+            field = taken_identifier(error)
+            if field is None:
+                raise
+            before = self.outcome.errors
+            self.find_taken_identifiers()
+            self.report(
+                f"""SELECT s.row, s.device_code, '' FROM {STAGE} s JOIN registry_equipment e
+                    ON e.device_code = s.device_code WHERE s.existing_id IS NULL""",
+                [],
+                "device_code",
+                "device_code.duplicate",
+                ERROR,
+                already_registered("device_code").message,
+            )
+            if self.outcome.errors == before:
+                self.outcome.findings.append(
+                    RowFinding(
+                        0,
+                        self.column(field),
+                        "",
+                        f"{field}.duplicate",
+                        ERROR,
+                        already_registered(field).message,
+                        "重新导入 / import the file again",
+                    )
+                )
+
+    def _write(self, acting_user: User | None) -> None:
         actor = getattr(acting_user, "pk", None)
         agency = getattr(acting_user, "agency", None)
         jurisdiction = (agency.region_id or "") if agency else ""

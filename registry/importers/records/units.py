@@ -8,9 +8,11 @@ from typing import Any
 from django.db.models import Q
 
 from accounts.models import User
+from geo.scoping import prefix_of
 
 from ... import services
 from ...models import Unit, UnitRole
+from ...models.identifiers import already_registered
 from ...validators import WARNING, Finding, check_credit_code
 from .. import cells
 from ..pipeline import ImportOutcome, ImportRequest
@@ -62,6 +64,10 @@ def import_units(
             wanted["location"] = placement.geometry
         wanted["region_id"] = placement.region.code
         unit = _find_unit(credit_code, name, placement.region.code)
+        if unit is not None and not visible(unit, acting_user):
+            # Another jurisdiction's unit holds the code: say so, and nothing of that unit.
+            row.add(already_registered("credit_code"))
+            return None
         if unit is None and credit_code:
             _warn_namesake(row, name, placement.region.code)
         if unit is None:
@@ -86,6 +92,13 @@ def import_units(
         return CHANGED
 
     return run_dataset(rows, request, progress, write)
+
+
+def visible(unit: Unit, acting_user: User | None) -> bool:
+    if acting_user is None:
+        return True
+    prefix = prefix_of(acting_user)
+    return prefix is not None and unit.region_id.startswith(prefix)
 
 
 def _roles(row: Row) -> list[str] | None:

@@ -136,7 +136,9 @@ def test_a_county_user_cannot_update_another_countys_unit_by_its_code(users):
     xq = inside(XINGQING)
     rows[0][4:7] = [xq.x, xq.y, XINGQING]  # moved into Xingqing: still Xixia's unit
     outcome = import_units(users["xingqing"], rows)
-    assert lines(outcome) == [(2, "行政区划代码", "jurisdiction", "error")]
+    # "Already registered", naming the field: not where the other unit is.
+    assert lines(outcome) == [(2, "统一社会信用代码", "credit_code.duplicate", "error")]
+    assert XIXIA not in outcome.findings[0].message
     assert Unit.objects.get(name="西夏维保公司").region_id == XIXIA
 
 
