@@ -18,6 +18,7 @@ from ..exchange import changelog
 from ..intervals import RuleBook
 from ..models import Equipment, Inspection, LifecycleEvent, Person, Unit, Variety
 from ..models.equipment import PIPELINE_KIND, InspectionKind, LifecycleEventKind
+from ..models.identifiers import already_registered, unique_identifiers
 from ..validators import (
     Finding,
     check_certificate_matches_variety,
@@ -37,6 +38,7 @@ __all__ = [
     "STATUS_EVENTS",
     "change_equipment_status",
     "check_identifiers",
+    "identifiers_taken",
     "record_inspection",
     "record_lifecycle_event",
     "register_equipment",
@@ -95,6 +97,36 @@ def check_identifiers(
     if rescue_id:
         findings += check_rescue_id(rescue_id)
     return findings
+
+
+def identifiers_taken(
+    *,
+    device_code: str = "",
+    registration_code: str = "",
+    certificate_number: str = "",
+    rescue_id: str = "",
+    city_of: str = "",
+    exclude_pk: int | None = None,
+) -> list[Finding]:
+    """The codes another device already holds, in any jurisdiction. Each answers "already
+    registered" naming its field only: nothing of the other device (variety, place, status)."""
+    others = Equipment.objects.exclude(pk=exclude_pk) if exclude_pk else Equipment.objects.all()
+    wanted = {
+        "device_code": device_code,
+        "registration_code": registration_code,
+        "certificate_number": certificate_number,
+        "rescue_id": rescue_id,
+    }
+    taken = []
+    for name, value in wanted.items():
+        if not value:
+            continue
+        holders = others.filter(**{name: value})
+        if name == "rescue_id":  # 96333 numbers devices per city
+            holders = holders.filter(region__code__startswith=city_of[:4])
+        if holders.exists():
+            taken.append(already_registered(name))
+    return taken
 
 
 def _resolve_variety(variety_code: str) -> tuple[Variety, list[Finding]]:
@@ -185,45 +217,49 @@ def register_equipment(
     )
     warnings += placement.findings
     ensure_in_jurisdiction(acting_user, placement.region.code)
-    if device_code and Equipment.objects.filter(device_code=device_code).exists():
-        refuse(
-            "device_code",
-            "device_code.duplicate",
-            "设备代码已登记 / device code already registered",
+    raise_on_errors(
+        identifiers_taken(
+            device_code=device_code,
+            registration_code=registration_code,
+            certificate_number=certificate_number,
+            rescue_id=rescue_id.strip(),
+            city_of=placement.region.code,
         )
+    )
     geometry = placement.geometry
     if is_pipeline and geometry is not None and geometry.geom_type == "LineString":
         geometry = MultiLineString(geometry, srid=geometry.srid)
-    equipment = Equipment.objects.create(
-        device_code=device_code or None,
-        registration_code=registration_code,
-        certificate_number=certificate_number,
-        rescue_id=rescue_id.strip(),
-        variety=variety,
-        kind=variety.kind_code,
-        location=None if is_pipeline else geometry,
-        route=geometry if is_pipeline else None,
-        source_crs=crs.CRS.parse(source_crs).value,
-        address=address,
-        region=placement.region,
-        declared_region_code=declared_region_code,
-        region_mismatch=placement.region_mismatch,
-        use_unit=use_unit,
-        maintenance_unit=maintenance_unit,
-        manufacturer=manufacturer,
-        installer=installer,
-        manufactured_on=manufactured_on,
-        commissioned_on=commissioned_on,
-        params=params or {},
-        status=rules.REGISTERED_STATUS,
-        next_inspection_due=rules.due_on_registration(
-            RuleBook.from_database(),
-            variety.code,
-            params or {},
-            commissioned_on,
-            next_inspection_due,
-        ),
-    )
+    with unique_identifiers():
+        equipment = Equipment.objects.create(
+            device_code=device_code or None,
+            registration_code=registration_code,
+            certificate_number=certificate_number,
+            rescue_id=rescue_id.strip(),
+            variety=variety,
+            kind=variety.kind_code,
+            location=None if is_pipeline else geometry,
+            route=geometry if is_pipeline else None,
+            source_crs=crs.CRS.parse(source_crs).value,
+            address=address,
+            region=placement.region,
+            declared_region_code=declared_region_code,
+            region_mismatch=placement.region_mismatch,
+            use_unit=use_unit,
+            maintenance_unit=maintenance_unit,
+            manufacturer=manufacturer,
+            installer=installer,
+            manufactured_on=manufactured_on,
+            commissioned_on=commissioned_on,
+            params=params or {},
+            status=rules.REGISTERED_STATUS,
+            next_inspection_due=rules.due_on_registration(
+                RuleBook.from_database(),
+                variety.code,
+                params or {},
+                commissioned_on,
+                next_inspection_due,
+            ),
+        )
     event = LifecycleEvent.objects.create(
         equipment=equipment,
         kind=LifecycleEventKind.REGISTRATION,
@@ -259,7 +295,8 @@ def update_equipment(
         raise_on_errors(check_certificate_number(changes["certificate_number"]))
     if "rescue_id" in changes and changes["rescue_id"]:
         raise_on_errors(check_rescue_id(changes["rescue_id"]))
-    if "location" in changes:
+    moved = "location" in changes
+    if moved:
         source_crs = crs.CRS.parse(changes.pop("source_crs", crs.CRS.WGS84))
         placement = placed(
             changes.pop("location"), source_crs, changes.pop("declared_region_code", ""), "location"
@@ -272,9 +309,20 @@ def update_equipment(
             placement.region,
             placement.region_mismatch,
         )
+    # Moving to another city can meet the device's own 96333 number there.
+    rescue_id = changes.get("rescue_id", equipment.rescue_id if moved else "")
+    raise_on_errors(
+        identifiers_taken(
+            certificate_number=changes.get("certificate_number", ""),
+            rescue_id=rescue_id,
+            city_of=equipment.region_id,
+            exclude_pk=equipment.pk,
+        )
+    )
     for name, value in changes.items():
         setattr(equipment, name, value)
-    equipment.save()
+    with unique_identifiers():
+        equipment.save()
     changelog.record(equipment, changelog.ChangeOperation.UPDATE)
     audit.record(acting_user, rules.EQUIPMENT_UPDATED, equipment, before=before)
     return equipment

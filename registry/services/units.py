@@ -12,10 +12,12 @@ from accounts.models import User
 from geo import crs
 
 from .. import personal
+from ..exceptions import RegistryError
 from ..exchange import changelog
 from ..models import Certificate, Person, Unit
+from ..models.identifiers import already_registered, unique_identifiers
 from ..validators import check_credit_code
-from .checks import Geometry, ensure_in_jurisdiction, error, placed, raise_on_errors, refuse
+from .checks import Geometry, ensure_in_jurisdiction, error, placed, raise_on_errors
 
 
 def register_unit(
@@ -42,22 +44,20 @@ def register_unit(
     placement = placed(location, source_crs, region_code, "location")
     ensure_in_jurisdiction(acting_user, placement.region.code)
     with transaction.atomic():
+        # Any unit's, in or out of the jurisdiction: the answer names the field, not the unit.
         if credit_code and Unit.objects.filter(credit_code=credit_code).exists():
-            refuse(
-                "credit_code",
-                "credit_code.duplicate",
-                "信用代码已登记 / credit code already registered",
+            raise RegistryError([already_registered("credit_code")])
+        with unique_identifiers():
+            unit = Unit.objects.create(
+                credit_code=credit_code or None,
+                name=name.strip(),
+                roles=list(roles),
+                address=address,
+                location=placement.geometry,
+                region=placement.region,
+                contact_name=contact_name,
+                contact_phone=contact_phone,
             )
-        unit = Unit.objects.create(
-            credit_code=credit_code or None,
-            name=name.strip(),
-            roles=list(roles),
-            address=address,
-            location=placement.geometry,
-            region=placement.region,
-            contact_name=contact_name,
-            contact_phone=contact_phone,
-        )
         changelog.record(unit, changelog.ChangeOperation.CREATE)
         audit.record(acting_user, "unit.registered", unit)
     return unit
