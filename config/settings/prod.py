@@ -8,6 +8,27 @@ SECRET_KEY = env("SECRET_KEY")
 PERSONAL_DATA_KEY = env("PERSONAL_DATA_KEY")
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Behind the reverse proxy that ends TLS (docs/deployment.md): it sets X-Forwarded-Proto, so
+# Django knows a request came over HTTPS. Empty when gunicorn is reached directly, never trust the
+# header then. The proxy must overwrite the header a client sends, not pass it on.
+_proto_header = env("SECURE_PROXY_SSL_HEADER", default="HTTP_X_FORWARDED_PROTO")
+SECURE_PROXY_SSL_HEADER = (_proto_header, "https") if _proto_header else None
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+# A year, subdomains and preload: what `check --deploy` asks. HSTS is hard to undo once browsers have
+# it, so a first deployment may start lower (SECURE_HSTS_SECONDS=3600) and raise it once TLS holds.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Regulators' accounts reach personal data: a second factor unless a deployment opts out.
+SEGIS_REQUIRE_OTP = env.bool("SEGIS_REQUIRE_OTP", default=True)
+
+# drf-spectacular builds the whole API schema inside `check --deploy` and reports its documentation
+# gaps as warnings; those are not deployment settings, so the gate checks the schema on its own
+# (tests/test_deploy.py) and the deploy check stays about the deployment.
+SPECTACULAR_SETTINGS = {**SPECTACULAR_SETTINGS, "ENABLE_DJANGO_DEPLOY_CHECK": False}  # noqa: F405
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
