@@ -3,6 +3,7 @@
 import datetime as dt
 from pathlib import Path
 
+import csp.constants as csp
 import environ
 from django.utils.translation import gettext_lazy as _
 
@@ -74,6 +75,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Pages, not static files, carry the CSP and Permissions-Policy (config/headers.py).
+    "csp.middleware.CSPMiddleware",
+    "config.headers.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -103,6 +107,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "config.context.deployment",
             ],
         },
     },
@@ -207,6 +212,39 @@ SPECTACULAR_SETTINGS = {
         "maps.openapi.add_map_paths",
     ],
 }
+
+# Content-Security-Policy (django-csp): scripts only from this site, an inline one only with the
+# request's nonce (templates write nonce="{{ request.csp_nonce }}"; geo/offline.py's folium maps too).
+# style-src keeps 'unsafe-inline': folium's maps bring <style> blocks, legends colour swatches with
+# style attributes and segis-map.js sets them; a style cannot run code, a script can.
+# MapLibre builds its tile workers and decoded tiles from blob: URLs. The online basemaps
+# (maps/views.py: OpenStreetMap, Tianditu) are fetched and drawn only when a user picks one.
+SEGIS_BASEMAP_ORIGINS = env.list(
+    "SEGIS_BASEMAP_ORIGINS",
+    default=["https://tile.openstreetmap.org", "https://*.tianditu.gov.cn"],
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE],
+        "style-src": [csp.SELF, csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:", "blob:", *SEGIS_BASEMAP_ORIGINS],
+        "connect-src": [csp.SELF, *SEGIS_BASEMAP_ORIGINS],
+        "worker-src": [csp.SELF, "blob:"],
+        "font-src": [csp.SELF, "data:"],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    },
+}
+# SecurityMiddleware's defaults already send Referrer-Policy: same-origin, X-Content-Type-Options:
+# nosniff and Cross-Origin-Opener-Policy: same-origin; Permissions-Policy has no Django setting
+# (config/headers.py sends it). No page uses the camera, microphone, location or payments.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
 
 # Debian 12's GDAL 3.6 is older than Django asks for (gis.W001). The risk it names is handing user
 # strings to GDAL as paths, URLs or SRS definitions; SEGIS never does (docs/security.md), so the
