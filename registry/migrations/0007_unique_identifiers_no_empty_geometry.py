@@ -9,6 +9,12 @@ import django.contrib.gis.db.models.functions
 import django.db.models.functions.text
 from django.db import migrations, models
 
+# As registry.models.identifiers words them (a migration keeps its own copy).
+MESSAGES = {
+    "registration_code": "注册代码已登记 / registration code already registered",
+    "certificate_number": "使用登记证编号已登记 / certificate number already registered",
+    "rescue_id": "96333救援识别码已登记 / 96333 rescue ID already registered",
+}
 SHOWN = 20  # codes named per identifier; the count says how many more
 
 # Identifier → (table, the value kept unique, the rows it applies to).
@@ -115,6 +121,7 @@ class Migration(migrations.Migration):
                 condition=models.Q(("registration_code", ""), _negated=True),
                 fields=("registration_code",),
                 name="equipment_registration_code_unique",
+                violation_error_message=MESSAGES["registration_code"],
             ),
         ),
         migrations.AddConstraint(
@@ -123,6 +130,7 @@ class Migration(migrations.Migration):
                 condition=models.Q(("certificate_number", ""), _negated=True),
                 fields=("certificate_number",),
                 name="equipment_certificate_number_unique",
+                violation_error_message=MESSAGES["certificate_number"],
             ),
         ),
         migrations.AddConstraint(
@@ -132,6 +140,7 @@ class Migration(migrations.Migration):
                 models.F("rescue_id"),
                 condition=models.Q(("rescue_id", ""), _negated=True),
                 name="equipment_rescue_id_unique_in_city",
+                violation_error_message=MESSAGES["rescue_id"],
             ),
         ),
         migrations.AddConstraint(

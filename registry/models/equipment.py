@@ -16,6 +16,7 @@ from geo.scoping import ScopedQuerySet
 
 from .catalogue import Variety
 from .checks import not_empty
+from .identifiers import already_registered
 from .units import Person, Unit
 
 PIPELINE_KIND = "8000"
@@ -170,11 +171,13 @@ class Equipment(models.Model):
                 fields=["registration_code"],
                 condition=~Q(registration_code=""),
                 name="equipment_registration_code_unique",
+                violation_error_message=already_registered("registration_code").message,
             ),
             models.UniqueConstraint(
                 fields=["certificate_number"],
                 condition=~Q(certificate_number=""),
                 name="equipment_certificate_number_unique",
+                violation_error_message=already_registered("certificate_number").message,
             ),
             # 96333 assigns six digits per city (the first four digits of the division code):
             # a national index on them would cap the country at 900,000 elevators.
@@ -183,6 +186,7 @@ class Equipment(models.Model):
                 F("rescue_id"),
                 condition=~Q(rescue_id=""),
                 name="equipment_rescue_id_unique_in_city",
+                violation_error_message=already_registered("rescue_id").message,
             ),
         ]
 

@@ -10,6 +10,7 @@ import threading
 
 import pytest
 from django.contrib.gis.geos import LineString
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, connections, transaction
 
 from registry import catalogue, services
@@ -157,6 +158,24 @@ def test_the_database_refuses_a_second_device_with_a_code(make_unit, field):
     second = register(make_unit, XINGQING, **codes(2, county=XINGQING))
     with pytest.raises(IntegrityError), transaction.atomic():
         Equipment.objects.filter(pk=second.pk).update(**{field: getattr(first, field)})
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "field, message",
+    [
+        ("registration_code", "注册代码已登记 / registration code already registered"),
+        ("rescue_id", "96333救援识别码已登记 / 96333 rescue ID already registered"),
+    ],
+)
+def test_a_form_validating_the_model_gets_the_same_words(make_unit, field, message):
+    """The admin's forms validate the constraints before saving: the same answer, no 500."""
+    first = register(make_unit, XIXIA, **codes(1))
+    second = register(make_unit, XINGQING, **codes(2, county=XINGQING))
+    setattr(second, field, getattr(first, field))
+    with pytest.raises(ValidationError) as refused:
+        second.validate_constraints()
+    assert refused.value.messages == [message]
 
 
 @pytest.mark.django_db
