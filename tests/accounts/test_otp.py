@@ -143,3 +143,14 @@ def test_an_administrator_resets_a_lost_phone(users):
     assert AuditEntry.objects.filter(action="user.otp_reset", actor=admin).exists()
     response = signed_in(users["province"]).get("/map/")
     assert response["Location"].startswith(SETUP)  # enrols again
+
+
+@override_settings(SEGIS_REQUIRE_OTP=True)
+def test_signing_in_with_the_password_alone_reaches_only_the_second_step(users):
+    client = Client()
+    response = client.post(
+        "/accounts/login/", {"username": "national", "password": "pw-for-tests", "next": "/map/"}
+    )
+    assert response.status_code == 302 and response["Location"] == "/map/"
+    assert client.get("/map/")["Location"] == f"{SETUP}?next=%2Fmap%2F"
+    assert client.get("/accounts/token/")["Location"].startswith(SETUP)  # no token without it
