@@ -12,6 +12,7 @@ import pytest
 from django.contrib.gis.geos import LineString
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, connections, transaction
+from rest_framework.test import APIClient
 
 from registry import catalogue, services
 from registry.exceptions import RegistryError
@@ -328,3 +329,36 @@ def test_the_migration_check_names_duplicate_codes_and_empty_geometries(make_equ
         MIGRATION.refuse_existing_violations(None, connection.schema_editor())
     assert first.registration_code in str(stopped.value)
     assert Equipment.objects.count() == 2 and Unit.objects.filter(pk=unit.pk).exists()
+
+
+@pytest.mark.django_db
+def test_the_api_answers_a_taken_code_with_a_400_naming_the_field(make_unit, users):
+    foreign = register(make_unit, XIXIA, variety="3120", **codes(1, "3120"))
+    point = inside(XINGQING)
+    client = APIClient()
+    client.force_authenticate(users["xingqing"])
+    response = client.post(
+        "/api/equipment/",
+        {
+            "variety_code": "3110",
+            "use_unit": make_unit(XINGQING).pk,
+            "longitude": point.x,
+            "latitude": point.y,
+            "device_code": "3110T1234202000077",
+            "certificate_number": foreign.certificate_number,
+            "commissioned_on": "2024-03-01",
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": {
+            "certificate_number": [
+                {
+                    "rule": "certificate_number.duplicate",
+                    "message": "使用登记证编号已登记 / certificate number already registered",
+                    "suggestion": "",
+                }
+            ]
+        }
+    }
