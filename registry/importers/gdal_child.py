@@ -75,7 +75,10 @@ def main() -> int:
     try:
         if request["format"] == "geojson":
             _vet_geojson(request["path"])
-        layer = _layer(pyogrio, request)
+        layer, layers = _layer(pyogrio, request)
+        # Several layers and none chosen: the first one's columns only, so the upload is accepted
+        # and the user can pick; its rows wait for the choice.
+        chosen = request.get("layer") is not None or len(layers) == 1
         with pyogrio.open_arrow(
             request["path"],
             layer=layer,
@@ -88,11 +91,12 @@ def main() -> int:
                 b"segis.crs": (meta.get("crs") or "").encode(),
                 b"segis.geometry": _geometry_column(reader.schema).encode(),
                 b"segis.encoding": (meta.get("encoding") or "").encode(),
-                b"segis.layer": (layer or "").encode(),
+                b"segis.layer": (layer or "").encode() if chosen else b"",
+                b"segis.layers": json.dumps(layers, ensure_ascii=False).encode(),
                 b"segis.sandboxed": b"1" if sandboxed else b"0",
             })  # fmt: skip
             out = pa.ipc.new_stream(sys.stdout.buffer, schema)
-            for batch in reader:
+            for batch in reader if chosen else ():
                 out.write_batch(batch.replace_schema_metadata(schema.metadata))
             out.close()
     except Refused as refused:
@@ -208,7 +212,8 @@ def _allowed_crs(crs) -> bool:
     return crs.get("type") == "EPSG" and properties.get("code") in GEOJSON_CRS_CODES
 
 
-def _layer(pyogrio, request: dict) -> str | None:
+def _layer(pyogrio, request: dict) -> tuple[str, list[str]]:
+    """The layer to read (the one asked for, else the first) and every layer of the file."""
     layers = [str(name) for name, _ in pyogrio.list_layers(request["path"])]
     wanted = request.get("layer")
     if wanted is not None:
@@ -216,13 +221,10 @@ def _layer(pyogrio, request: dict) -> str | None:
             raise Refused(
                 "layer", f"没有图层 “{wanted}” / No layer “{wanted}”; layers: {', '.join(layers)}"
             )
-        return wanted
-    if len(layers) != 1:
-        raise Refused(
-            "layer",
-            f"文件有多个图层，请选择一个 / The file holds several layers, choose one: {', '.join(layers)}",
-        )
-    return layers[0]
+        return wanted, layers
+    if not layers:
+        raise Refused("read.failed", "文件中没有图层 / The file holds no layer")
+    return layers[0], layers
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
+import errno
+import io
 import json
 import re
 import secrets
@@ -24,9 +27,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from registry.validators import Finding
+from registry.validators import ERROR, Finding
 
-from .errors import notice, refuse
+from .errors import IntakeError, notice, refuse
 from .limits import MIB, import_root, limit
 
 FIELD = "file"
@@ -91,6 +94,37 @@ CPG_ENCODINGS = {
     "ASCII": "ASCII", "US-ASCII": "ASCII",
 }  # fmt: skip
 TOKEN = re.compile(r"[0-9a-f]{32}")
+# What a write fails with when the disk (or the quota, or the size allowed to a file) is full.
+STORAGE_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+# Rows of a UTF-8 file that are not UTF-8, named one by one up to this many.
+BAD_ROWS_SHOWN = 50
+# A lone invalid byte decoded with surrogateescape: how a non-UTF-8 row shows itself.
+NOT_UTF8 = re.compile("[\udc80-\udcff]")
+# Any character of three UTF-8 bytes or more (CJK among them): evidence that a row is UTF-8. A
+# GBK row almost never decodes as UTF-8 with one; two-byte sequences it sometimes does.
+WIDE = re.compile("[\u0800-\uffff\U00010000-\U0010ffff]")
+
+
+class StorageFull(Exception):
+    """The server's disk is full: the upload is not stored (HTTP 507), and nothing of it is left."""
+
+    message = (
+        "服务器存储空间已满，文件未保存，请稍后重试或联系管理员 / The server's storage is full: the "
+        "file was not stored; try again later or tell your administrator"
+    )
+
+    def __init__(self):
+        super().__init__(self.message)
+
+
+STORAGE_FULL_RULE = "upload.storage_full"
+
+
+def storage_full(error: BaseException) -> bool:
+    """Whether `error` says the disk is full, ours or an OSError from anywhere on the way."""
+    return isinstance(error, StorageFull) or (
+        isinstance(error, OSError) and error.errno in STORAGE_FULL
+    )
 
 
 @dataclass(frozen=True)
@@ -127,6 +161,11 @@ def store_upload(
         upload = _recognise(token, directory, size, original_name)
         (directory / META).write_text(json.dumps(_meta(upload), ensure_ascii=False))
         return upload
+    except OSError as error:
+        shutil.rmtree(directory, ignore_errors=True)
+        if error.errno in STORAGE_FULL:
+            raise StorageFull from error
+        raise
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
@@ -158,9 +197,15 @@ def _meta(upload: StoredUpload) -> dict[str, Any]:
 
 
 def _write(data: bytes | bytearray | memoryview | IO[bytes], path: Path) -> int:
+    with open(path, "xb") as out:
+        return copy_upload(data, out)
+
+
+def copy_upload(data: bytes | bytearray | memoryview | IO[bytes], out: IO[bytes]) -> int:
+    """Copy an upload's bytes to `out` within the size limit; returns how many were written."""
     maximum = limit("IMPORT_MAX_UPLOAD_BYTES")
     size = 0
-    with open(path, "xb") as out:
+    try:
         for chunk in _chunks(data):
             size += len(chunk)
             if size > maximum:
@@ -171,6 +216,11 @@ def _write(data: bytes | bytearray | memoryview | IO[bytes], path: Path) -> int:
                     "拆分后分批导入 / Split it and import the parts one after another",
                 )
             out.write(chunk)
+        out.flush()  # a full disk may only say so when the buffer goes out
+    except OSError as error:
+        if error.errno in STORAGE_FULL:
+            raise StorageFull from error
+        raise
     if size == 0:
         refuse(FIELD, "upload.empty", "文件是空的 / The file is empty")
     return size
@@ -200,7 +250,7 @@ def _recognise(token: str, directory: Path, size: int, original_name: str) -> St
     if head.startswith(ZIP_MAGICS):
         kind, details = _recognise_archive(received, directory)
     elif head.startswith(SQLITE_MAGIC):
-        kind = _recognise_geopackage(received, head)
+        kind, details = _recognise_geopackage(received, head)
     else:
         kind, details = _recognise_text(received, size)
     if kind != "shp":
@@ -254,14 +304,69 @@ def _text_encoding(path: Path) -> tuple[str, str]:
     if bom.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         refuse(FIELD, "upload.encoding", "不接受 UTF-16 文本 / UTF-16 text is not accepted",
                "另存为 UTF-8 或 GBK 编码的 CSV / Save it as CSV in UTF-8 or GBK")  # fmt: skip
-    candidates = ("utf-8-sig",) if bom.startswith(codecs.BOM_UTF8) else TEXT_ENCODINGS
+    declared = bom.startswith(codecs.BOM_UTF8)
+    candidates = ("utf-8-sig",) if declared else TEXT_ENCODINGS
     for encoding in candidates:
         head = _decode(path, encoding)
         if head is not None:
             return encoding, head
+        if encoding.startswith("utf-8"):
+            # Before GBK gets a chance to read UTF-8 rows as mojibake: is this UTF-8 with bad rows?
+            _refuse_mixed_rows(path, declared)
     refuse(FIELD, "upload.format", "无法识别的文件：不是 UTF-8、GBK 或 GB18030 文本，也不是"
            "支持的格式 / Unrecognised file: neither UTF-8, GBK or GB18030 text nor a supported "
            "format", _FORMATS_SUGGESTION)  # fmt: skip
+
+
+def _refuse_mixed_rows(path: Path, declared: bool) -> None:
+    """Refuse, row by row, a file that is UTF-8 (it says so with a BOM, or more of its rows are
+    UTF-8 with Chinese text than not) but holds rows that are not: read as GBK, its UTF-8 rows
+    would be committed as mojibake; read as UTF-8, its GBK rows would. A file whose rows are
+    mostly not UTF-8 is left to the GBK and GB18030 tries."""
+    bad: list[tuple[int, str]] = []
+    bad_count = utf8_rows = 0
+    with open(path, "rb") as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        delimiter = _delimiter(text.readline())
+        text.seek(0)
+        try:
+            # Rows as csv counts them (a quoted cell may span lines): the numbers the user's
+            # spreadsheet shows, the header being row 1.
+            for number, cells in enumerate(csv.reader(text, delimiter=delimiter), start=1):
+                line = "\x1f".join(cells)
+                if NOT_UTF8.search(line):
+                    bad_count += 1
+                    if len(bad) < BAD_ROWS_SHOWN:
+                        bad.append((number, line))
+                elif WIDE.search(line):
+                    utf8_rows += 1
+        except csv.Error:
+            return  # not CSV enough to tell: the other encodings, then the reader, will say
+    if not bad_count or not (declared or utf8_rows > bad_count):
+        return
+    findings = [_not_utf8_row(number, line) for number, line in bad]
+    if bad_count > len(bad):
+        more = bad_count - len(bad)
+        findings.append(
+            Finding(FIELD, "csv.row_encoding",
+                    f"另有 {more} 行不是 UTF-8 / {more} more rows are not UTF-8", ERROR)
+        )  # fmt: skip
+    raise IntakeError(findings)
+
+
+def _not_utf8_row(number: int, line: str) -> Finding:
+    # The row as GB18030 reads it, shortened: enough for the user to find it in their file.
+    shown = line.encode("utf-8", errors="surrogateescape").decode("gb18030", errors="replace")
+    shown = shown.replace("\x1f", ",")
+    shown = shown if len(shown) <= 40 else shown[:39] + "…"
+    return Finding(
+        FIELD,
+        "csv.row_encoding",
+        f"第 {number} 行不是 UTF-8 编码（按 GBK 读作 “{shown}”）/ Row {number} is not UTF-8 "
+        f"(read as GBK it says “{shown}”)",
+        ERROR,
+        "把整个文件另存为 UTF-8 后重新上传 / Save the whole file as UTF-8 and upload it again",
+    )
 
 
 def _decode(path: Path, encoding: str) -> str | None:
@@ -310,7 +415,7 @@ def _recognise_geojson(size: int, encoding: str, head: str) -> str:
     return "geojson"
 
 
-def _recognise_geopackage(path: Path, head: bytes) -> str:
+def _recognise_geopackage(path: Path, head: bytes) -> tuple[str, dict[str, Any]]:
     if head[68:72] not in GPKG_APPLICATION_IDS:
         refuse(FIELD, "gpkg.application_id", "SQLite 文件不是 GeoPackage / The SQLite file is "
                "not a GeoPackage", _FORMATS_SUGGESTION)  # fmt: skip
@@ -319,7 +424,7 @@ def _recognise_geopackage(path: Path, head: bytes) -> str:
     try:
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
             schema = db.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
-            kinds = [row[0] for row in db.execute("SELECT data_type FROM gpkg_contents")]
+            contents = db.execute("SELECT table_name, data_type FROM gpkg_contents").fetchall()
     except sqlite3.DatabaseError as error:
         refuse(
             FIELD, "gpkg.damaged", f"GeoPackage 无法读取 / The GeoPackage cannot be read: {error}"
@@ -334,10 +439,29 @@ def _recognise_geopackage(path: Path, head: bytes) -> str:
         if EXTERNAL_MARKERS.search(text):
             refuse(FIELD, "gpkg.external", f"GeoPackage 的 “{name}” 引用外部资源 / “{name}” in "
                    "the GeoPackage refers to an external resource")  # fmt: skip
-    if not any(kind in GPKG_LAYER_TYPES for kind in kinds):
+    layers = [str(name) for name, kind in contents if kind in GPKG_LAYER_TYPES]
+    if not layers:
         refuse(FIELD, "gpkg.no_layer", "GeoPackage 中没有要素表或属性表 / The GeoPackage holds "
                "no feature or attribute table")  # fmt: skip
-    return "gpkg"
+    if len(layers) == 1:
+        return "gpkg", {}
+    # Accepted: the user picks one (the job's `layer`); the suggestion lists what may be picked.
+    return "gpkg", {"notices": [layer_choice_notice(layers)]}
+
+
+LAYERS_RULE = "gpkg.layers"
+
+
+def layer_choice_notice(layers: list[str]) -> Finding:
+    """The notice of a file with several layers: which they are, and that one must be chosen."""
+    names = ", ".join(layers)
+    return notice(
+        "layer",
+        LAYERS_RULE,
+        f"文件有 {len(layers)} 个图层，请在列映射中选择一个：{names} / The file holds "
+        f"{len(layers)} layers; choose one with the mapping: {names}",
+        names,
+    )
 
 
 # --------------------------------------------------------------------------- archives
@@ -422,13 +546,28 @@ def _check_not_archive(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Non
 
 
 def _check_workbook(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> None:
-    # Sheet XML never needs a DTD: one is how entity expansion and external entities get in.
+    """Every part of the workbook that XML can read, read by defusedxml up to its root element:
+    sheet XML never needs a DTD, and a DTD is how entity expansion (billion laughs) and external
+    entities get in. A DTD can only come before the root, in any encoding the part declares, so
+    this sees every one however far it is pushed down or however it is spelt."""
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import ParseError, iterparse
+
     for member in members:
-        if member.filename.endswith((".xml", ".rels")):
+        xml_named = member.filename.lower().endswith((".xml", ".rels", ".vml"))
+        try:
             with archive.open(member) as f:
-                if b"<!DOCTYPE" in f.read(1024).upper():
-                    refuse(FIELD, "xlsx.doctype", f"工作簿部件 “{member.filename}” 含 DOCTYPE / The "
-                           f"workbook part “{member.filename}” holds a DOCTYPE")  # fmt: skip
+                for _ in iterparse(f, events=("start",), forbid_dtd=True):
+                    break
+        except DefusedXmlException:
+            refuse(FIELD, "xlsx.dtd", f"工作簿部件 “{member.filename}” 含 DTD 或实体声明 / The "
+                   f"workbook part “{member.filename}” holds a DTD or entity declaration",
+                   "用 Excel 或 WPS 另存为新的 XLSX / Save it as a new XLSX from Excel or WPS")  # fmt: skip
+        except ParseError as error:
+            # Images and other binary parts are not XML and nothing reads them as XML.
+            if xml_named:
+                refuse(FIELD, "xlsx.xml", f"工作簿部件 “{member.filename}” 不是有效的 XML / The "
+                       f"workbook part “{member.filename}” is not valid XML: {error}")  # fmt: skip
 
 
 def _extract_shapefile(

@@ -14,11 +14,12 @@ first data row is row 2; in GIS layers the first feature is row 1.
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import shapely
 
@@ -56,10 +57,10 @@ class RowReader:
 
     upload: StoredUpload
     columns: list[str] = field(default_factory=list)
-    crs: str | None = None  # "EPSG:4326" when the layer names an authority code; else None
-    crs_wkt: str | None = None  # the layer's own definition when it names none: shown, not used
+    crs: str | None = None  # "EPSG:4326" or "EPSG:4490" as the layer declares it; else None
     encoding: str | None = None
     layer: str | None = None
+    layers: list[str] = field(default_factory=list)  # every layer of a GIS file
     sandboxed: bool = False  # the GDAL read ran with network sockets forbidden (seccomp)
     _rows: Iterator[SourceRow] | None = None
     _stream: Any = None
@@ -162,7 +163,7 @@ def _open_xlsx(reader: RowReader, sheet: str | None) -> None:
     try:
         workbook = openpyxl.load_workbook(reader.upload.path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises whatever its parsers raise on a damaged part
-        refuse("file", "xlsx.damaged", f"工作簿无法读取 / The workbook cannot be read: {error}")
+        _refuse_workbook(reader.upload, error)
     reader._stack.callback(workbook.close)
     if sheet is None:
         names = workbook.sheetnames
@@ -174,20 +175,44 @@ def _open_xlsx(reader: RowReader, sheet: str | None) -> None:
         refuse("layer", "layer", f"没有工作表 “{sheet}” / No sheet “{sheet}”")
     reader.layer = sheet
     worksheet = workbook[sheet]
-    rows = worksheet.iter_rows(values_only=True)
-    first = worksheet.min_row or 1
-    reader.columns = _header(next(rows, ()))
-    reader._rows = _xlsx_rows(rows, reader.columns, first)
+    # Read-only sheets are parsed as their rows are asked for: a bad part may show itself late.
+    try:
+        rows = worksheet.iter_rows(values_only=True)
+        first = worksheet.min_row or 1
+        reader.columns = _header(next(rows, ()))
+    except Exception as error:
+        _refuse_workbook(reader.upload, error)
+    reader._rows = _xlsx_rows(reader.upload, rows, reader.columns, first)
 
 
-def _xlsx_rows(rows, columns: list[str], first: int) -> Iterator[SourceRow]:
-    for number, cells in enumerate(rows, start=first + 1):
-        # Sheets often carry formatted but empty cells to the right: trim them.
-        cells = list(cells)
-        while len(cells) > len(columns) and cells[-1] is None:
-            cells.pop()
-        if not _blank(cells):
-            yield SourceRow(number, _values(columns, cells))
+def _xlsx_rows(upload: StoredUpload, rows, columns: list[str], first: int) -> Iterator[SourceRow]:
+    try:
+        for number, cells in enumerate(rows, start=first + 1):
+            # Sheets often carry formatted but empty cells to the right: trim them.
+            cells = list(cells)
+            while len(cells) > len(columns) and cells[-1] is None:
+                cells.pop()
+            if not _blank(cells):
+                yield SourceRow(number, _values(columns, cells))
+    except Exception as error:
+        _refuse_workbook(upload, error)
+
+
+def _refuse_workbook(upload: StoredUpload, error: Exception) -> NoReturn:
+    """openpyxl parses with defusedxml (it uses it when installed): a DTD or entity it met is
+    named as such; anything else is a damaged workbook, told without the server's paths."""
+    from defusedxml import DefusedXmlException
+
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, DefusedXmlException):
+        cause = cause.__cause__ or cause.__context__
+    if cause is not None:
+        refuse("file", "xlsx.dtd", "工作簿含 DTD 或实体声明，未读取 / The workbook holds a DTD or "
+               "entity declaration: not read", "用 Excel 或 WPS 另存为新的 XLSX / Save it as a new "
+               "XLSX from Excel or WPS")  # fmt: skip
+    message = str(error).replace(str(upload.path), upload.original_name)
+    message = message.replace(str(upload.directory), "")
+    refuse("file", "xlsx.damaged", f"工作簿无法读取 / The workbook cannot be read: {message}")
 
 
 # --------------------------------------------------------------------------- GDAL formats
@@ -209,13 +234,77 @@ def _open_gdal(reader: RowReader, layer: str | None, encoding: str | None) -> No
     meta = {k.decode(): v.decode() for k, v in (stream.schema.metadata or {}).items()}
     geometry = meta.get("segis.geometry") or None
     reader.columns = [name for name in stream.schema.names if name != geometry]
-    crs = meta.get("segis.crs") or None
-    reader.crs = crs if crs and EPSG.fullmatch(crs) else None
-    reader.crs_wkt = crs if crs and not reader.crs else None
+    reader.crs = layer_crs(meta.get("segis.crs") or None)
     reader.encoding = gdal_encoding or upload.encoding or meta.get("segis.encoding") or None
     reader.layer = meta.get("segis.layer") or None
+    reader.layers = json.loads(meta.get("segis.layers") or "[]")
     reader.sandboxed = meta.get("segis.sandboxed") == "1"
-    reader._rows = _gdal_rows(stream, reader.columns, geometry)
+    if reader.layer is None:
+        # Several layers, none chosen: the columns are the first one's, for the mapping form.
+        reader._rows = _layer_not_chosen(reader.layers)
+    else:
+        reader._rows = _gdal_rows(stream, reader.columns, geometry)
+
+
+def _layer_not_chosen(layers: list[str]) -> Iterator[SourceRow]:
+    names = ", ".join(layers)
+    refuse("layer", "layer", f"文件有多个图层，请选择一个 / The file holds several layers, choose "
+           f"one: {names}", names)  # fmt: skip
+    yield  # a generator: the refusal comes with the first row asked for, not at open
+
+
+# --------------------------------------------------------------------------- the layer's CRS
+
+# Read as they are: the two systems SEGIS stores without a shift (geo/crs.py).
+LAYER_CRSS = {"EPSG:4326": "EPSG:4326", "OGC:CRS84": "EPSG:4326", "EPSG:4490": "EPSG:4490"}
+WEB_MERCATOR_CODES = {"EPSG:3857", "EPSG:900913", "EPSG:3785", "EPSG:102100", "EPSG:102113",
+                      "ESRI:102100", "ESRI:102113"}  # fmt: skip
+WEB_MERCATOR_NAMES = re.compile(r"web.?mercator|pseudo.?mercator|mercator.auxiliary.sphere", re.I)
+# Offset systems have no code; a definition that names one is theirs, whatever its datum says.
+OFFSET_NAMES = re.compile(r"gcj|\bmars\b|火星|bd.?09|baidu|百度", re.I)
+CRS_SUGGESTION = (
+    "在 GIS 软件中另存为 WGS84（EPSG:4326）或 CGCS2000（EPSG:4490）经纬度 / Save the layer in "
+    "WGS84 (EPSG:4326) or CGCS2000 (EPSG:4490) longitude/latitude from your GIS"
+)
+
+
+def layer_crs(declared: str | None) -> str | None:
+    """The layer's CRS as an accepted EPSG code, or None when the file declares none (the user
+    then says which). Anything else is refused by name: Web Mercator metres, an offset system
+    (GCJ-02, BD-09) and every other datum or projection would otherwise be read as WGS84."""
+    if not declared:
+        return None
+    if declared in LAYER_CRSS:
+        return LAYER_CRSS[declared]
+    name = _crs_name(declared)
+    if OFFSET_NAMES.search(declared if EPSG.fullmatch(declared) else name + declared):
+        refuse("file", "crs.offset", f"图层坐标系 “{name}” 是加偏坐标（GCJ-02/BD-09），不能按 "
+               f"WGS84 读取 / The layer's coordinate system “{name}” is an offset system "
+               "(GCJ-02/BD-09) and cannot be read as WGS84",
+               "删除 .prj（或另存为无坐标系的文件）后上传，并把源坐标系选为 gcj02 或 bd09 / Remove "
+               "the .prj (or save without a CRS), upload again and choose gcj02 or bd09 as the "
+               "source CRS")  # fmt: skip
+    if declared.upper() in WEB_MERCATOR_CODES or WEB_MERCATOR_NAMES.search(name):
+        refuse("file", "crs.web_mercator", f"图层坐标系为 Web 墨卡托（{name}，单位米），不是经纬度 "
+               f"/ The layer is in Web Mercator ({name}, metres), not longitude/latitude",
+               CRS_SUGGESTION)  # fmt: skip
+    refuse("file", "crs.unsupported", f"图层坐标系 “{name}” 不受支持，只接受 WGS84 或 CGCS2000 "
+           f"经纬度 / The layer's coordinate system “{name}” is not supported: only WGS84 or "
+           "CGCS2000 longitude/latitude are", CRS_SUGGESTION)  # fmt: skip
+
+
+def _crs_name(declared: str) -> str:
+    """A definition's name for messages: "EPSG:4214 Beijing 1954", or the WKT's own name."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        name = CRS.from_user_input(declared).name
+    except CRSError:
+        name = ""
+    if EPSG.fullmatch(declared) or declared.startswith("ESRI:"):
+        return f"{declared} {name}".strip()
+    return (name or declared)[:80]
 
 
 def _gdal_rows(stream, columns: list[str], geometry: str | None) -> Iterator[SourceRow]:

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import pytest
 
@@ -20,7 +21,7 @@ from registry.importers.errors import IntakeError
 from registry.importers.intake import store_upload
 from registry.importers.readers import open_rows
 from registry.importers.sandbox import gdal_batches
-from tests.registry.importers.conftest import refusal, write_layer
+from tests.registry.importers.conftest import refusal, write_layer, zip_bytes
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -183,3 +184,79 @@ def test_gdal_failure_is_refused_without_the_server_path(tmp_path):
         list(stream)
     assert refusal(error)[1] == "read.failed"
     assert str(tmp_path) not in error.value.findings[0].message
+
+
+# --------------------------------------------------------------------------- hostile XML (issue 17)
+
+SHEET = "xl/worksheets/sheet1.xml"
+MAIN = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def sheet_xml(doctype: bytes, entity: bytes) -> bytes:
+    """A worksheet whose cell A1 is an inline string holding `entity`, after `doctype`."""
+    return (
+        b'<?xml version="1.0"?><!-- ' + b"padding " * 300 + b"-->" + doctype
+        + b'<worksheet xmlns="' + MAIN + b'"><sheetData><row r="1"><c r="A1" t="inlineStr">'
+        b"<is><t>" + entity + b"</t></is></c></row></sheetData></worksheet>"
+    )  # fmt: skip
+
+
+# Nine levels of ten: a thousand million "lol"s, 3 GB, from a part of a few hundred bytes.
+LAUGHS = sheet_xml(
+    b'<!DOCTYPE lolz [<!ENTITY lol0 "lol">'
+    + b"".join(b'<!ENTITY lol%d "%s">' % (n, b"&lol%d;" % (n - 1) * 10) for n in range(1, 10))
+    + b"]>",
+    b"&lol9;",
+)
+
+
+def external_entity(url: str) -> bytes:
+    return sheet_xml(
+        b'<!DOCTYPE worksheet [<!ENTITY xxe SYSTEM "' + url.encode() + b'">]>', b"&xxe;"
+    )
+
+
+def workbook_with(tmp_path, sheet: bytes) -> bytes:
+    """A real workbook (openpyxl) whose first sheet's XML is replaced."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["名称", "地址"])
+    path = tmp_path / "real.xlsx"
+    book.save(path)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    assert SHEET in members
+    members[SHEET] = sheet
+    return zip_bytes(members)
+
+
+@pytest.mark.parametrize("kind", ["billion laughs", "external file", "external url"])
+def test_hostile_workbook_xml_is_refused_at_intake(listener, tmp_path, kind):
+    part = {
+        "billion laughs": LAUGHS,
+        "external file": external_entity("file:///etc/passwd"),
+        "external url": external_entity(f"{listener.url}/xxe"),
+    }[kind]
+    with pytest.raises(IntakeError) as error:
+        store_upload(workbook_with(tmp_path, part), "台账.xlsx")
+    assert refusal(error) == ("file", "xlsx.dtd")
+    assert SHEET in error.value.findings[0].message
+    assert listener.connections() == 0
+
+
+@pytest.mark.parametrize("kind", ["billion laughs", "external url"])
+def test_hostile_xml_past_intake_is_refused_by_the_reader_too(listener, tmp_path, kind):
+    # As if intake had been bypassed: the stored workbook goes straight to the reader, whose
+    # openpyxl parses with defusedxml (an entity declaration is refused, never expanded).
+    part = LAUGHS if kind == "billion laughs" else external_entity(f"{listener.url}/xxe")
+    plain = sheet_xml(b"", b"\xe7\x94\xb5\xe6\xa2\xaf")  # 电梯
+    upload = store_upload(workbook_with(tmp_path, plain), "台账.xlsx")
+    with open_rows(upload) as reader:
+        assert reader.columns == ["电梯"]  # the control: this sheet reads
+    upload.path.write_bytes(workbook_with(tmp_path, part))
+    with pytest.raises(IntakeError) as error, open_rows(upload) as reader:
+        list(reader)
+    assert refusal(error) == ("file", "xlsx.dtd")  # defusedxml's EntitiesForbidden, named
+    assert str(upload.directory) not in error.value.findings[0].message
+    assert listener.connections() == 0

@@ -3,9 +3,12 @@ before extraction; every refusal is an IntakeError naming the rule and leaves no
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import random
+import resource
+import signal
 import sqlite3
 import stat
 import zipfile
@@ -14,8 +17,15 @@ import pytest
 
 from registry.exceptions import RegistryError
 from registry.importers.errors import IntakeError
-from registry.importers.intake import discard_upload, load_upload, store_upload
+from registry.importers.intake import (
+    StorageFull,
+    copy_upload,
+    discard_upload,
+    load_upload,
+    store_upload,
+)
 from tests.registry.importers.conftest import refusal, shapefile_zip, write_layer, zip_bytes
+from tests.registry.importers.layer_files import two_layer_geopackage
 
 CSV = "设备代码,名称\n31103201202400001,兴庆区电梯一号\n".encode()
 
@@ -235,4 +245,115 @@ def test_workbook_with_a_doctype_is_refused():
         "[Content_Types].xml": b"<Types/>",
         "xl/workbook.xml": b'<!DOCTYPE x [<!ENTITY a "aaaa">]><workbook/>',
     }
-    assert refused(zip_bytes(members), "x.xlsx") == "xlsx.doctype"
+    assert refused(zip_bytes(members), "x.xlsx") == "xlsx.dtd"
+
+
+# --------------------------------------------------------------------------- issue 17
+
+# Cells whose UTF-8 bytes are also valid GBK: read as GBK, the file decodes "cleanly" as mojibake.
+UTF8_ROWS = ["名称,地址", "锅炉,吴忠", "叉车,固原", "索道,惠农", "游乐,平罗"]
+
+
+def mixed_csv(gbk_rows: dict[int, str], bom: bool = False) -> bytes:
+    """UTF8_ROWS, with the rows named (1 = the header) inserted in GBK."""
+    lines = list(UTF8_ROWS)
+    for number, text in sorted(gbk_rows.items()):
+        lines.insert(number - 1, text)
+    body = b"".join(
+        (line.encode("gbk") if i + 1 in gbk_rows else line.encode()) + b"\n"
+        for i, line in enumerate(lines)
+    )
+    return (b"\xef\xbb\xbf" if bom else b"") + body
+
+
+@pytest.mark.parametrize("bom", [False, True])
+def test_utf8_csv_with_a_gbk_row_is_refused_row_by_row(import_root, bom):
+    data = mixed_csv({3: "压力容器,西夏区"}, bom=bom)
+    # What used to be committed: the whole file decodes as GBK, 锅炉 becoming 閿呯倝.
+    assert "閿呯倝" in data.removeprefix(b"\xef\xbb\xbf").decode("gbk")
+    with pytest.raises(IntakeError) as error:
+        store_upload(data, "设备.csv")
+    (finding,) = error.value.findings
+    assert (finding.field, finding.rule) == ("file", "csv.row_encoding")
+    assert "第 3 行" in finding.message and "Row 3 " in finding.message
+    assert "压力容器,西夏区" in finding.message  # the row as GBK reads it, to find it by
+    assert not any(import_root.iterdir())
+
+
+def test_every_non_utf8_row_is_named_by_its_csv_row_number(import_root):
+    # A quoted cell spanning two lines: row numbers are csv's, not the text's line numbers.
+    lines = ['设备代码,名称', '31103201202400001,"兴庆区\n电梯一号"', "31103201202400003,金凤区三号",
+             "31103201202400004,永宁县四号", "31103201202400005,贺兰县五号"]  # fmt: skip
+    data = b"\n".join(line.encode() for line in lines) + b"\n"
+    data += "31103201202400006,灵武市六号\n".encode("gbk") + "x,固原市七号\n".encode("gbk")
+    with pytest.raises(IntakeError) as error:
+        store_upload(data, "设备.csv")
+    numbers = [f.message.split("Row ")[1].split(" ")[0] for f in error.value.findings]
+    assert numbers == ["6", "7"]
+
+
+def test_a_gbk_csv_is_still_read_as_gbk():
+    data = "\n".join(UTF8_ROWS).encode("gbk") + b"\n"
+    assert store_upload(data, "设备.csv").encoding == "gbk"
+
+
+def test_workbook_dtd_hidden_beyond_the_first_kilobyte_is_refused():
+    padding = b"<!--" + b"x" * 4096 + b"-->"
+    members = {
+        "[Content_Types].xml": b"<Types/>",
+        "xl/workbook.xml": b'<?xml version="1.0"?>' + padding
+        + b'<!DOCTYPE x [<!ENTITY a "aaaa">]><workbook>&a;</workbook>',
+    }  # fmt: skip
+    assert refused(zip_bytes(members), "x.xlsx") == "xlsx.dtd"
+
+
+def test_workbook_dtd_spelt_in_utf16_is_refused():
+    xml = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x SYSTEM "file:///etc/passwd"><sst/>'
+    members = {
+        "[Content_Types].xml": b"<Types/>",
+        "xl/workbook.xml": b"<workbook/>",
+        "xl/sharedStrings.xml": xml.encode("utf-16"),
+    }
+    assert b"<!DOCTYPE" not in members["xl/sharedStrings.xml"].upper()  # the old check's blind spot
+    assert refused(zip_bytes(members), "x.xlsx") == "xlsx.dtd"
+
+
+def test_workbook_part_that_is_not_xml_is_refused_but_images_pass():
+    members = {"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>",
+               "xl/media/image1.png": b"\x89PNG\r\n\x1a\n" + bytes(64)}  # fmt: skip
+    assert store_upload(zip_bytes(members), "x.xlsx").format == "xlsx"
+    members["xl/styles.xml"] = b"styles, but not XML"
+    assert refused(zip_bytes(members), "x.xlsx") == "xlsx.xml"
+
+
+def test_geopackage_with_two_layers_is_accepted_with_the_layers_listed(tmp_path):
+    path = two_layer_geopackage(tmp_path / "two.gpkg")
+    upload = store_upload(path.read_bytes(), "two.gpkg")
+    (notice,) = upload.notices
+    assert (notice.field, notice.rule, notice.severity) == ("layer", "gpkg.layers", "warning")
+    assert notice.suggestion == "equipment, boilers"
+
+
+def test_a_full_disk_is_storage_full_not_an_os_error():
+    with open("/dev/full", "wb") as out, pytest.raises(StorageFull) as error:
+        copy_upload(CSV * 10_000, out)
+    assert isinstance(error.value.__cause__, OSError)
+    assert error.value.__cause__.errno == errno.ENOSPC
+
+
+def test_an_upload_cut_short_by_a_full_disk_leaves_nothing(import_root):
+    # The file-size limit stands in for a full disk: the kernel refuses the write past it
+    # (EFBIG with SIGXFSZ ignored), half-way through the upload, as ENOSPC would.
+    import_root.mkdir(parents=True, exist_ok=True)
+    data = CSV * 20_000  # ≈ 1.3 MB
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, hard))
+    try:
+        with pytest.raises(StorageFull):
+            store_upload(data, "设备.csv")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert list(import_root.iterdir()) == []
+    assert store_upload(data, "设备.csv").size == len(data)  # and with room, it is stored

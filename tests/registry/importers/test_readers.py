@@ -8,9 +8,18 @@ import json
 import openpyxl
 import pytest
 
+from registry.importers.errors import IntakeError
 from registry.importers.intake import store_upload
 from registry.importers.readers import open_rows
 from tests.registry.importers.conftest import NAMES, POINTS, refusal, shapefile_zip, write_layer
+from tests.registry.importers.layer_files import (
+    BEIJING54_PRJ,
+    ESRI_WGS84_PRJ,
+    GCJ02_PRJ,
+    layer,
+    shapefile_with_prj,
+    two_layer_geopackage,
+)
 
 HEADER = ["设备代码", "名称", "经度", "纬度"]
 ROWS = [
@@ -175,3 +184,72 @@ def test_reading_stopped_early_leaves_no_process(tmp_path):
         child = reader._stream.watch.child
         assert child.poll() is None
     assert child.returncode is not None  # killed and reaped on close
+
+
+# --------------------------------------------------------------------------- issue 17: CRS, layers
+
+
+def mercator(points):
+    from pyproj import Transformer
+
+    to_metres = Transformer.from_crs(4326, 3857, always_xy=True)
+    return [to_metres.transform(lon, lat) for lon, lat in points]
+
+
+def refused_at_open(upload) -> IntakeError:
+    with pytest.raises(IntakeError) as error, open_rows(upload):
+        pass
+    return error.value
+
+
+@pytest.mark.parametrize("code", ["EPSG:3857", "EPSG:900913"])
+def test_web_mercator_geopackage_is_refused_by_name(tmp_path, code):
+    path = layer(tmp_path / "m.gpkg", "GPKG", crs=code, points=mercator(POINTS))
+    (finding,) = refused_at_open(store_upload(path.read_bytes(), "m.gpkg")).findings
+    assert (finding.field, finding.rule) == ("file", "crs.web_mercator")
+    assert "Web Mercator" in finding.message and "EPSG:4326" in finding.suggestion
+
+
+@pytest.mark.parametrize(
+    ("prj", "rule", "named"),
+    [
+        (GCJ02_PRJ, "crs.offset", "GCJ02"),
+        (BEIJING54_PRJ, "crs.unsupported", "EPSG:4214 Beijing 1954"),
+    ],
+)
+def test_a_prj_naming_another_geographic_crs_is_refused_naming_it(tmp_path, prj, rule, named):
+    upload = store_upload(shapefile_with_prj(tmp_path / "shp", prj), "设备.zip")
+    (finding,) = refused_at_open(upload).findings
+    assert (finding.field, finding.rule) == ("file", rule)
+    assert named in finding.message
+
+
+def test_a_web_mercator_prj_is_refused(tmp_path):
+    prj = layer(tmp_path / "m.shp", "ESRI Shapefile", crs="EPSG:3857").with_suffix(".prj")
+    assert "Mercator_Auxiliary_Sphere" in prj.read_text()  # what ArcGIS and GDAL write
+    data = shapefile_with_prj(tmp_path / "shp", prj.read_text(), points=mercator(POINTS))
+    (finding,) = refused_at_open(store_upload(data, "设备.zip")).findings
+    assert finding.rule == "crs.web_mercator"
+
+
+@pytest.mark.parametrize(("prj", "crs"), [(ESRI_WGS84_PRJ, "EPSG:4326"), (None, None)])
+def test_an_esri_wgs84_prj_or_none_is_read(tmp_path, prj, crs):
+    upload = store_upload(shapefile_with_prj(tmp_path / "shp", prj), "设备.zip")
+    reader, rows = read_all(upload)
+    assert reader.crs == crs  # None: the user declares the CRS on the job
+    assert [(r.shape.x, r.shape.y) for r in rows] == POINTS
+
+
+def test_geopackage_with_two_layers_opens_and_reads_the_layer_chosen(tmp_path):
+    upload = store_upload(two_layer_geopackage(tmp_path / "two.gpkg").read_bytes(), "two.gpkg")
+    with open_rows(upload) as reader:
+        # Accepted, with the first layer's columns for the mapping form; rows wait for a choice.
+        assert (reader.layer, reader.layers) == (None, ["equipment", "boilers"])
+        assert reader.columns == ["name", "seq"]
+        with pytest.raises(IntakeError) as error:
+            next(iter(reader))
+    assert refusal(error) == ("layer", "layer")
+    assert error.value.findings[0].suggestion == "equipment, boilers"
+    reader, rows = read_all(upload, layer="boilers")
+    assert (reader.layer, reader.columns) == ("boilers", ["名称", "序号"])
+    assert [r.values["名称"] for r in rows] == NAMES
