@@ -18,8 +18,9 @@ from ..exceptions import RegistryError
 from ..models.imports import Dataset, ImportJob
 from . import jobs
 from .errors import refuse
+from .intake import StorageFull, storage_full
 from .readers import GDAL_FORMATS
-from .views import RECENT_JOBS, ImportView, describe_job
+from .views import RECENT_JOBS, ImportView, describe_job, discard_partial_upload
 
 CRS_CHOICES = [(o.name, o.title) for o in crs.offered_on(crs.Surface.IMPORT).values()]
 ACCEPT = ".csv,.txt,.xlsx,.geojson,.json,.gpkg,.zip"
@@ -37,14 +38,16 @@ def imports_page(request: HttpRequest) -> HttpResponse:
     if not jobs.may_import(user):
         return _forbidden(request)
     errors: dict[str, list[str]] = {}
+    status = 400  # when there are errors: a refused file, or 507 when the disk is full
     form = {"dataset": Dataset.EQUIPMENT, "source": ""}
     if request.method == "POST":
-        form = {
-            "dataset": request.POST.get("dataset") or Dataset.EQUIPMENT,
-            "source": request.POST.get("source", ""),
-        }
-        upload = request.FILES.get("file")
         try:
+            # Reading the body stores a large file in a temporary one: the disk can fill here too.
+            form = {
+                "dataset": request.POST.get("dataset") or Dataset.EQUIPMENT,
+                "source": request.POST.get("source", ""),
+            }
+            upload = request.FILES.get("file")
             if upload is None:
                 refuse("file", "file.missing", "请选择文件 / choose a file to upload")
             job = jobs.create_job(
@@ -56,6 +59,11 @@ def imports_page(request: HttpRequest) -> HttpResponse:
             )
         except RegistryError as error:
             errors = {f: [p["message"] for p in items] for f, items in error.as_dict().items()}
+        except (StorageFull, OSError) as error:
+            if not storage_full(error):
+                raise
+            discard_partial_upload(request)
+            errors, status = {"file": [StorageFull.message]}, 507
         else:
             return redirect(reverse("import-page", args=[job.pk]))
     recent = ImportJob.objects.visible_to(user).order_by("-created_at", "-id")[:RECENT_JOBS]
@@ -72,7 +80,7 @@ def imports_page(request: HttpRequest) -> HttpResponse:
             for job in recent
         ],
     }
-    return render(request, "registry/imports/index.html", context, status=400 if errors else 200)
+    return render(request, "registry/imports/index.html", context, status=status if errors else 200)
 
 
 class ImportJobPage(ImportView):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
@@ -26,11 +26,13 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from accounts import audit
+from common.errors import envelope, error_dict
 
 from ..models.imports import Dataset, ImportFinding, ImportJob
 from ..validators import ERROR, WARNING
 from . import jobs, report
 from .errors import refuse
+from .intake import STORAGE_FULL_RULE, StorageFull, storage_full
 
 TAGS = ["imports"]
 RECENT_JOBS = 50
@@ -137,17 +139,36 @@ class ImportJobList(ImportView):
         responses=OpenApiTypes.OBJECT,
     )
     def post(self, request):
-        upload = request.FILES.get("file")
-        if upload is None:
-            refuse("file", "file.missing", "请选择文件 / choose a file to upload")
-        job = jobs.create_job(
-            request.user,
-            upload,
-            upload.name or "upload",
-            dataset=request.data.get("dataset") or Dataset.EQUIPMENT,
-            source=request.data.get("source") or "",
-        )
+        try:
+            # Reading the body stores a large file in a temporary one: the disk can fill here too.
+            upload = request.FILES.get("file")
+            if upload is None:
+                refuse("file", "file.missing", "请选择文件 / choose a file to upload")
+            job = jobs.create_job(
+                request.user,
+                upload,
+                upload.name or "upload",
+                dataset=request.data.get("dataset") or Dataset.EQUIPMENT,
+                source=request.data.get("source") or "",
+            )
+        except (StorageFull, OSError) as error:
+            if not storage_full(error):
+                raise
+            discard_partial_upload(request._request)
+            return self.answer(
+                envelope(error_dict({"file": StorageFull.message}, rule=STORAGE_FULL_RULE)),
+                status.HTTP_507_INSUFFICIENT_STORAGE,
+            )
         return self.answer(describe_new_job(job), status.HTTP_201_CREATED)
+
+
+def discard_partial_upload(request: HttpRequest) -> None:
+    """Remove what Django's upload handlers wrote of a body the disk could not take: the
+    temporary file is deleted when closed, not when the failed request is dropped."""
+    for handler in getattr(request, "upload_handlers", None) or ():
+        partial = getattr(handler, "file", None)
+        if partial is not None:
+            partial.close()
 
 
 class ImportJobDetail(ImportView):
