@@ -16,6 +16,7 @@ import functools
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -183,11 +184,12 @@ def cancel(job: Job) -> bool:
 
 
 class ProgressWriter:
-    """Writes a running job's progress, and so its heartbeat, from a thread of its own: a job that
-    works in one long transaction would otherwise stay invisible to the polling page until it ends.
-    At most one write every `every` seconds, none while the last is still being written; the last
-    report always goes through on `close`. Once a write finds the job no longer running, the next
-    report raises JobStopped in the job's own thread."""
+    """Writes a running job's progress and its heartbeat from a thread of its own: a job that works
+    in one long transaction would otherwise stay invisible to the polling page until it ends.
+    Progress: at most one write every `every` seconds, none while the last is still being written;
+    the last report always goes through on `close`. Heartbeat: every `heartbeat` seconds
+    (JOB_HEARTBEAT) until `close`, reports or not. Once a write finds the job no longer running,
+    the next report raises JobStopped in the job's own thread."""
 
     def __init__(
         self,
@@ -195,21 +197,32 @@ class ProgressWriter:
         *,
         every: float = PROGRESS_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        heartbeat: float | None = None,
     ):
         self.model, self.pk, self.state = type(job), job.pk, job.state
         self.every, self.clock = every, clock
         self.writes = 0  # sent to the thread
+        self.beats = 0  # heartbeats alone, sent to the thread
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job-progress")
         self._pending: Future | None = None
         self._last = float("-inf")
         self._latest: tuple[int, int | None] | None = None
         self._closed = False
+        self._stopped = False  # a write saw the job in another state
+        # The heartbeat says the process lives even while one statement or one GDAL call runs
+        # for minutes without a report: a silent job is then a dead one (the sweep, JOB_STALLED_AFTER).
+        beat = settings.JOB_HEARTBEAT.total_seconds() if heartbeat is None else heartbeat
+        self._halt = threading.Event()
+        self._beater = threading.Thread(
+            target=self._beat, args=(beat,), name="job-heartbeat", daemon=True
+        )
+        self._beater.start()
 
     def __call__(self, done: int, total: int | None = None) -> None:
         self._latest = (done, total)
-        idle = self._pending is None or self._pending.done()
-        if idle and self._pending is not None and self._pending.result() is False:
+        if self._stopped:
             raise JobStopped(f"{self.model.__name__} {self.pk} is no longer {self.state}")
+        idle = self._pending is None or self._pending.done()
         now = self.clock()
         if idle and now - self._last >= self.every:
             self._last = now
@@ -217,28 +230,39 @@ class ProgressWriter:
 
     def _send(self, done: int, total: int | None) -> None:
         self.writes += 1
-        self._pending = self._executor.submit(self._write, done, total)
+        self._pending = self._executor.submit(self._write, rows_done=done, rows_total=total)
 
-    def _write(self, done: int, total: int | None) -> bool | None:
+    def _beat(self, every: float) -> None:
+        pending: Future | None = None
+        while not self._halt.wait(every):
+            if pending is None or pending.done():  # one at a time: a slow write is not piled on
+                self.beats += 1
+                pending = self._executor.submit(self._write)
+
+    def _write(self, **fields: Any) -> bool | None:
         """Whether the job was still running: False once it is seen in another state, None when
         that cannot be told (the database failed, or the job is not visible from this thread's
         connection, e.g. not committed yet)."""
         jobs = self.model._default_manager.filter(pk=self.pk)
         try:
-            if jobs.filter(state=self.state).update(
-                rows_done=done, rows_total=total, heartbeat_at=timezone.now()
-            ):
+            if jobs.filter(state=self.state).update(heartbeat_at=timezone.now(), **fields):
                 return True
-            return False if jobs.exists() else None
+            if jobs.exists():
+                self._stopped = True
+                return False
+            return None
         except DatabaseError:
             logger.exception("progress of %s %s not recorded", self.model.__name__, self.pk)
             return None
 
     def close(self) -> None:
-        """Write the last report, wait for it, then close the thread's connection (once)."""
+        """Stop the heartbeat, write the last report, wait for it, then close the thread's
+        connection (once)."""
         if self._closed:
             return
         self._closed = True
+        self._halt.set()
+        self._beater.join()
         if self._latest is not None:
             self._send(*self._latest)
         self._executor.submit(connections.close_all)
@@ -269,17 +293,18 @@ def sweep(
     lost: str,
     stalled_after: dt.timedelta | None = None,
     now: dt.datetime | None = None,
+    among: QuerySet | None = None,
 ) -> list[int]:
     """Fail the jobs nothing will finish and answer their keys (their kind removes what they left).
     `abandoned`: running in a process that has ended (looked up on this host), or silent for
-    `stalled_after` (settings.JOB_STALLED_AFTER: a worker on another host, or hung); queued without
-    a task that long (the request meant to run it ended). `lost`: queued for a task the queue has
-    finished, or started that long ago, without running the job."""
+    `stalled_after` (settings.JOB_STALLED_AFTER, a few missed heartbeats: a worker killed on
+    another host, hung, or cut off from the database); queued without a task that long (the request
+    meant to run it ended). `lost`: queued for a task the queue has finished, or started that long
+    ago, without running the job. `among`: only these jobs (one user's, one job: a read of them)."""
     now = now or timezone.now()
     stalled = now - (stalled_after or settings.JOB_STALLED_AFTER)
-    jobs = model._default_manager.annotate(
-        seen=Coalesce("heartbeat_at", "started_at", "created_at")
-    )
+    base = model._default_manager.all() if among is None else among
+    jobs = base.annotate(seen=Coalesce("heartbeat_at", "started_at", "created_at"))
     running = jobs.filter(state__in=model.RUNNING_STATES)
     dead = [
         (pk, state)
@@ -289,7 +314,7 @@ def sweep(
     dead += jobs.filter(state=JobState.QUEUED, task_id="", seen__lt=stalled).values_list(
         "pk", "state"
     )
-    queued = model._default_manager.filter(state=JobState.QUEUED).exclude(task_id="")
+    queued = base.filter(state=JobState.QUEUED).exclude(task_id="")
     tasks = DBTaskResult.objects.filter(id__in=list(queued.values_list("task_id", flat=True)))
     gone = tasks.filter(
         Q(status__in=[TaskResultStatus.FAILED, TaskResultStatus.SUCCESSFUL])

@@ -35,7 +35,7 @@ from django_tasks import task
 
 from accounts import audit
 from accounts.models import User
-from common import jobs
+from common import db, jobs
 from exports.core import (
     CHUNK_ROWS,
     TEMP_PREFIX,
@@ -189,6 +189,8 @@ def run_export(job_id: int, *, scratch: Path | None = None) -> ExportJob | None:
         return fail_export(job, "; ".join(f"{k}: {v}" for k, v in error.errors.items()))
     except Exception as error:
         logger.exception("export job %s failed", job.pk)
+        if db.statement_cancelled(error):
+            return fail_export(job, db.timeout_message())
         # The class tells support where to look; the message may hold server paths: log only.
         return fail_export(
             job,
@@ -244,7 +246,11 @@ def cancel_export(job: ExportJob, *, acting_user: User) -> bool:
 
 
 def expire_exports(*, requester: User | None = None, now: dt.datetime | None = None) -> int:
-    """Delete the files of done jobs past their expiry and mark them expired."""
+    """Delete the files of done jobs past their expiry and mark them expired. For a requester
+    (before their jobs are shown), their jobs whose worker stopped are failed too: a killed
+    export reads as failed within a few heartbeats, not at the next clean."""
+    if requester is not None:
+        fail_abandoned_exports(now=now, requester=requester)
     done = ExportJob.objects.filter(state=State.DONE, expires_at__lte=now or timezone.now())
     if requester is not None:
         done = done.filter(requester=requester)
@@ -264,16 +270,18 @@ ABANDONED = (
 LOST = "后台任务未能运行此导出，请重新导出 / the background worker lost this export: start it again"
 
 
-def fail_abandoned_exports(*, now: dt.datetime | None = None) -> int:
-    """Fail the jobs nothing will finish (the kernel's sweep, with EXPORT_STALLED_AFTER: a worker
-    killed, crashed or hung, a web request cut off, a task the queue lost) and remove their
-    directories, half-written and scratch files included."""
+def fail_abandoned_exports(*, now: dt.datetime | None = None, requester: User | None = None) -> int:
+    """Fail the jobs (of `requester`, if given) nothing will finish (the kernel's sweep, with
+    EXPORT_STALLED_AFTER: a worker killed, crashed, hung or cut off from the database, a web
+    request cut off, a task the queue lost) and remove their directories, half-written and
+    scratch files included."""
     failed = jobs.sweep(
         ExportJob,
         abandoned=ABANDONED,
         lost=LOST,
         stalled_after=settings.EXPORT_STALLED_AFTER,
         now=now,
+        among=None if requester is None else ExportJob.objects.filter(requester=requester),
     )
     for pk in failed:
         _remove_files(pk)
@@ -291,7 +299,7 @@ def _stale(path: Path, before: float) -> bool:
 def clean_exports(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Everything that should no longer be on disk: expired files, abandoned jobs, the directories
     of failed, expired or deleted jobs, and scratch directories of exports killed in a request
-    (in the system's temporary folder, untouched for EXPORT_STALLED_AFTER)."""
+    (in the system's temporary folder, untouched for EXPORT_SCRATCH_STALE_AFTER)."""
     now = now or timezone.now()
     report = {
         "expired": expire_exports(now=now),
@@ -310,7 +318,9 @@ def clean_exports(*, now: dt.datetime | None = None) -> dict[str, int]:
             if entry.is_dir() and entry.name not in keep:
                 shutil.rmtree(entry, ignore_errors=True)
                 report["orphans"] += 1
-    before = (now - settings.EXPORT_STALLED_AFTER).timestamp()
+    # Not EXPORT_STALLED_AFTER (a few heartbeats): a live request's export may leave its scratch
+    # files untouched longer while one statement runs.
+    before = (now - settings.EXPORT_SCRATCH_STALE_AFTER).timestamp()
     for entry in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
         with contextlib.suppress(FileNotFoundError):  # another cleaner was faster
             if entry.is_dir() and _stale(entry, before):
@@ -340,10 +350,12 @@ def _scratch_files_in(directory: Path) -> Iterator[None]:
 @task()
 def export_in_background(job_id: int) -> None:
     """The worker's entry for a queued export: old jobs expire and dead ones fail first, then
-    this one runs with its scratch files inside its own directory."""
+    this one runs with its scratch files inside its own directory, its transactions under the
+    job bounds (JOB_STATEMENT_TIMEOUT), not a request's."""
     started = time.monotonic()
     expire_exports()
     fail_abandoned_exports()
-    job = run_export(job_id, scratch=job_directory(job_id) / SCRATCH)
+    with db.long_statements():
+        job = run_export(job_id, scratch=job_directory(job_id) / SCRATCH)
     if job is not None:
         logger.info("export job %s %s in %.1f s", job.pk, job.state, time.monotonic() - started)

@@ -37,6 +37,21 @@ if env.bool("DATABASE_POOL", default=True):
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# A connection the server dropped (restart, failover, pg_terminate_backend) is tested before a
+# request or the worker's next poll uses it, and replaced: the pool checks it on checkout, a kept
+# connection (CONN_MAX_AGE) is checked once a request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Bounds on every statement and on a transaction left idle, in seconds (0: none). A request's
+# statements stay short; the worker raises both for its jobs' own transactions (JOB_STATEMENT_TIMEOUT,
+# common/db.py). Given to the server at connect (libpq `options`), after any the URL carries.
+DATABASE_STATEMENT_TIMEOUT = env.float("DATABASE_STATEMENT_TIMEOUT", default=30)
+DATABASE_IDLE_IN_TRANSACTION_TIMEOUT = env.float("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", default=60)
+_timeouts = (
+    f"-c statement_timeout={int(DATABASE_STATEMENT_TIMEOUT * 1000)} "
+    f"-c idle_in_transaction_session_timeout={int(DATABASE_IDLE_IN_TRANSACTION_TIMEOUT * 1000)}"
+)
+_options = DATABASES["default"].setdefault("OPTIONS", {})
+_options["options"] = f"{_options.get('options', '')} {_timeouts}".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
@@ -298,3 +313,30 @@ EXCHANGE_PULL_TIMEOUT = env.float("EXCHANGE_PULL_TIMEOUT", default=60)
 # Imports (issue 7): upload directories of jobs neither running nor finished are removed by
 # `manage.py clean_imports` after this many days (docs/import.md).
 IMPORT_KEEP_DAYS = env.int("IMPORT_KEEP_DAYS", default=7)
+
+# Issue 17, bounded work. The worker's jobs (an export, an import's dry run or commit) run long
+# transactions: each one they open raises the bounds above for itself (SET LOCAL, common/db.py).
+JOB_STATEMENT_TIMEOUT = env.float("JOB_STATEMENT_TIMEOUT", default=600)
+JOB_IDLE_IN_TRANSACTION_TIMEOUT = env.float("JOB_IDLE_IN_TRANSACTION_TIMEOUT", default=300)
+# A running job's worker writes a heartbeat this often, whether or not its rows move (common/jobs.py).
+JOB_HEARTBEAT = dt.timedelta(seconds=env.float("JOB_HEARTBEAT_SECONDS", default=5))
+# A running job silent for four beats has a dead worker: the sweep (at the next claim, and when its
+# state is read) fails it then. These replace the 30-minute defaults above; the variables still win.
+JOB_STALLED_AFTER = dt.timedelta(
+    minutes=env.float("JOB_STALLED_MINUTES", default=4 * JOB_HEARTBEAT.total_seconds() / 60)
+)
+EXPORT_STALLED_AFTER = dt.timedelta(
+    minutes=env.float("EXPORT_STALLED_MINUTES", default=JOB_STALLED_AFTER.total_seconds() / 60)
+)
+# A scratch directory an export inside a web request made in the system's temporary folder is
+# taken for abandoned once untouched this long (exports/jobs.py clean_exports): no job row tells.
+EXPORT_SCRATCH_STALE_AFTER = dt.timedelta(
+    minutes=env.float("EXPORT_SCRATCH_STALE_MINUTES", default=30)
+)
+# Per user: uploads still open (not committed, failed or cancelled, and kept), dry runs and
+# commits queued or running at once; and rows in one file. Past them: 429 and 400 naming the limit.
+IMPORT_MAX_OPEN_UPLOADS = env.int("IMPORT_MAX_OPEN_UPLOADS", default=20)
+IMPORT_MAX_ACTIVE_RUNS = env.int("IMPORT_MAX_ACTIVE_RUNS", default=2)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=500_000)
+# Last, so that it sees a view's database failure first (common/db.py).
+MIDDLEWARE = [*MIDDLEWARE, "common.db.DatabaseFailureMiddleware"]
