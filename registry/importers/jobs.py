@@ -17,8 +17,9 @@ import datetime as dt
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from django.conf import settings
 from django.db import transaction
@@ -28,11 +29,12 @@ from django_tasks import task
 
 from accounts import audit
 from accounts.models import Role, User
-from common import jobs
+from common import db, jobs
 from geo import crs
 from registry.synthetic.copy import copy_rows
 
 from ..models.imports import Dataset, ImportFinding, ImportJob, SavedMapping
+from ..validators import ERROR, Finding
 from .elements import elements_of
 from .errors import IntakeError, refuse
 from .intake import StoredUpload, discard_upload, load_upload, store_upload
@@ -54,6 +56,70 @@ FINISHED_KEPT = dt.timedelta(days=1)
 # A directory without a job younger than this is an upload still being recorded.
 ORPHAN_GRACE = dt.timedelta(hours=1)
 FINDING_COLUMNS = ("job_id", "row", "column", "value", "rule", "severity", "message", "suggestion")
+# An upload in these states holds nothing open: its file goes with the next clean.
+ENDED = (State.COMMITTED, State.FAILED, State.CANCELLED)
+
+
+class LimitReached(IntakeError):
+    """A user at one of their import limits (IMPORT_MAX_OPEN_UPLOADS, IMPORT_MAX_ACTIVE_RUNS):
+    nothing was stored or queued. Too many requests (429), not a wrong one: one of their jobs
+    ending lifts it."""
+
+    status = 429
+
+
+def _at_limit(field: str, rule: str, message: str, suggestion: str = "") -> NoReturn:
+    raise LimitReached([Finding(field, rule, message, ERROR, suggestion)])
+
+
+def check_open_uploads(user: User) -> None:
+    """Refuse a new upload while the user has IMPORT_MAX_OPEN_UPLOADS files neither committed,
+    failed nor cancelled (and still kept: IMPORT_KEEP_DAYS)."""
+    limit = settings.IMPORT_MAX_OPEN_UPLOADS
+    kept = timezone.now() - dt.timedelta(days=settings.IMPORT_KEEP_DAYS)
+    open_uploads = ImportJob.objects.filter(requester=user, created_at__gte=kept)
+    if open_uploads.exclude(state__in=ENDED).count() >= limit:
+        _at_limit(
+            "file",
+            "limit.open_uploads",
+            f"您已有 {limit} 个上传的文件尚未入库或取消（上限），请先处理或取消其中一个 / {limit} of "
+            "your uploads are neither committed nor cancelled (the limit): finish or cancel one "
+            "first",
+        )
+
+
+def check_active_runs(user: User, *, besides: ImportJob) -> None:
+    """Refuse to queue a dry run or commit while IMPORT_MAX_ACTIVE_RUNS of the user's are queued or
+    running: one user's files do not fill the worker's queue ahead of everyone else's."""
+    limit = settings.IMPORT_MAX_ACTIVE_RUNS
+    active = ImportJob.objects.filter(requester=user, state__in=RUNNING).exclude(pk=besides.pk)
+    if active.count() >= limit:
+        _at_limit(
+            "job",
+            "limit.active_runs",
+            f"您已有 {limit} 个试运行或入库在排队或进行（上限），请等其中一个完成 / {limit} of your "
+            "dry runs or commits are queued or running (the limit): wait for one to finish",
+        )
+
+
+def rows_bounded(
+    progress: Callable[[int, int | None], None], limit: int | None = None
+) -> Callable[[int, int | None], None]:
+    """The run's progress reports, refusing the file once it is past IMPORT_MAX_ROWS rows (the
+    rows are counted as they are read: the run stops there, its transaction rolled back)."""
+    limit = settings.IMPORT_MAX_ROWS if limit is None else limit
+
+    def report(done: int, total: int | None = None) -> None:
+        if done > limit or (total or 0) > limit:
+            refuse(
+                "file",
+                "limit.rows",
+                f"文件超过 {limit} 行（上限），未写入任何数据，请拆分为多个文件 / the file has more "
+                f"than {limit} rows (the limit): nothing was written; split it into several files",
+            )
+        progress(done, total)
+
+    return report
 
 
 def may_import(user: User) -> bool:
@@ -79,6 +145,7 @@ def create_job(
     """Store an uploaded file and record it as a job, with its columns and a proposed mapping."""
     dataset = _dataset(dataset)
     source = (source or "").strip()[:64]
+    check_open_uploads(user)  # before the file is stored
     upload = store_upload(data, original_name)
     try:
         with open_rows(upload) as rows:
@@ -86,6 +153,9 @@ def create_job(
         saved = saved_mapping(user, source, dataset)
         declared = LAYER_CRSS.get(layer_crs or "")
         with transaction.atomic():
+            # Again under the uploader's row lock: two uploads at once do not both pass.
+            list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+            check_open_uploads(user)
             job = ImportJob.objects.create(
                 requester=user,
                 token=upload.token,
@@ -252,6 +322,9 @@ def request_run(job: ImportJob, *, commit: bool, acting_user: User) -> ImportJob
     )
     if problems:
         raise IntakeError(problems)
+    # Under the requester's row lock: two requests at once do not both pass the limit.
+    list(User.objects.select_for_update().filter(pk=job.requester_id).values_list("pk"))
+    check_active_runs(job.requester, besides=job)
     jobs.enqueue(job, import_in_background, job.pk, commit)
     return job
 
@@ -283,7 +356,11 @@ def run_import_job(job_id: int, commit: bool) -> ImportJob | None:
             encoding=job.dbf_encoding or None,
         )
         outcome = run_import(
-            upload, request, acting_user=job.requester, commit=commit, progress=progress
+            upload,
+            request,
+            acting_user=job.requester,
+            commit=commit,
+            progress=rows_bounded(progress),
         )
     except jobs.JobStopped:  # cancelled, or taken for dead: its state says so already
         job.refresh_from_db()
@@ -292,6 +369,8 @@ def run_import_job(job_id: int, commit: bool) -> ImportJob | None:
         return fail_import(job, "; ".join(f.message for f in error.findings))
     except Exception as error:
         logger.exception("import job %s failed", job.pk)
+        if db.statement_cancelled(error):
+            return fail_import(job, db.timeout_message())
         return fail_import(
             job,
             f"导入出错（{type(error).__name__}），详情见服务器日志中的导入任务 {job.pk} / the import "
@@ -402,19 +481,23 @@ ABANDONED = (
 LOST = "后台任务未能运行此导入，请重新运行 / the background worker lost this import: run it again"
 
 
-def fail_abandoned_imports(*, now: dt.datetime | None = None) -> int:
-    """Fail the jobs nothing will finish (the kernel's sweep, with JOB_STALLED_AFTER: a worker
-    killed or hung, a task the queue lost). A run's writes were in its transaction: nothing of it
-    is left but the state, failed here."""
-    return len(jobs.sweep(ImportJob, abandoned=ABANDONED, lost=LOST, now=now))
+def fail_abandoned_imports(*, now: dt.datetime | None = None, requester: User | None = None) -> int:
+    """Fail the jobs (of `requester`, if given: before their jobs are shown) nothing will finish
+    (the kernel's sweep, with JOB_STALLED_AFTER, a few missed heartbeats: a worker killed, hung or
+    cut off from the database, a task the queue lost). A run's writes were in its transaction:
+    nothing of it is left but the state, failed here."""
+    among = None if requester is None else ImportJob.objects.filter(requester=requester)
+    return len(jobs.sweep(ImportJob, abandoned=ABANDONED, lost=LOST, now=now, among=among))
 
 
 @task()
 def import_in_background(job_id: int, commit: bool) -> None:
-    """The worker's entry for a queued dry run or commit; jobs abandoned by a dead worker fail first."""
+    """The worker's entry for a queued dry run or commit; jobs abandoned by a dead worker fail first.
+    Its transactions run under the job bounds (JOB_STATEMENT_TIMEOUT), not a request's."""
     started = time.monotonic()
     fail_abandoned_imports()
-    job = run_import_job(job_id, commit)
+    with db.long_statements():
+        job = run_import_job(job_id, commit)
     if job is not None:
         logger.info("import job %s %s in %.1f s", job.pk, job.state, time.monotonic() - started)
 
