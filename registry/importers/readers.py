@@ -255,8 +255,12 @@ def _layer_not_chosen(layers: list[str]) -> Iterator[SourceRow]:
 
 # --------------------------------------------------------------------------- the layer's CRS
 
-# Read as they are: the two systems SEGIS stores without a shift (geo/crs.py).
-LAYER_CRSS = {"EPSG:4326": "EPSG:4326", "OGC:CRS84": "EPSG:4326", "EPSG:4490": "EPSG:4490"}
+# Read as they are: the two systems SEGIS stores without a shift (geo/crs.py), and their 3D forms
+# (GDAL reports a GeoJSON with heights as EPSG:4979); heights are kept as given.
+LAYER_CRSS = {
+    "EPSG:4326": "EPSG:4326", "OGC:CRS84": "EPSG:4326", "EPSG:4979": "EPSG:4326",
+    "OGC:CRS84h": "EPSG:4326", "EPSG:4490": "EPSG:4490", "EPSG:4480": "EPSG:4490",
+}  # fmt: skip
 WEB_MERCATOR_CODES = {"EPSG:3857", "EPSG:900913", "EPSG:3785", "EPSG:102100", "EPSG:102113",
                       "ESRI:102100", "ESRI:102113"}  # fmt: skip
 WEB_MERCATOR_NAMES = re.compile(r"web.?mercator|pseudo.?mercator|mercator.auxiliary.sphere", re.I)

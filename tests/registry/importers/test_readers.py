@@ -253,3 +253,15 @@ def test_geopackage_with_two_layers_opens_and_reads_the_layer_chosen(tmp_path):
     reader, rows = read_all(upload, layer="boilers")
     assert (reader.layer, reader.columns) == ("boilers", ["名称", "序号"])
     assert [r.values["名称"] for r in rows] == NAMES
+
+
+def test_a_layer_with_heights_is_read_in_its_2d_crs(tmp_path):
+    features = [
+        {"type": "Feature", "properties": {"name": n},
+         "geometry": {"type": "Point", "coordinates": [*p, 1120.5]}}
+        for n, p in zip(NAMES, POINTS, strict=True)
+    ]  # fmt: skip
+    data = json.dumps({"type": "FeatureCollection", "features": features}).encode()
+    reader, rows = read_all(store_upload(data, "x.geojson"))
+    assert reader.crs == "EPSG:4326"  # GDAL says EPSG:4979, WGS 84 with heights
+    assert [(r.shape.x, r.shape.y, r.shape.z) for r in rows] == [(*p, 1120.5) for p in POINTS]
