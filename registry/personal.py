@@ -90,6 +90,10 @@ PERSONAL_FIELDS: dict[str, dict[str, Mask]] = {
 }
 
 
+# The personal fields a record's label (its str) shows, as autocompletes list it.
+LABEL_FIELDS: dict[str, tuple[str, ...]] = {"registry.Person": ("name",)}
+
+
 def fields_of(model: type[Model] | Model) -> dict[str, Mask]:
     """The personal fields of a model (class or instance), each with its mask."""
     return PERSONAL_FIELDS.get(model._meta.label, {})

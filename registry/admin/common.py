@@ -161,6 +161,24 @@ class PersonalDataAdminMixin:
             self._audit_reads(request, [obj], fields, "admin change page")
         return response
 
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        # An autocomplete answer lists records by label; the page it serves is what was read.
+        label = personal.LABEL_FIELDS.get(self.model._meta.label, ())
+        match = getattr(request, "resolver_match", None)
+        if not label or match is None or match.url_name != "autocomplete":
+            return super().get_paginator(
+                request, queryset, per_page, orphans, allow_empty_first_page
+            )
+        audit = self._audit_reads
+
+        class AuditedPaginator(self.paginator):
+            def page(self, number):
+                page = super().page(number)
+                audit(request, page.object_list, label, "admin autocomplete")
+                return page
+
+        return AuditedPaginator(queryset, per_page, orphans, allow_empty_first_page)
+
     def _audit_reads(self, request, records, fields, purpose: str) -> None:
         for obj in records:
             shown = personal.shown_in_full(request.user, obj, fields)

@@ -199,6 +199,14 @@ def test_supervisor_change_page_shows_full_phone_and_audits_once(as_staff, peopl
     assert rows[0].region_code == XINGQING
 
 
+def test_supervisor_autocomplete_of_people_is_audited(as_staff, people):
+    response = autocomplete(as_staff("xingqing"), "inspection", "inspector", "王")
+    assert [r["text"] for r in response.json()["results"]] == [INSPECTOR]
+    (row,) = reads()
+    assert (row.model, row.object_pk) == ("registry.Person", str(people["inspection"].inspector_id))
+    assert row.after == {"fields": ["name"], "purpose": "admin autocomplete"}
+
+
 def test_supervisor_may_filter_on_the_phone(as_staff, people):
     client = as_staff("xingqing")
     url = changelist(type(people["unit"]))
