@@ -76,9 +76,10 @@ def main() -> int:
         if request["format"] == "geojson":
             _vet_geojson(request["path"])
         layer, layers = _layer(pyogrio, request)
-        # Several layers and none chosen: the first one's columns only, so the upload is accepted
-        # and the user can pick; its rows wait for the choice.
+        # Several layers and none chosen: no rows, only every layer's columns, so the upload is
+        # accepted and the user maps the columns of the layer they pick; the rows wait for it.
         chosen = request.get("layer") is not None or len(layers) == 1
+        columns = [] if chosen else _all_columns(pyogrio, request["path"], layers)
         with pyogrio.open_arrow(
             request["path"],
             layer=layer,
@@ -93,6 +94,7 @@ def main() -> int:
                 b"segis.encoding": (meta.get("encoding") or "").encode(),
                 b"segis.layer": (layer or "").encode() if chosen else b"",
                 b"segis.layers": json.dumps(layers, ensure_ascii=False).encode(),
+                b"segis.columns": json.dumps(columns, ensure_ascii=False).encode(),
                 b"segis.sandboxed": b"1" if sandboxed else b"0",
             })  # fmt: skip
             out = pa.ipc.new_stream(sys.stdout.buffer, schema)
@@ -210,6 +212,16 @@ def _allowed_crs(crs) -> bool:
         return properties.get("name") in GEOJSON_CRS_NAMES
     # The GeoJSON 2008 draft's form, {"type": "EPSG", "properties": {"code": 4326}}.
     return crs.get("type") == "EPSG" and properties.get("code") in GEOJSON_CRS_CODES
+
+
+def _all_columns(pyogrio, path: str, layers: list[str]) -> list[str]:
+    """The columns of every layer, each once, in the order the layers and their fields come."""
+    columns: list[str] = []
+    for name in layers:
+        for column in pyogrio.read_info(path, layer=name)["fields"]:
+            if str(column) not in columns:
+                columns.append(str(column))
+    return columns
 
 
 def _layer(pyogrio, request: dict) -> tuple[str, list[str]]:

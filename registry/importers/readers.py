@@ -240,7 +240,8 @@ def _open_gdal(reader: RowReader, layer: str | None, encoding: str | None) -> No
     reader.layers = json.loads(meta.get("segis.layers") or "[]")
     reader.sandboxed = meta.get("segis.sandboxed") == "1"
     if reader.layer is None:
-        # Several layers, none chosen: the columns are the first one's, for the mapping form.
+        # Several layers, none chosen: every layer's columns for the mapping form, no rows.
+        reader.columns = json.loads(meta.get("segis.columns") or "[]")
         reader._rows = _layer_not_chosen(reader.layers)
     else:
         reader._rows = _gdal_rows(stream, reader.columns, geometry)

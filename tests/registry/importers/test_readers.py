@@ -243,9 +243,9 @@ def test_an_esri_wgs84_prj_or_none_is_read(tmp_path, prj, crs):
 def test_geopackage_with_two_layers_opens_and_reads_the_layer_chosen(tmp_path):
     upload = store_upload(two_layer_geopackage(tmp_path / "two.gpkg").read_bytes(), "two.gpkg")
     with open_rows(upload) as reader:
-        # Accepted, with the first layer's columns for the mapping form; rows wait for a choice.
+        # Accepted, with every layer's columns for the mapping form; rows wait for a choice.
         assert (reader.layer, reader.layers) == (None, ["equipment", "boilers"])
-        assert reader.columns == ["name", "seq"]
+        assert reader.columns == ["name", "seq", "名称", "序号"]
         with pytest.raises(IntakeError) as error:
             next(iter(reader))
     assert refusal(error) == ("layer", "layer")

@@ -65,14 +65,17 @@ def test_a_geopackage_with_two_layers_is_imported_from_the_layer_picked(users, t
     job = response.json()
     (notice,) = job["notices"]
     assert (notice["rule"], notice["suggestion"]) == ("gpkg.layers", "notes, devices")
-    assert job["columns"] == ["说明"]  # the first layer's, until one is picked
-    mapping = {k: v for k, v in MAPPING.items() if k not in ("lon", "lat")}
-    # The mapping names the devices' columns: without the layer they are not there.
+    assert job["columns"] == ["说明", *DEVICE_COLUMNS]  # every layer's, until one is picked
+    mapping = {k: v for k, v in MAPPING.items() if k not in ("lon", "lat", "device_code")}
+    # The layer picked is read again: a column only the other layer has is refused.
     refused = client.post(
-        job["urls"]["mapping"], {"mapping": mapping}, content_type="application/json"
+        job["urls"]["mapping"],
+        {"mapping": {**mapping, "device_code": "说明"}, "layer": "devices"},
+        content_type="application/json",
     )
     assert refused.status_code == 400
     assert refused.json()["errors"]["mapping"][0]["rule"] == "mapping.column"
+    mapping["device_code"] = MAPPING["device_code"]
 
     picked = client.post(
         job["urls"]["mapping"],
