@@ -159,7 +159,11 @@ def _csv_rows(rows, columns: list[str]) -> Iterator[SourceRow]:
 
 def _open_xlsx(reader: RowReader, sheet: str | None) -> None:
     import openpyxl
+    from django.core.exceptions import ImproperlyConfigured
 
+    if not openpyxl.DEFUSEDXML:
+        # OPENPYXL_DEFUSEDXML=False would have it parse with the standard library's XML parsers.
+        raise ImproperlyConfigured("openpyxl must parse with defusedxml (OPENPYXL_DEFUSEDXML)")
     try:
         workbook = openpyxl.load_workbook(reader.upload.path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises whatever its parsers raise on a damaged part
