@@ -297,6 +297,29 @@ def test_a_gbk_csv_is_still_read_as_gbk():
     assert store_upload(data, "设备.csv").encoding == "gbk"
 
 
+def test_a_large_gbk_csv_of_short_chinese_cells_is_read_as_gbk():
+    # Short cells are where a GBK row could pass for UTF-8 by accident: none must be named.
+    hanzi = [bytes([hi, lo]).decode("gbk") for hi in range(0xB0, 0xD7) for lo in range(0xA1, 0xFF)]
+    pick = random.Random(17).choice
+    rows = [f"{i},{''.join(pick(hanzi) for _ in range(1 + i % 4))}" for i in range(20_000)]
+    data = ("序号,名称\n" + "\n".join(rows) + "\n").encode("gbk")
+    assert store_upload(data, "设备.csv").encoding == "gbk"
+
+
+def test_a_utf8_row_in_a_gbk_csv_is_refused_naming_it(import_root):
+    lines = ["名称,地址", "压力容器,西夏区", "电梯,兴庆区", "锅炉,金凤区", "叉车,永宁县"]
+    data = b"".join(
+        (line.encode() if number == 4 else line.encode("gbk")) + b"\n"
+        for number, line in enumerate([*lines, "起重机械,贺兰县银河路"], start=1)
+    )
+    with pytest.raises(IntakeError) as error:
+        store_upload(data, "设备.csv")
+    (finding,) = error.value.findings
+    assert finding.rule == "csv.row_encoding"
+    assert "第 4 行是 UTF-8" in finding.message and "Row 4 is UTF-8" in finding.message
+    assert not any(import_root.iterdir())
+
+
 def test_workbook_dtd_hidden_beyond_the_first_kilobyte_is_refused():
     padding = b"<!--" + b"x" * 4096 + b"-->"
     members = {
