@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.models import User
-from geo.functions import SimplifyPreserveTopology
+from geo.functions import SimplifyPreserveTopology, has_geometry
 from geo.models import Region
 from geo.offline import add_heatmap, add_marker_cluster, offline_map
 from maps.summary import Summary
@@ -101,7 +101,7 @@ def _with_point_layers(m: folium.Map, user: User) -> folium.Map:
     overdue = (
         Equipment.objects.visible_to(user)
         .overdue()
-        .exclude(location=None)
+        .filter(has_geometry())
         .select_related("variety")
     )
     overdue_count = overdue.count()
@@ -142,7 +142,7 @@ def _with_point_layers(m: folium.Map, user: User) -> folium.Map:
             ).add_to(overdue_layer)
 
     accidents_layer = folium.FeatureGroup(name="事故 / accidents").add_to(m)
-    for accident in Accident.objects.visible_to(user).exclude(location=None)[:MAX_MARKERS]:
+    for accident in Accident.objects.visible_to(user).filter(has_geometry())[:MAX_MARKERS]:
         folium.Marker(
             (accident.location.y, accident.location.x),
             # A plain-HTML icon: Leaflet draws it with no plugin (folium's polygon markers need a CDN script).
@@ -166,9 +166,11 @@ def _with_point_layers(m: folium.Map, user: User) -> folium.Map:
         m
     )
     cluster = add_marker_cluster(resources_layer)
-    for resource in EmergencyResource.objects.visible_to(user).only(
-        "name", "resource_type", "location", "duty_hours"
-    )[:MAX_MARKERS]:
+    for resource in (
+        EmergencyResource.objects.visible_to(user)
+        .filter(has_geometry())
+        .only("name", "resource_type", "location", "duty_hours")[:MAX_MARKERS]
+    ):
         folium.Marker(
             (resource.location.y, resource.location.x),
             tooltip=f"{resource.name} · {resource.get_resource_type_display()}",

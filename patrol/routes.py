@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import User
 from geo import routing
+from geo.functions import present
 from registry.models import EquipmentStatus
 from registry.models.equipment import LifecycleEventKind
 from registry.services import change_equipment_status, record_lifecycle_event
@@ -200,9 +201,10 @@ def _locked_plan(plan_id: int, acting_user: User) -> PatrolPlan:
 def place_of(candidate: PatrolCandidate) -> Point | None:
     """Where a candidate is visited: its point, else a point on its pipeline's route."""
     device = candidate.equipment
-    if device.location is not None:
-        return device.location
-    return device.route.point_on_surface if device.route is not None else None
+    if (location := present(device.location)) is not None:
+        return location
+    route = present(device.route)
+    return route.point_on_surface if route is not None else None
 
 
 @transaction.atomic

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.models import User
+from geo.functions import has_geometry
 from geo.scoping import Scope
 from registry.models import EmergencyResource, Unit, UnitRole
 from registry.models.events import ResourceType
@@ -67,7 +68,7 @@ def pick_party(incident: Incident, tier: str) -> Party | None:
         return (
             Unit.objects.within_prefix(incident.region_id)
             .with_role(UnitRole.MAINTENANCE)
-            .filter(location__isnull=False)
+            .filter(has_geometry())
             # "Other": never the contracted unit, even when it has not been asked yet.
             .exclude(pk__in=[d.unit_id for d in asked if d.unit_id] + contracted)
             # Geodesic, as `nearby` measures; a county holds few maintenance units to rank.

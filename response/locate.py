@@ -19,6 +19,7 @@ from django.db.models.functions import Length
 
 from accounts.models import User
 from geo import crs
+from geo.functions import has_geometry, present
 from geo.models import Region
 from geo.scoping import Scope
 from registry.models import Equipment, Unit
@@ -177,12 +178,12 @@ def _not_found(field: str, text: str, what: str) -> ResponseError:
 
 
 def _equipment_place(device: Equipment) -> tuple[Point | None, str]:
-    if device.location is not None:
-        return device.location, ""
-    if device.route is not None:
-        return device.route.point_on_surface, "route"
-    if device.use_unit.location is not None:
-        return device.use_unit.location, "use_unit"
+    if (location := present(device.location)) is not None:
+        return location, ""
+    if (route := present(device.route)) is not None:
+        return route.point_on_surface, "route"
+    if (location := present(device.use_unit.location)) is not None:
+        return location, "use_unit"
     return None, ""
 
 
@@ -225,7 +226,7 @@ def by_unit(user: User, text: str, field: str = "unit") -> list[Located]:
             f"单位名称或地址应为{MIN_UNIT_TEXT}–{MAX_UNIT_TEXT}个字 / give {MIN_UNIT_TEXT} to "
             f"{MAX_UNIT_TEXT} characters of a unit's name or address",
         )
-    located = Unit.objects.visible_to(user).filter(location__isnull=False).select_related("region")
+    located = Unit.objects.visible_to(user).filter(has_geometry()).select_related("region")
     # The name reads the trigram index; the address has none, so it is searched only when no name
     # matches, and then inside the jurisdiction's rows alone.
     units = list(_best_first(located.filter(name__icontains=term), "name", term)[:MAX_MATCHES])
@@ -327,7 +328,7 @@ def at_unit(user: User, unit_id: object, field: str = "unit") -> Located:
     """A unit picked from a match list (by id): at its registered place."""
     unit = (
         Unit.objects.visible_to(user)
-        .filter(location__isnull=False, pk=_id(unit_id, field))
+        .filter(has_geometry(), pk=_id(unit_id, field))
         .select_related("region")
         .first()
     )
