@@ -1,10 +1,12 @@
-"""What each role may do, as Django permission groups kept in line with this table after every migrate."""
+"""The Django permission groups the admin reads, derived from the rights table (accounts/policy.py)
+and kept in line with it after every migrate."""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import Group, Permission
 
-from .models import Role
+from .models import PERSONAL_DATA_ROLES, Role
+from .policy import RIGHTS, Action
 
 VIEW_REGISTRY = [
     "registry.view_equipment", "registry.view_unit", "registry.view_inspection", "registry.view_lifecycleevent",
@@ -12,20 +14,41 @@ VIEW_REGISTRY = [
     "geo.view_region",
 ]  # fmt: skip
 VIEW_PERSONAL = ["registry.view_person", "registry.view_certificate"]
-
-ROLE_PERMISSIONS: dict[str, list[str]] = {
-    Role.SUPERVISOR: VIEW_REGISTRY + VIEW_PERSONAL + [
-        "registry.add_equipment", "registry.change_equipment", "registry.add_unit", "registry.change_unit",
-        "registry.add_inspection", "registry.add_accident", "registry.change_accident", "registry.add_emergencyresource",
-        "registry.change_emergencyresource", "registry.add_person", "registry.change_person", "registry.add_certificate",
-        "registry.change_certificate", "accounts.view_auditentry",
+# The admin's model permissions each action opens.
+ACTION_PERMISSIONS: dict[Action, list[str]] = {
+    Action.REGISTER: [
+        "registry.add_equipment", "registry.add_unit", "registry.add_person", "registry.add_certificate",
     ],
-    Role.INSPECTOR: VIEW_REGISTRY + ["registry.add_inspection"],
-    Role.RESPONDER: VIEW_REGISTRY + VIEW_PERSONAL + ["registry.add_accident"],
-    Role.ANALYST: VIEW_REGISTRY,
-    Role.ENTERPRISE: [],
-    Role.SYSTEM_ADMIN: [],  # system administrators are superusers
+    Action.CHANGE: [
+        "registry.change_equipment", "registry.change_unit", "registry.change_person",
+        "registry.change_certificate",
+    ],
+    Action.RECORD_INSPECTION: ["registry.add_inspection"],
+    Action.RECORD_ACCIDENT: ["registry.add_accident", "registry.change_accident"],
+    Action.MANAGE_RESOURCES: ["registry.add_emergencyresource", "registry.change_emergencyresource"],
+    Action.ADMINISTER: [
+        "accounts.add_agency", "accounts.change_agency", "accounts.add_user", "accounts.change_user",
+    ],
 }  # fmt: skip
+# Supervisors read the audit trail of their jurisdiction.
+READS_AUDIT = frozenset({Role.SUPERVISOR})
+
+
+def permissions_of(role: Role) -> list[str]:
+    """The admin permissions of a role: reading the registry (and its people, where the role may
+    read personal data), and what each of its actions opens."""
+    codenames = list(VIEW_REGISTRY) if role != Role.ENTERPRISE else []
+    if role in PERSONAL_DATA_ROLES and codenames:
+        codenames += VIEW_PERSONAL
+    for action in sorted(RIGHTS[role]):
+        codenames += ACTION_PERMISSIONS.get(action, [])
+    if role in READS_AUDIT:
+        codenames.append("accounts.view_auditentry")
+    return codenames
+
+
+# System administrators are superusers: their group holds the same, for the record.
+ROLE_PERMISSIONS: dict[str, list[str]] = {role: permissions_of(role) for role in Role}
 
 
 def group_name(role: str) -> str:

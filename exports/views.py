@@ -23,6 +23,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.response import Response
 
+from accounts import policy
 from accounts.models import User
 from common.api import error_responses
 from common.http import content_disposition, json_errors, jurisdiction_refusal
@@ -201,6 +202,7 @@ def _refill(data: QueryDict) -> str:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@policy.writes(policy.Action.EXPORT)
 def export_page(request: HttpRequest) -> HttpResponse:
     """GET: the form, filled from the query string (the map's "Export" link passes its layer,
     filters and view). POST: start the export: a small one is the response itself, a large one
@@ -234,6 +236,7 @@ def export_page(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@policy.writes(policy.Action.EXPORT, json=True)
 def estimate(request: HttpRequest) -> HttpResponse:
     """{"rows", "bytes", "seconds", "background", "file_name"}: rows as the map counts them for
     the same filters and area. POST takes the same fields (a drawn polygon outgrows a URL)."""

@@ -15,12 +15,13 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView, get_object_or_404
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.policy import Action, Allows
 from common.api import error_responses
 
 from . import coverage, routes, services
@@ -133,6 +134,7 @@ class Plans(PatrolView):
 
     model = PatrolPlan
     serializer_class = PlanRequestSerializer
+    permission_classes = [MayReadPlans, Allows(Action.PLAN)]
 
     def get_queryset(self):
         return _plans(self.request.user)
@@ -147,8 +149,6 @@ class Plans(PatrolView):
 
     @extend_schema(tags=TAGS, responses={201: PlanDetailSerializer, **ERRORS})
     def post(self, request: Request) -> Response:
-        if not may_plan(request.user):
-            raise PermissionDenied("只有监察人员可以制定巡查计划 / only supervisors plan patrols")
         data = request.data if isinstance(request.data, dict) else {}
         routing = data.get("routing")
         if routing is not None and (
@@ -202,7 +202,7 @@ class CandidateDetail(PatrolView):
 
     model = PatrolCandidate
     serializer_class = CandidateMarkSerializer
-    permission_classes = [MayPlan]
+    permission_classes = [MayPlan, Allows(Action.PLAN)]
 
     def get_queryset(self):
         return _candidates(self.request.user)
@@ -336,6 +336,7 @@ class PlanRoutes(PatrolView):
 
     model = PatrolPlan
     serializer_class = RouteRequestSerializer
+    permission_classes = [MayReadPlans, Allows(Action.PLAN)]
 
     def get_queryset(self):
         return PatrolPlan.objects.visible_to(self.request.user).defer("area")
@@ -347,8 +348,6 @@ class PlanRoutes(PatrolView):
     @extend_schema(tags=TAGS, responses={201: RoutesSerializer, **RECORD_ERRORS})
     def post(self, request: Request, pk: int) -> Response:
         plan = get_object_or_404(PatrolPlan.objects.visible_to(request.user), pk=pk)
-        if not may_plan(request.user):
-            raise PermissionDenied("只有监察人员可以安排路线 / only supervisors plan routes")
         data = request.data if isinstance(request.data, dict) else {}
         if unknown := set(data) - {"teams", "days"}:
             refuse("routes", "routes.unknown", f"未知字段 / unknown fields: {sorted(unknown)}")
@@ -369,7 +368,7 @@ class PlanReoptimise(PatrolView):
 
     model = PatrolPlan
     serializer_class = NothingSerializer
-    permission_classes = [MayPlan]
+    permission_classes = [MayPlan, Allows(Action.PLAN)]
 
     def get_queryset(self):
         return PatrolPlan.objects.visible_to(self.request.user).defer("area")
@@ -401,7 +400,7 @@ class StopMove(PatrolView):
 
     model = PatrolStop
     serializer_class = MoveSerializer
-    permission_classes = [MayPlan]
+    permission_classes = [MayPlan, Allows(Action.PLAN)]
 
     def get_queryset(self):
         return _stops(self.request.user)
@@ -438,6 +437,7 @@ class StopResult(PatrolView):
 
     model = PatrolStop
     serializer_class = StopResultSerializer
+    permission_classes = [MayReadPlans, Allows(Action.RECORD_VISIT)]
 
     def get_queryset(self):
         return _stops(self.request.user)

@@ -15,22 +15,17 @@ from django.contrib.gis.db.models.functions import IsValid
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from accounts import policy
 from accounts.models import Role
 from geo.models import Region
 from geo.scoping import ScopedQuerySet
 from registry.models import Equipment
 
-PLANNER_ROLES = frozenset({Role.SUPERVISOR, Role.SYSTEM_ADMIN})
-
 
 def may_plan(user: Any) -> bool:
-    """Supervisors plan patrols; inspectors only see the plans whose teams they are in."""
-    return bool(
-        user is not None
-        and user.is_authenticated
-        and user.jurisdiction_prefix is not None
-        and (user.is_superuser or user.role in PLANNER_ROLES)
-    )
+    """Supervisors plan patrols (accounts/policy.py); inspectors only see the plans whose teams
+    they are in."""
+    return policy.may(user, policy.Action.PLAN)
 
 
 def is_inspector(user: Any) -> bool:

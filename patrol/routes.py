@@ -18,7 +18,7 @@ from django.contrib.gis.geos import LineString, Point
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit
+from accounts import audit, policy
 from accounts.models import User
 from geo import routing
 from geo.functions import present
@@ -471,6 +471,7 @@ def record_stop_result(stop_id: int, result: StopResult, *, acting_user: User) -
     )
     if stop is None:
         raise PatrolStop.DoesNotExist
+    policy.require(acting_user, policy.Action.RECORD_VISIT)
     if not may_plan(acting_user) and not stop.route.team.members.filter(pk=acting_user.pk).exists():
         refuse(
             "user", "stop.not_member", "只有本组人员可以记录结果 / only the team records results"
@@ -507,6 +508,7 @@ def record_stop_result(stop_id: int, result: StopResult, *, acting_user: User) -
             device,
             LifecycleEventKind.SUPERVISION,
             acting_user=acting_user,
+            under=policy.Action.RECORD_VISIT,
             occurred_on=on,
             details={
                 "plan": stop.route.plan_id,
@@ -524,6 +526,7 @@ def record_stop_result(stop_id: int, result: StopResult, *, acting_user: User) -
             acting_user=acting_user,
             on=on,
             reason=f"巡查查封 / sealed on patrol (plan {stop.route.plan_id})",
+            under=policy.Action.RECORD_VISIT,
         )
     audit.record(
         acting_user,

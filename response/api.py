@@ -24,12 +24,13 @@ from rest_framework.views import APIView
 
 from accounts import audit, map_pass
 from accounts.models import Role
+from accounts.policy import Action, Allows
 from common.api import error_responses
 from geo.models import Region
 from registry.models import EmergencyResource, Equipment
 from registry.personal import phone_for
 
-from . import around, locate, nearby, services
+from . import around, locate, nearby
 from .card import equipment_card
 from .exceptions import refuse
 from .serializers import (
@@ -62,14 +63,8 @@ class MayRead(BasePermission):
         return may_read(request.user)
 
 
-class MayRespondToWrite(BasePermission):
-    """Writes only for the roles that take calls (responders, supervisors, administrators)."""
-
-    def has_permission(self, request, view) -> bool:
-        return request.method in ("GET", "HEAD", "OPTIONS") or services.may_respond(request.user)
-
-
-PERMISSIONS = [MayRead, MayRespondToWrite]
+# Writes only for the roles that take calls (accounts/policy.py).
+PERMISSIONS = [MayRead, Allows(Action.RESPOND)]
 
 
 def documented_param(name: str, description: str, **kwargs) -> OpenApiParameter:

@@ -14,8 +14,10 @@ from rest_framework.generics import GenericAPIView, get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.policy import Action, Allows
+
 from . import conversion, dispatch, locate, services
-from .api import ERRORS, PERMISSIONS, RECORD_ERRORS, TAGS, RecordView, documented_param
+from .api import ERRORS, PERMISSIONS, RECORD_ERRORS, TAGS, MayRead, RecordView, documented_param
 from .exceptions import refuse
 from .models import (
     ENDED_STATES,
@@ -298,6 +300,7 @@ class IncidentAccident(RecordView):
 
     model = Incident
     serializer_class = AccidentConversionSerializer
+    permission_classes = [MayRead, Allows(Action.RECORD_ACCIDENT)]
 
     @extend_schema(tags=TAGS, responses={200: OpenApiTypes.OBJECT, **RECORD_ERRORS})
     def get(self, request: Request, pk: int) -> Response:

@@ -8,8 +8,8 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit
-from accounts.models import Role, User
+from accounts import audit, policy
+from accounts.models import User
 from geo.models import Region
 from geo.scoping import Scope
 
@@ -26,24 +26,18 @@ from .models import (
     IncidentState,
 )
 
-# Roles that take emergency calls and move incidents along; the others may only read.
-RESPONDING_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SUPERVISOR, Role.RESPONDER})
 # Clocks of a browser and the server disagree a little: a time this far ahead is still "now".
 CLOCK_SKEW = dt.timedelta(minutes=2)
 MAX_NOTE = 2000
 
 
 def may_respond(user: User | None) -> bool:
-    return bool(
-        user is not None
-        and user.is_authenticated
-        and (user.is_superuser or user.role in RESPONDING_ROLES)
-    )
+    """The roles that take emergency calls and move incidents along (accounts/policy.py)."""
+    return policy.may(user, policy.Action.RESPOND)
 
 
 def check_actor(acting_user: User) -> None:
-    if not may_respond(acting_user):
-        refuse("user", "user.role", "您的角色不能处置事件 / your role does not handle incidents")
+    policy.require(acting_user, policy.Action.RESPOND)
 
 
 def owns(user: User, incident: Incident) -> bool:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 from rest_framework.renderers import TemplateHTMLRenderer
 from rest_framework.response import Response
 
+from accounts import policy
 from geo import crs
 
 from ..exceptions import RegistryError
@@ -32,6 +33,7 @@ def _forbidden(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@policy.writes(policy.Action.IMPORT)
 def imports_page(request: HttpRequest) -> HttpResponse:
     """GET: the upload form and the recent jobs. POST: store the file, then its job page."""
     user = request.user

@@ -25,7 +25,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from accounts import audit
+from accounts import audit, policy
 from common.errors import envelope, error_dict
 
 from ..models.imports import Dataset, ImportFinding, ImportJob
@@ -39,6 +39,7 @@ RECENT_JOBS = 50
 
 
 class MayImport(BasePermission):
+    policy_action = policy.Action.IMPORT  # to read the jobs as to write them
     message = "只有监察人员和管理员可以导入数据 / only supervisors and administrators import data"
 
     def has_permission(self, request, view) -> bool:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from accounts import audit
+from accounts import audit, policy
 from accounts.models import User
 from geo import crs
 
@@ -36,6 +36,7 @@ def record_accident(
     description: str = "",
 ) -> Accident:
     """Record an accident at a place (or at its equipment's place when none is given)."""
+    policy.require(acting_user, policy.Action.RECORD_ACCIDENT)
     raise_on_errors(
         error(name, f"{name}.negative", f"{name} 不能为负 / cannot be negative")
         for name, value in (
@@ -87,6 +88,7 @@ def register_resource(
     unit: Unit | None = None,
 ) -> EmergencyResource:
     """Register a rescue team, station or depot at its location."""
+    policy.require(acting_user, policy.Action.MANAGE_RESOURCES)
     if location is None:
         refuse("location", "location.required", "应急资源必须有位置 / a resource needs a location")
     placement = placed(location, source_crs, "", "location")

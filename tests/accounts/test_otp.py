@@ -20,7 +20,6 @@ from accounts.tokens import issue_api_token
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.urls("tests.accounts.urls"),
 ]
 
 SETUP, VERIFY = "/accounts/otp/setup/", "/accounts/otp/verify/"

@@ -80,6 +80,9 @@ ALLOWED: dict[str, str] = {
     f"{ADMIN}.sites.AdminSite.logout": "ends the requester's own session (the admin's button)",
     f"{ADMIN}.sites.AdminSite.password_change": "changes the requester's own password",
     "accounts.token_views.api_token": "makes or revokes the requester's own API token",
+    "accounts.views.PasswordChange": "changes the requester's own password",
+    "accounts.views.otp_setup": "enrols the requester's own authenticator",
+    "accounts.views.otp_verify": "verifies the requester's own one-time code",
     "django.views.i18n.set_language": "sets the requester's language cookie",
     # favicon.ico, and the admin's /<pk>/ that forwards to /<pk>/change/ (a case of its own).
     "django.views.generic.base.RedirectView": "a redirect whatever the method; writes nothing",

@@ -6,6 +6,7 @@ import datetime as dt
 import math
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.gis.geos import LineString, MultiLineString, Point
 from django.db import connection, transaction
@@ -304,9 +305,30 @@ def test_writing_outside_the_jurisdiction_is_refused(make_unit, users, acting, c
 
 
 def test_user_without_an_agency_may_not_write(make_unit):
+    """No jurisdiction, no rights (accounts/policy.py): refused before anything is checked."""
     nobody = User.objects.create_user("nobody", password="x")
     kwargs = equipment_kwargs(make_unit, acting_user=nobody)
-    expect_refusal(lambda: services.register_equipment(**kwargs), "region", "jurisdiction")
+    with pytest.raises(PermissionDenied, match="register"):
+        services.register_equipment(**kwargs)
+    assert not Equipment.objects.filter(device_code=kwargs["device_code"]).exists()
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [("supervisor", True), ("inspector", False), ("responder", False), ("analyst", False)],
+)
+def test_only_roles_that_register_may_register(make_unit, users, role, allowed):
+    """The service is the second wall behind the views: the analyst, inspector and responder of
+    the county are refused even when a caller skips the view's check."""
+    user = users["xingqing"]
+    user.role = role
+    kwargs = equipment_kwargs(make_unit, acting_user=user)
+    if allowed:
+        services.register_equipment(**kwargs)
+    else:
+        with pytest.raises(PermissionDenied):
+            services.register_equipment(**kwargs)
+    assert Equipment.objects.filter(device_code=kwargs["device_code"]).exists() is allowed
 
 
 @pytest.mark.parametrize(
@@ -927,13 +949,10 @@ def test_resource_requires_a_location():
 
 
 def test_anonymous_user_may_not_write():
-    expect_refusal(
-        lambda: services.register_resource(
+    with pytest.raises(PermissionDenied, match="emergency resources"):
+        services.register_resource(
             acting_user=AnonymousUser(),
             name="救援队",
             resource_type="rescue_team",
             location=inside(XINGQING),
-        ),
-        "region",
-        "jurisdiction",
-    )
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -154,11 +155,10 @@ def test_times_given_after_the_fact_must_follow_the_previous_step(responders, in
 
 def test_roles_that_do_not_respond_cannot_report_or_move(responders, incident, elevator):
     analyst = responders["analyst"]
-    with pytest.raises(ResponseError) as caught:
+    with pytest.raises(PermissionDenied, match="handle incidents"):
         services.change_incident_state(incident.pk, S.DISPATCHED, acting_user=analyst)
-    assert caught.value.findings[0].rule == "user.role"
     [located] = by_code(analyst, elevator.rescue_id)  # reading is allowed
-    with pytest.raises(ResponseError):
+    with pytest.raises(PermissionDenied):
         services.report_incident(located, acting_user=analyst)
 
 
