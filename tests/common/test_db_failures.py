@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import select
+import socket
 import subprocess
 import sys
 import time
@@ -29,9 +30,12 @@ from accounts.models import User
 from common import db, jobs
 from exports.jobs import export_in_background
 from exports.models import ExportJob
+from tests.conftest import free_port
+from tests.maps.test_served import production_env  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_APP = "segis-jobs-worker-test"
+SERVER_APP = "segis-jobs-served-test"
 
 
 def terminate_others() -> int:
@@ -177,6 +181,63 @@ def test_a_request_after_the_server_dropped_its_connections_answers(live_server,
     for _ in range(3):
         status, body = get(live_server.url, url, session)
         assert status == 200, body[:500]
+
+
+@pytest.fixture
+def production_server(production_env, tmp_path, transactional_db):  # noqa: F811
+    """gunicorn on config.wsgi with the production settings, whose worker keeps its connection
+    from one request to the next (CONN_MAX_AGE, no pool), on the test database over plain HTTP."""
+    port = free_port()
+    env = {
+        **production_env,
+        "SECURE_SSL_REDIRECT": "false",  # plain HTTP here, no proxy in front
+        "SEGIS_REQUIRE_OTP": "false",
+        "DATABASE_URL": f"{_database_url()}?application_name={SERVER_APP}",
+    }
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
+             "config.wsgi:application"],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            assert server.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(10)
+    print(log.read_text()[-3000:])  # shown when the test failed
+
+
+def server_backends() -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [SERVER_APP])
+        return [pid for (pid,) in cursor.fetchall()]
+
+
+def test_a_kept_connection_the_server_dropped_is_replaced_before_the_next_request(
+    production_server, signed_in
+):
+    """Production keeps a connection per gunicorn worker: dropped between two requests, it is
+    found dead by the health check at the next one's first query and replaced; none fails."""
+    user, session = signed_in
+    job = ExportJob.objects.create(requester=user, parameters={}, estimate=0, state="failed")
+    url = reverse("export-job", args=[job.pk])
+    status, body = get(production_server, url, session)
+    assert status == 200, body[:500]
+    [before] = server_backends()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [before])
+    statuses = [get(production_server, url, session)[0] for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    assert server_backends() != [before]
 
 
 @pytest.mark.django_db(transaction=True)
