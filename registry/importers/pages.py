@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from rest_framework.renderers import TemplateHTMLRenderer
 from rest_framework.response import Response
@@ -31,6 +33,13 @@ def _forbidden(request: HttpRequest) -> HttpResponse:
     return render(request, "registry/imports/forbidden.html", status=403)
 
 
+def _csrf_refusal(request: HttpRequest) -> HttpResponse | None:
+    """The CSRF middleware's own check, run by the view: it reads the form, which is where Django
+    writes a large upload to its temporary file, so a full disk must be met inside the view."""
+    return CsrfViewMiddleware(lambda request: None).process_view(request, None, (), {})
+
+
+@csrf_exempt  # from the middleware only: the view runs the same check, in its full-disk guard
 @login_required
 @require_http_methods(["GET", "POST"])
 @policy.writes(policy.Action.IMPORT)
@@ -45,6 +54,8 @@ def imports_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             # Reading the body stores a large file in a temporary one: the disk can fill here too.
+            if (refused := _csrf_refusal(request)) is not None:
+                return refused
             form = {
                 "dataset": request.POST.get("dataset") or Dataset.EQUIPMENT,
                 "source": request.POST.get("source", ""),

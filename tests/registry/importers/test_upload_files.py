@@ -173,3 +173,25 @@ def test_a_full_disk_answers_507_and_keeps_nothing(
     assert list(import_root.iterdir()) == []
     assert list(temporary.iterdir()) == []
     assert not ImportJob.objects.exists()
+
+
+def test_the_upload_page_still_checks_csrf_and_meets_a_full_disk_with_it(users, tmp_path, settings):
+    # The CSRF check reads the form, which is where a large upload is written to disk: the page
+    # runs it itself so that a full disk there is a 507 too, not the middleware's 500.
+    settings.FILE_UPLOAD_TEMP_DIR = temporary = tmp_path / "django-uploads"
+    temporary.mkdir()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(users["xingqing"])
+    path = tmp_path / "设备台账.csv"
+    path.write_bytes(("设备代码,名称\n" + "31103201202400001,兴庆区电梯一号\n" * 80_000).encode())
+    with open(path, "rb") as data:
+        assert client.post("/imports/", {"file": data}).status_code == 403  # no token
+    client.get("/imports/")
+    token = client.cookies["csrftoken"].value
+    with full_disk(), open(path, "rb") as data:
+        response = client.post("/imports/", {"file": data, "csrfmiddlewaretoken": token})
+    assert response.status_code == 507
+    assert list(temporary.iterdir()) == []
+    with open(path, "rb") as data:
+        response = client.post("/imports/", {"file": data, "csrfmiddlewaretoken": token})
+    assert response.status_code == 302
