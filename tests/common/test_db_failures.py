@@ -24,12 +24,15 @@ from django.db.utils import OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.test import Client, override_settings
 from django.urls import path, reverse
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 from psycopg import sql
 
 from accounts.models import User
 from common import db, jobs
 from exports.jobs import export_in_background
 from exports.models import ExportJob
+from registry.management.commands.run_worker import ReconnectingWorker
 from tests.conftest import free_port
 from tests.maps.test_served import production_env  # noqa: F401 (a fixture)
 
@@ -346,3 +349,21 @@ def test_the_worker_waits_out_an_outage_and_runs_the_next_job():
     finally:
         worker.terminate()
         worker.communicate(timeout=30)
+
+
+@pytest.mark.django_db
+def test_the_task_an_outage_cut_off_is_recorded_as_failed_when_the_database_is_back():
+    user = User.objects.create_user("worker-cut-off", password="pw-for-tests")
+    mine, theirs = _queued_export(user), _queued_export(user)
+    for job, worker_id in [(mine, "worker-1"), (theirs, "worker-2")]:
+        DBTaskResult.objects.filter(id=job.task_id).update(
+            status=TaskResultStatus.RUNNING, worker_ids=[worker_id]
+        )
+    worker = ReconnectingWorker(queue_names=["default"], interval=0, batch=True,
+                                backend_name="default", startup_delay=False, max_tasks=None,
+                                worker_id="worker-1", excluded_queue_names=[])  # fmt: skip
+    assert worker.fail_interrupted(OperationalError("server closed the connection")) == 1
+    cut_off = DBTaskResult.objects.get(id=mine.task_id)
+    assert cut_off.status == TaskResultStatus.FAILED
+    assert cut_off.exception_class_path == "django.db.utils.OperationalError"
+    assert DBTaskResult.objects.get(id=theirs.task_id).status == TaskResultStatus.RUNNING

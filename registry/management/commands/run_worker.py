@@ -10,7 +10,9 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connections
 from django.db.utils import InterfaceError, OperationalError
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
+from django_tasks import TaskResultStatus
 from django_tasks_db.management.commands import db_worker
+from django_tasks_db.models import DBTaskResult
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +23,8 @@ FIRST_RETRY, LAST_RETRY = 1.0, 30.0
 class ReconnectingWorker(db_worker.Worker):
     """db_worker's worker, which ends on the first database error it meets outside a task (the
     server restarted, the network went): this one drops its connections, waits and polls again.
-    A job cut off with its connection is failed by the job sweep (its heartbeat stopped)."""
+    The task it was running then is recorded as failed once the database is back; its job (an
+    export, an import) is failed by the job sweep, its heartbeat having stopped."""
 
     def __init__(self, *, retry_max: float = LAST_RETRY, **options):
         super().__init__(**options)
@@ -29,12 +32,15 @@ class ReconnectingWorker(db_worker.Worker):
         self.outages = 0
 
     def run(self) -> None:
-        delay = FIRST_RETRY
+        delay, outage = FIRST_RETRY, None
         while True:
             started = time.monotonic()
             try:
+                if outage is not None:
+                    self.fail_interrupted(outage)
                 return super().run()
             except (OperationalError, InterfaceError) as error:
+                outage = error
                 self.outages += 1
                 if time.monotonic() - started > self.retry_max:
                     delay = FIRST_RETRY  # it worked for a while: a new outage
@@ -51,6 +57,18 @@ class ReconnectingWorker(db_worker.Worker):
                 time.sleep(delay)
                 delay = min(delay * 2, self.retry_max)
                 self.startup_delay = False
+
+    def fail_interrupted(self, error: BaseException) -> int:
+        """Record as failed the task this worker was running when the database went (the queue
+        still says running, and no one else will ever end it); how many there were."""
+        interrupted = DBTaskResult.objects.filter(
+            status=TaskResultStatus.RUNNING, worker_ids__contains=[self.worker_id]
+        )
+        count = 0
+        for result in interrupted:
+            result.set_failed(error)
+            count += 1
+        return count
 
 
 class Command(db_worker.Command):
