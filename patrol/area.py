@@ -1,7 +1,7 @@
 """The area a plan covers: the planner's jurisdiction, a division inside it, or a drawn polygon.
 
-Polygons are checked by the export's parser (GeoJSON, WGS84, validity, size); WKT is turned into
-GeoJSON first so both forms meet the same rules.
+Polygons are checked by the one GeoJSON reader (geo.geojson: WGS84, validity, size); WKT is
+turned into GeoJSON first so both forms meet the same rules.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import shapely
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon
 from django.db.models import Q, QuerySet
 
-from exports.options import ExportError, parse_polygon
+from geo.geojson import GeometryError, parse_geometry
 from geo.models import Region
 from geo.scoping import Scope
 from registry.models import Equipment
@@ -22,6 +22,7 @@ from registry.models import Equipment
 from .exceptions import refuse
 
 JURISDICTION = "jurisdiction"
+POLYGONS = ("Polygon", "MultiPolygon")
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,9 @@ def _polygon_text(value: Any) -> str:
 
 def _drawn(user: Any, value: Any) -> Area:
     try:
-        polygon = _multi(parse_polygon(_polygon_text(value)))
-    except ExportError as error:
-        refuse("area", "area.polygon", error.errors["polygon"])
+        polygon = _multi(parse_geometry(_polygon_text(value), "area", kinds=POLYGONS))
+    except GeometryError as error:
+        refuse("area", "area.polygon", error.message)
     region = _own_region(user)
     if (
         region is not None
