@@ -1,8 +1,10 @@
 """Register (or update) a province this national instance pulls changes from."""
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from geo.models import Region
+from registry.exchange import keys
 from registry.models.exchange import ExchangePeer
 
 
@@ -25,3 +27,23 @@ class Command(BaseCommand):
             code=code, defaults={"base_url": url, "token": token, "name": name}
         )
         self.stdout.write(f"{'added' if created else 'updated'} exchange peer {peer}")
+        self.stdout.write(self.key_reminder(code))
+        self.stdout.write(
+            "The token expires when the province's issue_exchange_token said (365 days by "
+            "default): run this command again with the new one before then."
+        )
+
+    @staticmethod
+    def key_reminder(code: str) -> str:
+        """No key shared with the province: the pull refuses to start (docs/exchange.md)."""
+        try:
+            held = keys.key_for(code) is not None
+        except ImproperlyConfigured as error:
+            return f"{keys.ENV} is malformed here: {error}"
+        if held:
+            return f"{keys.ENV} holds a key for {code}: pages will be checked with it."
+        return (
+            f'提醒 / Reminder: no key for {code}: set {keys.ENV}="{code}=<base64 key>" (the key '
+            "the province holds under its reader's name) before pulling; until then the pull "
+            "stops with state error."
+        )
