@@ -49,6 +49,7 @@ __all__ = [
     "DEFAULT_MAX_ZOOM",
     "DEFAULT_ZOOM_START",
     "ExternalAssetError",
+    "MapScript",
     "add_heatmap",
     "OUTLINE_TOLERANCE",
     "add_marker_cluster",
@@ -285,14 +286,31 @@ def render_map_html(m: folium.Map, *, check: bool = True) -> str:
     return html
 
 
+class MapScript(SafeString):
+    """A map's ``<script>`` element; ``.js`` is its body alone, for a page whose
+    Content-Security-Policy runs an inline script only with the request's nonce:
+    ``<script nonce="{{ request.csp_nonce }}">{{ map.script.js }}</script>``."""
+
+    js: SafeString
+
+
+# folium writes inline scripts without attributes; linked ones carry src=.
+_INLINE_SCRIPT_RE = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
 def map_fragment(m: folium.Map, *, check: bool = True) -> dict[str, SafeString | str]:
     """The pieces needed to put the map in a Django template.
 
     Returns ``{"header": ..., "html": ..., "script": ..., "name": ...}``:
-    ``header`` (``<script>``/``<link>``/``<style>`` tags) goes in ``<head>``,
+    ``header`` (``<script src>``/``<link>``/``<style>`` tags) goes in ``<head>``,
     ``html`` (the map ``<div>``) where the map should appear, ``script``
-    (a ``<script>`` element) after it, e.g. at the end of ``<body>``; the three are
+    (a :class:`MapScript`) after it, e.g. at the end of ``<body>``; the three are
     marked safe.  ``name`` is the JS variable holding the ``L.map``.
+
+    The header's inline scripts (folium's ``L_NO_TOUCH`` flags, the default icon
+    paths) open ``script`` instead, so one nonce covers all the map's code; they
+    still run before any marker is made, and Leaflet reads the flags as unset,
+    which is what folium sets them to.
 
     The map ``<div>`` is ``width: 100%; height: 100%`` by default, so give its
     container a height.  folium's header also carries page-wide styles
@@ -303,10 +321,17 @@ def map_fragment(m: folium.Map, *, check: bool = True) -> dict[str, SafeString |
     header = root.header.render()
     if check:
         _check(header)
+    js = "\n".join([*_INLINE_SCRIPT_RE.findall(header), root.script.render()])
+    script = MapScript(f"<script>\n{js}\n</script>")
+    # folium's rendering of map objects we built; the text in them (popups, tooltips) is escaped
+    # where it is put on the map, so the pieces go into templates as they are.
+    script.js = mark_safe(js)  # nosec B308 B703
+    header = mark_safe(_INLINE_SCRIPT_RE.sub("", header))  # nosec B308 B703
+    html = mark_safe(root.html.render())  # nosec B308 B703
     return {
-        "header": mark_safe(header),
-        "html": mark_safe(root.html.render()),
-        "script": mark_safe(f"<script>\n{root.script.render()}\n</script>"),
+        "header": header,
+        "html": html,
+        "script": script,
         "name": m.get_name(),
     }
 
