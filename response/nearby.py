@@ -83,14 +83,14 @@ RESOURCE_COLUMNS = (
 # One type's rows, in the answer's shape: the first step orders by `<->`, the second filters to
 # the reach and orders geodesically. A statement per type, with the type as a constant, lets the
 # planner pick by the type's own statistics: the GiST order for a common type, or the type index
-# and a sort for a rare one.
+# and a sort for a rare one. A legacy empty point has no distance: it is left out.
 _RESOURCES = """
 (SELECT r.id, r.name, r.resource_type AS type, r.capability, r.duty_hours, r.address,
         r.region_id AS region, ST_X(r.location) AS lon, ST_Y(r.location) AS lat,
         r.location <-> {p} AS planar,
         ST_Distance(r.location::geography, {p}::geography) AS distance_m
  FROM ({rows}) AS r
- WHERE r.resource_type = %s {within}
+ WHERE r.resource_type = %s AND NOT ST_IsEmpty(r.location) {within}
  ORDER BY {order}
  LIMIT %s)
 """

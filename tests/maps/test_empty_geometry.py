@@ -10,12 +10,13 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from registry.models import Equipment, Unit
+from registry.models import EmergencyResource, Equipment, Unit
+from registry.models.events import ResourceType
 from tests.conftest import XINGQING, inside
 
 pytestmark = pytest.mark.django_db
 
-TABLES = (Equipment._meta.db_table, Unit._meta.db_table)
+TABLES = (Equipment._meta.db_table, Unit._meta.db_table, EmergencyResource._meta.db_table)
 
 
 def drop_empty_geometry_checks() -> None:
@@ -48,9 +49,19 @@ def legacy(make_equipment) -> dict[str, Equipment]:
     """A device and its use unit with empty locations, beside a device placed as usual."""
     placed = make_equipment(XINGQING, rescue_id="961112")
     empty = make_equipment(XINGQING, rescue_id="961111")
+    resources = [
+        EmergencyResource.objects.create(
+            name=f"救援队{i}",
+            resource_type=ResourceType.values[0],
+            location=inside(XINGQING),
+            region_id=XINGQING,
+        )
+        for i in range(2)
+    ]
     drop_empty_geometry_checks()
     make_empty(Equipment, empty.pk)
     make_empty(Unit, empty.use_unit_id)
+    make_empty(EmergencyResource, resources[0].pk)
     empty.refresh_from_db()
     assert empty.location is not None and empty.location.empty  # the legacy state, as stored
     return {"placed": placed, "empty": empty}
