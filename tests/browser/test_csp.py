@@ -92,3 +92,26 @@ def test_a_violation_is_seen(demo_site, signed_in):
     page.wait_for_function("window.__cspViolations.length > 0")
     assert page.evaluate("window.ran") is None
     assert page.evaluate("window.__cspViolations")[0].startswith("script-src")
+
+
+def test_a_debug_site_shows_the_demo_strip_and_the_map_keeps_its_height(
+    demo_site, signed_in, settings
+):
+    page = signed_in
+    heights = {}
+    for debug in (False, True):
+        settings.DEBUG = debug
+        page.goto(f"{demo_site.url}/map/")
+        page.wait_for_selector(".maplibregl-canvas")
+        assert page.locator("#demo-strip").count() == int(debug)
+        heights[debug] = page.evaluate("document.documentElement.scrollHeight")
+    strip = page.locator("#demo-strip")
+    assert strip.is_visible()
+    assert "不是生产部署" in strip.inner_text() and "not a deployment" in strip.inner_text()
+    # The strip's height comes out of the page's: the full-height map page grows no scroll.
+    assert heights[True] == heights[False]
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=ARTIFACTS / "demo-strip-map.png")
+    page.goto(f"{demo_site.url}/admin/")
+    assert page.locator("#demo-strip").is_visible()
+    assert page.evaluate("window.__cspViolations") == []
