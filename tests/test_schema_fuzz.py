@@ -45,35 +45,53 @@ def county_session(client, users, make_equipment) -> dict[str, dict[str, str]]:
     }
 
 
-@pytest.fixture
-def wsgi_schema(county_session):
+def load(client, path: str):
+    """The schema served at `path`, read as the signed-in county user, for requests to the WSGI
+    application; fuzzed with values outside it too (a limit over its maximum, a string for an
+    id): each must be refused with a 4xx, not fail."""
     from config.wsgi import application
 
+    loaded = schemathesis.openapi.from_dict(client.get(path).json())
+    loaded.app = application
+    loaded.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
     # As Django's test client does: the request signals would otherwise close the connection
     # that holds the test's transaction.
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     try:
-        schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
-        # Values outside the schema too (a limit over its maximum, a string for an id): each
-        # must be refused with a 4xx, not fail.
-        schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-        yield schema
+        yield loaded
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
 
 
-schema = schemathesis.pytest.from_fixture("wsgi_schema")
+@pytest.fixture
+def api_schema(client, county_session):
+    yield from load(client, "/api/schema/?format=json")
 
 
-@schema.parametrize()
-@hypothesis_settings(
+@pytest.fixture
+def ogc_schema(client, county_session):
+    # OGC API - Features describes itself apart (its landing page's service-desc).
+    yield from load(client, "/ogcapi/api?f=json")
+
+
+FUZZ = hypothesis_settings(
     max_examples=EXAMPLES,
     derandomize=True,
     database=None,
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_no_input_is_a_server_error(case, county_session):
+
+
+@schemathesis.pytest.from_fixture("api_schema").parametrize()
+@FUZZ
+def test_no_api_input_is_a_server_error(case, county_session):
+    case.call_and_validate(**county_session, checks=[not_a_server_error])
+
+
+@schemathesis.pytest.from_fixture("ogc_schema").parametrize()
+@FUZZ
+def test_no_ogc_api_input_is_a_server_error(case, county_session):
     case.call_and_validate(**county_session, checks=[not_a_server_error])
