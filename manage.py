@@ -6,6 +6,11 @@ import sys
 
 if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+    if sys.argv[1:2] != ["runserver"]:
+        # The statement bounds guard the web's requests: migrations, loads, cell rebuilds and the
+        # worker's queue run unbounded from the command line (the worker bounds its jobs itself).
+        os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT", "0")
+        os.environ.setdefault("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", "0")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -7,9 +7,7 @@ from axes.helpers import get_cool_off
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from common.http import json_errors
-
-from .middleware import wants_json
+from common.http import json_errors, wants_json
 
 STATUS = 429
 

@@ -24,7 +24,7 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.http import urlencode
 from django_otp import user_has_device
 
-from common.http import json_errors
+from common.http import json_errors, wants_json
 
 from . import audit
 from .models import User
@@ -54,14 +54,6 @@ def _url(name: str) -> str | None:
 
 def _exempt(request: HttpRequest, *names: str) -> bool:
     return any(request.path == _url(name) for name in ("logout", "set_language", *names))
-
-
-def wants_json(request: HttpRequest) -> bool:
-    return (
-        request.path.startswith("/api/")
-        or "application/json" in request.headers.get("Accept", "")
-        or request.headers.get("X-Requested-With") == "XMLHttpRequest"
-    )
 
 
 def _refuse(request: HttpRequest, field: str, rule: str, message: str, url: str | None):

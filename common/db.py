@@ -24,7 +24,7 @@ from django.http import HttpRequest, HttpResponse
 from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 
-from common.http import json_errors
+from common.http import json_errors, wants_json
 
 logger = logging.getLogger(__name__)
 
@@ -113,14 +113,10 @@ def statement_bound() -> float:
 # --------------------------------------------------------------------------- requests
 
 
-def _wants_json(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/") or "json" in request.headers.get("Accept", "")
-
-
 def timeout_response(request: HttpRequest) -> HttpResponse:
     """503 naming the bound: the envelope for the APIs, the message for a page."""
     message = timeout_message()
-    if _wants_json(request):
+    if wants_json(request):
         return json_errors({"request": message}, status=TIMEOUT_STATUS, rule=TIMEOUT_RULE)
     return HttpResponse(message, status=TIMEOUT_STATUS, content_type="text/plain; charset=utf-8")
 

@@ -45,6 +45,15 @@ def no_jurisdiction() -> JsonResponse:
     )
 
 
+def wants_json(request: HttpRequest) -> bool:
+    """Whether the client reads JSON (the API, a script's fetch) rather than a page."""
+    return (
+        request.path.startswith("/api/")
+        or "json" in request.headers.get("Accept", "")
+        or request.headers.get("X-Requested-With") == "XMLHttpRequest"
+    )
+
+
 def jurisdiction_refusal(request: HttpRequest) -> JsonResponse | None:
     """A 403 for an anonymous user or one without a jurisdiction; None when the user may read."""
     user = request.user

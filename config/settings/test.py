@@ -1,7 +1,15 @@
 """The test suite: a throw-away test database created by pytest-django on the same server."""
 
-from .base import *  # noqa: F403
-from .base import env
+import os
+
+# A test holds its transaction open for as long as it runs, and a busy machine may make any
+# statement slow: the suite runs without the web's bounds (tests/common/test_db_failures.py sets
+# them in processes of its own).
+os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT", "0")
+os.environ.setdefault("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", "0")
+
+from .base import *  # noqa: E402, F403
+from .base import env  # noqa: E402
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -27,8 +27,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_tasks import task
 
-from accounts import audit
-from accounts.models import Role, User
+from accounts import audit, policy
+from accounts.models import User
 from common import db, jobs
 from geo import crs
 from registry.synthetic.copy import copy_rows
@@ -46,7 +46,6 @@ from .readers import DBF_ENCODINGS, GDAL_FORMATS, open_rows
 logger = logging.getLogger(__name__)
 
 State = ImportJob.State
-IMPORTER_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SUPERVISOR})
 RUNNING = ImportJob.active_states()  # queued, validating, committing
 # The systems a file's coordinates may be declared in (Web Mercator is a display system only).
 # A layer's authority code, as the CRS it declares.
@@ -123,12 +122,8 @@ def rows_bounded(
 
 
 def may_import(user: User) -> bool:
-    """Supervisors and administrators with a jurisdiction import files; no one else."""
-    return (
-        user.is_authenticated
-        and user.jurisdiction_prefix is not None
-        and (user.is_superuser or user.role in IMPORTER_ROLES)
-    )
+    """Supervisors and administrators with a jurisdiction import files (accounts/policy.py)."""
+    return policy.may(user, policy.Action.IMPORT)
 
 
 # --------------------------------------------------------------------------- upload and mapping

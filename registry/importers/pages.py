@@ -79,6 +79,7 @@ def imports_page(request: HttpRequest) -> HttpResponse:
             errors, status = {"file": [StorageFull.message]}, 507
         else:
             return redirect(reverse("import-page", args=[job.pk]))
+    jobs.fail_abandoned_imports(requester=user)
     recent = ImportJob.objects.visible_to(user).order_by("-created_at", "-id")[:RECENT_JOBS]
     context = {
         "datasets": Dataset.choices,

@@ -111,6 +111,8 @@ class ImportView(GenericAPIView):
     pagination_class = None
 
     def get_queryset(self):
+        # A job whose worker died is shown failed as soon as its heartbeat is missed.
+        jobs.fail_abandoned_imports(requester=self.request.user)
         return ImportJob.objects.visible_to(self.request.user)
 
     def job(self, pk: int) -> ImportJob:
