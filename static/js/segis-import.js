@@ -8,6 +8,7 @@
     const NUMBER = new Intl.NumberFormat('zh-CN');
     const POLL_MS = 700;
     const SEVERITY = {error: '错误 / error', warning: '警告 / warning'};
+    const LAYERS_RULE = 'gpkg.layers';  // intake's notice of a GeoPackage with several layers
 
     // ------------------------------------------------------------------ the upload form
 
@@ -49,6 +50,9 @@
     const form = $('#mapping-form');
     let job = config.job;
     let page = 1;
+    // Every column seen: with no layer picked the page gets every layer's, so a refused layer
+    // change can still offer the columns of the layer being picked.
+    const seen = new Set(job.columns);
 
     function showErrors(problems) {
         const box = $('#mapping-errors');
@@ -56,6 +60,75 @@
             [p.field ? SegisPage.el('b', {text: `${p.field}: `}) : null, p.message,
                 p.suggestion ? SegisPage.el('span', {class: 'muted', text: ` (${p.suggestion})`}) : null])));
         box.hidden = problems.length === 0;
+    }
+
+    // The layers a user may pick: the gpkg.layers notice's suggestion ("a, b, c"), the one place
+    // the API names them.
+    function layersOf(described) {
+        const notice = (described.notices || []).find((n) => n.rule === LAYERS_RULE);
+        return notice ? notice.suggestion.split(', ').filter(Boolean) : [];
+    }
+
+    // A file with several layers: its layer is chosen from a list, not typed.
+    function offerLayers() {
+        const layers = layersOf(job);
+        const input = form.elements.layer;
+        if (!layers.length || !input || input.tagName === 'SELECT') {
+            return;
+        }
+        const select = SegisPage.el('select', {name: 'layer', id: 'layer-select', required: true}, [
+            SegisPage.el('option', {value: '', text: '— 请选择图层 / choose a layer —'}),
+            ...layers.map((name) => SegisPage.el('option', {value: name, text: name})),
+        ]);
+        select.value = layers.includes(job.layer) ? job.layer : '';
+        input.replaceWith(select);
+        const field = $('#layer-field');
+        $('.map-label', field).replaceChildren('图层 / Layer ',
+            SegisPage.el('b', {class: 'req', title: '必填 / required', text: '*'}));
+        field.classList.add('required');
+        const hint = $('#layer-choices');
+        if (hint) {
+            hint.textContent = `文件有 ${layers.length} 个图层；选择后各列表只列出该图层的列 / The file holds ${layers.length} layers; once one is chosen, the lists offer its columns only`;
+        }
+        select.addEventListener('change', async() => {
+            // Saved at once: the answer brings the layer's own columns, before any dry run.
+            if (select.value && !await save()) {
+                offerColumns([...seen]);
+                $('#mapping-errors').scrollIntoView({block: 'nearest'});  // below the lists on a phone
+            }
+        });
+    }
+
+    // Every column list offers `columns`, keeping each element's column where it still exists.
+    function offerColumns(columns, mapping) {
+        $$('select[data-element]', form).forEach((select) => {
+            const keep = (mapping || {})[select.dataset.element] || select.value;
+            select.replaceChildren(select.options[0],
+                ...columns.map((column) => SegisPage.el('option', {value: column, text: column})));
+            select.value = columns.includes(keep) ? keep : '';
+        });
+    }
+
+    // Record the mapping (with the layer): the answer holds the columns of the layer it read.
+    async function save() {
+        showErrors([]);
+        const data = chosen();
+        if (layersOf(job).length && !data.layer) {
+            showErrors([{field: 'layer', rule: 'layer', message: '文件有多个图层，请选择一个 / The file holds several layers: choose one', suggestion: layersOf(job).join(', ')}]);
+            return false;
+        }
+        try {
+            job = await SegisPage.api(urls.mapping, {body: data});
+        } catch (error) {
+            showErrors(SegisPage.problemsOf(error));
+            return false;
+        }
+        job.columns.forEach((column) => seen.add(column));
+        offerColumns(job.columns, job.mapping);
+        $('#fact-columns').textContent = String(job.columns.length);
+        $('#fact-crs').textContent = job.layer_crs || '未声明 / not stated';
+        render();
+        return true;
     }
 
     function chosen() {
@@ -175,10 +248,7 @@
         event.preventDefault();
         showErrors([]);
         $('#dry-run-button').disabled = true;
-        try {
-            job = await SegisPage.api(urls.mapping, {body: chosen()});
-        } catch (error) {
-            showErrors(SegisPage.problemsOf(error));
+        if (!await save()) {
             $('#dry-run-button').disabled = false;
             return;
         }
@@ -197,6 +267,7 @@
         page += 1;
         loadFindings();
     });
+    offerLayers();
     render();
     if (running()) {
         setTimeout(poll, POLL_MS);
