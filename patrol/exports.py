@@ -23,8 +23,7 @@ from accounts.audit import record_personal_data_read
 from accounts.models import User
 from geo.functions import SimplifyPreserveTopology
 from geo.offline import OUTLINE_TOLERANCE, add_outline, map_fragment, printed_map
-from registry import catalogue
-from registry.personal import phone_for
+from registry import catalogue, personal
 
 from .exceptions import refuse
 from .models import PatrolPlan, PatrolRoute, PatrolStop
@@ -331,8 +330,8 @@ def _use_unit(user: User, unit) -> dict | None:
         return None
     return {
         "name": unit.name,
-        "contact_name": unit.contact_name,
-        "contact_phone": phone_for(user, unit.contact_phone),
+        "contact_name": personal.value_for(user, unit, "contact_name"),
+        "contact_phone": personal.value_for(user, unit, "contact_phone"),
         "masked": not user.may_read_personal_data,
     }
 

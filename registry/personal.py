@@ -59,11 +59,6 @@ def mask_phone(value: str) -> str:
     return digits[:3] + "****" + digits[-4:] if len(digits) >= 11 else "*" * len(digits)
 
 
-def phone_for(user, phone: str) -> str:
-    """The phone as this user may see it: whole for roles that read personal data, else masked."""
-    return phone if user.may_read_personal_data else mask_phone(phone)
-
-
 def mask_name(value: str) -> str:
     """Keep the surname (the first character): 张三 → 张*, 欧阳娜娜 → 欧***."""
     value = value.strip()

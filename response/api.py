@@ -27,8 +27,8 @@ from accounts.models import Role
 from accounts.policy import Action, Allows
 from common.api import error_responses
 from geo.models import Region
+from registry import personal
 from registry.models import EmergencyResource, Equipment
-from registry.personal import phone_for
 
 from . import around, locate, nearby
 from .card import equipment_card
@@ -304,8 +304,8 @@ class ResourceContact(RecordView):
             {
                 "id": resource.pk,
                 "name": resource.name,
-                "contact_name": resource.contact_name,
-                "contact_phone": phone_for(user, resource.contact_phone),
+                "contact_name": personal.value_for(user, resource, "contact_name"),
+                "contact_phone": personal.value_for(user, resource, "contact_phone"),
                 "masked": not user.may_read_personal_data,
                 "duty_hours": resource.duty_hours,
             }

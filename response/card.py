@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from accounts.audit import record_personal_data_read
 from accounts.models import User
+from registry import personal
 from registry.models import Accident, Equipment, Unit
-from registry.personal import phone_for
 
 SHORT_LIST = 20
 CONTACT_FIELDS = ("contact_name", "contact_phone")
@@ -60,8 +60,8 @@ def _party(user: User, unit: Unit | None) -> dict | None:
         "id": unit.pk,
         "name": unit.name,
         "address": unit.address,
-        "contact_name": unit.contact_name,
-        "contact_phone": phone_for(user, unit.contact_phone),
+        "contact_name": personal.value_for(user, unit, "contact_name"),
+        "contact_phone": personal.value_for(user, unit, "contact_phone"),
         "masked": not user.may_read_personal_data,
     }
 
