@@ -107,7 +107,8 @@ class InspectionRecordSerializer(serializers.Serializer):
     conclusion = serializers.ChoiceField(choices=InspectionConclusion.choices)
     inspected_on = serializers.DateField()
     kind = serializers.ChoiceField(choices=InspectionKind.choices, default=InspectionKind.PERIODIC)
-    defects = serializers.IntegerField(min_value=0, default=0)
+    # Bounded by the column (a PositiveSmallIntegerField): a larger count is a 400, not a 500.
+    defects = serializers.IntegerField(min_value=0, max_value=32767, default=0)
     defect_notes = serializers.CharField(required=False, default="", allow_blank=True)
     report_number = serializers.CharField(
         required=False, default="", allow_blank=True, max_length=32
