@@ -122,41 +122,48 @@ NEW_REGION_MISMATCH = (
 
 # Rows of the file that repeat an earlier row: the same variety, address and use unit within
 # NEAR_METRES, unless both have a device code (two coded devices side by side are two devices).
-# Linear: rows with the same key at the same point are grouped (a hash aggregate), and only those
-# groups meet each other, through a hash join on grid cells at least NEAR_METRES wide, each cell
-# against its eight neighbours. (A self-join on the key alone compared every pair of rows sharing
-# a unit and an address: hours for a million-row ledger.)
-KEY = "variety_id, address, use_unit_name, use_unit_credit_code"
+# Linear: rows with the same key at the same point become one place (a hash aggregate); each place
+# looks for other places of its key within NEAR_METRES through the places' spatial index; each row
+# then reads its place. (A self-join on the key compared every pair of rows sharing a unit and an
+# address, and a ledger geocoded to buildings has thousands at one point: hours for a million.)
+PLACES = "import_equipment_places"
+KEY = ("variety_id", "address", "use_unit_name", "use_unit_credit_code")
+
+
+def _key(alias: str) -> str:
+    return ", ".join(f"{alias}.{name}" for name in KEY)
+
+
+FIRSTS = "import_equipment_firsts"
+NEAR_PLACES = (
+    f"DROP TABLE IF EXISTS {PLACES}, {FIRSTS}",
+    f"""CREATE TEMP TABLE {PLACES} ON COMMIT DROP AS
+        SELECT {_key("g")}, g.x, g.y, ST_SetSRID(ST_MakePoint(g.x, g.y), 4326) AS location,
+               g.first, g.first_uncoded
+        FROM (SELECT {_key("s")}, ST_X(s.location) AS x, ST_Y(s.location) AS y,
+                     min(s.row) AS first, min(s.row) FILTER (WHERE s.device_code = '') AS first_uncoded
+              FROM {STAGE} s WHERE s.location IS NOT NULL AND s.variety_id IS NOT NULL
+              GROUP BY {_key("s")}, ST_X(s.location), ST_Y(s.location)) g""",
+    f"CREATE INDEX ON {PLACES} USING gist (location)",
+    f"ANALYZE {PLACES}",
+    # Each place's first row, and first uncoded row, among itself and the places near it.
+    f"""CREATE TEMP TABLE {FIRSTS} ON COMMIT DROP AS
+        SELECT {_key("a")}, a.x, a.y, least(a.first, n.first) AS first,
+               least(a.first_uncoded, n.first_uncoded) AS first_uncoded
+        FROM {PLACES} a CROSS JOIN LATERAL (
+            SELECT min(b.first) AS first, min(b.first_uncoded) AS first_uncoded FROM {PLACES} b
+            WHERE b.location && ST_Expand(a.location, {NEAR_DEGREES})
+              AND ({_key("b")}) = ({_key("a")}) AND (b.x <> a.x OR b.y <> a.y)
+              AND ST_DWithin(a.location::geography, b.location::geography, {NEAR_METRES})) n""",
+    f"ANALYZE {FIRSTS}",
+)
 NEAR_IN_FILE = f"""
-    WITH points AS (
-        SELECT row, device_code = '' AS uncoded, {KEY}, ST_X(location) AS x, ST_Y(location) AS y
-        FROM {STAGE} WHERE location IS NOT NULL AND variety_id IS NOT NULL),
-    places AS (
-        SELECT {KEY}, x, y, min(row) AS first, min(row) FILTER (WHERE uncoded) AS first_uncoded,
-               floor(x / {NEAR_DEGREES})::bigint AS cx, floor(y / {NEAR_DEGREES})::bigint AS cy
-        FROM points GROUP BY {KEY}, x, y),
-    neighbours AS (
-        SELECT p.*, p.cx + dx AS nx, p.cy + dy AS ny
-        FROM places p, generate_series(-1, 1) dx, generate_series(-1, 1) dy),
-    near AS (
-        SELECT a.{KEY.replace(", ", ", a.")}, a.x, a.y,
-               min(b.first) AS first, min(b.first_uncoded) AS first_uncoded
-        FROM places a JOIN neighbours b
-          ON (b.{KEY.replace(", ", ", b.")}, b.nx, b.ny)
-           = (a.{KEY.replace(", ", ", a.")}, a.cx, a.cy)
-         AND (b.x <> a.x OR b.y <> a.y)
-         AND ST_DWithin(ST_SetSRID(ST_MakePoint(a.x, a.y), 4326)::geography,
-                        ST_SetSRID(ST_MakePoint(b.x, b.y), 4326)::geography, {NEAR_METRES})
-        GROUP BY a.{KEY.replace(", ", ", a.")}, a.x, a.y),
-    firsts AS (
-        SELECT {KEY}, x, y, least(p.first, n.first) AS first,
-               least(p.first_uncoded, n.first_uncoded) AS first_uncoded
-        FROM places p LEFT JOIN near n USING ({KEY}, x, y)),
-    earlier AS (
-        SELECT t.row, t.address,
-               CASE WHEN t.uncoded THEN f.first ELSE f.first_uncoded END AS first
-        FROM points t JOIN firsts f USING ({KEY}, x, y))
-    SELECT row, address, first::text FROM earlier WHERE first < row"""
+    SELECT t.row, t.address, f.first::text
+    FROM {STAGE} t JOIN {FIRSTS} p
+      ON ({_key("p")}, p.x, p.y) = ({_key("t")}, ST_X(t.location), ST_Y(t.location))
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN t.device_code = '' THEN p.first ELSE p.first_uncoded END AS first) f
+    WHERE f.first < t.row"""
 NEAR_IN_FILE_MESSAGE = (
     "与文件中另一行（建议列为其行号）位置、品种、单位、地址相同 / same place, variety, unit and "
     "address as another row of the file (its row number is the suggestion)"
@@ -440,6 +447,8 @@ class StageSql:
             "与已登记设备位置、品种、使用单位、地址相同，可能重复 / same place, variety, use unit and "
             "address as a registered device (the suggestion): possibly entered twice",
         )
+        for statement in NEAR_PLACES:
+            self.cursor.execute(statement)
         self.report(
             NEAR_IN_FILE, [], "address", "duplicate.near_in_file", WARNING, NEAR_IN_FILE_MESSAGE
         )

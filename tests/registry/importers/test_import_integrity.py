@@ -17,7 +17,13 @@ from django.db import connection, connections, transaction
 from pyproj import Geod
 
 from registry import catalogue, services
-from registry.importers.equipment.staging import NEAR_IN_FILE, NEAR_METRES, STAGE, create_stage
+from registry.importers.equipment.staging import (
+    NEAR_IN_FILE,
+    NEAR_METRES,
+    NEAR_PLACES,
+    STAGE,
+    create_stage,
+)
 from registry.importers.intake import store_upload
 from registry.importers.pipeline import ImportRequest, run_import
 from registry.models import Equipment, LifecycleEvent, Unit
@@ -334,9 +340,15 @@ def test_the_near_duplicate_check_does_work_linear_in_the_rows():
             [point.x, point.y, n],
         )
         cursor.execute(f"ANALYZE {STAGE}")
-        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {NEAR_IN_FILE}")
-        plan = cursor.fetchone()[0][0]["Plan"]
+        produced = []
+        for statement in (*NEAR_PLACES, NEAR_IN_FILE):
+            if statement.lstrip().startswith(("CREATE TEMP TABLE", "SELECT")):
+                # EXPLAIN ANALYZE runs the statement: a CREATE TABLE AS leaves its table.
+                cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}")
+                produced += plan_rows(cursor.fetchone()[0][0]["Plan"])
+            else:
+                cursor.execute(statement)
         cursor.execute(NEAR_IN_FILE)
         reported = cursor.fetchall()
-    assert max(plan_rows(plan)) <= 10 * n
+    assert max(produced) <= 10 * n
     assert len(reported) == n - 1 and {first for _, _, first in reported} == {"1"}
