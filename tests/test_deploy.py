@@ -17,6 +17,7 @@ from django.conf import settings
 from django.test import override_settings
 from django.urls import reverse
 
+from geo.offline import map_fragment, offline_map
 from maps.views import online_basemaps
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,6 +130,16 @@ def test_every_inline_script_holds_the_pages_nonce(home_page):
     assert len(inline) >= 2  # the folium map's and the page's own
     assert all(f'nonce="{nonce}"' in attributes for attributes in inline), inline
     assert "L.map(" in html
+
+
+def test_a_folium_maps_code_is_one_script_for_the_nonce():
+    """The header keeps only linked scripts and styles; its inline code opens the map's script,
+    before the map is made (the icon paths must be set before any marker)."""
+    fragment = map_fragment(offline_map(location=[38.47, 106.27]))
+    assert re.findall(r"<script\b(?![^>]*\bsrc=)", fragment["header"]) == []
+    js = fragment["script"].js
+    assert js.index("L.Icon.Default.mergeOptions") < js.index("L.map(")
+    assert fragment["script"] == f"<script>\n{js}\n</script>"
 
 
 def test_the_nonce_changes_with_each_request(client, users):
