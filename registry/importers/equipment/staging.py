@@ -428,17 +428,18 @@ class StageSql:
         )
 
     def find_near_duplicates(self) -> None:
-        near = f"""ST_DWithin(a.location, b.location, {NEAR_DEGREES})
-                   AND ST_DWithin(a.location::geography, b.location::geography, {NEAR_METRES})"""
+        # Each new row probes the registry's spatial index for its own neighbourhood: a join on
+        # the key could pair every new row of a large unit with every device it has.
         self.report(
-            f"""SELECT s.row, s.address, min(coalesce(b.device_code, b.registration_code))
-                FROM {STAGE} s JOIN registry_equipment b
-                  ON b.variety_id = s.variety_id AND b.use_unit_id = s.use_unit_id
-                 AND b.address = s.address AND (s.device_code = '' OR b.device_code IS NULL)
-                 AND {near.replace("a.location", "s.location")}
-                 AND left(b.region_id, %s) = %s
-                WHERE s.existing_id IS NULL
-                GROUP BY s.row, s.address""",
+            f"""SELECT s.row, s.address, n.code FROM {STAGE} s CROSS JOIN LATERAL (
+                    SELECT min(coalesce(b.device_code, b.registration_code)) AS code
+                    FROM registry_equipment b
+                    WHERE b.location && ST_Expand(s.location, {NEAR_DEGREES})
+                      AND b.variety_id = s.variety_id AND b.use_unit_id = s.use_unit_id
+                      AND b.address = s.address AND (s.device_code = '' OR b.device_code IS NULL)
+                      AND ST_DWithin(s.location::geography, b.location::geography, {NEAR_METRES})
+                      AND left(b.region_id, %s) = %s) n
+                WHERE s.existing_id IS NULL AND s.location IS NOT NULL AND n.code IS NOT NULL""",
             # The suggestion names the other device: only one the user may see.
             [len(self.prefix), self.prefix],
             "address",

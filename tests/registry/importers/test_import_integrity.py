@@ -13,9 +13,11 @@ import threading
 
 import numpy as np
 import pytest
+from django.contrib.gis.geos import GEOSGeometry, Point
 from django.db import connection, connections, transaction
 from pyproj import Geod
 
+from geo.models import Region
 from registry import catalogue, services
 from registry.importers.equipment.staging import (
     NEAR_IN_FILE,
@@ -31,6 +33,7 @@ from registry.synthetic.codes import certificate_number, registration_code
 from tests.conftest import XINGQING, XIXIA, inside, load_test_regions
 from tests.registry.importers.equipment_rows import HEADER, MAPPING, device_row
 
+JINFENG = "640106"  # Xingqing's neighbour in Yinchuan
 EXTRA = {"certificate_number": "使用登记证编号", "rescue_id": "96333救援识别码"}
 GEOD = Geod(ellps="WGS84")
 
@@ -352,3 +355,55 @@ def test_the_near_duplicate_check_does_work_linear_in_the_rows():
         reported = cursor.fetchall()
     assert max(produced) <= 10 * n
     assert len(reported) == n - 1 and {first for _, _, first in reported} == {"1"}
+
+
+def across_the_border() -> tuple[Point, Point]:
+    """Two points 3 m apart, one in Xingqing and one in its neighbour Jinfeng, away from any
+    third county."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT ST_AsText(d.geom) FROM geo_region a, geo_region b,
+                      ST_DumpPoints(ST_Boundary(a.boundary)) d
+               WHERE a.code = %s AND b.code = %s
+                 AND ST_DWithin(d.geom::geography, b.boundary::geography, 0.5)
+                 AND NOT EXISTS (
+                     SELECT FROM geo_region c WHERE c.level = 'county' AND c.code NOT IN (%s, %s)
+                        AND ST_DWithin(c.boundary::geography, d.geom::geography, 100))""",
+            [XINGQING, JINFENG, XINGQING, JINFENG],
+        )
+        borders = [GEOSGeometry(wkt, srid=4326) for (wkt,) in cursor.fetchall()[:20]]
+    for border in borders:
+        for azimuth in range(0, 180, 15):
+            ends = [GEOD.fwd(border.x, border.y, azimuth + turn, 1.5)[:2] for turn in (0, 180)]
+            points = [Point(x, y, srid=4326) for x, y in ends]
+            found = [getattr(Region.locate(p), "code", None) for p in points]
+            if sorted(found) == [XINGQING, JINFENG]:
+                return tuple(sorted(points, key=lambda p: found[points.index(p)]))
+    raise AssertionError("no crossing found")
+
+
+@pytest.mark.django_db
+def test_a_near_registered_device_is_suggested_only_when_the_user_may_see_it(
+    users, make_unit, make_equipment
+):
+    here, there = across_the_border()
+    unit = make_unit(JINFENG)
+    theirs = make_equipment(JINFENG, use_unit=unit, location=there, address="边界路1号")
+    row = device_row(
+        1,
+        **{
+            "设备代码": "",
+            "注册代码": registration_code("3110", XINGQING, dt.date(2015, 3, 1), 1),
+            "经度": f"{here.x:.7f}",
+            "纬度": f"{here.y:.7f}",
+            "设备使用地点": "边界路1号",
+            "使用单位名称": unit.name,
+            "使用单位统一社会信用代码": unit.credit_code,
+        },
+    )
+    near = {
+        user: [(f.row, f.suggestion) for f in run([row], users[user], commit=False).findings
+               if f.rule == "duplicate.near"]
+        for user in ("xingqing", "city")
+    }  # fmt: skip
+    assert near == {"xingqing": [], "city": [(2, theirs.device_code)]}
