@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.templatetags.static import static
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from geo.functions import SimplifyPreserveTopology
@@ -55,6 +56,7 @@ __all__ = [
     "add_marker_cluster",
     "add_outline",
     "external_asset_urls",
+    "map_text",
     "map_fragment",
     "offline_map",
     "printed_map",
@@ -255,6 +257,18 @@ def add_heatmap(
     return heat
 
 
+# folium writes popups and tooltips into JavaScript template literals (`...`): there a backtick
+# ends the string and ${...} runs code, inside the map's nonce'd script where the CSP cannot stop it.
+_LITERAL_ENTITIES = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+
+
+def map_text(value: object) -> SafeString:
+    """Text for a folium popup or tooltip (a name from the registry): HTML-escaped, and with the
+    characters a JavaScript template literal reads as code written as HTML entities, which the
+    popup shows as the characters they stand for."""
+    return mark_safe(str(escape(value)).translate(_LITERAL_ENTITIES))  # nosec B308 B703
+
+
 _ASSET_RE = re.compile(
     r"""<(?:script|link)\b[^>]*?\b(?:src|href)\s*=\s*["']?((?:[a-z][a-z0-9+.\-]*:)?//[^"'\s>]+)""",
     re.IGNORECASE,
@@ -323,8 +337,8 @@ def map_fragment(m: folium.Map, *, check: bool = True) -> dict[str, SafeString |
         _check(header)
     js = "\n".join([*_INLINE_SCRIPT_RE.findall(header), root.script.render()])
     script = MapScript(f"<script>\n{js}\n</script>")
-    # folium's rendering of map objects we built; the text in them (popups, tooltips) is escaped
-    # where it is put on the map, so the pieces go into templates as they are.
+    # folium's rendering of map objects we built; text from the registry in their popups and
+    # tooltips is to go through map_text where it is put on the map.
     script.js = mark_safe(js)  # nosec B308 B703
     header = mark_safe(_INLINE_SCRIPT_RE.sub("", header))  # nosec B308 B703
     html = mark_safe(root.html.render())  # nosec B308 B703

@@ -3,6 +3,7 @@ the security headers and a CSP whose nonce its inline scripts hold, and a DEBUG 
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import secrets
@@ -17,7 +18,7 @@ from django.conf import settings
 from django.test import override_settings
 from django.urls import reverse
 
-from geo.offline import map_fragment, offline_map
+from geo.offline import map_fragment, map_text, offline_map
 from maps.views import online_basemaps
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,6 +141,21 @@ def test_a_folium_maps_code_is_one_script_for_the_nonce():
     js = fragment["script"].js
     assert js.index("L.Icon.Default.mergeOptions") < js.index("L.map(")
     assert fragment["script"] == f"<script>\n{js}\n</script>"
+
+
+HOSTILE_NAME = "救援站`; ${alert(document.cookie)} \\u <img src=x onerror=alert(1)>"
+
+
+def test_map_text_keeps_registry_text_out_of_the_maps_code():
+    """What the nonce cannot stop: text that becomes code inside the map's own script."""
+    import folium
+
+    m = offline_map(location=[38.47, 106.27])
+    folium.Marker([38.47, 106.27], tooltip=map_text(HOSTILE_NAME)).add_to(m)
+    js = map_fragment(m)["script"].js
+    (literal,) = re.findall(r"bindTooltip\(\s*`(.*?)`", js, re.DOTALL)
+    assert "${" not in literal and "\\" not in literal and "<img" not in literal
+    assert html.unescape(re.sub(r"</?div>", "", literal).strip()) == HOSTILE_NAME
 
 
 def test_the_nonce_changes_with_each_request(client, users):
