@@ -472,7 +472,7 @@ class StageSql:
                 FROM registry_equipment e WHERE e.id = s.existing_id"""
         )
         self.cursor.execute(
-            f"""SELECT count(*) FILTER (WHERE existing_id IS NULL),
+            f"""SELECT count(*) FILTER (WHERE existing_id IS NULL AND NOT foreign_match),
                        count(*) FILTER (WHERE changed), count(*) FILTER (WHERE NOT changed)
                 FROM {STAGE}"""
         )

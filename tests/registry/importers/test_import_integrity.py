@@ -191,7 +191,7 @@ def test_a_row_naming_another_countys_device_says_already_registered_and_nothing
     else:
         row["设备代码"], row["注册代码"] = "", foreign.registration_code
     outcome = run([row], users["xingqing"], commit=True)
-    assert not outcome.committed
+    assert not outcome.committed and (outcome.new, outcome.changed) == (0, 0)
     column = {"device_code": "设备代码", "registration_code": "注册代码"}[by]
     label = {"device_code": "设备代码", "registration_code": "注册代码"}[by]
     assert [(f.row, f.column, f.rule, f.message) for f in outcome.findings] == [
