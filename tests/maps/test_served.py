@@ -45,6 +45,8 @@ def production_env(tmp_path_factory) -> dict[str, str]:
         "PERSONAL_DATA_KEY": "served-test-personal-data-key",
         "ALLOWED_HOSTS": "127.0.0.1",
         "STATIC_ROOT": str(tmp_path_factory.mktemp("static")),
+        # Behind no TLS proxy here: plain HTTP is answered, not sent to https.
+        "SECURE_SSL_REDIRECT": "false",
     }
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
@@ -124,7 +126,8 @@ def test_a_worker_keeps_its_connection_for_pass_carrying_tiles(served, users, wo
     assert counted == len(world["equipment"]["mine"])
 
 
-def test_a_dropped_connection_fails_one_request_and_is_replaced(served, users, world):
+def test_a_dropped_connection_is_replaced_before_a_request_uses_it(served, users, world):
+    """The pool checks a connection on checkout (CONN_HEALTH_CHECKS): no request sees it dead."""
     headers = {map_pass.HEADER: map_pass.issue(users["xingqing"])["token"]}
     paths = county_tiles()
     assert get(served, paths[0], headers)[0] == 200
@@ -132,6 +135,6 @@ def test_a_dropped_connection_fails_one_request_and_is_replaced(served, users, w
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s)", [before])
     statuses = [get(served, path, headers)[0] for path in paths[1:5]]
-    assert statuses[0] in (200, 500) and statuses[1:] == [200, 200, 200], statuses
+    assert statuses == [200, 200, 200, 200], statuses
     [after] = server_backends()
     assert after != before
