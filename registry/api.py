@@ -7,10 +7,12 @@ from django_filters import rest_framework as filters
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
+from accounts.policy import Action, Allows
 from geo import crs
 from geo.geojson import parse_geometry
 from geo.models import Region
@@ -150,6 +152,10 @@ class EquipmentViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
     model = Equipment
     serializer_class = EquipmentSerializer
     filterset_class = EquipmentFilter
+    permission_classes = [
+        IsAuthenticated,
+        Allows({"create": Action.REGISTER, "inspections": Action.RECORD_INSPECTION}),
+    ]
 
     def get_queryset(self):
         return super().get_queryset().select_related("variety", "use_unit")
@@ -287,7 +293,8 @@ class RegionViewSet(viewsets.ReadOnlyModelViewSet):
     """Divisions inside your jurisdiction (boundaries are served by the map layers)."""
 
     serializer_class = RegionSerializer
+    queryset = Region.objects.none()  # the model, for the schema; every request narrows its own
 
     def get_queryset(self):
-        prefix = self.request.user.jurisdiction_prefix
+        prefix = getattr(self.request.user, "jurisdiction_prefix", None)
         return Region.objects.none() if prefix is None else Region.objects.within_prefix(prefix)

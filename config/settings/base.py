@@ -223,6 +223,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # The map's plain Django endpoints (tiles, counts, GeoJSON) join the schema; HTML pages leave it.
     "PREPROCESSING_HOOKS": ["maps.openapi.drop_html_pages"],
+    # One name for each choice set the API answers (several models have a `state`).
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStateEnum": "response.models.IncidentState",
+        "ImportJobStateEnum": "registry.models.imports.ImportJob.State",
+        "ExchangePullStateEnum": "registry.models.exchange.PullState",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "maps.openapi.add_map_paths",

@@ -25,11 +25,6 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Regulators' accounts reach personal data: a second factor unless a deployment opts out.
 SEGIS_REQUIRE_OTP = env.bool("SEGIS_REQUIRE_OTP", default=True)
 
-# drf-spectacular builds the whole API schema inside `check --deploy` and reports its documentation
-# gaps as warnings; those are not deployment settings, so tests/test_deploy.py checks the schema on
-# its own (a strict xfail until the warnings are fixed) and the deploy check stays about deployment.
-SPECTACULAR_SETTINGS = {**SPECTACULAR_SETTINGS, "ENABLE_DJANGO_DEPLOY_CHECK": False}  # noqa: F405
-
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
