@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from accounts.models import User
 from geo.functions import SimplifyPreserveTopology, has_geometry
 from geo.models import Region
-from geo.offline import add_heatmap, add_marker_cluster, offline_map
+from geo.offline import add_heatmap, add_marker_cluster, map_text, offline_map
 from maps.summary import Summary
 from registry.models import Accident, EmergencyResource, Equipment
 
@@ -130,8 +130,8 @@ def _with_point_layers(m: folium.Map, user: User) -> folium.Map:
                 popup=folium.Popup(
                     format_html(
                         '<b>{}</b><br>{}<br>{}<br><a href="{}">详情 / details</a>',
-                        device.device_code or device.pk,
-                        device.variety.name_zh,
+                        map_text(device.device_code or device.pk),
+                        map_text(device.variety.name_zh),
                         f"逾期 {days} 天 / {days} days overdue"
                         if days is not None
                         else "检验不合格 / failed inspection",
@@ -152,7 +152,7 @@ def _with_point_layers(m: folium.Map, user: User) -> folium.Map:
             popup=folium.Popup(
                 format_html(
                     "<b>{}</b><br>{} · {}<br>死亡 {} / deaths {}",
-                    accident.kind,
+                    map_text(accident.kind),
                     f"{accident.occurred_at:%Y-%m-%d}",
                     accident.get_severity_display(),
                     accident.deaths,
@@ -173,7 +173,7 @@ def _with_point_layers(m: folium.Map, user: User) -> folium.Map:
     ):
         folium.Marker(
             (resource.location.y, resource.location.x),
-            tooltip=f"{resource.name} · {resource.get_resource_type_display()}",
+            tooltip=map_text(f"{resource.name} · {resource.get_resource_type_display()}"),
         ).add_to(cluster)
     folium.LayerControl(collapsed=False).add_to(m)
     return m

@@ -101,3 +101,25 @@ def test_home_query_count_does_not_grow_with_devices(
     client.force_login(users["xingqing"])
     with django_assert_max_num_queries(16):
         assert client.get(reverse("home")).status_code == 200
+
+
+def test_registry_text_cannot_run_as_code_in_the_map(client, users, world):
+    """folium writes popups and tooltips into JavaScript template literals inside the page's own
+    (nonce'd) script: a name with `${…}` or a backtick would run there, the CSP cannot stop it."""
+    from registry.models import Accident, EmergencyResource
+    from tests.conftest import inside
+
+    hostile = "救援队${document.title='pwned'}`"
+    EmergencyResource.objects.create(
+        name=hostile, resource_type="rescue_team", location=inside(XINGQING), region_id=XINGQING
+    )
+    Accident.objects.create(
+        occurred_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        location=inside(XINGQING),
+        region_id=XINGQING,
+        kind=hostile,
+    )
+    client.force_login(users["xingqing"])
+    page = client.get(reverse("home")).content.decode()
+    assert "救援队" in page  # both are on the map
+    assert "${document.title" not in page and "'pwned'}`" not in page
