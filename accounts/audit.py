@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib.gis.geos import GEOSGeometry
@@ -12,16 +12,25 @@ from django.http import HttpRequest
 
 from .models import AuditEntry, User
 
+# Personal fields of each model (by label) with their masks: the audit trail keeps that such a
+# field changed, in its masked form, not a second copy of the data (registry.personal registers
+# its list when the app is ready; accounts cannot import registry).
+PERSONAL_MASKS: dict[str, dict[str, Callable[[str], str]]] = {}
+
 
 def snapshot(
     instance: models.Model | None, *, exclude: tuple[str, ...] = ()
 ) -> dict[str, Any] | None:
-    """A JSON-able copy of a record's fields, geometry as EWKT, so before/after can be compared."""
+    """A JSON-able copy of a record's fields, geometry as EWKT, personal fields masked, so
+    before/after can be compared."""
     if instance is None:
         return None
     data = model_to_dict(instance, exclude=list(exclude))
+    masks = PERSONAL_MASKS.get(instance._meta.label, {})
     for key, value in data.items():
-        if isinstance(value, GEOSGeometry):
+        if key in masks:
+            data[key] = masks[key]("" if value is None else str(value))
+        elif isinstance(value, GEOSGeometry):
             data[key] = value.ewkt
         elif isinstance(value, models.Model):
             data[key] = value.pk

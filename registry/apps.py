@@ -8,7 +8,12 @@ class RegistryConfig(AppConfig):
     verbose_name = _("特种设备数据库 / Registry")
 
     def ready(self) -> None:
+        from accounts import audit
+
+        from .personal import PERSONAL_FIELDS
         from .reference import sync_reference_data
+
+        audit.PERSONAL_MASKS.update(PERSONAL_FIELDS)
 
         # The catalogue and the interval rules are data kept in files; every migrate brings the tables in line.
         post_migrate.connect(sync_reference_data, sender=self)

@@ -193,6 +193,24 @@ def test_person_audit_holds_no_plain_national_id(users):
     assert "19900307" not in str(entry.after)
 
 
+def test_the_audit_trail_keeps_personal_fields_masked(users):
+    """That a contact changed, in its masked form: not a second copy of the personal data."""
+    since = last_pk()
+    unit = services.register_unit(
+        acting_user=users["xingqing"],
+        name="审计联系人单位",
+        roles=["use"],
+        credit_code=credit_code(XINGQING, 98),
+        location=inside(XINGQING),
+        contact_name="王小明",
+        contact_phone="13912345678",
+    )
+    [entry] = new_entries(since)
+    assert (entry.after["contact_name"], entry.after["contact_phone"]) == ("王**", "139****5678")
+    assert "13912345678" not in str(entry.after) and "小明" not in str(entry.after)
+    assert unit.contact_phone == "13912345678"  # the record itself keeps it
+
+
 def test_system_writes_are_audited_without_an_actor(make_unit):
     since = last_pk()
     unit = make_unit(XIXIA)
