@@ -7,41 +7,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from registry.models import EmergencyResource, Equipment, Unit
 from registry.models.events import ResourceType
+from tests.common.legacy import drop_empty_geometry_checks, make_empty
 from tests.conftest import XINGQING, inside
 
 pytestmark = pytest.mark.django_db
-
-TABLES = (Equipment._meta.db_table, Unit._meta.db_table, EmergencyResource._meta.db_table)
-
-
-def drop_empty_geometry_checks() -> None:
-    """Lift the registry's no-empty-geometry constraints inside the test's transaction, so that a
-    legacy row can be written as it once was; the rollback puts them back."""
-    with connection.cursor() as cursor:
-        # Deferred foreign-key checks of rows made earlier in the test would block the ALTER.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(
-            """SELECT conrelid::regclass::text, conname FROM pg_constraint
-               WHERE contype = 'c' AND conrelid::regclass::text = ANY(%s)
-                 AND pg_get_constraintdef(oid) ILIKE '%%st_isempty%%'""",
-            [list(TABLES)],
-        )
-        for table, name in cursor.fetchall():
-            cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-
-
-def make_empty(model, pk: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {model._meta.db_table} SET location = ST_GeomFromText('POINT EMPTY', 4326) "
-            "WHERE id = %s",
-            [pk],
-        )
 
 
 @pytest.fixture
