@@ -19,6 +19,10 @@ class AccountsConfig(AppConfig):
         user_login_failed.connect(signals.login_failed, dispatch_uid="segis-login-failed")
         user_locked_out.connect(signals.locked_out, dispatch_uid="segis-locked-out")
 
+        from common.db import grant_after_migrate
+
+        # The application's database role reads and writes the rows of every table migrate made.
+        post_migrate.connect(grant_after_migrate, dispatch_uid="segis-app-role-grants")
         # Permissions exist only after every app's post_migrate has run: sync on each app's signal (cheap).
         post_migrate.connect(sync_role_groups, dispatch_uid="segis-role-groups")
         post_save.connect(

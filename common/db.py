@@ -161,3 +161,47 @@ class DatabaseFailureMiddleware:
                 return timeout_response(request)
             raise
         return response
+
+
+# --------------------------------------------------------------------------- the application's role
+
+# Tables the application appends to and never changes: the audit trail.
+APPEND_ONLY = ("accounts_auditentry",)
+
+
+def grant_app_role(role: str, *, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Give the application's database role what serving needs and nothing more: rows of every
+    table (no DDL, owns nothing), the sequences behind them, and of the append-only tables
+    SELECT and INSERT only. Run by the owner after each migrate; False when the role is missing."""
+    from psycopg import sql
+
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        if cursor.fetchone() is None:
+            return False
+        name = sql.Identifier(role)
+        for statement in (
+            "GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {role}",
+            "GRANT USAGE ON SCHEMA public TO {role}",
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+            "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        ):
+            cursor.execute(
+                sql.SQL(statement).format(
+                    db=sql.Identifier(connections[using].settings_dict["NAME"]), role=name
+                )
+            )
+        for table in APPEND_ONLY:
+            cursor.execute(
+                sql.SQL("REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {role}").format(
+                    table=sql.Identifier(table), role=name
+                )
+            )
+    return True
+
+
+def grant_after_migrate(using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
+    """post_migrate: the app role (DATABASE_APP_ROLE) gets the new tables' rows too."""
+    role = getattr(settings, "DATABASE_APP_ROLE", "")
+    if role and role != connections[using].settings_dict["USER"]:
+        grant_app_role(role, using=using)

@@ -100,7 +100,30 @@ if ! "$PG_BIN/psql" "$admin_url" -Atqc "select 1 from pg_database where datname 
   log "creating database $db_name"
   "$PG_BIN/psql" "$admin_url" -qc "create database \"$db_name\"" >&2
 fi
-if [ "$url" != "$saved_url" ]; then
-  echo "DATABASE_URL=$url" >"$VAR/env"
+# The application's own role (config/settings/base.py): the server and the worker read and write
+# rows as it; it owns nothing and cannot change the audit trail (grants: common/db.py, after each
+# migrate). Made when the owner may create roles; otherwise the owner serves, as before.
+app_user=${DATABASE_APP_USER:-}
+app_password=${DATABASE_APP_PASSWORD:-}
+if [ -z "$app_user" ]; then
+  app_password=$(sed -n 's/^DATABASE_APP_PASSWORD=//p' "$VAR/env" 2>/dev/null || true)
+  [ -n "$app_password" ] || app_password=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+  db_url=$(psql_url "$url")
+  if "$PG_BIN/psql" "$db_url" -Atqc "select rolsuper or rolcreaterole from pg_roles where rolname = current_user" | grep -q t; then
+    app_user="${db_name//[^A-Za-z0-9_]/_}_app"
+    verb=create
+    "$PG_BIN/psql" "$db_url" -Atqc "select 1 from pg_roles where rolname = '$app_user'" | grep -q 1 && verb=alter
+    "$PG_BIN/psql" "$db_url" -qc "$verb role \"$app_user\" login nosuperuser nocreatedb nocreaterole nobypassrls password '$app_password'" >&2
+  else
+    log "the database user may not create roles: the application connects as the owner (docs/deployment.md)"
+    app_password=""
+  fi
 fi
-log "ready: PostgreSQL $PG_MAJOR, database $url"
+env_file="DATABASE_URL=$url"
+if [ -n "$app_user" ]; then
+  env_file+=$'\n'"DATABASE_APP_USER=$app_user"$'\n'"DATABASE_APP_PASSWORD=$app_password"
+fi
+if [ "$env_file" != "$(cat "$VAR/env" 2>/dev/null)" ]; then
+  echo "$env_file" >"$VAR/env"
+fi
+log "ready: PostgreSQL $PG_MAJOR, database $url${app_user:+ (served as $app_user)}"

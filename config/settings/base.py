@@ -18,6 +18,10 @@ SECRET_KEY = env("SECRET_KEY", default="segis-development-key-not-for-production
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
+# Two database roles on one database: the owner (DATABASE_URL) migrates and runs maintenance
+# commands; the server and the worker connect as the application's own role (DATABASE_APP_USER and
+# DATABASE_APP_PASSWORD, made by scripts/setup.sh: rows only, owns nothing, cannot change the audit
+# trail). SEGIS_DATABASE_ROLE=app picks it (config/wsgi.py and manage.py's serving commands set it).
 DATABASES = {
     "default": env.db_url(
         "DATABASE_URL",
@@ -25,6 +29,10 @@ DATABASES = {
         engine="django.contrib.gis.db.backends.postgis",
     )
 }
+DATABASE_APP_ROLE = env("DATABASE_APP_USER", default="")
+if DATABASE_APP_ROLE and env("SEGIS_DATABASE_ROLE", default="owner") == "app":
+    DATABASES["default"]["USER"] = DATABASE_APP_ROLE
+    DATABASES["default"]["PASSWORD"] = env("DATABASE_APP_PASSWORD", default="")
 # A pool of open connections (psycopg_pool): without one Django connects for every request, which
 # costs more than a map tile itself. A pool, not CONN_MAX_AGE: the development server runs each
 # request in a new thread. One connection kept open, more opened on demand (docs/operations.md).
