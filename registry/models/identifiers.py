@@ -21,6 +21,7 @@ UNIQUE_IDENTIFIERS = {
     "equipment_certificate_number_unique": "certificate_number",
     "equipment_rescue_id_unique_in_city": "rescue_id",
     "registry_unit_credit_code_key": "credit_code",
+    "person_national_id_unique": "national_id",
 }
 LABELS = {
     "device_code": ("设备代码", "device code"),
@@ -28,6 +29,7 @@ LABELS = {
     "certificate_number": ("使用登记证编号", "certificate number"),
     "rescue_id": ("96333救援识别码", "96333 rescue ID"),
     "credit_code": ("信用代码", "credit code"),
+    "national_id": ("身份证号", "national ID"),
 }
 
 

@@ -12,6 +12,7 @@ from geo.models import Region
 from geo.scoping import ScopedQuerySet
 
 from .checks import not_empty
+from .identifiers import already_registered
 
 
 class UnitRole(models.TextChoices):
@@ -110,6 +111,15 @@ class Person(models.Model):
         verbose_name = _("人员 / person")
         verbose_name_plural = _("人员 / personnel")
         ordering = ["name"]
+        constraints = [
+            # One person per national ID (by its keyed hash; blank: not given).
+            models.UniqueConstraint(
+                fields=["national_id_hash"],
+                condition=~models.Q(national_id_hash=""),
+                name="person_national_id_unique",
+                violation_error_message=already_registered("national_id").message,
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

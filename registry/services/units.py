@@ -104,16 +104,21 @@ def register_person(
             )
     raise_on_errors(findings)
     ensure_in_jurisdiction(acting_user, region_code)
-    person = Person.objects.create(
-        name=name,
-        role=role,
-        employer=employer,
-        region_id=region_code,
-        national_id_encrypted=personal.encrypt(national_id),
-        national_id_hash=personal.lookup_hash(national_id),
-        national_id_masked=personal.mask_national_id(national_id) if national_id else "",
-        phone=phone,
-    )
+    id_hash = personal.lookup_hash(national_id)
+    # Anyone's, in or out of the jurisdiction: the answer names the field, not the person.
+    if id_hash and Person.objects.filter(national_id_hash=id_hash).exists():
+        raise RegistryError([already_registered("national_id")])
+    with unique_identifiers():
+        person = Person.objects.create(
+            name=name,
+            role=role,
+            employer=employer,
+            region_id=region_code,
+            national_id_encrypted=personal.encrypt(national_id),
+            national_id_hash=id_hash,
+            national_id_masked=personal.mask_national_id(national_id) if national_id else "",
+            phone=phone,
+        )
     Certificate.objects.bulk_create(Certificate(person=person, **cert) for cert in certificates)
     audit.record(
         acting_user,

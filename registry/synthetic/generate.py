@@ -91,6 +91,7 @@ class _Generator:
         self.buffers: dict[str, list] = defaultdict(lambda: [None, []])
         self.id_blocks: dict[str, range] = {}
         self.credit_serial = int(self.rng.integers(10**6, 10**7))
+        self.national_ids: set[str] = set()
 
     # --- helpers -----------------------------------------------------------------------
     def _credit_code(self, division: str) -> str:
@@ -304,6 +305,9 @@ class _Generator:
                 int(self.draw.integers(1, 29)),
             )
             national_id = codes.national_id(county.code, born, int(self.draw.integers(0, 1000)))
+            while national_id in self.national_ids:  # one person per ID (a unique constraint)
+                national_id = codes.national_id(county.code, born, int(self.draw.integers(0, 1000)))
+            self.national_ids.add(national_id)
             people.append((
                 pid, names.person_name(self.draw), role, employer, county.code, personal.encrypt(national_id),
                 personal.lookup_hash(national_id), personal.mask_national_id(national_id), names.mobile(self.draw),

@@ -17,7 +17,12 @@ from rest_framework.test import APIClient
 from registry import catalogue, services
 from registry.exceptions import RegistryError
 from registry.models import Equipment, Unit
-from registry.synthetic.codes import certificate_number, credit_code, registration_code
+from registry.synthetic.codes import (
+    certificate_number,
+    credit_code,
+    national_id,
+    registration_code,
+)
 from tests.conftest import SHIZUISHAN_DAWUKOU, XINGQING, XIXIA, inside, load_test_regions
 
 MIGRATION = importlib.import_module("registry.migrations.0007_unique_identifiers_no_empty_geometry")
@@ -362,3 +367,33 @@ def test_the_api_answers_a_taken_code_with_a_400_naming_the_field(make_unit, use
             ]
         }
     }
+
+
+@pytest.mark.django_db
+def test_a_national_id_another_countys_person_holds_is_already_registered(users):
+    person_id = national_id(XIXIA, dt.date(1980, 1, 2), 5)
+    services.register_person(
+        acting_user=None, name="西夏某人", role="operator", region_code=XIXIA, national_id=person_id
+    )
+    error = refusal(
+        lambda: services.register_person(
+            acting_user=users["xingqing"],
+            name="兴庆某人",
+            role="operator",
+            region_code=XINGQING,
+            national_id=person_id,
+        )
+    )
+    assert error.as_dict() == {
+        "national_id": [
+            {
+                "rule": "national_id.duplicate",
+                "message": "身份证号已登记 / national ID already registered",
+                "suggestion": "",
+            }
+        ]
+    }
+    assert "西夏" not in str(error) and XIXIA not in str(error)
+    # No ID given is no ID: any number of people may have none.
+    for name in ("甲", "乙"):
+        services.register_person(acting_user=None, name=name, role="operator", region_code=XINGQING)

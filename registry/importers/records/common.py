@@ -17,6 +17,7 @@ from django.db.models import Q
 from accounts import audit
 from accounts.models import User
 from geo import crs
+from geo.scoping import prefix_of
 
 from ...exceptions import RegistryError
 from ...exchange import changelog
@@ -267,6 +268,15 @@ def allowed(row: Row, acting_user: User | None, region_code: str) -> bool:
         row.refused(error)
         return False
     return True
+
+
+def visible(record: models.Model, acting_user: User | None) -> bool:
+    """Whether the user may see a record the row names (by its region): a record outside the
+    jurisdiction is answered without any of its attributes, not with the jurisdiction refusal."""
+    if acting_user is None:
+        return True
+    prefix = prefix_of(acting_user)
+    return prefix is not None and record.region_id.startswith(prefix)
 
 
 def place_row(

@@ -10,6 +10,7 @@ from geo.models import Region
 
 from ... import personal, services
 from ...models import Certificate, Person, Unit
+from ...models.identifiers import already_registered
 from ...models.units import PersonRole
 from ...validators import check_credit_code
 from .. import cells
@@ -26,6 +27,7 @@ from .common import (
     run_dataset,
     scoped,
     update_record,
+    visible,
 )
 
 
@@ -78,6 +80,10 @@ def import_persons(
                 certificates=[certificate] if certificate else [],
             )
             return NEW
+        if id_hash and not visible(person, acting_user):
+            # Another jurisdiction's person holds the ID: say so, and nothing of that person.
+            row.add(already_registered("national_id"))
+            return None
         if not allowed(row, acting_user, person.region_id):
             return None
         wanted: dict[str, Any] = {"name": name, "role": role, "region_id": region_code}

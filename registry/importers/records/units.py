@@ -8,7 +8,6 @@ from typing import Any
 from django.db.models import Q
 
 from accounts.models import User
-from geo.scoping import prefix_of
 
 from ... import services
 from ...models import Unit, UnitRole
@@ -30,6 +29,7 @@ from .common import (
     place_row,
     run_dataset,
     update_record,
+    visible,
 )
 
 
@@ -92,13 +92,6 @@ def import_units(
         return CHANGED
 
     return run_dataset(rows, request, progress, write)
-
-
-def visible(unit: Unit, acting_user: User | None) -> bool:
-    if acting_user is None:
-        return True
-    prefix = prefix_of(acting_user)
-    return prefix is not None and unit.region_id.startswith(prefix)
 
 
 def _roles(row: Row) -> list[str] | None:

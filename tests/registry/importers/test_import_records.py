@@ -91,8 +91,9 @@ def test_a_changed_row_is_updated_with_before_and_after_in_the_audit(users):
     assert unit.contact_phone == "0951-3333333"
     entry = AuditEntry.objects.get(action="unit.updated")
     assert (entry.object_pk, entry.actor) == (str(unit.pk), users["province"])
-    assert entry.before["contact_phone"] == "0951-2222222"
-    assert entry.after["contact_phone"] == "0951-3333333"
+    # The trail keeps personal fields masked (accounts.audit): it shows that the phone changed.
+    assert entry.before["contact_phone"] == "095****2222"
+    assert entry.after["contact_phone"] == "095****3333"
     assert ChangeEntry.objects.filter(model="unit", operation="update").count() == 1
 
 
@@ -294,6 +295,24 @@ def test_a_county_user_cannot_import_another_countys_personnel(users, make_unit)
     assert Person.objects.count() == 0
 
 
+def test_a_person_another_county_registered_is_already_registered_and_nothing_more(
+    users, make_unit
+):
+    rows = person_rows(make_unit(XINGQING))
+    import_persons(users["province"], rows)
+    for row in rows:  # the same people, declared in Xixia by Xixia's user
+        row[3], row[4] = "", XIXIA
+    outcome = import_persons(users["xixia"], rows)
+    assert lines(outcome) == [
+        (2, "身份证号", "national_id.duplicate", "error"),
+        (3, "身份证号", "national_id.duplicate", "error"),
+    ]
+    assert {f.message for f in outcome.findings} == {
+        "身份证号已登记 / national ID already registered"
+    }
+    assert set(Person.objects.values_list("region_id", flat=True)) == {XINGQING}
+
+
 def test_a_person_without_an_id_is_matched_by_name_employer_and_certificate(users, make_unit):
     rows = person_rows(make_unit(XINGQING))
     for row in rows:
@@ -303,7 +322,8 @@ def test_a_person_without_an_id_is_matched_by_name_employer_and_certificate(user
     assert import_persons(users["province"], rows).headline() == "0 new, 1 changed, 1 unchanged"
     assert Person.objects.get(name="张三").phone == "13900000009"
     entry = AuditEntry.objects.get(action="person.updated")
-    assert (entry.before["phone"], entry.after["phone"]) == ("13900000001", "13900000009")
+    # The trail keeps personal fields masked (accounts.audit): it shows that the phone changed.
+    assert (entry.before["phone"], entry.after["phone"]) == ("139****0001", "139****0009")
     assert "national_id_hash" not in entry.after
 
 
