@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.gis.geos import GEOSGeometry, MultiLineString
 from django.db import transaction
 
-from accounts import audit
+from accounts import audit, policy
 from accounts.models import User
 from geo import crs
 
@@ -184,6 +184,7 @@ def register_equipment(
     `next_inspection_due` is a due date already known (a ledger's); without it the first
     inspection's is worked out from the commissioning date.
     """
+    policy.require(acting_user, policy.Action.REGISTER)
     device_code = device_code.strip().upper()
     registration_code = registration_code.strip()
     certificate_number = (
@@ -278,6 +279,7 @@ def update_equipment(
     equipment: Equipment, *, acting_user: User | None, **changes: Any
 ) -> Equipment:
     """Change descriptive fields of a device, with before/after in the audit trail."""
+    policy.require(acting_user, policy.Action.CHANGE)
     unknown = (
         set(changes)
         - EDITABLE_EQUIPMENT_FIELDS
@@ -336,8 +338,11 @@ def change_equipment_status(
     acting_user: User | None,
     on: dt.date | None = None,
     reason: str = "",
+    under: policy.Action = policy.Action.CHANGE,
 ) -> Equipment:
-    """Suspend, resume, cancel or scrap a device; cancelled and scrapped are final."""
+    """Suspend, resume, cancel or scrap a device; cancelled and scrapped are final. `under` is the
+    right the change is made under: a seal is part of recording a patrol visit."""
+    policy.require(acting_user, under)
     equipment = _locked(equipment, acting_user)
     if status not in ALLOWED_STATUS_CHANGES.get(equipment.status, set()):
         refuse(
@@ -369,8 +374,11 @@ def record_lifecycle_event(
     occurred_on: dt.date,
     unit: Unit | None = None,
     details: dict | None = None,
+    under: policy.Action = policy.Action.CHANGE,
 ) -> LifecycleEvent:
-    """Append a step (installation, modification, major repair, change of use unit…) to a device's history."""
+    """Append a step (installation, modification, major repair, change of use unit…) to a device's
+    history; `under` is the right it is written under (a patrol visit's supervision step)."""
+    policy.require(acting_user, under)
     equipment = _locked(equipment, acting_user)
     if kind not in LifecycleEventKind.values:
         refuse("kind", "event.kind", f"未知事件类型 / unknown event kind {kind!r}")
@@ -408,6 +416,7 @@ def record_inspection(
     report_number: str = "",
 ) -> Inspection:
     """Record an inspection and move the next due date by the interval rule (none after a failure)."""
+    policy.require(acting_user, policy.Action.RECORD_INSPECTION)
     equipment = _locked(equipment, acting_user)
     findings = []
     if conclusion not in ("pass", "conditional", "fail"):

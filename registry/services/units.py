@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from accounts import audit
+from accounts import audit, policy
 from accounts.models import User
 from geo import crs
 
@@ -34,6 +34,7 @@ def register_unit(
     contact_phone: str = "",
 ) -> Unit:
     """Register an organisation; its credit code must carry the right check character."""
+    policy.require(acting_user, policy.Action.REGISTER)
     credit_code = credit_code.strip().upper()
     findings = check_credit_code(credit_code) if credit_code else []
     if not name.strip():
@@ -76,6 +77,7 @@ def register_person(
     certificates: Sequence[dict[str, Any]] = (),
 ) -> Person:
     """Register a person with certificates; the ID number is stored encrypted and only ever shown masked."""
+    policy.require(acting_user, policy.Action.REGISTER)
     region_code = region_code or (employer.region_id if employer else "")
     findings = []
     if not region_code:
