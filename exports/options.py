@@ -8,19 +8,16 @@ coordinate systems EPSG integers fixed in geo.crs's registry.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
-import shapely
-import shapely.geometry
 from django.contrib.gis.geos import GEOSGeometry, Polygon
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import QueryDict
 
-from geo import crs
+from geo import crs, geojson
+from geo.geojson import GeometryError, parse_geometry
 from geo.mercator import world
 from geo.models import Region
 from geo.scoping import Scope
@@ -38,9 +35,6 @@ from layers.sources import (
     queryset_sql,
 )
 from maps.choropleth import ChoroplethQuery, on_map, parse_choropleth_query
-
-MAX_POLYGON_BYTES = 1 << 20
-MAX_POLYGON_VERTICES = 10_000
 
 
 class ExportError(ValueError):
@@ -268,50 +262,17 @@ def parse_area_bbox(value: str) -> BBox:
         raise ExportError(error.errors) from None
 
 
-def _polygon_error(message: str) -> ExportError:
-    return ExportError({"polygon": message})
+# The largest drawn area a request or a file may carry: the GeoJSON reader's own bound.
+MAX_POLYGON_BYTES = geojson.MAX_BYTES
 
 
 def parse_polygon(text: str | bytes) -> GEOSGeometry:
-    """A GeoJSON Polygon or MultiPolygon (a geometry, or a Feature holding one) in WGS84 lon/lat."""
-    if len(text) > MAX_POLYGON_BYTES:
-        raise _polygon_error(
-            f"超过 {MAX_POLYGON_BYTES >> 10} KB / larger than {MAX_POLYGON_BYTES} bytes"
-        )
+    """A GeoJSON Polygon or MultiPolygon (a geometry, or a Feature holding one) in WGS84 lon/lat,
+    read by the one GeoJSON reader (geo.geojson)."""
     try:
-        data = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
-        raise _polygon_error("不是 JSON / not valid JSON") from None
-    if isinstance(data, dict) and data.get("type") == "Feature":
-        data = data.get("geometry")
-    if not isinstance(data, dict) or data.get("type") not in ("Polygon", "MultiPolygon"):
-        raise _polygon_error(
-            "应为 GeoJSON Polygon 或 MultiPolygon（或含其一的 Feature）/ expected a GeoJSON Polygon "
-            "or MultiPolygon geometry, or a Feature holding one"
-        )
-    try:
-        shape = shapely.geometry.shape(data)
-    except (KeyError, TypeError, ValueError, IndexError, shapely.errors.ShapelyError):
-        raise _polygon_error("坐标结构不正确 / malformed coordinates") from None
-    coords = shapely.get_coordinates(shape)
-    if shape.is_empty or not len(coords):
-        raise _polygon_error("多边形为空 / the polygon is empty")
-    if len(coords) > MAX_POLYGON_VERTICES:
-        raise _polygon_error(
-            f"顶点超过 {MAX_POLYGON_VERTICES} 个 / more than {MAX_POLYGON_VERTICES} vertices"
-        )
-    if not np.isfinite(coords).all():
-        raise _polygon_error("坐标不是有限数 / the coordinates are not finite numbers")
-    lon, lat = coords[:, 0], coords[:, 1]
-    if (np.abs(lon) > 180).any() or (np.abs(lat) > 90).any():
-        raise _polygon_error(
-            "超出 ±180° 经度 / ±90° 纬度（应为 WGS84 经纬度）/ outside ±180° longitude or ±90° "
-            "latitude: expected WGS84 lon/lat"
-        )
-    if not shape.is_valid:
-        reason = shapely.is_valid_reason(shape)
-        raise _polygon_error(f"多边形无效 / invalid polygon: {reason}")
-    return GEOSGeometry(memoryview(shapely.to_wkb(shape)), srid=crs.STORAGE_SRID)
+        return parse_geometry(text, "polygon", kinds=("Polygon", "MultiPolygon"))
+    except GeometryError as error:
+        raise ExportError({"polygon": error.message}) from None
 
 
 # --------------------------------------------------------------------------- one request
