@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from accounts.audit import record_personal_data_read
 from accounts.models import User
+from geo.functions import present
 from geo.offline import add_outline, map_fragment, offline_map, region_outline
 from registry.models import Accident, EmergencyResource, Equipment, Unit, UnitRole, Variety
 from registry.personal import shown_in_full, value_for
@@ -30,9 +31,11 @@ STAFF_FIELDS = ("name", "phone")
 
 
 def small_map(geometry: GEOSGeometry | None, region_code: str) -> dict:
-    """The record's point or route over its county outline, framed on the record."""
+    """The record's point or route over its county outline, framed on the record (a legacy empty
+    geometry is drawn as none)."""
     import folium
 
+    geometry = present(geometry)
     m = offline_map(zoom_start=14, control_scale=True)
     outline = region_outline(region_code)
     if outline:

@@ -63,11 +63,6 @@ def test_the_pages_answer_with_an_empty_location_present(supervisor, legacy):
         assert response.status_code == 200, (url, response.content[:300])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="registry/pages.py small_map draws geometry.x of an empty point: it must treat an "
-    "empty geometry as none (geo.functions.present); that file is the registry's owner's",
-)
 @pytest.mark.parametrize("kind", ["equipment", "units"])
 def test_the_detail_page_of_the_row_itself_answers(supervisor, legacy, kind):
     empty = legacy["empty"]
