@@ -45,7 +45,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """Domain errors become 400s naming each field and rule; DRF's own errors (validation, parse,
     authentication, permission, 404) answer the same envelope with their status and headers."""
     if isinstance(exc, DomainError):
-        return Response(envelope(exc.as_dict()), status=status.HTTP_400_BAD_REQUEST)
+        return Response(envelope(exc.as_dict()), status=exc.status)
     # As DRF's handler does, so that the codes below are DRF's.
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(*exc.args)

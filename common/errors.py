@@ -67,8 +67,10 @@ def envelope(errors: Errors) -> dict[str, Errors]:
 
 
 class DomainError(Exception):
-    """A request refused because it breaks a rule; nothing was saved. The APIs answer it with a
-    400 naming each field, rule and message."""
+    """A request refused because it breaks a rule; nothing was saved. The APIs answer it with its
+    `status` (400; a limit reached says 429) naming each field, rule and message."""
+
+    status = 400
 
     def __init__(self, findings: Iterable[Finding]):
         # Warnings travel with accepted data; only errors refuse it.

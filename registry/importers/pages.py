@@ -49,7 +49,7 @@ def imports_page(request: HttpRequest) -> HttpResponse:
     if not jobs.may_import(user):
         return _forbidden(request)
     errors: dict[str, list[str]] = {}
-    status = 400  # when there are errors: a refused file, or 507 when the disk is full
+    status = 400  # when there are errors: a refused file, 429 at a limit, 507 when the disk is full
     form = {"dataset": Dataset.EQUIPMENT, "source": ""}
     if request.method == "POST":
         try:
@@ -72,6 +72,7 @@ def imports_page(request: HttpRequest) -> HttpResponse:
             )
         except RegistryError as error:
             errors = {f: [p["message"] for p in items] for f, items in error.as_dict().items()}
+            status = error.status  # 429 at a limit
         except (StorageFull, OSError) as error:
             if not storage_full(error):
                 raise

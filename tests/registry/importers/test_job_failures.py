@@ -58,8 +58,7 @@ def run_worker() -> None:
 
 
 def refused(response, field: str) -> dict:
-    # 429 once common/api.py answers a DomainError's own status (LimitReached.status); 400 until.
-    assert response.status_code in (jobs.LimitReached.status, 400), response.content.decode()
+    assert response.status_code == 429, response.content.decode()
     [problem] = response.json()["errors"][field]
     return problem
 
