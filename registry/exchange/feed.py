@@ -25,7 +25,7 @@ def parse_page(params) -> tuple[int, int]:
     """`after` and `limit` from query parameters; a bad one is a RegistryError naming it."""
     findings, values = [], {}
     for name, default, low, high in (
-        ("after", 0, 0, None),
+        ("after", 0, 0, 2**63 - 1),  # a bigint, as the sequence is
         ("limit", settings.EXCHANGE_FEED_PAGE, 1, settings.EXCHANGE_FEED_MAX_PAGE),
     ):
         raw = params.get(name, "")

@@ -26,6 +26,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from accounts import audit, policy
+from common.api import whole_number
 from common.errors import envelope, error_dict
 
 from ..models.imports import Dataset, ImportFinding, ImportJob
@@ -230,9 +231,23 @@ class ImportJobCommit(ImportJobRun):
 
 
 class FindingsPage(PageNumberPagination):
+    """`page` and `page_size` with bounds: a value out of them is a 400 naming it, not a clamp."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+    max_page = 10_000_000
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        return whole_number(raw, self.page_size_query_param, 1, self.max_page_size)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        if (raw := request.query_params.get(self.page_query_param)) not in (None, "last"):
+            whole_number(raw, self.page_query_param, 1, self.max_page)
+        return super().paginate_queryset(queryset, request, view)
 
 
 class ImportJobFindings(ImportView):

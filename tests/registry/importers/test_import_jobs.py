@@ -163,6 +163,9 @@ def test_findings_are_paged_filtered_and_downloadable(users):
     page = client.get(job["urls"]["findings"], {"page": 1, "page_size": 20}).json()
     assert page["count"] == everything and len(page["results"]) == min(20, everything)
     assert client.get(job["urls"]["findings"], {"severity": "fatal"}).status_code == 400
+    for bad in ({"page_size": 501}, {"page_size": "0"}, {"page": "x"}, {"page": "9" * 40}):
+        refused = client.get(job["urls"]["findings"], bad)
+        assert refused.status_code == 400 and set(refused.json()["errors"]) == set(bad), bad
 
     response = client.get(job["urls"]["report_csv"])
     assert response.status_code == 200
