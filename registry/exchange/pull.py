@@ -20,8 +20,9 @@ from django.conf import settings
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.geos import GEOSGeometry
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, models, transaction
+from django.db import DatabaseError, IntegrityError, models, transaction
 from django.db.models import ProtectedError
+from django.db.models.functions import Left
 from django.utils import timezone
 
 from accounts import audit
@@ -35,6 +36,7 @@ from ..models.exchange import (
     ExchangePeer,
     PullState,
 )
+from ..models.identifiers import LABELS, taken_identifier
 from . import keys
 from .changelog import BY_LABEL, chain
 
@@ -101,6 +103,34 @@ class _Conflict(Exception):
         self.kind, self.message = kind, message
 
 
+# The device's national identifiers the database keeps unique (registry/models/identifiers.py).
+EQUIPMENT_IDENTIFIERS = ("device_code", "registration_code", "certificate_number", "rescue_id")
+
+
+def _identity(name: str, data: dict) -> str | tuple[str, str] | None:
+    """What the unique index compares: the value, or for a rescue ID its city and the value."""
+    value = data.get(name)
+    if not value:
+        return None  # blank means not assigned, and any number of devices may lack one
+    return (str(data.get("region_id") or "")[:4], value) if name == "rescue_id" else value
+
+
+def _taken(name: str, value: object) -> str:
+    """The conflict's words: the field and the province's own value, nothing of the holder."""
+    chinese, english = LABELS[name]
+    shown = f" {value}" if value and name != "national_id" else ""
+    return f"{chinese}{shown} 已由他处登记 / {english}{shown} is already registered elsewhere"
+
+
+def _refusal(error: DatabaseError | ProtectedError, data: dict) -> tuple[str, str]:
+    """The conflict a database refusal makes: a taken identifier names its field."""
+    name = taken_identifier(error) if isinstance(error, IntegrityError) else None
+    # A unit's duplicate_key promises a link to the holder; one the database refused has none.
+    if name is None or name == "credit_code":
+        return ConflictKind.INVALID, str(error)[:1000]
+    return ConflictKind.DUPLICATE_KEY, _taken(name, data.get(name))
+
+
 def verify(peer: ExchangePeer, entries: list[dict]) -> tuple[list[dict], _Stop | None]:
     """The entries that follow the applied cursor without a gap and carry the hash the chain
     demands; the first that does not stops the list there, with the reason."""
@@ -141,7 +171,8 @@ class _Applier:
         self.pending_keys: set[tuple[str, int]] = set()
         self.new_links: list[ExchangeLink] = []
         wanted: dict[str, set[int]] = {}
-        device_codes, credit_codes = set(), set()
+        identities: dict[str, set] = {name: set() for name in EQUIPMENT_IDENTIFIERS}
+        credit_codes = set()
         for entry in entries:
             wanted.setdefault(entry["model"], set()).add(entry["object_pk"])
             spec = BY_LABEL.get(entry["model"])
@@ -151,8 +182,9 @@ class _Applier:
             for f in _relations(spec):
                 if data.get(f.attname) is not None:
                     wanted.setdefault(BY_LABEL_OF[f.related_model], set()).add(data[f.attname])
-            if spec.model is Equipment and data.get("device_code"):
-                device_codes.add(data["device_code"])
+            if spec.model is Equipment:
+                for name, values in identities.items():
+                    values.add(_identity(name, data))
             if spec.model is Unit and data.get("credit_code"):
                 credit_codes.add(data["credit_code"])
         self.links: dict[tuple[str, int], ExchangeLink] = {}
@@ -160,11 +192,7 @@ class _Applier:
             for link in ExchangeLink.objects.filter(peer=peer, model=label, origin_pk__in=pks):
                 self.links[(label, link.origin_pk)] = link
         # Codes the nation holds: a create carrying one is a conflict, not a second record.
-        self.device_codes = set(
-            Equipment.objects.filter(device_code__in=device_codes).values_list(
-                "device_code", flat=True
-            )
-        )
+        self.held = {name: _held(name, values - {None}) for name, values in identities.items()}
         self.credit_codes = dict(
             Unit.objects.filter(credit_code__in=credit_codes).values_list("credit_code", "pk")
         )
@@ -254,13 +282,10 @@ class _Applier:
             _check(model(pk=link.local_pk, **values))
             model._base_manager.filter(pk=link.local_pk).update(**values, **updated)
             return None
-        device_code = data.get("device_code") if model is Equipment else None
-        if device_code in self.device_codes:
-            raise _Conflict(
-                ConflictKind.DUPLICATE_KEY,
-                f"设备代码 {device_code} 已由他处登记 / device code {device_code} is already "
-                "registered elsewhere",
-            )
+        taken = self.held if model is Equipment else {}
+        for name, held in taken.items():
+            if _identity(name, data) in held:
+                raise _Conflict(ConflictKind.DUPLICATE_KEY, _taken(name, data[name]))
         existing = self.credit_codes.get(data.get("credit_code")) if model is Unit else None
         if existing is not None:
             self.new_links.append(
@@ -283,8 +308,8 @@ class _Applier:
         _check(instance)
         self.pending.append((key, instance))
         self.pending_keys.add(key)
-        if device_code:
-            self.device_codes.add(device_code)
+        for name, held in taken.items():
+            held.add(_identity(name, data))  # a later create in the page is then refused too
         if model is Unit and data.get("credit_code"):
             self.credit_codes[data["credit_code"]] = None  # a second create with it: a DB error
         if not self.batched:
@@ -313,7 +338,7 @@ class _Applier:
                     raise
                 # The savepoint took the entry's rows back; its buffered create goes too.
                 self.pending, self.pending_keys, self.new_links = [], set(), []
-                conflicts.append((entry, ConflictKind.INVALID, str(error)[:1000]))
+                conflicts.append((entry, *_refusal(error, entry.get("data") or {})))
         self.flush()
         return applied, conflicts
 
@@ -324,6 +349,22 @@ def _as_json(text: str | None) -> dict:
         return json.loads(text or "{}")
     except ValueError:
         return {"unreadable": text}
+
+
+def _held(name: str, identities: set) -> set:
+    """Which of the page's identities of one kind a national device already holds."""
+    if not identities:
+        return set()
+    if name != "rescue_id":
+        return set(
+            Equipment.objects.filter(**{f"{name}__in": identities}).values_list(name, flat=True)
+        )
+    rows = (
+        Equipment.objects.annotate(city=Left("region_id", 4))
+        .filter(city__in={city for city, _ in identities}, rescue_id__in={v for _, v in identities})
+        .values_list("city", "rescue_id")
+    )
+    return set(rows) & identities
 
 
 def _relations(spec) -> list[models.Field]:
