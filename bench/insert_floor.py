@@ -4,8 +4,8 @@
     .venv/bin/python bench/insert_floor.py --into-empty   # the same rows into an emptied table
 
 No file, no checks, no units, events, audit or change log: N rows already in the table are copied
-(with new ids and device codes) into a temporary table, and then written back in one statement,
-which is as fast as PostgreSQL takes rows. Each variant runs in a savepoint that is rolled back,
+(with new ids and national identifiers) into a temporary table, and then written back in one
+statement, which is as fast as PostgreSQL takes rows. Each variant runs in a savepoint that is rolled back,
 so the database is left as it was:
   * table       — INSERT … SELECT with everything the table has: its indexes, the tile cells'
                   statement trigger, and the foreign keys checked (SET CONSTRAINTS ALL IMMEDIATE,
@@ -32,6 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 TARGET_ROWS_PER_SECOND = 50_000
 CELLS_TRIGGER = "layers_equipment_cells_sync_insert"
+# A copy's rescue ID is 'F' and five hex digits, to fit six characters.
+RESCUE_IDS_PER_CITY = 16**5 - 1
 
 
 def measure(rows: int, into_empty: bool) -> list[tuple[str, float, float]]:
@@ -50,9 +52,26 @@ def measure(rows: int, into_empty: bool) -> list[tuple[str, float, float]]:
         if found < rows:
             raise SystemExit(f"only {found:,} located devices here; load more or ask fewer")
         cursor.execute(
+            "SELECT coalesce(max(n), 0) FROM"
+            " (SELECT count(*) AS n FROM floor_rows GROUP BY left(region_id, 4)) AS cities"
+        )
+        if cursor.fetchone()[0] > RESCUE_IDS_PER_CITY:
+            raise SystemExit(f"over {RESCUE_IDS_PER_CITY:,} rows in one city: ask fewer")
+        # Every identifier the table keeps unique gets a value no device holds (theirs are digits
+        # or start with a variety code), so the copies meet the unique indexes as new devices
+        # would; a blank stays blank, outside the partial indexes as it was.
+        cursor.execute(
             "UPDATE floor_rows SET id = nextval(pg_get_serial_sequence('registry_equipment', 'id')),"
-            " device_code = 'F' || lpad(n.serial::text, 18, '0')"
-            " FROM (SELECT id AS old, row_number() OVER () AS serial FROM floor_rows) AS n"
+            " device_code = 'F' || lpad(n.serial::text, 18, '0'),"
+            " registration_code = CASE WHEN registration_code = '' THEN ''"
+            "   ELSE 'FLOOR' || lpad(n.serial::text, 15, '0') END,"
+            " certificate_number = CASE WHEN certificate_number = '' THEN ''"
+            "   ELSE 'FLOOR' || lpad(n.serial::text, 27, '0') END,"
+            # Six characters, unique per city (the first four digits of the division).
+            " rescue_id = CASE WHEN rescue_id = '' THEN ''"
+            "   ELSE 'F' || lpad(to_hex(n.in_city), 5, '0') END"
+            " FROM (SELECT id AS old, row_number() OVER () AS serial,"
+            "   row_number() OVER (PARTITION BY left(region_id, 4)) AS in_city FROM floor_rows) AS n"
             " WHERE n.old = floor_rows.id"
         )
         cursor.execute("COPY floor_rows TO '/tmp/segis-insert-floor.copy'")
