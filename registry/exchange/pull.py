@@ -107,12 +107,15 @@ class _Conflict(Exception):
 EQUIPMENT_IDENTIFIERS = ("device_code", "registration_code", "certificate_number", "rescue_id")
 
 
-def _identity(name: str, data: dict) -> str | tuple[str, str] | None:
-    """What the unique index compares: the value, or for a rescue ID its city and the value."""
-    value = data.get(name)
-    if not value:
-        return None  # blank means not assigned, and any number of devices may lack one
-    return (str(data.get("region_id") or "")[:4], value) if name == "rescue_id" else value
+def _identities(data: dict) -> dict[str, str | tuple[str, str]]:
+    """What the unique indexes compare, per identifier the snapshot gives: the value, or for a
+    rescue ID its city and the value. A blank is not assigned, and may repeat."""
+    city = str(data.get("region_id") or "")[:4]
+    return {
+        name: (city, value) if name == "rescue_id" else value
+        for name in EQUIPMENT_IDENTIFIERS
+        if (value := data.get(name))
+    }
 
 
 def _taken(name: str, value: object) -> str:
@@ -183,8 +186,8 @@ class _Applier:
                 if data.get(f.attname) is not None:
                     wanted.setdefault(BY_LABEL_OF[f.related_model], set()).add(data[f.attname])
             if spec.model is Equipment:
-                for name, values in identities.items():
-                    values.add(_identity(name, data))
+                for name, identity in _identities(data).items():
+                    identities[name].add(identity)
             if spec.model is Unit and data.get("credit_code"):
                 credit_codes.add(data["credit_code"])
         self.links: dict[tuple[str, int], ExchangeLink] = {}
@@ -192,7 +195,7 @@ class _Applier:
             for link in ExchangeLink.objects.filter(peer=peer, model=label, origin_pk__in=pks):
                 self.links[(label, link.origin_pk)] = link
         # Codes the nation holds: a create carrying one is a conflict, not a second record.
-        self.held = {name: _held(name, values - {None}) for name, values in identities.items()}
+        self.held = {name: _held(name, values) for name, values in identities.items()}
         self.credit_codes = dict(
             Unit.objects.filter(credit_code__in=credit_codes).values_list("credit_code", "pk")
         )
@@ -282,9 +285,9 @@ class _Applier:
             _check(model(pk=link.local_pk, **values))
             model._base_manager.filter(pk=link.local_pk).update(**values, **updated)
             return None
-        taken = self.held if model is Equipment else {}
-        for name, held in taken.items():
-            if _identity(name, data) in held:
+        identities = _identities(data) if model is Equipment else {}
+        for name, identity in identities.items():
+            if identity in self.held[name]:
                 raise _Conflict(ConflictKind.DUPLICATE_KEY, _taken(name, data[name]))
         existing = self.credit_codes.get(data.get("credit_code")) if model is Unit else None
         if existing is not None:
@@ -308,8 +311,8 @@ class _Applier:
         _check(instance)
         self.pending.append((key, instance))
         self.pending_keys.add(key)
-        for name, held in taken.items():
-            held.add(_identity(name, data))  # a later create in the page is then refused too
+        for name, identity in identities.items():
+            self.held[name].add(identity)  # a later create in the page is then refused too
         if model is Unit and data.get("credit_code"):
             self.credit_codes[data["credit_code"]] = None  # a second create with it: a DB error
         if not self.batched:

@@ -123,6 +123,21 @@ def test_an_identifier_twice_in_one_page_applies_the_first_only(peer, db, field)
     ]
 
 
+def test_devices_without_identifiers_are_no_conflict(peer, make_equipment):
+    # Blank is "not assigned": any number of devices, here and in the page, may lack each code.
+    make_equipment(XINGQING, VARIETY)
+    blanks = {"registration_code": "", "certificate_number": "", "rescue_id": ""}
+    entries = chained(
+        [
+            *province_device(1, 71, {**blanks, "device_code": identifiers(71)["device_code"]}),
+            *province_device(3, 72, {**blanks, "device_code": identifiers(72)["device_code"]}),
+        ]
+    )
+    result = pull(peer, fetch=feed_of(entries))
+    assert (result.state, result.applied, result.conflicts) == (PullState.OK, 4, 0)
+    assert Equipment.objects.filter(**blanks).count() == 3
+
+
 def test_a_rescue_id_held_in_another_city_is_applied(peer, local):
     # Dawukou lies in Shizuishan (6402), the local device in Yinchuan (6401).
     codes = arriving(41, "rescue_id", local.rescue_id)
