@@ -109,12 +109,13 @@ EQUIPMENT_IDENTIFIERS = ("device_code", "registration_code", "certificate_number
 
 def _identities(data: dict) -> dict[str, str | tuple[str, str]]:
     """What the unique indexes compare, per identifier the snapshot gives: the value, or for a
-    rescue ID its city and the value. A blank is not assigned, and may repeat."""
+    rescue ID its city and the value. A blank is not assigned, and may repeat; a value that is no
+    text is left to the field rules."""
     city = str(data.get("region_id") or "")[:4]
     return {
         name: (city, value) if name == "rescue_id" else value
         for name in EQUIPMENT_IDENTIFIERS
-        if (value := data.get(name))
+        if (value := data.get(name)) and isinstance(value, str)
     }
 
 
@@ -242,6 +243,11 @@ class _Applier:
                 value = GEOSGeometry(value)
             elif isinstance(f, models.DecimalField) and isinstance(value, float):
                 value = Decimal(repr(value))  # the shortest spelling: the digits the province sent
+            elif isinstance(f, models.CharField | models.TextField) and not isinstance(
+                value, str | None
+            ):
+                # full_clean would pass str(value), and the insert would store "['…']" as a code.
+                raise _Conflict(ConflictKind.INVALID, f"{key} 应为文本 / {key} must be text")
             values[key] = value
         return values
 

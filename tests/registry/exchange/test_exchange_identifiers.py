@@ -189,3 +189,16 @@ def test_a_person_and_their_national_id_are_never_applied(peer, make_unit):
     assert ExchangeConflict.objects.get().kind == "invalid"
     assert Person.objects.values_list("pk", "name", "national_id_hash").get() == before
     assert held.pk == before[0]
+
+
+@pytest.mark.parametrize("field", ["device_code", *IDENTIFIERS])
+def test_an_identifier_that_is_no_text_is_refused_not_stored_as_its_repr(peer, db, field):
+    entries = chained(province_device(1, 81, arriving(81, field, ["3110"])))
+    result = pull(peer, fetch=feed_of(entries))
+    assert (result.state, result.applied, result.conflicts) == (PullState.OK, 1, 1)
+    conflict = ExchangeConflict.objects.get()
+    assert (conflict.kind, conflict.message) == (
+        "invalid",
+        f"{field} 应为文本 / {field} must be text",
+    )
+    assert not Equipment.objects.exists()
