@@ -436,6 +436,8 @@ def change_form(device: Equipment, **fields) -> dict[str, str]:
         "manufactured_on": "",
         "commissioned_on": str(device.commissioned_on or ""),
         "params": json.dumps(device.params),
+        # The version the page would have been drawn at: the record's as it is now.
+        "seen_version": str(Equipment.objects.get(pk=device.pk).version),
     }
     data.update(fields)
     return data

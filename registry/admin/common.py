@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.db import models, transaction
@@ -186,6 +187,33 @@ class PersonalDataAdminMixin:
                 record_personal_data_read(request.user, [obj], shown, purpose)
 
 
+SEEN_VERSION = "seen_version"
+STALE = (
+    "此记录在您打开后已被他人修改，您的修改未保存：请重新打开后再改 / this record was changed by "
+    "someone else after you opened it, and your changes were not saved: open it again and redo them"
+)
+
+
+class VersionChecked:
+    """A change form refused when the record moved on since it was opened (optimistic concurrency):
+    the version the page was drawn at (templates/admin/registry/change_form.html) must still be the
+    record's. The row is locked from the check to the save (the admin's view is one transaction)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        seen = str(self.data.get(SEEN_VERSION, ""))
+        current = (
+            type(self.instance)
+            ._base_manager.select_for_update()
+            .filter(pk=self.instance.pk)
+            .values_list("version", flat=True)
+            .first()
+        )
+        if not (seen.isascii() and seen.isdigit() and int(seen) == current):
+            raise forms.ValidationError(STALE, code="stale")
+        return cleaned
+
+
 class RegistryAdmin(PersonalDataAdminMixin, ScopedAdminMixin, AuditedAdminMixin, OfflineGISAdmin):
     """Scoped, audited, with offline maps, personal data masked or audited; a ServiceForm's write
     goes through its service."""
@@ -198,10 +226,15 @@ class RegistryAdmin(PersonalDataAdminMixin, ScopedAdminMixin, AuditedAdminMixin,
     def get_queryset(self, request):
         return super().get_queryset(request).defer(*self.deferred)
 
+    change_form_template = "admin/registry/change_form.html"
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None and self.add_form is not None:
             kwargs.setdefault("form", self.add_form)
-        return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None and hasattr(obj, "version"):
+            return type(form.__name__, (VersionChecked, form), {})
+        return form
 
     def get_fieldsets(self, request, obj=None):
         if obj is None and self.add_fieldsets:

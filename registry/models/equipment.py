@@ -62,6 +62,12 @@ class EquipmentQuerySet(ScopedQuerySet):
 class Equipment(models.Model):
     """A registered device (or pipeline) at its place of use."""
 
+    # Raised by the database on every UPDATE (registry_bump_version): a form saved over a newer
+    # version is refused instead of silently undoing it (optimistic concurrency).
+    version = models.PositiveIntegerField(
+        _("版本 / version"), default=1, db_default=1, editable=False
+    )
+
     device_code = models.CharField(
         _("设备代码 / device code"), max_length=19, unique=True, null=True, blank=True
     )

@@ -35,6 +35,12 @@ class InvestigationStatus(models.TextChoices):
 class Accident(models.Model):
     """A special-equipment accident: where, what, how bad, why."""
 
+    # Raised by the database on every UPDATE (registry_bump_version): a form saved over a newer
+    # version is refused instead of silently undoing it (optimistic concurrency).
+    version = models.PositiveIntegerField(
+        _("版本 / version"), default=1, db_default=1, editable=False
+    )
+
     occurred_at = models.DateTimeField(_("发生时间 / time"), db_index=True)
     location = models.PointField(_("位置 / location"), srid=4326, null=True, blank=True)
     address = models.CharField(_("地点 / address"), max_length=200, blank=True)
@@ -104,6 +110,12 @@ class ResourceType(models.TextChoices):
 
 class EmergencyResource(models.Model):
     """A team, station or depot that can be sent to an incident."""
+
+    # Raised by the database on every UPDATE (registry_bump_version): a form saved over a newer
+    # version is refused instead of silently undoing it (optimistic concurrency).
+    version = models.PositiveIntegerField(
+        _("版本 / version"), default=1, db_default=1, editable=False
+    )
 
     name = models.CharField(_("名称 / name"), max_length=128)
     resource_type = models.CharField(

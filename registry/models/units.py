@@ -34,6 +34,12 @@ class UnitQuerySet(ScopedQuerySet):
 class Unit(models.Model):
     """An organisation that uses, makes, installs, maintains, inspects or supervises equipment."""
 
+    # Raised by the database on every UPDATE (registry_bump_version): a form saved over a newer
+    # version is refused instead of silently undoing it (optimistic concurrency).
+    version = models.PositiveIntegerField(
+        _("版本 / version"), default=1, db_default=1, editable=False
+    )
+
     credit_code = models.CharField(
         _("统一社会信用代码 / credit code"), max_length=18, unique=True, null=True, blank=True
     )
@@ -81,6 +87,12 @@ class PersonRole(models.TextChoices):
 
 class Person(models.Model):
     """Someone who operates, maintains, inspects or supervises equipment. The ID number is personal data."""
+
+    # Raised by the database on every UPDATE (registry_bump_version): a form saved over a newer
+    # version is refused instead of silently undoing it (optimistic concurrency).
+    version = models.PositiveIntegerField(
+        _("版本 / version"), default=1, db_default=1, editable=False
+    )
 
     name = models.CharField(_("姓名 / name"), max_length=64)
     role = models.CharField(_("人员类别 / role"), max_length=16, choices=PersonRole.choices)
@@ -131,6 +143,12 @@ class CertificateQuerySet(ScopedQuerySet):
 
 class Certificate(models.Model):
     """A qualification certificate (作业人员证 / 检验员证…) with its expiry."""
+
+    # Raised by the database on every UPDATE (registry_bump_version): a form saved over a newer
+    # version is refused instead of silently undoing it (optimistic concurrency).
+    version = models.PositiveIntegerField(
+        _("版本 / version"), default=1, db_default=1, editable=False
+    )
 
     person = models.ForeignKey(
         Person,
