@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import logging
 import math
 import os
 import select
@@ -39,6 +40,7 @@ from exports import core
 from exports.core import TEMP_PREFIX
 from exports.jobs import cancel_export, clean_exports, request_export
 from exports.models import ExportJob
+from registry.management.commands.run_worker import ReconnectingWorker
 from registry.models import Accident, Equipment, UnitRole
 from tests.conftest import XINGQING, XIXIA, inside, load_test_regions
 
@@ -526,8 +528,9 @@ def test_the_worker_command_runs_a_queued_export(live_regions, users, make_equip
 
 @contextlib.contextmanager
 def worker_inside_an_export(job: ExportJob, export_root: Path):
-    """A real worker process (`manage.py db_worker --batch`, logging at verbosity 1 to its stderr)
-    caught inside export_layer, its scratch directory open; yields the process, and ends it if the
+    """A real worker process (`manage.py run_worker --batch`, the demo's and production's worker,
+    logging at verbosity 1 to its stderr) caught inside export_layer, its scratch directory open
+    and its read of the table waiting on the test's lock; yields the process, and ends it if the
     test did not."""
     env = {**os.environ, "DATABASE_URL": _database_url(), "EXPORT_ROOT": str(export_root),
            "DJANGO_SETTINGS_MODULE": "config.settings.test", "PGAPPNAME": WORKER_APP}  # fmt: skip
@@ -538,7 +541,7 @@ def worker_inside_an_export(job: ExportJob, export_root: Path):
         with connection.cursor() as cursor:
             cursor.execute("LOCK TABLE registry_equipment IN ACCESS EXCLUSIVE MODE")
         worker = subprocess.Popen(
-            [sys.executable, "manage.py", "db_worker", "--batch", "--no-reload",
+            [sys.executable, "manage.py", "run_worker", "--batch", "--no-reload",
              "--no-startup-delay", "--verbosity", "1"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
@@ -547,6 +550,10 @@ def worker_inside_an_export(job: ExportJob, export_root: Path):
                 lambda: worker.poll() is None and any(scratch.glob(f"{TEMP_PREFIX}*")),
                 what="the worker's scratch directory",
             )
+            # The directory comes before the writer's imports: the worker is inside the export
+            # for sure once its read waits on the lock (pg_locks is read live, unlike
+            # pg_stat_activity, which a transaction reads once).
+            _wait_for(_waiting_on_equipment, what="the worker's read of the locked table")
             running = ExportJob.objects.get(pk=job.pk)
             assert running.state == "running" and running.worker.endswith(f":{worker.pid}")
             yield worker
@@ -560,6 +567,15 @@ def worker_inside_an_export(job: ExportJob, export_root: Path):
                     "WHERE datname = current_database() AND application_name = %s",
                     [WORKER_APP],
                 )
+
+
+def _waiting_on_equipment() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT FROM pg_locks WHERE NOT granted AND relation = "
+            "'registry_equipment'::regclass)"
+        )
+        return cursor.fetchone()[0]
 
 
 @pytest.fixture
@@ -616,3 +632,41 @@ def test_a_worker_told_twice_to_stop_fails_its_job_itself(accident_export, expor
     assert job.state == ExportJob.State.FAILED and "stopped before it ended" in job.error
     assert not (export_root / str(job.pk)).exists()
     assert DBTaskResult.objects.get(id=job.task_id).status == "FAILED"
+
+
+class _SecondStop(logging.Handler):
+    """Sends the operator's second TERM the moment the worker's line about the first is written:
+    CPython then runs the worker's handler again inside the one still running."""
+
+    def __init__(self):
+        super().__init__()
+        self.sent, self.lines = False, []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+        if "shutting down gracefully" in record.getMessage() and not self.sent:
+            self.sent = True
+            signal.raise_signal(signal.SIGTERM)
+
+
+def test_a_second_stop_sent_as_the_first_is_logged_ends_the_task():
+    """The race the subprocess test above runs into under load, made certain: the second TERM
+    lands inside the first one's handler, after its line and before anything else."""
+    worker = ReconnectingWorker(queue_names=["default"], interval=0, batch=True,
+                                backend_name="default", startup_delay=False, max_tasks=None,
+                                worker_id="stop-test", excluded_queue_names=[])  # fmt: skip
+    worker.running_task = True  # inside a task
+    second = _SecondStop()
+    tasks_logger = logging.getLogger("django_tasks_db")
+    handlers = {number: signal.getsignal(number) for number in WORKER_SIGNALS}
+    tasks_logger.addHandler(second)
+    try:
+        worker.configure_signals()
+        with pytest.raises(SystemExit) as stopped:
+            signal.raise_signal(signal.SIGTERM)
+    finally:
+        tasks_logger.removeHandler(second)
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    assert stopped.value.code == 1 and second.sent
+    assert "terminating current task" in second.lines[-1], second.lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from types import FrameType
 
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connections
@@ -24,12 +25,27 @@ class ReconnectingWorker(db_worker.Worker):
     """db_worker's worker, which ends on the first database error it meets outside a task (the
     server restarted, the network went): this one drops its connections, waits and polls again.
     The task it was running then is recorded as failed once the database is back; its job (an
-    export, an import) is failed by the job sweep, its heartbeat having stopped."""
+    export, an import) is failed by the job sweep, its heartbeat having stopped. A second stop
+    signal always ends the running task (`shutdown`)."""
 
     def __init__(self, *, retry_max: float = LAST_RETRY, **options):
         super().__init__(**options)
         self.retry_max = retry_max
         self.outages = 0
+        self.stop_signals = 0
+
+    def shutdown(self, signum: int, frame: FrameType | None) -> None:
+        """A first TERM or Ctrl-C lets the running task finish, a second ends it.
+
+        db_worker's handler logs the first signal before it records it, and CPython runs a handler
+        again inside one still running: a second signal sent once the line is out could land in
+        between, be taken for a first one, and leave a task blocked in a statement running for
+        good. Counted first (no call before it, so no handler can run in between), a second signal
+        always ends the task, whenever it comes."""
+        self.stop_signals += 1
+        if self.stop_signals > 1:
+            self.running = False
+        super().shutdown(signum, frame)
 
     def run(self) -> None:
         delay, outage = FIRST_RETRY, None
