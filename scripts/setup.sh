@@ -114,6 +114,10 @@ if [ -z "$app_user" ]; then
     verb=create
     "$PG_BIN/psql" "$db_url" -Atqc "select 1 from pg_roles where rolname = '$app_user'" | grep -q 1 && verb=alter
     "$PG_BIN/psql" "$db_url" -qc "$verb role \"$app_user\" login nosuperuser nocreatedb nocreaterole nobypassrls password '$app_password'" >&2
+    # The role's own bounds, under the ones each connection sets (config/settings/base.py): any
+    # other client of this role (psql, a report tool) is bounded too.
+    "$PG_BIN/psql" "$db_url" -qc "alter role \"$app_user\" set statement_timeout = '30s'" \
+      -c "alter role \"$app_user\" set idle_in_transaction_session_timeout = '60s'" >&2
   else
     log "the database user may not create roles: the application connects as the owner (docs/deployment.md)"
     app_password=""
