@@ -25,13 +25,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO_STRIP = "演示环境 (DEBUG)，不是生产部署 / demo running with DEBUG — not a deployment"
 # What prod.py reads; the rest of the environment is left out, so the test sees prod's defaults.
 PROD_VARIABLES = re.compile(r"^(SECURE_|SESSION_|CSRF_|SEGIS_|DEBUG$|DJANGO_SETTINGS_MODULE$)")
+# Set by the browser tests' conftest for this process (Playwright's loop); never in production.
+TEST_ONLY = {"DJANGO_ALLOW_ASYNC_UNSAFE"}
 
 
 @pytest.fixture(scope="module")
 def prod_env(tmp_path_factory) -> dict[str, str]:
     """A production environment with nothing but the required secrets, its static files collected
     (config/urls.py reads the manifest that production's storage writes)."""
-    env = {k: v for k, v in os.environ.items() if not PROD_VARIABLES.match(k)}
+    env = {k: v for k, v in os.environ.items() if not PROD_VARIABLES.match(k) and k not in TEST_ONLY}
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.prod",
         SECRET_KEY=secrets.token_urlsafe(50),
