@@ -53,7 +53,14 @@ def timed(cursor, sql: str, repeats: int) -> tuple[float, str]:
     """Median milliseconds over `repeats`, and the scan the plan chose."""
     cursor.execute(f"EXPLAIN {sql}")
     plan = " ".join(row[0] for row in cursor.fetchall())
-    scan = next((s for s in ("Index Only Scan", "Bitmap Index Scan", "Index Scan", "Seq Scan") if s in plan), "?")
+    scan = next(
+        (
+            s
+            for s in ("Index Only Scan", "Bitmap Index Scan", "Index Scan", "Seq Scan")
+            if s in plan
+        ),
+        "?",
+    )
     samples = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -101,7 +108,9 @@ def measure(repeats: int) -> list[tuple[str, str, float, str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database", help="a benchmark database (default: the configured one)")
     parser.add_argument("--repeats", type=int, default=20)
     options = parser.parse_args()
