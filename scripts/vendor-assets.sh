@@ -34,6 +34,9 @@ JQUERY_VERSION="3.7.1"
 # 5.x also draws every label with the browser's own fonts when a style sets no
 # `glyphs` URL, which is how the page shows Chinese names offline (no glyph PBFs).
 MAPLIBRE_VERSION="5.24.1"        # latest 5.x
+# The analysis desk's charts and choropleth (/analysis/, static/js/segis-analysis.js): the
+# minified UMD build (`window.echarts`), one file with every chart type and the geo component.
+ECHARTS_VERSION="6.1.0"          # latest 6.x
 # ---------------------------------------------------------------------------
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -170,6 +173,15 @@ cp "$pkg/LICENSE.txt" "$out/LICENSE"
 echo "$MAPLIBRE_VERSION" >"$out/VERSION"
 strip_sourcemap "$out/maplibre-gl.js" "$out/maplibre-gl.css"
 log "maplibre-gl $MAPLIBRE_VERSION"
+
+# --- echarts (UMD build, global `echarts`) ----------------------------------
+pkg="$(fetch echarts "$ECHARTS_VERSION")"
+out="$(fresh echarts)"
+cp "$pkg/dist/echarts.min.js" "$out/"
+cp "$pkg/LICENSE" "$out/LICENSE"
+echo "$ECHARTS_VERSION" >"$out/VERSION"
+strip_sourcemap "$out/echarts.min.js"
+log "echarts $ECHARTS_VERSION"
 
 # Nothing under static/vendor may point at another host for code or styles.
 # (Inline `url("data:image/svg+xml,…xmlns='http://www.w3.org/2000/svg'…")` icons, as in
