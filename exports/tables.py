@@ -63,14 +63,15 @@ def write_csv(plan: Plan, directory: Path) -> Path:
     return path
 
 
-def _xlsx_value(value: Any) -> Any:
+def xlsx_value(value: Any) -> Any:
+    """A cell value openpyxl can store: text without the control characters XML refuses."""
     if isinstance(value, str):
         return ILLEGAL_CHARACTERS_RE.sub("", value)
     return value
 
 
 def _xlsx_text(values: list[str | None]) -> list[str | None]:
-    return [_xlsx_value(v) for v in neutralised(values)]
+    return [xlsx_value(v) for v in neutralised(values)]
 
 
 def _sheet(workbook: Workbook, title: str, directory: Path, files: list[str]):
@@ -99,10 +100,10 @@ def write_xlsx(plan: Plan, directory: Path) -> Path:
         about = _sheet(workbook, "字段说明 fields", directory, files)
         about.append(["别名 alias", "字段 name", "英文 English", "类型 type", "说明 note"])
         for row in plan.dictionary(with_coordinates=True):
-            about.append([_xlsx_value(neutralise(v)) for v in row])
+            about.append([xlsx_value(neutralise(v)) for v in row])
         about.append([])
         for item, value in plan.summary(plan.done, plan.lookups.today):
-            about.append([item, _xlsx_value(neutralise(value))])
+            about.append([item, xlsx_value(neutralise(value))])
         path = directory / "export.xlsx"
         workbook.save(path)
     finally:

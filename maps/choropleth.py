@@ -175,27 +175,35 @@ def _ramp(colours: tuple[str, ...], classes: int, method: str | tuple) -> list[s
     return [colours[round(i * last / (classes - 1))] for i in range(classes)]
 
 
-def _format(metric: str, value: float) -> str:
-    if metric == "devices":
+def _format(metric: str, value: float, unit: str = "") -> str:
+    if metric == "devices" or unit == "count":
         return f"{value:,.0f}"
     if metric == "overdue_rate":
         return f"{value * 100:.4g} %"
+    if unit == "%":
+        return f"{value:.4g} %"
     return f"{value:,.0f}" if value >= 1000 else f"{value:.4g}"
 
 
 @dataclass(frozen=True)
 class Classes:
-    """A metric's classes: its legend and the colour of any value under it."""
+    """A metric's classes: its legend and the colour of any value under it. The map's metrics are
+    in CHOROPLETH_METRICS; another surface (the analysis desk) passes its own `spec` of the same
+    shape (ramp, classes, empty, and a unit for the legend's numbers)."""
 
     metric: str
     breaks: list[float]
     colours: list[str]
     low: float | None
     high: float | None
+    spec: dict[str, Any] | None = None
 
     @classmethod
-    def of(cls, metric: str, values: list[float | None]) -> Classes:
-        spec = CHOROPLETH_METRICS[metric]
+    def of(
+        cls, metric: str, values: list[float | None], spec: dict[str, Any] | None = None
+    ) -> Classes:
+        given = spec
+        spec = spec or CHOROPLETH_METRICS[metric]
         positive = [v for v in values if v is not None and v > 0]
         method = spec["classes"]
         if not isinstance(method, str):
@@ -208,7 +216,12 @@ class Classes:
             breaks = quantile_breaks(positive)
         colours = _ramp(spec["ramp"], len(breaks) + 1, method) if positive or breaks else []
         return cls(
-            metric, breaks, colours, min(positive, default=None), max(positive, default=None)
+            metric,
+            breaks,
+            colours,
+            min(positive, default=None),
+            max(positive, default=None),
+            given,
         )
 
     def colour(self, value: float | None) -> str:
@@ -219,7 +232,8 @@ class Classes:
         return self.colours[sum(1 for limit in self.breaks if value >= limit)]
 
     def legend(self, values: list[float | None]) -> list[dict[str, str]]:
-        fmt = lambda v: _format(self.metric, v)  # noqa: E731
+        spec = self.spec or CHOROPLETH_METRICS[self.metric]
+        fmt = lambda v: _format(self.metric, v, spec.get("unit", ""))  # noqa: E731
         items = []
         if len(self.colours) == 1:
             label = (
@@ -239,7 +253,7 @@ class Classes:
         if any(v is not None and v <= 0 for v in values):
             items.append({"colour": CHOROPLETH_ZERO, "label": "0"})
         if any(v is None for v in values):
-            empty = CHOROPLETH_METRICS[self.metric]["empty"]
+            empty = spec["empty"]
             items.append({"colour": CHOROPLETH_NO_FIGURE, "label": empty})
         return items
 
@@ -259,30 +273,43 @@ def figures_of(row: Row) -> dict[str, Any]:
     }
 
 
+def _outlined(regions: QuerySet, tolerance: float) -> list[tuple]:
+    simplified = SimplifyPreserveTopology("boundary", tolerance)
+    return list(
+        regions.annotate(
+            outline=AsGeoJSON(simplified, precision=5), label=PointOnSurface(simplified)
+        )
+        .values_list("code", "name", "level", "outline", "label")
+        .order_by("code")
+    )
+
+
+def region_outlines(area: str, tolerance: float, orphans: Iterable[str] = ()) -> list[tuple]:
+    """(code, name, level, GeoJSON geometry, label point) of the regions one level below the area,
+    simplified by `tolerance` (`geo.basemap.outline_tolerance`); the `orphans`, county codes with
+    no region of that level above them, are added as themselves."""
+    rows = _outlined(Region.objects.below(area), tolerance)
+    if orphans and child_width(area) < 6:
+        counties = Region.objects.within_prefix(area).filter(
+            code__in=list(orphans), level=Level.COUNTY
+        )
+        rows += _outlined(counties, tolerance)
+    return rows
+
+
 def _features(area: str, width: int, figures: dict[str, Row], tolerance: float) -> list[tuple]:
     """(code, name, level, GeoJSON geometry, label point, figures) of the regions one level below
     the area. Counties under a prefix with no region of that level (a province's directly
     administered counties have no city) stand for themselves."""
-    simplified = SimplifyPreserveTopology("boundary", tolerance)
-    outline = AsGeoJSON(simplified, precision=5)
-    label = PointOnSurface(simplified)
-    rows = list(
-        Region.objects.below(area)
-        .annotate(outline=outline, label=label)
-        .values_list("code", "name", "level", "outline", "label")
-        .order_by("code")
-    )
+    rows = region_outlines(area, tolerance)
     rolled = roll_up(figures.values(), width)
     found = [(*row, rolled.get(row[0][:width]) or Row(row[0], row[1])) for row in rows]
     covered = {code[:width] for code, *_ in rows}
     orphans = [code for code in figures if code[:width] not in covered]
     if orphans and width < 6:
-        counties = (
-            Region.objects.within_prefix(area)
-            .filter(code__in=orphans, level=Level.COUNTY)
-            .annotate(outline=outline, label=label)
-            .values_list("code", "name", "level", "outline", "label")
-            .order_by("code")
+        counties = _outlined(
+            Region.objects.within_prefix(area).filter(code__in=orphans, level=Level.COUNTY),
+            tolerance,
         )
         found += [(*row, figures[row[0]]) for row in counties]
     return found
