@@ -11,7 +11,7 @@ from importlinter.cli import lint_imports
 
 ROOT = Path(__file__).resolve().parents[1]
 APPS = ("common", "geo", "accounts", "registry", "layers", "maps", "exports", "ogcapi", "response")
-APPS += ("patrol", "config")
+APPS += ("patrol", "analysis", "config")
 
 
 def test_the_import_contracts_are_kept():

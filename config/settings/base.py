@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "ogcapi",
     "response",
     "patrol",
+    "analysis",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,14 @@
+"""/api/analysis/: the desk's JSON API (included from config/urls.py)."""
+
+from django.urls import path
+
+from . import api
+
+app_name = "analysis-api"
+urlpatterns = [
+    path("indicators", api.Indicators.as_view(), name="indicators"),
+    path("overview", api.Overview.as_view(), name="overview"),
+    path("regions", api.Regions.as_view(), name="regions"),
+    path("devices", api.Devices.as_view(), name="devices"),
+    path("map", api.RegionMap.as_view(), name="map"),
+]

@@ -1,0 +1,76 @@
+"""A chart's numbers as a file: CSV (UTF-8 with a BOM, so Excel reads the Chinese) or XLSX.
+
+The rows are what the desk's API answers for the same parameters (analysis/desk.py), unrounded
+further; text cells are neutralised as every export's are (common.spreadsheets), so a region
+or unit name cannot run as a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from common.spreadsheets import neutralise
+
+from .indicators import INDICATORS, Indicator
+
+FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+TABLES = ("trend", "regions", "devices")
+
+
+def trend_table(overview: dict[str, Any], indicator: Indicator) -> tuple[list[str], list[list]]:
+    item = next(i for i in overview["indicators"] if i["key"] == indicator.key)
+    header = ["年份 / year", indicator.name, "分子 / numerator", "分母 / denominator"]
+    return header, [
+        [p["year"], p["value"], p["numerator"], p["denominator"]] for p in item["trend"]
+    ]
+
+
+def regions_table(answer: dict[str, Any]) -> tuple[list[str], list[list]]:
+    header = ["区划代码 / code", "区划 / region"] + [i.name for i in INDICATORS]
+    rows = [
+        [row["code"], row["name"], *(row["values"][i.key] for i in INDICATORS)]
+        for row in [
+            *answer["regions"],
+            answer["totals"] | {"name": f"合计 / total {answer['totals']['name']}"},
+        ]
+    ]
+    return header, rows
+
+
+def devices_table(answer: dict[str, Any]) -> tuple[list[str], list[list]]:
+    statuses = answer["statuses"]
+    header = ["种类代码 / kind", "种类 / name"] + [s["label"] for s in statuses] + ["合计 / total"]
+    rows = [
+        [row["kind"], row["name"], *(row[s["key"]] for s in statuses), row["total"]]
+        for row in answer["kinds"]
+    ]
+    return header, rows
+
+
+def as_csv(header: list[str], rows: list[list]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([neutralise(h) for h in header])
+    writer.writerows([neutralise(v) for v in row] for row in rows)  # None: an empty cell
+    return out.getvalue().encode("utf-8-sig")
+
+
+def as_xlsx(title: str, header: list[str], rows: list[list]) -> bytes:
+    from openpyxl import Workbook
+
+    from exports.tables import SHEET_TITLE_UNSAFE, xlsx_value
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = SHEET_TITLE_UNSAFE.sub("_", title)[:31]
+    sheet.freeze_panes = "A2"
+    for row in [header, *rows]:
+        sheet.append([xlsx_value(neutralise(v)) for v in row])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()

@@ -1,0 +1,129 @@
+"""Each measure and indicator against the fixture's figures worked out by hand (conftest.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis import desk
+from analysis.figures import Measures, measures, total
+from analysis.indicators import BY_KEY, INDICATORS
+from geo.scoping import Scope
+from registry.models import Equipment
+from tests.analysis.conftest import JINFENG, TODAY
+from tests.conftest import XINGQING, XIXIA
+
+YEARS = [2023, 2024, 2025]
+
+
+def test_the_fixture_is_what_the_table_says(registry):
+    # The due dates the hand computation rests on: the elevator rule's 12 months.
+    def due(name):
+        inspections = registry[name].inspections.order_by("inspected_on")
+        return inspections.values_list("next_due", flat=True)
+
+    assert [str(d) for d in due("A")] == ["2025-02-20", "2026-03-10"]
+    assert [str(d) for d in due("B")] == ["2025-04-15", "2026-04-01"]
+    assert [str(d) for d in due("G")] == ["2024-11-20", "2025-11-01"]
+    assert registry["D"].next_inspection_due is None
+    assert registry["D"].events.get(kind="registration").occurred_on.isoformat() == "2025-02-01"
+
+
+def test_measures_per_county_by_hand(registry):
+    figures = measures(Scope("6401"), 6, YEARS, TODAY)
+    xingqing, xixia = figures[XINGQING], figures[XIXIA]
+    # 兴庆区: A, B, E registered in 2023, E suspended on 1 December; C registered and cancelled
+    # in 2024; D registered in 2025 (no commissioning date).
+    assert xingqing[2023] == Measures(
+        registered=3, in_use=2, registrations=3, overdue=1, in_use_now=3
+    )
+    assert xingqing[2024] == Measures(
+        registered=3, in_use=2, registrations=1, cancellations=1, accidents=1, injuries=1,
+        overdue=1, in_use_now=3,
+    )  # fmt: skip
+    # Due in 2025 (to 30 June): A's 20 February (met 10 March: late) and B's 15 April (met 1 April).
+    # C's 10 January is left out (cancelled), E's 2024 date too (suspended), D has none.
+    assert xingqing[2025] == Measures(
+        registered=4, in_use=3, registrations=1, due=2, inspected_on_time=1, overdue=1,
+        in_use_now=3,
+    )  # fmt: skip
+    # 西夏区: G (2022), F (2024); G's 2024 date met early, F's 1 June not met by 30 June.
+    assert xixia[2023] == Measures(registered=1, in_use=1, overdue=1, in_use_now=2)
+    assert xixia[2024] == Measures(
+        registered=2, in_use=2, registrations=1, due=1, inspected_on_time=1, overdue=1,
+        in_use_now=2,
+    )  # fmt: skip
+    assert xixia[2025] == Measures(
+        registered=2, in_use=2, due=1, accidents=1, deaths=1, injuries=2, overdue=1,
+        in_use_now=2,
+    )  # fmt: skip
+    # A county with no devices has no row of its own: the table adds it with zeros.
+    assert JINFENG not in figures
+
+
+def test_overdue_is_the_map_layers_definition(registry):
+    scope = Scope("6401")
+    overdue = Equipment.objects.visible_to(scope).overdue(TODAY)
+    assert sorted(overdue.values_list("pk", flat=True)) == sorted(
+        [registry["D"].pk, registry["F"].pk]
+    )
+    assert total(measures(scope, 0, [2025], TODAY), [2025])[2025].overdue == 2
+
+
+@pytest.mark.parametrize(
+    ("key", "year", "expected"),
+    [
+        ("devices", 2025, 6),
+        ("in_use", 2025, 5),
+        ("in_use", 2023, 3),
+        ("registrations", 2024, 2),
+        ("cancellations", 2024, 1),
+        ("inspection_rate", 2025, round(1 * 100 / 3, 4)),
+        ("inspection_rate", 2024, 100.0),
+        ("inspection_rate", 2023, None),  # nothing fell due: no rate, not 0 %
+        ("overdue_rate", 2025, 40.0),  # D and F of A, B, D, F, G in use
+        ("accidents", 2024, 1),
+        ("deaths", 2025, 1),
+        ("injuries", 2025, 2),
+        ("accidents_per_10k", 2024, 2500.0),  # 1 ÷ (4 ÷ 10,000)
+        ("deaths_per_10k", 2025, 2000.0),  # 1 ÷ (5 ÷ 10,000)
+        ("deaths_per_10k", 2024, 0.0),
+    ],
+)
+def test_indicator_of_the_city_by_hand(registry, key, year, expected):
+    city = total(measures(Scope("6401"), 0, YEARS, TODAY), YEARS)
+    assert desk.value_of(BY_KEY[key], city[year])["value"] == expected
+
+
+def test_a_county_without_devices_has_zero_counts_and_no_rates(registry):
+    rows, _ = desk.child_rows(desk.area_of("6401"), 2025, TODAY)
+    jinfeng = next(row for row in rows if row["code"] == JINFENG)
+    for indicator in INDICATORS:
+        value = jinfeng["values"][indicator.key]
+        assert value == (0 if indicator.additive else None), indicator.key
+
+
+@pytest.mark.parametrize("prefix", ["64", "6401", XINGQING])
+@pytest.mark.parametrize("year", YEARS)
+def test_child_rows_sum_to_the_parent_for_every_additive_indicator(registry, prefix, year):
+    area = desk.area_of(prefix)
+    rows, totals = desk.child_rows(area, year, TODAY)
+    # The parent computed on its own, by one grouped statement over the whole area.
+    parent = total(measures(Scope(prefix), 0, [year], TODAY), [year])[year]
+    for indicator in INDICATORS:
+        if not indicator.additive:
+            continue
+        summed = sum(row["values"][indicator.key] for row in rows)
+        assert summed == totals["values"][indicator.key], indicator.key
+        assert summed == getattr(parent, indicator.numerator), indicator.key
+
+
+def test_the_province_counts_every_device_once(registry):
+    province = total(measures(Scope("64"), 0, [2025], TODAY), [2025])[2025]
+    # A–H registered by 30 June 2025 less C (cancelled); in use less E (suspended).
+    assert (province.registered, province.in_use) == (7, 6)
+
+
+def test_a_scope_sees_only_its_own_devices(registry):
+    figures = measures(Scope(XINGQING), 6, [2025], TODAY)
+    assert set(figures) == {XINGQING}
+    assert measures(Scope(None), 6, [2025], TODAY) == {}
