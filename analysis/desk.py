@@ -30,7 +30,7 @@ from maps.choropleth import Classes, region_outlines
 from registry.models import Equipment, Variety
 from registry.models.equipment import EquipmentStatus
 
-from .figures import Measures, measures, period_end, total
+from .figures import Figures, Measures, measures, period_end, total
 from .indicators import BY_KEY, INDICATORS, PERCENT, Indicator
 
 EARLIEST_YEAR = 1990
@@ -213,11 +213,27 @@ def _area_totals(scope: Scope, years: list[int], today: dt.date) -> dict[int, Me
     return total(measures(scope, 0, years, today), years)
 
 
-def overview(user: User, area: Area, year: int, years: int, today: dt.date) -> dict[str, Any]:
+def span_of(year: int, years: int) -> list[int]:
+    return list(range(max(EARLIEST_YEAR, year - years + 1), year + 1))
+
+
+def area_figures(area: Area, years: list[int], today: dt.date) -> Figures:
+    """The area's child regions' measures in each year: the overview sums them, the regions
+    table lists them (the page computes them once for both)."""
+    return measures(Scope(area.prefix), child_width(area.prefix), years, today)
+
+
+def overview(
+    user: User,
+    area: Area,
+    year: int,
+    years: int,
+    today: dt.date,
+    figures: Figures | None = None,
+) -> dict[str, Any]:
     """Every indicator of the area in the year, its trend, and the comparisons the user may see."""
-    span = list(range(max(EARLIEST_YEAR, year - years + 1), year + 1))
-    scope = Scope(area.prefix)
-    own = _area_totals(scope, span, today)
+    span = span_of(year, years)
+    own = total(figures if figures is not None else area_figures(area, span, today), span)
     parent = parent_of(area)
     shown_parent = parent if parent is not None and Scope.of(user).contains(parent.prefix) else None
     parent_totals = (
@@ -256,11 +272,13 @@ def overview(user: User, area: Area, year: int, years: int, today: dt.date) -> d
     }
 
 
-def child_rows(area: Area, year: int, today: dt.date) -> tuple[list[dict[str, Any]], dict]:
+def child_rows(
+    area: Area, year: int, today: dt.date, figures: Figures | None = None
+) -> tuple[list[dict[str, Any]], dict]:
     """Every region one level below the area (those with no device too) with every indicator's
     value in the year, and the area's own row (their sum for the additive indicators)."""
-    width = child_width(area.prefix)
-    figures = measures(Scope(area.prefix), width, [year], today)
+    if figures is None:
+        figures = area_figures(area, [year], today)
     names = {
         region.code_prefix: region
         for region in Region.objects.below(area.prefix).only("code", "name", "level")
@@ -286,8 +304,10 @@ def child_rows(area: Area, year: int, today: dt.date) -> tuple[list[dict[str, An
     return rows, totals
 
 
-def regions(user: User, area: Area, year: int, today: dt.date) -> dict[str, Any]:
-    rows, totals = child_rows(area, year, today)
+def regions(
+    user: User, area: Area, year: int, today: dt.date, figures: Figures | None = None
+) -> dict[str, Any]:
+    rows, totals = child_rows(area, year, today, figures)
     return {
         "area": area.as_dict(),
         "year": year,

@@ -131,23 +131,27 @@ def _life_cycle(equipment: tuple[str, tuple], width: int, end: dt.date) -> list[
 
 def _suspended(equipment: tuple[str, tuple], width: int, ends: list[dt.date]) -> list[tuple]:
     """(child, year, n): devices whose last status event on or before each period end is a
-    suspension."""
+    suspension. Each status event holds until the device's next one: the suspension spells are
+    found once and matched against every period end."""
     sql, params = equipment
     return _run(
         f"""
-        WITH e AS ({sql})
-        SELECT last.child, extract(year FROM ends.end_on)::int, count(*)
+        WITH e AS ({sql}),
+        spells AS (
+            SELECT * FROM (
+                SELECT left(e.region, %s) AS child, ev.kind, ev.occurred_on AS since,
+                       lead(ev.occurred_on) OVER (PARTITION BY ev.equipment_id
+                                                  ORDER BY ev.occurred_on, ev.id) AS until
+                FROM registry_lifecycleevent ev JOIN e ON e.id = ev.equipment_id
+                WHERE ev.kind = ANY(%s)
+            ) status WHERE kind = %s
+        )
+        SELECT s.child, extract(year FROM ends.end_on)::int, count(*)
         FROM unnest(%s::date[]) AS ends(end_on)
-        CROSS JOIN LATERAL (
-            SELECT DISTINCT ON (ev.equipment_id) ev.kind, left(e.region, %s) AS child
-            FROM registry_lifecycleevent ev JOIN e ON e.id = ev.equipment_id
-            WHERE ev.kind = ANY(%s) AND ev.occurred_on <= ends.end_on
-            ORDER BY ev.equipment_id, ev.occurred_on DESC, ev.id DESC
-        ) last
-        WHERE last.kind = %s
+        JOIN spells s ON s.since <= ends.end_on AND (s.until IS NULL OR s.until > ends.end_on)
         GROUP BY 1, 2
         """,
-        (*params, ends, width, STATUS_EVENTS, SUSPENSION),
+        (*params, width, STATUS_EVENTS, SUSPENSION, ends),
     )
 
 

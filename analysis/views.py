@@ -49,8 +49,10 @@ def desk_page(request: HttpRequest) -> HttpResponse:
             status=400,
         )
     area, year, indicator = parsed["region"], parsed["year"], parsed["indicator"]
-    overview = desk.overview(request.user, area, year, desk.DEFAULT_YEARS, today)
-    regions = desk.regions(request.user, area, year, today)
+    # One computation of the child regions over the trend's years serves the cards and the table.
+    figures = desk.area_figures(area, desk.span_of(year, desk.DEFAULT_YEARS), today)
+    overview = desk.overview(request.user, area, year, desk.DEFAULT_YEARS, today, figures)
+    regions = desk.regions(request.user, area, year, today, figures)
     devices = desk.devices_by_kind(area)
     query = {"region": area.code, "year": year, "indicator": indicator.key}
     return private(

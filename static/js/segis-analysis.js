@@ -71,7 +71,7 @@
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: (v) => format(v, selected.unit) },
       xAxis: { type: "value", show: false },
       yAxis: { type: "category", data: ranked.map((r) => r.name), axisTick: { show: false } },
-      series: [{ type: "bar", data: ranked.map((r) => r.values[selected.key]), itemStyle: { color: "#3182bd" },
+      series: [{ type: "bar", barMaxWidth: 22, data: ranked.map((r) => r.values[selected.key]), itemStyle: { color: "#3182bd" },
                  label: { show: true, position: "right", fontSize: 11, formatter: (p) => format(p.value, selected.unit) } }],
     });
     if (c && data.regions.drillable) {

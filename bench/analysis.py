@@ -1,0 +1,130 @@
+"""Benchmark: the analysis desk for a province user, every API call the desk makes, warm, against
+the naive GROUP BY over the same registry tables.
+
+    .venv/bin/python bench/analysis.py                      # the demo database (segis), user province
+    .venv/bin/python bench/analysis.py --database segis_bench_tiles --user-prefix 32
+
+Each call is a GET through the test client (the whole Django and DRF path, session signed in), run
+--warmup times, then --repeat times interleaved with the others; p50 and p95 of the server time.
+The baseline is what a hand-written report would run: one GROUP BY per table the desk reads
+(devices by city and status, life-cycle events by city, year and kind, inspections by city and
+year, accidents by city and year), on a cursor, timed the same way. It counts the same rows but
+works out no due date, no register at a year's end and no status on a day: the ratio says what
+the desk's definitions cost over plain counting. Results to stdout, progress to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.tiles import percentile  # noqa: E402
+
+BASELINE = [
+    "SELECT left(region_id, 4), status, count(*) FROM registry_equipment"
+    " WHERE region_id LIKE %(like)s GROUP BY 1, 2",
+    "SELECT left(e.region_id, 4), extract(year FROM ev.occurred_on), ev.kind, count(*)"
+    " FROM registry_lifecycleevent ev JOIN registry_equipment e ON e.id = ev.equipment_id"
+    " WHERE e.region_id LIKE %(like)s GROUP BY 1, 2, 3",
+    "SELECT left(e.region_id, 4), extract(year FROM i.inspected_on), count(*), sum(i.defects)"
+    " FROM registry_inspection i JOIN registry_equipment e ON e.id = i.equipment_id"
+    " WHERE e.region_id LIKE %(like)s GROUP BY 1, 2",
+    "SELECT left(region_id, 4), extract(year FROM occurred_at), count(*), sum(deaths)"
+    " FROM registry_accident WHERE region_id LIKE %(like)s GROUP BY 1, 2",
+]
+
+
+def timed(run, warmup: int, repeat: int) -> list[float]:
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database", default="segis")
+    parser.add_argument("--user", default="province", help="an existing province user")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    from bench.database import use_database
+
+    use_database(args.database, recreate=False)
+    from django.db import connection
+    from django.test import Client
+
+    from accounts.models import User
+    from bench.machine import describe
+
+    user = User.objects.get(username=args.user)
+    prefix = user.jurisdiction_prefix
+    year = dt.date.today().year
+    client = Client()
+    client.force_login(user)
+    calls = {
+        "overview (10-year trends, parent, nation)": "/api/analysis/overview",
+        "regions (child regions, one year)": f"/api/analysis/regions?year={year}",
+        "devices by kind and status": "/api/analysis/devices",
+        "map (choropleth, devices)": "/api/analysis/map?indicator=devices",
+        "map (choropleth, inspection rate)": "/api/analysis/map?indicator=inspection_rate",
+        "indicators (definitions)": "/api/analysis/indicators",
+        "page /analysis/ (overview+regions+devices)": "/analysis/",
+    }
+
+    def get(url: str):
+        def run():
+            response = client.get(url)
+            assert response.status_code == 200, (url, response.status_code)
+
+        return run
+
+    def baseline():
+        with connection.cursor() as cursor:
+            for sql in BASELINE:
+                cursor.execute(sql, {"like": f"{prefix}%"})
+                cursor.fetchall()
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM registry_equipment WHERE region_id LIKE %s", [f"{prefix}%"]
+        )
+        (devices,) = cursor.fetchone()
+    print(f"machine: {describe()}")
+    print(f"database {args.database}: {devices:,} devices under {prefix!r}; user {args.user}")
+    print(f"{'call':46} {'p50 ms':>8} {'p95 ms':>8}")
+    results = {}
+    runs = {name: get(url) for name, url in calls.items()}
+    runs["baseline: naive GROUP BY (4 statements)"] = baseline
+    for name in runs:  # warm every path first
+        print(f"warming {name}", file=sys.stderr)
+        timed(runs[name], args.warmup, 0)
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(args.repeat):  # interleaved: a slow moment of the machine hits all alike
+        for name, run in runs.items():
+            samples[name] += timed(run, 0, 1)
+    for name, times in samples.items():
+        results[name] = (percentile(times, 0.5), percentile(times, 0.95))
+        print(f"{name:46} {results[name][0]:8.1f} {results[name][1]:8.1f}")
+    base = results["baseline: naive GROUP BY (4 statements)"][1]
+    print()
+    print("p95 ratio to the baseline's p95:")
+    for name, (_, p95) in results.items():
+        if not name.startswith("baseline"):
+            print(f"  {name:44} {p95 / base:6.1f}×")
+
+
+if __name__ == "__main__":
+    main()
