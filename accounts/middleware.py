@@ -6,6 +6,8 @@ SEGIS_REQUIRE_OTP, users who need a second factor (User.needs_second_factor) ver
 first. API-token and map-pass requests carry their own credential and are not subject to it.
 
 RefusalAuditMiddleware: every 403 answered to a signed-in user leaves an audit row.
+
+ReaderMiddleware: the database's row-level security reads as the request's user.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from django.utils.http import urlencode
 from django_otp import user_has_device
 
 from common.http import json_errors, wants_json
+from geo.scoping import reading
 
 from . import audit
 from .models import User
@@ -167,3 +170,16 @@ class RefusalAuditMiddleware:
                     "access.denied", request=request, actor=user, detail={"status": 403}
                 )
         return response
+
+
+class ReaderMiddleware:
+    """The request's statements read as its user at the database's wall too (row-level security,
+    geo.scoping.reading): the user as authenticated when each statement runs, so a DRF token
+    settled inside the view counts; before sign-in, nothing."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with reading(lambda: getattr(request, "user", None)):
+            return self.get_response(request)

@@ -28,6 +28,9 @@ from common.http import json_errors, wants_json
 
 logger = logging.getLogger(__name__)
 
+# The reader's jurisdiction for the database's row-level security (geo.scoping.reading); a pooled
+# connection is taken out of the pool without it (common/postgis/base.py).
+READER_SETTING = "segis.scope"
 # Methods a client may repeat without changing anything: the only ones run a second time.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 TIMEOUT_RULE = "database.timeout"

@@ -6,10 +6,16 @@ its `jurisdiction_prefix` ('' = national, None = nothing), so `geo` imports no o
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self, TypeVar
 
-from django.db import models
+from django.db import connection, models
+from django.db.backends.signals import connection_created
+
+from common.db import READER_SETTING
 
 Rows = TypeVar("Rows", bound=models.QuerySet)
 
@@ -84,3 +90,65 @@ class ScopedQuerySet(models.QuerySet):
     def visible_to(self, user: Any) -> Self:
         # Scope first: every later filter then works inside the jurisdiction.
         return Scope.of(user).filter(self, self.scope_lookup)
+
+
+# --------------------------------------------------------------------------- the database's wall
+
+# Tables under PostgreSQL row-level security, named by the apps that secure them (registry's
+# migration 0010): a second wall behind `visible_to` for a role that is not their owner (the
+# application's). Their policies read the reader's jurisdiction from common.db.READER_SETTING:
+# 'p:<prefix>' ('p:' the nation); unset or '' reads nothing.
+ROW_SECURED: set[str] = set()
+
+_readers = threading.local()
+
+
+def setting_value(scope: Scope) -> str:
+    return "" if scope.prefix is None else f"p:{scope.prefix}"
+
+
+@contextlib.contextmanager
+def reading(reader: Any) -> Iterator[None]:
+    """Statements run inside read as `reader`: a user, a Scope, or a callable giving one (asked at
+    each statement, so a request's user may be settled after the block begins: DRF's token
+    authentication). The innermost block wins (an import run inside a request reads as its
+    requester). The setting is sent only before a statement on a row-secured table, and again when
+    the connection, the reader or the transaction has changed (a rollback undoes a setting)."""
+    stack = _readers.__dict__.setdefault("stack", [])
+    stack.append(reader)
+    try:
+        if len(stack) == 1:
+            _forget_reader(connection=connection)  # another thread may have used it since
+            with connection.execute_wrapper(_as_reader):
+                yield
+        else:
+            yield
+    finally:
+        stack.pop()
+
+
+def _as_reader(execute, sql, params, many, context):
+    if getattr(_readers, "busy", False) or (
+        isinstance(sql, str) and not any(table in sql for table in ROW_SECURED)
+    ):
+        return execute(sql, params, many, context)
+    _readers.busy = True  # resolving a lazy user queries the session: let that through
+    try:
+        reader = _readers.stack[-1]
+        value = setting_value(Scope.of(reader() if callable(reader) else reader))
+        db = context["connection"]
+        key = (id(db.connection), value, id(db.atomic_blocks[-1]) if db.atomic_blocks else None)
+        if getattr(db, "_segis_reader", None) != key:
+            db.connection.execute("SELECT set_config(%s, %s, false)", [READER_SETTING, value])
+            db._segis_reader = key
+    finally:
+        _readers.busy = False
+    return execute(sql, params, many, context)
+
+
+def _forget_reader(*, connection, **kwargs) -> None:
+    """A connection opened or taken from the pool: whatever it was set to, set it again."""
+    connection._segis_reader = None
+
+
+connection_created.connect(_forget_reader)

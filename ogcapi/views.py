@@ -44,6 +44,7 @@ def _refusal(request: HttpRequest) -> tuple[object, JsonResponse | None]:
     except TokenRefused as refused:
         return None, _unauthorised({"token": str(refused)}, "token_refused")
     user = user or request.user
+    request.user = user  # the reader at the database's wall too (geo.scoping.reading)
     if not user.is_authenticated:
         return None, _unauthorised(
             {

@@ -26,7 +26,8 @@ DATABASES = {
     "default": env.db_url(
         "DATABASE_URL",
         default="postgis://postgres@127.0.0.1:5432/segis",
-        engine="django.contrib.gis.db.backends.postgis",
+        # PostGIS with a pool that survives a server restart (common/postgis/base.py).
+        engine="common.postgis",
     )
 }
 DATABASE_APP_ROLE = env("DATABASE_APP_USER", default="")
@@ -107,6 +108,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The database's row-level security reads as the request's user (geo/scoping.py `reading`).
+    "accounts.middleware.ReaderMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Ours after messages (they tell the user why): refusals audited, then session and OTP rules.
     "django_otp.middleware.OTPMiddleware",

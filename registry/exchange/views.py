@@ -21,6 +21,7 @@ def change_feed(request: HttpRequest) -> HttpResponse:
         user = token_user(request) or request.user
     except TokenRefused as refused:
         return json_errors({"token": str(refused)}, 401, rule="token_refused")
+    request.user = user  # the reader at the database's wall too (geo.scoping.reading)
     if not user.is_authenticated:
         return json_errors(
             {"user": "需要 API 令牌 / send Authorization: Token <key>"},

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from accounts.models import User
 from geo import crs
+from geo.scoping import reading
 
 from ..models.imports import Dataset
 from ..validators import ERROR, WARNING, Finding
@@ -126,7 +127,8 @@ def run_import(
         if problems:
             raise IntakeError(problems)
         importer = datasets.importer_for(request.dataset)
-        with transaction.atomic():
+        # In a worker as in a request: the rows the wall shows are the importing user's.
+        with reading(acting_user), transaction.atomic():
             outcome = importer(
                 rows, request, acting_user=acting_user, commit=commit, progress=progress
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from ..exceptions import RegistryError
 from ..validators import ERROR, Finding
@@ -58,3 +58,23 @@ def unique_identifiers() -> Iterator[None]:
         if field is None:
             raise
         raise RegistryError([already_registered(field)]) from error
+
+
+# Personnel sit behind row-level security (migration 0010): whether an identifier is held by
+# someone the reader cannot see is asked of the database, which answers yes or no past the wall.
+
+
+def national_id_taken(id_hash: str) -> bool:
+    """Whether anyone, in any jurisdiction, is registered with this national ID (by its hash)."""
+    return _ask("SELECT registry_national_id_taken(%s)", [id_hash])
+
+
+def certificate_held_elsewhere(number: str, holder_pk: int | None) -> bool:
+    """Whether anyone but `holder_pk`, in any jurisdiction, holds this personnel certificate."""
+    return _ask("SELECT registry_certificate_held_elsewhere(%s, %s)", [number, holder_pk])
+
+
+def _ask(query: str, params: list) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return cursor.fetchone()[0]

@@ -15,7 +15,7 @@ from .. import personal
 from ..exceptions import RegistryError
 from ..exchange import changelog
 from ..models import Certificate, Person, Unit
-from ..models.identifiers import already_registered, unique_identifiers
+from ..models.identifiers import already_registered, national_id_taken, unique_identifiers
 from ..validators import check_credit_code
 from .checks import Geometry, ensure_in_jurisdiction, error, placed, raise_on_errors
 
@@ -108,7 +108,7 @@ def register_person(
     ensure_in_jurisdiction(acting_user, region_code)
     id_hash = personal.lookup_hash(national_id)
     # Anyone's, in or out of the jurisdiction: the answer names the field, not the person.
-    if id_hash and Person.objects.filter(national_id_hash=id_hash).exists():
+    if id_hash and national_id_taken(id_hash):
         raise RegistryError([already_registered("national_id")])
     with unique_identifiers():
         person = Person.objects.create(

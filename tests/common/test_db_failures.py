@@ -205,6 +205,25 @@ def test_a_request_after_the_server_dropped_its_connections_answers(live_server,
         assert status == 200, body[:500]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_whose_connections_the_server_all_dropped_gives_a_live_one():
+    """After a restart every pooled connection is dead. Tried one by one, with psycopg_pool's
+    back-off of 1, 2, 4, 8 s between them, six would outlast the pool's 10 s timeout; the first
+    dead one found sends the pool through all the others at once (common/postgis/base.py)."""
+    connection.ensure_connection()  # this test's own, which terminate_others spares
+    pool = connection.pool
+    idle = [pool.getconn() for _ in range(6)]
+    for pooled in idle:
+        pool.putconn(pooled)
+    assert terminate_others() >= 6
+    pooled = pool.getconn()
+    try:
+        assert pooled.execute("SELECT 1").fetchone() == (1,)
+        assert pooled not in idle
+    finally:
+        pool.putconn(pooled)
+
+
 @pytest.fixture
 def production_server(production_env, tmp_path, transactional_db):  # noqa: F811
     """gunicorn on config.wsgi with the production settings, whose worker keeps its connection

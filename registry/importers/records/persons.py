@@ -10,7 +10,11 @@ from geo.models import Region
 
 from ... import personal, services
 from ...models import Certificate, Person, Unit
-from ...models.identifiers import already_registered
+from ...models.identifiers import (
+    already_registered,
+    certificate_held_elsewhere,
+    national_id_taken,
+)
 from ...models.units import PersonRole
 from ...validators import check_credit_code
 from .. import cells
@@ -60,8 +64,11 @@ def import_persons(
         ):
             return None
         person = _find_person(id_hash, name, employer, number, region_code)
-        holders = Certificate.objects.filter(number=number).exclude(person=person)
-        if number and holders.exists():
+        if person is None and id_hash and national_id_taken(id_hash):
+            # Someone the user cannot see holds the ID: say so, and nothing of that person.
+            row.add(already_registered("national_id"))
+            return None
+        if number and certificate_held_elsewhere(number, person.pk if person else None):
             row.error(
                 "certificate_number",
                 "certificate.duplicate",
