@@ -63,7 +63,7 @@ def main() -> None:
     from bench.database import use_database
 
     use_database(args.database, recreate=False)
-    from django.db import connection
+    from django.db import connection, transaction
     from django.test import Client
 
     from accounts.models import User
@@ -92,7 +92,9 @@ def main() -> None:
         return run
 
     def baseline():
-        with connection.cursor() as cursor:
+        # Under the desk's own settings (JIT off), so the ratio compares statements, not JIT.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
             for sql in BASELINE:
                 cursor.execute(sql, {"like": f"{prefix}%"})
                 cursor.fetchall()
