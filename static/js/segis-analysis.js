@@ -124,7 +124,7 @@
     const colours = { in_use: "#31a354", suspended: "#fd8d3c", cancelled: "#969696", scrapped: "#525252" };
     chart(devicesEl, {
       grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
-      legend: { top: 0, textStyle: { fontSize: 11 } },
+      legend: { type: "scroll", top: 0, textStyle: { fontSize: 11 } },
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
       xAxis: { type: "value" },
       yAxis: { type: "category", data: kinds.map((k) => k.name.split(" / ")[0]), inverse: true },
