@@ -190,3 +190,25 @@ def test_the_page_shows_the_desk(registry, users):
     bad = client_for(users["xingqing"]).get("/analysis/", {"region": XIXIA})
     assert bad.status_code == 400
     assert "西夏区" not in bad.content.decode()
+
+
+def test_the_statements_do_not_grow_with_the_regions(registry, users):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from geo.models import Region
+
+    client = client_for(users["national"])
+
+    def statements(path: str, region: str) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(f"/api/analysis/{path}", {"region": region}).status_code == 200
+        return len(queries)
+
+    shizuishan = SHIZUISHAN_DAWUKOU[:4] + "00"
+    assert Region.objects.below("6401").count() != Region.objects.below("6402").count()
+    # The same statements for a city of many counties and one of few, for any level's children.
+    for path in ("overview", "regions", "map"):
+        assert statements(path, YINCHUAN) == statements(path, shizuishan), path
+    for path in ("regions", "map"):
+        assert statements(path, NINGXIA) == statements(path, YINCHUAN), path
