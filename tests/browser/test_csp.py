@@ -46,6 +46,7 @@ def signed_in(demo_site, page):
         ("/response/", ".maplibregl-canvas"),
         ("/response/statistics/", ".leaflet-container"),
         ("/patrol/", ".maplibregl-canvas"),
+        ("/analysis/", "#region-map[data-ready=true]"),  # ECharts: canvases, inline styles
         ("/export/", "form"),
         ("/imports/", "form"),
         ("/api/docs/", ".swagger-ui .info"),  # drf-spectacular's inline start, with the nonce
