@@ -27,7 +27,7 @@ from geo.divisions import child_level, child_width
 from geo.models import Level, Region
 from geo.scoping import NATIONAL, Scope
 from maps.choropleth import Classes, region_outlines
-from registry.models import Equipment, Variety
+from registry.models import Accident, Equipment, Variety
 from registry.models.equipment import EquipmentStatus
 
 from .figures import Figures, Measures, measures, period_end, total
@@ -223,6 +223,15 @@ def area_figures(area: Area, years: list[int], today: dt.date) -> Figures:
     return measures(Scope(area.prefix), child_width(area.prefix), years, today)
 
 
+def holds_everything(area: Area) -> bool:
+    """Whether no device and no accident lies outside the area: then the nation's figures are
+    the area's (a province's own instance, the demo), and are not counted a second time."""
+    inside = {"region__code__startswith": area.prefix}
+    return not (
+        Equipment.objects.exclude(**inside).exists() or Accident.objects.exclude(**inside).exists()
+    )
+
+
 def overview(
     user: User,
     area: Area,
@@ -241,7 +250,11 @@ def overview(
     )
     national_counts = Scope.of(user).prefix == ""
     # Deliberately outside the user's scope: only the rates are answered (see the module's note).
-    national = _area_totals(NATIONAL, [year], today)[year] if area.prefix else None
+    national = None
+    if area.prefix:
+        national = (
+            own[year] if holds_everything(area) else _area_totals(NATIONAL, [year], today)[year]
+        )
     items = []
     for indicator in INDICATORS:
         trend = (

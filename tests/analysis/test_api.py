@@ -4,6 +4,7 @@ API's numbers, the schema typed."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
@@ -212,3 +213,21 @@ def test_the_statements_do_not_grow_with_the_regions(registry, users):
         assert statements(path, YINCHUAN) == statements(path, shizuishan), path
     for path in ("regions", "map"):
         assert statements(path, NINGXIA) == statements(path, YINCHUAN), path
+
+
+def test_the_province_sees_the_nations_rates_with_devices_outside_it_or_not(
+    registry, users, make_equipment
+):
+    def rates(user: str) -> dict:
+        answer = client_for(users[user]).get("/api/analysis/overview").json()
+        key = "value" if user == "national" else "national"
+        return {i["key"]: i[key] for i in answer["indicators"] if i["key"] in RATES}
+
+    # Everything lies in 宁夏: the nation's figures are the province's own.
+    assert rates("province") == rates("national")
+    # Every device of the fixture is overdue by now; one in 东城区, Beijing, is not.
+    make_equipment("110101", next_inspection_due=dt.date(2099, 1, 1))
+    after = rates("national")
+    own = client_for(users["province"]).get("/api/analysis/overview").json()["indicators"]
+    assert after["overdue_rate"] != next(i for i in own if i["key"] == "overdue_rate")["value"]
+    assert rates("province") == after
