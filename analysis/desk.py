@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from django.db.models import Count
 
@@ -57,7 +57,7 @@ class Area:
         return {"code": self.code, "prefix": self.prefix, "name": self.name, "level": self.level}
 
 
-def refuse(field: str, rule: str, message: str) -> None:
+def refuse(field: str, rule: str, message: str) -> NoReturn:
     raise DomainError([Problem(field, rule, message)])
 
 
@@ -385,10 +385,9 @@ def region_map(user: User, area: Area, indicator: Indicator, year: int, today: d
     }
     classes = Classes.of(indicator.key, values, spec)
     by_prefix = {row["prefix"]: row for row in rows}
-    orphans = [row["code"] for row in rows if len(row["prefix"]) == 6]
     tolerance = outline_tolerance(Scope.of(user).prefix or "")
     features = []
-    for code, name, level, outline, label in region_outlines(area.prefix, tolerance, orphans):
+    for code, name, level, outline, label in region_outlines(area.prefix, tolerance):
         prefix = code if level == Level.COUNTY else code[: child_width(area.prefix)]
         row = by_prefix.get(prefix)
         value = row["values"][indicator.key] if row else None

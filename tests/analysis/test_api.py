@@ -231,3 +231,19 @@ def test_the_province_sees_the_nations_rates_with_devices_outside_it_or_not(
     own = client_for(users["province"]).get("/api/analysis/overview").json()["indicators"]
     assert after["overdue_rate"] != next(i for i in own if i["key"] == "overdue_rate")["value"]
     assert rates("province") == after
+
+
+def test_the_map_draws_the_tables_values(registry, users):
+    client = client_for(users["province"])
+    table = client.get("/api/analysis/regions", {"region": YINCHUAN, "year": "2025"}).json()
+    values = {row["code"]: row["values"]["inspection_rate"] for row in table["regions"]}
+    geo = client.get(
+        "/api/analysis/map", {"region": YINCHUAN, "year": "2025", "indicator": "inspection_rate"}
+    ).json()
+    drawn = {f["properties"]["code"]: f["properties"]["value"] for f in geo["features"]}
+    assert drawn == values
+    # 金凤区 has no figure (nothing fell due): the map's grey, and the legend says so.
+    jinfeng = next(f for f in geo["features"] if f["properties"]["code"] == "640106")
+    assert jinfeng["properties"]["value"] is None
+    assert jinfeng["properties"]["fill"] == geo["legend"][-1]["colour"]
+    assert geo["legend"][-1]["label"] == "无数据 / no figure"
