@@ -2,7 +2,8 @@
 # The deployment gate (issue 17), run by .ci/run after the tests:
 #   1. `check --deploy` with the production settings and nothing but the required secrets;
 #   2. bandit over the apps, its skips explained in .bandit;
-#   3. pip-audit over the installed environment, each ignored advisory listed below with its reason.
+#   3. pip-audit over the installed environment, each ignored advisory listed below with its reason;
+#   4. the locks (requirements/*.txt) still answer pyproject.toml (scripts/lock.sh --check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -20,7 +21,7 @@ prod=(env DJANGO_SETTINGS_MODULE=config.settings.prod
 "${prod[@]}" $PY manage.py check --deploy --fail-level WARNING
 
 log "bandit"
-.venv/bin/bandit -q --ini .bandit -r accounts common config exports geo layers maps ogcapi patrol registry response
+.venv/bin/bandit -q --ini .bandit -r accounts analysis common config exports geo layers maps ogcapi patrol registry response
 
 log "pip-audit"
 # Advisories accepted for now, one line each: --ignore-vuln ID with the reason in a comment.
@@ -48,4 +49,7 @@ if unaudited:
     sys.exit(3 if os.environ.get("SEGIS_GATE_STRICT_AUDIT") == "1" else 0)
 PYTHON
 [ "$status" -eq 0 ] || { log "pip-audit found vulnerabilities (above)"; exit "$status"; }
+
+log "locks"
+scripts/lock.sh --check
 log "passed"

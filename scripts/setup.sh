@@ -41,11 +41,16 @@ if [ ! -x .venv/bin/python ]; then
   log "creating .venv"
   "$PYTHON" -m venv .venv
 fi
-stamp=$(sha256sum pyproject.toml | cut -d' ' -f1)
+# Exactly the locked releases, checked against their hashes (scripts/lock.sh): development's lock
+# (tests, the demo's boundaries), or with SEGIS_PRODUCTION=1 the runtime's alone. The project itself
+# goes in after, without its dependencies: they are the lock's.
+lock=requirements/dev.txt
+[ "${SEGIS_PRODUCTION:-}" = 1 ] && lock=requirements/runtime.txt
+stamp=$(cat pyproject.toml "$lock" | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$VAR/pip.stamp" 2>/dev/null)" != "$stamp" ]; then
-  log "installing Python packages"
-  .venv/bin/pip install -q --upgrade pip >&2
-  .venv/bin/pip install -q -e '.[dev]' >&2
+  log "installing Python packages from $lock"
+  .venv/bin/pip install -q --require-hashes -r "$lock" >&2
+  .venv/bin/pip install -q --no-deps -e . >&2
   echo "$stamp" >"$VAR/pip.stamp"
 fi
 
