@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs SEGIS's system packages, its virtualenv and its PostGIS database on Debian 12 or 13.
 # Idempotent: every step checks before it acts. The chosen database is written to var/env.
+# SEGIS_LOCAL_DB_PORT=PORT skips a server on 127.0.0.1:5432 and uses the project-local cluster on
+# that port instead of 5433, unless var/env names another database (scripts/try-debian.sh: a chroot
+# sharing the network of a host that runs PostgreSQL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -58,7 +61,8 @@ fi
 psql_url() { echo "$1" | sed -E 's#^(postgis|postgres)://#postgresql://#'; }
 answers() { "$PG_BIN/psql" "$(psql_url "$1")" -Atqc 'select 1' >/dev/null 2>&1; }
 saved_url=$(sed -n 's/^DATABASE_URL=//p' "$VAR/env" 2>/dev/null || true)
-local_url="postgis://postgres@127.0.0.1:5433/segis"
+local_port=${SEGIS_LOCAL_DB_PORT:-5433}
+local_url="postgis://postgres@127.0.0.1:$local_port/segis"
 
 start_local_cluster() {
   # A project-local cluster under var/, for a machine with no PostgreSQL running. The server refuses
@@ -79,10 +83,10 @@ start_local_cluster() {
     [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$data" "$(dirname "$data")/run"
     "${run_as[@]}" "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   fi
-  if ! "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p 5433; then
-    log "starting the local cluster on 127.0.0.1:5433"
+  if ! "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$local_port"; then
+    log "starting the local cluster on 127.0.0.1:$local_port"
     "${run_as[@]}" "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w \
-      -o "-p 5433 -k $(dirname "$data")/run -c listen_addresses=127.0.0.1" start >/dev/null
+      -o "-p $local_port -k $(dirname "$data")/run -c listen_addresses=127.0.0.1" start >/dev/null
   fi
 }
 
@@ -91,7 +95,7 @@ if [ -n "${DATABASE_URL:-}" ]; then
 elif [ -n "$saved_url" ] && { [ "$saved_url" != "$local_url" ] || [ -f "$VAR/pgdata/PG_VERSION" ]; }; then
   url=$saved_url
   [ "$url" = "$local_url" ] && start_local_cluster
-elif answers "postgresql://postgres@127.0.0.1:5432/postgres"; then
+elif [ -z "${SEGIS_LOCAL_DB_PORT:-}" ] && answers "postgresql://postgres@127.0.0.1:5432/postgres"; then
   url="postgis://postgres@127.0.0.1:5432/segis"
 else
   start_local_cluster
