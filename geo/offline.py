@@ -136,6 +136,42 @@ def _default_icon_paths() -> type:
     return DefaultIconPaths
 
 
+# The attribution every SEGIS map carries, MapLibre's (static/js) and these alike.
+ATTRIBUTION = "行政区划 / boundaries: SEGIS"
+
+
+@functools.cache
+def _conventions() -> type:
+    """The element giving a folium map the conventions of SEGIS's other maps: a metric scale bar
+    only (folium's `control_scale` adds Leaflet's metric and imperial pair), and the project's
+    attribution behind a plain Leaflet credit (Leaflet 1.9 prefixes a flag)."""
+    from branca.element import MacroElement
+    from folium.template import Template
+
+    class MapConventions(MacroElement):
+        _template = Template(
+            """
+            {% macro script(this, kwargs) %}
+                {{ this._parent.get_name() }}.attributionControl.setPrefix('Leaflet');
+                {{ this._parent.get_name() }}.attributionControl.addAttribution(
+                    {{ this.attribution|tojson }});
+                {% if this.scale %}
+                L.control.scale({metric: true, imperial: false}).addTo(
+                    {{ this._parent.get_name() }});
+                {% endif %}
+            {% endmacro %}
+            """
+        )
+
+        def __init__(self, *, scale: bool) -> None:
+            super().__init__()
+            self._name = "MapConventions"
+            self.scale = scale
+            self.attribution = ATTRIBUTION
+
+    return MapConventions
+
+
 def offline_map(
     *,
     location: Sequence[float] | None = None,
@@ -156,7 +192,8 @@ def offline_map(
     the map itself (MarkerCluster needs a finite maxZoom even with no tile layer)
     and a tile layer created from ``tiles``.  ``jquery=False`` drops jQuery, for
     maps without popups or ``keep_in_front()``.  Other keyword arguments go to
-    ``folium.Map`` (``width``, ``height``, ``attr``, ``control_scale``, ...).
+    ``folium.Map`` (``width``, ``height``, ``attr``, ...); ``control_scale`` asks for the
+    metric scale bar.
     """
     import folium
 
@@ -165,12 +202,14 @@ def offline_map(
             f"tiles={tiles!r} names a tile provider on the internet; pass None, a "
             "folium.TileLayer or a URL template of an intranet tile server"
         )
+    scale = kwargs.pop("control_scale", False)
     m = folium.Map(
         location=location,
         zoom_start=zoom_start,
         tiles=tiles,
         min_zoom=min_zoom,
         max_zoom=max_zoom,
+        control_scale=False,  # ours, metric only (_conventions)
         **kwargs,
     )
     # folium only hands min_zoom/max_zoom to the tile layer it creates.
@@ -179,6 +218,7 @@ def offline_map(
         m.options["min_zoom"] = min_zoom
     _use_local_assets(m, LEAFLET_JS + (JQUERY_JS if jquery else []), LEAFLET_CSS)
     _default_icon_paths()().add_to(m)
+    _conventions()(scale=scale).add_to(m)
     return m
 
 

@@ -20,6 +20,11 @@ def test_supervisor_signs_in_and_reads_the_dashboard(demo_site, page):
     # Vector layers are drawn on a canvas (hundreds of markers stay fast).
     page.wait_for_selector(".leaflet-overlay-pane canvas")
     assert page.locator("#by-region tbody tr").count() == 1
+    # The conventions of every SEGIS map: one metric scale bar, the project's attribution, no flag.
+    assert page.locator(".leaflet-control-scale-line").count() == 1
+    assert page.locator(".leaflet-control-scale-line").inner_text().endswith(("km", "m"))
+    attribution = page.locator(".leaflet-control-attribution")
+    assert "SEGIS" in attribution.inner_text() and attribution.locator("svg").count() == 0
     page.screenshot(path=ARTIFACTS / "home-county.png")
 
     overdue = Equipment.objects.filter(region_id="640104").overdue().exclude(location=None).count()
