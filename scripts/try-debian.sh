@@ -6,6 +6,8 @@
 # clone of this repository's HEAD in /root/segis inside it (committed work only: not the working
 # tree), and runs the README's commands there with the release's own Python, PostgreSQL and GDAL:
 #   1. ./segis setup (apt: PostgreSQL, PostGIS, GDAL; the locked virtualenv; a local cluster),
+#      checks the release's Python, PostgreSQL and the GDAL Django loads, `manage.py check` with
+#      warnings as errors, and a second ./segis setup (idempotent),
 #   2. ./segis demo --devices 2000 in the background, then, over HTTP: the login page answers,
 #      a user signs in, a vector tile holds devices, a direct CSV export and a background
 #      GeoPackage export (run by the demo's worker) come back,
@@ -18,6 +20,8 @@
 # Needs root (debootstrap, chroot, mounts) and Debian's mirror; apt's and pip's downloads are
 # cached beside the base, so a second run downloads nothing but is otherwise a fresh install.
 # SEGIS_TRY_KEEP=1 keeps the run's root ($SEGIS_TRY_CACHE/<suite>.run) for a look afterwards.
+# SEGIS_TRY_CA_BUNDLE (default: the host's PIP_CERT) is a CA bundle pip trusts inside the chroot
+# too, for a network whose HTTPS proxy re-signs PyPI's certificates; unset, pip trusts its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -42,7 +46,10 @@ root=$CACHE/$suite.run
 app=/root/segis
 started=$(date +%s)
 log() { echo "try-debian $release: [$(($(date +%s) - started))s] $*" >&2; }
-in_root() { chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
+chroot_env=(HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8)
+ca_bundle=${SEGIS_TRY_CA_BUNDLE:-${PIP_CERT:-}}
+[ -n "$ca_bundle" ] && chroot_env+=(PIP_CERT=/root/host-ca.crt)
+in_root() { chroot "$root" /usr/bin/env -i "${chroot_env[@]}" "$@"; }
 
 # --- the base: debootstrap once, then reused ----------------------------------------------------
 command -v debootstrap >/dev/null || { apt-get update -qq; apt-get install -y -qq debootstrap >&2; }
@@ -104,6 +111,7 @@ rm -rf --one-file-system "$root"
 cp -a "$base" "$root"
 log "fresh $suite root in $root"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+[ -n "$ca_bundle" ] && cp "$ca_bundle" "$root/root/host-ca.crt"
 # No daemon from a package's postinst: the chroot shares the host's network and ports.
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod +x "$root/usr/sbin/policy-rc.d"
@@ -134,11 +142,13 @@ import django; django.setup()
 from django.contrib.gis.gdal import gdal_version; print(gdal_version().decode())'")
 [[ $gdal_seen == "$gdal".* ]] || { log "expected GDAL $gdal, Django loads $gdal_seen"; exit 1; }
 log "GDAL seen by Django: $gdal_seen"
+again=$(date +%s)
+in_root bash -c "cd $app && SEGIS_LOCAL_DB_PORT=$DB_PORT ./segis setup"
+log "./segis setup again (nothing to do): $(($(date +%s) - again)) s"
 
 # --- 2. the demo, in the background ---------------------------------------------------------------
 log "./segis demo --devices $DEVICES on 127.0.0.1:$PORT"
-setsid chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
-  SEGIS_LOCAL_DB_PORT="$DB_PORT" SEGIS_PORT="$PORT" \
+setsid chroot "$root" /usr/bin/env -i "${chroot_env[@]}" SEGIS_LOCAL_DB_PORT="$DB_PORT" SEGIS_PORT="$PORT" \
   bash -c "cd $app && exec ./segis demo --devices $DEVICES" >"$root/root/demo.log" 2>&1 &
 demo_pid=$!
 for _ in $(seq 600); do
@@ -147,6 +157,8 @@ for _ in $(seq 600); do
   sleep 1
 done
 grep -q "SEGIS is serving" "$root/root/demo.log" || { tail -30 "$root/root/demo.log" >&2; exit 1; }
+# The line comes before runserver listens: wait for the port (the chroot shares the host's network).
+for _ in $(seq 120); do (: <"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.5; done
 cat >"$root/root/probe.py" <<'PROBE'
 """Over HTTP, as a browser would: sign in, a vector tile, a direct export, a background export."""
 import http.cookiejar, json, math, re, sys, time, urllib.parse, urllib.request
