@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -181,5 +181,17 @@ class ReaderMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        with reading(lambda: getattr(request, "user", None)):
-            return self.get_response(request)
+        def reader():
+            return getattr(request, "user", None)
+
+        with reading(reader):
+            response = self.get_response(request)
+        if response.streaming and not isinstance(response, FileResponse):
+            # Its body is made after this returns, by the server: it reads as the same user.
+            response.streaming_content = _read_as(reader, response.streaming_content)
+        return response
+
+
+def _read_as(reader, chunks):
+    with reading(reader):
+        yield from chunks

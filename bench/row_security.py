@@ -13,7 +13,8 @@ superuser, as the benchmark databases have):
 PostgreSQL evaluates a policy before any qual whose operator is not LEAKPROOF and will not use such
 a qual as an index condition, so under `rls` the GiST and the region index go unused: the plan
 column says which scan each variant got. Queries: a county's and the nation's devices in a
-z14-sized box (tiles, GeoJSON), the five nearest to a point (KNN), and a county's count.
+z14-sized box (tiles, GeoJSON), the five nearest to a point (KNN), a county's count, and a county's
+people by the two prefix tests (`LIKE` is not LEAKPROOF, `^@` is: geo.scoping.Prefixed).
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def queries(county: str, x: float, y: float) -> list[tuple[str, str, str]]:
          f"WHERE region_id LIKE '{county}%' ORDER BY location <-> {point} LIMIT 5"),
         ("national nearest 5", "", f"SELECT id FROM registry_equipment ORDER BY location <-> {point} LIMIT 5"),
         ("county count", county, f"SELECT count(*) FROM registry_equipment WHERE region_id LIKE '{county}%'"),
+        # The personnel register is under its own policies (registry migration 0010) already.
+        ("county persons, LIKE", county, f"SELECT count(*) FROM registry_person WHERE region_id LIKE '{county}%'"),
+        ("county persons, ^@", county, f"SELECT count(*) FROM registry_person WHERE region_id ^@ '{county}'"),
     ]  # fmt: skip
 
 
@@ -90,7 +94,10 @@ def measure(repeats: int) -> list[tuple[str, str, float, str]]:
         with transaction.atomic(), connection.cursor() as cursor:
             if variant != "owner":
                 cursor.execute("CREATE ROLE segis_bench_reader NOLOGIN NOBYPASSRLS")
-                cursor.execute("GRANT SELECT ON registry_equipment TO segis_bench_reader")
+                cursor.execute(
+                    "GRANT SELECT ON registry_equipment, registry_person, registry_unit, "
+                    "registry_inspection TO segis_bench_reader"
+                )
                 cursor.execute("ALTER TABLE registry_equipment ENABLE ROW LEVEL SECURITY")
                 cursor.execute(f"CREATE POLICY segis_bench ON registry_equipment USING ({POLICY})")
             if variant == "rls+leakproof":

@@ -200,6 +200,16 @@ def grant_app_role(role: str, *, using: str = DEFAULT_DB_ALIAS) -> bool:
                     table=sql.Identifier(table), role=name
                 )
             )
+        # The owner's SECURITY DEFINER functions (the questions asked past row-level security)
+        # are closed to PUBLIC by their migrations: the application's role may call them.
+        cursor.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.prosecdef "
+            "AND p.pronamespace = 'public'::regnamespace AND pg_get_userbyid(p.proowner) = current_user"
+        )
+        for (function,) in cursor.fetchall():
+            cursor.execute(
+                sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(function), name)
+            )
     return True
 
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self, TypeVar
 
+import psycopg
 from django.db import connection, models
-from django.db.backends.signals import connection_created
 
 from common.db import READER_SETTING
 
@@ -63,8 +63,22 @@ class Scope:
         if not self.prefix:
             return queryset.all()
         # On a region foreign key (`region__code`: its primary key) this needs no join: it is the
-        # local region_id column, whose varchar_pattern_ops index serves the LIKE 'prefix%'.
-        return queryset.filter(**{f"{lookup}__startswith": self.prefix})
+        # local region_id column, whose varchar_pattern_ops index serves the prefix test.
+        return queryset.filter(**{f"{lookup}__prefixed": self.prefix})
+
+
+@models.CharField.register_lookup
+class Prefixed(models.Lookup):
+    """`code ^@ prefix`: the division-code prefix test. PostgreSQL's `starts_with` is LEAKPROOF,
+    so on a table under row-level security it stays an index condition; `LIKE 'prefix%'` is not,
+    and there every scoped read would scan the whole table (docs/security.md)."""
+
+    lookup_name = "prefixed"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} ^@ {rhs}", [*lhs_params, *rhs_params]
 
 
 NOTHING = Scope(None)
@@ -112,19 +126,22 @@ def reading(reader: Any) -> Iterator[None]:
     """Statements run inside read as `reader`: a user, a Scope, or a callable giving one (asked at
     each statement, so a request's user may be settled after the block begins: DRF's token
     authentication). The innermost block wins (an import run inside a request reads as its
-    requester). The setting is sent only before a statement on a row-secured table, and again when
-    the connection, the reader or the transaction has changed (a rollback undoes a setting)."""
+    requester). The setting is sent before a statement on a row-secured table when the connection
+    may not hold it (the backend forgets what it sent on connecting, closing and every rollback:
+    common/postgis/base.py), and cleared when the outermost block ends: nothing run outside a block
+    on a kept connection reads as the last reader."""
     stack = _readers.__dict__.setdefault("stack", [])
     stack.append(reader)
     try:
         if len(stack) == 1:
-            _forget_reader(connection=connection)  # another thread may have used it since
             with connection.execute_wrapper(_as_reader):
                 yield
         else:
             yield
     finally:
         stack.pop()
+        if not stack:
+            _clear_reader()
 
 
 def _as_reader(execute, sql, params, many, context):
@@ -137,18 +154,23 @@ def _as_reader(execute, sql, params, many, context):
         reader = _readers.stack[-1]
         value = setting_value(Scope.of(reader() if callable(reader) else reader))
         db = context["connection"]
-        key = (id(db.connection), value, id(db.atomic_blocks[-1]) if db.atomic_blocks else None)
-        if getattr(db, "_segis_reader", None) != key:
+        if getattr(db, "reader_sent", None) != value:
             db.connection.execute("SELECT set_config(%s, %s, false)", [READER_SETTING, value])
-            db._segis_reader = key
+            db.reader_sent = value
     finally:
         _readers.busy = False
     return execute(sql, params, many, context)
 
 
-def _forget_reader(*, connection, **kwargs) -> None:
-    """A connection opened or taken from the pool: whatever it was set to, set it again."""
-    connection._segis_reader = None
-
-
-connection_created.connect(_forget_reader)
+def _clear_reader() -> None:
+    if not getattr(connection, "reader_sent", None):
+        return  # nothing sent, or cleared already
+    try:
+        connection.connection.execute("SELECT set_config(%s, '', false)", [READER_SETTING])
+        connection.reader_sent = ""
+    except psycopg.Error:
+        # A connection that cannot take it (its transaction failed) must not serve anyone else
+        # with the reader it holds: closed, unless a transaction still needs it.
+        connection.reader_sent = None
+        if not connection.in_atomic_block:
+            connection.close()

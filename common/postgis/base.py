@@ -23,6 +23,26 @@ from common.db import READER_SETTING
 
 
 class DatabaseWrapper(PostGISDatabaseWrapper):
+    # The reader setting this connection was last sent (geo.scoping.reading); None when unknown:
+    # a new connection, a closed one, and any rollback, which undoes a setting made inside it.
+    reader_sent: str | None = None
+
+    def get_new_connection(self, conn_params):
+        self.reader_sent = None
+        return super().get_new_connection(conn_params)
+
+    def _close(self):
+        self.reader_sent = None
+        return super()._close()
+
+    def _rollback(self):
+        self.reader_sent = None
+        return super()._rollback()
+
+    def _savepoint_rollback(self, sid):
+        self.reader_sent = None
+        return super()._savepoint_rollback(sid)
+
     @property
     def pool(self):
         options = self.settings_dict["OPTIONS"].get("pool")

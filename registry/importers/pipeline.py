@@ -15,7 +15,7 @@ from django.db import transaction
 
 from accounts.models import User
 from geo import crs
-from geo.scoping import reading
+from geo.scoping import NATIONAL, reading
 
 from ..models.imports import Dataset
 from ..validators import ERROR, WARNING, Finding
@@ -127,8 +127,10 @@ def run_import(
         if problems:
             raise IntakeError(problems)
         importer = datasets.importer_for(request.dataset)
-        # In a worker as in a request: the rows the wall shows are the importing user's.
-        with reading(acting_user), transaction.atomic():
+        # In a worker as in a request: the rows the wall shows are the importing user's (none:
+        # the system's own import, of the whole registry).
+        reader = NATIONAL if acting_user is None else acting_user
+        with reading(reader), transaction.atomic():
             outcome = importer(
                 rows, request, acting_user=acting_user, commit=commit, progress=progress
             )

@@ -16,17 +16,24 @@ $$
 # anywhere: the answer is only yes or no, so it runs as the owner, past the wall.
 ID_TAKEN = """
 CREATE OR REPLACE FUNCTION registry_national_id_taken(id_hash text)
-RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    SELECT EXISTS (SELECT 1 FROM registry_person p WHERE p.national_id_hash = $1)
+RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT EXISTS (SELECT 1 FROM public.registry_person p WHERE p.national_id_hash = $1)
 $$
 """
 HELD_ELSEWHERE = """
 CREATE OR REPLACE FUNCTION registry_certificate_held_elsewhere(number text, holder bigint)
-RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    SELECT EXISTS (SELECT 1 FROM registry_certificate c
+RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT EXISTS (SELECT 1 FROM public.registry_certificate c
                    WHERE c.number = $1 AND c.person_id IS DISTINCT FROM $2)
 $$
 """
+# Definer functions run as the owner: an empty search_path (nothing, not even a session's
+# temporary schema, can stand in for the tables they name), and only the application's role may
+# call them (common.db.grant_app_role), not every role.
+PRIVATE = [
+    "REVOKE EXECUTE ON FUNCTION registry_national_id_taken(text) FROM PUBLIC",
+    "REVOKE EXECUTE ON FUNCTION registry_certificate_held_elsewhere(text, bigint) FROM PUBLIC",
+]
 POLICIES = [
     "ALTER TABLE registry_person ENABLE ROW LEVEL SECURITY",
     # Read: the jurisdiction's people, the staff of its units, the inspectors of its devices
@@ -68,5 +75,5 @@ class Migration(migrations.Migration):
     dependencies = [("registry", "0009_record_versions")]
 
     operations = [
-        migrations.RunSQL([READS, ID_TAKEN, HELD_ELSEWHERE, *POLICIES], reverse_sql=UNDO),
+        migrations.RunSQL([READS, ID_TAKEN, HELD_ELSEWHERE, *PRIVATE, *POLICIES], reverse_sql=UNDO),
     ]

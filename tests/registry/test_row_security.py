@@ -10,7 +10,7 @@ import secrets
 
 import pytest
 from django.db import connection, transaction
-from django.http import JsonResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.test import Client, override_settings
 from django.urls import path
 from psycopg import errors, sql
@@ -155,7 +155,10 @@ def unscoped_count(request):
     return JsonResponse({"people": Person.objects.count()})
 
 
-urlpatterns = [path("people-count/", unscoped_count)]
+urlpatterns = [
+    path("people-count/", unscoped_count),
+    path("people-streamed/", lambda request: streamed_count(request)),
+]
 
 
 @override_settings(ROOT_URLCONF=__name__)
@@ -218,3 +221,74 @@ def test_a_pooled_connection_comes_back_without_its_reader():
             pool.putconn(pooled)
         connection.close()
         connection.close_pool()  # its idle connections would keep the test database from being dropped
+
+
+def test_a_rollback_undoes_the_setting_and_the_next_statement_sends_it_again(people, app_role):
+    """A setting made inside a transaction that rolls back reverts to what the connection held
+    before (here a wider reader a kept connection was left with): the next statement sends it
+    again rather than trusting it was sent."""
+    app_role()
+    with reading(Scope(XINGQING)):
+        with connection.cursor() as cursor:  # a wider reader, as if left by someone else
+            cursor.execute("SELECT set_config('segis.scope', 'p:', false)")
+        connection.reader_sent = None
+        for _ in range(2):
+            with pytest.raises(ZeroDivisionError), transaction.atomic():
+                assert Person.objects.count() == 3
+                1 / 0  # noqa: B018
+            assert Person.objects.count() == 3
+
+
+def test_the_reader_is_cleared_when_its_block_ends(people, app_role):
+    app_role()
+    with reading(NATIONAL):
+        assert Person.objects.count() == 5
+    with connection.cursor() as cursor:  # outside any block: no reader, nothing read
+        cursor.execute("SELECT current_setting('segis.scope', true), count(*) FROM registry_person")
+        assert cursor.fetchone() == ("", 0)
+
+
+def test_definer_functions_ignore_a_shadowing_temporary_table_and_are_closed_to_public(
+    people, app_role
+):
+    role = app_role()
+    xixia = people["xixia"]
+    with connection.cursor() as cursor:
+        # A temporary registry_person of the caller's would be found first on a search_path
+        # that let pg_temp in: the function must not read it.
+        cursor.execute("CREATE TEMP TABLE registry_person (national_id_hash text)")
+        cursor.execute("INSERT INTO registry_person VALUES ('shadow')")
+        assert not national_id_taken("shadow")
+        assert national_id_taken(xixia.national_id_hash)
+        cursor.execute("DROP TABLE pg_temp.registry_person")
+        outsider = f"{role}_outsider"
+        cursor.execute("RESET ROLE")
+        cursor.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(outsider)))
+        cursor.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(outsider)))
+        for question in (national_id_taken, lambda v: certificate_held_elsewhere(v, None)):
+            with pytest.raises(Exception) as refused, transaction.atomic():
+                question("anything")
+            assert isinstance(refused.value.__cause__, errors.InsufficientPrivilege)
+
+
+def streamed_count(request):
+    return StreamingHttpResponse(str(Person.objects.count()) for _ in range(1))
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_a_streamed_body_reads_as_the_requests_user(people, users, app_role):
+    """A streamed body is made after the middleware returned: it reads as the request's user,
+    neither as nobody nor as whoever the connection served before."""
+    client = Client()
+    client.force_login(users["xingqing"])
+    app_role()
+    response = client.get("/people-streamed/")
+    assert b"".join(response.streaming_content) == b"3"
+
+
+def test_the_systems_own_import_reads_and_writes_the_whole_registry(make_unit, app_role):
+    from tests.registry.importers.test_import_records import import_persons, person_rows
+
+    rows = person_rows(make_unit(XINGQING))
+    app_role()
+    assert import_persons(None, rows).headline() == "2 new, 0 changed, 0 unchanged"
