@@ -72,3 +72,23 @@ def test_admin_map_widget_works_offline(demo_site, page):
     assert device.device_code in page.content()
     assert page.errors == []
     assert page.foreign_requests == []
+
+
+def test_on_a_phone_the_header_folds_its_links_behind_one_menu(demo_site, page):
+    log_in(page, demo_site.url, "county")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{demo_site.url}/")
+    map_link = page.locator("header nav a", has_text="地图 / Map")
+    assert not map_link.is_visible()
+    assert page.locator(".topbar").bounding_box()["height"] < 80
+    page.click(".menu-toggle")
+    assert map_link.is_visible()
+    assert page.get_attribute(".menu-toggle", "aria-expanded") == "true"
+    # The dashboard fits the phone: figures, then the map, nothing wider than the screen.
+    page.click(".menu-toggle")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.wait_for_selector(".leaflet-overlay-pane canvas")
+    page.screenshot(path=ARTIFACTS / "home-county-phone.png", full_page=True)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    assert map_link.is_visible() and not page.locator(".menu-toggle").is_visible()
+    assert page.errors == []
