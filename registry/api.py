@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
 from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from accounts.policy import Action, Allows
+from common.api import error_responses
 from geo import crs
 from geo.geojson import parse_geometry
 from geo.models import Region
 
-from . import services
+from . import search, services
 from .models import Accident, EmergencyResource, Equipment, Inspection, Unit
 from .models.equipment import EquipmentStatus, InspectionConclusion, InspectionKind
 
@@ -230,7 +232,8 @@ class EquipmentViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
 
 
 class UnitViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
-    """Units (organisations) located in your jurisdiction; `search` matches name or credit code."""
+    """Units (organisations) located in your jurisdiction; `search` keeps those whose name, credit
+    code or address holds the text (the ranked search as people type is /api/search/)."""
 
     model = Unit
     serializer_class = UnitSerializer
@@ -239,7 +242,7 @@ class UnitViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         queryset = super().get_queryset()
         term = self.request.query_params.get("search", "").strip()
         if term:
-            queryset = queryset.filter(Q(name__icontains=term) | Q(credit_code=term.upper()))
+            queryset = search.units_containing(queryset, search.clean_text(term, "search"))
         return queryset
 
 
@@ -298,3 +301,43 @@ class RegionViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         prefix = getattr(self.request.user, "jurisdiction_prefix", None)
         return Region.objects.none() if prefix is None else Region.objects.within_prefix(prefix)
+
+
+class _FeatureCollection(serializers.Serializer):
+    type = serializers.CharField()
+    features = serializers.ListField(child=serializers.DictField())
+
+
+class SearchAnswerSerializer(serializers.Serializer):
+    equipment = _FeatureCollection(help_text="设备，最佳在前 / devices, best first")
+    units = _FeatureCollection(help_text="单位，最佳在前 / units, best first")
+    more = serializers.BooleanField(
+        help_text="还有未读取的匹配，请输入更长的内容 / more rows matched than were read: give a longer text"
+    )
+
+
+class SearchView(APIView):
+    """Search as people type: an exact code, then codes starting with the text, then part of a
+    code, an address or a unit's name (3+ characters); in your jurisdiction, best first."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "q", str, required=True, description="编码、名称或地址 / a code, name or address"
+            ),
+            OpenApiParameter(
+                "limit", int, description=f"每类条数 1–{search.MAX_LIMIT}（默认10）/ per kind"
+            ),
+        ],
+        responses={200: SearchAnswerSerializer, **error_responses(400, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        limit = search.clean_limit(request.query_params.get("limit"))
+        found = search.search(request.user, request.query_params.get("q", ""), limit)
+        return Response(
+            {
+                "equipment": EquipmentSerializer(found.equipment, many=True).data,
+                "units": UnitSerializer(found.units, many=True).data,
+                "more": found.more,
+            }
+        )

@@ -16,5 +16,6 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("exchange/", include("registry.exchange.urls")),
     path("imports/", include("registry.importers.api_urls")),
+    path("search/", api.SearchView.as_view(), name="api-search"),
     *router.urls,
 ]

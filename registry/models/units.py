@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex, OpClass
-from django.db.models.functions import Upper
+from django.contrib.postgres.indexes import GinIndex
 from django.utils.translation import gettext_lazy as _
 
 from geo.models import Region
@@ -65,9 +64,8 @@ class Unit(models.Model):
         ordering = ["name"]
         indexes = [
             GinIndex(fields=["roles"], name="unit_roles_gin"),
-            # Search by part of a name (name__icontains is UPPER(name) LIKE UPPER('%term%')):
-            # trigrams let it use an index instead of reading every unit.
-            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="unit_name_trigram"),
+            # Part of a name, address or credit code is found through the trigram index over
+            # the unit's search text (registry/search.py, migration 0011).
         ]
         constraints = [
             models.CheckConstraint(condition=not_empty("location"), name="unit_location_not_empty")

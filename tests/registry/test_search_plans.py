@@ -1,4 +1,4 @@
-"""The map's search (equipment by any code, units by name or credit code) reads indexes.
+"""The registry API's code filter and units search read indexes.
 
 The statements are the ones the API runs, captured from real requests; with sequential scans
 priced out (a small table would otherwise be read whole, correctly), the plan must name the index
@@ -45,5 +45,5 @@ def test_unit_name_search_uses_the_trigram_index(client, users, make_unit):
     # National: no region condition, whose own index would serve a city-wide search just as well.
     client.force_login(users["national"])
     plan = plan_of(client, "/api/units/?search=电梯维保&limit=10", "registry_unit")
-    assert "unit_name_trigram" in plan, plan
+    assert "registry_unit_search_trgm" in plan, plan
     assert "Seq Scan on registry_unit" not in plan, plan
