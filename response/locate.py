@@ -14,8 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from django.contrib.gis.geos import Point
-from django.db.models import Case, IntegerField, Q, Value, When
-from django.db.models.functions import Length
 
 from accounts.models import User
 from geo import crs
@@ -24,6 +22,7 @@ from geo.models import Region
 from geo.scoping import Scope
 from registry.models import Equipment, Unit
 from registry.placement import check_coordinates, place
+from registry.search import unit_matches
 from registry.validators import Finding, normalise_certificate_number
 
 from .exceptions import ResponseError, refuse
@@ -217,7 +216,7 @@ def by_code(user: User, text: str, field: str = "code") -> list[Located]:
 
 
 def by_unit(user: User, text: str, field: str = "unit") -> list[Located]:
-    """A registered unit whose name, or else address, contains the text: best matches first."""
+    """A registered unit whose name, credit code or address holds the text: best matches first."""
     term = " ".join((text or "").split())
     if not MIN_UNIT_TEXT <= len(term) <= MAX_UNIT_TEXT:
         refuse(
@@ -227,25 +226,10 @@ def by_unit(user: User, text: str, field: str = "unit") -> list[Located]:
             f"{MAX_UNIT_TEXT} characters of a unit's name or address",
         )
     located = Unit.objects.visible_to(user).filter(has_geometry()).select_related("region")
-    # The name reads the trigram index; the address has none, so it is searched only when no name
-    # matches, and then inside the jurisdiction's rows alone.
-    units = list(_best_first(located.filter(name__icontains=term), "name", term)[:MAX_MATCHES])
-    if not units:
-        units = list(
-            _best_first(located.filter(address__icontains=term), "address", term)[:MAX_MATCHES]
-        )
+    units, _ = unit_matches(located, term, MAX_MATCHES)
     if not units:
         raise _not_found(field, term, "unit name or address")
     return [Located(u.location, LocatedBy.UNIT, u.region, unit=u) for u in units]
-
-
-def _best_first(units, column: str, term: str):
-    exact = Case(
-        When(Q(**{f"{column}__iexact": term}), then=Value(0)),
-        default=Value(1),
-        output_field=IntegerField(),
-    )
-    return units.order_by(exact, Length(column), column, "pk")
 
 
 def by_text(user: User, text: str, system: crs.CRS, field: str = "q") -> list[Located]:

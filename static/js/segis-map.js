@@ -1313,14 +1313,6 @@
 
     // ------------------------------------------------------------------ search
 
-    async function getJSON(url) {
-        const response = await fetch(url, {credentials: 'same-origin', headers: {Accept: 'application/json'}});
-        if (!response.ok) {
-            return null;
-        }
-        return response.json();
-    }
-
     function featuresOf(body) {
         if (!body) {
             return [];
@@ -1419,17 +1411,24 @@
             list.hidden = true;
             return;
         }
-        const query = encodeURIComponent(term);
-        const [equipment, units] = await Promise.all([
-            getJSON(`${config.urls.equipment_api}?code=${query}&limit=10`),
-            getJSON(`${config.urls.units_api}?search=${query}&limit=10`)
-        ]);
-        const results = [...featuresOf(equipment).map(equipmentResult), ...featuresOf(units).map(unitResult)];
+        const response = await fetch(`${config.urls.search}?q=${encodeURIComponent(term)}&limit=10`,
+            {credentials: 'same-origin', headers: {Accept: 'application/json'}});
+        const body = await response.json().catch(() => null);
         list.replaceChildren();
         list.hidden = false;
+        if (!response.ok) {
+            // The one error envelope: say what is wrong with the text, not that nothing was found.
+            const problems = Object.values((body && body.errors) || {}).flat();
+            list.append(el('li', {class: 'empty', text: problems.length ? problems[0].message : `${response.status}`}));
+            return;
+        }
+        const results = [...featuresOf(body.equipment).map(equipmentResult), ...featuresOf(body.units).map(unitResult)];
         if (!results.length) {
             list.append(el('li', {class: 'empty', text: `未找到“${term}” / nothing found`}));
             return;
+        }
+        if (body.more) {
+            list.append(el('li', {class: 'empty', text: '匹配较多，仅列出部分，请输入更长的内容 / many matches: showing some, type more to narrow'}));
         }
         results.forEach((result) => {
             const item = el('li', {tabindex: '0', role: 'button'}, [

@@ -186,6 +186,16 @@ def test_county_searches_a_device_and_a_unit_and_opens_the_detail_page(map_site,
         .order_by("pk")
         .first()
     )
+    # Part of a code lists the devices it starts, in lower case too (registry/search.py).
+    prefix = device.device_code[:8]
+    starting = Equipment.objects.filter(region_id="640104", device_code__startswith=prefix).count()
+    page.fill("#map-search-input", prefix.lower())
+    page.press("#map-search-input", "Enter")
+    page.wait_for_selector(".search-results li .tag")
+    listed = page.locator(".search-results li:has(.tag)").all_inner_texts()
+    assert len(listed) == min(10, starting) and all(prefix in text for text in listed), listed
+    page.screenshot(path=ARTIFACTS / "map-search-prefix.png")
+
     page.fill("#map-search-input", device.device_code)
     page.click("#map-search button[type=submit]")
     page.wait_for_function(
