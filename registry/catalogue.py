@@ -266,3 +266,47 @@ def certificate_kind_char(variety_code: str) -> str:
             f"{entry.code} ({entry.name_en}) is a product category and has no use registration"
         )
     return CERTIFICATE_KIND_CHARS[kind]
+
+
+# --------------------------------------------------------------------------- technical parameters
+
+PARAMETERS_CSV = Path(__file__).resolve().parent / "data" / "parameters.csv"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A technical parameter of a kind's devices (`Equipment.params` key): its label and unit."""
+
+    kind: str
+    key: str
+    label_zh: str
+    label_en: str
+    unit: str
+    type: str  # number, integer, text or boolean
+
+    @property
+    def label(self) -> str:
+        return f"{self.label_zh} / {self.label_en}"
+
+    def show(self, value: object) -> str:
+        if self.type == "boolean" and isinstance(value, bool):
+            return "是 / yes" if value else "否 / no"
+        if self.type in ("number", "integer") and isinstance(value, int | float):
+            shown = f"{value:g}"
+            return f"{shown} {self.unit}" if self.unit else shown
+        return str(value)
+
+
+@cache
+def parameters() -> dict[tuple[str, str], Parameter]:
+    with PARAMETERS_CSV.open(encoding="utf-8", newline="") as handle:
+        return {(row["kind"], row["key"]): Parameter(**row) for row in csv.DictReader(handle)}
+
+
+def labelled_parameters(kind: str, params: dict) -> list[tuple[str, str]]:
+    """A device's parameters as (label, value with unit): the kind's defined ones in the table's
+    order, then any other key as it was received (an import may carry keys we do not define)."""
+    defined = [p for (k, _), p in parameters().items() if k == kind and p.key in params]
+    shown = [(p.label, p.show(params[p.key])) for p in defined]
+    known = {p.key for p in defined}
+    return shown + [(key, str(params[key])) for key in sorted(params) if key not in known]

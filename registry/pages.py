@@ -22,6 +22,7 @@ from accounts.audit import record_personal_data_read
 from accounts.models import User
 from geo.functions import present
 from geo.offline import add_outline, map_fragment, offline_map, region_outline
+from registry import catalogue
 from registry.models import Accident, EmergencyResource, Equipment, Unit, UnitRole, Variety
 from registry.personal import shown_in_full, value_for
 
@@ -130,7 +131,7 @@ class EquipmentDetail(DetailPage):
             "accidents": Accident.objects.visible_to(user)
             .filter(equipment=device)
             .order_by("-occurred_at"),
-            "params": sorted(device.params.items()),
+            "params": catalogue.labelled_parameters(device.kind, device.params or {}),
             "map": small_map(device.geometry, device.region_id),
         }
 

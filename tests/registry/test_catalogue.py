@@ -297,3 +297,18 @@ def test_entries_are_frozen_and_loaded_once():
 def test_get_normalises_and_misses_quietly():
     assert catalogue.get(" 23t0 ").code == "23T0"
     assert catalogue.get("9999") is None
+
+
+def test_every_parameter_the_generator_writes_is_defined_with_its_label():
+    """The demo's and benchmark's devices show no raw keys on their pages."""
+    from registry.synthetic import profiles
+    from registry.synthetic.draw import Draw
+
+    rng = Draw(1)
+    defined = catalogue.parameters()
+    for kind in ("1000", "2000", "3000", "4000", "5000", "6000", "8000", "9000"):
+        for variety in {"3000": ("3110", "3310"), "4000": ("4110", "4150")}.get(kind, (kind,)):
+            for key, value in profiles.params_for(kind, variety, rng, urban=True).items():
+                parameter = defined[(kind, key)]
+                assert parameter.label_zh and parameter.label_en
+                assert parameter.show(value) not in ("", key)

@@ -32,7 +32,7 @@ def records(make_unit, make_equipment):
         use_unit=user_unit,
         maintenance_unit=maintainer,
         registration_code=REGISTRATION,
-        params={"额定载重量 / rated load (kg)": 1000},
+        params={"rated_load_kg": 1000, "speed_mps": 1.75, "door_type": "中分"},
     )
     services.record_inspection(
         device, acting_user=None, conclusion="pass", inspected_on=dt.date(2021, 6, 1)
@@ -201,7 +201,13 @@ def test_equipment_page_shows_overdue_history_and_links(client, users, records):
     assert reverse("unit-page", args=[maintainer.pk]) in page
     assert reverse("accident-page", args=[records["accident"].pk]) in page
     assert "重大修理 / major repair" in page
-    assert "1000" in page
+    # Parameters by the catalogue's labels and units, in its order; a key it does not define as given.
+    assert response.context["params"] == [
+        ("额定载重量 / rated load", "1000 kg"),
+        ("额定速度 / rated speed", "1.75 m/s"),
+        ("door_type", "中分"),
+    ]
+    assert "rated_load_kg" not in page
     dates = [i.inspected_on for i in response.context["inspections"]]
     assert dates == [dt.date(2023, 6, 1), dt.date(2021, 6, 1)]
     assert page.index("REPORT-LATEST") < page.index("2021-06-01")
