@@ -19,6 +19,7 @@ geojson_patterns = ([path("<str:layer>", api.geojson_layer, name="layer")], "geo
 urlpatterns = [
     path("", views.home, name="home"),
     path("map/", views.map_page, name="map"),
+    path("map/list/<str:layer>/", views.layer_list, name="map-list"),
     path("map/basemap.geojson", views.basemap, name="map-basemap"),
     path("map/regions.geojson", views.regions, name="map-regions"),
     path("tiles/", include(tile_patterns)),

@@ -19,7 +19,7 @@ from geo.basemap import BASEMAP_MAX_AGE_S, basemap_geojson, jurisdiction_extent
 from geo.offline import map_fragment
 from layers import catalogue
 from layers.filters import FilterError
-from maps import choropleth
+from maps import choropleth, lists
 from maps.api import private
 from maps.dashboard import OVERDUE_CLASSES, dashboard_map
 from maps.summary import jurisdiction_summary
@@ -164,3 +164,66 @@ def home(request: HttpRequest) -> HttpResponse:
             "overdue_classes": OVERDUE_CLASSES,
         },
     )
+
+
+LIST_TITLES = {layer["name"]: layer["title"] for layer in LAYERS}
+
+
+@login_required
+@require_GET
+def layer_list(request: HttpRequest, layer: str) -> HttpResponse:
+    """A layer as a sorted, paged table under the map's filters (maps/lists.py); a bad parameter
+    answers 400 with the page saying which and why."""
+    if request.user.jurisdiction_prefix is None:
+        return render(request, "maps/no_jurisdiction.html", status=403)
+    filters = request.GET.copy()
+    for name in lists.OWN_PARAMS:
+        filters.pop(name, None)
+    context = {
+        "layer": layer,
+        "title": LIST_TITLES.get(layer, layer),
+        "layers": [(name, title) for name, title in LIST_TITLES.items() if name in lists.SHOWN],
+        "filters": filters.urlencode(),
+        "detail_page": lists.DETAIL_PAGES.get(layer),
+    }
+    try:
+        page = lists.read(layer, request.user, request.GET)
+    except FilterError as error:
+        context["errors"] = error.as_dict()
+        return render(request, "maps/list.html", context, status=400)
+
+    def link(**changes) -> str:
+        query = request.GET.copy()
+        for name, value in changes.items():
+            query[name] = value
+        return "?" + query.urlencode()
+
+    context.update(
+        page=page,
+        headers=[
+            {
+                "column": column,
+                "numeric": column.type in ("int", "float"),
+                "state": "asc"
+                if page.sort == column.name_en
+                else "desc"
+                if page.sort == f"-{column.name_en}"
+                else "",
+                # A click sorts by the column; a second click turns the order round.
+                "url": link(
+                    sort=f"-{column.name_en}" if page.sort == column.name_en else column.name_en,
+                    page=1,
+                ),
+            }
+            for column in page.columns
+        ],
+        previous=link(page=page.number - 1) if page.number > 1 else "",
+        next=link(page=page.number + 1) if page.number < page.pages else "",
+        export=reverse("export")
+        + "?"
+        + "&".join(filter(None, [f"layer={layer}", context["filters"]])),
+        on_map=reverse("map")
+        + "?"
+        + "&".join(filter(None, [f"layers={layer}", context["filters"]])),
+    )
+    return render(request, "maps/list.html", context)

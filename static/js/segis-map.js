@@ -1526,8 +1526,42 @@
         params.set('bbox', viewBbox());
         event.currentTarget.search = params.toString();
     });
+    // The table of the first layer that is on, under the same filters, in the view (maps/lists.py).
+    $('#map-list').addEventListener('click', (event) => {
+        const layer = LAYERS.find(isOn) || 'equipment';
+        const params = new URLSearchParams(layerQuery(layer));
+        params.set('bbox', viewBbox());
+        event.currentTarget.href = `${event.currentTarget.dataset.base.replace('LAYER', layer)}?${params}`;
+    });
     $('#choropleth-toggle').addEventListener('change', showChoropleth);
     $('#choropleth-metric').addEventListener('change', paintChoropleth);
+
+    // A list's links open the map on its layer, filters and place (?layers=overdue&kind=3000&focus=lon,lat).
+    const opened = new URLSearchParams(window.location.search);
+    if (opened.has('layers')) {
+        const wanted = new Set(opened.get('layers').split(','));
+        $$('input[name="layer"]').forEach((box) => { box.checked = wanted.has(box.value); });
+    }
+    opened.forEach((value, name) => {
+        const boxes = $$(`#filter-form input[type="checkbox"][name="${name}"]`);
+        if (boxes.length) {  // kind, status: comma lists
+            const values = new Set(value.split(','));
+            boxes.forEach((box) => { box.checked = values.has(box.value); });
+        } else if (filterForm.elements[name] && filterForm.elements[name].tagName) {
+            filterForm.elements[name].value = value;
+        }
+    });
+
+    function focusOpened() {
+        const at = (opened.get('focus') || '').split(',').map(Number);
+        if (at.length === 2 && at.every(Number.isFinite)) {
+            map.jumpTo({center: at, zoom: Math.max(map.getZoom(), 16)});
+            if (state.marker) {
+                state.marker.remove();
+            }
+            state.marker = new maplibregl.Marker({color: '#d9480f'}).setLngLat(at).addTo(map);
+        }
+    }
     $$('input[name="basemap"]').forEach((radio) => radio.addEventListener('change', () => setBasemap(radio.value)));
 
     map.on('load', async() => {
@@ -1562,6 +1596,7 @@
         renderLegends();
         addOverlays();
         map.on('moveend', scheduleCounts);
+        focusOpened();
         document.body.dataset.mapReady = 'layers';
     });
     map.on('mousemove', onHover);

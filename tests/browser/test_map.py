@@ -542,3 +542,46 @@ def test_region_choropleth_by_each_metric_and_down_to_a_county(map_site, page):
     wait_idle(page)
     assert page.evaluate("segisMap.getLayoutProperty('regions-fill', 'visibility')") == "none"
     assert_clean(page)
+
+
+def test_the_overdue_figure_opens_its_list_and_a_row_flies_to_the_device(map_site, page):
+    """Dashboard figure → the overdue list → a row's "locate" → the map at that device, the layer
+    on; and the map's "list" link → the table of what is in view (maps/lists.py)."""
+    log_in(page, map_site.url, "county")
+    page.click("#overdue-list")
+    page.wait_for_url(re.compile(r"/map/list/overdue/$"))
+    rows = page.locator("#layer-rows tbody tr")
+    overdue = Equipment.objects.filter(region_id="640104").overdue().count()
+    assert rows.count() == min(50, overdue) > 0
+    page.screenshot(path=ARTIFACTS / "list-overdue.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=ARTIFACTS / "list-overdue-phone.png")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size({"width": 1440, "height": 900})
+
+    first = rows.first
+    device = Equipment.objects.get(pk=first.get_attribute("data-id"))
+    first.locator("a.fly").click()
+    page.wait_for_url(re.compile(r"/map/\?layers=overdue&focus="))
+    wait_idle(page)
+    centre = page.evaluate("segisMap.getCenter().toArray()")
+    point = device.location or device.route.point_on_surface
+    assert centre == pytest.approx([point.x, point.y], abs=1e-4)
+    assert page.evaluate("segisMap.getZoom()") >= 16
+    checked = page.eval_on_selector_all(
+        "input[name=layer]:checked", "(boxes) => boxes.map((b) => b.value)"
+    )
+    assert checked == ["overdue"]
+    page.screenshot(path=ARTIFACTS / "list-located.png")
+
+    with page.expect_navigation():
+        page.click("#map-list")
+    query = parse_qs(urlparse(page.url).query)
+    assert urlparse(page.url).path == "/map/list/overdue/" and "bbox" in query
+    ids = [
+        int(i)
+        for i in page.eval_on_selector_all(
+            "#layer-rows tbody tr[data-id]", "(rows) => rows.map((r) => r.dataset.id)"
+        )
+    ]
+    assert device.pk in ids

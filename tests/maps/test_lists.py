@@ -1,0 +1,133 @@
+"""A map layer as a table (/map/list/<layer>/, maps/lists.py): the layer's scoped rows under the
+map's filters, sorted, paged and bounded; bad parameters are a 400 naming them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from maps import lists
+from maps.summary import jurisdiction_summary
+from registry.models import Equipment, EquipmentStatus
+from tests.conftest import XINGQING, XIXIA
+
+pytestmark = pytest.mark.django_db
+TODAY = dt.date.today()
+
+
+@pytest.fixture
+def devices(make_equipment):
+    """Xingqing: three overdue elevators (one failed: no due date), one boiler not due, one
+    cancelled overdue; Xixia: one overdue elevator."""
+
+    def device(due, code=XINGQING, variety="3110", status=EquipmentStatus.IN_USE):
+        made = make_equipment(code, variety_code=variety)
+        Equipment.objects.filter(pk=made.pk).update(next_inspection_due=due, status=status)
+        return Equipment.objects.get(pk=made.pk)
+
+    return {
+        "failed": device(None),
+        "year": device(TODAY - dt.timedelta(days=400)),
+        "week": device(TODAY - dt.timedelta(days=7)),
+        "boiler": device(TODAY + dt.timedelta(days=90), variety="1110"),
+        "cancelled": device(TODAY - dt.timedelta(days=30), status=EquipmentStatus.CANCELLED),
+        "xixia": device(TODAY - dt.timedelta(days=3), code=XIXIA),
+    }
+
+
+def listed(response) -> list[int]:
+    assert response.status_code == 200, response.content[:500]
+    return [row["id"] for row in response.context["page"].rows]
+
+
+def test_the_overdue_list_is_the_countys_most_urgent_first_and_matches_the_dashboard(
+    client, users, devices
+):
+    client.force_login(users["xingqing"])
+    response = client.get("/map/list/overdue/")
+    # No due date (a failed inspection) first, then the longest overdue.
+    assert listed(response) == [devices[k].pk for k in ("failed", "year", "week")]
+    assert response.context["page"].count == jurisdiction_summary(users["xingqing"]).totals.overdue
+    page = response.content.decode()
+    assert f'href="/equipment/{devices["year"].pk}/"' in page
+    # Days overdue counted as the export counts them; the failed one has none.
+    days = response.context["page"].columns.index(lists.columns_of("overdue")[-1])
+    assert [row["cells"][days] for row in response.context["page"].rows] == [None, 400, 7]
+    # Each row flies to its device on the map with the layer on.
+    lon, lat = devices["week"].location.coords
+    assert f"/map/?layers=overdue&amp;focus={lon:.6f},{lat:.6f}" in page
+
+
+def test_sorting_by_a_column_and_back(client, users, devices):
+    client.force_login(users["xingqing"])
+    ascending = listed(client.get("/map/list/equipment/", {"sort": "next inspection due"}))
+    descending = listed(client.get("/map/list/equipment/", {"sort": "-next inspection due"}))
+    # Ascending puts the missing date first (most urgent); descending puts it last.
+    expected = [devices[k].pk for k in ("failed", "year", "cancelled", "week", "boiler")]
+    assert ascending == expected
+    assert descending == [pk for pk in reversed(expected)]
+
+
+def test_the_maps_filters_and_view_apply(client, users, devices):
+    client.force_login(users["city"])
+    assert set(listed(client.get("/map/list/overdue/"))) == {
+        devices[k].pk for k in ("failed", "year", "week", "xixia")
+    }
+    assert listed(client.get("/map/list/overdue/", {"region": XIXIA})) == [devices["xixia"].pk]
+    assert listed(client.get("/map/list/equipment/", {"kind": "1000"})) == [devices["boiler"].pk]
+    x, y = devices["xixia"].location.coords
+    box = f"{x - 0.0001},{y - 0.0001},{x + 0.0001},{y + 0.0001}"
+    assert listed(client.get("/map/list/equipment/", {"bbox": box})) == [devices["xixia"].pk]
+    # A region outside the jurisdiction narrows to nothing; it never widens.
+    client.force_login(users["xixia"])
+    assert listed(client.get("/map/list/overdue/", {"region": XINGQING})) == []
+    assert listed(client.get("/map/list/overdue/")) == [devices["xixia"].pk]
+
+
+def test_pages_and_the_bounded_count(client, users, devices, monkeypatch):
+    monkeypatch.setattr(lists, "PAGE_SIZE", 2)
+    client.force_login(users["xingqing"])
+    first = client.get("/map/list/overdue/")
+    second = client.get("/map/list/overdue/", {"page": 2})
+    assert listed(first) + listed(second) == [devices[k].pk for k in ("failed", "year", "week")]
+    assert first.context["next"] == "?page=2" and second.context["next"] == ""
+    monkeypatch.setattr(lists, "COUNT_CAP", 2)
+    capped = client.get("/map/list/overdue/")
+    assert capped.context["page"].capped and capped.context["page"].count == 2
+    assert "超过 2 条" in capped.content.decode()
+
+
+@pytest.mark.parametrize(
+    "path, params, field",
+    [
+        ("/map/list/overdue/", {"page": "9"}, "page"),
+        ("/map/list/overdue/", {"page": "zero"}, "page"),
+        ("/map/list/overdue/", {"sort": "national id"}, "sort"),
+        ("/map/list/overdue/", {"status": "in_use"}, "status"),  # overdue means in use already
+        ("/map/list/overdue/", {"bbox": "1,2,3"}, "bbox"),
+        ("/map/list/nothing/", {}, "layer"),
+    ],
+)
+def test_bad_parameters_are_a_400_naming_them(client, users, devices, path, params, field):
+    client.force_login(users["xingqing"])
+    response = client.get(path, params)
+    assert response.status_code == 400
+    assert field in response.context["errors"]
+    assert f"<code>{field}</code>" in response.content.decode()
+
+
+@pytest.mark.parametrize("layer", ["equipment", "overdue", "units", "accidents", "resources"])
+def test_every_layer_lists_for_an_analyst(client, users, devices, layer):
+    client.force_login(users["xingqing_analyst"])
+    response = client.get(f"/map/list/{layer}/")
+    assert response.status_code == 200
+    assert len(response.context["headers"]) == len(lists.SHOWN[layer])
+
+
+def test_the_dashboard_links_its_overdue_figures_to_the_lists(client, users, devices):
+    client.force_login(users["city"])
+    page = client.get("/").content.decode()
+    assert 'id="overdue-list" href="/map/list/overdue/"' in page
+    assert f'href="/map/list/overdue/?region={XINGQING}"' in page
+    assert 'href="/map/list/overdue/?kind=3000"' in page
