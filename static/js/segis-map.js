@@ -1464,7 +1464,14 @@
 
     // ------------------------------------------------------------------ basemaps
 
+    function showMapNotice(text) {
+        const notice = $('#map-notice');
+        notice.textContent = text;
+        notice.hidden = !text;
+    }
+
     function setBasemap(id) {
+        showMapNotice('');
         const online = config.basemaps.find((b) => b.id === id);
         config.basemaps.forEach((basemap) => {
             ['', '-overlay'].forEach((suffix) => {
@@ -1490,7 +1497,38 @@
         }
         map.setLayoutProperty('land', 'visibility', online ? 'none' : 'visible');
         state.basemap = id;
+        basemapHealth.failed = 0;
+        basemapHealth.loaded = 0;
     }
+
+    // An online base map that cannot load (an intranet without internet, a wrong Tianditu key)
+    // says so and gives way to the offline boundaries, instead of leaving the map blank.
+    const basemapHealth = {failed: 0, loaded: 0};
+    const BASEMAP_FAILURES = 3;
+
+    function onlineSourceOf(event) {
+        const id = event.sourceId || (event.source && event.source.id) || '';
+        return id.startsWith('online-') ? id : '';
+    }
+
+    map.on('sourcedata', (event) => {
+        if (event.tile && onlineSourceOf(event) === `online-${state.basemap}`) {
+            basemapHealth.loaded += 1;
+        }
+    });
+    map.on('error', (event) => {
+        const online = config.basemaps.find((b) => b.id === state.basemap);
+        const source = onlineSourceOf(event);
+        if (!online || !source.startsWith(`online-${online.id}`) || basemapHealth.loaded) {
+            return;
+        }
+        basemapHealth.failed += 1;
+        if (basemapHealth.failed === BASEMAP_FAILURES) {
+            $('input[name="basemap"][value="offline"]').checked = true;
+            setBasemap('offline');
+            showMapNotice(`在线底图“${online.title}”无法加载（可能未联网或密钥无效），已切回离线底图 / the online base map could not be loaded (no internet, or a wrong key): back to the offline boundaries`);
+        }
+    });
 
     // ------------------------------------------------------------------ wiring
 

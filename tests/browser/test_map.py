@@ -7,6 +7,7 @@ first and skip, naming the answer, while it is not there; once it is, they are s
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import struct
 import zlib
@@ -585,3 +586,62 @@ def test_the_overdue_figure_opens_its_list_and_a_row_flies_to_the_device(map_sit
         )
     ]
     assert device.pk in ids
+
+
+def test_tianditu_requests_are_well_formed_and_a_basemap_that_fails_gives_way(
+    map_site, page, settings
+):
+    """Tianditu's vector and annotation tiles (Web Mercator, `_w`) with the key from the settings,
+    answered by a stand-in; OSM unreachable (an intranet): the map says so and goes back offline."""
+    settings.TIANDITU_KEY = "stand-in-key"
+    asked = []
+
+    def stand_in(route):
+        asked.append(route.request.url)
+        route.fulfill(body=grey_png(), content_type="image/png")
+
+    page.route(re.compile(r"^https://t[0-7]\.tianditu\.gov\.cn/"), stand_in)
+    page.route(f"{OSM_TILES}**", lambda route: route.abort("internetdisconnected"))
+    open_map(page, map_site.url, "city")
+    page.check("input[name=basemap][value=tianditu]")
+    page.wait_for_function("() => segisMap.getSource('online-tianditu-overlay') !== undefined")
+    page.wait_for_function(
+        "() => segisMap.areTilesLoaded() && segisMap.isSourceLoaded('online-tianditu')",
+        timeout=30_000,
+    )
+    lon, lat = page.evaluate("segisMap.getCenter().toArray()")
+    layers, covering = set(), set()
+    for url in asked:
+        parsed = urlparse(url)
+        query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+        layer = query["LAYER"]
+        layers.add(layer)
+        assert parsed.path == f"/{layer}_w/wmts", url
+        assert query["SERVICE"] == "WMTS" and query["REQUEST"] == "GetTile", url
+        assert query["VERSION"] == "1.0.0" and query["STYLE"] == "default", url
+        assert query["TILEMATRIXSET"] == "w" and query["FORMAT"] == "tiles", url
+        assert query["tk"] == "stand-in-key", url
+        z, row, col = int(query["TILEMATRIX"]), int(query["TILEROW"]), int(query["TILECOL"])
+        assert 0 <= row < 2**z and 0 <= col < 2**z, url
+        # The map's centre in this tile matrix (Web Mercator, rows from the north).
+        n = 2**z
+        centre = (
+            int((lon + 180) / 360 * n),
+            int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n),
+        )
+        if (col, row) == centre:
+            covering.add(layer)
+    assert layers == {"vec", "cva"}
+    # Both layers were asked for the tile under the map's centre: rows and columns as Tianditu counts.
+    assert covering == {"vec", "cva"}, (lon, lat, asked[:4])
+    assert page.locator("#map-notice").is_hidden()
+
+    page.check("input[name=basemap][value=osm]")
+    notice = page.locator("#map-notice")
+    notice.wait_for(state="visible", timeout=30_000)
+    assert "已切回离线底图" in notice.inner_text()
+    assert page.is_checked("input[name=basemap][value=offline]")
+    assert page.evaluate("segisMap.getLayoutProperty('land', 'visibility')") == "visible"
+    page.screenshot(path=ARTIFACTS / "map-basemap-fallback.png")
+    # Chromium logs each tile it could not fetch; nothing else went wrong.
+    assert [e for e in page.errors if OSM_TILES not in e] == []
