@@ -38,8 +38,10 @@ def use_database(database: str, *, recreate: bool) -> None:
     # as production keeps them (config.settings.prod: each worker its own, no pool checkout).
     os.environ.setdefault("DATABASE_POOL", "false")
     os.environ.setdefault("DATABASE_CONN_MAX_AGE", "600")
-    # Loading millions of rows runs COPYs and index builds far past a request's 30 s bound.
+    # Loading millions of rows runs COPYs and index builds far past a request's 30 s bound, and
+    # holds its transaction while the next batch is generated.
     os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT", "0")
+    os.environ.setdefault("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", "0")
     os.environ.setdefault("DEBUG", "False")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
     import django
