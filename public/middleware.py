@@ -37,8 +37,10 @@ class PublicSpaceMiddleware:
                 del response.headers["Vary"]
         # Set here, the CSP middleware (outside this one) leaves the stricter policy as it is.
         response.headers["Content-Security-Policy"] = settings.PUBLIC_CONTENT_SECURITY_POLICY
-        # The token is in the address: no page the public follows from here learns it.
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # The token is in the address: a request from here carries the origin alone, never the
+        # path. Not no-referrer: a browser then sends "Origin: null" with the report form, which
+        # Django's CSRF check rightly refuses.
+        response.headers["Referrer-Policy"] = "strict-origin"
         response.headers["X-Robots-Tag"] = "noindex, nofollow"
         response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -218,7 +218,11 @@ class ReportDetail(GenericAPIView):
 
 
 class ReportPhoto(GenericAPIView):
+    """The report's photo, to the desk that may read the report."""
+
     model = PublicReport
+    # A page's renderer for its 404; the photo itself is answered as it is (no API schema).
+    renderer_classes = [TemplateHTMLRenderer]
     filter_backends: list = []
     pagination_class = None
 

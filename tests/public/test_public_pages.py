@@ -167,7 +167,7 @@ def test_the_public_space_has_its_own_strict_headers(make_site):
     assert response["Content-Security-Policy"] == settings.PUBLIC_CONTENT_SECURITY_POLICY
     assert "script-src" not in response["Content-Security-Policy"]
     assert "default-src 'none'" in response["Content-Security-Policy"]
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "strict-origin"
     assert response["X-Frame-Options"] == "DENY"
     cache = response["Cache-Control"]
     assert "public" in cache and f"max-age={settings.PUBLIC_CACHE_SECONDS}" in cache
