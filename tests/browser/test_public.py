@@ -22,7 +22,7 @@ def regions(transactional_db):
 
 
 @pytest.fixture
-def public_site(regions, live_server, agencies, make_site):
+def public_site(regions, live_server, agencies, make_site):  # noqa: F811
     ensure_demo_users(demo_accounts("640000", "640100", XINGQING))
     return live_server, make_site(XINGQING)
 
