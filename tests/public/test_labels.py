@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import reset_queries
 from django.test import Client
 
 from public.models import PublicToken
@@ -52,3 +53,26 @@ def test_labels_need_a_sign_in(make_site):
     site = make_site()
     response = Client().get(f"/public/labels/equipment/{site.device.pk}/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_units_sheet_takes_the_same_queries_for_many_devices(
+    make_site, supervisor, django_assert_max_num_queries
+):
+    """Tokens are read in one query for the sheet (issued once, on the first print)."""
+    from public.services import ensure_tokens
+    from registry import services
+
+    site = make_site(XINGQING)
+    for n in range(12):
+        device, _ = services.register_equipment(
+            acting_user=None, variety_code="3110", use_unit=site.use_unit,
+            location=site.device.location, device_code=f"3110T1234202110{n:03d}",
+        )  # fmt: skip
+        ensure_tokens([device], acting_user=None)
+    url = f"/public/labels/units/{site.use_unit.pk}/"
+    supervisor.get(url)  # the session's own first queries
+    reset_queries()  # the request resets the log: counted from an empty one, none is lost
+    with django_assert_max_num_queries(12) as counted:
+        body = supervisor.get(url).content.decode()
+    assert body.count('class="qr-label"') == 13
+    assert 0 < len(counted) <= 12
