@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
@@ -28,6 +29,8 @@ urlpatterns = [
     path("patrol/", include("patrol.urls")),
     path("analysis/", include("analysis.urls")),
     path("imports/", include("registry.importers.urls")),
+    path(settings.PUBLIC_PATH_PREFIX.lstrip("/"), include("public.urls")),
+    path("public/", include("public.desk_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
 ]

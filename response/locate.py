@@ -297,6 +297,11 @@ def at_equipment(user: User, equipment_id: object, field: str = "equipment") -> 
     )
     if device is None:
         raise _not_found(field, str(equipment_id), "equipment")
+    return at_device(device, field)
+
+
+def at_device(device: Equipment, field: str = "equipment") -> Located:
+    """A device its caller has already found (scoped, or by its public QR token): at its own place."""
     point, approximate = _equipment_place(device)
     if point is None:
         refuse(

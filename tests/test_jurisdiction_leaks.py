@@ -55,6 +55,7 @@ from accounts.models import Agency, AuditEntry, Role, User
 from exports.jobs import request_export, run_export
 from geo.models import Level, Region
 from patrol.models import PatrolStop
+from public import services as public_services
 from registry import services
 from registry.api_urls import router
 from registry.importers import jobs as import_jobs
@@ -80,6 +81,23 @@ from tests.registry.importers.equipment_rows import csv_file, device_row
 # until the walk is taught to fill it (`_plans`) or it is added here, consciously.
 SKIP_ALLOWED: dict[str, str] = {}
 
+# The public space (public/, docs/public.md): open to anyone on purpose, so a county user (or no
+# user) sees *any* county's device there. Each route is named here with its reason; the walk still
+# visits it (`_check_public`) and allows through only the public fields of their device
+# (PUBLIC_NEEDLES): nothing personal, nothing else of theirs. A new route in the public space
+# fails test_the_public_routes_are_named until it is added here.
+PUBLIC_ROUTES: dict[str, str] = {
+    "p/": "the public lookup by certificate number or 96333 code (exact, rate-limited)",
+    "p/<str:token>/": "a device's public page, reached from its QR label",
+    "p/<str:token>/report/": "the public's problem report form of the device the QR names",
+    "p/<str:token>/report/done/": "the public's receipt page after a report",
+}
+# What a device's public page shows of it on purpose (public/card.py): its certificate and 96333
+# numbers, its use and maintenance units' names (organisations) and its district.
+PUBLIC_NEEDLES = ("use certificate number", "96333 rescue ID", "unit name", "region name")
+TOKEN = "{token}"
+
+PUBLIC_PHOTO = b"\x89PNG\r\n\x1a\n" + bytes(32)
 # The z14 tile over inside(XIXIA): "their" objects' codes and names would show up in it.
 TILE = {"z": "14", "x": "13016", "y": "6290"}
 # The rows each map layer shows: a tile, count or GeoJSON answer must not list their ids either.
@@ -118,6 +136,7 @@ class Endpoint:
     mine_found: bool = True  # the same URL with *my* object is expected to find it
     view: str = ""  # the code answering (writes.view_key)
     writes: tuple[tuple[str, str], ...] = ()  # (method, view) of each write it accepts
+    public: str = ""  # why the route is open to everyone (PUBLIC_ROUTES)
 
     @property
     def detail(self) -> bool:
@@ -289,6 +308,10 @@ def _plans(callback, names: list[str]) -> tuple[list[_Plan], str | None]:
                 for plan in plans
                 for layer in LAYERS
             ]
+        elif name == "token":  # a public QR token: of the side's device
+            for plan in plans:
+                plan.values[name] = TOKEN
+                plan.model = plan.model or apps.get_model("registry.equipment")
         elif name in TILE:
             for plan in plans:
                 plan.values[name] = TILE[name]
@@ -347,6 +370,7 @@ def walk() -> tuple[list[Endpoint], dict[str, str]]:
                         mine_found=plan.mine_found,
                         view=writes.view_key(view.callback),
                         writes=writes.writes(view.callback),
+                        public=PUBLIC_ROUTES.get(route, ""),
                     )
                 )
     return endpoints, skipped
@@ -504,6 +528,12 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
         incident.pk, grantee_code=SHIZUISHAN_DAWUKOU, hours=2, reason=f"{tag}授权事由",
         acting_user=user,
     )  # fmt: skip
+    # Its QR token, and a report from the public at it (an incident of its own, on the desk).
+    token = public_services.issue_token(equipment, acting_user=user).token
+    public_report = public_services.report_problem(
+        equipment, kind="trapped", phone=f"1397774{tail}", description=f"{tag}公众报告",
+        photo=PUBLIC_PHOTO, photo_max_bytes=len(PUBLIC_PHOTO),
+    )  # fmt: skip
     user.email = f"leak{tail}@segis.test"
     user.first_name = f"{tag}用户"
     user.save()
@@ -540,6 +570,7 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
         "response.incident": incident,
         "response.dispatch": dispatch,
         "response.incidentgrant": grant,
+        "public.publicreport": public_report,
     }
     objects.update(_patrol_plan(user))
     # An inspector to put on a patrol team (the write walk's team members).
@@ -583,6 +614,9 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
         "incident address": incident.address,
         "incident note": f"{tag}派单备注",
         "grant reason": grant.reason,
+        "public token": token,
+        "public report phone": public_report.phone,
+        "public report description": public_report.description,
     }
     terms = {
         "geo.region": [code, region.name],
@@ -905,8 +939,40 @@ def _listed_ids(page: Fetched) -> set[str]:
 # --------------------------------------------------------------------------- the tests
 
 
+def _check_public(endpoint: Endpoint, world: World) -> None:
+    """A public route, as the county user and as nobody: their device shows its public fields and
+    nothing else of theirs; an unknown token or code answers like a missing record."""
+    theirs = world.theirs
+    forbidden = {k: v for k, v in theirs.needles.items() if k not in PUBLIC_NEEDLES}
+    forbidden["my full national ID (never shown unmasked)"] = world.mine.needles["national ID"]
+    device = theirs.objects["registry.equipment"]
+    if TOKEN in endpoint.path:
+        urls = [endpoint.path.replace(TOKEN, theirs.needles["public token"])]
+        missing = endpoint.path.replace(TOKEN, public_services.new_token())
+    else:
+        codes = [device.certificate_number, device.rescue_id, device.device_code,
+                 device.registration_code]  # fmt: skip
+        urls = [endpoint.path, *(f"{endpoint.path}?{urlencode({'code': c})}" for c in codes)]
+        missing = f"{endpoint.path}?{urlencode({'code': '梯11宁Z99999(99)'})}"
+    # Nobody from another address: each client has its own lookup limit (public/ratelimit.py).
+    for client in (world.client("xingqing"), Client(REMOTE_ADDR="192.0.2.80")):
+        for url in urls:
+            chain = fetch(client, url)
+            echoed = (theirs.needles["public token"], *_echoed(url))
+            for page in chain:
+                assert page.status < 500, f"{page.url} answered {page.status}"
+            allowed = {k: v for k, v in forbidden.items() if not any(v in e for e in echoed)}
+            hits = found(chain, allowed)
+            assert not hits, "the public space shows more than the public card:\n" + "\n".join(hits)
+        gone = fetch(client, missing)
+        assert gone[-1].status == 404, f"{missing} answered {gone[-1].status}"
+
+
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
 def test_endpoint_leaks_nothing_to_the_neighbouring_county(endpoint: Endpoint, world: World):
+    if endpoint.public:
+        _check_public(endpoint, world)
+        return
     client = world.client("xingqing")
     if not endpoint.detail:
         their = world.theirs.objects.get(endpoint.model)
@@ -1053,6 +1119,14 @@ def test_only_allowed_patterns_are_skipped():
     assert SKIPPED == SKIP_ALLOWED
 
 
+def test_the_public_routes_are_named():
+    """Every route of the public space is in PUBLIC_ROUTES with its reason, and only those."""
+    prefix = settings.PUBLIC_PATH_PREFIX
+    public = {e.route for e in ENDPOINTS if ("/" + e.route).startswith(prefix)}
+    assert public == set(PUBLIC_ROUTES)
+    assert {e.route for e in ENDPOINTS if e.public} == set(PUBLIC_ROUTES)
+
+
 def test_every_scoped_admin_model_is_in_the_world():
     """A newly registered scoped model needs its pair of records here, or its pages go untested."""
     labels = {m._meta.label_lower for m in _admin_models() if _scoped(m)}
@@ -1129,7 +1203,7 @@ def write_walk() -> tuple[list[WriteCase], list[str]]:
     for endpoint in ENDPOINTS:
         if "?" in endpoint.path or not endpoint.writes:
             continue
-        if endpoint.view in writes.ALLOWED or endpoint.view in writes.READS:
+        if endpoint.view in (*writes.ALLOWED, *writes.READS, *writes.PUBLIC):
             continue
         for method, view in endpoint.writes:
             if endpoint.kind == "admin":
@@ -1555,7 +1629,9 @@ def test_every_write_is_a_case_or_allowed():
         + "\n".join(UNCOVERED_WRITES)
     )
     views = {e.view for e in ENDPOINTS if e.writes}
-    assert set(writes.ALLOWED) | set(writes.READS) <= views, "allowed views no route answers"
+    assert set(writes.ALLOWED) | set(writes.READS) | set(writes.PUBLIC) <= views, (
+        "allowed views no route answers"
+    )
     written = {w for e in ENDPOINTS for w in e.writes}
     stale = {(view, method) for view, method in writes.RECIPES} - {(v, m) for m, v in written}
     assert not stale, f"recipes for writes no route accepts: {stale}"

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "response",
     "patrol",
     "analysis",
+    "public",
 ]
 
 MIDDLEWARE = [
@@ -103,6 +104,8 @@ MIDDLEWARE = [
     # Pages, not static files, carry the CSP and Permissions-Policy (config/headers.py).
     "csp.middleware.CSPMiddleware",
     "config.headers.PermissionsPolicyMiddleware",
+    # Before sessions: the public space (/p/) reads no session and sends its own headers.
+    "public.middleware.PublicSpaceMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -278,6 +281,25 @@ CONTENT_SECURITY_POLICY = {
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
     "microphone=(), payment=(), usb=()"
+)
+
+# The public service (issue 21, docs/public.md): device pages behind QR labels and the public's
+# reports, under PUBLIC_PATH_PREFIX with no session. Labels carry PUBLIC_BASE_URL when the public
+# site is another host than the desk that prints them.
+PUBLIC_PATH_PREFIX = "/p/"
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="")
+PUBLIC_CACHE_SECONDS = env.int("PUBLIC_CACHE_SECONDS", default=300)
+PUBLIC_PHOTO_MAX_BYTES = env.int("PUBLIC_PHOTO_MAX_BYTES", default=5 * 1024 * 1024)
+# Per client (its address, or PUBLIC_CLIENT_IP_HEADER's when a proxy sets it): (hits, seconds).
+PUBLIC_RATE_LIMITS = {
+    "lookup": (env.int("PUBLIC_LOOKUPS_PER_MINUTE", default=10), 60),
+    "report": (env.int("PUBLIC_REPORTS_PER_10_MINUTES", default=5), 600),
+}
+PUBLIC_CLIENT_IP_HEADER = env("PUBLIC_CLIENT_IP_HEADER", default="")
+# No script at all, no inline style, nothing from elsewhere: the public pages are plain HTML.
+PUBLIC_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
 )
 
 # Silenced only where the installed GDAL needs it: geo/apps.py (gis.W001 before GDAL 3.9).

@@ -87,6 +87,12 @@ ALLOWED: dict[str, str] = {
     # favicon.ico, and the admin's /<pk>/ that forwards to /<pk>/change/ (a case of its own).
     "django.views.generic.base.RedirectView": "a redirect whatever the method; writes nothing",
 }
+# Writes open to everyone on purpose (the public space, docs/public.md), with the reason: no user,
+# no jurisdiction, so neither this walk nor the role-rights walk applies; tests/public covers them.
+PUBLIC: dict[str, str] = {
+    "public.views.report": "a member of the public reports a problem at the device its QR label "
+    "names: an incident on that device's county desk, whoever sends it",
+}
 # Views that check no method and only read: a POST is answered as a GET, or 405. Kept honest by
 # test_method_blind_reads_write_nothing, which posts to each as the walk fills it.
 READS: dict[str, str] = {
