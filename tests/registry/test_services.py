@@ -6,9 +6,9 @@ import datetime as dt
 import math
 
 import pytest
-from django.core.exceptions import PermissionDenied
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.gis.geos import LineString, MultiLineString, Point
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 
 from accounts.models import AuditEntry, User
