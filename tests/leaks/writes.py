@@ -300,6 +300,9 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("response.incident_api.DispatchAnswerView", "post"): Recipe(
         body=lambda s: {"answer": "responded", "note": "泄露检测"},
     ),
+    ("response.incident_api.DispatchCancel", "post"): Recipe(
+        body=lambda s: {"reason": "泄露检测撤销"},
+    ),
     ("patrol.api.Plans", "post"): Recipe(
         body=lambda s: {
             "area": {"region": s.code},
