@@ -211,6 +211,9 @@ def test_a_patrol_planned_moved_exported_and_recorded(demo_site, page):
     item.locator("[data-action=result]").click()
     item.locator("textarea[name=findings]").fill("维保记录缺失，已责令整改")
     item.locator(".result-form button[type=submit]").click()
+    # The plan's days are ahead: recording today asks first whether this is the stop meant.
+    item.locator(".stop-errors [data-rule='on.other_day']").wait_for()
+    item.locator(".stop-errors button[data-confirm=other_day]").click()
     page.locator(f'.stop[data-stop="{target}"] .result').wait_for()
     shown = page.locator(f'.stop[data-stop="{target}"] .result').inner_text()
     assert "已到场" in shown and "维保记录缺失" in shown

@@ -326,7 +326,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         refs={"route": lambda s: {"route": pk(s, "patrol.patrolroute")}},
     ),
     ("patrol.api.StopResult", "post"): Recipe(
-        body=lambda s: {"visited": True, "findings": "泄露检测发现"},
+        body=lambda s: {"visited": True, "findings": "泄露检测发现", "other_day": True},
     ),
 }
 
