@@ -622,7 +622,7 @@
 
         const reoptimise = $('#reoptimise');
         if (reoptimise) {
-            reoptimise.title = '用相同小组和天数重新排线，手工调整将被覆盖 / route again with the same teams and days; hand moves are given up';
+            reoptimise.title = '从今天起重新安排尚未巡查的检查点，已记录结果的点不动；手工调整将被覆盖 / route the stops not yet visited again from today (stops with results stay); hand moves are given up';
             reoptimise.addEventListener('click', async() => {
                 reoptimise.disabled = true;
                 reoptimise.textContent = '正在优化… / optimising…';
