@@ -58,7 +58,7 @@ class Region(models.Model):
     boundary = models.MultiPolygonField(_("边界 / boundary"), srid=4326)
     source = models.CharField(_("数据来源 / source"), max_length=64, blank=True)
     # The seat of government (驻地): where a region's offices are, unlike its geometric centre,
-    # which may lie in empty country. Boundary files do not carry it: entered, or set by the demo.
+    # which may lie in empty country. Boundary files do not carry it: the demo generator sets it.
     seat = models.PointField(_("驻地 / seat"), srid=4326, null=True, blank=True)
 
     objects = RegionQuerySet.as_manager()

@@ -321,7 +321,7 @@
             {id: 'stop-highlight', type: 'circle', source: 'stops', filter: ['==', ['get', 'id'], -1],
                 paint: {'circle-radius': 16, 'circle-color': '#ffd43b', 'circle-opacity': 0.9, 'circle-stroke-color': '#212529', 'circle-stroke-width': 2}},
             {id: 'stops', type: 'circle', source: 'stops',
-                paint: {'circle-radius': 10, 'circle-color': ['get', 'colour'], 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2}},
+                paint: {'circle-radius': 12, 'circle-color': ['get', 'colour'], 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2}},
             {id: 'stop-numbers', type: 'symbol', source: 'stops',
                 layout: {'text-field': ['get', 'label'], 'text-font': FONT_BOLD, 'text-size': 10,
                     'text-allow-overlap': true, 'text-ignore-placement': true},
@@ -553,11 +553,13 @@
 
         function routeBox(route) {
             const colour = teamColour(route.team);
-            const over = route.total_minutes > route.working_minutes + (route.break_at_minutes === null ? 0 : route.break_minutes);
+            // The day's length: the working minutes and, when the day has one, the break.
+            const length = route.working_minutes + (route.break_at_minutes === null ? 0 : route.break_minutes);
+            const over = route.total_minutes > length;
             return el('section', {class: 'route', 'data-route': route.id, style: `--day:${colour}`}, [
                 el('h3', {}, [el('i', {class: 'swatch', style: `background:${colour}`}), el('span', {class: 'route-title', text: routeLabel(route)}),
                     el('small', {class: over ? 'minutes error' : 'minutes muted',
-                        text: `${Math.round(route.total_minutes)} / ${route.working_minutes} 分钟 / min`})]),
+                        text: `${Math.round(route.total_minutes)} / ${length} 分钟 / min`})]),
                 el('p', {class: 'route-facts muted'}, [
                     `${route.stops.length} 个点 / stops · 路上 / travel ${Math.round(route.travel_minutes)} · 现场 / on site ${Math.round(route.service_minutes)} 分钟 / min · `,
                     route.break_at_minutes === null ? null : el('span', {class: 'break', text: `午休 / lunch ${clock(route.break_at_minutes)}–${clock(route.break_at_minutes + route.break_minutes)} · `}),
