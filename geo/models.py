@@ -88,7 +88,8 @@ class Region(models.Model):
         # One fixed statement rather than the queryset `counties().filter(boundary__intersects=
         # point).defer("boundary").first()`: compiling that and adapting the point took 0.55 ms,
         # twice the statement itself, on every incident located and every record placed. The
-        # boundary stays deferred (thousands of vertices no caller reads) as with `defer`.
+        # boundary stays deferred (thousands of vertices no caller reads) as with `defer`, and the
+        # seat (patrol reads it on its own).
         with connection.cursor() as cursor:
             cursor.execute(*cls.locate_sql(point))
             row = cursor.fetchone()

@@ -407,6 +407,7 @@ ADMIN_REFS: dict[str, dict[str, tuple[str, ...]]] = {
 # Reference fields of those forms left out, and why.
 ADMIN_UNSET: dict[tuple[str, str], str] = {
     ("registry.equipment", "route"): "a pipeline's route; the lift the walk registers has none",
+    ("accounts.agency", "office"): "a point, optional; the agency the walk adds has none yet",
 }
 ADMIN_PASSWORD = {"password1": "Leak-walk-2026!", "password2": "Leak-walk-2026!",
                   "usable_password": "true"}  # fmt: skip
