@@ -249,6 +249,14 @@ def test_a_patrol_planned_moved_exported_and_recorded(demo_site, page):
     page.wait_for_selector(f'#plan-rows tr[data-plan="{plan.pk}"]')
     shot(page, "7-plans")
 
+    # The plan on a phone: team colours and day·order labels, nothing wider than the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{demo_site.url}/patrol/plans/{plan.pk}/")
+    page.wait_for_selector(".route .stop")
+    page.wait_for_selector("body[data-patrol-map-ready=true]", state="attached")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "8-plan-phone")
+
     # The browser logs the refusals asked for above (400 on plans/, on move/, and the result for
     # another day's stop before it was confirmed); nothing else.
     expected_400 = ("/patrol/api/plans/", "/move/", "/result/")
