@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.core.serializers.json import DjangoJSONEncoder
 from django.contrib.gis.db import models
+from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 

@@ -5,15 +5,16 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_identity'),
+        ("accounts", "0002_identity"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='agency',
-            name='office',
-            field=django.contrib.gis.db.models.fields.PointField(blank=True, null=True, srid=4326, verbose_name='办公地点 / office'),
+            model_name="agency",
+            name="office",
+            field=django.contrib.gis.db.models.fields.PointField(
+                blank=True, null=True, srid=4326, verbose_name="办公地点 / office"
+            ),
         ),
     ]
