@@ -14,7 +14,7 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from geo.admin import RegionListFilter
+from geo.admin import OfflineGISAdmin, RegionListFilter
 from geo.models import Level, code_prefix
 from geo.scoping import prefix_of
 
@@ -158,7 +158,8 @@ class AgencyForm(ScopedModelForm):
 
 
 @admin.register(Agency)
-class AgencyAdmin(ScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+class AgencyAdmin(ScopedAdminMixin, AuditedAdminMixin, OfflineGISAdmin):
+    # OfflineGISAdmin: the office is picked on the offline map, never a CDN's.
     form = AgencyForm
     list_display = ("name", "level", "region")
     list_filter = ("level", RegionListFilter)

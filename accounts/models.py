@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.gis.db import models
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -40,6 +40,9 @@ class Agency(models.Model):
         on_delete=models.PROTECT,
         verbose_name=_("辖区 / jurisdiction"),
     )
+
+    # Where its people leave from (patrol routes start here); none until it is entered.
+    office = models.PointField(_("办公地点 / office"), srid=4326, null=True, blank=True)
 
     objects = ScopedQuerySet.as_manager()
 

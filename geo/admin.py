@@ -166,7 +166,7 @@ class RegionAdmin(OfflineGISAdmin):
     list_filter = ("level", RegionListFilter)
     list_select_related = ("parent",)
     search_fields = ("^code", "name")
-    fields = ("code", "name", "level", "parent", "source", "boundary")
+    fields = ("code", "name", "level", "parent", "source", "seat", "boundary")
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)

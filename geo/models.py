@@ -57,6 +57,9 @@ class Region(models.Model):
     )
     boundary = models.MultiPolygonField(_("边界 / boundary"), srid=4326)
     source = models.CharField(_("数据来源 / source"), max_length=64, blank=True)
+    # The seat of government (驻地): where a region's offices are, unlike its geometric centre,
+    # which may lie in empty country. Boundary files do not carry it: the demo generator sets it.
+    seat = models.PointField(_("驻地 / seat"), srid=4326, null=True, blank=True)
 
     objects = RegionQuerySet.as_manager()
 
@@ -85,7 +88,8 @@ class Region(models.Model):
         # One fixed statement rather than the queryset `counties().filter(boundary__intersects=
         # point).defer("boundary").first()`: compiling that and adapting the point took 0.55 ms,
         # twice the statement itself, on every incident located and every record placed. The
-        # boundary stays deferred (thousands of vertices no caller reads) as with `defer`.
+        # boundary stays deferred (thousands of vertices no caller reads) as with `defer`, and the
+        # seat (patrol reads it on its own).
         with connection.cursor() as cursor:
             cursor.execute(*cls.locate_sql(point))
             row = cursor.fetchone()

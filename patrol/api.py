@@ -282,6 +282,10 @@ def route_json(route: PatrolRoute) -> dict[str, Any]:
         "service_minutes": round(route.service_minutes, 1),
         "total_minutes": round(route.total_minutes, 1),
         "working_minutes": team.working_minutes,
+        "break_minutes": team.break_minutes,
+        "break_at_minutes": (
+            round(route.break_at_minutes, 1) if route.break_at_minutes is not None else None
+        ),
         "start": [team.start.x, team.start.y],
         "end": [team.end.x, team.end.y],
         "stops": [stop_json(s) for s in route.stops.all()],

@@ -27,8 +27,7 @@ from registry import catalogue, personal
 
 from .exceptions import refuse
 from .models import PatrolPlan, PatrolRoute, PatrolStop
-from .pages import DAY_START
-from .routes import place_of
+from .routes import DAY_START, place_of, travel_model
 
 if TYPE_CHECKING:
     import folium
@@ -395,7 +394,24 @@ def sheet_facts(user: User, route: PatrolRoute) -> dict:
         "end": team.end.coords,
         "path": _path(route, stops),
         "masked": not user.may_read_personal_data,
+        "start_label": ((route.plan.criteria.get("routing") or {}).get("start") or {}).get("label"),
+        "break": (
+            f"{clock(route.break_at_minutes)}–{clock(route.break_at_minutes + team.break_minutes)}"
+            if route.break_at_minutes is not None
+            else None
+        ),
+        "travel": travel_note(),
     }
+
+
+def travel_note() -> str:
+    """What the legs' minutes are: straight lines, until a road network is configured."""
+    model = travel_model()
+    return (
+        f"直线距离估算：直线 × {model.detour:g} 绕行系数，按 {model.speed_kmh:g} km/h；未配置路网 / "
+        f"straight-line estimate: the straight line × {model.detour:g} for detours at "
+        f"{model.speed_kmh:g} km/h, until a road network is configured"
+    )
 
 
 def _add_outline(m: folium.Map, plan: PatrolPlan) -> None:

@@ -152,6 +152,8 @@ class PatrolTeam(models.Model):
     start = models.PointField(_("出发点 / start"), srid=4326)
     end = models.PointField(_("返回点 / end"), srid=4326)
     working_minutes = models.PositiveIntegerField(_("每日工作分钟 / working minutes a day"))
+    # The lunch break, on top of the working minutes (0: none, as plans made before issue 19).
+    break_minutes = models.PositiveSmallIntegerField(_("午休分钟 / break minutes"), default=0)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
@@ -193,6 +195,10 @@ class PatrolRoute(models.Model):
     travel_minutes = models.FloatField(_("路途分钟 / travel minutes"), default=0)
     service_minutes = models.FloatField(_("现场分钟 / on-site minutes"), default=0)
     total_minutes = models.FloatField(_("总分钟 / total minutes"), default=0)
+    # When the break starts, in minutes from the day's start; none when the day has no break.
+    break_at_minutes = models.FloatField(
+        _("午休开始（分钟） / break at minute"), null=True, blank=True
+    )
     # Start → stops → end as straight lines: what the map draws and GPX carries.
     path = models.LineStringField(_("路线 / path"), srid=4326, null=True, blank=True)
 

@@ -25,13 +25,13 @@ from geo.basemap import jurisdiction_extent
 from geo.models import Region
 from registry import catalogue
 
-from . import services
+from . import routes, services
 from .api import coverage_period
 from .coverage import coverage
 from .models import PatrolPlan, is_inspector, may_plan
+from .routes import DAY_START
 
 NO_ACCESS = "maps/no_jurisdiction.html"
-DAY_START = "08:30"  # the clock time a route's minute 0 stands for on the pages and sheets
 DEFAULT_WEEKS = 4
 
 
@@ -48,6 +48,8 @@ def plans_config(user: User, divisions: list[dict]) -> dict:
     """Everything the plans page's script needs; every URL it calls is scoped by the API."""
     starts = next_monday(timezone.localdate())
     return {
+        "break_minutes": routes.value("PATROL_BREAK_MINUTES"),
+        "break_from": routes.value("PATROL_BREAK_FROM"),
         "page": "plans",
         "may_plan": may_plan(user),
         "bounds": jurisdiction_extent(user.jurisdiction_prefix),

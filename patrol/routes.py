@@ -22,6 +22,7 @@ from accounts import audit, policy
 from accounts.models import User
 from geo import routing
 from geo.functions import present
+from geo.models import Region
 from registry.models import EquipmentStatus
 from registry.models.equipment import LifecycleEventKind
 from registry.services import change_equipment_status, record_lifecycle_event
@@ -45,7 +46,13 @@ DEFAULTS: dict[str, Any] = {
         "9000": 90,  # ropeways
     },
     "PATROL_ON_SITE_DEFAULT_MINUTES": 30,
+    # The lunch break: taken after the last visit begun before this clock time, for these minutes
+    # (on top of the working hours; a plan may give its own minutes, 0 for none).
+    "PATROL_BREAK_FROM": "12:00",
+    "PATROL_BREAK_MINUTES": 60,
 }
+DAY_START = "08:30"  # the clock time a route's minute 0 stands for on the pages and sheets
+MAX_BREAK_MINUTES = 120
 MAX_DAYS = 31
 MAX_WORKING_HOURS = 12
 
@@ -60,19 +67,69 @@ def travel_model() -> routing.TravelModel:
     )
 
 
+def minutes_after_start(clock: str) -> float:
+    """Minutes from the day's start (08:30) to a clock time "HH:MM"."""
+    hours, minutes = (int(part) for part in clock.split(":"))
+    start_hours, start_minutes = (int(part) for part in DAY_START.split(":"))
+    return (hours * 60 + minutes) - (start_hours * 60 + start_minutes)
+
+
+@dataclass(frozen=True)
+class Timed:
+    """A day's visits timed with its break: arrivals, departures, the return, the break's start."""
+
+    arrivals: list[float]
+    departures: list[float]
+    total: float
+    break_at: float | None
+
+
+def with_break(arrivals: Sequence[float], departures: Sequence[float], total: float,
+               minutes: float) -> Timed:  # fmt: skip
+    """Put the break after the last visit begun before the break's clock time (at the start when
+    none is), and move everything after it on. No break when the day is over before that time.
+
+    The solver plans the working minutes without it: the break only shifts the clock, so a day
+    still ends within its working minutes plus the break."""
+    if minutes <= 0 or not arrivals:
+        return Timed(list(arrivals), list(departures), total, None)
+    start = minutes_after_start(value("PATROL_BREAK_FROM"))
+    morning = [i for i, arrival in enumerate(arrivals) if arrival < start]
+    at = departures[morning[-1]] if morning else 0.0
+    after = morning[-1] + 1 if morning else 0
+    if after == len(arrivals) and total <= start:
+        return Timed(list(arrivals), list(departures), total, None)  # home before lunch
+    shifted = [t + minutes if i >= after else t for i, t in enumerate(arrivals)]
+    left = [t + minutes if i >= after else t for i, t in enumerate(departures)]
+    return Timed(shifted, left, total + minutes, at)
+
+
 def on_site_minutes(kind: str) -> float:
     return float(value("PATROL_ON_SITE_MINUTES").get(kind, value("PATROL_ON_SITE_DEFAULT_MINUTES")))
 
 
 @dataclass(frozen=True)
 class TeamSpec:
-    """A team as asked for: name, where its day starts and ends, hours, inspectors in it."""
+    """A team as asked for: name, where its day starts and ends, hours, inspectors in it, and
+    where the start came from (`START_SOURCES`)."""
 
     name: str
     start: tuple[float, float]
     end: tuple[float, float]
     working_minutes: int
     members: tuple[User, ...] = ()
+    start_source: str = "given"
+    break_minutes: int = 0
+
+
+# Where a team's day starts when the request names no point, in the order they are tried; the
+# plan says which one it used.
+START_SOURCES = {
+    "given": "指定地点 / the point given",
+    "office": "机构办公地点 / the agency's office",
+    "seat": "辖区驻地 / the seat of the region",
+    "area": "范围中心（未登记办公地点或驻地） / the area's centre (no office or seat on file)",
+}
 
 
 # --------------------------------------------------------------------------- parsing
@@ -91,24 +148,39 @@ def _point(raw: Any, field: str) -> tuple[float, float]:
     return lon, lat
 
 
-def default_office(plan: PatrolPlan) -> tuple[float, float]:
-    """Where a team starts when not told: a point inside the plan's area (the agency's office is
-    not on file), so every route starts within reach."""
+def default_start(plan: PatrolPlan, acting_user: User) -> tuple[tuple[float, float], str]:
+    """Where a team starts when not told, and which kind of place that is: the planner's agency's
+    office, else the seat of the plan's region (or of the agency's), else a point inside the area.
+    A geometric centre can lie in empty country, tens of kilometres from where anyone works."""
+    agency = acting_user.agency
+    if agency is not None and agency.office is not None:
+        return (agency.office.x, agency.office.y), "office"
+    codes = [plan.region_id, agency.region_id if agency else None]
+    # The seats alone: a region's row carries its boundary, heavy for a province.
+    seats = dict(
+        Region.objects.filter(code__in=[c for c in codes if c], seat__isnull=False).values_list(
+            "code", "seat"
+        )
+    )
+    for code in codes:
+        if code in seats:
+            return (seats[code].x, seats[code].y), "seat"
     # The centroid where it lies inside (most counties); the point on the surface, which may sit
     # at an edge, only for shapes that do not hold their centroid.
     centroid = plan.area.centroid
     point = centroid if plan.area.contains(centroid) else plan.area.point_on_surface
-    return point.x, point.y
+    return (point.x, point.y), "area"
 
 
 def parse_teams(raw: Any, plan: PatrolPlan, acting_user: User) -> list[TeamSpec]:
     """`{"count": 3, "hours": 8, "start": [lon, lat], "end": [lon, lat], "members": [[ids]…]}`;
-    the start defaults to a point inside the area, the end to the start."""
+    the start defaults to the agency's office or the region's seat (`default_start`), the end to
+    the start."""
     if isinstance(raw, int) and not isinstance(raw, bool):
         raw = {"count": raw}
     if not isinstance(raw, dict):
         refuse("teams", "teams.shape", '应为 {"count": 组数, "hours": 小时} / expected an object')
-    unknown = set(raw) - {"count", "hours", "start", "end", "members"}
+    unknown = set(raw) - {"count", "hours", "start", "end", "members", "break"}
     if unknown:
         refuse("teams", "teams.unknown", f"未知字段 / unknown fields: {', '.join(sorted(unknown))}")
     count = raw.get("count", plan.criteria.get("teams") or 1)
@@ -124,7 +196,21 @@ def parse_teams(raw: Any, plan: PatrolPlan, acting_user: User) -> list[TeamSpec]
             f"每日工作时长应大于 0 且不超过 {MAX_WORKING_HOURS} 小时 / a working day lasts more than "
             f"0 and at most {MAX_WORKING_HOURS} hours",
         )
-    start = _point(raw["start"], "teams.start") if raw.get("start") else default_office(plan)
+    pause = raw.get("break", value("PATROL_BREAK_MINUTES"))
+    if isinstance(pause, bool) or not isinstance(pause, int | float):
+        refuse(
+            "teams.break", "break.number", "午休时长应为分钟数 / the break is a number of minutes"
+        )
+    if not 0 <= pause <= MAX_BREAK_MINUTES:
+        refuse(
+            "teams.break",
+            "break.range",
+            f"午休应为 0–{MAX_BREAK_MINUTES} 分钟 / the break lasts 0 to {MAX_BREAK_MINUTES} minutes",
+        )
+    if raw.get("start"):
+        start, source = _point(raw["start"], "teams.start"), "given"
+    else:
+        start, source = default_start(plan, acting_user)
     end = _point(raw["end"], "teams.end") if raw.get("end") else start
     members = _members(raw.get("members") or [], count, acting_user)
     return [
@@ -134,6 +220,8 @@ def parse_teams(raw: Any, plan: PatrolPlan, acting_user: User) -> list[TeamSpec]
             end=end,
             working_minutes=round(hours * 60),
             members=members[n - 1] if n - 1 < len(members) else (),
+            start_source=source,
+            break_minutes=round(pause),
         )
         for n in range(1, count + 1)
     ]
@@ -223,9 +311,51 @@ def route_plan(
         refuse(
             "plan",
             "plan.results_recorded",
-            "已有巡查结果，不能重新排线 / results are recorded: the routes can no longer be replanned",
+            "已有巡查结果，不能更换小组重新排线；请用“重新优化” / results are recorded: the teams "
+            "cannot be replaced; re-optimise the stops not yet visited instead",
         )
+    plan.routes.all().delete()
+    plan.teams.all().delete()
+    stored_teams = []
+    for n, spec in enumerate(teams, start=1):
+        team = PatrolTeam.objects.create(
+            plan=plan,
+            number=n,
+            name=spec.name,
+            start=Point(*spec.start, srid=4326),
+            end=Point(*spec.end, srid=4326),
+            working_minutes=spec.working_minutes,
+            break_minutes=spec.break_minutes,
+        )
+        team.members.set(spec.members)
+        stored_teams.append(team)
     candidates = list(plan.candidates.filter(dropped=False).select_related("equipment"))
+    summary = _plan_days(
+        plan,
+        stored_teams,
+        list(days),
+        candidates,
+        search=search,
+        start_source=teams[0].start_source,
+    )
+    audit.record(
+        acting_user, "patrol.routed", plan, after=summary, region_code=plan.region_id or ""
+    )
+    return plan
+
+
+def _plan_days(
+    plan: PatrolPlan,
+    stored_teams: Sequence[PatrolTeam],
+    days: Sequence[dt.date],
+    candidates: Sequence[PatrolCandidate],
+    *,
+    search: routing.SearchSettings,
+    start_source: str,
+    day_count: int | None = None,
+) -> dict:
+    """Solve the candidates over the teams' days, store the routes and stops, and keep the
+    summary on the plan; the summary."""
     places = {c.pk: place_of(c) for c in candidates}
     stops = [
         routing.Stop(
@@ -243,14 +373,14 @@ def route_plan(
         refuse("plan", "patrol.no_candidates", "没有可安排的设备 / no device left to route")
     team_inputs = [
         routing.Team(
-            id=n,
-            lon=spec.start[0],
-            lat=spec.start[1],
-            end_lon=spec.end[0],
-            end_lat=spec.end[1],
-            working_minutes=spec.working_minutes,
+            id=team.number,
+            lon=team.start.x,
+            lat=team.start.y,
+            end_lon=team.end.x,
+            end_lat=team.end.y,
+            working_minutes=team.working_minutes,
         )
-        for n, spec in enumerate(teams, start=1)
+        for team in stored_teams
     ]
     if search is routing.PRODUCTION:
         # A few dozen stops settle in well under a second; 300 use the full limit.
@@ -263,32 +393,26 @@ def route_plan(
     except routing.RoutingError as error:
         refuse(error.field, error.rule, error.message)
 
-    plan.routes.all().delete()
-    plan.teams.all().delete()
-    stored_teams = {}
-    for n, spec in enumerate(teams, start=1):
-        team = PatrolTeam.objects.create(
-            plan=plan,
-            number=n,
-            name=spec.name,
-            start=Point(*spec.start, srid=4326),
-            end=Point(*spec.end, srid=4326),
-            working_minutes=spec.working_minutes,
-        )
-        team.members.set(spec.members)
-        stored_teams[n] = team
+    by_number = {team.number: team for team in stored_teams}
     new_stops = []
     for planned in solved.routes:
         if not planned.visits:
             continue
-        team = stored_teams[planned.team_id]
+        team = by_number[planned.team_id]
+        timed = with_break(
+            [v.arrival_minutes for v in planned.visits],
+            [v.departure_minutes for v in planned.visits],
+            planned.total_minutes,
+            team.break_minutes,
+        )
         route = PatrolRoute.objects.create(
             plan=plan,
             team=team,
             day=planned.date,
             travel_minutes=planned.travel_minutes,
             service_minutes=planned.service_minutes,
-            total_minutes=planned.total_minutes,
+            total_minutes=timed.total,
+            break_at_minutes=timed.break_at,
             path=_path(team, [places[v.stop_id] for v in planned.visits]),
         )
         new_stops += [
@@ -296,16 +420,25 @@ def route_plan(
                 route=route,
                 candidate_id=visit.stop_id,
                 sequence=sequence,
-                arrival_minutes=visit.arrival_minutes,
-                departure_minutes=visit.departure_minutes,
+                arrival_minutes=timed.arrivals[sequence - 1],
+                departure_minutes=timed.departures[sequence - 1],
             )
             for sequence, visit in enumerate(planned.visits, start=1)
         ]
     PatrolStop.objects.bulk_create(new_stops)
+    first = stored_teams[0]
     summary = {
-        "teams": len(teams),
+        "teams": len(stored_teams),
         "days": [d.isoformat() for d in days],
-        "hours": teams[0].working_minutes / 60,
+        "day_count": day_count or len(days),
+        "hours": first.working_minutes / 60,
+        "break_minutes": first.break_minutes,
+        "break_from": value("PATROL_BREAK_FROM"),
+        "start": {
+            "source": start_source,
+            "label": START_SOURCES[start_source],
+            "point": [first.start.x, first.start.y],
+        },
         "visited": solved.objective.visited,
         "unscheduled": len(solved.dropped) + len(candidates) - len(stops),
         "total_minutes": round(solved.objective.total_minutes, 1),
@@ -318,31 +451,64 @@ def route_plan(
     }
     plan.criteria = {**plan.criteria, "routing": summary}
     plan.save(update_fields=["criteria"])
+    return summary
+
+
+def days_from(plan: PatrolPlan, today: dt.date, count: int, busy: set[dt.date]) -> list[dt.date]:
+    """Up to `count` working days of the plan's period from today on, except the days in `busy`."""
+    first = max(today, plan.starts_on)
+    return [
+        day
+        for offset in range((plan.ends_on - first).days + 1)
+        if (day := first + dt.timedelta(days=offset)).weekday() < 5 and day not in busy
+    ][:count]
+
+
+@transaction.atomic
+def reoptimise_plan(
+    plan_id: int,
+    *,
+    acting_user: User,
+    today: dt.date | None = None,
+    search: routing.SearchSettings = routing.PRODUCTION,
+) -> PatrolPlan:
+    """Plan again, with the plan's teams, the stops not yet visited, over working days from today
+    (as many as the plan was routed for, within its period). Stops with a result stay where they
+    were, and so do their days; hand moves of the others are given up."""
+    plan = _locked_plan(plan_id, acting_user)
+    teams = list(plan.teams.order_by("number"))
+    if not teams:
+        refuse("plan", "plan.not_routed", "计划尚未排线 / the plan has no routes yet")
+    summary = plan.criteria.get("routing") or {}
+    recorded = PatrolStop.objects.filter(route__plan=plan, recorded_at__isnull=False)
+    busy = set(recorded.values_list("route__day", flat=True))
+    count = summary.get("day_count") or len(summary.get("days") or []) or 1
+    days = days_from(plan, today or timezone.localdate(), count, busy)
+    if not days:
+        refuse(
+            "plan",
+            "plan.no_days_left",
+            f"计划期（至 {plan.ends_on:%Y-%m-%d}）内已无可排的工作日 / no working day is left in the "
+            f"plan's period (to {plan.ends_on:%Y-%m-%d}) to route the remaining stops",
+        )
+    PatrolStop.objects.filter(route__plan=plan, recorded_at__isnull=True).delete()
+    plan.routes.filter(stops__isnull=True).delete()
+    for kept in plan.routes.select_related("team"):
+        retime(kept)  # its unvisited stops are gone
+    done = recorded.values("candidate_id")
+    candidates = list(
+        plan.candidates.filter(dropped=False).exclude(pk__in=done).select_related("equipment")
+    )
+    if not candidates:
+        refuse("plan", "patrol.no_candidates", "所有设备均已巡查 / every device has been visited")
+    source = (summary.get("start") or {}).get("source", "given")
+    summary = _plan_days(
+        plan, teams, days, candidates, search=search, start_source=source, day_count=count
+    )
     audit.record(
         acting_user, "patrol.routed", plan, after=summary, region_code=plan.region_id or ""
     )
     return plan
-
-
-@transaction.atomic
-def reoptimise_plan(plan_id: int, *, acting_user: User) -> PatrolPlan:
-    """Plan the routes again with the plan's teams and days (hand moves are given up)."""
-    plan = _locked_plan(plan_id, acting_user)
-    teams = list(plan.teams.prefetch_related("members"))
-    if not teams:
-        refuse("plan", "plan.not_routed", "计划尚未排线 / the plan has no routes yet")
-    specs = [
-        TeamSpec(
-            name=t.name,
-            start=(t.start.x, t.start.y),
-            end=(t.end.x, t.end.y),
-            working_minutes=t.working_minutes,
-            members=tuple(t.members.all()),
-        )
-        for t in teams
-    ]
-    days = [dt.date.fromisoformat(d) for d in plan.criteria["routing"]["days"]]
-    return route_plan(plan.pk, teams=specs, days=days, acting_user=acting_user)
 
 
 def _path(team: PatrolTeam, places: Sequence[Point]) -> LineString:
@@ -372,12 +538,25 @@ def retime(route: PatrolRoute) -> None:
         stop.departure_minutes = clock = stop.arrival_minutes + on_site
         stop.sequence = index
     back = seconds[len(points) - 2, len(points) - 1] / 60 if stops else 0.0
+    timed = with_break(
+        [s.arrival_minutes for s in stops],
+        [s.departure_minutes for s in stops],
+        clock + back,
+        team.break_minutes,
+    )
+    for stop, arrival, departure in zip(stops, timed.arrivals, timed.departures, strict=True):
+        stop.arrival_minutes, stop.departure_minutes = arrival, departure
     route.travel_minutes = travel + back
     route.service_minutes = service
-    route.total_minutes = clock + back
+    route.total_minutes = timed.total
+    route.break_at_minutes = timed.break_at
     route.path = _path(team, places)
     PatrolStop.objects.bulk_update(stops, ["sequence", "arrival_minutes", "departure_minutes"])
-    route.save(update_fields=["travel_minutes", "service_minutes", "total_minutes", "path"])
+    route.save(
+        update_fields=[
+            "travel_minutes", "service_minutes", "total_minutes", "break_at_minutes", "path"
+        ]
+    )  # fmt: skip
 
 
 @transaction.atomic
@@ -423,13 +602,15 @@ def move_stop(stop_id: int, *, route_id: int, position: int, acting_user: User) 
     for route in {source.pk: source, target.pk: target}.values():
         route.refresh_from_db()
         retime(route)
-        if route.total_minutes > route.team.working_minutes:
+        day = route.team.working_minutes + (
+            route.team.break_minutes if route.break_at_minutes is not None else 0
+        )
+        if route.total_minutes > day:
             refuse(
                 "route",
                 "route.overtime",
                 f"{route.team.name} {route.day} 将用时 {route.total_minutes:.0f} 分钟，超过工作时长 "
-                f"{route.team.working_minutes} 分钟 / the day would take {route.total_minutes:.0f} of "
-                f"{route.team.working_minutes} minutes",
+                f"{day} 分钟 / the day would take {route.total_minutes:.0f} of {day} minutes",
             )
     if not source.stops.exists():
         source.delete()
@@ -456,6 +637,7 @@ class StopResult:
     order_number: str = ""
     sealed: bool = False
     on: dt.date | None = None
+    other_day: bool = False  # yes, this stop was planned for another day
 
 
 @transaction.atomic
@@ -493,6 +675,16 @@ def record_stop_result(stop_id: int, result: StopResult, *, acting_user: User) -
     on = result.on or timezone.localdate()
     if on > timezone.localdate():
         refuse("on", "on.future", "日期不能在将来 / the date is in the future")
+    planned = stop.route.day
+    if on != planned and not result.other_day:
+        # Easy to do by mistake on a phone: the wrong day's list is open.
+        refuse(
+            "on",
+            "on.other_day",
+            f"该点计划于 {planned:%Y-%m-%d}，结果日期为 {on:%Y-%m-%d}；确认是该点后再记录 / this stop "
+            f"is planned for {planned:%Y-%m-%d}, the result is for {on:%Y-%m-%d}: confirm to record "
+            "it",
+        )
     before = audit.snapshot(stop)
     stop.visited = result.visited
     stop.findings = result.findings.strip()

@@ -51,6 +51,8 @@ class StopResultSerializer(serializers.Serializer):
     order_number = serializers.CharField(required=False, allow_blank=True, max_length=40)
     sealed = serializers.BooleanField(required=False, default=False)
     on = serializers.DateField(required=False, allow_null=True)
+    # A stop planned for another day is recorded only when this says the desk means it.
+    other_day = serializers.BooleanField(required=False, default=False)
 
 
 class NothingSerializer(serializers.Serializer):

@@ -43,7 +43,15 @@ from .models import (
     IncidentEventKind,
     IncidentState,
 )
-from .services import check_actor, check_note, check_time, lock_incident, move_incident
+from .services import (
+    cancel_ask,
+    check_actor,
+    check_note,
+    check_reason,
+    check_time,
+    lock_incident,
+    move_incident,
+)
 
 Party = Unit | EmergencyResource
 RESOURCE_TIERS: dict[str, str] = {
@@ -305,6 +313,32 @@ def answer_dispatch(
                 )
             elif not incident.dispatches.pending().exists():
                 _ask_next(incident, actor=acting_user, at=at, why=f"{dispatch.tier} declined")
+    return dispatch
+
+
+def cancel_dispatch(
+    dispatch_id: int, *, acting_user: User, reason: str, at: dt.datetime | None = None
+) -> Dispatch:
+    """Withdraw an open ask (the party cannot be reached, help came another way), with a reason.
+    Nobody is asked in its place: the desk asks the next tier when it wants one."""
+    check_actor(acting_user)
+    reason = check_reason(reason, what="撤销")
+    with transaction.atomic():
+        found = Dispatch.objects.visible_to(acting_user).filter(pk=dispatch_id).first()
+        if found is None:
+            raise Dispatch.DoesNotExist
+        incident = lock_incident(found.incident_id, acting_user)
+        dispatch = incident.dispatches.select_related("unit", "resource").get(pk=dispatch_id)
+        _refuse_ended(incident)
+        if dispatch.status != "pending":
+            refuse(
+                "dispatch",
+                "dispatch.ended",
+                f"该派单已是 {dispatch.status}，不能撤销 / this ask has already ended "
+                f"({dispatch.status}): only an open ask is cancelled",
+            )
+        at = check_time(at, "at", after=dispatch.asked_at)
+        cancel_ask(incident, dispatch, actor=acting_user, at=at, reason=reason)
     return dispatch
 
 

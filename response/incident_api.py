@@ -31,6 +31,7 @@ from .serializers import (
     AccidentConversionSerializer,
     AccidentMadeSerializer,
     AnswerSerializer,
+    CancelSerializer,
     DispatchSerializer,
     GrantSerializer,
     IncidentReportSerializer,
@@ -292,6 +293,41 @@ class DispatchAnswerView(RecordView):
         incident = detailed_incidents(request.user).get(pk=answered.incident_id)
         return Response(
             {"dispatch": dispatch_json(answered), "incident": incident_json(incident, detail=True)}
+        )
+
+
+class DispatchCancel(RecordView):
+    """POST {reason, at}: the desk withdraws an open ask; nobody is asked in its place."""
+
+    model = Dispatch
+    serializer_class = CancelSerializer
+
+    def get_queryset(self):
+        return Dispatch.objects.visible_to(self.request.user).select_related(
+            "unit", "resource", "asked_by"
+        )
+
+    @extend_schema(tags=TAGS, responses={200: OpenApiTypes.OBJECT, **RECORD_ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(dispatch_json(get_object_or_404(self.get_queryset(), pk=pk)))
+
+    @extend_schema(
+        tags=TAGS, request=CancelSerializer, responses={200: OpenApiTypes.OBJECT, **RECORD_ERRORS}
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        asked = get_object_or_404(self.get_queryset(), pk=pk)
+        form = CancelSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        try:
+            cancelled = dispatch.cancel_dispatch(
+                asked.pk, acting_user=request.user, reason=data["reason"], at=data.get("at")
+            )
+        except (Dispatch.DoesNotExist, Incident.DoesNotExist):
+            raise NotFound() from None
+        incident = detailed_incidents(request.user).get(pk=cancelled.incident_id)
+        return Response(
+            {"dispatch": dispatch_json(cancelled), "incident": incident_json(incident, detail=True)}
         )
 
 

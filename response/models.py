@@ -254,13 +254,20 @@ class DispatchAnswer(models.TextChoices):
     DECLINED = "declined", _("拒绝 / declined")
 
 
+# An ask is open while none of its four endings is stamped.
+PENDING = {
+    "responded_at__isnull": True,
+    "declined_at__isnull": True,
+    "timed_out_at__isnull": True,
+    "cancelled_at__isnull": True,
+}
+
+
 class DispatchQuerySet(ScopedQuerySet):
     scope_lookup = "incident__region__code"
 
     def pending(self) -> DispatchQuerySet:
-        return self.filter(
-            responded_at__isnull=True, declined_at__isnull=True, timed_out_at__isnull=True
-        )
+        return self.filter(**PENDING)
 
     def due(self, now) -> DispatchQuerySet:
         return self.pending().filter(deadline_at__lte=now).exclude(incident__state__in=ENDED_STATES)
@@ -305,6 +312,17 @@ class Dispatch(models.Model):
     responded_at = models.DateTimeField(_("响应时间 / responded"), null=True, blank=True)
     declined_at = models.DateTimeField(_("拒绝时间 / declined"), null=True, blank=True)
     timed_out_at = models.DateTimeField(_("超时时间 / timed out"), null=True, blank=True)
+    # Withdrawn by the desk, or ended with its incident (closed, false alarm): nobody waits on it.
+    cancelled_at = models.DateTimeField(_("撤销时间 / cancelled"), null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("撤销人 / cancelled by"),
+    )
+    cancel_reason = models.TextField(_("撤销原因 / why cancelled"), blank=True)
     note = models.TextField(_("备注 / note"), blank=True)
 
     objects = DispatchQuerySet.as_manager()
@@ -318,14 +336,36 @@ class Dispatch(models.Model):
                 condition=Q(unit__isnull=False) | Q(resource__isnull=False),
                 name="dispatch_names_whom",
             ),
-            # An ask ends one way only: answered yes, answered no, or left unanswered too long.
+            # An ask ends one way only: answered yes, answered no, left unanswered too long, or
+            # cancelled (at least three of the four endings are empty).
             models.CheckConstraint(
                 condition=(
-                    Q(responded_at__isnull=True, declined_at__isnull=True)
-                    | Q(responded_at__isnull=True, timed_out_at__isnull=True)
-                    | Q(declined_at__isnull=True, timed_out_at__isnull=True)
+                    Q(
+                        responded_at__isnull=True,
+                        declined_at__isnull=True,
+                        timed_out_at__isnull=True,
+                    )
+                    | Q(
+                        responded_at__isnull=True,
+                        declined_at__isnull=True,
+                        cancelled_at__isnull=True,
+                    )
+                    | Q(
+                        responded_at__isnull=True,
+                        timed_out_at__isnull=True,
+                        cancelled_at__isnull=True,
+                    )
+                    | Q(
+                        declined_at__isnull=True,
+                        timed_out_at__isnull=True,
+                        cancelled_at__isnull=True,
+                    )
                 ),
                 name="dispatch_ends_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(cancelled_at__isnull=True) | ~Q(cancel_reason=""),
+                name="dispatch_cancel_has_reason",
             ),
         ]
         indexes = [
@@ -333,12 +373,7 @@ class Dispatch(models.Model):
             models.Index(
                 fields=["deadline_at"],
                 name="dispatch_pending_deadline",
-                condition=Q(
-                    responded_at__isnull=True,
-                    declined_at__isnull=True,
-                    timed_out_at__isnull=True,
-                    deadline_at__isnull=False,
-                ),
+                condition=Q(**PENDING, deadline_at__isnull=False),
             ),
         ]
 
@@ -351,7 +386,9 @@ class Dispatch(models.Model):
             return "responded"
         if self.declined_at:
             return "declined"
-        return "timed_out" if self.timed_out_at else "pending"
+        if self.timed_out_at:
+            return "timed_out"
+        return "cancelled" if self.cancelled_at else "pending"
 
     @property
     def party(self) -> Unit | EmergencyResource:

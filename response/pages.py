@@ -16,6 +16,7 @@ from django.urls import reverse
 from accounts.models import Role, User
 from common.urls import url_template
 from geo.basemap import jurisdiction_extent
+from registry import catalogue
 from registry.models.events import ResourceType
 
 from . import conf
@@ -60,6 +61,7 @@ def console_config(user: User, incident: str | None) -> dict:
             "events": url_template("response:incident-events"),
             "grants": url_template("response:incident-grants"),
             "respond": url_template("response:dispatch-respond"),
+            "cancel": url_template("response:dispatch-cancel"),
             "sheet": url_template("response:incident-sheet"),
             "equipment_page": url_template("equipment-page"),
             "resource_page": url_template("resource-page"),
@@ -69,6 +71,8 @@ def console_config(user: User, incident: str | None) -> dict:
         "states": _choices(IncidentState.choices),
         "tiers": _choices(DispatchTier.choices),
         "resource_types": _choices(ResourceType.choices),
+        # Hazards come with their kind code (X000): the list shows its name.
+        "kinds": {k.code: f"{k.name_zh} / {k.name_en}" for k in catalogue.kinds()},
         "grant_max_hours": conf.value("RESPONSE_GRANT_MAX_HOURS"),
     }
 

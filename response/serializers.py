@@ -58,6 +58,11 @@ class RevokeSerializer(serializers.Serializer):
     """Nothing to give: the grant ends now."""
 
 
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text="why the ask is withdrawn (required)")
+    at = serializers.DateTimeField(required=False, help_text="when cancelled; now if not given")
+
+
 class NoteSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000)
     at = serializers.DateTimeField(required=False)
@@ -202,6 +207,8 @@ def dispatch_json(dispatch: Dispatch) -> dict:
         "responded_at": dispatch.responded_at,
         "declined_at": dispatch.declined_at,
         "timed_out_at": dispatch.timed_out_at,
+        "cancelled_at": dispatch.cancelled_at,
+        "cancel_reason": dispatch.cancel_reason,
         "note": dispatch.note,
     }
 

@@ -17,8 +17,10 @@ from . import conf
 from .exceptions import refuse
 from .locate import Located
 from .models import (
+    ENDED_STATES,
     STATE_TIMESTAMPS,
     TRANSITIONS,
+    Dispatch,
     Incident,
     IncidentEvent,
     IncidentEventKind,
@@ -206,7 +208,12 @@ def move_incident(
     note: str = "",
     dispatch=None,
 ) -> None:
-    """Stamp and record an allowed move of an incident the caller has locked."""
+    """Stamp and record an allowed move of an incident the caller has locked. Ending it (closed,
+    false alarm) first cancels every ask still open: nobody is waited for on an ended incident."""
+    if to_state in ENDED_STATES:
+        reason = f"事件{IncidentState(to_state).label} / the incident was {to_state}"
+        for ask in incident.dispatches.pending().select_related("unit", "resource"):
+            cancel_ask(incident, ask, actor=actor, at=at, reason=reason)
     before = audit.snapshot(incident)
     from_state = incident.state
     field = STATE_TIMESTAMPS[to_state]
@@ -224,6 +231,38 @@ def move_incident(
         dispatch=dispatch,
     )
     audit.record(actor, f"incident.{to_state}", incident, before=before)
+
+
+MAX_REASON = 500
+
+
+def check_reason(reason: str, *, what: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        refuse("reason", "reason.required", f"请说明{what}事由 / say why")
+    if len(reason) > MAX_REASON:
+        refuse(
+            "reason", "reason.length", f"事由最长 {MAX_REASON} 字 / at most {MAX_REASON} characters"
+        )
+    return reason
+
+
+def cancel_ask(
+    incident: Incident, ask: Dispatch, *, actor: User | None, at: dt.datetime, reason: str
+) -> None:
+    """End an open ask of an incident the caller has locked, on the timeline and in the audit log."""
+    before = audit.snapshot(ask)
+    ask.cancelled_at, ask.cancelled_by, ask.cancel_reason = at, actor, reason
+    ask.save(update_fields=["cancelled_at", "cancelled_by", "cancel_reason"])
+    IncidentEvent.objects.create(
+        incident=incident,
+        kind=IncidentEventKind.DISPATCH,
+        at=at,
+        actor=actor,
+        note=f"撤销派单 / ask cancelled: {ask.party.name} — {reason}",
+        dispatch=ask,
+    )
+    audit.record(actor, "dispatch.cancelled", ask, before=before, region_code=incident.region_id)
 
 
 @transaction.atomic
@@ -247,9 +286,6 @@ def add_incident_note(
     return event
 
 
-MAX_REASON = 500
-
-
 @transaction.atomic
 def grant_incident(
     incident_id: int, *, grantee_code: str, hours: float, reason: str, acting_user: User
@@ -258,13 +294,7 @@ def grant_incident(
     and in the audit log."""
     check_actor(acting_user)
     incident = lock_incident(incident_id, acting_user)
-    reason = (reason or "").strip()
-    if not reason:
-        refuse("reason", "reason.required", "请说明授权事由 / say why the incident is shared")
-    if len(reason) > MAX_REASON:
-        refuse(
-            "reason", "reason.length", f"事由最长 {MAX_REASON} 字 / at most {MAX_REASON} characters"
-        )
+    reason = check_reason(reason, what="授权")
     longest = float(conf.value("RESPONSE_GRANT_MAX_HOURS"))
     if not 0 < hours <= longest:
         refuse(

@@ -291,6 +291,7 @@ def unit_rows(user: User, query: StatisticsQuery) -> list[dict]:
             accepted=Count("responded_at"),
             declined=Count("declined_at"),
             timed_out=Count("timed_out_at"),
+            cancelled=Count("cancelled_at"),
             answer_median_min=PercentileCont(F("answer"), 0.5),
             responding_for=Count("moved"),
             arrived=Count("moved", filter=Q(incident__arrived_at__isnull=False)),
@@ -310,7 +311,12 @@ def unit_rows(user: User, query: StatisticsQuery) -> list[dict]:
                 "accepted": row["accepted"],
                 "declined": row["declined"],
                 "timed_out": row["timed_out"],
-                "pending": row["asks"] - row["accepted"] - row["declined"] - row["timed_out"],
+                "cancelled": row["cancelled"],
+                "pending": row["asks"]
+                - row["accepted"]
+                - row["declined"]
+                - row["timed_out"]
+                - row["cancelled"],
                 "answer_median_min": round(answer, 1) if answer is not None else None,
                 "responding_for": row["responding_for"],
                 "arrived": arrived,

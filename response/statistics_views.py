@@ -63,6 +63,7 @@ UNIT_COLUMNS = [
     ("accepted", "响应 / accepted"),
     ("declined", "拒绝 / declined"),
     ("timed_out", "超时 / timed out"),
+    ("cancelled", "撤销 / cancelled"),
     ("pending", "待应答 / pending"),
     ("answer_median_min", "应答中位数(分) / answer median (min)"),
     ("responding_for", "承担处置 / responding party"),

@@ -51,4 +51,9 @@ urlpatterns = [
         incident_api.DispatchAnswerView.as_view(),
         name="dispatch-respond",
     ),
+    path(
+        "api/dispatches/<int:pk>/cancel/",
+        incident_api.DispatchCancel.as_view(),
+        name="dispatch-cancel",
+    ),
 ]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
+from django.contrib.gis.geos import Point
 from django.db import connection, transaction
 from django.utils import timezone
 from shapely import wkb
@@ -430,15 +431,46 @@ class _Generator:
             | {c.code for c in counties}
         )
         regions = {r.code: r for r in Region.objects.filter(code__in=codes_needed)}
+        seats = demo_seats(counties, self.prefix[:2])
+        # Seats the boundary files do not carry: where the demo's people cluster (a county's core),
+        # a city's where its districts meet, a province's at its capital (xx01). Entered ones stay.
+        for code, region in regions.items():
+            if region.seat is None and code in seats:
+                Region.objects.filter(code=code).update(seat=Point(*seats[code], srid=4326))
         existing = set(
             Agency.objects.filter(region__in=regions).values_list("region_id", flat=True)
         )
         Agency.objects.bulk_create(
-            Agency(name=f"{r.name}市场监督管理局", level=r.level, region=r)
+            Agency(
+                name=f"{r.name}市场监督管理局",
+                level=r.level,
+                region=r,
+                # The bureau sits at its region's seat, as most do.
+                office=Point(*seats[code], srid=4326) if code in seats else None,
+            )
             for code, r in sorted(regions.items())
             if code not in existing
         )
         self.report.rows["accounts_agency"] += len(regions) - len(existing)
+
+
+def demo_seats(counties: list[County], province: str) -> dict[str, tuple[float, float]]:
+    """Plausible seats for the demo: each county's centre, each city's the mean of its counties'
+    (its districts' core when it has them), the province's that of its capital city (xx01)."""
+    seats = {c.code: c.centre for c in counties}
+    by_city: dict[str, list[County]] = {}
+    for county in counties:
+        by_city.setdefault(county.city_code, []).append(county)
+    for city, members in by_city.items():
+        core = [c for c in members if c.core is not None] or members
+        seats[city] = (
+            sum(c.centre[0] for c in core) / len(core),
+            sum(c.centre[1] for c in core) / len(core),
+        )
+    capital = f"{province}0100"
+    if capital in seats:
+        seats[f"{province}0000"] = seats[capital]
+    return seats
 
 
 def generate(

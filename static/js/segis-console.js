@@ -18,7 +18,8 @@
     const when = (value) => (value ? TIME.format(new Date(value)) : '—');
     const km = (metres) => (metres >= 1000 ? `${(metres / 1000).toFixed(1)} km` : `${Math.round(metres)} m`);
 
-    // A refusal by field; a suggestion (a swapped pair, say) becomes a button that applies it.
+    // A refusal by field (the field stays an attribute: the messages name what is wrong in words);
+    // a suggestion (a swapped pair, say) becomes a button that applies it.
     function showErrors(box, error, onSuggestion) {
         box.replaceChildren();
         box.hidden = !error;
@@ -26,7 +27,6 @@
             return;
         }
         box.append(...problemsOf(error).map((problem) => el('p', {'data-field': problem.field, 'data-rule': problem.rule}, [
-            problem.field ? el('b', {text: `${problem.field}: `}) : null,
             // A suggestion the page can act on is a button; otherwise it is said in words.
             onSuggestion ? problem.message : problemText(problem),
             problem.suggestion && onSuggestion ? ' ' : null,
@@ -75,6 +75,13 @@
     map.dragRotate.disable();
     map.touchZoomRotate.disableRotation();
     window.segisConsoleMap = map;  // for the browser tests
+    // The map's box changes without a window resize when the sheet's handle moves it (phones).
+    new ResizeObserver(() => map.resize()).observe(document.getElementById('console-map'));
+    $('#sheet-handle').addEventListener('click', (event) => {
+        const open = document.querySelector('.console').classList.toggle('sheet-open');
+        event.currentTarget.setAttribute('aria-expanded', String(open));
+        event.currentTarget.lastChild.textContent = open ? '收起面板 / more map' : '展开面板 / more panel';
+    });
 
     const loaded = new Promise((resolve) => map.on('load', resolve));
     loaded.then(async() => {
@@ -155,9 +162,25 @@
         return [`${match.lon.toFixed(6)}, ${match.lat.toFixed(6)}`];
     }
 
+    // A new search replaces the place on screen: a failed one must not leave the last card standing
+    // as if it had found it.
+    function clearPlace() {
+        closeIncident();
+        state.place = null;
+        around.resources = [];
+        around.hazards = [];
+        around.radii = {};
+        $('#place').hidden = true;
+        $('#around').hidden = true;
+        $('#card').replaceChildren();
+        delete $('#report-form').dataset.ready;
+        drawMap(false);
+    }
+
     async function locate(params, query) {
         showErrors(locateErrors, null);
         results.hidden = true;
+        clearPlace();
         try {
             const body = await api(`${config.urls.locate}?${new URLSearchParams(params)}`);
             state.query = query;
@@ -208,6 +231,7 @@
         results.hidden = true;
         closeIncident();
         state.place = placeOf(match);
+        $('#report-form').hidden = !config.may_act;
         $('#report-form').dataset.ready = '1';
         await showAround();
     }
@@ -260,7 +284,8 @@
         ])));
         $('#resources').replaceChildren(...(resourceItems.length ? resourceItems : [el('li', {class: 'muted', text: '无 / none'})]));
         $('#hazards').replaceChildren(...(around.hazards.length ? around.hazards.slice(0, 12).map((h) => el('li', {}, [
-            el('span', {class: 'tag', text: h.what === 'equipment' ? h.kind : '加气站 / filling'}), h.label || '', el('span', {class: 'muted', text: ` ${km(h.distance_m)} ${h.address || ''}`})
+            el('span', {class: 'tag', 'data-kind': h.what === 'equipment' ? h.kind : 'filling',
+                text: h.what === 'equipment' ? config.kinds[h.kind] || h.kind : '加气站 / filling station'}), h.label || '', el('span', {class: 'muted', text: ` ${km(h.distance_m)} ${h.address || ''}`})
         ])) : [el('li', {class: 'muted', text: '半径内无 / none within the radius'})]));
         $('#hazard-total').textContent = body.hazards ? `${body.hazards.total}` : '';
         $('#around').hidden = false;
@@ -336,11 +361,18 @@
         }
         $('#report-form').hidden = true;
         await renderIncident();
-        state.pollTimer = setInterval(refreshIncident, config.poll_ms);
+        state.pollTimer = setInterval(() => refreshIncident(true), config.poll_ms);
     }
 
-    async function refreshIncident() {
-        if (!state.incident) {
+    // A poll redraws the incident: not while the desk is typing a note or a reason in it.
+    function busy() {
+        const focused = document.activeElement;
+        return (box.contains(focused) && ['INPUT', 'TEXTAREA', 'SELECT'].includes(focused.tagName))
+            || Boolean(box.querySelector('.cancel-form:not([hidden]), details[open]'));
+    }
+
+    async function refreshIncident(poll) {
+        if (!state.incident || (poll === true && busy())) {
             return;
         }
         try {
@@ -385,16 +417,33 @@
         const waiting = incident.dispatches.some((d) => d.status === 'pending');
         state.asked = incident.dispatches.filter((d) => d.lon !== undefined && d.lon !== null).map((d) => ({lon: d.lon, lat: d.lat, name: d.party}));
 
+        // The server ends every open ask when the incident ends; an ended incident shows none as open.
+        const open = (d) => d.status === 'pending' && !ended;
         const dispatches = incident.dispatches.map((d) => el('li', {class: `dispatch ${d.status}`, 'data-tier': d.tier, 'data-status': d.status}, [
             el('span', {class: 'tag', text: d.tier_label}),
             el('b', {text: d.party}),
             el('span', {class: 'muted', text: ` ${when(d.asked_at)} · `}),
             el('span', {class: `status ${d.status}`, text: {pending: '待响应 / pending', responded: '已响应 / responded',
-                declined: '已拒绝 / declined', timed_out: '超时 / timed out'}[d.status]}),
-            d.status === 'pending' && d.deadline_at ? el('span', {class: 'countdown', 'data-deadline': d.deadline_at, text: ` ${countdown(d.deadline_at)}`}) : null,
-            mayAct && d.status === 'pending' ? el('span', {class: 'answers'}, [
+                declined: '已拒绝 / declined', timed_out: '超时 / timed out', cancelled: '已撤销 / cancelled'}[d.status]}),
+            d.status === 'cancelled' && d.cancel_reason ? el('span', {class: 'reason muted', text: ` ${d.cancel_reason}`}) : null,
+            open(d) && d.deadline_at ? el('span', {class: 'countdown', 'data-deadline': d.deadline_at, text: ` ${countdown(d.deadline_at)}`}) : null,
+            mayAct && open(d) ? el('span', {class: 'answers'}, [
                 el('button', {type: 'button', class: 'small', text: '已响应 / responded', onclick: () => act(url('respond', d.id), {answer: 'responded'}, errors)}),
-                el('button', {type: 'button', class: 'small secondary', text: '拒绝 / declined', onclick: () => act(url('respond', d.id), {answer: 'declined'}, errors)})
+                el('button', {type: 'button', class: 'small secondary', text: '拒绝 / declined', onclick: () => act(url('respond', d.id), {answer: 'declined'}, errors)}),
+                el('button', {type: 'button', class: 'small secondary cancel-ask', text: '撤销 / cancel', onclick: (event) => {
+                    const form = event.target.closest('li').querySelector('.cancel-form');
+                    form.hidden = !form.hidden;
+                    if (!form.hidden) {
+                        form.elements.reason.focus();
+                    }
+                }})
+            ]) : null,
+            mayAct && open(d) ? el('form', {class: 'cancel-form', hidden: true, onsubmit: (event) => {
+                event.preventDefault();
+                act(url('cancel', d.id), {reason: event.target.elements.reason.value.trim()}, errors);
+            }}, [
+                el('input', {name: 'reason', required: true, maxlength: 500, placeholder: '撤销原因 / why cancel (required)', 'aria-label': '撤销原因 / reason'}),
+                el('button', {type: 'submit', class: 'small', text: '确认撤销 / confirm'})
             ]) : null
         ]));
 

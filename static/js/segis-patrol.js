@@ -12,7 +12,7 @@
     // (TinySDF), as segis-map.js does, so the numbers need no glyph files and no network.
     const FONT_BOLD = ['Noto Sans CJK SC Bold', 'Microsoft YaHei Bold', 'PingFang SC', 'sans-serif'];
     // One colour per day of the plan (colour-blind safe first; then repeats are told apart by the list).
-    const DAY_COLOURS = ['#1f77b4', '#d95f02', '#1b9e77', '#7570b3', '#e7298a', '#66a61e', '#a6761d', '#e6ab02', '#17becf', '#666666'];
+    const TEAM_COLOURS = ['#1f77b4', '#d95f02', '#1b9e77', '#7570b3', '#e7298a', '#66a61e', '#a6761d', '#e6ab02', '#17becf', '#666666'];
     const url = (name, id) => config.urls[name].replace('{id}', id);
 
     // ------------------------------------------------------------------ small helpers
@@ -257,7 +257,7 @@
             status.textContent = '正在排序并排线… / ranking and routing…';
             let plan = null;
             try {
-                const crew = {count: teams, hours: number('hours'), members: members(teams)};
+                const crew = {count: teams, hours: number('hours'), break: number('break'), members: members(teams)};
                 const start = form.elements.start.value.trim();
                 if (start) {
                     // "lon,lat" (a comma, a space or a full-width comma between); anything else goes
@@ -294,7 +294,11 @@
             const total = Math.round(startHour * 60 + startMinute + minutes);
             return `${String(Math.floor(total / 60) % 24).padStart(2, '0')}:${String(total % 60).padStart(2, '0')}`;
         };
-        const dayColour = (day) => DAY_COLOURS[state.days.indexOf(day) % DAY_COLOURS.length];
+        // A colour per team (two teams out on one day must not look alike); the day is in the
+        // stop's label: "2·3" is day 2, third stop.
+        const teamColour = (team) => TEAM_COLOURS[(team.number - 1) % TEAM_COLOURS.length];
+        const dayNumber = (day) => state.days.indexOf(day) + 1;
+        const stopLabel = (route, stop) => `${dayNumber(route.day)}·${stop.sequence}`;
         const errorBox = $('#plan-errors');
         // Times read in the agency's zone, whatever the browser's machine is set to.
         const TIME = new Intl.DateTimeFormat('zh-CN', {timeZone: config.time_zone, year: 'numeric', month: '2-digit', day: '2-digit',
@@ -317,9 +321,9 @@
             {id: 'stop-highlight', type: 'circle', source: 'stops', filter: ['==', ['get', 'id'], -1],
                 paint: {'circle-radius': 16, 'circle-color': '#ffd43b', 'circle-opacity': 0.9, 'circle-stroke-color': '#212529', 'circle-stroke-width': 2}},
             {id: 'stops', type: 'circle', source: 'stops',
-                paint: {'circle-radius': 10, 'circle-color': ['get', 'colour'], 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2}},
+                paint: {'circle-radius': 12, 'circle-color': ['get', 'colour'], 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2}},
             {id: 'stop-numbers', type: 'symbol', source: 'stops',
-                layout: {'text-field': ['to-string', ['get', 'sequence']], 'text-font': FONT_BOLD, 'text-size': 11,
+                layout: {'text-field': ['get', 'label'], 'text-font': FONT_BOLD, 'text-size': 10,
                     'text-allow-overlap': true, 'text-ignore-placement': true},
                 paint: {'text-color': '#ffffff'}}
         ], 30);
@@ -333,12 +337,12 @@
             const stops = [];
             const starts = new Map();
             state.data.routes.forEach((route) => {
-                const colour = dayColour(route.day);
+                const colour = teamColour(route.team);
                 const places = route.stops.filter((s) => s.location);
                 lines.push(feature({type: 'LineString', coordinates: [route.start, ...places.map((s) => s.location), route.end]},
-                    {route: route.id, day: route.day, colour}));
+                    {route: route.id, day: route.day, team: route.team.number, colour}));
                 places.forEach((s) => stops.push(feature({type: 'Point', coordinates: s.location},
-                    {id: s.id, route: route.id, sequence: s.sequence, colour})));
+                    {id: s.id, route: route.id, sequence: s.sequence, label: stopLabel(route, s), team: route.team.number, colour})));
                 starts.set(route.start.join(','), feature({type: 'Point', coordinates: route.start}, {team: route.team.number}));
             });
             map.getSource('lines').setData({type: 'FeatureCollection', features: lines});
@@ -398,6 +402,7 @@
                 ['已巡查 / Visited', visited, 'visited'],
                 ['未排入 / Left out', data.unscheduled.length, 'unscheduled'],
                 ['总用时 / Total minutes', Math.round(total), 'total-minutes'],
+                ['出发点 / Teams start at', summary.start ? summary.start.label : '—', 'start'],
                 ['求解 / Solver', summary.seconds === undefined ? '—' : `${summary.seconds} 秒 / s${summary.status ? ` · ${summary.status}` : ''}`, 'seconds']
             ];
             $('#summary-facts').replaceChildren(...facts.flatMap(([label, value, key]) => [
@@ -410,8 +415,11 @@
                 $('#teams').append(el('li', {class: 'muted', text: '尚未排线 / not routed yet'}));
             }
             const legend = $('#day-legend');
-            legend.replaceChildren(el('span', {class: 'legend-title', text: '日期 / Day'}),
-                ...state.days.map((day) => el('span', {}, [el('i', {class: 'line', style: `background:${dayColour(day)}`}), day])),
+            const teams = data.teams.filter((team) => data.routes.some((r) => r.team.number === team.number));
+            legend.replaceChildren(el('span', {class: 'legend-title', text: '小组 / Team'}),
+                ...teams.map((team) => el('span', {'data-team': team.number}, [el('i', {class: 'line', style: `background:${teamColour(team)}`}), team.name])),
+                el('span', {class: 'legend-title', text: '编号：第几天·顺序 / label: day·order'}),
+                ...state.days.map((day) => el('span', {'data-day': dayNumber(day)}, [el('b', {class: 'day-number', text: dayNumber(day)}), day])),
                 el('span', {}, [el('i', {class: 'start'}), '出发点 / team start']));
         }
 
@@ -454,19 +462,28 @@
                 check('sealed', '已查封 / sealed', false),
                 el('button', {type: 'submit', class: 'small primary', text: '保存结果 / Save result'})
             ]);
-            form.addEventListener('submit', async(event) => {
-                event.preventDefault();
+            async function save(otherDay) {
                 const f = form.elements;
                 try {
                     await api(url('result', stop.id), {body: {
                         visited: f.visited.checked, findings: f.findings.value, order_issued: f.order_issued.checked,
-                        order_number: f.order_number.value, sealed: f.sealed.checked
+                        order_number: f.order_number.value, sealed: f.sealed.checked, other_day: otherDay
                     }});
                     await load();
                     highlight(stop.id, true);
                 } catch (error) {
-                    stopProblems(item, problemsOf(error));
+                    const problems = problemsOf(error);
+                    stopProblems(item, problems);
+                    // A stop of another day's list: said first, recorded once the inspector confirms.
+                    if (problems.some((p) => p.rule === 'on.other_day')) {
+                        $('.stop-errors', item).append(el('button', {type: 'button', class: 'small primary', 'data-confirm': 'other_day',
+                            text: '确认是该点，仍然记录 / yes, this stop: record it', onclick: () => save(true)}));
+                    }
                 }
+            }
+            form.addEventListener('submit', (event) => {
+                event.preventDefault();
+                save(false);
             });
             return form;
         }
@@ -512,7 +529,7 @@
             const reasons = (stop.reasons || []).map((r) => el('li', {text: `+${r.points} ${r.detail}`}));
             item.append(...[
                 el('div', {class: 'stop-head'}, [
-                    el('button', {type: 'button', class: 'seq', style: `background:${colour}`, text: stop.sequence,
+                    el('button', {type: 'button', class: 'seq', style: `background:${colour}`, text: stopLabel(route, stop),
                         title: '在地图上显示 / show on the map', onclick: () => {
                             highlight(stop.id, false);
                             if (stop.location) {
@@ -535,14 +552,17 @@
         }
 
         function routeBox(route) {
-            const colour = dayColour(route.day);
-            const over = route.total_minutes > route.working_minutes;
+            const colour = teamColour(route.team);
+            // The day's length: the working minutes and, when the day has one, the break.
+            const length = route.working_minutes + (route.break_at_minutes === null ? 0 : route.break_minutes);
+            const over = route.total_minutes > length;
             return el('section', {class: 'route', 'data-route': route.id, style: `--day:${colour}`}, [
                 el('h3', {}, [el('i', {class: 'swatch', style: `background:${colour}`}), el('span', {class: 'route-title', text: routeLabel(route)}),
                     el('small', {class: over ? 'minutes error' : 'minutes muted',
-                        text: `${Math.round(route.total_minutes)} / ${route.working_minutes} 分钟 / min`})]),
+                        text: `${Math.round(route.total_minutes)} / ${length} 分钟 / min`})]),
                 el('p', {class: 'route-facts muted'}, [
                     `${route.stops.length} 个点 / stops · 路上 / travel ${Math.round(route.travel_minutes)} · 现场 / on site ${Math.round(route.service_minutes)} 分钟 / min · `,
+                    route.break_at_minutes === null ? null : el('span', {class: 'break', text: `午休 / lunch ${clock(route.break_at_minutes)}–${clock(route.break_at_minutes + route.break_minutes)} · `}),
                     el('a', {href: url('sheet', route.id), target: '_blank', class: 'sheet-link', text: '打印单 / sheet'}), ' · ',
                     el('a', {href: `${config.urls.gpx}?route=${route.id}`, download: true, text: 'GPX'})
                 ]),
@@ -604,7 +624,7 @@
 
         const reoptimise = $('#reoptimise');
         if (reoptimise) {
-            reoptimise.title = '用相同小组和天数重新排线，手工调整将被覆盖 / route again with the same teams and days; hand moves are given up';
+            reoptimise.title = '从今天起重新安排尚未巡查的检查点，已记录结果的点不动；手工调整将被覆盖 / route the stops not yet visited again from today (stops with results stay); hand moves are given up';
             reoptimise.addEventListener('click', async() => {
                 reoptimise.disabled = true;
                 reoptimise.textContent = '正在优化… / optimising…';

@@ -79,7 +79,7 @@ def test_a_patrol_planned_moved_exported_and_recorded(demo_site, page):
     assert plan.region_id == "640104"
     assert plan.starts_on.weekday() == 0 and (plan.ends_on - plan.starts_on).days == 27
 
-    # The plan page: every route in the list and on the map, one colour per day.
+    # The plan page: every route in the list and on the map.
     page.wait_for_selector(".route .stop")
     page.wait_for_selector("body[data-patrol-map-ready=true]", state="attached")
     routes = routes_in_db(plan)
@@ -92,7 +92,24 @@ def test_a_patrol_planned_moved_exported_and_recorded(demo_site, page):
     counts = map_counts(page)
     assert (counts["lines"], counts["stops"]) == (len(routes), stops_total)
     assert counts["rendered"] > 0
-    assert page.locator("#day-legend span").count() == len(days) + 2  # title, days, team start
+    teams = {r.team.number for r in routes}
+    # Titles (team, label), a swatch per team, a number per day, the team start.
+    assert page.locator("#day-legend span").count() == len(teams) + len(days) + 3
+    # One colour per team whatever the day, and each stop labelled day·order: two teams out on the
+    # same day never look alike.
+    drawn = page.evaluate(
+        """() => window.segisPatrolMap.querySourceFeatures('stops').map((f) => f.properties)"""
+    )
+    colours = {}
+    for stop in drawn:
+        colours.setdefault(stop["team"], set()).add(stop["colour"])
+    assert all(len(c) == 1 for c in colours.values()) and len(colours) == len(teams)
+    assert len({next(iter(c)) for c in colours.values()}) == len(teams)
+    ordered_days = sorted(days)
+    for route in routes:
+        for stop in route.stops.all():
+            labels = {d["label"] for d in drawn if d["id"] == stop.pk}
+            assert labels == {f"{ordered_days.index(route.day) + 1}·{stop.sequence}"}
     shot(page, "2-plan")
 
     # Move a stop to another route, picked from the routes as the solver gave them (read through
@@ -211,6 +228,9 @@ def test_a_patrol_planned_moved_exported_and_recorded(demo_site, page):
     item.locator("[data-action=result]").click()
     item.locator("textarea[name=findings]").fill("维保记录缺失，已责令整改")
     item.locator(".result-form button[type=submit]").click()
+    # The plan's days are ahead: recording today asks first whether this is the stop meant.
+    item.locator(".stop-errors [data-rule='on.other_day']").wait_for()
+    item.locator(".stop-errors button[data-confirm=other_day]").click()
     page.locator(f'.stop[data-stop="{target}"] .result').wait_for()
     shown = page.locator(f'.stop[data-stop="{target}"] .result').inner_text()
     assert "已到场" in shown and "维保记录缺失" in shown
@@ -229,8 +249,17 @@ def test_a_patrol_planned_moved_exported_and_recorded(demo_site, page):
     page.wait_for_selector(f'#plan-rows tr[data-plan="{plan.pk}"]')
     shot(page, "7-plans")
 
-    # The browser logs the two refusals asked for above (400 on plans/ and on move/); nothing else.
-    expected_400 = ("/patrol/api/plans/", "/move/")
+    # The plan on a phone: team colours and day·order labels, nothing wider than the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{demo_site.url}/patrol/plans/{plan.pk}/")
+    page.wait_for_selector(".route .stop")
+    page.wait_for_selector("body[data-patrol-map-ready=true]", state="attached")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "8-plan-phone")
+
+    # The browser logs the refusals asked for above (400 on plans/, on move/, and the result for
+    # another day's stop before it was confirmed); nothing else.
+    expected_400 = ("/patrol/api/plans/", "/move/", "/result/")
     assert [e for e in page.errors if not ("400" in e and any(p in e for p in expected_400))] == []
     assert page.foreign_requests == []
 

@@ -306,6 +306,9 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("response.incident_api.DispatchAnswerView", "post"): Recipe(
         body=lambda s: {"answer": "responded", "note": "泄露检测"},
     ),
+    ("response.incident_api.DispatchCancel", "post"): Recipe(
+        body=lambda s: {"reason": "泄露检测撤销"},
+    ),
     ("patrol.api.Plans", "post"): Recipe(
         body=lambda s: {
             "area": {"region": s.code},
@@ -329,7 +332,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         refs={"route": lambda s: {"route": pk(s, "patrol.patrolroute")}},
     ),
     ("patrol.api.StopResult", "post"): Recipe(
-        body=lambda s: {"visited": True, "findings": "泄露检测发现"},
+        body=lambda s: {"visited": True, "findings": "泄露检测发现", "other_day": True},
     ),
 }
 
@@ -410,6 +413,7 @@ ADMIN_REFS: dict[str, dict[str, tuple[str, ...]]] = {
 # Reference fields of those forms left out, and why.
 ADMIN_UNSET: dict[tuple[str, str], str] = {
     ("registry.equipment", "route"): "a pipeline's route; the lift the walk registers has none",
+    ("accounts.agency", "office"): "a point, optional; the agency the walk adds has none yet",
 }
 ADMIN_PASSWORD = {"password1": "Leak-walk-2026!", "password2": "Leak-walk-2026!",
                   "usable_password": "true"}  # fmt: skip

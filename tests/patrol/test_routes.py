@@ -88,13 +88,19 @@ def assert_a_plan_of_the_candidates(plan: dict, body: dict) -> None:
     unscheduled = [c["id"] for c in body["unscheduled"]]
     assert sorted(visited + unscheduled) == sorted(c["id"] for c in plan["candidate_list"])
     for r in body["routes"]:
-        assert r["total_minutes"] <= r["working_minutes"]
+        pause = r["break_at_minutes"]
+        assert r["total_minutes"] <= r["working_minutes"] + (r["break_minutes"] if pause else 0)
         places = [r["start"], *(s["location"] for s in r["stops"]), r["end"]]
         clock = 0.0
         for stop, (a, b) in zip(r["stops"], pairwise(places), strict=False):
+            if pause is not None and clock == pytest.approx(pause, abs=0.1):
+                clock += r["break_minutes"]  # the lunch break, where the route says it is
+                pause = None
             clock += minutes_between(a, b)
             assert stop["arrival_minutes"] == pytest.approx(clock, abs=0.1)
             clock += on_site_minutes(stop["equipment"]["kind"])
+        if pause is not None and clock == pytest.approx(pause, abs=0.1):
+            clock += r["break_minutes"]
         clock += minutes_between(places[-2], places[-1])
         assert r["total_minutes"] == pytest.approx(clock, abs=0.2)
 
@@ -236,7 +242,8 @@ def test_a_result_updates_the_device_and_its_history(supervisors, plan, agencies
     ).json()  # fmt: skip
     stop = body["routes"][0]["stops"][0]
     result = {"visited": True, "findings": "安全阀超期未校验", "order_issued": True,
-              "order_number": "银兴监指〔2026〕7号", "sealed": True}  # fmt: skip
+              "order_number": "银兴监指〔2026〕7号", "sealed": True,
+              "on": body["routes"][0]["day"]}  # fmt: skip
     response = client_for(inspector).post(
         f"/patrol/api/stops/{stop['id']}/result/", result, content_type="application/json"
     )
@@ -308,14 +315,18 @@ def test_routes_cannot_be_replanned_after_a_result(supervisors, plan):
     route(supervisors["xingqing"], plan["id"], {"days": 2})
     stop = PatrolStop.objects.first()
     client_for(supervisors["xingqing"]).post(
-        f"/patrol/api/stops/{stop.pk}/result/", {"visited": True}, content_type="application/json"
+        f"/patrol/api/stops/{stop.pk}/result/",
+        {"visited": True, "on": stop.route.day.isoformat()},
+        content_type="application/json",
     )
     response = route(supervisors["xingqing"], plan["id"], {"days": 2})
     assert response.json()["errors"]["plan"][0]["rule"] == "plan.results_recorded"
     assert PatrolPlan.objects.get(pk=plan["id"]).routes.count() >= 1
 
 
-def test_reoptimise_gives_back_the_solvers_order(supervisors, plan):
+def test_reoptimise_gives_back_the_solvers_order(supervisors, plan, monkeypatch):
+    # Re-optimising plans from today: here, the plan's first day.
+    monkeypatch.setattr(routes.timezone, "localdate", lambda: ON)
     user = supervisors["xingqing"]
     first = route(user, plan["id"], {"teams": {"count": 1}, "days": 1}).json()
     again = client_for(user).post(f"{PLANS}{plan['id']}/reoptimise/")
@@ -333,6 +344,7 @@ def test_reoptimise_gives_back_the_solvers_order(supervisors, plan):
         start=(stored.start.x, stored.start.y),
         end=(stored.end.x, stored.end.y),
         working_minutes=stored.working_minutes,
+        break_minutes=stored.break_minutes,
     )
     days = [dt.date.fromisoformat(d) for d in first["summary"]["days"]]
     routes.route_plan(

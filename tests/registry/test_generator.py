@@ -442,3 +442,19 @@ def test_generate_demo_refuses_bad_options(demo, db, options, message):
     with pytest.raises(CommandError, match=message):
         call_command("generate_demo", verbosity=0, stdout=io.StringIO(), **options)
     assert Equipment.objects.count() == before
+
+
+# --- seats and offices (issue 19: patrol teams leave from the office, not the area's centre) ----
+
+
+def test_the_demo_gives_each_agency_an_office_at_its_regions_seat_inside_it(demo, db):
+    from accounts.models import Agency
+    from geo.models import Region
+
+    counties = Region.objects.counties().within_prefix(PREFIX)
+    assert counties.exists() and not counties.filter(seat__isnull=True).exists()
+    for region in [*counties, Region.objects.get(code=PREFIX + "00")]:
+        # A county's seat lies inside it, a city's inside one of its counties.
+        assert region.boundary.contains(region.seat), region.code
+        agency = Agency.objects.get(region=region)
+        assert agency.office is not None and agency.office.equals_exact(region.seat, 1e-9)

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from geo.models import Level, Region
 from response import conf, services
-from response.dispatch import answer_dispatch, dispatch_incident, escalate_due
+from response.dispatch import answer_dispatch, cancel_dispatch, dispatch_incident, escalate_due
 from response.locate import at_coordinates
 from response.models import IncidentState
 from response.statistics import parse_query, region_rows, urban
@@ -42,7 +42,8 @@ class Spec:
     arrival: float | None = None  # minutes after the report
     release: float | None = None  # minutes after the arrival
     false_alarm: bool = False
-    # (unit key, "responded" | "declined" | "timed_out" | "pending", minutes to the answer)
+    # (unit key, "responded" | "declined" | "timed_out" | "cancelled" | "pending", minutes to the
+    # answer)
     asks: list[tuple[str, str, float]] = field(default_factory=list)
 
 
@@ -54,6 +55,7 @@ SPECS = [
     Spec(XINGQING, 7, false_alarm=True, asks=[("u1", "responded", 1)]),
     Spec(XINGQING, 8),  # reported, nothing more yet
     Spec(XINGQING, 9, asks=[("u2", "pending", 0)]),
+    Spec(XINGQING, 10, asks=[("u1", "cancelled", 2), ("u2", "pending", 0)]),
     Spec(XINGQING, 400, arrival=10, asks=[("u1", "responded", 1)]),  # before the default period
     Spec(XIXIA, 2, arrival=50, release=30, asks=[("u3", "responded", 6)]),
     Spec(XIXIA, 3, arrival=20, asks=[("u3", "responded", 2)]),
@@ -86,6 +88,8 @@ def world(users, make_unit):
             answered = at + dt.timedelta(minutes=minutes)
             if outcome in ("responded", "declined"):
                 answer_dispatch(ask.pk, outcome, acting_user=actor, at=answered)
+            elif outcome == "cancelled":
+                cancel_dispatch(ask.pk, acting_user=actor, reason="无法接通", at=answered)
             elif outcome == "timed_out":
                 assert escalate_due(ask.deadline_at + MINUTE) == []  # nobody else to ask
                 answered = ask.deadline_at
@@ -208,7 +212,7 @@ def expected_units(specs: list[Spec], units: dict, norm=None) -> list[dict]:
         responding = next((key for key, outcome, _ in spec.asks if outcome == "responded"), None)
         for key, outcome, minutes in spec.asks:
             row = found.setdefault(key, {"asks": 0, "responded": 0, "declined": 0, "timed_out": 0,
-                                         "pending": 0, "answers": [], "responding_for": 0,
+                                         "cancelled": 0, "pending": 0, "answers": [], "responding_for": 0,
                                          "arrived": 0, "arrived_within_norm": 0})  # fmt: skip
             row["asks"] += 1
             row[outcome] += 1
@@ -227,6 +231,7 @@ def expected_units(specs: list[Spec], units: dict, norm=None) -> list[dict]:
             "accepted": row["responded"],
             "declined": row["declined"],
             "timed_out": row["timed_out"],
+            "cancelled": row["cancelled"],
             "pending": row["pending"],
             "answer_median_min": round(pystats.median(row["answers"]), 1)
             if row["answers"]
