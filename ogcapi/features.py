@@ -624,6 +624,17 @@ def title(collection_id: str) -> str:
     return f"{entry.title_zh}（点）/ {entry.title_en} (points)"
 
 
+def _split_note(part: GeometryPart) -> str:
+    if not part.split:
+        return ""
+    if part.lines:
+        return f"。仅管道（线），其余设备在 {part.layer} / Only pipelines (lines); points: {part.layer}"
+    return (
+        f"。仅点，管道（线）在 {part.layer}_lines / Only points; pipelines (lines): "
+        f"{part.layer}_lines"
+    )
+
+
 def collection(collection_id: str, base: str, extent: list[float] | None) -> dict:
     part = COLLECTIONS[collection_id]
     layer, entry = part.layer, catalogue.LAYERS[part.layer]
@@ -634,7 +645,7 @@ def collection(collection_id: str, base: str, extent: list[float] | None) -> dic
         "title": title(collection_id),
         "description": f"{entry.title_zh}：您辖区内的数据，与地图和导出相同；地图的筛选条件可作查询参数"
         f"（{filters}） / {entry.title_en} of your jurisdiction, as the map and the export show "
-        f"them; the map's filters are query parameters ({filters})",
+        f"them; the map's filters are query parameters ({filters})" + _split_note(part),
         "itemType": "feature",
         "crs": list(OFFERED),
         "storageCrs": STORAGE_CRS.uri,

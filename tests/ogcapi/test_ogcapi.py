@@ -995,3 +995,54 @@ def test_a_newer_gdal_types_the_fields_from_the_schema(site, users, registry, tm
     assert read["fids"] == visible("overdue", XINGQING)
     assert read["types"]["制造日期"].startswith("datetime64")
     assert read["types"]["逾期天数"].startswith("int")
+
+
+def basic_ogr(tool: str, site: str, user, *arguments: str) -> subprocess.CompletedProcess:
+    """The system GDAL (3.6, as on the issue's desktops) signed in as QGIS 3.22 is: HTTP Basic with
+    the user name and the API token."""
+    key = issue_api_token(user).key
+    return run(
+        [f"/usr/bin/{tool}", "--config", "GDAL_HTTP_AUTH", "BASIC", "--config",
+         "GDAL_HTTP_USERPWD", f"{user.get_username()}:{key}", "--config", "CPL_DEBUG", "ON",
+         *arguments]
+    )  # fmt: skip
+
+
+def geometry_types(listing: str) -> dict[str, str]:
+    """Each layer's geometry type in an `ogrinfo -so` listing (metadata lines may come between)."""
+    found = re.findall(r"^Layer name: (\w+)\n(?:.*\n)*?Geometry: ([\w ]+)$", listing, re.M)
+    return dict(found)
+
+
+def test_gdal_makes_a_point_layer_and_a_line_layer(site, users, registry, tmp_path):
+    """ogr2ogr wrote the pipelines into a POINT layer when one collection held both."""
+    user = users["xingqing"]
+    listing = basic_ogr("ogrinfo", site, user, "-ro", "-so", "-al", f"OAPIF:{site}/ogcapi").stdout
+    geometry = geometry_types(listing)
+    assert geometry["equipment"] == geometry["overdue"] == "Point"
+    assert geometry["equipment_lines"] == geometry["overdue_lines"] == "Multi Line String"
+    copy = tmp_path / "copy.gpkg"
+    basic_ogr("ogr2ogr", site, user, "-f", "GPKG", str(copy), f"OAPIF:{site}/ogcapi",
+              "equipment", "equipment_lines")  # fmt: skip
+    written = run([OGRINFO, "-ro", "-so", "-al", str(copy)]).stdout
+    assert geometry_types(written) == {"equipment": "Point", "equipment_lines": "Multi Line String"}
+    assert feature_counts(written) == {
+        "equipment": len(visible("equipment", XINGQING)),
+        "equipment_lines": len(visible("equipment_lines", XINGQING)),
+    }
+
+
+def test_gdal_with_a_page_size_above_the_maximum_reads_every_feature(site, users, registry):
+    user = users["city"]
+    paged = basic_ogr("ogrinfo", site, user, "-ro", "-al", "-oo", "PAGE_SIZE=20000",
+                      f"OAPIF:{site}/ogcapi", "units")  # fmt: skip
+    assert fids(paged.stdout, "units") == visible("units", "6401")
+    assert re.search(r"Fetch\(\S+/collections/units/items\?limit=20000\S*\)", paged.stderr)
+
+
+def test_gdal_opens_the_service_url_without_its_slash(site, users, registry):
+    """The landing page itself, as QGIS asks for it: `/ogcapi`, no redirect."""
+    user = users["xixia"]
+    done = basic_ogr("ogrinfo", site, user, "-ro", "-so", f"OAPIF:{site}/ogcapi")
+    assert "equipment_lines" in done.stdout
+    assert " 301" not in done.stderr and "HTTP/1.1 301" not in done.stderr
