@@ -431,6 +431,26 @@ def test_geojson_is_rfc7946(tmp_path, users, registry):
     assert all(len(str(v).split(".")[-1]) <= 7 for v in (lon, lat))
 
 
+def test_gpkg_is_version_1_2_and_gdal_3_6_opens_it_without_a_warning(tmp_path, users, registry):
+    """GDAL 3.6 and QGIS 3.22 warned on every GeoPackage 1.4 file (pyogrio's GDAL 3.12 default)."""
+    import sqlite3
+    import subprocess
+
+    destination = tmp_path / "v.gpkg"
+    export_layer(users["xingqing"], "equipment", None, None, "gpkg", "gk35", destination)
+    with sqlite3.connect(destination) as database:
+        assert database.execute("PRAGMA application_id").fetchone() == (0x47504B47,)  # "GPKG"
+        assert database.execute("PRAGMA user_version").fetchone() == (10200,)
+    opened = subprocess.run(
+        ["/usr/bin/ogrinfo", "-ro", "-so", str(destination)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    assert opened.stderr == ""  # no "may only be partially supported"
+    assert "equipment (Point)" in opened.stdout
+    assert "equipment_lines (Multi Line String)" in opened.stdout
+
+
 def test_gpkg_carries_its_dictionary(tmp_path, users, registry):
     destination = tmp_path / "d.gpkg"
     export_layer(users["xingqing"], "resources", None, None, "gpkg", "webmercator", destination)
