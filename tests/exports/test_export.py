@@ -471,6 +471,26 @@ def test_csv_has_a_bom_and_neutralised_formulas(tmp_path, users, registry):
     assert not any(v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values())
 
 
+def test_a_20_digit_code_is_text_in_xlsx_and_exact_in_csv(tmp_path, users, registry):
+    """Excel reads a CSV's 20-digit registration code as a number (15 significant digits): the
+    page sends Excel users to XLSX, where the code is a text cell."""
+    code = "31106401042020010001"  # category, division, year-month, sequence: 20 digits
+    Equipment.objects.filter(pk=registry["known"].pk).update(registration_code=code)
+    destination = tmp_path / "codes.xlsx"
+    export_layer(users["xingqing"], "equipment", None, None, "xlsx", "wgs84", destination)
+    sheet = openpyxl.load_workbook(destination).worksheets[0]
+    header = [c.value for c in sheet[1]]
+    column = header.index("注册代码") + 1
+    [cell] = [
+        row[column - 1] for row in sheet.iter_rows(min_row=2) if row[column - 1].value == code
+    ]
+    assert cell.data_type == "s"
+    table = tmp_path / "codes.csv"
+    export_layer(users["xingqing"], "equipment", None, None, "csv", "wgs84", table)
+    rows = list(csv.DictReader(io.StringIO(table.read_bytes().decode("utf-8-sig"))))
+    assert code in {r["注册代码"] for r in rows}
+
+
 def test_xlsx_cells_are_text_not_formulas(tmp_path, users, registry):
     destination = tmp_path / "f.xlsx"
     export_layer(users["xingqing"], "equipment", None, None, "xlsx", "webmercator", destination)
