@@ -2,9 +2,9 @@
 sign in to the OGC API. One usable token per user; only the SHA-256 digest of its key is stored
 (the key is shown once, at issue), and it expires (SEGIS_API_TOKEN_DAYS) or is revoked.
 
-A client sends the token either as `Authorization: Token <key>` (QGIS's "API Header"
-authentication, GDAL's GDAL_HTTP_HEADERS) or as the password of HTTP Basic with the SEGIS user
-name (ArcGIS Pro's server connections know only user name and password): the account password
+A client sends the token either as `Authorization: Token <key>` (GDAL's GDAL_HTTP_HEADERS, the
+"API Header" of QGIS versions newer than 3.22) or as the password of HTTP Basic with the SEGIS user
+name (QGIS 3.22's Basic method, ArcGIS Pro's server connections): the account password
 itself never goes into a desktop client. Issuing a token replaces the old one, which stops working.
 Token requests are not subject to the session's rules (idle timeout, second factor): the token is
 the credential, and it ends by expiry or revocation.

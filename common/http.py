@@ -75,6 +75,13 @@ def private(
     return response
 
 
+def no_store(response: HttpResponse) -> HttpResponse:
+    """Never kept by any cache: for answers that depend on credentials a cache may not key on
+    (Qt's cache, behind QGIS, ignores `Vary: Authorization`)."""
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
 def content_disposition(filename: str, fallback: str | None = None) -> str:
     """`attachment` with an ASCII `filename` and, when the name is not ASCII, a UTF-8 `filename*`
     (RFC 6266 with RFC 5987): clients that ignore `filename*` still get a usable name."""

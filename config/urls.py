@@ -13,7 +13,7 @@ urlpatterns = [
     path("", include("maps.urls")),
     path("", include("registry.urls")),
     path("export/", include("exports.urls")),
-    path("ogcapi/", include("ogcapi.urls")),
+    path("ogcapi", include("ogcapi.urls")),  # no slash: /ogcapi and /ogcapi/ both answer
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

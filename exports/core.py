@@ -47,6 +47,7 @@ from exports.plan import Part, Plan, Progress
 from exports.regions import region_table
 from layers.fields import Lookups, read_chunks
 from layers.filters import LayerQuery
+from layers.sources import geometry_parts
 from maps.choropleth import ChoroplethQuery, parse_choropleth_query
 from maps.tiles import SOURCES
 
@@ -125,20 +126,20 @@ def count_rows(user, layer: str, query: Query | None, area: Area | None = None) 
 
 
 def _parts(layer: str, fmt: Format, rows: QuerySet) -> list[Part]:
+    """One part per geometry type (layers.sources.geometry_parts: the OGC API's collections are
+    the same split), or one of mixed geometry where the format holds both; no empty lines part."""
+
     def part(name: str, geometry_type: str, queryset: QuerySet) -> Part:
         return Part(name, geometry_type, functools.partial(read_chunks, layer, queryset))
 
-    columns = SOURCES[layer].geometry_columns
-    if len(columns) == 1:
-        return [part(layer, "Point", rows)]
-    if fmt.mixed_geometry:
+    found = geometry_parts(layer)
+    if len(found) > 1 and fmt.mixed_geometry:
         return [part(layer, "Unknown", rows)]
-    point, line = columns
-    parts = [part(layer, "Point", rows.filter(**{f"{point}__isnull": False}))]
-    lines = rows.filter(**{f"{line}__isnull": False})
-    if lines.exists():
-        parts.append(part(f"{layer}_lines", "MultiLineString", lines))
-    return parts
+    return [
+        part(p.name, p.geometry_type, p.rows(rows))
+        for p in found
+        if not p.lines or p.rows(rows).exists()
+    ]
 
 
 def _area_prefix(user, query: Query | None, area: Area) -> str:

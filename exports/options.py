@@ -104,7 +104,9 @@ FORMATS: dict[str, Format] = {
                wgs84_only=True),
         Format("kml", "KML", ".kml", "application/vnd.google-earth.kml+xml", "KML",
                wgs84_only=True),
-        Format("csv", "CSV (UTF-8, Excel)", ".csv", "text/csv; charset=utf-8"),
+        # Not "for Excel": Excel turns the 19–20-digit codes of a CSV into numbers (the page says
+        # so and points Excel users to XLSX, whose cells stay text).
+        Format("csv", "CSV (UTF-8)", ".csv", "text/csv; charset=utf-8"),
         Format("xlsx", "Excel (XLSX)", ".xlsx",
                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     )

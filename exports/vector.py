@@ -23,6 +23,11 @@ from layers.fields import PLACEMARK_NAMES
 
 GEOMETRY = "geometry"
 WKB_FIELD = pa.field(GEOMETRY, pa.binary(), metadata={"ARROW:extension:name": "geoarrow.wkb"})
+# GeoPackage 1.2, as GDAL 3.6 itself writes: pyogrio's GDAL 3.12 writes 1.4 by default, and GDAL
+# 3.6 and QGIS 3.22 warn on opening every 1.4 file. Nothing written here needs 1.4 (points, lines,
+# polygons, attribute tables, the R-tree extension, EPSG systems); a feature that does would
+# have to raise this, and say why.
+GPKG_VERSION = "1.2"
 DBF_MAX_BYTES = 254  # a DBF character field holds at most 254 bytes
 ARROW_TYPES = {
     "int": pa.int64(),
@@ -129,13 +134,15 @@ def _table(path: Path, layer: str, names: list[str], rows: list[tuple]) -> None:
 def write_gpkg(plan: Plan, directory: Path) -> Path:
     """One layer per geometry type, the field dictionary and the export summary as tables."""
     path = directory / "export.gpkg"
-    for part in plan.parts:
+    for number, part in enumerate(plan.parts):
         suffix = " 管道" if part.geometry_type == "MultiLineString" else ""
         _write(
             plan,
             part,
             path,
             "GPKG",
+            # The first part creates the file: its version is set then.
+            dataset_options={"VERSION": GPKG_VERSION} if number == 0 else None,
             layer_options={
                 "IDENTIFIER": plan.title + suffix,
                 "DESCRIPTION": f"{plan.target.label}: {plan.target.note}",

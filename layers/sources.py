@@ -131,6 +131,40 @@ SOURCES: dict[str, Source] = {
 }
 
 
+@dataclass(frozen=True)
+class GeometryPart:
+    """The rows of a layer that have one geometry type: a layer of an exported file, an OGC API
+    collection. Desktop GIS layers hold one geometry type (QGIS makes a Point layer and never
+    draws a line in it; ogr2ogr writes lines into a POINT table), so a layer whose rows are points
+    or pipelines' routes is served as two: `<layer>` (points) and `<layer>_lines`."""
+
+    name: str  # the file's layer name, the collection id
+    layer: str  # the map layer: its scope, filters and fields
+    geometry_type: str  # OGR's name: Point or MultiLineString
+    column: str  # the stored geometry column every row of the part has
+    split: bool  # whether the layer has another part (else its rows need no filter)
+
+    @property
+    def lines(self) -> bool:
+        return self.geometry_type == "MultiLineString"
+
+    def rows(self, queryset: QuerySet) -> QuerySet:
+        """The layer's rows (scoped, filtered) that belong to this part."""
+        return queryset.filter(**{f"{self.column}__isnull": False}) if self.split else queryset
+
+
+_PART_TYPES = (("", "Point"), ("_lines", "MultiLineString"))
+
+
+def geometry_parts(layer: str) -> tuple[GeometryPart, ...]:
+    """The layer's parts, points first: one per stored geometry column (a point, a route)."""
+    columns = SOURCES[layer].geometry_columns
+    return tuple(
+        GeometryPart(layer + suffix, layer, geometry_type, column, len(columns) > 1)
+        for column, (suffix, geometry_type) in zip(columns, _PART_TYPES, strict=False)
+    )
+
+
 class NothingVisible(Exception):
     """The filtered queryset is empty before it reaches the database (none(), an empty IN list)."""
 

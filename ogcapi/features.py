@@ -6,7 +6,10 @@ export writes (`exports.layer_rows`: scoped by `visible_to` first, then the map'
 then the area, and only rows the map can draw). Core logic takes parameters, not HTTP requests;
 ogcapi/views.py answers HTTP.
 
-* Collections are the map layers (catalogue.LAYERS). Their items carry the export's columns
+* Collections are the map layers (catalogue.LAYERS), split by geometry type as the export splits
+  its files (layers.sources.geometry_parts): `equipment` and `overdue` hold the points, and
+  `equipment_lines` and `overdue_lines` the pipelines' routes — a desktop GIS layer has one
+  geometry type. Their items carry the export's columns
   (layers.fields.COLUMNS) under the same Chinese names and with the same values: what a
   GIS user sees through the API is what a downloaded GeoPackage holds. The export decodes a row in
   Python; here each decoder has its SQL twin (`_decoded`), so a page is decoded in the database and
@@ -14,7 +17,8 @@ ogcapi/views.py answers HTTP.
   per feature. The twins are compared with the export on every layer in the tests. Each
   collection's `describedby` is a JSON Schema of those columns, so clients type their fields.
 * Query parameters: the map's filters (layers.filters.LAYER_FILTERS) plus the OGC ones: `limit`
-  (DEFAULT_LIMIT, at most MAX_LIMIT: more is a 400, never a silent cut), `offset`, `bbox` with
+  (DEFAULT_LIMIT; more than MAX_LIMIT is answered with MAX_LIMIT, as the standard says: see
+  parse_limit), `offset`, `bbox` (4 numbers, or 6 with heights, which are ignored) with
   `bbox-crs`, `crs`, and `f=json`. Anything else is a 400 naming it. Pages are ordered by id.
 * `bbox` keeps the features whose geometry intersects the box, edges included, as OGC API
   Features requires (a pipeline crossing the box is in) — not the map's half-open test on a
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -64,7 +69,7 @@ from layers.filters import (
     parse_bbox,
     parse_query,
 )
-from layers.sources import SOURCES, Sql
+from layers.sources import SOURCES, GeometryPart, Sql, geometry_parts
 from maps.geojson import COORDINATE_DIGITS
 from registry import catalogue as codes
 
@@ -188,9 +193,27 @@ def _rectangle(box: BBox) -> Area:
     return Area(polygon=outline)
 
 
+def _without_heights(raw: str, order: str) -> str:
+    """A 6-number bbox (min x, y, z, max x, y, z: OGC API - Features Part 1, `bbox`) as the 4 of
+    its horizontal box: the features have no heights, so the vertical range selects nothing."""
+    parts = raw.split(",")
+    if len(parts) != 6:
+        return raw
+    try:
+        low, high = float(parts[2]), float(parts[5])
+    except ValueError:
+        low = high = math.nan
+    if not (math.isfinite(low) and math.isfinite(high)) or low > high:
+        raise FilterError(
+            {"bbox": f"高度应为有限数且 min ≤ max / the heights must be finite, min ≤ max: {order}"}
+        )
+    return ",".join([parts[0], parts[1], parts[3], parts[4]])
+
+
 def parse_area(raw: str, system: OfferedCRS) -> Area:
     """`bbox` given in `system`, in its axis order, as an export Area in lon/lat: the features
-    whose geometry intersects it, edges included."""
+    whose geometry intersects it, edges included. Six numbers are a box with heights."""
+    raw = _without_heights(raw, _axis_order(system))
     if system.uri == CRS84:
         return _rectangle(parse_bbox(raw))
     order = _axis_order(system)
@@ -224,19 +247,32 @@ def parse_area(raw: str, system: OfferedCRS) -> Area:
 class ItemsQuery:
     """One items request, parsed and checked."""
 
-    layer: str
+    part: GeometryPart  # the collection
     filters: LayerQuery
     area: Area
     limit: int
     offset: int
     crs: OfferedCRS
 
+    @property
+    def layer(self) -> str:
+        return self.part.layer
 
-def check_collection(layer: str) -> None:
-    if layer not in catalogue.LAYERS:
+
+# The collections: each map layer's geometry parts, in the catalogue's order. The old ids
+# `equipment` and `overdue` stay, as their points (docs/ogcapi.md).
+COLLECTIONS: dict[str, GeometryPart] = {
+    part.name: part for layer in catalogue.LAYERS for part in geometry_parts(layer)
+}
+
+
+def check_collection(collection_id: str) -> GeometryPart:
+    try:
+        return COLLECTIONS[collection_id]
+    except KeyError:
         raise FilterError(
-            {COLLECTION_ID: f"未知集合 / unknown collection; one of {', '.join(catalogue.LAYERS)}"}
-        )
+            {COLLECTION_ID: f"未知集合 / unknown collection; one of {', '.join(COLLECTIONS)}"}
+        ) from None
 
 
 def _single_values(params: QueryDict, names, errors: dict[str, str]) -> dict[str, str]:
@@ -262,16 +298,24 @@ def _whole(value: str, high: int) -> bool:
 
 
 def parse_limit(value: str | None) -> int:
+    """1 to MAX_LIMIT; a larger whole number is answered with MAX_LIMIT features a page.
+
+    The one clamp in SEGIS, and the standard's rule, not a silent cut: OGC API - Features Part 1
+    (§7.15.3, the `limit` parameter) lets a client ask for more than the advertised maximum and
+    the server answer at most its maximum, the `next` link carrying on (ogcapi-features#640).
+    GDAL's OAPIF driver relies on it: with PAGE_SIZE=20000 a 400 left it with nothing."""
     if value is None:
         return DEFAULT_LIMIT
-    if not _whole(value, MAX_LIMIT) or int(value) < 1:
+    digits = value.lstrip("0") if value.isascii() and value.isdigit() else ""
+    if not digits:
         raise FilterError(
             {
-                "limit": f"应为 1–{MAX_LIMIT} 的整数，更多请用 next 链接翻页 / a whole number from 1 "
-                f"to {MAX_LIMIT}: page on with the next links"
+                "limit": f"应为正整数（每页最多 {MAX_LIMIT} 个要素）/ a whole number, 1 or more "
+                f"(at most {MAX_LIMIT} features a page: page on with the next links)"
             }
         )
-    return int(value)
+    # The length first: a value of thousands of digits is never converted.
+    return MAX_LIMIT if len(digits) > len(str(MAX_LIMIT)) else min(int(digits), MAX_LIMIT)
 
 
 def parse_offset(value: str | None) -> int:
@@ -310,9 +354,10 @@ def check_document_params(params: QueryDict) -> None:
         raise FilterError(errors)
 
 
-def parse_items(layer: str, params: QueryDict) -> ItemsQuery:
+def parse_items(collection_id: str, params: QueryDict) -> ItemsQuery:
     """Every parameter of an items request; all problems at once in a FilterError."""
-    check_collection(layer)
+    part = check_collection(collection_id)
+    layer = part.layer
     errors: dict[str, str] = {}
     accepted = [*ITEMS_PARAMS, *accepted_params(layer)]
     _unknown_params(params, accepted, errors)
@@ -332,12 +377,12 @@ def parse_items(layer: str, params: QueryDict) -> ItemsQuery:
     query = _attempt(errors, parse_query, layer, filters)
     if errors:
         raise FilterError(errors)
-    return ItemsQuery(layer, query, area, limit, offset, output)
+    return ItemsQuery(part, query, area, limit, offset, output)
 
 
-def parse_item(layer: str, params: QueryDict) -> OfferedCRS:
+def parse_item(collection_id: str, params: QueryDict) -> OfferedCRS:
     """The parameters of a single-item request: only `crs` and `f`."""
-    check_collection(layer)
+    check_collection(collection_id)
     errors: dict[str, str] = {}
     _unknown_params(params, list(ITEM_PARAMS), errors)
     given = _single_values(params, ITEM_PARAMS, errors)
@@ -507,7 +552,7 @@ def _page(statement: Callable[[], Sql]) -> Page:
 
 
 def items_sql(user, request: ItemsQuery, today: dt.date) -> Sql:
-    rows = layer_rows(user, request.layer, request.filters, request.area, today)
+    rows = request.part.rows(layer_rows(user, request.layer, request.filters, request.area, today))
     return page_sql(request.layer, rows, request.offset, request.limit, request.crs, today)
 
 
@@ -516,11 +561,24 @@ def items_page(user, request: ItemsQuery) -> Page:
     return _page(lambda: items_sql(user, request, timezone.localdate()))
 
 
-def item_feature(user, layer: str, pk: int, system: OfferedCRS) -> str | None:
-    """One feature as GeoJSON text; None when the user's rows of the layer do not hold it."""
-    today = timezone.localdate()
-    rows = layer_rows(user, layer, None, Area(), today).filter(pk=pk)
-    return _page(lambda: page_sql(layer, rows, 0, 1, system, today)).features or None
+def item_feature(user, collection_id: str, pk: int, system: OfferedCRS) -> str | None:
+    """One feature as GeoJSON text; None when the user's rows of the collection do not hold it."""
+    part, today = COLLECTIONS[collection_id], timezone.localdate()
+    rows = part.rows(layer_rows(user, part.layer, None, Area(), today)).filter(pk=pk)
+    return _page(lambda: page_sql(part.layer, rows, 0, 1, system, today)).features or None
+
+
+def not_found_message(collection_id: str) -> str:
+    """The 404 of a feature: the same for a missing one and another jurisdiction's; where the
+    layer is split, it says where pipelines went (the collection held them before the split)."""
+    message = "没有这个要素 / no such feature in this collection"
+    part = COLLECTIONS[collection_id]
+    if part.split and not part.lines:
+        message += (
+            f"；管道在集合 {part.layer}_lines 中 / pipelines are in the collection "
+            f"{part.layer}_lines"
+        )
+    return message
 
 
 # --------------------------------------------------------------------------- documents
@@ -555,16 +613,39 @@ def jurisdiction_extent(user) -> list[float] | None:
     return list(found) if found else None
 
 
-def collection(layer: str, base: str, extent: list[float] | None) -> dict:
-    entry = catalogue.LAYERS[layer]
-    url = f"{base}collections/{layer}"
+def title(collection_id: str) -> str:
+    """The layer's title; a split layer's parts say which geometry they hold."""
+    part = COLLECTIONS[collection_id]
+    entry = catalogue.LAYERS[part.layer]
+    if not part.split:
+        return f"{entry.title_zh} / {entry.title_en}"
+    if part.lines:
+        return f"{entry.title_zh}（管道）/ {entry.title_en} (pipelines)"
+    return f"{entry.title_zh}（点）/ {entry.title_en} (points)"
+
+
+def _split_note(part: GeometryPart) -> str:
+    if not part.split:
+        return ""
+    if part.lines:
+        return f"。仅管道（线），其余设备在 {part.layer} / Only pipelines (lines); points: {part.layer}"
+    return (
+        f"。仅点，管道（线）在 {part.layer}_lines / Only points; pipelines (lines): "
+        f"{part.layer}_lines"
+    )
+
+
+def collection(collection_id: str, base: str, extent: list[float] | None) -> dict:
+    part = COLLECTIONS[collection_id]
+    layer, entry = part.layer, catalogue.LAYERS[part.layer]
+    url = f"{base}collections/{collection_id}"
     filters = ", ".join(accepted_params(layer))
     described = {
-        "id": layer,
-        "title": f"{entry.title_zh} / {entry.title_en}",
+        "id": collection_id,
+        "title": title(collection_id),
         "description": f"{entry.title_zh}：您辖区内的数据，与地图和导出相同；地图的筛选条件可作查询参数"
         f"（{filters}） / {entry.title_en} of your jurisdiction, as the map and the export show "
-        f"them; the map's filters are query parameters ({filters})",
+        f"them; the map's filters are query parameters ({filters})" + _split_note(part),
         "itemType": "feature",
         "crs": list(OFFERED),
         "storageCrs": STORAGE_CRS.uri,
@@ -588,11 +669,11 @@ JSON_TYPES = {
 }
 
 
-def schema(layer: str, base: str) -> dict:
+def schema(collection_id: str, base: str) -> dict:
     """A feature of the collection as a JSON Schema (its `describedby`): clients type their fields
     from it rather than guess from a first page where a date may be all nulls. GeoJSON-shaped, the
     columns under `properties.properties`: the form GDAL reads."""
-    entry = catalogue.LAYERS[layer]
+    layer = COLLECTIONS[collection_id].layer
     columns = {
         column.name_zh: {
             **JSON_TYPES[column.type],
@@ -604,8 +685,8 @@ def schema(layer: str, base: str) -> dict:
     }
     return {
         "$schema": "https://json-schema.org/draft/2019-09/schema",
-        "$id": f"{base}collections/{layer}/schema",
-        "title": f"{entry.title_zh} / {entry.title_en}",
+        "$id": f"{base}collections/{collection_id}/schema",
+        "title": title(collection_id),
         "type": "object",
         "required": ["type", "id", "geometry", "properties"],
         "properties": {
@@ -621,7 +702,7 @@ def collections(base: str, extent: list[float] | None) -> dict:
     return {
         "links": [_link(f"{base}collections", "self", JSON, "图层 / the collections")],
         "crs": list(OFFERED),
-        "collections": [collection(layer, base, extent) for layer in catalogue.LAYERS],
+        "collections": [collection(name, base, extent) for name in COLLECTIONS],
     }
 
 

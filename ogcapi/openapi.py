@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from layers import catalogue, filters
+from layers import filters
 from maps.openapi import COOKIE_AUTH, ERRORS, ERRORS_SCHEMA, errors_response
 from ogcapi import features as ogcapi
 
@@ -13,9 +13,22 @@ TOKEN_AUTH = {
     "type": "apiKey",
     "in": "header",
     "name": "Authorization",
-    "description": "`Token <key>`, the key from /accounts/token/ (or HTTP Basic: user name and key)",
+    "description": "`Token <key>`, the key from /accounts/token/",
 }
-OGC_SECURITY = [{"tokenAuth": []}, {"cookieAuth": []}]
+BASIC_AUTH = {
+    "type": "http",
+    "scheme": "basic",
+    "description": "SEGIS 用户名与 API 令牌（不是账号密码）/ the SEGIS user name and the API token "
+    "as password (never the account password): QGIS 3.22's Basic method, ArcGIS Pro",
+}
+OGC_SECURITY = [{"basicAuth": []}, {"tokenAuth": []}, {"cookieAuth": []}]
+CONTENT_CRS = {
+    "Content-Crs": {
+        "description": "答复坐标系的 URI，尖括号内 / the URI of the answer's CRS, in angle "
+        "brackets (OGC API - Features Part 2)",
+        "schema": {"type": "string", "format": "uri"},
+    }
+}
 
 
 def _query(name: str, description: str, schema: dict[str, Any], **extra) -> dict[str, Any]:
@@ -30,10 +43,19 @@ def _query(name: str, description: str, schema: dict[str, Any], **extra) -> dict
 
 
 def _ogc_operation(
-    operation_id: str, summary: str, content_type: str, not_found: str | None = None, **parts
+    operation_id: str,
+    summary: str,
+    content_type: str,
+    not_found: str | None = None,
+    *,
+    crs_header: bool = False,
+    **parts,
 ) -> dict:
+    ok = {"description": summary, "content": {content_type: {"schema": {"type": "object"}}}}
+    if crs_header:
+        ok["headers"] = CONTENT_CRS
     responses = {
-        "200": {"description": summary, "content": {content_type: {"schema": {"type": "object"}}}},
+        "200": ok,
         **{
             status: errors_response(description)
             for status, description in (
@@ -62,7 +84,9 @@ def _ogc_items_parameters(layer: str) -> list[dict[str, Any]]:
     return [
         _query(
             "limit",
-            f"每页要素数 / features per page; more than {ogcapi.MAX_LIMIT:,} is a 400",
+            f"每页要素数，超过 {ogcapi.MAX_LIMIT:,} 按 {ogcapi.MAX_LIMIT:,} / features per page; "
+            f"more than {ogcapi.MAX_LIMIT:,} is answered with {ogcapi.MAX_LIMIT:,} (OGC API - "
+            "Features Part 1, `limit`)",
             {
                 "type": "integer",
                 "minimum": 1,
@@ -79,8 +103,8 @@ def _ogc_items_parameters(layer: str) -> list[dict[str, Any]]:
             "bbox",
             "要素几何与框相交（含边界）；坐标按 bbox-crs 的轴序 / features whose geometry "
             "intersects the box, edges included; numbers in bbox-crs axis order (CRS84: "
-            "minlon,minlat,maxlon,maxlat)",
-            {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
+            "minlon,minlat,maxlon,maxlat); six numbers add heights, which are ignored",
+            {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 6},
             style="form",
             explode=False,
         ),
@@ -118,8 +142,8 @@ def ogcapi_document(base: str) -> dict[str, Any]:
             "ogc_collections", "The collections (map layers)", ogcapi.JSON, parameters=[f]
         ),
     }
-    for layer, entry in catalogue.LAYERS.items():
-        title = f"{entry.title_zh} / {entry.title_en}"
+    for layer, part in ogcapi.COLLECTIONS.items():
+        title = ogcapi.title(layer)
         paths[f"/collections/{layer}"] = _ogc_operation(
             f"ogc_{layer}", f"Collection: {title}", ogcapi.JSON, parameters=[f]
         )
@@ -130,7 +154,8 @@ def ogcapi_document(base: str) -> dict[str, Any]:
             f"ogc_{layer}_items",
             f"Features: {title}",
             ogcapi.GEOJSON,
-            parameters=_ogc_items_parameters(layer),
+            parameters=_ogc_items_parameters(part.layer),
+            crs_header=True,
         )
         paths[f"/collections/{layer}/items/{{featureId}}"] = _ogc_operation(
             f"ogc_{layer}_item",
@@ -147,6 +172,7 @@ def ogcapi_document(base: str) -> dict[str, Any]:
                 f,
             ],
             not_found="no such feature among your rows of this collection",
+            crs_header=True,
         )
     return {
         "openapi": "3.0.3",
@@ -160,7 +186,11 @@ def ogcapi_document(base: str) -> dict[str, Any]:
         "security": OGC_SECURITY,
         "paths": paths,
         "components": {
-            "securitySchemes": {"tokenAuth": TOKEN_AUTH, "cookieAuth": COOKIE_AUTH},
+            "securitySchemes": {
+                "basicAuth": BASIC_AUTH,
+                "tokenAuth": TOKEN_AUTH,
+                "cookieAuth": COOKIE_AUTH,
+            },
             "schemas": {ERRORS: ERRORS_SCHEMA},
         },
     }

@@ -64,22 +64,24 @@ def _endpoint(view):
     @require_GET
     @functools.wraps(view)
     def answer(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        user, refused = _refusal(request)
-        if refused is not None:
-            return refused
-        try:
-            response = view(request, user, *args, **kwargs)
-        except FilterError as error:
-            return json_errors(error.as_dict())
-        patch_vary_headers(response, ["Authorization"])
-        return response
+        user, response = _refusal(request)
+        if response is None:
+            try:
+                response = view(request, user, *args, **kwargs)
+            except FilterError as error:
+                response = json_errors(error.as_dict())
+        # No answer may be kept, refusals included: QGIS 3.22 (Qt's network cache) ignored
+        # `Vary: Authorization` and served one user's page to another. Vary stays for the caches
+        # that honour it.
+        patch_vary_headers(response, ["Authorization", "Cookie", map_pass.HEADER])
+        return http.no_store(response)
 
     return answer
 
 
 def _answer(body: str | dict, content_type: str, crs_uri: str | None = None) -> HttpResponse:
     text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-    response = _cached(HttpResponse(text, content_type=content_type))
+    response = HttpResponse(text, content_type=content_type)
     if crs_uri is not None:
         response["Content-Crs"] = f"<{crs_uri}>"
     return response
@@ -149,13 +151,9 @@ def item(request: HttpRequest, user, layer: str, pk: str) -> HttpResponse:
     feature = None if found is None else ogcapi.item_feature(user, layer, found, system)
     if feature is None:
         return json_errors(
-            {"featureId": "没有这个要素 / no such feature in this collection"},
+            {"featureId": ogcapi.not_found_message(layer)},
             404,
             rule="not_found",
         )
     url = request.build_absolute_uri(request.path)
     return _answer(ogcapi.item_document(feature, url, request.GET), ogcapi.GEOJSON, system.uri)
-
-
-def _cached(response: HttpResponse) -> HttpResponse:
-    return http.private(response, vary=("Cookie", map_pass.HEADER))

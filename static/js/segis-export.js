@@ -73,6 +73,8 @@
             select.value = 'wgs84';
         }
         $('#wgs84-note').hidden = !only;
+        // Excel misreads a CSV's long codes: the note stands out while CSV is chosen.
+        $('#excel-note').classList.toggle('attention', form.elements.format.value === 'csv');
     }
 
     // ------------------------------------------------------------------ estimate

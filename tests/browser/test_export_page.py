@@ -186,3 +186,28 @@ def test_an_analyst_draws_a_polygon_downloads_and_follows_a_background_job(
 
 def _polygon_ewkt(geojson: str) -> str:
     return GEOSGeometry(geojson, srid=4326).ewkt
+
+
+@pytest.mark.parametrize("width, height, name", [(1440, 900, "desktop"), (390, 844, "phone")])
+def test_the_page_sends_excel_users_to_xlsx(export_site, page, width, height, name):
+    """Excel turns a CSV's 19–20-digit codes into numbers: the format step says to choose XLSX,
+    and says it louder while CSV is chosen."""
+    page.set_viewport_size({"width": width, "height": height})
+    log_in(page, export_site.url, "city")
+    page.goto(f"{export_site.url}/export/")
+    page.wait_for_function(AREA_IDLE, timeout=30_000)
+    note = page.locator("#excel-note")
+    assert note.is_visible()
+    assert "XLSX" in note.text_content() and "19–20" in note.text_content()
+    xlsx = page.locator("#export-format option[value=xlsx]").text_content()
+    assert "Excel" in xlsx and "for Excel" in xlsx
+    assert "Excel" not in page.locator("#export-format option[value=csv]").text_content()
+    assert "attention" not in note.get_attribute("class")
+    page.select_option("#export-format", "csv")
+    assert "attention" in note.get_attribute("class")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    section = page.locator("section.box", has=page.locator("#export-format"))
+    section.scroll_into_view_if_needed()
+    section.screenshot(path=ARTIFACTS / f"export-excel-note-{name}.png")
+    page.screenshot(path=ARTIFACTS / f"export-page-{name}.png", full_page=True)
+    assert page.errors == [] and page.foreign_requests == []

@@ -431,6 +431,26 @@ def test_geojson_is_rfc7946(tmp_path, users, registry):
     assert all(len(str(v).split(".")[-1]) <= 7 for v in (lon, lat))
 
 
+def test_gpkg_is_version_1_2_and_gdal_3_6_opens_it_without_a_warning(tmp_path, users, registry):
+    """GDAL 3.6 and QGIS 3.22 warned on every GeoPackage 1.4 file (pyogrio's GDAL 3.12 default)."""
+    import sqlite3
+    import subprocess
+
+    destination = tmp_path / "v.gpkg"
+    export_layer(users["xingqing"], "equipment", None, None, "gpkg", "gk35", destination)
+    with sqlite3.connect(destination) as database:
+        assert database.execute("PRAGMA application_id").fetchone() == (0x47504B47,)  # "GPKG"
+        assert database.execute("PRAGMA user_version").fetchone() == (10200,)
+    opened = subprocess.run(
+        ["/usr/bin/ogrinfo", "-ro", "-so", str(destination)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    assert opened.stderr == ""  # no "may only be partially supported"
+    assert "equipment (Point)" in opened.stdout
+    assert "equipment_lines (Multi Line String)" in opened.stdout
+
+
 def test_gpkg_carries_its_dictionary(tmp_path, users, registry):
     destination = tmp_path / "d.gpkg"
     export_layer(users["xingqing"], "resources", None, None, "gpkg", "webmercator", destination)
@@ -449,6 +469,26 @@ def test_csv_has_a_bom_and_neutralised_formulas(tmp_path, users, registry):
     assert "'" + FORMULAS[3] in addresses
     assert "'" + FORMULAS[1] in {r["使用单位"] for r in rows}
     assert not any(v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values())
+
+
+def test_a_20_digit_code_is_text_in_xlsx_and_exact_in_csv(tmp_path, users, registry):
+    """Excel reads a CSV's 20-digit registration code as a number (15 significant digits): the
+    page sends Excel users to XLSX, where the code is a text cell."""
+    code = "31106401042020010001"  # category, division, year-month, sequence: 20 digits
+    Equipment.objects.filter(pk=registry["known"].pk).update(registration_code=code)
+    destination = tmp_path / "codes.xlsx"
+    export_layer(users["xingqing"], "equipment", None, None, "xlsx", "wgs84", destination)
+    sheet = openpyxl.load_workbook(destination).worksheets[0]
+    header = [c.value for c in sheet[1]]
+    column = header.index("注册代码") + 1
+    [cell] = [
+        row[column - 1] for row in sheet.iter_rows(min_row=2) if row[column - 1].value == code
+    ]
+    assert cell.data_type == "s"
+    table = tmp_path / "codes.csv"
+    export_layer(users["xingqing"], "equipment", None, None, "csv", "wgs84", table)
+    rows = list(csv.DictReader(io.StringIO(table.read_bytes().decode("utf-8-sig"))))
+    assert code in {r["注册代码"] for r in rows}
 
 
 def test_xlsx_cells_are_text_not_formulas(tmp_path, users, registry):

@@ -40,9 +40,15 @@ from tests.maps.test_tiles import TABLES, _gist_indexes, _plan
 pytestmark = pytest.mark.django_db
 
 LAYERS = list(catalogue.LAYERS)
+# The collections: each layer, and the pipelines of equipment and overdue as their own.
+COLLECTIONS = ["equipment", "equipment_lines", "overdue", "overdue_lines", "units", "accidents",
+               "resources"]  # fmt: skip
+LINES = {"equipment_lines": "equipment", "overdue_lines": "overdue"}
 MODELS = {
     "equipment": Equipment,
+    "equipment_lines": Equipment,
     "overdue": Equipment,
+    "overdue_lines": Equipment,
     "units": Unit,
     "accidents": Accident,
     "resources": EmergencyResource,
@@ -93,8 +99,13 @@ def registry(make_unit, make_equipment):
     mine.append(pipeline)
     theirs = [make_equipment(XIXIA, v, location=near(XIXIA, k)) for k, v in
               enumerate(["3110", "3110", "4110"])]  # fmt: skip
+    west = inside(XIXIA)
+    their_route = MultiLineString(
+        LineString((west.x - 0.01, west.y), (west.x + 0.01, west.y - 0.002)), srid=4326
+    )
+    their_pipeline = make_equipment(XIXIA, "8120", route=their_route, location=None)
     Equipment.objects.update(next_inspection_due=TODAY + dt.timedelta(days=100))
-    late = [mine[1], mine[4], pipeline, theirs[0]]
+    late = [mine[1], mine[4], pipeline, theirs[0], their_pipeline]
     Equipment.objects.filter(pk__in=[e.pk for e in late]).update(
         next_inspection_due=TODAY - dt.timedelta(days=40)
     )
@@ -125,16 +136,21 @@ def registry(make_unit, make_equipment):
             "theirs": theirs}  # fmt: skip
 
 
-def visible(layer: str, code_prefix: str) -> list[int]:
-    """The layer's ids in a region-code prefix, from plain ORM filters (rows with a geometry)."""
-    rows = MODELS[layer].objects.filter(region__code__startswith=code_prefix)
-    if layer == "overdue":
+def visible(collection: str, code_prefix: str) -> list[int]:
+    """The collection's ids in a region-code prefix, from plain ORM filters: a points collection
+    holds rows with a point, a lines collection (`*_lines`) rows with a route."""
+    rows = MODELS[collection].objects.filter(region__code__startswith=code_prefix)
+    if LINES.get(collection, collection) == "overdue":
         rows = rows.filter(status="in_use").exclude(next_inspection_due__gte=TODAY)
-    if layer in ("equipment", "overdue"):
-        rows = rows.exclude(location__isnull=True, route__isnull=True)
+    if collection in LINES:
+        rows = rows.exclude(route__isnull=True)
     else:
         rows = rows.exclude(location__isnull=True)
     return sorted(rows.values_list("pk", flat=True))
+
+
+def layer_of(collection: str) -> str:
+    return LINES.get(collection, collection)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -285,6 +301,29 @@ def test_post_is_not_allowed(users):
 # --------------------------------------------------------------------------- documents
 
 
+def test_the_service_url_answers_without_its_slash(users):
+    """QGIS 3.22 is given the documented `/ogcapi` and does not follow a 301 to `/ogcapi/`. (GDAL
+    never asks for the landing page: it appends `/collections` to the URL; so the test client,
+    which follows no redirect either, is the client here.)"""
+    client = token_client(users["city"])
+    bare, slashed = client.get("/ogcapi"), client.get("/ogcapi/")
+    assert bare.status_code == slashed.status_code == 200
+    assert json.loads(bare.content) == json.loads(slashed.content)
+    assert Client().get("/ogcapi").status_code == 401  # the same door: no redirect to sign in
+
+
+@pytest.mark.parametrize("path", [*ENDPOINTS, "collections/nope", "collections/units/items/0"])
+def test_no_answer_may_be_cached(users, registry, path):
+    """Qt's cache (QGIS) ignored `Vary: Authorization` and gave one user another's page: every
+    answer is `no-store`, refusals and errors too."""
+    for client in (token_client(users["xingqing"]), Client()):
+        response = client.get(url(path))
+        cache_control = {part.strip() for part in response["Cache-Control"].split(",")}
+        assert {"no-store", "private"} <= cache_control, (path, response.status_code)
+        assert not any(part.startswith("max-age") and part != "max-age=0"
+                       for part in cache_control)  # fmt: skip
+
+
 def test_landing_page_links_every_part_with_absolute_urls(users):
     body = document(client_for(users["city"]))
     links = {link["rel"]: link for link in body["links"]}
@@ -314,11 +353,11 @@ def offered_uris() -> set[str]:
 
 def test_collections_are_the_map_layers_with_their_crs(users):
     body = document(client_for(users["xingqing"]), "collections")
-    assert [c["id"] for c in body["collections"]] == LAYERS
+    assert [c["id"] for c in body["collections"]] == COLLECTIONS
     extent = list(Region.objects.get(code=XINGQING).boundary.extent)
     for described in body["collections"]:
         layer = described["id"]
-        assert described["title"].startswith(catalogue.LAYERS[layer].title_zh)
+        assert described["title"].startswith(catalogue.LAYERS[layer_of(layer)].title_zh)
         assert described["itemType"] == "feature"
         assert set(described["crs"]) == offered_uris()
         assert described["storageCrs"] == CRS84
@@ -337,7 +376,7 @@ def test_the_city_extent_covers_both_counties(users):
         assert west <= w and south <= s and east >= e and north >= n
 
 
-@pytest.mark.parametrize("layer", LAYERS)
+@pytest.mark.parametrize("layer", COLLECTIONS)
 def test_the_schema_types_the_export_columns(users, layer):
     described = document(client_for(users["city"]), f"collections/{layer}")
     [link] = [link for link in described["links"] if link["rel"] == "describedby"]
@@ -355,7 +394,7 @@ def test_the_schema_types_the_export_columns(users, layer):
     }
     properties = schema["properties"]["properties"]["properties"]
     assert {name: (p["type"], p.get("format")) for name, p in properties.items()} == {
-        c.name_zh: types[c.type] for c in COLUMNS[layer]
+        c.name_zh: types[c.type] for c in COLUMNS[layer_of(layer)]
     }
 
 
@@ -365,7 +404,7 @@ def test_the_api_definition_is_valid_openapi_and_states_the_limits(users):
     assert response["Content-Type"] == "application/vnd.oai.openapi+json;version=3.0"
     body = json.loads(response.content)
     validate_schema(body)
-    for layer in LAYERS:
+    for layer in COLLECTIONS:
         parameters = {
             p["name"]: p for p in body["paths"][f"/collections/{layer}/items"]["get"]["parameters"]
         }
@@ -374,24 +413,32 @@ def test_the_api_definition_is_valid_openapi_and_states_the_limits(users):
         assert set(parameters["crs"]["schema"]["enum"]) == offered_uris()
         from layers.filters import accepted_params
 
-        assert set(accepted_params(layer)) <= set(parameters)
+        assert set(accepted_params(layer_of(layer))) <= set(parameters)
+        for path in (f"/collections/{layer}/items", f"/collections/{layer}/items/{{featureId}}"):
+            headers = body["paths"][path]["get"]["responses"]["200"]["headers"]
+            assert headers["Content-Crs"]["schema"]["format"] == "uri"
+    schemes = body["components"]["securitySchemes"]
+    assert schemes["basicAuth"] == {**schemes["basicAuth"], "type": "http", "scheme": "basic"}
+    assert {"basicAuth": []} in body["security"]
 
 
 # --------------------------------------------------------------------------- features
 
 
-@pytest.mark.parametrize("layer", LAYERS)
+@pytest.mark.parametrize("layer", COLLECTIONS)
 def test_features_are_what_the_export_writes(users, registry, tmp_path, layer):
     """One source of truth: the same rows, the same Chinese field names and values, the same
-    geometry as the export's GeoJSON file."""
+    geometry as the export's GeoJSON file (which holds points and lines in one collection)."""
     user = users["xingqing"]
     destination = tmp_path / f"{layer}.geojson"
-    export_layer(user, layer, None, None, "geojson", "wgs84", destination)
-    exported = json.loads(destination.read_text(encoding="utf-8"))["features"]
+    export_layer(user, layer_of(layer), None, None, "geojson", "wgs84", destination)
+    kind = "MultiLineString" if layer in LINES else "Point"
+    exported = [f for f in json.loads(destination.read_text(encoding="utf-8"))["features"]
+                if f["geometry"]["type"] == kind]  # fmt: skip
     served = all_items(client_for(user), layer)
     assert ids(served) == visible(layer, XINGQING) == [f["properties"]["编号"] for f in exported]
     for feature, written in zip(served, exported, strict=True):
-        assert list(feature["properties"]) == [c.name_zh for c in COLUMNS[layer]]
+        assert list(feature["properties"]) == [c.name_zh for c in COLUMNS[layer_of(layer)]]
         assert feature["properties"] == written["properties"]
         assert feature["geometry"]["type"] == written["geometry"]["type"]
         flat = re.findall(r"-?\d+\.?\d*", json.dumps(feature["geometry"]["coordinates"]))
@@ -413,7 +460,7 @@ def test_the_known_device_carries_every_value(users, registry):
 
 def test_pipelines_are_their_routes(users, registry):
     pipeline = registry["pipeline"]
-    found = {f["id"]: f for f in items(client_for(users["xingqing"]), "overdue")["features"]}
+    found = {f["id"]: f for f in items(client_for(users["xingqing"]), "overdue_lines")["features"]}
     geometry = found[pipeline.pk]["geometry"]
     assert geometry["type"] == "MultiLineString"
     [line] = geometry["coordinates"]
@@ -425,7 +472,7 @@ def test_pipelines_are_their_routes(users, registry):
 # --------------------------------------------------------------------------- paging
 
 
-@pytest.mark.parametrize("layer", LAYERS)
+@pytest.mark.parametrize("layer", LAYERS)  # the point collections: the city has 2 pipelines
 def test_next_links_page_through_every_feature(users, registry, layer):
     client = client_for(users["city"])
     expected = visible(layer, YINCHUAN[:4])
@@ -466,10 +513,34 @@ def test_the_default_page_is_100_and_the_maximum_is_accepted(users, spread):
     assert items(client, "units", limit=10_000)["numberReturned"] == Unit.objects.count()
 
 
-@pytest.mark.parametrize("limit", ["10001", "100000", "0", "-1", "1.5", "abc", "１０", "²"])
-def test_a_limit_outside_1_to_10000_is_a_400_not_a_cut(users, limit):
-    found = errors(client_for(users["city"]), "collections/units/items", limit=limit)
+@pytest.mark.parametrize("limit", ["0", "000", "-1", "1.5", "abc", "１０", "²", ""])
+def test_a_limit_that_is_not_a_positive_whole_number_is_a_400(users, limit):
+    client = client_for(users["city"])
+    if not limit:  # empty means not given, like the map's filters
+        assert items(client, "units", limit=limit)["numberReturned"] <= 100
+        return
+    found = errors(client, "collections/units/items", limit=limit)
     assert set(found) == {"limit"} and "10000" in found["limit"]
+
+
+@pytest.mark.parametrize(
+    "given, used",
+    [("1", 1), ("0007", 7), ("10000", 10_000), ("10001", 10_000), ("20000", 10_000),
+     ("9" * 1000, 10_000), ("0" * 500 + "12", 12)],
+)  # fmt: skip
+def test_a_limit_above_the_maximum_is_the_maximum_as_the_standard_says(given, used):
+    """OGC API - Features Part 1, `limit`: more than the maximum is no error (GDAL asks for its
+    PAGE_SIZE, 20,000 if told so, and had nothing from a 400)."""
+    assert ogcapi.parse_limit(given) == used
+
+
+def test_a_page_asked_beyond_the_maximum_pages_on_at_the_maximum(users, registry):
+    client = client_for(users["city"])
+    expected = visible("units", "6401")
+    body = items(client, "units", limit=20_000, offset=1)
+    assert ids(body["features"]) == expected[1:]
+    [prev] = [link["href"] for link in body["links"] if link["rel"] == "prev"]
+    assert QueryDict(urlsplit(prev).query)["limit"] == "10000"
 
 
 def test_an_items_page_is_one_statement_whatever_its_size(users, registry, make_unit):
@@ -512,13 +583,24 @@ def test_bbox_keeps_what_intersects_it_edges_included(users, registry):
     assert registry["known"].pk not in ids(items(client, "equipment", bbox=beside)["features"])
 
 
+def test_a_box_with_heights_is_its_horizontal_box(users, registry):
+    known = registry["known"].location
+    client = client_for(users["xingqing"])
+    flat = items(client, "equipment", bbox=box(known.x - 1e-4, known.y - 1e-4, known.x + 1e-4,
+                                               known.y + 1e-4))  # fmt: skip
+    tall = items(client, "equipment", bbox=",".join(
+        repr(v) for v in (known.x - 1e-4, known.y - 1e-4, -50.0, known.x + 1e-4, known.y + 1e-4,
+                          3000.0)))  # fmt: skip
+    assert ids(tall["features"]) == ids(flat["features"]) == [registry["known"].pk]
+
+
 def test_a_pipeline_crossing_the_box_is_in_though_its_midpoint_is_not(users, registry):
     """OGC's intersects, not the map's rule for lines (the box must hold the midpoint)."""
     pipeline = registry["pipeline"]
     west_end = pipeline.route[0][0]
     end_only = box(west_end[0] - 0.0005, west_end[1] - 0.0005, west_end[0] + 0.0005,
                    west_end[1] + 0.0005)  # fmt: skip
-    found = ids(items(client_for(users["xingqing"]), "equipment", bbox=end_only)["features"])
+    found = ids(items(client_for(users["xingqing"]), "equipment_lines", bbox=end_only)["features"])
     assert pipeline.pk in found
     response = client_for(users["xingqing"]).get(f"/api/geojson/overdue?bbox={end_only}")
     assert pipeline.pk not in {f["id"] for f in response.json()["features"]}
@@ -628,6 +710,17 @@ def test_a_missing_or_malformed_id_is_404(users, registry, pk):
     assert set(found) == {"featureId"}
 
 
+def test_a_pipeline_asked_in_the_points_collection_is_a_404_that_says_where(users, registry):
+    """The old id `equipment` held the pipelines too: its 404 names their collection, and says
+    the same for a missing feature (it reveals nothing)."""
+    client = client_for(users["xingqing"])
+    pipeline = registry["pipeline"].pk
+    moved = errors(client, f"collections/equipment/items/{pipeline}", status=404)
+    missing = errors(client, "collections/equipment/items/2147480000", status=404)
+    assert moved == missing and "equipment_lines" in moved["featureId"]
+    assert fetch(client, f"collections/equipment_lines/items/{pipeline}").status_code == 200
+
+
 def test_a_device_not_overdue_is_not_in_the_overdue_collection(users, registry):
     client = client_for(users["xingqing"])
     assert fetch(client, f"collections/overdue/items/{registry['known'].pk}").status_code == 404
@@ -677,7 +770,11 @@ def test_filters_and_bbox_combine(users, registry):
         ({"bbox": "107,39,106,38"}, "bbox"),
         ({"bbox": "0,0,200,10"}, "bbox"),
         ({"bbox": "nan,38,107,39"}, "bbox"),
-        ({"bbox": "106,38,107,39,1,2"}, "bbox"),
+        ({"bbox": "106,38,107,39,1,2"}, "bbox"),  # 6 numbers: min x, y, z, max x, y, z
+        ({"bbox": "106,38,5,107,39,1"}, "bbox"),  # the heights inverted
+        ({"bbox": "106,38,x,107,39,1"}, "bbox"),
+        ({"bbox": "106,38,0,107,39"}, "bbox"),
+        ({"bbox": "106,38,-10,107,39,100"}, None),
         ({"bbox": "38,106,39,107", "bbox-crs": f"{EPSG}4326"}, None),
         ({"bbox": "106,38,107,39", "bbox-crs": f"{EPSG}4326"}, "bbox"),
         ({"bbox": "1e300,1e300,2e300,2e300", "bbox-crs": f"{EPSG}4527"}, "bbox"),
@@ -742,7 +839,7 @@ def test_a_single_item_takes_only_crs_and_f(users, registry):
 # --------------------------------------------------------------------------- jurisdiction
 
 
-@pytest.mark.parametrize("layer", LAYERS)
+@pytest.mark.parametrize("layer", COLLECTIONS)
 def test_a_county_sees_only_its_county(users, registry, layer):
     for user, code in ((users["xingqing"], XINGQING), (users["xixia"], XIXIA)):
         client = token_client(user)
@@ -754,7 +851,7 @@ def test_a_county_sees_only_its_county(users, registry, layer):
     assert ids(all_items(client_for(users["city"]), layer)) == visible(layer, "6401")
 
 
-@pytest.mark.parametrize("layer", LAYERS)
+@pytest.mark.parametrize("layer", COLLECTIONS)
 def test_their_feature_is_as_missing_as_a_missing_one(users, registry, layer):
     client = token_client(users["xingqing"])
     theirs, mine = visible(layer, XIXIA)[0], visible(layer, XINGQING)[0]
@@ -825,7 +922,7 @@ def site(transactional_db, live_server) -> str:
 def test_gdal_lists_the_collections_and_pages_through_a_layer(site, users, registry):
     key = issue_api_token(users["xingqing"]).key
     listing = ogrinfo(site, key, "-so", "-al").stdout
-    assert feature_counts(listing) == {layer: len(visible(layer, XINGQING)) for layer in LAYERS}
+    assert feature_counts(listing) == {c: len(visible(c, XINGQING)) for c in COLLECTIONS}
     assert "所在区划: String" in listing
     assert "发生时间: DateTime" in listing
 
@@ -841,7 +938,7 @@ def test_gdal_lists_the_collections_and_pages_through_a_layer(site, users, regis
 def test_gdal_as_a_user_of_another_county_gets_only_theirs(site, users, registry):
     key = issue_api_token(users["xixia"]).key
     listing = ogrinfo(site, key, "-so", "-al").stdout
-    assert feature_counts(listing) == {layer: len(visible(layer, XIXIA)) for layer in LAYERS}
+    assert feature_counts(listing) == {c: len(visible(c, XIXIA)) for c in COLLECTIONS}
     paged = ogrinfo(site, key, "-al", "-oo", "PAGE_SIZE=2", "equipment").stdout
     assert fids(paged, "equipment") == visible("equipment", XIXIA)
     assert not set(fids(paged, "equipment")) & set(visible("equipment", XINGQING))
@@ -900,3 +997,46 @@ def test_a_newer_gdal_types_the_fields_from_the_schema(site, users, registry, tm
     assert read["fids"] == visible("overdue", XINGQING)
     assert read["types"]["制造日期"].startswith("datetime64")
     assert read["types"]["逾期天数"].startswith("int")
+
+
+def basic_ogr(tool: str, site: str, user, *arguments: str) -> subprocess.CompletedProcess:
+    """The system GDAL (3.6, as on the issue's desktops) signed in as QGIS 3.22 is: HTTP Basic with
+    the user name and the API token."""
+    key = issue_api_token(user).key
+    return run(
+        [f"/usr/bin/{tool}", "--config", "GDAL_HTTP_AUTH", "BASIC", "--config",
+         "GDAL_HTTP_USERPWD", f"{user.get_username()}:{key}", "--config", "CPL_DEBUG", "ON",
+         *arguments]
+    )  # fmt: skip
+
+
+def geometry_types(listing: str) -> dict[str, str]:
+    """Each layer's geometry type in an `ogrinfo -so` listing (metadata lines may come between)."""
+    found = re.findall(r"^Layer name: (\w+)\n(?:.*\n)*?Geometry: ([\w ]+)$", listing, re.M)
+    return dict(found)
+
+
+def test_gdal_makes_a_point_layer_and_a_line_layer(site, users, registry, tmp_path):
+    """ogr2ogr wrote the pipelines into a POINT layer when one collection held both."""
+    user = users["xingqing"]
+    listing = basic_ogr("ogrinfo", site, user, "-ro", "-so", "-al", f"OAPIF:{site}/ogcapi").stdout
+    geometry = geometry_types(listing)
+    assert geometry["equipment"] == geometry["overdue"] == "Point"
+    assert geometry["equipment_lines"] == geometry["overdue_lines"] == "Multi Line String"
+    copy = tmp_path / "copy.gpkg"
+    basic_ogr("ogr2ogr", site, user, "-f", "GPKG", str(copy), f"OAPIF:{site}/ogcapi",
+              "equipment", "equipment_lines")  # fmt: skip
+    written = run([OGRINFO, "-ro", "-so", "-al", str(copy)]).stdout
+    assert geometry_types(written) == {"equipment": "Point", "equipment_lines": "Multi Line String"}
+    assert feature_counts(written) == {
+        "equipment": len(visible("equipment", XINGQING)),
+        "equipment_lines": len(visible("equipment_lines", XINGQING)),
+    }
+
+
+def test_gdal_with_a_page_size_above_the_maximum_reads_every_feature(site, users, registry):
+    user = users["city"]
+    paged = basic_ogr("ogrinfo", site, user, "-ro", "-al", "-oo", "PAGE_SIZE=20000",
+                      f"OAPIF:{site}/ogcapi", "units")  # fmt: skip
+    assert fids(paged.stdout, "units") == visible("units", "6401")
+    assert re.search(r"Fetch\(\S+/collections/units/items\?limit=20000\S*\)", paged.stderr)
