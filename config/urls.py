@@ -5,6 +5,8 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from ogcapi import urls as ogcapi_urls
+
 admin.site.site_header = "SEGIS 特种设备安全监察地理信息系统"
 admin.site.site_title = "SEGIS"
 admin.site.index_title = "数据管理 / Administration"
@@ -13,7 +15,8 @@ urlpatterns = [
     path("", include("maps.urls")),
     path("", include("registry.urls")),
     path("export/", include("exports.urls")),
-    path("ogcapi", include("ogcapi.urls")),  # no slash: /ogcapi and /ogcapi/ both answer
+    path("ogcapi", include(ogcapi_urls.unslashed)),  # /ogcapi and /ogcapi/ both answer
+    path("ogcapi/", include("ogcapi.urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
