@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/", include("registry.api_urls")),
     path("response/", include("response.urls")),
     path("patrol/", include("patrol.urls")),
+    path("cylinders/", include("cylinders.urls")),
     path("analysis/", include("analysis.urls")),
     path("imports/", include("registry.importers.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

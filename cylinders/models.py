@@ -12,6 +12,8 @@ from geo.models import Region
 from geo.scoping import ScopedQuerySet
 from registry.models import Unit
 
+from .rules import Rule
+
 
 class CylinderKind(models.TextChoices):
     INDUSTRIAL = "industrial", _("工业气瓶 / industrial")
@@ -182,7 +184,7 @@ class Violation(models.Model):
                                 verbose_name=_("充装单位 / station"))  # fmt: skip
     cylinder = models.ForeignKey(Cylinder, on_delete=models.PROTECT, null=True, related_name="+")
     tag = models.CharField(_("电子标签 / tag"), max_length=64)
-    rule = models.CharField(_("违反规则 / rule"), max_length=24)
+    rule = models.CharField(_("违反规则 / rule"), max_length=24, choices=Rule.choices)
     region = models.ForeignKey(Region, on_delete=models.PROTECT)
     found_at = models.DateTimeField(_("发现时间 / found"), auto_now_add=True)
     found_by = models.CharField(max_length=8)  # "ingest" or "recheck"
