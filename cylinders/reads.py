@@ -142,3 +142,44 @@ def last_seen(user: Any, station: Unit) -> list[Seen]:
         )
         for tag, sid, region, at in rows
     ]
+
+
+FIGURES_DAYS = 30  # the fillings a station's map figure counts: the last month's
+
+
+def with_station_figures(stations, today: dt.date):
+    """Filling stations (a scoped Unit queryset) with their figures for the map layer: cylinders
+    owned, of them overdue, fillings in the last FIGURES_DAYS days, violations on record."""
+    from django.db.models import Func, IntegerField, OuterRef, Subquery
+
+    from registry.models import UnitRole
+
+    def counted(rows) -> Subquery:
+        # count(*) as a plain function, not an aggregate: no GROUP BY, one row per station.
+        total = rows.order_by().annotate(n=Func(template="count(*)", output_field=IntegerField()))
+        total = total.values("n")
+        return Subquery(total[:1], output_field=IntegerField())
+
+    owned = Cylinder.objects.filter(owner=OuterRef("pk"))
+    since = day_bounds(today - dt.timedelta(days=FIGURES_DAYS))[0]
+    return stations.with_role(UnitRole.FILLING).annotate(
+        owned_cylinders=counted(owned),
+        overdue=counted(owned.overdue(today)),
+        fillings=counted(
+            FillingRecord.objects.filter(station=OuterRef("pk"), filled_at__gte=since)
+        ),
+        violations=counted(Violation.objects.filter(station=OuterRef("pk"))),
+    )
+
+
+def cylinder_figures(scope: Scope, today: dt.date) -> dict[str, tuple[int, int]]:
+    """(cylinders in service, of them overdue) per county code inside the scope, counted in the
+    database: the choropleth's overdue-cylinder share."""
+    rows = (
+        Cylinder.objects.visible_to(scope)
+        .exclude(status__in=["scrapped", "lost"])
+        .order_by()
+        .values("region_id")
+        .annotate(n=Count("pk"), overdue=Count("pk", filter=Q(next_inspection_due__lt=today)))
+    )
+    return {r["region_id"]: (r["n"], r["overdue"]) for r in rows}

@@ -5,143 +5,359 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('geo', '0001_initial'),
-        ('registry', '0010_row_security'),
+        ("geo", "0001_initial"),
+        ("registry", "0010_row_security"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FillingRecord',
+            name="FillingRecord",
             fields=[
-                ('id', models.BigIntegerField(primary_key=True, serialize=False)),
-                ('tag', models.CharField(max_length=64, verbose_name='电子标签 / tag')),
-                ('filled_at', models.DateTimeField(verbose_name='充装时间 / filled at')),
-                ('medium', models.CharField(max_length=32, verbose_name='充装介质 / medium')),
-                ('quantity_kg', models.DecimalField(decimal_places=2, max_digits=8, verbose_name='充装量 (kg) / quantity (kg)')),
-                ('check_passed', models.BooleanField(verbose_name='充装前检查合格 / pre-fill check passed')),
-                ('operator_certificate', models.CharField(max_length=32, verbose_name='作业人员证号 / operator certificate')),
-                ('violations', models.JSONField(default=list)),
-                ('received_at', models.DateTimeField()),
+                ("id", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("tag", models.CharField(max_length=64, verbose_name="电子标签 / tag")),
+                ("filled_at", models.DateTimeField(verbose_name="充装时间 / filled at")),
+                ("medium", models.CharField(max_length=32, verbose_name="充装介质 / medium")),
+                (
+                    "quantity_kg",
+                    models.DecimalField(
+                        decimal_places=2, max_digits=8, verbose_name="充装量 (kg) / quantity (kg)"
+                    ),
+                ),
+                (
+                    "check_passed",
+                    models.BooleanField(verbose_name="充装前检查合格 / pre-fill check passed"),
+                ),
+                (
+                    "operator_certificate",
+                    models.CharField(
+                        max_length=32, verbose_name="作业人员证号 / operator certificate"
+                    ),
+                ),
+                ("violations", models.JSONField(default=list)),
+                ("received_at", models.DateTimeField()),
             ],
             options={
-                'verbose_name': '充装记录 / filling record',
-                'db_table': 'cylinders_filling',
-                'ordering': ['filled_at', 'id'],
-                'managed': False,
+                "verbose_name": "充装记录 / filling record",
+                "db_table": "cylinders_filling",
+                "ordering": ["filled_at", "id"],
+                "managed": False,
             },
         ),
         migrations.CreateModel(
-            name='Cylinder',
+            name="Cylinder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tag', models.CharField(max_length=64, unique=True, verbose_name='电子标签 / identity tag')),
-                ('maker_name', models.CharField(max_length=128, verbose_name='制造单位 / maker')),
-                ('maker_code', models.CharField(blank=True, max_length=16, verbose_name='制造单位代码 / maker code')),
-                ('serial_number', models.CharField(max_length=32, verbose_name='出厂编号 / serial number')),
-                ('made_on', models.DateField(verbose_name='制造日期 / manufactured')),
-                ('kind', models.CharField(choices=[('industrial', '工业气瓶 / industrial'), ('lpg', '液化石油气钢瓶 / LPG'), ('cng', '车用压缩天然气瓶 / CNG'), ('medical', '医用气瓶 / medical'), ('acetylene', '溶解乙炔气瓶 / acetylene'), ('other', '其他 / other')], max_length=16, verbose_name='气瓶类别 / type')),
-                ('volume_l', models.DecimalField(decimal_places=1, max_digits=7, verbose_name='公称容积 (L) / volume (L)')),
-                ('working_pressure_mpa', models.DecimalField(decimal_places=2, max_digits=6, verbose_name='公称工作压力 (MPa) / working pressure (MPa)')),
-                ('design_life_years', models.PositiveSmallIntegerField(verbose_name='设计使用年限 / design life (years)')),
-                ('scrap_on', models.DateField(verbose_name='报废日期 / scrap date')),
-                ('last_inspected_on', models.DateField(blank=True, null=True, verbose_name='上次检验日期 / last inspected')),
-                ('next_inspection_due', models.DateField(verbose_name='下次检验日期 / next inspection due')),
-                ('status', models.CharField(choices=[('in_service', '在用 / in service'), ('overdue', '超期未检 / overdue'), ('scrapped', '报废 / scrapped'), ('lost', '丢失 / lost')], default='in_service', max_length=16, verbose_name='状态 / status')),
-                ('registered_at', models.DateTimeField(auto_now_add=True, verbose_name='登记时间 / registered')),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cylinders', to='registry.unit', verbose_name='产权（充装）单位 / owning filling station')),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='geo.region', verbose_name='区划 / region')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "tag",
+                    models.CharField(
+                        max_length=64, unique=True, verbose_name="电子标签 / identity tag"
+                    ),
+                ),
+                ("maker_name", models.CharField(max_length=128, verbose_name="制造单位 / maker")),
+                (
+                    "maker_code",
+                    models.CharField(
+                        blank=True, max_length=16, verbose_name="制造单位代码 / maker code"
+                    ),
+                ),
+                (
+                    "serial_number",
+                    models.CharField(max_length=32, verbose_name="出厂编号 / serial number"),
+                ),
+                ("made_on", models.DateField(verbose_name="制造日期 / manufactured")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("industrial", "工业气瓶 / industrial"),
+                            ("lpg", "液化石油气钢瓶 / LPG"),
+                            ("cng", "车用压缩天然气瓶 / CNG"),
+                            ("medical", "医用气瓶 / medical"),
+                            ("acetylene", "溶解乙炔气瓶 / acetylene"),
+                            ("other", "其他 / other"),
+                        ],
+                        max_length=16,
+                        verbose_name="气瓶类别 / type",
+                    ),
+                ),
+                (
+                    "volume_l",
+                    models.DecimalField(
+                        decimal_places=1, max_digits=7, verbose_name="公称容积 (L) / volume (L)"
+                    ),
+                ),
+                (
+                    "working_pressure_mpa",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=6,
+                        verbose_name="公称工作压力 (MPa) / working pressure (MPa)",
+                    ),
+                ),
+                (
+                    "design_life_years",
+                    models.PositiveSmallIntegerField(
+                        verbose_name="设计使用年限 / design life (years)"
+                    ),
+                ),
+                ("scrap_on", models.DateField(verbose_name="报废日期 / scrap date")),
+                (
+                    "last_inspected_on",
+                    models.DateField(
+                        blank=True, null=True, verbose_name="上次检验日期 / last inspected"
+                    ),
+                ),
+                (
+                    "next_inspection_due",
+                    models.DateField(verbose_name="下次检验日期 / next inspection due"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("in_service", "在用 / in service"),
+                            ("overdue", "超期未检 / overdue"),
+                            ("scrapped", "报废 / scrapped"),
+                            ("lost", "丢失 / lost"),
+                        ],
+                        default="in_service",
+                        max_length=16,
+                        verbose_name="状态 / status",
+                    ),
+                ),
+                (
+                    "registered_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="登记时间 / registered"),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="cylinders",
+                        to="registry.unit",
+                        verbose_name="产权（充装）单位 / owning filling station",
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="geo.region",
+                        verbose_name="区划 / region",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '气瓶 / gas cylinder',
-                'verbose_name_plural': '气瓶 / gas cylinders',
+                "verbose_name": "气瓶 / gas cylinder",
+                "verbose_name_plural": "气瓶 / gas cylinders",
             },
         ),
         migrations.CreateModel(
-            name='CylinderInspection',
+            name="CylinderInspection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('inspected_on', models.DateField(verbose_name='检验日期 / inspected on')),
-                ('passed', models.BooleanField(verbose_name='合格 / passed')),
-                ('body_name', models.CharField(max_length=128, verbose_name='检验机构 / inspection body')),
-                ('next_due', models.DateField(blank=True, null=True, verbose_name='下次检验日期 / next due')),
-                ('cylinder', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='inspections', to='cylinders.cylinder')),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='geo.region')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("inspected_on", models.DateField(verbose_name="检验日期 / inspected on")),
+                ("passed", models.BooleanField(verbose_name="合格 / passed")),
+                (
+                    "body_name",
+                    models.CharField(max_length=128, verbose_name="检验机构 / inspection body"),
+                ),
+                (
+                    "next_due",
+                    models.DateField(blank=True, null=True, verbose_name="下次检验日期 / next due"),
+                ),
+                (
+                    "cylinder",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="inspections",
+                        to="cylinders.cylinder",
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to="geo.region"),
+                ),
             ],
             options={
-                'verbose_name': '气瓶检验 / cylinder inspection',
-                'ordering': ['inspected_on', 'pk'],
+                "verbose_name": "气瓶检验 / cylinder inspection",
+                "ordering": ["inspected_on", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='FillingLicence',
+            name="FillingLicence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=64, unique=True, verbose_name='许可证编号 / licence number')),
-                ('valid_until', models.DateField(verbose_name='有效期至 / valid until')),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='geo.region', verbose_name='区划 / region')),
-                ('station', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='filling_licence', to='registry.unit', verbose_name='充装单位 / filling station')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "number",
+                    models.CharField(
+                        max_length=64, unique=True, verbose_name="许可证编号 / licence number"
+                    ),
+                ),
+                ("valid_until", models.DateField(verbose_name="有效期至 / valid until")),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="geo.region",
+                        verbose_name="区划 / region",
+                    ),
+                ),
+                (
+                    "station",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="filling_licence",
+                        to="registry.unit",
+                        verbose_name="充装单位 / filling station",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '充装许可证 / filling licence',
-                'verbose_name_plural': '充装许可证 / filling licences',
+                "verbose_name": "充装许可证 / filling licence",
+                "verbose_name_plural": "充装许可证 / filling licences",
             },
         ),
         migrations.CreateModel(
-            name='StationToken',
+            name="StationToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('digest', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField()),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('station', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='registry.unit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("digest", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField()),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "station",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="registry.unit",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Violation',
+            name="Violation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('filling_id', models.BigIntegerField()),
-                ('filled_at', models.DateTimeField(verbose_name='充装时间 / filled at')),
-                ('tag', models.CharField(max_length=64, verbose_name='电子标签 / tag')),
-                ('rule', models.CharField(choices=[('unregistered', '未登记气瓶 / unregistered cylinder'), ('overdue', '超期未检 / overdue for periodic inspection'), ('past_scrap', '超过设计使用年限或已报废 / past its scrap date or scrapped'), ('lost', '已登记丢失 / reported lost'), ('other_station', '非本单位产权气瓶 / owned by another station'), ('licence_expired', '充装许可证过期或缺失 / station licence expired or missing'), ('check_failed', '充装前检查不合格仍充装 / filled after a failed pre-fill check')], max_length=24, verbose_name='违反规则 / rule')),
-                ('found_at', models.DateTimeField(auto_now_add=True, verbose_name='发现时间 / found')),
-                ('found_by', models.CharField(max_length=8)),
-                ('cylinder', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='cylinders.cylinder')),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='geo.region')),
-                ('station', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.unit', verbose_name='充装单位 / station')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("filling_id", models.BigIntegerField()),
+                ("filled_at", models.DateTimeField(verbose_name="充装时间 / filled at")),
+                ("tag", models.CharField(max_length=64, verbose_name="电子标签 / tag")),
+                (
+                    "rule",
+                    models.CharField(
+                        choices=[
+                            ("unregistered", "未登记气瓶 / unregistered cylinder"),
+                            ("overdue", "超期未检 / overdue for periodic inspection"),
+                            (
+                                "past_scrap",
+                                "超过设计使用年限或已报废 / past its scrap date or scrapped",
+                            ),
+                            ("lost", "已登记丢失 / reported lost"),
+                            ("other_station", "非本单位产权气瓶 / owned by another station"),
+                            (
+                                "licence_expired",
+                                "充装许可证过期或缺失 / station licence expired or missing",
+                            ),
+                            (
+                                "check_failed",
+                                "充装前检查不合格仍充装 / filled after a failed pre-fill check",
+                            ),
+                        ],
+                        max_length=24,
+                        verbose_name="违反规则 / rule",
+                    ),
+                ),
+                (
+                    "found_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="发现时间 / found"),
+                ),
+                ("found_by", models.CharField(max_length=8)),
+                (
+                    "cylinder",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="cylinders.cylinder",
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to="geo.region"),
+                ),
+                (
+                    "station",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="registry.unit",
+                        verbose_name="充装单位 / station",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '充装违规 / filling violation',
-                'ordering': ['-filled_at', 'pk'],
+                "verbose_name": "充装违规 / filling violation",
+                "ordering": ["-filled_at", "pk"],
             },
         ),
         migrations.AddIndex(
-            model_name='cylinder',
-            index=models.Index(fields=['owner', 'next_inspection_due'], name='cylinder_owner_due'),
+            model_name="cylinder",
+            index=models.Index(fields=["owner", "next_inspection_due"], name="cylinder_owner_due"),
         ),
         migrations.AddIndex(
-            model_name='cylinder',
-            index=models.Index(fields=['region', 'next_inspection_due'], name='cylinder_region_due'),
+            model_name="cylinder",
+            index=models.Index(
+                fields=["region", "next_inspection_due"], name="cylinder_region_due"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cylinder',
-            constraint=models.CheckConstraint(condition=models.Q(('scrap_on__gt', models.F('made_on'))), name='cylinder_scrap_after_made'),
+            model_name="cylinder",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("scrap_on__gt", models.F("made_on"))),
+                name="cylinder_scrap_after_made",
+            ),
         ),
         migrations.AddIndex(
-            model_name='violation',
-            index=models.Index(fields=['region', '-filled_at'], name='violation_region_time'),
+            model_name="violation",
+            index=models.Index(fields=["region", "-filled_at"], name="violation_region_time"),
         ),
         migrations.AddIndex(
-            model_name='violation',
-            index=models.Index(fields=['station', '-filled_at'], name='violation_station_time'),
+            model_name="violation",
+            index=models.Index(fields=["station", "-filled_at"], name="violation_station_time"),
         ),
         migrations.AddConstraint(
-            model_name='violation',
-            constraint=models.UniqueConstraint(fields=('filling_id', 'rule'), name='violation_once_per_rule'),
+            model_name="violation",
+            constraint=models.UniqueConstraint(
+                fields=("filling_id", "rule"), name="violation_once_per_rule"
+            ),
         ),
     ]
