@@ -112,6 +112,14 @@ class Cylinder(models.Model):
     def __str__(self) -> str:
         return self.tag
 
+    def standing(self, on: dt.date) -> str:
+        """The status as of that day: the stored one, or overdue once the due date has passed
+        (the stored status catches up at the nightly re-check)."""
+        if self.status in (CylinderStatus.SCRAPPED, CylinderStatus.LOST):
+            return self.status
+        due = self.next_inspection_due < on
+        return CylinderStatus.OVERDUE if due else CylinderStatus.IN_SERVICE
+
 
 class CylinderInspection(models.Model):
     """A periodic inspection of a cylinder (定期检验): it moves the next due date."""
@@ -166,7 +174,8 @@ class FillingRecord(models.Model):
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        managed = False
+        # Managed, so that test flushes empty it too; its table is migration 0002's SQL (the
+        # state is declared there apart from the database operations).
         db_table = "cylinders_filling"
         verbose_name = _("充装记录 / filling record")
         ordering = ["filled_at", "id"]

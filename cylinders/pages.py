@@ -132,8 +132,9 @@ def public_status(request):
     fillable = cylinder is not None and (
         cylinder.status == CylinderStatus.IN_SERVICE or cylinder.status == CylinderStatus.OVERDUE
     ) and cylinder.next_inspection_due >= today and cylinder.scrap_on > today  # fmt: skip
+    standing = CylinderStatus(cylinder.standing(today)).label if cylinder else ""
     return render(request, "cylinders/public.html", {
-        "tag": tag, "cylinder": cylinder, "fillable": fillable,
+        "tag": tag, "cylinder": cylinder, "fillable": fillable, "standing": standing,
     })  # fmt: skip
 
 

@@ -3,7 +3,8 @@ partition so no row is ever refused for want of its month, a function that creat
 (`manage.py ensure_filling_partitions`), and a trigger that keeps the table append-only for every
 role, the owner included (the app role also loses UPDATE/DELETE/TRUNCATE: common.db.APPEND_ONLY)."""
 
-from django.db import migrations
+import django.db.models.deletion
+from django.db import migrations, models
 
 FORWARD = r"""
 CREATE TABLE cylinders_filling (
@@ -74,4 +75,78 @@ DROP FUNCTION cylinders_filling_append_only();
 class Migration(migrations.Migration):
     dependencies = [("cylinders", "0001_initial")]
 
-    operations = [migrations.RunSQL(FORWARD, BACKWARD)]
+    operations = [
+        # Django knows the model (and flushes its table in tests); the table is the SQL's.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.CreateModel(
+                    name="FillingRecord",
+                    fields=[
+                        ("id", models.BigIntegerField(primary_key=True, serialize=False)),
+                        ("tag", models.CharField(max_length=64, verbose_name="电子标签 / tag")),
+                        ("filled_at", models.DateTimeField(verbose_name="充装时间 / filled at")),
+                        (
+                            "medium",
+                            models.CharField(max_length=32, verbose_name="充装介质 / medium"),
+                        ),
+                        (
+                            "quantity_kg",
+                            models.DecimalField(
+                                decimal_places=2,
+                                max_digits=8,
+                                verbose_name="充装量 (kg) / quantity (kg)",
+                            ),
+                        ),
+                        (
+                            "check_passed",
+                            models.BooleanField(
+                                verbose_name="充装前检查合格 / pre-fill check passed"
+                            ),
+                        ),
+                        (
+                            "operator_certificate",
+                            models.CharField(
+                                max_length=32, verbose_name="作业人员证号 / operator certificate"
+                            ),
+                        ),
+                        ("violations", models.JSONField(default=list)),
+                        ("received_at", models.DateTimeField()),
+                        (
+                            "cylinder",
+                            models.ForeignKey(
+                                db_constraint=False,
+                                null=True,
+                                on_delete=django.db.models.deletion.DO_NOTHING,
+                                related_name="fillings",
+                                to="cylinders.cylinder",
+                            ),
+                        ),
+                        (
+                            "region",
+                            models.ForeignKey(
+                                db_constraint=False,
+                                on_delete=django.db.models.deletion.DO_NOTHING,
+                                related_name="+",
+                                to="geo.region",
+                            ),
+                        ),
+                        (
+                            "station",
+                            models.ForeignKey(
+                                db_constraint=False,
+                                on_delete=django.db.models.deletion.DO_NOTHING,
+                                related_name="+",
+                                to="registry.unit",
+                            ),
+                        ),
+                    ],
+                    options={
+                        "verbose_name": "充装记录 / filling record",
+                        "db_table": "cylinders_filling",
+                        "ordering": ["filled_at", "id"],
+                    },
+                ),
+            ],
+            database_operations=[migrations.RunSQL(FORWARD, BACKWARD)],
+        )
+    ]

@@ -22,7 +22,7 @@ from tests.browser.conftest import ARTIFACTS, BROWSER, log_in
 
 pytestmark = BROWSER
 
-LAYERS = ["equipment", "overdue", "units", "accidents", "resources"]
+LAYERS = ["equipment", "overdue", "units", "accidents", "resources", "stations"]
 OSM_TILES = "https://tile.openstreetmap.org/"
 MAP_IDLE = """() => {
     const map = window.segisMap;
