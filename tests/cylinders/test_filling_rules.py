@@ -205,3 +205,26 @@ def test_a_station_of_another_county_refuses_a_county_user(make_station, users):
     with pytest.raises(DomainError):
         services.record_fillings(theirs, [filling("A", at(DAY))], acting_user=users["xingqing"])
     assert not FillingRecord.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["A\tB", "A\nB", "A\\B", "A\x00B"])
+def test_text_fields_refuse_control_characters_and_backslashes(station, value):
+    with pytest.raises(services.CylinderError) as refused:
+        ingest(station, filling(value, at(DAY)))
+    assert refused.value.as_dict()["fillings[0].tag"][0]["rule"] == "tag.characters"
+
+
+def test_chinese_and_spaces_inside_text_fields_go_through(station):
+    ingest(station, filling("标签 01", at(DAY), medium="液化 石油气", operator_certificate="证 1"))
+    record = FillingRecord.objects.get()
+    assert (record.tag, record.medium, record.operator_certificate) == (
+        "标签 01",
+        "液化 石油气",
+        "证 1",
+    )
+
+
+def test_repeats_inside_one_batch_are_recorded_once(station):
+    report = ingest(station, filling("A", at(DAY)), filling("A", at(DAY)))
+    assert [r["status"] for r in report.rows] == ["recorded", "duplicate"]
+    assert FillingRecord.objects.count() == 1
