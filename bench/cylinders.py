@@ -48,7 +48,7 @@ SELECT 'B' || lpad(i::text, 10, '0'), '宁夏华瑞气瓶有限公司', 'TS2264'
        -- about 2 in 100 a little overdue, the others due within four years
        %(today)s::date + ((i * 7919) %% 1460) - 29, s.id, s.region_id,
        CASE WHEN i %% 997 = 0 THEN 'lost' ELSE 'in_service' END, now()
-FROM generate_series(1, %(n)s) AS i
+FROM generate_series(1::bigint, %(n)s) AS i
 CROSS JOIN LATERAL (SELECT %(today)s::date - 60 - ((i * 104729) %% 2800) AS made) m
 JOIN bench_stations s ON s.rn = i %% %(stations)s
 """

@@ -119,6 +119,7 @@ class StationPage(Page):
             "violations": reads.violations_for(user, station=station.pk)[:50],
             "seen": reads.last_seen(user, station),
             "short_list": reads.SHORT_LIST,
+            "seen_list": reads.SEEN_LIST,
         }
 
 

@@ -99,15 +99,19 @@ def violations_for(user: Any, *, rule: str | None = None, station: int | None = 
     return rows.order_by("-filled_at", "pk")
 
 
+SEEN_LIST = 50
+# The cylinders of the station's latest violations, each with its own latest filling anywhere.
 LAST_SEEN = """
-SELECT DISTINCT ON (v.tag) v.tag, f.station_id, f.region_id, f.filled_at
-FROM (SELECT DISTINCT tag FROM cylinders_violation WHERE station_id = %s) v
+SELECT v.tag, f.station_id, f.region_id, f.filled_at
+FROM (
+    SELECT tag, max(filled_at) AS breached FROM cylinders_violation WHERE station_id = %s
+    GROUP BY tag ORDER BY breached DESC LIMIT %s
+) v
 JOIN LATERAL (
     SELECT station_id, region_id, filled_at FROM cylinders_filling
     WHERE tag = v.tag ORDER BY filled_at DESC LIMIT 1
 ) f ON true
-ORDER BY v.tag
-LIMIT %s
+ORDER BY v.breached DESC
 """
 
 
@@ -121,10 +125,10 @@ class Seen:
 
 
 def last_seen(user: Any, station: Unit) -> list[Seen]:
-    """Where the cylinders this station filled in breach of the rules were filled last: the
+    """Where the cylinders of the station's latest SEEN_LIST violations were filled last: the
     station if the user sees it, else only its county (a public fact)."""
     with connection.cursor() as cursor:
-        cursor.execute(LAST_SEEN, [station.pk, SHORT_LIST])
+        cursor.execute(LAST_SEEN, [station.pk, SEEN_LIST])
         rows = cursor.fetchall()
     scope = Scope.of(user)
     stations = Unit.objects.visible_to(user).in_bulk({r[1] for r in rows})
