@@ -46,10 +46,10 @@ INSERT INTO cylinders_cylinder (tag, maker_name, maker_code, serial_number, made
 SELECT 'B' || lpad(i::text, 10, '0'), '宁夏华瑞气瓶有限公司', 'TS2264', 'S' || i, made, 'lpg',
        35.5, 2.10, 8, made + interval '8 years', NULL,
        -- about 2 in 100 a little overdue, the others due within four years
-       %(today)s::date + ((i * 7919) %% 1460) - 29, s.id, s.region_id,
+       %(today)s::date + ((i * 7919) %% 1460)::int - 29, s.id, s.region_id,
        CASE WHEN i %% 997 = 0 THEN 'lost' ELSE 'in_service' END, now()
 FROM generate_series(1::bigint, %(n)s) AS i
-CROSS JOIN LATERAL (SELECT %(today)s::date - 60 - ((i * 104729) %% 2800) AS made) m
+CROSS JOIN LATERAL (SELECT %(today)s::date - 60 - ((i * 104729) %% 2800)::int AS made) m
 JOIN bench_stations s ON s.rn = i %% %(stations)s
 """
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -330,7 +330,9 @@ FROM (
     -- Repeats inside the batch once, and none the station has recorded already.
     SELECT DISTINCT ON (b.tag, b.filled_at) b.*, %(station)s::integer AS station_id
     FROM filling_batch b
+    -- The batch's time span lets the planner leave out the other months' partitions.
     WHERE NOT EXISTS (SELECT FROM cylinders_filling x WHERE x.station_id = %(station)s
+                      AND x.filled_at BETWEEN %(first)s AND %(last)s
                       AND x.tag = b.tag AND x.filled_at = b.filled_at)
     ORDER BY b.tag, b.filled_at
 ) f {rules.joins("f")}
@@ -347,7 +349,7 @@ FROM filling_checked k CROSS JOIN LATERAL jsonb_array_elements_text(k.violations
 """
 
 
-def store_fillings(station: Unit, rows: Iterable[FillingRow]) -> dict[tuple, list[str]]:
+def store_fillings(station: Unit, rows: Sequence[FillingRow]) -> dict[tuple, list[str]]:
     """Store a batch with the rules applied; a repeat of station + tag + time adds nothing.
     Returns the recorded (tag, filled_at) with the rules each broke. Call inside a transaction.
     Two identical batches racing each other: one stores, the other is refused (resend it)."""
@@ -365,7 +367,9 @@ def store_fillings(station: Unit, rows: Iterable[FillingRow]) -> dict[tuple, lis
         )
         with cursor.copy("COPY filling_batch FROM STDIN") as copy:
             copy.write(text.encode())
-        cursor.execute(CHECK_BATCH, {"station": station.pk, "region": station.region_id})
+        times = [r.filled_at for r in rows]
+        cursor.execute(CHECK_BATCH, {"station": station.pk, "region": station.region_id,
+                                     "first": min(times), "last": max(times)})  # fmt: skip
         checked = bytearray()
         with cursor.copy(f"COPY (SELECT {FILLING_COLUMNS} FROM filling_checked) TO STDOUT") as out:
             for data in out:
