@@ -1048,7 +1048,7 @@ def test_the_detector_finds_what_the_viewer_may_see(url, needle, viewer, side, w
     assert not found(chain, {"full national ID": records.needles["national ID"]})
 
 
-@pytest.mark.parametrize("layer", ["units", "accidents", "resources", "overdue", "stations"])
+@pytest.mark.parametrize("layer", ["units", "accidents", "resources", "overdue"])
 def test_the_city_finds_their_rows_in_the_geojson(layer, world: World):
     """Positive control for the GeoJSON cases: the walk's bbox does cover their rows."""
     url = f"/{GEOJSON_ROUTE}{layer}?" + urlencode({"bbox": _both_counties(world)})

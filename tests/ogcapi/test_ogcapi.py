@@ -46,6 +46,7 @@ MODELS = {
     "units": Unit,
     "accidents": Accident,
     "resources": EmergencyResource,
+    "stations": Unit,  # the filling stations (issue 21)
 }
 TODAY = dt.date.today()
 ROOT = "/ogcapi/"
@@ -130,6 +131,8 @@ def visible(layer: str, code_prefix: str) -> list[int]:
     rows = MODELS[layer].objects.filter(region__code__startswith=code_prefix)
     if layer == "overdue":
         rows = rows.filter(status="in_use").exclude(next_inspection_due__gte=TODAY)
+    if layer == "stations":
+        rows = rows.filter(roles__contains=["filling"])
     if layer in ("equipment", "overdue"):
         rows = rows.exclude(location__isnull=True, route__isnull=True)
     else:
