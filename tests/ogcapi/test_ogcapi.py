@@ -94,6 +94,10 @@ def registry(make_unit, make_equipment):
     mine.append(pipeline)
     theirs = [make_equipment(XIXIA, v, location=near(XIXIA, k)) for k, v in
               enumerate(["3110", "3110", "4110"])]  # fmt: skip
+    # Gas-cylinder filling stations (issue 21): three of mine, one of theirs.
+    for code, n in ((XINGQING, 3), (XIXIA, 1)):
+        for k in range(n):
+            make_unit(code, roles=(UnitRole.FILLING,), name=f"{code}充装站{k}")
     Equipment.objects.update(next_inspection_due=TODAY + dt.timedelta(days=100))
     late = [mine[1], mine[4], pipeline, theirs[0]]
     Equipment.objects.filter(pk__in=[e.pk for e in late]).update(
