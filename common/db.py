@@ -168,8 +168,8 @@ class DatabaseFailureMiddleware:
 
 # --------------------------------------------------------------------------- the application's role
 
-# Tables the application appends to and never changes: the audit trail.
-APPEND_ONLY = ("accounts_auditentry",)
+# Tables the application appends to and never changes: the audit trail, the filling records.
+APPEND_ONLY = ("accounts_auditentry", "cylinders_filling")
 
 
 def grant_app_role(role: str, *, using: str = DEFAULT_DB_ALIAS) -> bool:

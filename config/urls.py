@@ -30,6 +30,7 @@ urlpatterns = [
     path("api/", include("registry.api_urls")),
     path("response/", include("response.urls")),
     path("patrol/", include("patrol.urls")),
+    path("cylinders/", include("cylinders.urls")),
     path("analysis/", include("analysis.urls")),
     path("imports/", include("registry.importers.urls")),
     path(settings.PUBLIC_PATH_PREFIX.lstrip("/"), include("public.urls")),

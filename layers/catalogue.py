@@ -105,7 +105,22 @@ CHOROPLETH_METRICS = {
         "classes": "equal",
         "empty": "无设备 / no devices",
     },
+    # Gas cylinders (issue 21): the equipment filters do not apply to them, the region does.
+    "cylinder_overdue_rate": {
+        "title": "气瓶超期率 / Overdue cylinder share",
+        "note": "超期未检气瓶 ÷ 在用气瓶（设备筛选不适用）/ overdue cylinders ÷ cylinders in "
+        "service (the equipment filters do not apply)",
+        "ramp": ("#f1eef6", "#d7b5d8", "#df65b0", "#dd1c77", "#980043"),  # PuRd
+        "classes": (0.01, 0.02, 0.05, 0.1),
+        "empty": "无在用气瓶 / no cylinder in service",
+    },
 }
+# Filling stations: with violations on record or without.
+STATION_CLASSES = [
+    ("clean", "#1a9850", "无违规 / no violations"),
+    ("violations", "#c0182b", "有违规充装 / fillings in breach of the rules"),
+]
+
 CHOROPLETH_ZERO = "#f4f4f1"
 CHOROPLETH_NO_FIGURE = "#bdbdbd"
 
@@ -176,6 +191,10 @@ LEGENDS = {
     "units": lambda: _choices_legend("roles", ROLE_COLOURS, UnitRole),
     "accidents": lambda: _choices_legend("severity", SEVERITY_COLOURS, Severity),
     "resources": lambda: _choices_legend("type", RESOURCE_COLOURS, ResourceType),
+    "stations": lambda: {
+        "property": "violations",
+        "items": [{"value": v, "colour": c, "label": label} for v, c, label in STATION_CLASSES],
+    },
 }
 
 EQUIPMENT_PROPERTIES = {
@@ -228,6 +247,21 @@ LAYERS: dict[str, Layer] = {
             ("point",),
             {"id": "int", "name": "string", "type": "resource type"},
             {"type": "dominant resource type"},
+        ),
+        Layer(
+            "stations",
+            "气瓶充装站",
+            "Cylinder filling stations",
+            ("point",),
+            {
+                "id": "int",
+                "name": "string",
+                "cylinders": "int, cylinders owned",
+                "overdue": "int, of them overdue",
+                "fillings": "int, fillings in the last 30 days",
+                "violations": "int, violations on record",
+            },
+            {"violations": "int, total of the cluster"},
         ),
     )
 }

@@ -202,6 +202,32 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("所属单位", "unit", "UNIT", "str", "unit__name"),
         *REGION,
     ),
+    "stations": (
+        ID,
+        Column("单位名称", "name", "NAME", "str", "name"),
+        Column("统一社会信用代码", "credit code", "CREDIT", "str", "credit_code"),
+        Column("充装许可证编号", "licence number", "LICENCE", "str", "filling_licence__number"),
+        Column(
+            "许可证有效期至",
+            "licence valid until",
+            "LIC_UNTIL",
+            "date",
+            "filling_licence__valid_until",
+        ),
+        Column("产权气瓶数", "cylinders owned", "CYLINDERS", "int", "owned_cylinders"),
+        Column(
+            "超期未检气瓶数",
+            "overdue cylinders",
+            "OVERDUE",
+            "int",
+            "overdue",
+            note="导出当天计 / on the export day",
+        ),
+        Column("近 30 天充装数", "fillings in 30 days", "FILLINGS", "int", "fillings"),
+        Column("违规数", "violations", "VIOLATIONS", "int", "violations"),
+        Column("单位地址", "address", "ADDRESS", "str", "address"),
+        *REGION,
+    ),  # fmt: skip
     # The properties of the map's choropleth features (maps.choropleth.figures_of), as they are.
     "regions": (
         Column("区划代码", "division code", "CODE", "str", "code", note="GB/T 2260"),
@@ -249,6 +275,17 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
             "accident_rate",
             note=CHOROPLETH_METRICS["accident_rate"]["note"] + "; 空 = 无设备 / empty: no devices",
         ),
+        Column("在用气瓶数", "cylinders in service", "CYLINDERS", "int", "cylinders"),
+        Column("超期气瓶数", "overdue cylinders", "CYL_OVER", "int", "overdue_cylinders"),
+        Column(
+            "气瓶超期率",
+            "overdue cylinder share",
+            "CYL_RATE",
+            "float",
+            "cylinder_overdue_rate",
+            note=CHOROPLETH_METRICS["cylinder_overdue_rate"]["note"] + "; 空 = 无在用气瓶 / "
+            "empty: no cylinder in service",
+        ),
     ),  # fmt: skip
 }
 
@@ -259,6 +296,7 @@ LAYER_MODELS = {
     "units": Unit,
     "accidents": Accident,
     "resources": EmergencyResource,
+    "stations": Unit,
 }
 
 
@@ -282,6 +320,7 @@ PLACEMARK_NAMES = {
     "units": "单位名称",
     "accidents": "事故类型",
     "resources": "名称",
+    "stations": "单位名称",
     "regions": "区划名称",
 }
 

@@ -344,6 +344,7 @@ def _equipment_filters(*, overdue: bool) -> tuple[Filter, ...]:
 
 
 LAYER_FILTERS: dict[str, tuple[Filter, ...]] = {
+    "stations": (RegionFilter(),),
     "equipment": _equipment_filters(overdue=False),
     "overdue": _equipment_filters(overdue=True),
     "units": (

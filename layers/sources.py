@@ -22,6 +22,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 
+from cylinders.reads import with_station_figures
 from geo.mercator import world
 from geo.scoping import Scope
 from registry.models import Accident, EmergencyResource, Equipment, Unit
@@ -127,6 +128,18 @@ SOURCES: dict[str, Source] = {
         point="r.location",
         properties="r.id AS id, r.name AS name, r.resource_type AS type",
         dominant=("resource_type", "type"),
+    ),
+    # Gas-cylinder filling stations with their figures (cylinders.reads): clusters sum violations.
+    "stations": Source(
+        rows=lambda user, today: with_station_figures(Unit.objects.visible_to(user), today),
+        columns=("id", "name", "location", "owned_cylinders", "overdue", "fillings", "violations"),
+        geometry_columns=("location",),
+        point="r.location",
+        properties=(
+            "r.id AS id, r.name AS name, r.owned_cylinders AS cylinders, r.overdue AS overdue, "
+            "r.fillings AS fillings, r.violations AS violations"
+        ),
+        total="violations",
     ),
 }
 

@@ -22,6 +22,7 @@ from django.db.models import Q, QuerySet
 from django.http import QueryDict
 
 from accounts.models import User
+from cylinders.reads import cylinder_figures
 from geo.basemap import outline_tolerance
 from geo.divisions import child_level, child_width, code_prefix
 from geo.functions import SimplifyPreserveTopology
@@ -178,7 +179,7 @@ def _ramp(colours: tuple[str, ...], classes: int, method: str | tuple) -> list[s
 def _format(metric: str, value: float, unit: str = "") -> str:
     if metric == "devices" or unit == "count":
         return f"{value:,.0f}"
-    if metric == "overdue_rate":
+    if metric in ("overdue_rate", "cylinder_overdue_rate"):
         return f"{value * 100:.4g} %"
     if unit == "%":
         return f"{value:.4g} %"
@@ -270,6 +271,11 @@ def figures_of(row: Row) -> dict[str, Any]:
         "overdue_rate": round(row.overdue / row.in_use, 6) if row.in_use else None,
         "accidents": row.accidents,
         "accident_rate": round(row.accidents * PER_DEVICES / devices, 4) if devices else None,
+        "cylinders": row.cylinders,
+        "overdue_cylinders": row.overdue_cylinders,
+        "cylinder_overdue_rate": (
+            round(row.overdue_cylinders / row.cylinders, 6) if row.cylinders else None
+        ),
     }
 
 
@@ -331,6 +337,9 @@ def region_collection(user: User, query: ChoroplethQuery, today: dt.date) -> str
             "accidents", query.accidents.apply(SOURCES["accidents"].rows(user, today))
         )
         figures = region_figures(equipment, accidents, today=today)
+        for code, (count, overdue) in cylinder_figures(scope, today).items():
+            row = figures.setdefault(code, Row(code, code))
+            row.cylinders, row.overdue_cylinders = count, overdue
         for row in figures.values():
             totals.add(row)
         found = _features(area, child_width(area), figures, outline_tolerance(user_prefix))

@@ -31,6 +31,8 @@ class Row:
     in_use: int = 0
     overdue: int = 0
     accidents: int = 0
+    cylinders: int = 0  # gas cylinders in service (issue 21), not under the equipment filters
+    overdue_cylinders: int = 0
 
     @property
     def overdue_rate(self) -> float:
@@ -45,6 +47,8 @@ class Row:
         self.in_use += other.in_use
         self.overdue += other.overdue
         self.accidents += other.accidents
+        self.cylinders += other.cylinders
+        self.overdue_cylinders += other.overdue_cylinders
 
 
 @dataclass

@@ -33,6 +33,7 @@ LAYERS = [
     {"name": "units", "title": "单位 / Units", "on": False},
     {"name": "accidents", "title": "事故 / Accidents", "on": False},
     {"name": "resources", "title": "应急资源 / Emergency resources", "on": False},
+    {"name": "stations", "title": "气瓶充装站 / Cylinder filling stations", "on": False},
 ]
 CATALOGUE_PATH = "/tiles/layers.json"
 

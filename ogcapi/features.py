@@ -496,7 +496,9 @@ def _properties(layer: str, model, today: dt.date) -> Sql:
     lookups = Lookups(today, {})
     texts, params = [], []
     for column in COLUMNS[layer]:
-        value = _decoded(column, f"r.{alias[column.source]}", lookups, _field(model, column.source))
+        # A column without a decoder may be an annotation (a station's counts): no model field.
+        field = _field(model, column.source) if column.decode is not None else None
+        value = _decoded(column, f"r.{alias[column.source]}", lookups, field)
         texts.append(f"%s, {value.text}")
         params.extend([column.name_zh, *value.params])
     return Sql(f"json_build_object({', '.join(texts)})", params)

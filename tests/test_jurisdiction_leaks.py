@@ -107,6 +107,7 @@ LAYER_MODELS = {
     "units": "registry.unit",
     "accidents": "registry.accident",
     "resources": "registry.emergencyresource",
+    "stations": "registry.unit",
 }
 GEOJSON_ROUTE = "api/geojson/"
 OGC_ITEMS_ROUTE = "ogcapi/collections/<str:layer>/items"
@@ -431,7 +432,8 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
     unit = services.register_unit(
         acting_user=user,
         name=f"{tag}单位",
-        roles=[UnitRole.USE, UnitRole.MAINTENANCE, UnitRole.INSPECTION],
+        # A filling station too: the cylinder pages and the stations layer show it (issue 21).
+        roles=[UnitRole.USE, UnitRole.MAINTENANCE, UnitRole.INSPECTION, UnitRole.FILLING],
         credit_code=credit_code(code, 8_100_000 + serial),
         address=f"{tag}路{serial}号",
         location=inside(code),
@@ -573,6 +575,7 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
         "public.publicreport": public_report,
     }
     objects.update(_patrol_plan(user))
+    objects.update(_cylinders(code, unit, user))
     # An inspector to put on a patrol team (the write walk's team members).
     objects["patrol.inspector"] = User.objects.create_user(
         f"inspector{tail}", password="pw-for-tests", agency=agency, role=Role.INSPECTOR
@@ -617,6 +620,10 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
         "public token": token,
         "public report phone": public_report.phone,
         "public report description": public_report.description,
+        "filling licence": objects["cylinders.fillinglicence"].number,
+        "cylinder tag": objects["cylinders.cylinder"].tag,
+        "cylinder serial": objects["cylinders.cylinder"].serial_number,
+        "filling operator": objects["cylinders.fillingrecord"].operator_certificate,
     }
     terms = {
         "geo.region": [code, region.name],
@@ -643,6 +650,33 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
     for label, obj in objects.items():
         needles[f"admin link to {label}"] = _admin_link(obj)
     return Side(code, objects, needles, terms)
+
+
+def _cylinders(code: str, station, user) -> dict[str, models.Model]:
+    """The unit's filling licence and a cylinder it owns, filled once in breach of the rules
+    (overdue): its chain, station day, violation and map figures stay home (issue 21)."""
+    from cylinders import services as cylinder_services
+    from cylinders.models import FillingRecord, Violation
+
+    tag = station.name
+    licence = cylinder_services.grant_filling_licence(
+        station, acting_user=user, number=f"LEAKL{code}", valid_until=dt.date(2030, 1, 1)
+    )
+    cylinder = cylinder_services.register_cylinder(
+        acting_user=user, owner=station, tag=f"LEAKT{code}", maker_name=f"{tag}气瓶厂",
+        serial_number=f"LEAKS{code}", made_on=dt.date(2020, 1, 1), kind="lpg", volume_l="35.5",
+        working_pressure_mpa="2.1", design_life_years=8,
+        next_inspection_due=dt.date.today() - dt.timedelta(days=20),
+    )  # fmt: skip
+    row = {"tag": cylinder.tag, "filled_at": timezone.now().isoformat(), "medium": "液化石油气",
+           "quantity_kg": "14.5", "check_result": "pass", "operator_certificate": f"LEAKO{code}"}  # fmt: skip
+    cylinder_services.record_fillings(station, [row], acting_user=user)
+    return {
+        "cylinders.fillinglicence": licence,
+        "cylinders.cylinder": cylinder,
+        "cylinders.fillingrecord": FillingRecord.objects.get(tag=cylinder.tag),
+        "cylinders.violation": Violation.objects.get(tag=cylinder.tag),
+    }
 
 
 def _patrol_plan(user) -> dict[str, models.Model]:

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "geo",
     "accounts",
     "registry",
+    "cylinders",
     "layers",
     "maps",
     "exports",

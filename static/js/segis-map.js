@@ -33,19 +33,21 @@
             rescue_team: '#cc79a7', maintenance_station: '#009e73', fire_station: '#d55e00',
             hospital: '#56b4e9', hazmat_team: '#e69f00', lifting_depot: '#0072b2'
         },
+        stations: {clean: '#1a9850', violations: '#c0182b'},  // filling stations: with violations or not
         legends: {}  // the catalogue's legend per layer, when it has one
     };
     // A unit with several roles is drawn in the colour of its rarest role: the one a supervisor
     // looks for (nearly every unit is also a use unit).
     const ROLE_PRIORITY = ['rescue', 'maintenance', 'inspection', 'filling', 'installation', 'manufacture', 'supervision', 'use'];
-    const CLUSTER_COLOURS = {overdue: '#b2182b', units: '#3b5b8c', accidents: '#7f0000', resources: '#0f766e'};
+    const CLUSTER_COLOURS = {overdue: '#b2182b', units: '#3b5b8c', accidents: '#7f0000', resources: '#0f766e', stations: '#8a6d00'};
     // Detail pages (registry/urls.py).
     const DETAIL_URLS = {
         equipment: '/equipment/{id}/',
         overdue: '/equipment/{id}/',
         units: '/units/{id}/',
         accidents: '/accidents/{id}/',
-        resources: '/resources/{id}/'
+        resources: '/resources/{id}/',
+        stations: '/cylinders/stations/{id}/'
     };
     // Individual features from this zoom on; below it the tiles hold grid clusters.
     const DETAIL_ZOOM = 12;
@@ -178,7 +180,8 @@
         overdue: ['kind', 'variety', 'region', 'from', 'to'],
         units: ['region', 'role'],
         accidents: ['kind', 'region', 'window', 'from', 'to'],
-        resources: ['region', 'type']
+        resources: ['region', 'type'],
+        stations: ['region']
     };
 
     function layerQuery(layer) {
@@ -282,6 +285,9 @@
         if (layer === 'accidents') {
             return matchOn('severity', palette.severity, CLUSTER_COLOURS.accidents);
         }
+        if (layer === 'stations') {
+            return ['case', ['>', ['to-number', ['get', 'violations'], 0], 0], palette.stations.violations, palette.stations.clean];
+        }
         return matchOn('type', palette.resources, CLUSTER_COLOURS.resources);
     }
 
@@ -289,7 +295,7 @@
         if (layer === 'accidents') {
             return ['interpolate', ['linear'], ['to-number', ['get', 'deaths'], 0], 0, 6, 1, 8, 3, 10, 10, 14];
         }
-        const base = layer === 'resources' ? 6 : layer === 'overdue' ? 5 : 4;
+        const base = layer === 'resources' || layer === 'stations' ? 6 : layer === 'overdue' ? 5 : 4;
         return ['interpolate', ['linear'], ['zoom'], DETAIL_ZOOM, base, 17, base + 3];
     }
 
@@ -327,7 +333,7 @@
                 'circle-opacity': layer === 'equipment' ? byStatus : 0.9,
                 'circle-stroke-opacity': layer === 'equipment' ? byStatus : 1,
                 'circle-stroke-color': layer === 'accidents' ? '#2b0000' : '#ffffff',
-                'circle-stroke-width': layer === 'resources' ? 2.5 : 1.2
+                'circle-stroke-width': layer === 'resources' || layer === 'stations' ? 2.5 : 1.2
             }
         });
         return layers;
@@ -344,7 +350,7 @@
     // overdue count; the other layers' counts as badges of their own on the rim, each in its own
     // place. Without equipment in a cell, the first other layer there takes the circle.
     const CELL_BITS = 3;
-    const ANCHOR_ORDER = ['equipment', 'overdue', 'units', 'accidents', 'resources'];
+    const ANCHOR_ORDER = ['equipment', 'overdue', 'units', 'accidents', 'resources', 'stations'];
     // Badges sit outside the circle, a corner on its rim (at `angle`, degrees anticlockwise from
     // east, held there by `anchor`), so they never cover the count or one another. Each has a
     // one-character tag and a colour.
@@ -352,7 +358,8 @@
         overdue: {angle: 45, anchor: 'bottom-left', tag: '逾', colour: '#c0182b'},
         accidents: {angle: 135, anchor: 'bottom-right', tag: '事', colour: '#1f1f1f'},
         resources: {angle: -45, anchor: 'top-left', tag: '援', colour: '#0f766e'},
-        units: {angle: -135, anchor: 'top-right', tag: '单', colour: '#3b5b8c'}
+        units: {angle: -135, anchor: 'top-right', tag: '单', colour: '#3b5b8c'},
+        stations: {angle: 180, anchor: 'right', tag: '瓶', colour: '#8a6d00'}
     };
     const BADGE_TUCK = 4;  // pixels a badge's corner reaches inside the rim
     const BADGE_TEXT_SIZE = 10.5;
@@ -720,6 +727,12 @@
                 ...legendItems('resources', labelled(palette.resources, RESOURCE_LABELS)).map(([c, label]) => swatch(c, label)),
                 badgeSwatch('resources', '应急资源数量 / resources'),
                 note(BADGE_NOTE)
+            ],
+            stations: [
+                ...legendItems('stations', () => [[palette.stations.clean, '无违规 / no violations'],
+                    [palette.stations.violations, '有违规 / violations']]).map(([c, label]) => swatch(c, label)),
+                badgeSwatch('stations', '充装站数量 / stations'),
+                note(BADGE_NOTE)
             ]
         };
         LAYERS.forEach((layer) => {
@@ -757,6 +770,7 @@
         Object.assign(palette.roles, colours(legends.units));
         Object.assign(palette.severity, colours(legends.accidents));
         Object.assign(palette.resources, colours(legends.resources));
+        Object.assign(palette.stations, colours(legends.stations));
     }
 
     // ------------------------------------------------------------------ the map
@@ -1055,6 +1069,15 @@
             rows = [
                 ['时间 / time', p.occurred_at ? formatTime(p.occurred_at) : null],
                 ['死亡 / deaths', p.deaths, Number(p.deaths) > 0 ? 'alert' : null]
+            ];
+        } else if (layer === 'stations') {
+            title = p.name || `#${id}`;
+            subtitle = '气瓶充装站 / filling station';
+            rows = [
+                ['产权气瓶 / cylinders', p.cylinders],
+                ['超期未检 / overdue', p.overdue, Number(p.overdue) > 0 ? 'alert' : null],
+                ['近 30 天充装 / fillings, 30 days', p.fillings],
+                ['违规 / violations', p.violations, Number(p.violations) > 0 ? 'alert' : null]
             ];
         } else {
             title = p.name || `#${id}`;

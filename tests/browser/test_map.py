@@ -23,7 +23,7 @@ from tests.browser.conftest import ARTIFACTS, BROWSER, log_in
 
 pytestmark = BROWSER
 
-LAYERS = ["equipment", "overdue", "units", "accidents", "resources"]
+LAYERS = ["equipment", "overdue", "units", "accidents", "resources", "stations"]
 OSM_TILES = "https://tile.openstreetmap.org/"
 MAP_IDLE = """() => {
     const map = window.segisMap;
@@ -424,7 +424,8 @@ def test_clusters_of_all_layers_make_one_readable_glyph_per_cell(map_site, page)
     assert sum(1 for g in anchors.values() if g["layer"] == "equipment") > len(anchors) / 2
     for g in glyphs:
         if g["role"] == "badge":
-            tag = {"overdue": "逾", "accidents": "事", "resources": "援", "units": "单"}[g["layer"]]
+            tag = {"overdue": "逾", "accidents": "事", "resources": "援", "units": "单",
+                   "stations": "瓶"}[g["layer"]]  # fmt: skip
             assert g["label"].startswith(tag) and g[f"n_{g['layer']}"] > 0
     ringed = {g["cell"] for g in glyphs if g["role"] == "ring"}
     assert ringed == {c for c, g in anchors.items() if g.get("n_overdue")}

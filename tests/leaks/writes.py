@@ -217,6 +217,22 @@ _EXPORT = {"layer": "equipment", "format": "csv", "crs": "wgs84"}
 
 # (view, method) → recipe. The view names are view_key's.
 RECIPES: dict[tuple[str, str], Recipe] = {
+    ("cylinders.api.FillingBatch", "post"): Recipe(
+        body=lambda s: {
+            "station": pk(s, "registry.unit"),
+            "fillings": [
+                {
+                    "tag": s.objects["cylinders.cylinder"].tag,
+                    "filled_at": f"{_yesterday()}T09:00:00+08:00",
+                    "medium": "液化石油气",
+                    "quantity_kg": "14.5",
+                    "check_result": "pass",
+                    "operator_certificate": "LEAKW0001",
+                }
+            ],
+        },  # fmt: skip
+        refs={"station": lambda s: {"station": pk(s, "registry.unit")}},
+    ),
     ("registry.api.EquipmentViewSet.create", "post"): Recipe(
         body=lambda s: {
             **_REGISTRATION,

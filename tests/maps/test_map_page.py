@@ -416,7 +416,7 @@ def test_a_county_without_a_city_stands_for_itself(client, users, place):
 def test_every_fill_colour_is_in_its_legend(client, users, registry):
     body = regions_of(client, users["city"])
     legends = {m["name"]: m for m in body["metrics"]}
-    assert set(legends) == {"devices", "overdue_rate", "accident_rate"}
+    assert set(legends) == {"devices", "overdue_rate", "accident_rate", "cylinder_overdue_rate"}
     for name, metric in legends.items():
         assert " / " in metric["title"]  # 中文 / English
         colours = {item["colour"] for item in metric["legend"]}
@@ -500,6 +500,7 @@ def test_page_config_names_the_regions_endpoint_and_metrics(client, users):
         "devices",
         "overdue_rate",
         "accident_rate",
+        "cylinder_overdue_rate",
     ]
 
 

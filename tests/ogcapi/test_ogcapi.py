@@ -52,6 +52,7 @@ MODELS = {
     "units": Unit,
     "accidents": Accident,
     "resources": EmergencyResource,
+    "stations": Unit,  # the filling stations (issue 21)
 }
 TODAY = dt.date.today()
 ROOT = "/ogcapi/"
@@ -104,6 +105,10 @@ def registry(make_unit, make_equipment):
         LineString((west.x - 0.01, west.y), (west.x + 0.01, west.y - 0.002)), srid=4326
     )
     their_pipeline = make_equipment(XIXIA, "8120", route=their_route, location=None)
+    # Gas-cylinder filling stations (issue 21): three of mine, one of theirs.
+    for code, n in ((XINGQING, 3), (XIXIA, 1)):
+        for k in range(n):
+            make_unit(code, roles=(UnitRole.FILLING,), name=f"{code}充装站{k}")
     Equipment.objects.update(next_inspection_due=TODAY + dt.timedelta(days=100))
     late = [mine[1], mine[4], pipeline, theirs[0], their_pipeline]
     Equipment.objects.filter(pk__in=[e.pk for e in late]).update(
@@ -142,6 +147,8 @@ def visible(collection: str, code_prefix: str) -> list[int]:
     rows = MODELS[collection].objects.filter(region__code__startswith=code_prefix)
     if LINES.get(collection, collection) == "overdue":
         rows = rows.filter(status="in_use").exclude(next_inspection_due__gte=TODAY)
+    if collection == "stations":
+        rows = rows.filter(roles__contains=["filling"])
     if collection in LINES:
         rows = rows.exclude(route__isnull=True)
     else:

@@ -1,5 +1,6 @@
 """Generate a reproducible synthetic registry inside loaded county boundaries, with COPY."""
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from registry.synthetic import generate
@@ -18,8 +19,14 @@ class Command(BaseCommand):
             "--devices", type=int, default=30_000, help="number of devices (default 30,000)"
         )
         parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument(
+            "--cylinders",
+            type=int,
+            default=None,
+            help="gas cylinders with their stations and fillings (default: devices ÷ 10; 0: none)",
+        )
 
-    def handle(self, *args, prefix, devices, seed, **options):
+    def handle(self, *args, prefix, devices, seed, cylinders=None, **options):
         if devices <= 0:
             raise CommandError("--devices must be positive")
         try:
@@ -34,3 +41,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{'total':32} {total:>10,} rows in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s)"
         )
+        # The cylinders app sits above the registry: reached by its command's name, not imported.
+        cylinders = devices // 10 if cylinders is None else cylinders
+        if cylinders > 0:
+            call_command("generate_cylinders", prefix=prefix, cylinders=cylinders, seed=seed,
+                         stdout=self.stdout)  # fmt: skip

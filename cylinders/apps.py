@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CylindersConfig(AppConfig):
+    name = "cylinders"
+    verbose_name = _("气瓶 / Gas cylinders")

@@ -1,0 +1,143 @@
+"""The cylinder pages: the register's search and the county's violations, a cylinder's chain, a
+station's day and its overdue cylinders, and the public status of a cylinder by its tag."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+from rest_framework.generics import GenericAPIView
+from rest_framework.renderers import TemplateHTMLRenderer
+from rest_framework.response import Response
+
+from registry.models import Unit, UnitRole
+
+from . import reads, rules
+from .models import Cylinder, CylinderStatus
+
+
+def _day(raw: str | None) -> tuple[dt.date, str]:
+    """The `day` parameter (today when absent); a message instead of a 500 for a bad one."""
+    today = timezone.localdate()
+    if not raw:
+        return today, ""
+    try:
+        return dt.date.fromisoformat(raw), ""
+    except ValueError:
+        return today, f"日期 {raw[:20]} 无法识别，显示今天 / unreadable day: showing today"
+
+
+@require_safe
+@login_required
+def index(request):
+    """Find a cylinder by its tag; the violations of the jurisdiction's stations."""
+    tag = request.GET.get("tag", "").strip()[:64]
+    if tag and (cylinder := reads.find_cylinder(request.user, tag)) is not None:
+        return redirect("cylinders:chain", pk=cylinder.pk)
+    rule = request.GET.get("rule", "")
+    rule = rule if rule in rules.Rule.values else ""
+    page = Paginator(reads.violations_for(request.user, rule=rule or None), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "cylinders/index.html", {
+        "tag": tag, "not_found": bool(tag), "page": page, "rule": rule,
+        "rules": rules.Rule.choices,
+    })  # fmt: skip
+
+
+class Page(GenericAPIView):
+    """One scoped record rendered as an HTML page (another jurisdiction's answers 404)."""
+
+    model: type
+    renderer_classes = [TemplateHTMLRenderer]
+    filter_backends: list = []
+    pagination_class = None
+
+    def get_queryset(self):
+        return self.model.objects.visible_to(self.request.user)
+
+    def get(self, request, pk: int) -> Response:
+        obj = get_object_or_404(self.get_queryset(), pk=pk)
+        return Response({"object": obj, **self.context(obj)})
+
+
+class CylinderChain(Page):
+    """Maker → owner → inspections → fillings of one cylinder."""
+
+    model = Cylinder
+    template_name = "cylinders/chain.html"
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("owner", "region")
+
+    def context(self, cylinder: Cylinder) -> dict:
+        chain = reads.chain_of(self.request.user, cylinder)
+        today = timezone.localdate()
+        return {
+            "chain": chain,
+            "fillings": [
+                (f, chain.stations.get(f.station_id), [rules.label(r) for r in f.violations])
+                for f in chain.fillings
+            ],  # fmt: skip
+            "overdue": cylinder.next_inspection_due < today
+            and cylinder.status not in (CylinderStatus.SCRAPPED, CylinderStatus.LOST),
+            "past_scrap": cylinder.scrap_on <= today,
+        }
+
+
+class StationPage(Page):
+    """A filling station's day of fillings, its overdue cylinders, its violations and where the
+    cylinders it filled in breach were seen last."""
+
+    model = Unit
+    template_name = "cylinders/station.html"
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("region", "filling_licence")
+
+    def context(self, station: Unit) -> dict:
+        user = self.request.user
+        day, day_error = _day(self.request.query_params.get("day"))
+        fillings = reads.station_fillings(station, day)
+        licence = getattr(station, "filling_licence", None)
+        return {
+            "is_station": UnitRole.FILLING in station.roles,
+            "licence": licence,
+            "licence_expired": licence is not None and licence.expired(timezone.localdate()),
+            "day": day,
+            "day_error": day_error,
+            "previous": day - dt.timedelta(days=1),
+            "next": day + dt.timedelta(days=1),
+            "fillings": [(f, [rules.label(r) for r in f.violations]) for f in fillings],
+            "violating": sum(1 for f in fillings if f.violations),
+            "summary": reads.station_summary(station),
+            "overdue": reads.overdue_cylinders(station),
+            "violations": reads.violations_for(user, station=station.pk)[:50],
+            "seen": reads.last_seen(user, station),
+            "short_list": reads.SHORT_LIST,
+            "seen_list": reads.SEEN_LIST,
+        }
+
+
+@require_safe
+def public_status(request):
+    """A cylinder's public status by the tag on it (no session, no personal data): whether it may
+    be filled, by whom it is owned, when it is next due."""
+    tag = request.GET.get("tag", "").strip()[:64]
+    cylinder = Cylinder.objects.select_related("owner").filter(tag=tag).first() if tag else None
+    today = timezone.localdate()
+    fillable = cylinder is not None and (
+        cylinder.status == CylinderStatus.IN_SERVICE or cylinder.status == CylinderStatus.OVERDUE
+    ) and cylinder.next_inspection_due >= today and cylinder.scrap_on > today  # fmt: skip
+    standing = CylinderStatus(cylinder.standing(today)).label if cylinder else ""
+    return render(request, "cylinders/public.html", {
+        "tag": tag, "cylinder": cylinder, "fillable": fillable, "standing": standing,
+    })  # fmt: skip
+
+
+chain_page = login_required(CylinderChain.as_view())
+station_page = login_required(StationPage.as_view())

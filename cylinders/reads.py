@@ -1,0 +1,189 @@
+"""The traceability reads, each starting from the user's jurisdiction: a cylinder's chain, a
+station's day, its overdue cylinders, the violations a county sees and where the cylinders a
+station filled in breach of the rules were seen last."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from geo.models import Region
+from geo.scoping import Scope
+from registry.models import Unit
+
+from .models import Cylinder, FillingRecord, Violation
+
+SHORT_LIST = 200
+
+
+def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """A local calendar day as [start, end) instants."""
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time()))
+    return start, timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time()))
+
+
+def find_cylinder(user: Any, tag: str) -> Cylinder | None:
+    """A cylinder of the jurisdiction by its tag (None: unknown here or another's)."""
+    return (
+        Cylinder.objects.visible_to(user).select_related("owner", "region").filter(tag=tag).first()
+    )
+
+
+@dataclass
+class Chain:
+    cylinder: Cylinder
+    inspections: list
+    fillings: list  # newest first, those at stations the user sees
+    hidden_fillings: int  # at stations of other jurisdictions: counted, not shown
+    stations: dict[int, Unit]
+
+
+def chain_of(user: Any, cylinder: Cylinder) -> Chain:
+    """Maker → owner → every inspection → every filling, the fillings the user may see listed."""
+    everything = FillingRecord.objects.filter(tag=cylinder.tag)
+    shown = list(everything.visible_to(user).order_by("-filled_at")[:SHORT_LIST])
+    total = everything.count()
+    visible_total = everything.visible_to(user).count() if total > len(shown) else len(shown)
+    station_ids = {f.station_id for f in shown}
+    stations = Unit.objects.visible_to(user).in_bulk(station_ids)
+    return Chain(
+        cylinder=cylinder,
+        inspections=list(cylinder.inspections.order_by("-inspected_on")),
+        fillings=shown,
+        hidden_fillings=total - visible_total,
+        stations=stations,
+    )
+
+
+def station_fillings(station: Unit, day: dt.date) -> list[FillingRecord]:
+    start, end = day_bounds(day)
+    return list(
+        FillingRecord.objects.filter(
+            station_id=station.pk, filled_at__gte=start, filled_at__lt=end
+        ).order_by("filled_at", "id")
+    )
+
+
+def overdue_cylinders(station: Unit, on: dt.date | None = None) -> list[Cylinder]:
+    return list(
+        Cylinder.objects.filter(owner=station)
+        .overdue(on)
+        .order_by("next_inspection_due", "tag")[:SHORT_LIST]
+    )
+
+
+def station_summary(station: Unit, on: dt.date | None = None) -> dict[str, int]:
+    on = on or timezone.localdate()
+    counts = Cylinder.objects.filter(owner=station).aggregate(
+        cylinders=Count("pk"),
+        overdue=Count(
+            "pk", filter=Q(next_inspection_due__lt=on) & ~Q(status__in=["scrapped", "lost"])
+        ),
+    )
+    counts["violations"] = Violation.objects.filter(station=station).count()
+    return counts
+
+
+def violations_for(user: Any, *, rule: str | None = None, station: int | None = None):
+    """The violations of the jurisdiction's stations, newest first."""
+    rows = Violation.objects.visible_to(user).select_related("station", "cylinder")
+    if rule:
+        rows = rows.filter(rule=rule)
+    if station:
+        rows = rows.filter(station_id=station)
+    return rows.order_by("-filled_at", "pk")
+
+
+SEEN_LIST = 50
+# The cylinders of the station's latest violations, each with its own latest filling anywhere.
+LAST_SEEN = """
+SELECT v.tag, f.station_id, f.region_id, f.filled_at
+FROM (
+    SELECT tag, max(filled_at) AS breached FROM cylinders_violation WHERE station_id = %s
+    GROUP BY tag ORDER BY breached DESC LIMIT %s
+) v
+JOIN LATERAL (
+    SELECT station_id, region_id, filled_at FROM cylinders_filling
+    WHERE tag = v.tag ORDER BY filled_at DESC LIMIT 1
+) f ON true
+ORDER BY v.breached DESC
+"""
+
+
+@dataclass
+class Seen:
+    tag: str
+    station: Unit | None  # None: a station of another jurisdiction
+    region: Region
+    filled_at: dt.datetime
+    cylinder: Cylinder | None
+
+
+def last_seen(user: Any, station: Unit) -> list[Seen]:
+    """Where the cylinders of the station's latest SEEN_LIST violations were filled last: the
+    station if the user sees it, else only its county (a public fact)."""
+    with connection.cursor() as cursor:
+        cursor.execute(LAST_SEEN, [station.pk, SEEN_LIST])
+        rows = cursor.fetchall()
+    scope = Scope.of(user)
+    stations = Unit.objects.visible_to(user).in_bulk({r[1] for r in rows})
+    regions = Region.objects.in_bulk({r[2] for r in rows})
+    cylinders = {
+        c.tag: c for c in Cylinder.objects.visible_to(user).filter(tag__in=[r[0] for r in rows])
+    }
+    return [
+        Seen(
+            tag,
+            stations.get(sid) if scope.contains(region) else None,
+            regions[region],
+            at,
+            cylinders.get(tag),
+        )
+        for tag, sid, region, at in rows
+    ]
+
+
+FIGURES_DAYS = 30  # the fillings a station's map figure counts: the last month's
+
+
+def with_station_figures(stations, today: dt.date):
+    """Filling stations (a scoped Unit queryset) with their figures for the map layer: cylinders
+    owned, of them overdue, fillings in the last FIGURES_DAYS days, violations on record."""
+    from django.db.models import Func, IntegerField, OuterRef, Subquery
+
+    from registry.models import UnitRole
+
+    def counted(rows) -> Subquery:
+        # count(*) as a plain function, not an aggregate: no GROUP BY, one row per station.
+        total = rows.order_by().annotate(n=Func(template="count(*)", output_field=IntegerField()))
+        total = total.values("n")
+        return Subquery(total[:1], output_field=IntegerField())
+
+    owned = Cylinder.objects.filter(owner=OuterRef("pk"))
+    since = day_bounds(today - dt.timedelta(days=FIGURES_DAYS))[0]
+    return stations.with_role(UnitRole.FILLING).annotate(
+        owned_cylinders=counted(owned),
+        overdue=counted(owned.overdue(today)),
+        fillings=counted(
+            FillingRecord.objects.filter(station=OuterRef("pk"), filled_at__gte=since)
+        ),
+        violations=counted(Violation.objects.filter(station=OuterRef("pk"))),
+    )
+
+
+def cylinder_figures(scope: Scope, today: dt.date) -> dict[str, tuple[int, int]]:
+    """(cylinders in service, of them overdue) per county code inside the scope, counted in the
+    database: the choropleth's overdue-cylinder share."""
+    rows = (
+        Cylinder.objects.visible_to(scope)
+        .exclude(status__in=["scrapped", "lost"])
+        .order_by()
+        .values("region_id")
+        .annotate(n=Count("pk"), overdue=Count("pk", filter=Q(next_inspection_due__lt=today)))
+    )
+    return {r["region_id"]: (r["n"], r["overdue"]) for r in rows}

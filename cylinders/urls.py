@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import api, pages
+
+app_name = "cylinders"
+
+urlpatterns = [
+    path("", pages.index, name="index"),
+    path("<int:pk>/", pages.chain_page, name="chain"),
+    path("stations/<int:pk>/", pages.station_page, name="station"),
+    path("public/", pages.public_status, name="public"),
+    path("api/fillings/", api.FillingBatch.as_view(), name="fillings"),
+    path("api/lookup/", api.CylinderLookup.as_view(), name="lookup"),
+]

@@ -1,0 +1,100 @@
+"""Issue 21 as a county supervisor does it: a filling station's violation on the map, its page, and
+the chain of the cylinder filled in breach; every cylinder page at desktop and phone size."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.utils import timezone
+
+from cylinders import services as cylinder_services
+from maps import tiles
+from registry import services
+from registry.models import UnitRole
+from tests.browser.conftest import ARTIFACTS, BROWSER, log_in
+from tests.browser.test_map import click_lnglat, open_map, rendered, tiles_missing, wait_idle
+from tests.conftest import inside
+
+pytestmark = BROWSER
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1440, "height": 900}
+
+
+@pytest.fixture
+def violation_site(demo_site):
+    """A station of 兴庆区 on a lapsed licence that filled an overdue cylinder this morning."""
+    station = services.register_unit(
+        acting_user=None, name="兴庆违规充装站", roles=[UnitRole.FILLING],
+        location=inside("640104"), address="兴庆区测试路1号",
+    )  # fmt: skip
+    today = timezone.localdate()
+    cylinder_services.grant_filling_licence(
+        station, acting_user=None, number="TS4264-BROWSER", valid_until=today - dt.timedelta(days=3)
+    )
+    cylinder = cylinder_services.register_cylinder(
+        acting_user=None, owner=station, tag="CYL-BROWSER-0001", maker_name="宁夏华瑞气瓶有限公司",
+        serial_number="B0001", made_on=dt.date(2020, 5, 1), kind="lpg", volume_l="35.5",
+        working_pressure_mpa="2.1", design_life_years=8,
+        next_inspection_due=today - dt.timedelta(days=10),
+    )  # fmt: skip
+    moment = timezone.localtime().replace(hour=8, minute=30, second=0, microsecond=0)
+    cylinder_services.record_fillings(station, [{
+        "tag": cylinder.tag, "filled_at": moment.isoformat(), "medium": "液化石油气",
+        "quantity_kg": "14.5", "check_result": "pass", "operator_certificate": "TSR880001",
+    }], acting_user=None)  # fmt: skip
+    tiles.CACHE.clear()
+    return demo_site, station, cylinder
+
+
+def test_a_county_supervisor_sees_a_violation_on_the_map_and_opens_the_chain(violation_site, page):
+    site, station, cylinder = violation_site
+    open_map(page, site.url, "county")
+    reason = tiles_missing(page, site.url)
+    if reason:
+        pytest.skip(reason)
+    page.set_checked("input[name=layer][value=stations]", True)
+    assert page.locator("[data-legend-for=stations] span").count() >= 2
+    page.evaluate(
+        "([lon, lat]) => segisMap.jumpTo({center: [lon, lat], zoom: 16})",
+        [station.location.x, station.location.y],
+    )
+    wait_idle(page)
+    drawn = {f["properties"]["id"]: f for f in rendered(page, ["stations-points"])}
+    assert station.pk in drawn, "the station is not drawn"
+    assert drawn[station.pk]["properties"]["violations"] >= 2  # overdue, licence expired
+    page.screenshot(path=ARTIFACTS / "cylinders-map-station.png")
+    click_lnglat(page, *drawn[station.pk]["geometry"]["coordinates"])
+    popup = page.wait_for_selector(".segis-popup[data-layer=stations]")
+    assert station.name in popup.inner_text() and "违规" in popup.inner_text()
+    page.screenshot(path=ARTIFACTS / "cylinders-map-popup.png")
+    page.click(".segis-popup a.detail")
+    page.wait_for_url(re.compile(rf"/cylinders/stations/{station.pk}/$"))
+    assert page.locator("#violations").inner_text().count(cylinder.tag) >= 2
+    page.click(f"#violations a:has-text('{cylinder.tag}')")
+    page.wait_for_url(re.compile(rf"/cylinders/{cylinder.pk}/$"))
+    fillings = page.locator("#fillings").inner_text()
+    assert "兴庆违规充装站" in fillings
+    assert "超期未检" in fillings and "充装许可证过期" in fillings
+    assert page.errors == [] and page.foreign_requests == []
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_cylinder_pages_fit_the_screen(violation_site, page, size):
+    site, station, cylinder = violation_site
+    page.set_viewport_size(size)
+    log_in(page, site.url, "county")
+    name = "desktop" if size == DESKTOP else "phone"
+    for slug, path in [
+        ("index", "/cylinders/"),
+        ("station", f"/cylinders/stations/{station.pk}/"),
+        ("chain", f"/cylinders/{cylinder.pk}/"),
+        ("public", f"/cylinders/public/?tag={cylinder.tag}"),
+    ]:
+        page.goto(site.url + path)
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=ARTIFACTS / f"cylinders-{slug}-{name}.png", full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= size["width"], slug
+    assert page.errors == []

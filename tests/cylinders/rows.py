@@ -1,0 +1,25 @@
+"""Rows and times as filling stations send them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+
+
+def at(day: dt.date, hour: int = 10) -> dt.datetime:
+    """A local time on that day (the project's zone)."""
+    return timezone.make_aware(dt.datetime(day.year, day.month, day.day, hour))
+
+
+def filling(tag: str, when: dt.datetime, **fields) -> dict:
+    """One row as a station posts it."""
+    return {
+        "tag": tag,
+        "filled_at": when.isoformat(),
+        "medium": fields.pop("medium", "液化石油气"),
+        "quantity_kg": fields.pop("quantity_kg", "14.5"),
+        "check_result": fields.pop("check_result", "pass"),
+        "operator_certificate": fields.pop("operator_certificate", "TSR123456"),
+        **fields,
+    }

@@ -1,0 +1,135 @@
+"""The cylinder pages on real data: chain, station day, overdue list, violations, public status."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from cylinders import services
+from cylinders.models import CylinderStatus
+from tests.conftest import XIXIA
+from tests.cylinders.rows import at, filling
+
+TODAY = timezone.localdate()
+
+
+@pytest.fixture
+def county(users) -> Client:
+    client = Client()
+    client.force_login(users["xingqing"])
+    return client
+
+
+def test_the_chain_lists_inspections_and_fillings(county, station, make_cylinder, users):
+    cylinder = make_cylinder(next_inspection_due=TODAY + dt.timedelta(days=30))
+    services.record_cylinder_inspection(
+        cylinder, acting_user=users["xingqing"], inspected_on=TODAY - dt.timedelta(days=3),
+        passed=True, body_name="宁夏特检院",
+    )  # fmt: skip
+    services.record_fillings(station, [filling(cylinder.tag, at(TODAY, 9), check_result="fail")],
+                             acting_user=None)  # fmt: skip
+    page = county.get(f"/cylinders/{cylinder.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "宁夏特检院" in html and cylinder.maker_name in html
+    assert "充装前检查不合格仍充装" in html  # the filling's violation, by its label
+
+
+def test_a_passed_inspection_moves_the_due_date_by_the_types_interval(make_cylinder):
+    cylinder = make_cylinder(kind="lpg")
+    services.record_cylinder_inspection(
+        cylinder, acting_user=None, inspected_on=dt.date(2026, 2, 1), passed=True, body_name="x"
+    )
+    cylinder.refresh_from_db()
+    assert cylinder.next_inspection_due == dt.date(2030, 2, 1)  # LPG: every 4 years
+
+
+def test_a_failed_inspection_scraps_the_cylinder(make_cylinder):
+    cylinder = make_cylinder()
+    services.record_cylinder_inspection(
+        cylinder, acting_user=None, inspected_on=dt.date(2026, 2, 1), passed=False, body_name="x"
+    )
+    cylinder.refresh_from_db()
+    assert cylinder.status == CylinderStatus.SCRAPPED
+
+
+def test_another_countys_cylinder_and_station_are_as_missing(county, make_station, make_cylinder):
+    theirs = make_station(XIXIA)
+    cylinder = make_cylinder(owner=theirs)
+    assert county.get(f"/cylinders/{cylinder.pk}/").status_code == 404
+    assert county.get(f"/cylinders/stations/{theirs.pk}/").status_code == 404
+
+
+def test_the_station_day_lists_that_days_fillings_only(county, station, make_cylinder):
+    cylinder = make_cylinder(next_inspection_due=TODAY - dt.timedelta(days=1))
+    services.record_fillings(station, [
+        filling(cylinder.tag, at(TODAY, 8)), filling("YESTERDAY1", at(TODAY - dt.timedelta(days=1), 23)),
+    ], acting_user=None)  # fmt: skip
+    page = county.get(f"/cylinders/stations/{station.pk}/", {"day": TODAY.isoformat()})
+    assert [f.tag for f, _ in page.context["fillings"]] == [cylinder.tag]
+    assert page.context["violating"] == 1
+    assert [c.tag for c in page.context["overdue"]] == [cylinder.tag]
+    before = county.get(f"/cylinders/stations/{station.pk}/",
+                        {"day": (TODAY - dt.timedelta(days=1)).isoformat()})  # fmt: skip
+    assert [f.tag for f, _ in before.context["fillings"]] == ["YESTERDAY1"]
+
+
+def test_a_bad_day_shows_today_with_a_message(county, station):
+    page = county.get(f"/cylinders/stations/{station.pk}/", {"day": "not-a-day"})
+    assert page.status_code == 200 and page.context["day"] == TODAY
+    assert page.context["day_error"]
+
+
+def test_where_cylinders_filled_in_breach_were_seen_last(county, make_station, make_cylinder):
+    bad, good, far = (
+        make_station(valid_until=dt.date(2020, 1, 1)),
+        make_station(),
+        make_station(XIXIA),
+    )
+    one, two = make_cylinder(owner=good), make_cylinder(owner=good)
+    services.record_fillings(bad, [filling(one.tag, at(TODAY, 8)), filling(two.tag, at(TODAY, 8))],
+                             acting_user=None)  # fmt: skip
+    services.record_fillings(good, [filling(one.tag, at(TODAY, 12))], acting_user=None)
+    services.record_fillings(far, [filling(two.tag, at(TODAY, 12))], acting_user=None)
+    seen = {s.tag: s for s in county.get(f"/cylinders/stations/{bad.pk}/").context["seen"]}
+    assert seen[one.tag].station == good
+    # The other county's station is not named; its county is.
+    assert seen[two.tag].station is None and seen[two.tag].region.code == XIXIA
+
+
+def test_the_violations_list_is_the_countys(county, make_station):
+    mine, theirs = make_station(valid_until=None), make_station(XIXIA, valid_until=None)
+    services.record_fillings(mine, [filling("MINE1", at(TODAY))], acting_user=None)
+    services.record_fillings(theirs, [filling("THEIRS1", at(TODAY))], acting_user=None)
+    html = county.get("/cylinders/").content.decode()
+    assert "MINE1" in html and "THEIRS1" not in html
+    only = county.get("/cylinders/", {"rule": "licence_expired"}).context["page"]
+    assert {v.tag for v in only} == {"MINE1"}
+
+
+def test_the_search_opens_the_chain_of_a_cylinder_of_the_county(county, make_cylinder):
+    cylinder = make_cylinder()
+    assert county.get("/cylinders/", {"tag": cylinder.tag}).url == f"/cylinders/{cylinder.pk}/"
+    assert county.get("/cylinders/", {"tag": "NOPE"}).context["not_found"]
+
+
+@pytest.mark.parametrize(
+    "fields, verdict",
+    [
+        ({"next_inspection_due": TODAY}, "可以充装"),
+        ({"next_inspection_due": TODAY - dt.timedelta(days=1)}, "禁止充装"),
+        ({"status": CylinderStatus.LOST}, "禁止充装"),
+    ],
+)
+def test_the_public_status_needs_no_session(make_cylinder, fields, verdict):
+    cylinder = make_cylinder(**fields)
+    page = Client().get("/cylinders/public/", {"tag": cylinder.tag})
+    assert page.status_code == 200
+    assert verdict in page.content.decode()
+
+
+def test_the_public_status_of_an_unknown_tag(db):
+    assert "未登记气瓶" in Client().get("/cylinders/public/", {"tag": "NOPE"}).content.decode()

@@ -1,0 +1,28 @@
+"""The demo's synthetic cylinders: stored through the ingest path, so its violations are the rules'."""
+
+from __future__ import annotations
+
+from django.core.management import call_command
+from django.utils import timezone
+
+from cylinders.models import Cylinder, FillingRecord, Violation
+from cylinders.rules import Rule
+from registry.synthetic import generate as generate_registry
+
+
+def test_the_demo_cylinders_and_their_violations(db, capsys):
+    generate_registry(prefix="640104", devices=200, seed=5, progress=False)
+    call_command("generate_cylinders", prefix="640104", cylinders=400, days=14, seed=5)
+    assert "cylinders 400" in capsys.readouterr().out
+    assert Cylinder.objects.count() == 400
+    assert FillingRecord.objects.count() >= 400
+    overdue = Violation.objects.filter(rule=Rule.OVERDUE).select_related("cylinder")
+    assert overdue.exists()
+    # Checked apart from the SQL rules: each overdue violation's cylinder was due before the day.
+    for v in overdue:
+        assert v.cylinder.next_inspection_due < timezone.localtime(v.filled_at).date()
+    # And every filling of an overdue cylinder was flagged.
+    flagged = {v.filling_id for v in overdue}
+    for f in FillingRecord.objects.filter(cylinder__isnull=False).select_related("cylinder"):
+        if f.cylinder.next_inspection_due < timezone.localtime(f.filled_at).date():
+            assert f.id in flagged
