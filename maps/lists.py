@@ -38,6 +38,7 @@ SHOWN: dict[str, tuple[str, ...]] = {
     "units": ("name", "credit code", "roles", "address", "division"),
     "accidents": ("occurred at", "severity", "deaths", "injuries", "address", "device code", "division"),
     "resources": ("name", "type", "capability", "duty hours", "address", "division"),
+    "stations": ("name", "licence number", "licence valid until", "cylinders owned", "overdue cylinders", "fillings in 30 days", "violations", "division"),
 }  # fmt: skip
 
 # Most urgent first: a failed inspection (no due date) then the longest overdue; newest accident.
@@ -47,6 +48,7 @@ DEFAULT_SORT = {
     "units": "name",
     "accidents": "-occurred at",
     "resources": "name",
+    "stations": "-violations",
 }
 DETAIL_PAGES = {
     "equipment": "equipment-page",
@@ -54,6 +56,7 @@ DETAIL_PAGES = {
     "units": "unit-page",
     "accidents": "accident-page",
     "resources": "resource-page",
+    "stations": "cylinders:station",
 }
 
 

@@ -117,7 +117,9 @@ def test_bad_parameters_are_a_400_naming_them(client, users, devices, path, para
     assert f"<code>{field}</code>" in response.content.decode()
 
 
-@pytest.mark.parametrize("layer", ["equipment", "overdue", "units", "accidents", "resources"])
+@pytest.mark.parametrize(
+    "layer", ["equipment", "overdue", "units", "accidents", "resources", "stations"]
+)
 def test_every_layer_lists_for_an_analyst(client, users, devices, layer):
     client.force_login(users["xingqing_analyst"])
     response = client.get(f"/map/list/{layer}/")
