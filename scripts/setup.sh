@@ -52,6 +52,14 @@ lock=requirements/dev.txt
 stamp=$(cat pyproject.toml "$lock" | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$VAR/pip.stamp" 2>/dev/null)" != "$stamp" ]; then
   log "installing Python packages from $lock"
+  # The lock's own pip first, hash-checked (pip-audit brings pip into the dev lock): Debian 12's
+  # pip 23.2 refuses a hashed lock once a dependency asks for an extra (pip-audit's
+  # CacheControl[filecache]) and PyPI has a newer release than the pin; later pips do not.
+  pin=$(awk '/^pip==/ {on=1} on {print} on && !/\\$/ {exit}' "$lock")
+  if [ -n "$pin" ]; then
+    printf '%s\n' "$pin" >"$VAR/pip-pin.txt"
+    .venv/bin/pip install -q --require-hashes -r "$VAR/pip-pin.txt" >&2
+  fi
   .venv/bin/pip install -q --require-hashes -r "$lock" >&2
   .venv/bin/pip install -q --no-deps -e . >&2
   echo "$stamp" >"$VAR/pip.stamp"
