@@ -4,7 +4,8 @@ One search, used by the map's search box, the registry API (`/api/search/`, the 
 `search`) and the response desk's unit lookup. Three tiers, best first, each bounded and read
 from an index:
 
-1. an exact identifier (device, registration, certificate or 96333 code; a unit's credit code);
+1. an exact identifier (device, registration, certificate or 96333 code; a unit's credit code):
+   when one matches, it is the answer, alone;
 2. a code that starts with the text — a range on each code's own B-tree, read in code order, so
    "3110" stops after `limit` devices however many elevators there are;
 3. a part of a code, an address or a unit's name — the trigram index over one search text per
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.db import connections, transaction
 from django.db.models import BooleanField, Func, TextField, Value
 
 from .exceptions import RegistryError
@@ -30,6 +32,7 @@ from .validators import Finding, normalise_certificate_number
 MAX_TEXT = 100
 MAX_LIMIT = 50
 CANDIDATES = 200
+GIN_SAMPLE = 2000
 # The shortest part searched for: a trigram for devices (a shorter pattern has none to look up and
 # would read every device); units, far fewer, are searched from two characters (a Chinese name's
 # "电梯" is a real search).
@@ -115,18 +118,25 @@ def clean_limit(value: str | int | None, field_name: str = "limit", default: int
 def search(user, text: str, limit: int = 10) -> Found:
     """Devices and units of the user's jurisdiction matching the text, best first."""
     term = clean_text(text)
+    code = normalise_certificate_number(term)
+    devices = Equipment.objects.visible_to(user).select_related("variety", "use_unit")
+    units = Unit.objects.visible_to(user)
+    # A whole code asks for its record: answered alone, without reading prefixes and parts.
+    exact = Found(list(devices.by_code(code)[:limit]), list(units.filter(credit_code=code)[:limit]))
+    if exact.equipment or exact.units:
+        return exact
     found = Found()
-    found.equipment, more_equipment = equipment_matches(
-        Equipment.objects.visible_to(user).select_related("variety", "use_unit"), term, limit
-    )
-    found.units, more_units = unit_matches(Unit.objects.visible_to(user), term, limit)
+    found.equipment, more_equipment = equipment_matches(devices, term, limit, exact=False)
+    found.units, more_units = unit_matches(units, term, limit)
     found.more = more_equipment or more_units
     return found
 
 
-def equipment_matches(queryset, term: str, limit: int) -> tuple[list[Equipment], bool]:
+def equipment_matches(
+    queryset, term: str, limit: int, *, exact: bool = True
+) -> tuple[list[Equipment], bool]:
     code = normalise_certificate_number(term)
-    tiers = [queryset.by_code(code)[:limit]] if code else []
+    tiers = [queryset.by_code(code)[:limit]] if code and exact else []
     tiers += [_starting(queryset, column, code, limit) for column in EQUIPMENT_CODES if code]
     return _ranked(queryset, "registry_equipment", term, tiers, limit, _equipment_text)
 
@@ -173,11 +183,21 @@ def _ranked(
     more = False
     part = term.upper()
     if len(part) >= MIN_PART[table]:
-        candidates = list(
-            queryset.filter(_Like(_SearchText(table), Value(_pattern(part)))).exclude(
-                pk__in=list(rows)
-            )[: CANDIDATES + 1]
+        # No ORDER BY (the models' default would walk the name or id index, filtering row by
+        # row): the candidates come from the trigram index in any order and are ranked here.
+        holding = (
+            queryset.filter(_Like(_SearchText(table), Value(_pattern(part))))
+            .exclude(pk__in=list(rows))
+            .order_by()[: CANDIDATES + 1]
         )
+        # A common part ("320", "区长城") is held by millions of rows, and a GIN scan collects them
+        # all before LIMIT: a sample of GIN_SAMPLE is enough to fill a page. A jurisdiction's own
+        # rows may be few in a national sample, so a short answer asks again without it.
+        with transaction.atomic(using=queryset.db), connections[queryset.db].cursor() as cursor:
+            cursor.execute("SET LOCAL gin_fuzzy_search_limit = %s", [GIN_SAMPLE])
+            candidates = list(holding)
+        if len(candidates) < limit:
+            candidates = list(holding.all())
         more = len(candidates) > CANDIDATES
         # Best first: the text at the start of a field, then the shortest field holding it.
         candidates = sorted(candidates[:CANDIDATES], key=lambda row: _closeness(text_of(row), part))

@@ -51,12 +51,15 @@ def test_a_code_prefix_finds_the_devices_it_starts_in_code_order(client, users, 
     assert body["more"] is False
 
 
-def test_an_exact_code_comes_before_the_codes_holding_it(client, users, devices):
+def test_an_exact_code_is_answered_alone(client, users, devices):
     client.force_login(users["xingqing"])
     body = client.get("/api/search/", {"q": "3110W5512201900012"}).json()
     assert codes(body) == ["3110W5512201900012"]
-    # A 96333 rescue ID given whole, and an address holding the same digits: the ID first.
+    # A 96333 rescue ID given whole is answered alone, though an address holds the same digits.
     body = client.get("/api/search/", {"q": "640001"}).json()
+    assert codes(body) == ["3110W5512201900012"]
+    # Part of it: the ID that starts with it, then the address holding it.
+    body = client.get("/api/search/", {"q": "64000"}).json()
     assert codes(body) == ["3110W5512201900012", "3110T1232202000001"]
     client.force_login(users["city"])
     body = client.get("/api/search/", {"q": "3110W55122019000"}).json()
