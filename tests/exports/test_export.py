@@ -46,7 +46,13 @@ from tests.conftest import XINGQING, XIXIA, inside
 
 pytestmark = pytest.mark.django_db
 
-TODAY = dt.date.today()
+
+def today() -> dt.date:
+    """The day the server counts in (Asia/Shanghai), read when asked: a run that passes local
+    midnight (16:00 UTC) would otherwise set devices up against yesterday."""
+    return timezone.localdate()
+
+
 FORMATS = ["gpkg", "shp", "geojson", "kml", "csv", "xlsx"]
 LAYERS = ["equipment", "overdue", "units", "accidents", "resources"]
 FORMULAS = ['=HYPERLINK("http://example.invalid","点我")', "@SUM(1+1)", "+1+2", "-3+4"]
@@ -97,10 +103,10 @@ def registry(make_unit, make_equipment):
     pipeline = make_equipment(XINGQING, "8110", route=route, location=None)
     theirs = [make_equipment(XIXIA, v, location=jittered(XIXIA, k)) for k, v in
               enumerate(["3110", "3110", "3110", "4110"])]  # fmt: skip
-    Equipment.objects.update(next_inspection_due=TODAY + dt.timedelta(days=100))
+    Equipment.objects.update(next_inspection_due=today() + dt.timedelta(days=100))
     late = [mine[1], mine[4], theirs[0]]
     Equipment.objects.filter(pk__in=[e.pk for e in late]).update(
-        next_inspection_due=TODAY - dt.timedelta(days=40)
+        next_inspection_due=today() - dt.timedelta(days=40)
     )
     Equipment.objects.filter(pk=mine[2].pk).update(next_inspection_due=None)
     Equipment.objects.filter(pk=mine[3].pk).update(status="suspended")
@@ -294,7 +300,7 @@ def test_field_values_including_chinese_come_back(tmp_path, users, registry, fmt
     assert row["所在区划"] == "兴庆区"
     assert row["制造日期"] == "2019-03-15"
     assert row["投入使用日期"] == "2020-06-01"
-    assert row["下次检验日期"] == str(TODAY + dt.timedelta(days=100))
+    assert row["下次检验日期"] == str(today() + dt.timedelta(days=100))
 
 
 def test_accident_times_carry_their_offset(tmp_path, users, registry):

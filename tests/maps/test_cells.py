@@ -17,6 +17,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.db.models import F
 from django.http import QueryDict
+from django.utils import timezone
 
 from layers import sources
 from layers.filters import parse_query
@@ -27,7 +28,14 @@ from registry.synthetic import generate
 from tests.conftest import SHIZUISHAN_DAWUKOU, XINGQING, XIXIA, inside
 
 pytestmark = pytest.mark.django_db
-TODAY = dt.date.today()
+
+
+def today() -> dt.date:
+    """The day the server counts in (Asia/Shanghai), read when asked: a run that passes local
+    midnight (16:00 UTC) would otherwise set devices up against yesterday."""
+    return timezone.localdate()
+
+
 KEY = ("level", "depth", "region", "gx", "gy", "variety_id", "kind", "status")
 
 
@@ -299,7 +307,9 @@ def test_precounted_tiles_equal_live_tiles(fleet, users, who, params):
                 fast = _tile(tiles.precounted_tile_sql(user, query, z, x, y))
             except sources.NothingVisible:  # the region filter is outside the jurisdiction
                 fast = {"rows": 0, "clusters": {}, "points": []}
-            live = _tile(tiles.tile_sql("equipment", user, query, z, x, y, TODAY, precounted=False))
+            live = _tile(
+                tiles.tile_sql("equipment", user, query, z, x, y, today(), precounted=False)
+            )
             assert fast["rows"] == live["rows"], (z, x, y)
             assert fast["clusters"].keys() == live["clusters"].keys(), (z, x, y)
             assert fast["clusters"] == live["clusters"], (z, x, y)
@@ -320,10 +330,10 @@ def test_county_cells_never_reach_another_county(fleet, users):
     theirs = inside(XIXIA)
     z = 11
     x, y = world_cell(theirs, z)
-    mine = _tile(tiles.tile_sql("equipment", users["xingqing"], query, z, x, y, TODAY))
+    mine = _tile(tiles.tile_sql("equipment", users["xingqing"], query, z, x, y, today()))
     expected = Equipment.objects.filter(region_id=XINGQING).exclude(location=None, route=None)
     assert mine["rows"] <= expected.count()
-    city = _tile(tiles.tile_sql("equipment", users["city"], query, z, x, y, TODAY))
+    city = _tile(tiles.tile_sql("equipment", users["city"], query, z, x, y, today()))
     assert city["rows"] > mine["rows"]
 
 
@@ -374,7 +384,7 @@ def test_counts_in_a_box_from_cells_equal_live_counts(fleet, users, who, params)
         live = counts.count_features("equipment", user, query, precounted=False)
         assert fast == live, bbox
         try:
-            answered += counts.precounted_count_sql(user, query, TODAY) is not None
+            answered += counts.precounted_count_sql(user, query, today()) is not None
         except sources.NothingVisible:  # the region filter is outside the jurisdiction
             assert fast == 0
             answered += 1

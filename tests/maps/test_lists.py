@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
 from maps import lists
 from maps.summary import jurisdiction_summary
@@ -13,7 +14,12 @@ from registry.models import Equipment, EquipmentStatus
 from tests.conftest import XINGQING, XIXIA
 
 pytestmark = pytest.mark.django_db
-TODAY = dt.date.today()
+
+
+def today() -> dt.date:
+    """The day the server counts in (Asia/Shanghai), read when asked: a run that passes local
+    midnight (16:00 UTC) would otherwise set devices up against yesterday."""
+    return timezone.localdate()
 
 
 @pytest.fixture
@@ -28,11 +34,11 @@ def devices(make_equipment):
 
     return {
         "failed": device(None),
-        "year": device(TODAY - dt.timedelta(days=400)),
-        "week": device(TODAY - dt.timedelta(days=7)),
-        "boiler": device(TODAY + dt.timedelta(days=90), variety="1110"),
-        "cancelled": device(TODAY - dt.timedelta(days=30), status=EquipmentStatus.CANCELLED),
-        "xixia": device(TODAY - dt.timedelta(days=3), code=XIXIA),
+        "year": device(today() - dt.timedelta(days=400)),
+        "week": device(today() - dt.timedelta(days=7)),
+        "boiler": device(today() + dt.timedelta(days=90), variety="1110"),
+        "cancelled": device(today() - dt.timedelta(days=30), status=EquipmentStatus.CANCELLED),
+        "xixia": device(today() - dt.timedelta(days=3), code=XIXIA),
     }
 
 

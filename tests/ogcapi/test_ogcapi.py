@@ -42,7 +42,7 @@ pytestmark = pytest.mark.django_db
 LAYERS = list(catalogue.LAYERS)
 # The collections: each layer, and the pipelines of equipment and overdue as their own.
 COLLECTIONS = ["equipment", "equipment_lines", "overdue", "overdue_lines", "units", "accidents",
-               "resources"]  # fmt: skip
+               "resources", "stations"]  # fmt: skip
 LINES = {"equipment_lines": "equipment", "overdue_lines": "overdue"}
 MODELS = {
     "equipment": Equipment,
@@ -54,7 +54,14 @@ MODELS = {
     "resources": EmergencyResource,
     "stations": Unit,  # the filling stations (issue 21)
 }
-TODAY = dt.date.today()
+
+
+def today() -> dt.date:
+    """The day the server counts in (Asia/Shanghai), read when asked: a run that passes local
+    midnight (16:00 UTC) would otherwise set devices up against yesterday."""
+    return timezone.localdate()
+
+
 ROOT = "/ogcapi/"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
@@ -109,10 +116,10 @@ def registry(make_unit, make_equipment):
     for code, n in ((XINGQING, 3), (XIXIA, 1)):
         for k in range(n):
             make_unit(code, roles=(UnitRole.FILLING,), name=f"{code}充装站{k}")
-    Equipment.objects.update(next_inspection_due=TODAY + dt.timedelta(days=100))
+    Equipment.objects.update(next_inspection_due=today() + dt.timedelta(days=100))
     late = [mine[1], mine[4], pipeline, theirs[0], their_pipeline]
     Equipment.objects.filter(pk__in=[e.pk for e in late]).update(
-        next_inspection_due=TODAY - dt.timedelta(days=40)
+        next_inspection_due=today() - dt.timedelta(days=40)
     )
     Equipment.objects.filter(pk=mine[2].pk).update(next_inspection_due=None)  # failed: overdue
     Equipment.objects.filter(pk=mine[3].pk).update(status="suspended")
@@ -146,7 +153,7 @@ def visible(collection: str, code_prefix: str) -> list[int]:
     holds rows with a point, a lines collection (`*_lines`) rows with a route."""
     rows = MODELS[collection].objects.filter(region__code__startswith=code_prefix)
     if LINES.get(collection, collection) == "overdue":
-        rows = rows.filter(status="in_use").exclude(next_inspection_due__gte=TODAY)
+        rows = rows.filter(status="in_use").exclude(next_inspection_due__gte=today())
     if collection == "stations":
         rows = rows.filter(roles__contains=["filling"])
     if collection in LINES:
@@ -569,7 +576,7 @@ def test_the_bbox_statement_uses_the_gist_index(users, spread):
     box = f"{centre.x - 0.01},{centre.y - 0.01},{centre.x + 0.01},{centre.y + 0.01}"
     for layer, table in TABLES.items():
         query = ogcapi.parse_items(layer, QueryDict(urlencode({"bbox": box})))
-        plan = _plan(ogcapi.items_sql(user, query, TODAY))
+        plan = _plan(ogcapi.items_sql(user, query, today()))
         assert any(index in plan for index in _gist_indexes(table)), (layer, plan)
         assert f"Seq Scan on {table}" not in plan, (layer, plan)
 
