@@ -12,6 +12,20 @@ def at(day: dt.date, hour: int = 10) -> dt.datetime:
     return timezone.make_aware(dt.datetime(day.year, day.month, day.day, hour))
 
 
+def today() -> dt.date:
+    """The station's day, read when asked (the project's zone)."""
+    return timezone.localdate()
+
+
+def today_at(hour: int = 10) -> dt.datetime:
+    """A time today that is already past: a filling in the future is refused, and in the small
+    hours (Beijing; 16:00 UTC on) the hour has not come yet, so the same order of events is put
+    seconds before now instead."""
+    moment = at(today(), hour)
+    now = timezone.now()
+    return moment if moment <= now else now - dt.timedelta(seconds=24 - hour)
+
+
 def filling(tag: str, when: dt.datetime, **fields) -> dict:
     """One row as a station posts it."""
     return {

@@ -6,14 +6,11 @@ import datetime as dt
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from cylinders import services
 from cylinders.models import CylinderStatus
 from tests.conftest import XIXIA
-from tests.cylinders.rows import at, filling
-
-TODAY = timezone.localdate()
+from tests.cylinders.rows import at, filling, today, today_at
 
 
 @pytest.fixture
@@ -24,12 +21,12 @@ def county(users) -> Client:
 
 
 def test_the_chain_lists_inspections_and_fillings(county, station, make_cylinder, users):
-    cylinder = make_cylinder(next_inspection_due=TODAY + dt.timedelta(days=30))
+    cylinder = make_cylinder(next_inspection_due=today() + dt.timedelta(days=30))
     services.record_cylinder_inspection(
-        cylinder, acting_user=users["xingqing"], inspected_on=TODAY - dt.timedelta(days=3),
+        cylinder, acting_user=users["xingqing"], inspected_on=today() - dt.timedelta(days=3),
         passed=True, body_name="宁夏特检院",
     )  # fmt: skip
-    services.record_fillings(station, [filling(cylinder.tag, at(TODAY, 9), check_result="fail")],
+    services.record_fillings(station, [filling(cylinder.tag, today_at(9), check_result="fail")],
                              acting_user=None)  # fmt: skip
     page = county.get(f"/cylinders/{cylinder.pk}/")
     assert page.status_code == 200
@@ -64,22 +61,22 @@ def test_another_countys_cylinder_and_station_are_as_missing(county, make_statio
 
 
 def test_the_station_day_lists_that_days_fillings_only(county, station, make_cylinder):
-    cylinder = make_cylinder(next_inspection_due=TODAY - dt.timedelta(days=1))
+    cylinder = make_cylinder(next_inspection_due=today() - dt.timedelta(days=1))
     services.record_fillings(station, [
-        filling(cylinder.tag, at(TODAY, 8)), filling("YESTERDAY1", at(TODAY - dt.timedelta(days=1), 23)),
+        filling(cylinder.tag, today_at(8)), filling("YESTERDAY1", at(today() - dt.timedelta(days=1), 23)),
     ], acting_user=None)  # fmt: skip
-    page = county.get(f"/cylinders/stations/{station.pk}/", {"day": TODAY.isoformat()})
+    page = county.get(f"/cylinders/stations/{station.pk}/", {"day": today().isoformat()})
     assert [f.tag for f, _ in page.context["fillings"]] == [cylinder.tag]
     assert page.context["violating"] == 1
     assert [c.tag for c in page.context["overdue"]] == [cylinder.tag]
     before = county.get(f"/cylinders/stations/{station.pk}/",
-                        {"day": (TODAY - dt.timedelta(days=1)).isoformat()})  # fmt: skip
+                        {"day": (today() - dt.timedelta(days=1)).isoformat()})  # fmt: skip
     assert [f.tag for f, _ in before.context["fillings"]] == ["YESTERDAY1"]
 
 
 def test_a_bad_day_shows_today_with_a_message(county, station):
     page = county.get(f"/cylinders/stations/{station.pk}/", {"day": "not-a-day"})
-    assert page.status_code == 200 and page.context["day"] == TODAY
+    assert page.status_code == 200 and page.context["day"] == today()
     assert page.context["day_error"]
 
 
@@ -90,10 +87,10 @@ def test_where_cylinders_filled_in_breach_were_seen_last(county, make_station, m
         make_station(XIXIA),
     )
     one, two = make_cylinder(owner=good), make_cylinder(owner=good)
-    services.record_fillings(bad, [filling(one.tag, at(TODAY, 8)), filling(two.tag, at(TODAY, 8))],
+    services.record_fillings(bad, [filling(one.tag, today_at(8)), filling(two.tag, today_at(8))],
                              acting_user=None)  # fmt: skip
-    services.record_fillings(good, [filling(one.tag, at(TODAY, 12))], acting_user=None)
-    services.record_fillings(far, [filling(two.tag, at(TODAY, 12))], acting_user=None)
+    services.record_fillings(good, [filling(one.tag, today_at(12))], acting_user=None)
+    services.record_fillings(far, [filling(two.tag, today_at(12))], acting_user=None)
     seen = {s.tag: s for s in county.get(f"/cylinders/stations/{bad.pk}/").context["seen"]}
     assert seen[one.tag].station == good
     # The other county's station is not named; its county is.
@@ -102,8 +99,8 @@ def test_where_cylinders_filled_in_breach_were_seen_last(county, make_station, m
 
 def test_the_violations_list_is_the_countys(county, make_station):
     mine, theirs = make_station(valid_until=None), make_station(XIXIA, valid_until=None)
-    services.record_fillings(mine, [filling("MINE1", at(TODAY))], acting_user=None)
-    services.record_fillings(theirs, [filling("THEIRS1", at(TODAY))], acting_user=None)
+    services.record_fillings(mine, [filling("MINE1", today_at())], acting_user=None)
+    services.record_fillings(theirs, [filling("THEIRS1", today_at())], acting_user=None)
     html = county.get("/cylinders/").content.decode()
     assert "MINE1" in html and "THEIRS1" not in html
     only = county.get("/cylinders/", {"rule": "licence_expired"}).context["page"]
@@ -119,8 +116,8 @@ def test_the_search_opens_the_chain_of_a_cylinder_of_the_county(county, make_cyl
 @pytest.mark.parametrize(
     "fields, verdict",
     [
-        ({"next_inspection_due": TODAY}, "可以充装"),
-        ({"next_inspection_due": TODAY - dt.timedelta(days=1)}, "禁止充装"),
+        ({"next_inspection_due": today()}, "可以充装"),
+        ({"next_inspection_due": today() - dt.timedelta(days=1)}, "禁止充装"),
         ({"status": CylinderStatus.LOST}, "禁止充装"),
     ],
 )

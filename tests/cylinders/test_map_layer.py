@@ -7,15 +7,13 @@ import datetime as dt
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from cylinders import services
 from cylinders.models import CylinderStatus
 from layers.catalogue import LAYERS
 from tests.conftest import XINGQING, XIXIA, YINCHUAN
-from tests.cylinders.rows import at, filling
+from tests.cylinders.rows import filling, today, today_at
 
-TODAY = timezone.localdate()
 NINGXIA_BOX = "104,35,108,40"
 
 
@@ -39,13 +37,13 @@ def stations(make_station, make_cylinder):
     """兴庆区: one station with 3 cylinders (1 overdue, 1 lost and overdue), one violation;
     西夏区: a station with 1 overdue cylinder of 2."""
     mine, theirs = make_station(), make_station(XIXIA)
-    past = TODAY - dt.timedelta(days=2)
+    past = today() - dt.timedelta(days=2)
     due = make_cylinder(owner=mine, next_inspection_due=past)
-    make_cylinder(owner=mine, next_inspection_due=TODAY + dt.timedelta(days=100))
+    make_cylinder(owner=mine, next_inspection_due=today() + dt.timedelta(days=100))
     make_cylinder(owner=mine, next_inspection_due=past, status=CylinderStatus.LOST)
     make_cylinder(owner=theirs, next_inspection_due=past)
-    make_cylinder(owner=theirs, next_inspection_due=TODAY + dt.timedelta(days=5))
-    services.record_fillings(mine, [filling(due.tag, at(TODAY, 8))], acting_user=None)
+    make_cylinder(owner=theirs, next_inspection_due=today() + dt.timedelta(days=5))
+    services.record_fillings(mine, [filling(due.tag, today_at(8))], acting_user=None)
     return mine, theirs
 
 
