@@ -111,7 +111,8 @@ def generate(
         for _ in range(max(1, round(days / 7 * rng.uniform(0.5, 1.5)))):
             station = cylinder.owner if rng.random() > 0.03 else rng.choice(stations)
             moment = timezone.make_aware(dt.datetime.combine(
-                today - dt.timedelta(days=rng.randrange(days)),
+                # From yesterday back: today's hours may not have come yet (no filling ahead of now).
+                today - dt.timedelta(days=rng.randrange(1, days + 1)),
                 dt.time(rng.randint(7, 19), rng.randrange(60), rng.randrange(60)),
             ))  # fmt: skip
             by_station[station.pk].append(services.FillingRow(
