@@ -307,11 +307,8 @@ def import_fillings(
             "quantity_kg": cells.text(row.raw("quantity_kg")),
             "check_result": (row.get("check_result") or "").lower(),
         }
-        raw_time = row.raw("filled_at")
-        filled_at = moment(raw_time) if cells.text(raw_time) else None
-        if filled_at is None and not row.blank("filled_at"):
-            row.error("filled_at", "filled_at.invalid", "无法识别的时间 / unreadable time",
-                      "2026-12-07 09:30")  # fmt: skip
+        # Excel's datetimes and serials, "2026/3/10 9:30", "2026年3月10日9时30分": as accidents read them.
+        filled_at = row.get("filled_at", moment)
         payload["filled_at"] = filled_at.isoformat() if filled_at else None
         station = _station(row, acting_user)
         if row.failed or station is None:
