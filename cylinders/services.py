@@ -86,9 +86,10 @@ def register_cylinder(
     last_inspected_on: dt.date | None = None,
     next_inspection_due: dt.date | None = None,
     status: str = CylinderStatus.IN_SERVICE,
+    scrap_on: dt.date | None = None,
 ) -> Cylinder:
     """Register a cylinder to its owning filling station; scrap date from its design life, next
-    inspection from its type's interval unless given."""
+    inspection from its type's interval, unless given (an import carries the stamped ones)."""
     policy.require(acting_user, policy.Action.REGISTER)
     _filling_station(owner, acting_user)
     tag = tag.strip()
@@ -96,6 +97,15 @@ def register_cylinder(
         raise _refuse("tag", "tag.required", "电子标签必填 / the identity tag is required")
     if kind not in CylinderKind.values:
         raise _refuse("kind", "kind.unknown", f"未知气瓶类别 {kind} / unknown cylinder type")
+    if status not in CylinderStatus.values:
+        raise _refuse("status", "status.unknown", f"未知状态 {status} / unknown status")
+    scrap_on = scrap_on or years_later(made_on, design_life_years)
+    if scrap_on <= made_on:
+        raise _refuse(
+            "scrap_on",
+            "scrap_on.before_made",
+            "报废日期须晚于制造日期 / scrap date before manufacture",
+        )
     if Cylinder.objects.filter(tag=tag).exists():
         # Any station's, in or out of the jurisdiction: the answer names the field, not the owner.
         raise _refuse("tag", "tag.duplicate", "电子标签已登记 / identity tag already registered")
@@ -110,7 +120,7 @@ def register_cylinder(
         volume_l=volume_l,
         working_pressure_mpa=working_pressure_mpa,
         design_life_years=design_life_years,
-        scrap_on=years_later(made_on, design_life_years),
+        scrap_on=scrap_on,
         last_inspected_on=last_inspected_on,
         next_inspection_due=next_inspection_due or years_later(base, interval_years(kind)),
         owner=owner,

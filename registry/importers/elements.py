@@ -213,7 +213,20 @@ def header_key(header: str) -> str:
 
 
 def elements_of(dataset: str) -> tuple[Element, ...]:
+    from .datasets import REGISTERED  # filled in by upper apps' ready()
+
+    if dataset in REGISTERED:
+        return REGISTERED[dataset].elements
     return ELEMENTS[Dataset(dataset)]
+
+
+def either_of(dataset: str) -> tuple[tuple[str, ...], ...]:
+    """The groups of elements of which one must be mapped."""
+    from .datasets import REGISTERED
+
+    if dataset in REGISTERED:
+        return REGISTERED[dataset].either
+    return EITHER.get(dataset, ())
 
 
 def element(dataset: str, name: str) -> Element | None:

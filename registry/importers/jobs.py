@@ -35,6 +35,7 @@ from registry.synthetic.copy import copy_rows
 
 from ..models.imports import Dataset, ImportFinding, ImportJob, SavedMapping
 from ..validators import ERROR, Finding
+from . import datasets
 from .elements import elements_of
 from .errors import IntakeError, refuse
 from .intake import StoredUpload, discard_upload, load_upload, store_upload
@@ -247,9 +248,9 @@ def set_mapping(
 
 def _dataset(value: Any) -> str:
     try:
-        return Dataset(value).value
+        return datasets.known(value)
     except ValueError:
-        choices = ", ".join(Dataset.values)
+        choices = ", ".join(datasets.names())
         refuse("dataset", "dataset.unknown", f"未知的数据类别 / unknown dataset {value!r}", choices)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..validators import Finding
-from .elements import EITHER, LAT, LON, elements_of, header_key
+from .elements import LAT, LON, either_of, elements_of, header_key
 
 FIELD = "mapping"
 
@@ -66,7 +66,7 @@ def check_mapping(
             findings.append(
                 _error("mapping.required", f"必须映射 {item.label} / map a column to {item.label}")
             )
-    for group in EITHER.get(dataset, ()):
+    for group in either_of(dataset):
         if not mapped & set(group):
             labels = " / ".join(known[name].label for name in group)
             findings.append(

@@ -19,7 +19,7 @@ from geo import crs
 
 from ..exceptions import RegistryError
 from ..models.imports import Dataset, ImportJob
-from . import jobs
+from . import datasets, jobs
 from .errors import refuse
 from .intake import StorageFull, storage_full
 from .readers import GDAL_FORMATS
@@ -83,7 +83,7 @@ def imports_page(request: HttpRequest) -> HttpResponse:
     jobs.fail_abandoned_imports(requester=user)
     recent = ImportJob.objects.visible_to(user).order_by("-created_at", "-id")[:RECENT_JOBS]
     context = {
-        "datasets": Dataset.choices,
+        "datasets": datasets.choices(),
         "form": form,
         "errors": errors,
         "accept": ACCEPT,

@@ -31,7 +31,7 @@ from common.errors import envelope, error_dict
 
 from ..models.imports import Dataset, ImportFinding, ImportJob
 from ..validators import ERROR, WARNING
-from . import jobs, report
+from . import datasets, jobs, report
 from .errors import refuse
 from .intake import STORAGE_FULL_RULE, StorageFull, storage_full
 
@@ -66,7 +66,7 @@ def describe_job(job: ImportJob) -> dict[str, Any]:
         "encoding": job.encoding,
         "size": job.size,
         "dataset": job.dataset,
-        "dataset_label": job.get_dataset_display(),
+        "dataset_label": datasets.label_of(job.dataset),
         "source": job.source,
         "columns": facts["columns"],
         "layer_crs": facts["crs"],

@@ -58,7 +58,7 @@ def choice_key(value: str) -> str:
     return re.sub(r"[\s_\-]+", "", unicodedata.normalize("NFKC", value)).lower()
 
 
-def _choices(enum: type[models.TextChoices], **aliases: tuple[str, ...]) -> dict[str, str]:
+def choice_table(enum: type[models.TextChoices], **aliases: tuple[str, ...]) -> dict[str, str]:
     """Every spelling of each choice: its code, both halves of its "中文 / English" label, aliases."""
     table: dict[str, str] = {}
     for value, label in enum.choices:
@@ -67,7 +67,7 @@ def _choices(enum: type[models.TextChoices], **aliases: tuple[str, ...]) -> dict
     return table
 
 
-UNIT_ROLES = _choices(
+UNIT_ROLES = choice_table(
     UnitRole,
     use=("使用",),
     manufacture=("制造", "制造商", "生产单位"),
@@ -78,7 +78,7 @@ UNIT_ROLES = _choices(
     filling=("充装",),
     rescue=("救援",),
 )
-PERSON_ROLES = _choices(
+PERSON_ROLES = choice_table(
     PersonRole,
     operator=("作业", "操作人员", "司机"),
     maintenance=("维保", "维修人员"),
@@ -86,26 +86,26 @@ PERSON_ROLES = _choices(
     supervisor=("监察员",),
     manager=("安全管理员", "安全员", "管理人员"),
 )
-CONCLUSIONS = _choices(
+CONCLUSIONS = choice_table(
     InspectionConclusion,
     conditional=("基本符合", "基本合格"),
     fail=("不符合要求", "不合格（整改）"),
 )
 CONCLUSIONS.update({choice_key("符合要求"): "pass", choice_key("合格/pass"): "pass"})
-INSPECTION_KINDS = _choices(
+INSPECTION_KINDS = choice_table(
     InspectionKind,
     periodic=("定期", "定检", "定期检验"),
     supervisory=("监检", "监督"),
     acceptance=("验收",),
 )
-SEVERITIES = _choices(
+SEVERITIES = choice_table(
     Severity,
     ordinary=("一般",),
     large=("较大",),
     major=("重大",),
     extraordinary=("特别重大", "特大"),
 )
-CAUSES = _choices(
+CAUSES = choice_table(
     CauseClass,
     use_management=("使用管理不当", "管理原因", "违章作业"),
     defect=("设备缺陷原因", "设备原因"),

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from accounts.models import User
 from geo import crs
 from registry.exceptions import RegistryError
-from registry.importers import report
+from registry.importers import datasets, report
 from registry.importers.intake import discard_upload, store_upload
 from registry.importers.mapping import suggest_mapping
 from registry.importers.pipeline import ImportOutcome, ImportRequest, run_import
@@ -29,7 +29,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", type=Path)
-        parser.add_argument("--dataset", default=Dataset.EQUIPMENT, choices=Dataset.values)
+        parser.add_argument("--dataset", default=Dataset.EQUIPMENT, choices=datasets.names())
         parser.add_argument("--source", default="", help="the data's source (its saved mapping)")
         parser.add_argument("--crs", default="wgs84", help="wgs84, cgcs2000, gcj02 or bd09")
         parser.add_argument(
