@@ -90,8 +90,9 @@ class CylinderChain(Page):
 
 
 class StationPage(Page):
-    """A filling station's day of fillings, its overdue cylinders, its violations and where the
-    cylinders it filled in breach were seen last."""
+    """A filling station's day of fillings (paged), its figures, its overdue cylinders and its
+    violations; where the cylinders it filled in breach were seen last is a page of its own
+    (StationSeen): it probes every such cylinder's latest filling, the day page does not wait."""
 
     model = Unit
     template_name = "cylinders/station.html"
@@ -102,7 +103,8 @@ class StationPage(Page):
     def context(self, station: Unit) -> dict:
         user = self.request.user
         day, day_error = _day(self.request.query_params.get("day"))
-        fillings = reads.station_fillings(station, day)
+        day_rows = reads.station_fillings(station, day)
+        page = Paginator(day_rows, reads.DAY_PAGE).get_page(self.request.query_params.get("page"))
         licence = getattr(station, "filling_licence", None)
         return {
             "is_station": UnitRole.FILLING in station.roles,
@@ -112,13 +114,30 @@ class StationPage(Page):
             "day_error": day_error,
             "previous": day - dt.timedelta(days=1),
             "next": day + dt.timedelta(days=1),
-            "fillings": [(f, [rules.label(r) for r in f.violations]) for f in fillings],
-            "violating": sum(1 for f in fillings if f.violations),
+            "page": page,
+            "fillings": [(f, [rules.label(r) for r in f.violations]) for f in page],
+            "day_total": page.paginator.count,
+            "violating": day_rows.exclude(violations=[]).count(),
             "summary": reads.station_summary(station),
             "overdue": reads.overdue_cylinders(station),
             "violations": reads.violations_for(user, station=station.pk)[:50],
-            "seen": reads.last_seen(user, station),
             "short_list": reads.SHORT_LIST,
+            "seen_list": reads.SEEN_LIST,
+        }
+
+
+class StationSeen(Page):
+    """Where the cylinders of a station's latest violations were filled last."""
+
+    model = Unit
+    template_name = "cylinders/station_seen.html"
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("region")
+
+    def context(self, station: Unit) -> dict:
+        return {
+            "seen": reads.last_seen(self.request.user, station),
             "seen_list": reads.SEEN_LIST,
         }
 
@@ -141,3 +160,4 @@ def public_status(request):
 
 chain_page = login_required(CylinderChain.as_view())
 station_page = login_required(StationPage.as_view())
+station_seen_page = login_required(StationSeen.as_view())

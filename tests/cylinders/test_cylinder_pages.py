@@ -83,23 +83,6 @@ def test_a_bad_day_shows_today_with_a_message(county, station):
     assert page.context["day_error"]
 
 
-def test_where_cylinders_filled_in_breach_were_seen_last(county, make_station, make_cylinder):
-    bad, good, far = (
-        make_station(valid_until=dt.date(2020, 1, 1)),
-        make_station(),
-        make_station(XIXIA),
-    )
-    one, two = make_cylinder(owner=good), make_cylinder(owner=good)
-    services.record_fillings(bad, [filling(one.tag, at(TODAY, 8)), filling(two.tag, at(TODAY, 8))],
-                             acting_user=None)  # fmt: skip
-    services.record_fillings(good, [filling(one.tag, at(TODAY, 12))], acting_user=None)
-    services.record_fillings(far, [filling(two.tag, at(TODAY, 12))], acting_user=None)
-    seen = {s.tag: s for s in county.get(f"/cylinders/stations/{bad.pk}/").context["seen"]}
-    assert seen[one.tag].station == good
-    # The other county's station is not named; its county is.
-    assert seen[two.tag].station is None and seen[two.tag].region.code == XIXIA
-
-
 def test_the_violations_list_is_the_countys(county, make_station):
     mine, theirs = make_station(valid_until=None), make_station(XIXIA, valid_until=None)
     services.record_fillings(mine, [filling("MINE1", at(TODAY))], acting_user=None)
