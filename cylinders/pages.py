@@ -8,6 +8,7 @@ import datetime as dt
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 from rest_framework.generics import GenericAPIView
@@ -123,6 +124,9 @@ class StationPage(Page):
             "violations": reads.violations_for(user, station=station.pk)[:50],
             "short_list": reads.SHORT_LIST,
             "seen_list": reads.SEEN_LIST,
+            # The rows' links to a chain (/cylinders/<pk>/) as prefix + pk: a {% url %} per row
+            # was the largest part of the page's rendering (hundreds of reverse() calls).
+            "chain_prefix": reverse("cylinders:index"),
         }
 
 
