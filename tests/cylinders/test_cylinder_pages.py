@@ -29,7 +29,7 @@ def test_the_chain_lists_inspections_and_fillings(county, station, make_cylinder
         cylinder, acting_user=users["xingqing"], inspected_on=TODAY - dt.timedelta(days=3),
         passed=True, body_name="宁夏特检院",
     )  # fmt: skip
-    services.record_fillings(station, [filling(cylinder.tag, at(TODAY, 9), check_result="fail")],
+    services.record_fillings(station, [filling(cylinder.tag, at(TODAY, 0), check_result="fail")],
                              acting_user=None)  # fmt: skip
     page = county.get(f"/cylinders/{cylinder.pk}/")
     assert page.status_code == 200
@@ -66,7 +66,7 @@ def test_another_countys_cylinder_and_station_are_as_missing(county, make_statio
 def test_the_station_day_lists_that_days_fillings_only(county, station, make_cylinder):
     cylinder = make_cylinder(next_inspection_due=TODAY - dt.timedelta(days=1))
     services.record_fillings(station, [
-        filling(cylinder.tag, at(TODAY, 8)), filling("YESTERDAY1", at(TODAY - dt.timedelta(days=1), 23)),
+        filling(cylinder.tag, at(TODAY, 0)), filling("YESTERDAY1", at(TODAY - dt.timedelta(days=1), 23)),
     ], acting_user=None)  # fmt: skip
     page = county.get(f"/cylinders/stations/{station.pk}/", {"day": TODAY.isoformat()})
     assert [f.tag for f, _ in page.context["fillings"]] == [cylinder.tag]
@@ -85,8 +85,8 @@ def test_a_bad_day_shows_today_with_a_message(county, station):
 
 def test_the_violations_list_is_the_countys(county, make_station):
     mine, theirs = make_station(valid_until=None), make_station(XIXIA, valid_until=None)
-    services.record_fillings(mine, [filling("MINE1", at(TODAY))], acting_user=None)
-    services.record_fillings(theirs, [filling("THEIRS1", at(TODAY))], acting_user=None)
+    services.record_fillings(mine, [filling("MINE1", at(TODAY, 0))], acting_user=None)
+    services.record_fillings(theirs, [filling("THEIRS1", at(TODAY, 0))], acting_user=None)
     html = county.get("/cylinders/").content.decode()
     assert "MINE1" in html and "THEIRS1" not in html
     only = county.get("/cylinders/", {"rule": "licence_expired"}).context["page"]

@@ -45,7 +45,7 @@ def stations(make_station, make_cylinder):
     make_cylinder(owner=mine, next_inspection_due=past, status=CylinderStatus.LOST)
     make_cylinder(owner=theirs, next_inspection_due=past)
     make_cylinder(owner=theirs, next_inspection_due=TODAY + dt.timedelta(days=5))
-    services.record_fillings(mine, [filling(due.tag, at(TODAY, 8))], acting_user=None)
+    services.record_fillings(mine, [filling(due.tag, at(TODAY, 0))], acting_user=None)
     return mine, theirs
 
 
