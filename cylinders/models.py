@@ -101,7 +101,12 @@ class Cylinder(models.Model):
         indexes = [
             models.Index(fields=["owner", "next_inspection_due"], name="cylinder_owner_due"),
             models.Index(fields=["region", "next_inspection_due"], name="cylinder_region_due"),
-        ]
+            # A station's overdue count read from the index alone (no heap visit per cylinder).
+            models.Index(
+                fields=["owner", "next_inspection_due"], name="cylinder_owner_due_active",
+                condition=~models.Q(status__in=["scrapped", "lost"]),
+            ),
+        ]  # fmt: skip
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(scrap_on__gt=models.F("made_on")),
@@ -211,6 +216,32 @@ class Violation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tag} {self.rule}"
+
+
+class StationDay(models.Model):
+    """A station's kept figures for one local calendar day: fillings recorded and violations found
+    (by the filling's day). Written in the same transaction as the fillings or violations they count
+    (services.store_fillings, services.recheck_fillings), so the station page and the map layer read
+    a few rows instead of counting the partitioned table."""
+
+    station = models.ForeignKey(Unit, on_delete=models.DO_NOTHING, db_constraint=False,
+                                related_name="+")  # fmt: skip
+    day = models.DateField(_("日期 / day"))
+    fillings = models.IntegerField(_("充装 / fillings"), default=0)
+    violations = models.IntegerField(_("违规 / violations"), default=0)
+    region = models.ForeignKey(Region, on_delete=models.DO_NOTHING, db_constraint=False,
+                               related_name="+")  # fmt: skip
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("充装站日统计 / station day figures")
+        constraints = [
+            models.UniqueConstraint(fields=["station", "day"], name="stationday_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.station_id} {self.day}"
 
 
 class StationToken(models.Model):

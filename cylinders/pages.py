@@ -8,6 +8,7 @@ import datetime as dt
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 from rest_framework.generics import GenericAPIView
@@ -90,8 +91,9 @@ class CylinderChain(Page):
 
 
 class StationPage(Page):
-    """A filling station's day of fillings, its overdue cylinders, its violations and where the
-    cylinders it filled in breach were seen last."""
+    """A filling station's day of fillings (paged), its figures, its overdue cylinders and its
+    violations; where the cylinders it filled in breach were seen last is a page of its own
+    (StationSeen): it probes every such cylinder's latest filling, the day page does not wait."""
 
     model = Unit
     template_name = "cylinders/station.html"
@@ -102,7 +104,8 @@ class StationPage(Page):
     def context(self, station: Unit) -> dict:
         user = self.request.user
         day, day_error = _day(self.request.query_params.get("day"))
-        fillings = reads.station_fillings(station, day)
+        day_rows = reads.station_fillings(station, day)
+        page = Paginator(day_rows, reads.DAY_PAGE).get_page(self.request.query_params.get("page"))
         licence = getattr(station, "filling_licence", None)
         return {
             "is_station": UnitRole.FILLING in station.roles,
@@ -112,13 +115,33 @@ class StationPage(Page):
             "day_error": day_error,
             "previous": day - dt.timedelta(days=1),
             "next": day + dt.timedelta(days=1),
-            "fillings": [(f, [rules.label(r) for r in f.violations]) for f in fillings],
-            "violating": sum(1 for f in fillings if f.violations),
+            "page": page,
+            "fillings": [(f, [rules.label(r) for r in f.violations]) for f in page],
+            "day_total": page.paginator.count,
+            "violating": day_rows.exclude(violations=[]).count(),
             "summary": reads.station_summary(station),
             "overdue": reads.overdue_cylinders(station),
             "violations": reads.violations_for(user, station=station.pk)[:50],
-            "seen": reads.last_seen(user, station),
             "short_list": reads.SHORT_LIST,
+            "seen_list": reads.SEEN_LIST,
+            # The rows' links to a chain (/cylinders/<pk>/) as prefix + pk: a {% url %} per row
+            # was the largest part of the page's rendering (hundreds of reverse() calls).
+            "chain_prefix": reverse("cylinders:index"),
+        }
+
+
+class StationSeen(Page):
+    """Where the cylinders of a station's latest violations were filled last."""
+
+    model = Unit
+    template_name = "cylinders/station_seen.html"
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("region")
+
+    def context(self, station: Unit) -> dict:
+        return {
+            "seen": reads.last_seen(self.request.user, station),
             "seen_list": reads.SEEN_LIST,
         }
 
@@ -141,3 +164,4 @@ def public_status(request):
 
 chain_page = login_required(CylinderChain.as_view())
 station_page = login_required(StationPage.as_view())
+station_seen_page = login_required(StationSeen.as_view())

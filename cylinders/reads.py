@@ -9,16 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from geo.models import Region
 from geo.scoping import Scope
 from registry.models import Unit
 
-from .models import Cylinder, FillingRecord, Violation
+from .models import Cylinder, FillingRecord, StationDay, Violation
 
 SHORT_LIST = 200
+DAY_PAGE = 200  # a station's fillings of one day, a page at a time (a busy station fills 1,000+)
 
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -60,13 +61,12 @@ def chain_of(user: Any, cylinder: Cylinder) -> Chain:
     )
 
 
-def station_fillings(station: Unit, day: dt.date) -> list[FillingRecord]:
+def station_fillings(station: Unit, day: dt.date):
+    """The station's fillings of a local day, in time order (a queryset: the page pages it)."""
     start, end = day_bounds(day)
-    return list(
-        FillingRecord.objects.filter(
-            station_id=station.pk, filled_at__gte=start, filled_at__lt=end
-        ).order_by("filled_at", "id")
-    )
+    return FillingRecord.objects.filter(
+        station_id=station.pk, filled_at__gte=start, filled_at__lt=end
+    ).order_by("filled_at", "id")
 
 
 def overdue_cylinders(station: Unit, on: dt.date | None = None) -> list[Cylinder]:
@@ -78,15 +78,16 @@ def overdue_cylinders(station: Unit, on: dt.date | None = None) -> list[Cylinder
 
 
 def station_summary(station: Unit, on: dt.date | None = None) -> dict[str, int]:
-    on = on or timezone.localdate()
-    counts = Cylinder.objects.filter(owner=station).aggregate(
-        cylinders=Count("pk"),
-        overdue=Count(
-            "pk", filter=Q(next_inspection_due__lt=on) & ~Q(status__in=["scrapped", "lost"])
-        ),
-    )
-    counts["violations"] = Violation.objects.filter(station=station).count()
-    return counts
+    """Cylinders owned and overdue (each counted from an index alone: cylinder_owner_due and the
+    partial cylinder_owner_due_active; overdue depends on the day, so it is not kept) and the
+    violations on record (the kept StationDay figures: a few hundred rows, not the violations)."""
+    owned = Cylinder.objects.filter(owner=station)
+    kept = StationDay.objects.filter(station=station).aggregate(n=Sum("violations"))
+    return {
+        "cylinders": owned.count(),
+        "overdue": owned.overdue(on or timezone.localdate()).count(),
+        "violations": kept["n"] or 0,
+    }
 
 
 def violations_for(user: Any, *, rule: str | None = None, station: int | None = None):
@@ -108,8 +109,10 @@ FROM (
     GROUP BY tag ORDER BY breached DESC LIMIT %s
 ) v
 JOIN LATERAL (
+    -- Its latest filling is at or after the breach (the breaching filling is one): the months
+    -- before are pruned at run time instead of probed, one index probe per month per cylinder.
     SELECT station_id, region_id, filled_at FROM cylinders_filling
-    WHERE tag = v.tag ORDER BY filled_at DESC LIMIT 1
+    WHERE tag = v.tag AND filled_at >= v.breached ORDER BY filled_at DESC LIMIT 1
 ) f ON true
 ORDER BY v.breached DESC
 """
@@ -153,8 +156,9 @@ FIGURES_DAYS = 30  # the fillings a station's map figure counts: the last month'
 
 def with_station_figures(stations, today: dt.date):
     """Filling stations (a scoped Unit queryset) with their figures for the map layer: cylinders
-    owned, of them overdue, fillings in the last FIGURES_DAYS days, violations on record."""
-    from django.db.models import Func, IntegerField, OuterRef, Subquery
+    owned, of them overdue, fillings in the last FIGURES_DAYS days, violations on record (those
+    two from the kept StationDay figures, as the station page reads them)."""
+    from django.db.models import F, Func, IntegerField, OuterRef, Subquery
 
     from registry.models import UnitRole
 
@@ -164,15 +168,20 @@ def with_station_figures(stations, today: dt.date):
         total = total.values("n")
         return Subquery(total[:1], output_field=IntegerField())
 
+    def kept(field: str, **since) -> Subquery:
+        rows = StationDay.objects.filter(station=OuterRef("pk"), **since).order_by()
+        total = rows.annotate(
+            n=Func(F(field), template="coalesce(sum(%(expressions)s), 0)",
+                   output_field=IntegerField())
+        ).values("n")  # fmt: skip
+        return Subquery(total[:1], output_field=IntegerField())
+
     owned = Cylinder.objects.filter(owner=OuterRef("pk"))
-    since = day_bounds(today - dt.timedelta(days=FIGURES_DAYS))[0]
     return stations.with_role(UnitRole.FILLING).annotate(
         owned_cylinders=counted(owned),
         overdue=counted(owned.overdue(today)),
-        fillings=counted(
-            FillingRecord.objects.filter(station=OuterRef("pk"), filled_at__gte=since)
-        ),
-        violations=counted(Violation.objects.filter(station=OuterRef("pk"))),
+        fillings=kept("fillings", day__gte=today - dt.timedelta(days=FIGURES_DAYS)),
+        violations=kept("violations"),
     )
 
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", pages.index, name="index"),
     path("<int:pk>/", pages.chain_page, name="chain"),
     path("stations/<int:pk>/", pages.station_page, name="station"),
+    path("stations/<int:pk>/seen/", pages.station_seen_page, name="station_seen"),
     path("public/", pages.public_status, name="public"),
     path("api/fillings/", api.FillingBatch.as_view(), name="fillings"),
     path("api/lookup/", api.CylinderLookup.as_view(), name="lookup"),

@@ -40,7 +40,8 @@ def violation_site(demo_site):
         working_pressure_mpa="2.1", design_life_years=8,
         next_inspection_due=today - dt.timedelta(days=10),
     )  # fmt: skip
-    moment = timezone.localtime().replace(hour=8, minute=30, second=0, microsecond=0)
+    # An hour ago, not 08:30 today: after midnight Beijing time 08:30 is still in the future.
+    moment = (timezone.localtime() - dt.timedelta(hours=1)).replace(second=0, microsecond=0)
     cylinder_services.record_fillings(station, [{
         "tag": cylinder.tag, "filled_at": moment.isoformat(), "medium": "液化石油气",
         "quantity_kg": "14.5", "check_result": "pass", "operator_certificate": "TSR880001",
@@ -73,6 +74,7 @@ def test_a_county_supervisor_sees_a_violation_on_the_map_and_opens_the_chain(vio
     page.click(".segis-popup a.detail")
     page.wait_for_url(re.compile(rf"/cylinders/stations/{station.pk}/$"))
     assert page.locator("#violations").inner_text().count(cylinder.tag) >= 2
+    assert page.locator("#figures").inner_text().startswith("1")  # its one cylinder, kept figures
     page.click(f"#violations a:has-text('{cylinder.tag}')")
     page.wait_for_url(re.compile(rf"/cylinders/{cylinder.pk}/$"))
     fillings = page.locator("#fillings").inner_text()
@@ -90,6 +92,7 @@ def test_the_cylinder_pages_fit_the_screen(violation_site, page, size):
     for slug, path in [
         ("index", "/cylinders/"),
         ("station", f"/cylinders/stations/{station.pk}/"),
+        ("station-seen", f"/cylinders/stations/{station.pk}/seen/"),
         ("chain", f"/cylinders/{cylinder.pk}/"),
         ("public", f"/cylinders/public/?tag={cylinder.tag}"),
     ]:

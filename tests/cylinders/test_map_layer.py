@@ -43,7 +43,7 @@ def stations(make_station, make_cylinder):
     make_cylinder(owner=mine, next_inspection_due=past, status=CylinderStatus.LOST)
     make_cylinder(owner=theirs, next_inspection_due=past)
     make_cylinder(owner=theirs, next_inspection_due=today() + dt.timedelta(days=5))
-    services.record_fillings(mine, [filling(due.tag, today_at(8))], acting_user=None)
+    services.record_fillings(mine, [filling(due.tag, today_at(0))], acting_user=None)
     return mine, theirs
 
 

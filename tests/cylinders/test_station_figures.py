@@ -1,0 +1,151 @@
+"""A station's kept figures (StationDay) equal a recount of the records after every write path,
+and the station's pages read them: the day page (paged) and the 'where are they now' page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from cylinders import reads, services
+from cylinders.models import Cylinder, CylinderStatus, FillingLicence, StationDay, Violation
+from layers.sources import SOURCES
+from registry.synthetic import generate as generate_registry
+from tests.conftest import XIXIA
+from tests.cylinders.rows import at, filling
+
+TODAY = timezone.localdate()
+# The fillings' day on the pages: yesterday, so no hour of it is in the future at any time of day.
+SHOWN = TODAY - dt.timedelta(days=1)
+DAY = dt.date(2026, 3, 10)
+
+
+def kept() -> set[tuple]:
+    return set(StationDay.objects.values_list("station_id", "day", "fillings", "violations",
+                                              "region_id"))  # fmt: skip
+
+
+def recounted() -> set[tuple]:
+    """The figures counted afresh from the fillings and violations (then the kept ones put back)."""
+    before = kept()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM cylinders_stationday")
+        cursor.execute(services.RECOUNT_STATION_DAYS, {"tz": settings.TIME_ZONE})
+    counted = kept()
+    StationDay.objects.all().delete()
+    StationDay.objects.bulk_create(
+        StationDay(station_id=s, day=d, fillings=f, violations=v, region_id=r)
+        for s, d, f, v, r in before
+    )
+    return counted
+
+
+@pytest.fixture
+def county(users) -> Client:
+    client = Client()
+    client.force_login(users["xingqing"])
+    return client
+
+
+def test_the_ingest_keeps_the_figures_by_local_day(make_station, make_cylinder):
+    station, lapsed = make_station(), make_station(valid_until=None)
+    cylinder = make_cylinder(owner=station, next_inspection_due=DAY - dt.timedelta(days=1))
+    # 23:30 and 00:30 Beijing time: two local days (the first is 15:30 UTC of the same day).
+    late, early = at(DAY, 23).replace(minute=30), at(DAY + dt.timedelta(days=1), 0)
+    rows = [filling(cylinder.tag, late), filling(cylinder.tag, early), filling("NOPE-1", late)]
+    services.record_fillings(station, rows, acting_user=None)
+    services.record_fillings(station, rows, acting_user=None)  # a resend: duplicates, no change
+    services.record_fillings(lapsed, [filling(cylinder.tag, late, check_result="fail")],
+                             acting_user=None)  # fmt: skip
+    figures = {(s, d): (f, v) for s, d, f, v, _ in kept()}
+    assert figures[(station.pk, DAY)] == (2, 2)  # overdue; unregistered
+    assert figures[(station.pk, DAY + dt.timedelta(days=1))] == (1, 1)
+    # lapsed licence, another station's cylinder, overdue, failed check
+    assert figures[(lapsed.pk, DAY)] == (1, 4)
+    assert kept() == recounted()
+
+
+def test_the_recheck_counts_the_violations_it_adds(station, make_cylinder):
+    cylinder = make_cylinder(next_inspection_due=dt.date(2027, 1, 1))
+    services.record_fillings(station, [filling(cylinder.tag, at(DAY))], acting_user=None)
+    assert {(f, v) for _, _, f, v, _ in kept()} == {(1, 0)}
+    Cylinder.objects.filter(pk=cylinder.pk).update(status=CylinderStatus.LOST)
+    FillingLicence.objects.filter(station=station).update(valid_until=DAY - dt.timedelta(days=7))
+    since, until = at(DAY, 0), at(DAY + dt.timedelta(days=1), 0)
+    assert services.recheck_fillings(since, until)["violations_added"] == 2
+    assert {(f, v) for _, _, f, v, _ in kept()} == {(1, 2)}
+    assert services.recheck_fillings(since, until)["violations_added"] == 0  # nothing counted twice
+    assert kept() == recounted()
+
+
+def test_the_demo_generator_keeps_them_too(db):
+    generate_registry(prefix="640104", devices=200, seed=5, progress=False)
+    call_command("generate_cylinders", prefix="640104", cylinders=300, days=14, seed=5)
+    assert Violation.objects.exists() and kept() == recounted()
+
+
+def test_the_station_page_shows_the_kept_figures(county, station, make_cylinder):
+    overdue = make_cylinder(next_inspection_due=TODAY - dt.timedelta(days=5))
+    make_cylinder(next_inspection_due=TODAY - dt.timedelta(days=1), status=CylinderStatus.LOST)
+    make_cylinder(next_inspection_due=dt.date(2030, 1, 1))
+    before = SHOWN - dt.timedelta(days=1)
+    services.record_fillings(station, [
+        filling(overdue.tag, at(SHOWN, 8)), filling("NOPE-2", at(before, 9)),
+    ], acting_user=None)  # fmt: skip
+    page = county.get(f"/cylinders/stations/{station.pk}/", {"day": SHOWN.isoformat()})
+    assert page.context["summary"] == {
+        "cylinders": 3, "overdue": 1,
+        "violations": Violation.objects.filter(station=station).count(),
+    }  # fmt: skip
+    assert page.context["summary"]["violations"] == 2
+    assert page.context["day_total"] == 1 and page.context["violating"] == 1
+    assert f"/cylinders/stations/{station.pk}/seen/" in page.content.decode()
+
+
+def test_the_days_fillings_are_paged(county, station, monkeypatch):
+    monkeypatch.setattr(reads, "DAY_PAGE", 2)
+    services.record_fillings(
+        station, [filling(f"PAGE-{h}", at(SHOWN, h)) for h in range(8, 13)], acting_user=None
+    )
+    seen, number = [], 1
+    while True:
+        page = county.get(f"/cylinders/stations/{station.pk}/",
+                          {"day": SHOWN.isoformat(), "page": number})  # fmt: skip
+        seen += [f.tag for f, _ in page.context["fillings"]]
+        assert page.context["day_total"] == 5 and page.context["violating"] == 5
+        if not page.context["page"].has_next():
+            break
+        number += 1
+    assert seen == [f"PAGE-{h}" for h in range(8, 13)] and number == 3
+
+
+def test_the_map_layer_reads_the_same_figures(users, station, make_cylinder):
+    cylinder = make_cylinder(next_inspection_due=dt.date(2030, 1, 1))
+    old = TODAY - dt.timedelta(days=reads.FIGURES_DAYS + 5)
+    services.record_fillings(station, [
+        filling(cylinder.tag, at(SHOWN, 8)), filling("NOPE-3", at(SHOWN, 9)),
+        filling("NOPE-4", at(old, 9)),
+    ], acting_user=None)  # fmt: skip
+    row = SOURCES["stations"].rows(users["xingqing"], TODAY).get(pk=station.pk)
+    assert (row.owned_cylinders, row.fillings, row.violations) == (1, 2, 2)
+
+
+def test_where_the_cylinders_are_now_is_a_page_of_its_own(county, make_station, make_cylinder):
+    bad, good, far = (
+        make_station(valid_until=dt.date(2020, 1, 1)), make_station(), make_station(XIXIA),
+    )  # fmt: skip
+    one, two = make_cylinder(owner=good), make_cylinder(owner=good)
+    services.record_fillings(bad, [filling(one.tag, at(SHOWN, 8)), filling(two.tag, at(SHOWN, 8))],
+                             acting_user=None)  # fmt: skip
+    services.record_fillings(good, [filling(one.tag, at(SHOWN, 12))], acting_user=None)
+    services.record_fillings(far, [filling(two.tag, at(SHOWN, 12))], acting_user=None)
+    page = county.get(f"/cylinders/stations/{bad.pk}/seen/")
+    seen = {s.tag: s for s in page.context["seen"]}
+    assert seen[one.tag].station == good and seen[one.tag].filled_at == at(SHOWN, 12)
+    assert seen[two.tag].station is None and seen[two.tag].region.code == XIXIA
+    assert county.get(f"/cylinders/stations/{far.pk}/seen/").status_code == 404
