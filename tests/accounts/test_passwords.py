@@ -123,4 +123,3 @@ def test_a_young_password_or_expiry_turned_off_lets_the_user_through(users, sett
     expire(users["xingqing"], days=400)
     settings.SEGIS_PASSWORD_MAX_AGE = dt.timedelta(0)
     assert client.get("/map/").status_code == 200
-

@@ -77,7 +77,9 @@ def test_the_web_settings_bound_statements_and_idle_transactions():
         "current_setting('idle_in_transaction_session_timeout')\")\n"
         "print(*c.fetchone())\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_") or k == "DATABASE_URL"}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("DATABASE_") or k == "DATABASE_URL"
+    }
     env["DJANGO_SETTINGS_MODULE"] = "config.settings.dev"
     code = f"import django; django.setup()\n{script}"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
