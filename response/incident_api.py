@@ -260,75 +260,69 @@ class IncidentDispatch(RecordView):
         )
 
 
-class DispatchAnswerView(RecordView):
-    """POST {answer: responded|declined, note, at}: the asked party's answer."""
+class _DispatchStep(RecordView):
+    """GET an ask; POST a step on it (`act`), answered with the ask and its incident."""
 
     model = Dispatch
-    serializer_class = AnswerSerializer
 
     def get_queryset(self):
         return Dispatch.objects.visible_to(self.request.user).select_related(
             "unit", "resource", "asked_by"
         )
 
+    def act(self, asked: Dispatch, data: dict, user) -> Dispatch:
+        raise NotImplementedError
+
     @extend_schema(tags=TAGS, responses={200: OpenApiTypes.OBJECT, **RECORD_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         return Response(dispatch_json(get_object_or_404(self.get_queryset(), pk=pk)))
+
+    def post(self, request: Request, pk: int) -> Response:
+        asked = get_object_or_404(self.get_queryset(), pk=pk)
+        form = self.serializer_class(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            done = self.act(asked, form.validated_data, request.user)
+        except (Dispatch.DoesNotExist, Incident.DoesNotExist):
+            raise NotFound() from None
+        incident = detailed_incidents(request.user).get(pk=done.incident_id)
+        return Response(
+            {"dispatch": dispatch_json(done), "incident": incident_json(incident, detail=True)}
+        )
+
+
+class DispatchAnswerView(_DispatchStep):
+    """POST {answer: responded|declined, note, at}: the asked party's answer."""
+
+    serializer_class = AnswerSerializer
+
+    def act(self, asked, data, user):
+        return dispatch.answer_dispatch(
+            asked.pk, data["answer"], acting_user=user, note=data["note"], at=data.get("at")
+        )
 
     @extend_schema(
         tags=TAGS, request=AnswerSerializer, responses={200: OpenApiTypes.OBJECT, **RECORD_ERRORS}
     )
     def post(self, request: Request, pk: int) -> Response:
-        asked = get_object_or_404(self.get_queryset(), pk=pk)
-        form = AnswerSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        data = form.validated_data
-        try:
-            answered = dispatch.answer_dispatch(
-                asked.pk, data["answer"], acting_user=request.user, note=data["note"],
-                at=data.get("at"),
-            )  # fmt: skip
-        except (Dispatch.DoesNotExist, Incident.DoesNotExist):
-            raise NotFound() from None
-        incident = detailed_incidents(request.user).get(pk=answered.incident_id)
-        return Response(
-            {"dispatch": dispatch_json(answered), "incident": incident_json(incident, detail=True)}
-        )
+        return super().post(request, pk)
 
 
-class DispatchCancel(RecordView):
+class DispatchCancel(_DispatchStep):
     """POST {reason, at}: the desk withdraws an open ask; nobody is asked in its place."""
 
-    model = Dispatch
     serializer_class = CancelSerializer
 
-    def get_queryset(self):
-        return Dispatch.objects.visible_to(self.request.user).select_related(
-            "unit", "resource", "asked_by"
+    def act(self, asked, data, user):
+        return dispatch.cancel_dispatch(
+            asked.pk, acting_user=user, reason=data["reason"], at=data.get("at")
         )
-
-    @extend_schema(tags=TAGS, responses={200: OpenApiTypes.OBJECT, **RECORD_ERRORS})
-    def get(self, request: Request, pk: int) -> Response:
-        return Response(dispatch_json(get_object_or_404(self.get_queryset(), pk=pk)))
 
     @extend_schema(
         tags=TAGS, request=CancelSerializer, responses={200: OpenApiTypes.OBJECT, **RECORD_ERRORS}
     )
     def post(self, request: Request, pk: int) -> Response:
-        asked = get_object_or_404(self.get_queryset(), pk=pk)
-        form = CancelSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        data = form.validated_data
-        try:
-            cancelled = dispatch.cancel_dispatch(
-                asked.pk, acting_user=request.user, reason=data["reason"], at=data.get("at")
-            )
-        except (Dispatch.DoesNotExist, Incident.DoesNotExist):
-            raise NotFound() from None
-        incident = detailed_incidents(request.user).get(pk=cancelled.incident_id)
-        return Response(
-            {"dispatch": dispatch_json(cancelled), "incident": incident_json(incident, detail=True)}
-        )
+        return super().post(request, pk)
 
 
 class IncidentAccident(RecordView):
