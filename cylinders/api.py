@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
 from django.shortcuts import get_object_or_404
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import authentication, exceptions, serializers
 from rest_framework.authentication import SessionAuthentication
@@ -39,6 +40,21 @@ class StationKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return "Station"
+
+
+class StationKeyScheme(OpenApiAuthenticationExtension):
+    """The API schema names the station key as an API key in the Authorization header."""
+
+    target_class = StationKeyAuthentication
+    name = "stationKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "充装站密钥 / a filling station's key: `Station <key>` (docs/cylinders.md)",
+        }
 
 
 class StationOrUser(Allows):

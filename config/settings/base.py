@@ -244,6 +244,9 @@ SPECTACULAR_SETTINGS = {
         "IncidentStateEnum": "response.models.IncidentState",
         "ImportJobStateEnum": "registry.models.imports.ImportJob.State",
         "ExchangePullStateEnum": "registry.models.exchange.PullState",
+        # Two `kind` choice sets: a cylinder's and an inspection's.
+        "CylinderKindEnum": "cylinders.models.CylinderKind",
+        "InspectionKindEnum": "registry.models.equipment.InspectionKind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
