@@ -77,14 +77,20 @@ def columns_of(layer: str) -> list[Column]:
     return [by_name[name] for name in SHOWN[layer]]
 
 
+def layer_filters(params: QueryDict) -> QueryDict:
+    """The map's filters among the parameters: all but the table's own (sort, page)."""
+    filters = params.copy()
+    for name in OWN_PARAMS:
+        filters.pop(name, None)
+    return filters
+
+
 def read(layer: str, user, params: QueryDict) -> Page:
     """The page the parameters ask for; a FilterError naming every bad parameter at once."""
     if layer not in SHOWN:
         raise FilterError({"layer": f"未知图层 / unknown layer; one of {', '.join(SHOWN)}"})
     own = {name: params.get(name, "") for name in OWN_PARAMS}
-    filters = params.copy()
-    for name in OWN_PARAMS:
-        filters.pop(name, None)
+    filters = layer_filters(params)
     errors: dict[str, str] = {}
     try:
         query = parse_query(layer, filters, allow_bbox=True)

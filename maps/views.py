@@ -177,9 +177,7 @@ def layer_list(request: HttpRequest, layer: str) -> HttpResponse:
     answers 400 with the page saying which and why."""
     if request.user.jurisdiction_prefix is None:
         return render(request, "maps/no_jurisdiction.html", status=403)
-    filters = request.GET.copy()
-    for name in lists.OWN_PARAMS:
-        filters.pop(name, None)
+    filters = lists.layer_filters(request.GET)
     context = {
         "layer": layer,
         "title": LIST_TITLES.get(layer, layer),
