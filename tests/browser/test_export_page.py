@@ -97,6 +97,7 @@ def test_an_analyst_draws_a_polygon_downloads_and_follows_a_background_job(
     export_site, page, tmp_path
 ):
     log_in(page, export_site.url, "city")
+    page.click("header .menu-head:has-text('数据 / Data')")
     page.click("header nav a:has-text('导出 / Export')")
     page.wait_for_url(f"{export_site.url}/export/")
     page.wait_for_function(AREA_IDLE, timeout=30_000)

@@ -12,6 +12,7 @@ pytestmark = BROWSER
 
 def test_a_supervisor_creates_a_token_and_a_gis_client_can_use_it(demo_site, page):
     log_in(page, demo_site.url, "county")
+    page.click("header .menu-user .menu-head")
     page.click("header nav a[href='/accounts/token/']")
     page.wait_for_selector("#no-token")
     page.click("main form button[type=submit]")
