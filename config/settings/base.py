@@ -97,6 +97,8 @@ INSTALLED_APPS = [
     "patrol",
     "analysis",
     "public",
+    # Backup, restore, health and readiness (docs/backup.md, docs/operations.md).
+    "operations",
 ]
 
 MIDDLEWARE = [
