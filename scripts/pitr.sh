@@ -90,7 +90,7 @@ CONF
     log "recovered to $target: a cluster in $data on port $port"
     ;;
   *)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

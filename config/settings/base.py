@@ -102,6 +102,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the load balancer's /healthz and /readyz, before sessions and the HTTPS redirect.
+    "operations.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Pages, not static files, carry the CSP and Permissions-Policy (config/headers.py).
@@ -383,5 +385,10 @@ EXPORT_SCRATCH_STALE_AFTER = dt.timedelta(
 IMPORT_MAX_OPEN_UPLOADS = env.int("IMPORT_MAX_OPEN_UPLOADS", default=20)
 IMPORT_MAX_ACTIVE_RUNS = env.int("IMPORT_MAX_ACTIVE_RUNS", default=2)
 IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=500_000)
+# Readiness (/readyz, operations/health.py, docs/backup.md): a replica further behind than this is
+# not ready; a job worker must be connected; the export directory must keep this much free.
+READY_REPLICA_MAX_LAG = dt.timedelta(seconds=env.float("READY_REPLICA_MAX_LAG_SECONDS", default=30))
+READY_REQUIRES_WORKER = env.bool("READY_REQUIRES_WORKER", default=True)
+READY_MIN_FREE_EXPORT_BYTES = env.int("READY_MIN_FREE_EXPORT_MB", default=1024) * 1024 * 1024
 # Last, so that it sees a view's database failure first (common/db.py).
 MIDDLEWARE = [*MIDDLEWARE, "common.db.DatabaseFailureMiddleware"]
