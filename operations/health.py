@@ -41,7 +41,8 @@ def replica_lag(alias: str) -> float | None:
 
 
 def replicas() -> list[str]:
-    return [alias for alias in settings.DATABASES if alias.startswith("replica")]
+    """The replica aliases (DATABASE_REPLICA_URLS makes `replica`, `replica2`, …)."""
+    return [alias for alias in connections.settings if alias.startswith("replica")]
 
 
 def replica_ready(alias: str) -> bool:

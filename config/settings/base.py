@@ -392,3 +392,24 @@ READY_REQUIRES_WORKER = env.bool("READY_REQUIRES_WORKER", default=True)
 READY_MIN_FREE_EXPORT_BYTES = env.int("READY_MIN_FREE_EXPORT_MB", default=1024) * 1024 * 1024
 # Last, so that it sees a view's database failure first (common/db.py).
 MIDDLEWARE = [*MIDDLEWARE, "common.db.DatabaseFailureMiddleware"]
+
+# Read replicas (issue 20, docs/backup.md): streaming standbys, one URL each, as aliases `replica`,
+# `replica2`, …; GET/HEAD requests under REPLICA_READ_PATHS read through the ORM from the first one
+# ready (up, within READY_REPLICA_MAX_LAG; checked every REPLICA_CHECK_SECONDS), else the primary.
+_replica_urls = env.list("DATABASE_REPLICA_URLS", default=[])
+for _number, _url in enumerate(_replica_urls, start=1):
+    _replica = environ.Env.db_url_config(_url, engine="common.postgis")
+    if DATABASE_APP_ROLE and env("SEGIS_DATABASE_ROLE", default="owner") == "app":
+        _replica["USER"], _replica["PASSWORD"] = DATABASES["default"]["USER"], DATABASES["default"]["PASSWORD"]
+    _replica["OPTIONS"] = {**DATABASES["default"]["OPTIONS"], **_replica.get("OPTIONS", {})}
+    _replica["CONN_HEALTH_CHECKS"] = True
+    _replica["TEST"] = {"MIRROR": "default"}  # tests read the test database through it
+    DATABASES["replica" if _number == 1 else f"replica{_number}"] = _replica
+if _replica_urls:
+    DATABASE_ROUTERS = ["operations.replicas.ReplicaRouter"]
+    MIDDLEWARE = [*MIDDLEWARE[:-1], "operations.replicas.ReplicaReadsMiddleware", MIDDLEWARE[-1]]
+REPLICA_READ_PATHS = env.list(
+    "REPLICA_READ_PATHS",
+    default=["/tiles/", "/api/geojson/", "/ogcapi/", "/api/search/", "/api/analysis/", "/analysis/"],
+)
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=5)
