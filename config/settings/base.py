@@ -400,7 +400,10 @@ _replica_urls = env.list("DATABASE_REPLICA_URLS", default=[])
 for _number, _url in enumerate(_replica_urls, start=1):
     _replica = environ.Env.db_url_config(_url, engine="common.postgis")
     if DATABASE_APP_ROLE and env("SEGIS_DATABASE_ROLE", default="owner") == "app":
-        _replica["USER"], _replica["PASSWORD"] = DATABASES["default"]["USER"], DATABASES["default"]["PASSWORD"]
+        _replica["USER"], _replica["PASSWORD"] = (
+            DATABASES["default"]["USER"],
+            DATABASES["default"]["PASSWORD"],
+        )
     _replica["OPTIONS"] = {**DATABASES["default"]["OPTIONS"], **_replica.get("OPTIONS", {})}
     _replica["CONN_HEALTH_CHECKS"] = True
     _replica["TEST"] = {"MIRROR": "default"}  # tests read the test database through it
@@ -410,6 +413,13 @@ if _replica_urls:
     MIDDLEWARE = [*MIDDLEWARE[:-1], "operations.replicas.ReplicaReadsMiddleware", MIDDLEWARE[-1]]
 REPLICA_READ_PATHS = env.list(
     "REPLICA_READ_PATHS",
-    default=["/tiles/", "/api/geojson/", "/ogcapi/", "/api/search/", "/api/analysis/", "/analysis/"],
+    default=[
+        "/tiles/",
+        "/api/geojson/",
+        "/ogcapi/",
+        "/api/search/",
+        "/api/analysis/",
+        "/analysis/",
+    ],
 )
 REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=5)
