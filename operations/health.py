@@ -46,7 +46,14 @@ def replicas() -> list[str]:
 
 
 def replica_ready(alias: str) -> bool:
-    lag = replica_lag(alias)
+    """Up, a standby, and within the lag bound; an unreachable one is not (and its connection is
+    dropped, so the next look opens a new one)."""
+    try:
+        lag = replica_lag(alias)
+    except DatabaseError as error:
+        connections[alias].close()
+        logger.warning("replica %s unreachable: %s", alias, str(error).strip().splitlines()[:1])
+        return False
     return lag is not None and lag <= settings.READY_REPLICA_MAX_LAG.total_seconds()
 
 
@@ -72,9 +79,13 @@ def export_space() -> bool:
 
 
 def checks() -> dict[str, Callable[[], bool]]:
+    """What readiness requires. A replica only where READY_REQUIRES_REPLICAS says so (a host of a
+    read pool): elsewhere reads fall back to the primary, so a lost replica leaves a host able to
+    serve, and the router logs the replica it skips."""
     found: dict[str, Callable[[], bool]] = {"database": database}
-    for alias in replicas():
-        found[alias] = lambda alias=alias: replica_ready(alias)
+    if settings.READY_REQUIRES_REPLICAS:
+        for alias in replicas():
+            found[alias] = lambda alias=alias: replica_ready(alias)
     found |= {"worker": worker, "export_space": export_space}
     return found
 

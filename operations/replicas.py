@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import HttpRequest, HttpResponse
 
 from . import health
@@ -28,23 +28,22 @@ def ready(alias: str) -> bool:
     seen = _checked.get(alias)
     if seen is not None and time.monotonic() - seen[0] < settings.REPLICA_CHECK_SECONDS:
         return seen[1]
-    try:
-        ok = health.replica_ready(alias)
-    except DatabaseError as error:
-        ok = False
-        connections[alias].close()  # a new connection at the next check
-        logger.warning("replica %s unreachable: %s", alias, str(error).strip().splitlines()[:1])
-    else:
-        if not ok:
-            logger.warning("replica %s behind by more than the bound, or no standby", alias)
+    ok = health.replica_ready(alias)
+    if not ok:
+        logger.warning("replica %s skipped: reads go to the primary", alias)
     _checked[alias] = (time.monotonic(), ok)
     return ok
+
+
+def reads_may_lag() -> bool:
+    """Inside `reading()`: this request's reads may come from a replica."""
+    return _reading.get()
 
 
 def read_alias() -> str:
     """The database this request's reads go to: the first ready replica while `reading`, else
     the primary."""
-    if _reading.get():
+    if reads_may_lag():
         for alias in health.replicas():
             if ready(alias):
                 return alias

@@ -389,6 +389,9 @@ IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=500_000)
 # not ready; a job worker must be connected; the export directory must keep this much free.
 READY_REPLICA_MAX_LAG = dt.timedelta(seconds=env.float("READY_REPLICA_MAX_LAG_SECONDS", default=30))
 READY_REQUIRES_WORKER = env.bool("READY_REQUIRES_WORKER", default=True)
+# Replicas fail readiness only where a host must serve from them (a read pool); elsewhere the
+# router falls back to the primary and logs the replica it skips.
+READY_REQUIRES_REPLICAS = env.bool("READY_REQUIRES_REPLICAS", default=False)
 READY_MIN_FREE_EXPORT_BYTES = env.int("READY_MIN_FREE_EXPORT_MB", default=1024) * 1024 * 1024
 # Last, so that it sees a view's database failure first (common/db.py).
 MIDDLEWARE = [*MIDDLEWARE, "common.db.DatabaseFailureMiddleware"]

@@ -97,3 +97,24 @@ def test_the_probes_skip_the_https_redirect_and_the_host_check(
 def test_a_primary_is_not_taken_for_a_replica():
     # The lag query on a server that is no standby says so (None): such an alias is not ready.
     assert health.replica_lag("default") is None
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "reads_late"),
+    [
+        ("GET", "/tiles/equipment/10/1/1.pbf", True),
+        ("HEAD", "/ogcapi/collections", True),
+        ("POST", "/tiles/equipment/10/1/1.pbf", False),  # a write never
+        ("GET", "/registry/equipment/1/", False),  # a page that may read its own writes
+    ],
+)
+def test_only_read_only_surfaces_may_read_from_a_replica(rf, method, path, reads_late):
+    from operations import replicas
+
+    seen = []
+    middleware = replicas.ReplicaReadsMiddleware(
+        lambda request: seen.append(replicas.reads_may_lag())
+    )
+    middleware(rf.generic(method, path))
+    assert seen == [reads_late]
+    assert replicas.reads_may_lag() is False  # and only for that request

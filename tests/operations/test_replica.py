@@ -87,7 +87,13 @@ def test_reads_go_to_the_standby_and_back_to_the_primary_when_it_stops(
         assert replicas.read_alias() == "default"
     settings.READY_REPLICA_MAX_LAG = dt.timedelta(seconds=30)
 
+    # Readiness requires it only where the host must serve from it (a read pool's).
+    assert "replica" not in health.checks()
+    settings.READY_REQUIRES_REPLICAS = True
+    assert "replica" in health.checks()
+
     standby.stop()
+    assert not health.checks()["replica"]()  # the read pool's host is then not ready
     with replicas.reading():
         assert replicas.read_alias() == "default"
     assert not replicas.ready("replica")
