@@ -349,6 +349,16 @@ def restore_backup(
         progress("counting restored rows")
         with pg.connect(database, using=using) as restored, restored.cursor() as cursor:
             problems = compare_counts(manifest["tables"], count_rows(cursor))
+            # The head the national side resumes after: the one the backup recorded.
+            cursor.execute(
+                f"SELECT last_seq, last_hash FROM {ChangeLogHead._meta.db_table} WHERE id = 1"
+            )
+            head = list(cursor.fetchone() or (0, GENESIS_HASH))
+            recorded = [manifest["change_log"]["last_seq"], manifest["change_log"]["last_hash"]]
+            if head != recorded:
+                problems.append(
+                    f"变更日志头不符 / change log head differs: backup {recorded}, restored {head}"
+                )
         timings["count_rows"] = time.monotonic() - tick
         tick = time.monotonic()
         progress("copying files")

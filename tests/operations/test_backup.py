@@ -88,6 +88,10 @@ def test_backup_then_restore_compares_equal(registry_rows, kept_files, restore_n
                  files_to=str(tmp_path / "restored"), verbosity=0)  # fmt: skip
 
     assert restored_count(restore_name, "registry_equipment") == 4
+    with pg.connect(restore_name) as conn:
+        head = conn.execute("SELECT last_seq, last_hash FROM registry_changeloghead").fetchone()
+    assert list(head) == [manifest["change_log"]["last_seq"], manifest["change_log"]["last_hash"]]
+    assert head[0] == ChangeEntry.objects.count()
     assert (tmp_path / "restored" / "exports" / "jobs" / "valid.gpkg").read_bytes() == (
         kept_files.EXPORT_ROOT / "jobs" / "valid.gpkg"
     ).read_bytes()
