@@ -10,6 +10,9 @@ if __name__ == "__main__":
         # Serving: as the application's own database role, which owns nothing and cannot
         # change the audit trail; every other command is maintenance, run as the owner.
         os.environ.setdefault("SEGIS_DATABASE_ROLE", "app")
+    if sys.argv[1:2] in (["run_worker"], ["db_worker"]):
+        # /readyz finds a live worker by its connection's name (operations/health.py).
+        os.environ.setdefault("PGAPPNAME", "segis-worker")
     if sys.argv[1:2] != ["runserver"]:
         # The statement bounds guard the web's requests: migrations, loads, cell rebuilds and the
         # worker's queue run unbounded from the command line (the worker bounds its jobs itself).

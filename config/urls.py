@@ -36,5 +36,6 @@ urlpatterns = [
     path(settings.PUBLIC_PATH_PREFIX.lstrip("/"), include("public.urls")),
     path("public/", include("public.desk_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("operations.urls")),  # /healthz, /readyz
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
 ]

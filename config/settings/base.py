@@ -97,9 +97,13 @@ INSTALLED_APPS = [
     "patrol",
     "analysis",
     "public",
+    # Backup, restore, health and readiness (docs/backup.md, docs/operations.md).
+    "operations",
 ]
 
 MIDDLEWARE = [
+    # First: the load balancer's /healthz and /readyz, before sessions and the HTTPS redirect.
+    "operations.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Pages, not static files, carry the CSP and Permissions-Policy (config/headers.py).
@@ -381,5 +385,44 @@ EXPORT_SCRATCH_STALE_AFTER = dt.timedelta(
 IMPORT_MAX_OPEN_UPLOADS = env.int("IMPORT_MAX_OPEN_UPLOADS", default=20)
 IMPORT_MAX_ACTIVE_RUNS = env.int("IMPORT_MAX_ACTIVE_RUNS", default=2)
 IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=500_000)
+# Readiness (/readyz, operations/health.py, docs/backup.md): a replica further behind than this is
+# not ready; a job worker must be connected; the export directory must keep this much free.
+READY_REPLICA_MAX_LAG = dt.timedelta(seconds=env.float("READY_REPLICA_MAX_LAG_SECONDS", default=30))
+READY_REQUIRES_WORKER = env.bool("READY_REQUIRES_WORKER", default=True)
+# Replicas fail readiness only where a host must serve from them (a read pool); elsewhere the
+# router falls back to the primary and logs the replica it skips.
+READY_REQUIRES_REPLICAS = env.bool("READY_REQUIRES_REPLICAS", default=False)
+READY_MIN_FREE_EXPORT_BYTES = env.int("READY_MIN_FREE_EXPORT_MB", default=1024) * 1024 * 1024
 # Last, so that it sees a view's database failure first (common/db.py).
 MIDDLEWARE = [*MIDDLEWARE, "common.db.DatabaseFailureMiddleware"]
+
+# Read replicas (issue 20, docs/backup.md): streaming standbys, one URL each, as aliases `replica`,
+# `replica2`, …; GET/HEAD requests under REPLICA_READ_PATHS read through the ORM from the first one
+# ready (up, within READY_REPLICA_MAX_LAG; checked every REPLICA_CHECK_SECONDS), else the primary.
+_replica_urls = env.list("DATABASE_REPLICA_URLS", default=[])
+for _number, _url in enumerate(_replica_urls, start=1):
+    _replica = environ.Env.db_url_config(_url, engine="common.postgis")
+    if DATABASE_APP_ROLE and env("SEGIS_DATABASE_ROLE", default="owner") == "app":
+        _replica["USER"], _replica["PASSWORD"] = (
+            DATABASES["default"]["USER"],
+            DATABASES["default"]["PASSWORD"],
+        )
+    _replica["OPTIONS"] = {**DATABASES["default"]["OPTIONS"], **_replica.get("OPTIONS", {})}
+    _replica["CONN_HEALTH_CHECKS"] = True
+    _replica["TEST"] = {"MIRROR": "default"}  # tests read the test database through it
+    DATABASES["replica" if _number == 1 else f"replica{_number}"] = _replica
+if _replica_urls:
+    DATABASE_ROUTERS = ["operations.replicas.ReplicaRouter"]
+    MIDDLEWARE = [*MIDDLEWARE[:-1], "operations.replicas.ReplicaReadsMiddleware", MIDDLEWARE[-1]]
+REPLICA_READ_PATHS = env.list(
+    "REPLICA_READ_PATHS",
+    default=[
+        "/tiles/",
+        "/api/geojson/",
+        "/ogcapi/",
+        "/api/search/",
+        "/api/analysis/",
+        "/analysis/",
+    ],
+)
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=5)
