@@ -1493,9 +1493,57 @@
         notice.hidden = !text;
     }
 
+    // The street base map: Protomaps vector tiles from the local PMTiles archive (maps/views.py
+    // basemap_archive), read by HTTP range requests through the vendored `pmtiles` protocol and
+    // drawn with the vendored @protomaps/basemaps layers. Like the region names it needs no glyph
+    // files: every label is drawn with the browser's fonts. The style's icons (POIs, shields,
+    // one-way arrows) would need its sprite sheet, which is not vendored: they are left out.
+    const STREETS = config.street_basemap;
+    const STREET_SOURCE = 'streets';
+
+    function localFonts(value) {
+        if (Array.isArray(value) && value.length && value.every((v) => typeof v === 'string' && v.startsWith('Noto '))) {
+            return /Medium|Bold/.test(value.join(' ')) ? FONT_BOLD : FONT;  // a font stack
+        }
+        return Array.isArray(value) ? value.map(localFonts) : value;  // an expression around stacks
+    }
+
+    function streetLayers() {
+        /* global basemaps */
+        return basemaps.layers(STREET_SOURCE, basemaps.namedFlavor('light'), {lang: 'zh-Hans'})
+            .map((layer) => {
+                const layout = {...(layer.layout || {})};
+                delete layout['icon-image'];
+                if (layout['text-font']) {
+                    layout['text-font'] = localFonts(layout['text-font']);
+                }
+                return {...layer, id: `${STREET_SOURCE}-${layer.id}`, layout};
+            })
+            .filter((layer) => layer.type !== 'symbol' || layer.layout['text-field']);
+    }
+
+    function addStreets() {
+        /* global pmtiles */
+        maplibregl.addProtocol('pmtiles', new pmtiles.Protocol().tile);
+        map.addSource(STREET_SOURCE, {type: 'vector', url: `pmtiles://${absolute(STREETS.archive)}`, attribution: STREETS.attribution});
+        streetLayers().forEach((layer) => map.addLayer(layer, 'land'));
+    }
+
+    function showStreets(visible) {
+        map.getStyle().layers.filter((layer) => layer.source === STREET_SOURCE).forEach((layer) => {
+            map.setLayoutProperty(layer.id, 'visibility', visible ? 'visible' : 'none');
+        });
+    }
+
     function setBasemap(id) {
         showMapNotice('');
         const online = config.basemaps.find((b) => b.id === id);
+        const streets = Boolean(STREETS) && id === STREETS.id;
+        if (streets && !map.getSource(STREET_SOURCE)) {
+            addStreets();  // on first use: the archive is not read until then
+        } else if (map.getSource(STREET_SOURCE)) {
+            showStreets(streets);
+        }
         config.basemaps.forEach((basemap) => {
             ['', '-overlay'].forEach((suffix) => {
                 const layerId = `online-${basemap.id}${suffix}`;
@@ -1518,7 +1566,7 @@
                 add('-overlay', online.overlay_tiles);
             }
         }
-        map.setLayoutProperty('land', 'visibility', online ? 'none' : 'visible');
+        map.setLayoutProperty('land', 'visibility', online || streets ? 'none' : 'visible');
         state.basemap = id;
         basemapHealth.failed = 0;
         basemapHealth.loaded = 0;
@@ -1626,6 +1674,10 @@
     $$('input[name="basemap"]').forEach((radio) => radio.addEventListener('change', () => setBasemap(radio.value)));
 
     map.on('load', async() => {
+        const picked = $('input[name="basemap"]:checked');
+        if (picked && picked.value !== 'offline') {
+            setBasemap(picked.value);  // the street map, when configured, is checked from the start
+        }
         const [basemap, catalogue] = await Promise.allSettled([loadBasemap(), loadCatalogue()]);
         if (basemap.status === 'rejected') {
             showNotice('底图加载失败 / the base map did not load');
