@@ -1519,6 +1519,8 @@
                 }
                 return {...layer, id: `${STREET_SOURCE}-${layer.id}`, layout};
             })
+            // Boundaries are our own region outlines (the loaded, official ones), drawn above.
+            .filter((layer) => layer['source-layer'] !== 'boundaries')
             .filter((layer) => layer.type !== 'symbol' || layer.layout['text-field']);
     }
 
