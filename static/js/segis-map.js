@@ -1603,6 +1603,18 @@
         }
     });
 
+    // An archive that cannot be read (moved, deleted, the session ended) says so and gives way to
+    // the boundaries, like an online map that fails.
+    map.on('error', (event) => {
+        const id = event.sourceId || (event.source && event.source.id) || '';
+        if (!STREETS || state.basemap !== STREETS.id || id !== STREET_SOURCE) {
+            return;
+        }
+        $('input[name="basemap"][value="offline"]').checked = true;
+        setBasemap('offline');
+        showMapNotice('离线街道底图无法读取（请管理员检查 SEGIS_PMTILES_PATH），已切回行政区划底图 / the street base map could not be read (an administrator should check SEGIS_PMTILES_PATH): back to the boundaries');
+    });
+
     // ------------------------------------------------------------------ wiring
 
     renderLegends();

@@ -51,14 +51,14 @@ buildings AS (
     SELECT 'building' AS kind,
            ST_AsMVTGeom(ST_Expand(ST_Transform(e.location, 3857), %(half_side)s), bounds.box) AS geom
     FROM registry_equipment e, bounds, box3857
-    WHERE e.location IS NOT NULL AND ST_Intersects(ST_Transform(e.location, 3857), box3857.g)
-      AND ST_Intersects(ST_Transform(e.location, 3857), bounds.box)
+    WHERE e.location && ST_Transform(bounds.box, 4326)  -- the GiST index first
+      AND ST_Intersects(ST_Transform(e.location, 3857), box3857.g)
 ),
 places AS (
     SELECT 'locality' AS kind, r.name, 4 AS min_zoom,
            ST_AsMVTGeom(ST_Transform(ST_PointOnSurface(r.boundary), 3857), bounds.box) AS geom
     FROM geo_region r, bounds
-    WHERE r.level = 'county'
+    WHERE r.level = 'county' AND r.boundary && ST_Transform(bounds.box, 4326)
       AND ST_Intersects(ST_PointOnSurface(r.boundary), ST_Transform(bounds.box, 4326))
 )
 SELECT (SELECT coalesce(ST_AsMVT(earth, 'earth', 4096, 'geom'), '') FROM earth WHERE geom IS NOT NULL)
