@@ -42,8 +42,10 @@ def test_the_map_draws_streets_buildings_and_names_from_the_local_archive(street
     ranges = []
     page.on(
         "response",
-        lambda response: "/map/basemap.pmtiles" in response.url
-        and ranges.append((response.status, response.request.headers.get("range", ""))),
+        lambda response: (
+            "/map/basemap.pmtiles" in response.url
+            and ranges.append((response.status, response.request.headers.get("range", "")))
+        ),
     )
     open_map(page, site.url)
     assert page.is_checked("input[name=basemap][value=streets]")  # offline too: the first choice
