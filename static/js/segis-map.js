@@ -1500,6 +1500,7 @@
     // one-way arrows) would need its sprite sheet, which is not vendored: they are left out.
     const STREETS = config.street_basemap;
     const STREET_SOURCE = 'streets';
+    const PMTILES_SCHEME = 'pmtiles://';  // the vendored protocol's, before this site's own URL
 
     function localFonts(value) {
         if (Array.isArray(value) && value.length && value.every((v) => typeof v === 'string' && v.startsWith('Noto '))) {
@@ -1527,7 +1528,7 @@
     function addStreets() {
         /* global pmtiles */
         maplibregl.addProtocol('pmtiles', new pmtiles.Protocol().tile);
-        map.addSource(STREET_SOURCE, {type: 'vector', url: `pmtiles://${absolute(STREETS.archive)}`, attribution: STREETS.attribution});
+        map.addSource(STREET_SOURCE, {type: 'vector', url: PMTILES_SCHEME + absolute(STREETS.archive), attribution: STREETS.attribution});
         streetLayers().forEach((layer) => map.addLayer(layer, 'land'));
     }
 
