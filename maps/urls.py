@@ -22,6 +22,7 @@ urlpatterns = [
     path("map/list/<str:layer>/", views.layer_list, name="map-list"),
     path("map/basemap.geojson", views.basemap, name="map-basemap"),
     path("map/regions.geojson", views.regions, name="map-regions"),
+    path("map/basemap.pmtiles", views.basemap_archive, name="map-basemap-archive"),
     path("tiles/", include(tile_patterns)),
     path("api/geojson/", include(geojson_patterns)),
 ]

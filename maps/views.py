@@ -3,18 +3,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import Resolver404, get_script_prefix, resolve, reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from accounts import map_pass
 from accounts.models import User
-from common.http import json_errors, jurisdiction_refusal, no_jurisdiction
+from common.http import NOT_AUTHENTICATED, json_errors, jurisdiction_refusal, no_jurisdiction
+from common.ranges import ranged_file_response
 from geo.basemap import BASEMAP_MAX_AGE_S, basemap_geojson, jurisdiction_extent
 from geo.offline import map_fragment
 from layers import catalogue
@@ -68,6 +71,24 @@ def _tianditu(key: str) -> dict:
     }
 
 
+# The street base map from the local PMTiles archive (settings.SEGIS_PMTILES_PATH): Protomaps'
+# vector tiles of OpenStreetMap data, drawn by segis-map.js with the vendored @protomaps/basemaps
+# style. Offline like the boundaries, so it is the map's first choice when configured.
+STREETS = {
+    "id": "streets",
+    "title": "街道（离线）/ Streets (offline)",
+    "attribution": "© OpenStreetMap contributors · Protomaps",
+}
+PMTILES_MAX_AGE_S = 3600
+
+
+def street_basemap() -> dict | None:
+    """The street base map's entry in the map's configuration, or None while none is configured."""
+    if not settings.SEGIS_PMTILES_PATH:
+        return None
+    return {**STREETS, "archive": reverse("map-basemap-archive")}
+
+
 def online_basemaps() -> list[dict]:
     basemaps = [OSM]
     key = getattr(settings, "TIANDITU_KEY", "")
@@ -104,6 +125,7 @@ def map_config(user: User) -> dict:
         },
         "map_pass": map_pass.issue(user),
         "basemaps": online_basemaps(),
+        "street_basemap": street_basemap(),
         "kinds": kinds,
         "varieties": varieties,
         "statuses": catalogue.labelled(EquipmentStatus.choices),
@@ -135,6 +157,29 @@ def basemap(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(basemap_geojson(prefix), content_type="application/geo+json")
     patch_cache_control(response, private=True, max_age=BASEMAP_MAX_AGE_S)
     return response
+
+
+@require_safe
+def basemap_archive(request: HttpRequest) -> HttpResponse:
+    """The street base map's PMTiles archive in byte ranges (206, 416 for a bad range), for any
+    signed-in user: it is public OpenStreetMap data, the same for every jurisdiction, so it is not
+    scoped; the sign-in keeps a multi-gigabyte download off the open network. 404 while none is
+    configured."""
+    if not request.user.is_authenticated:
+        return json_errors(
+            {"user": "请先登录 / sign in to see the map"}, status=403, rule=NOT_AUTHENTICATED
+        )
+    if not settings.SEGIS_PMTILES_PATH:
+        raise Http404("no street base map is configured")
+    if settings.SEGIS_PMTILES_ACCEL_PATH:
+        # nginx answers the ranges itself from its internal location (docs/basemap.md).
+        response = HttpResponse(content_type="application/vnd.pmtiles")
+        response["X-Accel-Redirect"] = settings.SEGIS_PMTILES_ACCEL_PATH
+        return response
+    path = Path(settings.SEGIS_PMTILES_PATH)
+    if not path.is_file():
+        raise Http404("the street base map archive is missing")
+    return ranged_file_response(request, path, "application/vnd.pmtiles", PMTILES_MAX_AGE_S)
 
 
 @require_GET

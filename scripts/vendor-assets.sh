@@ -37,6 +37,12 @@ MAPLIBRE_VERSION="5.24.1"        # latest 5.x
 # The analysis desk's charts and choropleth (/analysis/, static/js/segis-analysis.js): the
 # minified UMD build (`window.echarts`), one file with every chart type and the geo component.
 ECHARTS_VERSION="6.1.0"          # latest 6.x
+# The offline street base map (docs/basemap.md): the `pmtiles://` protocol that reads a PMTiles
+# archive by HTTP range requests (dist/pmtiles.js, IIFE, global `pmtiles`), and the Protomaps
+# basemap style's layers for its tiles (dist/basemaps.js, IIFE, global `basemaps`). Neither npm
+# package has a licence file: scripts/licenses/ holds their repositories' LICENSE.
+PMTILES_VERSION="4.5.0"          # latest 4.x
+PROTOMAPS_BASEMAPS_VERSION="5.7.2"  # latest 5.x (tiles of the Protomaps v4 schema)
 # ---------------------------------------------------------------------------
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -182,6 +188,26 @@ cp "$pkg/LICENSE" "$out/LICENSE"
 echo "$ECHARTS_VERSION" >"$out/VERSION"
 strip_sourcemap "$out/echarts.min.js"
 log "echarts $ECHARTS_VERSION"
+
+# --- pmtiles (IIFE build, global `pmtiles`) ---------------------------------
+pkg="$(fetch pmtiles "$PMTILES_VERSION")"
+out="$(fresh pmtiles)"
+cp "$pkg/dist/pmtiles.js" "$out/"
+cp "$ROOT/scripts/licenses/pmtiles.LICENSE" "$out/LICENSE"
+echo "$PMTILES_VERSION" >"$out/VERSION"
+strip_sourcemap "$out/pmtiles.js"
+log "pmtiles $PMTILES_VERSION"
+
+# --- @protomaps/basemaps (IIFE build, global `basemaps`) -------------------
+# No glyphs and no sprites: segis-map.js draws the labels with the browser's fonts and leaves
+# out the style's icons (docs/basemap.md).
+pkg="$(fetch @protomaps/basemaps "$PROTOMAPS_BASEMAPS_VERSION")"
+out="$(fresh protomaps-basemaps)"
+cp "$pkg/dist/basemaps.js" "$out/"
+cp "$ROOT/scripts/licenses/protomaps-basemaps.LICENSE" "$out/LICENSE"
+echo "$PROTOMAPS_BASEMAPS_VERSION" >"$out/VERSION"
+strip_sourcemap "$out/basemaps.js"
+log "@protomaps/basemaps $PROTOMAPS_BASEMAPS_VERSION"
 
 # Nothing under static/vendor may point at another host for code or styles.
 # (Inline `url("data:image/svg+xml,…xmlns='http://www.w3.org/2000/svg'…")` icons, as in

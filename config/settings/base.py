@@ -268,6 +268,12 @@ SEGIS_BASEMAP_ORIGINS = env.list(
     "SEGIS_BASEMAP_ORIGINS",
     default=["https://tile.openstreetmap.org", "https://*.tianditu.gov.cn"],
 )
+# The offline street base map (docs/basemap.md): a PMTiles archive on this server's disk, read by
+# the map with HTTP range requests (/map/basemap.pmtiles). Empty: the map offers no street map.
+# With SEGIS_PMTILES_ACCEL_PATH, Django only checks the sign-in and nginx sends the bytes
+# (X-Accel-Redirect to that internal location).
+SEGIS_PMTILES_PATH = env("SEGIS_PMTILES_PATH", default="")
+SEGIS_PMTILES_ACCEL_PATH = env("SEGIS_PMTILES_ACCEL_PATH", default="")
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [csp.SELF],

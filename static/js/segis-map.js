@@ -1493,9 +1493,60 @@
         notice.hidden = !text;
     }
 
+    // The street base map: Protomaps vector tiles from the local PMTiles archive (maps/views.py
+    // basemap_archive), read by HTTP range requests through the vendored `pmtiles` protocol and
+    // drawn with the vendored @protomaps/basemaps layers. Like the region names it needs no glyph
+    // files: every label is drawn with the browser's fonts. The style's icons (POIs, shields,
+    // one-way arrows) would need its sprite sheet, which is not vendored: they are left out.
+    const STREETS = config.street_basemap;
+    const STREET_SOURCE = 'streets';
+    const PMTILES_SCHEME = 'pmtiles://';  // the vendored protocol's, before this site's own URL
+
+    function localFonts(value) {
+        if (Array.isArray(value) && value.length && value.every((v) => typeof v === 'string' && v.startsWith('Noto '))) {
+            return /Medium|Bold/.test(value.join(' ')) ? FONT_BOLD : FONT;  // a font stack
+        }
+        return Array.isArray(value) ? value.map(localFonts) : value;  // an expression around stacks
+    }
+
+    function streetLayers() {
+        /* global basemaps */
+        return basemaps.layers(STREET_SOURCE, basemaps.namedFlavor('light'), {lang: 'zh-Hans'})
+            .map((layer) => {
+                const layout = {...(layer.layout || {})};
+                delete layout['icon-image'];
+                if (layout['text-font']) {
+                    layout['text-font'] = localFonts(layout['text-font']);
+                }
+                return {...layer, id: `${STREET_SOURCE}-${layer.id}`, layout};
+            })
+            // Boundaries are our own region outlines (the loaded, official ones), drawn above.
+            .filter((layer) => layer['source-layer'] !== 'boundaries')
+            .filter((layer) => layer.type !== 'symbol' || layer.layout['text-field']);
+    }
+
+    function addStreets() {
+        /* global pmtiles */
+        maplibregl.addProtocol('pmtiles', new pmtiles.Protocol().tile);
+        map.addSource(STREET_SOURCE, {type: 'vector', url: PMTILES_SCHEME + absolute(STREETS.archive), attribution: STREETS.attribution});
+        streetLayers().forEach((layer) => map.addLayer(layer, 'land'));
+    }
+
+    function showStreets(visible) {
+        map.getStyle().layers.filter((layer) => layer.source === STREET_SOURCE).forEach((layer) => {
+            map.setLayoutProperty(layer.id, 'visibility', visible ? 'visible' : 'none');
+        });
+    }
+
     function setBasemap(id) {
         showMapNotice('');
         const online = config.basemaps.find((b) => b.id === id);
+        const streets = Boolean(STREETS) && id === STREETS.id;
+        if (streets && !map.getSource(STREET_SOURCE)) {
+            addStreets();  // on first use: the archive is not read until then
+        } else if (map.getSource(STREET_SOURCE)) {
+            showStreets(streets);
+        }
         config.basemaps.forEach((basemap) => {
             ['', '-overlay'].forEach((suffix) => {
                 const layerId = `online-${basemap.id}${suffix}`;
@@ -1518,7 +1569,7 @@
                 add('-overlay', online.overlay_tiles);
             }
         }
-        map.setLayoutProperty('land', 'visibility', online ? 'none' : 'visible');
+        map.setLayoutProperty('land', 'visibility', online || streets ? 'none' : 'visible');
         state.basemap = id;
         basemapHealth.failed = 0;
         basemapHealth.loaded = 0;
@@ -1551,6 +1602,18 @@
             setBasemap('offline');
             showMapNotice(`在线底图“${online.title}”无法加载（可能未联网或密钥无效），已切回离线底图 / the online base map could not be loaded (no internet, or a wrong key): back to the offline boundaries`);
         }
+    });
+
+    // An archive that cannot be read (moved, deleted, the session ended) says so and gives way to
+    // the boundaries, like an online map that fails.
+    map.on('error', (event) => {
+        const id = event.sourceId || (event.source && event.source.id) || '';
+        if (!STREETS || state.basemap !== STREETS.id || id !== STREET_SOURCE) {
+            return;
+        }
+        $('input[name="basemap"][value="offline"]').checked = true;
+        setBasemap('offline');
+        showMapNotice('离线街道底图无法读取（请管理员检查 SEGIS_PMTILES_PATH），已切回行政区划底图 / the street base map could not be read (an administrator should check SEGIS_PMTILES_PATH): back to the boundaries');
     });
 
     // ------------------------------------------------------------------ wiring
@@ -1626,6 +1689,10 @@
     $$('input[name="basemap"]').forEach((radio) => radio.addEventListener('change', () => setBasemap(radio.value)));
 
     map.on('load', async() => {
+        const picked = $('input[name="basemap"]:checked');
+        if (picked && picked.value !== 'offline') {
+            setBasemap(picked.value);  // the street map, when configured, is checked from the start
+        }
         const [basemap, catalogue] = await Promise.allSettled([loadBasemap(), loadCatalogue()]);
         if (basemap.status === 'rejected') {
             showNotice('底图加载失败 / the base map did not load');
