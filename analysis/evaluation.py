@@ -378,11 +378,10 @@ def _traces(indicator: Indicator, prefix: str, year: int, today: dt.date) -> dic
         return reverse("map-list", args=[layer]) + (f"?{query}" if query else "")
 
     def dues(**filters) -> str:
-        return (
-            reverse("analysis:evaluation-dues")
-            + "?"
-            + urlencode({**region, "year": year, **filters})
-        )
+        # The desk's `region` is a 6-digit division code; the map's lists take the prefix.
+        code = {"region": prefix.ljust(6, "0")} if prefix else {}
+        query = urlencode({**code, "year": year, **filters})
+        return reverse("analysis:evaluation-dues") + "?" + query
 
     accidents = map_list(
         "accidents", **{"from": f"{year}-01-01", "to": period_end(year, today).isoformat()}

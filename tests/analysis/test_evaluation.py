@@ -289,7 +289,7 @@ def test_the_page_shows_the_league_and_the_components(registry, users):
     assert page.status_code == 200
     text = page.content.decode()
     assert 'id="league-table"' in text and "兴庆区市场监督管理局" in text
-    assert "/analysis/evaluation/dues?region=6401&amp;year=2025" in text
+    assert "/analysis/evaluation/dues?region=640100&amp;year=2025" in text
 
 
 @pytest.mark.parametrize(
