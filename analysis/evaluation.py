@@ -610,5 +610,7 @@ def parse(user: User, params, allowed: tuple[str, ...], today: dt.date) -> dict[
 
 
 def parse_year_field(raw: Any, today: dt.date) -> int:
-    """The `year` of a write (a number or a string)."""
-    return desk.parse_year(None if raw is None else str(raw), today)
+    """The `year` of a write (a number or a string): required, unlike a read's."""
+    if raw is None or raw == "" or isinstance(raw, bool):
+        refuse("year", "required", "请给出年度 / give the year")
+    return desk.parse_year(str(raw), today)

@@ -186,16 +186,14 @@ def test_the_league_file_holds_the_tables_numbers(registry, users):
         ([dict(LINEAR[0], weight="x"), LINEAR[1]], "components[0].weight", "number"),
         ([dict(LINEAR[0], direction="up"), LINEAR[1]], "components[0].direction", "choice"),
         ([], "components", "required"),
+        (None, "year", "required"),
     ],
 )  # fmt: skip
 def test_a_bad_scheme_is_a_400_naming_the_field(registry, users, components, field, rule):
     client = client_for(users["national"])
     before = AuditEntry.objects.count()
-    response = client.put(
-        "/api/analysis/evaluation/scheme",
-        {"year": 2025, "components": components},
-        content_type="application/json",
-    )
+    body = {"year": 2025, "components": components} if components is not None else {}
+    response = client.put("/api/analysis/evaluation/scheme", body, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["errors"][field][0]["rule"] == rule
     assert AuditEntry.objects.count() == before
