@@ -32,11 +32,12 @@ class Action(StrEnum):
     PLAN = "plan"  # patrol plans and their routes
     RECORD_VISIT = "record_visit"  # the result of a patrol stop, by the team that made it
     ADMINISTER = "administer"  # agencies, users and their roles
+    EVALUATION_SCHEME = "evaluation_scheme"  # 绩效评价 scheme: weights, targets; publish a year
 
 
 RIGHTS: dict[Role, frozenset[Action]] = {
     Role.SYSTEM_ADMIN: frozenset(Action),
-    Role.SUPERVISOR: frozenset(Action) - {Action.ADMINISTER},
+    Role.SUPERVISOR: frozenset(Action) - {Action.ADMINISTER, Action.EVALUATION_SCHEME},
     # Inspection bodies record what they found; they register nothing and move nothing else.
     Role.INSPECTOR: frozenset({Action.RECORD_INSPECTION, Action.RECORD_VISIT, Action.EXPORT}),
     # The emergency desk handles calls and records the accidents they turn out to be.
@@ -60,6 +61,7 @@ LABELS: dict[Action, tuple[str, str]] = {
     Action.PLAN: ("制定巡查计划", "plan patrols"),
     Action.RECORD_VISIT: ("录入巡查结果", "record patrol visits"),
     Action.ADMINISTER: ("管理机构和用户", "administer agencies and users"),
+    Action.EVALUATION_SCHEME: ("修改绩效评价方案", "edit the evaluation scheme"),
 }
 
 

@@ -1,6 +1,6 @@
 """/api/analysis/: the desk's JSON API (included from config/urls.py)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import api
 
@@ -12,3 +12,4 @@ urlpatterns = [
     path("devices", api.Devices.as_view(), name="devices"),
     path("map", api.RegionMap.as_view(), name="map"),
 ]
+urlpatterns += [path("", include("analysis.evaluation_api_urls"))]  # 绩效评价 / evaluation

@@ -155,8 +155,9 @@ def _suspended(equipment: tuple[str, tuple], width: int, ends: list[dt.date]) ->
     )
 
 
-def _dues(equipment: tuple[str, tuple], width: int, first: dt.date, last: dt.date) -> list[tuple]:
-    """(child, year, due, met) of the inspection due dates from `first` to `last`.
+def _due_rows(equipment: tuple[str, tuple], width: int, first: dt.date, last: dt.date):
+    """The SQL of the inspection due dates from `first` to `last`, one row each: (equipment_id,
+    child, due, met_on); `_dues` counts them, `due_dates` lists them (the evaluation's trace).
 
     A due date is the one an inspection set (`next_due`), or for a device never inspected the one
     set at registration (`next_inspection_due`). It is met when the device's next inspection is on
@@ -165,7 +166,7 @@ def _dues(equipment: tuple[str, tuple], width: int, first: dt.date, last: dt.dat
     (the overdue share counts it), so it adds no due date here.
     """
     sql, params = equipment
-    return _run(
+    return (
         f"""
         WITH e AS ({sql}),
         ins AS (
@@ -190,15 +191,14 @@ def _dues(equipment: tuple[str, tuple], width: int, first: dt.date, last: dt.dat
                 FROM registry_lifecycleevent ev JOIN e ON e.id = ev.equipment_id
                 WHERE ev.kind = ANY(%s)
             ) status WHERE kind <> %s
+        ),
+        counted AS (
+            SELECT * FROM dues d
+            WHERE NOT EXISTS (
+                SELECT 1 FROM spells s WHERE s.equipment_id = d.equipment_id
+                  AND s.since <= d.due AND (s.until IS NULL OR s.until > d.due)
+            )
         )
-        SELECT child, extract(year FROM due)::int, count(*),
-               count(*) FILTER (WHERE met_on <= due)
-        FROM dues d
-        WHERE NOT EXISTS (
-            SELECT 1 FROM spells s WHERE s.equipment_id = d.equipment_id
-              AND s.since <= d.due AND (s.until IS NULL OR s.until > d.due)
-        )
-        GROUP BY 1, 2
         """,
         (
             *params,
@@ -212,6 +212,42 @@ def _dues(equipment: tuple[str, tuple], width: int, first: dt.date, last: dt.dat
             LifecycleEventKind.RESUMPTION.value,
         ),
     )
+
+
+def _dues(equipment: tuple[str, tuple], width: int, first: dt.date, last: dt.date) -> list[tuple]:
+    """(child, year, due, met) of the inspection due dates from `first` to `last`."""
+    sql, params = _due_rows(equipment, width, first, last)
+    return _run(
+        sql
+        + """
+        SELECT child, extract(year FROM due)::int, count(*),
+               count(*) FILTER (WHERE met_on <= due)
+        FROM counted GROUP BY 1, 2
+        """,
+        params,
+    )
+
+
+def due_dates(
+    scope: Scope, year: int, today: dt.date, *, met: bool | None, offset: int, limit: int
+) -> tuple[int, list[tuple]]:
+    """The due dates the inspection rate of `year` counted in the scope (met, missed or both),
+    as (count, [(equipment_id, due, met_on), …] one page in due-date order)."""
+    first, last = dt.date(year, 1, 1), period_end(year, today)
+    sql, params = _due_rows(_scoped_equipment(scope), 0, first, last)
+    where = {None: "TRUE", True: "met_on <= due", False: "met_on IS NULL OR met_on > due"}[met]
+    rows = _run(
+        sql
+        + f"""
+        SELECT count(*) OVER (), equipment_id, due, met_on FROM counted WHERE {where}
+        ORDER BY due, equipment_id OFFSET %s LIMIT %s
+        """,
+        (*params, offset, limit),
+    )
+    if not rows:
+        total_rows = _run(sql + f"SELECT count(*) FROM counted WHERE {where}", params)[0][0]
+        return total_rows, []
+    return rows[0][0], [row[1:] for row in rows]
 
 
 def _child(width: int, column: str = "region_id"):

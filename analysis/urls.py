@@ -1,6 +1,6 @@
 """/analysis/: the desk's page and its downloads (the JSON API is in api_urls.py)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -9,3 +9,4 @@ urlpatterns = [
     path("", views.desk_page, name="desk"),
     path("download", views.download, name="download"),
 ]
+urlpatterns += [path("", include("analysis.evaluation_urls"))]  # 绩效评价 / evaluation

@@ -1593,6 +1593,9 @@ def _check_reference(case: WriteCase, world: World) -> None:
         if control.status == 403 and e.kind == "admin" and not granted:
             _grant(world, e.model)
             continue
+        if recipe is not None and recipe.above_county:
+            assert control.status == 403, f"{case.id}: a county user's own write: {control.status}"
+            return
         assert _succeeded(control, e.kind), (
             f"{case.id}: the same body naming my {case.ref} answered {control.status}: "
             f"{control.body[:300]}"

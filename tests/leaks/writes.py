@@ -160,6 +160,9 @@ class Recipe:
     # References to a place (a point, a division code): public facts, with no missing twin to
     # compare the answer with. The others name records: theirs must answer like a missing one.
     places: tuple[str, ...] = ()
+    # A national or provincial rule table (the evaluation scheme): the county user's write naming
+    # their own place is refused too; who may make it is tests/test_role_rights.py's and the app's.
+    above_county: bool = False
 
 
 def _unit_free(side, ref: str | None) -> None:
@@ -214,9 +217,32 @@ _PERIOD = {"from": dt.date.today().isoformat(),
 _REGISTRATION = {"variety_code": "3110", "commissioned_on": "2024-03-01",
                  "device_code": device_code("3110", "W7777", 2024, 1)}  # fmt: skip
 _EXPORT = {"layer": "equipment", "format": "csv", "crs": "wgs84"}
+# 绩效评价: a scheme a national or provincial administrator sets (weights sum to 100).
+_SCHEME = [{"indicator": "inspection_rate", "weight": 60, "target": 95, "floor": 60, "direction": "higher"},
+           {"indicator": "deaths_per_10k", "weight": 40, "target": 0.05, "floor": 0.3, "direction": "lower"}]
+_SCHEME_FORM = {f"{c['indicator']}-{k}": str(c[k]) for c in _SCHEME for k in ("weight", "target", "floor", "direction")}
 
 # (view, method) → recipe. The view names are view_key's.
 RECIPES: dict[tuple[str, str], Recipe] = {
+    ("analysis.evaluation_api.Scheme", "put"): Recipe(
+        body=lambda s: {"year": dt.date.today().year, "components": _SCHEME},
+        refs={"region": lambda s: {"region": s.code}},
+        places=("region",),
+        above_county=True,
+    ),
+    ("analysis.evaluation_api.Publish", "post"): Recipe(
+        body=lambda s: {"year": dt.date.today().year - 1},
+        refs={"region": lambda s: {"region": s.code}},
+        places=("region",),
+        above_county=True,
+    ),
+    ("analysis.evaluation_views.scheme_page", "post"): Recipe(
+        body=lambda s: {"year": str(dt.date.today().year), **_SCHEME_FORM},
+        refs={"region": lambda s: {"region": s.code}},
+        encoding="form",
+        places=("region",),
+        above_county=True,
+    ),
     ("cylinders.api.FillingBatch", "post"): Recipe(
         body=lambda s: {
             "station": pk(s, "registry.unit"),
