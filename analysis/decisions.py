@@ -286,9 +286,11 @@ def reach_m(county: Region | None, minutes: float | None) -> tuple[float, float]
     `minutes` if given, else the 96333 norm for the county (30 min in city districts, 60 else)."""
     urban = county is not None and response_conf.is_urban(county)
     speed = float(response_conf.value("RESPONSE_SPEED_KMH")["urban" if urban else "rural"])
-    allowed = minutes if minutes is not None else response_conf.arrival_norm_min()[
-        "urban" if urban else "rural"
-    ]
+    allowed = (
+        minutes
+        if minutes is not None
+        else response_conf.arrival_norm_min()["urban" if urban else "rural"]
+    )
     return speed * 1000.0 / 60.0 * allowed, allowed
 
 
@@ -519,6 +521,8 @@ RISK_WEIGHTS = MappingProxyType(
     }
 )
 RISK_SORTS = ("score", "devices", *RISK_WEIGHTS)
+# The whole ranking (downloads, the map) names at most this many units: bounded work.
+MAX_NAMED = 20_000
 
 
 def risk_since(today: dt.date) -> dt.date:
@@ -603,8 +607,12 @@ def risk(
     rows.sort(key=lambda r: r["id"])
     rows.sort(key=lambda r: r[key], reverse=descending)
     total = len(rows)
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
     if page is not None:
         rows = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    elif len(rows) > MAX_NAMED:
+        rows = rows[:MAX_NAMED]
     units = {
         u.pk: u
         for u in Unit.objects.filter(pk__in=[r["id"] for r in rows]).only(
@@ -629,6 +637,12 @@ def risk(
         "count": total,
         "units": rows,
     }
+
+
+def page_of(answer: dict[str, Any], page: int) -> dict[str, Any]:
+    """One page of a whole ranking (`risk(page=None)`)."""
+    units = answer["units"][(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    return answer | {"page": page, "units": units}
 
 
 QUESTION_PARAMS = {
