@@ -20,9 +20,8 @@ from geo.scoping import Scope
 from maps.choropleth import county_outlines
 
 from . import decisions, desk, downloads, report
-from .access import may_read
+from .access import may_read, refusal
 from .indicators import BY_KEY
-from .views import _refused
 
 QUESTIONS = {
     "workload": "检验工作量预测 / Inspection workload ahead",
@@ -191,7 +190,7 @@ def decisions_download(request: HttpRequest, question: str) -> HttpResponse:
     ranking whole, not one page."""
     if question not in QUESTIONS:
         raise Http404
-    if (refused := _refused(request)) is not None:
+    if (refused := refusal(request.user)) is not None:
         return refused
     params = request.GET.copy()
     fmt = params.pop("format", ["csv"])[-1]
@@ -269,7 +268,7 @@ def report_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 def report_xlsx(request: HttpRequest) -> HttpResponse:
     """The annual report as XLSX, one formatted sheet per table."""
-    if (refused := _refused(request)) is not None:
+    if (refused := refusal(request.user)) is not None:
         return refused
     try:
         answer = _report(request)
