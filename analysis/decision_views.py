@@ -10,6 +10,7 @@ import json
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -69,7 +70,14 @@ def decisions_page(request: HttpRequest, question: str) -> HttpResponse:
         raise Http404
     if not may_read(request.user):
         return render(request, "maps/no_jurisdiction.html", status=403)
-    context = {"question": question, "questions": QUESTIONS, "title": QUESTIONS[question]}
+    context = {
+        "question": question,
+        "questions": [
+            (key, label, reverse(f"analysis:decisions-{key}")) for key, label in QUESTIONS.items()
+        ],
+        "title": QUESTIONS[question],
+        "download": reverse(f"analysis:decisions-{question}-download"),
+    }
     try:
         p = decisions.parse(request.user, request.GET, question, timezone.localdate())
     except DomainError as error:

@@ -125,11 +125,6 @@ def parse(user: User, params, question: str, today: dt.date) -> dict[str, Any]:
             )
             sort = "score"
         parsed["sort"] = sort
-    if "format" in own:
-        fmt = (params.get("format") or "csv").strip()
-        if fmt not in ("csv", "xlsx"):
-            problems.append(Problem("format", "format.unknown", "应为 / one of csv, xlsx"))
-        parsed["format"] = fmt
     if problems:
         raise DomainError(problems)
     return parsed
@@ -542,8 +537,10 @@ def risk_components(area: Area, user: User, today: dt.date) -> dict[int, dict[st
         .values("use_unit_id")
         .annotate(devices=Count("id"), overdue=Count("id", filter=overdue_condition(today)))
     )
+    holding = set()
     for row in devices:
         found[row["use_unit_id"]].update(devices=row["devices"], overdue=row["overdue"])
+        holding.add(row["use_unit_id"])
     accidents = (
         Accident.objects.visible_to(scope)
         .filter(occurred_at__date__gte=since)
@@ -586,7 +583,9 @@ def risk_components(area: Area, user: User, today: dt.date) -> dict[int, dict[st
             open_orders=row["open_orders"],
             sealed=row["sealed"],
         )
-    return {unit: counts for unit, counts in found.items() if unit is not None}
+    # Only units with a device in the area: an accident here naming a unit from elsewhere does not
+    # bring that unit into the list.
+    return {unit: found[unit] for unit in holding if unit is not None}
 
 
 def score_of(counts: dict[str, int]) -> dict[str, int]:
@@ -649,5 +648,4 @@ QUESTION_PARAMS = {
     "workload": (),
     "coverage": ("kind", "minutes", "k", "types"),
     "risk": ("sort", "page"),
-    "risk_download": ("sort", "format"),
 }

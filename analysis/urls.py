@@ -8,11 +8,21 @@ app_name = "analysis"
 urlpatterns = [
     path("", views.desk_page, name="desk"),
     path("download", views.download, name="download"),
-    path("decisions/<str:question>", decision_views.decisions_page, name="decisions"),
-    path(
-        "decisions/<str:question>/download",
-        decision_views.decisions_download,
-        name="decisions-download",
+    # One page and one file per question, each a route of its own (no free path parameter).
+    *(
+        path(
+            f"decisions/{q}", decision_views.decisions_page, {"question": q}, name=f"decisions-{q}"
+        )
+        for q in decision_views.QUESTIONS
+    ),
+    *(
+        path(
+            f"decisions/{q}/download",
+            decision_views.decisions_download,
+            {"question": q},
+            name=f"decisions-{q}-download",
+        )
+        for q in decision_views.QUESTIONS
     ),
     path("report", decision_views.report_page, name="report"),
     path("report.xlsx", decision_views.report_xlsx, name="report-xlsx"),
