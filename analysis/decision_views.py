@@ -62,8 +62,29 @@ def _map_values(question: str, answer: dict) -> dict:
     return {}
 
 
-@login_required
-@require_GET
+def question_page(question: str):
+    """The view of one question's page (a route each: no free path parameter)."""
+
+    @login_required
+    @require_GET
+    def page(request: HttpRequest) -> HttpResponse:
+        return decisions_page(request, question)
+
+    page.__name__ = page.__qualname__ = f"{question}_page"
+    return page
+
+
+def question_download(question: str):
+    """The view of one question's file."""
+
+    @require_GET
+    def download(request: HttpRequest) -> HttpResponse:
+        return decisions_download(request, question)
+
+    download.__name__ = download.__qualname__ = f"{question}_download"
+    return download
+
+
 def decisions_page(request: HttpRequest, question: str) -> HttpResponse:
     """One question: its table, chart and map of counties, with its downloads."""
     if question not in QUESTIONS:
@@ -192,7 +213,6 @@ def _table(question: str, answer: dict) -> tuple[list[str], list[list]]:
     return header, rows
 
 
-@require_GET
 def decisions_download(request: HttpRequest, question: str) -> HttpResponse:
     """The question's table as CSV or XLSX (?format=csv|xlsx and its own parameters); the risk
     ranking whole, not one page."""

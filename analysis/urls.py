@@ -10,16 +10,13 @@ urlpatterns = [
     path("download", views.download, name="download"),
     # One page and one file per question, each a route of its own (no free path parameter).
     *(
-        path(
-            f"decisions/{q}", decision_views.decisions_page, {"question": q}, name=f"decisions-{q}"
-        )
+        path(f"decisions/{q}", decision_views.question_page(q), name=f"decisions-{q}")
         for q in decision_views.QUESTIONS
     ),
     *(
         path(
             f"decisions/{q}/download",
-            decision_views.decisions_download,
-            {"question": q},
+            decision_views.question_download(q),
             name=f"decisions-{q}-download",
         )
         for q in decision_views.QUESTIONS
