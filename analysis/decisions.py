@@ -313,6 +313,30 @@ def great_circle(lon1, lat1, lon2, lat2):
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
 
 
+MAX_DEVICES = 300_000  # devices one coverage answer weighs: beyond, a smaller region is asked for
+
+
+def _in_use_of_kind(area: Area, kind: str):
+    return Equipment.objects.visible_to(Scope(area.prefix)).filter(
+        status=EquipmentStatus.IN_USE, kind=kind, location__isnull=False
+    )
+
+
+def refuse_too_many(area: Area, kind: str) -> None:
+    """A 400 naming `region` when the area holds more devices of the kind than one answer weighs."""
+    if _in_use_of_kind(area, kind)[: MAX_DEVICES + 1].count() > MAX_DEVICES:
+        raise DomainError(
+            [
+                Problem(
+                    "region",
+                    "region.too_large",
+                    f"设备超过 {MAX_DEVICES:,} 台，请选择下级区划 / more than {MAX_DEVICES:,} "
+                    "devices: choose a smaller region",
+                )
+            ]
+        )
+
+
 def nearest_resources(
     area: Area, user: User, kind: str, types: tuple[str, ...]
 ) -> list[tuple[int, str, float, float, float | None]]:
@@ -327,12 +351,7 @@ def nearest_resources(
     import numpy as np
     from pyproj import Geod
 
-    devices = _lon_lat(
-        Equipment.objects.visible_to(Scope(area.prefix))
-        .filter(status=EquipmentStatus.IN_USE, kind=kind, location__isnull=False)
-        .order_by("id")
-        .values_list("id", "region_id")
-    )
+    devices = _lon_lat(_in_use_of_kind(area, kind).order_by("id").values_list("id", "region_id"))
     resources = _lon_lat(
         EmergencyResource.objects.visible_to(Scope.of(user))
         .filter(resource_type__in=types)
@@ -373,6 +392,7 @@ def coverage(
     """Devices beyond the arrival time of their nearest resource, by county, and the greedy
     maximal-coverage answer for k added resources."""
     counties = counties_of(area)
+    refuse_too_many(area, kind)
     rows = nearest_resources(area, user, kind, types)
     per_county: dict[str, dict[str, int]] = defaultdict(lambda: {"devices": 0, "uncovered": 0})
     uncovered = []
@@ -448,18 +468,25 @@ def candidate_sites(uncovered: list[tuple]) -> list[Candidate]:
 
 def covers(candidates: list[Candidate], uncovered: list[tuple]):
     """A boolean matrix: candidate i reaches device j within device j's reach (great circle on the
-    mean sphere, within 0.6 % of the ellipsoid's distance: a planning answer)."""
+    mean sphere, within 0.6 % of the ellipsoid's distance: a planning answer). Computed in chunks
+    of devices, so memory holds booleans, not distances."""
     import numpy as np
 
+    found = np.zeros((len(candidates), len(uncovered)), dtype=bool)
     if not candidates or not uncovered:
-        return np.zeros((len(candidates), len(uncovered)), dtype=bool)
-    distance = great_circle(
-        np.array([c.lon for c in candidates])[:, None],
-        np.array([c.lat for c in candidates])[:, None],
-        np.array([u[2] for u in uncovered])[None, :],
-        np.array([u[3] for u in uncovered])[None, :],
-    )
-    return distance <= np.array([u[4] for u in uncovered])[None, :]
+        return found
+    clon = np.array([c.lon for c in candidates])[:, None]
+    clat = np.array([c.lat for c in candidates])[:, None]
+    for at in range(0, len(uncovered), CHUNK * 10):
+        part = uncovered[at : at + CHUNK * 10]
+        distance = great_circle(
+            clon,
+            clat,
+            np.array([u[2] for u in part])[None, :],
+            np.array([u[3] for u in part])[None, :],
+        )
+        found[:, at : at + len(part)] = distance <= np.array([u[4] for u in part])[None, :]
+    return found
 
 
 def greedy_sites(

@@ -319,3 +319,10 @@ def test_the_report_page_and_its_errors(workload_world, users):
     assert "年度统计报表" in page.content.decode() or "统计报表" in page.content.decode()
     assert client.get("/analysis/report", {"year": "1900"}).status_code == 400
     assert client.get("/analysis/report.xlsx", {"region": XIXIA}).status_code == 400
+
+
+def test_coverage_of_too_many_devices_is_a_400_naming_region(coverage_world, users, monkeypatch):
+    monkeypatch.setattr(decisions, "MAX_DEVICES", 2)
+    response = client_for(users["province"]).get("/api/analysis/coverage")
+    assert response.status_code == 400
+    assert response.json()["errors"]["region"][0]["rule"] == "region.too_large"
