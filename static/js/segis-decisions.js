@@ -82,6 +82,8 @@
   }
 
   const report = json("report-data");
+  const print = document.getElementById("print-report");
+  if (print) print.addEventListener("click", () => window.print());
   if (report) {
     const r = report.report;
     const byKey = Object.fromEntries(r.overview.indicators.map((i) => [i.key, i]));
