@@ -18,11 +18,10 @@ from common.errors import DomainError
 from common.http import content_disposition, json_errors, private
 from geo.basemap import outline_tolerance
 from geo.scoping import Scope
-from maps.choropleth import county_outlines
+from maps.choropleth import county_outlines, region_outlines
 
 from . import decisions, desk, downloads, report
 from .access import may_read, refusal
-from .indicators import BY_KEY
 
 QUESTIONS = {
     "workload": "检验工作量预测 / Inspection workload ahead",
@@ -34,10 +33,14 @@ REPORT_PARAMS = ("region", "year")
 
 def county_map(user, area: desk.Area, values: dict[str, float | int | None]) -> str:
     """The area's counties as GeoJSON text with one value each (the page's map)."""
+    tolerance = outline_tolerance(Scope.of(user).prefix or "")
+    return outline_map(county_outlines(area.prefix, tolerance), values)
+
+
+def outline_map(outlines: list[tuple], values: dict[str, float | int | None]) -> str:
+    """Outlines (maps.choropleth's tuples) as GeoJSON text with one value each, by code."""
     features = []
-    for code, name, _level, outline, _label in county_outlines(
-        area.prefix, outline_tolerance(Scope.of(user).prefix or "")
-    ):
+    for code, name, _level, outline, _label in outlines:
         properties = json.dumps({"code": code, "name": name, "value": values.get(code)})
         features.append(
             f'{{"type":"Feature","id":"{code}","properties":{properties},"geometry":{outline}}}'
@@ -265,12 +268,11 @@ def report_page(request: HttpRequest) -> HttpResponse:
             request, "analysis/report.html", {"errors": error.as_dict(), "years": years}, status=400
         )
     query = {"region": answer["area"]["code"], "year": answer["year"]}
-    region_map = desk.region_map(
-        request.user,
-        desk.parse_area(request.user, query["region"]),
-        BY_KEY["in_use"],
-        answer["year"],
-        today,
+    # The child regions' map of devices in use, from the report's own regions table.
+    area = desk.parse_area(request.user, query["region"])
+    region_map = outline_map(
+        region_outlines(area.prefix, outline_tolerance(Scope.of(request.user).prefix or "")),
+        {row["code"]: row["values"]["in_use"] for row in answer["regions"]["regions"]},
     )
     return private(
         render(
