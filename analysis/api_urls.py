@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from . import api
+from . import api, decision_api
 
 app_name = "analysis-api"
 urlpatterns = [
@@ -11,5 +11,8 @@ urlpatterns = [
     path("regions", api.Regions.as_view(), name="regions"),
     path("devices", api.Devices.as_view(), name="devices"),
     path("map", api.RegionMap.as_view(), name="map"),
+    path("workload", decision_api.Workload.as_view(), name="workload"),
+    path("coverage", decision_api.Coverage.as_view(), name="coverage"),
+    path("risk", decision_api.Risk.as_view(), name="risk"),
 ]
 urlpatterns += [path("", include("analysis.evaluation_api_urls"))]  # 绩效评价 / evaluation

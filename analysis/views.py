@@ -13,7 +13,7 @@ from common.errors import DomainError
 from common.http import content_disposition, json_errors, private
 
 from . import desk, downloads
-from .access import may_read
+from .access import may_read, refusal
 from .indicators import INDICATORS
 
 PAGE_PARAMS = ("region", "year", "indicator")
@@ -21,13 +21,7 @@ DOWNLOAD_PARAMS = ("table", "format", "region", "year", "years", "indicator")
 
 
 def _refused(request: HttpRequest) -> HttpResponse | None:
-    if not may_read(request.user):
-        return json_errors(
-            {"user": "您的账号不能查看统计分析 / your account may not read the analysis desk"},
-            status=403,
-            rule="not_allowed",
-        )
-    return None
+    return refusal(request.user)
 
 
 @login_required

@@ -303,6 +303,11 @@ def region_outlines(area: str, tolerance: float, orphans: Iterable[str] = ()) ->
     return rows
 
 
+def county_outlines(area: str, tolerance: float) -> list[tuple]:
+    """(code, name, level, GeoJSON geometry, label point) of every county in the area."""
+    return _outlined(Region.objects.within_prefix(area).filter(level=Level.COUNTY), tolerance)
+
+
 def _features(area: str, width: int, figures: dict[str, Row], tolerance: float) -> list[tuple]:
     """(code, name, level, GeoJSON geometry, label point, figures) of the regions one level below
     the area. Counties under a prefix with no region of that level (a province's directly

@@ -1,0 +1,232 @@
+"""The annual statistical report (年度统计报表) of an area and a year: the desk's own answers
+(analysis/desk.py: the overview with trends, the child regions, devices by kind and status, the
+indicators' definitions) gathered once, written as a formatted XLSX (one sheet per table) or
+rendered as the printable page (templates/analysis/report.html).
+
+Accident and evaluation tables are not in it yet: analysis/ has no public functions for them at
+the time of writing (docs/analysis.md says what to add when they land).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+from accounts.models import User
+from common.spreadsheets import neutralise
+
+from . import desk
+from .desk import Area
+from .indicators import COUNT, INDICATORS, PERCENT
+
+TITLE = "年度统计报表 / Annual statistical report"
+
+
+def annual(user: User, area: Area, year: int, today: dt.date) -> dict[str, Any]:
+    """Every table of the report: one computation of the child regions over the trend's years
+    serves the overview and the regions table, as on the desk's page."""
+    figures = desk.area_figures(area, desk.span_of(year, desk.DEFAULT_YEARS), today)
+    overview = desk.overview(user, area, year, desk.DEFAULT_YEARS, today, figures)
+    return {
+        "title": TITLE,
+        "area": area.as_dict(),
+        "year": year,
+        "as_of": today.isoformat(),
+        "overview": overview,
+        "regions": desk.regions(user, area, year, today, figures),
+        "devices": desk.devices_by_kind(area),
+        "definitions": [desk.definition(i) for i in INDICATORS],
+    }
+
+
+# ------------------------------------------------------------------------------- tables
+
+
+def overview_table(report: dict) -> tuple[list[str], list[list]]:
+    overview = report["overview"]
+    parent = overview["parent"]["name"] if overview["parent"] else "上级 / parent"
+    header = [
+        "指标 / indicator",
+        "单位 / unit",
+        f"{report['year']}",
+        "分子 / numerator",
+        "分母 / denominator",
+        f"上年 / {report['year'] - 1}",
+        "同比 / change",
+        parent,
+        "全国 / national",
+    ]
+    rows = []
+    for item in overview["indicators"]:
+        before = item["trend"][-2]["value"] if len(item["trend"]) >= 2 else None
+        change = (
+            item["value"] - before if item["value"] is not None and before is not None else None
+        )
+        rows.append(
+            [
+                f"{item['name_zh']} / {item['name_en']}",
+                item["unit"],
+                item["value"],
+                item["numerator"],
+                item["denominator"],
+                before,
+                change,
+                item["parent"],
+                item["national"],
+            ]
+        )
+    return header, rows
+
+
+def trend_table(report: dict) -> tuple[list[str], list[list]]:
+    items = [i for i in report["overview"]["indicators"] if i["trend"]]
+    years = [p["year"] for p in items[0]["trend"]] if items else []
+    header = ["指标 / indicator", "单位 / unit", *(str(y) for y in years)]
+    rows = [
+        [f"{i['name_zh']} / {i['name_en']}", i["unit"], *(p["value"] for p in i["trend"])]
+        for i in items
+    ]
+    return header, rows
+
+
+def regions_table(report: dict) -> tuple[list[str], list[list]]:
+    answer = report["regions"]
+    header = ["区划代码 / code", "区划 / region", *(i.name for i in INDICATORS)]
+    rows = [
+        [row["code"], row["name"], *(row["values"][i.key] for i in INDICATORS)]
+        for row in answer["regions"]
+    ]
+    totals = answer["totals"]
+    rows.append(
+        [
+            totals["code"],
+            f"合计 / total {totals['name']}",
+            *(totals["values"][i.key] for i in INDICATORS),
+        ]
+    )
+    return header, rows
+
+
+def devices_table(report: dict) -> tuple[list[str], list[list]]:
+    answer = report["devices"]
+    statuses = answer["statuses"]
+    header = ["种类代码 / kind", "种类 / name", *(s["label"] for s in statuses), "合计 / total"]
+    rows = [
+        [row["kind"], row["name"], *(row[s["key"]] for s in statuses), row["total"]]
+        for row in answer["kinds"]
+    ]
+    rows.append(
+        [
+            "",
+            "合计 / total",
+            *(sum(row[s["key"]] for row in answer["kinds"]) for s in statuses),
+            sum(row["total"] for row in answer["kinds"]),
+        ]
+    )
+    return header, rows
+
+
+def definitions_table(report: dict) -> tuple[list[str], list[list]]:
+    header = [
+        "指标 / indicator",
+        "计算 / formula",
+        "单位 / unit",
+        "来源 / source",
+        "含义 / meaning",
+    ]
+    rows = [
+        [f"{d['name_zh']} / {d['name_en']}", d["formula"], d["unit"], d["source"], d["meaning"]]
+        for d in report["definitions"]
+    ]
+    return header, rows
+
+
+def shown(value: Any) -> str:
+    """A cell as the printed page writes it: thousands separators, rates to 4 places, a dash for
+    no figure."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool | str):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.4f}".rstrip("0").rstrip(".") if abs(value) < 1 else f"{value:,.2f}"
+
+
+# Indicators drawn as small trend charts at the top of the printed report.
+TREND_KEYS = ("devices", "registrations", "inspection_rate", "accidents", "deaths_per_10k")
+
+# The sheets, in order: (title, table, the units of the value columns by header position).
+SHEETS = (
+    ("概览 Overview", overview_table),
+    ("趋势 Trend", trend_table),
+    ("下级区划 Regions", regions_table),
+    ("设备 Devices", devices_table),
+    ("指标定义 Definitions", definitions_table),
+)
+
+
+def _number_format(unit: str | None) -> str:
+    if unit == COUNT:
+        return "#,##0"
+    if unit == PERCENT:
+        return '0.00" %"'
+    return "0.0000"
+
+
+def as_xlsx(report: dict) -> bytes:
+    """One formatted sheet per table: a title line, the area and year, bold shaded headers,
+    frozen panes, column widths, number formats by each figure's unit, totals in bold."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    from exports.tables import SHEET_TITLE_UNSAFE, xlsx_value
+
+    units = {i.name: i.unit for i in INDICATORS}
+    row_units = {f"{i.name_zh} / {i.name_en}": i.unit for i in INDICATORS}
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    head_font = Font(bold=True, color="FFFFFF")
+    head_fill = PatternFill("solid", fgColor="1F4E79")
+    subtitle = (
+        f"{report['area']['name']} · {report['year']} · 统计至 / figures to "
+        f"{report['overview']['period_end']} · 生成 / generated {report['as_of']}"
+    )
+    for title, table in SHEETS:
+        header, rows = table(report)
+        sheet = workbook.create_sheet(SHEET_TITLE_UNSAFE.sub("_", title)[:31])
+        sheet.append([xlsx_value(f"{TITLE} — {title}")])
+        sheet["A1"].font = Font(bold=True, size=14)
+        sheet.append([xlsx_value(subtitle)])
+        sheet["A2"].font = Font(italic=True, color="555555")
+        sheet.append([xlsx_value(neutralise(h)) for h in header])
+        for cell in sheet[3]:
+            cell.font, cell.fill = head_font, head_fill
+            cell.alignment = Alignment(wrap_text=True, vertical="center")
+        for row in rows:
+            sheet.append([xlsx_value(neutralise(v)) for v in row])
+            line = sheet.max_row
+            unit = row_units.get(row[0]) if row else None
+            for column, value in enumerate(row, start=1):
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    cell_unit = units.get(header[column - 1], unit)
+                    sheet.cell(line, column).number_format = _number_format(cell_unit)
+            if row and isinstance(row[1], str) and row[1].startswith("合计"):
+                for cell in sheet[line]:
+                    cell.font = Font(bold=True)
+        sheet.freeze_panes = "C4" if title != "指标定义 Definitions" else "B4"
+        for column, name in enumerate(header, start=1):
+            wide = 44 if title == "指标定义 Definitions" and column > 1 else 14
+            first = 30 if column <= 2 and title != "设备 Devices" else 14
+            sheet.column_dimensions[get_column_letter(column)].width = max(
+                wide if column > 2 else first, min(len(str(name)) * 1.2, 30)
+            )
+        sheet.row_dimensions[3].height = 36
+        sheet.print_title_rows = "3:3"
+        sheet.page_setup.orientation = "landscape"
+        sheet.page_setup.fitToWidth = 1
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
