@@ -32,6 +32,8 @@ class Action(StrEnum):
     PLAN = "plan"  # patrol plans and their routes
     RECORD_VISIT = "record_visit"  # the result of a patrol stop, by the team that made it
     ADMINISTER = "administer"  # agencies, users and their roles
+    APPLY_LICENCE = "apply_licence"  # file or amend a licence application (licensing/)
+    DECIDE_LICENCE = "decide_licence"  # review, approve or refuse applications; licences' status
 
 
 RIGHTS: dict[Role, frozenset[Action]] = {
@@ -43,7 +45,8 @@ RIGHTS: dict[Role, frozenset[Action]] = {
     Role.RESPONDER: frozenset({Action.RESPOND, Action.RECORD_ACCIDENT, Action.EXPORT}),
     # Analysts read and export; they write nothing.
     Role.ANALYST: frozenset({Action.EXPORT}),
-    Role.ENTERPRISE: frozenset(),
+    # A unit's own account applies for its licences (licensing/), and writes nothing else.
+    Role.ENTERPRISE: frozenset({Action.APPLY_LICENCE}),
 }
 
 REFUSAL = "您的角色不能{action} / your role may not {action_en}"
@@ -60,6 +63,8 @@ LABELS: dict[Action, tuple[str, str]] = {
     Action.PLAN: ("制定巡查计划", "plan patrols"),
     Action.RECORD_VISIT: ("录入巡查结果", "record patrol visits"),
     Action.ADMINISTER: ("管理机构和用户", "administer agencies and users"),
+    Action.APPLY_LICENCE: ("申请行政许可", "apply for licences"),
+    Action.DECIDE_LICENCE: ("审批行政许可", "decide licence applications"),
 }
 
 
