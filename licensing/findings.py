@@ -11,6 +11,8 @@ from django.db import connection
 
 from geo.scoping import Scope
 
+from . import rules
+
 # Licences run four years (TSG 07-2019): an activity older than one licence period was done under
 # licences the register may never have been given, so the rule looks back this far by default.
 LOOK_BACK_DAYS = 4 * 365
@@ -42,6 +44,9 @@ SELECT DISTINCT ON (a.equipment_id, a.kind, a.unit_id)
        a.equipment_id, a.unit_id, a.kind, a.day, e.region_id
   FROM acts a JOIN registry_equipment e ON e.id = a.equipment_id
  WHERE a.day IS NOT NULL AND a.day >= %s AND a.day <= %s
+   -- Only kinds whose making or installing is licensed at all (the scope table lists them).
+   AND ((a.kind = 'manufacture' AND left(e.kind, 1) = ANY(%s))
+        OR (a.kind = 'installation' AND left(e.kind, 1) = ANY(%s)))
    AND NOT EXISTS (
        SELECT 1 FROM licensing_licence l JOIN licensing_licencescope s ON s.licence_id = l.id
         WHERE l.unit_id = a.unit_id AND l.kind = a.kind
@@ -66,12 +71,31 @@ def statement(user, *, today: dt.date, since: dt.date | None = None) -> tuple[st
     jurisdiction's prefix test on the devices' indexed region column, three times)."""
     scope = Scope.of(user)
     since = since or today - dt.timedelta(days=LOOK_BACK_DAYS)
+    tail = [since, today, licensed_kinds("manufacture"), licensed_kinds("installation")]
     if scope.prefix is None:
-        return FINDINGS_SQL.replace("{scope}", "FALSE"), [since, today]
+        return FINDINGS_SQL.replace("{scope}", "FALSE"), tail
     if not scope.prefix:
-        return FINDINGS_SQL.replace("{scope}", "TRUE"), [since, today]
+        return FINDINGS_SQL.replace("{scope}", "TRUE"), tail
     text = FINDINGS_SQL.replace("{scope}", "e.region_id ^@ %s")
-    return text, [scope.prefix] * 3 + [since, today]
+    return text, [scope.prefix] * 3 + tail
+
+
+def activity_kinds(prefix: str) -> set[tuple[int, str, str]]:
+    """(unit, licence kind, device kind) of every activity under a division prefix: what each
+    unit does, for the demo's licences."""
+    text = f"WITH acts AS ({_ACTIVITIES}) " + (
+        "SELECT DISTINCT a.unit_id, a.kind, e.kind FROM acts a "
+        "JOIN registry_equipment e ON e.id = a.equipment_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(text.replace("{scope}", "e.region_id ^@ %s"), [prefix] * 3)
+        return set(cursor.fetchall())
+
+
+def licensed_kinds(kind: str) -> list[str]:
+    """The catalogue kinds' first characters whose making (or installing) needs a licence: those
+    the scope table (licensing/data/scope_grades.csv) has a grade for."""
+    return sorted({g.code[0] for g in rules.grades_of(kind)})
 
 
 def unlicensed(user, *, today: dt.date, since: dt.date | None = None) -> list[Finding]:
