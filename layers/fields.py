@@ -240,7 +240,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("发证日期", "issued", "ISSUED", "date", "issued_on"),
         Column("有效期至", "expires", "EXPIRES", "date", "expires_on"),
         Column("有效性", "validity", "VALIDITY", "str", "validity",
-               lambda v, _: _zh(Validity.LABELS.get(v, v)), note="导出当天计 / on the export day"),
+               note="导出当天计 / on the export day: " + "; ".join(Validity.LABELS.values())),
         *REGION,
     ),  # fmt: skip
     "unlicensed": _EQUIPMENT,

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import TemplateHTMLRenderer
@@ -174,7 +174,10 @@ class ApplicationStepView(ApplicationPage):
             obj.refresh_from_db()
             context = _application_context(request.user, obj, errors=error.as_dict())
             return Response(context, status=error.status)
-        return redirect("licensing:application", pk=obj.pk)
+        # The page as it now stands (its URL is the application's: the form posts there again
+        # only if the reader re-submits, and the state machine refuses a step taken twice).
+        obj = self.get_queryset().get(pk=obj.pk)
+        return Response(_application_context(request.user, obj, done=True))
 
 
 class AmendApplication(ApplicationStepView):
@@ -210,6 +213,7 @@ class DecideApplication(ApplicationStepView):
         )  # fmt: skip
 
 
+@require_http_methods(["GET", "POST"])
 @login_required
 @policy.writes(Action.APPLY_LICENCE)
 def new_application(request):
