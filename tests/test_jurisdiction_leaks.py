@@ -919,7 +919,8 @@ def _url(endpoint: Endpoint, pk: str) -> str:
     return endpoint.path.replace(PK, pk).replace(CT, str(ct.pk))
 
 
-_CSRF = re.compile(r'(csrfmiddlewaretoken" value="|"csrfToken": ")[^"]+')
+# Per-response tokens: CSRF, and the CSP nonce of a full page's script (a form page answered 400).
+_CSRF = re.compile(r'(csrfmiddlewaretoken" value="|"csrfToken": "|nonce=")[^"]+')
 
 
 def _as_is(page: Fetched) -> str:
