@@ -38,8 +38,10 @@ _ACTIVITIES = """
        AND v.kind IN ('manufacture', 'installation', 'modification', 'major_repair')
 """
 
+# The newest first: what a supervisor acts on.
 FINDINGS_SQL = f"""
 WITH acts AS ({_ACTIVITIES})
+SELECT * FROM (
 SELECT DISTINCT ON (a.equipment_id, a.kind, a.unit_id)
        a.equipment_id, a.unit_id, a.kind, a.day, e.region_id
   FROM acts a JOIN registry_equipment e ON e.id = a.equipment_id
@@ -54,6 +56,7 @@ SELECT DISTINCT ON (a.equipment_id, a.kind, a.unit_id)
           AND NOT (l.status IN ('suspended', 'revoked') AND l.status_since <= a.day)
           AND s.code IN (e.variety_id, left(e.variety_id, 2) || '00', e.kind))
  ORDER BY a.equipment_id, a.kind, a.unit_id, a.day
+) f ORDER BY f.day DESC, f.equipment_id, f.kind
 """
 
 

@@ -78,10 +78,14 @@ def findings_page(request):
     found = findings.unlicensed(user, today=today)
     page = Paginator(found, PAGE).get_page(request.GET.get("page"))
     devices = Equipment.objects.visible_to(user).in_bulk([f.equipment_id for f in page])
-    units = Unit.objects.visible_to(user).in_bulk([f.unit_id for f in page])
+    # The maker or installer of a device of the jurisdiction is named even when it sits elsewhere,
+    # as on the device's own page; it is linked only when the reader may open it.
+    ids = {f.unit_id for f in page}
+    names = dict(Unit.objects.filter(pk__in=ids).values_list("pk", "name"))
+    visible = set(Unit.objects.visible_to(user).filter(pk__in=ids).values_list("pk", flat=True))
     return render(request, "licensing/findings.html", {
         "page": page, "look_back": findings.LOOK_BACK_DAYS,
-        "rows": [(f, devices.get(f.equipment_id), units.get(f.unit_id),
+        "rows": [(f, devices.get(f.equipment_id), names.get(f.unit_id), f.unit_id in visible,
                   LicenceKind(f.kind).label) for f in page],
     })  # fmt: skip
 

@@ -128,13 +128,17 @@ def _applications(prefix: str, county: str, today: dt.date, rng: random.Random) 
         user.set_password(DEMO_PASSWORD)
         user.save()
         UnitAccount.objects.update_or_create(user=user, defaults={"unit": own})
-    others = [u for u in Unit.objects.within_prefix(prefix).with_role(UnitRole.INSTALLATION)
-              .exclude(pk=own.pk).order_by("pk")[:3]]  # fmt: skip
+    # The county's own units apply, so its supervisor has applications at each step to work on.
+    others = list(
+        Unit.objects.within_prefix(county).exclude(pk=own.pk).exclude(location=None)
+        .filter(licence_applications=None).order_by("pk")[:4]
+    )  # fmt: skip
+    expires = today.replace(year=today.year + 4)
     made = 0
-    for unit, steps in zip(others, (["accept"], ["request_changes"], []), strict=False):
+    for serial, (unit, steps) in enumerate(
+        zip(others, (["accept"], ["request_changes"], [], ["accept", "approve"]), strict=False)
+    ):
         kind = LicenceKind.INSTALLATION
-        if Application.objects.filter(unit=unit, kind=kind).exists():
-            continue
         scope = _scope(kind, {"3000"})
         application = services.file_application(unit, kind=kind, scope=scope, acting_user=None)
         for verb in steps:
@@ -142,6 +146,7 @@ def _applications(prefix: str, county: str, today: dt.date, rng: random.Random) 
                 application, verb=verb, acting_user=None,
                 reasons="请补充安装质量保证体系文件 / add the quality system documents"
                 if verb == "request_changes" else "",
+                number=f"TS3{prefix[:2]}9{serial:03d}-{expires.year}", expires_on=expires,
             )  # fmt: skip
         made += 1
     # One filed a fortnight ago and never accepted: past the 5 working days.
