@@ -23,9 +23,9 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from cylinders.reads import with_station_figures
-from licensing.reads import licence_rows, unlicensed_rows
 from geo.mercator import world
 from geo.scoping import Scope
+from licensing.reads import licence_rows, unlicensed_rows
 from registry.models import Accident, EmergencyResource, Equipment, Unit
 
 from .filters import MERCATOR_MAX_LATITUDE, BBox, LayerQuery

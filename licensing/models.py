@@ -179,7 +179,9 @@ class ApplicationStep(models.Model):
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="steps")
     verb = models.CharField(_("操作 / step"), max_length=20)
-    state = models.CharField(_("进入状态 / to state"), max_length=20, choices=ApplicationState.choices)
+    state = models.CharField(
+        _("进入状态 / to state"), max_length=20, choices=ApplicationState.choices
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
@@ -210,4 +212,3 @@ class UnitAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} → {self.unit_id}"
-

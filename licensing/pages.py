@@ -117,9 +117,11 @@ class LicencePage(Page):
 
     def context(self, licence: Licence) -> dict:
         today = timezone.localdate()
-        history = AuditEntry.objects.filter(
-            model=Licence._meta.label, object_pk=str(licence.pk)
-        ).select_related("actor").order_by("at", "pk")
+        history = (
+            AuditEntry.objects.filter(model=Licence._meta.label, object_pk=str(licence.pk))
+            .select_related("actor")
+            .order_by("at", "pk")
+        )
         return {
             "standing": LicenceStatus(licence.standing(today)).label,
             "scope": list(licence.scope.all()),
@@ -132,8 +134,10 @@ def _application_context(user, application: Application, **extra) -> dict:
     limit = rules.time_limits().get(application.state)
     return {
         "object": application,
-        "steps": [(s, services.VERB_LABELS.get(s.verb, s.verb))
-                  for s in application.steps.select_related("actor")],
+        "steps": [
+            (s, services.VERB_LABELS.get(s.verb, s.verb))
+            for s in application.steps.select_related("actor")
+        ],
         "overdue": application.overdue(today),
         "limit": limit,
         "grades": rules.grades_of(application.kind),

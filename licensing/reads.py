@@ -36,8 +36,9 @@ def validity(today: dt.date) -> Case:
     return Case(
         When(Q(status__in=stopped, status_since__lte=today), then=F("status")),
         When(expires_on__lt=today, then=Value(Validity.EXPIRED)),
-        When(expires_on__lte=today + dt.timedelta(days=EXPIRING_DAYS),
-             then=Value(Validity.EXPIRING)),  # fmt: skip
+        When(
+            expires_on__lte=today + dt.timedelta(days=EXPIRING_DAYS), then=Value(Validity.EXPIRING)
+        ),  # fmt: skip
         default=Value(Validity.VALID),
         output_field=CharField(),
     )

@@ -32,8 +32,11 @@ class NumberFormat:
 def number_formats() -> dict[str, NumberFormat]:
     return {
         row["kind"]: NumberFormat(
-            row["kind"], re.compile(row["pattern"]), row["example"],
-            row["verified"] == "true", row["source"],
+            row["kind"],
+            re.compile(row["pattern"]),
+            row["example"],
+            row["verified"] == "true",
+            row["source"],
         )  # fmt: skip
         for row in _rows("number_formats.csv")
     }
@@ -114,8 +117,9 @@ class TimeLimit:
 @cache
 def time_limits() -> dict[str, TimeLimit]:
     return {
-        r["step"]: TimeLimit(r["step"], int(r["days"]), r["working_days"] == "true", r["who"],
-                             r["source"])  # fmt: skip
+        r["step"]: TimeLimit(
+            r["step"], int(r["days"]), r["working_days"] == "true", r["who"], r["source"]
+        )  # fmt: skip
         for r in _rows("time_limits.csv")
     }
 

@@ -70,9 +70,9 @@ def acts_for(user: User | None) -> int | None:
 
 def _may_act_for(user: User | None, unit: Unit) -> None:
     """An enterprise account writes for its own unit only; others inside their jurisdiction."""
-    if user is not None and getattr(user, "role", None) == Role.ENTERPRISE:
-        if acts_for(user) != unit.pk:
-            raise _refuse("unit", "unit.not_yours", "只能为本单位申请 / only for your own unit")
+    enterprise = user is not None and getattr(user, "role", None) == Role.ENTERPRISE
+    if enterprise and acts_for(user) != unit.pk:
+        raise _refuse("unit", "unit.not_yours", "只能为本单位申请 / only for your own unit")
     ensure_in_jurisdiction(user, unit.region_id)
 
 
@@ -108,7 +108,9 @@ def file_application(
     if Application.objects.filter(
         unit=unit, kind=kind, state__in=[S.SUBMITTED, S.UNDER_REVIEW, S.CHANGES_REQUESTED]
     ).exists():
-        raise _refuse("kind", "application.open", "该类别已有在办申请 / an application of this kind is open")
+        raise _refuse(
+            "kind", "application.open", "该类别已有在办申请 / an application of this kind is open"
+        )
     application = Application(
         unit=unit, kind=kind, scope=items, note=note.strip(), state=S.SUBMITTED,
         step_started_on=_today(), filed_by=acting_user, region_id=unit.region_id,
@@ -225,9 +227,13 @@ def set_licence_status(
     licence = Licence.objects.select_for_update().get(pk=licence.pk)
     ensure_in_jurisdiction(acting_user, licence.region_id)
     if status not in (LicenceStatus.VALID, LicenceStatus.SUSPENDED, LicenceStatus.REVOKED):
-        raise _refuse("status", "status.unknown", "状态只能是有效、暂停或撤销 / valid, suspended or revoked")
+        raise _refuse(
+            "status", "status.unknown", "状态只能是有效、暂停或撤销 / valid, suspended or revoked"
+        )
     if licence.status == LicenceStatus.REVOKED:
-        raise _refuse("status", "status.revoked", "已撤销的许可证不能再变更 / a revoked licence is final")
+        raise _refuse(
+            "status", "status.revoked", "已撤销的许可证不能再变更 / a revoked licence is final"
+        )
     if not reasons.strip():
         raise _refuse("reasons", "reasons.required", "请写明理由 / give the reasons")
     before = audit.snapshot(licence)
@@ -243,7 +249,9 @@ def link_account(user: User, unit: Unit, *, acting_user: User | None) -> UnitAcc
     """Say which unit an enterprise account acts for."""
     policy.require(acting_user, policy.Action.ADMINISTER)
     if user.role != Role.ENTERPRISE:
-        raise _refuse("user", "role", "只有企业用户对应单位 / only enterprise accounts act for a unit")
+        raise _refuse(
+            "user", "role", "只有企业用户对应单位 / only enterprise accounts act for a unit"
+        )
     account, _ = UnitAccount.objects.update_or_create(user=user, defaults={"unit": unit})
     audit.record(acting_user, "licensing.account_linked", account)
     return account

@@ -69,8 +69,8 @@ def generate(*, prefix: str, county: str, seed: int = 2026, today: dt.date | Non
     work: dict[tuple[int, str], set[str]] = defaultdict(set)
     for unit_id, kind, device_kind in findings.activity_kinds(prefix):
         work[(unit_id, kind)].add(device_kind)
-    for unit_id in Unit.objects.within_prefix(prefix).with_role(UnitRole.FILLING).values_list(
-        "pk", flat=True
+    for unit_id in (
+        Unit.objects.within_prefix(prefix).with_role(UnitRole.FILLING).values_list("pk", flat=True)
     ):
         work[(unit_id, LicenceKind.FILLING)].add("2000")
     units = Unit.objects.in_bulk({u for u, _ in work})

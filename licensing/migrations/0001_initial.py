@@ -6,117 +6,307 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('geo', '0002_region_seat'),
-        ('registry', '0011_search'),
+        ("geo", "0002_region_seat"),
+        ("registry", "0011_search"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Application',
+            name="Application",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('design', '设计 / design'), ('manufacture', '制造 / manufacture'), ('installation', '安装改造修理 / installation, modification, repair'), ('filling', '充装 / filling'), ('inspection', '检验检测机构核准 / inspection body approval')], max_length=16, verbose_name='许可类别 / kind')),
-                ('scope', models.JSONField(default=list, verbose_name='申请范围 / scope applied for')),
-                ('note', models.TextField(blank=True, verbose_name="申请说明 / applicant's note")),
-                ('state', models.CharField(choices=[('submitted', '已提交 / submitted'), ('under_review', '审查中 / under review'), ('changes_requested', '待补正 / changes requested'), ('approved', '已批准 / approved'), ('refused', '不予许可 / refused')], default='submitted', max_length=20, verbose_name='状态 / state')),
-                ('step_started_on', models.DateField(verbose_name='本环节开始 / step started')),
-                ('step_due_on', models.DateField(blank=True, null=True, verbose_name='本环节期限 / step due')),
-                ('reasons', models.TextField(blank=True, verbose_name='审查意见 / reasons')),
-                ('filed_at', models.DateTimeField(auto_now_add=True, verbose_name='提交时间 / filed')),
-                ('filed_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='geo.region', verbose_name='区划 / region')),
-                ('unit', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='licence_applications', to='registry.unit', verbose_name='申请单位 / applicant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("design", "设计 / design"),
+                            ("manufacture", "制造 / manufacture"),
+                            ("installation", "安装改造修理 / installation, modification, repair"),
+                            ("filling", "充装 / filling"),
+                            ("inspection", "检验检测机构核准 / inspection body approval"),
+                        ],
+                        max_length=16,
+                        verbose_name="许可类别 / kind",
+                    ),
+                ),
+                (
+                    "scope",
+                    models.JSONField(default=list, verbose_name="申请范围 / scope applied for"),
+                ),
+                ("note", models.TextField(blank=True, verbose_name="申请说明 / applicant's note")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("submitted", "已提交 / submitted"),
+                            ("under_review", "审查中 / under review"),
+                            ("changes_requested", "待补正 / changes requested"),
+                            ("approved", "已批准 / approved"),
+                            ("refused", "不予许可 / refused"),
+                        ],
+                        default="submitted",
+                        max_length=20,
+                        verbose_name="状态 / state",
+                    ),
+                ),
+                ("step_started_on", models.DateField(verbose_name="本环节开始 / step started")),
+                (
+                    "step_due_on",
+                    models.DateField(blank=True, null=True, verbose_name="本环节期限 / step due"),
+                ),
+                ("reasons", models.TextField(blank=True, verbose_name="审查意见 / reasons")),
+                (
+                    "filed_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="提交时间 / filed"),
+                ),
+                (
+                    "filed_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="geo.region",
+                        verbose_name="区划 / region",
+                    ),
+                ),
+                (
+                    "unit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="licence_applications",
+                        to="registry.unit",
+                        verbose_name="申请单位 / applicant",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '许可申请 / licence application',
-                'verbose_name_plural': '许可申请 / licence applications',
-                'ordering': ['-filed_at', 'pk'],
+                "verbose_name": "许可申请 / licence application",
+                "verbose_name_plural": "许可申请 / licence applications",
+                "ordering": ["-filed_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='ApplicationStep',
+            name="ApplicationStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('verb', models.CharField(max_length=20, verbose_name='操作 / step')),
-                ('state', models.CharField(choices=[('submitted', '已提交 / submitted'), ('under_review', '审查中 / under review'), ('changes_requested', '待补正 / changes requested'), ('approved', '已批准 / approved'), ('refused', '不予许可 / refused')], max_length=20, verbose_name='进入状态 / to state')),
-                ('at', models.DateTimeField(auto_now_add=True, verbose_name='时间 / at')),
-                ('on', models.DateField(verbose_name='日期 / day')),
-                ('note', models.TextField(blank=True, verbose_name='说明 / note')),
-                ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='licensing.application')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("verb", models.CharField(max_length=20, verbose_name="操作 / step")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("submitted", "已提交 / submitted"),
+                            ("under_review", "审查中 / under review"),
+                            ("changes_requested", "待补正 / changes requested"),
+                            ("approved", "已批准 / approved"),
+                            ("refused", "不予许可 / refused"),
+                        ],
+                        max_length=20,
+                        verbose_name="进入状态 / to state",
+                    ),
+                ),
+                ("at", models.DateTimeField(auto_now_add=True, verbose_name="时间 / at")),
+                ("on", models.DateField(verbose_name="日期 / day")),
+                ("note", models.TextField(blank=True, verbose_name="说明 / note")),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="steps",
+                        to="licensing.application",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '申请环节 / application step',
-                'ordering': ['at', 'pk'],
+                "verbose_name": "申请环节 / application step",
+                "ordering": ["at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Licence',
+            name="Licence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('design', '设计 / design'), ('manufacture', '制造 / manufacture'), ('installation', '安装改造修理 / installation, modification, repair'), ('filling', '充装 / filling'), ('inspection', '检验检测机构核准 / inspection body approval')], max_length=16, verbose_name='许可类别 / kind')),
-                ('number', models.CharField(max_length=32, unique=True, verbose_name='许可证编号 / licence number')),
-                ('authority', models.CharField(max_length=128, verbose_name='发证机关 / issuing authority')),
-                ('issued_on', models.DateField(verbose_name='发证日期 / issued')),
-                ('expires_on', models.DateField(db_index=True, verbose_name='有效期至 / expires')),
-                ('status', models.CharField(choices=[('valid', '有效 / valid'), ('suspended', '暂停 / suspended'), ('revoked', '撤销 / revoked')], default='valid', max_length=12, verbose_name='状态 / status')),
-                ('status_since', models.DateField(verbose_name='状态生效日期 / status since')),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='geo.region', verbose_name='区划 / region')),
-                ('unit', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='licences', to='registry.unit', verbose_name='持证单位 / unit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("design", "设计 / design"),
+                            ("manufacture", "制造 / manufacture"),
+                            ("installation", "安装改造修理 / installation, modification, repair"),
+                            ("filling", "充装 / filling"),
+                            ("inspection", "检验检测机构核准 / inspection body approval"),
+                        ],
+                        max_length=16,
+                        verbose_name="许可类别 / kind",
+                    ),
+                ),
+                (
+                    "number",
+                    models.CharField(
+                        max_length=32, unique=True, verbose_name="许可证编号 / licence number"
+                    ),
+                ),
+                (
+                    "authority",
+                    models.CharField(max_length=128, verbose_name="发证机关 / issuing authority"),
+                ),
+                ("issued_on", models.DateField(verbose_name="发证日期 / issued")),
+                ("expires_on", models.DateField(db_index=True, verbose_name="有效期至 / expires")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("valid", "有效 / valid"),
+                            ("suspended", "暂停 / suspended"),
+                            ("revoked", "撤销 / revoked"),
+                        ],
+                        default="valid",
+                        max_length=12,
+                        verbose_name="状态 / status",
+                    ),
+                ),
+                ("status_since", models.DateField(verbose_name="状态生效日期 / status since")),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="geo.region",
+                        verbose_name="区划 / region",
+                    ),
+                ),
+                (
+                    "unit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="licences",
+                        to="registry.unit",
+                        verbose_name="持证单位 / unit",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '许可证 / licence',
-                'verbose_name_plural': '许可证 / licences',
-                'ordering': ['expires_on', 'pk'],
+                "verbose_name": "许可证 / licence",
+                "verbose_name_plural": "许可证 / licences",
+                "ordering": ["expires_on", "pk"],
             },
         ),
         migrations.AddField(
-            model_name='application',
-            name='licence',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='application', to='licensing.licence'),
+            model_name="application",
+            name="licence",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="application",
+                to="licensing.licence",
+            ),
         ),
         migrations.CreateModel(
-            name='LicenceScope',
+            name="LicenceScope",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=4, verbose_name='目录代码 / catalogue code')),
-                ('grade', models.CharField(blank=True, max_length=8, verbose_name='级别 / grade')),
-                ('licence', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scope', to='licensing.licence')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=4, verbose_name="目录代码 / catalogue code")),
+                ("grade", models.CharField(blank=True, max_length=8, verbose_name="级别 / grade")),
+                (
+                    "licence",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scope",
+                        to="licensing.licence",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '许可范围 / licence scope',
+                "verbose_name": "许可范围 / licence scope",
             },
         ),
         migrations.CreateModel(
-            name='UnitAccount',
+            name="UnitAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('unit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='registry.unit')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='licensing_account', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "unit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="registry.unit",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="licensing_account",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': "企业账户所属单位 / enterprise account's unit",
+                "verbose_name": "企业账户所属单位 / enterprise account's unit",
             },
         ),
         migrations.AddIndex(
-            model_name='licence',
-            index=models.Index(fields=['unit', 'kind'], name='licence_unit_kind'),
+            model_name="licence",
+            index=models.Index(fields=["unit", "kind"], name="licence_unit_kind"),
         ),
         migrations.AddConstraint(
-            model_name='licence',
-            constraint=models.CheckConstraint(condition=models.Q(('expires_on__gt', models.F('issued_on'))), name='licence_dates'),
+            model_name="licence",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("expires_on__gt", models.F("issued_on"))), name="licence_dates"
+            ),
         ),
         migrations.AddIndex(
-            model_name='licencescope',
-            index=models.Index(fields=['code', 'licence'], name='licence_scope_code'),
+            model_name="licencescope",
+            index=models.Index(fields=["code", "licence"], name="licence_scope_code"),
         ),
         migrations.AddConstraint(
-            model_name='licencescope',
-            constraint=models.UniqueConstraint(fields=('licence', 'code', 'grade'), name='licence_scope_once'),
+            model_name="licencescope",
+            constraint=models.UniqueConstraint(
+                fields=("licence", "code", "grade"), name="licence_scope_once"
+            ),
         ),
     ]

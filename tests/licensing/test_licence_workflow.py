@@ -41,7 +41,9 @@ def test_the_whole_path_issues_a_licence(maker, enterprise, users, today):
     assert [(s.code, s.grade) for s in licence.scope.all()] == [("3000", "B")]
     verbs = list(done.steps.values_list("verb", flat=True))
     assert verbs == ["file", "request_changes", "resubmit", "accept", "approve"]
-    actions = set(AuditEntry.objects.filter(object_pk=str(done.pk)).values_list("action", flat=True))
+    actions = set(
+        AuditEntry.objects.filter(object_pk=str(done.pk)).values_list("action", flat=True)
+    )
     assert {"licence_application.file", "licence_application.approve"} <= actions
     assert AuditEntry.objects.filter(action="licence.issued", object_pk=str(licence.pk)).exists()
 

@@ -61,9 +61,13 @@ def test_the_findings_page(world, users):
     licence, device, theirs = world
     text = signed_in(users["xingqing"]).get("/licensing/findings/").content.decode()
     assert device.device_code in text and "无证制造厂" in text
-    assert signed_in(users["xixia"]).get("/licensing/findings/").content.decode().count(
-        device.device_code
-    ) == 0
+    assert (
+        signed_in(users["xixia"])
+        .get("/licensing/findings/")
+        .content.decode()
+        .count(device.device_code)
+        == 0
+    )
 
 
 def test_an_enterprise_sees_its_own_unit_only(world, enterprise, users):
@@ -136,7 +140,10 @@ def test_the_licences_layer_carries_validity(world, users):
     licence, _, theirs = world
     mine = _features(users["xingqing"], "licences")
     assert set(mine) == {licence.pk}
-    assert mine[licence.pk]["有效性"] == "expiring" and mine[licence.pk]["许可证编号"] == licence.number
+    assert (
+        mine[licence.pk]["有效性"] == "expiring"
+        and mine[licence.pk]["许可证编号"] == licence.number
+    )
     assert set(_features(users["city"], "licences")) == {licence.pk, theirs.pk}
 
 

@@ -94,7 +94,9 @@ def test_installation_by_an_unlicensed_installer(make_equipment, make_unit, issu
     assert found(users["xingqing"], today) == set()
 
 
-def test_a_modification_event_needs_an_installation_licence(make_equipment, make_unit, users, today):
+def test_a_modification_event_needs_an_installation_licence(
+    make_equipment, make_unit, users, today
+):
     repairer = make_unit(XINGQING, roles=(UnitRole.INSTALLATION,))
     device = make_equipment(XINGQING)
     LifecycleEvent.objects.create(equipment=device, kind="modification", unit=repairer,
