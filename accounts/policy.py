@@ -33,6 +33,8 @@ class Action(StrEnum):
     RECORD_VISIT = "record_visit"  # the result of a patrol stop, by the team that made it
     ADMINISTER = "administer"  # agencies, users and their roles
     EVALUATION_SCHEME = "evaluation_scheme"  # 绩效评价 scheme: weights, targets; publish a year
+    APPLY_LICENCE = "apply_licence"  # file or amend a licence application (licensing/)
+    DECIDE_LICENCE = "decide_licence"  # review, approve or refuse applications; licences' status
 
 
 RIGHTS: dict[Role, frozenset[Action]] = {
@@ -44,7 +46,8 @@ RIGHTS: dict[Role, frozenset[Action]] = {
     Role.RESPONDER: frozenset({Action.RESPOND, Action.RECORD_ACCIDENT, Action.EXPORT}),
     # Analysts read and export; they write nothing.
     Role.ANALYST: frozenset({Action.EXPORT}),
-    Role.ENTERPRISE: frozenset(),
+    # A unit's own account applies for its licences (licensing/), and writes nothing else.
+    Role.ENTERPRISE: frozenset({Action.APPLY_LICENCE}),
 }
 
 REFUSAL = "您的角色不能{action} / your role may not {action_en}"
@@ -62,6 +65,8 @@ LABELS: dict[Action, tuple[str, str]] = {
     Action.RECORD_VISIT: ("录入巡查结果", "record patrol visits"),
     Action.ADMINISTER: ("管理机构和用户", "administer agencies and users"),
     Action.EVALUATION_SCHEME: ("修改绩效评价方案", "edit the evaluation scheme"),
+    Action.APPLY_LICENCE: ("申请行政许可", "apply for licences"),
+    Action.DECIDE_LICENCE: ("审批行政许可", "decide licence applications"),
 }
 
 

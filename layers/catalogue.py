@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from geo.models import Region
+from licensing.models import LicenceKind
+from licensing.reads import Validity
 from registry import catalogue as codes
 from registry.models import EquipmentStatus, UnitRole, Variety
 from registry.models.events import ResourceType, Severity
@@ -121,6 +123,15 @@ STATION_CLASSES = [
     ("violations", "#c0182b", "有违规充装 / fillings in breach of the rules"),
 ]
 
+# Licences by validity on the day (licensing.reads.Validity).
+LICENCE_CLASSES = [
+    ("valid", "#1a9850"),
+    ("expiring", "#fdae61"),
+    ("expired", "#d73027"),
+    ("suspended", "#7b3294"),
+    ("revoked", "#4d4d4d"),
+]
+
 CHOROPLETH_ZERO = "#f4f4f1"
 CHOROPLETH_NO_FIGURE = "#bdbdbd"
 
@@ -195,6 +206,14 @@ LEGENDS = {
         "property": "violations",
         "items": [{"value": v, "colour": c, "label": label} for v, c, label in STATION_CLASSES],
     },
+    "licences": lambda: {
+        "property": "validity",
+        "items": [
+            {"value": v, "colour": c, "label": Validity.LABELS[v]} for v, c in LICENCE_CLASSES
+        ],
+        "kind": [{"value": c.value, "label": str(c.label)} for c in LicenceKind],
+    },
+    "unlicensed": _kind_legend,
 }
 
 EQUIPMENT_PROPERTIES = {
@@ -262,6 +281,28 @@ LAYERS: dict[str, Layer] = {
                 "violations": "int, violations on record",
             },
             {"violations": "int, total of the cluster"},
+        ),
+        Layer(
+            "licences",
+            "行政许可",
+            "Licences",
+            ("point",),
+            {
+                "id": "int",
+                "licence_kind": "licence kind",
+                "validity": "valid, expiring, expired, suspended or revoked on the day",
+                "number": "licence number",
+                "unit": "string, the holder",
+            },
+            {"validity": "dominant validity"},
+        ),
+        Layer(
+            "unlicensed",
+            "无证生产安装",
+            "Unlicensed manufacture or installation",
+            ("point", "line"),
+            EQUIPMENT_PROPERTIES,
+            {"kind": "dominant kind code"},
         ),
     )
 }

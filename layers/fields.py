@@ -29,6 +29,8 @@ from django.utils import timezone
 from geo.models import Level, Region
 from layers.catalogue import CHOROPLETH_METRICS
 from layers.sources import SOURCES
+from licensing.models import Licence, LicenceKind
+from licensing.reads import Validity
 from registry import catalogue, personal
 from registry.models import Accident, EmergencyResource, Equipment, EquipmentStatus, Unit, UnitRole
 from registry.models.events import CauseClass, InvestigationStatus, ResourceType, Severity
@@ -228,6 +230,20 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("单位地址", "address", "ADDRESS", "str", "address"),
         *REGION,
     ),  # fmt: skip
+    "licences": (
+        ID,
+        Column("许可证编号", "licence number", "NUMBER", "str", "number"),
+        Column("持证单位", "unit", "UNIT", "str", "unit_name"),
+        Column("统一社会信用代码", "credit code", "CREDIT", "str", "unit__credit_code"),
+        Column("许可类别", "licence kind", "KIND", "str", "kind", _choice(LicenceKind)),
+        Column("发证机关", "issuing authority", "AUTHORITY", "str", "authority"),
+        Column("发证日期", "issued", "ISSUED", "date", "issued_on"),
+        Column("有效期至", "expires", "EXPIRES", "date", "expires_on"),
+        Column("有效性", "validity", "VALIDITY", "str", "validity",
+               note="导出当天计 / on the export day: " + "; ".join(Validity.LABELS.values())),
+        *REGION,
+    ),  # fmt: skip
+    "unlicensed": _EQUIPMENT,
     # The properties of the map's choropleth features (maps.choropleth.figures_of), as they are.
     "regions": (
         Column("区划代码", "division code", "CODE", "str", "code", note="GB/T 2260"),
@@ -297,6 +313,8 @@ LAYER_MODELS = {
     "accidents": Accident,
     "resources": EmergencyResource,
     "stations": Unit,
+    "licences": Licence,
+    "unlicensed": Equipment,
 }
 
 
@@ -321,6 +339,8 @@ PLACEMARK_NAMES = {
     "accidents": "事故类型",
     "resources": "名称",
     "stations": "单位名称",
+    "licences": "许可证编号",
+    "unlicensed": "设备代码",
     "regions": "区划名称",
 }
 

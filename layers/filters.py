@@ -22,6 +22,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from common.errors import Errors, error_dict
+from licensing.models import LicenceKind
 from registry import catalogue
 from registry.models import EquipmentStatus, UnitRole
 from registry.models.events import ResourceType
@@ -345,6 +346,13 @@ def _equipment_filters(*, overdue: bool) -> tuple[Filter, ...]:
 
 LAYER_FILTERS: dict[str, tuple[Filter, ...]] = {
     "stations": (RegionFilter(),),
+    "licences": (
+        RegionFilter(),
+        ChoiceFilter(
+            "licence_kind", "kind", LicenceKind, "许可类别，逗号分隔 / comma list of licence kinds"
+        ),
+    ),
+    "unlicensed": (KindFilter(), VarietyFilter(), RegionFilter()),
     "equipment": _equipment_filters(overdue=False),
     "overdue": _equipment_filters(overdue=True),
     "units": (

@@ -25,6 +25,7 @@ from django.db.models import QuerySet
 from cylinders.reads import with_station_figures
 from geo.mercator import world
 from geo.scoping import Scope
+from licensing.reads import licence_rows, unlicensed_rows
 from registry.models import Accident, EmergencyResource, Equipment, Unit
 
 from .filters import MERCATOR_MAX_LATITUDE, BBox, LayerQuery
@@ -140,6 +141,25 @@ SOURCES: dict[str, Source] = {
             "r.fillings AS fillings, r.violations AS violations"
         ),
         total="violations",
+    ),
+    # Licences (issue 23): one feature per licence at its unit, coloured by validity that day.
+    "licences": Source(
+        rows=licence_rows,
+        columns=("id", "kind", "validity", "number", "unit_name", "location"),
+        geometry_columns=("location",),
+        point="r.location",
+        properties=(
+            "r.id AS id, r.kind AS licence_kind, r.validity AS validity, r.number AS number, "
+            "r.unit_name AS unit"
+        ),
+        dominant=("validity", "validity"),
+    ),
+    # Devices made or installed by a unit without a licence covering them (licensing.findings).
+    "unlicensed": Source(
+        rows=unlicensed_rows,
+        columns=_EQUIPMENT_COLUMNS,
+        properties=_EQUIPMENT_PROPERTIES,
+        **_EQUIPMENT,
     ),
 }
 

@@ -35,7 +35,7 @@ from layers import sources
 from layers.filters import FilterError, LayerQuery, parse_query
 from layers.sources import SOURCES, Sql
 
-GEOJSON_LAYERS = ("units", "accidents", "resources", "overdue")
+GEOJSON_LAYERS = ("units", "accidents", "resources", "overdue", "licences", "unlicensed")
 MAX_FEATURES = 5_000
 # 1e-7° is about 1 cm: more digits only lengthen the text (RFC 7946 §11.2).
 COORDINATE_DIGITS = 7
@@ -52,6 +52,8 @@ DETAIL_PAGES = {
     "accidents": "accident-page",
     "resources": "resource-page",
     "overdue": "equipment-page",
+    "licences": "licensing:licence",
+    "unlicensed": "equipment-page",
 }
 EMPTY_COLLECTION = '{"type":"FeatureCollection","features":[]}'
 

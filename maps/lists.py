@@ -38,6 +38,8 @@ SHOWN: dict[str, tuple[str, ...]] = {
     "units": ("name", "credit code", "roles", "address", "division"),
     "accidents": ("occurred at", "severity", "deaths", "injuries", "address", "device code", "division"),
     "resources": ("name", "type", "capability", "duty hours", "address", "division"),
+    "licences": ("licence number", "unit", "licence kind", "expires", "validity", "division"),
+    "unlicensed": ("device code", "variety", "status", "use unit", "address", "division"),
     "stations": ("name", "licence number", "licence valid until", "cylinders owned", "overdue cylinders", "fillings in 30 days", "violations", "division"),
 }  # fmt: skip
 
@@ -49,6 +51,8 @@ DEFAULT_SORT = {
     "accidents": "-occurred at",
     "resources": "name",
     "stations": "-violations",
+    "licences": "expires",
+    "unlicensed": "device code",
 }
 DETAIL_PAGES = {
     "equipment": "equipment-page",
@@ -57,6 +61,8 @@ DETAIL_PAGES = {
     "accidents": "accident-page",
     "resources": "resource-page",
     "stations": "cylinders:station",
+    "licences": "licensing:licence",
+    "unlicensed": "equipment-page",
 }
 
 

@@ -111,6 +111,8 @@ LAYER_MODELS = {
     "accidents": "registry.accident",
     "resources": "registry.emergencyresource",
     "stations": "registry.unit",
+    "licences": "licensing.licence",
+    "unlicensed": "registry.equipment",
 }
 GEOJSON_ROUTE = "api/geojson/"
 OGC_ITEMS_ROUTE = "ogcapi/collections/<str:layer>/items"
@@ -579,6 +581,7 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
     }
     objects.update(_patrol_plan(user))
     objects.update(_cylinders(code, unit, user))
+    objects.update(_licensing(code, unit, user, objects["registry.equipment"]))
     # An inspector to put on a patrol team (the write walk's team members).
     objects["patrol.inspector"] = User.objects.create_user(
         f"inspector{tail}", password="pw-for-tests", agency=agency, role=Role.INSPECTOR
@@ -627,6 +630,7 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
         "cylinder tag": objects["cylinders.cylinder"].tag,
         "cylinder serial": objects["cylinders.cylinder"].serial_number,
         "filling operator": objects["cylinders.fillingrecord"].operator_certificate,
+        "licence number": objects["licensing.licence"].number,
     }
     terms = {
         "geo.region": [code, region.name],
@@ -653,6 +657,28 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
     for label, obj in objects.items():
         needles[f"admin link to {label}"] = _admin_link(obj)
     return Side(code, objects, needles, terms)
+
+
+def _licensing(code: str, unit, user, equipment) -> dict[str, models.Model]:
+    """The unit's filling licence, its open application for an installation licence, and a
+    modification of the side's device by the unit, which holds no installation licence (a finding
+    on the unlicensed layer): the register, the pages and both layers stay home (issue 23)."""
+    from licensing import services as licensing_services
+    from registry.models import LifecycleEvent
+
+    today = dt.date.today()
+    LifecycleEvent.objects.create(
+        equipment=equipment, kind="modification", unit=unit, occurred_on=today - dt.timedelta(days=5)
+    )
+    licence = licensing_services.issue_licence(
+        unit, kind="filling", scope=[{"code": "2300", "grade": ""}], number=f"TS4{code}-2030",
+        authority=f"{unit.name}主管局", issued_on=today - dt.timedelta(days=400),
+        expires_on=dt.date(2030, 1, 1), acting_user=user,
+    )  # fmt: skip
+    application = licensing_services.file_application(
+        unit, kind="installation", scope=[{"code": "3000", "grade": "A"}], acting_user=user
+    )
+    return {"licensing.licence": licence, "licensing.application": application}
 
 
 def _cylinders(code: str, station, user) -> dict[str, models.Model]:
@@ -897,7 +923,8 @@ def _url(endpoint: Endpoint, pk: str) -> str:
     return endpoint.path.replace(PK, pk).replace(CT, str(ct.pk))
 
 
-_CSRF = re.compile(r'(csrfmiddlewaretoken" value="|"csrfToken": ")[^"]+')
+# Per-response tokens: CSRF, and the CSP nonce of a full page's script (a form page answered 400).
+_CSRF = re.compile(r'(csrfmiddlewaretoken" value="|"csrfToken": "|nonce=")[^"]+')
 
 
 def _as_is(page: Fetched) -> str:

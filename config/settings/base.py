@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "accounts",
     "registry",
     "cylinders",
+    "licensing",
     "layers",
     "maps",
     "exports",

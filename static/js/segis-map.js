@@ -34,12 +34,13 @@
             hospital: '#56b4e9', hazmat_team: '#e69f00', lifting_depot: '#0072b2'
         },
         stations: {clean: '#1a9850', violations: '#c0182b'},  // filling stations: with violations or not
+        licences: {valid: '#1a9850', expiring: '#fdae61', expired: '#d73027', suspended: '#7b3294', revoked: '#4d4d4d'},
         legends: {}  // the catalogue's legend per layer, when it has one
     };
     // A unit with several roles is drawn in the colour of its rarest role: the one a supervisor
     // looks for (nearly every unit is also a use unit).
     const ROLE_PRIORITY = ['rescue', 'maintenance', 'inspection', 'filling', 'installation', 'manufacture', 'supervision', 'use'];
-    const CLUSTER_COLOURS = {overdue: '#b2182b', units: '#3b5b8c', accidents: '#7f0000', resources: '#0f766e', stations: '#8a6d00'};
+    const CLUSTER_COLOURS = {overdue: '#b2182b', units: '#3b5b8c', accidents: '#7f0000', resources: '#0f766e', stations: '#8a6d00', licences: '#1a6b3c', unlicensed: '#b2182b'};
     // Detail pages (registry/urls.py).
     const DETAIL_URLS = {
         equipment: '/equipment/{id}/',
@@ -47,7 +48,9 @@
         units: '/units/{id}/',
         accidents: '/accidents/{id}/',
         resources: '/resources/{id}/',
-        stations: '/cylinders/stations/{id}/'
+        stations: '/cylinders/stations/{id}/',
+        licences: '/licensing/licences/{id}/',
+        unlicensed: '/equipment/{id}/'
     };
     // Individual features from this zoom on; below it the tiles hold grid clusters.
     const DETAIL_ZOOM = 12;
@@ -181,7 +184,9 @@
         units: ['region', 'role'],
         accidents: ['kind', 'region', 'window', 'from', 'to'],
         resources: ['region', 'type'],
-        stations: ['region']
+        stations: ['region'],
+        licences: ['region', 'licence_kind'],
+        unlicensed: ['kind', 'variety', 'region']
     };
 
     function layerQuery(layer) {
@@ -285,6 +290,12 @@
         if (layer === 'accidents') {
             return matchOn('severity', palette.severity, CLUSTER_COLOURS.accidents);
         }
+        if (layer === 'licences') {
+            return matchOn('validity', palette.licences, CLUSTER_COLOURS.licences);
+        }
+        if (layer === 'unlicensed') {
+            return CLUSTER_COLOURS.unlicensed;
+        }
         if (layer === 'stations') {
             return ['case', ['>', ['to-number', ['get', 'violations'], 0], 0], palette.stations.violations, palette.stations.clean];
         }
@@ -295,7 +306,7 @@
         if (layer === 'accidents') {
             return ['interpolate', ['linear'], ['to-number', ['get', 'deaths'], 0], 0, 6, 1, 8, 3, 10, 10, 14];
         }
-        const base = layer === 'resources' || layer === 'stations' ? 6 : layer === 'overdue' ? 5 : 4;
+        const base = ['resources', 'stations', 'licences', 'unlicensed'].includes(layer) ? 6 : layer === 'overdue' ? 5 : 4;
         return ['interpolate', ['linear'], ['zoom'], DETAIL_ZOOM, base, 17, base + 3];
     }
 
@@ -350,7 +361,7 @@
     // overdue count; the other layers' counts as badges of their own on the rim, each in its own
     // place. Without equipment in a cell, the first other layer there takes the circle.
     const CELL_BITS = 3;
-    const ANCHOR_ORDER = ['equipment', 'overdue', 'units', 'accidents', 'resources', 'stations'];
+    const ANCHOR_ORDER = ['equipment', 'overdue', 'units', 'accidents', 'resources', 'stations', 'licences', 'unlicensed'];
     // Badges sit outside the circle, a corner on its rim (at `angle`, degrees anticlockwise from
     // east, held there by `anchor`), so they never cover the count or one another. Each has a
     // one-character tag and a colour.
@@ -359,7 +370,9 @@
         accidents: {angle: 135, anchor: 'bottom-right', tag: '事', colour: '#1f1f1f'},
         resources: {angle: -45, anchor: 'top-left', tag: '援', colour: '#0f766e'},
         units: {angle: -135, anchor: 'top-right', tag: '单', colour: '#3b5b8c'},
-        stations: {angle: 180, anchor: 'right', tag: '瓶', colour: '#8a6d00'}
+        stations: {angle: 180, anchor: 'right', tag: '瓶', colour: '#8a6d00'},
+        licences: {angle: 0, anchor: 'left', tag: '证', colour: '#1a6b3c'},
+        unlicensed: {angle: 90, anchor: 'bottom', tag: '无', colour: '#b2182b'}
     };
     const BADGE_TUCK = 4;  // pixels a badge's corner reaches inside the rim
     const BADGE_TEXT_SIZE = 10.5;
@@ -733,6 +746,16 @@
                     [palette.stations.violations, '有违规 / violations']]).map(([c, label]) => swatch(c, label)),
                 badgeSwatch('stations', '充装站数量 / stations'),
                 note(BADGE_NOTE)
+            ],
+            licences: [
+                ...legendItems('licences', labelled(palette.licences, {})).map(([c, label]) => swatch(c, label)),
+                badgeSwatch('licences', '许可证数量 / licences'),
+                note(BADGE_NOTE)
+            ],
+            unlicensed: [
+                swatch(CLUSTER_COLOURS.unlicensed, '无有效许可的单位制造或安装 / made or installed without a licence covering it'),
+                badgeSwatch('unlicensed', '设备数量 / devices'),
+                note(BADGE_NOTE)
             ]
         };
         LAYERS.forEach((layer) => {
@@ -771,6 +794,7 @@
         Object.assign(palette.severity, colours(legends.accidents));
         Object.assign(palette.resources, colours(legends.resources));
         Object.assign(palette.stations, colours(legends.stations));
+        Object.assign(palette.licences, colours(legends.licences));
     }
 
     // ------------------------------------------------------------------ the map
@@ -1050,9 +1074,9 @@
         let title;
         let subtitle;
         let rows;
-        if (layer === 'equipment' || layer === 'overdue') {
+        if (layer === 'equipment' || layer === 'overdue' || layer === 'unlicensed') {
             title = p.code || `#${id}`;
-            subtitle = layer === 'overdue' ? '逾期未检设备 / overdue equipment' : '设备 / equipment';
+            subtitle = {overdue: '逾期未检设备 / overdue equipment', unlicensed: '无证制造或安装 / made or installed without a licence'}[layer] || '设备 / equipment';
             rows = [
                 ['种类 / kind', KIND_NAMES[p.kind] || p.kind],
                 ['品种 / variety', p.variety ? `${p.variety} ${VARIETY_NAMES[p.variety] || ''}`.trim() : null],
@@ -1069,6 +1093,17 @@
             rows = [
                 ['时间 / time', p.occurred_at ? formatTime(p.occurred_at) : null],
                 ['死亡 / deaths', p.deaths, Number(p.deaths) > 0 ? 'alert' : null]
+            ];
+        } else if (layer === 'licences') {
+            title = p.number || `#${id}`;
+            subtitle = '许可证 / licence';
+            const legend = palette.legends.licences || {};
+            const validity = (legend.items || []).find((i) => i.value === p.validity);
+            const kind = (legend.kind || []).find((i) => i.value === p.licence_kind);
+            rows = [
+                ['持证单位 / unit', p.unit],
+                ['类别 / kind', kind ? kind.label : p.licence_kind],
+                ['有效性 / validity', validity ? validity.label : p.validity, p.validity === 'valid' ? null : 'alert']
             ];
         } else if (layer === 'stations') {
             title = p.name || `#${id}`;

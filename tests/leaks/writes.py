@@ -188,6 +188,13 @@ def _close_incident(side, ref: str | None) -> None:
             services.change_incident_state(incident.pk, state, acting_user=user)
 
 
+def _application_at(side, state: str) -> None:
+    """Put the side's licence application in the state the step starts from."""
+    from licensing.models import Application
+
+    Application.objects.filter(pk=pk(side, "licensing.application")).update(state=state)
+
+
 def _dry_run(side, ref: str | None) -> None:
     """Dry-run the side's import job, here and now as the worker would: the commit may start."""
     from registry.importers import jobs
@@ -242,6 +249,23 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         encoding="form",
         places=("region",),
         above_county=True,
+    ),
+    ("licensing.pages.new_application", "post"): Recipe(
+        # A kind the side has no open application of (its world application is installation).
+        body=lambda s: {"kind": "design", "scope": "2000:D",
+                        "unit": s.objects["registry.unit"].credit_code},  # fmt: skip
+        refs={"unit": lambda s: {"unit": s.objects["registry.unit"].credit_code}},
+        encoding="form",
+    ),
+    ("licensing.pages.AmendApplication", "post"): Recipe(
+        body=lambda s: {"scope": "3000:B", "note": "补正"},
+        encoding="form",
+        prepare=lambda side, ref: _application_at(side, "changes_requested"),
+    ),
+    ("licensing.pages.DecideApplication", "post"): Recipe(
+        body=lambda s: {"verb": "accept"},
+        encoding="form",
+        prepare=lambda side, ref: _application_at(side, "submitted"),
     ),
     ("cylinders.api.FillingBatch", "post"): Recipe(
         body=lambda s: {

@@ -29,10 +29,14 @@ from accounts.models import User
 from accounts.tokens import issue_api_token
 from exports.core import export_layer
 from geo.models import Region
+from geo.scoping import Scope
 from layers import catalogue
 from layers.fields import COLUMNS
+from licensing import findings
+from licensing import services as licensing_services
+from licensing.models import Licence
 from ogcapi import features as ogcapi
-from registry.models import Accident, EmergencyResource, Equipment, Unit, UnitRole
+from registry.models import Accident, EmergencyResource, Equipment, LifecycleEvent, Unit, UnitRole
 from tests.conftest import XINGQING, XIXIA, YINCHUAN, inside, load_test_regions
 from tests.maps import test_tiles
 from tests.maps.test_tiles import TABLES, _gist_indexes, _plan
@@ -42,8 +46,9 @@ pytestmark = pytest.mark.django_db
 LAYERS = list(catalogue.LAYERS)
 # The collections: each layer, and the pipelines of equipment and overdue as their own.
 COLLECTIONS = ["equipment", "equipment_lines", "overdue", "overdue_lines", "units", "accidents",
-               "resources", "stations"]  # fmt: skip
-LINES = {"equipment_lines": "equipment", "overdue_lines": "overdue"}
+               "resources", "stations", "licences", "unlicensed", "unlicensed_lines"]  # fmt: skip
+LINES = {"equipment_lines": "equipment", "overdue_lines": "overdue",
+         "unlicensed_lines": "unlicensed"}  # fmt: skip
 MODELS = {
     "equipment": Equipment,
     "equipment_lines": Equipment,
@@ -53,6 +58,9 @@ MODELS = {
     "accidents": Accident,
     "resources": EmergencyResource,
     "stations": Unit,  # the filling stations (issue 21)
+    "licences": Licence,  # issue 23
+    "unlicensed": Equipment,
+    "unlicensed_lines": Equipment,
 }
 
 
@@ -115,7 +123,19 @@ def registry(make_unit, make_equipment):
     # Gas-cylinder filling stations (issue 21): three of mine, one of theirs.
     for code, n in ((XINGQING, 3), (XIXIA, 1)):
         for k in range(n):
-            make_unit(code, roles=(UnitRole.FILLING,), name=f"{code}充装站{k}")
+            station = make_unit(code, roles=(UnitRole.FILLING,), name=f"{code}充装站{k}")
+            # Licensed (issue 23): the licences layer's rows.
+            licensing_services.issue_licence(
+                station, kind="filling", scope=[{"code": "2300", "grade": ""}],
+                number=f"TS4{code[2:]}{k:02d}-2030", authority="宁夏回族自治区市场监督管理厅",
+                issued_on=today() - dt.timedelta(days=300), expires_on=dt.date(2030, 1, 1),
+                acting_user=None,
+            )  # fmt: skip
+    # Installed by an unlicensed unit (issue 23): the unlicensed layer's rows, points and lines.
+    fitter = make_unit(XINGQING, roles=(UnitRole.INSTALLATION,), name="无证安装公司")
+    for device in [*mine[:3], pipeline, theirs[0], their_pipeline]:
+        LifecycleEvent.objects.create(equipment=device, kind="installation", unit=fitter,
+                                      occurred_on=today() - dt.timedelta(days=30))  # fmt: skip
     Equipment.objects.update(next_inspection_due=today() + dt.timedelta(days=100))
     late = [mine[1], mine[4], pipeline, theirs[0], their_pipeline]
     Equipment.objects.filter(pk__in=[e.pk for e in late]).update(
@@ -156,6 +176,11 @@ def visible(collection: str, code_prefix: str) -> list[int]:
         rows = rows.filter(status="in_use").exclude(next_inspection_due__gte=today())
     if collection == "stations":
         rows = rows.filter(roles__contains=["filling"])
+    if LINES.get(collection, collection) == "unlicensed":
+        found = findings.unlicensed(Scope(code_prefix), today=today())
+        rows = rows.filter(pk__in=[f.equipment_id for f in found])
+    if collection == "licences":  # placed at their unit
+        return sorted(rows.exclude(unit__location__isnull=True).values_list("pk", flat=True))
     if collection in LINES:
         rows = rows.exclude(route__isnull=True)
     else:

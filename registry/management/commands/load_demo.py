@@ -40,6 +40,7 @@ class Command(BaseCommand):
             )
         accounts = demo_accounts(province + "0000", county[:4] + "00", county)
         ensure_demo_users(accounts)
+        call_command("generate_licences", prefix=province, county=county, stdout=self.stdout)
         regions = {
             r.code: r.name
             for r in Region.objects.filter(

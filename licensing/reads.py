@@ -1,0 +1,57 @@
+"""Scoped reads the map layers take from licensing: licences placed at their unit, with their
+validity on the day; the devices with an unlicensed-activity finding."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
+
+from registry.models import Equipment
+
+from . import findings
+from .models import EXPIRING_DAYS, Licence, LicenceStatus
+
+
+class Validity:
+    """A licence's validity as the map colours it (expiring: valid, ends within 90 days)."""
+
+    VALID = "valid"
+    EXPIRING = "expiring"
+    EXPIRED = "expired"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+    LABELS = {
+        VALID: "有效 / valid",
+        EXPIRING: f"{EXPIRING_DAYS} 天内到期 / expiring within {EXPIRING_DAYS} days",
+        EXPIRED: "过期 / expired",
+        SUSPENDED: "暂停 / suspended",
+        REVOKED: "撤销 / revoked",
+    }
+
+
+def validity(today: dt.date) -> Case:
+    stopped = [LicenceStatus.SUSPENDED, LicenceStatus.REVOKED]
+    return Case(
+        When(Q(status__in=stopped, status_since__lte=today), then=F("status")),
+        When(expires_on__lt=today, then=Value(Validity.EXPIRED)),
+        When(
+            expires_on__lte=today + dt.timedelta(days=EXPIRING_DAYS), then=Value(Validity.EXPIRING)
+        ),  # fmt: skip
+        default=Value(Validity.VALID),
+        output_field=CharField(),
+    )
+
+
+def licence_rows(user, today: dt.date) -> QuerySet:
+    """The licences the user may see, each at its unit's location."""
+    return Licence.objects.visible_to(user).annotate(
+        location=F("unit__location"), validity=validity(today), unit_name=F("unit__name")
+    )
+
+
+def unlicensed_rows(user, today: dt.date) -> QuerySet:
+    """The devices the user may see with an unlicensed manufacture or installation."""
+    text, params = findings.equipment_ids_sql(user, today=today)
+    return Equipment.objects.visible_to(user).filter(id__in=RawSQL(text, params))
