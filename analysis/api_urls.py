@@ -1,6 +1,6 @@
 """/api/analysis/: the desk's JSON API (included from config/urls.py)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import api
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("regions", api.Regions.as_view(), name="regions"),
     path("devices", api.Devices.as_view(), name="devices"),
     path("map", api.RegionMap.as_view(), name="map"),
+    path("", include("analysis.accidents_api_urls")),
 ]

@@ -1,6 +1,6 @@
 """/analysis/: the desk's page and its downloads (the JSON API is in api_urls.py)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -8,4 +8,5 @@ app_name = "analysis"
 urlpatterns = [
     path("", views.desk_page, name="desk"),
     path("download", views.download, name="download"),
+    path("", include("analysis.accidents_urls")),
 ]

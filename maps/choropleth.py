@@ -303,6 +303,12 @@ def region_outlines(area: str, tolerance: float, orphans: Iterable[str] = ()) ->
     return rows
 
 
+def county_outlines(area: str, tolerance: float) -> list[tuple]:
+    """(code, name, level, GeoJSON geometry, label point) of every county under the area (the
+    analysis desk's hot spots are found among counties, whatever the area's level)."""
+    return _outlined(Region.objects.within_prefix(area).counties(), tolerance)
+
+
 def _features(area: str, width: int, figures: dict[str, Row], tolerance: float) -> list[tuple]:
     """(code, name, level, GeoJSON geometry, label point, figures) of the regions one level below
     the area. Counties under a prefix with no region of that level (a province's directly
