@@ -115,8 +115,8 @@ def _labelled(counts: dict, labels: dict[str, str], order: list[str] | None = No
     keys = order if order is not None else sorted(counts, key=lambda k: (-counts[k][0], k))
     return [
         {
-            "key": key,
-            "label": labels.get(key, key),
+            "key": str(key),
+            "label": labels.get(key, str(key)),
             "accidents": counts[key][0] if key in counts else 0,
             "deaths": counts[key][1] if key in counts else 0,
             "injuries": counts[key][2] if key in counts else 0,
