@@ -17,7 +17,7 @@ from common.http import private
 
 from . import accidents, hotspots
 from .accidents_serializers import (
-    AccidentListSerializer,
+    AccidentPageSerializer,
     AccidentSummarySerializer,
     HotspotMapSerializer,
     HotspotsSerializer,
@@ -66,7 +66,7 @@ class Listing(AccidentView):
     allowed = accidents.LIST_PARAMS
 
     @extend_schema(tags=TAGS, parameters=[REGION, YEAR, YEARS, *FILTERS, PAGE],
-                   responses={200: AccidentListSerializer, **ERRORS})  # fmt: skip
+                   responses={200: AccidentPageSerializer, **ERRORS})  # fmt: skip
     def get(self, request: Request) -> Response:
         p = self.parsed(request)
         answer = accidents.listing(p["region"], p["year"], p["years"], p["filters"], p["page"], p["today"])

@@ -97,7 +97,7 @@ class AccidentRowSerializer(serializers.Serializer):
     injuries = serializers.IntegerField()
 
 
-class AccidentListSerializer(serializers.Serializer):
+class AccidentPageSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     page = serializers.IntegerField()
     pages = serializers.IntegerField()

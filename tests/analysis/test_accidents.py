@@ -205,3 +205,13 @@ def test_the_page_shows_the_figures(world, users):
     assert 'id="total-accidents">6<' in text
     assert "剪切挤压" in text and "Getis-Ord Gi*" in text
     assert client_for(users["xingqing"]).get("/analysis/accidents/").status_code == 200
+
+
+def test_the_schema_types_the_accident_analysis(users):
+    schema = client_for(users["province"]).get("/api/schema/", {"format": "json"}).json()
+    for path in ("accidents", "accidents/list", "accidents/hotspots", "accidents/hotspots/map"):
+        assert f"/api/analysis/{path}" in schema["paths"], path
+    summary = schema["components"]["schemas"]["AccidentSummary"]["properties"]
+    assert {"yearly", "monthly", "by_kind", "by_cause", "by_severity", "by_month", "by_place"} <= set(summary)
+    county = schema["components"]["schemas"]["HotspotCounty"]["properties"]
+    assert {"rate", "z", "p", "spot", "excluded"} <= set(county)
