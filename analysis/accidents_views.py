@@ -67,7 +67,10 @@ def accidents_page(request: HttpRequest) -> HttpResponse:
                 "severities": Severity.choices,
                 "places": PlaceType.choices,
                 "measures": hotspots.MEASURES.values(),
-                "data": {"summary": summary, "spots": spots, "query": query},
+                # The table lists the tested counties; every county is in the file.
+                "tested_rows": [r for r in spots["counties"] if not r["excluded"]],
+                "drawn_all": bool(area.prefix),
+                "data": {"summary": summary, "query": query},
             },
         )
     )

@@ -193,6 +193,7 @@ def hotspots(user, area: desk.Area, measure: Measure, year: int, years: int, tod
                      "p": None if p is None else round(p, 4), "spot": klass, "excluded": reason})  # fmt: skip
         if reason:
             excluded.append({"code": code, "name": row["name"], "reason": reason})
+    excluded.sort(key=lambda e: (e["reason"], e["code"]))
     period = desk.span_of(year, years)
     return {
         "area": area.as_dict(),
@@ -218,7 +219,10 @@ def hotspot_map(user, area: desk.Area, measure: Measure, year: int, years: int, 
     by_code = {row["code"]: row for row in answer["counties"]}
     tolerance = outline_tolerance(Scope.of(user).prefix or "")
     features = []
-    for code, name, level, outline, label in county_outlines(area.prefix, tolerance):
+    # The nation's 2,800-odd county outlines are too many to draw on a request: there, only the
+    # counties with a rate are drawn (the others are in the table and the file, as not tested).
+    only = None if area.prefix else [c for c, row in by_code.items() if row["rate"] is not None]
+    for code, name, level, outline, label in county_outlines(area.prefix, tolerance, only):
         row = by_code.get(code, {})
         klass = row.get("spot", "excluded")
         properties = {
