@@ -75,7 +75,9 @@ def parse(user: User, params, allowed: tuple[str, ...], today: dt.date) -> dict[
         if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 100_000:
             parsed["page"] = int(raw)
         else:
-            problems.append(Problem("page", "page.range", "页码应为正整数 / page must be a positive integer"))
+            problems.append(
+                Problem("page", "page.range", "页码应为正整数 / page must be a positive integer")
+            )
     if "measure" in allowed:
         try:
             parsed["measure"] = hotspots.parse_measure(params.get("measure"))
@@ -236,10 +238,14 @@ def summary(
 
 def kinds(area: desk.Area, years: list[int], today: dt.date) -> list[str]:
     """The accident kinds recorded in the area and period (the kind filter's choices)."""
-    return sorted(set(scoped(area, years, {}, today).order_by().values_list("kind", flat=True).distinct()))
+    return sorted(
+        set(scoped(area, years, {}, today).order_by().values_list("kind", flat=True).distinct())
+    )
 
 
-def listing(area: desk.Area, year: int, years: int, filters: dict[str, str], page: int, today: dt.date) -> dict[str, Any]:
+def listing(
+    area: desk.Area, year: int, years: int, filters: dict[str, str], page: int, today: dt.date
+) -> dict[str, Any]:
     """One page of the accidents, newest first."""
     rows = (
         scoped(area, span(year, years), filters, today)
@@ -277,4 +283,3 @@ def listing(area: desk.Area, year: int, years: int, filters: dict[str, str], pag
             for a in current.object_list
         ],
     }
-

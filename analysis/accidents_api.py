@@ -29,15 +29,21 @@ def _param(name: str, description: str, kind=str) -> OpenApiParameter:
     return OpenApiParameter(name, kind, OpenApiParameter.QUERY, description=description)
 
 
-YEARS = _param("years", "years of the period ending with `year`, 1–20; default 10", OpenApiTypes.INT)
+YEARS = _param(
+    "years", "years of the period ending with `year`, 1–20; default 10", OpenApiTypes.INT
+)
 FILTERS = [
     _param("kind", "事故类型 / accident kind, exactly as recorded"),
     _param("cause", "cause class: use_management, defect, safety_device, other"),
     _param("severity", "ordinary, large, major, extraordinary"),
-    _param("place", "place type: residential, public, factory, construction, logistics, leisure, other"),
+    _param(
+        "place", "place type: residential, public, factory, construction, logistics, leisure, other"
+    ),
 ]
 PAGE = _param("page", "page of 50, from 1", OpenApiTypes.INT)
-MEASURE = _param("measure", "accidents (per 10,000 devices a year) or overdue (share); default accidents")
+MEASURE = _param(
+    "measure", "accidents (per 10,000 devices a year) or overdue (share); default accidents"
+)
 
 
 class AccidentView(APIView):
@@ -45,7 +51,9 @@ class AccidentView(APIView):
     allowed: tuple[str, ...] = accidents.PARAMS
 
     def parsed(self, request: Request) -> dict:
-        return accidents.parse(request.user, request.query_params, self.allowed, timezone.localdate())
+        return accidents.parse(
+            request.user, request.query_params, self.allowed, timezone.localdate()
+        )
 
 
 class Summary(AccidentView):
@@ -56,7 +64,9 @@ class Summary(AccidentView):
                    responses={200: AccidentSummarySerializer, **ERRORS})  # fmt: skip
     def get(self, request: Request) -> Response:
         p = self.parsed(request)
-        answer = accidents.summary(request.user, p["region"], p["year"], p["years"], p["filters"], p["today"])
+        answer = accidents.summary(
+            request.user, p["region"], p["year"], p["years"], p["filters"], p["today"]
+        )
         return private(Response(answer))
 
 
@@ -69,7 +79,9 @@ class Listing(AccidentView):
                    responses={200: AccidentPageSerializer, **ERRORS})  # fmt: skip
     def get(self, request: Request) -> Response:
         p = self.parsed(request)
-        answer = accidents.listing(p["region"], p["year"], p["years"], p["filters"], p["page"], p["today"])
+        answer = accidents.listing(
+            p["region"], p["year"], p["years"], p["filters"], p["page"], p["today"]
+        )
         return private(Response(answer))
 
 
@@ -82,7 +94,9 @@ class Hotspots(AccidentView):
                    responses={200: HotspotsSerializer, **ERRORS})  # fmt: skip
     def get(self, request: Request) -> Response:
         p = self.parsed(request)
-        answer = hotspots.hotspots(request.user, p["region"], p["measure"], p["year"], p["years"], p["today"])
+        answer = hotspots.hotspots(
+            request.user, p["region"], p["measure"], p["year"], p["years"], p["today"]
+        )
         return private(Response(answer))
 
 
@@ -95,5 +109,7 @@ class HotspotMap(AccidentView):
                    responses={200: HotspotMapSerializer, **ERRORS})  # fmt: skip
     def get(self, request: Request) -> HttpResponse:
         p = self.parsed(request)
-        text = hotspots.hotspot_map(request.user, p["region"], p["measure"], p["year"], p["years"], p["today"])
+        text = hotspots.hotspot_map(
+            request.user, p["region"], p["measure"], p["year"], p["years"], p["today"]
+        )
         return private(HttpResponse(text, content_type="application/geo+json"))

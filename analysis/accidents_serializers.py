@@ -54,7 +54,9 @@ class KindCausesSerializer(serializers.Serializer):
 
 class CauseGroupsSerializer(serializers.Serializer):
     use_management = serializers.IntegerField(help_text="使用管理 / use and management")
-    equipment = serializers.IntegerField(help_text="设备缺陷与安全附件 / defects and safety devices")
+    equipment = serializers.IntegerField(
+        help_text="设备缺陷与安全附件 / defects and safety devices"
+    )
     other = serializers.IntegerField()
 
 

@@ -48,7 +48,13 @@ def accidents_page(request: HttpRequest) -> HttpResponse:
     summary = accidents.summary(request.user, area, year, years, filters, today)
     listing = accidents.listing(area, year, years, filters, p["page"], today)
     spots = hotspots.hotspots(request.user, area, p["measure"], year, years, today)
-    query = {"region": area.code, "year": year, "years": years, **filters, "measure": p["measure"].key}
+    query = {
+        "region": area.code,
+        "year": year,
+        "years": years,
+        **filters,
+        "measure": p["measure"].key,
+    }
     return private(
         render(
             request,
@@ -79,7 +85,9 @@ def accidents_page(request: HttpRequest) -> HttpResponse:
 def _table(name: str, request, p: dict, today) -> tuple[list[str], list[list]]:
     area, year, years, filters = p["region"], p["year"], p["years"], p["filters"]
     if name == "hotspots":
-        return hotspot_table(hotspots.hotspots(request.user, area, p["measure"], year, years, today))
+        return hotspot_table(
+            hotspots.hotspots(request.user, area, p["measure"], year, years, today)
+        )
     if name == "list":
         rows = accidents.listing(area, year, years, filters, p["page"], today)["results"]
         header = ["时间 / time", "区划 / region", "地点 / address", "事故类型 / kind", "等级 / severity",
@@ -99,15 +107,28 @@ def summary_table(name: str, summary: dict) -> tuple[list[str], list[list]]:
         return header, [[r["year"], r["accidents"], r["deaths"], r["injuries"], r["in_use"], r["rated_accidents"],
                          r["accidents_per_10k"], r["deaths_per_10k"]] for r in summary["yearly"]]  # fmt: skip
     if name == "monthly":
-        return ["月份 / month", *harm], [[r["month"], r["accidents"], r["deaths"], r["injuries"]] for r in summary["monthly"]]
+        return ["月份 / month", *harm], [
+            [r["month"], r["accidents"], r["deaths"], r["injuries"]] for r in summary["monthly"]
+        ]
     if name == "kind_cause":
         causes = [c.label for c in CauseClass]
         header = ["事故类型 / kind", *[str(c) for c in causes], "合计 / total"]
-        return header, [[r["kind"], *[c["accidents"] for c in r["causes"]], r["accidents"]] for r in summary["kind_causes"]]
-    key = {"kind": "by_kind", "cause": "by_cause", "severity": "by_severity", "month": "by_month", "place": "by_place"}[name]
+        return header, [
+            [r["kind"], *[c["accidents"] for c in r["causes"]], r["accidents"]]
+            for r in summary["kind_causes"]
+        ]
+    key = {
+        "kind": "by_kind",
+        "cause": "by_cause",
+        "severity": "by_severity",
+        "month": "by_month",
+        "place": "by_place",
+    }[name]
     first = {"kind": "事故类型 / kind", "cause": "原因分类 / cause", "severity": "等级 / severity",
              "month": "月份 / month", "place": "场所类型 / place type"}[name]  # fmt: skip
-    return [first, *harm], [[r["label"], r["accidents"], r["deaths"], r["injuries"]] for r in summary[key]]
+    return [first, *harm], [
+        [r["label"], r["accidents"], r["deaths"], r["injuries"]] for r in summary[key]
+    ]
 
 
 def hotspot_table(answer: dict) -> tuple[list[str], list[list]]:
@@ -144,7 +165,9 @@ def accidents_download(request: HttpRequest) -> HttpResponse:
         return json_errors(errors)
     header, rows = _table(table, request, p, today)
     name = f"accidents-{table}-{p['region'].code or 'national'}-{p['year']}"
-    body = downloads.as_csv(header, rows) if fmt == "csv" else downloads.as_xlsx(table, header, rows)
+    body = (
+        downloads.as_csv(header, rows) if fmt == "csv" else downloads.as_xlsx(table, header, rows)
+    )
     response = HttpResponse(body, content_type=downloads.FORMATS[fmt])
     response["Content-Disposition"] = content_disposition(f"{name}.{fmt}")
     return private(response)

@@ -100,7 +100,9 @@ def contiguity(codes: list[str]) -> dict[str, list[str]]:
     return neighbours
 
 
-def gi_star(values: dict[str, float], neighbours: dict[str, list[str]], seed: int = SEED) -> dict[str, tuple[float, float]]:
+def gi_star(
+    values: dict[str, float], neighbours: dict[str, list[str]], seed: int = SEED
+) -> dict[str, tuple[float, float]]:
     """(z, pseudo p) of Gi* for each county with at least one neighbour among `values`."""
     import numpy as np
     from esda import G_Local
@@ -151,7 +153,9 @@ def fdr(p):
     return out
 
 
-def rates(area: desk.Area, measure: Measure, year: int, years: int, today: dt.date) -> dict[str, dict]:
+def rates(
+    area: desk.Area, measure: Measure, year: int, years: int, today: dt.date
+) -> dict[str, dict]:
     """Every county under the area with its numerator, denominator and rate (None: no device)."""
     period = desk.span_of(year, years)
     figures = measures(Scope(area.prefix), 6, period, today)
@@ -173,7 +177,9 @@ def rates(area: desk.Area, measure: Measure, year: int, years: int, today: dt.da
     return out
 
 
-def hotspots(user, area: desk.Area, measure: Measure, year: int, years: int, today: dt.date) -> dict[str, Any]:
+def hotspots(
+    user, area: desk.Area, measure: Measure, year: int, years: int, today: dt.date
+) -> dict[str, Any]:
     """Gi* classes of the area's counties on the measure's rate, with what was left out and why."""
     counties = rates(area, measure, year, years, today)
     valued = {c: r["rate"] for c, r in counties.items() if r["rate"] is not None}
@@ -203,17 +209,26 @@ def hotspots(user, area: desk.Area, measure: Measure, year: int, years: int, tod
         "year": year,
         "years": period,
         "as_of": today.isoformat(),
-        "method": {"statistic": "Getis-Ord Gi*", "weights": "queen contiguity (binary)",
-                   "permutations": PERMUTATIONS, "seed": SEED, "correction": "Benjamini-Hochberg FDR"},  # fmt: skip
+        "method": {
+            "statistic": "Getis-Ord Gi*",
+            "weights": "queen contiguity (binary)",
+            "permutations": PERMUTATIONS,
+            "seed": SEED,
+            "correction": "Benjamini-Hochberg FDR",
+        },  # fmt: skip
         "tested": len(tested),
         "counties": rows,
         "excluded": excluded,
         "counts": {k: sum(1 for r in rows if r["spot"] == k) for k in CLASSES},
-        "legend": [{"key": k, "label": label, "colour": colour} for k, (label, colour) in CLASSES.items()],
+        "legend": [
+            {"key": k, "label": label, "colour": colour} for k, (label, colour) in CLASSES.items()
+        ],
     }
 
 
-def hotspot_map(user, area: desk.Area, measure: Measure, year: int, years: int, today: dt.date) -> str:
+def hotspot_map(
+    user, area: desk.Area, measure: Measure, year: int, years: int, today: dt.date
+) -> str:
     """The counties as GeoJSON (maps.choropleth's outlines) with their rate, Gi* and class colour."""
     answer = hotspots(user, area, measure, year, years, today)
     by_code = {row["code"]: row for row in answer["counties"]}

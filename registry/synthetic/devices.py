@@ -214,7 +214,16 @@ class DeviceFactory:
         return row, history, lifecycle, accident
 
     def inspections(
-        self, device_id, kind, variety, params, commissioned, until, body, inspectors, in_use,
+        self,
+        device_id,
+        kind,
+        variety,
+        params,
+        commissioned,
+        until,
+        body,
+        inspectors,
+        in_use,
         overdue_factor=1.0,
     ):
         rng = self.draw

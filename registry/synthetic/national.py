@@ -19,7 +19,9 @@ from .draw import Draw
 YEARS = 10
 
 
-def generate_national_accidents(*, exclude: str, seed: int, today: dt.date, years: int = YEARS) -> int:
+def generate_national_accidents(
+    *, exclude: str, seed: int, today: dt.date, years: int = YEARS
+) -> int:
     """Accidents of the last `years` years (this year to today) in the loaded counties outside the
     prefix `exclude` (whose accidents come from its own devices); the number of rows written."""
     counties = list(
@@ -58,8 +60,15 @@ def generate_national_accidents(*, exclude: str, seed: int, today: dt.date, year
         points = [row[0] for row in cursor.fetchall()]
     rows = [
         accident_row(
-            rng, kind, day, point, names.address(rng, counties[index][1]), counties[index][0],
-            None, None, today,
+            rng,
+            kind,
+            day,
+            point,
+            names.address(rng, counties[index][1]),
+            counties[index][0],
+            None,
+            None,
+            today,
         )  # fmt: skip
         for (index, day, kind, _), point in zip(drawn, points, strict=True)
     ]

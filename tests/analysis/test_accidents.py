@@ -74,7 +74,11 @@ def test_the_province_summary_by_hand(world, users):
     answer = client_for(users["province"]).get("/api/analysis/accidents").json()
     assert answer["totals"] == {"accidents": 6, "deaths": 5, "injuries": 9}
     assert answer["cause_groups"] == {"use_management": 1, "equipment": 2, "other": 3}
-    assert rows(answer, "by_kind") == {"坠落": (3, 1, 3), "剪切挤压": (2, 4, 4), "困人受伤": (1, 0, 2)}
+    assert rows(answer, "by_kind") == {
+        "坠落": (3, 1, 3),
+        "剪切挤压": (2, 4, 4),
+        "困人受伤": (1, 0, 2),
+    }
     assert [r["key"] for r in answer["by_kind"]] == ["坠落", "剪切挤压", "困人受伤"]  # most first
     assert rows(answer, "by_cause") == {
         "use_management": (1, 1, 0), "defect": (1, 3, 4), "safety_device": (1, 0, 2), "other": (3, 1, 3),
@@ -83,14 +87,25 @@ def test_the_province_summary_by_hand(world, users):
         "ordinary": (5, 2, 5), "large": (1, 3, 4), "major": (0, 0, 0), "extraordinary": (0, 0, 0),
     }  # fmt: skip
     by_place = rows(answer, "by_place")
-    assert (by_place["residential"], by_place["public"], by_place["other"]) == ((2, 1, 2), (1, 3, 4), (3, 1, 3))
+    assert (by_place["residential"], by_place["public"], by_place["other"]) == (
+        (2, 1, 2),
+        (1, 3, 4),
+        (3, 1, 3),
+    )
     assert sum(v[0] for v in by_place.values()) == 6
     by_month = rows(answer, "by_month")
     assert list(by_month) == [str(m) for m in range(1, 13)]
     months = {int(k): v for k, v in by_month.items()}
-    assert (months[3], months[5], months[7], months[8]) == ((2, 2, 2), (1, 3, 4), (1, 0, 0), (2, 0, 3))
+    assert (months[3], months[5], months[7], months[8]) == (
+        (2, 2, 2),
+        (1, 3, 4),
+        (1, 0, 0),
+        (2, 0, 3),
+    )
     assert sum(v[0] for v in months.values()) == 6
-    causes = {r["kind"]: {c["key"]: c["accidents"] for c in r["causes"]} for r in answer["kind_causes"]}
+    causes = {
+        r["kind"]: {c["key"]: c["accidents"] for c in r["causes"]} for r in answer["kind_causes"]
+    }
     assert causes["剪切挤压"] == {"use_management": 1, "defect": 1, "safety_device": 0, "other": 0}
     assert causes["坠落"] == {"use_management": 0, "defect": 0, "safety_device": 0, "other": 3}
 
@@ -212,6 +227,14 @@ def test_the_schema_types_the_accident_analysis(users):
     for path in ("accidents", "accidents/list", "accidents/hotspots", "accidents/hotspots/map"):
         assert f"/api/analysis/{path}" in schema["paths"], path
     summary = schema["components"]["schemas"]["AccidentSummary"]["properties"]
-    assert {"yearly", "monthly", "by_kind", "by_cause", "by_severity", "by_month", "by_place"} <= set(summary)
+    assert {
+        "yearly",
+        "monthly",
+        "by_kind",
+        "by_cause",
+        "by_severity",
+        "by_month",
+        "by_place",
+    } <= set(summary)
     county = schema["components"]["schemas"]["HotspotCounty"]["properties"]
     assert {"rate", "z", "p", "spot", "excluded"} <= set(county)

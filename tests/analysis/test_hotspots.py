@@ -37,7 +37,10 @@ def lattice(side: int = SIDE) -> dict[str, list[str]]:
 
 def background(seed: int = 7) -> dict[str, float]:
     rng = np.random.default_rng(seed)
-    return {code: float(v) for code, v in zip(sorted(lattice()), rng.gamma(2.0, 0.5, SIDE * SIDE), strict=True)}
+    return {
+        code: float(v)
+        for code, v in zip(sorted(lattice()), rng.gamma(2.0, 0.5, SIDE * SIDE), strict=True)
+    }
 
 
 def planted() -> dict[str, float]:
@@ -107,7 +110,10 @@ def test_fdr_adjusts_as_benjamini_hochberg():
 def test_contiguity_is_the_polygons_queen_neighbours(db):
     codes = sorted(Region.objects.within_prefix("64").counties().values_list("code", flat=True))
     found = hotspots.contiguity(codes)
-    shapes = {r.code: shapely.from_wkb(bytes(r.boundary.wkb)) for r in Region.objects.filter(code__in=codes)}
+    shapes = {
+        r.code: shapely.from_wkb(bytes(r.boundary.wkb))
+        for r in Region.objects.filter(code__in=codes)
+    }
     for a in codes:
         expected = sorted(b for b in codes if b != a and shapes[a].intersects(shapes[b]))
         assert sorted(found[a]) == expected, a

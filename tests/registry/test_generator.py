@@ -488,7 +488,9 @@ def test_some_devices_in_use_had_a_suspension_spell_resumed(devices):
 
 def test_registrations_grow_about_eight_percent_a_year(devices):
     by_year = Counter(
-        LifecycleEvent.objects.filter(kind="registration").values_list("occurred_on__year", flat=True)
+        LifecycleEvent.objects.filter(kind="registration").values_list(
+            "occurred_on__year", flat=True
+        )
     )
     # Five full years before TODAY's: a fleet growing 8 % a year adds ~8 % more each year.
     years = range(TODAY.year - 6, TODAY.year - 1)
@@ -501,7 +503,9 @@ def test_overdue_shares_differ_between_counties(devices):
     for code in devices.values_list("region_id", flat=True).distinct():
         in_use = devices.filter(region_id=code, status="in_use").count()
         if in_use >= 100:
-            shares.append(Equipment.objects.overdue(on=TODAY).filter(region_id=code).count() / in_use)
+            shares.append(
+                Equipment.objects.overdue(on=TODAY).filter(region_id=code).count() / in_use
+            )
     assert max(shares) > 1.5 * min(shares), shares
 
 

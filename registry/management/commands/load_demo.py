@@ -2,7 +2,6 @@
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-
 from django.utils import timezone
 
 from accounts.demo import DEMO_PASSWORD, demo_accounts, ensure_demo_users
