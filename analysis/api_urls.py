@@ -14,5 +14,6 @@ urlpatterns = [
     path("workload", decision_api.Workload.as_view(), name="workload"),
     path("coverage", decision_api.Coverage.as_view(), name="coverage"),
     path("risk", decision_api.Risk.as_view(), name="risk"),
+    path("", include("analysis.accidents_api_urls")),
 ]
 urlpatterns += [path("", include("analysis.evaluation_api_urls"))]  # 绩效评价 / evaluation

@@ -23,5 +23,6 @@ urlpatterns = [
     ),
     path("report", decision_views.report_page, name="report"),
     path("report.xlsx", decision_views.report_xlsx, name="report-xlsx"),
+    path("", include("analysis.accidents_urls")),
 ]
 urlpatterns += [path("", include("analysis.evaluation_urls"))]  # 绩效评价 / evaluation

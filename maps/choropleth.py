@@ -303,9 +303,13 @@ def region_outlines(area: str, tolerance: float, orphans: Iterable[str] = ()) ->
     return rows
 
 
-def county_outlines(area: str, tolerance: float) -> list[tuple]:
-    """(code, name, level, GeoJSON geometry, label point) of every county in the area."""
-    return _outlined(Region.objects.within_prefix(area).filter(level=Level.COUNTY), tolerance)
+def county_outlines(area: str, tolerance: float, only: Iterable[str] | None = None) -> list[tuple]:
+    """(code, name, level, GeoJSON geometry, label point) of every county under the area, or of
+    those `only` (the analysis desk's hot spots are found among counties, whatever the level)."""
+    counties = Region.objects.within_prefix(area).counties()
+    if only is not None:
+        counties = counties.filter(code__in=list(only))
+    return _outlined(counties, tolerance)
 
 
 def _features(area: str, width: int, figures: dict[str, Row], tolerance: float) -> list[tuple]:

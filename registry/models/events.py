@@ -27,6 +27,18 @@ class CauseClass(models.TextChoices):
     OTHER = "other", _("其他 / other")
 
 
+class PlaceType(models.TextChoices):
+    """Where an accident happened, as accident statistics group it (场所类型)."""
+
+    RESIDENTIAL = "residential", _("住宅小区 / residential")
+    PUBLIC = "public", _("公共场所 / public place")
+    FACTORY = "factory", _("工矿企业 / factory or mine")
+    CONSTRUCTION = "construction", _("建筑工地 / construction site")
+    LOGISTICS = "logistics", _("仓储物流 / warehouse or logistics")
+    LEISURE = "leisure", _("游乐场所 / amusement venue")
+    OTHER = "other", _("其他 / other")
+
+
 class InvestigationStatus(models.TextChoices):
     OPEN = "open", _("调查中 / under investigation")
     CLOSED = "closed", _("已结案 / closed")
@@ -74,6 +86,13 @@ class Accident(models.Model):
     )
     cause_class = models.CharField(
         _("原因分类 / cause"), max_length=16, choices=CauseClass.choices, default=CauseClass.OTHER
+    )
+    place_type = models.CharField(
+        _("场所类型 / place type"),
+        max_length=16,
+        choices=PlaceType.choices,
+        default=PlaceType.OTHER,
+        db_default=PlaceType.OTHER,
     )
     investigation_status = models.CharField(
         _("调查状态 / investigation"),

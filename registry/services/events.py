@@ -32,6 +32,7 @@ def record_accident(
     injuries: int = 0,
     direct_loss: Decimal | float = 0,
     cause_class: str = "other",
+    place_type: str = "other",
     address: str = "",
     description: str = "",
 ) -> Accident:
@@ -65,6 +66,7 @@ def record_accident(
         injuries=injuries,
         direct_loss=Decimal(str(direct_loss)),
         cause_class=cause_class,
+        place_type=place_type,
         description=description,
     )
     changelog.record(accident, changelog.ChangeOperation.CREATE)

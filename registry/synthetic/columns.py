@@ -88,6 +88,7 @@ ACCIDENT_COLUMNS = (
     "cause_class",
     "investigation_status",
     "description",
+    "place_type",
 )
 RESOURCE_COLUMNS = (
     "name",

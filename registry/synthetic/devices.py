@@ -42,6 +42,8 @@ class DeviceFactory:
         self.draw, self.rules, self.today, self.province_abbr = draw, rules, today, province_abbr
         self.now = timezone.now()
         self.counters: dict[tuple, int] = defaultdict(int)
+        # County code → how much likelier than the national rate its devices run overdue.
+        self.overdue_factor: dict[str, float] = {}
 
     def _next(self, *key) -> int:
         self.counters[key] += 1
@@ -132,6 +134,7 @@ class DeviceFactory:
             body,
             inspectors,
             status == "in_use",
+            self.overdue_factor.get(county.code, 1.0),
         )
         location = route = None
         if kind == "8000":
@@ -180,6 +183,19 @@ class DeviceFactory:
                     self.now,
                 )
             )
+        if status == "in_use" and rng.random() < profiles.SUSPENSION_SPELL_RATE:
+            # A past suspension spell, resumed before today.
+            span = (today - commissioned).days
+            if span > 60:
+                suspended = commissioned + dt.timedelta(days=int(rng.integers(1, span - 30)))
+                resumed = suspended + dt.timedelta(
+                    days=int(rng.integers(14, max(15, min(365, (today - suspended).days))))
+                )
+                if resumed < today:
+                    lifecycle += [
+                        (device_id, "suspension", suspended, use_unit, Jsonb({"status": "suspended"}), self.now),
+                        (device_id, "resumption", resumed, use_unit, Jsonb({"status": "in_use"}), self.now),
+                    ]  # fmt: skip
         if stopped:
             event = {
                 "suspended": "suspension",
@@ -198,7 +214,17 @@ class DeviceFactory:
         return row, history, lifecycle, accident
 
     def inspections(
-        self, device_id, kind, variety, params, commissioned, until, body, inspectors, in_use
+        self,
+        device_id,
+        kind,
+        variety,
+        params,
+        commissioned,
+        until,
+        body,
+        inspectors,
+        in_use,
+        overdue_factor=1.0,
     ):
         rng = self.draw
         history = []
@@ -222,15 +248,15 @@ class DeviceFactory:
             last, months = inspected, regular
             if last > until:
                 break
-        overdue = in_use and history and rng.random() < profiles.OVERDUE_RATE[kind]
+        overdue = in_use and history and rng.random() < profiles.OVERDUE_RATE[kind] * overdue_factor
         if overdue:
             if rng.random() < 0.2:
                 history[-1][1] = "fail"  # failed and never re-inspected: no next date
             else:
                 history.pop()  # the last inspection never happened
         rows = []
-        # Keep the last eight years: older paper records were never digitised.
-        horizon = self.today - dt.timedelta(days=8 * 365)
+        # Keep the last ten years: older paper records were never digitised.
+        horizon = self.today - dt.timedelta(days=10 * 365)
         for inspected, conclusion in history:
             due = None if conclusion == "fail" else add_months(inspected, regular)
             if inspected < horizon:
@@ -276,14 +302,36 @@ class DeviceFactory:
     def accident(self, device_id, kind, county, use_unit, x, y, start, end):
         rng = self.draw
         when = start + dt.timedelta(days=int(rng.integers(0, max(1, (end - start).days))))
-        deaths = int(rng.choice([0, 1, 1, 1, 2, 3], p=[0.25, 0.25, 0.2, 0.15, 0.1, 0.05]))
-        severity = "ordinary" if deaths < 3 else "large"
-        cause = str(rng.choice(["use_management", "defect", "safety_device"], p=[0.82, 0.1, 0.08]))
-        moment = timezone.make_aware(
-            dt.datetime.combine(when, dt.time(int(rng.integers(6, 22)), int(rng.integers(0, 60))))
-        )
-        return (
-            moment, ewkb(x, y), names.address(rng, county.name), county.code, device_id, use_unit,
-            str(rng.choice(profiles.ACCIDENT_KINDS[kind])), severity, deaths, int(rng.integers(0, 4)),
-            round(float(rng.lognormal(3, 1)), 2), cause, "closed" if when < self.today - dt.timedelta(days=180) else "open", "",
+        return accident_row(
+            rng, kind, when, ewkb(x, y), names.address(rng, county.name), county.code, device_id,
+            use_unit, self.today,
         )  # fmt: skip
+
+
+def severity_of(deaths: int) -> str:
+    """The grade by deaths alone (特种设备事故报告和调查处理规定: 3 / 10 / 30 deaths)."""
+    if deaths >= 30:
+        return "extraordinary"
+    if deaths >= 10:
+        return "major"
+    return "large" if deaths >= 3 else "ordinary"
+
+
+def accident_row(rng: Draw, kind, when, location, address, region, device_id, use_unit, today):
+    """An accident of a device of `kind` on day `when`: its kind, cause, deaths, place, as a row of
+    ACCIDENT_COLUMNS (the device's own, or none in the national history)."""
+    deaths = int(rng.choice([0, 1, 1, 1, 2, 3], p=[0.25, 0.25, 0.2, 0.15, 0.1, 0.05]))
+    if rng.random() < 0.01:  # a rare crane collapse or boiler explosion of several deaths
+        deaths = int(rng.integers(3, 8))
+    # DESIGN.md §3: about 82 % from use and management, 18 % from defects or safety devices.
+    cause = str(rng.choice(["use_management", "defect", "safety_device"], p=[0.82, 0.1, 0.08]))
+    places = profiles.PLACE_TYPES[kind]
+    moment = timezone.make_aware(
+        dt.datetime.combine(when, dt.time(int(rng.integers(6, 22)), int(rng.integers(0, 60))))
+    )
+    return (
+        moment, location, address, region, device_id, use_unit,
+        str(rng.choice(profiles.ACCIDENT_KINDS[kind])), severity_of(deaths), deaths, int(rng.integers(0, 4)),
+        round(float(rng.lognormal(3, 1)), 2), cause, "closed" if when < today - dt.timedelta(days=180) else "open", "",
+        str(rng.choice(list(places), p=list(places.values()))),
+    )  # fmt: skip

@@ -192,6 +192,7 @@ class _Generator:
             raise ValueError(
                 f"{existing} devices are already registered under {self.prefix!r}: generate into counties with no devices"
             )
+        self.devices.overdue_factor = self._overdue_factors(counties)
         kinds = list(profiles.KIND_SHARE)
         share = np.array([profiles.KIND_SHARE[k] for k in kinds])
         kind_counts = self.rng.multinomial(self.total_devices, share / share.sum())
@@ -239,6 +240,14 @@ class _Generator:
             self._agencies(counties)
         self.report.seconds = time.perf_counter() - started
         return self.report
+
+    def _overdue_factors(self, counties: list[County]) -> dict[str, float]:
+        """Overdue inspections cluster where an inspection body is short of staff: a factor per
+        city (lognormal, mean about 1), higher in rural counties, so the overdue share varies in
+        space as it does in reality and the hot-spot analysis has a pattern to find."""
+        cities = sorted({c.city_code for c in counties})
+        by_city = dict(zip(cities, self.rng.lognormal(-0.18, 0.6, len(cities)), strict=True))
+        return {c.code: float(by_city[c.city_code]) * (0.8 if c.urban else 1.3) for c in counties}
 
     def _shared(self, counties: list[County], plan: dict[str, Counter]) -> SharedUnits:
         by_city: dict[str, list[County]] = defaultdict(list)

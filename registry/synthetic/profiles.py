@@ -72,6 +72,27 @@ ACCIDENT_KINDS = {
     "6000": ["坠落", "碰撞"],
     "9000": ["停运困人", "坠落"],
 }
+# Where accidents of each equipment kind happen (场所类型), as national accident reports group them.
+PLACE_TYPES = {
+    "3000": {"residential": 0.6, "public": 0.35, "other": 0.05},
+    "4000": {"construction": 0.45, "factory": 0.4, "logistics": 0.15},
+    "5000": {"factory": 0.55, "logistics": 0.4, "other": 0.05},
+    "2000": {"factory": 0.85, "public": 0.1, "other": 0.05},
+    "1000": {"factory": 0.7, "public": 0.2, "residential": 0.1},
+    "8000": {"factory": 0.8, "public": 0.1, "other": 0.1},
+    "6000": {"leisure": 1.0},
+    "9000": {"leisure": 1.0},
+}
+# The equipment kinds of the national accident history (cranes, vehicles and elevators lead).
+NATIONAL_ACCIDENT_KINDS = {
+    "4000": 0.3, "3000": 0.26, "5000": 0.24, "2000": 0.08, "1000": 0.05, "8000": 0.03,
+    "6000": 0.03, "9000": 0.01,
+}  # fmt: skip
+# Accidents a year nationally (DESIGN.md §3: 70-135 a year, about one death each).
+NATIONAL_ACCIDENTS_PER_YEAR = (70, 135)
+# In-use devices taken out of use for a while and put back (a boiler over summer, a crane
+# between sites), beyond the 3 % suspended today.
+SUSPENSION_SPELL_RATE = 0.04
 # Accidents per registered device per year, nationally (≈ 100 a year over ≈ 21 million devices).
 ACCIDENT_RATE = 100 / 21_000_000
 

@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.db.models import Count, F, Q
+from django.utils import timezone
 
 from accounts.models import Agency
 from geo.models import Region
@@ -461,3 +462,74 @@ def test_the_demo_gives_each_agency_an_office_at_its_regions_seat_inside_it(demo
         assert region.boundary.contains(region.seat), region.code
         agency = Agency.objects.get(region=region)
         assert agency.office is not None and agency.office.equals_exact(region.seat, 1e-9)
+
+
+# --- ten years of history ------------------------------------------------------------------------
+
+
+def test_inspections_reach_back_ten_years(devices):
+    oldest = Inspection.objects.order_by("inspected_on").values_list("inspected_on", flat=True)[0]
+    assert TODAY - dt.timedelta(days=10 * 365) <= oldest < TODAY - dt.timedelta(days=9 * 365)
+
+
+def test_some_devices_in_use_had_a_suspension_spell_resumed(devices):
+    spells = defaultdict(list)
+    for equipment_id, kind, day in LifecycleEvent.objects.filter(
+        kind__in=["suspension", "resumption"]
+    ).values_list("equipment_id", "kind", "occurred_on"):
+        spells[equipment_id].append((day, kind))
+    resumed = [e for e, events in spells.items() if "resumption" in {k for _, k in events}]
+    in_use = set(devices.filter(status="in_use").values_list("pk", flat=True))
+    assert resumed and set(resumed) <= in_use
+    for equipment_id in resumed:
+        (first, kind_a), (second, kind_b) = sorted(spells[equipment_id])
+        assert (kind_a, kind_b) == ("suspension", "resumption") and first < second < TODAY
+
+
+def test_registrations_grow_about_eight_percent_a_year(devices):
+    by_year = Counter(
+        LifecycleEvent.objects.filter(kind="registration").values_list(
+            "occurred_on__year", flat=True
+        )
+    )
+    # Five full years before TODAY's: a fleet growing 8 % a year adds ~8 % more each year.
+    years = range(TODAY.year - 6, TODAY.year - 1)
+    growth = (by_year[years[-1]] / by_year[years[0]]) ** (1 / (len(years) - 1))
+    assert 1.0 < growth < 1.2, {y: by_year[y] for y in years}
+
+
+def test_overdue_shares_differ_between_counties(devices):
+    shares = []
+    for code in devices.values_list("region_id", flat=True).distinct():
+        in_use = devices.filter(region_id=code, status="in_use").count()
+        if in_use >= 100:
+            shares.append(
+                Equipment.objects.overdue(on=TODAY).filter(region_id=code).count() / in_use
+            )
+    assert max(shares) > 1.5 * min(shares), shares
+
+
+# --- the national accident history ------------------------------------------------------------
+
+
+def test_national_accidents_lie_in_other_provinces_counties(demo, db):
+    from registry.synthetic.national import generate_national_accidents
+
+    with transaction.atomic():
+        written = generate_national_accidents(exclude="64", seed=SEED, today=TODAY)
+        rows = list(Accident.objects.filter(equipment__isnull=True).select_related("region"))
+        # ≈ 70-135 a year for ten years (this one to TODAY).
+        assert len(rows) == written and 9 * 70 <= written <= 10 * 135
+        assert {a.region.level for a in rows} == {"county"}
+        assert not any(a.region_id.startswith("64") for a in rows)
+        assert all(a.region.boundary.contains(a.location) for a in rows)
+        years = Counter(timezone.localtime(a.occurred_at).year for a in rows)
+        assert set(years) == set(range(TODAY.year - 9, TODAY.year + 1))
+        deaths = sum(a.deaths for a in rows)
+        assert 0.7 < deaths / written < 1.3  # about one death an accident, as DESIGN.md's figures
+        causes = Counter(a.cause_class for a in rows)
+        assert 0.74 < causes["use_management"] / written < 0.9
+        assert {a.place_type for a in rows} <= {"residential", "public", "factory", "construction",
+                                                "logistics", "leisure", "other"}  # fmt: skip
+        assert all((a.severity == "ordinary") == (a.deaths < 3) for a in rows)
+        transaction.set_rollback(True)
