@@ -31,6 +31,7 @@ urlpatterns = [
     path("response/", include("response.urls")),
     path("patrol/", include("patrol.urls")),
     path("cylinders/", include("cylinders.urls")),
+    path("inspections/", include("inspections.urls")),
     path("analysis/", include("analysis.urls")),
     path("imports/", include("registry.importers.urls")),
     path(settings.PUBLIC_PATH_PREFIX.lstrip("/"), include("public.urls")),
