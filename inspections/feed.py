@@ -73,7 +73,9 @@ def _text(record: Mapping, name: str, parsed: Parsed, limit: int, *, required: b
             parsed.problem(name, "required", f"缺少 {name} / {name} is required")
         return ""
     if not isinstance(value, str) or len(value.strip()) > limit:
-        parsed.problem(name, "invalid", f"应为不超过 {limit} 个字符的文本 / text of at most {limit}")
+        parsed.problem(
+            name, "invalid", f"应为不超过 {limit} 个字符的文本 / text of at most {limit}"
+        )
         return ""
     return value.strip()
 
@@ -88,7 +90,9 @@ def parse(record: Any) -> Parsed:
     parsed.device_code = _text(record, "device_code", parsed, 32, required=True).upper()
     parsed.kind = _text(record, "kind", parsed, 16, required=True)
     if parsed.kind and parsed.kind not in KINDS:
-        parsed.problem("kind", "kind.unknown", "应为 periodic 或 supervisory / periodic or supervisory")
+        parsed.problem(
+            "kind", "kind.unknown", "应为 periodic 或 supervisory / periodic or supervisory"
+        )
     parsed.conclusion = _text(record, "conclusion", parsed, 12, required=True)
     if parsed.conclusion and parsed.conclusion not in CONCLUSIONS:
         parsed.problem("conclusion", "conclusion.unknown", "应为 pass、conditional 或 fail")
@@ -139,7 +143,9 @@ def _refused(problems) -> dict:
 def _apply(body: Unit, parsed: Parsed, devices, acting_user: User | None):
     """Write one new record through the services; the inspection (periodic or supervisory)."""
     found = list(
-        devices.filter(Q(device_code=parsed.device_code) | Q(registration_code=parsed.device_code))[:2]
+        devices.filter(Q(device_code=parsed.device_code) | Q(registration_code=parsed.device_code))[
+            :2
+        ]
     )
     if len(found) != 1:
         raise DomainError([Problem(

@@ -9,7 +9,7 @@ from registry.importers import cells
 from registry.importers.elements import CODE, DATE, INTEGER, Element
 from registry.importers.pipeline import ImportOutcome, ImportRequest
 from registry.importers.readers import RowReader
-from registry.importers.records.common import NEW, UNCHANGED, Row, run_dataset, scoped
+from registry.importers.records.common import Row, run_dataset, scoped
 from registry.models import Unit, UnitRole
 
 from . import feed
@@ -33,9 +33,24 @@ ELEMENTS = (
     Element("defect_notes", "问题描述 / defect notes", ("问题描述", "defect_notes")),
 )  # fmt: skip
 
-KIND_WORDS = {"定期检验": "periodic", "定期": "periodic", "监督检验": "supervisory", "监检": "supervisory"}
-CONCLUSION_WORDS = {"合格": "pass", "基本符合要求": "conditional", "复检合格": "conditional", "不合格": "fail"}
-STAGE_WORDS = {"制造": "manufacture", "安装": "installation", "改造": "modification", "重大修理": "major_repair"}
+KIND_WORDS = {
+    "定期检验": "periodic",
+    "定期": "periodic",
+    "监督检验": "supervisory",
+    "监检": "supervisory",
+}
+CONCLUSION_WORDS = {
+    "合格": "pass",
+    "基本符合要求": "conditional",
+    "复检合格": "conditional",
+    "不合格": "fail",
+}
+STAGE_WORDS = {
+    "制造": "manufacture",
+    "安装": "installation",
+    "改造": "modification",
+    "重大修理": "major_repair",
+}
 
 
 def register() -> None:
@@ -90,7 +105,9 @@ def import_results(
         }
         if row.failed or body is None:
             return None
-        if not row.once(seen, (body.pk, record["report_number"]), "report_number", "份报告 / report"):
+        if not row.once(
+            seen, (body.pk, record["report_number"]), "report_number", "份报告 / report"
+        ):
             return None
         pending.setdefault(body.pk, (body, []))[1].append((row, record))
         return None
@@ -110,7 +127,9 @@ def import_results(
                 else:
                     for field, items in result["errors"].items():
                         for item in items:
-                            row.error(field, item["rule"], item["message"], item.get("suggestion", ""))
+                            row.error(
+                                field, item["rule"], item["message"], item.get("suggestion", "")
+                            )
     return outcome
 
 

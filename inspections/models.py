@@ -149,7 +149,9 @@ class FeedRecord(models.Model):
     # SHA-256 of the record as read: a repeat with the same digest is acknowledged, a changed one
     # refused (a correction is the supervisor's, through the registry's pages).
     digest = models.CharField(max_length=64, blank=True)
-    inspection = models.ForeignKey(Inspection, null=True, on_delete=models.PROTECT, related_name="+")
+    inspection = models.ForeignKey(
+        Inspection, null=True, on_delete=models.PROTECT, related_name="+"
+    )
     supervisory = models.ForeignKey(
         SupervisoryInspection, null=True, on_delete=models.PROTECT, related_name="+"
     )

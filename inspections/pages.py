@@ -35,7 +35,9 @@ def index(request):
     """Registered devices of the jurisdiction missing a required supervisory inspection."""
     stage = request.GET.get("stage", "")
     stage = stage if stage in Stage.values else ""
-    devices = Equipment.objects.visible_to(request.user).select_related("variety", "region", "use_unit")
+    devices = Equipment.objects.visible_to(request.user).select_related(
+        "variety", "region", "use_unit"
+    )
     missing = rules.missing(devices, stage or None).order_by("region_id", "device_code", "pk")
     page = Paginator(missing, PAGE).get_page(request.GET.get("page"))
     rows = [(d, [Stage(s).label for s in rules.missing_stages(d)]) for d in page]
@@ -139,7 +141,9 @@ def _products_map(products: list[Equipment], user) -> dict | None:
     prefix = user.jurisdiction_prefix or ""
     outline = region_outline(prefix.ljust(6, "0")) if prefix else None
     if outline:
-        m.fit_bounds(add_outline(m, outline[1], name=outline[0], weight=1.5, fillOpacity=0.08).get_bounds())
+        m.fit_bounds(
+            add_outline(m, outline[1], name=outline[0], weight=1.5, fillOpacity=0.08).get_bounds()
+        )
     points = [p for p in products if p.location is not None and not p.location.empty]
     for device in points:
         folium.CircleMarker(

@@ -37,7 +37,9 @@ class Requirement:
 @cache
 def requirements() -> tuple[Requirement, ...]:
     with TABLE.open(encoding="utf-8") as handle:
-        rows = [Requirement(r["catalogue_code"], r["stage"], r["basis"]) for r in csv.DictReader(handle)]
+        rows = [
+            Requirement(r["catalogue_code"], r["stage"], r["basis"]) for r in csv.DictReader(handle)
+        ]
     unknown = {r.stage for r in rows} - set(Stage.values)
     if unknown:
         raise ValueError(f"{TABLE.name}: unknown stages {sorted(unknown)}")

@@ -41,7 +41,11 @@ def record_supervisory_inspection(
         findings.append(error("stage", "stage.unknown", f"未知阶段 / unknown stage {stage!r}"))
     if conclusion not in ("pass", "conditional", "fail"):
         findings.append(
-            error("conclusion", "conclusion.unknown", f"未知检验结论 / unknown conclusion {conclusion!r}")
+            error(
+                "conclusion",
+                "conclusion.unknown",
+                f"未知检验结论 / unknown conclusion {conclusion!r}",
+            )
         )
     if inspected_on > timezone.localdate():
         findings.append(
@@ -49,7 +53,9 @@ def record_supervisory_inspection(
         )
     if UnitRole.INSPECTION not in body.roles:
         findings.append(
-            error("body", "unit.role", "该单位不是检验检测机构 / the unit is not an inspection body")
+            error(
+                "body", "unit.role", "该单位不是检验检测机构 / the unit is not an inspection body"
+            )
         )
     if not report_number:
         findings.append(error("report_number", "required", "需要报告编号 / give the report number"))
@@ -62,16 +68,16 @@ def record_supervisory_inspection(
         )  # fmt: skip
     if SupervisoryInspection.objects.filter(body=body, report_number=report_number).exists():
         findings.append(
-            error("report_number", "report.taken", "该机构已有此报告编号 / report number already used")
+            error(
+                "report_number", "report.taken", "该机构已有此报告编号 / report number already used"
+            )
         )
     raise_on_errors(findings)
     inspection = SupervisoryInspection.objects.create(
         equipment=equipment, stage=stage, body=body, inspected_on=inspected_on,
         conclusion=conclusion, report_number=report_number, certificate_number=certificate_number,
     )  # fmt: skip
-    audit.record(
-        acting_user, "supervisory.recorded", inspection, region_code=equipment.region_id
-    )
+    audit.record(acting_user, "supervisory.recorded", inspection, region_code=equipment.region_id)
     return inspection
 
 
@@ -85,7 +91,9 @@ def open_feed_account(
     if UnitRole.INSPECTION not in body.roles:
         refuse("body", "unit.role", "该单位不是检验检测机构 / the unit is not an inspection body")
     if not kinds or any(len(k) != 4 or not k.endswith("000") for k in kinds):
-        refuse("kinds", "kinds.invalid", "应为设备种类代码，如 3000 / expected kind codes like 3000")
+        refuse(
+            "kinds", "kinds.invalid", "应为设备种类代码，如 3000 / expected kind codes like 3000"
+        )
     ensure_in_jurisdiction(acting_user, area.code)
     agency = Agency.objects.create(
         name=f"{body.name}（检验数据接口）"[:128], level=area.level, region=area
@@ -93,7 +101,9 @@ def open_feed_account(
     user = User(username=f"feed-{body.pk}", agency=agency, role=Role.INSPECTOR)
     user.set_unusable_password()  # the token is its only credential
     user.save()
-    account = FeedAccount.objects.create(body=body, user=user, kinds=sorted(kinds), region=body.region)
+    account = FeedAccount.objects.create(
+        body=body, user=user, kinds=sorted(kinds), region=body.region
+    )
     audit.record(
         acting_user, "feed_account.opened", account,
         after={"body": body.pk, "area": area.code, "kinds": account.kinds},

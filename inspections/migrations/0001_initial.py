@@ -7,103 +7,286 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('geo', '0002_region_seat'),
-        ('registry', '0011_search'),
+        ("geo", "0002_region_seat"),
+        ("registry", "0011_search"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FeedAccount',
+            name="FeedAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kinds', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=4), size=None, verbose_name='核准检验的设备种类 / authorised kinds')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('body', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='feed_account', to='registry.unit', verbose_name='检验机构 / inspection body')),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='geo.region', verbose_name='核准区域 / authorised area')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='feed_account', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kinds",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=4),
+                        size=None,
+                        verbose_name="核准检验的设备种类 / authorised kinds",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "body",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="feed_account",
+                        to="registry.unit",
+                        verbose_name="检验机构 / inspection body",
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="geo.region",
+                        verbose_name="核准区域 / authorised area",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="feed_account",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '检验机构接口账号 / feed account',
+                "verbose_name": "检验机构接口账号 / feed account",
             },
         ),
         migrations.CreateModel(
-            name='FeedBatch',
+            name="FeedBatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('via', models.CharField(choices=[('api', '接口 / feed API'), ('file', '文件导入 / file import')], max_length=4)),
-                ('received_at', models.DateTimeField(auto_now_add=True, verbose_name='接收时间 / received')),
-                ('accepted', models.PositiveIntegerField(default=0)),
-                ('duplicates', models.PositiveIntegerField(default=0)),
-                ('refused', models.PositiveIntegerField(default=0)),
-                ('body', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='feed_batches', to='registry.unit')),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='geo.region')),
-                ('sent_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "via",
+                    models.CharField(
+                        choices=[("api", "接口 / feed API"), ("file", "文件导入 / file import")],
+                        max_length=4,
+                    ),
+                ),
+                (
+                    "received_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="接收时间 / received"),
+                ),
+                ("accepted", models.PositiveIntegerField(default=0)),
+                ("duplicates", models.PositiveIntegerField(default=0)),
+                ("refused", models.PositiveIntegerField(default=0)),
+                (
+                    "body",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="feed_batches",
+                        to="registry.unit",
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to="geo.region"),
+                ),
+                (
+                    "sent_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '检验数据批次 / feed batch',
-                'ordering': ['-received_at', '-id'],
+                "verbose_name": "检验数据批次 / feed batch",
+                "ordering": ["-received_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='SupervisoryInspection',
+            name="SupervisoryInspection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('stage', models.CharField(choices=[('manufacture', '制造监督检验 / at manufacture'), ('installation', '安装监督检验 / at installation'), ('modification', '改造监督检验 / at modification'), ('major_repair', '重大修理监督检验 / at major repair')], max_length=16, verbose_name='阶段 / stage')),
-                ('inspected_on', models.DateField(verbose_name='检验日期 / date')),
-                ('conclusion', models.CharField(choices=[('pass', '合格 / pass'), ('conditional', '基本符合要求 / conditional pass'), ('fail', '不合格 / fail')], max_length=12, verbose_name='检验结论 / conclusion')),
-                ('certificate_number', models.CharField(blank=True, max_length=40, verbose_name='监督检验证书编号 / certificate number')),
-                ('report_number', models.CharField(max_length=40, verbose_name='报告编号 / report number')),
-                ('recorded_at', models.DateTimeField(auto_now_add=True, verbose_name='记录时间 / recorded')),
-                ('body', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='supervisory_inspections_done', to='registry.unit', verbose_name='检验机构 / inspection body')),
-                ('equipment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='supervisory_inspections', to='registry.equipment', verbose_name='设备 / equipment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[
+                            ("manufacture", "制造监督检验 / at manufacture"),
+                            ("installation", "安装监督检验 / at installation"),
+                            ("modification", "改造监督检验 / at modification"),
+                            ("major_repair", "重大修理监督检验 / at major repair"),
+                        ],
+                        max_length=16,
+                        verbose_name="阶段 / stage",
+                    ),
+                ),
+                ("inspected_on", models.DateField(verbose_name="检验日期 / date")),
+                (
+                    "conclusion",
+                    models.CharField(
+                        choices=[
+                            ("pass", "合格 / pass"),
+                            ("conditional", "基本符合要求 / conditional pass"),
+                            ("fail", "不合格 / fail"),
+                        ],
+                        max_length=12,
+                        verbose_name="检验结论 / conclusion",
+                    ),
+                ),
+                (
+                    "certificate_number",
+                    models.CharField(
+                        blank=True,
+                        max_length=40,
+                        verbose_name="监督检验证书编号 / certificate number",
+                    ),
+                ),
+                (
+                    "report_number",
+                    models.CharField(max_length=40, verbose_name="报告编号 / report number"),
+                ),
+                (
+                    "recorded_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="记录时间 / recorded"),
+                ),
+                (
+                    "body",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="supervisory_inspections_done",
+                        to="registry.unit",
+                        verbose_name="检验机构 / inspection body",
+                    ),
+                ),
+                (
+                    "equipment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="supervisory_inspections",
+                        to="registry.equipment",
+                        verbose_name="设备 / equipment",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '监督检验 / supervisory inspection',
-                'verbose_name_plural': '监督检验 / supervisory inspections',
-                'ordering': ['-inspected_on', '-id'],
+                "verbose_name": "监督检验 / supervisory inspection",
+                "verbose_name_plural": "监督检验 / supervisory inspections",
+                "ordering": ["-inspected_on", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='FeedRecord',
+            name="FeedRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('report_number', models.CharField(blank=True, max_length=40)),
-                ('kind', models.CharField(blank=True, max_length=16)),
-                ('device_code', models.CharField(blank=True, max_length=32)),
-                ('status', models.CharField(choices=[('accepted', '已接收 / accepted'), ('duplicate', '重复（已确认）/ repeat acknowledged'), ('refused', '拒收 / refused')], max_length=12)),
-                ('errors', models.JSONField(blank=True, default=dict)),
-                ('digest', models.CharField(blank=True, max_length=64)),
-                ('batch', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='records', to='inspections.feedbatch')),
-                ('body', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.unit')),
-                ('inspection', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.inspection')),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='geo.region')),
-                ('supervisory', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='inspections.supervisoryinspection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField()),
+                ("report_number", models.CharField(blank=True, max_length=40)),
+                ("kind", models.CharField(blank=True, max_length=16)),
+                ("device_code", models.CharField(blank=True, max_length=32)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("accepted", "已接收 / accepted"),
+                            ("duplicate", "重复（已确认）/ repeat acknowledged"),
+                            ("refused", "拒收 / refused"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("errors", models.JSONField(blank=True, default=dict)),
+                ("digest", models.CharField(blank=True, max_length=64)),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="records",
+                        to="inspections.feedbatch",
+                    ),
+                ),
+                (
+                    "body",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="registry.unit",
+                    ),
+                ),
+                (
+                    "inspection",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="registry.inspection",
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to="geo.region"),
+                ),
+                (
+                    "supervisory",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="inspections.supervisoryinspection",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '检验数据记录 / feed record',
-                'ordering': ['batch', 'position'],
+                "verbose_name": "检验数据记录 / feed record",
+                "ordering": ["batch", "position"],
             },
         ),
         migrations.AddIndex(
-            model_name='supervisoryinspection',
-            index=models.Index(fields=['equipment', 'stage'], name='supervisory_equipment_stage'),
+            model_name="supervisoryinspection",
+            index=models.Index(fields=["equipment", "stage"], name="supervisory_equipment_stage"),
         ),
         migrations.AddConstraint(
-            model_name='supervisoryinspection',
-            constraint=models.UniqueConstraint(fields=('body', 'report_number'), name='supervisory_report_once'),
+            model_name="supervisoryinspection",
+            constraint=models.UniqueConstraint(
+                fields=("body", "report_number"), name="supervisory_report_once"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='supervisoryinspection',
-            constraint=models.CheckConstraint(condition=models.Q(('conclusion', 'fail'), models.Q(('certificate_number', ''), _negated=True), _connector='OR'), name='supervisory_passed_has_certificate'),
+            model_name="supervisoryinspection",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("conclusion", "fail"),
+                    models.Q(("certificate_number", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="supervisory_passed_has_certificate",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='feedrecord',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'accepted')), fields=('body', 'report_number'), name='feed_report_accepted_once'),
+            model_name="feedrecord",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "accepted")),
+                fields=("body", "report_number"),
+                name="feed_report_accepted_once",
+            ),
         ),
     ]

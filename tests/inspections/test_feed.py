@@ -20,7 +20,9 @@ URL = "/inspections/api/feed/"
 
 def post(body, key: str | None = None, client: Client | None = None):
     headers = {"HTTP_AUTHORIZATION": f"Token {key}"} if key else {}
-    return (client or Client()).post(URL, json.dumps(body), content_type="application/json", **headers)
+    return (client or Client()).post(
+        URL, json.dumps(body), content_type="application/json", **headers
+    )
 
 
 def periodic(device, number="BG2026-0001", **fields):
