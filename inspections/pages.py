@@ -96,7 +96,7 @@ def manufacturing(request):
     kind = request.GET.get("kind", "1000")
     kind = kind if kind in MANUFACTURING else "1000"
     prefix = kind.rstrip("0")
-    devices = Equipment.objects.visible_to(request.user).filter(variety_id__startswith=prefix)
+    devices = Equipment.objects.visible_to(request.user).filter(variety__code__startswith=prefix)
     made = Q(supervisory_inspections__stage=Stage.MANUFACTURE)
     makers = (
         devices.values("manufacturer_id", "manufacturer__name")

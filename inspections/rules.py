@@ -55,7 +55,7 @@ def _covers(stage: str) -> Q:
     prefixes = [r.prefix for r in requirements() if r.stage == stage]
     q = Q(pk__in=[])
     for prefix in prefixes:
-        q |= Q(variety_id__startswith=prefix)
+        q |= Q(variety__code__startswith=prefix)
     return q
 
 
