@@ -102,6 +102,7 @@ def manufacturing(request):
         devices.values("manufacturer_id", "manufacturer__name")
         .annotate(
             products=Count("pk", distinct=True),
+            required=Count("pk", filter=rules.covers(Stage.MANUFACTURE), distinct=True),
             supervised=Count("pk", filter=made & Q(supervisory_inspections__conclusion__in=rules.PASSING), distinct=True),
         )
         .order_by("-products", "manufacturer__name")
@@ -113,7 +114,7 @@ def manufacturing(request):
     ):  # fmt: skip
         bodies.setdefault(maker, set()).add(name)
     makers = [
-        {**m, "lacking": m["products"] - m["supervised"],
+        {**m, "lacking": max(m["required"] - m["supervised"], 0),
          "bodies": sorted(bodies.get(m["manufacturer_id"], ()))}
         for m in makers
     ]  # fmt: skip

@@ -51,7 +51,8 @@ def required_for(variety_code: str) -> dict[str, str]:
     return {r.stage: r.basis for r in requirements() if variety_code.startswith(r.prefix)}
 
 
-def _covers(stage: str) -> Q:
+def covers(stage: str) -> Q:
+    """The devices whose variety the stage's rule applies to."""
     prefixes = [r.prefix for r in requirements() if r.stage == stage]
     q = Q(pk__in=[])
     for prefix in prefixes:
@@ -71,14 +72,14 @@ def _passed(stage: str, since=None) -> Exists:
 def _needs(stage: str) -> Q:
     """The devices this stage's rule applies to and that lack a passed inspection of it."""
     if stage in ALWAYS:
-        return _covers(stage) & ~_passed(stage)
+        return covers(stage) & ~_passed(stage)
     # A modification or major repair recorded in the history wants an inspection on or after it.
     event = LifecycleEvent.objects.filter(equipment=OuterRef("pk"), kind=stage)
     later = SupervisoryInspection.objects.filter(
         equipment=OuterRef(OuterRef("pk")), stage=stage, conclusion__in=PASSING,
         inspected_on__gte=OuterRef("occurred_on"),
     )  # fmt: skip
-    return _covers(stage) & Exists(event.filter(~Exists(later)))
+    return covers(stage) & Exists(event.filter(~Exists(later)))
 
 
 def missing(queryset: QuerySet[Equipment] | None = None, stage: str | None = None) -> QuerySet:

@@ -46,3 +46,4 @@ class Command(BaseCommand):
         if cylinders > 0:
             call_command("generate_cylinders", prefix=prefix, cylinders=cylinders, seed=seed,
                          stdout=self.stdout)  # fmt: skip
+        call_command("generate_supervision", prefix=prefix, seed=seed, stdout=self.stdout)
