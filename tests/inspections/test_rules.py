@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from django.test import Client
@@ -12,12 +13,14 @@ from inspections.models import Stage
 from registry import services as registry_services
 from tests.conftest import XIXIA
 
+NUMBERS = itertools.count(1)
 
-def supervise(device, body, stage, day=dt.date(2024, 1, 10), conclusion="pass", n=[0]):
-    n[0] += 1
+
+def supervise(device, body, stage, day=dt.date(2024, 1, 10), conclusion="pass"):
+    n = next(NUMBERS)
     return services.record_supervisory_inspection(
         device, acting_user=None, stage=stage, body=body, inspected_on=day,
-        conclusion=conclusion, report_number=f"R{n[0]}", certificate_number=f"C{n[0]}",
+        conclusion=conclusion, report_number=f"R{n}", certificate_number=f"C{n}",
     )  # fmt: skip
 
 
@@ -69,9 +72,7 @@ def test_a_modification_wants_an_inspection_after_it(make_equipment, body):
 
 def test_cancelled_devices_are_not_findings(make_equipment):
     device = make_equipment(variety_code="3110")
-    registry_services.change_equipment_status(
-        device, "cancelled", acting_user=None, reason="拆除"
-    )
+    registry_services.change_equipment_status(device, "cancelled", acting_user=None, reason="拆除")
     assert not rules.missing().exists()
 
 

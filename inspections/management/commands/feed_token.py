@@ -14,9 +14,13 @@ class Command(BaseCommand):
         parser.add_argument("--revoke", action="store_true")
 
     def handle(self, *args, credit_code, revoke, **options):
-        account = FeedAccount.objects.select_related("body").filter(body__credit_code=credit_code).first()
+        account = (
+            FeedAccount.objects.select_related("body").filter(body__credit_code=credit_code).first()
+        )
         if account is None:
-            raise CommandError(f"no feed account for {credit_code}: open one first (docs/inspections.md)")
+            raise CommandError(
+                f"no feed account for {credit_code}: open one first (docs/inspections.md)"
+            )
         if revoke:
             count = services.revoke_feed_token(account, acting_user=None)
             self.stdout.write(f"revoked {count} key(s) of {account.body.name}")
