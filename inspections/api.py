@@ -15,7 +15,7 @@ from accounts.policy import Action, Allows
 from accounts.tokens import TokenRefused, token_user
 from common.api import error_responses
 from common.serializers import ErrorEnvelopeSerializer
-from registry.models import Unit, UnitRole
+from registry.models import InspectionConclusion, Unit, UnitRole
 
 from . import feed
 from .models import FeedAccount, RecordStatus, Stage
@@ -54,7 +54,7 @@ class FeedRecordSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(list(feed.KINDS), help_text="定期检验 / 监督检验")
     device_code = serializers.CharField(max_length=32, help_text="设备代码或注册代码")
     inspected_on = serializers.DateField()
-    conclusion = serializers.ChoiceField(list(feed.CONCLUSIONS))
+    conclusion = serializers.ChoiceField(InspectionConclusion.choices)
     stage = serializers.ChoiceField(Stage.choices, required=False, help_text="监督检验阶段")
     certificate_number = serializers.CharField(max_length=40, required=False)
     defects = serializers.IntegerField(min_value=0, required=False)
