@@ -20,6 +20,8 @@ from registry.models import InspectionConclusion, Unit, UnitRole
 from . import feed
 from .models import FeedAccount, RecordStatus, Stage
 
+MAX_ID = 2**31 - 1
+
 
 class FeedTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Token <key>`: the user an API token speaks for (accounts.tokens), for a body
@@ -108,7 +110,13 @@ class FeedBatchView(APIView):
             body = account.body
         else:
             raw = body_data.get("body")
-            if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).isdigit():
+            # An id past the integer column's range is as wrong as a word (never a database error).
+            if (
+                isinstance(raw, bool)
+                or not isinstance(raw, int | str)
+                or not str(raw).isdigit()
+                or int(raw) > MAX_ID
+            ):
                 raise exceptions.ValidationError(
                     {"body": ["应为检验机构 id / expected an inspection body's id"]}
                 )

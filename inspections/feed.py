@@ -72,7 +72,8 @@ def _text(record: Mapping, name: str, parsed: Parsed, limit: int, *, required: b
         if required:
             parsed.problem(name, "required", f"缺少 {name} / {name} is required")
         return ""
-    if not isinstance(value, str) or len(value.strip()) > limit:
+    # A NUL cannot be stored in PostgreSQL text: refused as unreadable, never a database error.
+    if not isinstance(value, str) or len(value.strip()) > limit or "\x00" in value:
         parsed.problem(
             name, "invalid", f"应为不超过 {limit} 个字符的文本 / text of at most {limit}"
         )

@@ -165,3 +165,18 @@ def test_an_analyst_may_not_post(body, users, make_equipment):
     client.force_login(users["xingqing_analyst"])
     answer = post({"body": body.pk, "records": [periodic(make_equipment())]}, client=client)
     assert answer.status_code == 403
+
+
+def test_unstorable_text_is_a_refused_record_not_an_error(make_equipment, key):
+    record = periodic(make_equipment(XIXIA), "N\x00UL")
+    answer = post({"records": [record]}, key)
+    assert answer.status_code == 200
+    assert answer.json()["records"][0]["errors"]["report_number"][0]["rule"] == "invalid"
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", -1, True, "x", None])
+def test_a_body_id_that_cannot_be_one_is_a_400(value, users, make_equipment):
+    client = Client()
+    client.force_login(users["xingqing"])
+    answer = post({"body": value, "records": [periodic(make_equipment())]}, client=client)
+    assert answer.status_code == 400 and "body" in answer.json()["errors"]

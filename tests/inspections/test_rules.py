@@ -93,3 +93,18 @@ def test_a_passed_inspection_needs_its_certificate(make_equipment, body):
             make_equipment(), acting_user=None, stage="installation", body=body,
             inspected_on=dt.date(2024, 1, 1), conclusion="pass", report_number="X1",
         )  # fmt: skip
+
+
+def test_the_manufacturing_view_shows_a_makers_products_here_only(
+    make_unit, make_equipment, users, body
+):
+    maker = make_unit(XIXIA, roles=("manufacture",), name="宁夏锅炉厂")
+    mine = make_equipment(variety_code="1110", manufacturer=maker)
+    theirs = make_equipment(XIXIA, variety_code="1110", manufacturer=maker)
+    supervise(mine, body, Stage.MANUFACTURE)
+    client = Client()
+    client.force_login(users["xingqing"])
+    page = client.get(f"/inspections/manufacturing/?kind=1000&maker={maker.pk}").content.decode()
+    assert mine.device_code in page and theirs.device_code not in page
+    assert body.name in page and "宁夏锅炉厂" in page
+    assert client.get("/inspections/manufacturing/?maker=99999999999999999999").status_code == 200
