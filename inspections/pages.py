@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
 from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import TemplateHTMLRenderer
 from rest_framework.response import Response
@@ -31,6 +32,7 @@ MAP_POINTS = 500  # past this the map shows the first ones; the table has them a
 
 
 @login_required
+@require_GET
 def index(request):
     """Registered devices of the jurisdiction missing a required supervisory inspection."""
     stage = request.GET.get("stage", "")
@@ -90,6 +92,7 @@ body_page = login_required(BodyPage.as_view())
 
 
 @login_required
+@require_GET
 def manufacturing(request):
     """Boilers, tank trucks or cranes of the jurisdiction by maker: how many, supervised at
     manufacture by whom, how many lack it; one maker's products on a map."""
