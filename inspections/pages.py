@@ -68,19 +68,21 @@ class BodyPage(GenericAPIView):
         user = request.user
         status = request.query_params.get("status", "")
         status = status if status in RecordStatus.values else ""
-        records = FeedRecord.objects.visible_to(user).filter(body=body).select_related("batch")
-        if status:
-            records = records.filter(status=status)
-        page = Paginator(records.order_by("-batch__received_at", "-batch_id", "position"), PAGE)
+        sent = FeedRecord.objects.visible_to(user).filter(body=body)
+        records = sent.filter(status=status) if status else sent
+        records = records.select_related("batch").order_by(
+            "-batch__received_at", "-batch_id", "position"
+        )
         account = getattr(body, "feed_account", None)
+        # The key's expiry is the administrator's business (they issue and revoke it).
+        administers = policy.may(user, policy.Action.ADMINISTER)
         return Response({
             "object": body,
             "account": account,
-            "token": current_token(account.user) if account and policy.may(user, policy.Action.ADMINISTER) else None,
+            "token": current_token(account.user) if account and administers else None,
             "batches": FeedBatch.objects.visible_to(user).filter(body=body)[:20],
-            "totals": records.model.objects.visible_to(user).filter(body=body)
-            .aggregate(**{s: Count("pk", filter=Q(status=s)) for s in RecordStatus.values}),
-            "page": page.get_page(request.query_params.get("page")),
+            "totals": sent.aggregate(**{s: Count("pk", filter=Q(status=s)) for s in RecordStatus.values}),
+            "page": Paginator(records, PAGE).get_page(request.query_params.get("page")),
             "status": status,
             "statuses": RecordStatus.choices,
             "supervised": SupervisoryInspection.objects.visible_to(user).filter(body=body)
