@@ -32,6 +32,7 @@ urlpatterns = [
     path("patrol/", include("patrol.urls")),
     path("cylinders/", include("cylinders.urls")),
     path("licensing/", include("licensing.urls")),
+    path("inspections/", include("inspections.urls")),
     path("analysis/", include("analysis.urls")),
     path("imports/", include("registry.importers.urls")),
     path(settings.PUBLIC_PATH_PREFIX.lstrip("/"), include("public.urls")),

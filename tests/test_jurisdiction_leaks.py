@@ -582,6 +582,7 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
     objects.update(_patrol_plan(user))
     objects.update(_cylinders(code, unit, user))
     objects.update(_licensing(code, unit, user, objects["registry.equipment"]))
+    objects.update(_supervision(code, unit, equipment, user))
     # An inspector to put on a patrol team (the write walk's team members).
     objects["patrol.inspector"] = User.objects.create_user(
         f"inspector{tail}", password="pw-for-tests", agency=agency, role=Role.INSPECTOR
@@ -631,6 +632,8 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
         "cylinder serial": objects["cylinders.cylinder"].serial_number,
         "filling operator": objects["cylinders.fillingrecord"].operator_certificate,
         "licence number": objects["licensing.licence"].number,
+        "supervisory certificate": objects["inspections.supervisoryinspection"].certificate_number,
+        "feed report": objects["inspections.feedrecord"].report_number,
     }
     terms = {
         "geo.region": [code, region.name],
@@ -705,6 +708,26 @@ def _cylinders(code: str, station, user) -> dict[str, models.Model]:
         "cylinders.cylinder": cylinder,
         "cylinders.fillingrecord": FillingRecord.objects.get(tag=cylinder.tag),
         "cylinders.violation": Violation.objects.get(tag=cylinder.tag),
+    }
+
+
+def _supervision(code: str, body, equipment, user) -> dict[str, models.Model]:
+    """A supervisory inspection of the side's device by its unit (an inspection body), and a batch
+    the body sent about it: the findings, the body page and the manufacturing view stay home."""
+    from inspections import feed
+    from inspections import services as inspection_services
+
+    inspection = inspection_services.record_supervisory_inspection(
+        equipment, acting_user=user, stage="manufacture", body=body, inspected_on=dt.date(2020, 1, 5),
+        conclusion="pass", report_number=f"LEAKJ{code}", certificate_number=f"LEAKV{code}",
+    )  # fmt: skip
+    record = {"report_number": f"LEAKR{code}", "kind": "periodic", "device_code": equipment.device_code,
+              "inspected_on": dt.date(2024, 1, 5).isoformat(), "conclusion": "pass"}  # fmt: skip
+    batch = feed.receive_batch(body, [record], acting_user=user).batch
+    return {
+        "inspections.supervisoryinspection": inspection,
+        "inspections.feedbatch": batch,
+        "inspections.feedrecord": batch.records.get(),
     }
 
 

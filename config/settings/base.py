@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "registry",
     "cylinders",
     "licensing",
+    "inspections",
     "layers",
     "maps",
     "exports",

@@ -283,6 +283,21 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         },  # fmt: skip
         refs={"station": lambda s: {"station": pk(s, "registry.unit")}},
     ),
+    ("inspections.api.FeedBatchView", "post"): Recipe(
+        body=lambda s: {
+            "body": pk(s, "registry.unit"),
+            "records": [
+                {
+                    "report_number": f"LEAKW{s.code}",
+                    "kind": "periodic",
+                    "device_code": s.objects["registry.equipment"].device_code,
+                    "inspected_on": _yesterday(),
+                    "conclusion": "pass",
+                }
+            ],
+        },
+        refs={"body": lambda s: {"body": pk(s, "registry.unit")}},
+    ),
     ("registry.api.EquipmentViewSet.create", "post"): Recipe(
         body=lambda s: {
             **_REGISTRATION,

@@ -25,6 +25,10 @@ class Command(BaseCommand):
             default=None,
             help="gas cylinders with their stations and fillings (default: devices ÷ 10; 0: none)",
         )
+        parser.add_argument(
+            "--no-supervision", dest="supervision", action="store_false",
+            help="no supervisory inspections or inspection body's feed batch (inspections app)",
+        )  # fmt: skip
 
     def handle(self, *args, prefix, devices, seed, cylinders=None, **options):
         if devices <= 0:
@@ -46,3 +50,5 @@ class Command(BaseCommand):
         if cylinders > 0:
             call_command("generate_cylinders", prefix=prefix, cylinders=cylinders, seed=seed,
                          stdout=self.stdout)  # fmt: skip
+        if options.get("supervision", True):
+            call_command("generate_supervision", prefix=prefix, seed=seed, stdout=self.stdout)
