@@ -19,7 +19,8 @@ from registry.models import Unit
 from .models import Cylinder, FillingRecord, StationDay, Violation
 
 SHORT_LIST = 200
-DAY_PAGE = 200  # a station's fillings of one day, a page at a time (a busy station fills 1,000+)
+DAY_SHOWN = 20  # rows of each list on a station's day page; the full lists are paged pages
+LIST_PAGE = 100  # a station's full lists (the day's fillings, overdue cylinders, violations)
 
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -61,20 +62,25 @@ def chain_of(user: Any, cylinder: Cylinder) -> Chain:
     )
 
 
-def station_fillings(station: Unit, day: dt.date):
-    """The station's fillings of a local day, in time order (a queryset: the page pages it)."""
+def station_fillings(station: Unit, day: dt.date, *, earliest_first: bool = True):
+    """The station's fillings of a local day in time order (a queryset: the pages slice it)."""
     start, end = day_bounds(day)
+    order = ("filled_at", "id") if earliest_first else ("-filled_at", "-id")
     return FillingRecord.objects.filter(
         station_id=station.pk, filled_at__gte=start, filled_at__lt=end
-    ).order_by("filled_at", "id")
+    ).order_by(*order)
 
 
-def overdue_cylinders(station: Unit, on: dt.date | None = None) -> list[Cylinder]:
-    return list(
-        Cylinder.objects.filter(owner=station)
-        .overdue(on)
-        .order_by("next_inspection_due", "tag")[:SHORT_LIST]
-    )
+def overdue_cylinders(station: Unit, on: dt.date | None = None, *, longest_first: bool = True):
+    """The station's overdue cylinders, the longest overdue first (a queryset: pages slice it)."""
+    order = ("next_inspection_due", "tag") if longest_first else ("-next_inspection_due", "tag")
+    return Cylinder.objects.filter(owner=station).overdue(on).order_by(*order)
+
+
+def station_day(station: Unit, day: dt.date) -> dict[str, int]:
+    """The station's kept figures of one day (StationDay): fillings and violations found."""
+    kept = StationDay.objects.filter(station=station, day=day).values("fillings", "violations")
+    return next(iter(kept), {"fillings": 0, "violations": 0})
 
 
 def station_summary(station: Unit, on: dt.date | None = None) -> dict[str, int]:
@@ -90,14 +96,16 @@ def station_summary(station: Unit, on: dt.date | None = None) -> dict[str, int]:
     }
 
 
-def violations_for(user: Any, *, rule: str | None = None, station: int | None = None):
-    """The violations of the jurisdiction's stations, newest first."""
+def violations_for(
+    user: Any, *, rule: str | None = None, station: int | None = None, newest_first: bool = True
+):
+    """The violations of the jurisdiction's stations, newest first (or oldest)."""
     rows = Violation.objects.visible_to(user).select_related("station", "cylinder")
     if rule:
         rows = rows.filter(rule=rule)
     if station:
         rows = rows.filter(station_id=station)
-    return rows.order_by("-filled_at", "pk")
+    return rows.order_by("-filled_at", "pk") if newest_first else rows.order_by("filled_at", "pk")
 
 
 SEEN_LIST = 50
