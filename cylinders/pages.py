@@ -12,12 +12,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import TemplateHTMLRenderer
 from rest_framework.response import Response
 
+from accounts import policy
+from accounts.policy import Action, Allows
 from registry.models import Unit, UnitRole
 
-from . import reads, rules
+from . import reads, rules, services
 from .models import Cylinder, CylinderStatus
 
 
@@ -222,6 +225,51 @@ class StationSeen(Page):
         }
 
 
+class StationKeys(Page):
+    """A station's machine key for the filling endpoint: a supervisor or administrator of the
+    station's region issues one (shown once: the key crosses the post/redirect/get in the session,
+    as the user's API token does, and only its digest is kept) or revokes it. Audited."""
+
+    model = Unit
+    template_name = "cylinders/station_keys.html"
+    permission_classes = [IsAuthenticated, Allows(Action.MANAGE_STATION_KEYS)]
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("region")
+
+    @staticmethod
+    def _new_key(pk: int) -> str:
+        return f"segis_new_station_key:{pk}"
+
+    def get(self, request, pk: int) -> Response:
+        response = super().get(request, pk)
+        response["Cache-Control"] = "no-store, private"  # the page may show a credential
+        return response
+
+    def context(self, station: Unit) -> dict:
+        return {
+            "is_station": UnitRole.FILLING in station.roles,
+            "token": services.current_station_token(station),
+            "key": self.request.session.pop(self._new_key(station.pk), None),
+            "may_manage": policy.may(self.request.user, Action.MANAGE_STATION_KEYS),
+            "endpoint": self.request.build_absolute_uri(reverse("cylinders:fillings")),
+        }
+
+    def post(self, request, pk: int):
+        station = get_object_or_404(self.get_queryset(), pk=pk)
+        try:
+            if request.data.get("action") == "revoke":
+                services.revoke_station_tokens(station, acting_user=request.user)
+            else:
+                key = services.issue_station_token(station, acting_user=request.user)
+                request.session[self._new_key(station.pk)] = key
+        except services.CylinderError as error:  # not a filling station: the page says so
+            context = {"object": station, **self.context(station), "errors": error.findings}
+            return Response(context, status=400)
+        # Post/redirect/get: reloading the page must not issue another key.
+        return redirect("cylinders:station_keys", pk=station.pk)
+
+
 @require_safe
 def public_status(request):
     """A cylinder's public status by the tag on it (no session, no personal data): whether it may
@@ -244,3 +292,4 @@ station_seen_page = login_required(StationSeen.as_view())
 station_fillings_page = login_required(StationFillings.as_view())
 station_overdue_page = login_required(StationOverdue.as_view())
 station_violations_page = login_required(StationViolations.as_view())
+station_keys_page = login_required(StationKeys.as_view())

@@ -11,6 +11,7 @@ urlpatterns = [
     path("stations/<int:pk>/seen/", pages.station_seen_page, name="station_seen"),
     path("stations/<int:pk>/fillings/", pages.station_fillings_page, name="station_fillings"),
     path("stations/<int:pk>/overdue/", pages.station_overdue_page, name="station_overdue"),
+    path("stations/<int:pk>/keys/", pages.station_keys_page, name="station_keys"),
     path("stations/<int:pk>/violations/", pages.station_violations_page, name="station_violations"),
     path("public/", pages.public_status, name="public"),
     path("api/fillings/", api.FillingBatch.as_view(), name="fillings"),

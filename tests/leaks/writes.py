@@ -233,6 +233,10 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         },  # fmt: skip
         refs={"station": lambda s: {"station": pk(s, "registry.unit")}},
     ),
+    # The station in the URL: theirs answers 404 and issues nothing (the key page, issue 21).
+    ("cylinders.pages.StationKeys", "post"): Recipe(
+        body=lambda s: {"action": "issue"}, encoding="form"
+    ),
     ("registry.api.EquipmentViewSet.create", "post"): Recipe(
         body=lambda s: {
             **_REGISTRATION,
