@@ -119,12 +119,11 @@ class StationPage(Page):
             "day_error": day_error,
             "previous": day - dt.timedelta(days=1),
             "next": day + dt.timedelta(days=1),
-            "kept": reads.station_day(station, day),
             "fillings": [
                 (f, [rules.label(r) for r in f.violations])
                 for f in reads.station_fillings(station, day)[:shown]
             ],  # fmt: skip
-            "summary": reads.station_summary(station),
+            "summary": reads.station_summary(station, day),
             "overdue": reads.overdue_cylinders(station)[:shown],
             "violations": reads.violations_for(user, station=station.pk)[:shown],
             "shown": shown,

@@ -77,22 +77,24 @@ def overdue_cylinders(station: Unit, on: dt.date | None = None, *, longest_first
     return Cylinder.objects.filter(owner=station).overdue(on).order_by(*order)
 
 
-def station_day(station: Unit, day: dt.date) -> dict[str, int]:
-    """The station's kept figures of one day (StationDay): fillings and violations found."""
-    kept = StationDay.objects.filter(station=station, day=day).values("fillings", "violations")
-    return next(iter(kept), {"fillings": 0, "violations": 0})
-
-
-def station_summary(station: Unit, on: dt.date | None = None) -> dict[str, int]:
+def station_summary(station: Unit, day: dt.date, on: dt.date | None = None) -> dict[str, int]:
     """Cylinders owned and overdue (each counted from an index alone: cylinder_owner_due and the
-    partial cylinder_owner_due_active; overdue depends on the day, so it is not kept) and the
-    violations on record (the kept StationDay figures: a few hundred rows, not the violations)."""
+    partial cylinder_owner_due_active; overdue depends on the day, so it is not kept), and from
+    the kept StationDay figures (a few hundred rows, one query) the violations on record and the
+    day's fillings and violations."""
     owned = Cylinder.objects.filter(owner=station)
-    kept = StationDay.objects.filter(station=station).aggregate(n=Sum("violations"))
+    on_day = Q(day=day)
+    kept = StationDay.objects.filter(station=station).aggregate(
+        on_record=Sum("violations"),
+        on_day=Sum("fillings", filter=on_day),
+        breaches_on_day=Sum("violations", filter=on_day),
+    )
     return {
         "cylinders": owned.count(),
         "overdue": owned.overdue(on or timezone.localdate()).count(),
-        "violations": kept["n"] or 0,
+        "violations": kept["on_record"] or 0,
+        "day_fillings": kept["on_day"] or 0,
+        "day_violations": kept["breaches_on_day"] or 0,
     }
 
 

@@ -101,9 +101,9 @@ def test_the_station_page_shows_the_kept_figures(county, station, make_cylinder)
     assert page.context["summary"] == {
         "cylinders": 3, "overdue": 1,
         "violations": Violation.objects.filter(station=station).count(),
+        "day_fillings": 1, "day_violations": 1,
     }  # fmt: skip
     assert page.context["summary"]["violations"] == 2
-    assert page.context["kept"] == {"fillings": 1, "violations": 1}
     assert f"/cylinders/stations/{station.pk}/seen/" in page.content.decode()
 
 
@@ -114,7 +114,7 @@ def test_the_day_page_shows_the_first_rows_and_links_the_full_list(county, stati
     )
     page = county.get(f"/cylinders/stations/{station.pk}/", {"day": SHOWN.isoformat()})
     assert [f.tag for f, _ in page.context["fillings"]] == ["PAGE-8", "PAGE-9"]
-    assert page.context["kept"]["fillings"] == 5
+    assert page.context["summary"]["day_fillings"] == 5
     html = page.content.decode()
     assert f"/cylinders/stations/{station.pk}/fillings/?day={SHOWN.isoformat()}" in html
     assert f"/cylinders/stations/{station.pk}/violations/" in html  # 5 violations > 2 shown
@@ -195,3 +195,28 @@ def test_where_the_cylinders_are_now_is_a_page_of_its_own(county, make_station, 
     assert seen[one.tag].station == good and seen[one.tag].filled_at == at(SHOWN, 12)
     assert seen[two.tag].station is None and seen[two.tag].region.code == XIXIA
     assert county.get(f"/cylinders/stations/{far.pk}/seen/").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["", "fillings/", "overdue/", "violations/"])
+def test_the_station_pages_queries_do_not_grow_with_rows(county, station, make_cylinder, path):
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            page = county.get(
+                f"/cylinders/stations/{station.pk}/{path}", {"day": SHOWN.isoformat()}
+            )
+        assert page.status_code == 200
+        return len(captured)
+
+    def add(n: int, first: int) -> None:
+        for i in range(first, first + n):
+            make_cylinder(tag=f"GROW-{i}", next_inspection_due=TODAY - dt.timedelta(days=3))
+        services.record_fillings(station, [
+            filling(f"GROW-{i}", at(SHOWN, 8) + dt.timedelta(minutes=i)) for i in range(first, first + n)
+        ], acting_user=None)  # fmt: skip
+
+    add(2, 0)
+    few = queries()
+    add(30, 2)
+    assert queries() == few
