@@ -9,6 +9,7 @@ there later is masked for roles without personal data on these pages too."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from geo.admin import RegionListFilter
 from registry.admin.common import LargeListMixin, NoDeleteMixin, RegistryAdmin, ServiceForm
@@ -117,11 +118,16 @@ class FillingLicenceAdmin(NoDeleteMixin, RegistryAdmin):
     readonly_fields = ("region",)
 
 
+@admin.display(description=_("充装单位 / station"), ordering="station__name")
+def filling_station(record: FillingRecord):
+    return record.station  # the model's key has no label of its own (its migration is frozen)
+
+
 @admin.register(FillingRecord)
 class FillingRecordAdmin(ReadOnlyMixin, LargeListMixin, RegistryAdmin):
     """Append-only (the table refuses UPDATE and DELETE): read here, never changed."""
 
-    list_display = ("filled_at", "tag", "station", "medium", "quantity_kg", "check_passed",
+    list_display = ("filled_at", "tag", filling_station, "medium", "quantity_kg", "check_passed",
                     "operator_certificate", "violations", "region")  # fmt: skip
     list_filter = (RegionListFilter, "check_passed")
     list_select_related = ("station", "region")
