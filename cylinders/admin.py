@@ -9,6 +9,7 @@ there later is masked for roles without personal data on these pages too."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from geo.admin import RegionListFilter
@@ -91,6 +92,15 @@ class CylinderAdmin(NoDeleteMixin, LargeListMixin, RegistryAdmin):
 
 
 class LicenceForm(ServiceForm):
+    def validate_unique(self):
+        # One licence a station: adding one for a station that holds one renews it (the service's
+        # update_or_create), so the station's uniqueness is not a form error.
+        exclude = {*self._get_validation_exclusions(), "station"}
+        try:
+            self.instance.validate_unique(exclude=exclude)
+        except ValidationError as error:
+            self._update_errors(error)
+
     def commit(self):
         station = self.instance.station if self.instance.pk else self.cleaned_data["station"]
         licence = services.grant_filling_licence(

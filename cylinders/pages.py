@@ -226,8 +226,8 @@ class StationSeen(Page):
 
 class StationKeys(Page):
     """A station's machine key for the filling endpoint: a supervisor or administrator of the
-    station's region issues one (shown once: the key crosses the post/redirect/get in the session,
-    as the user's API token does, and only its digest is kept) or revokes it. Audited."""
+    station's region issues one (shown once, in the answer to the POST only; only its digest is
+    kept) or revokes it. Audited."""
 
     model = Unit
     template_name = "cylinders/station_keys.html"
@@ -236,37 +236,36 @@ class StationKeys(Page):
     def get_queryset(self):
         return super().get_queryset().select_related("region")
 
-    @staticmethod
-    def _new_key(pk: int) -> str:
-        return f"segis_new_station_key:{pk}"
-
     def get(self, request, pk: int) -> Response:
-        response = super().get(request, pk)
+        return self._no_store(super().get(request, pk))
+
+    @staticmethod
+    def _no_store(response):
         response["Cache-Control"] = "no-store, private"  # the page may show a credential
         return response
 
-    def context(self, station: Unit) -> dict:
+    def context(self, station: Unit, key: str | None = None) -> dict:
         return {
             "is_station": UnitRole.FILLING in station.roles,
             "token": services.current_station_token(station),
-            "key": self.request.session.pop(self._new_key(station.pk), None),
+            "key": key,
             "may_manage": policy.may(self.request.user, Action.MANAGE_STATION_KEYS),
             "endpoint": self.request.build_absolute_uri(reverse("cylinders:fillings")),
         }
 
-    def post(self, request, pk: int):
+    def post(self, request, pk: int) -> Response:
         station = get_object_or_404(self.get_queryset(), pk=pk)
+        key, errors, status = None, [], 200
         try:
             if request.data.get("action") == "revoke":
                 services.revoke_station_tokens(station, acting_user=request.user)
             else:
                 key = services.issue_station_token(station, acting_user=request.user)
-                request.session[self._new_key(station.pk)] = key
         except services.CylinderError as error:  # not a filling station: the page says so
-            context = {"object": station, **self.context(station), "errors": error.findings}
-            return Response(context, status=400)
-        # Post/redirect/get: reloading the page must not issue another key.
-        return redirect("cylinders:station_keys", pk=station.pk)
+            errors, status = error.findings, 400
+        # The new key is in this answer only (no session, no redirect carries it): shown once.
+        context = {"object": station, **self.context(station, key), "errors": errors}
+        return self._no_store(Response(context, status=status))
 
 
 @require_safe

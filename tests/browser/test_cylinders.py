@@ -116,7 +116,7 @@ def test_a_supervisor_issues_a_station_key_and_sees_it_once(violation_site, page
     key = page.locator("#station-key").inner_text()
     assert len(key) == 40 and page.locator("#key-dates").is_visible()
     page.screenshot(path=ARTIFACTS / "cylinders-station-key.png", full_page=True)
-    page.reload()
+    page.goto(site.url + f"/cylinders/stations/{station.pk}/keys/")
     assert page.locator("#station-key").count() == 0 and key not in page.content()
     page.click("#revoke-key")
     assert page.locator("#no-key").is_visible()
