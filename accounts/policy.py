@@ -25,6 +25,7 @@ class Action(StrEnum):
     RECORD_INSPECTION = "record_inspection"  # an inspection's result (moves the next due date)
     RECORD_ACCIDENT = "record_accident"  # an accident, or an incident converted into one
     RECORD_FILLING = "record_filling"  # gas-cylinder fillings entered for a station (cylinders/)
+    MANAGE_STATION_KEYS = "manage_station_keys"  # issue and revoke a filling station's machine key
     MANAGE_RESOURCES = "manage_resources"  # emergency resources: rescue teams, depots
     IMPORT = "import"  # upload, check and commit a file of records
     EXPORT = "export"  # a layer to a file for desktop GIS or Excel
@@ -57,6 +58,7 @@ LABELS: dict[Action, tuple[str, str]] = {
     Action.RECORD_INSPECTION: ("录入检验结果", "record inspections"),
     Action.RECORD_ACCIDENT: ("录入事故", "record accidents"),
     Action.RECORD_FILLING: ("录入充装记录", "record cylinder fillings"),
+    Action.MANAGE_STATION_KEYS: ("管理充装站密钥", "manage filling stations' keys"),
     Action.MANAGE_RESOURCES: ("管理应急资源", "manage emergency resources"),
     Action.IMPORT: ("导入数据", "import data"),
     Action.EXPORT: ("导出数据", "export data"),

@@ -12,12 +12,15 @@ VIEW_REGISTRY = [
     "registry.view_equipment", "registry.view_unit", "registry.view_inspection", "registry.view_lifecycleevent",
     "registry.view_accident", "registry.view_emergencyresource", "registry.view_variety", "registry.view_inspectionrule",
     "geo.view_region",
+    "cylinders.view_cylinder", "cylinders.view_fillinglicence", "cylinders.view_fillingrecord", "cylinders.view_violation",
 ]  # fmt: skip
 VIEW_PERSONAL = ["registry.view_person", "registry.view_certificate"]
 # The admin's model permissions each action opens.
 ACTION_PERMISSIONS: dict[Action, list[str]] = {
     Action.REGISTER: [
         "registry.add_equipment", "registry.add_unit", "registry.add_person", "registry.add_certificate",
+        # A licence renewed is granted again (cylinders.services.grant_filling_licence).
+        "cylinders.add_cylinder", "cylinders.add_fillinglicence", "cylinders.change_fillinglicence",
     ],
     Action.CHANGE: [
         "registry.change_equipment", "registry.change_unit", "registry.change_person",

@@ -12,12 +12,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import TemplateHTMLRenderer
 from rest_framework.response import Response
 
+from accounts import policy
+from accounts.policy import Action, Allows
 from registry.models import Unit, UnitRole
 
-from . import reads, rules
+from . import reads, rules, services
 from .models import Cylinder, CylinderStatus
 
 
@@ -91,9 +94,11 @@ class CylinderChain(Page):
 
 
 class StationPage(Page):
-    """A filling station's day of fillings (paged), its figures, its overdue cylinders and its
-    violations; where the cylinders it filled in breach were seen last is a page of its own
-    (StationSeen): it probes every such cylinder's latest filling, the day page does not wait."""
+    """A filling station's day: its figures (the kept StationDay figures and two index counts)
+    and the first DAY_SHOWN rows of the day's fillings, its overdue cylinders and its latest
+    violations, each with a link to its full paged list (StationList); where the cylinders it
+    filled in breach were seen last is a page of its own (StationSeen): it probes every such
+    cylinder's latest filling, the day page does not wait."""
 
     model = Unit
     template_name = "cylinders/station.html"
@@ -104,9 +109,8 @@ class StationPage(Page):
     def context(self, station: Unit) -> dict:
         user = self.request.user
         day, day_error = _day(self.request.query_params.get("day"))
-        day_rows = reads.station_fillings(station, day)
-        page = Paginator(day_rows, reads.DAY_PAGE).get_page(self.request.query_params.get("page"))
         licence = getattr(station, "filling_licence", None)
+        shown = reads.DAY_SHOWN
         return {
             "is_station": UnitRole.FILLING in station.roles,
             "licence": licence,
@@ -115,19 +119,93 @@ class StationPage(Page):
             "day_error": day_error,
             "previous": day - dt.timedelta(days=1),
             "next": day + dt.timedelta(days=1),
-            "page": page,
-            "fillings": [(f, [rules.label(r) for r in f.violations]) for f in page],
-            "day_total": page.paginator.count,
-            "violating": day_rows.exclude(violations=[]).count(),
-            "summary": reads.station_summary(station),
-            "overdue": reads.overdue_cylinders(station),
-            "violations": reads.violations_for(user, station=station.pk)[:50],
-            "short_list": reads.SHORT_LIST,
+            "fillings": [
+                (f, [rules.label(r) for r in f.violations])
+                for f in reads.station_fillings(station, day)[:shown]
+            ],  # fmt: skip
+            "summary": reads.station_summary(station, day),
+            "overdue": reads.overdue_cylinders(station)[:shown],
+            "violations": reads.violations_for(user, station=station.pk)[:shown],
+            "shown": shown,
             "seen_list": reads.SEEN_LIST,
             # The rows' links to a chain (/cylinders/<pk>/) as prefix + pk: a {% url %} per row
             # was the largest part of the page's rendering (hundreds of reverse() calls).
             "chain_prefix": reverse("cylinders:index"),
         }
+
+
+class StationList(Page):
+    """One of a station's lists in full, LIST_PAGE rows a page, in one of its SORTS (the first is
+    the default; an unknown one falls back to it, as an unknown rule does on the index)."""
+
+    model = Unit
+    template_name = "cylinders/station_list.html"
+    title: tuple[str, str]
+    table: str  # the rows' template, shared with the day page
+    SORTS: dict[str, str]  # sort parameter → label
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("region")
+
+    def rows(self, station: Unit, sort: str, day: dt.date):
+        raise NotImplementedError
+
+    def context(self, station: Unit) -> dict:
+        params = self.request.query_params
+        sort = params.get("sort", "")
+        sort = sort if sort in self.SORTS else next(iter(self.SORTS))
+        day, day_error = _day(params.get("day"))
+        page = Paginator(self.rows(station, sort, day), reads.LIST_PAGE).get_page(
+            params.get("page")
+        )
+        return {
+            "title": self.title, "table": self.table, "day": day, "day_error": day_error,
+            "sort": sort, "sorts": self.SORTS.items(), "page": page, "rows": self.shape(page),
+            "chain_prefix": reverse("cylinders:index"),
+        }  # fmt: skip
+
+    def shape(self, page) -> list:
+        return list(page)
+
+
+class StationFillings(StationList):
+    """A station's fillings of one day, all of them."""
+
+    title = ("当日充装", "Fillings of the day")
+    table = "cylinders/_fillings.html"
+    SORTS = {"time": "时间早→晚 / earliest first", "-time": "时间晚→早 / latest first"}
+
+    def rows(self, station, sort, day):
+        return reads.station_fillings(station, day, earliest_first=sort == "time")
+
+    def shape(self, page) -> list:
+        return [(f, [rules.label(r) for r in f.violations]) for f in page]
+
+
+class StationOverdue(StationList):
+    """A station's overdue cylinders, all of them."""
+
+    title = ("超期未检气瓶", "Overdue cylinders")
+    table = "cylinders/_overdue.html"
+    SORTS = {
+        "due": "超期最久在前 / longest overdue first",
+        "-due": "最近到期在前 / latest due first",
+    }
+
+    def rows(self, station, sort, day):
+        return reads.overdue_cylinders(station, longest_first=sort == "due")
+
+
+class StationViolations(StationList):
+    """A station's violations, all of them."""
+
+    title = ("违规", "Violations")
+    table = "cylinders/_violations.html"
+    SORTS = {"-time": "最新在前 / newest first", "time": "最早在前 / oldest first"}
+
+    def rows(self, station, sort, day):
+        return reads.violations_for(self.request.user, station=station.pk,
+                                    newest_first=sort == "-time")  # fmt: skip
 
 
 class StationSeen(Page):
@@ -144,6 +222,50 @@ class StationSeen(Page):
             "seen": reads.last_seen(self.request.user, station),
             "seen_list": reads.SEEN_LIST,
         }
+
+
+class StationKeys(Page):
+    """A station's machine key for the filling endpoint: a supervisor or administrator of the
+    station's region issues one (shown once, in the answer to the POST only; only its digest is
+    kept) or revokes it. Audited."""
+
+    model = Unit
+    template_name = "cylinders/station_keys.html"
+    permission_classes = [IsAuthenticated, Allows(Action.MANAGE_STATION_KEYS)]
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("region")
+
+    def get(self, request, pk: int) -> Response:
+        return self._no_store(super().get(request, pk))
+
+    @staticmethod
+    def _no_store(response):
+        response["Cache-Control"] = "no-store, private"  # the page may show a credential
+        return response
+
+    def context(self, station: Unit, key: str | None = None) -> dict:
+        return {
+            "is_station": UnitRole.FILLING in station.roles,
+            "token": services.current_station_token(station),
+            "key": key,
+            "may_manage": policy.may(self.request.user, Action.MANAGE_STATION_KEYS),
+            "endpoint": self.request.build_absolute_uri(reverse("cylinders:fillings")),
+        }
+
+    def post(self, request, pk: int) -> Response:
+        station = get_object_or_404(self.get_queryset(), pk=pk)
+        key, errors, status = None, [], 200
+        try:
+            if request.data.get("action") == "revoke":
+                services.revoke_station_tokens(station, acting_user=request.user)
+            else:
+                key = services.issue_station_token(station, acting_user=request.user)
+        except services.CylinderError as error:  # not a filling station: the page says so
+            errors, status = error.findings, 400
+        # The new key is in this answer only (no session, no redirect carries it): shown once.
+        context = {"object": station, **self.context(station, key), "errors": errors}
+        return self._no_store(Response(context, status=status))
 
 
 @require_safe
@@ -165,3 +287,7 @@ def public_status(request):
 chain_page = login_required(CylinderChain.as_view())
 station_page = login_required(StationPage.as_view())
 station_seen_page = login_required(StationSeen.as_view())
+station_fillings_page = login_required(StationFillings.as_view())
+station_overdue_page = login_required(StationOverdue.as_view())
+station_violations_page = login_required(StationViolations.as_view())
+station_keys_page = login_required(StationKeys.as_view())

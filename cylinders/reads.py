@@ -19,7 +19,8 @@ from registry.models import Unit
 from .models import Cylinder, FillingRecord, StationDay, Violation
 
 SHORT_LIST = 200
-DAY_PAGE = 200  # a station's fillings of one day, a page at a time (a busy station fills 1,000+)
+DAY_SHOWN = 20  # rows of each list on a station's day page; the full lists are paged pages
+LIST_PAGE = 100  # a station's full lists (the day's fillings, overdue cylinders, violations)
 
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -61,43 +62,52 @@ def chain_of(user: Any, cylinder: Cylinder) -> Chain:
     )
 
 
-def station_fillings(station: Unit, day: dt.date):
-    """The station's fillings of a local day, in time order (a queryset: the page pages it)."""
+def station_fillings(station: Unit, day: dt.date, *, earliest_first: bool = True):
+    """The station's fillings of a local day in time order (a queryset: the pages slice it)."""
     start, end = day_bounds(day)
+    order = ("filled_at", "id") if earliest_first else ("-filled_at", "-id")
     return FillingRecord.objects.filter(
         station_id=station.pk, filled_at__gte=start, filled_at__lt=end
-    ).order_by("filled_at", "id")
+    ).order_by(*order)
 
 
-def overdue_cylinders(station: Unit, on: dt.date | None = None) -> list[Cylinder]:
-    return list(
-        Cylinder.objects.filter(owner=station)
-        .overdue(on)
-        .order_by("next_inspection_due", "tag")[:SHORT_LIST]
-    )
+def overdue_cylinders(station: Unit, on: dt.date | None = None, *, longest_first: bool = True):
+    """The station's overdue cylinders, the longest overdue first (a queryset: pages slice it)."""
+    order = ("next_inspection_due", "tag") if longest_first else ("-next_inspection_due", "tag")
+    return Cylinder.objects.filter(owner=station).overdue(on).order_by(*order)
 
 
-def station_summary(station: Unit, on: dt.date | None = None) -> dict[str, int]:
+def station_summary(station: Unit, day: dt.date, on: dt.date | None = None) -> dict[str, int]:
     """Cylinders owned and overdue (each counted from an index alone: cylinder_owner_due and the
-    partial cylinder_owner_due_active; overdue depends on the day, so it is not kept) and the
-    violations on record (the kept StationDay figures: a few hundred rows, not the violations)."""
+    partial cylinder_owner_due_active; overdue depends on the day, so it is not kept), and from
+    the kept StationDay figures (a few hundred rows, one query) the violations on record and the
+    day's fillings and violations."""
     owned = Cylinder.objects.filter(owner=station)
-    kept = StationDay.objects.filter(station=station).aggregate(n=Sum("violations"))
+    on_day = Q(day=day)
+    kept = StationDay.objects.filter(station=station).aggregate(
+        on_record=Sum("violations"),
+        on_day=Sum("fillings", filter=on_day),
+        breaches_on_day=Sum("violations", filter=on_day),
+    )
     return {
         "cylinders": owned.count(),
         "overdue": owned.overdue(on or timezone.localdate()).count(),
-        "violations": kept["n"] or 0,
+        "violations": kept["on_record"] or 0,
+        "day_fillings": kept["on_day"] or 0,
+        "day_violations": kept["breaches_on_day"] or 0,
     }
 
 
-def violations_for(user: Any, *, rule: str | None = None, station: int | None = None):
-    """The violations of the jurisdiction's stations, newest first."""
+def violations_for(
+    user: Any, *, rule: str | None = None, station: int | None = None, newest_first: bool = True
+):
+    """The violations of the jurisdiction's stations, newest first (or oldest)."""
     rows = Violation.objects.visible_to(user).select_related("station", "cylinder")
     if rule:
         rows = rows.filter(rule=rule)
     if station:
         rows = rows.filter(station_id=station)
-    return rows.order_by("-filled_at", "pk")
+    return rows.order_by("-filled_at", "pk") if newest_first else rows.order_by("filled_at", "pk")
 
 
 SEEN_LIST = 50

@@ -192,7 +192,7 @@ def grant_filling_licence(
 def issue_station_token(station: Unit, *, acting_user: User | None) -> str:
     """A new machine key for the station (the previous one stops working); returned once, only
     its digest is kept (accounts.tokens.digest, as for users' API tokens)."""
-    policy.require(acting_user, policy.Action.REGISTER)
+    policy.require(acting_user, policy.Action.MANAGE_STATION_KEYS)
     _filling_station(station, acting_user)
     now = timezone.now()
     StationToken.objects.filter(station=station, revoked_at__isnull=True).update(revoked_at=now)
@@ -202,6 +202,31 @@ def issue_station_token(station: Unit, *, acting_user: User | None) -> str:
     )
     audit.record(acting_user, "station_token.issued", station, after={"station": station.pk})
     return key
+
+
+@transaction.atomic
+def revoke_station_tokens(station: Unit, *, acting_user: User | None) -> int:
+    """Stop the station's usable key now (its posts are refused from then on); how many."""
+    policy.require(acting_user, policy.Action.MANAGE_STATION_KEYS)
+    _filling_station(station, acting_user)
+    count = StationToken.objects.filter(station=station, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if count:
+        audit.record(acting_user, "station_token.revoked", station,
+                     after={"station": station.pk, "tokens": count})  # fmt: skip
+    return count
+
+
+def current_station_token(station: Unit) -> StationToken | None:
+    """The station's usable key (its dates; the key itself is not kept), if any."""
+    return (
+        StationToken.objects.filter(
+            station=station, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        )
+        .order_by("-created_at")
+        .first()
+    )
 
 
 def station_for_key(key: str) -> Unit | None:

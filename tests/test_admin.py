@@ -46,6 +46,10 @@ ADMIN_MODELS = [
     "registry.emergencyresource",
     "registry.exchangepeer",
     "registry.exchangeconflict",
+    "cylinders.cylinder",
+    "cylinders.fillinglicence",
+    "cylinders.fillingrecord",
+    "cylinders.violation",
 ]
 EXTERNAL_ASSET = re.compile(
     r"""<(?:script|link|img)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I
@@ -122,7 +126,11 @@ def records(make_unit, make_equipment):
             resource_type="rescue_team",
             location=inside(code),
         )
+        station = make_unit(code, roles=(UnitRole.FILLING,))
+        cylinder = _filled_cylinder(station, code, serial)
         made[code] = SimpleNamespace(
+            station=station,
+            cylinder=cylinder,
             unit=unit,
             equipment=equipment,
             inspection=inspection,
@@ -145,6 +153,25 @@ def records(make_unit, make_equipment):
         message="区划不属于该省 / outside the province",
     )
     return made
+
+
+def _filled_cylinder(station, code: str, serial: int):
+    """A filling station's licence and cylinder, filled once while overdue (a violation)."""
+    from cylinders import services as cylinder_services
+
+    cylinder_services.grant_filling_licence(
+        station, acting_user=None, number=f"ADML{code}", valid_until=dt.date(2030, 1, 1)
+    )
+    cylinder = cylinder_services.register_cylinder(
+        acting_user=None, owner=station, tag=f"ADMT{code}", maker_name="气瓶厂",
+        serial_number=f"ADMS{serial}", made_on=dt.date(2020, 1, 1), kind="lpg", volume_l="35.5",
+        working_pressure_mpa="2.1", design_life_years=8,
+        next_inspection_due=dt.date.today() - dt.timedelta(days=20),
+    )  # fmt: skip
+    row = {"tag": cylinder.tag, "filled_at": timezone.now().isoformat(), "medium": "液化石油气",
+           "quantity_kg": "14.5", "check_result": "pass", "operator_certificate": f"ADMO{code}"}  # fmt: skip
+    cylinder_services.record_fillings(station, [row], acting_user=None)
+    return cylinder
 
 
 def test_exchange_admin_is_national_and_never_shows_the_token(as_user, records):

@@ -419,6 +419,10 @@ WORLD_LABELS = (
     "registry.lifecycleevent",
     "registry.accident",
     "registry.emergencyresource",
+    "cylinders.cylinder",
+    "cylinders.fillinglicence",
+    "cylinders.fillingrecord",
+    "cylinders.violation",
 )
 
 

@@ -11,6 +11,7 @@ from django.db import models, transaction
 
 from accounts.admin import AuditedAdminMixin, ScopedAdminMixin, ScopedModelForm
 from accounts.audit import record_personal_data_read
+from common.errors import DomainError
 from geo import crs
 from geo.admin import OfflineGISAdmin
 
@@ -48,7 +49,7 @@ class ServiceForm(ScopedModelForm):
             with transaction.atomic():
                 self.commit()
                 transaction.set_rollback(True)
-        except RegistryError as error:
+        except DomainError as error:  # a RegistryError, or an app's above (cylinders)
             self.add_registry_errors(error)
 
     def add_registry_errors(self, error: RegistryError) -> None:

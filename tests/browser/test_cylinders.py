@@ -93,6 +93,10 @@ def test_the_cylinder_pages_fit_the_screen(violation_site, page, size):
         ("index", "/cylinders/"),
         ("station", f"/cylinders/stations/{station.pk}/"),
         ("station-seen", f"/cylinders/stations/{station.pk}/seen/"),
+        ("station-fillings", f"/cylinders/stations/{station.pk}/fillings/"),
+        ("station-overdue", f"/cylinders/stations/{station.pk}/overdue/"),
+        ("station-violations", f"/cylinders/stations/{station.pk}/violations/"),
+        ("station-keys", f"/cylinders/stations/{station.pk}/keys/"),
         ("chain", f"/cylinders/{cylinder.pk}/"),
         ("public", f"/cylinders/public/?tag={cylinder.tag}"),
     ]:
@@ -100,4 +104,20 @@ def test_the_cylinder_pages_fit_the_screen(violation_site, page, size):
         page.wait_for_load_state("networkidle")
         page.screenshot(path=ARTIFACTS / f"cylinders-{slug}-{name}.png", full_page=True)
         assert page.evaluate("document.documentElement.scrollWidth") <= size["width"], slug
+    assert page.errors == []
+
+
+def test_a_supervisor_issues_a_station_key_and_sees_it_once(violation_site, page):
+    site, station, _ = violation_site
+    log_in(page, site.url, "county")
+    page.goto(site.url + f"/cylinders/stations/{station.pk}/")
+    page.click("#keys-link a")
+    page.click("#issue-key")
+    key = page.locator("#station-key").inner_text()
+    assert len(key) == 40 and page.locator("#key-dates").is_visible()
+    page.screenshot(path=ARTIFACTS / "cylinders-station-key.png", full_page=True)
+    page.goto(site.url + f"/cylinders/stations/{station.pk}/keys/")
+    assert page.locator("#station-key").count() == 0 and key not in page.content()
+    page.click("#revoke-key")
+    assert page.locator("#no-key").is_visible()
     assert page.errors == []

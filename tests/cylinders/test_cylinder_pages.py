@@ -67,7 +67,8 @@ def test_the_station_day_lists_that_days_fillings_only(county, station, make_cyl
     ], acting_user=None)  # fmt: skip
     page = county.get(f"/cylinders/stations/{station.pk}/", {"day": today().isoformat()})
     assert [f.tag for f, _ in page.context["fillings"]] == [cylinder.tag]
-    assert page.context["violating"] == 1
+    summary = page.context["summary"]
+    assert (summary["day_fillings"], summary["day_violations"]) == (1, 1)
     assert [c.tag for c in page.context["overdue"]] == [cylinder.tag]
     before = county.get(f"/cylinders/stations/{station.pk}/",
                         {"day": (today() - dt.timedelta(days=1)).isoformat()})  # fmt: skip

@@ -101,27 +101,73 @@ def test_the_station_page_shows_the_kept_figures(county, station, make_cylinder)
     assert page.context["summary"] == {
         "cylinders": 3, "overdue": 1,
         "violations": Violation.objects.filter(station=station).count(),
+        "day_fillings": 1, "day_violations": 1,
     }  # fmt: skip
     assert page.context["summary"]["violations"] == 2
-    assert page.context["day_total"] == 1 and page.context["violating"] == 1
     assert f"/cylinders/stations/{station.pk}/seen/" in page.content.decode()
 
 
-def test_the_days_fillings_are_paged(county, station, monkeypatch):
-    monkeypatch.setattr(reads, "DAY_PAGE", 2)
+def test_the_day_page_shows_the_first_rows_and_links_the_full_list(county, station, monkeypatch):
+    monkeypatch.setattr(reads, "DAY_SHOWN", 2)
+    services.record_fillings(
+        station, [filling(f"PAGE-{h}", at(SHOWN, h)) for h in range(8, 13)], acting_user=None
+    )
+    page = county.get(f"/cylinders/stations/{station.pk}/", {"day": SHOWN.isoformat()})
+    assert [f.tag for f, _ in page.context["fillings"]] == ["PAGE-8", "PAGE-9"]
+    assert page.context["summary"]["day_fillings"] == 5
+    html = page.content.decode()
+    assert f"/cylinders/stations/{station.pk}/fillings/?day={SHOWN.isoformat()}" in html
+    assert f"/cylinders/stations/{station.pk}/violations/" in html  # 5 violations > 2 shown
+
+
+@pytest.mark.parametrize("sort, hours", [("time", range(8, 13)), ("-time", range(12, 7, -1))])
+def test_the_days_fillings_are_paged_in_time_order(county, station, monkeypatch, sort, hours):
+    monkeypatch.setattr(reads, "LIST_PAGE", 2)
     services.record_fillings(
         station, [filling(f"PAGE-{h}", at(SHOWN, h)) for h in range(8, 13)], acting_user=None
     )
     seen, number = [], 1
     while True:
-        page = county.get(f"/cylinders/stations/{station.pk}/",
-                          {"day": SHOWN.isoformat(), "page": number})  # fmt: skip
-        seen += [f.tag for f, _ in page.context["fillings"]]
-        assert page.context["day_total"] == 5 and page.context["violating"] == 5
+        page = county.get(f"/cylinders/stations/{station.pk}/fillings/",
+                          {"day": SHOWN.isoformat(), "sort": sort, "page": number})  # fmt: skip
+        seen += [f.tag for f, _ in page.context["rows"]]
+        assert page.context["page"].paginator.count == 5
         if not page.context["page"].has_next():
             break
         number += 1
-    assert seen == [f"PAGE-{h}" for h in range(8, 13)] and number == 3
+    assert seen == [f"PAGE-{h}" for h in hours] and number == 3
+
+
+def test_the_overdue_list_is_paged_longest_overdue_first(county, station, make_cylinder,
+                                                         monkeypatch):  # fmt: skip
+    monkeypatch.setattr(reads, "LIST_PAGE", 2)
+    due = [TODAY - dt.timedelta(days=d) for d in (3, 9, 1)]
+    tags = {make_cylinder(next_inspection_due=d).tag: d for d in due}
+    make_cylinder(next_inspection_due=dt.date(2030, 1, 1))
+    pages = [county.get(f"/cylinders/stations/{station.pk}/overdue/", {"page": n}) for n in (1, 2)]
+    seen = [c.tag for p in pages for c in p.context["rows"]]
+    assert seen == sorted(tags, key=tags.get)
+    latest = county.get(f"/cylinders/stations/{station.pk}/overdue/", {"sort": "-due"})
+    assert [c.tag for c in latest.context["rows"]] == sorted(tags, key=tags.get, reverse=True)[:2]
+
+
+def test_the_violations_list_is_paged_and_sorted_by_time(county, station, monkeypatch):
+    monkeypatch.setattr(reads, "LIST_PAGE", 2)
+    services.record_fillings(
+        station, [filling(f"V-{h}", at(SHOWN, h)) for h in range(8, 11)], acting_user=None
+    )
+    newest = county.get(f"/cylinders/stations/{station.pk}/violations/")
+    assert [v.tag for v in newest.context["rows"]] == ["V-10", "V-9"]
+    oldest = county.get(f"/cylinders/stations/{station.pk}/violations/", {"sort": "time"})
+    assert [v.tag for v in oldest.context["rows"]] == ["V-8", "V-9"]
+    unknown = county.get(f"/cylinders/stations/{station.pk}/violations/", {"sort": "tag"})
+    assert unknown.status_code == 200 and unknown.context["sort"] == "-time"
+
+
+@pytest.mark.parametrize("kind", ["fillings", "overdue", "violations"])
+def test_another_countys_station_lists_are_as_missing(county, make_station, kind):
+    theirs = make_station(XIXIA)
+    assert county.get(f"/cylinders/stations/{theirs.pk}/{kind}/").status_code == 404
 
 
 def test_the_map_layer_reads_the_same_figures(users, station, make_cylinder):
@@ -149,3 +195,28 @@ def test_where_the_cylinders_are_now_is_a_page_of_its_own(county, make_station, 
     assert seen[one.tag].station == good and seen[one.tag].filled_at == at(SHOWN, 12)
     assert seen[two.tag].station is None and seen[two.tag].region.code == XIXIA
     assert county.get(f"/cylinders/stations/{far.pk}/seen/").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["", "fillings/", "overdue/", "violations/"])
+def test_the_station_pages_queries_do_not_grow_with_rows(county, station, make_cylinder, path):
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            page = county.get(
+                f"/cylinders/stations/{station.pk}/{path}", {"day": SHOWN.isoformat()}
+            )
+        assert page.status_code == 200
+        return len(captured)
+
+    def add(n: int, first: int) -> None:
+        for i in range(first, first + n):
+            make_cylinder(tag=f"GROW-{i}", next_inspection_due=TODAY - dt.timedelta(days=3))
+        services.record_fillings(station, [
+            filling(f"GROW-{i}", at(SHOWN, 8) + dt.timedelta(minutes=i)) for i in range(first, first + n)
+        ], acting_user=None)  # fmt: skip
+
+    add(2, 0)
+    few = queries()
+    add(30, 2)
+    assert queries() == few

@@ -298,6 +298,10 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         },
         refs={"body": lambda s: {"body": pk(s, "registry.unit")}},
     ),
+    # The station in the URL: theirs answers 404 and issues nothing (the key page, issue 21).
+    ("cylinders.pages.StationKeys", "post"): Recipe(
+        body=lambda s: {"action": "issue"}, encoding="form"
+    ),
     ("registry.api.EquipmentViewSet.create", "post"): Recipe(
         body=lambda s: {
             **_REGISTRATION,
@@ -457,6 +461,17 @@ ADMIN_ADD: dict[str, Callable[[], dict]] = {
         "report_number": "LEAKW-R1",
     },  # fmt: skip
     "registry.person": lambda: {"name": "泄露检测人员", "role": "inspector"},
+    "cylinders.cylinder": lambda: {
+        "tag": "LEAKW-TAG1",
+        "kind": "lpg",
+        "maker_name": "泄露检测气瓶厂",
+        "serial_number": "LEAKW-S1",
+        "made_on": "2024-01-01",
+        "design_life_years": "8",
+        "volume_l": "35.5",
+        "working_pressure_mpa": "2.1",
+    },  # fmt: skip
+    "cylinders.fillinglicence": lambda: {"number": "LEAKW-LIC1", "valid_until": "2030-01-01"},
     "registry.unit": lambda: {
         "name": "泄露检测新单位",
         "credit_code": credit_code(XINGQING, 9_100_001),
@@ -488,6 +503,8 @@ ADMIN_REFS: dict[str, dict[str, tuple[str, ...]]] = {
     "registry.inspection": {"add": ("equipment", "body", "inspector")},
     "registry.person": {"add": ("employer", "region"), "change": ("employer", "region")},
     "registry.unit": {"add": ("location", "region")},
+    "cylinders.cylinder": {"add": ("owner",)},
+    "cylinders.fillinglicence": {"add": ("station",)},
     "accounts.agency": {"add": ("region",), "change": ("region",)},
     "accounts.user": {"add": ("agency",), "change": ("agency",)},
 }
