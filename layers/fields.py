@@ -239,8 +239,14 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("发证机关", "issuing authority", "AUTHORITY", "str", "authority"),
         Column("发证日期", "issued", "ISSUED", "date", "issued_on"),
         Column("有效期至", "expires", "EXPIRES", "date", "expires_on"),
-        Column("有效性", "validity", "VALIDITY", "str", "validity",
-               note="导出当天计 / on the export day: " + "; ".join(Validity.LABELS.values())),
+        Column(
+            "有效性",
+            "validity",
+            "VALIDITY",
+            "str",
+            "validity",
+            note="导出当天计 / on the export day: " + "; ".join(Validity.LABELS.values()),
+        ),
         *REGION,
     ),  # fmt: skip
     "unlicensed": _EQUIPMENT,

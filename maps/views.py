@@ -38,7 +38,11 @@ LAYERS = [
     {"name": "resources", "title": "应急资源 / Emergency resources", "on": False},
     {"name": "stations", "title": "气瓶充装站 / Cylinder filling stations", "on": False},
     {"name": "licences", "title": "行政许可 / Licences", "on": False},
-    {"name": "unlicensed", "title": "无证生产安装 / Unlicensed manufacture, installation", "on": False},
+    {
+        "name": "unlicensed",
+        "title": "无证生产安装 / Unlicensed manufacture, installation",
+        "on": False,
+    },
 ]
 CATALOGUE_PATH = "/tiles/layers.json"
 

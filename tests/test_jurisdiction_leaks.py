@@ -675,7 +675,10 @@ def _licensing(code: str, unit, user, equipment) -> dict[str, models.Model]:
 
     today = dt.date.today()
     LifecycleEvent.objects.create(
-        equipment=equipment, kind="modification", unit=unit, occurred_on=today - dt.timedelta(days=5)
+        equipment=equipment,
+        kind="modification",
+        unit=unit,
+        occurred_on=today - dt.timedelta(days=5),
     )
     licence = licensing_services.issue_licence(
         unit, kind="filling", scope=[{"code": "2300", "grade": ""}], number=f"TS4{code}-2030",

@@ -4,15 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('registry', '0011_search'),
+        ("registry", "0011_search"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='accident',
-            name='place_type',
-            field=models.CharField(choices=[('residential', '住宅小区 / residential'), ('public', '公共场所 / public place'), ('factory', '工矿企业 / factory or mine'), ('construction', '建筑工地 / construction site'), ('logistics', '仓储物流 / warehouse or logistics'), ('leisure', '游乐场所 / amusement venue'), ('other', '其他 / other')], db_default='other', default='other', max_length=16, verbose_name='场所类型 / place type'),
+            model_name="accident",
+            name="place_type",
+            field=models.CharField(
+                choices=[
+                    ("residential", "住宅小区 / residential"),
+                    ("public", "公共场所 / public place"),
+                    ("factory", "工矿企业 / factory or mine"),
+                    ("construction", "建筑工地 / construction site"),
+                    ("logistics", "仓储物流 / warehouse or logistics"),
+                    ("leisure", "游乐场所 / amusement venue"),
+                    ("other", "其他 / other"),
+                ],
+                db_default="other",
+                default="other",
+                max_length=16,
+                verbose_name="场所类型 / place type",
+            ),
         ),
     ]

@@ -84,7 +84,9 @@ def test_on_an_office_screen_the_header_is_one_line_of_groups(demo_site, page):
     assert not export.is_visible()
     page.click("header .menu-head:has-text('数据 / Data')")
     assert export.is_visible()
-    assert page.get_attribute("header .menu-head:has-text('数据 / Data')", "aria-expanded") == "true"
+    assert (
+        page.get_attribute("header .menu-head:has-text('数据 / Data')", "aria-expanded") == "true"
+    )
     # One group at a time; Escape and a click elsewhere close it.
     page.click("header .menu-head:has-text('应急 / Response')")
     assert not export.is_visible()

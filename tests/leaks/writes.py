@@ -225,9 +225,27 @@ _REGISTRATION = {"variety_code": "3110", "commissioned_on": "2024-03-01",
                  "device_code": device_code("3110", "W7777", 2024, 1)}  # fmt: skip
 _EXPORT = {"layer": "equipment", "format": "csv", "crs": "wgs84"}
 # 绩效评价: a scheme a national or provincial administrator sets (weights sum to 100).
-_SCHEME = [{"indicator": "inspection_rate", "weight": 60, "target": 95, "floor": 60, "direction": "higher"},
-           {"indicator": "deaths_per_10k", "weight": 40, "target": 0.05, "floor": 0.3, "direction": "lower"}]
-_SCHEME_FORM = {f"{c['indicator']}-{k}": str(c[k]) for c in _SCHEME for k in ("weight", "target", "floor", "direction")}
+_SCHEME = [
+    {
+        "indicator": "inspection_rate",
+        "weight": 60,
+        "target": 95,
+        "floor": 60,
+        "direction": "higher",
+    },
+    {
+        "indicator": "deaths_per_10k",
+        "weight": 40,
+        "target": 0.05,
+        "floor": 0.3,
+        "direction": "lower",
+    },
+]
+_SCHEME_FORM = {
+    f"{c['indicator']}-{k}": str(c[k])
+    for c in _SCHEME
+    for k in ("weight", "target", "floor", "direction")
+}
 
 # (view, method) → recipe. The view names are view_key's.
 RECIPES: dict[tuple[str, str], Recipe] = {
@@ -252,8 +270,11 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ),
     ("licensing.pages.new_application", "post"): Recipe(
         # A kind the side has no open application of (its world application is installation).
-        body=lambda s: {"kind": "design", "scope": "2000:D",
-                        "unit": s.objects["registry.unit"].credit_code},  # fmt: skip
+        body=lambda s: {
+            "kind": "design",
+            "scope": "2000:D",
+            "unit": s.objects["registry.unit"].credit_code,
+        },  # fmt: skip
         refs={"unit": lambda s: {"unit": s.objects["registry.unit"].credit_code}},
         encoding="form",
     ),

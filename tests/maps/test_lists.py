@@ -125,7 +125,16 @@ def test_bad_parameters_are_a_400_naming_them(client, users, devices, path, para
 
 @pytest.mark.parametrize(
     "layer",
-    ["equipment", "overdue", "units", "accidents", "resources", "stations", "licences", "unlicensed"],
+    [
+        "equipment",
+        "overdue",
+        "units",
+        "accidents",
+        "resources",
+        "stations",
+        "licences",
+        "unlicensed",
+    ],
 )
 def test_every_layer_lists_for_an_analyst(client, users, devices, layer):
     client.force_login(users["xingqing_analyst"])
