@@ -191,7 +191,10 @@ def latencies(stations) -> None:
         sample = cursor.fetchall()
     today = dt.date.today()
     cases = {
-        "public page": lambda tag, pk, s: public.get("/cylinders/public/", {"tag": tag}),
+        # Each sample from its own address: the page counts lookups per client (public/ratelimit).
+        "public page": lambda tag, pk, s: public.get(
+            "/p/cylinder/", {"tag": tag}, REMOTE_ADDR=f"198.18.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        ),
         "lookup by tag": lambda tag, pk, s: client.get("/cylinders/api/lookup/", {"tag": tag}),
         "chain": lambda tag, pk, s: client.get(f"/cylinders/{pk}/"),
         "station day": lambda tag, pk, s: client.get(

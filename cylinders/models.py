@@ -125,6 +125,15 @@ class Cylinder(models.Model):
         due = self.next_inspection_due < on
         return CylinderStatus.OVERDUE if due else CylinderStatus.IN_SERVICE
 
+    def may_be_filled(self, on: dt.date) -> bool:
+        """What the public status page answers: none of the rules' overdue and past-scrap
+        conditions (rules.CONDITIONS) holds that day, and the cylinder is not scrapped or lost."""
+        return (
+            self.status in (CylinderStatus.IN_SERVICE, CylinderStatus.OVERDUE)
+            and self.next_inspection_due >= on
+            and self.scrap_on > on
+        )
+
 
 class CylinderInspection(models.Model):
     """A periodic inspection of a cylinder (定期检验): it moves the next due date."""

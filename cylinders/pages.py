@@ -268,22 +268,6 @@ class StationKeys(Page):
         return self._no_store(Response(context, status=status))
 
 
-@require_safe
-def public_status(request):
-    """A cylinder's public status by the tag on it (no session, no personal data): whether it may
-    be filled, by whom it is owned, when it is next due."""
-    tag = request.GET.get("tag", "").strip()[:64]
-    cylinder = Cylinder.objects.select_related("owner").filter(tag=tag).first() if tag else None
-    today = timezone.localdate()
-    fillable = cylinder is not None and (
-        cylinder.status == CylinderStatus.IN_SERVICE or cylinder.status == CylinderStatus.OVERDUE
-    ) and cylinder.next_inspection_due >= today and cylinder.scrap_on > today  # fmt: skip
-    standing = CylinderStatus(cylinder.standing(today)).label if cylinder else ""
-    return render(request, "cylinders/public.html", {
-        "tag": tag, "cylinder": cylinder, "fillable": fillable, "standing": standing,
-    })  # fmt: skip
-
-
 chain_page = login_required(CylinderChain.as_view())
 station_page = login_required(StationPage.as_view())
 station_seen_page = login_required(StationSeen.as_view())

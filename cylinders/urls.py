@@ -1,4 +1,5 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from . import api, pages
 
@@ -13,7 +14,12 @@ urlpatterns = [
     path("stations/<int:pk>/overdue/", pages.station_overdue_page, name="station_overdue"),
     path("stations/<int:pk>/keys/", pages.station_keys_page, name="station_keys"),
     path("stations/<int:pk>/violations/", pages.station_violations_page, name="station_violations"),
-    path("public/", pages.public_status, name="public"),
+    # The public status moved into the public space (/p/: no session, its limit, its CSP).
+    path(
+        "public/",
+        RedirectView.as_view(pattern_name="public:cylinder", query_string=True),
+        name="public",
+    ),
     path("api/fillings/", api.FillingBatch.as_view(), name="fillings"),
     path("api/lookup/", api.CylinderLookup.as_view(), name="lookup"),
 ]

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_safe
 from rest_framework.generics import GenericAPIView
@@ -16,6 +17,7 @@ from rest_framework.response import Response
 
 from common.errors import DomainError
 from common.http import json_errors, private, wants_json
+from cylinders.models import Cylinder, CylinderStatus
 from registry.models import Equipment, Unit
 
 from . import ratelimit, services
@@ -72,6 +74,27 @@ def find(request: HttpRequest) -> HttpResponse:
         return not_found(request)
     token = services.ensure_tokens(matches, acting_user=None)[matches[0].pk]
     return redirect("public:device", token=token)
+
+
+@require_safe
+def cylinder(request: HttpRequest) -> HttpResponse:
+    """A gas cylinder's public status by the tag on it: may it be filled, its type, status, due
+    dates and owning station (an organisation). Tags are often serial, so a lookup counts against
+    the client's limit like a device lookup."""
+    tag = request.GET.get("tag", "").strip()[:64]
+    if not tag:
+        return _public(render(request, "public/cylinder.html"))
+    if not ratelimit.hit("lookup", ratelimit.client_of(request)):
+        return render(request, "public/cylinder.html", {"tag": tag, "error": TOO_MANY}, status=429)
+    found = Cylinder.objects.select_related("owner").filter(tag=tag).first()
+    today = timezone.localdate()
+    if found is None:
+        # The public space's one answer to what does not exist (404), with the verdict a filler
+        # needs: an unregistered cylinder is not filled.
+        return render(request, "public/cylinder.html", {"tag": tag}, status=404)
+    context = {"tag": tag, "cylinder": found, "fillable": found.may_be_filled(today),
+               "standing": CylinderStatus(found.standing(today)).label}  # fmt: skip
+    return _public(render(request, "public/cylinder.html", context))
 
 
 def _report_errors(request, device, token, error: DomainError, status: int) -> HttpResponse:

@@ -91,6 +91,7 @@ PUBLIC_ROUTES: dict[str, str] = {
     "p/<str:token>/": "a device's public page, reached from its QR label",
     "p/<str:token>/report/": "the public's problem report form of the device the QR names",
     "p/<str:token>/report/done/": "the public's receipt page after a report",
+    "p/cylinder/": "a gas cylinder's public status by the tag on it (exact, rate-limited; no personal field)",
 }
 # The load balancer's readiness probe (operations/, docs/backup.md): open to anyone, one word, and
 # 503 while a dependency is down, by design (here the job worker, which no test runs).
@@ -1044,6 +1045,11 @@ def _check_public(endpoint: Endpoint, world: World) -> None:
     if TOKEN in endpoint.path:
         urls = [endpoint.path.replace(TOKEN, theirs.needles["public token"])]
         missing = endpoint.path.replace(TOKEN, public_services.new_token())
+    elif endpoint.path.endswith("/cylinder/"):
+        # A cylinder's status by its tag: the tag of theirs shows the public status only.
+        tag = theirs.objects["cylinders.cylinder"].tag
+        urls = [endpoint.path, f"{endpoint.path}?{urlencode({'tag': tag})}"]
+        missing = f"{endpoint.path}?{urlencode({'tag': 'NO-SUCH-TAG-0'})}"
     else:
         codes = [device.certificate_number, device.rescue_id, device.device_code,
                  device.registration_code]  # fmt: skip

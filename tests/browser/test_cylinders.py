@@ -98,7 +98,7 @@ def test_the_cylinder_pages_fit_the_screen(violation_site, page, size):
         ("station-violations", f"/cylinders/stations/{station.pk}/violations/"),
         ("station-keys", f"/cylinders/stations/{station.pk}/keys/"),
         ("chain", f"/cylinders/{cylinder.pk}/"),
-        ("public", f"/cylinders/public/?tag={cylinder.tag}"),
+        ("public", f"/p/cylinder/?tag={cylinder.tag}"),
     ]:
         page.goto(site.url + path)
         page.wait_for_load_state("networkidle")

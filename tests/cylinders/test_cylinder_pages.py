@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from cylinders import services
 from cylinders.models import CylinderStatus
@@ -102,15 +102,37 @@ def test_the_search_opens_the_chain_of_a_cylinder_of_the_county(county, make_cyl
     [
         ({"next_inspection_due": today()}, "可以充装"),
         ({"next_inspection_due": today() - dt.timedelta(days=1)}, "禁止充装"),
+        ({"scrap_on": today()}, "禁止充装"),
         ({"status": CylinderStatus.LOST}, "禁止充装"),
     ],
 )
-def test_the_public_status_needs_no_session(make_cylinder, fields, verdict):
+def test_the_public_status_is_in_the_public_space(make_cylinder, fields, verdict):
     cylinder = make_cylinder(**fields)
-    page = Client().get("/cylinders/public/", {"tag": cylinder.tag})
+    page = Client().get("/p/cylinder/", {"tag": cylinder.tag})
     assert page.status_code == 200
     assert verdict in page.content.decode()
+    # The public space's answer: no session, no CSRF cookie, its own CSP.
+    assert not page.cookies
+    assert "default-src 'none'" in page["Content-Security-Policy"]
 
 
 def test_the_public_status_of_an_unknown_tag(db):
-    assert "未登记气瓶" in Client().get("/cylinders/public/", {"tag": "NOPE"}).content.decode()
+    answer = Client().get("/p/cylinder/", {"tag": "NOPE"})
+    assert answer.status_code == 404
+    assert "未登记气瓶，禁止充装" in answer.content.decode()
+
+
+def test_the_former_address_leads_to_the_public_space(db):
+    answer = Client().get("/cylinders/public/", {"tag": "NOPE 1"})
+    assert answer.status_code == 302
+    assert answer.url == "/p/cylinder/?tag=NOPE+1"
+
+
+@override_settings(PUBLIC_RATE_LIMITS={"lookup": (3, 60), "report": (2, 600)})
+def test_cylinder_lookups_count_against_the_clients_limit(make_cylinder):
+    """Tags are often serial: walking them is as limited as walking device codes."""
+    cylinder = make_cylinder()
+    client = Client(REMOTE_ADDR="203.0.113.77")
+    statuses = [client.get("/p/cylinder/", {"tag": cylinder.tag}).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert client.get("/p/cylinder/").status_code == 200  # the empty form costs nothing
