@@ -3,8 +3,8 @@
 indicators' definitions) gathered once, written as a formatted XLSX (one sheet per table) or
 rendered as the printable page (templates/analysis/report.html).
 
-Accident and evaluation tables are not in it yet: analysis/ has no public functions for them at
-the time of writing (docs/analysis.md says what to add when they land).
+The year's accidents (analysis/accidents.py's breakdowns) and the evaluation of the agencies
+(analysis/evaluation.py's league under the scheme in force) are two more tables.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from accounts.models import User
 from common.spreadsheets import neutralise
 
-from . import desk
+from . import accidents, desk, evaluation
 from .desk import Area
 from .indicators import COUNT, INDICATORS, PERCENT
 
@@ -36,6 +36,8 @@ def annual(user: User, area: Area, year: int, today: dt.date) -> dict[str, Any]:
         "overview": overview,
         "regions": desk.regions(user, area, year, today, figures),
         "devices": desk.devices_by_kind(area),
+        "accidents": accidents.summary(user, area, year, 1, {}, today),
+        "evaluation": evaluation.league(user, area, year, today),
         "definitions": [desk.definition(i) for i in INDICATORS],
     }
 
@@ -127,6 +129,50 @@ def devices_table(report: dict) -> tuple[list[str], list[list]]:
     return header, rows
 
 
+# The accident breakdowns of the year, in the order the accident page shows them.
+ACCIDENT_GROUPS = (
+    ("事故类型 / kind", "by_kind"),
+    ("原因 / cause", "by_cause"),
+    ("严重程度 / severity", "by_severity"),
+    ("场所 / place", "by_place"),
+    ("月份 / month", "by_month"),
+)
+
+
+def accidents_table(report: dict) -> tuple[list[str], list[list]]:
+    answer = report["accidents"]
+    header = [
+        "分组 / grouped by",
+        "类别 / category",
+        "事故起数 / accidents",
+        "死亡 / deaths",
+        "受伤 / injuries",
+    ]
+    rows = [
+        [group, item["label"], item["accidents"], item["deaths"], item["injuries"]]
+        for group, key in ACCIDENT_GROUPS
+        for item in answer[key]
+    ]
+    totals = answer["totals"]
+    rows.append(["", "合计 / total", totals["accidents"], totals["deaths"], totals["injuries"]])
+    return header, rows
+
+
+def evaluation_table(report: dict) -> tuple[list[str], list[list]]:
+    """The child agencies' scores, best first, then the area's own: each component's points."""
+    answer = report["evaluation"]
+    names = [f"{c['name']} (分 / points)" for c in answer["own"]["components"]]
+    header = ["名次 / rank", "区划 / region", "机构 / agency", "得分 / score", *names]
+
+    def line(rank: Any, row: dict) -> list:
+        points = [c["points"] for c in row["components"]]
+        return [rank, row["name"], row["agency"], row["score"], *points]
+
+    rows = [line(row["rank"], row) for row in answer["agencies"]]
+    rows.append(line("", {**answer["own"], "name": f"本级 / own {answer['own']['name']}"}))
+    return header, rows
+
+
 def definitions_table(report: dict) -> tuple[list[str], list[list]]:
     header = [
         "指标 / indicator",
@@ -163,6 +209,8 @@ SHEETS = (
     ("趋势 Trend", trend_table),
     ("下级区划 Regions", regions_table),
     ("设备 Devices", devices_table),
+    ("事故 Accidents", accidents_table),
+    ("绩效评价 Evaluation", evaluation_table),
     ("指标定义 Definitions", definitions_table),
 )
 

@@ -44,5 +44,5 @@ def test_decisions_and_the_annual_report(demo_site, page):
     saved = ARTIFACTS / "annual-report.xlsx"
     download.value.save_as(saved)
     book = load_workbook(saved)
-    assert len(book.sheetnames) == 5
+    assert len(book.sheetnames) == 7
     assert page.errors == []
