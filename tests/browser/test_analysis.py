@@ -73,3 +73,47 @@ def test_the_desk_fits_a_phone(demo_site, page):
     assert overflow <= 390
     page.screenshot(path=str(ARTIFACTS / "analysis-phone.png"), full_page=True)
     assert page.errors == []
+
+
+def test_from_the_desk_to_a_countys_devices_behind_its_score_and_its_annual_report(demo_site, page):
+    """Issue 18's walk: a province supervisor opens the desk, drills down to a county, opens a
+    component of that agency's score, reaches the devices behind it, downloads the annual report."""
+    from openpyxl import load_workbook
+
+    log_in(page, demo_site.url, "province")
+    page.click("nav >> text=统计分析 / Analysis")
+    page.wait_for_selector("#region-map[data-ready=true]")
+    for code in (YINCHUAN, XINGQING):
+        with page.expect_navigation():
+            page.click(f"#regions-table tr[data-code='{code}'] a")
+        page.wait_for_selector("#region-map[data-ready=true]")
+    assert _data(page)["overview"]["area"]["code"] == XINGQING
+
+    # The county agency's own score, every component shown.
+    with page.expect_navigation():
+        page.click("#evaluation-link")
+    own = json.loads(page.locator("#evaluation-data").text_content())["own"]
+    assert own["code"] == XINGQING and own["components"]
+    overdue = next(c for c in own["components"] if c["indicator"] == "overdue_rate")
+    assert overdue["numerator"] > 0  # the demo's county has overdue devices
+    with page.expect_navigation():
+        page.click("#own-score tr[data-indicator='overdue_rate'] a[data-trace=numerator]")
+    # The devices the component counted: as many rows as its numerator, each one of the county's.
+    assert "/map/list/overdue/" in page.url
+    summary = page.locator(".list-summary").inner_text().replace(",", "")
+    assert f"共 {overdue['numerator']} 条" in summary
+    assert page.locator("#layer-rows tbody tr[data-id]").count() == min(overdue["numerator"], 50)
+    page.screenshot(path=str(ARTIFACTS / "analysis-journey-devices.png"), full_page=True)
+
+    # Back on the county's desk: its annual report, printable and as XLSX.
+    page.goto(f"{demo_site.url}/analysis/?region={XINGQING}")
+    with page.expect_navigation():
+        page.click("#annual-report")
+    page.wait_for_selector("#report-map[data-ready=true]")
+    with page.expect_download() as download:
+        page.click("#report-xlsx")
+    saved = ARTIFACTS / "annual-report-county.xlsx"
+    download.value.save_as(saved)
+    book = load_workbook(saved)
+    assert "兴庆区" in book[book.sheetnames[0]]["A2"].value
+    assert page.errors == [] and page.foreign_requests == []
