@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import TemplateHTMLRenderer
@@ -16,6 +17,8 @@ from rest_framework.response import Response
 from accounts import policy
 from accounts.tokens import current_token
 from geo.offline import add_outline, map_fragment, map_text, offline_map, region_outline
+from licensing.models import LicenceKind
+from licensing.reads import Validity, licence_rows
 from registry.models import Equipment, Unit, UnitRole
 
 from . import rules
@@ -118,9 +121,12 @@ def manufacturing(request):
         .values_list("equipment__manufacturer_id", "body__name").distinct()
     ):  # fmt: skip
         bodies.setdefault(maker, set()).add(name)
+    makers = list(makers)
+    licences = _manufacture_licences(request.user, [m["manufacturer_id"] for m in makers], prefix)
     makers = [
         {**m, "lacking": max(m["required"] - m["supervised"], 0),
-         "bodies": sorted(bodies.get(m["manufacturer_id"], ()))}
+         "bodies": sorted(bodies.get(m["manufacturer_id"], ())),
+         "licences": licences.get(m["manufacturer_id"], [])}
         for m in makers
     ]  # fmt: skip
     maker = request.GET.get("maker", "")
@@ -137,6 +143,24 @@ def manufacturing(request):
         "kind": kind, "kinds": MANUFACTURING.items(), "makers": makers, "maker": maker,
         "products": products, "map": the_map,
     })  # fmt: skip
+
+
+def _manufacture_licences(user, makers: list[int | None], prefix: str) -> dict[int, list[dict]]:
+    """Each maker's manufacture licences whose scope reaches the kind, as the licence register
+    shows them to this user (scoped like it: a maker licensed elsewhere shows none here)."""
+    rows = (
+        licence_rows(user, timezone.localdate())
+        .filter(kind=LicenceKind.MANUFACTURE, unit_id__in=[m for m in makers if m], scope__code__startswith=prefix)
+        .values("unit_id", "pk", "number", "validity")
+        .distinct()
+        .order_by("unit_id", "number")
+    )  # fmt: skip
+    found: dict[int, list[dict]] = {}
+    for row in rows:
+        found.setdefault(row["unit_id"], []).append(
+            {**row, "label": Validity.LABELS[row["validity"]]}
+        )
+    return found
 
 
 def _products_map(products: list[Equipment], user) -> dict | None:

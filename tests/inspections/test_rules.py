@@ -7,11 +7,12 @@ import itertools
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from inspections import rules, services
 from inspections.models import Stage
 from registry import services as registry_services
-from tests.conftest import XIXIA
+from tests.conftest import XINGQING, XIXIA
 
 NUMBERS = itertools.count(1)
 
@@ -108,3 +109,35 @@ def test_the_manufacturing_view_shows_a_makers_products_here_only(
     assert mine.device_code in page and theirs.device_code not in page
     assert body.name in page and "宁夏锅炉厂" in page
     assert client.get("/inspections/manufacturing/?maker=99999999999999999999").status_code == 200
+
+
+def test_the_manufacturing_view_names_the_makers_licence(make_unit, make_equipment, users):
+    """Under which licence: the maker's manufacture licence covering the kind, with its validity
+    today, as the licence register shows it to the reader; a maker with none is marked."""
+    from licensing import services as licensing
+
+    licensed = make_unit(XINGQING, roles=("manufacture",), name="兴庆锅炉厂")
+    unlicensed = make_unit(XINGQING, roles=("manufacture",), name="无证锅炉厂")
+    make_equipment(variety_code="1110", manufacturer=licensed)
+    make_equipment(variety_code="1110", manufacturer=unlicensed)
+    today = timezone.localdate()
+    licensing.issue_licence(
+        licensed, kind="manufacture", scope=[{"code": "1000", "grade": "B"}],
+        number=f"TS2640901-{today.year + 2}", authority="宁夏回族自治区市场监督管理厅",
+        issued_on=today - dt.timedelta(days=400), expires_on=today + dt.timedelta(days=60),
+        acting_user=None,
+    )  # fmt: skip
+    client = Client()
+    client.force_login(users["xingqing"])
+    page = client.get("/inspections/manufacturing/?kind=1000").content.decode()
+    rows = {
+        name: page[page.index(name) : page.index("</tr>", page.index(name))]
+        for name in ("兴庆锅炉厂", "无证锅炉厂")
+    }
+    assert f"TS2640901-{today.year + 2}" in rows["兴庆锅炉厂"]
+    assert "90 天内到期" in rows["兴庆锅炉厂"]  # expiring in 60 days
+    assert "无有效记录 / none on record" in rows["无证锅炉厂"]
+    # Cranes: the boiler licence does not reach them.
+    make_equipment(variety_code="4110", manufacturer=licensed)
+    cranes = client.get("/inspections/manufacturing/?kind=4000").content.decode()
+    assert "TS2640901" not in cranes
