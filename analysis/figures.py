@@ -2,7 +2,7 @@
 the scoped registry.
 
 `measures(scope, width, years, today)` groups by the first `width` digits of the region code (0:
-one row for the whole scope) and by year, in five statements whatever the number of regions:
+one row for the whole scope) and by year, in six statements whatever the number of regions:
 the life cycle (registrations, cancellations, and so the register at each year's end), the
 suspended devices at each year's end, the inspection due dates and whether each was met, the
 accidents, and today's in-use and overdue devices (maps.summary.region_figures, the map's own
@@ -23,13 +23,14 @@ from dataclasses import dataclass, fields
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Sum, Value
-from django.db.models.functions import ExtractYear, Left
+from django.db.models import Count, F, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, ExtractYear, Left
 from django.utils import timezone
 
 from geo.scoping import Scope
+from inspections import rules as supervision
 from maps.summary import region_figures, roll_up
-from registry.models import Accident, Equipment
+from registry.models import Accident, Equipment, LifecycleEvent
 from registry.models.equipment import LifecycleEventKind
 
 REGISTRATION = LifecycleEventKind.REGISTRATION.value
@@ -56,6 +57,10 @@ class Measures:
     accidents: int = 0
     deaths: int = 0
     injuries: int = 0
+    # Registered in the period and needing a supervisory inspection at manufacture or installation
+    # (inspections/data/supervision_requirements.csv); of those, with a passed one of each.
+    supervision_required: int = 0
+    supervised: int = 0
     # Today's state, the same in every year (the indicators marked current_only read them).
     overdue: int = 0
     in_use_now: int = 0
@@ -268,6 +273,25 @@ def _accidents(scope: Scope, width: int, first: dt.date, end: dt.date) -> list[d
     )
 
 
+def _supervision(scope: Scope, width: int, first: dt.date, end: dt.date) -> list[dict]:
+    """Per child and year of registration (the registration event, else the commissioning date, as
+    the life cycle counts it): devices that needed a supervisory inspection before registration,
+    and of those the ones with a passed inspection of every stage they need."""
+    registered = (
+        LifecycleEvent.objects.filter(equipment=OuterRef("pk"), kind=REGISTRATION)
+        .order_by("occurred_on")
+        .values("occurred_on")[:1]
+    )
+    return list(
+        Equipment.objects.visible_to(scope)
+        .annotate(registered_on=Coalesce(Subquery(registered), F("commissioned_on")))
+        .filter(supervision.registration_required(), registered_on__range=(first, end))
+        .order_by()
+        .values(child=_child(width), year=ExtractYear("registered_on"))
+        .annotate(n=Count("pk"), ok=Count("pk", filter=supervision.registration_supervised()))
+    )
+
+
 def measures(scope: Scope, width: int, years: Sequence[int], today: dt.date) -> Figures:
     """The measures of every child region (its code's first `width` digits) in each year."""
     years = sorted(years)
@@ -303,6 +327,11 @@ def measures(scope: Scope, width: int, years: Sequence[int], today: dt.date) -> 
         counts.accidents = row["n"]
         counts.deaths = row["killed"] or 0
         counts.injuries = row["hurt"] or 0
+
+    for row in _supervision(scope, width, first, last):
+        counts = figures[row["child"]][row["year"]]
+        counts.supervision_required = row["n"]
+        counts.supervised = row["ok"]
 
     # Today's in-use and overdue devices: the dashboard's and the choropleth's own counts.
     counted = region_figures(

@@ -19,6 +19,7 @@ COUNT, PERCENT, PER_10K = "count", "%", "per 10,000"
 REGISTRY = "设备登记与生命周期事件 / equipment register and its life-cycle events"
 INSPECTIONS = "检验记录 / inspection records"
 ACCIDENTS = "事故记录 / accident records"
+SUPERVISION = "监督检验记录 / supervisory inspection records"
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,20 @@ INDICATORS: tuple[Indicator, ...] = (
         "in_use_now",
         100,
         current_only=True,
+    ),
+    Indicator(
+        "supervision_rate",
+        "监督检验率",
+        "Supervisory inspection rate",
+        "期内登记的须经制造或安装监督检验的设备中，各项均有合格监督检验的比例 / of the devices "
+        "registered in the period that need a supervisory inspection at manufacture or "
+        "installation, the share with a passed one of each",
+        PERCENT,
+        f"{SUPERVISION}; {REGISTRY}",
+        "未经监督检验不得投入使用 / no device enters use without its supervisory inspection",
+        "supervised",
+        "supervision_required",
+        100,
     ),
     Indicator(
         "accidents",

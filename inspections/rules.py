@@ -82,6 +82,23 @@ def _needs(stage: str) -> Q:
     return covers(stage) & Exists(event.filter(~Exists(later)))
 
 
+def registration_required() -> Q:
+    """The devices that need a supervisory inspection before they may be registered for use: at
+    manufacture or at installation, by the rule table (the 监督检验率's denominator)."""
+    required = Q(pk__in=[])
+    for stage in ALWAYS:
+        required |= covers(stage)
+    return required
+
+
+def registration_supervised() -> Q:
+    """Of those, the devices with a passed inspection of every stage they need (its numerator)."""
+    supervised = Q()
+    for stage in ALWAYS:
+        supervised &= ~(covers(stage) & ~_passed(stage))
+    return supervised
+
+
 def missing(queryset: QuerySet[Equipment] | None = None, stage: str | None = None) -> QuerySet:
     """Registered devices missing a required supervisory inspection (each annotated
     `missing_<stage>`), inside `queryset` (scope it first: `Equipment.objects.visible_to(user)`)."""

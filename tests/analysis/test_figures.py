@@ -33,24 +33,25 @@ def test_measures_per_county_by_hand(registry):
     xingqing, xixia = figures[XINGQING], figures[XIXIA]
     # 兴庆区: A, B, E registered in 2023, E suspended on 1 December; C registered and cancelled
     # in 2024; D registered in 2025 (no commissioning date).
+    # Every elevator needs a supervisory inspection at installation; none had one.
     assert xingqing[2023] == Measures(
-        registered=3, in_use=2, registrations=3, overdue=1, in_use_now=3
+        registered=3, in_use=2, registrations=3, supervision_required=3, overdue=1, in_use_now=3
     )
     assert xingqing[2024] == Measures(
         registered=3, in_use=2, registrations=1, cancellations=1, accidents=1, injuries=1,
-        overdue=1, in_use_now=3,
+        supervision_required=1, overdue=1, in_use_now=3,
     )  # fmt: skip
     # Due in 2025 (to 30 June): A's 20 February (met 10 March: late) and B's 15 April (met 1 April).
     # C's 10 January is left out (cancelled), E's 2024 date too (suspended), D has none.
     assert xingqing[2025] == Measures(
-        registered=4, in_use=3, registrations=1, due=2, inspected_on_time=1, overdue=1,
-        in_use_now=3,
+        registered=4, in_use=3, registrations=1, due=2, inspected_on_time=1,
+        supervision_required=1, overdue=1, in_use_now=3,
     )  # fmt: skip
     # 西夏区: G (2022), F (2024); G's 2024 date met early, F's 1 June not met by 30 June.
     assert xixia[2023] == Measures(registered=1, in_use=1, overdue=1, in_use_now=2)
     assert xixia[2024] == Measures(
-        registered=2, in_use=2, registrations=1, due=1, inspected_on_time=1, overdue=1,
-        in_use_now=2,
+        registered=2, in_use=2, registrations=1, due=1, inspected_on_time=1,
+        supervision_required=1, overdue=1, in_use_now=2,
     )  # fmt: skip
     assert xixia[2025] == Measures(
         registered=2, in_use=2, due=1, accidents=1, deaths=1, injuries=2, overdue=1,
@@ -58,6 +59,34 @@ def test_measures_per_county_by_hand(registry):
     )  # fmt: skip
     # A county with no devices has no row of its own: the table adds it with zeros.
     assert JINFENG not in figures
+
+
+def test_the_supervision_rate_by_hand(registry, make_unit):
+    """监督检验率: A and B (兴庆区, registered 2023) get a passed installation inspection, E a
+    failed one: 2023's three registrations needing one, two supervised; 2024's C, none."""
+    from inspections import services as supervision
+
+    body = make_unit(XINGQING, roles=("inspection",), name="宁夏特检院")
+    for name, conclusion in (("A", "pass"), ("B", "conditional"), ("E", "fail")):
+        supervision.record_supervisory_inspection(
+            registry[name], acting_user=None, stage="installation", body=body,
+            inspected_on=registry[name].commissioned_on, conclusion=conclusion,
+            report_number=f"JJ-{name}", certificate_number=f"C-{name}" if conclusion != "fail" else "",
+        )  # fmt: skip
+    figures = measures(Scope("6401"), 6, YEARS, TODAY)
+    assert (figures[XINGQING][2023].supervision_required, figures[XINGQING][2023].supervised) == (
+        3,
+        2,
+    )
+    assert (figures[XINGQING][2024].supervision_required, figures[XINGQING][2024].supervised) == (
+        1,
+        0,
+    )
+    rate = BY_KEY["supervision_rate"]
+    assert rate.value(2, 3) == round(2 * 100 / 3, 4)
+    # 银川市 in 2023: 兴庆区's three and 西夏区's none.
+    city = total(figures, YEARS)[2023]
+    assert rate.value(city.supervised, city.supervision_required) == round(2 * 100 / 3, 4)
 
 
 def test_overdue_is_the_map_layers_definition(registry):
