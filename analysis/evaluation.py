@@ -49,8 +49,8 @@ TOTAL_WEIGHT = Decimal(100)
 DUES_PAGE = 50
 # What the issue asks for that the registry cannot count yet.
 NOT_YET = (
-    "使用登记率、制造/安装监督检验率：待 issue 23 记录监督检验 / use-registration and supervisory-"
-    "inspection rates wait for issue 23",
+    "使用登记率：登记信息尚无应登记未登记的设备记录 / use-registration rate: the register holds no "
+    "record of devices in use without registration",
     "作业人员持证上岗率、重大隐患整改督查率、较大以上事故结案率、无证生产查处率：登记信息尚无对应"
     "记录 / operator certificates on key devices, hazard follow-ups, accident closure, unlicensed "
     "production cases: no records of them yet",

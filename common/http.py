@@ -92,3 +92,49 @@ def content_disposition(filename: str, fallback: str | None = None) -> str:
     if ascii_name != filename:
         header += f"; filename*=UTF-8''{quote(filename, safe='')}"
     return header
+
+
+class RefuseNulMiddleware:
+    """Text with a NUL character is a 400 naming the field, never a 500: PostgreSQL keeps no NUL in
+    text. Query strings and urlencoded forms are checked before any view runs; a multipart form
+    is read by its view (reading it here would run its uploads before the view's own checks), so
+    a NUL there is answered when the database refuses it, the view's transaction rolled back.
+    JSON bodies are the serializers' (DRF refuses NUL)."""
+
+    MESSAGE = "含有空字符 (NUL) / contains a NUL character"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        sources = [request.GET]
+        if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
+            sources.append(request.POST)
+        fields = self._fields(sources)
+        return self._refusal(request, fields) if fields else self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from django.db import DataError
+
+        if not isinstance(exception, DataError) or "NUL" not in str(exception):
+            return None
+        # The view has read its form by now: name what held the NUL, or the request as a whole.
+        parsed = [request.GET, *([request.POST] if hasattr(request, "_post") else [])]
+        return self._refusal(request, self._fields(parsed) or ["request"])
+
+    @staticmethod
+    def _fields(sources) -> list[str]:
+        return sorted(
+            {
+                name.replace("\x00", "\\0")
+                for source in sources
+                for name, values in source.lists()
+                if "\x00" in name or any("\x00" in str(value) for value in values)
+            }
+        )
+
+    def _refusal(self, request: HttpRequest, fields: list[str]) -> HttpResponse:
+        if wants_json(request):
+            return json_errors({field: self.MESSAGE for field in fields})
+        text = "; ".join(f"{field}: {self.MESSAGE}" for field in fields)
+        return HttpResponse(text, status=400, content_type="text/plain; charset=utf-8")

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.policy import Action, Allows
 from accounts.tokens import TokenRefused, token_user
-from common.api import error_responses
+from common.api import error_responses, whole_number
 from common.serializers import ErrorEnvelopeSerializer
 from registry.models import InspectionConclusion, Unit, UnitRole
 
@@ -111,17 +111,12 @@ class FeedBatchView(APIView):
         else:
             raw = body_data.get("body")
             # An id past the integer column's range is as wrong as a word (never a database error).
-            if (
-                isinstance(raw, bool)
-                or not isinstance(raw, int | str)
-                or not str(raw).isdigit()
-                or int(raw) > MAX_ID
-            ):
+            if isinstance(raw, bool) or not isinstance(raw, int | str):
                 raise exceptions.ValidationError(
                     {"body": ["应为检验机构 id / expected an inspection body's id"]}
                 )
             bodies = Unit.objects.visible_to(request.user).with_role(UnitRole.INSPECTION)
-            body = get_object_or_404(bodies, pk=int(raw))
+            body = get_object_or_404(bodies, pk=whole_number(str(raw), "body", 1, MAX_ID))
         report = feed.receive_batch(body, body_data.get("records"), acting_user=request.user)
         batch = report.batch
         return Response({

@@ -131,7 +131,7 @@ def manufacturing(request):
     ]  # fmt: skip
     maker = request.GET.get("maker", "")
     products, the_map = None, None
-    if maker.isdigit() and int(maker) < 2**31:
+    if maker.isascii() and maker.isdigit() and int(maker) < 2**31:
         products = (
             devices.filter(manufacturer_id=int(maker))
             .select_related("variety", "use_unit", "region", "manufacturer")

@@ -116,6 +116,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Text with a NUL character never reaches a view (PostgreSQL stores none): a 400 naming it.
+    "common.http.RefuseNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # The database's row-level security reads as the request's user (geo/scoping.py `reading`).
