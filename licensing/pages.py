@@ -126,7 +126,37 @@ class LicencePage(Page):
             "standing": LicenceStatus(licence.standing(today)).label,
             "scope": list(licence.scope.all()),
             "history": history,
+            "may_decide": policy.may(self.request.user, Action.DECIDE_LICENCE)
+            and licence.status != LicenceStatus.REVOKED,
+            "today": today,
         }
+
+
+class LicenceStatusView(LicencePage):
+    """Suspend, revoke or restore a licence from a day on, with reasons (posted from its page)."""
+
+    permission_classes = [IsAuthenticated, Allows(Action.DECIDE_LICENCE)]
+
+    def get(self, request, pk: int):
+        obj = get_object_or_404(self.get_queryset(), pk=pk)
+        return redirect("licensing:licence", pk=obj.pk)
+
+    def post(self, request, pk: int) -> Response:
+        licence = get_object_or_404(self.get_queryset(), pk=pk)
+        try:
+            services.set_licence_status(
+                licence, status=str(request.data.get("status", "")),
+                since=_date(request.data.get("since"), "since") or timezone.localdate(),
+                reasons=str(request.data.get("reasons", "")), acting_user=request.user,
+            )  # fmt: skip
+        except DomainError as error:
+            licence.refresh_from_db()
+            return Response(
+                {"object": licence, **self.context(licence), "errors": error.as_dict()},
+                status=error.status,
+            )
+        licence = self.get_queryset().get(pk=licence.pk)
+        return Response({"object": licence, **self.context(licence), "done": True})
 
 
 def _application_context(user, application: Application, **extra) -> dict:
@@ -265,6 +295,7 @@ def _applicant(user, own: int | None, text: str) -> Unit | None:
 
 
 licence_page = login_required(LicencePage.as_view())
+licence_status = login_required(LicenceStatusView.as_view())
 application_page = login_required(ApplicationPage.as_view())
 amend_application = login_required(AmendApplication.as_view())
 decide_application = login_required(DecideApplication.as_view())

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", pages.index, name="index"),
     path("findings/", pages.findings_page, name="findings"),
     path("licences/<int:pk>/", pages.licence_page, name="licence"),
+    path("licences/<int:pk>/status/", pages.licence_status, name="licence-status"),
     path("applications/new/", pages.new_application, name="new"),
     path("applications/<int:pk>/", pages.application_page, name="application"),
     path("applications/<int:pk>/amend/", pages.amend_application, name="amend"),

@@ -288,6 +288,10 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         encoding="form",
         prepare=lambda side, ref: _application_at(side, "submitted"),
     ),
+    ("licensing.pages.LicenceStatusView", "post"): Recipe(
+        body=lambda s: {"status": "suspended", "reasons": "监督检查发现问题"},
+        encoding="form",
+    ),
     ("cylinders.api.FillingBatch", "post"): Recipe(
         body=lambda s: {
             "station": pk(s, "registry.unit"),

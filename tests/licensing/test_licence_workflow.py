@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.test import Client
 
 from accounts.models import AuditEntry, Role
 from common.errors import DomainError
@@ -184,3 +185,47 @@ def test_expiring_within_90_days(maker, issue, today):
     issue(maker, kind="installation", issued_on=today - dt.timedelta(days=1000),
           expires_on=today + dt.timedelta(days=91))  # fmt: skip
     assert list(Licence.objects.expiring(today)) == [soon]
+
+
+def test_a_supervisor_suspends_and_restores_a_licence_from_its_page(issue, maker, users, today):
+    licence = issue(maker)
+    client = Client()
+    client.force_login(users["xingqing"])
+    page = client.get(f"/licensing/licences/{licence.pk}/").content.decode()
+    assert 'id="status-form"' in page
+    missing = client.post(f"/licensing/licences/{licence.pk}/status/", {"status": "suspended"})
+    assert missing.status_code == 400 and "reasons" in missing.content.decode()
+    done = client.post(
+        f"/licensing/licences/{licence.pk}/status/",
+        {"status": "suspended", "since": today.isoformat(), "reasons": "现场检查发现超范围制造"},
+    )
+    assert done.status_code == 200 and 'id="status-done"' in done.content.decode()
+    licence.refresh_from_db()
+    assert (licence.status, licence.status_since) == ("suspended", today)
+    client.post(
+        f"/licensing/licences/{licence.pk}/status/", {"status": "valid", "reasons": "整改完成"}
+    )
+    licence.refresh_from_db()
+    assert licence.status == "valid"
+    # Another county's supervisor finds no such licence; an analyst may not decide.
+    other = Client()
+    other.force_login(users["xixia"])
+    assert (
+        other.post(
+            f"/licensing/licences/{licence.pk}/status/", {"status": "revoked", "reasons": "x"}
+        ).status_code
+        == 404
+    )
+    analyst = Client()
+    analyst.force_login(users["xingqing_analyst"])
+    assert (
+        'id="status-form"' not in analyst.get(f"/licensing/licences/{licence.pk}/").content.decode()
+    )
+    assert (
+        analyst.post(
+            f"/licensing/licences/{licence.pk}/status/", {"status": "revoked", "reasons": "x"}
+        ).status_code
+        == 403
+    )
+    licence.refresh_from_db()
+    assert licence.status == "valid"
