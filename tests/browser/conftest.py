@@ -35,7 +35,23 @@ def demo_site(transactional_db, live_server):
     load_test_regions()
     call_command("generate_demo", prefix="6401", devices=1500, seed=7, verbosity=0)
     ensure_demo_users(demo_accounts("640000", "640100", "640104"))
+    restore_default_scheme()
     return live_server
+
+
+def restore_default_scheme() -> None:
+    """The default evaluation scheme is a data migration's row; a transactional test before this
+    one flushed it (as every table): put it back as the migration makes it."""
+    import importlib
+
+    from django.apps import apps
+
+    from analysis.models import EvaluationScheme
+
+    if not EvaluationScheme.objects.exists():
+        importlib.import_module("analysis.migrations.0002_evaluation_default_scheme").load(
+            apps, None
+        )
 
 
 @pytest.fixture

@@ -47,8 +47,8 @@ def signed_in(demo_site, page):
         ("/response/statistics/", ".leaflet-container"),
         ("/patrol/", ".maplibregl-canvas"),
         ("/analysis/", "#region-map[data-ready=true]"),  # ECharts: canvases, inline styles
-        ("/export/", "form"),
-        ("/imports/", "form"),
+        ("/export/", "main form"),
+        ("/imports/", "main form"),
         ("/api/docs/", ".swagger-ui .info"),  # drf-spectacular's inline start, with the nonce
         ("/admin/", "#content"),
     ],
