@@ -472,12 +472,16 @@ def _agency_names(prefixes: list[str]) -> dict[str, str]:
     return {prefix: "、".join(found) for prefix, found in names.items()}
 
 
-def league(user: User, area: desk.Area, year: int, today: dt.date) -> dict[str, Any]:
-    """The area's own score and its child agencies' scores with every component, best first."""
+def league(
+    user: User, area: desk.Area, year: int, today: dt.date, figures: Figures | None = None
+) -> dict[str, Any]:
+    """The area's own score and its child agencies' scores with every component, best first.
+    `figures`: the desk's child-region measures when the caller has them (desk.area_figures),
+    holding this year among others; else they are counted for the year."""
     scheme, published = scheme_for(area.prefix, year)
     components = components_of(scheme)
-    width = child_width(area.prefix)
-    figures: Figures = measures(Scope(area.prefix), width, [year], today)
+    if figures is None:
+        figures = measures(Scope(area.prefix), child_width(area.prefix), [year], today)
     children = {
         region.code_prefix: region
         for region in Region.objects.below(area.prefix).only("code", "name", "level")

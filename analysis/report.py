@@ -37,7 +37,8 @@ def annual(user: User, area: Area, year: int, today: dt.date) -> dict[str, Any]:
         "regions": desk.regions(user, area, year, today, figures),
         "devices": desk.devices_by_kind(area),
         "accidents": accidents.summary(user, area, year, 1, {}, today),
-        "evaluation": evaluation.league(user, area, year, today),
+        # The desk's child regions' figures serve the evaluation too (counted once).
+        "evaluation": evaluation.league(user, area, year, today, figures),
         "definitions": [desk.definition(i) for i in INDICATORS],
     }
 
