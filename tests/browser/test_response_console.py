@@ -34,15 +34,20 @@ def the_elevator() -> Equipment:
     )
 
 
-def features_on_map(page, role: str) -> set[tuple[float, float]]:
-    """Where the map draws the features of a role (a GeoJSON source repeats them per tile)."""
+def features_on_map(page, role: str) -> list[tuple[float, float]]:
+    """Where the map draws the features of a role. A GeoJSON source repeats a feature in every
+    tile it touches, each copy snapped to that tile's grid, so copies within a metre are one."""
     found = page.evaluate(
         """(role) => window.segisConsoleMap.getStyle() && window.segisConsoleMap
             .querySourceFeatures('places').filter((f) => f.properties.role === role)
             .map((f) => f.geometry.coordinates)""",
         role,
     )
-    return {(round(x, 6), round(y, 6)) for x, y in found}
+    spots: list[tuple[float, float]] = []
+    for x, y in found:
+        if not any(abs(x - sx) < 1e-5 and abs(y - sy) < 1e-5 for sx, sy in spots):
+            spots.append((x, y))
+    return spots
 
 
 def shot(page, name: str) -> None:
