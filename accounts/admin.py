@@ -68,7 +68,7 @@ class ScopedAdminMixin:
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
         if obj is None:
-            raise Http404(_("记录不存在 / no such record"))
+            raise Http404(_("记录不存在"))
         return obj
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -142,18 +142,16 @@ class AgencyForm(ScopedModelForm):
             return cleaned
         if level == Level.NATIONAL:
             if not is_national(self.acting_user):
-                self.add_error("level", _("只有国家级用户可以设立国家级机构 / national level only"))
+                self.add_error("level", _("只有国家级用户可以设立国家级机构"))
             if region is not None:
-                self.add_error("region", _("国家级机构不设辖区 / a national agency has no region"))
+                self.add_error("region", _("国家级机构不设辖区"))
         elif region is None:
-            self.add_error("region", _("需要辖区 / give the jurisdiction"))
+            self.add_error("region", _("需要辖区"))
         elif region.level != level:
-            self.add_error(
-                "region", _("辖区级别与机构级别不符 / region level differs from agency level")
-            )
+            self.add_error("region", _("辖区级别与机构级别不符"))
         elif not code_prefix(region.code, level).startswith(prefix_of(self.acting_user) or "-"):
             # The agency's users would read beyond the creator's own jurisdiction.
-            self.add_error("level", _("超出您的辖区 / wider than your jurisdiction"))
+            self.add_error("level", _("超出您的辖区"))
         return cleaned
 
 
@@ -177,7 +175,7 @@ class UserAdmin(ScopedAdminMixin, AuditedAdminMixin, auth_admin.UserAdmin):
     form = UserChangeForm
     audit_exclude = ("password",)
     jurisdiction_fieldset = (
-        _("辖区与角色 / jurisdiction and role"),
+        _("辖区与角色"),
         {"fields": ("agency", "role")},
     )
     fieldsets = (*auth_admin.UserAdmin.fieldsets, jurisdiction_fieldset)
@@ -207,7 +205,7 @@ class UserAdmin(ScopedAdminMixin, AuditedAdminMixin, auth_admin.UserAdmin):
 
     # The actions act on the scoped list: another jurisdiction's user is never among them.
 
-    @admin.action(description=_("解除登录锁定 / unlock sign-in"), permissions=["change"])
+    @admin.action(description=_("解除登录锁定"), permissions=["change"])
     def unlock_sign_in(self, request, queryset):
         from axes.utils import reset
 
@@ -215,13 +213,13 @@ class UserAdmin(ScopedAdminMixin, AuditedAdminMixin, auth_admin.UserAdmin):
             if reset(username=user.get_username()):
                 self._record(request, "sign_in_unlocked", user, after={"user": user.pk})
 
-    @admin.action(description=_("重置双因素认证 / reset second factor"), permissions=["change"])
+    @admin.action(description=_("重置双因素认证"), permissions=["change"])
     def reset_second_factor(self, request, queryset):
         for user in queryset:
             if TOTPDevice.objects.filter(user=user).delete()[0]:
                 self._record(request, "otp_reset", user, after={"user": user.pk})
 
-    @admin.action(description=_("吊销 API 令牌 / revoke API tokens"), permissions=["change"])
+    @admin.action(description=_("吊销 API 令牌"), permissions=["change"])
     def revoke_api_tokens(self, request, queryset):
         for user in queryset:
             tokens.revoke_api_tokens(user, acting_user=request.user)

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 class AccountsConfig(AppConfig):
     name = "accounts"
-    verbose_name = _("用户与机构 / Users and agencies")
+    verbose_name = _("用户与机构")
 
     def ready(self) -> None:
         from axes.signals import user_locked_out

@@ -30,25 +30,25 @@ class ScopedUserManager(UserManager.from_queryset(UserQuerySet)):
 class Agency(models.Model):
     """A supervision agency (or other organisation using SEGIS) and the jurisdiction it covers."""
 
-    name = models.CharField(_("名称 / name"), max_length=128)
-    level = models.CharField(_("级别 / level"), max_length=8, choices=Level.choices)
+    name = models.CharField(_("名称"), max_length=128)
+    level = models.CharField(_("级别"), max_length=8, choices=Level.choices)
     # Null only for the national level, which sees every region.
     region = models.ForeignKey(
         Region,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
-        verbose_name=_("辖区 / jurisdiction"),
+        verbose_name=_("辖区"),
     )
 
     # Where its people leave from (patrol routes start here); none until it is entered.
-    office = models.PointField(_("办公地点 / office"), srid=4326, null=True, blank=True)
+    office = models.PointField(_("办公地点"), srid=4326, null=True, blank=True)
 
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("机构 / agency")
-        verbose_name_plural = _("机构 / agencies")
+        verbose_name = _("机构")
+        verbose_name_plural = _("机构")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(level=Level.NATIONAL, region__isnull=True)
@@ -68,12 +68,12 @@ class Agency(models.Model):
 
 
 class Role(models.TextChoices):
-    SYSTEM_ADMIN = "admin", _("系统管理员 / system administrator")
-    SUPERVISOR = "supervisor", _("监察人员 / supervisor")
-    INSPECTOR = "inspector", _("检验人员 / inspector")
-    RESPONDER = "responder", _("应急人员 / responder")
-    ANALYST = "analyst", _("分析人员 / analyst")
-    ENTERPRISE = "enterprise", _("企业用户 / enterprise user")
+    SYSTEM_ADMIN = "admin", _("系统管理员")
+    SUPERVISOR = "supervisor", _("监察人员")
+    INSPECTOR = "inspector", _("检验人员")
+    RESPONDER = "responder", _("应急人员")
+    ANALYST = "analyst", _("分析人员")
+    ENTERPRISE = "enterprise", _("企业用户")
 
 
 # Roles that may read personal data (contacts, ID numbers) of the people in their jurisdiction.
@@ -89,22 +89,18 @@ class User(AbstractUser):
         blank=True,
         on_delete=models.PROTECT,
         related_name="users",
-        verbose_name=_("机构 / agency"),
+        verbose_name=_("机构"),
     )
-    role = models.CharField(
-        _("角色 / role"), max_length=16, choices=Role.choices, default=Role.SUPERVISOR
-    )
+    role = models.CharField(_("角色"), max_length=16, choices=Role.choices, default=Role.SUPERVISOR)
 
     # The password policy's clock (SEGIS_PASSWORD_MAX_AGE): set whenever the password is.
-    password_changed_at = models.DateTimeField(
-        _("密码修改时间 / password changed"), default=timezone.now
-    )
+    password_changed_at = models.DateTimeField(_("密码修改时间"), default=timezone.now)
 
     objects = ScopedUserManager()
 
     class Meta:
-        verbose_name = _("用户 / user")
-        verbose_name_plural = _("用户 / users")
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
 
     @property
     def jurisdiction_prefix(self) -> str | None:
@@ -133,27 +129,21 @@ class User(AbstractUser):
 class AuditEntry(models.Model):
     """One write: who did what to which record, from which jurisdiction, with the record before and after."""
 
-    at = models.DateTimeField(_("时间 / time"), auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(
-        User, null=True, on_delete=models.PROTECT, verbose_name=_("操作人 / actor")
-    )
-    jurisdiction = models.CharField(
-        _("操作人辖区 / actor's jurisdiction"), max_length=6, blank=True
-    )
-    action = models.CharField(_("操作 / action"), max_length=64, db_index=True)
-    model = models.CharField(_("对象类型 / model"), max_length=64)
-    object_pk = models.CharField(_("对象 / object"), max_length=64, db_index=True)
-    region_code = models.CharField(
-        _("对象所在区划 / object's region"), max_length=6, blank=True, db_index=True
-    )
-    before = models.JSONField(_("修改前 / before"), null=True, encoder=DjangoJSONEncoder)
-    after = models.JSONField(_("修改后 / after"), null=True, encoder=DjangoJSONEncoder)
+    at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(User, null=True, on_delete=models.PROTECT, verbose_name=_("操作人"))
+    jurisdiction = models.CharField(_("操作人辖区"), max_length=6, blank=True)
+    action = models.CharField(_("操作"), max_length=64, db_index=True)
+    model = models.CharField(_("对象类型"), max_length=64)
+    object_pk = models.CharField(_("对象"), max_length=64, db_index=True)
+    region_code = models.CharField(_("对象所在区划"), max_length=6, blank=True, db_index=True)
+    before = models.JSONField(_("修改前"), null=True, encoder=DjangoJSONEncoder)
+    after = models.JSONField(_("修改后"), null=True, encoder=DjangoJSONEncoder)
 
     objects = AuditQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("审计记录 / audit entry")
-        verbose_name_plural = _("审计记录 / audit entries")
+        verbose_name = _("审计记录")
+        verbose_name_plural = _("审计记录")
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
@@ -164,12 +154,12 @@ class PasswordHistory(models.Model):
     """A password a user had (its hash): the policy refuses the last few again."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_history")
-    password = models.CharField(_("密码摘要 / password hash"), max_length=128)
-    set_at = models.DateTimeField(_("设置时间 / set at"), auto_now_add=True)
+    password = models.CharField(_("密码摘要"), max_length=128)
+    set_at = models.DateTimeField(_("设置时间"), auto_now_add=True)
 
     class Meta:
-        verbose_name = _("历史密码 / past password")
-        verbose_name_plural = _("历史密码 / past passwords")
+        verbose_name = _("历史密码")
+        verbose_name_plural = _("历史密码")
         ordering = ["-set_at", "-id"]
 
     def __str__(self) -> str:
@@ -185,16 +175,16 @@ class ApiToken(models.Model):
     """An API token for a desktop GIS client: only the SHA-256 digest of its key is kept."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
-    digest = models.CharField(_("摘要 / SHA-256 digest"), max_length=64, unique=True)
-    created = models.DateTimeField(_("生成时间 / issued"), auto_now_add=True)
-    expires_at = models.DateTimeField(_("到期时间 / expires"))
-    revoked_at = models.DateTimeField(_("吊销时间 / revoked"), null=True, blank=True)
+    digest = models.CharField(_("摘要"), max_length=64, unique=True)
+    created = models.DateTimeField(_("生成时间"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("到期时间"))
+    revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("API 令牌 / API token")
-        verbose_name_plural = _("API 令牌 / API tokens")
+        verbose_name = _("API 令牌")
+        verbose_name_plural = _("API 令牌")
         indexes = [models.Index(fields=["user", "revoked_at"])]
 
     def __str__(self) -> str:

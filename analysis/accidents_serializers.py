@@ -3,13 +3,14 @@ analysis/hotspots.py answer."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from .serializers import AreaSerializer, NumberField
 
 
 class FiltersSerializer(serializers.Serializer):
-    kind = serializers.CharField(required=False, help_text="事故类型 / accident kind, as recorded")
+    kind = serializers.CharField(required=False, help_text=gettext_lazy("事故类型"))
     cause = serializers.CharField(required=False, help_text="cause class")
     severity = serializers.CharField(required=False)
     place = serializers.CharField(required=False, help_text="place type")
@@ -53,10 +54,8 @@ class KindCausesSerializer(serializers.Serializer):
 
 
 class CauseGroupsSerializer(serializers.Serializer):
-    use_management = serializers.IntegerField(help_text="使用管理 / use and management")
-    equipment = serializers.IntegerField(
-        help_text="设备缺陷与安全附件 / defects and safety devices"
-    )
+    use_management = serializers.IntegerField(help_text=gettext_lazy("使用管理"))
+    equipment = serializers.IntegerField(help_text=gettext_lazy("设备缺陷与安全附件"))
     other = serializers.IntegerField()
 
 

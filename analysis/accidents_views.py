@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET
 
 from common.errors import DomainError
@@ -23,11 +24,11 @@ TABLES = ("yearly", "monthly", "kind", "cause", "severity", "month", "place", "k
           "hotspots", "list")  # fmt: skip
 YEARS_CHOICES = (1, 3, 5, 10, 15, 20)
 BREAKDOWNS = (
-    ("kind", "by_kind", "按事故类型 / By accident kind"),
-    ("cause", "by_cause", "按原因分类 / By cause class"),
-    ("severity", "by_severity", "按事故等级 / By severity"),
-    ("month", "by_month", "按月份 / By month of the year"),
-    ("place", "by_place", "按场所类型 / By place type"),
+    ("kind", "by_kind", gettext_lazy("按事故类型")),
+    ("cause", "by_cause", gettext_lazy("按原因分类")),
+    ("severity", "by_severity", gettext_lazy("按事故等级")),
+    ("month", "by_month", gettext_lazy("按月份")),
+    ("place", "by_place", gettext_lazy("按场所类型")),
 )
 
 
@@ -90,8 +91,8 @@ def _table(name: str, request, p: dict, today) -> tuple[list[str], list[list]]:
         )
     if name == "list":
         rows = accidents.listing(area, year, years, filters, p["page"], today)["results"]
-        header = ["时间 / time", "区划 / region", "地点 / address", "事故类型 / kind", "等级 / severity",
-                  "原因 / cause", "场所 / place", "死亡 / deaths", "受伤 / injuries"]  # fmt: skip
+        header = [gettext("时间"), gettext("区划"), gettext("地点"), gettext("事故类型"), gettext("等级"),
+                  gettext("原因"), gettext("场所"), gettext("死亡"), gettext("受伤")]  # fmt: skip
         return header, [[r["occurred_at"], r["region_name"], r["address"], r["kind"], r["severity_label"],
                          r["cause_label"], r["place_label"], r["deaths"], r["injuries"]] for r in rows]  # fmt: skip
     summary = accidents.summary(request.user, area, year, years, filters, today)
@@ -100,19 +101,19 @@ def _table(name: str, request, p: dict, today) -> tuple[list[str], list[list]]:
 
 def summary_table(name: str, summary: dict) -> tuple[list[str], list[list]]:
     """A chart's numbers as the summary answers them."""
-    harm = ["事故 / accidents", "死亡 / deaths", "受伤 / injuries"]
+    harm = [gettext("事故"), gettext("死亡"), gettext("受伤")]
     if name == "yearly":
-        header = ["年份 / year", *harm, "期末在用设备 / in use at year end", "计入比率的事故 / accidents rated",
-                  "万台设备事故起数 / accidents per 10,000", "万台设备死亡人数 / deaths per 10,000"]  # fmt: skip
+        header = [gettext("年份"), *harm, gettext("期末在用设备"), gettext("计入比率的事故"),
+                  gettext("万台设备事故起数"), gettext("万台设备死亡人数")]  # fmt: skip
         return header, [[r["year"], r["accidents"], r["deaths"], r["injuries"], r["in_use"], r["rated_accidents"],
                          r["accidents_per_10k"], r["deaths_per_10k"]] for r in summary["yearly"]]  # fmt: skip
     if name == "monthly":
-        return ["月份 / month", *harm], [
+        return [gettext("月份"), *harm], [
             [r["month"], r["accidents"], r["deaths"], r["injuries"]] for r in summary["monthly"]
         ]
     if name == "kind_cause":
         causes = [c.label for c in CauseClass]
-        header = ["事故类型 / kind", *[str(c) for c in causes], "合计 / total"]
+        header = [gettext("事故类型"), *[str(c) for c in causes], gettext("合计")]
         return header, [
             [r["kind"], *[c["accidents"] for c in r["causes"]], r["accidents"]]
             for r in summary["kind_causes"]
@@ -124,16 +125,16 @@ def summary_table(name: str, summary: dict) -> tuple[list[str], list[list]]:
         "month": "by_month",
         "place": "by_place",
     }[name]
-    first = {"kind": "事故类型 / kind", "cause": "原因分类 / cause", "severity": "等级 / severity",
-             "month": "月份 / month", "place": "场所类型 / place type"}[name]  # fmt: skip
+    first = {"kind": gettext("事故类型"), "cause": gettext("原因分类"), "severity": gettext("等级"),
+             "month": gettext("月份"), "place": gettext("场所类型")}[name]  # fmt: skip
     return [first, *harm], [
         [r["label"], r["accidents"], r["deaths"], r["injuries"]] for r in summary[key]
     ]
 
 
 def hotspot_table(answer: dict) -> tuple[list[str], list[list]]:
-    header = ["区划代码 / code", "县区 / county", "分子 / numerator", "分母 / denominator", "比率 / rate",
-              "Gi* z", "p (FDR)", "类别 / class", "未参与原因 / not tested because"]  # fmt: skip
+    header = [gettext("区划代码"), gettext("县区"), gettext("分子"), gettext("分母"), gettext("比率"),
+              "Gi* z", "p (FDR)", gettext("类别"), gettext("未参与原因")]  # fmt: skip
     labels = {k: label for k, (label, _) in hotspots.CLASSES.items()}
     return header, [[r["code"], r["name"], r["numerator"], r["denominator"], r["rate"], r["z"], r["p"],
                      labels[r["spot"]], r["excluded"]] for r in answer["counties"]]  # fmt: skip
@@ -145,7 +146,7 @@ def accidents_download(request: HttpRequest) -> HttpResponse:
     with the page's own parameters."""
     if not may_read(request.user):
         return json_errors(
-            {"user": "您的账号不能查看统计分析 / your account may not read the analysis desk"},
+            {"user": gettext("您的账号不能查看统计分析")},
             status=403,
             rule="not_allowed",
         )

@@ -4,4 +4,4 @@ from django.utils.translation import gettext_lazy as _
 
 class AnalysisConfig(AppConfig):
     name = "analysis"
-    verbose_name = _("统计分析 / Analysis")
+    verbose_name = _("统计分析")

@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET
 
 from common.errors import DomainError
@@ -24,9 +25,9 @@ from . import decisions, desk, downloads, report
 from .access import may_read, refusal
 
 QUESTIONS = {
-    "workload": "检验工作量预测 / Inspection workload ahead",
-    "coverage": "应急救援覆盖缺口 / Emergency coverage gaps",
-    "risk": "使用单位风险排序 / Risk ranking of use units",
+    "workload": gettext_lazy("检验工作量预测"),
+    "coverage": gettext_lazy("应急救援覆盖缺口"),
+    "risk": gettext_lazy("使用单位风险排序"),
 }
 REPORT_PARAMS = ("region", "year")
 
@@ -144,21 +145,27 @@ def decisions_page(request: HttpRequest, question: str) -> HttpResponse:
 
 def _table(question: str, answer: dict) -> tuple[list[str], list[list]]:
     if question == "workload":
-        header = ["类别 / by", "代码 / code", "名称 / name", *answer["months"], "合计 / total"]
+        header = [
+            gettext("类别"),
+            gettext("代码"),
+            gettext("名称"),
+            *answer["months"],
+            gettext("合计"),
+        ]
         rows = [
-            ["检验机构 / body", b["id"] or "", b["name"], *b["months"], b["total"]]
+            [gettext("检验机构"), b["id"] or "", b["name"], *b["months"], b["total"]]
             for b in answer["bodies"]
         ]
         rows += [
-            ["县 / county", c["code"], c["name"], *c["months"], c["total"]]
+            [gettext("县"), c["code"], c["name"], *c["months"], c["total"]]
             for c in answer["counties"]
         ]
         rows += [
-            ["合计 / total", "", "首次到期 / due", *answer["due"], sum(answer["due"])],
+            [gettext("合计"), "", gettext("首次到期"), *answer["due"], sum(answer["due"])],
             [
-                "合计 / total",
+                gettext("合计"),
                 "",
-                "再次到期 / due again",
+                gettext("再次到期"),
                 *answer["repeats"],
                 sum(answer["repeats"]),
             ],
@@ -166,12 +173,12 @@ def _table(question: str, answer: dict) -> tuple[list[str], list[list]]:
         return header, rows
     if question == "coverage":
         header = [
-            "县 / county",
-            "名称 / name",
-            "设备 / devices",
-            "超时 / uncovered",
+            gettext("县"),
+            gettext("名称"),
+            gettext("设备"),
+            gettext("超时"),
             "% ",
-            "分钟 / minutes",
+            gettext("分钟"),
         ]
         rows = [
             [c["code"], c["name"], c["devices"], c["uncovered"], c["share"], c["minutes"]]
@@ -180,12 +187,12 @@ def _table(question: str, answer: dict) -> tuple[list[str], list[list]]:
         rows += [[]]
         rows += [
             [
-                "新增站点 / site",
-                "经度 / lon",
-                "纬度 / lat",
-                "县 / county",
-                "新覆盖 / newly covered",
-                "累计 / so far",
+                gettext("新增站点"),
+                gettext("经度"),
+                gettext("纬度"),
+                gettext("县"),
+                gettext("新覆盖"),
+                gettext("累计"),
             ]
         ]
         rows += [
@@ -202,12 +209,12 @@ def _table(question: str, answer: dict) -> tuple[list[str], list[list]]:
         return header, rows
     keys = list(decisions.RISK_WEIGHTS)
     header = [
-        "单位 / unit",
-        "统一社会信用代码 / credit code",
-        "区划 / region",
-        "设备 / devices",
+        gettext("单位"),
+        gettext("统一社会信用代码"),
+        gettext("区划"),
+        gettext("设备"),
         *keys,
-        "得分 / score",
+        gettext("得分"),
     ]
     rows = [
         [u["name"], u["credit_code"], u["region"], u["devices"], *(u[k] for k in keys), u["score"]]

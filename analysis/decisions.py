@@ -35,6 +35,7 @@ from django.db.models import (
 )
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, TruncMonth
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from common.errors import DomainError, Problem
@@ -51,7 +52,7 @@ from . import desk
 from .desk import Area
 
 MONTHS = 12
-UNASSIGNED = "未定 / none yet"
+UNASSIGNED = gettext_lazy("未定")
 
 # ------------------------------------------------------------------------------- parameters
 

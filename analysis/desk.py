@@ -18,10 +18,13 @@ import json
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import User
 from common.errors import DomainError, Problem
+from common.i18n import in_language
 from geo.basemap import outline_tolerance
 from geo.divisions import child_level, child_width
 from geo.models import Level, Region
@@ -35,7 +38,7 @@ from .indicators import BY_KEY, INDICATORS, PERCENT, Indicator
 
 EARLIEST_YEAR = 1990
 DEFAULT_YEARS, MAX_YEARS = 10, 20
-NATION_NAME = "全国 / National"
+NATION_NAME = gettext_lazy("全国")
 RAMPS = {
     # Counts in greens (as the map's devices), rates of harm in reds, inspection on time in blues.
     "count": ("#ffffcc", "#c2e699", "#78c679", "#31a354", "#006837"),
@@ -90,10 +93,10 @@ def parse_area(user: User, code: str | None) -> Area:
     if len(code) == 6 and code.isascii() and code.isdigit():
         region = Region.objects.filter(code=code).only("code", "name", "level").first()
     if region is None:
-        refuse("region", "region.unknown", "未知区划代码 / unknown 6-digit division code")
+        refuse("region", "region.unknown", gettext("未知区划代码"))
     # GB/T 2260 codes are public: saying a division lies outside the jurisdiction reveals nothing.
     if not Scope.of(user).contains(region.code_prefix):
-        refuse("region", "region.outside", "不在您的辖区内 / outside your jurisdiction")
+        refuse("region", "region.outside", gettext("不在您的辖区内"))
     return area_of_region(region)
 
 
@@ -352,7 +355,7 @@ def devices_by_kind(area: Area) -> dict[str, Any]:
         rows.append(
             {
                 "kind": kind,
-                "name": f"{variety.name_zh} / {variety.name_en}" if variety else kind,
+                "name": in_language(variety.name_zh, variety.name_en) if variety else kind,
                 **kinds[kind],
                 "total": sum(kinds[kind].values()),
             }
@@ -380,7 +383,7 @@ def region_map(user: User, area: Area, indicator: Indicator, year: int, today: d
     spec = {
         "ramp": _ramp(indicator),
         "classes": "quantile",
-        "empty": "无数据 / no figure",
+        "empty": gettext("无数据"),
         "unit": indicator.unit,
     }
     classes = Classes.of(indicator.key, values, spec)
@@ -402,7 +405,7 @@ def region_map(user: User, area: Area, indicator: Indicator, year: int, today: d
         }
         features.append(
             f'{{"type":"Feature","id":"{code}","properties":'
-            f'{json.dumps(properties, ensure_ascii=False)},"geometry":{outline}}}'
+            f'{json.dumps(properties, ensure_ascii=False, cls=DjangoJSONEncoder)},"geometry":{outline}}}'
         )
     head = {
         "area": area.as_dict(),
@@ -411,5 +414,5 @@ def region_map(user: User, area: Area, indicator: Indicator, year: int, today: d
         "legend": classes.legend(values),
         "drillable": len(area.prefix) < 6,
     }
-    members = json.dumps(head, ensure_ascii=False)[1:-1]
+    members = json.dumps(head, ensure_ascii=False, cls=DjangoJSONEncoder)[1:-1]
     return f'{{"type":"FeatureCollection",{members},"features":[' + ",".join(features) + "]}"

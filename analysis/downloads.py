@@ -11,6 +11,8 @@ import csv
 import io
 from typing import Any
 
+from django.utils.translation import gettext
+
 from common.spreadsheets import neutralise
 
 from .indicators import INDICATORS, Indicator
@@ -24,19 +26,20 @@ TABLES = ("trend", "regions", "devices")
 
 def trend_table(overview: dict[str, Any], indicator: Indicator) -> tuple[list[str], list[list]]:
     item = next(i for i in overview["indicators"] if i["key"] == indicator.key)
-    header = ["年份 / year", indicator.name, "分子 / numerator", "分母 / denominator"]
+    header = [gettext("年份"), indicator.name, gettext("分子"), gettext("分母")]
     return header, [
         [p["year"], p["value"], p["numerator"], p["denominator"]] for p in item["trend"]
     ]
 
 
 def regions_table(answer: dict[str, Any]) -> tuple[list[str], list[list]]:
-    header = ["区划代码 / code", "区划 / region"] + [i.name for i in INDICATORS]
+    header = [gettext("区划代码"), gettext("区划")] + [i.name for i in INDICATORS]
     rows = [
         [row["code"], row["name"], *(row["values"][i.key] for i in INDICATORS)]
         for row in [
             *answer["regions"],
-            answer["totals"] | {"name": f"合计 / total {answer['totals']['name']}"},
+            answer["totals"]
+            | {"name": gettext("合计 %(area)s") % {"area": answer["totals"]["name"]}},
         ]
     ]
     return header, rows
@@ -44,7 +47,9 @@ def regions_table(answer: dict[str, Any]) -> tuple[list[str], list[list]]:
 
 def devices_table(answer: dict[str, Any]) -> tuple[list[str], list[list]]:
     statuses = answer["statuses"]
-    header = ["种类代码 / kind", "种类 / name"] + [s["label"] for s in statuses] + ["合计 / total"]
+    header = (
+        [gettext("种类代码"), gettext("种类")] + [s["label"] for s in statuses] + [gettext("合计")]
+    )
     rows = [
         [row["kind"], row["name"], *(row[s["key"]] for s in statuses), row["total"]]
         for row in answer["kinds"]

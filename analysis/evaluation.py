@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts import audit, policy
 from accounts.models import Agency, User
@@ -49,11 +50,10 @@ TOTAL_WEIGHT = Decimal(100)
 DUES_PAGE = 50
 # What the issue asks for that the registry cannot count yet.
 NOT_YET = (
-    "使用登记率：登记信息尚无应登记未登记的设备记录 / use-registration rate: the register holds no "
-    "record of devices in use without registration",
-    "作业人员持证上岗率、重大隐患整改督查率、较大以上事故结案率、无证生产查处率：登记信息尚无对应"
-    "记录 / operator certificates on key devices, hazard follow-ups, accident closure, unlicensed "
-    "production cases: no records of them yet",
+    gettext_lazy("使用登记率：登记信息尚无应登记未登记的设备记录"),
+    gettext_lazy(
+        "作业人员持证上岗率、重大隐患整改督查率、较大以上事故结案率、无证生产查处率：登记信息尚无对应记录"
+    ),
 )
 
 
@@ -132,10 +132,10 @@ def _number(raw: Any, field: str, problems: list[Problem]) -> Decimal | None:
     try:
         value = Decimal(str(raw).strip())
     except (InvalidOperation, ValueError):
-        problems.append(Problem(field, "number", "应为数字 / expected a number"))
+        problems.append(Problem(field, "number", gettext("应为数字")))
         return None
     if not value.is_finite() or abs(value) >= Decimal("1e8"):
-        problems.append(Problem(field, "number", "应为有限的数字 / expected a finite number"))
+        problems.append(Problem(field, "number", gettext("应为有限的数字")))
         return None
     return value
 
@@ -146,14 +146,14 @@ def parse_components(raw: Any) -> list[dict[str, Any]]:
     failing side of the target. Every problem at once, each naming its field."""
     problems: list[Problem] = []
     if not isinstance(raw, list) or not raw:
-        refuse("components", "required", "至少一个评价项目 / at least one component")
+        refuse("components", "required", gettext("至少一个评价项目"))
     if len(raw) > len(SCORABLE):
         refuse("components", "too_many", f"最多 {len(SCORABLE)} 项 / at most {len(SCORABLE)}")
     parsed, seen = [], set()
     for n, item in enumerate(raw):
         at = f"components[{n}]"
         if not isinstance(item, dict):
-            problems.append(Problem(at, "invalid", "应为对象 / expected an object"))
+            problems.append(Problem(at, "invalid", gettext("应为对象")))
             continue
         indicator = str(item.get("indicator", "")).strip()
         if indicator not in SCORABLE:
@@ -165,7 +165,7 @@ def parse_components(raw: Any) -> list[dict[str, Any]]:
                 )
             )
         elif indicator in seen:
-            problems.append(Problem(f"{at}.indicator", "duplicate", "重复的指标 / listed twice"))
+            problems.append(Problem(f"{at}.indicator", "duplicate", gettext("重复的指标")))
         seen.add(indicator)
         numbers = {
             name: _number(item.get(name), f"{at}.{name}", problems)
@@ -183,9 +183,7 @@ def parse_components(raw: Any) -> list[dict[str, Any]]:
             )
         weight, target, floor = numbers["weight"], numbers["target"], numbers["floor"]
         if weight is not None and not (0 < weight <= TOTAL_WEIGHT):
-            problems.append(
-                Problem(f"{at}.weight", "range", "权重应在 0–100 之间 / 0 < weight ≤ 100")
-            )
+            problems.append(Problem(f"{at}.weight", "range", gettext("权重应在 0–100 之间")))
         if None not in (target, floor) and direction in Direction.values:
             wrong = floor >= target if direction == Direction.HIGHER else floor <= target
             if wrong:
@@ -230,14 +228,13 @@ def owner_for_editor(user: User, raw: str | None) -> str:
         refuse(
             "region",
             "scheme.level",
-            "只有国家或省级管理员可以修改评价方案 / only a national or provincial administrator "
-            "keeps an evaluation scheme",
+            gettext("只有国家或省级管理员可以修改评价方案"),
         )
     if raw is not None and raw.strip() not in ("", own.ljust(6, "0") if own else ""):
         refuse(
             "region",
             "scheme.owner",
-            "只能修改本级的评价方案 / you keep your own level's scheme only"
+            gettext("只能修改本级的评价方案")
             + (f"; use {own.ljust(6, '0')}" if own else "; use '' (national)"),
         )
     return own
@@ -308,12 +305,12 @@ def publish_year(
     policy.require(acting_user, Action.EVALUATION_SCHEME)
     owner = owner_for_editor(acting_user, region)
     if year >= today.year:
-        refuse("year", "year.open", "只能发布已结束的年度 / only a finished year can be published")
+        refuse("year", "year.open", gettext("只能发布已结束的年度"))
     if EvaluationPublication.objects.filter(owner=owner, year=year).exists():
         refuse("year", "year.published", f"{year} 年度已发布 / {year} is already published")
     scheme, _ = scheme_for(owner, year)
     if scheme is None:
-        refuse("year", "scheme.none", "该年度没有评价方案 / no scheme applies to that year")
+        refuse("year", "scheme.none", gettext("该年度没有评价方案"))
     publication = EvaluationPublication.objects.create(
         owner=owner, year=year, scheme=scheme, published_by=acting_user
     )
@@ -426,9 +423,9 @@ def score(
         if indicator.current_only and year != today.year:
             # Today's state says nothing of a past year: the register keeps no past due dates.
             value, numerator, denominator = None, None, None
-            note = "仅有今日数据，往年不计 / today only: not scored for a past year"
+            note = gettext("仅有今日数据，往年不计")
         elif value is None:
-            note = "分母为 0，不计分 / zero denominator: not applicable"
+            note = gettext("分母为 0，不计分")
         got = points(component, value)
         if got is not None:
             earned += got
@@ -573,7 +570,7 @@ def parse_met(raw: str | None) -> bool | None:
         return None
     if raw in ("yes", "no"):
         return raw == "yes"
-    refuse("met", "choice", "应为 yes 或 no / yes (met on time) or no (missed)")
+    refuse("met", "choice", gettext("应为 yes 或 no"))
 
 
 def parse_page(raw: str | None) -> int:
@@ -582,7 +579,7 @@ def parse_page(raw: str | None) -> int:
     raw = raw.strip()
     if raw.isascii() and raw.isdigit() and len(raw) <= 6 and int(raw) >= 1:
         return int(raw)
-    refuse("page", "page.range", "页码应为正整数 / page must be a whole number from 1")
+    refuse("page", "page.range", gettext("页码应为正整数"))
 
 
 def parse(user: User, params, allowed: tuple[str, ...], today: dt.date) -> dict[str, Any]:
@@ -606,7 +603,7 @@ def parse(user: User, params, allowed: tuple[str, ...], today: dt.date) -> dict[
     if "format" in allowed:
         fmt = params.get("format") or "csv"
         if fmt not in ("csv", "xlsx"):
-            problems.append(Problem("format", "choice", "应为 / one of csv, xlsx"))
+            problems.append(Problem("format", "choice", gettext("应为")))
         parsed["format"] = fmt
     if problems:
         raise DomainError(problems)
@@ -616,5 +613,5 @@ def parse(user: User, params, allowed: tuple[str, ...], today: dt.date) -> dict[
 def parse_year_field(raw: Any, today: dt.date) -> int:
     """The `year` of a write (a number or a string): required, unlike a read's."""
     if raw is None or raw == "" or isinstance(raw, bool):
-        refuse("year", "required", "请给出年度 / give the year")
+        refuse("year", "required", gettext("请给出年度"))
     return desk.parse_year(str(raw), today)

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import policy
@@ -150,7 +151,13 @@ def league_table(answer: dict) -> tuple[list[str], list[list]]:
     """The league table's numbers: rank, region, agency, score, and each component's value and
     points, the area's own row last."""
     components = answer["own"]["components"]
-    header = ["名次 / rank", "区划代码 / code", "区划 / region", "机构 / agency", "得分 / score"]
+    header = [
+        gettext("名次"),
+        gettext("区划代码"),
+        gettext("区划"),
+        gettext("机构"),
+        gettext("得分"),
+    ]
     for c in components:
         header += [f"{c['name']} 值 / value", f"{c['name']} 得分 / points ({c['weight']:g})"]
     rows = []
@@ -169,7 +176,7 @@ def download(request: HttpRequest) -> HttpResponse:
     """?region&year&format=csv|xlsx: the league table's numbers as a file."""
     if not may_read(request.user):
         return json_errors(
-            {"user": "您的账号不能查看统计分析 / your account may not read the analysis desk"},
+            {"user": gettext("您的账号不能查看统计分析")},
             status=403,
             rule="not_allowed",
         )

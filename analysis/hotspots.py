@@ -25,7 +25,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
+from django.utils.translation import gettext_lazy
 
 from geo.basemap import outline_tolerance
 from geo.models import Region
@@ -49,18 +51,18 @@ class Measure:
 
 
 MEASURES = {
-    "accidents": Measure("accidents", "万台设备年均事故起数 / accidents per 10,000 devices a year", "per 10,000"),
-    "overdue": Measure("overdue", "超期未检率 / overdue share of devices in use", "share"),
+    "accidents": Measure("accidents", gettext_lazy("万台设备年均事故起数"), "per 10,000"),
+    "overdue": Measure("overdue", gettext_lazy("超期未检率"), "share"),
 }  # fmt: skip
 CLASSES = {
-    "hot_99": ("热点 99 % / hot spot, 99 %", "#b2182b"),
-    "hot_95": ("热点 95 % / hot spot, 95 %", "#ef8a62"),
-    "hot_90": ("热点 90 % / hot spot, 90 %", "#fddbc7"),
-    "none": ("不显著 / not significant", "#f7f7f7"),
-    "cold_90": ("冷点 90 % / cold spot, 90 %", "#d1e5f0"),
-    "cold_95": ("冷点 95 % / cold spot, 95 %", "#67a9cf"),
-    "cold_99": ("冷点 99 % / cold spot, 99 %", "#2166ac"),
-    "excluded": ("未参与 / not tested", "#bdbdbd"),
+    "hot_99": (gettext_lazy("热点 99 %"), "#b2182b"),
+    "hot_95": (gettext_lazy("热点 95 %"), "#ef8a62"),
+    "hot_90": (gettext_lazy("热点 90 %"), "#fddbc7"),
+    "none": (gettext_lazy("不显著"), "#f7f7f7"),
+    "cold_90": (gettext_lazy("冷点 90 %"), "#d1e5f0"),
+    "cold_95": (gettext_lazy("冷点 95 %"), "#67a9cf"),
+    "cold_99": (gettext_lazy("冷点 99 %"), "#2166ac"),
+    "excluded": (gettext_lazy("未参与"), "#bdbdbd"),
 }
 
 
@@ -247,8 +249,8 @@ def hotspot_map(
         }  # fmt: skip
         features.append(
             f'{{"type":"Feature","id":"{code}","properties":'
-            f'{json.dumps(properties, ensure_ascii=False)},"geometry":{outline}}}'
+            f'{json.dumps(properties, ensure_ascii=False, cls=DjangoJSONEncoder)},"geometry":{outline}}}'
         )
     head = {k: answer[k] for k in ("area", "measure", "year", "tested", "counts", "legend")}
-    members = json.dumps(head, ensure_ascii=False)[1:-1]
+    members = json.dumps(head, ensure_ascii=False, cls=DjangoJSONEncoder)[1:-1]
     return f'{{"type":"FeatureCollection",{members},"features":[' + ",".join(features) + "]}"

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy
+
+from common.i18n import in_language
+
 COUNT, PERCENT, PER_10K = "count", "%", "per 10,000"
-REGISTRY = "设备登记与生命周期事件 / equipment register and its life-cycle events"
-INSPECTIONS = "检验记录 / inspection records"
-ACCIDENTS = "事故记录 / accident records"
-SUPERVISION = "监督检验记录 / supervisory inspection records"
+REGISTRY = gettext_lazy("设备登记与生命周期事件")
+INSPECTIONS = gettext_lazy("检验记录")
+ACCIDENTS = gettext_lazy("事故记录")
+SUPERVISION = gettext_lazy("监督检验记录")
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,8 @@ class Indicator:
 
     @property
     def name(self) -> str:
-        return f"{self.name_zh} / {self.name_en}"
+        """The name in the request's language (both are kept as data)."""
+        return in_language(self.name_zh, self.name_en)
 
     def value(self, numerator: int, denominator: int | None) -> float | int | None:
         if self.denominator is None:
@@ -61,54 +66,52 @@ INDICATORS: tuple[Indicator, ...] = (
         "devices",
         "在册设备",
         "Devices in the register",
-        "期末已登记且未注销（含报废）的设备台数 / devices registered by the end of the period "
-        "and not cancelled or scrapped by then",
+        gettext_lazy("期末已登记且未注销（含报废）的设备台数"),
         COUNT,
         REGISTRY,
-        "监管对象的规模 / how much equipment the jurisdiction supervises",
+        gettext_lazy("监管对象的规模"),
         "registered",
     ),
     Indicator(
         "in_use",
         "在用设备",
         "Devices in use",
-        "期末在册且未停用的设备台数 / devices in the register at the end of the period and not "
-        "suspended then",
+        gettext_lazy("期末在册且未停用的设备台数"),
         COUNT,
         REGISTRY,
-        "万台设备指标的分母 / the base of the per-10,000 rates",
+        gettext_lazy("万台设备指标的分母"),
         "in_use",
     ),
     Indicator(
         "registrations",
         "新增登记",
         "New registrations",
-        "期内办理使用登记的设备台数 / devices whose use registration falls in the period",
+        gettext_lazy("期内办理使用登记的设备台数"),
         COUNT,
         REGISTRY,
-        "设备增长 / growth of the register",
+        gettext_lazy("设备增长"),
         "registrations",
     ),
     Indicator(
         "cancellations",
         "注销（报废）",
         "Cancellations",
-        "期内注销或报废的设备台数 / devices cancelled or scrapped in the period",
+        gettext_lazy("期内注销或报废的设备台数"),
         COUNT,
         REGISTRY,
-        "设备退出 / devices leaving the register",
+        gettext_lazy("设备退出"),
         "cancellations",
     ),
     Indicator(
         "inspection_rate",
         "定期检验率",
         "Periodic inspection rate",
-        "按期检验 ÷ 应检：期内到期（截至今日）且到期时在用的检验到期数，其中在到期日前完成下次检验"
-        "的占比 / due dates in the period (up to today) of devices in use on that day, and the "
-        "share of them met by the next inspection on or before the date",
+        gettext_lazy(
+            "按期检验 ÷ 应检：期内到期（截至今日）且到期时在用的检验到期数，其中在到期日前完成下次检验的占比"
+        ),
         PERCENT,
         INSPECTIONS,
-        "检验工作是否按期 / whether inspections keep to their dates",
+        gettext_lazy("检验工作是否按期"),
         "inspected_on_time",
         "due",
         100,
@@ -117,12 +120,12 @@ INDICATORS: tuple[Indicator, ...] = (
         "overdue",
         "超期未检设备",
         "Overdue devices",
-        "今日在用且已过下次检验日期（或检验不合格未复检）的设备台数，与地图的超期图层同一定义 / "
-        "in-use devices past their due date today, or left with none by a failed inspection: "
-        "the map's overdue layer",
+        gettext_lazy(
+            "今日在用且已过下次检验日期（或检验不合格未复检）的设备台数，与地图的超期图层同一定义"
+        ),
         COUNT,
         INSPECTIONS,
-        "需要督促检验的设备 / devices to chase",
+        gettext_lazy("需要督促检验的设备"),
         "overdue",
         current_only=True,
     ),
@@ -130,10 +133,10 @@ INDICATORS: tuple[Indicator, ...] = (
         "overdue_rate",
         "超期未检率",
         "Overdue share",
-        "超期未检设备 ÷ 今日在用设备 / overdue devices ÷ devices in use today",
+        gettext_lazy("超期未检设备 ÷ 今日在用设备"),
         PERCENT,
         INSPECTIONS,
-        "在用设备中超期未检的比例 / share of devices in use that are overdue",
+        gettext_lazy("在用设备中超期未检的比例"),
         "overdue",
         "in_use_now",
         100,
@@ -143,12 +146,10 @@ INDICATORS: tuple[Indicator, ...] = (
         "supervision_rate",
         "监督检验率",
         "Supervisory inspection rate",
-        "期内登记的须经制造或安装监督检验的设备中，各项均有合格监督检验的比例 / of the devices "
-        "registered in the period that need a supervisory inspection at manufacture or "
-        "installation, the share with a passed one of each",
+        gettext_lazy("期内登记的须经制造或安装监督检验的设备中，各项均有合格监督检验的比例"),
         PERCENT,
         f"{SUPERVISION}; {REGISTRY}",
-        "未经监督检验不得投入使用 / no device enters use without its supervisory inspection",
+        gettext_lazy("未经监督检验不得投入使用"),
         "supervised",
         "supervision_required",
         100,
@@ -157,42 +158,40 @@ INDICATORS: tuple[Indicator, ...] = (
         "accidents",
         "事故起数",
         "Accidents",
-        "期内发生的事故起数 / accidents that occurred in the period",
+        gettext_lazy("期内发生的事故起数"),
         COUNT,
         ACCIDENTS,
-        "安全状况 / the safety record",
+        gettext_lazy("安全状况"),
         "accidents",
     ),
     Indicator(
         "deaths",
         "死亡人数",
         "Deaths",
-        "期内事故造成的死亡人数 / people killed in the period's accidents",
+        gettext_lazy("期内事故造成的死亡人数"),
         COUNT,
         ACCIDENTS,
-        "安全状况 / the safety record",
+        gettext_lazy("安全状况"),
         "deaths",
     ),
     Indicator(
         "injuries",
         "受伤人数",
         "Injuries",
-        "期内事故造成的受伤人数 / people injured in the period's accidents",
+        gettext_lazy("期内事故造成的受伤人数"),
         COUNT,
         ACCIDENTS,
-        "安全状况 / the safety record",
+        gettext_lazy("安全状况"),
         "injuries",
     ),
     Indicator(
         "accidents_per_10k",
         "万台设备事故起数",
         "Accidents per 10,000 devices",
-        "事故起数 ÷ (期末在用设备 ÷ 10,000) / accidents ÷ (devices in use at the end of the "
-        "period ÷ 10,000)",
+        gettext_lazy("事故起数 ÷ (期末在用设备 ÷ 10,000)"),
         PER_10K,
         f"{ACCIDENTS}; {REGISTRY}",
-        "与规模无关的事故水平，可与全国比较 / the accident level regardless of size, comparable "
-        "with the nation",
+        gettext_lazy("与规模无关的事故水平，可与全国比较"),
         "accidents",
         "in_use",
         10_000,
@@ -201,8 +200,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "deaths_per_10k",
         "万台设备死亡人数",
         "Deaths per 10,000 devices",
-        "死亡人数 ÷ (期末在用设备 ÷ 10,000) / deaths ÷ (devices in use at the end of the period "
-        "÷ 10,000)",
+        gettext_lazy("死亡人数 ÷ (期末在用设备 ÷ 10,000)"),
         PER_10K,
         f"{ACCIDENTS}; {REGISTRY}",
         "国务院安全生产控制指标 / the State Council's control figure (全国 2021: 0.08)",

@@ -10,15 +10,15 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Direction(models.TextChoices):
-    HIGHER = "higher", _("越高越好 / higher is better")
-    LOWER = "lower", _("越低越好 / lower is better")
+    HIGHER = "higher", _("越高越好")
+    LOWER = "lower", _("越低越好")
 
 
 class ScoringRule(models.TextChoices):
     # Full marks at the target, none at the floor, a straight line between.
-    LINEAR = "linear", _("线性 / full at target, linear to zero at the floor")
+    LINEAR = "linear", _("线性")
     # Full marks if the target is met, none otherwise (the provincial schemes' pass/fail items).
-    THRESHOLD = "threshold", _("达标 / full at target, else zero")
+    THRESHOLD = "threshold", _("达标")
 
 
 class EvaluationScheme(models.Model):
@@ -26,24 +26,24 @@ class EvaluationScheme(models.Model):
     a new version when the one a published year used is edited."""
 
     # '' the national scheme; a 2-digit province prefix for a province's own.
-    owner = models.CharField(_("制定机关辖区 / owner"), max_length=2, blank=True)
-    from_year = models.PositiveSmallIntegerField(_("起始年度 / applies from"))
-    version = models.PositiveSmallIntegerField(_("版本 / version"), default=1)
-    note = models.CharField(_("说明 / note"), max_length=200, blank=True)
-    created_at = models.DateTimeField(_("建立时间 / created"), auto_now_add=True)
-    changed_at = models.DateTimeField(_("修改时间 / changed"), auto_now=True)
+    owner = models.CharField(_("制定机关辖区"), max_length=2, blank=True)
+    from_year = models.PositiveSmallIntegerField(_("起始年度"))
+    version = models.PositiveSmallIntegerField(_("版本"), default=1)
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("建立时间"), auto_now_add=True)
+    changed_at = models.DateTimeField(_("修改时间"), auto_now=True)
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        verbose_name=_("修改人 / changed by"),
+        verbose_name=_("修改人"),
     )
 
     class Meta:
-        verbose_name = _("绩效评价方案 / evaluation scheme")
-        verbose_name_plural = _("绩效评价方案 / evaluation schemes")
+        verbose_name = _("绩效评价方案")
+        verbose_name_plural = _("绩效评价方案")
         constraints = [
             models.UniqueConstraint(
                 fields=["owner", "from_year", "version"], name="evaluation_scheme_version"
@@ -61,13 +61,13 @@ class SchemeComponent(models.Model):
         EvaluationScheme, on_delete=models.CASCADE, related_name="components"
     )
     position = models.PositiveSmallIntegerField(default=0)
-    indicator = models.CharField(_("指标 / indicator"), max_length=40)
-    weight = models.DecimalField(_("权重 / weight"), max_digits=5, decimal_places=2)
-    target = models.DecimalField(_("目标值 / target"), max_digits=12, decimal_places=4)
-    floor = models.DecimalField(_("零分值 / floor"), max_digits=12, decimal_places=4)
-    direction = models.CharField(_("方向 / direction"), max_length=8, choices=Direction.choices)
+    indicator = models.CharField(_("指标"), max_length=40)
+    weight = models.DecimalField(_("权重"), max_digits=5, decimal_places=2)
+    target = models.DecimalField(_("目标值"), max_digits=12, decimal_places=4)
+    floor = models.DecimalField(_("零分值"), max_digits=12, decimal_places=4)
+    direction = models.CharField(_("方向"), max_length=8, choices=Direction.choices)
     rule = models.CharField(
-        _("计分规则 / scoring rule"),
+        _("计分规则"),
         max_length=12,
         choices=ScoringRule.choices,
         default=ScoringRule.LINEAR,
@@ -75,7 +75,7 @@ class SchemeComponent(models.Model):
 
     class Meta:
         ordering = ["scheme", "position"]
-        verbose_name = _("评价项目 / scheme component")
+        verbose_name = _("评价项目")
         constraints = [
             models.UniqueConstraint(
                 fields=["scheme", "indicator"], name="evaluation_component_once"
@@ -92,18 +92,18 @@ class SchemeComponent(models.Model):
 class EvaluationPublication(models.Model):
     """A year whose scores an owner published: the scheme they were scored with is fixed."""
 
-    owner = models.CharField(_("发布机关辖区 / owner"), max_length=2, blank=True)
-    year = models.PositiveSmallIntegerField(_("年度 / year"))
+    owner = models.CharField(_("发布机关辖区"), max_length=2, blank=True)
+    year = models.PositiveSmallIntegerField(_("年度"))
     scheme = models.ForeignKey(
         EvaluationScheme, on_delete=models.PROTECT, related_name="publications"
     )
-    published_at = models.DateTimeField(_("发布时间 / published"), auto_now_add=True)
+    published_at = models.DateTimeField(_("发布时间"), auto_now_add=True)
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     class Meta:
-        verbose_name = _("绩效评价发布 / published evaluation year")
+        verbose_name = _("绩效评价发布")
         constraints = [
             models.UniqueConstraint(fields=["owner", "year"], name="evaluation_published_once")
         ]

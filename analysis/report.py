@@ -13,14 +13,18 @@ import datetime as dt
 import io
 from typing import Any
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_lazy
+
 from accounts.models import User
+from common.i18n import in_language
 from common.spreadsheets import neutralise
 
 from . import accidents, desk, evaluation
 from .desk import Area
 from .indicators import COUNT, INDICATORS, PERCENT
 
-TITLE = "年度统计报表 / Annual statistical report"
+TITLE = gettext_lazy("年度统计报表")
 
 
 def annual(user: User, area: Area, year: int, today: dt.date) -> dict[str, Any]:
@@ -48,17 +52,17 @@ def annual(user: User, area: Area, year: int, today: dt.date) -> dict[str, Any]:
 
 def overview_table(report: dict) -> tuple[list[str], list[list]]:
     overview = report["overview"]
-    parent = overview["parent"]["name"] if overview["parent"] else "上级 / parent"
+    parent = overview["parent"]["name"] if overview["parent"] else gettext("上级")
     header = [
-        "指标 / indicator",
-        "单位 / unit",
+        gettext("指标"),
+        gettext("单位"),
         f"{report['year']}",
-        "分子 / numerator",
-        "分母 / denominator",
+        gettext("分子"),
+        gettext("分母"),
         f"上年 / {report['year'] - 1}",
-        "同比 / change",
+        gettext("同比"),
         parent,
-        "全国 / national",
+        gettext("全国"),
     ]
     rows = []
     for item in overview["indicators"]:
@@ -68,7 +72,7 @@ def overview_table(report: dict) -> tuple[list[str], list[list]]:
         )
         rows.append(
             [
-                f"{item['name_zh']} / {item['name_en']}",
+                in_language(item["name_zh"], item["name_en"]),
                 item["unit"],
                 item["value"],
                 item["numerator"],
@@ -85,9 +89,9 @@ def overview_table(report: dict) -> tuple[list[str], list[list]]:
 def trend_table(report: dict) -> tuple[list[str], list[list]]:
     items = [i for i in report["overview"]["indicators"] if i["trend"]]
     years = [p["year"] for p in items[0]["trend"]] if items else []
-    header = ["指标 / indicator", "单位 / unit", *(str(y) for y in years)]
+    header = [gettext("指标"), gettext("单位"), *(str(y) for y in years)]
     rows = [
-        [f"{i['name_zh']} / {i['name_en']}", i["unit"], *(p["value"] for p in i["trend"])]
+        [in_language(i["name_zh"], i["name_en"]), i["unit"], *(p["value"] for p in i["trend"])]
         for i in items
     ]
     return header, rows
@@ -95,7 +99,7 @@ def trend_table(report: dict) -> tuple[list[str], list[list]]:
 
 def regions_table(report: dict) -> tuple[list[str], list[list]]:
     answer = report["regions"]
-    header = ["区划代码 / code", "区划 / region", *(i.name for i in INDICATORS)]
+    header = [gettext("区划代码"), gettext("区划"), *(i.name for i in INDICATORS)]
     rows = [
         [row["code"], row["name"], *(row["values"][i.key] for i in INDICATORS)]
         for row in answer["regions"]
@@ -104,7 +108,7 @@ def regions_table(report: dict) -> tuple[list[str], list[list]]:
     rows.append(
         [
             totals["code"],
-            f"合计 / total {totals['name']}",
+            gettext("合计 %(area)s") % {"area": totals["name"]},
             *(totals["values"][i.key] for i in INDICATORS),
         ]
     )
@@ -114,7 +118,12 @@ def regions_table(report: dict) -> tuple[list[str], list[list]]:
 def devices_table(report: dict) -> tuple[list[str], list[list]]:
     answer = report["devices"]
     statuses = answer["statuses"]
-    header = ["种类代码 / kind", "种类 / name", *(s["label"] for s in statuses), "合计 / total"]
+    header = [
+        gettext("种类代码"),
+        gettext("种类"),
+        *(s["label"] for s in statuses),
+        gettext("合计"),
+    ]
     rows = [
         [row["kind"], row["name"], *(row[s["key"]] for s in statuses), row["total"]]
         for row in answer["kinds"]
@@ -122,7 +131,7 @@ def devices_table(report: dict) -> tuple[list[str], list[list]]:
     rows.append(
         [
             "",
-            "合计 / total",
+            gettext("合计"),
             *(sum(row[s["key"]] for row in answer["kinds"]) for s in statuses),
             sum(row["total"] for row in answer["kinds"]),
         ]
@@ -132,22 +141,22 @@ def devices_table(report: dict) -> tuple[list[str], list[list]]:
 
 # The accident breakdowns of the year, in the order the accident page shows them.
 ACCIDENT_GROUPS = (
-    ("事故类型 / kind", "by_kind"),
-    ("原因 / cause", "by_cause"),
-    ("严重程度 / severity", "by_severity"),
-    ("场所 / place", "by_place"),
-    ("月份 / month", "by_month"),
+    (gettext_lazy("事故类型"), "by_kind"),
+    (gettext_lazy("原因"), "by_cause"),
+    (gettext_lazy("严重程度"), "by_severity"),
+    (gettext_lazy("场所"), "by_place"),
+    (gettext_lazy("月份"), "by_month"),
 )
 
 
 def accidents_table(report: dict) -> tuple[list[str], list[list]]:
     answer = report["accidents"]
     header = [
-        "分组 / grouped by",
-        "类别 / category",
-        "事故起数 / accidents",
-        "死亡 / deaths",
-        "受伤 / injuries",
+        gettext("分组"),
+        gettext("类别"),
+        gettext("事故起数"),
+        gettext("死亡"),
+        gettext("受伤"),
     ]
     rows = [
         [group, item["label"], item["accidents"], item["deaths"], item["injuries"]]
@@ -155,7 +164,7 @@ def accidents_table(report: dict) -> tuple[list[str], list[list]]:
         for item in answer[key]
     ]
     totals = answer["totals"]
-    rows.append(["", "合计 / total", totals["accidents"], totals["deaths"], totals["injuries"]])
+    rows.append(["", gettext("合计"), totals["accidents"], totals["deaths"], totals["injuries"]])
     return header, rows
 
 
@@ -163,7 +172,7 @@ def evaluation_table(report: dict) -> tuple[list[str], list[list]]:
     """The child agencies' scores, best first, then the area's own: each component's points."""
     answer = report["evaluation"]
     names = [f"{c['name']} (分 / points)" for c in answer["own"]["components"]]
-    header = ["名次 / rank", "区划 / region", "机构 / agency", "得分 / score", *names]
+    header = [gettext("名次"), gettext("区划"), gettext("机构"), gettext("得分"), *names]
 
     def line(rank: Any, row: dict) -> list:
         points = [c["points"] for c in row["components"]]
@@ -176,14 +185,20 @@ def evaluation_table(report: dict) -> tuple[list[str], list[list]]:
 
 def definitions_table(report: dict) -> tuple[list[str], list[list]]:
     header = [
-        "指标 / indicator",
-        "计算 / formula",
-        "单位 / unit",
-        "来源 / source",
-        "含义 / meaning",
+        gettext("指标"),
+        gettext("计算"),
+        gettext("单位"),
+        gettext("来源"),
+        gettext("含义"),
     ]
     rows = [
-        [f"{d['name_zh']} / {d['name_en']}", d["formula"], d["unit"], d["source"], d["meaning"]]
+        [
+            in_language(d["name_zh"], d["name_en"]),
+            d["formula"],
+            d["unit"],
+            d["source"],
+            d["meaning"],
+        ]
         for d in report["definitions"]
     ]
     return header, rows
@@ -194,7 +209,7 @@ def shown(value: Any) -> str:
     no figure."""
     if value is None:
         return "—"
-    if isinstance(value, bool | str):
+    if isinstance(value, bool | str | Promise):
         return str(value)
     if isinstance(value, int):
         return f"{value:,}"
@@ -234,15 +249,17 @@ def as_xlsx(report: dict) -> bytes:
     from exports.tables import SHEET_TITLE_UNSAFE, xlsx_value
 
     units = {i.name: i.unit for i in INDICATORS}
-    row_units = {f"{i.name_zh} / {i.name_en}": i.unit for i in INDICATORS}
+    row_units = {i.name: i.unit for i in INDICATORS}
     workbook = Workbook()
     workbook.remove(workbook.active)
     head_font = Font(bold=True, color="FFFFFF")
     head_fill = PatternFill("solid", fgColor="1F4E79")
-    subtitle = (
-        f"{report['area']['name']} · {report['year']} · 统计至 / figures to "
-        f"{report['overview']['period_end']} · 生成 / generated {report['as_of']}"
-    )
+    subtitle = gettext("%(area)s · %(year)s · 统计至 %(end)s · 生成于 %(made)s") % {
+        "area": report["area"]["name"],
+        "year": report["year"],
+        "end": report["overview"]["period_end"],
+        "made": report["as_of"],
+    }
     for title, table in SHEETS:
         header, rows = table(report)
         sheet = workbook.create_sheet(SHEET_TITLE_UNSAFE.sub("_", title)[:31])

@@ -42,10 +42,10 @@ class JobState(models.TextChoices):
     """The states the kernel moves a job between. A kind stores these values, may name its running
     states its own way (`Job.RUNNING_STATES`) and adds its outcomes (done, committed …)."""
 
-    QUEUED = "queued", _("排队中 / queued")
-    RUNNING = "running", _("运行中 / running")
-    FAILED = "failed", _("失败 / failed")
-    CANCELLED = "cancelled", _("已取消 / cancelled")
+    QUEUED = "queued", _("排队中")
+    RUNNING = "running", _("运行中")
+    FAILED = "failed", _("失败")
+    CANCELLED = "cancelled", _("已取消")
 
 
 class Job(models.Model):
@@ -56,21 +56,21 @@ class Job(models.Model):
 
     # Kinds redeclare it with their own choices and default.
     state = models.CharField(
-        _("状态 / state"), max_length=12, choices=JobState.choices, default=JobState.QUEUED
+        _("状态"), max_length=12, choices=JobState.choices, default=JobState.QUEUED
     )
-    rows_done = models.PositiveIntegerField(_("已处理行数 / rows done"), default=0)
-    rows_total = models.PositiveIntegerField(_("总行数 / rows in all"), null=True, blank=True)
-    error = models.TextField(_("错误信息 / error"), blank=True)
+    rows_done = models.PositiveIntegerField(_("已处理行数"), default=0)
+    rows_total = models.PositiveIntegerField(_("总行数"), null=True, blank=True)
+    error = models.TextField(_("错误信息"), blank=True)
     task_id = models.CharField(max_length=64, blank=True, help_text="the queue's task result")
     worker = models.CharField(
         max_length=128, blank=True, help_text="host:pid of the process running the job"
     )
-    created_at = models.DateTimeField(_("提交时间 / submitted"), auto_now_add=True)
-    started_at = models.DateTimeField(_("开始时间 / started"), null=True, blank=True)
+    created_at = models.DateTimeField(_("提交时间"), auto_now_add=True)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
     heartbeat_at = models.DateTimeField(
         null=True, blank=True, help_text="last sign of life: queued, claimed, progress"
     )
-    finished_at = models.DateTimeField(_("结束时间 / finished"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
 
     class Meta:
         abstract = True

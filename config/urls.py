@@ -3,13 +3,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
+from django.views.i18n import JavaScriptCatalog
 
 from ogcapi import urls as ogcapi_urls
 
-admin.site.site_header = "SEGIS 特种设备安全监察地理信息系统"
+admin.site.site_header = _("SEGIS 特种设备安全监察地理信息系统")
 admin.site.site_title = "SEGIS"
-admin.site.index_title = "数据管理 / Administration"
+admin.site.index_title = _("数据管理")
 
 urlpatterns = [
     path("", include("maps.urls")),
@@ -38,6 +40,8 @@ urlpatterns = [
     path(settings.PUBLIC_PATH_PREFIX.lstrip("/"), include("public.urls")),
     path("public/", include("public.desk_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The page scripts' strings in the user's language (djangojs catalogue); no data, no login.
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("operations.urls")),  # /healthz, /readyz
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
 ]

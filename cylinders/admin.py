@@ -128,7 +128,7 @@ class FillingLicenceAdmin(NoDeleteMixin, RegistryAdmin):
     readonly_fields = ("region",)
 
 
-@admin.display(description=_("充装单位 / station"), ordering="station__name")
+@admin.display(description=_("充装单位"), ordering="station__name")
 def filling_station(record: FillingRecord):
     return record.station  # the model's key has no label of its own (its migration is frozen)
 

@@ -16,19 +16,19 @@ from .rules import Rule
 
 
 class CylinderKind(models.TextChoices):
-    INDUSTRIAL = "industrial", _("工业气瓶 / industrial")
-    LPG = "lpg", _("液化石油气钢瓶 / LPG")
-    CNG = "cng", _("车用压缩天然气瓶 / CNG")
-    MEDICAL = "medical", _("医用气瓶 / medical")
-    ACETYLENE = "acetylene", _("溶解乙炔气瓶 / acetylene")
-    OTHER = "other", _("其他 / other")
+    INDUSTRIAL = "industrial", _("工业气瓶")
+    LPG = "lpg", _("液化石油气钢瓶")
+    CNG = "cng", _("车用压缩天然气瓶")
+    MEDICAL = "medical", _("医用气瓶")
+    ACETYLENE = "acetylene", _("溶解乙炔气瓶")
+    OTHER = "other", _("其他")
 
 
 class CylinderStatus(models.TextChoices):
-    IN_SERVICE = "in_service", _("在用 / in service")
-    OVERDUE = "overdue", _("超期未检 / overdue")
-    SCRAPPED = "scrapped", _("报废 / scrapped")
-    LOST = "lost", _("丢失 / lost")
+    IN_SERVICE = "in_service", _("在用")
+    OVERDUE = "overdue", _("超期未检")
+    SCRAPPED = "scrapped", _("报废")
+    LOST = "lost", _("丢失")
 
 
 class FillingLicence(models.Model):
@@ -36,17 +36,17 @@ class FillingLicence(models.Model):
 
     station = models.OneToOneField(
         Unit, on_delete=models.PROTECT, related_name="filling_licence",
-        verbose_name=_("充装单位 / filling station"),
+        verbose_name=_("充装单位"),
     )  # fmt: skip
-    number = models.CharField(_("许可证编号 / licence number"), max_length=64, unique=True)
-    valid_until = models.DateField(_("有效期至 / valid until"))
-    region = models.ForeignKey(Region, on_delete=models.PROTECT, verbose_name=_("区划 / region"))
+    number = models.CharField(_("许可证编号"), max_length=64, unique=True)
+    valid_until = models.DateField(_("有效期至"))
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, verbose_name=_("区划"))
 
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("充装许可证 / filling licence")
-        verbose_name_plural = _("充装许可证 / filling licences")
+        verbose_name = _("充装许可证")
+        verbose_name_plural = _("充装许可证")
 
     def __str__(self) -> str:
         return self.number
@@ -67,37 +67,37 @@ class CylinderQuerySet(ScopedQuerySet):
 class Cylinder(models.Model):
     """One gas cylinder: its identity tag, the GB/T 7144 stamped markings and its owning station."""
 
-    tag = models.CharField(_("电子标签 / identity tag"), max_length=64, unique=True)
-    maker_name = models.CharField(_("制造单位 / maker"), max_length=128)
-    maker_code = models.CharField(_("制造单位代码 / maker code"), max_length=16, blank=True)
-    serial_number = models.CharField(_("出厂编号 / serial number"), max_length=32)
-    made_on = models.DateField(_("制造日期 / manufactured"))
-    kind = models.CharField(_("气瓶类别 / type"), max_length=16, choices=CylinderKind.choices)
-    volume_l = models.DecimalField(_("公称容积 (L) / volume (L)"), max_digits=7, decimal_places=1)
+    tag = models.CharField(_("电子标签"), max_length=64, unique=True)
+    maker_name = models.CharField(_("制造单位"), max_length=128)
+    maker_code = models.CharField(_("制造单位代码"), max_length=16, blank=True)
+    serial_number = models.CharField(_("出厂编号"), max_length=32)
+    made_on = models.DateField(_("制造日期"))
+    kind = models.CharField(_("气瓶类别"), max_length=16, choices=CylinderKind.choices)
+    volume_l = models.DecimalField(_("公称容积 (L)"), max_digits=7, decimal_places=1)
     working_pressure_mpa = models.DecimalField(
-        _("公称工作压力 (MPa) / working pressure (MPa)"), max_digits=6, decimal_places=2
+        _("公称工作压力 (MPa)"), max_digits=6, decimal_places=2
     )
-    design_life_years = models.PositiveSmallIntegerField(_("设计使用年限 / design life (years)"))
-    scrap_on = models.DateField(_("报废日期 / scrap date"))
-    last_inspected_on = models.DateField(_("上次检验日期 / last inspected"), null=True, blank=True)
-    next_inspection_due = models.DateField(_("下次检验日期 / next inspection due"))
+    design_life_years = models.PositiveSmallIntegerField(_("设计使用年限"))
+    scrap_on = models.DateField(_("报废日期"))
+    last_inspected_on = models.DateField(_("上次检验日期"), null=True, blank=True)
+    next_inspection_due = models.DateField(_("下次检验日期"))
     owner = models.ForeignKey(
         Unit, on_delete=models.PROTECT, related_name="cylinders",
-        verbose_name=_("产权（充装）单位 / owning filling station"),
+        verbose_name=_("产权（充装）单位"),
     )  # fmt: skip
     # The owner's region, copied at write time: scoped reads are one indexed prefix test.
-    region = models.ForeignKey(Region, on_delete=models.PROTECT, verbose_name=_("区划 / region"))
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, verbose_name=_("区划"))
     status = models.CharField(
-        _("状态 / status"), max_length=16, choices=CylinderStatus.choices,
+        _("状态"), max_length=16, choices=CylinderStatus.choices,
         default=CylinderStatus.IN_SERVICE,
     )  # fmt: skip
-    registered_at = models.DateTimeField(_("登记时间 / registered"), auto_now_add=True)
+    registered_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
 
     objects = CylinderQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("气瓶 / gas cylinder")
-        verbose_name_plural = _("气瓶 / gas cylinders")
+        verbose_name = _("气瓶")
+        verbose_name_plural = _("气瓶")
         indexes = [
             models.Index(fields=["owner", "next_inspection_due"], name="cylinder_owner_due"),
             models.Index(fields=["region", "next_inspection_due"], name="cylinder_region_due"),
@@ -139,16 +139,16 @@ class CylinderInspection(models.Model):
     """A periodic inspection of a cylinder (定期检验): it moves the next due date."""
 
     cylinder = models.ForeignKey(Cylinder, on_delete=models.PROTECT, related_name="inspections")
-    inspected_on = models.DateField(_("检验日期 / inspected on"))
-    passed = models.BooleanField(_("合格 / passed"))
-    body_name = models.CharField(_("检验机构 / inspection body"), max_length=128)
-    next_due = models.DateField(_("下次检验日期 / next due"), null=True, blank=True)
+    inspected_on = models.DateField(_("检验日期"))
+    passed = models.BooleanField(_("合格"))
+    body_name = models.CharField(_("检验机构"), max_length=128)
+    next_due = models.DateField(_("下次检验日期"), null=True, blank=True)
     region = models.ForeignKey(Region, on_delete=models.PROTECT)
 
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("气瓶检验 / cylinder inspection")
+        verbose_name = _("气瓶检验")
         ordering = ["inspected_on", "pk"]
 
     def __str__(self) -> str:
@@ -170,14 +170,12 @@ class FillingRecord(models.Model):
         null=True,
         related_name="fillings",
     )
-    tag = models.CharField(_("电子标签 / tag"), max_length=64)
-    filled_at = models.DateTimeField(_("充装时间 / filled at"))
-    medium = models.CharField(_("充装介质 / medium"), max_length=32)
-    quantity_kg = models.DecimalField(
-        _("充装量 (kg) / quantity (kg)"), max_digits=8, decimal_places=2
-    )
-    check_passed = models.BooleanField(_("充装前检查合格 / pre-fill check passed"))
-    operator_certificate = models.CharField(_("作业人员证号 / operator certificate"), max_length=32)
+    tag = models.CharField(_("电子标签"), max_length=64)
+    filled_at = models.DateTimeField(_("充装时间"))
+    medium = models.CharField(_("充装介质"), max_length=32)
+    quantity_kg = models.DecimalField(_("充装量 (kg)"), max_digits=8, decimal_places=2)
+    check_passed = models.BooleanField(_("充装前检查合格"))
+    operator_certificate = models.CharField(_("作业人员证号"), max_length=32)
     region = models.ForeignKey(Region, on_delete=models.DO_NOTHING, db_constraint=False,
                                related_name="+")  # fmt: skip
     # The rules it broke as known when it was received (cylinders.rules); later re-checks add
@@ -191,7 +189,7 @@ class FillingRecord(models.Model):
         # Managed, so that test flushes empty it too; its table is migration 0002's SQL (the
         # state is declared there apart from the database operations).
         db_table = "cylinders_filling"
-        verbose_name = _("充装记录 / filling record")
+        verbose_name = _("充装记录")
         ordering = ["filled_at", "id"]
 
     def __str__(self) -> str:
@@ -202,20 +200,20 @@ class Violation(models.Model):
     """A filling that broke a filling rule: a finding on the station for its county's supervisor."""
 
     filling_id = models.BigIntegerField()
-    filled_at = models.DateTimeField(_("充装时间 / filled at"))
+    filled_at = models.DateTimeField(_("充装时间"))
     station = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+",
-                                verbose_name=_("充装单位 / station"))  # fmt: skip
+                                verbose_name=_("充装单位"))  # fmt: skip
     cylinder = models.ForeignKey(Cylinder, on_delete=models.PROTECT, null=True, related_name="+")
-    tag = models.CharField(_("电子标签 / tag"), max_length=64)
-    rule = models.CharField(_("违反规则 / rule"), max_length=24, choices=Rule.choices)
+    tag = models.CharField(_("电子标签"), max_length=64)
+    rule = models.CharField(_("违反规则"), max_length=24, choices=Rule.choices)
     region = models.ForeignKey(Region, on_delete=models.PROTECT)
-    found_at = models.DateTimeField(_("发现时间 / found"), auto_now_add=True)
+    found_at = models.DateTimeField(_("发现时间"), auto_now_add=True)
     found_by = models.CharField(max_length=8)  # "ingest" or "recheck"
 
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("充装违规 / filling violation")
+        verbose_name = _("充装违规")
         ordering = ["-filled_at", "pk"]
         constraints = [
             models.UniqueConstraint(fields=["filling_id", "rule"], name="violation_once_per_rule")
@@ -235,16 +233,16 @@ class StationDay(models.Model):
 
     station = models.ForeignKey(Unit, on_delete=models.DO_NOTHING, db_constraint=False,
                                 related_name="+")  # fmt: skip
-    day = models.DateField(_("日期 / day"))
-    fillings = models.IntegerField(_("充装 / fillings"), default=0)
-    violations = models.IntegerField(_("违规 / violations"), default=0)
+    day = models.DateField(_("日期"))
+    fillings = models.IntegerField(_("充装"), default=0)
+    violations = models.IntegerField(_("违规"), default=0)
     region = models.ForeignKey(Region, on_delete=models.DO_NOTHING, db_constraint=False,
                                related_name="+")  # fmt: skip
 
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("充装站日统计 / station day figures")
+        verbose_name = _("充装站日统计")
         constraints = [
             models.UniqueConstraint(fields=["station", "day"], name="stationday_once"),
         ]

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_safe
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
@@ -32,7 +33,7 @@ def _day(raw: str | None) -> tuple[dt.date, str]:
     try:
         return dt.date.fromisoformat(raw), ""
     except ValueError:
-        return today, f"日期 {raw[:20]} 无法识别，显示今天 / unreadable day: showing today"
+        return today, gettext("日期 %(raw)s 无法识别，显示今天") % {"raw": raw[:20]}
 
 
 @require_safe
@@ -173,7 +174,7 @@ class StationFillings(StationList):
 
     title = ("当日充装", "Fillings of the day")
     table = "cylinders/_fillings.html"
-    SORTS = {"time": "时间早→晚 / earliest first", "-time": "时间晚→早 / latest first"}
+    SORTS = {"time": gettext_lazy("时间早→晚"), "-time": gettext_lazy("时间晚→早")}
 
     def rows(self, station, sort, day):
         return reads.station_fillings(station, day, earliest_first=sort == "time")
@@ -188,8 +189,8 @@ class StationOverdue(StationList):
     title = ("超期未检气瓶", "Overdue cylinders")
     table = "cylinders/_overdue.html"
     SORTS = {
-        "due": "超期最久在前 / longest overdue first",
-        "-due": "最近到期在前 / latest due first",
+        "due": gettext_lazy("超期最久在前"),
+        "-due": gettext_lazy("最近到期在前"),
     }
 
     def rows(self, station, sort, day):
@@ -201,7 +202,7 @@ class StationViolations(StationList):
 
     title = ("违规", "Violations")
     table = "cylinders/_violations.html"
-    SORTS = {"-time": "最新在前 / newest first", "time": "最早在前 / oldest first"}
+    SORTS = {"-time": gettext_lazy("最新在前"), "time": gettext_lazy("最早在前")}
 
     def rows(self, station, sort, day):
         return reads.violations_for(self.request.user, station=station.pk,

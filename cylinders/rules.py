@@ -17,18 +17,18 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Rule(TextChoices):
-    UNREGISTERED = "unregistered", _("未登记气瓶 / unregistered cylinder")
-    OVERDUE = "overdue", _("超期未检 / overdue for periodic inspection")
-    PAST_SCRAP = "past_scrap", _("超过设计使用年限或已报废 / past its scrap date or scrapped")
-    LOST = "lost", _("已登记丢失 / reported lost")
-    OTHER_STATION = "other_station", _("非本单位产权气瓶 / owned by another station")
+    UNREGISTERED = "unregistered", _("未登记气瓶")
+    OVERDUE = "overdue", _("超期未检")
+    PAST_SCRAP = "past_scrap", _("超过设计使用年限或已报废")
+    LOST = "lost", _("已登记丢失")
+    OTHER_STATION = "other_station", _("非本单位产权气瓶")
     LICENCE_EXPIRED = (
         "licence_expired",
-        _("充装许可证过期或缺失 / station licence expired or missing"),
+        _("充装许可证过期或缺失"),
     )
     CHECK_FAILED = (
         "check_failed",
-        _("充装前检查不合格仍充装 / filled after a failed pre-fill check"),
+        _("充装前检查不合格仍充装"),
     )
 
 

@@ -4,4 +4,4 @@ from django.utils.translation import gettext_lazy as _
 
 class ExportsConfig(AppConfig):
     name = "exports"
-    verbose_name = _("导出 / Exports")
+    verbose_name = _("导出")

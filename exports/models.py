@@ -25,39 +25,37 @@ class ExportJob(Job):
 
     class State(models.TextChoices):
         # The kernel's states (common.jobs.JobState), then the export's outcomes.
-        QUEUED = "queued", _("排队中 / queued")
-        RUNNING = "running", _("导出中 / running")
-        FAILED = "failed", _("失败 / failed")
-        CANCELLED = "cancelled", _("已取消 / cancelled")
-        DONE = "done", _("已完成 / done")
-        EXPIRED = "expired", _("已过期 / expired")
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("导出中")
+        FAILED = "failed", _("失败")
+        CANCELLED = "cancelled", _("已取消")
+        DONE = "done", _("已完成")
+        EXPIRED = "expired", _("已过期")
 
     requester = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
         related_name="export_jobs",
-        verbose_name=_("申请人 / requester"),
+        verbose_name=_("申请人"),
     )
     # Strings as submitted (layer, format, crs, region, bbox, polygon, filters): the job parses
     # them again when it runs, so it is scoped by the jurisdiction the requester has then.
-    parameters = models.JSONField(_("参数 / parameters"))
-    estimate = models.PositiveIntegerField(_("预计行数 / estimated rows"))
-    state = models.CharField(
-        _("状态 / state"), max_length=12, choices=State.choices, default=State.QUEUED
-    )
+    parameters = models.JSONField(_("参数"))
+    estimate = models.PositiveIntegerField(_("预计行数"))
+    state = models.CharField(_("状态"), max_length=12, choices=State.choices, default=State.QUEUED)
     file_path = models.CharField(
-        _("文件 / file"), max_length=255, blank=True, help_text="relative to EXPORT_ROOT"
+        _("文件"), max_length=255, blank=True, help_text="relative to EXPORT_ROOT"
     )
-    file_name = models.CharField(_("下载文件名 / download name"), max_length=255, blank=True)
+    file_name = models.CharField(_("下载文件名"), max_length=255, blank=True)
     ascii_file_name = models.CharField(max_length=255, blank=True)
-    file_size = models.BigIntegerField(_("文件大小 / file size"), null=True, blank=True)
-    expires_at = models.DateTimeField(_("过期时间 / expires"), null=True, blank=True)
+    file_size = models.BigIntegerField(_("文件大小"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("过期时间"), null=True, blank=True)
 
     objects = ExportJobQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("导出任务 / export job")
-        verbose_name_plural = _("导出任务 / export jobs")
+        verbose_name = _("导出任务")
+        verbose_name_plural = _("导出任务")
         # Created by the layers app before exports existed.
         db_table = "layers_exportjob"
         ordering = ["-created_at", "-id"]

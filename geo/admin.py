@@ -121,7 +121,7 @@ class RegionListFilter(admin.SimpleListFilter):
     and the children of the selected region, so a user drills down without a list of thousands.
     """
 
-    title = _("所在区划 / region")
+    title = _("所在区划")
     parameter_name = "region"
 
     def lookups(self, request, model_admin):
@@ -174,7 +174,7 @@ class RegionAdmin(OfflineGISAdmin):
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
         if obj is None:
-            raise Http404(_("区划不存在 / no such region"))
+            raise Http404(_("区划不存在"))
         return obj
 
     def has_add_permission(self, request):

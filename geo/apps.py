@@ -10,7 +10,7 @@ GDAL_BLOCKS_ACCESS = (3, 9)
 
 class GeoConfig(AppConfig):
     name = "geo"
-    verbose_name = _("地理 / Geography")
+    verbose_name = _("地理")
 
     def ready(self) -> None:
         from django.conf import settings

@@ -11,10 +11,10 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Level(models.TextChoices):
-    NATIONAL = "national", _("全国 / National")
-    PROVINCE = "province", _("省级 / Province")
-    CITY = "city", _("市级 / City")
-    COUNTY = "county", _("县级 / County")
+    NATIONAL = "national", _("全国")
+    PROVINCE = "province", _("省级")
+    CITY = "city", _("市级")
+    COUNTY = "county", _("县级")
 
 
 # The regions whose codes a prefix of this many digits tells apart.

@@ -44,28 +44,28 @@ class Region(models.Model):
     """A GB/T 2260 division (province, city or county) and its boundary in WGS84."""
 
     # The code is the key: scoped filters become `region_id LIKE '64%'` with no join.
-    code = models.CharField(_("行政区划代码 / division code"), max_length=6, primary_key=True)
-    name = models.CharField(_("名称 / name"), max_length=64)
-    level = models.CharField(_("级别 / level"), max_length=8, choices=Level.choices, db_index=True)
+    code = models.CharField(_("行政区划代码"), max_length=6, primary_key=True)
+    name = models.CharField(_("名称"), max_length=64)
+    level = models.CharField(_("级别"), max_length=8, choices=Level.choices, db_index=True)
     parent = models.ForeignKey(
         "self",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="children",
-        verbose_name=_("上级 / parent"),
+        verbose_name=_("上级"),
     )
-    boundary = models.MultiPolygonField(_("边界 / boundary"), srid=4326)
-    source = models.CharField(_("数据来源 / source"), max_length=64, blank=True)
+    boundary = models.MultiPolygonField(_("边界"), srid=4326)
+    source = models.CharField(_("数据来源"), max_length=64, blank=True)
     # The seat of government (驻地): where a region's offices are, unlike its geometric centre,
     # which may lie in empty country. Boundary files do not carry it: the demo generator sets it.
-    seat = models.PointField(_("驻地 / seat"), srid=4326, null=True, blank=True)
+    seat = models.PointField(_("驻地"), srid=4326, null=True, blank=True)
 
     objects = RegionQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("行政区划 / region")
-        verbose_name_plural = _("行政区划 / regions")
+        verbose_name = _("行政区划")
+        verbose_name_plural = _("行政区划")
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(

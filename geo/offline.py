@@ -36,6 +36,7 @@ from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.templatetags.static import static
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy
 
 from geo.functions import SimplifyPreserveTopology
 from geo.models import Region
@@ -137,7 +138,7 @@ def _default_icon_paths() -> type:
 
 
 # The attribution every SEGIS map carries, MapLibre's (static/js) and these alike.
-ATTRIBUTION = "行政区划 / boundaries: SEGIS"
+ATTRIBUTION = gettext_lazy("行政区划：SEGIS")
 
 
 @functools.cache
@@ -167,7 +168,7 @@ def _conventions() -> type:
             super().__init__()
             self._name = "MapConventions"
             self.scale = scale
-            self.attribution = ATTRIBUTION
+            self.attribution = str(ATTRIBUTION)
 
     return MapConventions
 

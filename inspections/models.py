@@ -15,10 +15,10 @@ from registry.models.equipment import InspectionConclusion
 
 
 class Stage(models.TextChoices):
-    MANUFACTURE = "manufacture", _("制造监督检验 / at manufacture")
-    INSTALLATION = "installation", _("安装监督检验 / at installation")
-    MODIFICATION = "modification", _("改造监督检验 / at modification")
-    MAJOR_REPAIR = "major_repair", _("重大修理监督检验 / at major repair")
+    MANUFACTURE = "manufacture", _("制造监督检验")
+    INSTALLATION = "installation", _("安装监督检验")
+    MODIFICATION = "modification", _("改造监督检验")
+    MAJOR_REPAIR = "major_repair", _("重大修理监督检验")
 
 
 class SupervisoryQuerySet(ScopedQuerySet):
@@ -31,28 +31,26 @@ class SupervisoryInspection(models.Model):
 
     equipment = models.ForeignKey(
         Equipment, on_delete=models.PROTECT, related_name="supervisory_inspections",
-        verbose_name=_("设备 / equipment"),
+        verbose_name=_("设备"),
     )  # fmt: skip
-    stage = models.CharField(_("阶段 / stage"), max_length=16, choices=Stage.choices)
+    stage = models.CharField(_("阶段"), max_length=16, choices=Stage.choices)
     body = models.ForeignKey(
         Unit, on_delete=models.PROTECT, related_name="supervisory_inspections_done",
-        verbose_name=_("检验机构 / inspection body"),
+        verbose_name=_("检验机构"),
     )  # fmt: skip
-    inspected_on = models.DateField(_("检验日期 / date"))
+    inspected_on = models.DateField(_("检验日期"))
     conclusion = models.CharField(
-        _("检验结论 / conclusion"), max_length=12, choices=InspectionConclusion.choices
+        _("检验结论"), max_length=12, choices=InspectionConclusion.choices
     )
-    certificate_number = models.CharField(
-        _("监督检验证书编号 / certificate number"), max_length=40, blank=True
-    )
-    report_number = models.CharField(_("报告编号 / report number"), max_length=40)
-    recorded_at = models.DateTimeField(_("记录时间 / recorded"), auto_now_add=True)
+    certificate_number = models.CharField(_("监督检验证书编号"), max_length=40, blank=True)
+    report_number = models.CharField(_("报告编号"), max_length=40)
+    recorded_at = models.DateTimeField(_("记录时间"), auto_now_add=True)
 
     objects = SupervisoryQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("监督检验 / supervisory inspection")
-        verbose_name_plural = _("监督检验 / supervisory inspections")
+        verbose_name = _("监督检验")
+        verbose_name_plural = _("监督检验")
         ordering = ["-inspected_on", "-id"]
         constraints = [
             # A body's report numbers are its own: the feed's idempotence rests on this.
@@ -76,32 +74,28 @@ class FeedAccount(models.Model):
 
     body = models.OneToOneField(
         Unit, on_delete=models.PROTECT, related_name="feed_account",
-        verbose_name=_("检验机构 / inspection body"),
+        verbose_name=_("检验机构"),
     )  # fmt: skip
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="feed_account"
     )
-    kinds = ArrayField(
-        models.CharField(max_length=4), verbose_name=_("核准检验的设备种类 / authorised kinds")
-    )
-    region = models.ForeignKey(
-        Region, on_delete=models.PROTECT, verbose_name=_("核准区域 / authorised area")
-    )
+    kinds = ArrayField(models.CharField(max_length=4), verbose_name=_("核准检验的设备种类"))
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, verbose_name=_("核准区域"))
     created_at = models.DateTimeField(auto_now_add=True)
 
     # Scoped by the body's own region: a supervisor sees the accounts of the bodies in the area.
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("检验机构接口账号 / feed account")
+        verbose_name = _("检验机构接口账号")
 
     def __str__(self) -> str:
         return f"{self.body} feed"
 
 
 class Via(models.TextChoices):
-    API = "api", _("接口 / feed API")
-    FILE = "file", _("文件导入 / file import")
+    API = "api", _("接口")
+    FILE = "file", _("文件导入")
 
 
 class FeedBatch(models.Model):
@@ -112,7 +106,7 @@ class FeedBatch(models.Model):
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
-    received_at = models.DateTimeField(_("接收时间 / received"), auto_now_add=True)
+    received_at = models.DateTimeField(_("接收时间"), auto_now_add=True)
     accepted = models.PositiveIntegerField(default=0)
     duplicates = models.PositiveIntegerField(default=0)
     refused = models.PositiveIntegerField(default=0)
@@ -122,7 +116,7 @@ class FeedBatch(models.Model):
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("检验数据批次 / feed batch")
+        verbose_name = _("检验数据批次")
         ordering = ["-received_at", "-id"]
 
     def __str__(self) -> str:
@@ -130,9 +124,9 @@ class FeedBatch(models.Model):
 
 
 class RecordStatus(models.TextChoices):
-    ACCEPTED = "accepted", _("已接收 / accepted")
-    DUPLICATE = "duplicate", _("重复（已确认）/ repeat acknowledged")
-    REFUSED = "refused", _("拒收 / refused")
+    ACCEPTED = "accepted", _("已接收")
+    DUPLICATE = "duplicate", _("重复（已确认）")
+    REFUSED = "refused", _("拒收")
 
 
 class FeedRecord(models.Model):
@@ -161,7 +155,7 @@ class FeedRecord(models.Model):
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("检验数据记录 / feed record")
+        verbose_name = _("检验数据记录")
         ordering = ["batch", "position"]
         constraints = [
             models.UniqueConstraint(

@@ -4,4 +4,4 @@ from django.utils.translation import gettext_lazy as _
 
 class LayersConfig(AppConfig):
     name = "layers"
-    verbose_name = _("图层 / Layers")
+    verbose_name = _("图层")

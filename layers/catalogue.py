@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext_lazy
+
+from common.i18n import in_language
 from geo.models import Region
 from licensing.models import LicenceKind
 from licensing.reads import Validity
@@ -41,11 +44,11 @@ STATUS_STYLES = {
 
 # Days past the due date; `None` (no due date: a failed inspection) is the most urgent class.
 OVERDUE_CLASSES = [
-    (None, "#67001f", "无下次检验日期（检验不合格）/ no due date (failed inspection)"),
-    (30, "#fdae61", "逾期 ≤ 30 天 / up to 30 days"),
-    (90, "#f46d43", "逾期 31–90 天 / 31–90 days"),
-    (365, "#d73027", "逾期 91–365 天 / 91–365 days"),
-    (10**6, "#a50026", "逾期 1 年以上 / over a year"),
+    (None, "#67001f", gettext_lazy("无下次检验日期（检验不合格）")),
+    (30, "#fdae61", gettext_lazy("逾期 ≤ 30 天")),
+    (90, "#f46d43", gettext_lazy("逾期 31–90 天")),
+    (365, "#d73027", gettext_lazy("逾期 91–365 天")),
+    (10**6, "#a50026", gettext_lazy("逾期 1 年以上")),
 ]
 
 ROLE_COLOURS = {
@@ -86,41 +89,40 @@ RESOURCE_COLOURS = {
 # twice as far along the ramp).
 CHOROPLETH_METRICS = {
     "devices": {
-        "title": "设备数 / Devices",
-        "note": "按筛选条件统计的设备台数 / devices under the filters",
+        "title": gettext_lazy("设备数"),
+        "note": gettext_lazy("按筛选条件统计的设备台数"),
         # Greens rather than blues: most equipment clusters are elevator blue.
         "ramp": ("#ffffcc", "#c2e699", "#78c679", "#31a354", "#006837"),  # YlGn
         "classes": "quantile",
-        "empty": "无设备 / no devices",
+        "empty": gettext_lazy("无设备"),
     },
     "overdue_rate": {
-        "title": "逾期率 / Overdue rate",
-        "note": "逾期未检的在用设备 ÷ 在用设备 / overdue in-use devices ÷ devices in use",
+        "title": gettext_lazy("逾期率"),
+        "note": gettext_lazy("逾期未检的在用设备 ÷ 在用设备"),
         "ramp": ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"),  # YlOrRd
         "classes": (0.01, 0.02, 0.03, 0.05),
-        "empty": "无在用设备 / no device in use",
+        "empty": gettext_lazy("无在用设备"),
     },
     "accident_rate": {
-        "title": "每万台事故数 / Accidents per 10,000 devices",
-        "note": "时间范围内的事故 ÷ 设备 × 10,000 / accidents in the window ÷ devices × 10,000",
+        "title": gettext_lazy("每万台事故数"),
+        "note": gettext_lazy("时间范围内的事故 ÷ 设备 × 10,000"),
         "ramp": ("#feebe2", "#fbb4b9", "#f768a1", "#c51b8a", "#7a0177"),  # RdPu
         "classes": "equal",
-        "empty": "无设备 / no devices",
+        "empty": gettext_lazy("无设备"),
     },
     # Gas cylinders (issue 21): the equipment filters do not apply to them, the region does.
     "cylinder_overdue_rate": {
-        "title": "气瓶超期率 / Overdue cylinder share",
-        "note": "超期未检气瓶 ÷ 在用气瓶（设备筛选不适用）/ overdue cylinders ÷ cylinders in "
-        "service (the equipment filters do not apply)",
+        "title": gettext_lazy("气瓶超期率"),
+        "note": gettext_lazy("超期未检气瓶 ÷ 在用气瓶（设备筛选不适用）"),
         "ramp": ("#f1eef6", "#d7b5d8", "#df65b0", "#dd1c77", "#980043"),  # PuRd
         "classes": (0.01, 0.02, 0.05, 0.1),
-        "empty": "无在用气瓶 / no cylinder in service",
+        "empty": gettext_lazy("无在用气瓶"),
     },
 }
 # Filling stations: with violations on record or without.
 STATION_CLASSES = [
-    ("clean", "#1a9850", "无违规 / no violations"),
-    ("violations", "#c0182b", "有违规充装 / fillings in breach of the rules"),
+    ("clean", "#1a9850", gettext_lazy("无违规")),
+    ("violations", "#c0182b", gettext_lazy("有违规充装")),
 ]
 
 # Licences by validity on the day (licensing.reads.Validity).
@@ -167,7 +169,7 @@ def _kind_legend() -> dict[str, Any]:
         "items": [
             {
                 "value": code,
-                "label": f"{names[code].name_zh} / {names[code].name_en}",
+                "label": in_language(names[code].name_zh, names[code].name_en),
                 "colour": colour,
             }
             for code, colour in KIND_COLOURS.items()

@@ -17,19 +17,19 @@ EXPIRING_DAYS = 90  # "licences expiring in the next 90 days" (issue 23)
 
 
 class LicenceKind(models.TextChoices):
-    DESIGN = "design", _("设计 / design")
-    MANUFACTURE = "manufacture", _("制造 / manufacture")
-    INSTALLATION = "installation", _("安装改造修理 / installation, modification, repair")
-    FILLING = "filling", _("充装 / filling")
-    INSPECTION = "inspection", _("检验检测机构核准 / inspection body approval")
+    DESIGN = "design", _("设计")
+    MANUFACTURE = "manufacture", _("制造")
+    INSTALLATION = "installation", _("安装改造修理")
+    FILLING = "filling", _("充装")
+    INSPECTION = "inspection", _("检验检测机构核准")
 
 
 class LicenceStatus(models.TextChoices):
-    VALID = "valid", _("有效 / valid")
-    SUSPENDED = "suspended", _("暂停 / suspended")
-    REVOKED = "revoked", _("撤销 / revoked")
+    VALID = "valid", _("有效")
+    SUSPENDED = "suspended", _("暂停")
+    REVOKED = "revoked", _("撤销")
     # Never stored: derived from the expiry date (Licence.standing).
-    EXPIRED = "expired", _("过期 / expired")
+    EXPIRED = "expired", _("过期")
 
 
 def _own_unit(rows, user, field: str = "unit_id"):
@@ -58,27 +58,27 @@ class Licence(models.Model):
     """A unit's licence (许可证): kind, scope, number, authority, dates and status."""
 
     unit = models.ForeignKey(
-        Unit, on_delete=models.PROTECT, related_name="licences", verbose_name=_("持证单位 / unit")
+        Unit, on_delete=models.PROTECT, related_name="licences", verbose_name=_("持证单位")
     )
-    kind = models.CharField(_("许可类别 / kind"), max_length=16, choices=LicenceKind.choices)
-    number = models.CharField(_("许可证编号 / licence number"), max_length=32, unique=True)
-    authority = models.CharField(_("发证机关 / issuing authority"), max_length=128)
-    issued_on = models.DateField(_("发证日期 / issued"))
-    expires_on = models.DateField(_("有效期至 / expires"), db_index=True)
+    kind = models.CharField(_("许可类别"), max_length=16, choices=LicenceKind.choices)
+    number = models.CharField(_("许可证编号"), max_length=32, unique=True)
+    authority = models.CharField(_("发证机关"), max_length=128)
+    issued_on = models.DateField(_("发证日期"))
+    expires_on = models.DateField(_("有效期至"), db_index=True)
     status = models.CharField(
-        _("状态 / status"), max_length=12, choices=LicenceStatus.choices[:3],
+        _("状态"), max_length=12, choices=LicenceStatus.choices[:3],
         default=LicenceStatus.VALID,
     )  # fmt: skip
     # The day the stored status took effect: a licence revoked today still covered last year.
-    status_since = models.DateField(_("状态生效日期 / status since"))
+    status_since = models.DateField(_("状态生效日期"))
     # The unit's region, copied at write time: scoped reads are one indexed prefix test.
-    region = models.ForeignKey(Region, on_delete=models.PROTECT, verbose_name=_("区划 / region"))
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, verbose_name=_("区划"))
 
     objects = LicenceQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("许可证 / licence")
-        verbose_name_plural = _("许可证 / licences")
+        verbose_name = _("许可证")
+        verbose_name_plural = _("许可证")
         ordering = ["expires_on", "pk"]
         indexes = [models.Index(fields=["unit", "kind"], name="licence_unit_kind")]
         constraints = [
@@ -101,11 +101,11 @@ class LicenceScope(models.Model):
     """One catalogue kind/class/variety (and grade) a licence covers (licensing/data/scope_grades.csv)."""
 
     licence = models.ForeignKey(Licence, on_delete=models.CASCADE, related_name="scope")
-    code = models.CharField(_("目录代码 / catalogue code"), max_length=4)
-    grade = models.CharField(_("级别 / grade"), max_length=8, blank=True)
+    code = models.CharField(_("目录代码"), max_length=4)
+    grade = models.CharField(_("级别"), max_length=8, blank=True)
 
     class Meta:
-        verbose_name = _("许可范围 / licence scope")
+        verbose_name = _("许可范围")
         constraints = [
             models.UniqueConstraint(fields=["licence", "code", "grade"], name="licence_scope_once")
         ]
@@ -116,11 +116,11 @@ class LicenceScope(models.Model):
 
 
 class ApplicationState(models.TextChoices):
-    SUBMITTED = "submitted", _("已提交 / submitted")
-    UNDER_REVIEW = "under_review", _("审查中 / under review")
-    CHANGES_REQUESTED = "changes_requested", _("待补正 / changes requested")
-    APPROVED = "approved", _("已批准 / approved")
-    REFUSED = "refused", _("不予许可 / refused")
+    SUBMITTED = "submitted", _("已提交")
+    UNDER_REVIEW = "under_review", _("审查中")
+    CHANGES_REQUESTED = "changes_requested", _("待补正")
+    APPROVED = "approved", _("已批准")
+    REFUSED = "refused", _("不予许可")
 
 
 class ApplicationQuerySet(ScopedQuerySet):
@@ -134,33 +134,33 @@ class Application(models.Model):
 
     unit = models.ForeignKey(
         Unit, on_delete=models.PROTECT, related_name="licence_applications",
-        verbose_name=_("申请单位 / applicant"),
+        verbose_name=_("申请单位"),
     )  # fmt: skip
-    kind = models.CharField(_("许可类别 / kind"), max_length=16, choices=LicenceKind.choices)
+    kind = models.CharField(_("许可类别"), max_length=16, choices=LicenceKind.choices)
     # [{"code": "4000", "grade": "A"}, ...] as asked; becomes LicenceScope rows on approval.
-    scope = models.JSONField(_("申请范围 / scope applied for"), default=list)
-    note = models.TextField(_("申请说明 / applicant's note"), blank=True)
+    scope = models.JSONField(_("申请范围"), default=list)
+    note = models.TextField(_("申请说明"), blank=True)
     state = models.CharField(
-        _("状态 / state"), max_length=20, choices=ApplicationState.choices,
+        _("状态"), max_length=20, choices=ApplicationState.choices,
         default=ApplicationState.SUBMITTED,
     )  # fmt: skip
-    step_started_on = models.DateField(_("本环节开始 / step started"))
-    step_due_on = models.DateField(_("本环节期限 / step due"), null=True, blank=True)
-    reasons = models.TextField(_("审查意见 / reasons"), blank=True)
+    step_started_on = models.DateField(_("本环节开始"))
+    step_due_on = models.DateField(_("本环节期限"), null=True, blank=True)
+    reasons = models.TextField(_("审查意见"), blank=True)
     licence = models.OneToOneField(
         Licence, null=True, blank=True, on_delete=models.PROTECT, related_name="application"
     )
     filed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
-    filed_at = models.DateTimeField(_("提交时间 / filed"), auto_now_add=True)
-    region = models.ForeignKey(Region, on_delete=models.PROTECT, verbose_name=_("区划 / region"))
+    filed_at = models.DateTimeField(_("提交时间"), auto_now_add=True)
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, verbose_name=_("区划"))
 
     objects = ApplicationQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("许可申请 / licence application")
-        verbose_name_plural = _("许可申请 / licence applications")
+        verbose_name = _("许可申请")
+        verbose_name_plural = _("许可申请")
         ordering = ["-filed_at", "pk"]
 
     def __str__(self) -> str:
@@ -178,21 +178,19 @@ class ApplicationStep(models.Model):
     """One step of an application's history: who moved it where, when, and why."""
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="steps")
-    verb = models.CharField(_("操作 / step"), max_length=20)
-    state = models.CharField(
-        _("进入状态 / to state"), max_length=20, choices=ApplicationState.choices
-    )
+    verb = models.CharField(_("操作"), max_length=20)
+    state = models.CharField(_("进入状态"), max_length=20, choices=ApplicationState.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
-    at = models.DateTimeField(_("时间 / at"), auto_now_add=True)
-    on = models.DateField(_("日期 / day"))
-    note = models.TextField(_("说明 / note"), blank=True)
+    at = models.DateTimeField(_("时间"), auto_now_add=True)
+    on = models.DateField(_("日期"))
+    note = models.TextField(_("说明"), blank=True)
 
     objects = ApplicationStepQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("申请环节 / application step")
+        verbose_name = _("申请环节")
         ordering = ["at", "pk"]
 
     def __str__(self) -> str:
@@ -208,7 +206,7 @@ class UnitAccount(models.Model):
     unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
-        verbose_name = _("企业账户所属单位 / enterprise account's unit")
+        verbose_name = _("企业账户所属单位")
 
     def __str__(self) -> str:
         return f"{self.user_id} → {self.unit_id}"

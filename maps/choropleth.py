@@ -18,8 +18,10 @@ from typing import Any
 
 from django.contrib.gis.db.models.functions import AsGeoJSON, PointOnSurface
 from django.contrib.gis.geos import Polygon
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import User
 from cylinders.reads import cylinder_figures
@@ -49,9 +51,9 @@ MAX_CLASSES = 5
 ACCIDENT_PARAMS = {"window": "window", "accident_from": "from", "accident_to": "to"}
 SHARED_PARAMS = ("kind", "region")
 WINDOW_LABELS = {
-    "24h": "近24小时 / last 24 h",
-    "30d": "近30天 / last 30 days",
-    "1y": "近一年 / last year",
+    "24h": gettext_lazy("近24小时"),
+    "30d": gettext_lazy("近30天"),
+    "1y": gettext_lazy("近一年"),
 }
 WORLD = Polygon.from_bbox((-180, -MERCATOR_MAX_LATITUDE, 180, MERCATOR_MAX_LATITUDE))
 WORLD.srid = 4326
@@ -113,9 +115,9 @@ def on_map(layer: str, queryset: QuerySet) -> QuerySet:
 def window_label(accidents: LayerQuery) -> str:
     value = _value(accidents, DateRangeFilter)
     if value is None:
-        return "全部时间 / all time"
+        return gettext("全部时间")
     if value[0] == "window":
-        return WINDOW_LABELS[value[1]]
+        return str(WINDOW_LABELS[value[1]])
     _, start, end = value
     return f"{start or '…'} – {end or '…'}"
 
@@ -398,5 +400,6 @@ def region_collection(user: User, query: ChoroplethQuery, today: dt.date) -> str
             "accidents": totals.accidents - placed.accidents,
         },
     }
-    members = json.dumps(head, ensure_ascii=False)[1:-1]
+    # The metrics' titles and notes are lazy translations: Django's encoder renders them.
+    members = json.dumps(head, ensure_ascii=False, cls=DjangoJSONEncoder)[1:-1]
     return f'{{"type":"FeatureCollection",{members},"features":[' + ",".join(features) + "]}"

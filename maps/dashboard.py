@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
 from accounts.models import User
 from geo.functions import SimplifyPreserveTopology, has_geometry
@@ -77,7 +78,7 @@ def dashboard_map(user: User, summary: Summary) -> folium.Map:
         return _with_point_layers(m, user)
     choropleth = folium.GeoJson(
         collection,
-        name="逾期率 / overdue rate",
+        name=gettext("逾期率"),
         style_function=lambda f: {
             "fillColor": f["properties"].get("colour", "#cccccc"),
             "color": "#44546a",
@@ -87,7 +88,7 @@ def dashboard_map(user: User, summary: Summary) -> folium.Map:
         highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.65},
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "devices", "overdue", "rate"],
-            aliases=["区划 / region", "设备 / devices", "逾期 / overdue", "逾期率 / rate"],
+            aliases=[gettext("区划"), gettext("设备"), gettext("逾期"), gettext("逾期率")],
         ),
     ).add_to(m)
     m.fit_bounds(choropleth.get_bounds())
@@ -106,7 +107,7 @@ def _with_point_layers(m: folium.Map, user: User) -> folium.Map:
     )
     overdue_count = overdue.count()
     overdue_layer = folium.FeatureGroup(
-        name=f"逾期设备 / overdue equipment ({overdue_count})"
+        name=gettext("逾期设备（%(n)s）") % {"n": overdue_count}
     ).add_to(m)
     if overdue_count > MAX_MARKERS:
         add_heatmap(
@@ -129,19 +130,20 @@ def _with_point_layers(m: folium.Map, user: User) -> folium.Map:
                 weight=1,
                 popup=folium.Popup(
                     format_html(
-                        '<b>{}</b><br>{}<br>{}<br><a href="{}">详情 / details</a>',
+                        '<b>{}</b><br>{}<br>{}<br><a href="{}">{}</a>',
                         map_text(device.device_code or device.pk),
                         map_text(device.variety.name_zh),
-                        f"逾期 {days} 天 / {days} days overdue"
+                        gettext("逾期 %(n)s 天") % {"n": days}
                         if days is not None
-                        else "检验不合格 / failed inspection",
+                        else gettext("检验不合格"),
                         reverse("equipment-page", args=[device.pk]),
+                        gettext("详情"),
                     ),
                     max_width=260,
                 ),
             ).add_to(overdue_layer)
 
-    accidents_layer = folium.FeatureGroup(name="事故 / accidents").add_to(m)
+    accidents_layer = folium.FeatureGroup(name=gettext("事故")).add_to(m)
     for accident in Accident.objects.visible_to(user).filter(has_geometry())[:MAX_MARKERS]:
         folium.Marker(
             (accident.location.y, accident.location.x),
@@ -151,20 +153,17 @@ def _with_point_layers(m: folium.Map, user: User) -> folium.Map:
             ),
             popup=folium.Popup(
                 format_html(
-                    "<b>{}</b><br>{} · {}<br>死亡 {} / deaths {}",
+                    "<b>{}</b><br>{} · {}<br>{}",
                     map_text(accident.kind),
                     f"{accident.occurred_at:%Y-%m-%d}",
                     accident.get_severity_display(),
-                    accident.deaths,
-                    accident.deaths,
+                    gettext("死亡 %(n)s 人") % {"n": accident.deaths},
                 ),
                 max_width=260,
             ),
         ).add_to(accidents_layer)
 
-    resources_layer = folium.FeatureGroup(name="应急资源 / emergency resources", show=False).add_to(
-        m
-    )
+    resources_layer = folium.FeatureGroup(name=gettext("应急资源"), show=False).add_to(m)
     cluster = add_marker_cluster(resources_layer)
     for resource in (
         EmergencyResource.objects.visible_to(user)

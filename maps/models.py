@@ -7,21 +7,21 @@ from django.utils.translation import gettext_lazy as _
 class EquipmentCell(models.Model):
     """Devices of one grid cell, region prefix, variety and status; maintained by maps.cells."""
 
-    level = models.PositiveSmallIntegerField(_("网格级别 / grid level"))
-    depth = models.PositiveSmallIntegerField(_("区划代码位数 / region-prefix digits"))
-    region = models.CharField(_("区划代码前缀 / region prefix"), max_length=6)
+    level = models.PositiveSmallIntegerField(_("网格级别"))
+    depth = models.PositiveSmallIntegerField(_("区划代码位数"))
+    region = models.CharField(_("区划代码前缀"), max_length=6)
     gx = models.IntegerField()
     gy = models.IntegerField()
     # Not foreign keys: derived rows, written by a trigger; a code is what a filter compares.
-    variety_id = models.CharField(_("设备品种 / variety"), max_length=4)
-    kind = models.CharField(_("设备种类 / kind"), max_length=4)
-    status = models.CharField(_("设备状态 / status"), max_length=12)
-    n = models.IntegerField(_("设备数 / devices"))
+    variety_id = models.CharField(_("设备品种"), max_length=4)
+    kind = models.CharField(_("设备种类"), max_length=4)
+    status = models.CharField(_("设备状态"), max_length=12)
+    n = models.IntegerField(_("设备数"))
     sx = models.FloatField(help_text="sum of longitudes")
     sy = models.FloatField(help_text="sum of latitudes")
 
     class Meta:
-        verbose_name = _("网格计数 / grid cell count")
+        verbose_name = _("网格计数")
         # Created by the layers app before maps existed; the cell triggers write this name.
         db_table = "layers_equipmentcell"
         constraints = [

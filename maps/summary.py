@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import User
+from common.i18n import in_language
 from geo.models import Level, Region
 from registry.models import Accident, EmergencyResource, Equipment, Unit, Variety
 from registry.models.equipment import EquipmentStatus, overdue_condition
@@ -110,7 +112,7 @@ def jurisdiction_summary(user: User, *, accident_years: int = 5) -> Summary:
     by_kind = [
         Row(
             code,
-            f"{kinds[code].name_zh} / {kinds[code].name_en}" if code in kinds else code,
+            in_language(kinds[code].name_zh, kinds[code].name_en) if code in kinds else code,
             c["devices"],
             c["in_use"],
             c["overdue"],
@@ -131,7 +133,7 @@ def jurisdiction_summary(user: User, *, accident_years: int = 5) -> Summary:
         by_region.append(row)
     totals = Row(
         prefix,
-        region.name if region else "全国 / National",
+        region.name if region else gettext("全国"),
         sum(r.devices for r in by_kind),
         sum(r.in_use for r in by_kind),
         sum(r.overdue for r in by_kind),

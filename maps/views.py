@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.urls import Resolver404, get_script_prefix, resolve, reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_safe
 
 from accounts import map_pass
@@ -31,16 +32,16 @@ from registry.models.events import ResourceType, Severity
 
 # The tile server's layers (maps/tiles.py), bottom to top, and which are on when the page opens.
 LAYERS = [
-    {"name": "equipment", "title": "设备 / Equipment", "on": True},
-    {"name": "overdue", "title": "逾期未检 / Overdue inspection", "on": True},
-    {"name": "units", "title": "单位 / Units", "on": False},
-    {"name": "accidents", "title": "事故 / Accidents", "on": False},
-    {"name": "resources", "title": "应急资源 / Emergency resources", "on": False},
-    {"name": "stations", "title": "气瓶充装站 / Cylinder filling stations", "on": False},
-    {"name": "licences", "title": "行政许可 / Licences", "on": False},
+    {"name": "equipment", "title": pgettext_lazy("map layer", "设备"), "on": True},
+    {"name": "overdue", "title": pgettext_lazy("map layer", "逾期未检"), "on": True},
+    {"name": "units", "title": pgettext_lazy("map layer", "单位"), "on": False},
+    {"name": "accidents", "title": pgettext_lazy("map layer", "事故"), "on": False},
+    {"name": "resources", "title": pgettext_lazy("map layer", "应急资源"), "on": False},
+    {"name": "stations", "title": pgettext_lazy("map layer", "气瓶充装站"), "on": False},
+    {"name": "licences", "title": pgettext_lazy("map layer", "行政许可"), "on": False},
     {
         "name": "unlicensed",
-        "title": "无证生产安装 / Unlicensed manufacture, installation",
+        "title": pgettext_lazy("map layer", "无证生产安装"),
         "on": False,
     },
 ]
@@ -50,7 +51,7 @@ CATALOGUE_PATH = "/tiles/layers.json"
 # the user picks them; the page itself loads nothing from another host.
 OSM = {
     "id": "osm",
-    "title": "OpenStreetMap（需联网）/ OpenStreetMap (needs internet)",
+    "title": gettext_lazy("OpenStreetMap（需联网）"),
     "tiles": ["https://tile.openstreetmap.org/{z}/{x}/{y}.png"],
     "attribution": "© OpenStreetMap contributors",
     "max_zoom": 19,
@@ -69,7 +70,7 @@ def _tianditu(key: str) -> dict:
 
     return {
         "id": "tianditu",
-        "title": "天地图（需联网）/ Tianditu (needs internet)",
+        "title": gettext("天地图（需联网）"),
         "tiles": tiles("vec"),
         "overlay_tiles": tiles("cva"),
         "attribution": "© 天地图 Tianditu",
@@ -82,7 +83,7 @@ def _tianditu(key: str) -> dict:
 # style. Offline like the boundaries, so it is the map's first choice when configured.
 STREETS = {
     "id": "streets",
-    "title": "街道（离线）/ Streets (offline)",
+    "title": gettext_lazy("街道（离线）"),
     "attribution": "© OpenStreetMap contributors · Protomaps",
 }
 PMTILES_MAX_AGE_S = 3600
@@ -172,9 +173,7 @@ def basemap_archive(request: HttpRequest) -> HttpResponse:
     scoped; the sign-in keeps a multi-gigabyte download off the open network. 404 while none is
     configured."""
     if not request.user.is_authenticated:
-        return json_errors(
-            {"user": "请先登录 / sign in to see the map"}, status=403, rule=NOT_AUTHENTICATED
-        )
+        return json_errors({"user": gettext("请先登录")}, status=403, rule=NOT_AUTHENTICATED)
     if not settings.SEGIS_PMTILES_PATH:
         raise Http404("no street base map is configured")
     if settings.SEGIS_PMTILES_ACCEL_PATH:

@@ -4,4 +4,4 @@ from django.utils.translation import gettext_lazy as _
 
 class OperationsConfig(AppConfig):
     name = "operations"
-    verbose_name = _("运维 / Operations")
+    verbose_name = _("运维")

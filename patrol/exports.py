@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.db.models import Prefetch
 from django.utils.html import escape
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.audit import record_personal_data_read
 from accounts.models import User
+from common.i18n import in_language
 from geo.functions import SimplifyPreserveTopology
 from geo.offline import OUTLINE_TOLERANCE, add_outline, map_fragment, printed_map
 from registry import catalogue, personal
@@ -44,28 +46,28 @@ DECIMALS = 7
 # What to look at on site, by kind (the first digit of the catalogue code), besides the reasons
 # that put the device on the route. Data, not logic: a county may reword it without code changes.
 CHECKLIST: dict[str, tuple[str, ...]] = {
-    "1000": ("水位计 / water-level gauge", "安全阀 / safety valve", "压力表 / pressure gauge"),
+    "1000": (gettext_lazy("水位计"), gettext_lazy("安全阀"), gettext_lazy("压力表")),
     "2000": (
-        "安全阀 / safety valve",
-        "压力表 / pressure gauge",
-        "定期检验报告 / periodic inspection report",
+        gettext_lazy("安全阀"),
+        gettext_lazy("压力表"),
+        gettext_lazy("定期检验报告"),
     ),
     "3000": (
-        "维保记录 / maintenance log",
-        "安全部件 / safety components",
-        "应急救援电话 / emergency phone",
+        gettext_lazy("维保记录"),
+        gettext_lazy("安全部件"),
+        gettext_lazy("应急救援电话"),
     ),
-    "4000": ("限位器 / limit switches", "制动器 / brakes", "钢丝绳 / wire ropes"),
-    "5000": ("制动 / brakes", "转向 / steering", "作业人员证 / operator certificate"),
+    "4000": (gettext_lazy("限位器"), gettext_lazy("制动器"), gettext_lazy("钢丝绳")),
+    "5000": (gettext_lazy("制动"), gettext_lazy("转向"), gettext_lazy("作业人员证")),
     "6000": (
-        "安全压杠 / restraints",
-        "运营日检记录 / daily check log",
-        "应急预案 / emergency plan",
+        gettext_lazy("安全压杠"),
+        gettext_lazy("运营日检记录"),
+        gettext_lazy("应急预案"),
     ),
-    "8000": ("管道标识 / pipeline markings", "泄漏 / leaks", "安全附件 / safety accessories"),
-    "9000": ("钢丝绳 / haul rope", "制动器 / brakes", "救援演练记录 / rescue drill log"),
+    "8000": (gettext_lazy("管道标识"), gettext_lazy("泄漏"), gettext_lazy("安全附件")),
+    "9000": (gettext_lazy("钢丝绳"), gettext_lazy("制动器"), gettext_lazy("救援演练记录")),
 }
-COMMON_CHECKS = ("使用登记证 / use registration certificate",)
+COMMON_CHECKS = (gettext_lazy("使用登记证"),)
 
 ROUTE_COLOUR = "#1f4e79"
 # The sheet's map is printed at 180 mm × 110 mm; at 96 dpi that is this many pixels.
@@ -100,7 +102,7 @@ def plan_routes(plan: PatrolPlan, route: Any = None) -> list[PatrolRoute]:
     try:
         route_id = int(route)
     except (TypeError, ValueError):
-        refuse("route", "route.id", "route 应为路线编号 / route must be a route id")
+        refuse("route", "route.id", gettext("route 应为路线编号"))
     found = list(routes.filter(pk=route_id))
     if not found:
         refuse(
@@ -134,7 +136,7 @@ def _path(route: PatrolRoute, stops: Sequence[PatrolStop]) -> list[tuple[float, 
 
 def _kind_label(code: str) -> str:
     entry = catalogue.get(code)
-    return f"{entry.name_zh} / {entry.name_en}" if entry else code
+    return in_language(entry.name_zh, entry.name_en) if entry else code
 
 
 def reasons_summary(reasons: Iterable[dict]) -> str:
@@ -142,7 +144,8 @@ def reasons_summary(reasons: Iterable[dict]) -> str:
 
 
 def checklist(kind: str) -> tuple[str, ...]:
-    return CHECKLIST.get(kind, ()) + COMMON_CHECKS
+    """The checks in the request's language (the table holds lazy translations)."""
+    return tuple(str(check) for check in CHECKLIST.get(kind, ()) + COMMON_CHECKS)
 
 
 # --------------------------------------------------------------------------- GPX
@@ -174,15 +177,15 @@ def _wpt(root: etree._Element, lon: float, lat: float, **children: str) -> None:
 def _stop_desc(stop: PatrolStop) -> str:
     candidate = stop.candidate
     device = candidate.equipment
-    checks = "、".join(c.split(" / ")[0] for c in checklist(device.kind))
+    checks = gettext("、").join(checklist(device.kind))
     return " | ".join(
         part
         for part in (
             device.address,
             _kind_label(device.kind),
-            f"到达 / arrival {clock(stop.arrival_minutes)}",
+            gettext("到达 %(t)s") % {"t": clock(stop.arrival_minutes)},
             reasons_summary(candidate.reasons),
-            f"检查 / check: {checks}",
+            gettext("检查：%(checks)s") % {"checks": checks},
         )
         if part
     )
@@ -198,7 +201,7 @@ def gpx_document(plan: PatrolPlan, routes: Sequence[PatrolRoute]) -> bytes:
     root.set("creator", "SEGIS")
     root.set(f"{{{XSI_NS}}}schemaLocation", GPX_SCHEMA)
     metadata = _sub(root, "metadata")
-    _sub(metadata, "name", f"巡查计划 / Patrol plan {plan.pk}")
+    _sub(metadata, "name", gettext("巡查计划 %(n)s") % {"n": plan.pk})
     _sub(metadata, "desc", f"{plan.starts_on.isoformat()} – {plan.ends_on.isoformat()}")
 
     teams_done: set[int] = set()
@@ -206,9 +209,19 @@ def gpx_document(plan: PatrolPlan, routes: Sequence[PatrolRoute]) -> bytes:
         team = route.team
         if team.pk not in teams_done:
             teams_done.add(team.pk)
-            _wpt(root, *team.start.coords, name=f"出发 / Start: {team.name}", type="start")
+            _wpt(
+                root,
+                *team.start.coords,
+                name=gettext("出发：%(team)s") % {"team": team.name},
+                type="start",
+            )
             if team.end.coords != team.start.coords:
-                _wpt(root, *team.end.coords, name=f"返回 / End: {team.name}", type="end")
+                _wpt(
+                    root,
+                    *team.end.coords,
+                    name=gettext("返回：%(team)s") % {"team": team.name},
+                    type="end",
+                )
         for stop in route.stops.all():
             place = place_of(stop.candidate)
             if place is None:
@@ -229,7 +242,8 @@ def gpx_document(plan: PatrolPlan, routes: Sequence[PatrolRoute]) -> bytes:
         _sub(
             track,
             "desc",
-            f"{len(route.stops.all())} 处 / stops, {round(route.total_minutes)} 分钟 / min",
+            gettext("%(n)s 处，%(min)s 分钟")
+            % {"n": len(route.stops.all()), "min": round(route.total_minutes)},
         )
         _sub(track, "type", "patrol")
         segment = _sub(track, "trkseg")
@@ -350,7 +364,7 @@ def _stop_row(user: User, stop: PatrolStop) -> dict:
         "kind": device.kind,
         "kind_label": _kind_label(device.kind),
         "variety": device.variety_id,
-        "variety_label": f"{variety.name_zh} / {variety.name_en}" if variety else "",
+        "variety_label": in_language(variety.name_zh, variety.name_en) if variety else "",
         "address": device.address,
         "use_unit": _use_unit(user, device.use_unit),
         "score": candidate.score,
@@ -471,10 +485,10 @@ def sheet_map(facts: dict) -> dict:
     start = (facts["start"][1], facts["start"][0])
     end = (facts["end"][1], facts["end"][0])
     if start == end:
-        _badge(start, "起/终", "route-sheet-base", 34).add_to(m)
+        _badge(start, gettext("起/终"), "route-sheet-base", 34).add_to(m)
     else:
-        _badge(start, "起", "route-sheet-base", 28).add_to(m)
-        _badge(end, "终", "route-sheet-base", 28).add_to(m)
+        _badge(start, gettext("起"), "route-sheet-base", 28).add_to(m)
+        _badge(end, gettext("终"), "route-sheet-base", 28).add_to(m)
     south, north = min(p[0] for p in path), max(p[0] for p in path)
     west, east = min(p[1] for p in path), max(p[1] for p in path)
     for (lat, lon), numbers in _marker_groups(facts["stops"], (south, west, north, east)):

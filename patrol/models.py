@@ -68,24 +68,24 @@ class PatrolPlan(models.Model):
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         related_name="patrol_plans",
-        verbose_name=_("制定人 / owner"),
+        verbose_name=_("制定人"),
     )
     # The jurisdiction the plan belongs to, for scoping: the chosen sub-region, else the owner's
     # own (null only for a national owner).
     region = models.ForeignKey(
-        Region, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("区划 / region")
+        Region, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("区划")
     )
-    area = models.MultiPolygonField(_("巡查范围 / area"), srid=4326)
-    starts_on = models.DateField(_("开始日期 / from"))
-    ends_on = models.DateField(_("结束日期 / to"))
-    criteria = models.JSONField(_("筛选条件 / criteria"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("创建时间 / created"), auto_now_add=True)
+    area = models.MultiPolygonField(_("巡查范围"), srid=4326)
+    starts_on = models.DateField(_("开始日期"))
+    ends_on = models.DateField(_("结束日期"))
+    criteria = models.JSONField(_("筛选条件"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
     objects = PlanQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("巡查计划 / patrol plan")
-        verbose_name_plural = _("巡查计划 / patrol plans")
+        verbose_name = _("巡查计划")
+        verbose_name_plural = _("巡查计划")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
@@ -105,25 +105,25 @@ class PatrolCandidate(models.Model):
         PatrolPlan,
         on_delete=models.CASCADE,
         related_name="candidates",
-        verbose_name=_("巡查计划 / plan"),
+        verbose_name=_("巡查计划"),
     )
     equipment = models.ForeignKey(
         Equipment,
         on_delete=models.PROTECT,
         related_name="patrol_candidacies",
-        verbose_name=_("设备 / equipment"),
+        verbose_name=_("设备"),
     )
-    rank = models.PositiveIntegerField(_("排名 / rank"))
-    score = models.PositiveIntegerField(_("风险分 / risk score"))
-    reasons = models.JSONField(_("评分依据 / reasons"), default=list)
-    pinned = models.BooleanField(_("必查 / pinned"), default=False)
-    dropped = models.BooleanField(_("剔除 / dropped"), default=False)
+    rank = models.PositiveIntegerField(_("排名"))
+    score = models.PositiveIntegerField(_("风险分"))
+    reasons = models.JSONField(_("评分依据"), default=list)
+    pinned = models.BooleanField(_("必查"), default=False)
+    dropped = models.BooleanField(_("剔除"), default=False)
 
     objects = CandidateQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("候选设备 / patrol candidate")
-        verbose_name_plural = _("候选设备 / patrol candidates")
+        verbose_name = _("候选设备")
+        verbose_name_plural = _("候选设备")
         ordering = ["plan", "rank"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "equipment"], name="patrol_candidate_once"),
@@ -145,27 +145,27 @@ class PatrolTeam(models.Model):
         PatrolPlan,
         on_delete=models.CASCADE,
         related_name="teams",
-        verbose_name=_("巡查计划 / plan"),
+        verbose_name=_("巡查计划"),
     )
-    number = models.PositiveSmallIntegerField(_("组号 / team number"))
-    name = models.CharField(_("名称 / name"), max_length=60)
-    start = models.PointField(_("出发点 / start"), srid=4326)
-    end = models.PointField(_("返回点 / end"), srid=4326)
-    working_minutes = models.PositiveIntegerField(_("每日工作分钟 / working minutes a day"))
+    number = models.PositiveSmallIntegerField(_("组号"))
+    name = models.CharField(_("名称"), max_length=60)
+    start = models.PointField(_("出发点"), srid=4326)
+    end = models.PointField(_("返回点"), srid=4326)
+    working_minutes = models.PositiveIntegerField(_("每日工作分钟"))
     # The lunch break, on top of the working minutes (0: none, as plans made before issue 19).
-    break_minutes = models.PositiveSmallIntegerField(_("午休分钟 / break minutes"), default=0)
+    break_minutes = models.PositiveSmallIntegerField(_("午休分钟"), default=0)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
         related_name="patrol_teams",
-        verbose_name=_("检查人员 / inspectors"),
+        verbose_name=_("检查人员"),
     )
 
     objects = CandidateQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("巡查小组 / patrol team")
-        verbose_name_plural = _("巡查小组 / patrol teams")
+        verbose_name = _("巡查小组")
+        verbose_name_plural = _("巡查小组")
         ordering = ["plan", "number"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "number"], name="patrol_team_number_unique"),
@@ -186,27 +186,25 @@ class PatrolRoute(models.Model):
         PatrolPlan,
         on_delete=models.CASCADE,
         related_name="routes",
-        verbose_name=_("巡查计划 / plan"),
+        verbose_name=_("巡查计划"),
     )
     team = models.ForeignKey(
-        PatrolTeam, on_delete=models.CASCADE, related_name="routes", verbose_name=_("小组 / team")
+        PatrolTeam, on_delete=models.CASCADE, related_name="routes", verbose_name=_("小组")
     )
-    day = models.DateField(_("日期 / day"))
-    travel_minutes = models.FloatField(_("路途分钟 / travel minutes"), default=0)
-    service_minutes = models.FloatField(_("现场分钟 / on-site minutes"), default=0)
-    total_minutes = models.FloatField(_("总分钟 / total minutes"), default=0)
+    day = models.DateField(_("日期"))
+    travel_minutes = models.FloatField(_("路途分钟"), default=0)
+    service_minutes = models.FloatField(_("现场分钟"), default=0)
+    total_minutes = models.FloatField(_("总分钟"), default=0)
     # When the break starts, in minutes from the day's start; none when the day has no break.
-    break_at_minutes = models.FloatField(
-        _("午休开始（分钟） / break at minute"), null=True, blank=True
-    )
+    break_at_minutes = models.FloatField(_("午休开始（分钟）"), null=True, blank=True)
     # Start → stops → end as straight lines: what the map draws and GPX carries.
-    path = models.LineStringField(_("路线 / path"), srid=4326, null=True, blank=True)
+    path = models.LineStringField(_("路线"), srid=4326, null=True, blank=True)
 
     objects = CandidateQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("日路线 / day route")
-        verbose_name_plural = _("日路线 / day routes")
+        verbose_name = _("日路线")
+        verbose_name_plural = _("日路线")
         ordering = ["plan", "day", "team__number"]
         constraints = [
             models.UniqueConstraint(fields=["team", "day"], name="patrol_route_team_day_unique"),
@@ -220,39 +218,39 @@ class PatrolStop(models.Model):
     """A device on a route, its times, and what the visit found (监督检查结果)."""
 
     route = models.ForeignKey(
-        PatrolRoute, on_delete=models.CASCADE, related_name="stops", verbose_name=_("路线 / route")
+        PatrolRoute, on_delete=models.CASCADE, related_name="stops", verbose_name=_("路线")
     )
     candidate = models.OneToOneField(
         PatrolCandidate,
         on_delete=models.CASCADE,
         related_name="stop",
-        verbose_name=_("候选设备 / candidate"),
+        verbose_name=_("候选设备"),
     )
-    sequence = models.PositiveIntegerField(_("顺序 / order"))
-    arrival_minutes = models.FloatField(_("到达（分钟） / arrival minute"))
-    departure_minutes = models.FloatField(_("离开（分钟） / departure minute"))
+    sequence = models.PositiveIntegerField(_("顺序"))
+    arrival_minutes = models.FloatField(_("到达（分钟）"))
+    departure_minutes = models.FloatField(_("离开（分钟）"))
     # The result, once recorded.
-    visited = models.BooleanField(_("已检查 / visited"), null=True, blank=True)
-    findings = models.TextField(_("发现问题 / findings"), blank=True)
-    order_issued = models.BooleanField(_("下达监察指令 / supervision order issued"), default=False)
-    order_number = models.CharField(_("指令书编号 / order number"), max_length=40, blank=True)
-    order_rectified_on = models.DateField(_("整改完成 / order rectified"), null=True, blank=True)
-    sealed = models.BooleanField(_("查封 / sealed"), default=False)
-    recorded_at = models.DateTimeField(_("记录时间 / recorded"), null=True, blank=True)
+    visited = models.BooleanField(_("已检查"), null=True, blank=True)
+    findings = models.TextField(_("发现问题"), blank=True)
+    order_issued = models.BooleanField(_("下达监察指令"), default=False)
+    order_number = models.CharField(_("指令书编号"), max_length=40, blank=True)
+    order_rectified_on = models.DateField(_("整改完成"), null=True, blank=True)
+    sealed = models.BooleanField(_("查封"), default=False)
+    recorded_at = models.DateTimeField(_("记录时间"), null=True, blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        verbose_name=_("记录人 / recorded by"),
+        verbose_name=_("记录人"),
     )
 
     objects = StopQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("巡查点 / patrol stop")
-        verbose_name_plural = _("巡查点 / patrol stops")
+        verbose_name = _("巡查点")
+        verbose_name_plural = _("巡查点")
         ordering = ["route", "sequence"]
         constraints = [
             models.UniqueConstraint(

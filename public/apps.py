@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 class PublicConfig(AppConfig):
     name = "public"
-    verbose_name = _("公众服务 / Public service")
+    verbose_name = _("公众服务")
 
     def ready(self) -> None:
         from accounts import audit

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from common.i18n import in_language
 from registry.models import Equipment, EquipmentStatus
 
 # Devices that are gone: their page says so and nothing else.
@@ -33,7 +34,7 @@ class PublicCard:
 
 
 def _catalogue_name(variety) -> str:
-    return f"{variety.name_zh} / {variety.name_en}" if variety is not None else ""
+    return in_language(variety.name_zh, variety.name_en) if variety is not None else ""
 
 
 def card_of(device: Equipment, *, on: dt.date | None = None) -> PublicCard:

@@ -1,4 +1,5 @@
-"""The public space (/p/): no session read or written, its own strict headers.
+"""The public space (/p/): no session read or written, its own strict headers, the language of the
+visitor's phone.
 
 Before the session middleware, the session cookie is dropped from the request, so nothing in the
 public space reads a session (a signed-in supervisor scanning a label is anonymous there) and no
@@ -24,6 +25,9 @@ class PublicSpaceMiddleware:
         if not in_public_space(request):
             return self.get_response(request)
         request.COOKIES.pop(settings.SESSION_COOKIE_NAME, None)
+        # The language follows the phone's (Accept-Language, which Django varies on), not a
+        # cookie a shared cache could not key on.
+        request.COOKIES.pop(settings.LANGUAGE_COOKIE_NAME, None)
         response = self.get_response(request)
         response.cookies.pop(settings.SESSION_COOKIE_NAME, None)
         # The (empty) session was looked at, so Django varies on Cookie; no cookie was read, and a

@@ -22,25 +22,25 @@ class PublicToken(models.Model):
         Equipment,
         on_delete=models.CASCADE,
         related_name="public_token",
-        verbose_name=_("设备 / equipment"),
+        verbose_name=_("设备"),
     )
-    token = models.CharField(_("令牌 / token"), max_length=64, unique=True)
-    issued_at = models.DateTimeField(_("签发时间 / issued"))
+    token = models.CharField(_("令牌"), max_length=64, unique=True)
+    issued_at = models.DateTimeField(_("签发时间"))
     # A revoked token answers like one that never existed; reissuing replaces it.
-    revoked_at = models.DateTimeField(_("撤销时间 / revoked"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
 
     class Meta:
-        verbose_name = _("公众查询令牌 / public token")
-        verbose_name_plural = _("公众查询令牌 / public tokens")
+        verbose_name = _("公众查询令牌")
+        verbose_name_plural = _("公众查询令牌")
 
     def __str__(self) -> str:
         return f"{self.equipment_id} {self.token[:6]}…"
 
 
 class ReportKind(models.TextChoices):
-    TRAPPED = "trapped", _("有人被困 / someone is trapped")
-    HAZARD = "hazard", _("发现隐患 / a hazard seen")
-    OTHER = "other", _("其他问题 / another problem")
+    TRAPPED = "trapped", _("有人被困")
+    HAZARD = "hazard", _("发现隐患")
+    OTHER = "other", _("其他问题")
 
 
 class PublicReportQuerySet(ScopedQuerySet):
@@ -54,26 +54,26 @@ class PublicReport(models.Model):
         Incident,
         on_delete=models.PROTECT,
         related_name="public_report",
-        verbose_name=_("应急事件 / incident"),
+        verbose_name=_("应急事件"),
     )
     equipment = models.ForeignKey(
-        Equipment, on_delete=models.PROTECT, related_name="+", verbose_name=_("设备 / equipment")
+        Equipment, on_delete=models.PROTECT, related_name="+", verbose_name=_("设备")
     )
     region = models.ForeignKey(
-        Region, on_delete=models.PROTECT, related_name="+", verbose_name=_("所在区划 / region")
+        Region, on_delete=models.PROTECT, related_name="+", verbose_name=_("所在区划")
     )
-    kind = models.CharField(_("问题类型 / kind"), max_length=12, choices=ReportKind.choices)
-    description = models.TextField(_("情况说明 / description"), blank=True)
-    phone = models.CharField(_("回拨电话 / call-back phone"), max_length=20)
-    photo = models.BinaryField(_("照片 / photo"), null=True, blank=True, editable=False)
-    photo_type = models.CharField(_("照片类型 / photo type"), max_length=20, blank=True)
-    received_at = models.DateTimeField(_("收到时间 / received"), db_index=True)
+    kind = models.CharField(_("问题类型"), max_length=12, choices=ReportKind.choices)
+    description = models.TextField(_("情况说明"), blank=True)
+    phone = models.CharField(_("回拨电话"), max_length=20)
+    photo = models.BinaryField(_("照片"), null=True, blank=True, editable=False)
+    photo_type = models.CharField(_("照片类型"), max_length=20, blank=True)
+    received_at = models.DateTimeField(_("收到时间"), db_index=True)
 
     objects = PublicReportQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("公众报告 / public report")
-        verbose_name_plural = _("公众报告 / public reports")
+        verbose_name = _("公众报告")
+        verbose_name_plural = _("公众报告")
         ordering = ["-received_at", "-id"]
 
     def __str__(self) -> str:

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 class RegistryConfig(AppConfig):
     name = "registry"
-    verbose_name = _("特种设备数据库 / Registry")
+    verbose_name = _("特种设备数据库")
 
     def ready(self) -> None:
         from accounts import audit

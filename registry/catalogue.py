@@ -14,6 +14,10 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext
+
+from common.i18n import in_language
+
 if TYPE_CHECKING:
     from registry.validators import Finding
 
@@ -286,11 +290,12 @@ class Parameter:
 
     @property
     def label(self) -> str:
-        return f"{self.label_zh} / {self.label_en}"
+        """The label in the request's language (the catalogue keeps both)."""
+        return in_language(self.label_zh, self.label_en)
 
     def show(self, value: object) -> str:
         if self.type == "boolean" and isinstance(value, bool):
-            return "是 / yes" if value else "否 / no"
+            return gettext("是") if value else gettext("否")
         if self.type in ("number", "integer") and isinstance(value, int | float):
             shown = f"{value:g}"
             return f"{shown} {self.unit}" if self.unit else shown

@@ -14,13 +14,13 @@ from registry.models import Accident, EmergencyResource, Equipment, Unit
 
 
 class IncidentState(models.TextChoices):
-    REPORTED = "reported", _("接报 / reported")
-    DISPATCHED = "dispatched", _("已派单 / dispatched")
-    RESPONDED = "responded", _("已响应 / responded")
-    ARRIVED = "arrived", _("已到达 / arrived")
-    RELEASED = "released", _("已解困 / released")
-    CLOSED = "closed", _("已结束 / closed")
-    FALSE_ALARM = "false_alarm", _("误报 / false alarm")
+    REPORTED = "reported", _("接报")
+    DISPATCHED = "dispatched", _("已派单")
+    RESPONDED = "responded", _("已响应")
+    ARRIVED = "arrived", _("已到达")
+    RELEASED = "released", _("已解困")
+    CLOSED = "closed", _("已结束")
+    FALSE_ALARM = "false_alarm", _("误报")
 
 
 # The 96333 sequence. Nobody may be trapped (a boiler leak, a crane alarm): such an incident closes
@@ -50,10 +50,10 @@ STATE_TIMESTAMPS: dict[str, str] = {
 
 
 class LocatedBy(models.TextChoices):
-    MAP_CLICK = "map_click", _("地图点选 / map click")
-    COORDINATES = "coordinates", _("坐标 / coordinates")
-    CODE = "code", _("设备编码 / equipment code")
-    UNIT = "unit", _("单位名称或地址 / unit name or address")
+    MAP_CLICK = "map_click", _("地图点选")
+    COORDINATES = "coordinates", _("坐标")
+    CODE = "code", _("设备编码")
+    UNIT = "unit", _("单位名称或地址")
 
 
 class IncidentQuerySet(ScopedQuerySet):
@@ -79,23 +79,19 @@ class IncidentQuerySet(ScopedQuerySet):
 class Incident(models.Model):
     """A reported emergency at a place, often at one registered device, followed until it ends."""
 
-    reported_at = models.DateTimeField(_("接报时间 / reported"), db_index=True)
-    location = models.PointField(_("位置 / location"), srid=4326)
-    source_crs = models.CharField(_("原始坐标系 / CRS as received"), max_length=12, default="wgs84")
-    located_by = models.CharField(
-        _("定位方式 / located by"), max_length=12, choices=LocatedBy.choices
-    )
-    query = models.CharField(_("定位输入 / as typed"), max_length=200, blank=True)
-    region = models.ForeignKey(
-        Region, on_delete=models.PROTECT, verbose_name=_("所在区划 / region")
-    )
+    reported_at = models.DateTimeField(_("接报时间"), db_index=True)
+    location = models.PointField(_("位置"), srid=4326)
+    source_crs = models.CharField(_("原始坐标系"), max_length=12, default="wgs84")
+    located_by = models.CharField(_("定位方式"), max_length=12, choices=LocatedBy.choices)
+    query = models.CharField(_("定位输入"), max_length=200, blank=True)
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, verbose_name=_("所在区划"))
     equipment = models.ForeignKey(
         Equipment,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="incidents",
-        verbose_name=_("涉及设备 / equipment"),
+        verbose_name=_("涉及设备"),
     )
     unit = models.ForeignKey(
         Unit,
@@ -103,29 +99,29 @@ class Incident(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="incidents",
-        verbose_name=_("涉及单位 / unit"),
+        verbose_name=_("涉及单位"),
     )
     # 96333 elevator fault codes: 11 is trapped passengers.
-    fault_code = models.CharField(_("故障代码 / fault code"), max_length=8, blank=True)
-    summary = models.TextField(_("报警内容 / what was reported"), blank=True)
-    address = models.CharField(_("地点 / address"), max_length=200, blank=True)
+    fault_code = models.CharField(_("故障代码"), max_length=8, blank=True)
+    summary = models.TextField(_("报警内容"), blank=True)
+    address = models.CharField(_("地点"), max_length=200, blank=True)
     state = models.CharField(
-        _("状态 / state"),
+        _("状态"),
         max_length=12,
         choices=IncidentState.choices,
         default=IncidentState.REPORTED,
     )
-    dispatched_at = models.DateTimeField(_("派单时间 / dispatched"), null=True, blank=True)
-    responded_at = models.DateTimeField(_("响应时间 / responded"), null=True, blank=True)
-    arrived_at = models.DateTimeField(_("到达时间 / arrived"), null=True, blank=True)
-    released_at = models.DateTimeField(_("解困时间 / released"), null=True, blank=True)
-    closed_at = models.DateTimeField(_("结束时间 / closed"), null=True, blank=True)
+    dispatched_at = models.DateTimeField(_("派单时间"), null=True, blank=True)
+    responded_at = models.DateTimeField(_("响应时间"), null=True, blank=True)
+    arrived_at = models.DateTimeField(_("到达时间"), null=True, blank=True)
+    released_at = models.DateTimeField(_("解困时间"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     reported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         on_delete=models.PROTECT,
         related_name="+",
-        verbose_name=_("接警人 / taken by"),
+        verbose_name=_("接警人"),
     )
     accident = models.OneToOneField(
         Accident,
@@ -133,15 +129,15 @@ class Incident(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="incident",
-        verbose_name=_("转为事故 / accident record"),
+        verbose_name=_("转为事故"),
     )
-    updated_at = models.DateTimeField(_("更新时间 / updated"), auto_now=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     objects = IncidentQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("应急事件 / incident")
-        verbose_name_plural = _("应急事件 / incidents")
+        verbose_name = _("应急事件")
+        verbose_name_plural = _("应急事件")
         ordering = ["-reported_at", "-id"]
         indexes = [models.Index(fields=["region", "state"], name="incident_region_state")]
         constraints = [
@@ -165,11 +161,11 @@ class Incident(models.Model):
 
 
 class IncidentEventKind(models.TextChoices):
-    REPORTED = "reported", _("接报 / reported")
-    STATE_CHANGE = "state_change", _("状态变更 / state change")
-    NOTE = "note", _("备注 / note")
-    DISPATCH = "dispatch", _("派单 / dispatch")
-    ACCIDENT = "accident", _("转为事故 / converted to an accident")
+    REPORTED = "reported", _("接报")
+    STATE_CHANGE = "state_change", _("状态变更")
+    NOTE = "note", _("备注")
+    DISPATCH = "dispatch", _("派单")
+    ACCIDENT = "accident", _("转为事故")
 
 
 class TimelineQuerySet(ScopedQuerySet):
@@ -189,40 +185,40 @@ class IncidentEvent(models.Model):
         Incident,
         on_delete=models.PROTECT,
         related_name="events",
-        verbose_name=_("事件 / incident"),
+        verbose_name=_("事件"),
     )
-    kind = models.CharField(_("类型 / kind"), max_length=12, choices=IncidentEventKind.choices)
+    kind = models.CharField(_("类型"), max_length=12, choices=IncidentEventKind.choices)
     # When it happened, which a responder may enter after the fact (radioed in, typed later).
-    at = models.DateTimeField(_("发生时间 / at"))
+    at = models.DateTimeField(_("发生时间"))
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         on_delete=models.PROTECT,
         related_name="+",
-        verbose_name=_("操作人 / by"),
+        verbose_name=_("操作人"),
     )
     from_state = models.CharField(
-        _("原状态 / from"), max_length=12, choices=IncidentState.choices, blank=True
+        _("原状态"), max_length=12, choices=IncidentState.choices, blank=True
     )
     to_state = models.CharField(
-        _("新状态 / to"), max_length=12, choices=IncidentState.choices, blank=True
+        _("新状态"), max_length=12, choices=IncidentState.choices, blank=True
     )
-    note = models.TextField(_("备注 / note"), blank=True)
+    note = models.TextField(_("备注"), blank=True)
     dispatch = models.ForeignKey(
         "Dispatch",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="events",
-        verbose_name=_("派单 / dispatch"),
+        verbose_name=_("派单"),
     )
-    recorded_at = models.DateTimeField(_("记录时间 / recorded"), auto_now_add=True)
+    recorded_at = models.DateTimeField(_("记录时间"), auto_now_add=True)
 
     objects = TimelineQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("事件时间线 / incident timeline entry")
-        verbose_name_plural = _("事件时间线 / incident timeline")
+        verbose_name = _("事件时间线")
+        verbose_name_plural = _("事件时间线")
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["incident", "at", "id"], name="incident_event_timeline")]
 
@@ -239,10 +235,10 @@ class IncidentEvent(models.Model):
 
 
 class DispatchTier(models.TextChoices):
-    CONTRACTED = "contracted", _("签约维保单位 / contracted maintenance unit")
-    NEAREST_MAINTENANCE = "nearest_maintenance", _("就近维保单位 / nearest other maintenance unit")
-    STANDBY_RESCUE = "standby_rescue", _("县级备勤救援队 / county standby rescue team")
-    FIRE_RESCUE = "fire_rescue", _("消防救援 / fire rescue")
+    CONTRACTED = "contracted", _("签约维保单位")
+    NEAREST_MAINTENANCE = "nearest_maintenance", _("就近维保单位")
+    STANDBY_RESCUE = "standby_rescue", _("县级备勤救援队")
+    FIRE_RESCUE = "fire_rescue", _("消防救援")
 
 
 # The order in which the tiers are asked: each is asked once, the next when it fails.
@@ -250,8 +246,8 @@ TIER_ORDER: tuple[str, ...] = tuple(DispatchTier.values)
 
 
 class DispatchAnswer(models.TextChoices):
-    RESPONDED = "responded", _("已响应 / responded")
-    DECLINED = "declined", _("拒绝 / declined")
+    RESPONDED = "responded", _("已响应")
+    DECLINED = "declined", _("拒绝")
 
 
 # An ask is open while none of its four endings is stamped.
@@ -280,16 +276,16 @@ class Dispatch(models.Model):
         Incident,
         on_delete=models.PROTECT,
         related_name="dispatches",
-        verbose_name=_("事件 / incident"),
+        verbose_name=_("事件"),
     )
-    tier = models.CharField(_("梯次 / tier"), max_length=20, choices=DispatchTier.choices)
+    tier = models.CharField(_("梯次"), max_length=20, choices=DispatchTier.choices)
     unit = models.ForeignKey(
         Unit,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="dispatches",
-        verbose_name=_("单位 / unit"),
+        verbose_name=_("单位"),
     )
     resource = models.ForeignKey(
         EmergencyResource,
@@ -297,39 +293,39 @@ class Dispatch(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="dispatches",
-        verbose_name=_("应急资源 / resource"),
+        verbose_name=_("应急资源"),
     )
-    asked_at = models.DateTimeField(_("派单时间 / asked"))
+    asked_at = models.DateTimeField(_("派单时间"))
     asked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         on_delete=models.PROTECT,
         related_name="+",
-        verbose_name=_("派单人 / asked by"),
+        verbose_name=_("派单人"),
     )
     # When the ask times out unanswered and the next tier is asked; none for the backstop.
-    deadline_at = models.DateTimeField(_("响应期限 / respond by"), null=True, blank=True)
-    responded_at = models.DateTimeField(_("响应时间 / responded"), null=True, blank=True)
-    declined_at = models.DateTimeField(_("拒绝时间 / declined"), null=True, blank=True)
-    timed_out_at = models.DateTimeField(_("超时时间 / timed out"), null=True, blank=True)
+    deadline_at = models.DateTimeField(_("响应期限"), null=True, blank=True)
+    responded_at = models.DateTimeField(_("响应时间"), null=True, blank=True)
+    declined_at = models.DateTimeField(_("拒绝时间"), null=True, blank=True)
+    timed_out_at = models.DateTimeField(_("超时时间"), null=True, blank=True)
     # Withdrawn by the desk, or ended with its incident (closed, false alarm): nobody waits on it.
-    cancelled_at = models.DateTimeField(_("撤销时间 / cancelled"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        verbose_name=_("撤销人 / cancelled by"),
+        verbose_name=_("撤销人"),
     )
-    cancel_reason = models.TextField(_("撤销原因 / why cancelled"), blank=True)
-    note = models.TextField(_("备注 / note"), blank=True)
+    cancel_reason = models.TextField(_("撤销原因"), blank=True)
+    note = models.TextField(_("备注"), blank=True)
 
     objects = DispatchQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("派单 / dispatch")
-        verbose_name_plural = _("派单 / dispatches")
+        verbose_name = _("派单")
+        verbose_name_plural = _("派单")
         ordering = ["asked_at", "id"]
         constraints = [
             models.CheckConstraint(
@@ -407,38 +403,38 @@ class IncidentGrant(models.Model):
     those above them, may read the incident until the grant expires or is revoked."""
 
     incident = models.ForeignKey(
-        Incident, on_delete=models.PROTECT, related_name="grants", verbose_name=_("事件 / incident")
+        Incident, on_delete=models.PROTECT, related_name="grants", verbose_name=_("事件")
     )
     grantee = models.ForeignKey(
         Region,
         on_delete=models.PROTECT,
         related_name="+",
-        verbose_name=_("授权辖区 / shared with"),
+        verbose_name=_("授权辖区"),
     )
-    reason = models.TextField(_("授权事由 / reason"))
+    reason = models.TextField(_("授权事由"))
     granted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         related_name="+",
-        verbose_name=_("授权人 / granted by"),
+        verbose_name=_("授权人"),
     )
-    granted_at = models.DateTimeField(_("授权时间 / granted"))
-    expires_at = models.DateTimeField(_("到期时间 / expires"))
-    revoked_at = models.DateTimeField(_("撤销时间 / revoked"), null=True, blank=True)
+    granted_at = models.DateTimeField(_("授权时间"))
+    expires_at = models.DateTimeField(_("到期时间"))
+    revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        verbose_name=_("撤销人 / revoked by"),
+        verbose_name=_("撤销人"),
     )
 
     objects = GrantQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("跨辖区授权 / cross-jurisdiction grant")
-        verbose_name_plural = _("跨辖区授权 / cross-jurisdiction grants")
+        verbose_name = _("跨辖区授权")
+        verbose_name_plural = _("跨辖区授权")
         ordering = ["-granted_at", "-id"]
         indexes = [models.Index(fields=["grantee", "expires_at"], name="grant_grantee_expiry")]
         constraints = [

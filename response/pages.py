@@ -12,8 +12,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Role, User
+from common.i18n import in_language
 from common.urls import url_template
 from geo.basemap import jurisdiction_extent
 from registry import catalogue
@@ -32,8 +34,8 @@ CRS_CHOICES = [
 ]
 # The 96333 platform's fault codes the console offers first; any other code may be typed.
 FAULT_CODES = [
-    {"value": "11", "label": "11 困人 / passengers trapped"},
-    {"value": "", "label": "其他 / other"},
+    {"value": "11", "label": gettext_lazy("11 困人")},
+    {"value": "", "label": gettext_lazy("其他")},
 ]
 
 
@@ -72,7 +74,7 @@ def console_config(user: User, incident: str | None) -> dict:
         "tiers": _choices(DispatchTier.choices),
         "resource_types": _choices(ResourceType.choices),
         # Hazards come with their kind code (X000): the list shows its name.
-        "kinds": {k.code: f"{k.name_zh} / {k.name_en}" for k in catalogue.kinds()},
+        "kinds": {k.code: in_language(k.name_zh, k.name_en) for k in catalogue.kinds()},
         "grant_max_hours": conf.value("RESPONSE_GRANT_MAX_HOURS"),
     }
 

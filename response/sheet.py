@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from accounts.models import User
+from common.i18n import in_language
 from geo.offline import add_outline, map_fragment, printed_map, region_outline
 from geo.routing import GEOD
 from registry import catalogue
@@ -125,7 +126,7 @@ def _hazard_label(kind: str) -> str:
     if kind == "filling":
         return "加气站 / filling station"
     entry = catalogue.get(kind)
-    return f"{entry.name_zh} / {entry.name_en}" if entry else kind
+    return in_language(entry.name_zh, entry.name_en) if entry else kind
 
 
 def incident_facts(user: User, incident: Incident) -> dict:
@@ -136,7 +137,7 @@ def incident_facts(user: User, incident: Incident) -> dict:
     card = equipment_card(user, device, purpose=PURPOSE) if device is not None else None
     if card is not None:
         entry = catalogue.get(device.kind)
-        card["kind_label"] = f"{entry.name_zh} / {entry.name_en}" if entry else device.kind
+        card["kind_label"] = in_language(entry.name_zh, entry.name_en) if entry else device.kind
         card["variety"]["name_en"] = device.variety.name_en
 
     where = _located(incident)

@@ -10,6 +10,7 @@ import json
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import render
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotAuthenticated
@@ -44,32 +45,32 @@ SHARE_CLASSES = [
 NO_ARRIVALS = "#c8cdd3"  # grey: no incident arrived in the region in the period
 
 REGION_COLUMNS = [
-    ("code", "区划代码 / code"),
-    ("name", "区划 / region"),
-    ("incidents", "事件 / incidents"),
-    ("false_alarms", "误报 / false alarms"),
-    ("arrived", "到达 / arrived"),
-    ("arrival_median_min", "到达中位数(分) / arrival median (min)"),
-    ("arrival_mean_min", "到达均值(分) / arrival mean (min)"),
-    ("arrival_p90_min", "到达P90(分) / arrival p90 (min)"),
-    ("within_norm", "达标 / within norm"),
-    ("within_norm_share", "达标率 / share within norm"),
-    ("release_median_min", "解困中位数(分) / release median (min)"),
+    ("code", gettext_lazy("区划代码")),
+    ("name", gettext_lazy("区划")),
+    ("incidents", gettext_lazy("事件")),
+    ("false_alarms", gettext_lazy("误报")),
+    ("arrived", gettext_lazy("到达")),
+    ("arrival_median_min", gettext_lazy("到达中位数(分)")),
+    ("arrival_mean_min", gettext_lazy("到达均值(分)")),
+    ("arrival_p90_min", gettext_lazy("到达P90(分)")),
+    ("within_norm", gettext_lazy("达标")),
+    ("within_norm_share", gettext_lazy("达标率")),
+    ("release_median_min", gettext_lazy("解困中位数(分)")),
 ]
 UNIT_COLUMNS = [
-    ("id", "单位ID / unit id"),
-    ("name", "维保单位 / maintenance unit"),
-    ("asks", "派单 / asks"),
-    ("accepted", "响应 / accepted"),
-    ("declined", "拒绝 / declined"),
-    ("timed_out", "超时 / timed out"),
-    ("cancelled", "撤销 / cancelled"),
-    ("pending", "待应答 / pending"),
-    ("answer_median_min", "应答中位数(分) / answer median (min)"),
-    ("responding_for", "承担处置 / responding party"),
-    ("arrived", "到达 / arrived"),
-    ("arrived_within_norm", "达标到达 / arrived within norm"),
-    ("within_norm_share", "达标率 / share within norm"),
+    ("id", gettext_lazy("单位ID")),
+    ("name", gettext_lazy("维保单位")),
+    ("asks", gettext_lazy("派单")),
+    ("accepted", gettext_lazy("响应")),
+    ("declined", gettext_lazy("拒绝")),
+    ("timed_out", gettext_lazy("超时")),
+    ("cancelled", gettext_lazy("撤销")),
+    ("pending", gettext_lazy("待应答")),
+    ("answer_median_min", gettext_lazy("应答中位数(分)")),
+    ("responding_for", gettext_lazy("承担处置")),
+    ("arrived", gettext_lazy("到达")),
+    ("arrived_within_norm", gettext_lazy("达标到达")),
+    ("within_norm_share", gettext_lazy("达标率")),
 ]
 
 
@@ -118,7 +119,7 @@ def statistics_csv(answer: dict) -> str:
     period, region = answer["period"], answer["region"]
     writer.writerow([f"{region['name']} {period['from']} – {period['to']}"])
     for columns, rows in (
-        (REGION_COLUMNS, [answer["totals"] | {"code": region["code"], "name": "合计 / total"}]
+        (REGION_COLUMNS, [answer["totals"] | {"code": region["code"], "name": gettext("合计")}]
          + answer["regions"]),
         (UNIT_COLUMNS, answer["maintenance_units"]),
     ):  # fmt: skip
@@ -159,7 +160,7 @@ def share_map(answer: dict) -> dict:
     if features:
         layer = folium.GeoJson(
             {"type": "FeatureCollection", "features": features},
-            name="到达达标率 / share within norm",
+            name=gettext("到达达标率"),
             style_function=lambda f: {
                 "fillColor": f["properties"]["colour"],
                 "color": "#44546a",
@@ -170,11 +171,11 @@ def share_map(answer: dict) -> dict:
             tooltip=folium.GeoJsonTooltip(
                 fields=["name", "incidents", "arrived", "share", "median"],
                 aliases=[
-                    "区划 / region",
-                    "事件 / incidents",
-                    "到达 / arrived",
-                    "达标率 / within norm",
-                    "到达中位数(分) / median (min)",
+                    gettext("区划"),
+                    gettext("事件"),
+                    gettext("到达"),
+                    gettext("达标率"),
+                    gettext("到达中位数(分)"),
                 ],
             ),  # fmt: skip
         ).add_to(m)

@@ -65,6 +65,13 @@ if [ "$(cat "$VAR/pip.stamp" 2>/dev/null)" != "$stamp" ]; then
   echo "$stamp" >"$VAR/pip.stamp"
 fi
 
+# --- translations --------------------------------------------------------------
+# The English catalogues (docs/i18n.md) compiled to the .mo files Django reads; not kept in git.
+for po in locale/*/LC_MESSAGES/*.po; do
+  mo=${po%.po}.mo
+  if [ ! -e "$mo" ] || [ "$po" -nt "$mo" ]; then msgfmt --check-format -o "$mo" "$po"; fi
+done
+
 # --- database ----------------------------------------------------------------
 psql_url() { echo "$1" | sed -E 's#^(postgis|postgres)://#postgresql://#'; }
 answers() { "$PG_BIN/psql" "$(psql_url "$1")" -Atqc 'select 1' >/dev/null 2>&1; }

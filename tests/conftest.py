@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.contrib.gis.geos import Point
 from django.core.management import call_command
+from django.utils import translation
 
 from accounts.models import Agency, Role, User
 from geo.models import Level, Region
@@ -35,6 +36,15 @@ def load_test_regions() -> None:
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         load_test_regions()
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the default language: a request in English (the switch, an
+    Accept-Language) leaves the test's thread in English otherwise."""
+    translation.activate("zh-hans")
+    yield
+    translation.deactivate()
 
 
 def inside(code: str) -> Point:

@@ -150,7 +150,7 @@ def records(make_unit, make_equipment):
         model="registry.Equipment",
         origin_pk=1,
         division_code="110101",
-        message="区划不属于该省 / outside the province",
+        message="区划不属于该省",
     )
     return made
 

@@ -22,7 +22,7 @@ from geo.offline import map_fragment, map_text, offline_map
 from maps.views import online_basemaps
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_STRIP = "演示环境 (DEBUG)，不是生产部署 / demo running with DEBUG — not a deployment"
+DEMO_STRIP = "演示环境 (DEBUG)，不是生产部署"
 # What prod.py reads; the rest of the environment is left out, so the test sees prod's defaults.
 PROD_VARIABLES = re.compile(r"^(SECURE_|SESSION_|CSRF_|SEGIS_|DEBUG$|DJANGO_SETTINGS_MODULE$)")
 # Set by the browser tests' conftest for this process (Playwright's loop); never in production.

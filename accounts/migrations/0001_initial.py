@@ -28,18 +28,18 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("name", models.CharField(max_length=128, verbose_name="名称 / name")),
+                ("name", models.CharField(max_length=128, verbose_name="名称")),
                 (
                     "level",
                     models.CharField(
                         choices=[
-                            ("national", "全国 / National"),
-                            ("province", "省级 / Province"),
-                            ("city", "市级 / City"),
-                            ("county", "县级 / County"),
+                            ("national", "全国"),
+                            ("province", "省级"),
+                            ("city", "市级"),
+                            ("county", "县级"),
                         ],
                         max_length=8,
-                        verbose_name="级别 / level",
+                        verbose_name="级别",
                     ),
                 ),
                 (
@@ -49,13 +49,13 @@ class Migration(migrations.Migration):
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         to="geo.region",
-                        verbose_name="辖区 / jurisdiction",
+                        verbose_name="辖区",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "机构 / agency",
-                "verbose_name_plural": "机构 / agencies",
+                "verbose_name": "机构",
+                "verbose_name_plural": "机构",
             },
         ),
         migrations.CreateModel(
@@ -129,16 +129,16 @@ class Migration(migrations.Migration):
                     "role",
                     models.CharField(
                         choices=[
-                            ("admin", "系统管理员 / system administrator"),
-                            ("supervisor", "监察人员 / supervisor"),
-                            ("inspector", "检验人员 / inspector"),
-                            ("responder", "应急人员 / responder"),
-                            ("analyst", "分析人员 / analyst"),
-                            ("enterprise", "企业用户 / enterprise user"),
+                            ("admin", "系统管理员"),
+                            ("supervisor", "监察人员"),
+                            ("inspector", "检验人员"),
+                            ("responder", "应急人员"),
+                            ("analyst", "分析人员"),
+                            ("enterprise", "企业用户"),
                         ],
                         default="supervisor",
                         max_length=16,
-                        verbose_name="角色 / role",
+                        verbose_name="角色",
                     ),
                 ),
                 (
@@ -171,13 +171,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="users",
                         to="accounts.agency",
-                        verbose_name="机构 / agency",
+                        verbose_name="机构",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "用户 / user",
-                "verbose_name_plural": "用户 / users",
+                "verbose_name": "用户",
+                "verbose_name_plural": "用户",
             },
             managers=[
                 ("objects", accounts.models.ScopedUserManager()),
@@ -194,24 +194,20 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "at",
-                    models.DateTimeField(
-                        auto_now_add=True, db_index=True, verbose_name="时间 / time"
-                    ),
+                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="时间"),
                 ),
                 (
                     "jurisdiction",
-                    models.CharField(
-                        blank=True, max_length=6, verbose_name="操作人辖区 / actor's jurisdiction"
-                    ),
+                    models.CharField(blank=True, max_length=6, verbose_name="操作人辖区"),
                 ),
                 (
                     "action",
-                    models.CharField(db_index=True, max_length=64, verbose_name="操作 / action"),
+                    models.CharField(db_index=True, max_length=64, verbose_name="操作"),
                 ),
-                ("model", models.CharField(max_length=64, verbose_name="对象类型 / model")),
+                ("model", models.CharField(max_length=64, verbose_name="对象类型")),
                 (
                     "object_pk",
-                    models.CharField(db_index=True, max_length=64, verbose_name="对象 / object"),
+                    models.CharField(db_index=True, max_length=64, verbose_name="对象"),
                 ),
                 (
                     "region_code",
@@ -219,7 +215,7 @@ class Migration(migrations.Migration):
                         blank=True,
                         db_index=True,
                         max_length=6,
-                        verbose_name="对象所在区划 / object's region",
+                        verbose_name="对象所在区划",
                     ),
                 ),
                 (
@@ -227,7 +223,7 @@ class Migration(migrations.Migration):
                     models.JSONField(
                         encoder=django.core.serializers.json.DjangoJSONEncoder,
                         null=True,
-                        verbose_name="修改前 / before",
+                        verbose_name="修改前",
                     ),
                 ),
                 (
@@ -235,7 +231,7 @@ class Migration(migrations.Migration):
                     models.JSONField(
                         encoder=django.core.serializers.json.DjangoJSONEncoder,
                         null=True,
-                        verbose_name="修改后 / after",
+                        verbose_name="修改后",
                     ),
                 ),
                 (
@@ -244,13 +240,13 @@ class Migration(migrations.Migration):
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         to=settings.AUTH_USER_MODEL,
-                        verbose_name="操作人 / actor",
+                        verbose_name="操作人",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "审计记录 / audit entry",
-                "verbose_name_plural": "审计记录 / audit entries",
+                "verbose_name": "审计记录",
+                "verbose_name_plural": "审计记录",
                 "ordering": ["-at", "-id"],
             },
         ),

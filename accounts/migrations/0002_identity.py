@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
             model_name="user",
             name="password_changed_at",
             field=models.DateTimeField(
-                default=django.utils.timezone.now, verbose_name="密码修改时间 / password changed"
+                default=django.utils.timezone.now, verbose_name="密码修改时间"
             ),
         ),
         migrations.CreateModel(
@@ -64,11 +64,11 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "password",
-                    models.CharField(max_length=128, verbose_name="密码摘要 / password hash"),
+                    models.CharField(max_length=128, verbose_name="密码摘要"),
                 ),
                 (
                     "set_at",
-                    models.DateTimeField(auto_now_add=True, verbose_name="设置时间 / set at"),
+                    models.DateTimeField(auto_now_add=True, verbose_name="设置时间"),
                 ),
                 (
                     "user",
@@ -80,8 +80,8 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "历史密码 / past password",
-                "verbose_name_plural": "历史密码 / past passwords",
+                "verbose_name": "历史密码",
+                "verbose_name_plural": "历史密码",
                 "ordering": ["-set_at", "-id"],
             },
         ),
@@ -96,18 +96,16 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "digest",
-                    models.CharField(
-                        max_length=64, unique=True, verbose_name="摘要 / SHA-256 digest"
-                    ),
+                    models.CharField(max_length=64, unique=True, verbose_name="摘要"),
                 ),
                 (
                     "created",
-                    models.DateTimeField(auto_now_add=True, verbose_name="生成时间 / issued"),
+                    models.DateTimeField(auto_now_add=True, verbose_name="生成时间"),
                 ),
-                ("expires_at", models.DateTimeField(verbose_name="到期时间 / expires")),
+                ("expires_at", models.DateTimeField(verbose_name="到期时间")),
                 (
                     "revoked_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="吊销时间 / revoked"),
+                    models.DateTimeField(blank=True, null=True, verbose_name="吊销时间"),
                 ),
                 (
                     "user",
@@ -119,8 +117,8 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "API 令牌 / API token",
-                "verbose_name_plural": "API 令牌 / API tokens",
+                "verbose_name": "API 令牌",
+                "verbose_name_plural": "API 令牌",
                 "indexes": [
                     models.Index(
                         fields=["user", "revoked_at"], name="accounts_ap_user_id_f995a6_idx"

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
             model_name="agency",
             name="office",
             field=django.contrib.gis.db.models.fields.PointField(
-                blank=True, null=True, srid=4326, verbose_name="办公地点 / office"
+                blank=True, null=True, srid=4326, verbose_name="办公地点"
             ),
         ),
     ]

@@ -24,24 +24,24 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "owner",
-                    models.CharField(blank=True, max_length=2, verbose_name="制定机关辖区 / owner"),
+                    models.CharField(blank=True, max_length=2, verbose_name="制定机关辖区"),
                 ),
                 (
                     "from_year",
-                    models.PositiveSmallIntegerField(verbose_name="起始年度 / applies from"),
+                    models.PositiveSmallIntegerField(verbose_name="起始年度"),
                 ),
                 (
                     "version",
-                    models.PositiveSmallIntegerField(default=1, verbose_name="版本 / version"),
+                    models.PositiveSmallIntegerField(default=1, verbose_name="版本"),
                 ),
-                ("note", models.CharField(blank=True, max_length=200, verbose_name="说明 / note")),
+                ("note", models.CharField(blank=True, max_length=200, verbose_name="说明")),
                 (
                     "created_at",
-                    models.DateTimeField(auto_now_add=True, verbose_name="建立时间 / created"),
+                    models.DateTimeField(auto_now_add=True, verbose_name="建立时间"),
                 ),
                 (
                     "changed_at",
-                    models.DateTimeField(auto_now=True, verbose_name="修改时间 / changed"),
+                    models.DateTimeField(auto_now=True, verbose_name="修改时间"),
                 ),
                 (
                     "changed_by",
@@ -51,13 +51,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.SET_NULL,
                         related_name="+",
                         to=settings.AUTH_USER_MODEL,
-                        verbose_name="修改人 / changed by",
+                        verbose_name="修改人",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "绩效评价方案 / evaluation scheme",
-                "verbose_name_plural": "绩效评价方案 / evaluation schemes",
+                "verbose_name": "绩效评价方案",
+                "verbose_name_plural": "绩效评价方案",
             },
         ),
         migrations.CreateModel(
@@ -71,12 +71,12 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "owner",
-                    models.CharField(blank=True, max_length=2, verbose_name="发布机关辖区 / owner"),
+                    models.CharField(blank=True, max_length=2, verbose_name="发布机关辖区"),
                 ),
-                ("year", models.PositiveSmallIntegerField(verbose_name="年度 / year")),
+                ("year", models.PositiveSmallIntegerField(verbose_name="年度")),
                 (
                     "published_at",
-                    models.DateTimeField(auto_now_add=True, verbose_name="发布时间 / published"),
+                    models.DateTimeField(auto_now_add=True, verbose_name="发布时间"),
                 ),
                 (
                     "published_by",
@@ -97,7 +97,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "绩效评价发布 / published evaluation year",
+                "verbose_name": "绩效评价发布",
             },
         ),
         migrations.CreateModel(
@@ -110,46 +110,40 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("position", models.PositiveSmallIntegerField(default=0)),
-                ("indicator", models.CharField(max_length=40, verbose_name="指标 / indicator")),
+                ("indicator", models.CharField(max_length=40, verbose_name="指标")),
                 (
                     "weight",
-                    models.DecimalField(
-                        decimal_places=2, max_digits=5, verbose_name="权重 / weight"
-                    ),
+                    models.DecimalField(decimal_places=2, max_digits=5, verbose_name="权重"),
                 ),
                 (
                     "target",
-                    models.DecimalField(
-                        decimal_places=4, max_digits=12, verbose_name="目标值 / target"
-                    ),
+                    models.DecimalField(decimal_places=4, max_digits=12, verbose_name="目标值"),
                 ),
                 (
                     "floor",
-                    models.DecimalField(
-                        decimal_places=4, max_digits=12, verbose_name="零分值 / floor"
-                    ),
+                    models.DecimalField(decimal_places=4, max_digits=12, verbose_name="零分值"),
                 ),
                 (
                     "direction",
                     models.CharField(
                         choices=[
-                            ("higher", "越高越好 / higher is better"),
-                            ("lower", "越低越好 / lower is better"),
+                            ("higher", "越高越好"),
+                            ("lower", "越低越好"),
                         ],
                         max_length=8,
-                        verbose_name="方向 / direction",
+                        verbose_name="方向",
                     ),
                 ),
                 (
                     "rule",
                     models.CharField(
                         choices=[
-                            ("linear", "线性 / full at target, linear to zero at the floor"),
-                            ("threshold", "达标 / full at target, else zero"),
+                            ("linear", "线性"),
+                            ("threshold", "达标"),
                         ],
                         default="linear",
                         max_length=12,
-                        verbose_name="计分规则 / scoring rule",
+                        verbose_name="计分规则",
                     ),
                 ),
                 (
@@ -162,7 +156,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "评价项目 / scheme component",
+                "verbose_name": "评价项目",
                 "ordering": ["scheme", "position"],
             },
         ),

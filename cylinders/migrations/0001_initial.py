@@ -24,41 +24,37 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "tag",
-                    models.CharField(
-                        max_length=64, unique=True, verbose_name="电子标签 / identity tag"
-                    ),
+                    models.CharField(max_length=64, unique=True, verbose_name="电子标签"),
                 ),
-                ("maker_name", models.CharField(max_length=128, verbose_name="制造单位 / maker")),
+                ("maker_name", models.CharField(max_length=128, verbose_name="制造单位")),
                 (
                     "maker_code",
-                    models.CharField(
-                        blank=True, max_length=16, verbose_name="制造单位代码 / maker code"
-                    ),
+                    models.CharField(blank=True, max_length=16, verbose_name="制造单位代码"),
                 ),
                 (
                     "serial_number",
-                    models.CharField(max_length=32, verbose_name="出厂编号 / serial number"),
+                    models.CharField(max_length=32, verbose_name="出厂编号"),
                 ),
-                ("made_on", models.DateField(verbose_name="制造日期 / manufactured")),
+                ("made_on", models.DateField(verbose_name="制造日期")),
                 (
                     "kind",
                     models.CharField(
                         choices=[
-                            ("industrial", "工业气瓶 / industrial"),
-                            ("lpg", "液化石油气钢瓶 / LPG"),
-                            ("cng", "车用压缩天然气瓶 / CNG"),
-                            ("medical", "医用气瓶 / medical"),
-                            ("acetylene", "溶解乙炔气瓶 / acetylene"),
-                            ("other", "其他 / other"),
+                            ("industrial", "工业气瓶"),
+                            ("lpg", "液化石油气钢瓶"),
+                            ("cng", "车用压缩天然气瓶"),
+                            ("medical", "医用气瓶"),
+                            ("acetylene", "溶解乙炔气瓶"),
+                            ("other", "其他"),
                         ],
                         max_length=16,
-                        verbose_name="气瓶类别 / type",
+                        verbose_name="气瓶类别",
                     ),
                 ),
                 (
                     "volume_l",
                     models.DecimalField(
-                        decimal_places=1, max_digits=7, verbose_name="公称容积 (L) / volume (L)"
+                        decimal_places=1, max_digits=7, verbose_name="公称容积 (L)"
                     ),
                 ),
                 (
@@ -66,43 +62,39 @@ class Migration(migrations.Migration):
                     models.DecimalField(
                         decimal_places=2,
                         max_digits=6,
-                        verbose_name="公称工作压力 (MPa) / working pressure (MPa)",
+                        verbose_name="公称工作压力 (MPa)",
                     ),
                 ),
                 (
                     "design_life_years",
-                    models.PositiveSmallIntegerField(
-                        verbose_name="设计使用年限 / design life (years)"
-                    ),
+                    models.PositiveSmallIntegerField(verbose_name="设计使用年限"),
                 ),
-                ("scrap_on", models.DateField(verbose_name="报废日期 / scrap date")),
+                ("scrap_on", models.DateField(verbose_name="报废日期")),
                 (
                     "last_inspected_on",
-                    models.DateField(
-                        blank=True, null=True, verbose_name="上次检验日期 / last inspected"
-                    ),
+                    models.DateField(blank=True, null=True, verbose_name="上次检验日期"),
                 ),
                 (
                     "next_inspection_due",
-                    models.DateField(verbose_name="下次检验日期 / next inspection due"),
+                    models.DateField(verbose_name="下次检验日期"),
                 ),
                 (
                     "status",
                     models.CharField(
                         choices=[
-                            ("in_service", "在用 / in service"),
-                            ("overdue", "超期未检 / overdue"),
-                            ("scrapped", "报废 / scrapped"),
-                            ("lost", "丢失 / lost"),
+                            ("in_service", "在用"),
+                            ("overdue", "超期未检"),
+                            ("scrapped", "报废"),
+                            ("lost", "丢失"),
                         ],
                         default="in_service",
                         max_length=16,
-                        verbose_name="状态 / status",
+                        verbose_name="状态",
                     ),
                 ),
                 (
                     "registered_at",
-                    models.DateTimeField(auto_now_add=True, verbose_name="登记时间 / registered"),
+                    models.DateTimeField(auto_now_add=True, verbose_name="登记时间"),
                 ),
                 (
                     "owner",
@@ -110,7 +102,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="cylinders",
                         to="registry.unit",
-                        verbose_name="产权（充装）单位 / owning filling station",
+                        verbose_name="产权（充装）单位",
                     ),
                 ),
                 (
@@ -118,13 +110,13 @@ class Migration(migrations.Migration):
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,
                         to="geo.region",
-                        verbose_name="区划 / region",
+                        verbose_name="区划",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "气瓶 / gas cylinder",
-                "verbose_name_plural": "气瓶 / gas cylinders",
+                "verbose_name": "气瓶",
+                "verbose_name_plural": "气瓶",
             },
         ),
         migrations.CreateModel(
@@ -136,15 +128,15 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("inspected_on", models.DateField(verbose_name="检验日期 / inspected on")),
-                ("passed", models.BooleanField(verbose_name="合格 / passed")),
+                ("inspected_on", models.DateField(verbose_name="检验日期")),
+                ("passed", models.BooleanField(verbose_name="合格")),
                 (
                     "body_name",
-                    models.CharField(max_length=128, verbose_name="检验机构 / inspection body"),
+                    models.CharField(max_length=128, verbose_name="检验机构"),
                 ),
                 (
                     "next_due",
-                    models.DateField(blank=True, null=True, verbose_name="下次检验日期 / next due"),
+                    models.DateField(blank=True, null=True, verbose_name="下次检验日期"),
                 ),
                 (
                     "cylinder",
@@ -160,7 +152,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "气瓶检验 / cylinder inspection",
+                "verbose_name": "气瓶检验",
                 "ordering": ["inspected_on", "pk"],
             },
         ),
@@ -175,17 +167,15 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "number",
-                    models.CharField(
-                        max_length=64, unique=True, verbose_name="许可证编号 / licence number"
-                    ),
+                    models.CharField(max_length=64, unique=True, verbose_name="许可证编号"),
                 ),
-                ("valid_until", models.DateField(verbose_name="有效期至 / valid until")),
+                ("valid_until", models.DateField(verbose_name="有效期至")),
                 (
                     "region",
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,
                         to="geo.region",
-                        verbose_name="区划 / region",
+                        verbose_name="区划",
                     ),
                 ),
                 (
@@ -194,13 +184,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="filling_licence",
                         to="registry.unit",
-                        verbose_name="充装单位 / filling station",
+                        verbose_name="充装单位",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "充装许可证 / filling licence",
-                "verbose_name_plural": "充装许可证 / filling licences",
+                "verbose_name": "充装许可证",
+                "verbose_name_plural": "充装许可证",
             },
         ),
         migrations.CreateModel(
@@ -236,36 +226,36 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("filling_id", models.BigIntegerField()),
-                ("filled_at", models.DateTimeField(verbose_name="充装时间 / filled at")),
-                ("tag", models.CharField(max_length=64, verbose_name="电子标签 / tag")),
+                ("filled_at", models.DateTimeField(verbose_name="充装时间")),
+                ("tag", models.CharField(max_length=64, verbose_name="电子标签")),
                 (
                     "rule",
                     models.CharField(
                         choices=[
-                            ("unregistered", "未登记气瓶 / unregistered cylinder"),
-                            ("overdue", "超期未检 / overdue for periodic inspection"),
+                            ("unregistered", "未登记气瓶"),
+                            ("overdue", "超期未检"),
                             (
                                 "past_scrap",
-                                "超过设计使用年限或已报废 / past its scrap date or scrapped",
+                                "超过设计使用年限或已报废",
                             ),
-                            ("lost", "已登记丢失 / reported lost"),
-                            ("other_station", "非本单位产权气瓶 / owned by another station"),
+                            ("lost", "已登记丢失"),
+                            ("other_station", "非本单位产权气瓶"),
                             (
                                 "licence_expired",
-                                "充装许可证过期或缺失 / station licence expired or missing",
+                                "充装许可证过期或缺失",
                             ),
                             (
                                 "check_failed",
-                                "充装前检查不合格仍充装 / filled after a failed pre-fill check",
+                                "充装前检查不合格仍充装",
                             ),
                         ],
                         max_length=24,
-                        verbose_name="违反规则 / rule",
+                        verbose_name="违反规则",
                     ),
                 ),
                 (
                     "found_at",
-                    models.DateTimeField(auto_now_add=True, verbose_name="发现时间 / found"),
+                    models.DateTimeField(auto_now_add=True, verbose_name="发现时间"),
                 ),
                 ("found_by", models.CharField(max_length=8)),
                 (
@@ -287,12 +277,12 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
                         to="registry.unit",
-                        verbose_name="充装单位 / station",
+                        verbose_name="充装单位",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "充装违规 / filling violation",
+                "verbose_name": "充装违规",
                 "ordering": ["-filled_at", "pk"],
             },
         ),

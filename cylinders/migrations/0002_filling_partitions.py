@@ -83,31 +83,27 @@ class Migration(migrations.Migration):
                     name="FillingRecord",
                     fields=[
                         ("id", models.BigIntegerField(primary_key=True, serialize=False)),
-                        ("tag", models.CharField(max_length=64, verbose_name="电子标签 / tag")),
-                        ("filled_at", models.DateTimeField(verbose_name="充装时间 / filled at")),
+                        ("tag", models.CharField(max_length=64, verbose_name="电子标签")),
+                        ("filled_at", models.DateTimeField(verbose_name="充装时间")),
                         (
                             "medium",
-                            models.CharField(max_length=32, verbose_name="充装介质 / medium"),
+                            models.CharField(max_length=32, verbose_name="充装介质"),
                         ),
                         (
                             "quantity_kg",
                             models.DecimalField(
                                 decimal_places=2,
                                 max_digits=8,
-                                verbose_name="充装量 (kg) / quantity (kg)",
+                                verbose_name="充装量 (kg)",
                             ),
                         ),
                         (
                             "check_passed",
-                            models.BooleanField(
-                                verbose_name="充装前检查合格 / pre-fill check passed"
-                            ),
+                            models.BooleanField(verbose_name="充装前检查合格"),
                         ),
                         (
                             "operator_certificate",
-                            models.CharField(
-                                max_length=32, verbose_name="作业人员证号 / operator certificate"
-                            ),
+                            models.CharField(max_length=32, verbose_name="作业人员证号"),
                         ),
                         ("violations", models.JSONField(default=list)),
                         ("received_at", models.DateTimeField()),
@@ -141,7 +137,7 @@ class Migration(migrations.Migration):
                         ),
                     ],
                     options={
-                        "verbose_name": "充装记录 / filling record",
+                        "verbose_name": "充装记录",
                         "db_table": "cylinders_filling",
                         "ordering": ["filled_at", "id"],
                     },

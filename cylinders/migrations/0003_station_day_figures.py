@@ -31,12 +31,12 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("day", models.DateField(verbose_name="日期 / day")),
-                ("fillings", models.IntegerField(default=0, verbose_name="充装 / fillings")),
-                ("violations", models.IntegerField(default=0, verbose_name="违规 / violations")),
+                ("day", models.DateField(verbose_name="日期")),
+                ("fillings", models.IntegerField(default=0, verbose_name="充装")),
+                ("violations", models.IntegerField(default=0, verbose_name="违规")),
             ],
             options={
-                "verbose_name": "充装站日统计 / station day figures",
+                "verbose_name": "充装站日统计",
             },
         ),
         migrations.AddIndex(

@@ -28,46 +28,44 @@ class Migration(migrations.Migration):
                                 verbose_name="ID",
                             ),
                         ),
-                        ("parameters", models.JSONField(verbose_name="参数 / parameters")),
+                        ("parameters", models.JSONField(verbose_name="参数")),
                         (
                             "estimate",
-                            models.PositiveIntegerField(verbose_name="预计行数 / estimated rows"),
+                            models.PositiveIntegerField(verbose_name="预计行数"),
                         ),
                         (
                             "state",
                             models.CharField(
                                 choices=[
-                                    ("queued", "排队中 / queued"),
-                                    ("running", "导出中 / running"),
-                                    ("done", "已完成 / done"),
-                                    ("failed", "失败 / failed"),
-                                    ("expired", "已过期 / expired"),
+                                    ("queued", "排队中"),
+                                    ("running", "导出中"),
+                                    ("done", "已完成"),
+                                    ("failed", "失败"),
+                                    ("expired", "已过期"),
                                 ],
                                 default="queued",
                                 max_length=8,
-                                verbose_name="状态 / state",
+                                verbose_name="状态",
                             ),
                         ),
                         (
                             "rows_done",
-                            models.PositiveIntegerField(
-                                default=0, verbose_name="已导出行数 / rows done"
-                            ),
+                            models.PositiveIntegerField(default=0, verbose_name="已导出行数"),
                         ),
                         (
                             "rows_total",
                             models.PositiveIntegerField(
-                                blank=True, null=True, verbose_name="总行数 / rows in all"
+                                blank=True, null=True, verbose_name="总行数"
                             ),
                         ),
-                        ("error", models.TextField(blank=True, verbose_name="错误信息 / error")),
+                        ("error", models.TextField(blank=True, verbose_name="错误信息")),
                         (
                             "file_path",
                             models.CharField(
                                 blank=True,
                                 help_text="relative to EXPORT_ROOT",
                                 max_length=255,
-                                verbose_name="文件 / file",
+                                verbose_name="文件",
                             ),
                         ),
                         (
@@ -75,15 +73,13 @@ class Migration(migrations.Migration):
                             models.CharField(
                                 blank=True,
                                 max_length=255,
-                                verbose_name="下载文件名 / download name",
+                                verbose_name="下载文件名",
                             ),
                         ),
                         ("ascii_file_name", models.CharField(blank=True, max_length=255)),
                         (
                             "file_size",
-                            models.BigIntegerField(
-                                blank=True, null=True, verbose_name="文件大小 / file size"
-                            ),
+                            models.BigIntegerField(blank=True, null=True, verbose_name="文件大小"),
                         ),
                         (
                             "task_id",
@@ -101,15 +97,11 @@ class Migration(migrations.Migration):
                         ),
                         (
                             "created_at",
-                            models.DateTimeField(
-                                auto_now_add=True, verbose_name="提交时间 / submitted"
-                            ),
+                            models.DateTimeField(auto_now_add=True, verbose_name="提交时间"),
                         ),
                         (
                             "started_at",
-                            models.DateTimeField(
-                                blank=True, null=True, verbose_name="开始时间 / started"
-                            ),
+                            models.DateTimeField(blank=True, null=True, verbose_name="开始时间"),
                         ),
                         (
                             "heartbeat_at",
@@ -119,15 +111,11 @@ class Migration(migrations.Migration):
                         ),
                         (
                             "finished_at",
-                            models.DateTimeField(
-                                blank=True, null=True, verbose_name="结束时间 / finished"
-                            ),
+                            models.DateTimeField(blank=True, null=True, verbose_name="结束时间"),
                         ),
                         (
                             "expires_at",
-                            models.DateTimeField(
-                                blank=True, null=True, verbose_name="过期时间 / expires"
-                            ),
+                            models.DateTimeField(blank=True, null=True, verbose_name="过期时间"),
                         ),
                         (
                             "requester",
@@ -135,14 +123,14 @@ class Migration(migrations.Migration):
                                 on_delete=django.db.models.deletion.CASCADE,
                                 related_name="export_jobs",
                                 to=settings.AUTH_USER_MODEL,
-                                verbose_name="申请人 / requester",
+                                verbose_name="申请人",
                             ),
                         ),
                     ],
                     options={
-                        "verbose_name": "导出任务 / export job",
+                        "verbose_name": "导出任务",
                         "db_table": "layers_exportjob",
-                        "verbose_name_plural": "导出任务 / export jobs",
+                        "verbose_name_plural": "导出任务",
                         "ordering": ["-created_at", "-id"],
                         "indexes": [
                             models.Index(

@@ -19,23 +19,23 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="exportjob",
             name="rows_done",
-            field=models.PositiveIntegerField(default=0, verbose_name="已处理行数 / rows done"),
+            field=models.PositiveIntegerField(default=0, verbose_name="已处理行数"),
         ),
         migrations.AlterField(
             model_name="exportjob",
             name="state",
             field=models.CharField(
                 choices=[
-                    ("queued", "排队中 / queued"),
-                    ("running", "导出中 / running"),
-                    ("failed", "失败 / failed"),
-                    ("cancelled", "已取消 / cancelled"),
-                    ("done", "已完成 / done"),
-                    ("expired", "已过期 / expired"),
+                    ("queued", "排队中"),
+                    ("running", "导出中"),
+                    ("failed", "失败"),
+                    ("cancelled", "已取消"),
+                    ("done", "已完成"),
+                    ("expired", "已过期"),
                 ],
                 default="queued",
                 max_length=12,
-                verbose_name="状态 / state",
+                verbose_name="状态",
             ),
         ),
         migrations.AlterField(

@@ -20,33 +20,33 @@ class Migration(migrations.Migration):
                         max_length=6,
                         primary_key=True,
                         serialize=False,
-                        verbose_name="行政区划代码 / division code",
+                        verbose_name="行政区划代码",
                     ),
                 ),
-                ("name", models.CharField(max_length=64, verbose_name="名称 / name")),
+                ("name", models.CharField(max_length=64, verbose_name="名称")),
                 (
                     "level",
                     models.CharField(
                         choices=[
-                            ("national", "全国 / National"),
-                            ("province", "省级 / Province"),
-                            ("city", "市级 / City"),
-                            ("county", "县级 / County"),
+                            ("national", "全国"),
+                            ("province", "省级"),
+                            ("city", "市级"),
+                            ("county", "县级"),
                         ],
                         db_index=True,
                         max_length=8,
-                        verbose_name="级别 / level",
+                        verbose_name="级别",
                     ),
                 ),
                 (
                     "boundary",
                     django.contrib.gis.db.models.fields.MultiPolygonField(
-                        srid=4326, verbose_name="边界 / boundary"
+                        srid=4326, verbose_name="边界"
                     ),
                 ),
                 (
                     "source",
-                    models.CharField(blank=True, max_length=64, verbose_name="数据来源 / source"),
+                    models.CharField(blank=True, max_length=64, verbose_name="数据来源"),
                 ),
                 (
                     "parent",
@@ -56,13 +56,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="children",
                         to="geo.region",
-                        verbose_name="上级 / parent",
+                        verbose_name="上级",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "行政区划 / region",
-                "verbose_name_plural": "行政区划 / regions",
+                "verbose_name": "行政区划",
+                "verbose_name_plural": "行政区划",
                 "ordering": ["code"],
                 "constraints": [
                     models.CheckConstraint(

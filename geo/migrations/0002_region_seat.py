@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
             model_name="region",
             name="seat",
             field=django.contrib.gis.db.models.fields.PointField(
-                blank=True, null=True, srid=4326, verbose_name="驻地 / seat"
+                blank=True, null=True, srid=4326, verbose_name="驻地"
             ),
         ),
     ]

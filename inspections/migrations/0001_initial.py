@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
                     django.contrib.postgres.fields.ArrayField(
                         base_field=models.CharField(max_length=4),
                         size=None,
-                        verbose_name="核准检验的设备种类 / authorised kinds",
+                        verbose_name="核准检验的设备种类",
                     ),
                 ),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="feed_account",
                         to="registry.unit",
-                        verbose_name="检验机构 / inspection body",
+                        verbose_name="检验机构",
                     ),
                 ),
                 (
@@ -48,7 +48,7 @@ class Migration(migrations.Migration):
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,
                         to="geo.region",
-                        verbose_name="核准区域 / authorised area",
+                        verbose_name="核准区域",
                     ),
                 ),
                 (
@@ -61,7 +61,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "检验机构接口账号 / feed account",
+                "verbose_name": "检验机构接口账号",
             },
         ),
         migrations.CreateModel(
@@ -76,13 +76,13 @@ class Migration(migrations.Migration):
                 (
                     "via",
                     models.CharField(
-                        choices=[("api", "接口 / feed API"), ("file", "文件导入 / file import")],
+                        choices=[("api", "接口"), ("file", "文件导入")],
                         max_length=4,
                     ),
                 ),
                 (
                     "received_at",
-                    models.DateTimeField(auto_now_add=True, verbose_name="接收时间 / received"),
+                    models.DateTimeField(auto_now_add=True, verbose_name="接收时间"),
                 ),
                 ("accepted", models.PositiveIntegerField(default=0)),
                 ("duplicates", models.PositiveIntegerField(default=0)),
@@ -110,7 +110,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "检验数据批次 / feed batch",
+                "verbose_name": "检验数据批次",
                 "ordering": ["-received_at", "-id"],
             },
         ),
@@ -127,26 +127,26 @@ class Migration(migrations.Migration):
                     "stage",
                     models.CharField(
                         choices=[
-                            ("manufacture", "制造监督检验 / at manufacture"),
-                            ("installation", "安装监督检验 / at installation"),
-                            ("modification", "改造监督检验 / at modification"),
-                            ("major_repair", "重大修理监督检验 / at major repair"),
+                            ("manufacture", "制造监督检验"),
+                            ("installation", "安装监督检验"),
+                            ("modification", "改造监督检验"),
+                            ("major_repair", "重大修理监督检验"),
                         ],
                         max_length=16,
-                        verbose_name="阶段 / stage",
+                        verbose_name="阶段",
                     ),
                 ),
-                ("inspected_on", models.DateField(verbose_name="检验日期 / date")),
+                ("inspected_on", models.DateField(verbose_name="检验日期")),
                 (
                     "conclusion",
                     models.CharField(
                         choices=[
-                            ("pass", "合格 / pass"),
-                            ("conditional", "基本符合要求 / conditional pass"),
-                            ("fail", "不合格 / fail"),
+                            ("pass", "合格"),
+                            ("conditional", "基本符合要求"),
+                            ("fail", "不合格"),
                         ],
                         max_length=12,
-                        verbose_name="检验结论 / conclusion",
+                        verbose_name="检验结论",
                     ),
                 ),
                 (
@@ -154,16 +154,16 @@ class Migration(migrations.Migration):
                     models.CharField(
                         blank=True,
                         max_length=40,
-                        verbose_name="监督检验证书编号 / certificate number",
+                        verbose_name="监督检验证书编号",
                     ),
                 ),
                 (
                     "report_number",
-                    models.CharField(max_length=40, verbose_name="报告编号 / report number"),
+                    models.CharField(max_length=40, verbose_name="报告编号"),
                 ),
                 (
                     "recorded_at",
-                    models.DateTimeField(auto_now_add=True, verbose_name="记录时间 / recorded"),
+                    models.DateTimeField(auto_now_add=True, verbose_name="记录时间"),
                 ),
                 (
                     "body",
@@ -171,7 +171,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="supervisory_inspections_done",
                         to="registry.unit",
-                        verbose_name="检验机构 / inspection body",
+                        verbose_name="检验机构",
                     ),
                 ),
                 (
@@ -180,13 +180,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="supervisory_inspections",
                         to="registry.equipment",
-                        verbose_name="设备 / equipment",
+                        verbose_name="设备",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "监督检验 / supervisory inspection",
-                "verbose_name_plural": "监督检验 / supervisory inspections",
+                "verbose_name": "监督检验",
+                "verbose_name_plural": "监督检验",
                 "ordering": ["-inspected_on", "-id"],
             },
         ),
@@ -207,9 +207,9 @@ class Migration(migrations.Migration):
                     "status",
                     models.CharField(
                         choices=[
-                            ("accepted", "已接收 / accepted"),
-                            ("duplicate", "重复（已确认）/ repeat acknowledged"),
-                            ("refused", "拒收 / refused"),
+                            ("accepted", "已接收"),
+                            ("duplicate", "重复（已确认）"),
+                            ("refused", "拒收"),
                         ],
                         max_length=12,
                     ),
@@ -256,7 +256,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "检验数据记录 / feed record",
+                "verbose_name": "检验数据记录",
                 "ordering": ["batch", "position"],
             },
         ),

@@ -134,28 +134,26 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("level", models.PositiveSmallIntegerField(verbose_name="网格级别 / grid level")),
+                ("level", models.PositiveSmallIntegerField(verbose_name="网格级别")),
                 (
                     "depth",
-                    models.PositiveSmallIntegerField(
-                        verbose_name="区划代码位数 / region-prefix digits"
-                    ),
+                    models.PositiveSmallIntegerField(verbose_name="区划代码位数"),
                 ),
                 (
                     "region",
-                    models.CharField(max_length=6, verbose_name="区划代码前缀 / region prefix"),
+                    models.CharField(max_length=6, verbose_name="区划代码前缀"),
                 ),
                 ("gx", models.IntegerField()),
                 ("gy", models.IntegerField()),
-                ("variety_id", models.CharField(max_length=4, verbose_name="设备品种 / variety")),
-                ("kind", models.CharField(max_length=4, verbose_name="设备种类 / kind")),
-                ("status", models.CharField(max_length=12, verbose_name="设备状态 / status")),
-                ("n", models.IntegerField(verbose_name="设备数 / devices")),
+                ("variety_id", models.CharField(max_length=4, verbose_name="设备品种")),
+                ("kind", models.CharField(max_length=4, verbose_name="设备种类")),
+                ("status", models.CharField(max_length=12, verbose_name="设备状态")),
+                ("n", models.IntegerField(verbose_name="设备数")),
                 ("sx", models.FloatField(help_text="sum of longitudes")),
                 ("sy", models.FloatField(help_text="sum of latitudes")),
             ],
             options={
-                "verbose_name": "网格计数 / grid cell count",
+                "verbose_name": "网格计数",
                 "constraints": [
                     models.UniqueConstraint(
                         fields=(

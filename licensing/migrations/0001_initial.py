@@ -28,45 +28,45 @@ class Migration(migrations.Migration):
                     "kind",
                     models.CharField(
                         choices=[
-                            ("design", "设计 / design"),
-                            ("manufacture", "制造 / manufacture"),
-                            ("installation", "安装改造修理 / installation, modification, repair"),
-                            ("filling", "充装 / filling"),
-                            ("inspection", "检验检测机构核准 / inspection body approval"),
+                            ("design", "设计"),
+                            ("manufacture", "制造"),
+                            ("installation", "安装改造修理"),
+                            ("filling", "充装"),
+                            ("inspection", "检验检测机构核准"),
                         ],
                         max_length=16,
-                        verbose_name="许可类别 / kind",
+                        verbose_name="许可类别",
                     ),
                 ),
                 (
                     "scope",
-                    models.JSONField(default=list, verbose_name="申请范围 / scope applied for"),
+                    models.JSONField(default=list, verbose_name="申请范围"),
                 ),
-                ("note", models.TextField(blank=True, verbose_name="申请说明 / applicant's note")),
+                ("note", models.TextField(blank=True, verbose_name="申请说明")),
                 (
                     "state",
                     models.CharField(
                         choices=[
-                            ("submitted", "已提交 / submitted"),
-                            ("under_review", "审查中 / under review"),
-                            ("changes_requested", "待补正 / changes requested"),
-                            ("approved", "已批准 / approved"),
-                            ("refused", "不予许可 / refused"),
+                            ("submitted", "已提交"),
+                            ("under_review", "审查中"),
+                            ("changes_requested", "待补正"),
+                            ("approved", "已批准"),
+                            ("refused", "不予许可"),
                         ],
                         default="submitted",
                         max_length=20,
-                        verbose_name="状态 / state",
+                        verbose_name="状态",
                     ),
                 ),
-                ("step_started_on", models.DateField(verbose_name="本环节开始 / step started")),
+                ("step_started_on", models.DateField(verbose_name="本环节开始")),
                 (
                     "step_due_on",
-                    models.DateField(blank=True, null=True, verbose_name="本环节期限 / step due"),
+                    models.DateField(blank=True, null=True, verbose_name="本环节期限"),
                 ),
-                ("reasons", models.TextField(blank=True, verbose_name="审查意见 / reasons")),
+                ("reasons", models.TextField(blank=True, verbose_name="审查意见")),
                 (
                     "filed_at",
-                    models.DateTimeField(auto_now_add=True, verbose_name="提交时间 / filed"),
+                    models.DateTimeField(auto_now_add=True, verbose_name="提交时间"),
                 ),
                 (
                     "filed_by",
@@ -82,7 +82,7 @@ class Migration(migrations.Migration):
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,
                         to="geo.region",
-                        verbose_name="区划 / region",
+                        verbose_name="区划",
                     ),
                 ),
                 (
@@ -91,13 +91,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="licence_applications",
                         to="registry.unit",
-                        verbose_name="申请单位 / applicant",
+                        verbose_name="申请单位",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "许可申请 / licence application",
-                "verbose_name_plural": "许可申请 / licence applications",
+                "verbose_name": "许可申请",
+                "verbose_name_plural": "许可申请",
                 "ordering": ["-filed_at", "pk"],
             },
         ),
@@ -110,24 +110,24 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("verb", models.CharField(max_length=20, verbose_name="操作 / step")),
+                ("verb", models.CharField(max_length=20, verbose_name="操作")),
                 (
                     "state",
                     models.CharField(
                         choices=[
-                            ("submitted", "已提交 / submitted"),
-                            ("under_review", "审查中 / under review"),
-                            ("changes_requested", "待补正 / changes requested"),
-                            ("approved", "已批准 / approved"),
-                            ("refused", "不予许可 / refused"),
+                            ("submitted", "已提交"),
+                            ("under_review", "审查中"),
+                            ("changes_requested", "待补正"),
+                            ("approved", "已批准"),
+                            ("refused", "不予许可"),
                         ],
                         max_length=20,
-                        verbose_name="进入状态 / to state",
+                        verbose_name="进入状态",
                     ),
                 ),
-                ("at", models.DateTimeField(auto_now_add=True, verbose_name="时间 / at")),
-                ("on", models.DateField(verbose_name="日期 / day")),
-                ("note", models.TextField(blank=True, verbose_name="说明 / note")),
+                ("at", models.DateTimeField(auto_now_add=True, verbose_name="时间")),
+                ("on", models.DateField(verbose_name="日期")),
+                ("note", models.TextField(blank=True, verbose_name="说明")),
                 (
                     "actor",
                     models.ForeignKey(
@@ -147,7 +147,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "申请环节 / application step",
+                "verbose_name": "申请环节",
                 "ordering": ["at", "pk"],
             },
         ),
@@ -164,48 +164,46 @@ class Migration(migrations.Migration):
                     "kind",
                     models.CharField(
                         choices=[
-                            ("design", "设计 / design"),
-                            ("manufacture", "制造 / manufacture"),
-                            ("installation", "安装改造修理 / installation, modification, repair"),
-                            ("filling", "充装 / filling"),
-                            ("inspection", "检验检测机构核准 / inspection body approval"),
+                            ("design", "设计"),
+                            ("manufacture", "制造"),
+                            ("installation", "安装改造修理"),
+                            ("filling", "充装"),
+                            ("inspection", "检验检测机构核准"),
                         ],
                         max_length=16,
-                        verbose_name="许可类别 / kind",
+                        verbose_name="许可类别",
                     ),
                 ),
                 (
                     "number",
-                    models.CharField(
-                        max_length=32, unique=True, verbose_name="许可证编号 / licence number"
-                    ),
+                    models.CharField(max_length=32, unique=True, verbose_name="许可证编号"),
                 ),
                 (
                     "authority",
-                    models.CharField(max_length=128, verbose_name="发证机关 / issuing authority"),
+                    models.CharField(max_length=128, verbose_name="发证机关"),
                 ),
-                ("issued_on", models.DateField(verbose_name="发证日期 / issued")),
-                ("expires_on", models.DateField(db_index=True, verbose_name="有效期至 / expires")),
+                ("issued_on", models.DateField(verbose_name="发证日期")),
+                ("expires_on", models.DateField(db_index=True, verbose_name="有效期至")),
                 (
                     "status",
                     models.CharField(
                         choices=[
-                            ("valid", "有效 / valid"),
-                            ("suspended", "暂停 / suspended"),
-                            ("revoked", "撤销 / revoked"),
+                            ("valid", "有效"),
+                            ("suspended", "暂停"),
+                            ("revoked", "撤销"),
                         ],
                         default="valid",
                         max_length=12,
-                        verbose_name="状态 / status",
+                        verbose_name="状态",
                     ),
                 ),
-                ("status_since", models.DateField(verbose_name="状态生效日期 / status since")),
+                ("status_since", models.DateField(verbose_name="状态生效日期")),
                 (
                     "region",
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,
                         to="geo.region",
-                        verbose_name="区划 / region",
+                        verbose_name="区划",
                     ),
                 ),
                 (
@@ -214,13 +212,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="licences",
                         to="registry.unit",
-                        verbose_name="持证单位 / unit",
+                        verbose_name="持证单位",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "许可证 / licence",
-                "verbose_name_plural": "许可证 / licences",
+                "verbose_name": "许可证",
+                "verbose_name_plural": "许可证",
                 "ordering": ["expires_on", "pk"],
             },
         ),
@@ -244,8 +242,8 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("code", models.CharField(max_length=4, verbose_name="目录代码 / catalogue code")),
-                ("grade", models.CharField(blank=True, max_length=8, verbose_name="级别 / grade")),
+                ("code", models.CharField(max_length=4, verbose_name="目录代码")),
+                ("grade", models.CharField(blank=True, max_length=8, verbose_name="级别")),
                 (
                     "licence",
                     models.ForeignKey(
@@ -256,7 +254,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "许可范围 / licence scope",
+                "verbose_name": "许可范围",
             },
         ),
         migrations.CreateModel(
@@ -286,7 +284,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "企业账户所属单位 / enterprise account's unit",
+                "verbose_name": "企业账户所属单位",
             },
         ),
         migrations.AddIndex(

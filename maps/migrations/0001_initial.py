@@ -26,37 +26,33 @@ class Migration(migrations.Migration):
                         ),
                         (
                             "level",
-                            models.PositiveSmallIntegerField(verbose_name="网格级别 / grid level"),
+                            models.PositiveSmallIntegerField(verbose_name="网格级别"),
                         ),
                         (
                             "depth",
-                            models.PositiveSmallIntegerField(
-                                verbose_name="区划代码位数 / region-prefix digits"
-                            ),
+                            models.PositiveSmallIntegerField(verbose_name="区划代码位数"),
                         ),
                         (
                             "region",
-                            models.CharField(
-                                max_length=6, verbose_name="区划代码前缀 / region prefix"
-                            ),
+                            models.CharField(max_length=6, verbose_name="区划代码前缀"),
                         ),
                         ("gx", models.IntegerField()),
                         ("gy", models.IntegerField()),
                         (
                             "variety_id",
-                            models.CharField(max_length=4, verbose_name="设备品种 / variety"),
+                            models.CharField(max_length=4, verbose_name="设备品种"),
                         ),
-                        ("kind", models.CharField(max_length=4, verbose_name="设备种类 / kind")),
+                        ("kind", models.CharField(max_length=4, verbose_name="设备种类")),
                         (
                             "status",
-                            models.CharField(max_length=12, verbose_name="设备状态 / status"),
+                            models.CharField(max_length=12, verbose_name="设备状态"),
                         ),
-                        ("n", models.IntegerField(verbose_name="设备数 / devices")),
+                        ("n", models.IntegerField(verbose_name="设备数")),
                         ("sx", models.FloatField(help_text="sum of longitudes")),
                         ("sy", models.FloatField(help_text="sum of latitudes")),
                     ],
                     options={
-                        "verbose_name": "网格计数 / grid cell count",
+                        "verbose_name": "网格计数",
                         "db_table": "layers_equipmentcell",
                         "constraints": [
                             models.UniqueConstraint(

@@ -29,18 +29,18 @@ class Migration(migrations.Migration):
                 (
                     "area",
                     django.contrib.gis.db.models.fields.MultiPolygonField(
-                        srid=4326, verbose_name="巡查范围 / area"
+                        srid=4326, verbose_name="巡查范围"
                     ),
                 ),
-                ("starts_on", models.DateField(verbose_name="开始日期 / from")),
-                ("ends_on", models.DateField(verbose_name="结束日期 / to")),
+                ("starts_on", models.DateField(verbose_name="开始日期")),
+                ("ends_on", models.DateField(verbose_name="结束日期")),
                 (
                     "criteria",
-                    models.JSONField(blank=True, default=dict, verbose_name="筛选条件 / criteria"),
+                    models.JSONField(blank=True, default=dict, verbose_name="筛选条件"),
                 ),
                 (
                     "created_at",
-                    models.DateTimeField(auto_now_add=True, verbose_name="创建时间 / created"),
+                    models.DateTimeField(auto_now_add=True, verbose_name="创建时间"),
                 ),
                 (
                     "owner",
@@ -48,7 +48,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="patrol_plans",
                         to=settings.AUTH_USER_MODEL,
-                        verbose_name="制定人 / owner",
+                        verbose_name="制定人",
                     ),
                 ),
                 (
@@ -58,13 +58,13 @@ class Migration(migrations.Migration):
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         to="geo.region",
-                        verbose_name="区划 / region",
+                        verbose_name="区划",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "巡查计划 / patrol plan",
-                "verbose_name_plural": "巡查计划 / patrol plans",
+                "verbose_name": "巡查计划",
+                "verbose_name_plural": "巡查计划",
                 "ordering": ["-created_at", "-id"],
             },
         ),
@@ -77,18 +77,18 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("rank", models.PositiveIntegerField(verbose_name="排名 / rank")),
-                ("score", models.PositiveIntegerField(verbose_name="风险分 / risk score")),
-                ("reasons", models.JSONField(default=list, verbose_name="评分依据 / reasons")),
-                ("pinned", models.BooleanField(default=False, verbose_name="必查 / pinned")),
-                ("dropped", models.BooleanField(default=False, verbose_name="剔除 / dropped")),
+                ("rank", models.PositiveIntegerField(verbose_name="排名")),
+                ("score", models.PositiveIntegerField(verbose_name="风险分")),
+                ("reasons", models.JSONField(default=list, verbose_name="评分依据")),
+                ("pinned", models.BooleanField(default=False, verbose_name="必查")),
+                ("dropped", models.BooleanField(default=False, verbose_name="剔除")),
                 (
                     "equipment",
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="patrol_candidacies",
                         to="registry.equipment",
-                        verbose_name="设备 / equipment",
+                        verbose_name="设备",
                     ),
                 ),
                 (
@@ -97,13 +97,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="candidates",
                         to="patrol.patrolplan",
-                        verbose_name="巡查计划 / plan",
+                        verbose_name="巡查计划",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "候选设备 / patrol candidate",
-                "verbose_name_plural": "候选设备 / patrol candidates",
+                "verbose_name": "候选设备",
+                "verbose_name_plural": "候选设备",
                 "ordering": ["plan", "rank"],
             },
         ),

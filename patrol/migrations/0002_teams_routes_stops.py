@@ -23,25 +23,23 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("number", models.PositiveSmallIntegerField(verbose_name="组号 / team number")),
-                ("name", models.CharField(max_length=60, verbose_name="名称 / name")),
+                ("number", models.PositiveSmallIntegerField(verbose_name="组号")),
+                ("name", models.CharField(max_length=60, verbose_name="名称")),
                 (
                     "start",
                     django.contrib.gis.db.models.fields.PointField(
-                        srid=4326, verbose_name="出发点 / start"
+                        srid=4326, verbose_name="出发点"
                     ),
                 ),
                 (
                     "end",
                     django.contrib.gis.db.models.fields.PointField(
-                        srid=4326, verbose_name="返回点 / end"
+                        srid=4326, verbose_name="返回点"
                     ),
                 ),
                 (
                     "working_minutes",
-                    models.PositiveIntegerField(
-                        verbose_name="每日工作分钟 / working minutes a day"
-                    ),
+                    models.PositiveIntegerField(verbose_name="每日工作分钟"),
                 ),
                 (
                     "members",
@@ -49,7 +47,7 @@ class Migration(migrations.Migration):
                         blank=True,
                         related_name="patrol_teams",
                         to=settings.AUTH_USER_MODEL,
-                        verbose_name="检查人员 / inspectors",
+                        verbose_name="检查人员",
                     ),
                 ),
                 (
@@ -58,13 +56,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="teams",
                         to="patrol.patrolplan",
-                        verbose_name="巡查计划 / plan",
+                        verbose_name="巡查计划",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "巡查小组 / patrol team",
-                "verbose_name_plural": "巡查小组 / patrol teams",
+                "verbose_name": "巡查小组",
+                "verbose_name_plural": "巡查小组",
                 "ordering": ["plan", "number"],
             },
         ),
@@ -77,23 +75,23 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("day", models.DateField(verbose_name="日期 / day")),
+                ("day", models.DateField(verbose_name="日期")),
                 (
                     "travel_minutes",
-                    models.FloatField(default=0, verbose_name="路途分钟 / travel minutes"),
+                    models.FloatField(default=0, verbose_name="路途分钟"),
                 ),
                 (
                     "service_minutes",
-                    models.FloatField(default=0, verbose_name="现场分钟 / on-site minutes"),
+                    models.FloatField(default=0, verbose_name="现场分钟"),
                 ),
                 (
                     "total_minutes",
-                    models.FloatField(default=0, verbose_name="总分钟 / total minutes"),
+                    models.FloatField(default=0, verbose_name="总分钟"),
                 ),
                 (
                     "path",
                     django.contrib.gis.db.models.fields.LineStringField(
-                        blank=True, null=True, srid=4326, verbose_name="路线 / path"
+                        blank=True, null=True, srid=4326, verbose_name="路线"
                     ),
                 ),
                 (
@@ -102,7 +100,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="routes",
                         to="patrol.patrolplan",
-                        verbose_name="巡查计划 / plan",
+                        verbose_name="巡查计划",
                     ),
                 ),
                 (
@@ -111,13 +109,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="routes",
                         to="patrol.patrolteam",
-                        verbose_name="小组 / team",
+                        verbose_name="小组",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "日路线 / day route",
-                "verbose_name_plural": "日路线 / day routes",
+                "verbose_name": "日路线",
+                "verbose_name_plural": "日路线",
                 "ordering": ["plan", "day", "team__number"],
             },
         ),
@@ -130,42 +128,36 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("sequence", models.PositiveIntegerField(verbose_name="顺序 / order")),
+                ("sequence", models.PositiveIntegerField(verbose_name="顺序")),
                 (
                     "arrival_minutes",
-                    models.FloatField(verbose_name="到达（分钟） / arrival minute"),
+                    models.FloatField(verbose_name="到达（分钟）"),
                 ),
                 (
                     "departure_minutes",
-                    models.FloatField(verbose_name="离开（分钟） / departure minute"),
+                    models.FloatField(verbose_name="离开（分钟）"),
                 ),
                 (
                     "visited",
-                    models.BooleanField(blank=True, null=True, verbose_name="已检查 / visited"),
+                    models.BooleanField(blank=True, null=True, verbose_name="已检查"),
                 ),
-                ("findings", models.TextField(blank=True, verbose_name="发现问题 / findings")),
+                ("findings", models.TextField(blank=True, verbose_name="发现问题")),
                 (
                     "order_issued",
-                    models.BooleanField(
-                        default=False, verbose_name="下达监察指令 / supervision order issued"
-                    ),
+                    models.BooleanField(default=False, verbose_name="下达监察指令"),
                 ),
                 (
                     "order_number",
-                    models.CharField(
-                        blank=True, max_length=40, verbose_name="指令书编号 / order number"
-                    ),
+                    models.CharField(blank=True, max_length=40, verbose_name="指令书编号"),
                 ),
                 (
                     "order_rectified_on",
-                    models.DateField(
-                        blank=True, null=True, verbose_name="整改完成 / order rectified"
-                    ),
+                    models.DateField(blank=True, null=True, verbose_name="整改完成"),
                 ),
-                ("sealed", models.BooleanField(default=False, verbose_name="查封 / sealed")),
+                ("sealed", models.BooleanField(default=False, verbose_name="查封")),
                 (
                     "recorded_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="记录时间 / recorded"),
+                    models.DateTimeField(blank=True, null=True, verbose_name="记录时间"),
                 ),
                 (
                     "candidate",
@@ -173,7 +165,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="stop",
                         to="patrol.patrolcandidate",
-                        verbose_name="候选设备 / candidate",
+                        verbose_name="候选设备",
                     ),
                 ),
                 (
@@ -184,7 +176,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
                         to=settings.AUTH_USER_MODEL,
-                        verbose_name="记录人 / recorded by",
+                        verbose_name="记录人",
                     ),
                 ),
                 (
@@ -193,13 +185,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="stops",
                         to="patrol.patrolroute",
-                        verbose_name="路线 / route",
+                        verbose_name="路线",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "巡查点 / patrol stop",
-                "verbose_name_plural": "巡查点 / patrol stops",
+                "verbose_name": "巡查点",
+                "verbose_name_plural": "巡查点",
                 "ordering": ["route", "sequence"],
                 "constraints": [
                     models.UniqueConstraint(

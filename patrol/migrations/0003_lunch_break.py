@@ -12,15 +12,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="patrolroute",
             name="break_at_minutes",
-            field=models.FloatField(
-                blank=True, null=True, verbose_name="午休开始（分钟） / break at minute"
-            ),
+            field=models.FloatField(blank=True, null=True, verbose_name="午休开始（分钟）"),
         ),
         migrations.AddField(
             model_name="patrolteam",
             name="break_minutes",
-            field=models.PositiveSmallIntegerField(
-                default=0, verbose_name="午休分钟 / break minutes"
-            ),
+            field=models.PositiveSmallIntegerField(default=0, verbose_name="午休分钟"),
         ),
     ]

@@ -27,32 +27,30 @@ class Migration(migrations.Migration):
                     "kind",
                     models.CharField(
                         choices=[
-                            ("trapped", "有人被困 / someone is trapped"),
-                            ("hazard", "发现隐患 / a hazard seen"),
-                            ("other", "其他问题 / another problem"),
+                            ("trapped", "有人被困"),
+                            ("hazard", "发现隐患"),
+                            ("other", "其他问题"),
                         ],
                         max_length=12,
-                        verbose_name="问题类型 / kind",
+                        verbose_name="问题类型",
                     ),
                 ),
                 (
                     "description",
-                    models.TextField(blank=True, verbose_name="情况说明 / description"),
+                    models.TextField(blank=True, verbose_name="情况说明"),
                 ),
                 (
                     "phone",
-                    models.CharField(max_length=20, verbose_name="回拨电话 / call-back phone"),
+                    models.CharField(max_length=20, verbose_name="回拨电话"),
                 ),
-                ("photo", models.BinaryField(blank=True, null=True, verbose_name="照片 / photo")),
+                ("photo", models.BinaryField(blank=True, null=True, verbose_name="照片")),
                 (
                     "photo_type",
-                    models.CharField(
-                        blank=True, max_length=20, verbose_name="照片类型 / photo type"
-                    ),
+                    models.CharField(blank=True, max_length=20, verbose_name="照片类型"),
                 ),
                 (
                     "received_at",
-                    models.DateTimeField(db_index=True, verbose_name="收到时间 / received"),
+                    models.DateTimeField(db_index=True, verbose_name="收到时间"),
                 ),
                 (
                     "equipment",
@@ -60,7 +58,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
                         to="registry.equipment",
-                        verbose_name="设备 / equipment",
+                        verbose_name="设备",
                     ),
                 ),
                 (
@@ -69,7 +67,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="public_report",
                         to="response.incident",
-                        verbose_name="应急事件 / incident",
+                        verbose_name="应急事件",
                     ),
                 ),
                 (
@@ -78,13 +76,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
                         to="geo.region",
-                        verbose_name="所在区划 / region",
+                        verbose_name="所在区划",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "公众报告 / public report",
-                "verbose_name_plural": "公众报告 / public reports",
+                "verbose_name": "公众报告",
+                "verbose_name_plural": "公众报告",
                 "ordering": ["-received_at", "-id"],
             },
         ),
@@ -99,12 +97,12 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "token",
-                    models.CharField(max_length=64, unique=True, verbose_name="令牌 / token"),
+                    models.CharField(max_length=64, unique=True, verbose_name="令牌"),
                 ),
-                ("issued_at", models.DateTimeField(verbose_name="签发时间 / issued")),
+                ("issued_at", models.DateTimeField(verbose_name="签发时间")),
                 (
                     "revoked_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="撤销时间 / revoked"),
+                    models.DateTimeField(blank=True, null=True, verbose_name="撤销时间"),
                 ),
                 (
                     "equipment",
@@ -112,13 +110,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="public_token",
                         to="registry.equipment",
-                        verbose_name="设备 / equipment",
+                        verbose_name="设备",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "公众查询令牌 / public token",
-                "verbose_name_plural": "公众查询令牌 / public tokens",
+                "verbose_name": "公众查询令牌",
+                "verbose_name_plural": "公众查询令牌",
             },
         ),
         migrations.CreateModel(

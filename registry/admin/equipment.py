@@ -25,7 +25,7 @@ EQUIPMENT_UNITS = ("use_unit", "maintenance_unit", "manufacturer", "installer")
 
 
 class KindListFilter(admin.SimpleListFilter):
-    title = _("设备种类 / kind")
+    title = _("设备种类")
     parameter_name = "kind"
 
     def lookups(self, request, model_admin):
@@ -37,11 +37,11 @@ class KindListFilter(admin.SimpleListFilter):
 
 
 class OverdueListFilter(admin.SimpleListFilter):
-    title = _("逾期 / overdue")
+    title = _("逾期")
     parameter_name = "overdue"
 
     def lookups(self, request, model_admin):
-        return [("yes", _("逾期 / overdue")), ("no", _("未逾期 / not overdue"))]
+        return [("yes", _("逾期")), ("no", _("未逾期"))]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
@@ -157,21 +157,20 @@ class EquipmentAdmin(NoDeleteMixin, LargeListMixin, RegistryAdmin):
         "=use_unit__credit_code",
     )
     search_help_text = _(
-        "设备代码、注册代码、使用登记证编号、96333救援识别码、使用单位名称或信用代码 / "
-        "device code, registration code, certificate number, rescue ID, use unit name or credit code"
+        "设备代码、注册代码、使用登记证编号、96333救援识别码、使用单位名称或信用代码"
     )
     autocomplete_fields = EQUIPMENT_UNITS
     add_fieldsets = (
         (None, {"fields": ("variety", ("device_code", "registration_code"))}),
         (None, {"fields": (("certificate_number", "rescue_id"),)}),
-        (_("位置 / location"), {"fields": ("location", "address", "declared_region_code")}),
+        (_("位置"), {"fields": ("location", "address", "declared_region_code")}),
         (
-            _("管道走向（仅压力管道 8000）/ pipeline route (pipelines only)"),
+            _("管道走向（仅压力管道 8000）"),
             {"fields": ("route",), "classes": ("collapse",)},
         ),
-        (_("单位 / units"), {"fields": EQUIPMENT_UNITS}),
+        (_("单位"), {"fields": EQUIPMENT_UNITS}),
         (
-            _("日期与参数 / dates and parameters"),
+            _("日期与参数"),
             {"fields": (("manufactured_on", "commissioned_on"), "params")},
         ),
     )
@@ -214,7 +213,7 @@ class EquipmentAdmin(NoDeleteMixin, LargeListMixin, RegistryAdmin):
                 },
             ),
             (
-                _("位置 / location"),
+                _("位置"),
                 {
                     "fields": (
                         geometry,
@@ -224,9 +223,9 @@ class EquipmentAdmin(NoDeleteMixin, LargeListMixin, RegistryAdmin):
                     )
                 },
             ),
-            (_("单位 / units"), {"fields": EQUIPMENT_UNITS}),
+            (_("单位"), {"fields": EQUIPMENT_UNITS}),
             (
-                _("日期与参数 / dates and parameters"),
+                _("日期与参数"),
                 {
                     "fields": (
                         ("manufactured_on", "commissioned_on"),
@@ -252,7 +251,7 @@ class EquipmentAdmin(NoDeleteMixin, LargeListMixin, RegistryAdmin):
         search_term = " ".join(normalise_certificate_number(word) for word in search_term.split())
         return super().get_search_results(request, queryset, search_term)
 
-    @admin.display(boolean=True, description=_("逾期 / overdue"), ordering="is_overdue")
+    @admin.display(boolean=True, description=_("逾期"), ordering="is_overdue")
     def overdue(self, obj: Equipment) -> bool | None:
         return getattr(obj, "is_overdue", None)
 

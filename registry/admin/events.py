@@ -15,10 +15,10 @@ from .common import EQUIPMENT_CODE_SEARCH, NoDeleteMixin, RegistryAdmin, Service
 
 class AccidentAddForm(ServiceForm):
     declared_region_code = forms.CharField(
-        label=_("区划代码 / division code"),
+        label=_("区划代码"),
         max_length=6,
         required=False,
-        help_text=_("无位置且无设备时必填 / needed without a location or equipment"),
+        help_text=_("无位置且无设备时必填"),
     )
     error_fields = {"region": "location"}
 

@@ -15,7 +15,7 @@ from .common import LargeListMixin, NoDeleteMixin, RegistryAdmin, ServiceForm
 
 
 class UnitRoleListFilter(admin.SimpleListFilter):
-    title = _("角色 / role")
+    title = _("角色")
     parameter_name = "role"
 
     def lookups(self, request, model_admin):
@@ -32,9 +32,7 @@ class OptionalRegionForm(ServiceForm):
         super().__init__(*args, **kwargs)
         if "region" in self.fields:
             self.fields["region"].required = False
-            self.fields["region"].help_text = _(
-                "无位置时必填；有位置时按位置确定 / needed without a location; otherwise found from it"
-            )
+            self.fields["region"].help_text = _("无位置时必填；有位置时按位置确定")
 
     def region_code(self) -> str:
         region = self.cleaned_data.get("region")
@@ -62,10 +60,10 @@ class UnitAddForm(OptionalRegionForm):
 
 class PersonAddForm(OptionalRegionForm):
     national_id = forms.CharField(
-        label=_("身份证号 / national ID"),
+        label=_("身份证号"),
         max_length=18,
         required=False,
-        help_text=_("加密保存，仅显示脱敏号码 / stored encrypted, shown masked"),
+        help_text=_("加密保存，仅显示脱敏号码"),
     )
 
     def commit(self):
@@ -113,7 +111,7 @@ class UnitAdmin(NoDeleteMixin, LargeListMixin, RegistryAdmin):
             )
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
-    @admin.display(description=_("角色 / roles"))
+    @admin.display(description=_("角色"))
     def role_labels(self, obj: Unit) -> str:
         labels = dict(UnitRole.choices)
         return "，".join(str(labels.get(role, role)).split(" / ")[0] for role in obj.roles)

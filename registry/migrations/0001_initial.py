@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
                         max_length=19,
                         null=True,
                         unique=True,
-                        verbose_name="设备代码 / device code",
+                        verbose_name="设备代码",
                     ),
                 ),
                 (
@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
                         blank=True,
                         db_index=True,
                         max_length=20,
-                        verbose_name="注册代码 / registration code",
+                        verbose_name="注册代码",
                     ),
                 ),
                 (
@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
                         blank=True,
                         db_index=True,
                         max_length=32,
-                        verbose_name="使用登记证编号 / certificate number",
+                        verbose_name="使用登记证编号",
                     ),
                 ),
                 (
@@ -59,83 +59,73 @@ class Migration(migrations.Migration):
                         blank=True,
                         db_index=True,
                         max_length=6,
-                        verbose_name="96333救援识别码 / 96333 rescue ID",
+                        verbose_name="96333救援识别码",
                     ),
                 ),
                 (
                     "kind",
                     models.CharField(
-                        db_index=True, editable=False, max_length=4, verbose_name="设备种类 / kind"
+                        db_index=True, editable=False, max_length=4, verbose_name="设备种类"
                     ),
                 ),
                 (
                     "status",
                     models.CharField(
                         choices=[
-                            ("in_use", "在用 / in use"),
-                            ("suspended", "停用 / suspended"),
-                            ("cancelled", "注销 / cancelled"),
-                            ("scrapped", "报废 / scrapped"),
+                            ("in_use", "在用"),
+                            ("suspended", "停用"),
+                            ("cancelled", "注销"),
+                            ("scrapped", "报废"),
                         ],
                         db_index=True,
                         default="in_use",
                         max_length=12,
-                        verbose_name="设备状态 / status",
+                        verbose_name="设备状态",
                     ),
                 ),
                 (
                     "location",
                     django.contrib.gis.db.models.fields.PointField(
-                        blank=True, null=True, srid=4326, verbose_name="位置 / location"
+                        blank=True, null=True, srid=4326, verbose_name="位置"
                     ),
                 ),
                 (
                     "route",
                     django.contrib.gis.db.models.fields.MultiLineStringField(
-                        blank=True, null=True, srid=4326, verbose_name="管道走向 / pipeline route"
+                        blank=True, null=True, srid=4326, verbose_name="管道走向"
                     ),
                 ),
                 (
                     "source_crs",
-                    models.CharField(
-                        default="wgs84", max_length=12, verbose_name="原始坐标系 / CRS as received"
-                    ),
+                    models.CharField(default="wgs84", max_length=12, verbose_name="原始坐标系"),
                 ),
                 (
                     "address",
-                    models.CharField(
-                        blank=True, max_length=200, verbose_name="设备使用地点 / address"
-                    ),
+                    models.CharField(blank=True, max_length=200, verbose_name="设备使用地点"),
                 ),
                 (
                     "declared_region_code",
                     models.CharField(
                         blank=True,
                         max_length=6,
-                        verbose_name="申报区划代码 / declared division code",
+                        verbose_name="申报区划代码",
                     ),
                 ),
                 (
                     "region_mismatch",
-                    models.BooleanField(
-                        db_index=True, default=False, verbose_name="区划不一致 / division mismatch"
-                    ),
+                    models.BooleanField(db_index=True, default=False, verbose_name="区划不一致"),
                 ),
                 (
                     "manufactured_on",
-                    models.DateField(blank=True, null=True, verbose_name="制造日期 / manufactured"),
+                    models.DateField(blank=True, null=True, verbose_name="制造日期"),
                 ),
                 (
                     "commissioned_on",
-                    models.DateField(
-                        blank=True, null=True, verbose_name="投入使用日期 / commissioned"
-                    ),
+                    models.DateField(blank=True, null=True, verbose_name="投入使用日期"),
                 ),
                 (
                     "params",
-                    models.JSONField(
-                        blank=True, default=dict, verbose_name="技术参数 / parameters"
-                    ),
+                    models.JSONField(blank=True, default=dict, verbose_name="技术参数"),
                 ),
                 (
                     "next_inspection_due",
@@ -143,29 +133,29 @@ class Migration(migrations.Migration):
                         blank=True,
                         db_index=True,
                         null=True,
-                        verbose_name="下次检验日期 / next inspection due",
+                        verbose_name="下次检验日期",
                     ),
                 ),
                 (
                     "created_at",
-                    models.DateTimeField(auto_now_add=True, verbose_name="创建时间 / created"),
+                    models.DateTimeField(auto_now_add=True, verbose_name="创建时间"),
                 ),
                 (
                     "updated_at",
-                    models.DateTimeField(auto_now=True, verbose_name="更新时间 / updated"),
+                    models.DateTimeField(auto_now=True, verbose_name="更新时间"),
                 ),
                 (
                     "region",
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,
                         to="geo.region",
-                        verbose_name="所在区划 / region",
+                        verbose_name="所在区划",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "设备 / equipment",
-                "verbose_name_plural": "设备 / equipment",
+                "verbose_name": "设备",
+                "verbose_name_plural": "设备",
                 "ordering": ["id"],
             },
         ),
@@ -180,30 +170,28 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "variety_prefix",
-                    models.CharField(max_length=4, verbose_name="品种代码前缀 / variety prefix"),
+                    models.CharField(max_length=4, verbose_name="品种代码前缀"),
                 ),
                 (
                     "condition",
-                    models.JSONField(blank=True, default=dict, verbose_name="条件 / condition"),
+                    models.JSONField(blank=True, default=dict, verbose_name="条件"),
                 ),
                 (
                     "first",
-                    models.BooleanField(default=False, verbose_name="首次检验 / first inspection"),
+                    models.BooleanField(default=False, verbose_name="首次检验"),
                 ),
                 (
                     "interval_months",
-                    models.PositiveSmallIntegerField(
-                        verbose_name="检验周期（月）/ interval (months)"
-                    ),
+                    models.PositiveSmallIntegerField(verbose_name="检验周期（月）"),
                 ),
                 (
                     "source",
-                    models.CharField(blank=True, max_length=200, verbose_name="依据 / source"),
+                    models.CharField(blank=True, max_length=200, verbose_name="依据"),
                 ),
             ],
             options={
-                "verbose_name": "检验周期规则 / inspection rule",
-                "verbose_name_plural": "检验周期规则 / inspection rules",
+                "verbose_name": "检验周期规则",
+                "verbose_name_plural": "检验周期规则",
                 "ordering": ["variety_prefix", "id"],
                 "constraints": [
                     models.UniqueConstraint(
@@ -229,74 +217,74 @@ class Migration(migrations.Migration):
                         max_length=18,
                         null=True,
                         unique=True,
-                        verbose_name="统一社会信用代码 / credit code",
+                        verbose_name="统一社会信用代码",
                     ),
                 ),
                 (
                     "name",
-                    models.CharField(db_index=True, max_length=128, verbose_name="单位名称 / name"),
+                    models.CharField(db_index=True, max_length=128, verbose_name="单位名称"),
                 ),
                 (
                     "roles",
                     django.contrib.postgres.fields.ArrayField(
                         base_field=models.CharField(
                             choices=[
-                                ("use", "使用单位 / use unit"),
-                                ("manufacture", "制造单位 / manufacturer"),
+                                ("use", "使用单位"),
+                                ("manufacture", "制造单位"),
                                 (
                                     "installation",
-                                    "安装改造修理单位 / installation, modification, repair",
+                                    "安装改造修理单位",
                                 ),
-                                ("maintenance", "维护保养单位 / maintenance unit"),
-                                ("inspection", "检验检测机构 / inspection body"),
-                                ("supervision", "监管部门 / supervision agency"),
-                                ("filling", "充装单位 / filling station"),
-                                ("rescue", "救援队伍 / rescue team"),
+                                ("maintenance", "维护保养单位"),
+                                ("inspection", "检验检测机构"),
+                                ("supervision", "监管部门"),
+                                ("filling", "充装单位"),
+                                ("rescue", "救援队伍"),
                             ],
                             max_length=16,
                         ),
                         size=None,
-                        verbose_name="角色 / roles",
+                        verbose_name="角色",
                     ),
                 ),
                 (
                     "address",
-                    models.CharField(blank=True, max_length=200, verbose_name="单位地址 / address"),
+                    models.CharField(blank=True, max_length=200, verbose_name="单位地址"),
                 ),
                 (
                     "location",
                     django.contrib.gis.db.models.fields.PointField(
-                        blank=True, null=True, srid=4326, verbose_name="位置 / location"
+                        blank=True, null=True, srid=4326, verbose_name="位置"
                     ),
                 ),
                 (
                     "contact_name",
-                    models.CharField(blank=True, max_length=64, verbose_name="联系人 / contact"),
+                    models.CharField(blank=True, max_length=64, verbose_name="联系人"),
                 ),
                 (
                     "contact_phone",
-                    models.CharField(blank=True, max_length=32, verbose_name="联系电话 / phone"),
+                    models.CharField(blank=True, max_length=32, verbose_name="联系电话"),
                 ),
                 (
                     "created_at",
-                    models.DateTimeField(auto_now_add=True, verbose_name="创建时间 / created"),
+                    models.DateTimeField(auto_now_add=True, verbose_name="创建时间"),
                 ),
                 (
                     "updated_at",
-                    models.DateTimeField(auto_now=True, verbose_name="更新时间 / updated"),
+                    models.DateTimeField(auto_now=True, verbose_name="更新时间"),
                 ),
                 (
                     "region",
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,
                         to="geo.region",
-                        verbose_name="所在区划 / region",
+                        verbose_name="所在区划",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "单位 / unit",
-                "verbose_name_plural": "单位 / units",
+                "verbose_name": "单位",
+                "verbose_name_plural": "单位",
                 "ordering": ["name"],
             },
         ),
@@ -309,19 +297,19 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("name", models.CharField(max_length=64, verbose_name="姓名 / name")),
+                ("name", models.CharField(max_length=64, verbose_name="姓名")),
                 (
                     "role",
                     models.CharField(
                         choices=[
-                            ("operator", "作业人员 / operator"),
-                            ("maintenance", "维保人员 / maintenance staff"),
-                            ("inspector", "检验人员 / inspector"),
-                            ("supervisor", "监察人员 / supervisor"),
-                            ("manager", "安全管理人员 / safety manager"),
+                            ("operator", "作业人员"),
+                            ("maintenance", "维保人员"),
+                            ("inspector", "检验人员"),
+                            ("supervisor", "监察人员"),
+                            ("manager", "安全管理人员"),
                         ],
                         max_length=16,
-                        verbose_name="人员类别 / role",
+                        verbose_name="人员类别",
                     ),
                 ),
                 (
@@ -329,7 +317,7 @@ class Migration(migrations.Migration):
                     models.TextField(
                         blank=True,
                         editable=False,
-                        verbose_name="身份证号（加密）/ national ID (encrypted)",
+                        verbose_name="身份证号（加密）",
                     ),
                 ),
                 (
@@ -342,16 +330,16 @@ class Migration(migrations.Migration):
                         blank=True,
                         editable=False,
                         max_length=18,
-                        verbose_name="身份证号 / national ID",
+                        verbose_name="身份证号",
                     ),
                 ),
-                ("phone", models.CharField(blank=True, max_length=32, verbose_name="电话 / phone")),
+                ("phone", models.CharField(blank=True, max_length=32, verbose_name="电话")),
                 (
                     "region",
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,
                         to="geo.region",
-                        verbose_name="所在区划 / region",
+                        verbose_name="所在区划",
                     ),
                 ),
                 (
@@ -362,13 +350,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="staff",
                         to="registry.unit",
-                        verbose_name="工作单位 / employer",
+                        verbose_name="工作单位",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "人员 / person",
-                "verbose_name_plural": "人员 / personnel",
+                "verbose_name": "人员",
+                "verbose_name_plural": "人员",
                 "ordering": ["name"],
             },
         ),
@@ -385,28 +373,28 @@ class Migration(migrations.Migration):
                     "kind",
                     models.CharField(
                         choices=[
-                            ("manufacture", "制造 / manufacture"),
-                            ("installation", "安装 / installation"),
-                            ("modification", "改造 / modification"),
-                            ("major_repair", "重大修理 / major repair"),
-                            ("registration", "使用登记 / use registration"),
-                            ("change_of_use_unit", "变更使用单位 / change of use unit"),
-                            ("suspension", "停用 / suspension"),
-                            ("resumption", "启用 / resumption"),
-                            ("cancellation", "注销 / cancellation"),
+                            ("manufacture", "制造"),
+                            ("installation", "安装"),
+                            ("modification", "改造"),
+                            ("major_repair", "重大修理"),
+                            ("registration", "使用登记"),
+                            ("change_of_use_unit", "变更使用单位"),
+                            ("suspension", "停用"),
+                            ("resumption", "启用"),
+                            ("cancellation", "注销"),
                         ],
                         max_length=20,
-                        verbose_name="事件 / event",
+                        verbose_name="事件",
                     ),
                 ),
-                ("occurred_on", models.DateField(verbose_name="日期 / date")),
+                ("occurred_on", models.DateField(verbose_name="日期")),
                 (
                     "details",
-                    models.JSONField(blank=True, default=dict, verbose_name="详情 / details"),
+                    models.JSONField(blank=True, default=dict, verbose_name="详情"),
                 ),
                 (
                     "recorded_at",
-                    models.DateTimeField(auto_now_add=True, verbose_name="记录时间 / recorded"),
+                    models.DateTimeField(auto_now_add=True, verbose_name="记录时间"),
                 ),
                 (
                     "equipment",
@@ -414,7 +402,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="events",
                         to="registry.equipment",
-                        verbose_name="设备 / equipment",
+                        verbose_name="设备",
                     ),
                 ),
                 (
@@ -424,13 +412,13 @@ class Migration(migrations.Migration):
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         to="registry.unit",
-                        verbose_name="相关单位 / unit",
+                        verbose_name="相关单位",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "生命周期事件 / life-cycle event",
-                "verbose_name_plural": "生命周期事件 / life-cycle events",
+                "verbose_name": "生命周期事件",
+                "verbose_name_plural": "生命周期事件",
                 "ordering": ["occurred_on", "id"],
             },
         ),
@@ -447,45 +435,43 @@ class Migration(migrations.Migration):
                     "kind",
                     models.CharField(
                         choices=[
-                            ("periodic", "定期检验 / periodic"),
-                            ("supervisory", "监督检验 / supervisory"),
-                            ("acceptance", "验收检验 / acceptance"),
+                            ("periodic", "定期检验"),
+                            ("supervisory", "监督检验"),
+                            ("acceptance", "验收检验"),
                         ],
                         default="periodic",
                         max_length=12,
-                        verbose_name="检验类别 / kind",
+                        verbose_name="检验类别",
                     ),
                 ),
-                ("inspected_on", models.DateField(db_index=True, verbose_name="检验日期 / date")),
+                ("inspected_on", models.DateField(db_index=True, verbose_name="检验日期")),
                 (
                     "conclusion",
                     models.CharField(
                         choices=[
-                            ("pass", "合格 / pass"),
-                            ("conditional", "基本符合要求 / conditional pass"),
-                            ("fail", "不合格 / fail"),
+                            ("pass", "合格"),
+                            ("conditional", "基本符合要求"),
+                            ("fail", "不合格"),
                         ],
                         max_length=12,
-                        verbose_name="检验结论 / conclusion",
+                        verbose_name="检验结论",
                     ),
                 ),
                 (
                     "defects",
-                    models.PositiveSmallIntegerField(default=0, verbose_name="问题数 / defects"),
+                    models.PositiveSmallIntegerField(default=0, verbose_name="问题数"),
                 ),
                 (
                     "defect_notes",
-                    models.TextField(blank=True, verbose_name="问题描述 / defect notes"),
+                    models.TextField(blank=True, verbose_name="问题描述"),
                 ),
                 (
                     "report_number",
-                    models.CharField(
-                        blank=True, max_length=32, verbose_name="报告编号 / report number"
-                    ),
+                    models.CharField(blank=True, max_length=32, verbose_name="报告编号"),
                 ),
                 (
                     "next_due",
-                    models.DateField(blank=True, null=True, verbose_name="下次检验日期 / next due"),
+                    models.DateField(blank=True, null=True, verbose_name="下次检验日期"),
                 ),
                 (
                     "equipment",
@@ -493,7 +479,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="inspections",
                         to="registry.equipment",
-                        verbose_name="设备 / equipment",
+                        verbose_name="设备",
                     ),
                 ),
                 (
@@ -504,7 +490,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="inspections_done",
                         to="registry.person",
-                        verbose_name="检验员 / inspector",
+                        verbose_name="检验员",
                     ),
                 ),
                 (
@@ -515,13 +501,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="inspections_done",
                         to="registry.unit",
-                        verbose_name="检验机构 / body",
+                        verbose_name="检验机构",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "检验记录 / inspection",
-                "verbose_name_plural": "检验记录 / inspections",
+                "verbose_name": "检验记录",
+                "verbose_name_plural": "检验记录",
                 "ordering": ["-inspected_on", "-id"],
             },
         ),
@@ -534,7 +520,7 @@ class Migration(migrations.Migration):
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="equipment_installed",
                 to="registry.unit",
-                verbose_name="安装单位 / installer",
+                verbose_name="安装单位",
             ),
         ),
         migrations.AddField(
@@ -546,7 +532,7 @@ class Migration(migrations.Migration):
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="equipment_maintained",
                 to="registry.unit",
-                verbose_name="维保单位 / maintenance unit",
+                verbose_name="维保单位",
             ),
         ),
         migrations.AddField(
@@ -558,7 +544,7 @@ class Migration(migrations.Migration):
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="equipment_made",
                 to="registry.unit",
-                verbose_name="制造单位 / manufacturer",
+                verbose_name="制造单位",
             ),
         ),
         migrations.AddField(
@@ -568,7 +554,7 @@ class Migration(migrations.Migration):
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="equipment_used",
                 to="registry.unit",
-                verbose_name="使用单位 / use unit",
+                verbose_name="使用单位",
             ),
         ),
         migrations.CreateModel(
@@ -580,57 +566,53 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("name", models.CharField(max_length=128, verbose_name="名称 / name")),
+                ("name", models.CharField(max_length=128, verbose_name="名称")),
                 (
                     "resource_type",
                     models.CharField(
                         choices=[
-                            ("rescue_team", "救援队伍 / rescue team"),
-                            ("maintenance_station", "维保站点 / maintenance station"),
-                            ("fire_station", "消防救援站 / fire station"),
-                            ("hospital", "医院 / hospital"),
-                            ("hazmat_team", "危化品处置队 / hazmat team"),
-                            ("lifting_depot", "起重设备库 / lifting equipment depot"),
+                            ("rescue_team", "救援队伍"),
+                            ("maintenance_station", "维保站点"),
+                            ("fire_station", "消防救援站"),
+                            ("hospital", "医院"),
+                            ("hazmat_team", "危化品处置队"),
+                            ("lifting_depot", "起重设备库"),
                         ],
                         db_index=True,
                         max_length=20,
-                        verbose_name="类型 / type",
+                        verbose_name="类型",
                     ),
                 ),
                 (
                     "capability",
-                    models.CharField(blank=True, max_length=200, verbose_name="能力 / capability"),
+                    models.CharField(blank=True, max_length=200, verbose_name="能力"),
                 ),
                 (
                     "contact_name",
-                    models.CharField(blank=True, max_length=64, verbose_name="联系人 / contact"),
+                    models.CharField(blank=True, max_length=64, verbose_name="联系人"),
                 ),
                 (
                     "contact_phone",
-                    models.CharField(blank=True, max_length=32, verbose_name="联系电话 / phone"),
+                    models.CharField(blank=True, max_length=32, verbose_name="联系电话"),
                 ),
                 (
                     "duty_hours",
-                    models.CharField(
-                        default="24h", max_length=32, verbose_name="值守时间 / duty hours"
-                    ),
+                    models.CharField(default="24h", max_length=32, verbose_name="值守时间"),
                 ),
                 (
                     "location",
-                    django.contrib.gis.db.models.fields.PointField(
-                        srid=4326, verbose_name="位置 / location"
-                    ),
+                    django.contrib.gis.db.models.fields.PointField(srid=4326, verbose_name="位置"),
                 ),
                 (
                     "address",
-                    models.CharField(blank=True, max_length=200, verbose_name="地址 / address"),
+                    models.CharField(blank=True, max_length=200, verbose_name="地址"),
                 ),
                 (
                     "region",
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,
                         to="geo.region",
-                        verbose_name="所在区划 / region",
+                        verbose_name="所在区划",
                     ),
                 ),
                 (
@@ -640,13 +622,13 @@ class Migration(migrations.Migration):
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         to="registry.unit",
-                        verbose_name="所属单位 / unit",
+                        verbose_name="所属单位",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "应急资源 / emergency resource",
-                "verbose_name_plural": "应急资源 / emergency resources",
+                "verbose_name": "应急资源",
+                "verbose_name_plural": "应急资源",
                 "ordering": ["name"],
             },
         ),
@@ -661,40 +643,40 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "occurred_at",
-                    models.DateTimeField(db_index=True, verbose_name="发生时间 / time"),
+                    models.DateTimeField(db_index=True, verbose_name="发生时间"),
                 ),
                 (
                     "location",
                     django.contrib.gis.db.models.fields.PointField(
-                        blank=True, null=True, srid=4326, verbose_name="位置 / location"
+                        blank=True, null=True, srid=4326, verbose_name="位置"
                     ),
                 ),
                 (
                     "address",
-                    models.CharField(blank=True, max_length=200, verbose_name="地点 / address"),
+                    models.CharField(blank=True, max_length=200, verbose_name="地点"),
                 ),
-                ("kind", models.CharField(max_length=32, verbose_name="事故类型 / kind")),
+                ("kind", models.CharField(max_length=32, verbose_name="事故类型")),
                 (
                     "severity",
                     models.CharField(
                         choices=[
-                            ("ordinary", "一般事故 / ordinary"),
-                            ("large", "较大事故 / large"),
-                            ("major", "重大事故 / major"),
-                            ("extraordinary", "特别重大事故 / extraordinarily serious"),
+                            ("ordinary", "一般事故"),
+                            ("large", "较大事故"),
+                            ("major", "重大事故"),
+                            ("extraordinary", "特别重大事故"),
                         ],
                         default="ordinary",
                         max_length=16,
-                        verbose_name="事故等级 / severity",
+                        verbose_name="事故等级",
                     ),
                 ),
                 (
                     "deaths",
-                    models.PositiveIntegerField(default=0, verbose_name="死亡人数 / deaths"),
+                    models.PositiveIntegerField(default=0, verbose_name="死亡人数"),
                 ),
                 (
                     "injuries",
-                    models.PositiveIntegerField(default=0, verbose_name="受伤人数 / injuries"),
+                    models.PositiveIntegerField(default=0, verbose_name="受伤人数"),
                 ),
                 (
                     "direct_loss",
@@ -702,42 +684,42 @@ class Migration(migrations.Migration):
                         decimal_places=2,
                         default=0,
                         max_digits=12,
-                        verbose_name="直接经济损失（万元）/ direct loss (10k CNY)",
+                        verbose_name="直接经济损失（万元）",
                     ),
                 ),
                 (
                     "cause_class",
                     models.CharField(
                         choices=[
-                            ("use_management", "使用管理 / use and management"),
-                            ("defect", "设备缺陷 / equipment defect"),
-                            ("safety_device", "安全附件失效 / safety device failure"),
-                            ("other", "其他 / other"),
+                            ("use_management", "使用管理"),
+                            ("defect", "设备缺陷"),
+                            ("safety_device", "安全附件失效"),
+                            ("other", "其他"),
                         ],
                         default="other",
                         max_length=16,
-                        verbose_name="原因分类 / cause",
+                        verbose_name="原因分类",
                     ),
                 ),
                 (
                     "investigation_status",
                     models.CharField(
                         choices=[
-                            ("open", "调查中 / under investigation"),
-                            ("closed", "已结案 / closed"),
+                            ("open", "调查中"),
+                            ("closed", "已结案"),
                         ],
                         default="open",
                         max_length=8,
-                        verbose_name="调查状态 / investigation",
+                        verbose_name="调查状态",
                     ),
                 ),
-                ("description", models.TextField(blank=True, verbose_name="经过 / description")),
+                ("description", models.TextField(blank=True, verbose_name="经过")),
                 (
                     "region",
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,
                         to="geo.region",
-                        verbose_name="所在区划 / region",
+                        verbose_name="所在区划",
                     ),
                 ),
                 (
@@ -748,7 +730,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="accidents",
                         to="registry.equipment",
-                        verbose_name="设备 / equipment",
+                        verbose_name="设备",
                     ),
                 ),
                 (
@@ -759,13 +741,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="accidents",
                         to="registry.unit",
-                        verbose_name="使用单位 / unit",
+                        verbose_name="使用单位",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "事故 / accident",
-                "verbose_name_plural": "事故 / accidents",
+                "verbose_name": "事故",
+                "verbose_name_plural": "事故",
                 "ordering": ["-occurred_at"],
             },
         ),
@@ -775,29 +757,27 @@ class Migration(migrations.Migration):
                 (
                     "code",
                     models.CharField(
-                        max_length=4, primary_key=True, serialize=False, verbose_name="代码 / code"
+                        max_length=4, primary_key=True, serialize=False, verbose_name="代码"
                     ),
                 ),
-                ("level", models.CharField(max_length=8, verbose_name="层级 / level")),
+                ("level", models.CharField(max_length=8, verbose_name="层级")),
                 (
                     "name_zh",
-                    models.CharField(max_length=64, verbose_name="中文名称 / Chinese name"),
+                    models.CharField(max_length=64, verbose_name="中文名称"),
                 ),
                 (
                     "name_en",
-                    models.CharField(max_length=128, verbose_name="英文名称 / English name"),
+                    models.CharField(max_length=128, verbose_name="英文名称"),
                 ),
                 (
                     "registrable",
-                    models.BooleanField(default=True, verbose_name="需使用登记 / use-registered"),
+                    models.BooleanField(default=True, verbose_name="需使用登记"),
                 ),
                 (
                     "geometry",
-                    models.CharField(
-                        default="point", max_length=8, verbose_name="几何类型 / geometry"
-                    ),
+                    models.CharField(default="point", max_length=8, verbose_name="几何类型"),
                 ),
-                ("retired", models.BooleanField(default=False, verbose_name="已废止 / retired")),
+                ("retired", models.BooleanField(default=False, verbose_name="已废止")),
                 (
                     "parent",
                     models.ForeignKey(
@@ -806,7 +786,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="children",
                         to="registry.variety",
-                        verbose_name="上级 / parent",
+                        verbose_name="上级",
                     ),
                 ),
                 (
@@ -817,13 +797,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="replaces",
                         to="registry.variety",
-                        verbose_name="替代代码 / replaced by",
+                        verbose_name="替代代码",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "设备品种 / catalogue entry",
-                "verbose_name_plural": "特种设备目录 / catalogue",
+                "verbose_name": "设备品种",
+                "verbose_name_plural": "特种设备目录",
                 "ordering": ["code"],
             },
         ),
@@ -833,7 +813,7 @@ class Migration(migrations.Migration):
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT,
                 to="registry.variety",
-                verbose_name="设备品种 / variety",
+                verbose_name="设备品种",
             ),
         ),
         migrations.CreateModel(
@@ -845,24 +825,20 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("kind", models.CharField(max_length=64, verbose_name="证书类别 / type")),
+                ("kind", models.CharField(max_length=64, verbose_name="证书类别")),
                 (
                     "item_code",
-                    models.CharField(
-                        blank=True, max_length=8, verbose_name="作业项目代号 / item code"
-                    ),
+                    models.CharField(blank=True, max_length=8, verbose_name="作业项目代号"),
                 ),
                 (
                     "number",
-                    models.CharField(
-                        db_index=True, max_length=32, verbose_name="证书编号 / number"
-                    ),
+                    models.CharField(db_index=True, max_length=32, verbose_name="证书编号"),
                 ),
-                ("issued_on", models.DateField(verbose_name="发证日期 / issued")),
-                ("expires_on", models.DateField(db_index=True, verbose_name="有效期至 / expires")),
+                ("issued_on", models.DateField(verbose_name="发证日期")),
+                ("expires_on", models.DateField(db_index=True, verbose_name="有效期至")),
                 (
                     "issuer",
-                    models.CharField(blank=True, max_length=128, verbose_name="发证机关 / issuer"),
+                    models.CharField(blank=True, max_length=128, verbose_name="发证机关"),
                 ),
                 (
                     "person",
@@ -870,13 +846,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="certificates",
                         to="registry.person",
-                        verbose_name="持证人 / holder",
+                        verbose_name="持证人",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "证书 / certificate",
-                "verbose_name_plural": "证书 / certificates",
+                "verbose_name": "证书",
+                "verbose_name_plural": "证书",
                 "constraints": [
                     models.CheckConstraint(
                         condition=models.Q(("expires_on__gte", models.F("issued_on"))),

@@ -30,37 +30,35 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "seq",
-                    models.BigIntegerField(
-                        primary_key=True, serialize=False, verbose_name="序号 / sequence"
-                    ),
+                    models.BigIntegerField(primary_key=True, serialize=False, verbose_name="序号"),
                 ),
-                ("at", models.DateTimeField(verbose_name="时间 / time")),
+                ("at", models.DateTimeField(verbose_name="时间")),
                 (
                     "operation",
                     models.CharField(
                         choices=[
-                            ("create", "新增 / create"),
-                            ("update", "修改 / update"),
-                            ("delete", "删除 / delete"),
+                            ("create", "新增"),
+                            ("update", "修改"),
+                            ("delete", "删除"),
                         ],
                         max_length=8,
-                        verbose_name="操作 / operation",
+                        verbose_name="操作",
                     ),
                 ),
-                ("model", models.CharField(max_length=32, verbose_name="对象类型 / model")),
-                ("object_pk", models.BigIntegerField(verbose_name="对象 / object")),
+                ("model", models.CharField(max_length=32, verbose_name="对象类型")),
+                ("object_pk", models.BigIntegerField(verbose_name="对象")),
                 (
                     "division_code",
-                    models.CharField(max_length=6, verbose_name="区划代码 / division code"),
+                    models.CharField(max_length=6, verbose_name="区划代码"),
                 ),
-                ("payload", models.TextField(verbose_name="快照 / snapshot (JSON)")),
-                ("hash", models.CharField(max_length=64, verbose_name="链式哈希 / chained hash")),
+                ("payload", models.TextField(verbose_name="快照")),
+                ("hash", models.CharField(max_length=64, verbose_name="链式哈希")),
             ],
             options={
-                "verbose_name": "变更记录 / change entry",
-                "verbose_name_plural": "变更日志 / change log",
+                "verbose_name": "变更记录",
+                "verbose_name_plural": "变更日志",
                 "ordering": ["seq"],
-                "permissions": [("read_change_feed", "读取变更推送 / read the change feed")],
+                "permissions": [("read_change_feed", "读取变更推送")],
             },
         ),
         migrations.CreateModel(
@@ -74,54 +72,50 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "code",
-                    models.CharField(
-                        max_length=6, unique=True, verbose_name="省级区划代码 / province code"
-                    ),
+                    models.CharField(max_length=6, unique=True, verbose_name="省级区划代码"),
                 ),
-                ("name", models.CharField(blank=True, max_length=64, verbose_name="名称 / name")),
-                ("base_url", models.URLField(verbose_name="地址 / base URL")),
-                ("token", models.CharField(max_length=64, verbose_name="令牌 / token")),
+                ("name", models.CharField(blank=True, max_length=64, verbose_name="名称")),
+                ("base_url", models.URLField(verbose_name="地址")),
+                ("token", models.CharField(max_length=64, verbose_name="令牌")),
                 (
                     "applied_seq",
-                    models.BigIntegerField(default=0, verbose_name="已应用序号 / applied up to"),
+                    models.BigIntegerField(default=0, verbose_name="已应用序号"),
                 ),
                 (
                     "last_hash",
                     models.CharField(
                         default="0000000000000000000000000000000000000000000000000000000000000000",
                         max_length=64,
-                        verbose_name="最后哈希 / last hash",
+                        verbose_name="最后哈希",
                     ),
                 ),
                 (
                     "state",
                     models.CharField(
                         choices=[
-                            ("never", "未拉取 / never pulled"),
-                            ("ok", "正常 / ok"),
-                            ("gap", "序号缺失 / gap in the feed"),
-                            ("tampered", "校验失败 / hash chain broken"),
-                            ("error", "连接或服务错误 / connection or server error"),
+                            ("never", "未拉取"),
+                            ("ok", "正常"),
+                            ("gap", "序号缺失"),
+                            ("tampered", "校验失败"),
+                            ("error", "连接或服务错误"),
                         ],
                         default="never",
                         max_length=12,
-                        verbose_name="拉取状态 / pull state",
+                        verbose_name="拉取状态",
                     ),
                 ),
                 (
                     "last_pull_at",
-                    models.DateTimeField(
-                        blank=True, null=True, verbose_name="最近拉取 / last pull"
-                    ),
+                    models.DateTimeField(blank=True, null=True, verbose_name="最近拉取"),
                 ),
                 (
                     "last_message",
-                    models.TextField(blank=True, verbose_name="最近结果 / last result"),
+                    models.TextField(blank=True, verbose_name="最近结果"),
                 ),
             ],
             options={
-                "verbose_name": "交换对端 / exchange peer",
-                "verbose_name_plural": "交换对端 / exchange peers",
+                "verbose_name": "交换对端",
+                "verbose_name_plural": "交换对端",
                 "ordering": ["code"],
             },
         ),
@@ -142,8 +136,8 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "变更日志头 / change log head",
-                "verbose_name_plural": "变更日志头 / change log head",
+                "verbose_name": "变更日志头",
+                "verbose_name_plural": "变更日志头",
                 "constraints": [
                     models.CheckConstraint(
                         condition=models.Q(("id", 1)), name="changelog_head_single"
@@ -174,8 +168,8 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "交换对应 / exchange link",
-                "verbose_name_plural": "交换对应 / exchange links",
+                "verbose_name": "交换对应",
+                "verbose_name_plural": "交换对应",
                 "indexes": [models.Index(fields=["model", "local_pk"], name="exchange_link_local")],
                 "constraints": [
                     models.UniqueConstraint(
@@ -193,48 +187,46 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("seq", models.BigIntegerField(verbose_name="序号 / sequence")),
+                ("seq", models.BigIntegerField(verbose_name="序号")),
                 (
                     "kind",
                     models.CharField(
                         choices=[
-                            ("outside_province", "区划不属于该省 / outside the province"),
-                            ("duplicate_key", "代码已被占用 / code already held"),
-                            ("missing_reference", "引用的记录不存在 / referenced record missing"),
-                            ("not_found", "记录不存在 / record not found"),
-                            ("invalid", "数据无效 / invalid data"),
+                            ("outside_province", "区划不属于该省"),
+                            ("duplicate_key", "代码已被占用"),
+                            ("missing_reference", "引用的记录不存在"),
+                            ("not_found", "记录不存在"),
+                            ("invalid", "数据无效"),
                         ],
                         max_length=20,
-                        verbose_name="类型 / kind",
+                        verbose_name="类型",
                     ),
                 ),
                 (
                     "operation",
                     models.CharField(
                         choices=[
-                            ("create", "新增 / create"),
-                            ("update", "修改 / update"),
-                            ("delete", "删除 / delete"),
+                            ("create", "新增"),
+                            ("update", "修改"),
+                            ("delete", "删除"),
                         ],
                         max_length=8,
-                        verbose_name="操作 / operation",
+                        verbose_name="操作",
                     ),
                 ),
-                ("model", models.CharField(max_length=32, verbose_name="对象类型 / model")),
-                ("origin_pk", models.BigIntegerField(verbose_name="源对象 / origin object")),
+                ("model", models.CharField(max_length=32, verbose_name="对象类型")),
+                ("origin_pk", models.BigIntegerField(verbose_name="源对象")),
                 (
                     "division_code",
-                    models.CharField(
-                        db_index=True, max_length=6, verbose_name="区划代码 / division code"
-                    ),
+                    models.CharField(db_index=True, max_length=6, verbose_name="区划代码"),
                 ),
-                ("message", models.TextField(verbose_name="说明 / message")),
-                ("payload", models.JSONField(default=dict, verbose_name="快照 / snapshot")),
+                ("message", models.TextField(verbose_name="说明")),
+                ("payload", models.JSONField(default=dict, verbose_name="快照")),
                 (
                     "detected_at",
-                    models.DateTimeField(auto_now_add=True, verbose_name="发现时间 / detected"),
+                    models.DateTimeField(auto_now_add=True, verbose_name="发现时间"),
                 ),
-                ("resolved", models.BooleanField(default=False, verbose_name="已处理 / resolved")),
+                ("resolved", models.BooleanField(default=False, verbose_name="已处理")),
                 (
                     "peer",
                     models.ForeignKey(
@@ -245,8 +237,8 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "交换冲突 / exchange conflict",
-                "verbose_name_plural": "交换冲突 / exchange conflicts",
+                "verbose_name": "交换冲突",
+                "verbose_name_plural": "交换冲突",
                 "ordering": ["peer", "seq"],
                 "constraints": [
                     models.UniqueConstraint(fields=("peer", "seq"), name="exchange_conflict_once")

@@ -30,94 +30,84 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "original_name",
-                    models.CharField(max_length=255, verbose_name="文件名 / file name"),
+                    models.CharField(max_length=255, verbose_name="文件名"),
                 ),
-                ("format", models.CharField(max_length=8, verbose_name="格式 / format")),
+                ("format", models.CharField(max_length=8, verbose_name="格式")),
                 (
                     "encoding",
-                    models.CharField(blank=True, max_length=16, verbose_name="编码 / encoding"),
+                    models.CharField(blank=True, max_length=16, verbose_name="编码"),
                 ),
-                ("size", models.BigIntegerField(default=0, verbose_name="大小 / size")),
+                ("size", models.BigIntegerField(default=0, verbose_name="大小")),
                 (
                     "dataset",
                     models.CharField(
                         choices=[
-                            ("equipment", "设备 / equipment"),
-                            ("units", "单位 / units"),
-                            ("persons", "人员 / personnel"),
-                            ("inspections", "检验记录 / inspections"),
-                            ("accidents", "事故 / accidents"),
+                            ("equipment", "设备"),
+                            ("units", "单位"),
+                            ("persons", "人员"),
+                            ("inspections", "检验记录"),
+                            ("accidents", "事故"),
                         ],
                         default="equipment",
                         max_length=12,
-                        verbose_name="数据类别 / dataset",
+                        verbose_name="数据类别",
                     ),
                 ),
                 (
                     "source",
                     models.CharField(
                         blank=True,
-                        help_text="同一来源的列映射会被记住 / the column mapping is remembered per source",
+                        help_text="同一来源的列映射会被记住",
                         max_length=64,
-                        verbose_name="数据来源 / source",
+                        verbose_name="数据来源",
                     ),
                 ),
                 (
                     "mapping",
-                    models.JSONField(
-                        blank=True, default=dict, verbose_name="列映射 / column mapping"
-                    ),
+                    models.JSONField(blank=True, default=dict, verbose_name="列映射"),
                 ),
                 (
                     "source_crs",
-                    models.CharField(
-                        default="wgs84", max_length=12, verbose_name="坐标系 / coordinate system"
-                    ),
+                    models.CharField(default="wgs84", max_length=12, verbose_name="坐标系"),
                 ),
                 (
                     "layer",
-                    models.CharField(
-                        blank=True, max_length=128, verbose_name="图层或工作表 / layer or sheet"
-                    ),
+                    models.CharField(blank=True, max_length=128, verbose_name="图层或工作表"),
                 ),
                 (
                     "dbf_encoding",
-                    models.CharField(
-                        blank=True, max_length=16, verbose_name="DBF 编码 / DBF encoding"
-                    ),
+                    models.CharField(blank=True, max_length=16, verbose_name="DBF 编码"),
                 ),
                 (
                     "state",
                     models.CharField(
                         choices=[
-                            ("uploaded", "已上传 / uploaded"),
-                            ("queued", "排队中 / queued"),
-                            ("validating", "校验中 / validating"),
-                            ("validated", "已校验 / validated"),
-                            ("committing", "入库中 / committing"),
-                            ("committed", "已入库 / committed"),
-                            ("failed", "失败 / failed"),
+                            ("uploaded", "已上传"),
+                            ("queued", "排队中"),
+                            ("validating", "校验中"),
+                            ("validated", "已校验"),
+                            ("committing", "入库中"),
+                            ("committed", "已入库"),
+                            ("failed", "失败"),
                         ],
                         default="uploaded",
                         max_length=12,
-                        verbose_name="状态 / state",
+                        verbose_name="状态",
                     ),
                 ),
                 (
                     "rows_done",
-                    models.PositiveIntegerField(default=0, verbose_name="已处理行数 / rows done"),
+                    models.PositiveIntegerField(default=0, verbose_name="已处理行数"),
                 ),
                 (
                     "rows_total",
-                    models.PositiveIntegerField(
-                        blank=True, null=True, verbose_name="总行数 / rows in all"
-                    ),
+                    models.PositiveIntegerField(blank=True, null=True, verbose_name="总行数"),
                 ),
                 (
                     "summary",
-                    models.JSONField(blank=True, default=dict, verbose_name="结果 / summary"),
+                    models.JSONField(blank=True, default=dict, verbose_name="结果"),
                 ),
-                ("error", models.TextField(blank=True, verbose_name="错误信息 / error")),
+                ("error", models.TextField(blank=True, verbose_name="错误信息")),
                 (
                     "task_id",
                     models.CharField(
@@ -126,19 +116,15 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "created_at",
-                    models.DateTimeField(auto_now_add=True, verbose_name="上传时间 / uploaded"),
+                    models.DateTimeField(auto_now_add=True, verbose_name="上传时间"),
                 ),
                 (
                     "validated_at",
-                    models.DateTimeField(
-                        blank=True, null=True, verbose_name="校验时间 / validated"
-                    ),
+                    models.DateTimeField(blank=True, null=True, verbose_name="校验时间"),
                 ),
                 (
                     "committed_at",
-                    models.DateTimeField(
-                        blank=True, null=True, verbose_name="入库时间 / committed"
-                    ),
+                    models.DateTimeField(blank=True, null=True, verbose_name="入库时间"),
                 ),
                 (
                     "heartbeat_at",
@@ -150,13 +136,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="import_jobs",
                         to=settings.AUTH_USER_MODEL,
-                        verbose_name="上传人 / uploaded by",
+                        verbose_name="上传人",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "导入任务 / import job",
-                "verbose_name_plural": "导入任务 / import jobs",
+                "verbose_name": "导入任务",
+                "verbose_name_plural": "导入任务",
                 "ordering": ["-created_at", "-id"],
             },
         ),
@@ -169,18 +155,18 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("row", models.PositiveIntegerField(verbose_name="行 / row")),
+                ("row", models.PositiveIntegerField(verbose_name="行")),
                 (
                     "column",
-                    models.CharField(blank=True, max_length=128, verbose_name="列 / column"),
+                    models.CharField(blank=True, max_length=128, verbose_name="列"),
                 ),
-                ("value", models.CharField(blank=True, max_length=200, verbose_name="值 / value")),
-                ("rule", models.CharField(max_length=64, verbose_name="规则 / rule")),
-                ("severity", models.CharField(max_length=8, verbose_name="级别 / severity")),
-                ("message", models.TextField(verbose_name="说明 / message")),
+                ("value", models.CharField(blank=True, max_length=200, verbose_name="值")),
+                ("rule", models.CharField(max_length=64, verbose_name="规则")),
+                ("severity", models.CharField(max_length=8, verbose_name="级别")),
+                ("message", models.TextField(verbose_name="说明")),
                 (
                     "suggestion",
-                    models.CharField(blank=True, max_length=200, verbose_name="建议 / suggestion"),
+                    models.CharField(blank=True, max_length=200, verbose_name="建议"),
                 ),
                 (
                     "job",
@@ -192,8 +178,8 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "导入问题 / import finding",
-                "verbose_name_plural": "导入问题 / import findings",
+                "verbose_name": "导入问题",
+                "verbose_name_plural": "导入问题",
                 "ordering": ["row", "id"],
             },
         ),
@@ -206,27 +192,25 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("source", models.CharField(max_length=64, verbose_name="数据来源 / source")),
+                ("source", models.CharField(max_length=64, verbose_name="数据来源")),
                 (
                     "dataset",
                     models.CharField(
                         choices=[
-                            ("equipment", "设备 / equipment"),
-                            ("units", "单位 / units"),
-                            ("persons", "人员 / personnel"),
-                            ("inspections", "检验记录 / inspections"),
-                            ("accidents", "事故 / accidents"),
+                            ("equipment", "设备"),
+                            ("units", "单位"),
+                            ("persons", "人员"),
+                            ("inspections", "检验记录"),
+                            ("accidents", "事故"),
                         ],
                         max_length=12,
-                        verbose_name="数据类别 / dataset",
+                        verbose_name="数据类别",
                     ),
                 ),
-                ("mapping", models.JSONField(verbose_name="列映射 / column mapping")),
+                ("mapping", models.JSONField(verbose_name="列映射")),
                 (
                     "source_crs",
-                    models.CharField(
-                        default="wgs84", max_length=12, verbose_name="坐标系 / coordinate system"
-                    ),
+                    models.CharField(default="wgs84", max_length=12, verbose_name="坐标系"),
                 ),
                 ("updated_at", models.DateTimeField(auto_now=True)),
                 (
@@ -250,8 +234,8 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "列映射 / saved column mapping",
-                "verbose_name_plural": "列映射 / saved column mappings",
+                "verbose_name": "列映射",
+                "verbose_name_plural": "列映射",
             },
         ),
         migrations.AddIndex(

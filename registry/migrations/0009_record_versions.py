@@ -35,42 +35,42 @@ class Migration(migrations.Migration):
             model_name="accident",
             name="version",
             field=models.PositiveIntegerField(
-                db_default=1, default=1, editable=False, verbose_name="版本 / version"
+                db_default=1, default=1, editable=False, verbose_name="版本"
             ),
         ),
         migrations.AddField(
             model_name="certificate",
             name="version",
             field=models.PositiveIntegerField(
-                db_default=1, default=1, editable=False, verbose_name="版本 / version"
+                db_default=1, default=1, editable=False, verbose_name="版本"
             ),
         ),
         migrations.AddField(
             model_name="emergencyresource",
             name="version",
             field=models.PositiveIntegerField(
-                db_default=1, default=1, editable=False, verbose_name="版本 / version"
+                db_default=1, default=1, editable=False, verbose_name="版本"
             ),
         ),
         migrations.AddField(
             model_name="equipment",
             name="version",
             field=models.PositiveIntegerField(
-                db_default=1, default=1, editable=False, verbose_name="版本 / version"
+                db_default=1, default=1, editable=False, verbose_name="版本"
             ),
         ),
         migrations.AddField(
             model_name="person",
             name="version",
             field=models.PositiveIntegerField(
-                db_default=1, default=1, editable=False, verbose_name="版本 / version"
+                db_default=1, default=1, editable=False, verbose_name="版本"
             ),
         ),
         migrations.AddField(
             model_name="unit",
             name="version",
             field=models.PositiveIntegerField(
-                db_default=1, default=1, editable=False, verbose_name="版本 / version"
+                db_default=1, default=1, editable=False, verbose_name="版本"
             ),
         ),
         migrations.RunSQL([FUNCTION, *TRIGGERS], DROP),

@@ -23,10 +23,10 @@ PIPELINE_KIND = "8000"
 
 
 class EquipmentStatus(models.TextChoices):
-    IN_USE = "in_use", _("在用 / in use")
-    SUSPENDED = "suspended", _("停用 / suspended")
-    CANCELLED = "cancelled", _("注销 / cancelled")
-    SCRAPPED = "scrapped", _("报废 / scrapped")
+    IN_USE = "in_use", _("在用")
+    SUSPENDED = "suspended", _("停用")
+    CANCELLED = "cancelled", _("注销")
+    SCRAPPED = "scrapped", _("报废")
 
 
 def overdue_condition(on: dt.date) -> Q:
@@ -64,54 +64,36 @@ class Equipment(models.Model):
 
     # Raised by the database on every UPDATE (registry_bump_version): a form saved over a newer
     # version is refused instead of silently undoing it (optimistic concurrency).
-    version = models.PositiveIntegerField(
-        _("版本 / version"), default=1, db_default=1, editable=False
-    )
+    version = models.PositiveIntegerField(_("版本"), default=1, db_default=1, editable=False)
 
-    device_code = models.CharField(
-        _("设备代码 / device code"), max_length=19, unique=True, null=True, blank=True
-    )
-    registration_code = models.CharField(
-        _("注册代码 / registration code"), max_length=20, blank=True, db_index=True
-    )
+    device_code = models.CharField(_("设备代码"), max_length=19, unique=True, null=True, blank=True)
+    registration_code = models.CharField(_("注册代码"), max_length=20, blank=True, db_index=True)
     certificate_number = models.CharField(
-        _("使用登记证编号 / certificate number"), max_length=32, blank=True, db_index=True
+        _("使用登记证编号"), max_length=32, blank=True, db_index=True
     )
-    rescue_id = models.CharField(
-        _("96333救援识别码 / 96333 rescue ID"), max_length=6, blank=True, db_index=True
-    )
-    variety = models.ForeignKey(
-        Variety, on_delete=models.PROTECT, verbose_name=_("设备品种 / variety")
-    )
+    rescue_id = models.CharField(_("96333救援识别码"), max_length=6, blank=True, db_index=True)
+    variety = models.ForeignKey(Variety, on_delete=models.PROTECT, verbose_name=_("设备品种"))
     # Denormalised from the variety so map filters by kind use one index.
-    kind = models.CharField(_("设备种类 / kind"), max_length=4, db_index=True, editable=False)
+    kind = models.CharField(_("设备种类"), max_length=4, db_index=True, editable=False)
     status = models.CharField(
-        _("设备状态 / status"),
+        _("设备状态"),
         max_length=12,
         choices=EquipmentStatus.choices,
         default=EquipmentStatus.IN_USE,
         db_index=True,
     )
-    location = models.PointField(_("位置 / location"), srid=4326, null=True, blank=True)
-    route = models.MultiLineStringField(
-        _("管道走向 / pipeline route"), srid=4326, null=True, blank=True
-    )
-    source_crs = models.CharField(_("原始坐标系 / CRS as received"), max_length=12, default="wgs84")
-    address = models.CharField(_("设备使用地点 / address"), max_length=200, blank=True)
-    region = models.ForeignKey(
-        Region, on_delete=models.PROTECT, verbose_name=_("所在区划 / region")
-    )
-    declared_region_code = models.CharField(
-        _("申报区划代码 / declared division code"), max_length=6, blank=True
-    )
-    region_mismatch = models.BooleanField(
-        _("区划不一致 / division mismatch"), default=False, db_index=True
-    )
+    location = models.PointField(_("位置"), srid=4326, null=True, blank=True)
+    route = models.MultiLineStringField(_("管道走向"), srid=4326, null=True, blank=True)
+    source_crs = models.CharField(_("原始坐标系"), max_length=12, default="wgs84")
+    address = models.CharField(_("设备使用地点"), max_length=200, blank=True)
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, verbose_name=_("所在区划"))
+    declared_region_code = models.CharField(_("申报区划代码"), max_length=6, blank=True)
+    region_mismatch = models.BooleanField(_("区划不一致"), default=False, db_index=True)
     use_unit = models.ForeignKey(
         Unit,
         on_delete=models.PROTECT,
         related_name="equipment_used",
-        verbose_name=_("使用单位 / use unit"),
+        verbose_name=_("使用单位"),
     )
     maintenance_unit = models.ForeignKey(
         Unit,
@@ -119,7 +101,7 @@ class Equipment(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="equipment_maintained",
-        verbose_name=_("维保单位 / maintenance unit"),
+        verbose_name=_("维保单位"),
     )
     manufacturer = models.ForeignKey(
         Unit,
@@ -127,7 +109,7 @@ class Equipment(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="equipment_made",
-        verbose_name=_("制造单位 / manufacturer"),
+        verbose_name=_("制造单位"),
     )
     installer = models.ForeignKey(
         Unit,
@@ -135,22 +117,20 @@ class Equipment(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="equipment_installed",
-        verbose_name=_("安装单位 / installer"),
+        verbose_name=_("安装单位"),
     )
-    manufactured_on = models.DateField(_("制造日期 / manufactured"), null=True, blank=True)
-    commissioned_on = models.DateField(_("投入使用日期 / commissioned"), null=True, blank=True)
-    params = models.JSONField(_("技术参数 / parameters"), default=dict, blank=True)
-    next_inspection_due = models.DateField(
-        _("下次检验日期 / next inspection due"), null=True, blank=True, db_index=True
-    )
-    created_at = models.DateTimeField(_("创建时间 / created"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("更新时间 / updated"), auto_now=True)
+    manufactured_on = models.DateField(_("制造日期"), null=True, blank=True)
+    commissioned_on = models.DateField(_("投入使用日期"), null=True, blank=True)
+    params = models.JSONField(_("技术参数"), default=dict, blank=True)
+    next_inspection_due = models.DateField(_("下次检验日期"), null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     objects = EquipmentQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("设备 / equipment")
-        verbose_name_plural = _("设备 / equipment")
+        verbose_name = _("设备")
+        verbose_name_plural = _("设备")
         ordering = ["id"]
         indexes = [
             models.Index(fields=["region", "kind", "status"], name="equipment_region_kind_status"),
@@ -205,23 +185,21 @@ class Equipment(models.Model):
 
     def clean(self) -> None:
         if self.kind == PIPELINE_KIND and self.location is not None:
-            raise ValidationError(
-                {"location": _("压力管道以管线表示 / a pipeline is a line: give its route")}
-            )
+            raise ValidationError({"location": _("压力管道以管线表示")})
         if self.kind != PIPELINE_KIND and self.route is not None:
-            raise ValidationError({"route": _("只有压力管道有走向 / only pipelines have a route")})
+            raise ValidationError({"route": _("只有压力管道有走向")})
 
 
 class InspectionKind(models.TextChoices):
-    PERIODIC = "periodic", _("定期检验 / periodic")
-    SUPERVISORY = "supervisory", _("监督检验 / supervisory")
-    ACCEPTANCE = "acceptance", _("验收检验 / acceptance")
+    PERIODIC = "periodic", _("定期检验")
+    SUPERVISORY = "supervisory", _("监督检验")
+    ACCEPTANCE = "acceptance", _("验收检验")
 
 
 class InspectionConclusion(models.TextChoices):
-    PASS = "pass", _("合格 / pass")
-    CONDITIONAL = "conditional", _("基本符合要求 / conditional pass")
-    FAIL = "fail", _("不合格 / fail")
+    PASS = "pass", _("合格")
+    CONDITIONAL = "conditional", _("基本符合要求")
+    FAIL = "fail", _("不合格")
 
 
 class InspectionQuerySet(ScopedQuerySet):
@@ -235,7 +213,7 @@ class Inspection(models.Model):
         Equipment,
         on_delete=models.PROTECT,
         related_name="inspections",
-        verbose_name=_("设备 / equipment"),
+        verbose_name=_("设备"),
     )
     body = models.ForeignKey(
         Unit,
@@ -243,7 +221,7 @@ class Inspection(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="inspections_done",
-        verbose_name=_("检验机构 / body"),
+        verbose_name=_("检验机构"),
     )
     inspector = models.ForeignKey(
         Person,
@@ -251,28 +229,28 @@ class Inspection(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="inspections_done",
-        verbose_name=_("检验员 / inspector"),
+        verbose_name=_("检验员"),
     )
     kind = models.CharField(
-        _("检验类别 / kind"),
+        _("检验类别"),
         max_length=12,
         choices=InspectionKind.choices,
         default=InspectionKind.PERIODIC,
     )
-    inspected_on = models.DateField(_("检验日期 / date"), db_index=True)
+    inspected_on = models.DateField(_("检验日期"), db_index=True)
     conclusion = models.CharField(
-        _("检验结论 / conclusion"), max_length=12, choices=InspectionConclusion.choices
+        _("检验结论"), max_length=12, choices=InspectionConclusion.choices
     )
-    defects = models.PositiveSmallIntegerField(_("问题数 / defects"), default=0)
-    defect_notes = models.TextField(_("问题描述 / defect notes"), blank=True)
-    report_number = models.CharField(_("报告编号 / report number"), max_length=32, blank=True)
-    next_due = models.DateField(_("下次检验日期 / next due"), null=True, blank=True)
+    defects = models.PositiveSmallIntegerField(_("问题数"), default=0)
+    defect_notes = models.TextField(_("问题描述"), blank=True)
+    report_number = models.CharField(_("报告编号"), max_length=32, blank=True)
+    next_due = models.DateField(_("下次检验日期"), null=True, blank=True)
 
     objects = InspectionQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("检验记录 / inspection")
-        verbose_name_plural = _("检验记录 / inspections")
+        verbose_name = _("检验记录")
+        verbose_name_plural = _("检验记录")
         ordering = ["-inspected_on", "-id"]
         indexes = [models.Index(fields=["equipment", "-inspected_on"], name="inspection_latest")]
 
@@ -281,17 +259,17 @@ class Inspection(models.Model):
 
 
 class LifecycleEventKind(models.TextChoices):
-    MANUFACTURE = "manufacture", _("制造 / manufacture")
-    INSTALLATION = "installation", _("安装 / installation")
-    MODIFICATION = "modification", _("改造 / modification")
-    MAJOR_REPAIR = "major_repair", _("重大修理 / major repair")
-    REGISTRATION = "registration", _("使用登记 / use registration")
-    CHANGE_OF_USE_UNIT = "change_of_use_unit", _("变更使用单位 / change of use unit")
-    SUSPENSION = "suspension", _("停用 / suspension")
-    RESUMPTION = "resumption", _("启用 / resumption")
-    CANCELLATION = "cancellation", _("注销 / cancellation")
+    MANUFACTURE = "manufacture", _("制造")
+    INSTALLATION = "installation", _("安装")
+    MODIFICATION = "modification", _("改造")
+    MAJOR_REPAIR = "major_repair", _("重大修理")
+    REGISTRATION = "registration", _("使用登记")
+    CHANGE_OF_USE_UNIT = "change_of_use_unit", _("变更使用单位")
+    SUSPENSION = "suspension", _("停用")
+    RESUMPTION = "resumption", _("启用")
+    CANCELLATION = "cancellation", _("注销")
     # A supervisor's patrol visit (监督检查), with what it found and any order issued.
-    SUPERVISION = "supervision", _("监督检查 / supervision visit")
+    SUPERVISION = "supervision", _("监督检查")
 
 
 class AppendOnlyQuerySet(ScopedQuerySet):
@@ -311,21 +289,21 @@ class LifecycleEvent(models.Model):
         Equipment,
         on_delete=models.PROTECT,
         related_name="events",
-        verbose_name=_("设备 / equipment"),
+        verbose_name=_("设备"),
     )
-    kind = models.CharField(_("事件 / event"), max_length=20, choices=LifecycleEventKind.choices)
-    occurred_on = models.DateField(_("日期 / date"))
+    kind = models.CharField(_("事件"), max_length=20, choices=LifecycleEventKind.choices)
+    occurred_on = models.DateField(_("日期"))
     unit = models.ForeignKey(
-        Unit, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("相关单位 / unit")
+        Unit, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("相关单位")
     )
-    details = models.JSONField(_("详情 / details"), default=dict, blank=True)
-    recorded_at = models.DateTimeField(_("记录时间 / recorded"), auto_now_add=True)
+    details = models.JSONField(_("详情"), default=dict, blank=True)
+    recorded_at = models.DateTimeField(_("记录时间"), auto_now_add=True)
 
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("生命周期事件 / life-cycle event")
-        verbose_name_plural = _("生命周期事件 / life-cycle events")
+        verbose_name = _("生命周期事件")
+        verbose_name_plural = _("生命周期事件")
         ordering = ["occurred_on", "id"]
 
     def __str__(self) -> str:

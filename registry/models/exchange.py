@@ -14,9 +14,9 @@ GENESIS_HASH = "0" * 64
 
 
 class ChangeOperation(models.TextChoices):
-    CREATE = "create", _("新增 / create")
-    UPDATE = "update", _("修改 / update")
-    DELETE = "delete", _("删除 / delete")
+    CREATE = "create", _("新增")
+    UPDATE = "update", _("修改")
+    DELETE = "delete", _("删除")
 
 
 class ChangeEntry(models.Model):
@@ -28,23 +28,21 @@ class ChangeEntry(models.Model):
     the feed serves); the time is hashed in UTC.
     """
 
-    seq = models.BigIntegerField(_("序号 / sequence"), primary_key=True)
+    seq = models.BigIntegerField(_("序号"), primary_key=True)
     # No index but the seq: the feed reads by seq only, and every index slows the bulk insert.
-    at = models.DateTimeField(_("时间 / time"))
-    operation = models.CharField(
-        _("操作 / operation"), max_length=8, choices=ChangeOperation.choices
-    )
-    model = models.CharField(_("对象类型 / model"), max_length=32)
-    object_pk = models.BigIntegerField(_("对象 / object"))
-    division_code = models.CharField(_("区划代码 / division code"), max_length=6)
-    payload = models.TextField(_("快照 / snapshot (JSON)"))
-    hash = models.CharField(_("链式哈希 / chained hash"), max_length=64)
+    at = models.DateTimeField(_("时间"))
+    operation = models.CharField(_("操作"), max_length=8, choices=ChangeOperation.choices)
+    model = models.CharField(_("对象类型"), max_length=32)
+    object_pk = models.BigIntegerField(_("对象"))
+    division_code = models.CharField(_("区划代码"), max_length=6)
+    payload = models.TextField(_("快照"))
+    hash = models.CharField(_("链式哈希"), max_length=64)
 
     class Meta:
-        verbose_name = _("变更记录 / change entry")
-        verbose_name_plural = _("变更日志 / change log")
+        verbose_name = _("变更记录")
+        verbose_name_plural = _("变更日志")
         ordering = ["seq"]
-        permissions = [("read_change_feed", _("读取变更推送 / read the change feed"))]
+        permissions = [("read_change_feed", _("读取变更推送"))]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.operation} {self.model}#{self.object_pk}"
@@ -59,8 +57,8 @@ class ChangeLogHead(models.Model):
     last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
 
     class Meta:
-        verbose_name = _("变更日志头 / change log head")
-        verbose_name_plural = _("变更日志头 / change log head")
+        verbose_name = _("变更日志头")
+        verbose_name_plural = _("变更日志头")
         constraints = [
             models.CheckConstraint(condition=models.Q(id=1), name="changelog_head_single")
         ]
@@ -70,35 +68,35 @@ class ChangeLogHead(models.Model):
 
 
 class PullState(models.TextChoices):
-    NEVER = "never", _("未拉取 / never pulled")
-    OK = "ok", _("正常 / ok")
-    GAP = "gap", _("序号缺失 / gap in the feed")
-    TAMPERED = "tampered", _("校验失败 / hash chain broken")
-    ERROR = "error", _("连接或服务错误 / connection or server error")
+    NEVER = "never", _("未拉取")
+    OK = "ok", _("正常")
+    GAP = "gap", _("序号缺失")
+    TAMPERED = "tampered", _("校验失败")
+    ERROR = "error", _("连接或服务错误")
 
 
 class ExchangePeer(models.Model):
     """A provincial instance the national one pulls from, and how far it has got."""
 
-    code = models.CharField(_("省级区划代码 / province code"), max_length=6, unique=True)
-    name = models.CharField(_("名称 / name"), max_length=64, blank=True)
-    base_url = models.URLField(_("地址 / base URL"))
+    code = models.CharField(_("省级区划代码"), max_length=6, unique=True)
+    name = models.CharField(_("名称"), max_length=64, blank=True)
+    base_url = models.URLField(_("地址"))
     # The API token the province issued to the national service account; sent, never shown.
-    token = models.CharField(_("令牌 / token"), max_length=64)
-    applied_seq = models.BigIntegerField(_("已应用序号 / applied up to"), default=0)
-    last_hash = models.CharField(_("最后哈希 / last hash"), max_length=64, default=GENESIS_HASH)
+    token = models.CharField(_("令牌"), max_length=64)
+    applied_seq = models.BigIntegerField(_("已应用序号"), default=0)
+    last_hash = models.CharField(_("最后哈希"), max_length=64, default=GENESIS_HASH)
     state = models.CharField(
-        _("拉取状态 / pull state"),
+        _("拉取状态"),
         max_length=12,
         choices=PullState.choices,
         default=PullState.NEVER,
     )
-    last_pull_at = models.DateTimeField(_("最近拉取 / last pull"), null=True, blank=True)
-    last_message = models.TextField(_("最近结果 / last result"), blank=True)
+    last_pull_at = models.DateTimeField(_("最近拉取"), null=True, blank=True)
+    last_message = models.TextField(_("最近结果"), blank=True)
 
     class Meta:
-        verbose_name = _("交换对端 / exchange peer")
-        verbose_name_plural = _("交换对端 / exchange peers")
+        verbose_name = _("交换对端")
+        verbose_name_plural = _("交换对端")
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -122,8 +120,8 @@ class ExchangeLink(models.Model):
     owned = models.BooleanField(default=True)
 
     class Meta:
-        verbose_name = _("交换对应 / exchange link")
-        verbose_name_plural = _("交换对应 / exchange links")
+        verbose_name = _("交换对应")
+        verbose_name_plural = _("交换对应")
         constraints = [
             models.UniqueConstraint(
                 fields=["peer", "model", "origin_pk"], name="exchange_link_origin"
@@ -136,33 +134,31 @@ class ExchangeLink(models.Model):
 
 
 class ConflictKind(models.TextChoices):
-    OUTSIDE_PROVINCE = "outside_province", _("区划不属于该省 / outside the province")
-    DUPLICATE_KEY = "duplicate_key", _("代码已被占用 / code already held")
-    MISSING_REFERENCE = "missing_reference", _("引用的记录不存在 / referenced record missing")
-    NOT_FOUND = "not_found", _("记录不存在 / record not found")
-    INVALID = "invalid", _("数据无效 / invalid data")
+    OUTSIDE_PROVINCE = "outside_province", _("区划不属于该省")
+    DUPLICATE_KEY = "duplicate_key", _("代码已被占用")
+    MISSING_REFERENCE = "missing_reference", _("引用的记录不存在")
+    NOT_FOUND = "not_found", _("记录不存在")
+    INVALID = "invalid", _("数据无效")
 
 
 class ExchangeConflict(models.Model):
     """An entry the national side did not apply, and why: a person decides, nothing is overwritten."""
 
     peer = models.ForeignKey(ExchangePeer, on_delete=models.CASCADE, related_name="conflicts")
-    seq = models.BigIntegerField(_("序号 / sequence"))
-    kind = models.CharField(_("类型 / kind"), max_length=20, choices=ConflictKind.choices)
-    operation = models.CharField(
-        _("操作 / operation"), max_length=8, choices=ChangeOperation.choices
-    )
-    model = models.CharField(_("对象类型 / model"), max_length=32)
-    origin_pk = models.BigIntegerField(_("源对象 / origin object"))
-    division_code = models.CharField(_("区划代码 / division code"), max_length=6, db_index=True)
-    message = models.TextField(_("说明 / message"))
-    payload = models.JSONField(_("快照 / snapshot"), default=dict)
-    detected_at = models.DateTimeField(_("发现时间 / detected"), auto_now_add=True)
-    resolved = models.BooleanField(_("已处理 / resolved"), default=False)
+    seq = models.BigIntegerField(_("序号"))
+    kind = models.CharField(_("类型"), max_length=20, choices=ConflictKind.choices)
+    operation = models.CharField(_("操作"), max_length=8, choices=ChangeOperation.choices)
+    model = models.CharField(_("对象类型"), max_length=32)
+    origin_pk = models.BigIntegerField(_("源对象"))
+    division_code = models.CharField(_("区划代码"), max_length=6, db_index=True)
+    message = models.TextField(_("说明"))
+    payload = models.JSONField(_("快照"), default=dict)
+    detected_at = models.DateTimeField(_("发现时间"), auto_now_add=True)
+    resolved = models.BooleanField(_("已处理"), default=False)
 
     class Meta:
-        verbose_name = _("交换冲突 / exchange conflict")
-        verbose_name_plural = _("交换冲突 / exchange conflicts")
+        verbose_name = _("交换冲突")
+        verbose_name_plural = _("交换冲突")
         ordering = ["peer", "seq"]
         constraints = [
             models.UniqueConstraint(fields=["peer", "seq"], name="exchange_conflict_once")

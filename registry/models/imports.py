@@ -10,11 +10,11 @@ from common.jobs import Job
 
 
 class Dataset(models.TextChoices):
-    EQUIPMENT = "equipment", _("设备 / equipment")
-    UNITS = "units", _("单位 / units")
-    PERSONS = "persons", _("人员 / personnel")
-    INSPECTIONS = "inspections", _("检验记录 / inspections")
-    ACCIDENTS = "accidents", _("事故 / accidents")
+    EQUIPMENT = "equipment", _("设备")
+    UNITS = "units", _("单位")
+    PERSONS = "persons", _("人员")
+    INSPECTIONS = "inspections", _("检验记录")
+    ACCIDENTS = "accidents", _("事故")
 
 
 class ImportJobQuerySet(models.QuerySet):
@@ -32,14 +32,14 @@ class ImportJob(Job):
     class State(models.TextChoices):
         # The kernel's states (common.jobs.JobState; a run is validating or committing), then the
         # import's own.
-        QUEUED = "queued", _("排队中 / queued")
-        VALIDATING = "validating", _("校验中 / validating")
-        COMMITTING = "committing", _("入库中 / committing")
-        FAILED = "failed", _("失败 / failed")
-        CANCELLED = "cancelled", _("已取消 / cancelled")
-        UPLOADED = "uploaded", _("已上传 / uploaded")
-        VALIDATED = "validated", _("已校验 / validated")
-        COMMITTED = "committed", _("已入库 / committed")
+        QUEUED = "queued", _("排队中")
+        VALIDATING = "validating", _("校验中")
+        COMMITTING = "committing", _("入库中")
+        FAILED = "failed", _("失败")
+        CANCELLED = "cancelled", _("已取消")
+        UPLOADED = "uploaded", _("已上传")
+        VALIDATED = "validated", _("已校验")
+        COMMITTED = "committed", _("已入库")
 
     RUNNING_STATES = (State.VALIDATING, State.COMMITTING)
 
@@ -47,41 +47,41 @@ class ImportJob(Job):
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
         related_name="import_jobs",
-        verbose_name=_("上传人 / uploaded by"),
+        verbose_name=_("上传人"),
     )
     token = models.CharField(max_length=32, unique=True, help_text="the upload's directory")
-    original_name = models.CharField(_("文件名 / file name"), max_length=255)
-    format = models.CharField(_("格式 / format"), max_length=8)
-    encoding = models.CharField(_("编码 / encoding"), max_length=16, blank=True)
-    size = models.BigIntegerField(_("大小 / size"), default=0)
+    original_name = models.CharField(_("文件名"), max_length=255)
+    format = models.CharField(_("格式"), max_length=8)
+    encoding = models.CharField(_("编码"), max_length=16, blank=True)
+    size = models.BigIntegerField(_("大小"), default=0)
     dataset = models.CharField(
-        _("数据类别 / dataset"), max_length=12, choices=Dataset.choices, default=Dataset.EQUIPMENT
+        _("数据类别"), max_length=12, choices=Dataset.choices, default=Dataset.EQUIPMENT
     )
     source = models.CharField(
-        _("数据来源 / source"),
+        _("数据来源"),
         max_length=64,
         blank=True,
-        help_text=_("同一来源的列映射会被记住 / the column mapping is remembered per source"),
+        help_text=_("同一来源的列映射会被记住"),
     )
     # element name → the file's column, e.g. {"device_code": "设备代码"}
-    mapping = models.JSONField(_("列映射 / column mapping"), default=dict, blank=True)
-    source_crs = models.CharField(_("坐标系 / coordinate system"), max_length=12, default="wgs84")
-    layer = models.CharField(_("图层或工作表 / layer or sheet"), max_length=128, blank=True)
-    dbf_encoding = models.CharField(_("DBF 编码 / DBF encoding"), max_length=16, blank=True)
+    mapping = models.JSONField(_("列映射"), default=dict, blank=True)
+    source_crs = models.CharField(_("坐标系"), max_length=12, default="wgs84")
+    layer = models.CharField(_("图层或工作表"), max_length=128, blank=True)
+    dbf_encoding = models.CharField(_("DBF 编码"), max_length=16, blank=True)
     state = models.CharField(
-        _("状态 / state"), max_length=12, choices=State.choices, default=State.UPLOADED
+        _("状态"), max_length=12, choices=State.choices, default=State.UPLOADED
     )
     # rows, errors, warnings, new, changed, unchanged, units_new, seconds, rows_per_second
-    summary = models.JSONField(_("结果 / summary"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("上传时间 / uploaded"), auto_now_add=True)
-    validated_at = models.DateTimeField(_("校验时间 / validated"), null=True, blank=True)
-    committed_at = models.DateTimeField(_("入库时间 / committed"), null=True, blank=True)
+    summary = models.JSONField(_("结果"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+    validated_at = models.DateTimeField(_("校验时间"), null=True, blank=True)
+    committed_at = models.DateTimeField(_("入库时间"), null=True, blank=True)
 
     objects = ImportJobQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("导入任务 / import job")
-        verbose_name_plural = _("导入任务 / import jobs")
+        verbose_name = _("导入任务")
+        verbose_name_plural = _("导入任务")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["requester", "-created_at"], name="importjob_requester")]
 
@@ -93,17 +93,17 @@ class ImportFinding(models.Model):
     """One problem (or note) the dry run found in one cell of the file."""
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="findings")
-    row = models.PositiveIntegerField(_("行 / row"))
-    column = models.CharField(_("列 / column"), max_length=128, blank=True)
-    value = models.CharField(_("值 / value"), max_length=200, blank=True)
-    rule = models.CharField(_("规则 / rule"), max_length=64)
-    severity = models.CharField(_("级别 / severity"), max_length=8)
-    message = models.TextField(_("说明 / message"))
-    suggestion = models.CharField(_("建议 / suggestion"), max_length=200, blank=True)
+    row = models.PositiveIntegerField(_("行"))
+    column = models.CharField(_("列"), max_length=128, blank=True)
+    value = models.CharField(_("值"), max_length=200, blank=True)
+    rule = models.CharField(_("规则"), max_length=64)
+    severity = models.CharField(_("级别"), max_length=8)
+    message = models.TextField(_("说明"))
+    suggestion = models.CharField(_("建议"), max_length=200, blank=True)
 
     class Meta:
-        verbose_name = _("导入问题 / import finding")
-        verbose_name_plural = _("导入问题 / import findings")
+        verbose_name = _("导入问题")
+        verbose_name_plural = _("导入问题")
         ordering = ["row", "id"]
         indexes = [models.Index(fields=["job", "row"], name="importfinding_job_row")]
 
@@ -117,18 +117,18 @@ class SavedMapping(models.Model):
     agency = models.ForeignKey(
         "accounts.Agency", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
-    source = models.CharField(_("数据来源 / source"), max_length=64)
-    dataset = models.CharField(_("数据类别 / dataset"), max_length=12, choices=Dataset.choices)
-    mapping = models.JSONField(_("列映射 / column mapping"))
-    source_crs = models.CharField(_("坐标系 / coordinate system"), max_length=12, default="wgs84")
+    source = models.CharField(_("数据来源"), max_length=64)
+    dataset = models.CharField(_("数据类别"), max_length=12, choices=Dataset.choices)
+    mapping = models.JSONField(_("列映射"))
+    source_crs = models.CharField(_("坐标系"), max_length=12, default="wgs84")
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = _("列映射 / saved column mapping")
-        verbose_name_plural = _("列映射 / saved column mappings")
+        verbose_name = _("列映射")
+        verbose_name_plural = _("列映射")
         constraints = [
             models.UniqueConstraint(
                 fields=["agency", "source", "dataset"],

@@ -15,14 +15,14 @@ from .identifiers import already_registered
 
 
 class UnitRole(models.TextChoices):
-    USE = "use", _("使用单位 / use unit")
-    MANUFACTURE = "manufacture", _("制造单位 / manufacturer")
-    INSTALLATION = "installation", _("安装改造修理单位 / installation, modification, repair")
-    MAINTENANCE = "maintenance", _("维护保养单位 / maintenance unit")
-    INSPECTION = "inspection", _("检验检测机构 / inspection body")
-    SUPERVISION = "supervision", _("监管部门 / supervision agency")
-    FILLING = "filling", _("充装单位 / filling station")
-    RESCUE = "rescue", _("救援队伍 / rescue team")
+    USE = "use", _("使用单位")
+    MANUFACTURE = "manufacture", _("制造单位")
+    INSTALLATION = "installation", _("安装改造修理单位")
+    MAINTENANCE = "maintenance", _("维护保养单位")
+    INSPECTION = "inspection", _("检验检测机构")
+    SUPERVISION = "supervision", _("监管部门")
+    FILLING = "filling", _("充装单位")
+    RESCUE = "rescue", _("救援队伍")
 
 
 class UnitQuerySet(ScopedQuerySet):
@@ -35,32 +35,28 @@ class Unit(models.Model):
 
     # Raised by the database on every UPDATE (registry_bump_version): a form saved over a newer
     # version is refused instead of silently undoing it (optimistic concurrency).
-    version = models.PositiveIntegerField(
-        _("版本 / version"), default=1, db_default=1, editable=False
-    )
+    version = models.PositiveIntegerField(_("版本"), default=1, db_default=1, editable=False)
 
     credit_code = models.CharField(
-        _("统一社会信用代码 / credit code"), max_length=18, unique=True, null=True, blank=True
+        _("统一社会信用代码"), max_length=18, unique=True, null=True, blank=True
     )
-    name = models.CharField(_("单位名称 / name"), max_length=128, db_index=True)
+    name = models.CharField(_("单位名称"), max_length=128, db_index=True)
     roles = ArrayField(
-        models.CharField(max_length=16, choices=UnitRole.choices), verbose_name=_("角色 / roles")
+        models.CharField(max_length=16, choices=UnitRole.choices), verbose_name=_("角色")
     )
-    address = models.CharField(_("单位地址 / address"), max_length=200, blank=True)
-    location = models.PointField(_("位置 / location"), srid=4326, null=True, blank=True)
-    region = models.ForeignKey(
-        Region, on_delete=models.PROTECT, verbose_name=_("所在区划 / region")
-    )
-    contact_name = models.CharField(_("联系人 / contact"), max_length=64, blank=True)
-    contact_phone = models.CharField(_("联系电话 / phone"), max_length=32, blank=True)
-    created_at = models.DateTimeField(_("创建时间 / created"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("更新时间 / updated"), auto_now=True)
+    address = models.CharField(_("单位地址"), max_length=200, blank=True)
+    location = models.PointField(_("位置"), srid=4326, null=True, blank=True)
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, verbose_name=_("所在区划"))
+    contact_name = models.CharField(_("联系人"), max_length=64, blank=True)
+    contact_phone = models.CharField(_("联系电话"), max_length=32, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     objects = UnitQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("单位 / unit")
-        verbose_name_plural = _("单位 / units")
+        verbose_name = _("单位")
+        verbose_name_plural = _("单位")
         ordering = ["name"]
         indexes = [
             GinIndex(fields=["roles"], name="unit_roles_gin"),
@@ -76,11 +72,11 @@ class Unit(models.Model):
 
 
 class PersonRole(models.TextChoices):
-    OPERATOR = "operator", _("作业人员 / operator")
-    MAINTENANCE = "maintenance", _("维保人员 / maintenance staff")
-    INSPECTOR = "inspector", _("检验人员 / inspector")
-    SUPERVISOR = "supervisor", _("监察人员 / supervisor")
-    MANAGER = "manager", _("安全管理人员 / safety manager")
+    OPERATOR = "operator", _("作业人员")
+    MAINTENANCE = "maintenance", _("维保人员")
+    INSPECTOR = "inspector", _("检验人员")
+    SUPERVISOR = "supervisor", _("监察人员")
+    MANAGER = "manager", _("安全管理人员")
 
 
 class Person(models.Model):
@@ -88,38 +84,30 @@ class Person(models.Model):
 
     # Raised by the database on every UPDATE (registry_bump_version): a form saved over a newer
     # version is refused instead of silently undoing it (optimistic concurrency).
-    version = models.PositiveIntegerField(
-        _("版本 / version"), default=1, db_default=1, editable=False
-    )
+    version = models.PositiveIntegerField(_("版本"), default=1, db_default=1, editable=False)
 
-    name = models.CharField(_("姓名 / name"), max_length=64)
-    role = models.CharField(_("人员类别 / role"), max_length=16, choices=PersonRole.choices)
+    name = models.CharField(_("姓名"), max_length=64)
+    role = models.CharField(_("人员类别"), max_length=16, choices=PersonRole.choices)
     employer = models.ForeignKey(
         Unit,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="staff",
-        verbose_name=_("工作单位 / employer"),
+        verbose_name=_("工作单位"),
     )
-    region = models.ForeignKey(
-        Region, on_delete=models.PROTECT, verbose_name=_("所在区划 / region")
-    )
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, verbose_name=_("所在区划"))
     # Encrypted at rest; searchable through a keyed hash; shown only masked (registry.personal).
-    national_id_encrypted = models.TextField(
-        _("身份证号（加密）/ national ID (encrypted)"), blank=True, editable=False
-    )
+    national_id_encrypted = models.TextField(_("身份证号（加密）"), blank=True, editable=False)
     national_id_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
-    national_id_masked = models.CharField(
-        _("身份证号 / national ID"), max_length=18, blank=True, editable=False
-    )
-    phone = models.CharField(_("电话 / phone"), max_length=32, blank=True)
+    national_id_masked = models.CharField(_("身份证号"), max_length=18, blank=True, editable=False)
+    phone = models.CharField(_("电话"), max_length=32, blank=True)
 
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("人员 / person")
-        verbose_name_plural = _("人员 / personnel")
+        verbose_name = _("人员")
+        verbose_name_plural = _("人员")
         ordering = ["name"]
         constraints = [
             # One person per national ID (by its keyed hash; blank: not given).
@@ -144,28 +132,26 @@ class Certificate(models.Model):
 
     # Raised by the database on every UPDATE (registry_bump_version): a form saved over a newer
     # version is refused instead of silently undoing it (optimistic concurrency).
-    version = models.PositiveIntegerField(
-        _("版本 / version"), default=1, db_default=1, editable=False
-    )
+    version = models.PositiveIntegerField(_("版本"), default=1, db_default=1, editable=False)
 
     person = models.ForeignKey(
         Person,
         on_delete=models.CASCADE,
         related_name="certificates",
-        verbose_name=_("持证人 / holder"),
+        verbose_name=_("持证人"),
     )
-    kind = models.CharField(_("证书类别 / type"), max_length=64)
-    item_code = models.CharField(_("作业项目代号 / item code"), max_length=8, blank=True)
-    number = models.CharField(_("证书编号 / number"), max_length=32, db_index=True)
-    issued_on = models.DateField(_("发证日期 / issued"))
-    expires_on = models.DateField(_("有效期至 / expires"), db_index=True)
-    issuer = models.CharField(_("发证机关 / issuer"), max_length=128, blank=True)
+    kind = models.CharField(_("证书类别"), max_length=64)
+    item_code = models.CharField(_("作业项目代号"), max_length=8, blank=True)
+    number = models.CharField(_("证书编号"), max_length=32, db_index=True)
+    issued_on = models.DateField(_("发证日期"))
+    expires_on = models.DateField(_("有效期至"), db_index=True)
+    issuer = models.CharField(_("发证机关"), max_length=128, blank=True)
 
     objects = CertificateQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("证书 / certificate")
-        verbose_name_plural = _("证书 / certificates")
+        verbose_name = _("证书")
+        verbose_name_plural = _("证书")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(expires_on__gte=models.F("issued_on")), name="certificate_dates"

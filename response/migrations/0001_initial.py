@@ -27,97 +27,85 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "reported_at",
-                    models.DateTimeField(db_index=True, verbose_name="接报时间 / reported"),
+                    models.DateTimeField(db_index=True, verbose_name="接报时间"),
                 ),
                 (
                     "location",
-                    django.contrib.gis.db.models.fields.PointField(
-                        srid=4326, verbose_name="位置 / location"
-                    ),
+                    django.contrib.gis.db.models.fields.PointField(srid=4326, verbose_name="位置"),
                 ),
                 (
                     "source_crs",
-                    models.CharField(
-                        default="wgs84", max_length=12, verbose_name="原始坐标系 / CRS as received"
-                    ),
+                    models.CharField(default="wgs84", max_length=12, verbose_name="原始坐标系"),
                 ),
                 (
                     "located_by",
                     models.CharField(
                         choices=[
-                            ("map_click", "地图点选 / map click"),
-                            ("coordinates", "坐标 / coordinates"),
-                            ("code", "设备编码 / equipment code"),
-                            ("unit", "单位名称或地址 / unit name or address"),
+                            ("map_click", "地图点选"),
+                            ("coordinates", "坐标"),
+                            ("code", "设备编码"),
+                            ("unit", "单位名称或地址"),
                         ],
                         max_length=12,
-                        verbose_name="定位方式 / located by",
+                        verbose_name="定位方式",
                     ),
                 ),
                 (
                     "query",
-                    models.CharField(
-                        blank=True, max_length=200, verbose_name="定位输入 / as typed"
-                    ),
+                    models.CharField(blank=True, max_length=200, verbose_name="定位输入"),
                 ),
                 (
                     "fault_code",
-                    models.CharField(
-                        blank=True, max_length=8, verbose_name="故障代码 / fault code"
-                    ),
+                    models.CharField(blank=True, max_length=8, verbose_name="故障代码"),
                 ),
                 (
                     "summary",
-                    models.TextField(blank=True, verbose_name="报警内容 / what was reported"),
+                    models.TextField(blank=True, verbose_name="报警内容"),
                 ),
                 (
                     "address",
-                    models.CharField(blank=True, max_length=200, verbose_name="地点 / address"),
+                    models.CharField(blank=True, max_length=200, verbose_name="地点"),
                 ),
                 (
                     "state",
                     models.CharField(
                         choices=[
-                            ("reported", "接报 / reported"),
-                            ("dispatched", "已派单 / dispatched"),
-                            ("responded", "已响应 / responded"),
-                            ("arrived", "已到达 / arrived"),
-                            ("released", "已解困 / released"),
-                            ("closed", "已结束 / closed"),
-                            ("false_alarm", "误报 / false alarm"),
+                            ("reported", "接报"),
+                            ("dispatched", "已派单"),
+                            ("responded", "已响应"),
+                            ("arrived", "已到达"),
+                            ("released", "已解困"),
+                            ("closed", "已结束"),
+                            ("false_alarm", "误报"),
                         ],
                         default="reported",
                         max_length=12,
-                        verbose_name="状态 / state",
+                        verbose_name="状态",
                     ),
                 ),
                 (
                     "dispatched_at",
-                    models.DateTimeField(
-                        blank=True, null=True, verbose_name="派单时间 / dispatched"
-                    ),
+                    models.DateTimeField(blank=True, null=True, verbose_name="派单时间"),
                 ),
                 (
                     "responded_at",
-                    models.DateTimeField(
-                        blank=True, null=True, verbose_name="响应时间 / responded"
-                    ),
+                    models.DateTimeField(blank=True, null=True, verbose_name="响应时间"),
                 ),
                 (
                     "arrived_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="到达时间 / arrived"),
+                    models.DateTimeField(blank=True, null=True, verbose_name="到达时间"),
                 ),
                 (
                     "released_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="解困时间 / released"),
+                    models.DateTimeField(blank=True, null=True, verbose_name="解困时间"),
                 ),
                 (
                     "closed_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="结束时间 / closed"),
+                    models.DateTimeField(blank=True, null=True, verbose_name="结束时间"),
                 ),
                 (
                     "updated_at",
-                    models.DateTimeField(auto_now=True, verbose_name="更新时间 / updated"),
+                    models.DateTimeField(auto_now=True, verbose_name="更新时间"),
                 ),
                 (
                     "equipment",
@@ -127,7 +115,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="incidents",
                         to="registry.equipment",
-                        verbose_name="涉及设备 / equipment",
+                        verbose_name="涉及设备",
                     ),
                 ),
                 (
@@ -135,7 +123,7 @@ class Migration(migrations.Migration):
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,
                         to="geo.region",
-                        verbose_name="所在区划 / region",
+                        verbose_name="所在区划",
                     ),
                 ),
                 (
@@ -145,7 +133,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
                         to=settings.AUTH_USER_MODEL,
-                        verbose_name="接警人 / taken by",
+                        verbose_name="接警人",
                     ),
                 ),
                 (
@@ -156,13 +144,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="incidents",
                         to="registry.unit",
-                        verbose_name="涉及单位 / unit",
+                        verbose_name="涉及单位",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "应急事件 / incident",
-                "verbose_name_plural": "应急事件 / incidents",
+                "verbose_name": "应急事件",
+                "verbose_name_plural": "应急事件",
                 "ordering": ["-reported_at", "-id"],
             },
         ),
@@ -179,26 +167,24 @@ class Migration(migrations.Migration):
                     "tier",
                     models.CharField(
                         choices=[
-                            ("contracted", "签约维保单位 / contracted maintenance unit"),
+                            ("contracted", "签约维保单位"),
                             (
                                 "nearest_maintenance",
-                                "就近维保单位 / nearest other maintenance unit",
+                                "就近维保单位",
                             ),
-                            ("standby_rescue", "县级备勤救援队 / county standby rescue team"),
-                            ("fire_rescue", "消防救援 / fire rescue"),
+                            ("standby_rescue", "县级备勤救援队"),
+                            ("fire_rescue", "消防救援"),
                         ],
                         max_length=20,
-                        verbose_name="梯次 / tier",
+                        verbose_name="梯次",
                     ),
                 ),
-                ("asked_at", models.DateTimeField(verbose_name="派单时间 / asked")),
+                ("asked_at", models.DateTimeField(verbose_name="派单时间")),
                 (
                     "responded_at",
-                    models.DateTimeField(
-                        blank=True, null=True, verbose_name="响应时间 / responded"
-                    ),
+                    models.DateTimeField(blank=True, null=True, verbose_name="响应时间"),
                 ),
-                ("note", models.TextField(blank=True, verbose_name="备注 / note")),
+                ("note", models.TextField(blank=True, verbose_name="备注")),
                 (
                     "asked_by",
                     models.ForeignKey(
@@ -206,7 +192,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
                         to=settings.AUTH_USER_MODEL,
-                        verbose_name="派单人 / asked by",
+                        verbose_name="派单人",
                     ),
                 ),
                 (
@@ -217,7 +203,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="dispatches",
                         to="registry.emergencyresource",
-                        verbose_name="应急资源 / resource",
+                        verbose_name="应急资源",
                     ),
                 ),
                 (
@@ -228,7 +214,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="dispatches",
                         to="registry.unit",
-                        verbose_name="单位 / unit",
+                        verbose_name="单位",
                     ),
                 ),
                 (
@@ -237,13 +223,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="dispatches",
                         to="response.incident",
-                        verbose_name="事件 / incident",
+                        verbose_name="事件",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "派单 / dispatch",
-                "verbose_name_plural": "派单 / dispatches",
+                "verbose_name": "派单",
+                "verbose_name_plural": "派单",
                 "ordering": ["asked_at", "id"],
             },
         ),
@@ -260,30 +246,30 @@ class Migration(migrations.Migration):
                     "kind",
                     models.CharField(
                         choices=[
-                            ("reported", "接报 / reported"),
-                            ("state_change", "状态变更 / state change"),
-                            ("note", "备注 / note"),
+                            ("reported", "接报"),
+                            ("state_change", "状态变更"),
+                            ("note", "备注"),
                         ],
                         max_length=12,
-                        verbose_name="类型 / kind",
+                        verbose_name="类型",
                     ),
                 ),
-                ("at", models.DateTimeField(verbose_name="发生时间 / at")),
+                ("at", models.DateTimeField(verbose_name="发生时间")),
                 (
                     "from_state",
                     models.CharField(
                         blank=True,
                         choices=[
-                            ("reported", "接报 / reported"),
-                            ("dispatched", "已派单 / dispatched"),
-                            ("responded", "已响应 / responded"),
-                            ("arrived", "已到达 / arrived"),
-                            ("released", "已解困 / released"),
-                            ("closed", "已结束 / closed"),
-                            ("false_alarm", "误报 / false alarm"),
+                            ("reported", "接报"),
+                            ("dispatched", "已派单"),
+                            ("responded", "已响应"),
+                            ("arrived", "已到达"),
+                            ("released", "已解困"),
+                            ("closed", "已结束"),
+                            ("false_alarm", "误报"),
                         ],
                         max_length=12,
-                        verbose_name="原状态 / from",
+                        verbose_name="原状态",
                     ),
                 ),
                 (
@@ -291,22 +277,22 @@ class Migration(migrations.Migration):
                     models.CharField(
                         blank=True,
                         choices=[
-                            ("reported", "接报 / reported"),
-                            ("dispatched", "已派单 / dispatched"),
-                            ("responded", "已响应 / responded"),
-                            ("arrived", "已到达 / arrived"),
-                            ("released", "已解困 / released"),
-                            ("closed", "已结束 / closed"),
-                            ("false_alarm", "误报 / false alarm"),
+                            ("reported", "接报"),
+                            ("dispatched", "已派单"),
+                            ("responded", "已响应"),
+                            ("arrived", "已到达"),
+                            ("released", "已解困"),
+                            ("closed", "已结束"),
+                            ("false_alarm", "误报"),
                         ],
                         max_length=12,
-                        verbose_name="新状态 / to",
+                        verbose_name="新状态",
                     ),
                 ),
-                ("note", models.TextField(blank=True, verbose_name="备注 / note")),
+                ("note", models.TextField(blank=True, verbose_name="备注")),
                 (
                     "recorded_at",
-                    models.DateTimeField(auto_now_add=True, verbose_name="记录时间 / recorded"),
+                    models.DateTimeField(auto_now_add=True, verbose_name="记录时间"),
                 ),
                 (
                     "actor",
@@ -315,7 +301,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
                         to=settings.AUTH_USER_MODEL,
-                        verbose_name="操作人 / by",
+                        verbose_name="操作人",
                     ),
                 ),
                 (
@@ -324,13 +310,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="events",
                         to="response.incident",
-                        verbose_name="事件 / incident",
+                        verbose_name="事件",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "事件时间线 / incident timeline entry",
-                "verbose_name_plural": "事件时间线 / incident timeline",
+                "verbose_name": "事件时间线",
+                "verbose_name_plural": "事件时间线",
                 "ordering": ["at", "id"],
             },
         ),

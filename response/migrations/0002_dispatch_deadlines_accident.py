@@ -16,17 +16,17 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="dispatch",
             name="deadline_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="响应期限 / respond by"),
+            field=models.DateTimeField(blank=True, null=True, verbose_name="响应期限"),
         ),
         migrations.AddField(
             model_name="dispatch",
             name="declined_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="拒绝时间 / declined"),
+            field=models.DateTimeField(blank=True, null=True, verbose_name="拒绝时间"),
         ),
         migrations.AddField(
             model_name="dispatch",
             name="timed_out_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="超时时间 / timed out"),
+            field=models.DateTimeField(blank=True, null=True, verbose_name="超时时间"),
         ),
         migrations.AddField(
             model_name="incident",
@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="incident",
                 to="registry.accident",
-                verbose_name="转为事故 / accident record",
+                verbose_name="转为事故",
             ),
         ),
         migrations.AddField(
@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="events",
                 to="response.dispatch",
-                verbose_name="派单 / dispatch",
+                verbose_name="派单",
             ),
         ),
         migrations.AlterField(
@@ -57,14 +57,14 @@ class Migration(migrations.Migration):
             name="kind",
             field=models.CharField(
                 choices=[
-                    ("reported", "接报 / reported"),
-                    ("state_change", "状态变更 / state change"),
-                    ("note", "备注 / note"),
-                    ("dispatch", "派单 / dispatch"),
-                    ("accident", "转为事故 / converted to an accident"),
+                    ("reported", "接报"),
+                    ("state_change", "状态变更"),
+                    ("note", "备注"),
+                    ("dispatch", "派单"),
+                    ("accident", "转为事故"),
                 ],
                 max_length=12,
-                verbose_name="类型 / kind",
+                verbose_name="类型",
             ),
         ),
         migrations.AddIndex(

@@ -22,12 +22,12 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("reason", models.TextField(verbose_name="授权事由 / reason")),
-                ("granted_at", models.DateTimeField(verbose_name="授权时间 / granted")),
-                ("expires_at", models.DateTimeField(verbose_name="到期时间 / expires")),
+                ("reason", models.TextField(verbose_name="授权事由")),
+                ("granted_at", models.DateTimeField(verbose_name="授权时间")),
+                ("expires_at", models.DateTimeField(verbose_name="到期时间")),
                 (
                     "revoked_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="撤销时间 / revoked"),
+                    models.DateTimeField(blank=True, null=True, verbose_name="撤销时间"),
                 ),
                 (
                     "granted_by",
@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
                         to=settings.AUTH_USER_MODEL,
-                        verbose_name="授权人 / granted by",
+                        verbose_name="授权人",
                     ),
                 ),
                 (
@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
                         to="geo.region",
-                        verbose_name="授权辖区 / shared with",
+                        verbose_name="授权辖区",
                     ),
                 ),
                 (
@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="grants",
                         to="response.incident",
-                        verbose_name="事件 / incident",
+                        verbose_name="事件",
                     ),
                 ),
                 (
@@ -64,13 +64,13 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
                         to=settings.AUTH_USER_MODEL,
-                        verbose_name="撤销人 / revoked by",
+                        verbose_name="撤销人",
                     ),
                 ),
             ],
             options={
-                "verbose_name": "跨辖区授权 / cross-jurisdiction grant",
-                "verbose_name_plural": "跨辖区授权 / cross-jurisdiction grants",
+                "verbose_name": "跨辖区授权",
+                "verbose_name_plural": "跨辖区授权",
                 "ordering": ["-granted_at", "-id"],
                 "indexes": [
                     models.Index(fields=["grantee", "expires_at"], name="grant_grantee_expiry")

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 ENDED = ("closed", "false_alarm")
-REASON = "事件已结束 / the incident had ended"
+REASON = "事件已结束"
 
 
 def end_orphaned_asks(apps, schema_editor):
@@ -50,12 +50,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="dispatch",
             name="cancel_reason",
-            field=models.TextField(blank=True, verbose_name="撤销原因 / why cancelled"),
+            field=models.TextField(blank=True, verbose_name="撤销原因"),
         ),
         migrations.AddField(
             model_name="dispatch",
             name="cancelled_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="撤销时间 / cancelled"),
+            field=models.DateTimeField(blank=True, null=True, verbose_name="撤销时间"),
         ),
         migrations.AddField(
             model_name="dispatch",
@@ -66,7 +66,7 @@ class Migration(migrations.Migration):
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="+",
                 to=settings.AUTH_USER_MODEL,
-                verbose_name="撤销人 / cancelled by",
+                verbose_name="撤销人",
             ),
         ),
         migrations.AddIndex(

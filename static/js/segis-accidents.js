@@ -27,10 +27,10 @@
     xAxis: { type: "category", data: s.yearly.map((r) => String(r.year)) },
     yAxis: [{ type: "value", minInterval: 1 }, { type: "value", name: "/10k", splitLine: { show: false } }],
     series: [
-      { name: "事故 / accidents", type: "bar", data: s.yearly.map((r) => r.accidents), itemStyle: { color: BLUE } },
-      { name: "死亡 / deaths", type: "bar", data: s.yearly.map((r) => r.deaths), itemStyle: { color: RED } },
-      { name: "受伤 / injuries", type: "bar", data: s.yearly.map((r) => r.injuries), itemStyle: { color: GREY } },
-      { name: "万台事故 / per 10,000", type: "line", yAxisIndex: 1, data: s.yearly.map((r) => r.accidents_per_10k), itemStyle: { color: DARK } },
+      { name: gettext('事故'), type: "bar", data: s.yearly.map((r) => r.accidents), itemStyle: { color: BLUE } },
+      { name: gettext('死亡'), type: "bar", data: s.yearly.map((r) => r.deaths), itemStyle: { color: RED } },
+      { name: gettext('受伤'), type: "bar", data: s.yearly.map((r) => r.injuries), itemStyle: { color: GREY } },
+      { name: gettext('万台事故'), type: "line", yAxisIndex: 1, data: s.yearly.map((r) => r.accidents_per_10k), itemStyle: { color: DARK } },
     ],
   });
 
@@ -43,8 +43,8 @@
     xAxis: { type: "category", data: s.monthly.map((r) => r.month) },
     yAxis: { type: "value", minInterval: 1 },
     series: [
-      { name: "事故 / accidents", type: "bar", data: s.monthly.map((r) => r.accidents), itemStyle: { color: BLUE } },
-      { name: "死亡 / deaths", type: "line", data: s.monthly.map((r) => r.deaths), itemStyle: { color: RED }, symbolSize: 3 },
+      { name: gettext('事故'), type: "bar", data: s.monthly.map((r) => r.accidents), itemStyle: { color: BLUE } },
+      { name: gettext('死亡'), type: "line", data: s.monthly.map((r) => r.deaths), itemStyle: { color: RED }, symbolSize: 3 },
     ],
   });
 
@@ -60,9 +60,9 @@
       xAxis: { type: "value", minInterval: 1 },
       yAxis: { type: "category", inverse: true, data: rows.map((r) => zh(r.label)), axisTick: { show: false } },
       series: [
-        { name: "事故 / accidents", type: "bar", barMaxWidth: 14, data: rows.map((r) => r.accidents), itemStyle: { color: BLUE },
+        { name: gettext('事故'), type: "bar", barMaxWidth: 14, data: rows.map((r) => r.accidents), itemStyle: { color: BLUE },
           label: { show: true, position: "right", fontSize: 10 } },
-        { name: "死亡 / deaths", type: "bar", barMaxWidth: 14, data: rows.map((r) => r.deaths), itemStyle: { color: RED } },
+        { name: gettext('死亡'), type: "bar", barMaxWidth: 14, data: rows.map((r) => r.deaths), itemStyle: { color: RED } },
       ],
     });
   });
@@ -114,7 +114,7 @@
         });
         mapEl.dataset.ready = "true";
       })
-      .catch((error) => { mapEl.textContent = "地图加载失败 / the map could not be loaded (" + error.message + ")"; });
+      .catch((error) => { mapEl.textContent = gettext('地图加载失败') + error.message + ")"; });
   }
 
   document.querySelectorAll("[data-toggle]").forEach((button) => {

@@ -114,7 +114,7 @@
         }));
         mapEl.dataset.ready = "true";
       })
-      .catch((error) => { mapEl.textContent = "地图加载失败 / the map could not be loaded (" + error.message + ")"; });
+      .catch((error) => { mapEl.textContent = gettext('地图加载失败') + error.message + ")"; });
   }
 
   // Devices by kind and status: stacked bars.

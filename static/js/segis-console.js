@@ -30,7 +30,7 @@
             // A suggestion the page can act on is a button; otherwise it is said in words.
             onSuggestion ? problem.message : problemText(problem),
             problem.suggestion && onSuggestion ? ' ' : null,
-            problem.suggestion && onSuggestion ? el('button', {type: 'button', class: 'link', text: `改用 / use ${problem.suggestion}`,
+            problem.suggestion && onSuggestion ? el('button', {type: 'button', class: 'link', text: interpolate(gettext('改用 %(s)s'), {s: problem.suggestion}, true),
                 onclick: () => onSuggestion(problem.suggestion, problem.rule)}) : null
         ])));
     }
@@ -69,7 +69,7 @@
         bounds: bounds,
         fitBoundsOptions: {padding: 30},
         maxZoom: 18,
-        attributionControl: {compact: true, customAttribution: '行政区划 / boundaries: SEGIS'}
+        attributionControl: {compact: true, customAttribution: gettext('行政区划：SEGIS')}
     });
     map.addControl(new maplibregl.NavigationControl({showCompass: false}), 'top-right');
     map.dragRotate.disable();
@@ -80,7 +80,7 @@
     $('#sheet-handle').addEventListener('click', (event) => {
         const open = document.querySelector('.console').classList.toggle('sheet-open');
         event.currentTarget.setAttribute('aria-expanded', String(open));
-        event.currentTarget.lastChild.textContent = open ? '收起面板 / more map' : '展开面板 / more panel';
+        event.currentTarget.lastChild.textContent = open ? gettext('收起面板') : gettext('展开面板');
     });
 
     const loaded = new Promise((resolve) => map.on('load', resolve));
@@ -125,7 +125,7 @@
                 links.push({type: 'Feature', geometry: {type: 'LineString', coordinates: [[place.lon, place.lat], [r.lon, r.lat]]}, properties: {role: 'resource'}});
             });
             state.asked.forEach((a) => {
-                features.push(feature(a.lon, a.lat, {role: 'asked', label: `已派 / asked: ${a.name}`}));
+                features.push(feature(a.lon, a.lat, {role: 'asked', label: interpolate(gettext('已派：%(name)s'), {name: a.name}, true)}));
                 links.push({type: 'Feature', geometry: {type: 'LineString', coordinates: [[place.lon, place.lat], [a.lon, a.lat]]}, properties: {role: 'asked'}});
             });
             Object.values(around.radii).forEach((radius) => circles.push(circle(place.lon, place.lat, radius)));
@@ -246,7 +246,7 @@
             el('span', {class: 'label', text: title}),
             el('b', {text: unit.name}),
             unit.contact_name || unit.contact_phone
-                ? el('span', {class: 'contact', text: `${unit.contact_name || ''} ${unit.contact_phone || ''}${unit.masked ? ' （已脱敏 / masked）' : ''}`})
+                ? el('span', {class: 'contact', text: `${unit.contact_name || ''} ${unit.contact_phone || ''}${unit.masked ? ` (${gettext('已脱敏')})` : ''}`})
                 : null
         ]);
     }
@@ -254,7 +254,7 @@
     function renderCard(card) {
         const box = $('#card');
         if (!card) {
-            box.replaceChildren(el('p', {class: 'muted', text: state.place.unit ? `单位 / unit: ${state.place.unit.name}` : '未关联设备 / no device named'}));
+            box.replaceChildren(el('p', {class: 'muted', text: state.place.unit ? interpolate(gettext('单位：%(name)s'), {name: state.place.unit.name}, true) : gettext('未关联设备')}));
             return;
         }
         const inspection = card.last_inspection;
@@ -262,14 +262,14 @@
             el('h3', {}, [el('a', {href: url('equipment_page', card.id), target: '_blank', text: `${card.variety.name} ${card.device_code || card.registration_code}`})]),
             el('dl', {}, [
                 el('dt', {text: '96333'}), el('dd', {text: card.rescue_id || '—'}),
-                el('dt', {text: '地址 / address'}), el('dd', {text: card.address || '—'}),
-                el('dt', {text: '下次检验 / next due'}), el('dd', {class: card.overdue ? 'error' : '', text: `${card.next_inspection_due || '—'}${card.overdue ? ' 逾期 / overdue' : ''}`}),
-                el('dt', {text: '上次检验 / last inspection'}),
+                el('dt', {text: gettext('地址')}), el('dd', {text: card.address || '—'}),
+                el('dt', {text: gettext('下次检验')}), el('dd', {class: card.overdue ? 'error' : '', text: `${card.next_inspection_due || '—'}${card.overdue ? ` ${gettext('逾期')}` : ''}`}),
+                el('dt', {text: gettext('上次检验')}),
                 el('dd', {text: inspection ? `${inspection.inspected_on} ${inspection.conclusion_label}` : '—'}),
-                el('dt', {text: '历史事故 / accidents'}), el('dd', {text: card.accidents.length ? card.accidents.map((a) => `${a.occurred_at.slice(0, 10)} ${a.kind}`).join('; ') : '无 / none'})
+                el('dt', {text: gettext('历史事故')}), el('dd', {text: card.accidents.length ? card.accidents.map((a) => `${a.occurred_at.slice(0, 10)} ${a.kind}`).join('; ') : gettext('无')})
             ]),
-            party('使用单位 / use unit', card.use_unit),
-            party('维保单位 / maintenance', card.maintenance_unit)
+            party(gettext('使用单位'), card.use_unit),
+            party(gettext('维保单位'), card.maintenance_unit)
         ]));
     }
 
@@ -280,13 +280,13 @@
         const resourceItems = Object.entries(around.resources).flatMap(([type, rows]) => rows.slice(0, 1).map((r) => el('li', {'data-type': type}, [
             el('span', {class: 'tag', text: config.resource_types[type] || type}),
             el('a', {href: url('resource_page', r.id), target: '_blank', text: r.name}),
-            el('span', {class: 'muted', text: ` ${km(r.distance_m)} · 约 / about ${Math.round(r.eta_min)} min`})
+            el('span', {class: 'muted', text: ` ${km(r.distance_m)} · ${interpolate(gettext('约 %(n)s 分钟'), {n: Math.round(r.eta_min)}, true)}`})
         ])));
-        $('#resources').replaceChildren(...(resourceItems.length ? resourceItems : [el('li', {class: 'muted', text: '无 / none'})]));
+        $('#resources').replaceChildren(...(resourceItems.length ? resourceItems : [el('li', {class: 'muted', text: gettext('无')})]));
         $('#hazards').replaceChildren(...(around.hazards.length ? around.hazards.slice(0, 12).map((h) => el('li', {}, [
             el('span', {class: 'tag', 'data-kind': h.what === 'equipment' ? h.kind : 'filling',
-                text: h.what === 'equipment' ? config.kinds[h.kind] || h.kind : '加气站 / filling station'}), h.label || '', el('span', {class: 'muted', text: ` ${km(h.distance_m)} ${h.address || ''}`})
-        ])) : [el('li', {class: 'muted', text: '半径内无 / none within the radius'})]));
+                text: h.what === 'equipment' ? config.kinds[h.kind] || h.kind : gettext('加气站')}), h.label || '', el('span', {class: 'muted', text: ` ${km(h.distance_m)} ${h.address || ''}`})
+        ])) : [el('li', {class: 'muted', text: gettext('半径内无')})]));
         $('#hazard-total').textContent = body.hazards ? `${body.hazards.total}` : '';
         $('#around').hidden = false;
     }
@@ -294,7 +294,7 @@
     async function showAround() {
         const place = state.place;
         $('#place').hidden = false;
-        $('#place-region').textContent = `${place.region.name} · ${place.region.urban ? '城区 / urban' : '郊县 / rural'}`;
+        $('#place-region').textContent = `${place.region.name} · ${place.region.urban ? gettext('城区') : gettext('郊县')}`;
         const params = place.equipmentId ? {equipment: place.equipmentId} : {point: `${place.lon},${place.lat}`};
         try {
             const body = await api(`${config.urls.around}?${new URLSearchParams(params)}`);
@@ -396,9 +396,9 @@
     function countdown(deadline) {
         const left = Math.round((new Date(deadline) - Date.now()) / 1000);
         if (left <= 0) {
-            return '已超时，等待升级 / overdue, escalating';
+            return gettext('已超时，等待升级');
         }
-        return `剩余 / left ${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`;
+        return interpolate(gettext('剩余 %(t)s'), {t: `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`}, true);
     }
 
     async function renderIncident() {
@@ -423,14 +423,14 @@
             el('span', {class: 'tag', text: d.tier_label}),
             el('b', {text: d.party}),
             el('span', {class: 'muted', text: ` ${when(d.asked_at)} · `}),
-            el('span', {class: `status ${d.status}`, text: {pending: '待响应 / pending', responded: '已响应 / responded',
-                declined: '已拒绝 / declined', timed_out: '超时 / timed out', cancelled: '已撤销 / cancelled'}[d.status]}),
+            el('span', {class: `status ${d.status}`, text: {pending: gettext('待响应'), responded: gettext('已响应'),
+                declined: gettext('已拒绝'), timed_out: gettext('超时'), cancelled: gettext('已撤销')}[d.status]}),
             d.status === 'cancelled' && d.cancel_reason ? el('span', {class: 'reason muted', text: ` ${d.cancel_reason}`}) : null,
             open(d) && d.deadline_at ? el('span', {class: 'countdown', 'data-deadline': d.deadline_at, text: ` ${countdown(d.deadline_at)}`}) : null,
             mayAct && open(d) ? el('span', {class: 'answers'}, [
-                el('button', {type: 'button', class: 'small', text: '已响应 / responded', onclick: () => act(url('respond', d.id), {answer: 'responded'}, errors)}),
-                el('button', {type: 'button', class: 'small secondary', text: '拒绝 / declined', onclick: () => act(url('respond', d.id), {answer: 'declined'}, errors)}),
-                el('button', {type: 'button', class: 'small secondary cancel-ask', text: '撤销 / cancel', onclick: (event) => {
+                el('button', {type: 'button', class: 'small', text: gettext('已响应'), onclick: () => act(url('respond', d.id), {answer: 'responded'}, errors)}),
+                el('button', {type: 'button', class: 'small secondary', text: gettext('拒绝'), onclick: () => act(url('respond', d.id), {answer: 'declined'}, errors)}),
+                el('button', {type: 'button', class: 'small secondary cancel-ask', text: gettext('撤销'), onclick: (event) => {
                     const form = event.target.closest('li').querySelector('.cancel-form');
                     form.hidden = !form.hidden;
                     if (!form.hidden) {
@@ -442,14 +442,14 @@
                 event.preventDefault();
                 act(url('cancel', d.id), {reason: event.target.elements.reason.value.trim()}, errors);
             }}, [
-                el('input', {name: 'reason', required: true, maxlength: 500, placeholder: '撤销原因 / why cancel (required)', 'aria-label': '撤销原因 / reason'}),
-                el('button', {type: 'submit', class: 'small', text: '确认撤销 / confirm'})
+                el('input', {name: 'reason', required: true, maxlength: 500, placeholder: gettext('撤销原因'), 'aria-label': gettext('撤销原因')}),
+                el('button', {type: 'submit', class: 'small', text: gettext('确认撤销')})
             ]) : null
         ]));
 
         const moves = mayAct ? incident.allowed_states.filter((s) => s !== 'dispatched' && s !== 'responded').map((s) => el('button', {
             type: 'button', class: s === 'false_alarm' ? 'secondary' : '', 'data-state': s,
-            text: {arrived: '到达现场 / arrived', released: '解困 / released', closed: '结束 / close', false_alarm: '误报 / false alarm'}[s] || config.states[s],
+            text: {arrived: gettext('到达现场'), released: gettext('解困'), closed: gettext('结束'), false_alarm: gettext('误报')}[s] || config.states[s],
             onclick: () => act(url('transition', incident.id), {state: s}, errors)
         })) : [];
 
@@ -457,42 +457,42 @@
             event.preventDefault();
             const field = event.target.elements.note;
             act(url('events', incident.id), {note: field.value}, errors).then(() => { field.value = ''; });
-        }}, [el('input', {name: 'note', maxlength: 2000, placeholder: '记录 / add a note', required: true}), el('button', {type: 'submit', class: 'small', text: '记录 / note'})]) : null;
+        }}, [el('input', {name: 'note', maxlength: 2000, placeholder: gettext('记录'), required: true}), el('button', {type: 'submit', class: 'small', text: gettext('记录')})]) : null;
 
         const share = mayAct && !ended ? el('details', {class: 'share'}, [
-            el('summary', {text: '跨辖区共享 / share with another jurisdiction'}),
+            el('summary', {text: gettext('跨辖区共享')}),
             el('form', {onsubmit: (event) => {
                 event.preventDefault();
                 const f = event.target.elements;
                 act(url('grants', incident.id), {grantee: f.grantee.value.trim(), hours: Number(f.hours.value), reason: f.reason.value}, errors);
             }}, [
-                el('label', {text: '区划代码 / division code '}, [el('input', {name: 'grantee', required: true, maxlength: 6, size: 7})]),
-                el('label', {text: ' 小时 / hours '}, [el('input', {name: 'hours', type: 'number', min: 1, max: config.grant_max_hours, value: 4, step: 1})]),
-                el('label', {class: 'block', text: '事由 / reason '}, [el('input', {name: 'reason', required: true, maxlength: 500})]),
-                el('button', {type: 'submit', class: 'small', text: '共享 / share'})
+                el('label', {text: gettext('区划代码')}, [el('input', {name: 'grantee', required: true, maxlength: 6, size: 7})]),
+                el('label', {text: gettext('小时')}, [el('input', {name: 'hours', type: 'number', min: 1, max: config.grant_max_hours, value: 4, step: 1})]),
+                el('label', {class: 'block', text: gettext('事由')}, [el('input', {name: 'reason', required: true, maxlength: 500})]),
+                el('button', {type: 'submit', class: 'small', text: gettext('共享')})
             ])
         ]) : null;
 
         box.replaceChildren(...[
-            el('h2', {}, [`事件 / Incident #${incident.id}`, el('span', {class: `state ${incident.state}`, 'data-state': incident.state, text: incident.state_label})]),
-            incident.shared ? el('p', {class: 'notice', text: '其他辖区共享，只读 / shared by another jurisdiction: read only'}) : null,
-            el('p', {class: 'muted', text: `${when(incident.reported_at)} · ${incident.region.name} · ${incident.address || ''} ${incident.fault_code ? '· 故障 / fault ' + incident.fault_code : ''}`}),
+            el('h2', {}, [interpolate(gettext('事件 #%(id)s'), {id: incident.id}, true), el('span', {class: `state ${incident.state}`, 'data-state': incident.state, text: incident.state_label})]),
+            incident.shared ? el('p', {class: 'notice', text: gettext('其他辖区共享，只读')}) : null,
+            el('p', {class: 'muted', text: `${when(incident.reported_at)} · ${incident.region.name} · ${incident.address || ''} ${incident.fault_code ? gettext('· 故障') + incident.fault_code : ''}`}),
             incident.summary ? el('p', {text: incident.summary}) : null,
-            el('h3', {text: '派单 / Asked for help'}),
-            el('ol', {class: 'plain-list dispatches'}, dispatches.length ? dispatches : [el('li', {class: 'muted', text: '尚未派单 / nobody asked yet'})]),
+            el('h3', {text: gettext('派单')}),
+            el('ol', {class: 'plain-list dispatches'}, dispatches.length ? dispatches : [el('li', {class: 'muted', text: gettext('尚未派单')})]),
             next ? el('button', {type: 'button', class: waiting ? 'secondary' : 'primary', id: 'dispatch-next', 'data-tier': next.tier,
-                text: `${waiting ? '不等超时，' : ''}派单 / Ask ${waiting ? 'now ' : ''}${config.tiers[next.tier] || next.tier}: ${next.party}`,
+                text: interpolate(waiting ? gettext('不等超时，派单 %(tier)s：%(party)s') : gettext('派单 %(tier)s：%(party)s'), {tier: config.tiers[next.tier] || next.tier, party: next.party}, true),
                 onclick: () => act(url('dispatch', incident.id), {}, errors)}) : null,
             moves.length ? el('div', {class: 'moves'}, moves) : null,
             errors,
             note,
-            el('h3', {text: '时间线 / Timeline'}),
+            el('h3', {text: gettext('时间线')}),
             el('ol', {class: 'plain-list timeline'}, incident.events.slice().reverse().map((e) => el('li', {}, [
                 el('span', {class: 'muted', text: `${when(e.at)} `}),
                 e.to_state ? el('b', {text: `${config.states[e.to_state] || e.to_state} `}) : null,
                 e.note || '', e.actor ? el('span', {class: 'muted', text: ` · ${e.actor}`}) : null
             ]))),
-            el('p', {class: 'links'}, [el('a', {href: url('sheet', incident.id), target: '_blank', text: '事件报告单 / incident sheet'})]),
+            el('p', {class: 'links'}, [el('a', {href: url('sheet', incident.id), target: '_blank', text: gettext('事件报告单')})]),
             share
         ].filter(Boolean));
         box.hidden = false;
@@ -514,11 +514,11 @@
             const rows = body.results.map((i) => el('li', {tabindex: 0, 'data-incident': i.id, onclick: () => openIncident(i.id)}, [
                 el('span', {class: `state ${i.state}`, text: i.state_label}),
                 el('b', {text: ` #${i.id} `}), i.address || i.region.name,
-                el('span', {class: 'more', text: `${when(i.reported_at)}${i.equipment ? ' · ' + i.equipment.code : ''}${i.shared ? ' · 共享 / shared' : ''}`})
+                el('span', {class: 'more', text: `${when(i.reported_at)}${i.equipment ? ' · ' + i.equipment.code : ''}${i.shared ? gettext('· 共享') : ''}`})
             ]));
-            $('#incident-list').replaceChildren(...(rows.length ? rows : [el('li', {class: 'muted', text: '无 / none'})]));
+            $('#incident-list').replaceChildren(...(rows.length ? rows : [el('li', {class: 'muted', text: gettext('无')})]));
         } catch (error) {
-            $('#incident-list').replaceChildren(el('li', {class: 'error', text: '无法读取 / could not load'}));
+            $('#incident-list').replaceChildren(el('li', {class: 'error', text: gettext('无法读取')}));
         }
     }
 

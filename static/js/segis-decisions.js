@@ -69,15 +69,15 @@
         xAxis: { type: "category", data: answer.months },
         yAxis: { type: "value" },
         series: [
-          { name: "首次到期 / due", type: "bar", stack: "n", data: answer.due, itemStyle: { color: "#0b4f8a" } },
-          { name: "再次到期 / due again", type: "bar", stack: "n", data: answer.repeats, itemStyle: { color: "#fd8d3c" } },
+          { name: gettext('首次到期'), type: "bar", stack: "n", data: answer.due, itemStyle: { color: "#0b4f8a" } },
+          { name: gettext('再次到期'), type: "bar", stack: "n", data: answer.repeats, itemStyle: { color: "#fd8d3c" } },
         ],
       });
-      countyMap(document.getElementById("county-map"), geoData, "到期 / due", null, drill);
+      countyMap(document.getElementById("county-map"), geoData, gettext('到期'), null, drill);
     } else if (decisions.question === "coverage") {
-      countyMap(document.getElementById("county-map"), geoData, "超时 / beyond", answer.sites, drill);
+      countyMap(document.getElementById("county-map"), geoData, gettext('超时'), answer.sites, drill);
     } else {
-      countyMap(document.getElementById("county-map"), geoData, "得分 / score", null, drill);
+      countyMap(document.getElementById("county-map"), geoData, gettext('得分'), null, drill);
     }
   }
 
@@ -108,6 +108,6 @@
       series: r.devices.statuses.map((s) => ({ name: s.label, type: "bar", stack: "s", data: kinds.map((k) => k[s.key]) })),
     });
     const geo = json("report-map-data");
-    countyMap(document.getElementById("report-map"), geo ? JSON.parse(geo) : null, "在用设备 / in use", null, null);
+    countyMap(document.getElementById("report-map"), geo ? JSON.parse(geo) : null, gettext('在用设备'), null, null);
   }
 })();

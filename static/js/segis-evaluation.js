@@ -16,7 +16,7 @@
       xAxis: { type: "value", min: 0, max: 100 },
       yAxis: { type: "category", data: rows.map((r) => r.name), axisLabel: { width: 80, overflow: "truncate" } },
       series: [{
-        type: "bar", name: "得分 / score", data: rows.map((r) => r.score),
+        type: "bar", name: gettext('得分'), data: rows.map((r) => r.score),
         itemStyle: { color: "#0b4f8a" },
         label: { show: true, position: "right", formatter: (p) => (p.value === null || p.value === undefined ? "—" : p.value.toFixed(1)) },
       }],

@@ -61,7 +61,7 @@
             $$('input, select', node).forEach((input) => { input.disabled = !on; });
         });
         $('#no-filters').hidden = any;
-        $('#date-meaning').textContent = config.date_meanings[layer] || '日期 / Dates';
+        $('#date-meaning').textContent = config.date_meanings[layer] || gettext('日期');
     }
 
     // GeoJSON and KML are WGS84 by their specifications: no other system is offered with them.
@@ -92,15 +92,15 @@
 
     function formatSeconds(seconds) {
         if (seconds < 60) {
-            return `${Math.max(1, Math.round(seconds))} 秒 / s`;
+            return interpolate(gettext('%(n)s 秒'), {n: Math.max(1, Math.round(seconds))}, true);
         }
-        return `${Math.round(seconds / 60)} 分钟 / min`;
+        return interpolate(gettext('%(n)s 分钟'), {n: Math.round(seconds / 60)}, true);
     }
 
     async function estimate(event) {
         event.preventDefault();
         const output = $('#estimate');
-        output.textContent = '正在估算… / estimating…';
+        output.textContent = gettext('正在估算…');
         output.classList.remove('error');
         const response = await fetch(config.urls.estimate, {
             method: 'POST', body: new FormData(form), credentials: 'same-origin'
@@ -108,16 +108,16 @@
         const body = await response.json();
         if (!response.ok) {
             showErrors(SegisPage.problemsOf({status: response.status, body}));
-            output.textContent = '请先更正标出的问题 / correct the marked fields first';
+            output.textContent = gettext('请先更正标出的问题');
             output.classList.add('error');
             return;
         }
         showErrors([]);
         output.textContent = [
-            `${NUMBER.format(body.rows)} 行 / rows`,
-            `约 / about ${formatBytes(body.bytes)}`,
-            `约 / about ${formatSeconds(body.seconds)}`,
-            body.background ? '将在后台运行 / runs in the background' : '立即下载 / downloads at once',
+            interpolate(gettext('%(n)s 行'), {n: NUMBER.format(body.rows)}, true),
+            interpolate(gettext('约 %(x)s'), {x: formatBytes(body.bytes)}, true),
+            interpolate(gettext('约 %(x)s'), {x: formatSeconds(body.seconds)}, true),
+            body.background ? gettext('将在后台运行') : gettext('立即下载'),
             body.file_name
         ].join(' · ');
         output.dataset.rows = body.rows;
@@ -152,7 +152,7 @@
         bounds: bounds,
         fitBoundsOptions: {padding: 20},
         maxZoom: 18,
-        attributionControl: {compact: true, customAttribution: '行政区划 / boundaries: SEGIS'}
+        attributionControl: {compact: true, customAttribution: gettext('行政区划：SEGIS')}
     });
     map.addControl(new maplibregl.NavigationControl({showCompass: false}), 'top-right');
     map.dragRotate.disable();
@@ -177,7 +177,7 @@
         setData('draft', {type: 'FeatureCollection', features: line.concat(points)});
         $('#draw-finish').disabled = draw.vertices.length < 3;
         $('#draw-hint').textContent = draw.on
-            ? `已点 ${draw.vertices.length} 个顶点；点“完成”或双击结束 / ${draw.vertices.length} corners: Finish or double-click to close`
+            ? interpolate(gettext('已点 %(n)s 个顶点；点“完成”或双击结束'), {n: draw.vertices.length}, true)
             : '';
     }
 
@@ -289,7 +289,7 @@
     const when = (iso) => (iso ? new Date(iso).toLocaleString('zh-CN', {hour12: false}) : '');
 
     function jobFacts(state, rows, bytes) {
-        return state === 'done' ? `${NUMBER.format(rows)} 行 / rows · ${formatBytes(bytes)}` : '';
+        return state === 'done' ? `${interpolate(gettext('%(n)s 行'), {n: NUMBER.format(rows)}, true)} · ${formatBytes(bytes)}` : '';
     }
 
     function renderJob(item, job) {
@@ -311,9 +311,9 @@
             link.href = job.download_url;
             $('.job-file', link).textContent = job.file_name;
         }
-        $('.job-created', item).textContent = `提交 / submitted ${when(job.created_at)}`;
+        $('.job-created', item).textContent = interpolate(gettext('提交于 %(t)s'), {t: when(job.created_at)}, true);
         const expiry = $('.job-expiry', item);
-        expiry.textContent = job.state === 'done' && job.expires_at ? `有效至 / until ${when(job.expires_at)}` : '';
+        expiry.textContent = job.state === 'done' && job.expires_at ? interpolate(gettext('有效至 %(t)s'), {t: when(job.expires_at)}, true) : '';
     }
 
     async function poll(item) {
@@ -330,14 +330,14 @@
 
     $$('.job').forEach((item) => {
         const created = $('.job-created', item);
-        created.textContent = `提交 / submitted ${when(created.getAttribute('datetime'))}`;
+        created.textContent = interpolate(gettext('提交于 %(t)s'), {t: when(created.getAttribute('datetime'))}, true);
         const facts = $('.job-facts', item);
         facts.textContent = jobFacts(item.dataset.state, Number(facts.dataset.rows), Number(facts.dataset.bytes));
         const count = $('.job-count', item);
         count.textContent = count.textContent.split(' / ').map((n) => NUMBER.format(Number(n))).join(' / ');
         const expiry = $('.job-expiry', item);
         if (item.dataset.state === 'done' && expiry.dataset.expires) {
-            expiry.textContent = `有效至 / until ${when(expiry.dataset.expires)}`;
+            expiry.textContent = interpolate(gettext('有效至 %(t)s'), {t: when(expiry.dataset.expires)}, true);
         }
         if (!FINISHED.includes(item.dataset.state)) {
             poll(item);
@@ -355,7 +355,7 @@
     $('#estimate-button').addEventListener('click', estimate);
     form.addEventListener('submit', () => {
         // A small export comes back as the download and the page stays: say that it is coming.
-        $('#estimate').textContent = '正在导出… / exporting…';
+        $('#estimate').textContent = gettext('正在导出…');
     });
     showLayerFilters();
     limitCrs();

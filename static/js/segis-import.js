@@ -7,7 +7,7 @@
     const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
     const NUMBER = new Intl.NumberFormat('zh-CN');
     const POLL_MS = 700;
-    const SEVERITY = {error: '错误 / error', warning: '警告 / warning'};
+    const SEVERITY = {error: gettext('错误'), warning: gettext('警告')};
     const LAYERS_RULE = 'gpkg.layers';  // intake's notice of a GeoPackage with several layers
 
     // ------------------------------------------------------------------ the upload form
@@ -35,7 +35,7 @@
         });
         upload.addEventListener('submit', () => {
             $('#upload-button').disabled = true;
-            $('#upload-button').textContent = '正在上传… / uploading…';
+            $('#upload-button').textContent = gettext('正在上传…');
         });
     }
 
@@ -77,18 +77,18 @@
             return;
         }
         const select = SegisPage.el('select', {name: 'layer', id: 'layer-select', required: true}, [
-            SegisPage.el('option', {value: '', text: '— 请选择图层 / choose a layer —'}),
+            SegisPage.el('option', {value: '', text: gettext('— 请选择图层')}),
             ...layers.map((name) => SegisPage.el('option', {value: name, text: name})),
         ]);
         select.value = layers.includes(job.layer) ? job.layer : '';
         input.replaceWith(select);
         const field = $('#layer-field');
-        $('.map-label', field).replaceChildren('图层 / Layer ',
-            SegisPage.el('b', {class: 'req', title: '必填 / required', text: '*'}));
+        $('.map-label', field).replaceChildren(gettext('图层'),
+            SegisPage.el('b', {class: 'req', title: gettext('必填'), text: '*'}));
         field.classList.add('required');
         const hint = $('#layer-choices');
         if (hint) {
-            hint.textContent = `文件有 ${layers.length} 个图层；选择后各列表只列出该图层的列 / The file holds ${layers.length} layers; once one is chosen, the lists offer its columns only`;
+            hint.textContent = interpolate(gettext('文件有 %(n)s 个图层；选择后各列表只列出该图层的列'), {n: layers.length}, true);
         }
         select.addEventListener('change', async() => {
             // Saved at once: the answer brings the layer's own columns, before any dry run.
@@ -114,7 +114,7 @@
         showErrors([]);
         const data = chosen();
         if (layersOf(job).length && !data.layer) {
-            showErrors([{field: 'layer', rule: 'layer', message: '文件有多个图层，请选择一个 / The file holds several layers: choose one', suggestion: layersOf(job).join(', ')}]);
+            showErrors([{field: 'layer', rule: 'layer', message: gettext('文件有多个图层，请选择一个'), suggestion: layersOf(job).join(', ')}]);
             return false;
         }
         try {
@@ -126,7 +126,7 @@
         job.columns.forEach((column) => seen.add(column));
         offerColumns(job.columns, job.mapping);
         $('#fact-columns').textContent = String(job.columns.length);
-        $('#fact-crs').textContent = job.layer_crs || '未声明 / not stated';
+        $('#fact-crs').textContent = job.layer_crs || gettext('未声明');
         render();
         return true;
     }
@@ -168,8 +168,8 @@
             } else {
                 bar.removeAttribute('value');  // indeterminate: the reader does not know the count
             }
-            const what = job.state === 'committing' ? '入库中 / committing' : (job.state === 'queued' ? '排队中 / queued' : '校验中 / validating');
-            $('#job-count').textContent = `${what} · ${NUMBER.format(job.rows_done)}${total ? ` / ${NUMBER.format(total)}` : ''} 行 / rows`;
+            const what = job.state === 'committing' ? gettext('入库中') : (job.state === 'queued' ? gettext('排队中') : gettext('校验中'));
+            $('#job-count').textContent = `${what} · ${interpolate(gettext('%(n)s 行'), {n: `${NUMBER.format(job.rows_done)}${total ? ` / ${NUMBER.format(total)}` : ''}`}, true)}`;
         }
         $('#job-error').textContent = job.error || '';
         const summary = job.summary || {};
@@ -182,12 +182,12 @@
         $$('[data-count]').forEach((node) => { node.textContent = NUMBER.format(summary[node.dataset.count] || 0); });
         const headline = $('#headline');
         headline.hidden = job.state !== 'committed';
-        headline.textContent = job.state === 'committed' ? `已入库 / committed: ${job.headline}` : '';
+        headline.textContent = job.state === 'committed' ? interpolate(gettext('已入库：%(h)s'), {h: job.headline}, true) : '';
         const commit = $('#commit-button');
         commit.disabled = !job.may_commit;
         commit.hidden = job.state === 'committed';
         $('#commit-hint').textContent = job.state === 'committed' ? '' : (job.may_commit
-            ? `将写入 / will write: ${job.headline}` : job.commit_refusal);
+            ? interpolate(gettext('将写入：%(h)s'), {h: job.headline}, true) : job.commit_refusal);
     }
 
     async function loadFindings() {
@@ -211,7 +211,7 @@
         $('#no-findings').hidden = rows.length > 0;
         const pages = Math.max(1, Math.ceil(body.count / 50));
         $('#pager').hidden = pages <= 1;
-        $('#page-info').textContent = `${page} / ${pages} 页 / pages · ${NUMBER.format(body.count)} 条 / findings`;
+        $('#page-info').textContent = interpolate(gettext('第 %(a)s / %(b)s 页 · %(n)s 条'), {a: page, b: pages, n: NUMBER.format(body.count)}, true);
         $('#page-prev').disabled = !body.previous;
         $('#page-next').disabled = !body.next;
     }

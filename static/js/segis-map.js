@@ -63,8 +63,11 @@
     const ROLE_LABELS = labelsOf(config.roles);
     const SEVERITY_LABELS = labelsOf(config.severities);
     const RESOURCE_LABELS = labelsOf(config.resource_types);
-    const KIND_NAMES = Object.fromEntries(config.kinds.map((k) => [k.code, `${k.zh} / ${k.en}`]));
-    const VARIETY_NAMES = Object.fromEntries(config.varieties.map((v) => [v.code, `${v.zh} / ${v.en}`]));
+    // The catalogue carries both names as data: the page's language picks one.
+    const ENGLISH = document.documentElement.lang === 'en';
+    const nameOf = (entry) => (ENGLISH ? entry.en : entry.zh);
+    const KIND_NAMES = Object.fromEntries(config.kinds.map((k) => [k.code, nameOf(k)]));
+    const VARIETY_NAMES = Object.fromEntries(config.varieties.map((v) => [v.code, nameOf(v)]));
 
     const $ = (selector, root) => (root || document).querySelector(selector);
     const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
@@ -93,7 +96,7 @@
                     return true;
                 })
                 .catch(() => {
-                    showNotice('登录已失效，请重新登录 / your session has ended: sign in again');
+                    showNotice(gettext('登录已失效，请重新登录'));
                     return false;
                 })
                 .finally(() => { mapPass.renewing = null; });
@@ -106,7 +109,7 @@
     // The messages of an API's error envelope {errors: {field: [{rule, message, suggestion}]}}.
     function errorMessages(body) {
         return Object.entries((body && body.errors) || {}).flatMap(([field, problems]) => problems.map((p) =>
-            `${field}: ${p.message}${p.suggestion ? ` (建议 / try: ${p.suggestion})` : ''}`));
+            `${field}: ${p.message}${p.suggestion ? ` (${interpolate(gettext('建议：%(s)s'), {s: p.suggestion}, true)})` : ''}`));
     }
     schedulePassRenewal(config.map_pass.max_age_s);
 
@@ -256,7 +259,13 @@
     }
 
     // "1,234", "5.6万" (ten thousands, as Chinese counts read), "1.2亿".
+    // Other languages count in thousands and millions.
+    const COMPACT = document.documentElement.lang.startsWith('zh') ? null
+        : new Intl.NumberFormat('en', {notation: 'compact', maximumFractionDigits: 1});
     function countText(n) {
+        if (n >= 10000 && COMPACT) {
+            return COMPACT.format(n);
+        }
         if (n >= 100000000) {
             return `${Math.round(n / 10000000) / 10}亿`;
         }
@@ -366,13 +375,13 @@
     // east, held there by `anchor`), so they never cover the count or one another. Each has a
     // one-character tag and a colour.
     const BADGES = {
-        overdue: {angle: 45, anchor: 'bottom-left', tag: '逾', colour: '#c0182b'},
-        accidents: {angle: 135, anchor: 'bottom-right', tag: '事', colour: '#1f1f1f'},
-        resources: {angle: -45, anchor: 'top-left', tag: '援', colour: '#0f766e'},
-        units: {angle: -135, anchor: 'top-right', tag: '单', colour: '#3b5b8c'},
-        stations: {angle: 180, anchor: 'right', tag: '瓶', colour: '#8a6d00'},
-        licences: {angle: 0, anchor: 'left', tag: '证', colour: '#1a6b3c'},
-        unlicensed: {angle: 90, anchor: 'bottom', tag: '无', colour: '#b2182b'}
+        overdue: {angle: 45, anchor: 'bottom-left', tag: pgettext('map badge', '逾'), colour: '#c0182b'},
+        accidents: {angle: 135, anchor: 'bottom-right', tag: pgettext('map badge', '事'), colour: '#1f1f1f'},
+        resources: {angle: -45, anchor: 'top-left', tag: pgettext('map badge', '援'), colour: '#0f766e'},
+        units: {angle: -135, anchor: 'top-right', tag: pgettext('map badge', '单'), colour: '#3b5b8c'},
+        stations: {angle: 180, anchor: 'right', tag: pgettext('map badge', '瓶'), colour: '#8a6d00'},
+        licences: {angle: 0, anchor: 'left', tag: pgettext('map badge', '证'), colour: '#1a6b3c'},
+        unlicensed: {angle: 90, anchor: 'bottom', tag: pgettext('map badge', '无'), colour: '#b2182b'}
     };
     const BADGE_TUCK = 4;  // pixels a badge's corner reaches inside the rim
     const BADGE_TEXT_SIZE = 10.5;
@@ -673,14 +682,14 @@
             const n = Number(p[`n_${layer}`]);
             let text = `${TITLES[layer]} ${NUMBER.format(n)}`;
             if (layer === 'equipment' && p.kind && KIND_NAMES[p.kind]) {
-                text += `（主要为 / mostly ${KIND_NAMES[p.kind]}）`;
+                text += ` (${interpolate(gettext('主要为%(kind)s'), {kind: KIND_NAMES[p.kind]}, true)})`;
             }
             if (layer === 'overdue' && p.n_equipment) {
-                text += `（${(100 * n / Number(p.n_equipment)).toFixed(1)} %）`;
+                text += ` (${(100 * n / Number(p.n_equipment)).toFixed(1)} %)`;
             }
             return text;
         });
-        return `${parts.join('\n')}\n点击放大 / click to zoom in`;
+        return `${parts.join('\n')}\n${gettext('点击放大')}`;
     }
 
     // ------------------------------------------------------------------ legends
@@ -695,7 +704,7 @@
     const badgeSwatch = (layer, label) => el('span', {}, [
         el('b', {class: 'badge', style: `background:${BADGES[layer].colour}`, text: `${BADGES[layer].tag}12`}), label
     ]);
-    const BADGE_NOTE = '缩小时为聚合圆上的角标 / zoomed out: a badge on the cluster circle';
+    const BADGE_NOTE = gettext('缩小时为聚合圆上的角标');
 
     // Legend rows: the catalogue's items where it has them, else ours with the page's labels.
     function legendItems(layer, fallback) {
@@ -706,55 +715,55 @@
 
     function renderLegends() {
         const labelled = (colours, labels) => () => Object.entries(colours).map(([v, c]) => [c, labels[v] || v, v]);
-        const kindLabels = Object.fromEntries(config.kinds.map((k) => [k.code, `${k.zh} / ${k.en}`]));
+        const kindLabels = KIND_NAMES;
         const legends = {
             equipment: [
                 ...legendItems('equipment', labelled(palette.kinds, kindLabels))
                     .filter(([, , code]) => kindLabels[code])  // kinds a device can have (no 7000, F000)
                     .map(([c, label]) => swatch(c, label)),
-                swatch(palette.kinds['8000'] || palette.otherKind, '管道（线）/ pipelines (lines)', 'line'),
+                swatch(palette.kinds['8000'] || palette.otherKind, gettext('管道（线）'), 'line'),
                 ...Object.entries(palette.statusOpacity).filter(([status]) => status !== 'in_use')
                     .map(([status, opacity]) => swatch('#5b6b7c', STATUS_LABELS[status] || status, null, opacity)),
-                note('缩小时按网格聚合：圆内为数量，颜色为主要种类，点击放大 / zoomed out: one circle per grid cell with its count, in the main kind\'s colour; click to zoom in')
+                note(gettext('缩小时按网格聚合：圆内为数量，颜色为主要种类，点击放大'))
             ],
             overdue: [
-                ...legendItems('overdue', () => [[palette.overdueNoDate, '无下次检验日期 / no due date'],
-                    ...palette.overdueSteps.map(([limit, c]) => [c, `≤ ${limit} 天 / days`])]).map(([c, label]) => swatch(c, label)),
-                el('span', {}, [el('i', {class: 'ring'}), '聚合圆外的红弧：逾期占比 / red arc round a cluster: overdue share']),
-                badgeSwatch('overdue', '逾期数量 / overdue count'),
+                ...legendItems('overdue', () => [[palette.overdueNoDate, gettext('无下次检验日期')],
+                    ...palette.overdueSteps.map(([limit, c]) => [c, interpolate(gettext('≤ %(n)s 天'), {n: limit}, true)])]).map(([c, label]) => swatch(c, label)),
+                el('span', {}, [el('i', {class: 'ring'}), gettext('聚合圆外的红弧：逾期占比')]),
+                badgeSwatch('overdue', gettext('逾期数量')),
                 note(BADGE_NOTE)
             ],
             units: [
                 ...legendItems('units', labelled(palette.roles, ROLE_LABELS)).map(([c, label]) => swatch(c, label)),
-                note('多角色单位按最少见的角色着色 / a unit with several roles takes its rarest role\'s colour'),
-                badgeSwatch('units', '单位数量 / units'),
+                note(gettext('多角色单位按最少见的角色着色')),
+                badgeSwatch('units', gettext('单位数量')),
                 note(BADGE_NOTE)
             ],
             accidents: [
                 ...legendItems('accidents', labelled(palette.severity, SEVERITY_LABELS)).map(([c, label]) => swatch(c, label)),
-                note('圆越大死亡人数越多 / larger circle: more deaths'),
-                badgeSwatch('accidents', '事故数量 / accidents'),
+                note(gettext('圆越大死亡人数越多')),
+                badgeSwatch('accidents', gettext('事故数量')),
                 note(BADGE_NOTE)
             ],
             resources: [
                 ...legendItems('resources', labelled(palette.resources, RESOURCE_LABELS)).map(([c, label]) => swatch(c, label)),
-                badgeSwatch('resources', '应急资源数量 / resources'),
+                badgeSwatch('resources', gettext('应急资源数量')),
                 note(BADGE_NOTE)
             ],
             stations: [
-                ...legendItems('stations', () => [[palette.stations.clean, '无违规 / no violations'],
-                    [palette.stations.violations, '有违规 / violations']]).map(([c, label]) => swatch(c, label)),
-                badgeSwatch('stations', '充装站数量 / stations'),
+                ...legendItems('stations', () => [[palette.stations.clean, gettext('无违规')],
+                    [palette.stations.violations, gettext('有违规')]]).map(([c, label]) => swatch(c, label)),
+                badgeSwatch('stations', gettext('充装站数量')),
                 note(BADGE_NOTE)
             ],
             licences: [
                 ...legendItems('licences', labelled(palette.licences, {})).map(([c, label]) => swatch(c, label)),
-                badgeSwatch('licences', '许可证数量 / licences'),
+                badgeSwatch('licences', gettext('许可证数量')),
                 note(BADGE_NOTE)
             ],
             unlicensed: [
-                swatch(CLUSTER_COLOURS.unlicensed, '无有效许可的单位制造或安装 / made or installed without a licence covering it'),
-                badgeSwatch('unlicensed', '设备数量 / devices'),
+                swatch(CLUSTER_COLOURS.unlicensed, gettext('无有效许可的单位制造或安装')),
+                badgeSwatch('unlicensed', gettext('设备数量')),
                 note(BADGE_NOTE)
             ]
         };
@@ -837,7 +846,7 @@
         bounds: bounds,
         fitBoundsOptions: {padding: 30},
         maxZoom: 18,
-        attributionControl: {compact: true, customAttribution: '行政区划 / boundaries: SEGIS'},
+        attributionControl: {compact: true, customAttribution: gettext('行政区划：SEGIS')},
         transformRequest: (url) => {
             if (url.startsWith(TILES_PREFIX)) {
                 return {url: url, credentials: 'same-origin', headers: passHeaders()};
@@ -1038,7 +1047,7 @@
                     return;
                 }
                 output.textContent = NUMBER.format(body.count);
-                output.title = '当前视野内 / in the current view';
+                output.title = gettext('当前视野内');
                 output.classList.toggle('alert', (layer === 'overdue' || layer === 'accidents') && body.count > 0);
             } catch (error) {
                 if (error.name !== 'AbortError') {
@@ -1076,55 +1085,55 @@
         let rows;
         if (layer === 'equipment' || layer === 'overdue' || layer === 'unlicensed') {
             title = p.code || `#${id}`;
-            subtitle = {overdue: '逾期未检设备 / overdue equipment', unlicensed: '无证制造或安装 / made or installed without a licence'}[layer] || '设备 / equipment';
+            subtitle = {overdue: gettext('逾期未检设备'), unlicensed: gettext('无证制造或安装')}[layer] || gettext('设备');
             rows = [
-                ['种类 / kind', KIND_NAMES[p.kind] || p.kind],
-                ['品种 / variety', p.variety ? `${p.variety} ${VARIETY_NAMES[p.variety] || ''}`.trim() : null],
-                ['状态 / status', STATUS_LABELS[p.status] || p.status],
-                ['逾期 / overdue', p.days_overdue !== undefined ? `${NUMBER.format(p.days_overdue)} 天 / days` : null, 'alert']
+                [gettext('种类'), KIND_NAMES[p.kind] || p.kind],
+                [gettext('品种'), p.variety ? `${p.variety} ${VARIETY_NAMES[p.variety] || ''}`.trim() : null],
+                [gettext('状态'), STATUS_LABELS[p.status] || p.status],
+                [gettext('逾期'), p.days_overdue !== undefined ? interpolate(gettext('%(n)s 天'), {n: NUMBER.format(p.days_overdue)}, true) : null, 'alert']
             ];
         } else if (layer === 'units') {
             title = p.name || `#${id}`;
-            subtitle = '单位 / unit';
-            rows = [['角色 / roles', splitRoles(p.roles).map((r) => ROLE_LABELS[r] || r).join('；')]];
+            subtitle = gettext('单位');
+            rows = [[gettext('角色'), splitRoles(p.roles).map((r) => ROLE_LABELS[r] || r).join(gettext('；'))]];
         } else if (layer === 'accidents') {
-            title = SEVERITY_LABELS[p.severity] || '事故 / accident';
-            subtitle = '事故 / accident';
+            title = SEVERITY_LABELS[p.severity] || gettext('事故');
+            subtitle = gettext('事故');
             rows = [
-                ['时间 / time', p.occurred_at ? formatTime(p.occurred_at) : null],
-                ['死亡 / deaths', p.deaths, Number(p.deaths) > 0 ? 'alert' : null]
+                [gettext('时间'), p.occurred_at ? formatTime(p.occurred_at) : null],
+                [gettext('死亡'), p.deaths, Number(p.deaths) > 0 ? 'alert' : null]
             ];
         } else if (layer === 'licences') {
             title = p.number || `#${id}`;
-            subtitle = '许可证 / licence';
+            subtitle = gettext('许可证');
             const legend = palette.legends.licences || {};
             const validity = (legend.items || []).find((i) => i.value === p.validity);
             const kind = (legend.kind || []).find((i) => i.value === p.licence_kind);
             rows = [
-                ['持证单位 / unit', p.unit],
-                ['类别 / kind', kind ? kind.label : p.licence_kind],
-                ['有效性 / validity', validity ? validity.label : p.validity, p.validity === 'valid' ? null : 'alert']
+                [gettext('持证单位'), p.unit],
+                [gettext('类别'), kind ? kind.label : p.licence_kind],
+                [gettext('有效性'), validity ? validity.label : p.validity, p.validity === 'valid' ? null : 'alert']
             ];
         } else if (layer === 'stations') {
             title = p.name || `#${id}`;
-            subtitle = '气瓶充装站 / filling station';
+            subtitle = gettext('气瓶充装站');
             rows = [
-                ['产权气瓶 / cylinders', p.cylinders],
-                ['超期未检 / overdue', p.overdue, Number(p.overdue) > 0 ? 'alert' : null],
-                ['近 30 天充装 / fillings, 30 days', p.fillings],
-                ['违规 / violations', p.violations, Number(p.violations) > 0 ? 'alert' : null]
+                [gettext('产权气瓶'), p.cylinders],
+                [gettext('超期未检'), p.overdue, Number(p.overdue) > 0 ? 'alert' : null],
+                [gettext('近 30 天充装'), p.fillings],
+                [gettext('违规'), p.violations, Number(p.violations) > 0 ? 'alert' : null]
             ];
         } else {
             title = p.name || `#${id}`;
-            subtitle = '应急资源 / emergency resource';
-            rows = [['类型 / type', RESOURCE_LABELS[p.type] || p.type]];
+            subtitle = gettext('应急资源');
+            rows = [[gettext('类型'), RESOURCE_LABELS[p.type] || p.type]];
         }
         const box = el('div', {class: 'segis-popup', 'data-layer': layer}, [
             el('h3', {text: title}, [el('small', {text: subtitle})]),
             facts(rows)
         ]);
         if (id !== undefined && id !== null && DETAIL_URLS[layer]) {
-            box.append(el('a', {class: 'detail', href: DETAIL_URLS[layer].replace('{id}', encodeURIComponent(id)), text: '查看详情 / Details →'}));
+            box.append(el('a', {class: 'detail', href: DETAIL_URLS[layer].replace('{id}', encodeURIComponent(id)), text: gettext('查看详情')}));
         }
         return box;
     }
@@ -1248,7 +1257,7 @@
             const response = await fetch(`${config.urls.regions}${query ? '?' + query : ''}`, {credentials: 'same-origin', signal: abort.signal});
             const body = await response.json();
             if (!response.ok) {
-                legend.replaceChildren(note(`无法统计 / cannot count: ${errorMessages(body).join('; ')}`));
+                legend.replaceChildren(note(interpolate(gettext('无法统计：%(why)s'), {why: errorMessages(body).join('; ')}, true)));
                 return;
             }
             choropleth.body = body;
@@ -1268,7 +1277,7 @@
             document.body.dataset.choropleth = choroplethQuery();
         } catch (error) {
             if (error.name !== 'AbortError') {
-                legend.replaceChildren(note('区划统计加载失败 / the region figures did not load'));
+                legend.replaceChildren(note(gettext('区划统计加载失败')));
             }
         }
     }
@@ -1299,15 +1308,15 @@
             note(spec.note)
         ];
         if (name === 'accident_rate') {
-            rows.push(note(`事故时间范围（见“事故”图层）/ accident window (under Accidents): ${body.accident_window}`));
+            rows.push(note(interpolate(gettext('事故时间范围（见“事故”图层）：%(w)s'), {w: body.accident_window}, true)));
         }
         if (body.unplaced.devices || body.unplaced.accidents) {
-            rows.push(note(`另有 ${NUMBER.format(body.unplaced.devices)} 台设备、${NUMBER.format(body.unplaced.accidents)} 起事故所在区划无边界 / in regions without a boundary`));
+            rows.push(note(interpolate(gettext('另有 %(d)s 台设备、%(a)s 起事故所在区划无边界'), {d: NUMBER.format(body.unplaced.devices), a: NUMBER.format(body.unplaced.accidents)}, true)));
         }
         legend.replaceChildren(...rows);
         const output = $('[data-count-for="regions"]');
         output.textContent = VALUE_TEXT[name](body.totals);
-        output.title = '辖区合计 / whole area';
+        output.title = gettext('辖区合计');
     }
 
     function choroplethAt(point) {
@@ -1334,31 +1343,31 @@
     function regionFacts(p) {
         const span = choropleth.body ? choropleth.body.accident_window : '';
         return [
-            ['设备 / devices', NUMBER.format(p.devices)],
-            ['逾期率 / overdue rate', `${formatRate(p.overdue_rate)}（${NUMBER.format(p.overdue)} / ${NUMBER.format(p.in_use)}）`, p.overdue > 0 ? 'alert' : null],
-            ['事故 / accidents', `${NUMBER.format(p.accidents)}（${span}）`],
-            ['每万台事故 / per 10,000', formatPer10k(p.accident_rate)]
+            [gettext('设备'), NUMBER.format(p.devices)],
+            [gettext('逾期率'), `${formatRate(p.overdue_rate)}（${NUMBER.format(p.overdue)} / ${NUMBER.format(p.in_use)}）`, p.overdue > 0 ? 'alert' : null],
+            [gettext('事故'), `${NUMBER.format(p.accidents)}（${span}）`],
+            [gettext('每万台事故'), formatPer10k(p.accident_rate)]
         ];
     }
 
     function regionSummary(p) {
         return [
             p.name,
-            `设备 / devices ${NUMBER.format(p.devices)}`,
-            `逾期率 / overdue rate ${formatRate(p.overdue_rate)}`,
-            `每万台事故 / accidents per 10,000 ${formatPer10k(p.accident_rate)}`
+            `${gettext('设备')} ${NUMBER.format(p.devices)}`,
+            `${gettext('逾期率')} ${formatRate(p.overdue_rate)}`,
+            `${gettext('每万台事故')} ${formatPer10k(p.accident_rate)}`
         ].join('\n');
     }
 
     function regionPopup(p) {
         const box = el('div', {class: 'segis-popup', 'data-layer': 'regions'}, [
-            el('h3', {text: p.name}, [el('small', {text: `${p.code} · 区划统计 / region figures`})]),
+            el('h3', {text: p.name}, [el('small', {text: `${p.code} · ${gettext('区划统计')}`})]),
             facts(regionFacts(p))
         ]);
         const select = $('#filter-form').elements.region;
         const offered = [...select.options].some((option) => option.value === p.prefix);
         if (offered && select.value !== p.prefix) {
-            const button = el('button', {type: 'button', class: 'link detail', text: '只看此区划 / Filter to this region →'});
+            const button = el('button', {type: 'button', class: 'link detail', text: gettext('只看此区划')});
             button.addEventListener('click', () => {
                 popup.remove();
                 select.value = p.prefix;
@@ -1416,7 +1425,7 @@
 
     function alertResult(content) {
         const list = $('#search-results');
-        const item = el('li', {class: 'empty'}, [el('span', {class: 'what', text: '无坐标，不能在地图上定位 / no location on record'}), content]);
+        const item = el('li', {class: 'empty'}, [el('span', {class: 'what', text: gettext('无坐标，不能在地图上定位')}), content]);
         list.prepend(item);
     }
 
@@ -1425,15 +1434,15 @@
         const code = p.device_code || p.registration_code || p.certificate_number || `#${feature.id}`;
         return {
             feature,
-            tag: '设备 / equipment',
+            tag: gettext('设备'),
             what: code,
             more: [p.variety_name, p.use_unit_name, p.rescue_id ? `96333: ${p.rescue_id}` : null].filter(Boolean).join(' · '),
             content: () => {
                 const box = popupContent('equipment', {code, kind: p.kind, variety: p.variety, status: p.status}, feature.id);
                 box.querySelector('dl').append(
-                    ...[['注册代码 / reg. code', p.registration_code], ['登记证 / certificate', p.certificate_number],
-                        ['96333', p.rescue_id], ['使用单位 / use unit', p.use_unit_name], ['地点 / address', p.address],
-                        ['下次检验 / next due', p.next_inspection_due]]
+                    ...[[gettext('注册代码'), p.registration_code], [gettext('登记证'), p.certificate_number],
+                        ['96333', p.rescue_id], [gettext('使用单位'), p.use_unit_name], [gettext('地点'), p.address],
+                        [gettext('下次检验'), p.next_inspection_due]]
                         .filter(([, v]) => v)
                         .flatMap(([t, v]) => [el('dt', {text: t}), el('dd', {text: v})])
                 );
@@ -1446,13 +1455,13 @@
         const p = feature.properties;
         return {
             feature,
-            tag: '单位 / unit',
+            tag: gettext('单位'),
             what: p.name,
             more: [p.credit_code, p.address].filter(Boolean).join(' · '),
             content: () => {
                 const box = popupContent('units', {name: p.name, roles: p.roles}, feature.id);
                 box.querySelector('dl').append(
-                    ...[['信用代码 / credit code', p.credit_code], ['地址 / address', p.address]]
+                    ...[[gettext('信用代码'), p.credit_code], [gettext('地址'), p.address]]
                         .filter(([, v]) => v)
                         .flatMap(([t, v]) => [el('dt', {text: t}), el('dd', {text: v})])
                 );
@@ -1482,11 +1491,11 @@
         }
         const results = [...featuresOf(body.equipment).map(equipmentResult), ...featuresOf(body.units).map(unitResult)];
         if (!results.length) {
-            list.append(el('li', {class: 'empty', text: `未找到“${term}” / nothing found`}));
+            list.append(el('li', {class: 'empty', text: interpolate(gettext('未找到“%(term)s”'), {term}, true)}));
             return;
         }
         if (body.more) {
-            list.append(el('li', {class: 'empty', text: '匹配较多，仅列出部分，请输入更长的内容 / many matches: showing some, type more to narrow'}));
+            list.append(el('li', {class: 'empty', text: gettext('匹配较多，仅列出部分，请输入更长的内容')}));
         }
         results.forEach((result) => {
             const item = el('li', {tabindex: '0', role: 'button'}, [
@@ -1635,7 +1644,7 @@
         if (basemapHealth.failed === BASEMAP_FAILURES) {
             $('input[name="basemap"][value="offline"]').checked = true;
             setBasemap('offline');
-            showMapNotice(`在线底图“${online.title}”无法加载（可能未联网或密钥无效），已切回离线底图 / the online base map could not be loaded (no internet, or a wrong key): back to the offline boundaries`);
+            showMapNotice(interpolate(gettext('在线底图“%(title)s”无法加载（可能未联网或密钥无效），已切回离线底图'), {title: online.title}, true));
         }
     });
 
@@ -1648,7 +1657,7 @@
         }
         $('input[name="basemap"][value="offline"]').checked = true;
         setBasemap('offline');
-        showMapNotice('离线街道底图无法读取（请管理员检查 SEGIS_PMTILES_PATH），已切回行政区划底图 / the street base map could not be read (an administrator should check SEGIS_PMTILES_PATH): back to the boundaries');
+        showMapNotice(gettext('离线街道底图无法读取（请管理员检查 SEGIS_PMTILES_PATH），已切回行政区划底图'));
     });
 
     // ------------------------------------------------------------------ wiring
@@ -1730,13 +1739,13 @@
         }
         const [basemap, catalogue] = await Promise.allSettled([loadBasemap(), loadCatalogue()]);
         if (basemap.status === 'rejected') {
-            showNotice('底图加载失败 / the base map did not load');
+            showNotice(gettext('底图加载失败'));
         }
         showChoropleth();  // the region figures need no tiles
         map.on('click', onClick);
         const parsed = catalogue.status === 'fulfilled' ? catalogue.value : null;
         if (!parsed) {
-            showNotice('矢量瓦片服务尚不可用，专题图层暂不显示 / the tile service is not available yet: thematic layers are off');
+            showNotice(gettext('矢量瓦片服务尚不可用，专题图层暂不显示'));
             $$('.layer:not(#choropleth)').forEach((row) => row.classList.add('unavailable'));
             $$('input[name="layer"]').forEach((box) => { box.disabled = true; });
             document.body.dataset.mapReady = 'basemap';

@@ -60,7 +60,7 @@ const SegisPage = (function() {
     function problemsOf(error) {
         const body = error.body || {};
         if (error.status === 404) {
-            return [{field: '', rule: 'not_found', message: '未找到，或不在您的辖区 / not found, or outside your jurisdiction', suggestion: ''}];
+            return [{field: '', rule: 'not_found', message: gettext('未找到，或不在您的辖区'), suggestion: ''}];
         }
         const problems = [];
         Object.entries(body.errors || {}).forEach(([field, list]) => {
@@ -75,7 +75,7 @@ const SegisPage = (function() {
             });
         });
         if (!problems.length) {
-            const message = error.status === 403 ? '无权操作 / not allowed' : `请求失败 / request failed (${error.status || error.message})`;
+            const message = error.status === 403 ? gettext('无权操作') : interpolate(gettext('请求失败（%(why)s）'), {why: error.status || error.message}, true);
             problems.push({field: '', rule: error.status === 403 ? 'forbidden' : '', message, suggestion: ''});
         }
         return problems;
@@ -83,7 +83,7 @@ const SegisPage = (function() {
 
     // A problem's message, with the accepted value it suggests when there is one.
     function problemText(problem) {
-        return problem.suggestion ? `${problem.message} (建议 / try: ${problem.suggestion})` : problem.message;
+        return problem.suggestion ? `${problem.message} (${interpolate(gettext('建议：%(s)s'), {s: problem.suggestion}, true)})` : problem.message;
     }
 
     // The offline base map under a page's own layers: land, county and city lines, the jurisdiction.

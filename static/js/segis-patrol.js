@@ -31,7 +31,7 @@
             bounds: b ? [[b[0], b[1]], [b[2], b[3]]] : CHINA,
             fitBoundsOptions: {padding},
             maxZoom: 18,
-            attributionControl: {compact: true, customAttribution: '行政区划 / boundaries: SEGIS'}
+            attributionControl: {compact: true, customAttribution: gettext('行政区划：SEGIS')}
         });
         map.addControl(new maplibregl.NavigationControl({showCompass: false}), 'top-right');
         map.dragRotate.disable();
@@ -65,7 +65,7 @@
                     el('td', {text: plan.owner})
                 ])));
                 if (!plans.length) {
-                    rows.replaceChildren(el('tr', {}, [el('td', {colspan: 5, class: 'muted', text: '暂无计划 / no plans yet'})]));
+                    rows.replaceChildren(el('tr', {}, [el('td', {colspan: 5, class: 'muted', text: gettext('暂无计划')})]));
                 }
             } catch (error) {
                 rows.replaceChildren(el('tr', {}, [el('td', {colspan: 5, class: 'error', text: problemsOf(error)[0].message})]));
@@ -133,7 +133,7 @@
             setData('draft', {type: 'FeatureCollection', features: line.concat(points)});
             $('#draw-finish').disabled = draw.vertices.length < 3;
             $('#draw-hint').textContent = draw.on
-                ? `已点 ${draw.vertices.length} 个顶点；点“完成”或双击结束 / ${draw.vertices.length} corners: Finish or double-click to close`
+                ? interpolate(gettext('已点 %(n)s 个顶点；点“完成”或双击结束'), {n: draw.vertices.length}, true)
                 : '';
         }
 
@@ -210,8 +210,8 @@
             const count = Math.max(0, Math.min(50, Math.floor(whole('teams')) || 0));
             $$('select[name=member]', form).forEach((select) => {
                 const chosen = select.value;
-                select.replaceChildren(el('option', {value: '', text: '不参加 / not in a team'}),
-                    ...Array.from({length: count}, (_, i) => el('option', {value: i + 1, text: `第${i + 1}组 / Team ${i + 1}`})));
+                select.replaceChildren(el('option', {value: '', text: gettext('不参加')}),
+                    ...Array.from({length: count}, (_, i) => el('option', {value: i + 1, text: interpolate(gettext('第%(n)s组'), {n: i + 1}, true)})));
                 select.value = Number(chosen) <= count ? chosen : '';
             });
         }
@@ -254,7 +254,7 @@
             }
             const teams = number('teams');
             button.disabled = true;
-            status.textContent = '正在排序并排线… / ranking and routing…';
+            status.textContent = gettext('正在排序并排线…');
             let plan = null;
             try {
                 const crew = {count: teams, hours: number('hours'), break: number('break'), members: members(teams)};
@@ -270,14 +270,14 @@
                     area: area(), period: {from: form.elements.from.value, to: form.elements.to.value}, criteria, teams,
                     routing: {teams: crew, days: number('days')}
                 }});
-                status.textContent = '完成 / done';
+                status.textContent = gettext('完成');
                 window.location.assign(url('plan_page', plan.id));
             } catch (error) {
                 showErrors(problemsOf(error));
                 status.replaceChildren(plan
-                    ? el('span', {}, ['计划已保存但未排线 / the plan is saved but not routed: ',
+                    ? el('span', {}, [gettext('计划已保存但未排线'),
                         el('a', {href: url('plan_page', plan.id), text: `#${plan.id}`})])
-                    : '请更正标出的问题 / correct the marked fields');
+                    : gettext('请更正标出的问题'));
                 loadPlans();
             } finally {
                 button.disabled = false;
@@ -316,7 +316,7 @@
             {id: 'starts', type: 'circle', source: 'starts',
                 paint: {'circle-radius': 10, 'circle-color': '#212529', 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2}},
             {id: 'start-labels', type: 'symbol', source: 'starts',
-                layout: {'text-field': '起', 'text-font': FONT_BOLD, 'text-size': 11, 'text-allow-overlap': true, 'text-ignore-placement': true},
+                layout: {'text-field': gettext('起'), 'text-font': FONT_BOLD, 'text-size': 11, 'text-allow-overlap': true, 'text-ignore-placement': true},
                 paint: {'text-color': '#ffffff'}},
             {id: 'stop-highlight', type: 'circle', source: 'stops', filter: ['==', ['get', 'id'], -1],
                 paint: {'circle-radius': 16, 'circle-color': '#ffd43b', 'circle-opacity': 0.9, 'circle-stroke-color': '#212529', 'circle-stroke-width': 2}},
@@ -397,30 +397,30 @@
             const total = data.routes.reduce((n, r) => n + r.total_minutes, 0);
             const visited = data.routes.reduce((n, r) => n + r.stops.filter((s) => s.result && s.result.visited).length, 0);
             const facts = [
-                ['候选 / Candidates', scheduled + data.unscheduled.length, 'candidates'],
-                ['已排 / Scheduled', scheduled, 'scheduled'],
-                ['已巡查 / Visited', visited, 'visited'],
-                ['未排入 / Left out', data.unscheduled.length, 'unscheduled'],
-                ['总用时 / Total minutes', Math.round(total), 'total-minutes'],
-                ['出发点 / Teams start at', summary.start ? summary.start.label : '—', 'start'],
-                ['求解 / Solver', summary.seconds === undefined ? '—' : `${summary.seconds} 秒 / s${summary.status ? ` · ${summary.status}` : ''}`, 'seconds']
+                [gettext('候选'), scheduled + data.unscheduled.length, 'candidates'],
+                [gettext('已排'), scheduled, 'scheduled'],
+                [gettext('已巡查'), visited, 'visited'],
+                [gettext('未排入'), data.unscheduled.length, 'unscheduled'],
+                [gettext('总用时'), Math.round(total), 'total-minutes'],
+                [gettext('出发点'), summary.start ? summary.start.label : '—', 'start'],
+                [gettext('求解'), summary.seconds === undefined ? '—' : `${interpolate(gettext('%(n)s 秒'), {n: summary.seconds}, true)}${summary.status ? ` · ${summary.status}` : ''}`, 'seconds']
             ];
             $('#summary-facts').replaceChildren(...facts.flatMap(([label, value, key]) => [
                 el('dt', {text: label}), el('dd', {'data-fact': key, text: value})]));
             $('#teams').replaceChildren(...data.teams.map((team) => el('li', {}, [
-                el('b', {text: team.name}), ` · ${team.working_minutes / 60} 小时 / h · `,
-                team.members.length ? `人员 / members: ${team.members.join('、')}` : el('span', {class: 'muted', text: '未指定人员 / no members'})
+                el('b', {text: team.name}), ` · ${interpolate(gettext('%(n)s 小时'), {n: team.working_minutes / 60}, true)} · `,
+                team.members.length ? interpolate(gettext('人员：%(names)s'), {names: team.members.join(gettext('、'))}, true) : el('span', {class: 'muted', text: gettext('未指定人员')})
             ])));
             if (!data.routes.length) {
-                $('#teams').append(el('li', {class: 'muted', text: '尚未排线 / not routed yet'}));
+                $('#teams').append(el('li', {class: 'muted', text: gettext('尚未排线')}));
             }
             const legend = $('#day-legend');
             const teams = data.teams.filter((team) => data.routes.some((r) => r.team.number === team.number));
-            legend.replaceChildren(el('span', {class: 'legend-title', text: '小组 / Team'}),
+            legend.replaceChildren(el('span', {class: 'legend-title', text: gettext('小组')}),
                 ...teams.map((team) => el('span', {'data-team': team.number}, [el('i', {class: 'line', style: `background:${teamColour(team)}`}), team.name])),
-                el('span', {class: 'legend-title', text: '编号：第几天·顺序 / label: day·order'}),
+                el('span', {class: 'legend-title', text: gettext('编号：第几天·顺序')}),
                 ...state.days.map((day) => el('span', {'data-day': dayNumber(day)}, [el('b', {class: 'day-number', text: dayNumber(day)}), day])),
-                el('span', {}, [el('i', {class: 'start'}), '出发点 / team start']));
+                el('span', {}, [el('i', {class: 'start'}), gettext('出发点')]));
         }
 
         function stopProblems(item, problems) {
@@ -438,29 +438,29 @@
         }
 
         function moveForm(stop, route, item) {
-            const select = el('select', {name: 'route', 'aria-label': '目标路线 / to route'},
+            const select = el('select', {name: 'route', 'aria-label': gettext('目标路线')},
                 state.data.routes.map((r) => el('option', {value: r.id, selected: r.id === route.id, text: routeLabel(r)})));
-            const position = el('input', {name: 'position', type: 'number', min: 1, step: 1, value: 1, 'aria-label': '位置 / position'});
+            const position = el('input', {name: 'position', type: 'number', min: 1, step: 1, value: 1, 'aria-label': gettext('位置')});
             return el('form', {class: 'move-form', hidden: true, onsubmit: (event) => {
                 event.preventDefault();
                 move(stop, Number(select.value), Number(position.value), item);
             }}, [
-                el('label', {}, ['移到 / to ', select]),
-                el('label', {}, ['第 / at ', position, ' 位 / place']),
-                el('button', {type: 'submit', class: 'small primary', text: '移动 / Move'})
+                el('label', {}, [gettext('移到'), select]),
+                el('label', {}, [gettext('第'), position, gettext('位')]),
+                el('button', {type: 'submit', class: 'small primary', text: gettext('移动')})
             ]);
         }
 
         function resultForm(stop, item) {
             const check = (name, label, checked) => el('label', {class: 'inline-check'}, [el('input', {type: 'checkbox', name, checked}), label]);
             const form = el('form', {class: 'result-form', hidden: true}, [
-                check('visited', '已到场 / visited', true),
-                el('label', {class: 'block'}, ['发现的问题 / Findings',
-                    el('textarea', {name: 'findings', rows: 2, maxlength: 4000, placeholder: '如：维保记录缺失 / e.g. maintenance log missing'})]),
-                el('div', {class: 'row'}, [check('order_issued', '下达监察指令 / order issued', false),
-                    el('input', {name: 'order_number', type: 'text', maxlength: 40, placeholder: '指令书编号 / order number', 'aria-label': '指令书编号 / order number'})]),
-                check('sealed', '已查封 / sealed', false),
-                el('button', {type: 'submit', class: 'small primary', text: '保存结果 / Save result'})
+                check('visited', gettext('已到场'), true),
+                el('label', {class: 'block'}, [gettext('发现的问题'),
+                    el('textarea', {name: 'findings', rows: 2, maxlength: 4000, placeholder: gettext('如：维保记录缺失')})]),
+                el('div', {class: 'row'}, [check('order_issued', gettext('下达监察指令'), false),
+                    el('input', {name: 'order_number', type: 'text', maxlength: 40, placeholder: gettext('指令书编号'), 'aria-label': gettext('指令书编号')})]),
+                check('sealed', gettext('已查封'), false),
+                el('button', {type: 'submit', class: 'small primary', text: gettext('保存结果')})
             ]);
             async function save(otherDay) {
                 const f = form.elements;
@@ -477,7 +477,7 @@
                     // A stop of another day's list: said first, recorded once the inspector confirms.
                     if (problems.some((p) => p.rule === 'on.other_day')) {
                         $('.stop-errors', item).append(el('button', {type: 'button', class: 'small primary', 'data-confirm': 'other_day',
-                            text: '确认是该点，仍然记录 / yes, this stop: record it', onclick: () => save(true)}));
+                            text: gettext('确认是该点，仍然记录'), onclick: () => save(true)}));
                     }
                 }
             }
@@ -489,12 +489,12 @@
         }
 
         function resultLine(result) {
-            const facts = [result.visited ? '已到场 / visited' : '未到场 / not visited'];
+            const facts = [result.visited ? gettext('已到场') : gettext('未到场')];
             if (result.order_issued) {
-                facts.push(`监察指令 / order ${result.order_number || ''}`.trim());
+                facts.push(interpolate(gettext('监察指令 %(n)s'), {n: result.order_number || ''}, true).trim());
             }
             if (result.sealed) {
-                facts.push('已查封 / sealed');
+                facts.push(gettext('已查封'));
             }
             return el('div', {class: 'result'}, [
                 el('b', {text: facts.join(' · ')}),
@@ -513,24 +513,24 @@
                 const moveBox = moveForm(stop, route, item);
                 forms.push(moveBox);
                 buttons.push(
-                    el('button', {type: 'button', class: 'small', text: '↑ 上移 / up', disabled: stop.sequence === 1,
+                    el('button', {type: 'button', class: 'small', text: gettext('↑ 上移'), disabled: stop.sequence === 1,
                         onclick: () => move(stop, route.id, stop.sequence - 1, item)}),
-                    el('button', {type: 'button', class: 'small', text: '↓ 下移 / down', disabled: stop.sequence === route.stops.length,
+                    el('button', {type: 'button', class: 'small', text: gettext('↓ 下移'), disabled: stop.sequence === route.stops.length,
                         onclick: () => move(stop, route.id, stop.sequence + 1, item)}),
-                    el('button', {type: 'button', class: 'small', text: '移到… / move to…', 'data-action': 'move',
+                    el('button', {type: 'button', class: 'small', text: gettext('移到…'), 'data-action': 'move',
                         onclick: () => { moveBox.hidden = !moveBox.hidden; }}));
             }
             if (!recorded) {
                 const resultBox = resultForm(stop, item);
                 forms.push(resultBox);
-                buttons.push(el('button', {type: 'button', class: 'small', text: '记录结果 / record result', 'data-action': 'result',
+                buttons.push(el('button', {type: 'button', class: 'small', text: gettext('记录结果'), 'data-action': 'result',
                     onclick: () => { resultBox.hidden = !resultBox.hidden; }}));
             }
             const reasons = (stop.reasons || []).map((r) => el('li', {text: `+${r.points} ${r.detail}`}));
             item.append(...[
                 el('div', {class: 'stop-head'}, [
                     el('button', {type: 'button', class: 'seq', style: `background:${colour}`, text: stopLabel(route, stop),
-                        title: '在地图上显示 / show on the map', onclick: () => {
+                        title: gettext('在地图上显示'), onclick: () => {
                             highlight(stop.id, false);
                             if (stop.location) {
                                 map.easeTo({center: stop.location, zoom: Math.max(map.getZoom(), 13)});
@@ -538,11 +538,11 @@
                         }}),
                     el('span', {class: 'clock', text: clock(stop.arrival_minutes)}),
                     el('a', {class: 'code', href: url('equipment_page', device.id), text: device.device_code || device.registration_code || `#${device.id}`}),
-                    el('span', {class: 'score', title: '风险分 / risk score', text: `${stop.score} 分 / pts`}),
-                    stop.pinned ? el('span', {class: 'tag', text: '必去 / pinned'}) : null
+                    el('span', {class: 'score', title: gettext('风险分'), text: interpolate(gettext('%(n)s 分'), {n: stop.score}, true)}),
+                    stop.pinned ? el('span', {class: 'tag', text: gettext('必去')}) : null
                 ]),
                 el('div', {class: 'address', text: device.address || '—'}),
-                reasons.length ? el('details', {class: 'reasons'}, [el('summary', {text: '评分依据 / why'}), el('ul', {}, reasons)]) : null,
+                reasons.length ? el('details', {class: 'reasons'}, [el('summary', {text: gettext('评分依据')}), el('ul', {}, reasons)]) : null,
                 recorded ? resultLine(stop.result) : null,
                 buttons.length ? el('div', {class: 'stop-actions'}, buttons) : null,
                 ...forms,
@@ -559,11 +559,11 @@
             return el('section', {class: 'route', 'data-route': route.id, style: `--day:${colour}`}, [
                 el('h3', {}, [el('i', {class: 'swatch', style: `background:${colour}`}), el('span', {class: 'route-title', text: routeLabel(route)}),
                     el('small', {class: over ? 'minutes error' : 'minutes muted',
-                        text: `${Math.round(route.total_minutes)} / ${length} 分钟 / min`})]),
+                        text: interpolate(gettext('%(n)s 分钟'), {n: `${Math.round(route.total_minutes)} / ${length}`}, true)})]),
                 el('p', {class: 'route-facts muted'}, [
-                    `${route.stops.length} 个点 / stops · 路上 / travel ${Math.round(route.travel_minutes)} · 现场 / on site ${Math.round(route.service_minutes)} 分钟 / min · `,
-                    route.break_at_minutes === null ? null : el('span', {class: 'break', text: `午休 / lunch ${clock(route.break_at_minutes)}–${clock(route.break_at_minutes + route.break_minutes)} · `}),
-                    el('a', {href: url('sheet', route.id), target: '_blank', class: 'sheet-link', text: '打印单 / sheet'}), ' · ',
+                    `${interpolate(gettext('%(n)s 个点 · 路上 %(travel)s · 现场 %(site)s 分钟'), {n: route.stops.length, travel: Math.round(route.travel_minutes), site: Math.round(route.service_minutes)}, true)} · `,
+                    route.break_at_minutes === null ? null : el('span', {class: 'break', text: `${interpolate(gettext('午休 %(t)s'), {t: `${clock(route.break_at_minutes)}–${clock(route.break_at_minutes + route.break_minutes)}`}, true)} · `}),
+                    el('a', {href: url('sheet', route.id), target: '_blank', class: 'sheet-link', text: gettext('打印单')}), ' · ',
                     el('a', {href: `${config.urls.gpx}?route=${route.id}`, download: true, text: 'GPX'})
                 ]),
                 el('ol', {class: 'stops'}, route.stops.map((stop) => stopItem(stop, route, colour)))
@@ -584,16 +584,16 @@
             const item = el('li', {class: 'candidate', 'data-candidate': candidate.id}, [
                 el('span', {class: 'tag', text: `#${candidate.rank}`}),
                 el('a', {href: url('equipment_page', device.id), text: device.device_code || `#${device.id}`}),
-                ` · ${candidate.score} 分 / pts`,
-                candidate.pinned ? el('span', {class: 'tag pinned', text: '必去 / pinned'}) : null,
+                ` · ${interpolate(gettext('%(n)s 分'), {n: candidate.score}, true)}`,
+                candidate.pinned ? el('span', {class: 'tag pinned', text: gettext('必去')}) : null,
                 el('span', {class: 'more', text: device.address || '—'}),
-                !device.location ? el('span', {class: 'more error', text: '无坐标，不能排线 / no location: cannot be routed'}) : null
+                !device.location ? el('span', {class: 'more error', text: gettext('无坐标，不能排线')}) : null
             ]);
             if (config.may_plan) {
                 item.append(el('div', {class: 'stop-actions'}, [
-                    el('button', {type: 'button', class: 'small', 'data-action': 'pin', text: candidate.pinned ? '取消必去 / unpin' : '必去 / pin',
+                    el('button', {type: 'button', class: 'small', 'data-action': 'pin', text: candidate.pinned ? gettext('取消必去') : gettext('必去'),
                         onclick: () => mark(candidate, {pinned: !candidate.pinned}, item)}),
-                    el('button', {type: 'button', class: 'small secondary', 'data-action': 'drop', text: '不去 / drop',
+                    el('button', {type: 'button', class: 'small secondary', 'data-action': 'drop', text: gettext('不去'),
                         onclick: () => mark(candidate, {dropped: true}, item)})
                 ]), el('div', {class: 'stop-errors form-errors', role: 'alert', hidden: true}));
             }
@@ -606,7 +606,7 @@
             renderSummary();
             $('#routes').replaceChildren(...(data.routes.length
                 ? data.routes.map(routeBox)
-                : [el('p', {class: 'muted', text: '没有路线 / no routes'})]));
+                : [el('p', {class: 'muted', text: gettext('没有路线')})]));
             $('#unscheduled').replaceChildren(...data.unscheduled.map(unscheduledItem));
             $('#unscheduled-count').textContent = data.unscheduled.length;
             drawMap();
@@ -624,10 +624,10 @@
 
         const reoptimise = $('#reoptimise');
         if (reoptimise) {
-            reoptimise.title = '从今天起重新安排尚未巡查的检查点，已记录结果的点不动；手工调整将被覆盖 / route the stops not yet visited again from today (stops with results stay); hand moves are given up';
+            reoptimise.title = gettext('从今天起重新安排尚未巡查的检查点，已记录结果的点不动；手工调整将被覆盖');
             reoptimise.addEventListener('click', async() => {
                 reoptimise.disabled = true;
-                reoptimise.textContent = '正在优化… / optimising…';
+                reoptimise.textContent = gettext('正在优化…');
                 try {
                     state.data = await api(config.urls.reoptimise, {method: 'POST'});
                     showProblems(errorBox, []);
@@ -636,7 +636,7 @@
                     showProblems(errorBox, problemsOf(error));
                 } finally {
                     reoptimise.disabled = false;
-                    reoptimise.textContent = '重新优化 / Re-optimise';
+                    reoptimise.textContent = gettext('重新优化');
                 }
             });
         }

@@ -248,8 +248,8 @@ def test_the_annual_report_carries_the_years_accidents_and_evaluation(world, use
     answer = client.get("/api/analysis/accidents", {"year": 2025, "years": 1}).json()
     # The registry's 西夏 fall, the two 兴庆 crushings and the 金凤 fall: 4 accidents, 5 dead.
     assert answer["totals"] == {"accidents": 4, "deaths": 5, "injuries": 6}
-    assert accidents_sheet[-1][1:] == ("合计 / total", 4, 5, 6)
-    by_kind = {r[1]: r[2] for r in accidents_sheet if r[0] == "事故类型 / kind"}
+    assert accidents_sheet[-1][1:] == ("合计", 4, 5, 6)
+    by_kind = {r[1]: r[2] for r in accidents_sheet if r[0] == "事故类型"}
     assert by_kind == {"剪切挤压": 2, "坠落": 2}
     league = client.get("/api/analysis/evaluation", {"year": 2025}).json()
     evaluation_sheet = list(book["绩效评价 Evaluation"].iter_rows(min_row=4, values_only=True))

@@ -246,4 +246,4 @@ def test_the_map_draws_the_tables_values(registry, users):
     jinfeng = next(f for f in geo["features"] if f["properties"]["code"] == "640106")
     assert jinfeng["properties"]["value"] is None
     assert jinfeng["properties"]["fill"] == geo["legend"][-1]["colour"]
-    assert geo["legend"][-1]["label"] == "无数据 / no figure"
+    assert geo["legend"][-1]["label"] == "无数据"

@@ -15,7 +15,7 @@ def test_decisions_and_the_annual_report(demo_site, page):
     log_in(page, demo_site.url, "province")
     page.goto(demo_site.url + "/analysis/")
     with page.expect_navigation():
-        page.click("text=决策分析 / Decision support")
+        page.click("text=决策分析")
     assert page.locator("#workload-bodies tbody tr").count() >= 1
     page.wait_for_selector("#county-map[data-ready=true]")
 

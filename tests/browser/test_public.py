@@ -63,7 +63,7 @@ def test_scan_report_and_the_desk_sees_it(public_site, page):
     assert site.device.rescue_id in mobile.content()
     no_sideways_scroll(mobile)
     shot(mobile, "device-390")
-    mobile.click("text=有人被困 / Someone is trapped")
+    mobile.click("text=有人被困")
     assert mobile.is_checked("input[name=kind][value=trapped]")
     mobile.click("button[type=submit]")  # no number yet: the form says which field
     assert mobile.locator("#phone-error").is_visible()

@@ -153,7 +153,7 @@ def test_without_javascript_the_estimate_is_a_round_trip(users, registry, export
         PAGE, {**BASE, "kind": "4000", "action": "estimate"}
     )
     body = response.content.decode()
-    assert response.status_code == 200 and "3 行 / rows" in body and "兴庆区_特种设备_" in body
+    assert response.status_code == 200 and "3 行" in body and "兴庆区_特种设备_" in body
     assert not ExportJob.objects.exists()
 
 
@@ -410,7 +410,7 @@ def test_an_expired_download_is_gone(users, registry, export_root):
     ExportJob.objects.filter(pk=job.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     response = client_of(user).get(reverse("export-download", args=[job.pk]))
     assert response.status_code == 410
-    assert "下载已过期 / Download expired" in response.content.decode()
+    assert "下载已过期" in response.content.decode()
     assert not path.exists() and not (export_root / str(job.pk)).exists()
     job.refresh_from_db()
     assert job.state == ExportJob.State.EXPIRED
@@ -443,9 +443,7 @@ def test_a_job_that_cannot_run_any_more_fails_with_its_reason(users, registry, e
     client = client_of(user)
     assert client.get(reverse("export-job", args=[job.pk])).json()["error"] == job.error
     download = client.get(reverse("export-download", args=[job.pk]))
-    assert (
-        download.status_code == 409 and "导出失败 / The export failed" in download.content.decode()
-    )
+    assert download.status_code == 409 and "导出失败" in download.content.decode()
     assert "640104 不在您的辖区内" in client.get(PAGE).content.decode()
     assert not (export_root / str(job.pk)).exists()
 

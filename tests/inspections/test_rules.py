@@ -136,7 +136,7 @@ def test_the_manufacturing_view_names_the_makers_licence(make_unit, make_equipme
     }
     assert f"TS2640901-{today.year + 2}" in rows["兴庆锅炉厂"]
     assert "90 天内到期" in rows["兴庆锅炉厂"]  # expiring in 60 days
-    assert "无有效记录 / none on record" in rows["无证锅炉厂"]
+    assert "无有效记录" in rows["无证锅炉厂"]
     # Cranes: the boiler licence does not reach them.
     make_equipment(variety_code="4110", manufacturer=licensed)
     cranes = client.get("/inspections/manufacturing/?kind=4000").content.decode()

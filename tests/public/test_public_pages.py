@@ -217,3 +217,19 @@ def test_a_window_starts_again(make_site):
         assert ratelimit.hit("lookup", "192.0.2.1", now=now)
     assert not ratelimit.hit("lookup", "192.0.2.1", now=now)
     assert ratelimit.hit("lookup", "192.0.2.1", now=now + rule.window)
+
+
+def test_the_page_speaks_the_phones_language_and_a_cache_keys_on_it(make_site):
+    site = make_site(XIXIA)
+    chinese = Client().get(f"/p/{site.token}/", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+    english = Client().get(f"/p/{site.token}/", HTTP_ACCEPT_LANGUAGE="en-GB,en;q=0.9")
+    assert "检验有效" in chinese.content.decode()
+    body = english.content.decode()
+    assert "inspection valid" in body and "检验有效" not in body
+    assert site.device.variety.name_en in body  # the catalogue's English name
+    assert "Accept-Language" in english["Vary"]
+    # A language cookie (set on the signed-in site) does not decide it: a shared cache could not
+    # key on it.
+    client = Client()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert "检验有效" in client.get(f"/p/{site.token}/").content.decode()

@@ -196,15 +196,15 @@ def test_equipment_page_shows_overdue_history_and_links(client, users, records):
     device, unit, maintainer = records["equipment"], records["unit"], records["maintainer"]
     response = _get(client, users["xingqing"], "equipment", records)
     page = response.content.decode()
-    assert "逾期 / overdue" in page  # the failed inspection left it without a due date
+    assert "逾期" in page  # the failed inspection left it without a due date
     assert reverse("unit-page", args=[unit.pk]) in page
     assert reverse("unit-page", args=[maintainer.pk]) in page
     assert reverse("accident-page", args=[records["accident"].pk]) in page
-    assert "重大修理 / major repair" in page
+    assert "重大修理" in page
     # Parameters by the catalogue's labels and units, in its order; a key it does not define as given.
     assert response.context["params"] == [
-        ("额定载重量 / rated load", "1000 kg"),
-        ("额定速度 / rated speed", "1.75 m/s"),
+        ("额定载重量", "1000 kg"),
+        ("额定速度", "1.75 m/s"),
         ("door_type", "中分"),
     ]
     assert "rated_load_kg" not in page
@@ -230,7 +230,7 @@ def test_equipment_page_flags_a_region_mismatch(client, users, make_equipment):
     assert device.region_mismatch
     client.force_login(users["xingqing"])
     page = client.get(reverse("equipment-page", args=[device.pk])).content.decode()
-    assert "区划不符 / region mismatch" in page
+    assert "区划不符" in page
 
 
 def test_pipeline_page_draws_its_route(client, users, make_equipment):

@@ -1,0 +1,91 @@
+"""The language switch (docs/i18n.md): Chinese is the source language, English comes from the
+catalogues in locale/en, and the header's switch changes the pages, the admin's labels and the
+page scripts' strings."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from lxml import html
+
+from registry.models import Equipment
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_every_string_has_its_english():
+    # Extracts every msgid of the code afresh and compares with the committed catalogues: a string
+    # added without its English, or left fuzzy, fails here (the command names it).
+    call_command("messages", check=True)
+
+
+def switch(client: Client, language: str, then: str = "/") -> None:
+    response = client.post("/i18n/setlang/", {"language": language, "next": then})
+    assert response.status_code == 302 and response["Location"] == then
+
+
+def nav_text(response) -> str:
+    page = html.fromstring(response.content)
+    nav = page.get_element_by_id("site-nav")
+    # The user's own menu shows their name and agency (data), the switch the languages' own names.
+    for node in nav.xpath(
+        ".//*[contains(@class, 'who')] | .//select | .//*[@class='menu-head'][last()]"
+    ):
+        node.getparent().remove(node)
+    return " ".join(nav.itertext())
+
+
+@pytest.fixture
+def province(users) -> Client:
+    client = Client()
+    client.force_login(users["province"])
+    return client
+
+
+def test_chinese_by_default_and_english_after_the_switch(province):
+    chinese = province.get("/map/")
+    assert chinese.status_code == 200
+    assert '<html lang="zh-hans">' in chinese.content.decode()
+    assert "地图" in nav_text(chinese) and "Map" not in nav_text(chinese)
+
+    switch(province, "en", "/map/")
+    english = province.get("/map/")
+    assert '<html lang="en">' in english.content.decode()
+    words = nav_text(english)
+    assert "Map" in words and "Analysis" in words
+    assert not CJK.search(words), words
+
+    switch(province, "zh-hans", "/map/")
+    assert "地图" in nav_text(province.get("/map/"))
+
+
+def test_the_page_scripts_read_the_same_language(province):
+    key = json.dumps("点击放大")  # as the catalogue writes its keys: ASCII, escaped
+    assert key not in province.get("/jsi18n/").content.decode()  # Chinese: the msgid reads
+    switch(province, "en")
+    found = re.search(re.escape(key) + r': "([^"]*)"', province.get("/jsi18n/").content.decode())
+    assert found and found.group(1).lower() == "click to zoom in"
+
+
+def test_model_labels_follow_the_language(province, make_equipment):
+    device = make_equipment()
+    assert str(Equipment._meta.get_field("device_code").verbose_name) == "设备代码"
+    switch(province, "en")
+    page = province.get(f"/equipment/{device.pk}/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Device code" in text or "device code" in text
+    assert "设备代码" not in text
+
+
+def test_the_catalogue_names_follow_the_language(province, make_equipment):
+    device = make_equipment(variety_code="3110")
+    chinese = province.get(f"/equipment/{device.pk}/").content.decode()
+    assert device.variety.name_zh in chinese and device.variety.name_en not in chinese
+    switch(province, "en")
+    english = province.get(f"/equipment/{device.pk}/").content.decode()
+    assert device.variety.name_en in english and device.variety.name_zh not in english
