@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from accounts import audit, policy, tokens
 from accounts.models import Agency, Role, User
 from geo.models import Region
+from registry.exchange import changelog
 from registry.models import Equipment, Unit, UnitRole
 from registry.services.checks import ensure_in_jurisdiction, error, raise_on_errors, refuse
 
@@ -79,6 +80,7 @@ def record_supervisory_inspection(
         conclusion=conclusion, report_number=report_number, certificate_number=certificate_number,
     )  # fmt: skip
     audit.record(acting_user, "supervisory.recorded", inspection, region_code=equipment.region_id)
+    changelog.record(inspection, changelog.ChangeOperation.CREATE)
     return inspection
 
 
