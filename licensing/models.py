@@ -61,7 +61,8 @@ class Licence(models.Model):
         Unit, on_delete=models.PROTECT, related_name="licences", verbose_name=_("持证单位 / unit")
     )
     kind = models.CharField(_("许可类别 / kind"), max_length=16, choices=LicenceKind.choices)
-    number = models.CharField(_("许可证编号 / licence number"), max_length=32, unique=True)
+    # 64: the filling licences the cylinders register held before (cylinders migration 0004).
+    number = models.CharField(_("许可证编号 / licence number"), max_length=64, unique=True)
     authority = models.CharField(_("发证机关 / issuing authority"), max_length=128)
     issued_on = models.DateField(_("发证日期 / issued"))
     expires_on = models.DateField(_("有效期至 / expires"), db_index=True)

@@ -32,7 +32,7 @@ def violation_site(demo_site):
     )  # fmt: skip
     today = timezone.localdate()
     cylinder_services.grant_filling_licence(
-        station, acting_user=None, number="TS4264-BROWSER", valid_until=today - dt.timedelta(days=3)
+        station, acting_user=None, number=f"TS4640001-{(today - dt.timedelta(days=3)).year}", valid_until=today - dt.timedelta(days=3)
     )
     cylinder = cylinder_services.register_cylinder(
         acting_user=None, owner=station, tag="CYL-BROWSER-0001", maker_name="宁夏华瑞气瓶有限公司",
