@@ -20,6 +20,7 @@ REGISTRY = "设备登记与生命周期事件 / equipment register and its life-
 INSPECTIONS = "检验记录 / inspection records"
 ACCIDENTS = "事故记录 / accident records"
 SUPERVISION = "监督检验记录 / supervisory inspection records"
+LICENSING = "许可证登记与无证查处记录 / licence register and the actions on unlicensed findings"
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,35 @@ INDICATORS: tuple[Indicator, ...] = (
         "未经监督检验不得投入使用 / no device enters use without its supervisory inspection",
         "supervised",
         "supervision_required",
+        100,
+    ),
+    Indicator(
+        "use_registration_rate",
+        "使用登记率",
+        "Use registration rate",
+        "今日在用且须办理使用登记（analysis/data/use_registration.csv）的设备中，持有使用登记证编号的"
+        "比例 / of the devices in use today whose kind needs a use registration (the data table), "
+        "the share holding a use registration certificate number",
+        PERCENT,
+        REGISTRY,
+        "在用设备应依法办理使用登记 / every device in use must be registered for use",
+        "use_registered",
+        "use_registration_required",
+        100,
+        current_only=True,
+    ),
+    Indicator(
+        "unlicensed_action_rate",
+        "无证生产查处率",
+        "Unlicensed activity acted on",
+        "期内发生的无证制造、安装改造修理、充装行为（无证发现）中，监管人员已记录查处措施的比例 / of the "
+        "unlicensed manufacture, installation or filling findings whose activity falls in the "
+        "period, the share a supervisor recorded an action on",
+        PERCENT,
+        f"{LICENSING}; {REGISTRY}",
+        "无证生产应依法查处 / unlicensed production must be dealt with",
+        "unlicensed_acted",
+        "unlicensed",
         100,
     ),
     Indicator(

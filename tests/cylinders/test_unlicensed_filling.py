@@ -129,3 +129,19 @@ def test_the_findings_page_lists_the_station(make_station, make_cylinder, users,
     other = Client()
     other.force_login(users["xixia"])
     assert "无证充装站" not in other.get("/licensing/findings/").content.decode()
+
+
+def test_a_stations_finding_is_acted_on_without_a_device(make_station, make_cylinder, users, today):
+    from licensing.models import FindingAction
+
+    station = make_station(valid_until=None)
+    fill(station, make_cylinder(owner=station, next_inspection_due=today + YEAR), today_at(9))
+    client = Client()
+    client.force_login(users["xingqing"])
+    answer = client.post(
+        "/licensing/findings/act/",
+        {"equipment": "", "unit": station.pk, "kind": "filling", "action": "责令停止充装"},
+    )
+    assert answer.status_code == 302
+    assert FindingAction.objects.get().key == (None, station.pk, "filling")
+    assert "责令停止充装" in client.get("/licensing/findings/").content.decode()

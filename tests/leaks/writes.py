@@ -288,6 +288,20 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         encoding="form",
         prepare=lambda side, ref: _application_at(side, "submitted"),
     ),
+    # The side's finding: its unit modified its device with no installation licence (the world).
+    ("licensing.pages.act_on_finding", "post"): Recipe(
+        body=lambda s: {
+            "equipment": pk(s, "registry.equipment"),
+            "unit": pk(s, "registry.unit"),
+            "kind": "installation",
+            "action": "责令停止安装，立案查处",
+        },  # fmt: skip
+        refs={
+            "equipment": lambda s: {"equipment": pk(s, "registry.equipment")},
+            "unit": lambda s: {"unit": pk(s, "registry.unit")},
+        },
+        encoding="form",
+    ),
     ("licensing.pages.LicenceStatusView", "post"): Recipe(
         body=lambda s: {"status": "suspended", "reasons": "监督检查发现问题"},
         encoding="form",
