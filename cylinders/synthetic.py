@@ -63,14 +63,15 @@ def generate(
     for s in stations:
         if UnitRole.FILLING not in s.roles:
             s.roles.append(UnitRole.FILLING)
-    # One in ten stations filling on a lapsed licence: the violations the map shows. In the licence
+    # One in ten stations filling on a lapsed licence: the violations the map shows (the others end
+    # within 1,400 days, so taken as issued four years before, in force today). In the licence
     # register (a second run keeps what the first issued); numbers apart from licensing.synthetic's.
     held = set(reads.filling_licences().filter(unit__in=stations).values_list("unit_id", flat=True))
     for i, s in enumerate(stations):
         if s.pk in held:
             continue
         until = (today - dt.timedelta(days=rng.randint(5, 200)) if rng.random() < 0.1
-                 else today + dt.timedelta(days=rng.randint(60, 1500)))  # fmt: skip
+                 else today + dt.timedelta(days=rng.randint(60, 1400)))  # fmt: skip
         services.grant_filling_licence(
             s, acting_user=None, number=f"TS4{prefix[:2]}{5000 + i % 5000:04d}-{until.year}",
             valid_until=until, authority="宁夏回族自治区市场监督管理厅",
