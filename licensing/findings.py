@@ -2,7 +2,7 @@
 repair) recorded by a unit that held no licence of that kind, in force that day, whose scope covers
 the device's kind, class or variety — one SQL statement over the jurisdiction's devices — and the
 activities with no device behind them that apps above this one add (a station's filling:
-cylinders.findings), judged by the same licence test (`in_force_sql`)."""
+cylinders.reads.unlicensed_filling), judged by the same licence test (`in_force_sql`)."""
 
 from __future__ import annotations
 
