@@ -12,21 +12,23 @@ VIEW_REGISTRY = [
     "registry.view_equipment", "registry.view_unit", "registry.view_inspection", "registry.view_lifecycleevent",
     "registry.view_accident", "registry.view_emergencyresource", "registry.view_variety", "registry.view_inspectionrule",
     "geo.view_region",
-    "cylinders.view_cylinder", "cylinders.view_fillinglicence", "cylinders.view_fillingrecord", "cylinders.view_violation",
+    "cylinders.view_cylinder", "cylinders.view_fillingrecord", "cylinders.view_violation",
+    "licensing.view_licence",
 ]  # fmt: skip
 VIEW_PERSONAL = ["registry.view_person", "registry.view_certificate"]
 # The admin's model permissions each action opens.
 ACTION_PERMISSIONS: dict[Action, list[str]] = {
     Action.REGISTER: [
         "registry.add_equipment", "registry.add_unit", "registry.add_person", "registry.add_certificate",
-        # A licence renewed is granted again (cylinders.services.grant_filling_licence).
-        "cylinders.add_cylinder", "cylinders.add_fillinglicence", "cylinders.change_fillinglicence",
+        "cylinders.add_cylinder",
     ],
     Action.CHANGE: [
         "registry.change_equipment", "registry.change_unit", "registry.change_person",
         "registry.change_certificate",
     ],
     Action.RECORD_INSPECTION: ["registry.add_inspection"],
+    # A licence entered by hand (a paper one, a station's filling licence): issue_licence.
+    Action.DECIDE_LICENCE: ["licensing.add_licence"],
     Action.RECORD_ACCIDENT: ["registry.add_accident", "registry.change_accident"],
     Action.MANAGE_RESOURCES: ["registry.add_emergencyresource", "registry.change_emergencyresource"],
     Action.ADMINISTER: [

@@ -16,21 +16,26 @@ devices the scope sees; accidents go through their own `visible_to`.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from functools import cache
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, OuterRef, Subquery, Sum, Value
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, ExtractYear, Left
 from django.utils import timezone
 
 from geo.scoping import Scope
 from inspections import rules as supervision
+from licensing import findings as licensing_findings
+from licensing.models import FindingAction
 from maps.summary import region_figures, roll_up
-from registry.models import Accident, Equipment, LifecycleEvent
+from registry.models import Accident, Equipment, EquipmentStatus, LifecycleEvent, Variety
 from registry.models.equipment import LifecycleEventKind
 
 REGISTRATION = LifecycleEventKind.REGISTRATION.value
@@ -61,9 +66,17 @@ class Measures:
     # (inspections/data/supervision_requirements.csv); of those, with a passed one of each.
     supervision_required: int = 0
     supervised: int = 0
+    # Unlicensed-activity findings (licensing.findings) by the year of their day; of those, the
+    # ones a supervisor recorded an action on (licensing.FindingAction).
+    unlicensed: int = 0
+    unlicensed_acted: int = 0
     # Today's state, the same in every year (the indicators marked current_only read them).
     overdue: int = 0
     in_use_now: int = 0
+    # In use today and of a kind that needs a use registration (analysis/data/use_registration.csv);
+    # of those, holding a use registration certificate number (使用登记证编号).
+    use_registration_required: int = 0
+    use_registered: int = 0
 
     def add(self, other: Measures) -> None:
         for f in fields(self):
@@ -292,6 +305,60 @@ def _supervision(scope: Scope, width: int, first: dt.date, end: dt.date) -> list
     )
 
 
+USE_REGISTRATION_CSV = Path(__file__).resolve().parent / "data" / "use_registration.csv"
+
+
+@cache
+def use_registration_rules() -> tuple[tuple[str, bool], ...]:
+    """(catalogue code, needs a use registration) from the data table, longest code first: a
+    variety's or class's row overrides its kind's."""
+    with USE_REGISTRATION_CSV.open(encoding="utf-8", newline="") as file:
+        rows = [(r["code"], r["needs_registration"] == "true") for r in csv.DictReader(file)]
+    return tuple(sorted(rows, key=lambda r: -len(r[0].rstrip("0"))))
+
+
+def needs_use_registration(code: str) -> bool:
+    """Whether devices of this catalogue code need a use registration: the table's most specific
+    row whose code (its non-zero head) the code starts with; a code no row covers, no."""
+    for rule, needs in use_registration_rules():
+        if code.startswith(rule.rstrip("0") or rule):
+            return needs
+    return False
+
+
+def _use_registration(scope: Scope, width: int) -> list[dict]:
+    """Per child: devices in use today whose kind needs a use registration, and of those the ones
+    holding a certificate number. Current state: the register keeps no certificate history."""
+    return list(
+        Equipment.objects.visible_to(scope)
+        .filter(
+            variety_id__in=[
+                v
+                for v in Variety.objects.values_list("code", flat=True)
+                if needs_use_registration(v)
+            ],
+            status=EquipmentStatus.IN_USE,
+        )
+        .order_by()
+        .values(child=_child(width))
+        .annotate(n=Count("pk"), ok=Count("pk", filter=~Q(certificate_number="")))
+    )
+
+
+def _unlicensed(scope: Scope, width: int, first: dt.date, end: dt.date) -> dict:
+    """(child, year) → [findings, acted on]: the unlicensed-activity findings the scope sees whose
+    activity day falls in the years, and those with a recorded action."""
+    acted = {
+        a.key for a in FindingAction.objects.visible_to(scope).only("equipment", "unit", "kind")
+    }
+    counts: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+    for f in licensing_findings.unlicensed(scope, today=end, since=first):
+        row = counts[(f.region_id[:width] if width else "", f.day.year)]
+        row[0] += 1
+        row[1] += (f.equipment_id, f.unit_id, f.kind) in acted
+    return counts
+
+
 def measures(scope: Scope, width: int, years: Sequence[int], today: dt.date) -> Figures:
     """The measures of every child region (its code's first `width` digits) in each year."""
     years = sorted(years)
@@ -332,6 +399,15 @@ def measures(scope: Scope, width: int, years: Sequence[int], today: dt.date) -> 
         counts = figures[row["child"]][row["year"]]
         counts.supervision_required = row["n"]
         counts.supervised = row["ok"]
+
+    for (child, year), (found, acted) in _unlicensed(scope, width, first, last).items():
+        figures[child][year].unlicensed = found
+        figures[child][year].unlicensed_acted = acted
+
+    for row in _use_registration(scope, width):
+        for year in years:
+            figures[row["child"]][year].use_registration_required = row["n"]
+            figures[row["child"]][year].use_registered = row["ok"]
 
     # Today's in-use and overdue devices: the dashboard's and the choropleth's own counts.
     counted = region_figures(

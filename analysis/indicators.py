@@ -24,6 +24,7 @@ REGISTRY = gettext_lazy("设备登记与生命周期事件")
 INSPECTIONS = gettext_lazy("检验记录")
 ACCIDENTS = gettext_lazy("事故记录")
 SUPERVISION = gettext_lazy("监督检验记录")
+LICENSING = gettext_lazy("许可证登记与无证查处记录")
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,35 @@ INDICATORS: tuple[Indicator, ...] = (
         gettext_lazy("未经监督检验不得投入使用"),
         "supervised",
         "supervision_required",
+        100,
+    ),
+    Indicator(
+        "use_registration_rate",
+        "使用登记率",
+        "Use registration rate",
+        "今日在用且须办理使用登记（analysis/data/use_registration.csv）的设备中，持有使用登记证编号的"
+        "比例 / of the devices in use today whose kind needs a use registration (the data table), "
+        "the share holding a use registration certificate number",
+        PERCENT,
+        REGISTRY,
+        gettext_lazy("在用设备应依法办理使用登记"),
+        "use_registered",
+        "use_registration_required",
+        100,
+        current_only=True,
+    ),
+    Indicator(
+        "unlicensed_action_rate",
+        "无证生产查处率",
+        "Unlicensed activity acted on",
+        gettext_lazy(
+            "期内发生的无证制造、安装改造修理、充装行为（无证发现）中，监管人员已记录查处措施的比例"
+        ),
+        PERCENT,
+        f"{LICENSING}; {REGISTRY}",
+        gettext_lazy("无证生产应依法查处"),
+        "unlicensed_acted",
+        "unlicensed",
         100,
     ),
     Indicator(

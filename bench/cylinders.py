@@ -77,11 +77,15 @@ def load(cylinders: int, prefix: str) -> list[tuple[int, str]]:
             "UPDATE registry_unit u SET roles = array_append(u.roles, 'filling') "
             "FROM bench_stations s WHERE s.id = u.id"
         )
+        # The stations' filling licences, in the licence register (one in ten lapsed a month ago).
         cursor.execute(
-            "INSERT INTO cylinders_fillinglicence (station_id, number, valid_until, region_id) "
-            "SELECT id, 'BENCH' || id, CASE WHEN rn %% 10 = 0 THEN %s::date - 30 "
-            "ELSE %s::date + 900 END, region_id FROM bench_stations",
-            [today, today],
+            "WITH l AS (INSERT INTO licensing_licence (unit_id, kind, number, authority, issued_on,"
+            " expires_on, status, status_since, region_id) "
+            "SELECT id, 'filling', 'BENCH' || id, '—', %s::date - 1460, CASE WHEN rn %% 10 = 0 "
+            "THEN %s::date - 30 ELSE %s::date + 900 END, 'valid', %s::date - 1460, region_id "
+            "FROM bench_stations RETURNING id) "
+            "INSERT INTO licensing_licencescope (licence_id, code, grade) SELECT id, '2300', '' FROM l",
+            [today, today, today, today],
         )
         cursor.execute(CYLINDERS_SQL, {"n": cylinders, "today": today, "stations": stations})
         cursor.execute("ANALYZE cylinders_cylinder; ANALYZE registry_unit")

@@ -9,14 +9,13 @@ there later is masked for roles without personal data on these pages too."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from geo.admin import RegionListFilter
 from registry.admin.common import LargeListMixin, NoDeleteMixin, RegistryAdmin, ServiceForm
 
 from . import services
-from .models import Cylinder, FillingLicence, FillingRecord, Violation
+from .models import Cylinder, FillingRecord, Violation
 
 
 class ReadOnlyMixin:
@@ -89,43 +88,6 @@ class CylinderAdmin(NoDeleteMixin, LargeListMixin, RegistryAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
-
-
-class LicenceForm(ServiceForm):
-    def validate_unique(self):
-        # One licence a station: adding one for a station that holds one renews it (the service's
-        # update_or_create), so the station's uniqueness is not a form error.
-        exclude = {*self._get_validation_exclusions(), "station"}
-        try:
-            self.instance.validate_unique(exclude=exclude)
-        except ValidationError as error:
-            self._update_errors(error)
-
-    def commit(self):
-        station = self.instance.station if self.instance.pk else self.cleaned_data["station"]
-        licence = services.grant_filling_licence(
-            station,
-            acting_user=self.acting_user,
-            number=self.value("number"),
-            valid_until=self.cleaned_data["valid_until"],
-        )
-        return licence, []
-
-
-@admin.register(FillingLicence)
-class FillingLicenceAdmin(NoDeleteMixin, RegistryAdmin):
-    """Granted and renewed through grant_filling_licence (minimal until issue 23's licences)."""
-
-    form = LicenceForm
-    list_display = ("number", "station", "valid_until", "region")
-    list_filter = (RegionListFilter, "valid_until")
-    list_select_related = ("station", "region")
-    search_fields = ("=number", "station__name", "=station__credit_code")
-    autocomplete_fields = ("station",)
-    fields = ("station", "number", "valid_until", "region")
-    add_fieldsets = ((None, {"fields": ("station", "number", "valid_until")}),)
-    change_readonly_fields = ("station", "region")
-    readonly_fields = ("region",)
 
 
 @admin.display(description=_("充装单位"), ordering="station__name")

@@ -1,5 +1,6 @@
-"""Gas cylinders (一瓶一码), their filling stations' licences, their inspections, the filling
-records (a month-partitioned, append-only table) and the violations the filling rules find."""
+"""Gas cylinders (一瓶一码), their inspections, the filling records (a month-partitioned,
+append-only table) and the violations the filling rules find. A station's filling licence is the
+licence register's (licensing.Licence of kind filling)."""
 
 from __future__ import annotations
 
@@ -29,30 +30,6 @@ class CylinderStatus(models.TextChoices):
     OVERDUE = "overdue", _("超期未检")
     SCRAPPED = "scrapped", _("报废")
     LOST = "lost", _("丢失")
-
-
-class FillingLicence(models.Model):
-    """A filling unit's licence (充装许可证), kept minimal: issue 23 brings licences in general."""
-
-    station = models.OneToOneField(
-        Unit, on_delete=models.PROTECT, related_name="filling_licence",
-        verbose_name=_("充装单位"),
-    )  # fmt: skip
-    number = models.CharField(_("许可证编号"), max_length=64, unique=True)
-    valid_until = models.DateField(_("有效期至"))
-    region = models.ForeignKey(Region, on_delete=models.PROTECT, verbose_name=_("区划"))
-
-    objects = ScopedQuerySet.as_manager()
-
-    class Meta:
-        verbose_name = _("充装许可证")
-        verbose_name_plural = _("充装许可证")
-
-    def __str__(self) -> str:
-        return self.number
-
-    def expired(self, on: dt.date) -> bool:
-        return self.valid_until < on
 
 
 class CylinderQuerySet(ScopedQuerySet):

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from accounts import policy
 from accounts.policy import Action, Allows
+from licensing.models import LicenceStatus
 from registry.models import Unit, UnitRole
 
 from . import reads, rules, services
@@ -105,17 +106,18 @@ class StationPage(Page):
     template_name = "cylinders/station.html"
 
     def get_queryset(self):
-        return super().get_queryset().select_related("region", "filling_licence")
+        return super().get_queryset().select_related("region")
 
     def context(self, station: Unit) -> dict:
         user = self.request.user
         day, day_error = _day(self.request.query_params.get("day"))
-        licence = getattr(station, "filling_licence", None)
+        licence = reads.filling_licence(station.pk, timezone.localdate())
         shown = reads.DAY_SHOWN
         return {
             "is_station": UnitRole.FILLING in station.roles,
             "licence": licence,
-            "licence_expired": licence is not None and licence.expired(timezone.localdate()),
+            "licence_expired": licence is None
+            or licence.standing(timezone.localdate()) != LicenceStatus.VALID,
             "day": day,
             "day_error": day_error,
             "previous": day - dt.timedelta(days=1),

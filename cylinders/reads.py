@@ -164,11 +164,28 @@ def last_seen(user: Any, station: Unit) -> list[Seen]:
 FIGURES_DAYS = 30  # the fillings a station's map figure counts: the last month's
 
 
+def filling_licences():
+    """The licence register's filling licences that cover gas cylinders (cylinders.rules)."""
+    from licensing.models import Licence, LicenceKind
+
+    from .rules import CYLINDER_SCOPE
+
+    return Licence.objects.filter(kind=LicenceKind.FILLING, scope__code=CYLINDER_SCOPE)
+
+
+def filling_licence(station_id: int, today: dt.date):
+    """The station's filling licence to show: the one in force today that runs longest, else the
+    one that ended last (None: it never held one)."""
+    licences = filling_licences().filter(unit_id=station_id)
+    current = licences.valid_on(today).order_by("-expires_on", "-pk").first()
+    return current or licences.order_by("-expires_on", "-pk").first()
+
+
 def with_station_figures(stations, today: dt.date):
     """Filling stations (a scoped Unit queryset) with their figures for the map layer: cylinders
     owned, of them overdue, fillings in the last FIGURES_DAYS days, violations on record (those
     two from the kept StationDay figures, as the station page reads them)."""
-    from django.db.models import F, Func, IntegerField, OuterRef, Subquery
+    from django.db.models import Exists, F, Func, IntegerField, OuterRef, Subquery
 
     from registry.models import UnitRole
 
@@ -187,7 +204,16 @@ def with_station_figures(stations, today: dt.date):
         return Subquery(total[:1], output_field=IntegerField())
 
     owned = Cylinder.objects.filter(owner=OuterRef("pk"))
+    # The licence as the station page shows it (filling_licence): in force today, else the last.
+    in_force = filling_licences().valid_on(today).filter(pk=OuterRef("pk"))
+    licence = (
+        filling_licences().filter(unit_id=OuterRef("pk"))
+        .annotate(current=Exists(in_force))
+        .order_by("-current", "-expires_on", "-pk")
+    )  # fmt: skip
     return stations.with_role(UnitRole.FILLING).annotate(
+        licence_number=Subquery(licence.values("number")[:1]),
+        licence_expires=Subquery(licence.values("expires_on")[:1]),
         owned_cylinders=counted(owned),
         overdue=counted(owned.overdue(today)),
         fillings=kept("fillings", day__gte=today - dt.timedelta(days=FIGURES_DAYS)),
@@ -206,3 +232,34 @@ def cylinder_figures(scope: Scope, today: dt.date) -> dict[str, tuple[int, int]]
         .annotate(n=Count("pk"), overdue=Count("pk", filter=Q(next_inspection_due__lt=today)))
     )
     return {r["region_id"]: (r["n"], r["overdue"]) for r in rows}
+
+
+# 无证充装: a station's days with fillings (its kept StationDay figures) on which it held no filling
+# licence in force covering gas cylinders; one finding per station, on its latest such day.
+UNLICENSED_FILLING_SQL = """
+SELECT NULL::integer, sd.station_id, 'filling', max(sd.day), min(sd.region_id)
+  FROM cylinders_stationday sd
+ WHERE sd.fillings > 0 AND sd.day >= %s AND sd.day <= %s AND {scope}
+   AND NOT {licensed}
+ GROUP BY sd.station_id
+"""
+
+
+def unlicensed_filling(user, today: dt.date, since: dt.date) -> list:
+    """The licensing findings (licensing.findings.Finding) of the stations the user may see that
+    filled without a filling licence, from `since` to `today` (registered with licensing's rule
+    from CylindersConfig.ready)."""
+    from licensing.findings import Finding, in_force_sql
+
+    from .rules import CYLINDER_SCOPE
+
+    prefix = Scope.of(user).prefix
+    if prefix is None:
+        return []
+    scope, params = ("TRUE", [since, today]) if not prefix else (
+        "sd.region_id ^@ %s", [since, today, prefix]
+    )  # fmt: skip
+    licensed = in_force_sql("sd.station_id", "'filling'", "sd.day", f"'{CYLINDER_SCOPE}'")
+    with connection.cursor() as cursor:
+        cursor.execute(UNLICENSED_FILLING_SQL.format(scope=scope, licensed=licensed), params)
+        return [Finding(*row) for row in cursor.fetchall()]

@@ -3,8 +3,9 @@
 One definition, read by both the live ingest (cylinders.services.record_fillings) and the batch
 re-check (cylinders.services.recheck_fillings): each rule is a SQL condition over a filling `f`
 (station_id, tag, filled_at, check_passed), its cylinder `c` (joined by tag, NULL when the tag is
-unregistered) and its station's licence `l` (NULL when it has none), evaluated on the filling's
-local calendar day `d`. Set-based SQL because an ingest batch is checked in one statement.
+unregistered) and the filling's local calendar day `d`; the station's licence is the licence
+register's (licensing: a filling licence in force that day covering cylinders, the same test the
+unlicensed-activity rule makes). Set-based SQL because an ingest batch is checked in one statement.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import TextChoices
 from django.utils.translation import gettext_lazy as _
+
+from licensing.findings import in_force_sql
+
+# The catalogue code a filling licence must cover for gas cylinders (licensing/data/scope_grades.csv).
+CYLINDER_SCOPE = "2300"
 
 
 class Rule(TextChoices):
@@ -44,7 +50,10 @@ CONDITIONS = (
     Condition(Rule.PAST_SCRAP, "(c.scrap_on <= d.day OR c.status = 'scrapped')"),
     Condition(Rule.LOST, "c.status = 'lost'"),
     Condition(Rule.OTHER_STATION, "c.owner_id <> f.station_id"),
-    Condition(Rule.LICENCE_EXPIRED, "(l.id IS NULL OR l.valid_until < d.day)"),
+    Condition(
+        Rule.LICENCE_EXPIRED,
+        "NOT " + in_force_sql("f.station_id", "'filling'", "d.day", f"'{CYLINDER_SCOPE}'"),
+    ),
     Condition(Rule.CHECK_FAILED, "NOT f.check_passed"),
 )
 
@@ -61,10 +70,9 @@ def broken_sql() -> str:
 
 
 def joins(filling: str = "f") -> str:
-    """The cylinder, licence and local day a filling's rules read, as FROM-clause joins."""
+    """The cylinder and local day a filling's rules read, as FROM-clause joins."""
     return (
         f"LEFT JOIN cylinders_cylinder c ON c.tag = {filling}.tag "
-        f"LEFT JOIN cylinders_fillinglicence l ON l.station_id = {filling}.station_id "
         f"CROSS JOIN LATERAL (SELECT {local_day(f'{filling}.filled_at')} AS day) d"
     )
 

@@ -21,6 +21,8 @@ from accounts import audit, policy
 from accounts.models import User
 from accounts.tokens import digest
 from common.errors import DomainError, Problem
+from licensing import services as licensing_services
+from licensing.models import Licence, LicenceKind
 from registry.models import Unit, UnitRole
 from registry.services.checks import ensure_in_jurisdiction
 
@@ -30,7 +32,6 @@ from .models import (
     CylinderInspection,
     CylinderKind,
     CylinderStatus,
-    FillingLicence,
     StationToken,
 )
 
@@ -164,28 +165,36 @@ def record_cylinder_inspection(
     return inspection
 
 
+# TSG 07-2019: a licence runs four years; a filling licence entered without its issue day is taken
+# to have been issued one period before its expiry.
+LICENCE_YEARS = 4
+
+
 @transaction.atomic
 def grant_filling_licence(
-    station: Unit, *, acting_user: User | None, number: str, valid_until: dt.date
-) -> FillingLicence:
-    """Record (or renew) a station's filling licence: number and expiry."""
-    policy.require(acting_user, policy.Action.REGISTER)
+    station: Unit,
+    *,
+    acting_user: User | None,
+    number: str,
+    valid_until: dt.date,
+    issued_on: dt.date | None = None,
+    authority: str = "",
+) -> Licence:
+    """Record a station's filling licence (充装许可证) in the licence register — kind filling,
+    scope gas cylinders — which the filling rules and the unlicensed-activity rule both read. A
+    renewal is a new licence (its number carries the expiry year)."""
     _filling_station(station, acting_user)
-    number = number.strip()
-    if not number:
-        raise _refuse(
-            "number", "number.required", "许可证编号必填 / the licence number is required"
-        )
-    if FillingLicence.objects.filter(number=number).exclude(station=station).exists():
-        raise _refuse(
-            "number", "number.duplicate", "许可证编号已登记 / licence number already registered"
-        )
-    licence, _ = FillingLicence.objects.update_or_create(
-        station=station,
-        defaults={"number": number, "valid_until": valid_until, "region_id": station.region_id},
+    agency = getattr(acting_user, "agency", None)
+    return licensing_services.issue_licence(
+        station,
+        kind=LicenceKind.FILLING,
+        scope=[{"code": rules.CYLINDER_SCOPE, "grade": ""}],
+        number=number,
+        authority=authority or (agency.name if agency is not None else ""),
+        issued_on=issued_on or years_later(valid_until, -LICENCE_YEARS),
+        expires_on=valid_until,
+        acting_user=acting_user,
     )
-    audit.record(acting_user, "filling_licence.granted", licence)
-    return licence
 
 
 @transaction.atomic

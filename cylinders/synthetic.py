@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from registry.models import Unit, UnitRole
 
-from . import services
-from .models import Cylinder, CylinderKind, CylinderStatus, FillingLicence
+from . import reads, services
+from .models import Cylinder, CylinderKind, CylinderStatus
 
 KINDS = [(CylinderKind.LPG, 0.8), (CylinderKind.INDUSTRIAL, 0.1), (CylinderKind.MEDICAL, 0.04),
          (CylinderKind.CNG, 0.04), (CylinderKind.ACETYLENE, 0.02)]  # fmt: skip
@@ -63,15 +63,19 @@ def generate(
     for s in stations:
         if UnitRole.FILLING not in s.roles:
             s.roles.append(UnitRole.FILLING)
-    # One in ten stations filling on a lapsed licence: the violations the map shows.
-    FillingLicence.objects.bulk_create(
-        [FillingLicence(
-            station=s, number=f"TS4264{s.region_id}{s.pk:06d}", region_id=s.region_id,
-            valid_until=today - dt.timedelta(days=rng.randint(5, 200)) if rng.random() < 0.1
-            else today + dt.timedelta(days=rng.randint(60, 1500)),
-        ) for s in stations],
-        ignore_conflicts=True,
-    )  # fmt: skip
+    # One in ten stations filling on a lapsed licence: the violations the map shows (the others end
+    # within 1,400 days, so taken as issued four years before, in force today). In the licence
+    # register (a second run keeps what the first issued); numbers apart from licensing.synthetic's.
+    held = set(reads.filling_licences().filter(unit__in=stations).values_list("unit_id", flat=True))
+    for i, s in enumerate(stations):
+        if s.pk in held:
+            continue
+        until = (today - dt.timedelta(days=rng.randint(5, 200)) if rng.random() < 0.1
+                 else today + dt.timedelta(days=rng.randint(60, 1400)))  # fmt: skip
+        services.grant_filling_licence(
+            s, acting_user=None, number=f"TS4{prefix[:2]}{5000 + i % 5000:04d}-{until.year}",
+            valid_until=until, authority="宁夏回族自治区市场监督管理厅",
+        )  # fmt: skip
     start = Cylinder.objects.count()
     made = []
     for i in range(cylinders):

@@ -93,6 +93,35 @@ class FeedAccount(models.Model):
         return f"{self.body} feed"
 
 
+class BodyMember(models.Model):
+    """A person who works for an inspection body (an inspector's account): signed in, they read
+    their own body's page and no other body's."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inspection_body"
+    )
+    body = models.ForeignKey(
+        Unit, on_delete=models.PROTECT, related_name="+", verbose_name=_("检验机构")
+    )
+
+    class Meta:
+        verbose_name = _("检验机构人员")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} → {self.body_id}"
+
+
+def own_body(user) -> int | None:
+    """The inspection body the user works for: its member's, or the body whose feed account the
+    user is (None for everyone else)."""
+    if user is None or not user.is_authenticated:
+        return None
+    member = BodyMember.objects.filter(user=user).values_list("body_id", flat=True).first()
+    if member is not None:
+        return member
+    return FeedAccount.objects.filter(user=user).values_list("body_id", flat=True).first()
+
+
 class Via(models.TextChoices):
     API = "api", _("接口")
     FILE = "file", _("文件导入")

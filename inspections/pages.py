@@ -15,6 +15,7 @@ from rest_framework.renderers import TemplateHTMLRenderer
 from rest_framework.response import Response
 
 from accounts import policy
+from accounts.models import Role
 from accounts.tokens import current_token
 from geo.offline import add_outline, map_fragment, map_text, offline_map, region_outline
 from licensing.models import LicenceKind
@@ -22,7 +23,7 @@ from licensing.reads import Validity, licence_rows
 from registry.models import Equipment, Unit, UnitRole
 
 from . import rules
-from .models import FeedBatch, FeedRecord, RecordStatus, Stage, SupervisoryInspection
+from .models import FeedBatch, FeedRecord, RecordStatus, Stage, SupervisoryInspection, own_body
 
 PAGE = 50
 # The manufacturing stage the issue watches first: boilers, tank trucks, cranes.
@@ -32,6 +33,19 @@ MANUFACTURING = {
     "4000": "起重机械 / cranes",
 }
 MAP_POINTS = 500  # past this the map shows the first ones; the table has them all
+
+
+def bodies(user):
+    """The inspection bodies whose page the user may open: a body's own people (its members, its
+    feed account) their body alone; any other inspector or enterprise account none; everyone else
+    the bodies of their jurisdiction."""
+    scoped = Unit.objects.visible_to(user).with_role(UnitRole.INSPECTION)
+    body = own_body(user)
+    if body is not None:
+        return Unit.objects.with_role(UnitRole.INSPECTION).filter(pk=body)
+    if getattr(user, "role", None) in (Role.INSPECTOR, Role.ENTERPRISE) and not user.is_superuser:
+        return scoped.none()
+    return scoped
 
 
 @login_required
@@ -48,8 +62,8 @@ def index(request):
     rows = [(d, [Stage(s).label for s in rules.missing_stages(d)]) for d in page]
     return render(request, "inspections/index.html", {
         "page": page, "rows": rows, "stage": stage, "stages": Stage.choices,
-        "bodies": Unit.objects.visible_to(request.user).with_role(UnitRole.INSPECTION)
-        .filter(feed_batches__isnull=False).distinct().order_by("name")[:50],
+        "bodies": bodies(request.user).filter(feed_batches__isnull=False).distinct()
+        .order_by("name")[:50],
     })  # fmt: skip
 
 
@@ -64,7 +78,7 @@ class BodyPage(GenericAPIView):
     pagination_class = None
 
     def get_queryset(self):
-        return Unit.objects.visible_to(self.request.user).with_role(UnitRole.INSPECTION)
+        return bodies(self.request.user)
 
     def get(self, request, pk: int) -> Response:
         body = get_object_or_404(self.get_queryset(), pk=pk)

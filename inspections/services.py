@@ -7,14 +7,16 @@ import datetime as dt
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts import audit, policy, tokens
 from accounts.models import Agency, Role, User
 from geo.models import Region
+from registry.exchange import changelog
 from registry.models import Equipment, Unit, UnitRole
 from registry.services.checks import ensure_in_jurisdiction, error, raise_on_errors, refuse
 
-from .models import FeedAccount, Stage, SupervisoryInspection
+from .models import BodyMember, FeedAccount, Stage, SupervisoryInspection
 
 # A year, then the administrator issues a new key (the old one stops at once).
 TOKEN_DAYS = 365
@@ -78,6 +80,7 @@ def record_supervisory_inspection(
         conclusion=conclusion, report_number=report_number, certificate_number=certificate_number,
     )  # fmt: skip
     audit.record(acting_user, "supervisory.recorded", inspection, region_code=equipment.region_id)
+    changelog.record(inspection, changelog.ChangeOperation.CREATE)
     return inspection
 
 
@@ -131,3 +134,20 @@ def revoke_feed_token(account: FeedAccount, *, acting_user: User | None) -> int:
     """Stop the body's feed key now; how many usable keys there were."""
     policy.require(acting_user, policy.Action.ADMINISTER)
     return tokens.revoke_api_tokens(account.user, acting_user=acting_user)
+
+
+@transaction.atomic
+def link_body_member(user: User, body: Unit, *, acting_user: User | None) -> BodyMember:
+    """Say which inspection body an inspector works for: they then read their body's page."""
+    policy.require(acting_user, policy.Action.ADMINISTER)
+    if user.role != Role.INSPECTOR:
+        refuse("user", "user.role", _("只有检验人员属于检验机构"))
+    if UnitRole.INSPECTION not in body.roles:
+        refuse("body", "unit.role", _("该单位不是检验检测机构"))
+    ensure_in_jurisdiction(acting_user, body.region_id)
+    member, _created = BodyMember.objects.update_or_create(user=user, defaults={"body": body})
+    audit.record(
+        acting_user, "body_member.linked", member,
+        after={"user": user.pk, "body": body.pk}, region_code=body.region_id,
+    )  # fmt: skip
+    return member

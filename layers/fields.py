@@ -208,14 +208,8 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         ID,
         Column("单位名称", "name", "NAME", "str", "name"),
         Column("统一社会信用代码", "credit code", "CREDIT", "str", "credit_code"),
-        Column("充装许可证编号", "licence number", "LICENCE", "str", "filling_licence__number"),
-        Column(
-            "许可证有效期至",
-            "licence valid until",
-            "LIC_UNTIL",
-            "date",
-            "filling_licence__valid_until",
-        ),
+        Column("充装许可证编号", "licence number", "LICENCE", "str", "licence_number"),
+        Column("许可证有效期至", "licence valid until", "LIC_UNTIL", "date", "licence_expires"),
         Column("产权气瓶数", "cylinders owned", "CYLINDERS", "int", "owned_cylinders"),
         Column(
             "超期未检气瓶数",

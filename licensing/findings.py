@@ -1,11 +1,15 @@
-"""无证生产 / 无证安装: a device's manufacture or installation (or modification, major repair)
-recorded by a unit that held no licence of that kind, in force that day, whose scope covers the
-device's kind, class or variety. One SQL statement over the jurisdiction's devices."""
+"""无证生产 / 无证安装 / 无证充装: a device's manufacture or installation (or modification, major
+repair) recorded by a unit that held no licence of that kind, in force that day, whose scope covers
+the device's kind, class or variety — one SQL statement over the jurisdiction's devices — and the
+activities with no device behind them that apps above this one add (a station's filling:
+cylinders.reads.unlicensed_filling), judged by the same licence test (`in_force_sql`)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
@@ -16,6 +20,20 @@ from . import rules
 # Licences run four years (TSG 07-2019): an activity older than one licence period was done under
 # licences the register may never have been given, so the rule looks back this far by default.
 LOOK_BACK_DAYS = 4 * 365
+
+
+def in_force_sql(unit: str, kind: str, day: str, codes: str) -> str:
+    """SQL that is true when `unit` held a licence of `kind` in force on `day` (issued, not past
+    expiry, not suspended or revoked by then: LicenceQuerySet.valid_on) whose scope lists one of
+    `codes`. The arguments are SQL expressions (columns, literals), spliced as they are: the one
+    test of "licensed that day" for every rule that asks it."""
+    return f"""EXISTS (
+        SELECT 1 FROM licensing_licence lic JOIN licensing_licencescope lsc ON lsc.licence_id = lic.id
+         WHERE lic.unit_id = {unit} AND lic.kind = {kind}
+           AND lic.issued_on <= {day} AND lic.expires_on >= {day}
+           AND NOT (lic.status IN ('suspended', 'revoked') AND lic.status_since <= {day})
+           AND lsc.code IN ({codes}))"""
+
 
 # The activities of a device and the licence kind each needs: the device's own maker and
 # installer fields, and the life-cycle events naming a unit. {scope} filters devices `e`.
@@ -49,12 +67,7 @@ SELECT DISTINCT ON (a.equipment_id, a.kind, a.unit_id)
    -- Only kinds whose making or installing is licensed at all (the scope table lists them).
    AND ((a.kind = 'manufacture' AND left(e.kind, 1) = ANY(%s))
         OR (a.kind = 'installation' AND left(e.kind, 1) = ANY(%s)))
-   AND NOT EXISTS (
-       SELECT 1 FROM licensing_licence l JOIN licensing_licencescope s ON s.licence_id = l.id
-        WHERE l.unit_id = a.unit_id AND l.kind = a.kind
-          AND l.issued_on <= a.day AND l.expires_on >= a.day
-          AND NOT (l.status IN ('suspended', 'revoked') AND l.status_since <= a.day)
-          AND s.code IN (e.variety_id, left(e.variety_id, 2) || '00', e.kind))
+   AND NOT {in_force_sql("a.unit_id", "a.kind", "a.day", "e.variety_id, left(e.variety_id, 2) || '00', e.kind")}
  ORDER BY a.equipment_id, a.kind, a.unit_id, a.day
 ) f ORDER BY f.day DESC, f.equipment_id, f.kind
 """
@@ -62,11 +75,23 @@ SELECT DISTINCT ON (a.equipment_id, a.kind, a.unit_id)
 
 @dataclass(frozen=True)
 class Finding:
-    equipment_id: int
+    equipment_id: int | None  # None: an activity with no device behind it (a station's filling)
     unit_id: int
-    kind: str  # the licence kind the activity needed: manufacture or installation
+    kind: str  # the licence kind the activity needed: manufacture, installation or filling
     day: dt.date
     region_id: str
+
+
+# (user, today, since) -> the findings of one kind of activity that has no device behind it.
+Finder = Callable[[Any, dt.date, dt.date], list[Finding]]
+_FINDERS: list[Finder] = []
+
+
+def register_finder(finder: Finder) -> None:
+    """Add the findings of an activity an app above this one records (cylinders' fillings), from
+    its AppConfig.ready(): the list, its count and the indicators then include them."""
+    if finder not in _FINDERS:
+        _FINDERS.append(finder)
 
 
 def statement(user, *, today: dt.date, since: dt.date | None = None) -> tuple[str, list]:
@@ -102,11 +127,18 @@ def licensed_kinds(kind: str) -> list[str]:
 
 
 def unlicensed(user, *, today: dt.date, since: dt.date | None = None) -> list[Finding]:
-    """The findings among the devices the user may see, activities from `since` to `today`."""
+    """The findings the user may see (their devices', their stations'), activities from `since`
+    to `today`, the newest first."""
+    since = since or today - dt.timedelta(days=LOOK_BACK_DAYS)
     text, params = statement(user, today=today, since=since)
     with connection.cursor() as cursor:
         cursor.execute(text, params)
-        return [Finding(*row) for row in cursor.fetchall()]
+        found = [Finding(*row) for row in cursor.fetchall()]
+    if not _FINDERS:
+        return found
+    for finder in _FINDERS:
+        found.extend(finder(user, today, since))
+    return sorted(found, key=lambda f: (-f.day.toordinal(), f.equipment_id or 0, f.kind))
 
 
 def equipment_ids_sql(user, *, today: dt.date) -> tuple[str, list]:

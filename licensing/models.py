@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from geo.models import Region
 from geo.scoping import ScopedQuerySet
-from registry.models import Unit
+from registry.models import Equipment, Unit
 
 EXPIRING_DAYS = 90  # "licences expiring in the next 90 days" (issue 23)
 
@@ -61,7 +61,8 @@ class Licence(models.Model):
         Unit, on_delete=models.PROTECT, related_name="licences", verbose_name=_("持证单位")
     )
     kind = models.CharField(_("许可类别"), max_length=16, choices=LicenceKind.choices)
-    number = models.CharField(_("许可证编号"), max_length=32, unique=True)
+    # 64: the filling licences the cylinders register held before (cylinders migration 0004).
+    number = models.CharField(_("许可证编号"), max_length=64, unique=True)
     authority = models.CharField(_("发证机关"), max_length=128)
     issued_on = models.DateField(_("发证日期"))
     expires_on = models.DateField(_("有效期至"), db_index=True)
@@ -210,3 +211,40 @@ class UnitAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} → {self.unit_id}"
+
+
+class FindingAction(models.Model):
+    """What a supervisor did about an unlicensed-activity finding (查处): the finding is the device,
+    the unit and the licence kind it lacked (no device for a station's filling); recorded once or
+    more, each audited. A finding with one counts as acted on (无证生产查处率)."""
+
+    equipment = models.ForeignKey(
+        Equipment, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        verbose_name=_("设备"),
+    )  # fmt: skip
+    unit = models.ForeignKey(
+        Unit, on_delete=models.PROTECT, related_name="+", verbose_name=_("无证单位")
+    )
+    kind = models.CharField(_("所需许可"), max_length=16, choices=LicenceKind.choices)
+    action = models.TextField(_("查处措施"))
+    acted_on = models.DateField(_("查处日期"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    # The finding's region (its device's, or the station's): scoped reads are one prefix test.
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, verbose_name=_("区划"))
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("无证查处记录")
+        ordering = ["-acted_on", "-pk"]
+        indexes = [models.Index(fields=["unit", "kind"], name="finding_action_unit_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.equipment_id} {self.unit_id} {self.kind}"
+
+    @property
+    def key(self) -> tuple[int | None, int, str]:
+        return (self.equipment_id, self.unit_id, self.kind)

@@ -9,7 +9,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
@@ -27,6 +29,7 @@ from .models import (
     EXPIRING_DAYS,
     Application,
     ApplicationState,
+    FindingAction,
     Licence,
     LicenceKind,
     LicenceStatus,
@@ -71,23 +74,65 @@ def index(request):
 @require_safe
 @login_required
 def findings_page(request):
-    """无证生产 / 无证安装 in the jurisdiction: device, unit, activity, day."""
+    """无证生产 / 无证安装 / 无证充装 in the jurisdiction: device, unit, activity, day, and what
+    was done about each."""
+    return _findings(request)
+
+
+def _findings(request, errors: dict | None = None, status: int = 200):
     user, today = request.user, timezone.localdate()
     if not _supervising(user):
         raise PermissionDenied("监管人员查看 / for supervisors")
     found = findings.unlicensed(user, today=today)
-    page = Paginator(found, PAGE).get_page(request.GET.get("page"))
+    page = Paginator(found, PAGE).get_page(request.GET.get("page") or request.POST.get("page"))
     devices = Equipment.objects.visible_to(user).in_bulk([f.equipment_id for f in page])
     # The maker or installer of a device of the jurisdiction is named even when it sits elsewhere,
     # as on the device's own page; it is linked only when the reader may open it.
     ids = {f.unit_id for f in page}
     names = dict(Unit.objects.filter(pk__in=ids).values_list("pk", "name"))
     visible = set(Unit.objects.visible_to(user).filter(pk__in=ids).values_list("pk", flat=True))
+    acted = {}
+    for done in FindingAction.objects.visible_to(user).filter(unit_id__in=ids).order_by("pk"):
+        acted[done.key] = done  # the latest one shown
     return render(request, "licensing/findings.html", {
-        "page": page, "look_back": findings.LOOK_BACK_DAYS,
+        "page": page, "look_back": findings.LOOK_BACK_DAYS, "errors": errors or {},
+        "may_act": policy.may(user, Action.DECIDE_LICENCE),
         "rows": [(f, devices.get(f.equipment_id), names.get(f.unit_id), f.unit_id in visible,
-                  LicenceKind(f.kind).label) for f in page],
-    })  # fmt: skip
+                  LicenceKind(f.kind).label, acted.get((f.equipment_id, f.unit_id, f.kind)))
+                 for f in page],
+    }, status=status)  # fmt: skip
+
+
+def _id(raw: str | None, field: str, *, required: bool = True) -> int | None:
+    raw = (raw or "").strip()
+    if not raw and not required:
+        return None
+    if not (raw.isascii() and raw.isdigit() and int(raw) < 2**31):
+        raise services.LicensingError(
+            [services.Problem(field, "invalid", _("应为记录编号"))]
+        )  # fmt: skip
+    return int(raw)
+
+
+@require_http_methods(["POST"])
+@login_required
+@policy.writes(Action.DECIDE_LICENCE)
+def act_on_finding(request):
+    """Record what was done about one finding (查处), posted from the findings page."""
+    try:
+        kind = request.POST.get("kind", "")
+        if kind not in LicenceKind.values:
+            raise services.LicensingError([services.Problem("kind", "invalid", _("未知许可类别"))])
+        services.record_finding_action(
+            equipment_id=_id(request.POST.get("equipment"), "equipment", required=False),
+            unit_id=_id(request.POST.get("unit"), "unit"), kind=kind,
+            action=request.POST.get("action", ""), acting_user=request.user,
+        )  # fmt: skip
+    except DomainError as error:
+        return _findings(request, errors=error.as_dict(), status=error.status)
+    page = request.POST.get("page", "")
+    query = f"?page={page}" if page.isascii() and page.isdigit() else ""
+    return redirect(reverse("licensing:findings") + query)
 
 
 class Page(GenericAPIView):

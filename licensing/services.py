@@ -8,18 +8,21 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts import audit, policy
 from accounts.models import Role, User
 from common.errors import DomainError, Problem
+from geo.scoping import Scope
 from registry.models import Unit
 from registry.services.checks import ensure_in_jurisdiction
 
-from . import rules
+from . import findings, rules
 from .models import (
     Application,
     ApplicationState,
     ApplicationStep,
+    FindingAction,
     Licence,
     LicenceKind,
     LicenceScope,
@@ -52,6 +55,34 @@ VERB_LABELS = {
 
 class LicensingError(DomainError):
     """A licence or application write refused; nothing was saved."""
+
+
+@transaction.atomic
+def record_finding_action(
+    *, equipment_id: int | None, unit_id: int, kind: str, action: str, acting_user: User | None
+) -> FindingAction:
+    """Record what was done about an unlicensed-activity finding (查处: ordered to stop, a case
+    opened, a fine …): the finding must be one the acting user's findings list holds today."""
+    policy.require(acting_user, policy.Action.DECIDE_LICENCE)
+    action = action.strip()
+    if not action:
+        raise _refuse("action", "required", _("请填写查处措施"))
+    today = _today()
+    reader = acting_user if acting_user is not None else Scope("")
+    finding = next(
+        (f for f in findings.unlicensed(reader, today=today)
+         if (f.equipment_id, f.unit_id, f.kind) == (equipment_id, unit_id, kind)),
+        None,
+    )  # fmt: skip
+    if finding is None:
+        # Another jurisdiction's finding answers like one that does not exist.
+        raise _refuse("finding", "finding.unknown", _("辖区内无此无证行为"))
+    done = FindingAction.objects.create(
+        equipment_id=equipment_id, unit_id=unit_id, kind=kind, action=action[:2000],
+        acted_on=today, actor=acting_user, region_id=finding.region_id,
+    )  # fmt: skip
+    audit.record(acting_user, "unlicensed.acted", done, region_code=finding.region_id)
+    return done
 
 
 def _refuse(field: str, rule: str, message: str) -> LicensingError:
@@ -252,6 +283,6 @@ def link_account(user: User, unit: Unit, *, acting_user: User | None) -> UnitAcc
         raise _refuse(
             "user", "role", "只有企业用户对应单位 / only enterprise accounts act for a unit"
         )
-    account, _ = UnitAccount.objects.update_or_create(user=user, defaults={"unit": unit})
+    account, _created = UnitAccount.objects.update_or_create(user=user, defaults={"unit": unit})
     audit.record(acting_user, "licensing.account_linked", account)
     return account

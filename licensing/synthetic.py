@@ -61,7 +61,8 @@ def _issue(unit, kind, scope, numbers, issued, expires) -> Licence:
 @transaction.atomic
 def generate(*, prefix: str, county: str, seed: int = 2026, today: dt.date | None = None) -> Report:
     """Licences for the makers, installers and filling stations under `prefix`."""
-    if Licence.objects.within_prefix(prefix).exists():
+    # The cylinder demo (run first) issues its stations' filling licences: those are not "ours".
+    if Licence.objects.within_prefix(prefix).exclude(kind=LicenceKind.FILLING).exists():
         return Report()
     rng = random.Random(seed)
     today = today or timezone.localdate()
@@ -69,8 +70,9 @@ def generate(*, prefix: str, county: str, seed: int = 2026, today: dt.date | Non
     work: dict[tuple[int, str], set[str]] = defaultdict(set)
     for unit_id, kind, device_kind in findings.activity_kinds(prefix):
         work[(unit_id, kind)].add(device_kind)
-    for unit_id in (
-        Unit.objects.within_prefix(prefix).with_role(UnitRole.FILLING).values_list("pk", flat=True)
+    stations = Unit.objects.within_prefix(prefix).with_role(UnitRole.FILLING)
+    for unit_id in stations.exclude(licences__kind=LicenceKind.FILLING).values_list(
+        "pk", flat=True
     ):
         work[(unit_id, LicenceKind.FILLING)].add("2000")
     units = Unit.objects.in_bulk({u for u, _ in work})

@@ -7,6 +7,7 @@ app_name = "licensing"
 urlpatterns = [
     path("", pages.index, name="index"),
     path("findings/", pages.findings_page, name="findings"),
+    path("findings/act/", pages.act_on_finding, name="finding-act"),
     path("licences/<int:pk>/", pages.licence_page, name="licence"),
     path("licences/<int:pk>/status/", pages.licence_status, name="licence-status"),
     path("applications/new/", pages.new_application, name="new"),

@@ -47,7 +47,7 @@ ADMIN_MODELS = [
     "registry.exchangepeer",
     "registry.exchangeconflict",
     "cylinders.cylinder",
-    "cylinders.fillinglicence",
+    "licensing.licence",
     "cylinders.fillingrecord",
     "cylinders.violation",
 ]
@@ -160,7 +160,7 @@ def _filled_cylinder(station, code: str, serial: int):
     from cylinders import services as cylinder_services
 
     cylinder_services.grant_filling_licence(
-        station, acting_user=None, number=f"ADML{code}", valid_until=dt.date(2030, 1, 1)
+        station, acting_user=None, number=f"TS4{code}-2030", valid_until=dt.date(2030, 1, 1)
     )
     cylinder = cylinder_services.register_cylinder(
         acting_user=None, owner=station, tag=f"ADMT{code}", maker_name="气瓶厂",

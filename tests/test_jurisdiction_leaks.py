@@ -421,7 +421,7 @@ WORLD_LABELS = (
     "registry.accident",
     "registry.emergencyresource",
     "cylinders.cylinder",
-    "cylinders.fillinglicence",
+    "licensing.licence",
     "cylinders.fillingrecord",
     "cylinders.violation",
 )
@@ -632,7 +632,7 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
         "public token": token,
         "public report phone": public_report.phone,
         "public report description": public_report.description,
-        "filling licence": objects["cylinders.fillinglicence"].number,
+        "filling licence": objects["cylinders.filling_licence"].number,
         "cylinder tag": objects["cylinders.cylinder"].tag,
         "cylinder serial": objects["cylinders.cylinder"].serial_number,
         "filling operator": objects["cylinders.fillingrecord"].operator_certificate,
@@ -700,7 +700,11 @@ def _cylinders(code: str, station, user) -> dict[str, models.Model]:
 
     tag = station.name
     licence = cylinder_services.grant_filling_licence(
-        station, acting_user=user, number=f"LEAKL{code}", valid_until=dt.date(2030, 1, 1)
+        station,
+        acting_user=user,
+        number=f"TS4{code}-2031",
+        valid_until=dt.date(2031, 1, 1),
+        issued_on=dt.date(2020, 1, 1),
     )
     cylinder = cylinder_services.register_cylinder(
         acting_user=user, owner=station, tag=f"LEAKT{code}", maker_name=f"{tag}气瓶厂",
@@ -712,7 +716,7 @@ def _cylinders(code: str, station, user) -> dict[str, models.Model]:
            "quantity_kg": "14.5", "check_result": "pass", "operator_certificate": f"LEAKO{code}"}  # fmt: skip
     cylinder_services.record_fillings(station, [row], acting_user=user)
     return {
-        "cylinders.fillinglicence": licence,
+        "cylinders.filling_licence": licence,
         "cylinders.cylinder": cylinder,
         "cylinders.fillingrecord": FillingRecord.objects.get(tag=cylinder.tag),
         "cylinders.violation": Violation.objects.get(tag=cylinder.tag),

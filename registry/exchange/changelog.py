@@ -17,7 +17,16 @@ from django.db import connection, models
 from ..models import Accident, Equipment, Inspection, LifecycleEvent, Person, Unit
 from ..models.exchange import GENESIS_HASH, ChangeOperation
 
-__all__ = ["EXCHANGED", "ChangeOperation", "chain", "content_digest", "record", "record_rows"]
+__all__ = [
+    "EXCHANGED",
+    "ChangeOperation",
+    "Exchanged",
+    "chain",
+    "content_digest",
+    "record",
+    "record_rows",
+    "register",
+]
 
 # The text each entry's hash covers, as PostgreSQL spells it; `content_digest` spells it the same way.
 AT_TEXT_SQL = """to_char({at} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
@@ -59,16 +68,28 @@ class Exchanged:
         return f"json_build_object({', '.join(pairs)})::text"
 
 
-_EVENT_JOIN = "JOIN registry_equipment e ON e.id = t.equipment_id"
+# A record of one device takes the device's division code.
+EQUIPMENT_JOIN = "JOIN registry_equipment e ON e.id = t.equipment_id"
 # Order matters to the national side only within a page; references are resolved per entry.
 EXCHANGED: dict[type[models.Model], Exchanged] = {
     Unit: Exchanged("unit", Unit),
     Equipment: Exchanged("equipment", Equipment),
-    Inspection: Exchanged("inspection", Inspection, "e.region_id", _EVENT_JOIN),
-    LifecycleEvent: Exchanged("lifecycleevent", LifecycleEvent, "e.region_id", _EVENT_JOIN),
+    Inspection: Exchanged("inspection", Inspection, "e.region_id", EQUIPMENT_JOIN),
+    LifecycleEvent: Exchanged("lifecycleevent", LifecycleEvent, "e.region_id", EQUIPMENT_JOIN),
     Accident: Exchanged("accident", Accident),
 }
 BY_LABEL = {spec.label: spec for spec in EXCHANGED.values()}
+LABEL_OF = {spec.model: spec.label for spec in EXCHANGED.values()}
+
+
+def register(spec: Exchanged) -> None:
+    """Log a model of an app above the registry (which may not import it) like the registry's
+    own, and let the national side apply it: called from that app's AppConfig.ready()."""
+    if BY_LABEL.get(spec.label, spec).model is not spec.model:
+        raise ValueError(f"exchange label {spec.label!r} is taken")
+    EXCHANGED[spec.model] = spec
+    BY_LABEL[spec.label] = spec
+    LABEL_OF[spec.model] = spec.label
 
 
 def _lock_head(cursor) -> tuple[int, str, str]:

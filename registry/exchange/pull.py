@@ -38,7 +38,7 @@ from ..models.exchange import (
 )
 from ..models.identifiers import LABELS, taken_identifier
 from . import keys
-from .changelog import BY_LABEL, chain
+from .changelog import BY_LABEL, LABEL_OF, chain
 
 Fetch = Callable[[ExchangePeer, int, int], dict]
 
@@ -391,7 +391,8 @@ def _has(model: type[models.Model], name: str) -> bool:
     return any(f.name == name for f in model._meta.concrete_fields)
 
 
-BY_LABEL_OF = {spec.model: label for label, spec in BY_LABEL.items()}
+# The log's name of each exchanged model (apps above the registry add theirs: changelog.register).
+BY_LABEL_OF = LABEL_OF
 
 
 def _apply_page(peer: ExchangePeer, entries: list[dict], result: PullResult) -> None:

@@ -35,27 +35,35 @@ def test_measures_per_county_by_hand(registry):
     # in 2024; D registered in 2025 (no commissioning date).
     # Every elevator needs a supervisory inspection at installation; none had one.
     assert xingqing[2023] == Measures(
-        registered=3, in_use=2, registrations=3, supervision_required=3, overdue=1, in_use_now=3
+        registered=3,
+        in_use=2,
+        registrations=3,
+        supervision_required=3,
+        overdue=1,
+        in_use_now=3,
+        use_registration_required=3,
     )
     assert xingqing[2024] == Measures(
         registered=3, in_use=2, registrations=1, cancellations=1, accidents=1, injuries=1,
-        supervision_required=1, overdue=1, in_use_now=3,
+        supervision_required=1, overdue=1, in_use_now=3, use_registration_required=3,
     )  # fmt: skip
     # Due in 2025 (to 30 June): A's 20 February (met 10 March: late) and B's 15 April (met 1 April).
     # C's 10 January is left out (cancelled), E's 2024 date too (suspended), D has none.
     assert xingqing[2025] == Measures(
         registered=4, in_use=3, registrations=1, due=2, inspected_on_time=1,
-        supervision_required=1, overdue=1, in_use_now=3,
+        supervision_required=1, overdue=1, in_use_now=3, use_registration_required=3,
     )  # fmt: skip
     # 西夏区: G (2022), F (2024); G's 2024 date met early, F's 1 June not met by 30 June.
-    assert xixia[2023] == Measures(registered=1, in_use=1, overdue=1, in_use_now=2)
+    assert xixia[2023] == Measures(
+        registered=1, in_use=1, overdue=1, in_use_now=2, use_registration_required=2
+    )
     assert xixia[2024] == Measures(
         registered=2, in_use=2, registrations=1, due=1, inspected_on_time=1,
-        supervision_required=1, overdue=1, in_use_now=2,
+        supervision_required=1, overdue=1, in_use_now=2, use_registration_required=2,
     )  # fmt: skip
     assert xixia[2025] == Measures(
         registered=2, in_use=2, due=1, accidents=1, deaths=1, injuries=2, overdue=1,
-        in_use_now=2,
+        in_use_now=2, use_registration_required=2,
     )  # fmt: skip
     # A county with no devices has no row of its own: the table adds it with zeros.
     assert JINFENG not in figures
@@ -87,6 +95,57 @@ def test_the_supervision_rate_by_hand(registry, make_unit):
     # 银川市 in 2023: 兴庆区's three and 西夏区's none.
     city = total(figures, YEARS)[2023]
     assert rate.value(city.supervised, city.supervision_required) == round(2 * 100 / 3, 4)
+
+
+def test_the_use_registration_rate_by_hand(registry):
+    """使用登记率: in use today in 兴庆区 are A, B and D (C cancelled, E suspended), in 西夏区 F and G;
+    A and G are given certificate numbers. Elevators need a use registration (the data table)."""
+    for name, number in (("A", "梯11宁A00001(23)"), ("G", "梯11宁A00002(22)")):
+        Equipment.objects.filter(pk=registry[name].pk).update(certificate_number=number)
+    figures = measures(Scope("6401"), 6, YEARS, TODAY)
+    for year in YEARS:  # today's state, the same in every year
+        xingqing, xixia = figures[XINGQING][year], figures[XIXIA][year]
+        assert (xingqing.use_registration_required, xingqing.use_registered) == (3, 1)
+        assert (xixia.use_registration_required, xixia.use_registered) == (2, 1)
+    city = total(figures, YEARS)[2025]
+    rate = BY_KEY["use_registration_rate"]
+    assert rate.current_only
+    assert rate.value(city.use_registered, city.use_registration_required) == 40.0
+
+
+def test_which_kinds_need_a_use_registration():
+    from analysis.figures import needs_use_registration
+
+    assert needs_use_registration("3110") and needs_use_registration("23T0")
+    assert needs_use_registration("8310") and needs_use_registration("4A00")
+    # Products, not devices in use; and a code no row covers.
+    assert not needs_use_registration("7310") and not needs_use_registration("F220")
+    assert not needs_use_registration("Z000")
+
+
+def test_the_unlicensed_action_rate_by_hand(registry, make_unit, users):
+    """无证生产查处率: A (兴庆区, made 2023-02-01) and F (西夏区, made 2024-05-01) were made by a
+    maker with no licence: two findings, one per year; the 兴庆区 supervisor acts on A's."""
+    from licensing import services as licensing
+
+    maker = make_unit(XINGQING, roles=("manufacture",), name="无证制造厂")
+    for name, day in (("A", "2023-02-01"), ("F", "2024-05-01")):
+        Equipment.objects.filter(pk=registry[name].pk).update(
+            manufacturer=maker, manufactured_on=day
+        )
+    assert licensing.record_finding_action(
+        equipment_id=registry["A"].pk, unit_id=maker.pk, kind="manufacture",
+        action="责令停止制造，立案查处", acting_user=users["xingqing"],
+    ).region_id == XINGQING  # fmt: skip
+    figures = measures(Scope("6401"), 6, YEARS, TODAY)
+    assert (figures[XINGQING][2023].unlicensed, figures[XINGQING][2023].unlicensed_acted) == (1, 1)
+    assert (figures[XIXIA][2024].unlicensed, figures[XIXIA][2024].unlicensed_acted) == (1, 0)
+    assert figures[XIXIA][2023].unlicensed == figures[XINGQING][2024].unlicensed == 0
+    city = total(figures, YEARS)
+    rate = BY_KEY["unlicensed_action_rate"]
+    assert rate.value(city[2023].unlicensed_acted, city[2023].unlicensed) == 100.0
+    assert rate.value(city[2024].unlicensed_acted, city[2024].unlicensed) == 0.0
+    assert rate.value(city[2025].unlicensed_acted, city[2025].unlicensed) is None
 
 
 def test_overdue_is_the_map_layers_definition(registry):

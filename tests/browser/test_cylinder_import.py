@@ -31,7 +31,7 @@ def station(import_site):  # noqa: F811
         credit_code=credit_code("640104", 8_900_001), location=inside("640104"),
     )  # fmt: skip
     cylinder_services.grant_filling_licence(
-        station, acting_user=None, number="TS4264-IMPORT", valid_until=dt.date(2030, 1, 1)
+        station, acting_user=None, number="TS4640002-2030", valid_until=dt.date(2030, 1, 1)
     )
     return station
 

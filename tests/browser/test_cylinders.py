@@ -31,8 +31,9 @@ def violation_site(demo_site):
         location=inside("640104"), address="兴庆区测试路1号",
     )  # fmt: skip
     today = timezone.localdate()
+    lapsed = today - dt.timedelta(days=3)
     cylinder_services.grant_filling_licence(
-        station, acting_user=None, number="TS4264-BROWSER", valid_until=today - dt.timedelta(days=3)
+        station, acting_user=None, number=f"TS4640001-{lapsed.year}", valid_until=lapsed
     )
     cylinder = cylinder_services.register_cylinder(
         acting_user=None, owner=station, tag="CYL-BROWSER-0001", maker_name="宁夏华瑞气瓶有限公司",

@@ -67,6 +67,13 @@ def test_apply_change_amend_approve_and_the_map(licensing_site, page):
         page.wait_for_load_state("networkidle")
     row = page.locator(f"#findings tr:has-text('{device.device_code}')").inner_text()
     assert unit.name in row and "安装" in row
+    # 查处: the supervisor records what was done; the row then says so (the same page again).
+    cell = page.locator(f"#findings tr:has-text('{device.device_code}') td.acted")
+    cell.locator("input[name=action]").fill("责令停止安装，立案调查")
+    cell.locator("button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
+    row = page.locator(f"#findings tr:has-text('{device.device_code}')").inner_text()
+    assert "已查处" in row and "责令停止安装" in row
     _shot(page, "findings-desktop")
     _log_out(page)
 

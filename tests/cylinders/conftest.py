@@ -20,8 +20,10 @@ def make_station(make_unit):
         station = make_unit(code, roles=(UnitRole.FILLING,), **fields)
         if valid_until is not None:
             services.grant_filling_licence(
-                station, acting_user=None, number=f"TS4264{code}{next(serial):04d}",
+                station, acting_user=None, number=f"TS4{code[:2]}{next(serial):04d}-{valid_until.year}",
                 valid_until=valid_until,
+                # Issued long before the tests' fillings (the service would assume four years).
+                issued_on=min(dt.date(2020, 1, 1), valid_until - dt.timedelta(days=365)),
             )  # fmt: skip
         return station
 

@@ -37,3 +37,10 @@ def filling(tag: str, when: dt.datetime, **fields) -> dict:
         "operator_certificate": fields.pop("operator_certificate", "TSR123456"),
         **fields,
     }
+
+
+def lapse_licence(station, until: dt.date) -> None:
+    """The station's filling licences (the licence register's) end on `until`."""
+    from licensing.models import Licence, LicenceKind
+
+    Licence.objects.filter(unit=station, kind=LicenceKind.FILLING).update(expires_on=until)

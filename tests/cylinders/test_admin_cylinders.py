@@ -11,7 +11,8 @@ from django.test import Client
 from accounts.models import AuditEntry, Role, User
 from accounts.roles import assign_role_group
 from cylinders import services
-from cylinders.models import Cylinder, FillingLicence, FillingRecord, Violation
+from cylinders.models import Cylinder, FillingRecord, Violation
+from licensing.models import Licence
 from tests.conftest import XINGQING, XIXIA
 from tests.cylinders.rows import filling, today_at
 
@@ -39,11 +40,11 @@ def world(make_station, make_cylinder):
 
 
 @pytest.mark.parametrize(
-    "model", [Cylinder, FillingLicence, FillingRecord, Violation], ids=lambda m: m.__name__
+    "model", [Cylinder, Licence, FillingRecord, Violation], ids=lambda m: m.__name__
 )
 def test_a_county_lists_only_its_own(users, world, model):
     client = staff_client(users["xingqing"])
-    url = f"/admin/cylinders/{model._meta.model_name}/"
+    url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
     page = client.get(url)
     assert page.status_code == 200
     assert set(page.context["cl"].queryset.values_list("region_id", flat=True)) == {XINGQING}
@@ -110,25 +111,40 @@ def test_roles_without_registration_read_but_do_not_write(users, world, role):
     assert client.get("/admin/cylinders/fillingrecord/").status_code == 200
     station = world[XINGQING][0]
     assert client.post("/admin/cylinders/cylinder/add/", add_body(station)).status_code == 403
-    licence = FillingLicence.objects.get(station=station)
-    change = f"/admin/cylinders/fillinglicence/{licence.pk}/change/"
-    body = {"number": "X-RENEWED", "valid_until": "2031-01-01"}
-    assert client.post(change, body).status_code == 403
+    assert client.post("/admin/licensing/licence/add/", licence_body(station)).status_code == 403
     assert not Cylinder.objects.filter(tag="ADMIN-NEW-1").exists()
-    assert FillingLicence.objects.get(pk=licence.pk).number == licence.number
+    assert not Licence.objects.filter(number="TS4649001-2031").exists()
 
 
-def test_a_licence_is_renewed_through_the_service(users, world):
+def licence_body(station) -> dict:
+    return {"number": "TS4649001-2031", "kind": "filling", "unit": station.pk,
+            "authority": "兴庆区市场监督管理局", "issued_on": "2027-07-01",
+            "expires_on": "2031-06-30", "scope_items": ["2300:"]}  # fmt: skip
+
+
+def test_a_filling_licence_is_entered_in_the_licence_register_through_the_service(users, world):
     station = world[XINGQING][0]
-    licence = FillingLicence.objects.get(station=station)
     client = staff_client(users["xingqing"])
-    answer = client.post(f"/admin/cylinders/fillinglicence/{licence.pk}/change/",
-                         {"number": "TS-RENEWED", "valid_until": "2031-06-30"})  # fmt: skip
+    answer = client.post("/admin/licensing/licence/add/", licence_body(station))
     assert answer.status_code == 302, answer.context["adminform"].form.errors
-    licence.refresh_from_db()
-    assert (licence.number, licence.valid_until) == ("TS-RENEWED", dt.date(2031, 6, 30))
-    assert AuditEntry.objects.filter(action="filling_licence.granted",
-                                     actor=users["xingqing"]).exists()  # fmt: skip
+    licence = Licence.objects.get(number="TS4649001-2031")
+    assert (licence.unit, licence.kind, licence.expires_on) == (
+        station,
+        "filling",
+        dt.date(2031, 6, 30),
+    )
+    assert list(licence.scope.values_list("code", flat=True)) == ["2300"]
+    assert AuditEntry.objects.filter(action="licence.issued", actor=users["xingqing"]).exists()
+    # Once entered it is read only here (its page suspends, revokes or restores it).
+    change = f"/admin/licensing/licence/{licence.pk}/change/"
+    assert client.post(change, {"number": "TS4649002-2031"}).status_code == 403
+
+
+def test_another_county_station_is_refused_a_licence(users, world):
+    client = staff_client(users["xingqing"])
+    answer = client.post("/admin/licensing/licence/add/", licence_body(world[XIXIA][0]))
+    assert answer.status_code == 200 and answer.context["adminform"].form.errors
+    assert not Licence.objects.filter(number="TS4649001-2031").exists()
 
 
 def test_an_analyst_sees_the_fillings_operator_certificate(users, world):

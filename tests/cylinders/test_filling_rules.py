@@ -10,10 +10,10 @@ from django.db.utils import DatabaseError
 
 from common.errors import DomainError
 from cylinders import services
-from cylinders.models import Cylinder, CylinderStatus, FillingLicence, FillingRecord, Violation
+from cylinders.models import Cylinder, CylinderStatus, FillingRecord, Violation
 from cylinders.rules import Rule
 from tests.conftest import XIXIA
-from tests.cylinders.rows import at, filling
+from tests.cylinders.rows import at, filling, lapse_licence
 
 DAY = dt.date(2026, 3, 10)
 
@@ -156,7 +156,7 @@ def test_the_recheck_finds_what_became_known_later(station, make_cylinder):
     assert not Violation.objects.exists()
     # Found later: the cylinder had been reported lost, the licence had lapsed the week before.
     Cylinder.objects.filter(pk=cylinder.pk).update(status=CylinderStatus.LOST)
-    FillingLicence.objects.filter(station=station).update(valid_until=DAY - dt.timedelta(days=7))
+    lapse_licence(station, DAY - dt.timedelta(days=7))
     since, until = at(DAY, 0), at(DAY + dt.timedelta(days=1), 0)
     assert services.recheck_fillings(since, until)["violations_added"] == 2
     assert violations_of(station) == {Rule.LOST, Rule.LICENCE_EXPIRED}

@@ -13,11 +13,11 @@ from django.test import Client
 from django.utils import timezone
 
 from cylinders import reads, services
-from cylinders.models import Cylinder, CylinderStatus, FillingLicence, StationDay, Violation
+from cylinders.models import Cylinder, CylinderStatus, StationDay, Violation
 from layers.sources import SOURCES
 from registry.synthetic import generate as generate_registry
 from tests.conftest import XIXIA
-from tests.cylinders.rows import at, filling
+from tests.cylinders.rows import at, filling, lapse_licence
 
 TODAY = timezone.localdate()
 # The fillings' day on the pages: yesterday, so no hour of it is in the future at any time of day.
@@ -75,7 +75,7 @@ def test_the_recheck_counts_the_violations_it_adds(station, make_cylinder):
     services.record_fillings(station, [filling(cylinder.tag, at(DAY))], acting_user=None)
     assert {(f, v) for _, _, f, v, _ in kept()} == {(1, 0)}
     Cylinder.objects.filter(pk=cylinder.pk).update(status=CylinderStatus.LOST)
-    FillingLicence.objects.filter(station=station).update(valid_until=DAY - dt.timedelta(days=7))
+    lapse_licence(station, DAY - dt.timedelta(days=7))
     since, until = at(DAY, 0), at(DAY + dt.timedelta(days=1), 0)
     assert services.recheck_fillings(since, until)["violations_added"] == 2
     assert {(f, v) for _, _, f, v, _ in kept()} == {(1, 2)}

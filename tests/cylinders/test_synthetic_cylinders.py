@@ -26,3 +26,24 @@ def test_the_demo_cylinders_and_their_violations(db, capsys):
     for f in FillingRecord.objects.filter(cylinder__isnull=False).select_related("cylinder"):
         if f.cylinder.next_inspection_due < timezone.localtime(f.filled_at).date():
             assert f.id in flagged
+
+
+def test_the_licence_demo_keeps_the_stations_filling_licences(db):
+    """The cylinder demo (run first) licenses its stations in the licence register; the licence
+    demo then adds the makers' and installers' licences and leaves the stations' as they are."""
+    from io import StringIO
+
+    from licensing import synthetic as licensing_synthetic
+    from licensing.models import Licence, LicenceKind
+    from registry.models import Unit, UnitRole
+
+    generate_registry(prefix="640104", devices=200, seed=5, progress=False)
+    call_command("generate_cylinders", prefix="640104", cylinders=400, days=14, seed=5,
+                 stdout=StringIO())  # fmt: skip
+    stations = set(Unit.objects.with_role(UnitRole.FILLING).values_list("pk", flat=True))
+    filling = Licence.objects.filter(kind=LicenceKind.FILLING, scope__code="2300")
+    before = set(filling.values_list("unit_id", "number"))
+    assert {unit for unit, _ in before} == stations
+    licensing_synthetic.generate(prefix="640104", county="640104", seed=5)
+    assert set(filling.values_list("unit_id", "number")) == before
+    assert Licence.objects.exclude(kind=LicenceKind.FILLING).exists()

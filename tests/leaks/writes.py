@@ -288,6 +288,20 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         encoding="form",
         prepare=lambda side, ref: _application_at(side, "submitted"),
     ),
+    # The side's finding: its unit modified its device with no installation licence (the world).
+    ("licensing.pages.act_on_finding", "post"): Recipe(
+        body=lambda s: {
+            "equipment": pk(s, "registry.equipment"),
+            "unit": pk(s, "registry.unit"),
+            "kind": "installation",
+            "action": "责令停止安装，立案查处",
+        },  # fmt: skip
+        refs={
+            "equipment": lambda s: {"equipment": pk(s, "registry.equipment")},
+            "unit": lambda s: {"unit": pk(s, "registry.unit")},
+        },
+        encoding="form",
+    ),
     ("licensing.pages.LicenceStatusView", "post"): Recipe(
         body=lambda s: {"status": "suspended", "reasons": "监督检查发现问题"},
         encoding="form",
@@ -496,7 +510,14 @@ ADMIN_ADD: dict[str, Callable[[], dict]] = {
         "volume_l": "35.5",
         "working_pressure_mpa": "2.1",
     },  # fmt: skip
-    "cylinders.fillinglicence": lambda: {"number": "LEAKW-LIC1", "valid_until": "2030-01-01"},
+    "licensing.licence": lambda: {
+        "number": "TS4999001-2031",
+        "kind": "filling",
+        "authority": "泄露检测发证机关",
+        "issued_on": "2027-01-01",
+        "expires_on": "2031-01-01",
+        "scope_items": "2300:",
+    },  # fmt: skip
     "registry.unit": lambda: {
         "name": "泄露检测新单位",
         "credit_code": credit_code(XINGQING, 9_100_001),
@@ -529,7 +550,7 @@ ADMIN_REFS: dict[str, dict[str, tuple[str, ...]]] = {
     "registry.person": {"add": ("employer", "region"), "change": ("employer", "region")},
     "registry.unit": {"add": ("location", "region")},
     "cylinders.cylinder": {"add": ("owner",)},
-    "cylinders.fillinglicence": {"add": ("station",)},
+    "licensing.licence": {"add": ("unit",)},
     "accounts.agency": {"add": ("region",), "change": ("region",)},
     "accounts.user": {"add": ("agency",), "change": ("agency",)},
 }
