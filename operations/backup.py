@@ -97,9 +97,14 @@ def _versions(cursor, pg_dump: str) -> dict[str, str]:
         segis = metadata.version("segis")
     except metadata.PackageNotFoundError:
         segis = "unknown"
-    commit = subprocess.run(
-        ["git", "-C", str(settings.BASE_DIR), "rev-parse", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
+    git = shutil.which("git")  # a deployment from a tarball has none: the commit is unknown
+    commit = (
+        subprocess.run(
+            [git, "-C", str(settings.BASE_DIR), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        if git
+        else ""
+    )
     return {
         "segis": segis,
         "segis_commit": commit,

@@ -6,6 +6,7 @@ compiled to .mo by the set-up."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -43,8 +44,11 @@ def extract(locale_dir: Path) -> None:
 def untranslated(catalogue: Path, reference: Path) -> str:
     """What msgcmp finds: a msgid of the fresh extraction missing from the catalogue, or there
     without its English (fuzzy counts as missing). Empty when the catalogue is complete."""
+    msgcmp = shutil.which("msgcmp")
+    if msgcmp is None:
+        raise CommandError("msgcmp not found: install gettext (scripts/setup.sh does)")
     result = subprocess.run(
-        ["msgcmp", str(catalogue), str(reference)], capture_output=True, text=True, check=False
+        [msgcmp, str(catalogue), str(reference)], capture_output=True, text=True, check=False
     )
     return "" if result.returncode == 0 else result.stderr.strip()
 
