@@ -20,13 +20,13 @@ def test_decisions_and_the_annual_report(demo_site, page):
     page.wait_for_selector("#county-map[data-ready=true]")
 
     with page.expect_navigation():
-        page.click("nav.question-tabs >> text=应急救援覆盖缺口 / Emergency coverage gaps")
+        page.click('nav.question-tabs >> text="应急救援覆盖缺口"')
     page.wait_for_selector("#county-map[data-ready=true]")
     assert page.locator("#coverage-counties tbody tr").count() >= 1
     page.screenshot(path=str(ARTIFACTS / "decisions-coverage.png"), full_page=True)
 
     with page.expect_navigation():
-        page.click("nav.question-tabs >> text=使用单位风险排序 / Risk ranking of use units")
+        page.click('nav.question-tabs >> text="使用单位风险排序"')
     first = page.locator("#risk-table tbody tr").first
     name = first.locator("td").nth(1).inner_text().strip()
     with page.expect_navigation():

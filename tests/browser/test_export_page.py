@@ -137,7 +137,7 @@ def test_an_analyst_draws_a_polygon_downloads_and_follows_a_background_job(
     rows = estimated_rows(page)
     kind_inside = Equipment.objects.filter(kind="3000", location__intersects=_polygon_ewkt(drawn))
     assert rows == kind_inside.count() > 0 and inside >= rows
-    assert "downloads at once" in page.text_content("#estimate")
+    assert "立即下载" in page.text_content("#estimate")
     page.screenshot(path=ARTIFACTS / "export-polygon-estimate.png", full_page=True)
 
     # Small: the response is the file, under its Chinese name.
@@ -201,7 +201,7 @@ def test_the_page_sends_excel_users_to_xlsx(export_site, page, width, height, na
     assert note.is_visible()
     assert "XLSX" in note.text_content() and "19–20" in note.text_content()
     xlsx = page.locator("#export-format option[value=xlsx]").text_content()
-    assert "Excel" in xlsx and "for Excel" in xlsx
+    assert "Excel" in xlsx and "用 Excel 请选此项" in xlsx
     assert "Excel" not in page.locator("#export-format option[value=csv]").text_content()
     assert "attention" not in note.get_attribute("class")
     page.select_option("#export-format", "csv")

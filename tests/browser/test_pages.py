@@ -28,7 +28,7 @@ def test_supervisor_signs_in_and_reads_the_dashboard(demo_site, page):
     page.screenshot(path=ARTIFACTS / "home-county.png")
 
     overdue = Equipment.objects.filter(region_id="640104").overdue().exclude(location=None).count()
-    assert f"({overdue})" in page.locator(".leaflet-control-layers-overlays").inner_text()
+    assert f"（{overdue}）" in page.locator(".leaflet-control-layers-overlays").inner_text()
     # Open the first overdue device's popup the way a click would, through Leaflet itself.
     opened = page.evaluate(
         """() => {
