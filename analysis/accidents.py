@@ -28,7 +28,7 @@ from registry.models import Accident
 from registry.models.events import CauseClass, PlaceType, Severity
 
 from . import desk, hotspots
-from .figures import measures
+from .precomputed import measures
 
 PAGE_SIZE = 50
 PER_10K = 10_000

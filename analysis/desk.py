@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Count
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import User
@@ -30,13 +30,14 @@ from geo.divisions import child_level, child_width
 from geo.models import Level, Region
 from geo.scoping import NATIONAL, Scope
 from maps.choropleth import Classes, region_outlines
-from registry.models import Accident, Equipment, Variety
+from registry.models import Variety
 from registry.models.equipment import EquipmentStatus
 
-from .figures import Figures, Measures, measures, period_end, total
+from .figures import Figures, Measures, period_end, total
 from .indicators import BY_KEY, INDICATORS, PERCENT, Indicator
+from .precomputed import FIRST_YEAR, computed_at, holds_nothing_outside, kind_counts, measures
 
-EARLIEST_YEAR = 1990
+EARLIEST_YEAR = FIRST_YEAR
 DEFAULT_YEARS, MAX_YEARS = 10, 20
 NATION_NAME = gettext_lazy("全国")
 RAMPS = {
@@ -227,12 +228,9 @@ def area_figures(area: Area, years: list[int], today: dt.date) -> Figures:
 
 
 def holds_everything(area: Area) -> bool:
-    """Whether no device and no accident lies outside the area: then the nation's figures are
-    the area's (a province's own instance, the demo), and are not counted a second time."""
-    inside = {"region__code__startswith": area.prefix}
-    return not (
-        Equipment.objects.exclude(**inside).exists() or Accident.objects.exclude(**inside).exists()
-    )
+    """Whether no county outside the area has figures: then the nation's figures are the area's
+    (a province's own instance, the demo), and are not read a second time."""
+    return holds_nothing_outside(area.prefix)
 
 
 def overview(
@@ -245,7 +243,9 @@ def overview(
 ) -> dict[str, Any]:
     """Every indicator of the area in the year, its trend, and the comparisons the user may see."""
     span = span_of(year, years)
-    own = total(figures if figures is not None else area_figures(area, span, today), span)
+    if figures is None:
+        figures = area_figures(area, span, today)
+    own = total(figures, span)
     parent = parent_of(area)
     shown_parent = parent if parent is not None and Scope.of(user).contains(parent.prefix) else None
     parent_totals = (
@@ -283,6 +283,7 @@ def overview(
         "year": year,
         "period_end": period_end(year, today).isoformat(),
         "as_of": today.isoformat(),
+        "computed_at": computed_at(figures),
         "parent": shown_parent.as_dict() if shown_parent else None,
         "indicators": items,
     }
@@ -323,11 +324,14 @@ def child_rows(
 def regions(
     user: User, area: Area, year: int, today: dt.date, figures: Figures | None = None
 ) -> dict[str, Any]:
+    if figures is None:
+        figures = area_figures(area, [year], today)
     rows, totals = child_rows(area, year, today, figures)
     return {
         "area": area.as_dict(),
         "year": year,
         "as_of": today.isoformat(),
+        "computed_at": computed_at(figures),
         "level": child_level(area.prefix),
         # A county is its own single child: nothing further down to open.
         "drillable": len(area.prefix) < 6,
@@ -338,17 +342,12 @@ def regions(
 
 def devices_by_kind(area: Area) -> dict[str, Any]:
     """Devices in the register today by kind and status (the status column, the register's own)."""
-    counted = (
-        Equipment.objects.visible_to(Scope(area.prefix))
-        .order_by()
-        .values("kind", "status")
-        .annotate(n=Count("id"))
-    )
+    counted = kind_counts(Scope(area.prefix), timezone.localdate())
     names = {v.code: v for v in Variety.objects.filter(level="kind")}
     statuses = [s.value for s in EquipmentStatus]
     kinds: dict[str, dict[str, int]] = {}
-    for row in counted:
-        kinds.setdefault(row["kind"], dict.fromkeys(statuses, 0))[row["status"]] = row["n"]
+    for (kind, status), n in counted.items():
+        kinds.setdefault(kind, dict.fromkeys(statuses, 0))[status] = n
     rows = []
     for kind in sorted(kinds):
         variety = names.get(kind)

@@ -34,7 +34,7 @@ from geo.models import Level, Region
 from geo.scoping import Scope
 
 from . import desk
-from .figures import Figures, Measures, due_dates, measures, period_end, total
+from .figures import Figures, Measures, due_dates, period_end, total
 from .indicators import BY_KEY, INDICATORS, Indicator
 from .models import (
     Direction,
@@ -43,6 +43,7 @@ from .models import (
     SchemeComponent,
     ScoringRule,
 )
+from .precomputed import computed_at, measures
 
 # Rates only: a count grows with the size of a jurisdiction and cannot be held to one target.
 SCORABLE = tuple(i.key for i in INDICATORS if not i.additive)
@@ -511,6 +512,7 @@ def league(
         "year": year,
         "period_end": period_end(year, today).isoformat(),
         "as_of": today.isoformat(),
+        "computed_at": computed_at(figures),
         "scheme": scheme_dict(scheme, published),
         "own": {
             **area.as_dict(),

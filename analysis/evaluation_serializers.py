@@ -99,6 +99,10 @@ class EvaluationSerializer(serializers.Serializer):
     year = serializers.IntegerField()
     period_end = serializers.DateField()
     as_of = serializers.DateField()
+    computed_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="when the figures were last computed (precomputed per county; null: not yet)",
+    )
     scheme = SchemeSerializer(allow_null=True)
     own = AgencyScoreSerializer(help_text="the area's own agency")
     drillable = serializers.BooleanField()

@@ -1,7 +1,8 @@
-"""The desk's measures: additive counts per child region and year, computed in the database over
-the scoped registry.
+"""The desk's measures computed from the registry tables: additive counts per child region and
+year. The pages read them precomputed per county (analysis/precomputed.py); this computation is
+that table's source and the tests' oracle for it.
 
-`measures(scope, width, years, today)` groups by the first `width` digits of the region code (0:
+`measures_from_registry(scope, width, years, today)` groups by the first `width` digits of the region code (0:
 one row for the whole scope) and by year, in six statements whatever the number of regions:
 the life cycle (registrations, cancellations, and so the register at each year's end), the
 suspended devices at each year's end, the inspection due dates and whether each was met, the
@@ -359,7 +360,9 @@ def _unlicensed(scope: Scope, width: int, first: dt.date, end: dt.date) -> dict:
     return counts
 
 
-def measures(scope: Scope, width: int, years: Sequence[int], today: dt.date) -> Figures:
+def measures_from_registry(
+    scope: Scope, width: int, years: Sequence[int], today: dt.date
+) -> Figures:
     """The measures of every child region (its code's first `width` digits) in each year."""
     years = sorted(years)
     figures: Figures = defaultdict(lambda: {year: Measures() for year in years})

@@ -35,7 +35,7 @@ from geo.scoping import Scope
 from maps.choropleth import county_outlines
 
 from . import desk
-from .figures import measures
+from .precomputed import measures
 
 PERMUTATIONS = 999
 SEED = 18

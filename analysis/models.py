@@ -110,3 +110,141 @@ class EvaluationPublication(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner or 'national'} {self.year}"
+
+
+# --------------------------------------------------------------------------- precomputed measures
+# The desk's measures kept per county (analysis/precomputed.py fills and reads them; migration
+# 0003 adds the triggers that mark a county stale when a row behind its figures changes).
+
+
+class CountyYearMeasure(models.Model):
+    """The additive measures of one county (a 6-digit region code) in one year, as of its last
+    refresh (CountyMeasureState); a year with every measure 0 has no row."""
+
+    county = models.CharField(max_length=6)
+    year = models.PositiveSmallIntegerField()
+    registered = models.IntegerField(default=0)
+    in_use = models.IntegerField(default=0)
+    registrations = models.IntegerField(default=0)
+    cancellations = models.IntegerField(default=0)
+    due = models.IntegerField(default=0)
+    inspected_on_time = models.IntegerField(default=0)
+    accidents = models.IntegerField(default=0)
+    deaths = models.IntegerField(default=0)
+    injuries = models.IntegerField(default=0)
+    supervision_required = models.IntegerField(default=0)
+    supervised = models.IntegerField(default=0)
+    unlicensed = models.IntegerField(default=0)
+    unlicensed_acted = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("区县年度统计量")
+        constraints = [
+            models.UniqueConstraint(fields=["county", "year"], name="county_year_measure_once")
+        ]
+        indexes = [
+            models.Index(
+                fields=["county"], name="county_measure_prefix", opclasses=["varchar_pattern_ops"]
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.county} {self.year}"
+
+
+class CountyDaySnapshot(models.Model):
+    """A county's in-use and overdue devices on a day, taken by the refresh (today's state only
+    can be counted from the register: a past day's overdue share is read from here)."""
+
+    county = models.CharField(max_length=6)
+    day = models.DateField()
+    in_use = models.IntegerField(default=0)
+    overdue = models.IntegerField(default=0)
+    # In use that day and of a kind needing a use registration; of those, holding its number.
+    use_registration_required = models.IntegerField(default=0)
+    use_registered = models.IntegerField(default=0)
+    taken_at = models.DateTimeField()
+    # Worked out afterwards from the inspection records (a day before the first snapshot), not
+    # counted from the register on the day (precomputed.backfill).
+    derived = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("区县超期未检日快照")
+        constraints = [
+            models.UniqueConstraint(fields=["county", "day"], name="county_day_snapshot_once")
+        ]
+        indexes = [
+            models.Index(
+                fields=["county", "day"],
+                name="county_snapshot_prefix",
+                opclasses=["varchar_pattern_ops", "date_ops"],
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.county} {self.day}"
+
+
+class CountyMeasureState(models.Model):
+    """When a county's measures were last computed, and for which day (`as_of`: the current
+    year's figures run to that day)."""
+
+    county = models.CharField(max_length=6, primary_key=True)
+    as_of = models.DateField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("区县统计刷新状态")
+        indexes = [
+            models.Index(
+                fields=["county"], name="county_state_prefix", opclasses=["varchar_pattern_ops"]
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.county} {self.as_of}"
+
+
+class StaleCounty(models.Model):
+    """A county whose registry rows changed since its measures were computed (written by the
+    triggers of migration 0003, taken by the refresh)."""
+
+    county = models.CharField(max_length=6, primary_key=True)
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("待刷新区县")
+        indexes = [
+            models.Index(
+                fields=["county"], name="stale_county_prefix", opclasses=["varchar_pattern_ops"]
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.county
+
+
+class CountyKindCount(models.Model):
+    """Devices of one county in the register by kind and status (the status column), as of the
+    county's last refresh: the desk's devices-by-kind table."""
+
+    county = models.CharField(max_length=6)
+    kind = models.CharField(max_length=4)
+    status = models.CharField(max_length=16)
+    devices = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("区县分类设备数")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["county", "kind", "status"], name="county_kind_count_once"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["county"], name="county_kind_prefix", opclasses=["varchar_pattern_ops"]
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.county} {self.kind} {self.status}"

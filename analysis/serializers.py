@@ -63,7 +63,11 @@ class OverviewSerializer(serializers.Serializer):
     breadcrumb = AreaSerializer(many=True, help_text="your jurisdiction down to the area")
     year = serializers.IntegerField()
     period_end = serializers.DateField(help_text="31 December, or today in the current year")
-    as_of = serializers.DateField(help_text="the day the figures were computed (they are live)")
+    as_of = serializers.DateField(help_text="the day asked for (the current year runs to it)")
+    computed_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="when the figures were last computed (precomputed per county; null: not yet)",
+    )
     parent = AreaSerializer(allow_null=True)
     indicators = IndicatorFigureSerializer(many=True)
 
@@ -76,6 +80,10 @@ class RegionsSerializer(serializers.Serializer):
     area = AreaSerializer()
     year = serializers.IntegerField()
     as_of = serializers.DateField()
+    computed_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="when the figures were last computed (precomputed per county; null: not yet)",
+    )
     level = serializers.CharField(help_text="level of the child regions")
     drillable = serializers.BooleanField(help_text="whether the children can be opened in turn")
     regions = RegionRowSerializer(many=True)

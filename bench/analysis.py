@@ -2,7 +2,8 @@
 the naive GROUP BY over the same registry tables.
 
     .venv/bin/python bench/analysis.py                      # the demo database (segis), user province
-    .venv/bin/python bench/analysis.py --database segis_bench_tiles --user-prefix 32
+    .venv/bin/python bench/analysis.py --database segis_bench_measures --user-prefix 32
+    .venv/bin/python bench/analysis.py --only overview,regions --repeat 50
 
 Each call is a GET through the test client (the whole Django and DRF path, session signed in), run
 --warmup times, then --repeat times interleaved with the others; p50 and p95 of the server time.
@@ -51,12 +52,35 @@ def timed(run, warmup: int, repeat: int) -> list[float]:
     return times
 
 
+def bench_user(prefix: str):
+    """A supervisor of the province's agency (the generator makes one per region)."""
+    from accounts.models import Agency, Role, User
+
+    agency = Agency.objects.filter(region_id=prefix.ljust(6, "0")).order_by("id").first()
+    user, _ = User.objects.get_or_create(
+        username=f"bench-analysis-{prefix}", defaults={"agency": agency, "role": Role.SUPERVISOR}
+    )
+    return user
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--database", default="segis")
     parser.add_argument("--user", default="province", help="an existing province user")
+    parser.add_argument(
+        "--user-prefix",
+        help="sign in as a supervisor of this province's agency instead (made if missing)",
+    )
+    parser.add_argument(
+        "--only", help="comma-separated words: run only the calls whose name holds one of them"
+    )
+    parser.add_argument(
+        "--refresh",
+        action="store_true",
+        help="migrate, then recount every county's precomputed measures first (timed)",
+    )
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
@@ -69,7 +93,9 @@ def main() -> None:
     from accounts.models import User
     from bench.machine import describe
 
-    user = User.objects.get(username=args.user)
+    user = (
+        bench_user(args.user_prefix) if args.user_prefix else User.objects.get(username=args.user)
+    )
     prefix = user.jurisdiction_prefix
     year = dt.date.today().year
     client = Client()
@@ -82,7 +108,16 @@ def main() -> None:
         "map (choropleth, inspection rate)": "/api/analysis/map?indicator=inspection_rate",
         "indicators (definitions)": "/api/analysis/indicators",
         "page /analysis/ (overview+regions+devices)": "/analysis/",
+        "evaluation (league, API)": f"/api/analysis/evaluation?year={year}",
+        "page /analysis/evaluation/": "/analysis/evaluation/",
+        "accidents (summary, API)": "/api/analysis/accidents",
+        "hot spots (overdue share, API)": "/api/analysis/accidents/hotspots?measure=overdue",
+        "annual report page /analysis/report": "/analysis/report",
+        "annual report /analysis/report.xlsx": "/analysis/report.xlsx",
     }
+    if args.only:
+        words = args.only.split(",")
+        calls = {name: url for name, url in calls.items() if any(w in name for w in words)}
 
     def get(url: str):
         def run():
@@ -105,7 +140,18 @@ def main() -> None:
         )
         (devices,) = cursor.fetchone()
     print(f"machine: {describe()}")
-    print(f"database {args.database}: {devices:,} devices under {prefix!r}; user {args.user}")
+    print(f"database {args.database}: {devices:,} devices under {prefix!r}; user {user.username}")
+    if args.refresh:
+        from django.core.management import call_command
+
+        from analysis import precomputed
+
+        call_command("migrate", verbosity=0)
+        done = precomputed.refresh(None)
+        print(
+            f"refresh_measures --all: {done.counties:,} counties, {done.rows:,} county-year rows "
+            f"in {done.seconds:.1f} s"
+        )
     print(f"{'call':46} {'p50 ms':>8} {'p95 ms':>8}")
     results = {}
     runs = {name: get(url) for name, url in calls.items()}
@@ -125,7 +171,7 @@ def main() -> None:
     print("p95 ratio to the baseline's p95:")
     for name, (_, p95) in results.items():
         if not name.startswith("baseline"):
-            print(f"  {name:44} {p95 / base:6.1f}×")
+            print(f"  {name:44} {p95 / base:8.4f}×")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from typing import IO, Any, NoReturn
 from django.conf import settings
 from django.db import transaction
 from django.db.models.functions import Coalesce
+from django.dispatch import Signal
 from django.utils import timezone
 from django_tasks import task
 
@@ -43,6 +44,10 @@ from .limits import import_root
 from .mapping import check_mapping, suggest_mapping
 from .pipeline import ImportOutcome, ImportRequest, run_import
 from .readers import DBF_ENCODINGS, GDAL_FORMATS, open_rows
+
+# Sent after a committed import's transaction ends (`job`): what is derived from the registry
+# catches up (the analysis desk's measures).
+import_committed = Signal()
 
 logger = logging.getLogger(__name__)
 
@@ -414,6 +419,8 @@ def record_outcome(job: ImportJob, outcome: ImportOutcome, *, commit: bool) -> I
     if not commit:
         _save_mapping(job)
     audit.record(job.requester, action, job, after=_audited(job))
+    if outcome.committed:
+        transaction.on_commit(lambda: import_committed.send(ImportJob, job=job))
     return job
 
 

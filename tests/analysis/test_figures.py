@@ -1,11 +1,12 @@
-"""Each measure and indicator against the fixture's figures worked out by hand (conftest.py)."""
+"""Each measure and indicator against the fixture's figures worked out by hand (conftest.py): the
+computation from the registry tables and the precomputed table alike."""
 
 from __future__ import annotations
 
 import pytest
 
-from analysis import desk
-from analysis.figures import Measures, measures, total
+from analysis import desk, precomputed
+from analysis.figures import Measures, measures_from_registry, total
 from analysis.indicators import BY_KEY, INDICATORS
 from geo.scoping import Scope
 from registry.models import Equipment
@@ -13,6 +14,13 @@ from tests.analysis.conftest import JINFENG, TODAY
 from tests.conftest import XINGQING, XIXIA
 
 YEARS = [2023, 2024, 2025]
+
+
+@pytest.fixture(params=["registry", "table"])
+def measures(request):
+    """The computation from the registry tables, and the table it fills (read after the refresh
+    the fixture's writes call for)."""
+    return {"registry": measures_from_registry, "table": precomputed.measures}[request.param]
 
 
 def test_the_fixture_is_what_the_table_says(registry):
@@ -28,7 +36,7 @@ def test_the_fixture_is_what_the_table_says(registry):
     assert registry["D"].events.get(kind="registration").occurred_on.isoformat() == "2025-02-01"
 
 
-def test_measures_per_county_by_hand(registry):
+def test_measures_per_county_by_hand(registry, measures):
     figures = measures(Scope("6401"), 6, YEARS, TODAY)
     xingqing, xixia = figures[XINGQING], figures[XIXIA]
     # 兴庆区: A, B, E registered in 2023, E suspended on 1 December; C registered and cancelled
@@ -69,7 +77,7 @@ def test_measures_per_county_by_hand(registry):
     assert JINFENG not in figures
 
 
-def test_the_supervision_rate_by_hand(registry, make_unit):
+def test_the_supervision_rate_by_hand(registry, make_unit, measures):
     """监督检验率: A and B (兴庆区, registered 2023) get a passed installation inspection, E a
     failed one: 2023's three registrations needing one, two supervised; 2024's C, none."""
     from inspections import services as supervision
@@ -97,7 +105,7 @@ def test_the_supervision_rate_by_hand(registry, make_unit):
     assert rate.value(city.supervised, city.supervision_required) == round(2 * 100 / 3, 4)
 
 
-def test_the_use_registration_rate_by_hand(registry):
+def test_the_use_registration_rate_by_hand(registry, measures):
     """使用登记率: in use today in 兴庆区 are A, B and D (C cancelled, E suspended), in 西夏区 F and G;
     A and G are given certificate numbers. Elevators need a use registration (the data table)."""
     for name, number in (("A", "梯11宁A00001(23)"), ("G", "梯11宁A00002(22)")):
@@ -123,7 +131,7 @@ def test_which_kinds_need_a_use_registration():
     assert not needs_use_registration("Z000")
 
 
-def test_the_unlicensed_action_rate_by_hand(registry, make_unit, users):
+def test_the_unlicensed_action_rate_by_hand(registry, make_unit, users, measures):
     """无证生产查处率: A (兴庆区, made 2023-02-01) and F (西夏区, made 2024-05-01) were made by a
     maker with no licence: two findings, one per year; the 兴庆区 supervisor acts on A's."""
     from licensing import services as licensing
@@ -148,7 +156,7 @@ def test_the_unlicensed_action_rate_by_hand(registry, make_unit, users):
     assert rate.value(city[2025].unlicensed_acted, city[2025].unlicensed) is None
 
 
-def test_overdue_is_the_map_layers_definition(registry):
+def test_overdue_is_the_map_layers_definition(registry, measures):
     scope = Scope("6401")
     overdue = Equipment.objects.visible_to(scope).overdue(TODAY)
     assert sorted(overdue.values_list("pk", flat=True)) == sorted(
@@ -177,7 +185,7 @@ def test_overdue_is_the_map_layers_definition(registry):
         ("deaths_per_10k", 2024, 0.0),
     ],
 )
-def test_indicator_of_the_city_by_hand(registry, key, year, expected):
+def test_indicator_of_the_city_by_hand(registry, key, year, expected, measures):
     city = total(measures(Scope("6401"), 0, YEARS, TODAY), YEARS)
     assert desk.value_of(BY_KEY[key], city[year])["value"] == expected
 
@@ -192,7 +200,9 @@ def test_a_county_without_devices_has_zero_counts_and_no_rates(registry):
 
 @pytest.mark.parametrize("prefix", ["64", "6401", XINGQING])
 @pytest.mark.parametrize("year", YEARS)
-def test_child_rows_sum_to_the_parent_for_every_additive_indicator(registry, prefix, year):
+def test_child_rows_sum_to_the_parent_for_every_additive_indicator(
+    registry, prefix, year, measures
+):
     area = desk.area_of(prefix)
     rows, totals = desk.child_rows(area, year, TODAY)
     # The parent computed on its own, by one grouped statement over the whole area.
@@ -205,13 +215,13 @@ def test_child_rows_sum_to_the_parent_for_every_additive_indicator(registry, pre
         assert summed == getattr(parent, indicator.numerator), indicator.key
 
 
-def test_the_province_counts_every_device_once(registry):
+def test_the_province_counts_every_device_once(registry, measures):
     province = total(measures(Scope("64"), 0, [2025], TODAY), [2025])[2025]
     # A–H registered by 30 June 2025 less C (cancelled); in use less E (suspended).
     assert (province.registered, province.in_use) == (7, 6)
 
 
-def test_a_scope_sees_only_its_own_devices(registry):
+def test_a_scope_sees_only_its_own_devices(registry, measures):
     figures = measures(Scope(XINGQING), 6, [2025], TODAY)
     assert set(figures) == {XINGQING}
     assert measures(Scope(None), 6, [2025], TODAY) == {}

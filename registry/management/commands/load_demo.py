@@ -53,6 +53,8 @@ class Command(BaseCommand):
         accounts = demo_accounts(province + "0000", county[:4] + "00", county)
         ensure_demo_users(accounts)
         call_command("generate_licences", prefix=province, county=county, stdout=self.stdout)
+        # The analysis desk reads its measures precomputed: count the loaded registry once.
+        call_command("refresh_measures", all=True, stdout=self.stdout)
         regions = {
             r.code: r.name
             for r in Region.objects.filter(
