@@ -575,8 +575,19 @@
     function layoutBadges(anchors, wanted) {
         const circles = anchors.map((a) => ({x: a.x, y: a.y, r: a.reach}));
         const placed = [];
-        const hits = (box) => placed.some((b) => box[0] < b[2] + 1 && b[0] < box[2] + 1 && box[1] < b[3] + 1 && b[1] < box[3] + 1)
-            || circles.some((c) => {
+        const meet = (a, b) => a[0] < b[2] + 1 && b[0] < a[2] + 1 && a[1] < b[3] + 1 && b[1] < a[3] + 1;
+        // Only what lies near a badge's circle can be in its way (a national view has hundreds of cells).
+        let near = {circles, placed};
+        const around = (owner, w, h) => {
+            const reach = owner.reach + BADGE_GAP + Object.keys(BADGES).length * (w + h);
+            const box = [owner.x - reach, owner.y - reach, owner.x + reach, owner.y + reach];
+            near = {
+                circles: circles.filter((c) => meet(box, [c.x - c.r, c.y - c.r, c.x + c.r, c.y + c.r])),
+                placed: placed.filter((b) => meet(box, b))
+            };
+        };
+        const hits = (box) => near.placed.some((b) => meet(box, b))
+            || near.circles.some((c) => {
                 const nx = Math.min(Math.max(c.x, box[0]), box[2]);
                 const ny = Math.min(Math.max(c.y, box[1]), box[3]);
                 return (nx - c.x) ** 2 + (ny - c.y) ** 2 < (c.r + BADGE_GAP) ** 2;
@@ -589,6 +600,7 @@
         wanted.slice().sort((a, b) => order.indexOf(a.layer) - order.indexOf(b.layer)).forEach((badge) => {
             const owner = badge.owner;
             const [w, h] = badgeSize(badge.label);
+            around(owner, w, h);
             const own = BADGES[badge.layer].angle;
             const turn = (angle) => Math.abs((((angle - own) % 360) + 540) % 360 - 180);
             const slots = BADGE_SLOTS.slice().sort((a, b) => turn(a[0]) - turn(b[0]));

@@ -121,6 +121,20 @@ def open_crowded_map(page, base_url, username, size) -> None:
     page.wait_for_timeout(400)  # the symbols' placement settles after the last frame
 
 
+def clutter(measured) -> dict[str, int]:
+    """How cluttered the view is: pairs of overlapping badges, badges over a circle, names under one."""
+    badges, names = of_layer(measured, "cluster-badges"), of_layer(measured, "city-labels")
+    circles = measured["circles"]
+    return {
+        "badges": len(badges),
+        "left out": len(measured["leftOut"]),
+        "badge×badge": sum(overlaps(a, b) for i, a in enumerate(badges) for b in badges[i + 1 :]),
+        "badge×circle": sum(covers(c, a) for a in badges for c in circles),
+        "city names": len(names),
+        "name×circle": sum(covers(c, n) for n in names for c in circles),
+    }
+
+
 def assert_badges_clear(measured) -> None:
     badges = of_layer(measured, "cluster-badges")
     assert badges, "no badge placed"
@@ -158,38 +172,28 @@ def assert_names_clear(measured, level) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_province_zoom_keeps_city_names_clear_of_clusters(map_site, page, size):  # noqa: F811
-    open_crowded_map(page, map_site.url, "province", SIZES[size])
+    username = "province"
+    open_crowded_map(page, map_site.url, username, SIZES[size])
     measured = page.evaluate(MEASURE)
+    print(f"\n{username} {size} z{measured['zoom']:.2f} {clutter(measured)}")
     page.screenshot(path=ARTIFACTS / f"map-clutter-province-{size}-{SHOTS}.png")
     assert 5 <= measured["zoom"] < 8.5, measured["zoom"]
     assert measured["circles"], "no cluster on the map"
     assert_names_clear(measured, "city")
     assert_badges_clear(measured)
     assert_left_out_in_tooltip(page, measured)
-    print(
-        size,
-        "badges",
-        len(of_layer(measured, "cluster-badges")),
-        "left out",
-        len(measured["leftOut"]),
-    )
     assert_clean(page)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_county_zoom_keeps_badges_clear_of_each_other_and_of_circles(map_site, page, size):  # noqa: F811
-    open_crowded_map(page, map_site.url, "county", SIZES[size])
+    username = "county"
+    open_crowded_map(page, map_site.url, username, SIZES[size])
     measured = page.evaluate(MEASURE)
+    print(f"\n{username} {size} z{measured['zoom']:.2f} {clutter(measured)}")
     page.screenshot(path=ARTIFACTS / f"map-clutter-county-{size}-{SHOTS}.png")
     assert 8.5 <= measured["zoom"] < 12, measured["zoom"]
     assert len(measured["circles"]) > 3
     assert_badges_clear(measured)
     assert_left_out_in_tooltip(page, measured)
-    print(
-        size,
-        "badges",
-        len(of_layer(measured, "cluster-badges")),
-        "left out",
-        len(measured["leftOut"]),
-    )
     assert_clean(page)
