@@ -37,6 +37,13 @@
         licences: {valid: '#1a9850', expiring: '#fdae61', expired: '#d73027', suspended: '#7b3294', revoked: '#4d4d4d'},
         legends: {}  // the catalogue's legend per layer, when it has one
     };
+    // Where a region's name (or its value) may stand, in ems from its label point, in order: on it,
+    // just above or below or beside it, then further off; the first place no cluster glyph covers
+    // (MapLibre's collision index, see addClusterLayers).
+    const NAME_PLACES = ['literal', [
+        'center', [0, 0], 'top', [0, 0.7], 'bottom', [0, -0.7], 'left', [0.8, 0], 'right', [-0.8, 0],
+        'top', [0, 2], 'bottom', [0, -2], 'top', [0, 3.4], 'bottom', [0, -3.4], 'left', [3, 0], 'right', [-3, 0]
+    ]];
     // A unit with several roles is drawn in the colour of its rarest role: the one a supervisor
     // looks for (nearly every unit is also a use unit).
     const ROLE_PRIORITY = ['rescue', 'maintenance', 'inspection', 'filling', 'installation', 'manufacture', 'supervision', 'use'];
@@ -938,7 +945,8 @@
                     paint: {'line-color': '#d9480f', 'line-width': 2.5}},
                 ...labelLayers(),
                 {id: 'region-values', type: 'symbol', source: 'region-values',
-                    layout: {visibility: 'none', 'text-field': '', 'text-font': FONT_BOLD, 'text-size': 12.5, 'text-line-height': 1.25, 'text-padding': 2},
+                    layout: {visibility: 'none', 'text-field': '', 'text-font': FONT_BOLD, 'text-size': 12.5, 'text-line-height': 1.25, 'text-padding': 2,
+                        'text-variable-anchor-offset': NAME_PLACES},
                     paint: {'text-color': '#1f2a37', 'text-halo-color': 'rgba(255, 255, 255, 0.92)', 'text-halo-width': 1.6}}
             ]
         },
@@ -970,15 +978,11 @@
 
     // Names at the label point of each region: the jurisdiction's own regions always, the finer
     // levels once there is room for them (see showLabelsFrom; MapLibre drops colliding ones). A name
-    // that a cluster circle or badge would cover moves off its label point, just above or below it,
-    // then beside it, then further (in ems): cities stay readable at province zoom.
+    // that a cluster circle or badge would cover moves off its label point (NAME_PLACES): cities
+    // stay readable at province zoom.
     function labelLayers() {
-        const places = [
-            'center', [0, 0], 'top', [0, 0.7], 'bottom', [0, -0.7], 'left', [0.8, 0], 'right', [-0.8, 0],
-            'top', [0, 2], 'bottom', [0, -2], 'top', [0, 3.4], 'bottom', [0, -3.4], 'left', [3, 0], 'right', [-3, 0]
-        ];
         const text = (size, font, colour) => ({
-            layout: {'text-field': ['get', 'name'], 'text-font': font, 'text-size': size, 'text-padding': 4, 'text-variable-anchor-offset': ['literal', places]},
+            layout: {'text-field': ['get', 'name'], 'text-font': font, 'text-size': size, 'text-padding': 4, 'text-variable-anchor-offset': NAME_PLACES},
             paint: {'text-color': colour, 'text-halo-color': 'rgba(255, 255, 255, 0.9)', 'text-halo-width': 1.5}
         });
         const inner = (level) => ['all', ['!=', ['get', 'outer'], true], ['==', ['get', 'level'], level]];
