@@ -1342,6 +1342,10 @@
         const on = choroplethOn();
         $('#choropleth').classList.toggle('off', !on);
         CHOROPLETH_LAYERS.forEach((id) => map.setLayoutProperty(id, 'visibility', on ? 'visible' : 'none'));
+        // The values name their regions: a region's plain name keeps to its label point then, where
+        // the value is and so gives way to it, instead of stepping aside and showing twice.
+        ['county-labels', 'city-labels', 'outer-labels'].forEach((id) => map.setLayoutProperty(
+            id, 'text-variable-anchor-offset', on ? ['literal', ['center', [0, 0]]] : NAME_PLACES));
         if (!on) {
             $('[data-count-for="regions"]').textContent = '';
             $('#layers').classList.remove('accident-window-wanted');
