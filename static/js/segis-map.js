@@ -37,6 +37,13 @@
         licences: {valid: '#1a9850', expiring: '#fdae61', expired: '#d73027', suspended: '#7b3294', revoked: '#4d4d4d'},
         legends: {}  // the catalogue's legend per layer, when it has one
     };
+    // Where a region's name (or its value) may stand, in ems from its label point, in order: on it,
+    // just above or below or beside it, then further off; the first place no cluster glyph covers
+    // (MapLibre's collision index, see addClusterLayers).
+    const NAME_PLACES = ['literal', [
+        'center', [0, 0], 'top', [0, 0.7], 'bottom', [0, -0.7], 'left', [0.8, 0], 'right', [-0.8, 0],
+        'top', [0, 2], 'bottom', [0, -2], 'top', [0, 3.4], 'bottom', [0, -3.4], 'left', [3, 0], 'right', [-3, 0]
+    ]];
     // A unit with several roles is drawn in the colour of its rarest role: the one a supervisor
     // looks for (nearly every unit is also a use unit).
     const ROLE_PRIORITY = ['rescue', 'maintenance', 'inspection', 'filling', 'installation', 'manufacture', 'supervision', 'use'];
@@ -371,20 +378,28 @@
     // place. Without equipment in a cell, the first other layer there takes the circle.
     const CELL_BITS = 3;
     const ANCHOR_ORDER = ['equipment', 'overdue', 'units', 'accidents', 'resources', 'stations', 'licences', 'unlicensed'];
-    // Badges sit outside the circle, a corner on its rim (at `angle`, degrees anticlockwise from
-    // east, held there by `anchor`), so they never cover the count or one another. Each has a
-    // one-character tag and a colour.
+    // Badges sit outside the circle, a corner (or an edge's middle) on its rim at `angle` (degrees
+    // anticlockwise from east, held there by `anchor`). Each has a one-character tag, a colour and a
+    // place of its own; where a neighbour's circle or badge is in the way it takes the nearest free
+    // place round its circle (layoutBadges), and where there is none it is left out: its count is in
+    // the cell's tooltip. The list is in order of importance, which picks first.
     const BADGES = {
         overdue: {angle: 45, anchor: 'bottom-left', tag: pgettext('map badge', '逾'), colour: '#c0182b'},
         accidents: {angle: 135, anchor: 'bottom-right', tag: pgettext('map badge', '事'), colour: '#1f1f1f'},
-        resources: {angle: -45, anchor: 'top-left', tag: pgettext('map badge', '援'), colour: '#0f766e'},
-        units: {angle: -135, anchor: 'top-right', tag: pgettext('map badge', '单'), colour: '#3b5b8c'},
-        stations: {angle: 180, anchor: 'right', tag: pgettext('map badge', '瓶'), colour: '#8a6d00'},
+        unlicensed: {angle: 90, anchor: 'bottom', tag: pgettext('map badge', '无'), colour: '#b2182b'},
         licences: {angle: 0, anchor: 'left', tag: pgettext('map badge', '证'), colour: '#1a6b3c'},
-        unlicensed: {angle: 90, anchor: 'bottom', tag: pgettext('map badge', '无'), colour: '#b2182b'}
+        stations: {angle: 180, anchor: 'right', tag: pgettext('map badge', '瓶'), colour: '#8a6d00'},
+        resources: {angle: -45, anchor: 'top-left', tag: pgettext('map badge', '援'), colour: '#0f766e'},
+        units: {angle: -135, anchor: 'top-right', tag: pgettext('map badge', '单'), colour: '#3b5b8c'}
     };
-    const BADGE_TUCK = 4;  // pixels a badge's corner reaches inside the rim
+    // The places round a circle: angle → the badge's point held on the rim.
+    const BADGE_SLOTS = [
+        [0, 'left'], [45, 'bottom-left'], [90, 'bottom'], [135, 'bottom-right'],
+        [180, 'right'], [-135, 'top-right'], [-90, 'top'], [-45, 'top-left']
+    ];
     const BADGE_TEXT_SIZE = 10.5;
+    const BADGE_PAD = [8, 3];  // pixels from a badge's text to its pill's edge (fit padding and the image's own edge)
+    const BADGE_GAP = 1.5;  // pixels between a badge and any circle (its own one's white edge included)
     const RING_COLOUR = '#c0182b';
     const RING_GAP = 3;  // pixels between a circle and its overdue ring
     const PIXEL_RATIO = Math.max(1, Math.round(window.devicePixelRatio || 1));
@@ -517,35 +532,117 @@
             return {key, cell, layer, at: cell[layer].at, count: cell[layer].count, radius: clusterRadius(cell[layer].count)};
         });
         separate(anchors, zoom);
-        anchors.forEach(({key, cell, layer: anchorLayer, at, count, radius}) => {
+        const wanted = [];
+        anchors.forEach((glyph) => {
+            const {key, cell, layer: anchorLayer, at, count, radius} = glyph;
             const anchor = {at, count, properties: cell[anchorLayer].properties};
             const common = {cell: key, anchor: anchorLayer, kind: cell.equipment ? cell.equipment.properties.kind : null};
             ANCHOR_ORDER.filter((layer) => cell[layer]).forEach((layer) => { common[`n_${layer}`] = cell[layer].count; });
             const colour = anchorColour(anchorLayer, anchor.properties);
+            const ringed = anchorLayer === 'equipment' && cell.overdue;
+            // How far the glyph reaches from its centre: the circle's white edge, or its ring.
+            Object.assign(glyph, {common, reach: radius + (ringed ? RING_GAP + 2 : 0.75)});
             features.push(point(anchor.at, {
-                ...common, role: 'anchor', layer: anchorLayer, radius, colour,
+                ...common, role: 'anchor', layer: anchorLayer, radius, colour, reach: glyph.reach,
                 text_colour: isLight(colour) ? DARK_TEXT : '#ffffff', label: countText(anchor.count)
             }));
-            const ringed = anchorLayer === 'equipment' && cell.overdue;
             if (ringed) {
                 // At least a tick: a 1 % share would draw almost nothing (the badge says how many).
                 const percent = Math.min(100, Math.max(3, Math.round(100 * cell.overdue.count / Math.max(anchor.count, 1))));
                 features.push(point(anchor.at, {...common, role: 'ring', layer: 'overdue', icon: `ring-${Math.round(radius)}-${percent}`}));
             }
-            Object.entries(BADGES).forEach(([layer, badge]) => {
-                if (!cell[layer] || layer === anchorLayer) {
-                    return;
+            Object.keys(BADGES).forEach((layer) => {
+                if (cell[layer] && layer !== anchorLayer) {
+                    wanted.push({layer, common, owner: glyph, at: anchor.at, label: `${BADGES[layer].tag}${countText(cell[layer].count)}`});
                 }
-                const angle = badge.angle * Math.PI / 180;
-                const distance = radius + (ringed ? RING_GAP : 0) - BADGE_TUCK;
-                features.push(point(anchor.at, {
-                    ...common, role: 'badge', layer, text_anchor: badge.anchor,
-                    offset: [Math.cos(angle) * distance / BADGE_TEXT_SIZE, -Math.sin(angle) * distance / BADGE_TEXT_SIZE],
-                    label: `${badge.tag}${countText(cell[layer].count)}`
-                }));
             });
         });
+        layoutBadges(anchors, wanted).forEach(({layer, common, at, label, slot, x, y}) => {
+            features.push(point(at, {
+                ...common, role: 'badge', layer, label, text_anchor: slot, offset: [x / BADGE_TEXT_SIZE, y / BADGE_TEXT_SIZE]
+            }));
+        });
         return {type: 'FeatureCollection', features};
+    }
+
+    // A badge's width on screen: its text as the map draws it (the same fonts), and the pill round it.
+    const measureContext = document.createElement('canvas').getContext('2d');
+    function badgeSize(label) {
+        measureContext.font = `bold ${BADGE_TEXT_SIZE}px ${FONT_BOLD.map((f) => (f.includes(' ') ? `"${f}"` : f)).join(', ')}`;
+        return [Math.ceil(measureContext.measureText(label).width) + 2 * BADGE_PAD[0] + 2, Math.ceil(BADGE_TEXT_SIZE * 1.2) + 2 * BADGE_PAD[1] + 2];
+    }
+
+    // The place of every badge, in screen pixels from its circle's centre: the most important badges
+    // first (overdue before accidents before …), each at its own place round its circle if that is
+    // free, else at the free place nearest to it; a place is free when the badge's pill touches no
+    // circle and no badge placed before it. The pill's point held on the rim (a corner or an edge's
+    // middle, by the slot's anchor) keeps the whole pill outside its own circle. Where no place round
+    // the circle is free, a badge joins another of its circle's badges in a row or a column; where
+    // that fails too, it is left out (its count is in the cell's tooltip).
+    function layoutBadges(anchors, wanted) {
+        const circles = anchors.map((a) => ({x: a.x, y: a.y, r: a.reach}));
+        const placed = [];
+        const meet = (a, b) => a[0] < b[2] + 1 && b[0] < a[2] + 1 && a[1] < b[3] + 1 && b[1] < a[3] + 1;
+        // Only what lies near a badge's circle can be in its way (a national view has hundreds of cells).
+        let near = {circles, placed};
+        const around = (owner, w, h) => {
+            const reach = owner.reach + BADGE_GAP + Object.keys(BADGES).length * (w + h);
+            const box = [owner.x - reach, owner.y - reach, owner.x + reach, owner.y + reach];
+            near = {
+                circles: circles.filter((c) => meet(box, [c.x - c.r, c.y - c.r, c.x + c.r, c.y + c.r])),
+                placed: placed.filter((b) => meet(box, b))
+            };
+        };
+        const hits = (box) => near.placed.some((b) => meet(box, b))
+            || near.circles.some((c) => {
+                const nx = Math.min(Math.max(c.x, box[0]), box[2]);
+                const ny = Math.min(Math.max(c.y, box[1]), box[3]);
+                return (nx - c.x) ** 2 + (ny - c.y) ** 2 < (c.r + BADGE_GAP) ** 2;
+            });
+        // A place on the map's canvas is better than one off its edge (which only the tooltip shows).
+        const canvas = map.getCanvas();
+        const onCanvas = (box) => box[0] >= 0 && box[1] >= 0 && box[2] <= canvas.clientWidth && box[3] <= canvas.clientHeight;
+        const order = Object.keys(BADGES);
+        const result = [];
+        wanted.slice().sort((a, b) => order.indexOf(a.layer) - order.indexOf(b.layer)).forEach((badge) => {
+            const owner = badge.owner;
+            const [w, h] = badgeSize(badge.label);
+            around(owner, w, h);
+            const own = BADGES[badge.layer].angle;
+            const turn = (angle) => Math.abs((((angle - own) % 360) + 540) % 360 - 180);
+            const slots = BADGE_SLOTS.slice().sort((a, b) => turn(a[0]) - turn(b[0]));
+            const free = [];
+            slots.forEach(([angle, slot]) => {
+                const radians = angle * Math.PI / 180;
+                // The held point, just off the rim; then the pill's box and its text's anchor point.
+                const px = Math.cos(radians) * (owner.reach + BADGE_GAP + 0.5);
+                const py = -Math.sin(radians) * (owner.reach + BADGE_GAP + 0.5);
+                const sx = slot.endsWith('left') ? 1 : slot.endsWith('right') ? -1 : 0;
+                const sy = slot.startsWith('top') ? 1 : slot.startsWith('bottom') ? -1 : 0;
+                const left = px + (sx === 1 ? 0 : sx === -1 ? -w : -w / 2);
+                const top = py + (sy === 1 ? 0 : sy === -1 ? -h : -h / 2);
+                const box = [owner.x + left, owner.y + top, owner.x + left + w, owner.y + top + h];
+                if (!hits(box)) {
+                    free.push({box, slot, x: px + sx * BADGE_PAD[0], y: py + sy * BADGE_PAD[1]});
+                }
+            });
+            // No room round the circle: in a row or column with a badge of the same circle.
+            (owner.badgeBoxes || []).forEach((b) => {
+                [[b[2] + 2, b[1]], [b[0], b[3] + 2], [b[0], b[1] - 2 - h], [b[0] - 2 - w, b[1]]].forEach(([x, y]) => {
+                    const box = [x, y, x + w, y + h];
+                    if (!hits(box)) {
+                        free.push({box, slot: 'top-left', x: x - owner.x + BADGE_PAD[0], y: y - owner.y + BADGE_PAD[1]});
+                    }
+                });
+            });
+            const best = free.find((place) => onCanvas(place.box)) || free[0];
+            if (best) {
+                placed.push(best.box);
+                owner.badgeBoxes = (owner.badgeBoxes || []).concat([best.box]);
+                result.push({...badge, slot: best.slot, x: best.x, y: best.y});
+            }
+        });
+        return result;
     }
 
     let composeTimer = null;
@@ -653,9 +750,18 @@
             id: 'cluster-rings', type: 'symbol', source: 'clusters', filter: role('ring'),
             layout: {'icon-image': ['get', 'icon'], ...always}
         });
+        // Circles and badges are always drawn, where the composer put them; they are also entered in
+        // the map's collision index (placed first, being above the names), so that the region names
+        // take a place beside them (labelLayers) rather than under them. A circle enters as a blank
+        // square as wide as it reaches.
+        const blocking = {...always, 'icon-ignore-placement': false, 'text-ignore-placement': false, 'icon-padding': 0, 'text-padding': 0};
+        map.addImage('glyph-space', {width: 64, height: 64, data: new Uint8Array(64 * 64 * 4)});
         map.addLayer({
             id: 'cluster-counts', type: 'symbol', source: 'clusters', filter: role('anchor'),
-            layout: {'text-field': ['get', 'label'], 'text-font': FONT_BOLD, 'text-size': 11, ...always},
+            layout: {
+                'text-field': ['get', 'label'], 'text-font': FONT_BOLD, 'text-size': 11, ...always,
+                'icon-image': 'glyph-space', 'icon-size': ['/', ['*', 2, ['get', 'reach']], 64], 'icon-ignore-placement': false, 'icon-padding': 0
+            },
             paint: {'text-color': ['get', 'text_colour']}
         });
         map.addLayer({
@@ -663,7 +769,7 @@
             layout: {
                 'icon-image': ['concat', 'badge-', ['get', 'layer']], 'icon-text-fit': 'both', 'icon-text-fit-padding': [1, 4, 1, 4],
                 'text-field': ['get', 'label'], 'text-font': FONT_BOLD, 'text-size': BADGE_TEXT_SIZE,
-                'text-offset': ['array', 'number', 2, ['get', 'offset']], 'text-anchor': ['get', 'text_anchor'], ...always
+                'text-offset': ['array', 'number', 2, ['get', 'offset']], 'text-anchor': ['get', 'text_anchor'], ...blocking
             },
             paint: {'text-color': '#ffffff'}
         });
@@ -839,7 +945,8 @@
                     paint: {'line-color': '#d9480f', 'line-width': 2.5}},
                 ...labelLayers(),
                 {id: 'region-values', type: 'symbol', source: 'region-values',
-                    layout: {visibility: 'none', 'text-field': '', 'text-font': FONT_BOLD, 'text-size': 12.5, 'text-line-height': 1.25, 'text-padding': 2},
+                    layout: {visibility: 'none', 'text-field': '', 'text-font': FONT_BOLD, 'text-size': 12.5, 'text-line-height': 1.25, 'text-padding': 2,
+                        'text-variable-anchor-offset': NAME_PLACES},
                     paint: {'text-color': '#1f2a37', 'text-halo-color': 'rgba(255, 255, 255, 0.92)', 'text-halo-width': 1.6}}
             ]
         },
@@ -870,10 +977,12 @@
     });
 
     // Names at the label point of each region: the jurisdiction's own regions always, the finer
-    // levels once there is room for them (see showLabelsFrom; MapLibre drops colliding ones).
+    // levels once there is room for them (see showLabelsFrom; MapLibre drops colliding ones). A name
+    // that a cluster circle or badge would cover moves off its label point (NAME_PLACES): cities
+    // stay readable at province zoom.
     function labelLayers() {
         const text = (size, font, colour) => ({
-            layout: {'text-field': ['get', 'name'], 'text-font': font, 'text-size': size, 'text-padding': 4},
+            layout: {'text-field': ['get', 'name'], 'text-font': font, 'text-size': size, 'text-padding': 4, 'text-variable-anchor-offset': NAME_PLACES},
             paint: {'text-color': colour, 'text-halo-color': 'rgba(255, 255, 255, 0.9)', 'text-halo-width': 1.5}
         });
         const inner = (level) => ['all', ['!=', ['get', 'outer'], true], ['==', ['get', 'level'], level]];
@@ -1233,6 +1342,10 @@
         const on = choroplethOn();
         $('#choropleth').classList.toggle('off', !on);
         CHOROPLETH_LAYERS.forEach((id) => map.setLayoutProperty(id, 'visibility', on ? 'visible' : 'none'));
+        // The values name their regions: a region's plain name keeps to its label point then, where
+        // the value is and so gives way to it, instead of stepping aside and showing twice.
+        ['county-labels', 'city-labels', 'outer-labels'].forEach((id) => map.setLayoutProperty(
+            id, 'text-variable-anchor-offset', on ? ['literal', ['center', [0, 0]]] : NAME_PLACES));
         if (!on) {
             $('[data-count-for="regions"]').textContent = '';
             $('#layers').classList.remove('accident-window-wanted');
