@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy
 
 from common.i18n import in_language
@@ -149,7 +150,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "Supervisory inspection rate",
         gettext_lazy("期内登记的须经制造或安装监督检验的设备中，各项均有合格监督检验的比例"),
         PERCENT,
-        f"{SUPERVISION}; {REGISTRY}",
+        format_lazy("{}; {}", SUPERVISION, REGISTRY),
         gettext_lazy("未经监督检验不得投入使用"),
         "supervised",
         "supervision_required",
@@ -159,9 +160,10 @@ INDICATORS: tuple[Indicator, ...] = (
         "use_registration_rate",
         "使用登记率",
         "Use registration rate",
-        "今日在用且须办理使用登记（analysis/data/use_registration.csv）的设备中，持有使用登记证编号的"
-        "比例 / of the devices in use today whose kind needs a use registration (the data table), "
-        "the share holding a use registration certificate number",
+        gettext_lazy(
+            "今日在用且须办理使用登记（analysis/data/use_registration.csv）的设备中，"
+            "持有使用登记证编号的比例"
+        ),
         PERCENT,
         REGISTRY,
         gettext_lazy("在用设备应依法办理使用登记"),
@@ -178,7 +180,7 @@ INDICATORS: tuple[Indicator, ...] = (
             "期内发生的无证制造、安装改造修理、充装行为（无证发现）中，监管人员已记录查处措施的比例"
         ),
         PERCENT,
-        f"{LICENSING}; {REGISTRY}",
+        format_lazy("{}; {}", LICENSING, REGISTRY),
         gettext_lazy("无证生产应依法查处"),
         "unlicensed_acted",
         "unlicensed",
@@ -220,7 +222,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "Accidents per 10,000 devices",
         gettext_lazy("事故起数 ÷ (期末在用设备 ÷ 10,000)"),
         PER_10K,
-        f"{ACCIDENTS}; {REGISTRY}",
+        format_lazy("{}; {}", ACCIDENTS, REGISTRY),
         gettext_lazy("与规模无关的事故水平，可与全国比较"),
         "accidents",
         "in_use",
@@ -232,8 +234,8 @@ INDICATORS: tuple[Indicator, ...] = (
         "Deaths per 10,000 devices",
         gettext_lazy("死亡人数 ÷ (期末在用设备 ÷ 10,000)"),
         PER_10K,
-        f"{ACCIDENTS}; {REGISTRY}",
-        "国务院安全生产控制指标 / the State Council's control figure (全国 2021: 0.08)",
+        format_lazy("{}; {}", ACCIDENTS, REGISTRY),
+        gettext_lazy("国务院安全生产控制指标（全国 2021 年：0.08）"),
         "deaths",
         "in_use",
         10_000,
