@@ -174,7 +174,7 @@ class StationList(Page):
 class StationFillings(StationList):
     """A station's fillings of one day, all of them."""
 
-    title = ("当日充装", "Fillings of the day")
+    title = gettext_lazy("当日充装")
     table = "cylinders/_fillings.html"
     SORTS = {"time": gettext_lazy("时间早→晚"), "-time": gettext_lazy("时间晚→早")}
 
@@ -188,7 +188,7 @@ class StationFillings(StationList):
 class StationOverdue(StationList):
     """A station's overdue cylinders, all of them."""
 
-    title = ("超期未检气瓶", "Overdue cylinders")
+    title = gettext_lazy("超期未检气瓶")
     table = "cylinders/_overdue.html"
     SORTS = {
         "due": gettext_lazy("超期最久在前"),
@@ -202,7 +202,7 @@ class StationOverdue(StationList):
 class StationViolations(StationList):
     """A station's violations, all of them."""
 
-    title = ("违规", "Violations")
+    title = gettext_lazy("违规")
     table = "cylinders/_violations.html"
     SORTS = {"-time": gettext_lazy("最新在前"), "time": gettext_lazy("最早在前")}
 
