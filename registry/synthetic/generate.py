@@ -441,10 +441,12 @@ class _Generator:
         )
         regions = {r.code: r for r in Region.objects.filter(code__in=codes_needed)}
         seats = demo_seats(counties, self.prefix[:2])
-        # Seats the boundary files do not carry: where the demo's people cluster (a county's core),
-        # a city's where its districts meet, a province's at its capital (xx01). Entered ones stay.
+        # Regions without a loaded seat (load_seats) get a plausible one: where the demo's people
+        # cluster (a county's core), a city's where its districts meet, a province's at its capital.
         for code, region in regions.items():
-            if region.seat is None and code in seats:
+            if region.seat is not None:
+                seats[code] = region.seat.coords
+            elif code in seats:
                 Region.objects.filter(code=code).update(seat=Point(*seats[code], srid=4326))
         existing = set(
             Agency.objects.filter(region__in=regions).values_list("region_id", flat=True)

@@ -37,6 +37,8 @@ class Command(BaseCommand):
             call_command(
                 "load_boundaries", cnmaps=[province], verbosity=verbosity, stdout=self.stdout
             )
+            # Before the registry: its agencies' offices are at their regions' seats.
+            call_command("load_seats", prefix=[province], stdout=self.stdout, stderr=self.stderr)
         if Equipment.objects.within_prefix(province).exists():
             self.stderr.write(f"demo registry for {province} already loaded: kept as it is")
         else:
@@ -71,6 +73,7 @@ class Command(BaseCommand):
         others = [code for code in PROVINCE_ABBREVIATIONS if code != province and code < "71"]
         if not Region.objects.counties().exclude(code__startswith=province).exists():
             call_command("load_boundaries", cnmaps=others, verbosity=verbosity, stdout=self.stdout)
+            call_command("load_seats", prefix=others, stdout=self.stdout, stderr=self.stderr)
         if Accident.objects.exclude(region__code__startswith=province).exists():
             self.stderr.write("national accident history already loaded: kept as it is")
             return
