@@ -77,6 +77,12 @@ class Region(models.Model):
         return f"{self.name} ({self.code})"
 
     @property
+    def is_city_district(self) -> bool:
+        """A county-level city district (市辖区): its name ends in 区. Counties (县), county-level
+        cities (市) and banners (旗) are not; travel there is faster (response, patrol)."""
+        return self.name.endswith("区")
+
+    @property
     def code_prefix(self) -> str:
         return code_prefix(self.code, self.level)
 

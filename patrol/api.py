@@ -250,6 +250,7 @@ def stop_json(stop: PatrolStop) -> dict[str, Any]:
         "arrival_minutes": round(stop.arrival_minutes, 1),
         "departure_minutes": round(stop.departure_minutes, 1),
         "location": place and [place.x, place.y],
+        "speed_kmh": routes.speed_near(device.region),
         "equipment": {
             "id": device.pk,
             "device_code": device.device_code,
@@ -300,9 +301,9 @@ def routes_json(user, plan: PatrolPlan) -> dict[str, Any]:
         .prefetch_related(
             Prefetch(
                 "stops",
-                queryset=PatrolStop.objects.select_related(
-                    "candidate__equipment", "recorded_by"
-                ).order_by("sequence"),
+                queryset=PatrolStop.objects.select_related(routes.STOP_DEVICE, "recorded_by")
+                .defer(*routes.STOP_DEVICE_DEFERRED)
+                .order_by("sequence"),
             )
         )
         .order_by("day", "team__number")
@@ -394,8 +395,10 @@ class PlanReoptimise(PatrolView):
 
 
 def _stops(user):
-    return PatrolStop.objects.visible_to(user).select_related(
-        "candidate__equipment", "recorded_by", "route"
+    return (
+        PatrolStop.objects.visible_to(user)
+        .select_related(routes.STOP_DEVICE, "recorded_by", "route")
+        .defer(*routes.STOP_DEVICE_DEFERRED)
     )
 
 

@@ -29,7 +29,7 @@ from registry import catalogue, personal
 
 from .exceptions import refuse
 from .models import PatrolPlan, PatrolRoute, PatrolStop
-from .routes import DAY_START, place_of, travel_model
+from .routes import DAY_START, place_of, travel_model, value
 
 if TYPE_CHECKING:
     import folium
@@ -420,12 +420,14 @@ def sheet_facts(user: User, route: PatrolRoute) -> dict:
 
 def travel_note() -> str:
     """What the legs' minutes are: straight lines, until a road network is configured."""
-    model = travel_model()
-    return (
-        f"直线距离估算：直线 × {model.detour:g} 绕行系数，按 {model.speed_kmh:g} km/h；未配置路网 / "
-        f"straight-line estimate: the straight line × {model.detour:g} for detours at "
-        f"{model.speed_kmh:g} km/h, until a road network is configured"
-    )
+    return gettext(
+        "直线距离估算：直线 × %(detour)s 绕行系数，市辖区按 %(urban)s km/h，其他地区按 %(other)s km/h；"
+        "未配置路网"
+    ) % {
+        "detour": f"{travel_model().detour:g}",
+        "urban": f"{float(value('PATROL_URBAN_SPEED_KMH')):g}",
+        "other": f"{travel_model().speed_kmh:g}",
+    }
 
 
 def _add_outline(m: folium.Map, plan: PatrolPlan) -> None:

@@ -31,7 +31,9 @@ from .exceptions import refuse
 from .models import PatrolCandidate, PatrolPlan, PatrolRoute, PatrolStop, PatrolTeam, may_plan
 
 DEFAULTS: dict[str, Any] = {
-    # Straight-line speed and the factor for the roads' detours (geo.routing's travel model).
+    # Straight-line speeds and the factor for the roads' detours (geo.routing's travel model):
+    # in a city's districts (市辖区) and elsewhere (counties, county-level cities, the office).
+    "PATROL_URBAN_SPEED_KMH": 25.0,
     "PATROL_SPEED_KMH": 35.0,
     "PATROL_DETOUR": 1.3,
     # Minutes on site per kind, for a supervision visit (verify against local practice).
@@ -65,6 +67,19 @@ def travel_model() -> routing.TravelModel:
     return routing.TravelModel(
         speed_kmh=float(value("PATROL_SPEED_KMH")), detour=float(value("PATROL_DETOUR"))
     )
+
+
+def speed_near(region: Region | None) -> float:
+    """Travel speed around a stop: slower in a city's districts; an arc runs half its length at
+    each end's speed (geo.routing)."""
+    if region is not None and region.is_city_district:
+        return float(value("PATROL_URBAN_SPEED_KMH"))
+    return travel_model().speed_kmh
+
+
+# A stop's device with its region's name (the speed), without the region's heavy geometries.
+STOP_DEVICE = "candidate__equipment__region"
+STOP_DEVICE_DEFERRED = (f"{STOP_DEVICE}__boundary", f"{STOP_DEVICE}__seat")
 
 
 def minutes_after_start(clock: str) -> float:
@@ -329,7 +344,11 @@ def route_plan(
         )
         team.members.set(spec.members)
         stored_teams.append(team)
-    candidates = list(plan.candidates.filter(dropped=False).select_related("equipment"))
+    candidates = list(
+        plan.candidates.filter(dropped=False)
+        .select_related("equipment__region")
+        .defer("equipment__region__boundary", "equipment__region__seat")
+    )
     summary = _plan_days(
         plan,
         stored_teams,
@@ -363,6 +382,7 @@ def _plan_days(
             lon=places[c.pk].x,
             lat=places[c.pk].y,
             service_minutes=on_site_minutes(c.equipment.kind),
+            speed_kmh=speed_near(c.equipment.region),
             priority=c.score,
             mandatory=c.pinned,
         )
@@ -497,7 +517,10 @@ def reoptimise_plan(
         retime(kept)  # its unvisited stops are gone
     done = recorded.values("candidate_id")
     candidates = list(
-        plan.candidates.filter(dropped=False).exclude(pk__in=done).select_related("equipment")
+        plan.candidates.filter(dropped=False)
+        .exclude(pk__in=done)
+        .select_related("equipment__region")
+        .defer("equipment__region__boundary", "equipment__region__seat")
     )
     if not candidates:
         refuse("plan", "patrol.no_candidates", "所有设备均已巡查 / every device has been visited")
@@ -517,15 +540,17 @@ def _path(team: PatrolTeam, places: Sequence[Point]) -> LineString:
 
 def retime(route: PatrolRoute) -> None:
     """Recompute a route's times and path from its stops' order, as the solver times them."""
-    stops = list(route.stops.select_related("candidate__equipment").order_by("sequence"))
+    stops = list(
+        route.stops.select_related(STOP_DEVICE).defer(*STOP_DEVICE_DEFERRED).order_by("sequence")
+    )
     team = route.team
     places = [place_of(s.candidate) for s in stops]
     points = [team.start, *places, team.end]
-    speed = travel_model().speed_kmh
+    office = travel_model().speed_kmh
     seconds = routing.travel_seconds(
         np.array([p.x for p in points]),
         np.array([p.y for p in points]),
-        np.full(len(points), speed),
+        np.array([office, *(speed_near(s.candidate.equipment.region) for s in stops), office]),
         travel_model().detour,
     )
     clock = travel = service = 0.0

@@ -62,9 +62,8 @@ def hazard_radii() -> dict[str, float]:
 
 
 def is_urban(region: Region) -> bool:
-    """A city district (市辖区, name ending in 区), as the synthetic generator also decides it:
-    counties (县), county-level cities (市) and banners (旗) are rural for arrival estimates."""
-    return region.name.endswith("区")
+    """Urban for arrival estimates: a city district (`Region.is_city_district`)."""
+    return region.is_city_district
 
 
 def speed_kmh(region: Region) -> float:

@@ -59,7 +59,7 @@ DEFAULT_DAYS = 365
 # A longer period is refused: nobody compares decades, and it would read every incident ever.
 MAX_DAYS = 366 * 10
 EARLIEST, LATEST = dt.date(1990, 1, 1), dt.date(2999, 12, 31)
-# The suffix of a city district's name: the rule of response.conf.is_urban, spelled as a lookup.
+# The suffix of a city district's name: the rule of Region.is_city_district, spelled as a lookup.
 URBAN_SUFFIX = "区"
 
 

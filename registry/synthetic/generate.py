@@ -172,7 +172,7 @@ class _Generator:
                 r.name,
                 r.parent_id or r.code[:4] + "00",
                 wkb.loads(bytes(r.boundary.wkb)),
-                r.name.endswith("区"),
+                r.is_city_district,
             )
             for r in regions
         ]

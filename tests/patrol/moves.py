@@ -13,22 +13,29 @@ from patrol.routes import on_site_minutes, travel_model
 GEOD = Geod(ellps="WGS84")
 
 
-def minutes_between(a, b) -> float:
-    """Travel minutes between two [lon, lat] points."""
+def minutes_between(a, b, speed_a: float | None = None, speed_b: float | None = None) -> float:
+    """Travel minutes between two [lon, lat] points, half the way at each end's speed (km/h; an
+    end without one, the team's office, at the model's)."""
     model = travel_model()
-    metres = GEOD.inv(a[0], a[1], b[0], b[1])[2]
-    return metres * model.detour / (model.speed_kmh * 1000 / 60)
+    metres = GEOD.inv(a[0], a[1], b[0], b[1])[2] * model.detour
+    speeds = [speed or model.speed_kmh for speed in (speed_a, speed_b)]
+    return sum(metres / 2 / (speed * 1000 / 60) for speed in speeds)
 
 
 def insertion_minutes(route: dict, stop: dict, position: int) -> float:
     """Minutes the route grows by with the stop put in at the position (1 = first)."""
-    places = [route["start"], *(s["location"] for s in route["stops"]), route["end"]]
+    places = [
+        (route["start"], None),
+        *((s["location"], s["speed_kmh"]) for s in route["stops"]),
+        (route["end"], None),
+    ]
     before, after = places[position - 1], places[position]
+    here = (stop["location"], stop["speed_kmh"])
     return (
-        minutes_between(before, stop["location"])
+        minutes_between(before[0], here[0], before[1], here[1])
         + on_site_minutes(stop["equipment"]["kind"])
-        + minutes_between(stop["location"], after)
-        - minutes_between(before, after)
+        + minutes_between(here[0], after[0], here[1], after[1])
+        - minutes_between(before[0], after[0], before[1], after[1])
     )
 
 

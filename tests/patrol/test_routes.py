@@ -15,9 +15,10 @@ from django.test import Client
 
 from accounts.models import AuditEntry, Role, User
 from geo import routing
+from geo.models import Region
 from patrol import routes
 from patrol.models import PatrolPlan, PatrolRoute, PatrolStop
-from patrol.routes import on_site_minutes
+from patrol.routes import on_site_minutes, speed_near
 from registry.models import EquipmentStatus, LifecycleEvent
 from tests.conftest import XINGQING, XIXIA
 from tests.patrol.conftest import ON
@@ -90,18 +91,20 @@ def assert_a_plan_of_the_candidates(plan: dict, body: dict) -> None:
     for r in body["routes"]:
         pause = r["break_at_minutes"]
         assert r["total_minutes"] <= r["working_minutes"] + (r["break_minutes"] if pause else 0)
-        places = [r["start"], *(s["location"] for s in r["stops"]), r["end"]]
+        # Each place with its speed: the stops' own (slower in a city's districts), the office's None.
+        places = [(r["start"], None), *((s["location"], s["speed_kmh"]) for s in r["stops"])]
+        places.append((r["end"], None))
         clock = 0.0
         for stop, (a, b) in zip(r["stops"], pairwise(places), strict=False):
             if pause is not None and clock == pytest.approx(pause, abs=0.1):
                 clock += r["break_minutes"]  # the lunch break, where the route says it is
                 pause = None
-            clock += minutes_between(a, b)
+            clock += minutes_between(a[0], b[0], a[1], b[1])
             assert stop["arrival_minutes"] == pytest.approx(clock, abs=0.1)
             clock += on_site_minutes(stop["equipment"]["kind"])
         if pause is not None and clock == pytest.approx(pause, abs=0.1):
             clock += r["break_minutes"]
-        clock += minutes_between(places[-2], places[-1])
+        clock += minutes_between(places[-2][0], places[-1][0], places[-2][1], places[-1][1])
         assert r["total_minutes"] == pytest.approx(clock, abs=0.2)
 
 
@@ -136,7 +139,13 @@ def test_a_short_day_visits_the_riskiest_first(supervisors, plan):
     gained = sum(c["score"] + 1 for c in plan["candidate_list"] if c["id"] in visited)
     for candidate in left:
         where = candidate["equipment"]["location"]
-        alone = 2 * minutes_between(office, where) + on_site_minutes(candidate["equipment"]["kind"])
+        alone = 2 * minutes_between(
+            office,
+            where,
+            None,
+            speed_near(Region.objects.get(code=candidate["equipment"]["region"])),
+        )
+        alone += on_site_minutes(candidate["equipment"]["kind"])
         if alone <= 120:
             assert candidate["score"] + 1 <= gained
 
@@ -166,9 +175,10 @@ def test_bad_routing_input_is_a_400_and_saves_nothing(supervisors, plan, body, f
 
 def test_moving_a_stop_retimes_both_routes(supervisors, plan):
     body = route(
-        supervisors["xingqing"], plan["id"], {"teams": {"count": 2, "hours": 8}, "days": 1}
+        supervisors["xingqing"], plan["id"], {"teams": {"count": 2, "hours": 9}, "days": 1}
     ).json()
-    # Four boilers (60 min) and eight lifts (30 min): their on-site time alone fills one day.
+    # Four boilers (60 min) and eight lifts (30 min): their on-site time alone fills an 8-hour day;
+    # nine hours leave a route room for one more stop at the districts' speed.
     assert len(body["routes"]) == 2
     move = roomiest_move(body["routes"])
     assert move.spare > 1, "the solver left no room for any stop on the other route"
@@ -186,7 +196,10 @@ def test_moving_a_stop_retimes_both_routes(supervisors, plan):
     before = moved_to["stops"][position - 2] if position > 1 else None
     start = before["location"] if before else moved_to["start"]
     assert moved_to["stops"][position - 1]["arrival_minutes"] == pytest.approx(
-        (before["departure_minutes"] if before else 0) + minutes_between(start, moving["location"]),
+        (before["departure_minutes"] if before else 0)
+        + minutes_between(
+            start, moving["location"], before and before["speed_kmh"], moving["speed_kmh"]
+        ),
         abs=0.1,
     )
     assert moved_to["total_minutes"] == pytest.approx(
@@ -375,3 +388,15 @@ def test_a_plan_and_its_routes_are_made_together_or_not_at_all(supervisors, over
     assert made.status_code == 201, made.content
     routes_ = client.get(f"{PLANS}{made.json()['id']}/routes/").json()["routes"]
     assert routes_ and all(r["start"] == office and r["end"] == office for r in routes_)
+
+
+def test_stops_in_a_citys_districts_are_reached_more_slowly_than_elsewhere(db, settings):
+    """兴庆区 is one of Yinchuan's districts (市辖区); 永宁县 a county, 灵武市 a county-level city:
+    legs run at the urban speed near the first, the model's near the others and the office."""
+    settings.PATROL_URBAN_SPEED_KMH, settings.PATROL_SPEED_KMH = 20.0, 40.0
+    speeds = {
+        r.name: speed_near(r)
+        for r in Region.objects.filter(code__in=["640104", "640121", "640181"])
+    }
+    assert speeds == {"兴庆区": 20.0, "永宁县": 40.0, "灵武市": 40.0}
+    assert speed_near(None) == 40.0
