@@ -34,8 +34,8 @@ fi
 PG_MAJOR=$(pg_major)
 PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 packages=(postgresql-client "postgresql-$PG_MAJOR-postgis-3" gdal-bin gettext python3-venv)
-# Screenshots and browser tests need Chromium and a CJK font.
-[ "${SEGIS_WITH_BROWSER:-}" = 1 ] && packages+=(chromium fonts-noto-cjk)
+# For the tests: the browser, a CJK font, and QGIS as a desktop client of /ogcapi.
+[ "${SEGIS_WITH_BROWSER:-}" = 1 ] && packages+=(chromium fonts-noto-cjk python3-qgis)
 apt_install "${packages[@]}"
 
 # --- virtualenv --------------------------------------------------------------

@@ -13,6 +13,7 @@ import json
 import math
 import re
 import subprocess
+from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -1079,3 +1080,61 @@ def test_gdal_with_a_page_size_above_the_maximum_reads_every_feature(site, users
                       f"OAPIF:{site}/ogcapi", "units")  # fmt: skip
     assert fids(paged.stdout, "units") == visible("units", "6401")
     assert re.search(r"Fetch\(\S+/collections/units/items\?limit=20000\S*\)", paged.stderr)
+
+
+# --------------------------------------------------------------------------- QGIS
+# QGIS 3.22 (Debian's python3-qgis, the version the issue's desktops run) in a subprocess of the
+# system Python, offscreen: the documented sign-in (Basic, user name and token) on the documented
+# URL, the split point and line collections, and no answer of one user shown to the next.
+
+QGIS_PROBE = Path(__file__).with_name("qgis_probe.py")
+SYSTEM_PYTHON = "/usr/bin/python3"
+has_qgis = subprocess.run(
+    [SYSTEM_PYTHON, "-c", "import qgis.core"], capture_output=True, check=False
+).returncode == 0  # fmt: skip
+needs_qgis = pytest.mark.skipif(
+    not has_qgis, reason="Debian's python3-qgis is not installed (./segis test installs it)"
+)
+
+
+def qgis(site: str, sessions: list[tuple[User, list[str]]], render: Path | None = None) -> dict:
+    job = {
+        "base": site,
+        "sessions": [
+            {"user": user.get_username(), "token": issue_api_token(user).key, "collections": names}
+            for user, names in sessions
+        ],
+        "render": str(render) if render else None,
+    }
+    done = subprocess.run(
+        [SYSTEM_PYTHON, str(QGIS_PROBE)], input=json.dumps(job), capture_output=True, text=True,
+        timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@needs_qgis
+def test_qgis_reads_the_documented_url_with_basic_as_a_point_and_a_line_layer(
+    site, users, registry, tmp_path
+):
+    picture = tmp_path / "qgis.png"
+    probe = qgis(site, [(users["xingqing"], ["equipment", "equipment_lines"])], picture)
+    layers = probe["sessions"][0]["layers"]
+    assert layers["equipment"]["valid"] and layers["equipment_lines"]["valid"], layers
+    assert layers["equipment"]["geometry"] == "Point"
+    assert layers["equipment_lines"]["geometry"] == "MultiLineString"
+    for name in ("equipment", "equipment_lines"):
+        assert layers[name]["ids"] == visible(name, XINGQING) != []
+    # QGIS drew them: the rendered map is not blank white.
+    assert picture.stat().st_size > 0 and probe["drawn_pixels"] > 50
+
+
+@needs_qgis
+def test_qgis_in_one_session_shows_each_user_their_own_county(site, users, registry):
+    """Qt's cache once gave a second user the first one's page (private, max-age=60)."""
+    first, second = qgis(
+        site, [(users["xingqing"], ["equipment"]), (users["xixia"], ["equipment"])]
+    )["sessions"]
+    assert first["layers"]["equipment"]["ids"] == visible("equipment", XINGQING) != []
+    assert second["layers"]["equipment"]["ids"] == visible("equipment", XIXIA) != []
