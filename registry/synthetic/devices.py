@@ -38,8 +38,17 @@ class SharedUnits:
 class DeviceFactory:
     """Makes the rows of one device; sequences (device codes, certificates, 96333 IDs) run across calls."""
 
-    def __init__(self, *, draw: Draw, rules: RuleBook, today: dt.date, province_abbr: str):
+    def __init__(
+        self,
+        *,
+        draw: Draw,
+        rules: RuleBook,
+        today: dt.date,
+        province_abbr: str,
+        history_years: int = 10,
+    ):
         self.draw, self.rules, self.today, self.province_abbr = draw, rules, today, province_abbr
+        self.history_years = history_years
         self.now = timezone.now()
         self.counters: dict[tuple, int] = defaultdict(int)
         # County code → how much likelier than the national rate its devices run overdue.
@@ -255,8 +264,9 @@ class DeviceFactory:
             else:
                 history.pop()  # the last inspection never happened
         rows = []
-        # Keep the last ten years: older paper records were never digitised.
-        horizon = self.today - dt.timedelta(days=10 * 365)
+        # Keep the last ten years (older paper records were never digitised), or fewer for a
+        # national set that must fit its disk.
+        horizon = self.today - dt.timedelta(days=self.history_years * 365)
         for inspected, conclusion in history:
             due = None if conclusion == "fail" else add_months(inspected, regular)
             if inspected < horizon:

@@ -72,7 +72,16 @@ def _with_srid(xs: np.ndarray, ys: np.ndarray) -> list[str]:
 
 
 class _Generator:
-    def __init__(self, *, prefix: str, devices: int, seed: int, today: dt.date, progress: bool):
+    def __init__(
+        self,
+        *,
+        prefix: str,
+        devices: int,
+        seed: int,
+        today: dt.date,
+        progress: bool,
+        history_years: int = 10,
+    ):
         self.prefix, self.total_devices, self.today, self.progress = (
             prefix,
             devices,
@@ -86,6 +95,7 @@ class _Generator:
             rules=RuleBook.from_database(),
             today=today,
             province_abbr=PROVINCE_ABBREVIATIONS.get(prefix[:2], "宁"),
+            history_years=history_years,
         )
         self.report = DemoReport()
         self.now = timezone.now()
@@ -491,14 +501,17 @@ def generate(
     seed: int = 2026,
     today: dt.date | None = None,
     progress: bool = True,
+    history_years: int = 10,
 ) -> DemoReport:
-    """Generate `devices` devices (and everything around them) in the loaded counties under `prefix`."""
+    """Generate `devices` devices (and everything around them) in the loaded counties under `prefix`,
+    with the inspections of the last `history_years` years."""
     report = _Generator(
         prefix=prefix,
         devices=devices,
         seed=seed,
         today=today or timezone.localdate(),
         progress=progress,
+        history_years=history_years,
     ).run()
     with connection.cursor() as cursor:
         cursor.execute(

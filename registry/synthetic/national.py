@@ -1,10 +1,14 @@
-"""A light national accident history: accidents only (no device, no unit), in the loaded counties
-of every other province, at the national rates of DESIGN.md §3, so the national and provincial
-accident analysis has something real to read. Seeded and COPY-loaded like the rest."""
+"""The nation in synthetic data: each province's share of the devices (`province_shares`, for
+`generate_national`), and a light national accident history — accidents only (no device, no unit),
+in the loaded counties of every other province, at the national rates of DESIGN.md §3, so the
+national and provincial accident analysis has something real to read. Seeded and COPY-loaded."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+from collections.abc import Iterable
+from pathlib import Path
 
 from django.db import connection, transaction
 
@@ -17,6 +21,26 @@ from .devices import accident_row
 from .draw import Draw
 
 YEARS = 10
+# Resident population and urban share by province, 2020 census (第七次全国人口普查公报): docs/operations.md.
+PROVINCES_CSV = Path(__file__).resolve().parents[1] / "data" / "provinces.csv"
+
+
+def province_shares(prefixes: Iterable[str] | None = None) -> dict[str, float]:
+    """Each province's share of the devices: its urban population over theirs together (lifts, half
+    of all devices, stand in towns; no per-province equipment figures are published in one table).
+    `prefixes` narrows to some provinces, whose shares then sum to 1."""
+    with PROVINCES_CSV.open(encoding="utf-8") as file:
+        urban = {
+            row["code"]: float(row["population_10k"]) * float(row["urban_percent"])
+            for row in csv.DictReader(file)
+        }
+    if prefixes is not None:
+        wanted = set(prefixes)
+        if unknown := wanted - set(urban):
+            raise ValueError(f"not a province code of the 31: {', '.join(sorted(unknown))}")
+        urban = {code: value for code, value in urban.items() if code in wanted}
+    total = sum(urban.values())
+    return {code: value / total for code, value in urban.items()}
 
 
 def generate_national_accidents(
