@@ -112,7 +112,9 @@ class DeviceFactory:
             variety,
             self.province_abbr,
             city_letter,
-            self._next("cert", county.city_code, kind_char),
+            # Numbered by what the number shows (kind, city letter): counties under the province
+            # itself (济源, 仙桃…) get the letter A like the first city, and must not repeat its numbers.
+            self._next("cert", city_letter, kind_char),
             commissioned.year,
         )
         rescue_id = ""

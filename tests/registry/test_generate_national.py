@@ -63,3 +63,15 @@ def test_bad_options_are_refused_before_anything_is_written(db, options, message
     with pytest.raises(CommandError, match=message):
         call_command("generate_national", stdout=io.StringIO(), **options)
     assert not Equipment.objects.exists()
+
+
+def test_a_county_under_the_province_itself_does_not_repeat_the_first_citys_certificates(db):
+    """济源 (419001) answers to 河南 directly: its certificates take the letter A as 郑州's do, and
+    numbering them per city made the national load fail on the unique certificate number."""
+    call_command("load_boundaries", cnmaps=["410000", "4101", "4190"], verbosity=0)
+    call_command("generate_national", devices=40_000, provinces=["41"], history_years=1,
+                 stdout=io.StringIO(), verbosity=0)  # fmt: skip
+    jiyuan = Equipment.objects.filter(region__code="419001")
+    assert jiyuan.exists() and Equipment.objects.filter(region__code__startswith="4101").exists()
+    letters = {c[4] for c in jiyuan.values_list("certificate_number", flat=True)}
+    assert letters == {"A"}
