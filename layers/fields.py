@@ -305,6 +305,9 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
     ),  # fmt: skip
 }
 
+# Filling stations without a filling licence (无证充装): the stations layer's columns.
+COLUMNS["unlicensed_filling"] = COLUMNS["stations"]
+
 # The model whose rows each layer exports (regions: choropleth figures, no model fields).
 LAYER_MODELS = {
     "equipment": Equipment,
@@ -315,6 +318,7 @@ LAYER_MODELS = {
     "stations": Unit,
     "licences": Licence,
     "unlicensed": Equipment,
+    "unlicensed_filling": Unit,
 }
 
 
@@ -341,6 +345,7 @@ PLACEMARK_NAMES = {
     "stations": "单位名称",
     "licences": "许可证编号",
     "unlicensed": "设备代码",
+    "unlicensed_filling": "单位名称",
     "regions": "区划名称",
 }
 
