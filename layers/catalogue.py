@@ -214,7 +214,7 @@ LEGENDS = {
     "licences": lambda: {
         "property": "validity",
         "items": [
-            {"value": v, "colour": c, "label": Validity.LABELS[v]} for v, c in LICENCE_CLASSES
+            {"value": v, "colour": c, "label": Validity.labels()[v]} for v, c in LICENCE_CLASSES
         ],
         "kind": [{"value": c.value, "label": str(c.label)} for c in LicenceKind],
     },

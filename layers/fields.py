@@ -29,7 +29,7 @@ from django.utils import timezone
 from geo.models import Level, Region
 from layers.catalogue import CHOROPLETH_METRICS
 from layers.sources import SOURCES
-from licensing.models import Licence, LicenceKind
+from licensing.models import EXPIRING_DAYS, Licence, LicenceKind
 from licensing.reads import Validity
 from registry import catalogue, personal
 from registry.models import Accident, EmergencyResource, Equipment, EquipmentStatus, Unit, UnitRole
@@ -239,7 +239,9 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
             "VALIDITY",
             "str",
             "validity",
-            note="导出当天计 / on the export day: " + "; ".join(Validity.LABELS.values()),
+            note="导出当天计 / on the export day: "
+            + ", ".join(Validity.ALL)
+            + f" (expiring: {EXPIRING_DAYS} 天内到期 / within {EXPIRING_DAYS} days)",
         ),
         *REGION,
     ),  # fmt: skip

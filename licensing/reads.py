@@ -8,6 +8,7 @@ import datetime as dt
 
 from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext
 
 from registry.models import Equipment, Unit
 
@@ -23,13 +24,19 @@ class Validity:
     EXPIRED = "expired"
     SUSPENDED = "suspended"
     REVOKED = "revoked"
-    LABELS = {
-        VALID: "有效 / valid",
-        EXPIRING: f"{EXPIRING_DAYS} 天内到期 / expiring within {EXPIRING_DAYS} days",
-        EXPIRED: "过期 / expired",
-        SUSPENDED: "暂停 / suspended",
-        REVOKED: "撤销 / revoked",
-    }
+    ALL = (VALID, EXPIRING, EXPIRED, SUSPENDED, REVOKED)
+
+    @classmethod
+    def labels(cls) -> dict[str, str]:
+        """Each validity's label in the active language (the licence statuses' own, and the
+        licence register's "expiring within n days")."""
+        return {
+            cls.VALID: str(LicenceStatus.VALID.label),
+            cls.EXPIRING: gettext("%(n)s 天内到期") % {"n": EXPIRING_DAYS},
+            cls.EXPIRED: str(LicenceStatus.EXPIRED.label),
+            cls.SUSPENDED: str(LicenceStatus.SUSPENDED.label),
+            cls.REVOKED: str(LicenceStatus.REVOKED.label),
+        }
 
 
 def validity(today: dt.date) -> Case:
