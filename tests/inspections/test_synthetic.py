@@ -44,3 +44,4 @@ def test_the_demo_body_has_a_member_who_opens_its_page(db, client):
     text = page.content.decode()
     assert batch.records.filter(status="accepted").first().report_number in text
     assert "1110X000000000000" in text  # the refused record, with its reason
+    assert "<td>定期检验</td>" in text and "<td>periodic</td>" not in text  # the kind, named
