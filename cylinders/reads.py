@@ -245,21 +245,17 @@ SELECT NULL::integer, sd.station_id, 'filling', max(sd.day), min(sd.region_id)
 """
 
 
-def unlicensed_filling(user, today: dt.date, since: dt.date) -> list:
-    """The licensing findings (licensing.findings.Finding) of the stations the user may see that
-    filled without a filling licence, from `since` to `today` (registered with licensing's rule
-    from CylindersConfig.ready)."""
-    from licensing.findings import Finding, in_force_sql
+def unlicensed_filling(prefix: str, today: dt.date, since: dt.date) -> tuple[str, list]:
+    """The SQL, with its parameters, of the licensing findings (rows of licensing.findings.Finding)
+    of the stations under a division prefix that filled without a filling licence, from `since` to
+    `today` (registered with licensing's rule from CylindersConfig.ready; SQL, so that the map layer
+    of those stations holds it as a subquery)."""
+    from licensing.findings import in_force_sql
 
     from .rules import CYLINDER_SCOPE
 
-    prefix = Scope.of(user).prefix
-    if prefix is None:
-        return []
     scope, params = ("TRUE", [since, today]) if not prefix else (
         "sd.region_id ^@ %s", [since, today, prefix]
     )  # fmt: skip
     licensed = in_force_sql("sd.station_id", "'filling'", "sd.day", f"'{CYLINDER_SCOPE}'")
-    with connection.cursor() as cursor:
-        cursor.execute(UNLICENSED_FILLING_SQL.format(scope=scope, licensed=licensed), params)
-        return [Finding(*row) for row in cursor.fetchall()]
+    return UNLICENSED_FILLING_SQL.format(scope=scope, licensed=licensed), params

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from geo.models import Region
 from geo.scoping import ScopedQuerySet
 from registry.models import Equipment, Inspection, Unit
-from registry.models.equipment import InspectionConclusion
+from registry.models.equipment import InspectionConclusion, InspectionKind
 
 
 class Stage(models.TextChoices):
@@ -195,3 +195,8 @@ class FeedRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.report_number} {self.status}"
+
+    @property
+    def kind_label(self) -> str:
+        """The kind as sent, named in the reader's language when it is one the feed knows."""
+        return InspectionKind(self.kind).label if self.kind in InspectionKind.values else self.kind

@@ -170,10 +170,9 @@ def _manufacture_licences(user, makers: list[int | None], prefix: str) -> dict[i
         .order_by("unit_id", "number")
     )  # fmt: skip
     found: dict[int, list[dict]] = {}
+    labels = Validity.labels()
     for row in rows:
-        found.setdefault(row["unit_id"], []).append(
-            {**row, "label": Validity.LABELS[row["validity"]]}
-        )
+        found.setdefault(row["unit_id"], []).append({**row, "label": labels[row["validity"]]})
     return found
 
 

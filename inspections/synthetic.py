@@ -1,6 +1,7 @@
 """Supervisory inspections for the demo's devices (most have theirs, a few do not: the findings),
 and one inspection body with a feed account that has posted a batch through the feed's own path
-(feed.receive_batch): accepted results, a repeat and refused records, so its page shows all three."""
+(feed.receive_batch): accepted results, a repeat and refused records, so its page shows all three;
+and a login for one of that body's people (`body`), who opens the body's page."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Agency, Role, User
 from geo.models import Level, Region
 from registry.models import Equipment, EquipmentStatus, Unit, UnitRole
 
@@ -20,6 +21,7 @@ from .models import FeedAccount, Stage, SupervisoryInspection
 
 MISSING_SHARE = 0.03  # devices left without a required supervisory inspection
 BATCH = 40  # periodic results in the body's demo batch
+MEMBER_USER = "body"  # the demo login of an inspector of the body that posted the batch
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Report:
     missing: int = 0
     accepted: int = 0
     refused: int = 0
+    member: str = ""  # the body member's login, when one was made
 
 
 def _bodies(prefix: str) -> list[Unit]:
@@ -73,7 +76,23 @@ def generate(*, prefix: str, seed: int = 2026) -> Report:
     SupervisoryInspection.objects.bulk_create(rows, batch_size=2000)
     report.supervisory = len(rows)
     report.accepted, report.refused = _feed_batch(bodies[0], prefix, rng)
+    report.member = _member(bodies[0]).username
     return report
+
+
+def _member(body: Unit) -> User:
+    """An inspector of the body (BodyMember, through the service) in the supervision agency of the
+    area its feed account covers, so the body's page shows every record it sent."""
+    from accounts.demo import DEMO_PASSWORD
+
+    area = FeedAccount.objects.select_related("user__agency").get(body=body).user.agency.region_id
+    agency = Agency.objects.filter(region_id=area).order_by("pk").first()
+    user, _ = User.objects.get_or_create(username=MEMBER_USER)
+    user.agency, user.role, user.is_staff = agency, Role.INSPECTOR, False
+    user.set_password(DEMO_PASSWORD)
+    user.save()
+    services.link_body_member(user, body, acting_user=None)
+    return user
 
 
 def _feed_batch(body: Unit, prefix: str, rng: random.Random) -> tuple[int, int]:

@@ -125,6 +125,9 @@ STATION_CLASSES = [
     ("violations", "#c0182b", gettext_lazy("有违规充装")),
 ]
 
+# Stations that filled without a filling licence (无证充装): one class, the map's colour for them.
+UNLICENSED_FILLING_COLOUR = "#b35806"
+
 # Licences by validity on the day (licensing.reads.Validity).
 LICENCE_CLASSES = [
     ("valid", "#1a9850"),
@@ -211,11 +214,21 @@ LEGENDS = {
     "licences": lambda: {
         "property": "validity",
         "items": [
-            {"value": v, "colour": c, "label": Validity.LABELS[v]} for v, c in LICENCE_CLASSES
+            {"value": v, "colour": c, "label": Validity.labels()[v]} for v, c in LICENCE_CLASSES
         ],
         "kind": [{"value": c.value, "label": str(c.label)} for c in LicenceKind],
     },
     "unlicensed": _kind_legend,
+    "unlicensed_filling": lambda: {
+        "property": None,
+        "items": [
+            {
+                "value": "unlicensed",
+                "colour": UNLICENSED_FILLING_COLOUR,
+                "label": gettext_lazy("无有效充装许可仍充装的充装站"),
+            },
+        ],
+    },
 }
 
 EQUIPMENT_PROPERTIES = {
@@ -305,6 +318,21 @@ LAYERS: dict[str, Layer] = {
             ("point", "line"),
             EQUIPMENT_PROPERTIES,
             {"kind": "dominant kind code"},
+        ),
+        Layer(
+            "unlicensed_filling",
+            "无证充装",
+            "Unlicensed filling",
+            ("point",),
+            {
+                "id": "int",
+                "name": "string",
+                "cylinders": "int, cylinders owned",
+                "overdue": "int, of them overdue",
+                "fillings": "int, fillings in the last 30 days",
+                "violations": "int, violations on record",
+            },
+            {"violations": "int, total of the cluster"},
         ),
     )
 }

@@ -29,7 +29,7 @@ from django.utils import timezone
 from geo.models import Level, Region
 from layers.catalogue import CHOROPLETH_METRICS
 from layers.sources import SOURCES
-from licensing.models import Licence, LicenceKind
+from licensing.models import EXPIRING_DAYS, Licence, LicenceKind
 from licensing.reads import Validity
 from registry import catalogue, personal
 from registry.models import Accident, EmergencyResource, Equipment, EquipmentStatus, Unit, UnitRole
@@ -239,7 +239,9 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
             "VALIDITY",
             "str",
             "validity",
-            note="导出当天计 / on the export day: " + "; ".join(Validity.LABELS.values()),
+            note="导出当天计 / on the export day: "
+            + ", ".join(Validity.ALL)
+            + f" (expiring: {EXPIRING_DAYS} 天内到期 / within {EXPIRING_DAYS} days)",
         ),
         *REGION,
     ),  # fmt: skip
@@ -305,6 +307,9 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
     ),  # fmt: skip
 }
 
+# Filling stations without a filling licence (无证充装): the stations layer's columns.
+COLUMNS["unlicensed_filling"] = COLUMNS["stations"]
+
 # The model whose rows each layer exports (regions: choropleth figures, no model fields).
 LAYER_MODELS = {
     "equipment": Equipment,
@@ -315,6 +320,7 @@ LAYER_MODELS = {
     "stations": Unit,
     "licences": Licence,
     "unlicensed": Equipment,
+    "unlicensed_filling": Unit,
 }
 
 
@@ -341,6 +347,7 @@ PLACEMARK_NAMES = {
     "stations": "单位名称",
     "licences": "许可证编号",
     "unlicensed": "设备代码",
+    "unlicensed_filling": "单位名称",
     "regions": "区划名称",
 }
 

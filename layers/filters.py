@@ -353,6 +353,7 @@ LAYER_FILTERS: dict[str, tuple[Filter, ...]] = {
         ),
     ),
     "unlicensed": (KindFilter(), VarietyFilter(), RegionFilter()),
+    "unlicensed_filling": (RegionFilter(),),
     "equipment": _equipment_filters(overdue=False),
     "overdue": _equipment_filters(overdue=True),
     "units": (

@@ -13,7 +13,7 @@ import datetime as dt
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -25,7 +25,7 @@ from django.db.models import QuerySet
 from cylinders.reads import with_station_figures
 from geo.mercator import world
 from geo.scoping import Scope
-from licensing.reads import licence_rows, unlicensed_rows
+from licensing.reads import licence_rows, unlicensed_filling_rows, unlicensed_rows
 from registry.models import Accident, EmergencyResource, Equipment, Unit
 
 from .filters import MERCATOR_MAX_LATITUDE, BBox, LayerQuery
@@ -162,6 +162,13 @@ SOURCES: dict[str, Source] = {
         **_EQUIPMENT,
     ),
 }
+# Stations that filled without a filling licence (无证充装, licensing.findings): the stations
+# layer's rows and figures, of those stations only. A layer of its own, as its rows are units and
+# the `unlicensed` layer's are devices (one model per layer: its filters, fields and pages).
+SOURCES["unlicensed_filling"] = replace(
+    SOURCES["stations"],
+    rows=lambda user, today: with_station_figures(unlicensed_filling_rows(user, today), today),
+)
 
 
 @dataclass(frozen=True)

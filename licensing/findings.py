@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import connection
 
@@ -82,30 +81,40 @@ class Finding:
     region_id: str
 
 
-# (user, today, since) -> the findings of one kind of activity that has no device behind it.
-Finder = Callable[[Any, dt.date, dt.date], list[Finding]]
+# (division prefix, today, since) -> the SQL, with its parameters, of the findings of one kind of
+# activity that has no device behind it under that prefix ('' for all): rows of Finding's fields in
+# their order. SQL rather than rows, so that a map layer holds it as a subquery.
+Finder = Callable[[str, dt.date, dt.date], tuple[str, list]]
 _FINDERS: list[Finder] = []
+_NO_FINDINGS = "SELECT NULL::integer, NULL::integer, NULL::text, NULL::date, NULL::text WHERE FALSE"
 
 
 def register_finder(finder: Finder) -> None:
     """Add the findings of an activity an app above this one records (cylinders' fillings), from
-    its AppConfig.ready(): the list, its count and the indicators then include them."""
+    its AppConfig.ready(): the list, its count, the indicators and the map then include them."""
     if finder not in _FINDERS:
         _FINDERS.append(finder)
 
 
-def statement(user, *, today: dt.date, since: dt.date | None = None) -> tuple[str, list]:
-    """The findings statement over the devices the user may see, with its parameters (the
-    jurisdiction's prefix test on the devices' indexed region column, three times)."""
+def statement(
+    user, *, today: dt.date, since: dt.date | None = None, equipment_id: int | None = None
+) -> tuple[str, list]:
+    """The findings statement over the devices the user may see (one of them, given its id), with
+    its parameters (the jurisdiction's prefix test on the devices' indexed region column, three
+    times)."""
     scope = Scope.of(user)
     since = since or today - dt.timedelta(days=LOOK_BACK_DAYS)
     tail = [since, today, licensed_kinds("manufacture"), licensed_kinds("installation")]
     if scope.prefix is None:
         return FINDINGS_SQL.replace("{scope}", "FALSE"), tail
-    if not scope.prefix:
-        return FINDINGS_SQL.replace("{scope}", "TRUE"), tail
-    text = FINDINGS_SQL.replace("{scope}", "e.region_id ^@ %s")
-    return text, [scope.prefix] * 3 + tail
+    tests, each = [], []
+    if scope.prefix:
+        tests.append("e.region_id ^@ %s")
+        each.append(scope.prefix)
+    if equipment_id is not None:
+        tests.append("e.id = %s")
+        each.append(equipment_id)
+    return FINDINGS_SQL.replace("{scope}", " AND ".join(tests) or "TRUE"), each * 3 + tail
 
 
 def activity_kinds(prefix: str) -> set[tuple[int, str, str]]:
@@ -130,15 +139,52 @@ def unlicensed(user, *, today: dt.date, since: dt.date | None = None) -> list[Fi
     """The findings the user may see (their devices', their stations'), activities from `since`
     to `today`, the newest first."""
     since = since or today - dt.timedelta(days=LOOK_BACK_DAYS)
-    text, params = statement(user, today=today, since=since)
+    found = _of_devices(user, today=today, since=since) + without_device(user, today, since)
+    return sorted(found, key=lambda f: (-f.day.toordinal(), f.equipment_id or 0, f.kind))
+
+
+def _of_devices(user, *, today: dt.date, since: dt.date, equipment_id: int | None = None):
+    text, params = statement(user, today=today, since=since, equipment_id=equipment_id)
     with connection.cursor() as cursor:
         cursor.execute(text, params)
-        found = [Finding(*row) for row in cursor.fetchall()]
-    if not _FINDERS:
-        return found
-    for finder in _FINDERS:
-        found.extend(finder(user, today, since))
-    return sorted(found, key=lambda f: (-f.day.toordinal(), f.equipment_id or 0, f.kind))
+        return [Finding(*row) for row in cursor.fetchall()]
+
+
+def without_device_sql(user, today: dt.date, since: dt.date | None = None) -> tuple[str, list]:
+    """The findings of activities with no device behind them (a station's filling: the finders
+    apps above this one registered) that the user may see, as SQL (columns named as Finding's
+    fields) with its parameters."""
+    since = since or today - dt.timedelta(days=LOOK_BACK_DAYS)
+    prefix = Scope.of(user).prefix
+    parts = [finder(prefix, today, since) for finder in _FINDERS] if prefix is not None else []
+    text = " UNION ALL ".join(f"({part})" for part, _ in parts or [(_NO_FINDINGS, [])])
+    fields = ", ".join(Finding.__dataclass_fields__)
+    return f"SELECT * FROM ({text}) AS f({fields})", [p for _, params in parts for p in params]
+
+
+def without_device(user, today: dt.date, since: dt.date | None = None) -> list[Finding]:
+    """without_device_sql's findings."""
+    text, params = without_device_sql(user, today, since)
+    with connection.cursor() as cursor:
+        cursor.execute(text, params)
+        return [Finding(*row) for row in cursor.fetchall()]
+
+
+def finding(
+    user, *, today: dt.date, equipment_id: int | None, unit_id: int, kind: str
+) -> Finding | None:
+    """The one finding of the user's list today with this device (none: a device-less one), unit
+    and licence kind, or None: the list's own test, run on that device alone."""
+    found = (
+        without_device(user, today)
+        if equipment_id is None
+        else _of_devices(user, today=today, since=today - dt.timedelta(days=LOOK_BACK_DAYS),
+                         equipment_id=equipment_id)
+    )  # fmt: skip
+    return next(
+        (f for f in found if (f.equipment_id, f.unit_id, f.kind) == (equipment_id, unit_id, kind)),
+        None,
+    )
 
 
 def equipment_ids_sql(user, *, today: dt.date) -> tuple[str, list]:

@@ -69,11 +69,9 @@ def record_finding_action(
         raise _refuse("action", "required", _("请填写查处措施"))
     today = _today()
     reader = acting_user if acting_user is not None else Scope("")
-    finding = next(
-        (f for f in findings.unlicensed(reader, today=today)
-         if (f.equipment_id, f.unit_id, f.kind) == (equipment_id, unit_id, kind)),
-        None,
-    )  # fmt: skip
+    finding = findings.finding(
+        reader, today=today, equipment_id=equipment_id, unit_id=unit_id, kind=kind
+    )
     if finding is None:
         # Another jurisdiction's finding answers like one that does not exist.
         raise _refuse("finding", "finding.unknown", _("辖区内无此无证行为"))

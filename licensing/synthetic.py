@@ -1,7 +1,8 @@
 """Demo licences: every maker, installer and filling station of the loaded registry licensed for
 what it does over the last two licence periods — except a few (a scope left out, a licence
 revoked, expired or never issued) so that findings show — some licences expiring within 90 days,
-applications at each step, and an enterprise login acting for one unit."""
+applications at each step, an enterprise login acting for one unit, and what the supervisors did
+about most of the findings (查处), so that 无证生产查处率 has figures."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Agency, Role, User
+from geo.scoping import Scope
 from registry.models import Unit, UnitRole
 
 from . import findings, rules, services
-from .models import Application, Licence, LicenceKind, LicenceStatus, UnitAccount
+from .models import Application, FindingAction, Licence, LicenceKind, LicenceStatus, UnitAccount
 
 PERIOD = dt.timedelta(days=4 * 365)  # TSG 07-2019: a licence runs four years
 AUTHORITY = "宁夏回族自治区市场监督管理厅"
@@ -30,6 +32,8 @@ class Report:
     units: int = 0
     unlicensed_units: int = 0
     applications: int = 0
+    acted: int = 0  # findings with a recorded action
+    findings: int = 0
 
 
 def _scope(kind: str, kinds: set[str]) -> list[dict]:
@@ -109,7 +113,51 @@ def generate(*, prefix: str, county: str, seed: int = 2026, today: dt.date | Non
             )  # fmt: skip
     report.units = len({u for u, _ in keys})
     report.applications = _applications(prefix, county, today, rng)
+    report.findings, report.acted = _act_on_findings(prefix, today, rng)
     return report
+
+
+# The share of findings a supervisor has acted on by now, by the finding's age: the old ones
+# mostly, the last quarter's seldom (a case takes weeks to open).
+ACTED_SHARE = ((90, 0.2), (365, 0.5), (None, 0.85))
+ACTIONS = (
+    "责令停止违法行为，立案调查 / ordered to stop, case opened",
+    "责令限期办理许可，处罚款 / ordered to obtain a licence, fined",
+    "已立案，移送执法部门 / case opened, passed to law enforcement",
+    "责令改正，设备暂停使用 / ordered to correct, device taken out of use",
+)
+
+
+def _act_on_findings(prefix: str, today: dt.date, rng: random.Random) -> tuple[int, int]:
+    """What was done about the findings under `prefix` (查处), recorded through the service by the
+    demo supervisor nearest each finding (the county's, else the city's, the province's)."""
+    if FindingAction.objects.within_prefix(prefix).exists():
+        return 0, 0
+    found = sorted(
+        findings.unlicensed(Scope(prefix), today=today),
+        key=lambda f: (f.day, f.equipment_id or 0, f.unit_id, f.kind),
+    )
+    supervisors = [
+        u for u in User.objects.filter(role=Role.SUPERVISOR, is_active=True)
+        .select_related("agency").order_by("pk")
+        if u.jurisdiction_prefix is not None
+    ]  # fmt: skip
+    acted = 0
+    for finding in found:
+        age = (today - finding.day).days
+        share = next(s for limit, s in ACTED_SHARE if limit is None or age <= limit)
+        if rng.random() >= share:
+            continue
+        nearest = max(
+            (u for u in supervisors if finding.region_id.startswith(u.jurisdiction_prefix)),
+            key=lambda u: len(u.jurisdiction_prefix), default=None,
+        )  # fmt: skip
+        services.record_finding_action(
+            equipment_id=finding.equipment_id, unit_id=finding.unit_id, kind=finding.kind,
+            action=rng.choice(ACTIONS), acting_user=nearest,
+        )  # fmt: skip
+        acted += 1
+    return len(found), acted
 
 
 def _applications(prefix: str, county: str, today: dt.date, rng: random.Random) -> int:

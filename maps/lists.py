@@ -41,6 +41,7 @@ SHOWN: dict[str, tuple[str, ...]] = {
     "licences": ("licence number", "unit", "licence kind", "expires", "validity", "division"),
     "unlicensed": ("device code", "variety", "status", "use unit", "address", "division"),
     "stations": ("name", "licence number", "licence valid until", "cylinders owned", "overdue cylinders", "fillings in 30 days", "violations", "division"),
+    "unlicensed_filling": ("name", "licence number", "licence valid until", "fillings in 30 days", "violations", "division"),
 }  # fmt: skip
 
 # Most urgent first: a failed inspection (no due date) then the longest overdue; newest accident.
@@ -53,6 +54,7 @@ DEFAULT_SORT = {
     "stations": "-violations",
     "licences": "expires",
     "unlicensed": "device code",
+    "unlicensed_filling": "name",
 }
 DETAIL_PAGES = {
     "equipment": "equipment-page",
@@ -63,6 +65,7 @@ DETAIL_PAGES = {
     "stations": "cylinders:station",
     "licences": "licensing:licence",
     "unlicensed": "equipment-page",
+    "unlicensed_filling": "cylinders:station",
 }
 
 

@@ -44,6 +44,7 @@ LAYERS = [
         "title": pgettext_lazy("map layer", "无证生产安装"),
         "on": False,
     },
+    {"name": "unlicensed_filling", "title": pgettext_lazy("map layer", "无证充装"), "on": False},
 ]
 CATALOGUE_PATH = "/tiles/layers.json"
 

@@ -114,6 +114,7 @@ LAYER_MODELS = {
     "stations": "registry.unit",
     "licences": "licensing.licence",
     "unlicensed": "registry.equipment",
+    "unlicensed_filling": "registry.unit",
 }
 GEOJSON_ROUTE = "api/geojson/"
 OGC_ITEMS_ROUTE = "ogcapi/collections/<str:layer>/items"
@@ -670,8 +671,11 @@ def _build_side(code: str, tag: str, user, agency, serial: int) -> Side:
 def _licensing(code: str, unit, user, equipment) -> dict[str, models.Model]:
     """The unit's filling licence, its open application for an installation licence, and a
     modification of the side's device by the unit, which holds no installation licence (a finding
-    on the unlicensed layer): the register, the pages and both layers stay home (issue 23)."""
+    on the unlicensed layer); its filling licences suspended a fortnight ago, so that its filling
+    today (`_cylinders`, run first) is 无证充装 (the unlicensed_filling layer): the register, the
+    pages and the three layers stay home (issue 23)."""
     from licensing import services as licensing_services
+    from licensing.models import Licence
     from registry.models import LifecycleEvent
 
     today = dt.date.today()
@@ -689,6 +693,11 @@ def _licensing(code: str, unit, user, equipment) -> dict[str, models.Model]:
     application = licensing_services.file_application(
         unit, kind="installation", scope=[{"code": "3000", "grade": "A"}], acting_user=user
     )
+    for filling in Licence.objects.filter(unit=unit, kind="filling"):
+        licensing_services.set_licence_status(
+            filling, status="suspended", since=today - dt.timedelta(days=14),
+            reasons="充装检查不合格", acting_user=user,
+        )  # fmt: skip
     return {"licensing.licence": licence, "licensing.application": application}
 
 

@@ -47,7 +47,7 @@
     // A unit with several roles is drawn in the colour of its rarest role: the one a supervisor
     // looks for (nearly every unit is also a use unit).
     const ROLE_PRIORITY = ['rescue', 'maintenance', 'inspection', 'filling', 'installation', 'manufacture', 'supervision', 'use'];
-    const CLUSTER_COLOURS = {overdue: '#b2182b', units: '#3b5b8c', accidents: '#7f0000', resources: '#0f766e', stations: '#8a6d00', licences: '#1a6b3c', unlicensed: '#b2182b'};
+    const CLUSTER_COLOURS = {overdue: '#b2182b', units: '#3b5b8c', accidents: '#7f0000', resources: '#0f766e', stations: '#8a6d00', licences: '#1a6b3c', unlicensed: '#b2182b', unlicensed_filling: '#b35806'};
     // Detail pages (registry/urls.py).
     const DETAIL_URLS = {
         equipment: '/equipment/{id}/',
@@ -57,7 +57,8 @@
         resources: '/resources/{id}/',
         stations: '/cylinders/stations/{id}/',
         licences: '/licensing/licences/{id}/',
-        unlicensed: '/equipment/{id}/'
+        unlicensed: '/equipment/{id}/',
+        unlicensed_filling: '/cylinders/stations/{id}/'
     };
     // Individual features from this zoom on; below it the tiles hold grid clusters.
     const DETAIL_ZOOM = 12;
@@ -196,7 +197,8 @@
         resources: ['region', 'type'],
         stations: ['region'],
         licences: ['region', 'licence_kind'],
-        unlicensed: ['kind', 'variety', 'region']
+        unlicensed: ['kind', 'variety', 'region'],
+        unlicensed_filling: ['region']
     };
 
     function layerQuery(layer) {
@@ -309,8 +311,8 @@
         if (layer === 'licences') {
             return matchOn('validity', palette.licences, CLUSTER_COLOURS.licences);
         }
-        if (layer === 'unlicensed') {
-            return CLUSTER_COLOURS.unlicensed;
+        if (layer === 'unlicensed' || layer === 'unlicensed_filling') {
+            return CLUSTER_COLOURS[layer];
         }
         if (layer === 'stations') {
             return ['case', ['>', ['to-number', ['get', 'violations'], 0], 0], palette.stations.violations, palette.stations.clean];
@@ -322,7 +324,7 @@
         if (layer === 'accidents') {
             return ['interpolate', ['linear'], ['to-number', ['get', 'deaths'], 0], 0, 6, 1, 8, 3, 10, 10, 14];
         }
-        const base = ['resources', 'stations', 'licences', 'unlicensed'].includes(layer) ? 6 : layer === 'overdue' ? 5 : 4;
+        const base = ['resources', 'stations', 'licences', 'unlicensed', 'unlicensed_filling'].includes(layer) ? 6 : layer === 'overdue' ? 5 : 4;
         return ['interpolate', ['linear'], ['zoom'], DETAIL_ZOOM, base, 17, base + 3];
     }
 
@@ -360,7 +362,7 @@
                 'circle-opacity': layer === 'equipment' ? byStatus : 0.9,
                 'circle-stroke-opacity': layer === 'equipment' ? byStatus : 1,
                 'circle-stroke-color': layer === 'accidents' ? '#2b0000' : '#ffffff',
-                'circle-stroke-width': layer === 'resources' || layer === 'stations' ? 2.5 : 1.2
+                'circle-stroke-width': ['resources', 'stations', 'unlicensed_filling'].includes(layer) ? 2.5 : 1.2
             }
         });
         return layers;
@@ -377,7 +379,7 @@
     // overdue count; the other layers' counts as badges of their own on the rim, each in its own
     // place. Without equipment in a cell, the first other layer there takes the circle.
     const CELL_BITS = 3;
-    const ANCHOR_ORDER = ['equipment', 'overdue', 'units', 'accidents', 'resources', 'stations', 'licences', 'unlicensed'];
+    const ANCHOR_ORDER = ['equipment', 'overdue', 'units', 'accidents', 'resources', 'stations', 'licences', 'unlicensed', 'unlicensed_filling'];
     // Badges sit outside the circle, a corner (or an edge's middle) on its rim at `angle` (degrees
     // anticlockwise from east, held there by `anchor`). Each has a one-character tag, a colour and a
     // place of its own; where a neighbour's circle or badge is in the way it takes the nearest free
@@ -387,6 +389,7 @@
         overdue: {angle: 45, anchor: 'bottom-left', tag: pgettext('map badge', '逾'), colour: '#c0182b'},
         accidents: {angle: 135, anchor: 'bottom-right', tag: pgettext('map badge', '事'), colour: '#1f1f1f'},
         unlicensed: {angle: 90, anchor: 'bottom', tag: pgettext('map badge', '无'), colour: '#b2182b'},
+        unlicensed_filling: {angle: -90, anchor: 'top', tag: pgettext('map badge', '充'), colour: '#b35806'},
         licences: {angle: 0, anchor: 'left', tag: pgettext('map badge', '证'), colour: '#1a6b3c'},
         stations: {angle: 180, anchor: 'right', tag: pgettext('map badge', '瓶'), colour: '#8a6d00'},
         resources: {angle: -45, anchor: 'top-left', tag: pgettext('map badge', '援'), colour: '#0f766e'},
@@ -871,6 +874,11 @@
                 swatch(CLUSTER_COLOURS.unlicensed, gettext('无有效许可的单位制造或安装')),
                 badgeSwatch('unlicensed', gettext('设备数量')),
                 note(BADGE_NOTE)
+            ],
+            unlicensed_filling: [
+                swatch(CLUSTER_COLOURS.unlicensed_filling, gettext('无有效充装许可仍充装的充装站')),
+                badgeSwatch('unlicensed_filling', gettext('充装站数量')),
+                note(BADGE_NOTE)
             ]
         };
         LAYERS.forEach((layer) => {
@@ -1223,9 +1231,9 @@
                 [gettext('类别'), kind ? kind.label : p.licence_kind],
                 [gettext('有效性'), validity ? validity.label : p.validity, p.validity === 'valid' ? null : 'alert']
             ];
-        } else if (layer === 'stations') {
+        } else if (layer === 'stations' || layer === 'unlicensed_filling') {
             title = p.name || `#${id}`;
-            subtitle = gettext('气瓶充装站');
+            subtitle = layer === 'stations' ? gettext('气瓶充装站') : gettext('无证充装');
             rows = [
                 [gettext('产权气瓶'), p.cylinders],
                 [gettext('超期未检'), p.overdue, Number(p.overdue) > 0 ? 'alert' : null],

@@ -1,6 +1,7 @@
 """Issue 23 as people do it: a unit applies for a licence, the county supervisor asks for a
 change, the unit amends, the supervisor accepts and approves; the licence shows on the map layer;
-a device installed by an unlicensed unit is a finding. Pages at desktop and phone size."""
+a device installed by an unlicensed unit is a finding, listed and on the map, as is a station that
+filled without a filling licence. Pages at desktop and phone size."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from accounts.demo import DEMO_PASSWORD
 from accounts.models import Agency, Role, User
+from cylinders.models import StationDay
 from licensing.models import Licence, UnitAccount
 from maps import tiles
 from registry import services
@@ -28,7 +30,8 @@ DESKTOP = {"width": 1366, "height": 900}
 
 @pytest.fixture
 def licensing_site(demo_site):
-    """An installer of 兴庆区 with an enterprise login of its own, and a device it modified."""
+    """An installer of 兴庆区 with an enterprise login of its own, a device it installed, and a
+    filling station of 兴庆区 that filled last week with no filling licence."""
     unit = services.register_unit(
         acting_user=None, name="兴庆电梯安装有限公司", roles=[UnitRole.INSTALLATION],
         location=inside("640104"), address="兴庆区测试路9号",
@@ -43,8 +46,14 @@ def licensing_site(demo_site):
     )[0]  # fmt: skip
     LifecycleEvent.objects.create(equipment=device, kind="installation", unit=unit,
                                   occurred_on=timezone.localdate() - dt.timedelta(days=40))  # fmt: skip
+    station = services.register_unit(
+        acting_user=None, name="兴庆无证充装站", roles=[UnitRole.FILLING],
+        location=inside("640104"), address="兴庆区测试路11号",
+    )  # fmt: skip
+    StationDay.objects.create(station=station, day=timezone.localdate() - dt.timedelta(days=7),
+                              fillings=20, region_id="640104")  # fmt: skip
     tiles.CACHE.clear()
-    return demo_site, unit, device
+    return demo_site, unit, device, station
 
 
 def _shot(page, name: str) -> None:
@@ -56,7 +65,7 @@ def _log_out(page) -> None:
 
 
 def test_apply_change_amend_approve_and_the_map(licensing_site, page):
-    site, unit, device = licensing_site
+    site, unit, device, station = licensing_site
     page.set_viewport_size(DESKTOP)
     # The supervisor first sees the unlicensed installation.
     log_in(page, site.url, "county")
@@ -145,12 +154,24 @@ def test_apply_change_amend_approve_and_the_map(licensing_site, page):
     assert licence.pk in drawn, "the licence is not drawn"
     assert drawn[licence.pk]["properties"]["validity"] == "valid"
     page.screenshot(path=ARTIFACTS / "licensing-map-desktop.png")
+
+    # The device it installed before it held the licence stays a finding on the map; so does the
+    # station that filled unlicensed (无证充装).
+    for layer, point, pk in (("unlicensed", device.location, device.pk),
+                             ("unlicensed_filling", station.location, station.pk)):  # fmt: skip
+        page.set_checked(f"input[name=layer][value={layer}]", True)
+        page.evaluate("([lon, lat]) => segisMap.jumpTo({center: [lon, lat], zoom: 16})",
+                      [point.x, point.y])  # fmt: skip
+        wait_idle(page)
+        drawn = {f["properties"]["id"] for f in rendered(page, [f"{layer}-points"])}
+        assert pk in drawn, f"not drawn on the {layer} layer"
+    page.screenshot(path=ARTIFACTS / "licensing-unlicensed-map-desktop.png")
     assert page.errors == [] and page.foreign_requests == []
 
 
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_the_licensing_pages_fit_the_screen(licensing_site, page, size):
-    site, unit, device = licensing_site
+    site, unit, device, station = licensing_site
     page.set_viewport_size(size)
     log_in(page, site.url, "county")
     name = "desktop" if size == DESKTOP else "phone"

@@ -134,6 +134,7 @@ def test_bad_parameters_are_a_400_naming_them(client, users, devices, path, para
         "stations",
         "licences",
         "unlicensed",
+        "unlicensed_filling",
     ],
 )
 def test_every_layer_lists_for_an_analyst(client, users, devices, layer):

@@ -239,7 +239,7 @@ def test_layers_json_describes_every_layer(client, users):
     assert (body["extent"], body["buffer"]) == (4096, 64)
     by_name = {layer["name"]: layer for layer in body["layers"]}
     # The filling stations (issue 21) are tested with their own data in tests/cylinders.
-    assert list(by_name) == [*LAYERS, "stations", "licences", "unlicensed"]
+    assert list(by_name) == [*LAYERS, "stations", "licences", "unlicensed", "unlicensed_filling"]
     assert by_name["equipment"]["title"] == {"zh": "特种设备", "en": "Equipment"}
     assert by_name["equipment"]["geometry"] == ["point", "line"]
     assert by_name["equipment"]["tiles"] == "/tiles/equipment/{z}/{x}/{y}.pbf"
@@ -254,6 +254,7 @@ def test_layers_json_describes_every_layer(client, users):
         "stations": {"region"},
         "licences": {"region", "licence_kind"},  # issue 23, tested in tests/licensing
         "unlicensed": {"kind", "variety", "region"},
+        "unlicensed_filling": {"region"},
     }
     legend = by_name["equipment"]["legend"]
     assert [item["value"] for item in legend["items"]] == [f"{k}000" for k in range(1, 10)]

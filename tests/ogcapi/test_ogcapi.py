@@ -28,6 +28,7 @@ from pyproj import Transformer
 
 from accounts.models import User
 from accounts.tokens import issue_api_token
+from cylinders.models import StationDay
 from exports.core import export_layer
 from geo.models import Region
 from geo.scoping import Scope
@@ -47,7 +48,8 @@ pytestmark = pytest.mark.django_db
 LAYERS = list(catalogue.LAYERS)
 # The collections: each layer, and the pipelines of equipment and overdue as their own.
 COLLECTIONS = ["equipment", "equipment_lines", "overdue", "overdue_lines", "units", "accidents",
-               "resources", "stations", "licences", "unlicensed", "unlicensed_lines"]  # fmt: skip
+               "resources", "stations", "licences", "unlicensed", "unlicensed_lines",
+               "unlicensed_filling"]  # fmt: skip
 LINES = {"equipment_lines": "equipment", "overdue_lines": "overdue",
          "unlicensed_lines": "unlicensed"}  # fmt: skip
 MODELS = {
@@ -62,6 +64,7 @@ MODELS = {
     "licences": Licence,  # issue 23
     "unlicensed": Equipment,
     "unlicensed_lines": Equipment,
+    "unlicensed_filling": Unit,  # stations that filled without a licence (issue 23)
 }
 
 
@@ -132,6 +135,12 @@ def registry(make_unit, make_equipment):
                 issued_on=today() - dt.timedelta(days=300), expires_on=dt.date(2030, 1, 1),
                 acting_user=None,
             )  # fmt: skip
+        # More that filled last week with no filling licence at all (无证充装, issue 23): two of
+        # mine, one of theirs (three for the city: more than a page of two).
+        for k in range(min(n, 2)):
+            station = make_unit(code, roles=(UnitRole.FILLING,), name=f"{code}无证充装站{k}")
+            StationDay.objects.create(station=station, day=today() - dt.timedelta(days=7),
+                                      fillings=12, region_id=code)  # fmt: skip
     # Installed by an unlicensed unit (issue 23): the unlicensed layer's rows, points and lines.
     fitter = make_unit(XINGQING, roles=(UnitRole.INSTALLATION,), name="无证安装公司")
     for device in [*mine[:3], pipeline, theirs[0], their_pipeline]:
@@ -177,6 +186,9 @@ def visible(collection: str, code_prefix: str) -> list[int]:
         rows = rows.filter(status="in_use").exclude(next_inspection_due__gte=today())
     if collection == "stations":
         rows = rows.filter(roles__contains=["filling"])
+    if collection == "unlicensed_filling":  # filled, and never held a filling licence
+        filled = StationDay.objects.filter(fillings__gt=0).values("station_id")
+        rows = rows.filter(pk__in=filled).exclude(licences__kind="filling")
     if LINES.get(collection, collection) == "unlicensed":
         found = findings.unlicensed(Scope(code_prefix), today=today())
         rows = rows.filter(pk__in=[f.equipment_id for f in found])

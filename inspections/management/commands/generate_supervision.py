@@ -20,4 +20,5 @@ class Command(BaseCommand):
         self.stdout.write(
             f"supervisory inspections {report.supervisory:,} · devices missing one "
             f"{report.missing:,} · feed accepted {report.accepted:,} · refused {report.refused:,}"
+            + (f" · the body's login {report.member}" if report.member else "")
         )

@@ -17,5 +17,6 @@ class Command(BaseCommand):
         report = generate(prefix=prefix, county=county, seed=seed)
         self.stdout.write(
             f"licences {report.licences:,} · units {report.units:,} · unlicensed "
-            f"{report.unlicensed_units:,} · applications {report.applications:,}"
+            f"{report.unlicensed_units:,} · applications {report.applications:,} · findings "
+            f"{report.findings:,}, acted on {report.acted:,}"
         )
