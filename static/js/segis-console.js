@@ -430,7 +430,7 @@
             mayAct && open(d) ? el('span', {class: 'answers'}, [
                 el('button', {type: 'button', class: 'small', text: gettext('已响应'), onclick: () => act(url('respond', d.id), {answer: 'responded'}, errors)}),
                 el('button', {type: 'button', class: 'small secondary', text: gettext('拒绝'), onclick: () => act(url('respond', d.id), {answer: 'declined'}, errors)}),
-                el('button', {type: 'button', class: 'small secondary cancel-ask', text: gettext('撤销'), onclick: (event) => {
+                el('button', {type: 'button', class: 'small secondary cancel-ask', text: pgettext('button', '撤销'), onclick: (event) => {
                     const form = event.target.closest('li').querySelector('.cancel-form');
                     form.hidden = !form.hidden;
                     if (!form.hidden) {
