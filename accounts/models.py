@@ -9,6 +9,7 @@ from django.contrib.gis.db import models
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from geo.models import Level, Region, code_prefix
 from geo.scoping import ScopedQuerySet
@@ -48,7 +49,7 @@ class Agency(models.Model):
 
     class Meta:
         verbose_name = _("机构")
-        verbose_name_plural = _("机构")
+        verbose_name_plural = pgettext_lazy("plural", "机构")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(level=Level.NATIONAL, region__isnull=True)
@@ -100,7 +101,7 @@ class User(AbstractUser):
 
     class Meta:
         verbose_name = _("用户")
-        verbose_name_plural = _("用户")
+        verbose_name_plural = pgettext_lazy("plural", "用户")
 
     @property
     def jurisdiction_prefix(self) -> str | None:
@@ -143,7 +144,7 @@ class AuditEntry(models.Model):
 
     class Meta:
         verbose_name = _("审计记录")
-        verbose_name_plural = _("审计记录")
+        verbose_name_plural = pgettext_lazy("plural", "审计记录")
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
@@ -159,7 +160,7 @@ class PasswordHistory(models.Model):
 
     class Meta:
         verbose_name = _("历史密码")
-        verbose_name_plural = _("历史密码")
+        verbose_name_plural = pgettext_lazy("plural", "历史密码")
         ordering = ["-set_at", "-id"]
 
     def __str__(self) -> str:
@@ -184,7 +185,7 @@ class ApiToken(models.Model):
 
     class Meta:
         verbose_name = _("API 令牌")
-        verbose_name_plural = _("API 令牌")
+        verbose_name_plural = pgettext_lazy("plural", "API 令牌")
         indexes = [models.Index(fields=["user", "revoked_at"])]
 
     def __str__(self) -> str:

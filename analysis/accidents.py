@@ -20,9 +20,11 @@ from django.db.models import Count, Sum
 from django.db.models.functions import ExtractMonth, ExtractYear
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dates import MONTHS_3
 
 from accounts.models import User
 from common.errors import DomainError, Problem
+from common.i18n import in_language
 from geo.scoping import Scope
 from registry.models import Accident
 from registry.models.events import CauseClass, PlaceType, Severity
@@ -228,7 +230,11 @@ def summary(
         "by_severity": _labelled(
             by["severity"], {s.value: str(s.label) for s in Severity}, [s.value for s in Severity]
         ),
-        "by_month": _labelled(by["moy"], {m: f"{m} 月" for m in range(1, 13)}, list(range(1, 13))),
+        "by_month": _labelled(
+            by["moy"],
+            {m: in_language(f"{m} 月", MONTHS_3[m].title()) for m in range(1, 13)},
+            list(range(1, 13)),
+        ),
         "by_place": _labelled(
             by["place"], {p.value: str(p.label) for p in PlaceType}, [p.value for p in PlaceType]
         ),

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, pgettext
 from django.views.decorators.http import require_GET
 
 from common.errors import DomainError
@@ -175,8 +175,8 @@ def _table(question: str, answer: dict) -> tuple[list[str], list[list]]:
         header = [
             gettext("县"),
             gettext("名称"),
-            gettext("设备"),
-            gettext("超时"),
+            pgettext("count", "设备"),
+            pgettext("devices beyond the limit", "超时"),
             "% ",
             gettext("分钟"),
         ]
@@ -212,7 +212,7 @@ def _table(question: str, answer: dict) -> tuple[list[str], list[list]]:
         gettext("单位"),
         gettext("统一社会信用代码"),
         gettext("区划"),
-        gettext("设备"),
+        pgettext("count", "设备"),
         *keys,
         gettext("得分"),
     ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Direction(models.TextChoices):
@@ -43,7 +44,7 @@ class EvaluationScheme(models.Model):
 
     class Meta:
         verbose_name = _("绩效评价方案")
-        verbose_name_plural = _("绩效评价方案")
+        verbose_name_plural = pgettext_lazy("plural", "绩效评价方案")
         constraints = [
             models.UniqueConstraint(
                 fields=["owner", "from_year", "version"], name="evaluation_scheme_version"

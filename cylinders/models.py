@@ -8,6 +8,7 @@ import datetime as dt
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from geo.models import Region
 from geo.scoping import ScopedQuerySet
@@ -73,7 +74,7 @@ class Cylinder(models.Model):
     objects = CylinderQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("气瓶")
+        verbose_name = pgettext_lazy("singular", "气瓶")
         verbose_name_plural = _("气瓶")
         indexes = [
             models.Index(fields=["owner", "next_inspection_due"], name="cylinder_owner_due"),

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from common.jobs import Job
 
@@ -55,7 +56,7 @@ class ExportJob(Job):
 
     class Meta:
         verbose_name = _("导出任务")
-        verbose_name_plural = _("导出任务")
+        verbose_name_plural = pgettext_lazy("plural", "导出任务")
         # Created by the layers app before exports existed.
         db_table = "layers_exportjob"
         ordering = ["-created_at", "-id"]

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
@@ -57,8 +58,8 @@ RECENT_JOBS = 20
 MAX_REFILL_POLYGON = 4000  # characters; browsers and proxies take URLs of 8 KB
 # What the from/to dates mean, by the date field a layer's filter reads.
 DATE_MEANINGS = {
-    "commissioned_on": "投用日期 / commissioning date",
-    "occurred_at": "事故发生日期 / date of the accident",
+    "commissioned_on": gettext_lazy("投用日期"),
+    "occurred_at": gettext_lazy("事故发生日期"),
 }
 # Filters the page lays out itself; any other filter of a layer gets a plain text field.
 PAGE_FILTERS = {"kind", "variety", "status", "from", "to", "role", "type", "window"}
@@ -68,7 +69,7 @@ PAGE_FILTERS |= {"accident_from", "accident_to"}
 def _date_meaning(layer: str) -> str:
     filters = LAYER_FILTERS.get(layer, LAYER_FILTERS["equipment"])
     field = next((f.field for f in filters if isinstance(f, DateRangeFilter)), None)
-    return DATE_MEANINGS.get(field, "")
+    return str(DATE_MEANINGS.get(field, ""))
 
 
 def _targets(prefix: str) -> tuple[list[dict], list[dict]]:

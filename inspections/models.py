@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from geo.models import Region
 from geo.scoping import ScopedQuerySet
@@ -50,7 +51,7 @@ class SupervisoryInspection(models.Model):
 
     class Meta:
         verbose_name = _("监督检验")
-        verbose_name_plural = _("监督检验")
+        verbose_name_plural = pgettext_lazy("plural", "监督检验")
         ordering = ["-inspected_on", "-id"]
         constraints = [
             # A body's report numbers are its own: the feed's idempotence rests on this.

@@ -8,6 +8,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from geo.models import Region
 from geo.scoping import ScopedQuerySet
@@ -78,7 +79,7 @@ class Licence(models.Model):
     objects = LicenceQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("许可证")
+        verbose_name = pgettext_lazy("singular", "许可证")
         verbose_name_plural = _("许可证")
         ordering = ["expires_on", "pk"]
         indexes = [models.Index(fields=["unit", "kind"], name="licence_unit_kind")]
@@ -160,7 +161,7 @@ class Application(models.Model):
     objects = ApplicationQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("许可申请")
+        verbose_name = pgettext_lazy("singular", "许可申请")
         verbose_name_plural = _("许可申请")
         ordering = ["-filed_at", "pk"]
 

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext, pgettext
 
 from accounts.models import User
+from common.i18n import in_language
 from geo.functions import SimplifyPreserveTopology, has_geometry
 from geo.models import Region
 from geo.offline import add_heatmap, add_marker_cluster, map_text, offline_map
@@ -88,7 +89,12 @@ def dashboard_map(user: User, summary: Summary) -> folium.Map:
         highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.65},
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "devices", "overdue", "rate"],
-            aliases=[gettext("区划"), gettext("设备"), gettext("逾期"), gettext("逾期率")],
+            aliases=[
+                gettext("区划"),
+                pgettext("count", "设备"),
+                gettext("逾期"),
+                gettext("逾期率"),
+            ],
         ),
     ).add_to(m)
     m.fit_bounds(choropleth.get_bounds())
@@ -118,7 +124,12 @@ def _with_point_layers(m: folium.Map, user: User) -> folium.Map:
     else:
         today = dt.date.today()
         for device in overdue.only(
-            "id", "device_code", "location", "next_inspection_due", "variety__name_zh"
+            "id",
+            "device_code",
+            "location",
+            "next_inspection_due",
+            "variety__name_zh",
+            "variety__name_en",
         ):
             days = (today - device.next_inspection_due).days if device.next_inspection_due else None
             folium.CircleMarker(
@@ -132,8 +143,8 @@ def _with_point_layers(m: folium.Map, user: User) -> folium.Map:
                     format_html(
                         '<b>{}</b><br>{}<br>{}<br><a href="{}">{}</a>',
                         map_text(device.device_code or device.pk),
-                        map_text(device.variety.name_zh),
-                        gettext("逾期 %(n)s 天") % {"n": days}
+                        map_text(in_language(device.variety.name_zh, device.variety.name_en)),
+                        ngettext("逾期 %(n)s 天", "逾期 %(n)s 天", days) % {"n": days}
                         if days is not None
                         else gettext("检验不合格"),
                         reverse("equipment-page", args=[device.pk]),

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.db.models import Prefetch
 from django.utils.html import escape
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from accounts.audit import record_personal_data_read
 from accounts.models import User
@@ -242,7 +242,7 @@ def gpx_document(plan: PatrolPlan, routes: Sequence[PatrolRoute]) -> bytes:
         _sub(
             track,
             "desc",
-            gettext("%(n)s 处，%(min)s 分钟")
+            ngettext("%(n)s 处，%(min)s 分钟", "%(n)s 处，%(min)s 分钟", len(route.stops.all()))
             % {"n": len(route.stops.all()), "min": round(route.total_minutes)},
         )
         _sub(track, "type", "patrol")

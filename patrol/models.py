@@ -14,6 +14,7 @@ from django.contrib.gis.db import models
 from django.contrib.gis.db.models.functions import IsValid
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts import policy
 from accounts.models import Role
@@ -84,7 +85,7 @@ class PatrolPlan(models.Model):
     objects = PlanQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("巡查计划")
+        verbose_name = pgettext_lazy("singular", "巡查计划")
         verbose_name_plural = _("巡查计划")
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -123,7 +124,7 @@ class PatrolCandidate(models.Model):
 
     class Meta:
         verbose_name = _("候选设备")
-        verbose_name_plural = _("候选设备")
+        verbose_name_plural = pgettext_lazy("plural", "候选设备")
         ordering = ["plan", "rank"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "equipment"], name="patrol_candidate_once"),
@@ -165,7 +166,7 @@ class PatrolTeam(models.Model):
 
     class Meta:
         verbose_name = _("巡查小组")
-        verbose_name_plural = _("巡查小组")
+        verbose_name_plural = pgettext_lazy("plural", "巡查小组")
         ordering = ["plan", "number"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "number"], name="patrol_team_number_unique"),
@@ -204,7 +205,7 @@ class PatrolRoute(models.Model):
 
     class Meta:
         verbose_name = _("日路线")
-        verbose_name_plural = _("日路线")
+        verbose_name_plural = pgettext_lazy("plural", "日路线")
         ordering = ["plan", "day", "team__number"]
         constraints = [
             models.UniqueConstraint(fields=["team", "day"], name="patrol_route_team_day_unique"),
@@ -250,7 +251,7 @@ class PatrolStop(models.Model):
 
     class Meta:
         verbose_name = _("巡查点")
-        verbose_name_plural = _("巡查点")
+        verbose_name_plural = pgettext_lazy("plural", "巡查点")
         ordering = ["route", "sequence"]
         constraints = [
             models.UniqueConstraint(

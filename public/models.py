@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib.gis.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from geo.models import Region
 from geo.scoping import ScopedQuerySet
@@ -31,7 +32,7 @@ class PublicToken(models.Model):
 
     class Meta:
         verbose_name = _("公众查询令牌")
-        verbose_name_plural = _("公众查询令牌")
+        verbose_name_plural = pgettext_lazy("plural", "公众查询令牌")
 
     def __str__(self) -> str:
         return f"{self.equipment_id} {self.token[:6]}…"
@@ -72,7 +73,7 @@ class PublicReport(models.Model):
     objects = PublicReportQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("公众报告")
+        verbose_name = pgettext_lazy("singular", "公众报告")
         verbose_name_plural = _("公众报告")
         ordering = ["-received_at", "-id"]
 

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from accounts.audit import record_personal_data_read
 from accounts.models import User
+from common.i18n import in_language
 from geo.functions import present
 from geo.offline import add_outline, map_fragment, offline_map, region_outline
 from registry import catalogue
@@ -156,11 +157,12 @@ class UnitDetail(DetailPage):
             )
             .order_by("kind")
         )
-        names = dict(
-            Variety.objects.filter(code__in=[c["kind"] for c in counts]).values_list(
-                "code", "name_zh"
-            )
-        )
+        names = {
+            code: in_language(zh, en)
+            for code, zh, en in Variety.objects.filter(
+                code__in=[c["kind"] for c in counts]
+            ).values_list("code", "name_zh", "name_en")
+        }
         for row in counts:
             row["name"] = names.get(row["kind"], "")
         people = list(unit.staff.order_by("name", "pk")[:SHORT_LIST])

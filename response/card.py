@@ -38,7 +38,11 @@ def equipment_card(user: User, device: Equipment, *, purpose: str) -> dict:
         "registration_code": device.registration_code,
         "certificate_number": device.certificate_number,
         "rescue_id": device.rescue_id,
-        "variety": {"code": device.variety_id, "name": device.variety.name_zh},
+        "variety": {
+            "code": device.variety_id,
+            "name": device.variety.name_zh,
+            "name_en": device.variety.name_en,
+        },
         "kind": device.kind,
         "status": device.status,
         "address": device.address,

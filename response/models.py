@@ -7,6 +7,7 @@ from django.contrib.gis.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from geo.models import Region
 from geo.scoping import Scope, ScopedQuerySet
@@ -137,7 +138,7 @@ class Incident(models.Model):
 
     class Meta:
         verbose_name = _("应急事件")
-        verbose_name_plural = _("应急事件")
+        verbose_name_plural = pgettext_lazy("plural", "应急事件")
         ordering = ["-reported_at", "-id"]
         indexes = [models.Index(fields=["region", "state"], name="incident_region_state")]
         constraints = [
@@ -218,7 +219,7 @@ class IncidentEvent(models.Model):
 
     class Meta:
         verbose_name = _("事件时间线")
-        verbose_name_plural = _("事件时间线")
+        verbose_name_plural = pgettext_lazy("plural", "事件时间线")
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["incident", "at", "id"], name="incident_event_timeline")]
 
@@ -325,7 +326,7 @@ class Dispatch(models.Model):
 
     class Meta:
         verbose_name = _("派单")
-        verbose_name_plural = _("派单")
+        verbose_name_plural = pgettext_lazy("plural", "派单")
         ordering = ["asked_at", "id"]
         constraints = [
             models.CheckConstraint(
@@ -434,7 +435,7 @@ class IncidentGrant(models.Model):
 
     class Meta:
         verbose_name = _("跨辖区授权")
-        verbose_name_plural = _("跨辖区授权")
+        verbose_name_plural = pgettext_lazy("plural", "跨辖区授权")
         ordering = ["-granted_at", "-id"]
         indexes = [models.Index(fields=["grantee", "expires_at"], name="grant_grantee_expiry")]
         constraints = [

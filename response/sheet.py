@@ -138,7 +138,6 @@ def incident_facts(user: User, incident: Incident) -> dict:
     if card is not None:
         entry = catalogue.get(device.kind)
         card["kind_label"] = in_language(entry.name_zh, entry.name_en) if entry else device.kind
-        card["variety"]["name_en"] = device.variety.name_en
 
     where = _located(incident)
     k = int(conf.value("RESPONSE_NEAREST_K"))

@@ -10,7 +10,7 @@ import json
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import render
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, pgettext, pgettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotAuthenticated
@@ -47,9 +47,9 @@ NO_ARRIVALS = "#c8cdd3"  # grey: no incident arrived in the region in the period
 REGION_COLUMNS = [
     ("code", gettext_lazy("区划代码")),
     ("name", gettext_lazy("区划")),
-    ("incidents", gettext_lazy("事件")),
-    ("false_alarms", gettext_lazy("误报")),
-    ("arrived", gettext_lazy("到达")),
+    ("incidents", pgettext_lazy("count", "事件")),
+    ("false_alarms", pgettext_lazy("count", "误报")),
+    ("arrived", pgettext_lazy("count", "到达")),
     ("arrival_median_min", gettext_lazy("到达中位数(分)")),
     ("arrival_mean_min", gettext_lazy("到达均值(分)")),
     ("arrival_p90_min", gettext_lazy("到达P90(分)")),
@@ -60,15 +60,15 @@ REGION_COLUMNS = [
 UNIT_COLUMNS = [
     ("id", gettext_lazy("单位ID")),
     ("name", gettext_lazy("维保单位")),
-    ("asks", gettext_lazy("派单")),
+    ("asks", pgettext_lazy("count", "派单")),
     ("accepted", gettext_lazy("响应")),
     ("declined", gettext_lazy("拒绝")),
     ("timed_out", gettext_lazy("超时")),
-    ("cancelled", gettext_lazy("撤销")),
+    ("cancelled", pgettext_lazy("count", "撤销")),
     ("pending", gettext_lazy("待应答")),
     ("answer_median_min", gettext_lazy("应答中位数(分)")),
     ("responding_for", gettext_lazy("承担处置")),
-    ("arrived", gettext_lazy("到达")),
+    ("arrived", pgettext_lazy("count", "到达")),
     ("arrived_within_norm", gettext_lazy("达标到达")),
     ("within_norm_share", gettext_lazy("达标率")),
 ]
@@ -172,8 +172,8 @@ def share_map(answer: dict) -> dict:
                 fields=["name", "incidents", "arrived", "share", "median"],
                 aliases=[
                     gettext("区划"),
-                    gettext("事件"),
-                    gettext("到达"),
+                    pgettext("count", "事件"),
+                    pgettext("count", "到达"),
                     gettext("达标率"),
                     gettext("到达中位数(分)"),
                 ],

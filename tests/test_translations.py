@@ -89,3 +89,57 @@ def test_the_catalogue_names_follow_the_language(province, make_equipment):
     switch(province, "en")
     english = province.get(f"/equipment/{device.pk}/").content.decode()
     assert device.variety.name_en in english and device.variety.name_zh not in english
+
+
+def crumb_kind(response) -> str:
+    """The last crumb of a detail page: the kind of the one record it shows."""
+    crumbs = html.fromstring(response.content).xpath("//p[@class='crumbs']")[0]
+    return crumbs.text_content().split("·")[-1].strip()
+
+
+def dashboard_labels(response) -> tuple[str, str]:
+    """The by-kind table's device-count heading and the units card's label."""
+    page = html.fromstring(response.content)
+    heading = page.xpath("//table[@id='by-kind']/thead//th")[1].text_content().strip()
+    card = page.xpath("//a[contains(@class, 'card') and contains(@href, '/units/')]/span")[0]
+    return heading, card.text_content().strip()
+
+
+def test_one_chinese_word_reads_by_its_role(province, make_equipment, make_unit):
+    # 设备 and 单位 head a column of figures on the dashboard ("count") and name the one record a
+    # detail page shows (no context): one Chinese word, two English words.
+    device, unit = make_equipment(), make_unit()
+    chinese = (dashboard_labels(province.get("/")), crumb_kind(province.get(f"/equipment/{device.pk}/")),
+               crumb_kind(province.get(f"/units/{unit.pk}/")))  # fmt: skip
+    assert chinese == (("设备", "单位"), "设备", "单位")
+
+    switch(province, "en")
+    assert dashboard_labels(province.get("/")) == ("Devices", "Units")
+    assert crumb_kind(province.get(f"/equipment/{device.pk}/")) == "Equipment"
+    assert crumb_kind(province.get(f"/units/{unit.pk}/")) == "Unit"
+
+
+def test_a_button_is_a_verb_where_a_heading_is_a_noun(province):
+    # 筛选 heads the map's filter panel ("Filters") and submits the inspections list ("Filter").
+    switch(province, "en")
+    panel = html.fromstring(province.get("/map/").content)
+    assert "Filters" in [(h.text or "").strip() for h in panel.xpath("//h2")]
+    listing = html.fromstring(province.get("/inspections/").content)
+    assert [
+        b.text_content() for b in listing.xpath("//form[@class='search']//button[@type='submit']")
+    ] == ["Filter"]
+
+
+@pytest.mark.parametrize(
+    ("model", "one", "many"),
+    [("registry.Unit", "Unit", "Units"), ("registry.Accident", "Accident", "Accidents"),
+     ("cylinders.Cylinder", "Cylinder", "Cylinders"), ("accounts.User", "User", "Users")],
+)  # fmt: skip
+def test_model_names_have_a_singular_and_a_plural(model, one, many):
+    from django.apps import apps
+    from django.utils import translation
+
+    meta = apps.get_model(model)._meta
+    assert str(meta.verbose_name) == str(meta.verbose_name_plural)  # Chinese has no plural
+    with translation.override("en"):
+        assert (str(meta.verbose_name), str(meta.verbose_name_plural)) == (one, many)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Variety(models.Model):
@@ -62,7 +63,7 @@ class InspectionRule(models.Model):
 
     class Meta:
         verbose_name = _("检验周期规则")
-        verbose_name_plural = _("检验周期规则")
+        verbose_name_plural = pgettext_lazy("plural", "检验周期规则")
         ordering = ["variety_prefix", "id"]
         constraints = [
             models.UniqueConstraint(

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 from django.db.models.functions import Left
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from geo.models import Region
 from geo.scoping import ScopedQuerySet
@@ -249,7 +250,7 @@ class Inspection(models.Model):
     objects = InspectionQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("检验记录")
+        verbose_name = pgettext_lazy("singular", "检验记录")
         verbose_name_plural = _("检验记录")
         ordering = ["-inspected_on", "-id"]
         indexes = [models.Index(fields=["equipment", "-inspected_on"], name="inspection_latest")]
@@ -303,7 +304,7 @@ class LifecycleEvent(models.Model):
 
     class Meta:
         verbose_name = _("生命周期事件")
-        verbose_name_plural = _("生命周期事件")
+        verbose_name_plural = pgettext_lazy("plural", "生命周期事件")
         ordering = ["occurred_on", "id"]
 
     def __str__(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.gis.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from geo.models import Region
 from geo.scoping import ScopedQuerySet
@@ -101,7 +102,7 @@ class Accident(models.Model):
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("事故")
+        verbose_name = pgettext_lazy("singular", "事故")
         verbose_name_plural = _("事故")
         ordering = ["-occurred_at"]
         constraints = [
@@ -148,7 +149,7 @@ class EmergencyResource(models.Model):
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("应急资源")
+        verbose_name = pgettext_lazy("singular", "应急资源")
         verbose_name_plural = _("应急资源")
         ordering = ["name"]
         constraints = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 GENESIS_HASH = "0" * 64
 
@@ -58,7 +59,7 @@ class ChangeLogHead(models.Model):
 
     class Meta:
         verbose_name = _("变更日志头")
-        verbose_name_plural = _("变更日志头")
+        verbose_name_plural = pgettext_lazy("plural", "变更日志头")
         constraints = [
             models.CheckConstraint(condition=models.Q(id=1), name="changelog_head_single")
         ]
@@ -96,7 +97,7 @@ class ExchangePeer(models.Model):
 
     class Meta:
         verbose_name = _("交换对端")
-        verbose_name_plural = _("交换对端")
+        verbose_name_plural = pgettext_lazy("plural", "交换对端")
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -121,7 +122,7 @@ class ExchangeLink(models.Model):
 
     class Meta:
         verbose_name = _("交换对应")
-        verbose_name_plural = _("交换对应")
+        verbose_name_plural = pgettext_lazy("plural", "交换对应")
         constraints = [
             models.UniqueConstraint(
                 fields=["peer", "model", "origin_pk"], name="exchange_link_origin"
@@ -158,7 +159,7 @@ class ExchangeConflict(models.Model):
 
     class Meta:
         verbose_name = _("交换冲突")
-        verbose_name_plural = _("交换冲突")
+        verbose_name_plural = pgettext_lazy("plural", "交换冲突")
         ordering = ["peer", "seq"]
         constraints = [
             models.UniqueConstraint(fields=["peer", "seq"], name="exchange_conflict_once")

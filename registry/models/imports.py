@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from common.jobs import Job
 
 
 class Dataset(models.TextChoices):
     EQUIPMENT = "equipment", _("设备")
-    UNITS = "units", _("单位")
+    UNITS = "units", pgettext_lazy("plural", "单位")
     PERSONS = "persons", _("人员")
     INSPECTIONS = "inspections", _("检验记录")
     ACCIDENTS = "accidents", _("事故")
@@ -81,7 +82,7 @@ class ImportJob(Job):
 
     class Meta:
         verbose_name = _("导入任务")
-        verbose_name_plural = _("导入任务")
+        verbose_name_plural = pgettext_lazy("plural", "导入任务")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["requester", "-created_at"], name="importjob_requester")]
 
@@ -103,7 +104,7 @@ class ImportFinding(models.Model):
 
     class Meta:
         verbose_name = _("导入问题")
-        verbose_name_plural = _("导入问题")
+        verbose_name_plural = pgettext_lazy("plural", "导入问题")
         ordering = ["row", "id"]
         indexes = [models.Index(fields=["job", "row"], name="importfinding_job_row")]
 
@@ -128,7 +129,7 @@ class SavedMapping(models.Model):
 
     class Meta:
         verbose_name = _("列映射")
-        verbose_name_plural = _("列映射")
+        verbose_name_plural = pgettext_lazy("plural", "列映射")
         constraints = [
             models.UniqueConstraint(
                 fields=["agency", "source", "dataset"],

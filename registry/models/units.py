@@ -6,6 +6,7 @@ from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from geo.models import Region
 from geo.scoping import ScopedQuerySet
@@ -56,7 +57,7 @@ class Unit(models.Model):
 
     class Meta:
         verbose_name = _("单位")
-        verbose_name_plural = _("单位")
+        verbose_name_plural = pgettext_lazy("plural", "单位")
         ordering = ["name"]
         indexes = [
             GinIndex(fields=["roles"], name="unit_roles_gin"),
@@ -106,7 +107,7 @@ class Person(models.Model):
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("人员")
+        verbose_name = pgettext_lazy("singular", "人员")
         verbose_name_plural = _("人员")
         ordering = ["name"]
         constraints = [
@@ -151,7 +152,7 @@ class Certificate(models.Model):
 
     class Meta:
         verbose_name = _("证书")
-        verbose_name_plural = _("证书")
+        verbose_name_plural = pgettext_lazy("plural", "证书")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(expires_on__gte=models.F("issued_on")), name="certificate_dates"

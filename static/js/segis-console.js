@@ -10,6 +10,7 @@
     const COLOURS = {incident: '#d9480f', equipment: '#7048e8', hazard: '#f59f00', resource: '#1c7ed6', asked: '#2b8a3e'};
     const TIME = new Intl.DateTimeFormat('zh-CN', {timeZone: config.time_zone, month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false});
     const url = (name, id) => config.urls[name].replace('{id}', id);
+    const ENGLISH = document.documentElement.lang === 'en';  // the catalogue keeps both names as data
 
     const state = {place: null, query: '', incident: null, asked: [], pollTimer: null, clock: null};
 
@@ -259,7 +260,7 @@
         }
         const inspection = card.last_inspection;
         box.replaceChildren(el('div', {class: 'device-card'}, [
-            el('h3', {}, [el('a', {href: url('equipment_page', card.id), target: '_blank', text: `${card.variety.name} ${card.device_code || card.registration_code}`})]),
+            el('h3', {}, [el('a', {href: url('equipment_page', card.id), target: '_blank', text: `${(ENGLISH && card.variety.name_en) || card.variety.name} ${card.device_code || card.registration_code}`})]),
             el('dl', {}, [
                 el('dt', {text: '96333'}), el('dd', {text: card.rescue_id || '—'}),
                 el('dt', {text: gettext('地址')}), el('dd', {text: card.address || '—'}),
@@ -430,7 +431,7 @@
             mayAct && open(d) ? el('span', {class: 'answers'}, [
                 el('button', {type: 'button', class: 'small', text: gettext('已响应'), onclick: () => act(url('respond', d.id), {answer: 'responded'}, errors)}),
                 el('button', {type: 'button', class: 'small secondary', text: gettext('拒绝'), onclick: () => act(url('respond', d.id), {answer: 'declined'}, errors)}),
-                el('button', {type: 'button', class: 'small secondary cancel-ask', text: gettext('撤销'), onclick: (event) => {
+                el('button', {type: 'button', class: 'small secondary cancel-ask', text: pgettext('button', '撤销'), onclick: (event) => {
                     const form = event.target.closest('li').querySelector('.cancel-form');
                     form.hidden = !form.hidden;
                     if (!form.hidden) {

@@ -75,7 +75,7 @@
       });
       countyMap(document.getElementById("county-map"), geoData, gettext('到期'), null, drill);
     } else if (decisions.question === "coverage") {
-      countyMap(document.getElementById("county-map"), geoData, gettext('超时'), answer.sites, drill);
+      countyMap(document.getElementById("county-map"), geoData, pgettext('devices beyond the limit', '超时'), answer.sites, drill);
     } else {
       countyMap(document.getElementById("county-map"), geoData, gettext('得分'), null, drill);
     }

@@ -114,7 +114,7 @@
         }
         showErrors([]);
         output.textContent = [
-            interpolate(gettext('%(n)s 行'), {n: NUMBER.format(body.rows)}, true),
+            interpolate(ngettext('%(n)s 行', '%(n)s 行', body.rows), {n: NUMBER.format(body.rows)}, true),
             interpolate(gettext('约 %(x)s'), {x: formatBytes(body.bytes)}, true),
             interpolate(gettext('约 %(x)s'), {x: formatSeconds(body.seconds)}, true),
             body.background ? gettext('将在后台运行') : gettext('立即下载'),
@@ -177,7 +177,7 @@
         setData('draft', {type: 'FeatureCollection', features: line.concat(points)});
         $('#draw-finish').disabled = draw.vertices.length < 3;
         $('#draw-hint').textContent = draw.on
-            ? interpolate(gettext('已点 %(n)s 个顶点；点“完成”或双击结束'), {n: draw.vertices.length}, true)
+            ? interpolate(ngettext('已点 %(n)s 个顶点；点“完成”或双击结束', '已点 %(n)s 个顶点；点“完成”或双击结束', draw.vertices.length), {n: draw.vertices.length}, true)
             : '';
     }
 
@@ -289,7 +289,7 @@
     const when = (iso) => (iso ? new Date(iso).toLocaleString('zh-CN', {hour12: false}) : '');
 
     function jobFacts(state, rows, bytes) {
-        return state === 'done' ? `${interpolate(gettext('%(n)s 行'), {n: NUMBER.format(rows)}, true)} · ${formatBytes(bytes)}` : '';
+        return state === 'done' ? `${interpolate(ngettext('%(n)s 行', '%(n)s 行', rows), {n: NUMBER.format(rows)}, true)} · ${formatBytes(bytes)}` : '';
     }
 
     function renderJob(item, job) {

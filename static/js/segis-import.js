@@ -169,7 +169,7 @@
                 bar.removeAttribute('value');  // indeterminate: the reader does not know the count
             }
             const what = job.state === 'committing' ? gettext('入库中') : (job.state === 'queued' ? gettext('排队中') : gettext('校验中'));
-            $('#job-count').textContent = `${what} · ${interpolate(gettext('%(n)s 行'), {n: `${NUMBER.format(job.rows_done)}${total ? ` / ${NUMBER.format(total)}` : ''}`}, true)}`;
+            $('#job-count').textContent = `${what} · ${interpolate(ngettext('%(n)s 行', '%(n)s 行', total || job.rows_done), {n: `${NUMBER.format(job.rows_done)}${total ? ` / ${NUMBER.format(total)}` : ''}`}, true)}`;
         }
         $('#job-error').textContent = job.error || '';
         const summary = job.summary || {};

@@ -1207,15 +1207,15 @@
                 [gettext('种类'), KIND_NAMES[p.kind] || p.kind],
                 [gettext('品种'), p.variety ? `${p.variety} ${VARIETY_NAMES[p.variety] || ''}`.trim() : null],
                 [gettext('状态'), STATUS_LABELS[p.status] || p.status],
-                [gettext('逾期'), p.days_overdue !== undefined ? interpolate(gettext('%(n)s 天'), {n: NUMBER.format(p.days_overdue)}, true) : null, 'alert']
+                [gettext('逾期'), p.days_overdue !== undefined ? interpolate(ngettext('%(n)s 天', '%(n)s 天', p.days_overdue), {n: NUMBER.format(p.days_overdue)}, true) : null, 'alert']
             ];
         } else if (layer === 'units') {
             title = p.name || `#${id}`;
             subtitle = gettext('单位');
             rows = [[gettext('角色'), splitRoles(p.roles).map((r) => ROLE_LABELS[r] || r).join(gettext('；'))]];
         } else if (layer === 'accidents') {
-            title = SEVERITY_LABELS[p.severity] || gettext('事故');
-            subtitle = gettext('事故');
+            title = SEVERITY_LABELS[p.severity] || pgettext('singular', '事故');
+            subtitle = pgettext('singular', '事故');
             rows = [
                 [gettext('时间'), p.occurred_at ? formatTime(p.occurred_at) : null],
                 [gettext('死亡'), p.deaths, Number(p.deaths) > 0 ? 'alert' : null]
@@ -1464,9 +1464,9 @@
     function regionFacts(p) {
         const span = choropleth.body ? choropleth.body.accident_window : '';
         return [
-            [gettext('设备'), NUMBER.format(p.devices)],
-            [gettext('逾期率'), `${formatRate(p.overdue_rate)}（${NUMBER.format(p.overdue)} / ${NUMBER.format(p.in_use)}）`, p.overdue > 0 ? 'alert' : null],
-            [gettext('事故'), `${NUMBER.format(p.accidents)}（${span}）`],
+            [pgettext('count', '设备'), NUMBER.format(p.devices)],
+            [gettext('逾期率'), interpolate(gettext('%(value)s（%(detail)s）'), {value: formatRate(p.overdue_rate), detail: `${NUMBER.format(p.overdue)} / ${NUMBER.format(p.in_use)}`}, true), p.overdue > 0 ? 'alert' : null],
+            [gettext('事故'), interpolate(gettext('%(value)s（%(detail)s）'), {value: NUMBER.format(p.accidents), detail: span}, true)],
             [gettext('每万台事故'), formatPer10k(p.accident_rate)]
         ];
     }
@@ -1474,7 +1474,7 @@
     function regionSummary(p) {
         return [
             p.name,
-            `${gettext('设备')} ${NUMBER.format(p.devices)}`,
+            `${pgettext('count', '设备')} ${NUMBER.format(p.devices)}`,
             `${gettext('逾期率')} ${formatRate(p.overdue_rate)}`,
             `${gettext('每万台事故')} ${formatPer10k(p.accident_rate)}`
         ].join('\n');

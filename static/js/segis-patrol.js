@@ -133,7 +133,7 @@
             setData('draft', {type: 'FeatureCollection', features: line.concat(points)});
             $('#draw-finish').disabled = draw.vertices.length < 3;
             $('#draw-hint').textContent = draw.on
-                ? interpolate(gettext('已点 %(n)s 个顶点；点“完成”或双击结束'), {n: draw.vertices.length}, true)
+                ? interpolate(ngettext('已点 %(n)s 个顶点；点“完成”或双击结束', '已点 %(n)s 个顶点；点“完成”或双击结束', draw.vertices.length), {n: draw.vertices.length}, true)
                 : '';
         }
 
@@ -561,7 +561,7 @@
                     el('small', {class: over ? 'minutes error' : 'minutes muted',
                         text: interpolate(gettext('%(n)s 分钟'), {n: `${Math.round(route.total_minutes)} / ${length}`}, true)})]),
                 el('p', {class: 'route-facts muted'}, [
-                    `${interpolate(gettext('%(n)s 个点 · 路上 %(travel)s · 现场 %(site)s 分钟'), {n: route.stops.length, travel: Math.round(route.travel_minutes), site: Math.round(route.service_minutes)}, true)} · `,
+                    `${interpolate(ngettext('%(n)s 个点 · 路上 %(travel)s · 现场 %(site)s 分钟', '%(n)s 个点 · 路上 %(travel)s · 现场 %(site)s 分钟', route.stops.length), {n: route.stops.length, travel: Math.round(route.travel_minutes), site: Math.round(route.service_minutes)}, true)} · `,
                     route.break_at_minutes === null ? null : el('span', {class: 'break', text: `${interpolate(gettext('午休 %(t)s'), {t: `${clock(route.break_at_minutes)}–${clock(route.break_at_minutes + route.break_minutes)}`}, true)} · `}),
                     el('a', {href: url('sheet', route.id), target: '_blank', class: 'sheet-link', text: gettext('打印单')}), ' · ',
                     el('a', {href: `${config.urls.gpx}?route=${route.id}`, download: true, text: 'GPX'})
