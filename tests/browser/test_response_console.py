@@ -36,7 +36,11 @@ def the_elevator() -> Equipment:
 
 def features_on_map(page, role: str) -> list[tuple[float, float]]:
     """Where the map draws the features of a role. A GeoJSON source repeats a feature in every
-    tile it touches, each copy snapped to that tile's grid, so copies within a metre are one."""
+    tile it touches, each copy snapped to that tile's grid — a coarser grid for a tile of a lower
+    zoom still held while the map flies in — so copies within about ten metres are one."""
+    page.wait_for_function(
+        "() => window.segisConsoleMap.loaded() && !window.segisConsoleMap.isMoving()"
+    )
     found = page.evaluate(
         """(role) => window.segisConsoleMap.getStyle() && window.segisConsoleMap
             .querySourceFeatures('places').filter((f) => f.properties.role === role)
@@ -45,7 +49,7 @@ def features_on_map(page, role: str) -> list[tuple[float, float]]:
     )
     spots: list[tuple[float, float]] = []
     for x, y in found:
-        if not any(abs(x - sx) < 1e-5 and abs(y - sy) < 1e-5 for sx, sy in spots):
+        if not any(abs(x - sx) < 1e-4 and abs(y - sy) < 1e-4 for sx, sy in spots):
             spots.append((x, y))
     return spots
 
@@ -73,7 +77,7 @@ def test_a_96333_call_end_to_end(demo_site, page, settings):
     page.wait_for_selector("#resources li[data-type]")
     page.wait_for_function("window.segisConsoleMap.querySourceFeatures('places').length > 0")
     [spot] = features_on_map(page, "incident")
-    assert spot == pytest.approx((elevator.location.x, elevator.location.y), abs=1e-5)
+    assert spot == pytest.approx((elevator.location.x, elevator.location.y), abs=1e-4)
     shot(page, "1-located")
 
     # Report, then ask the first tier: the contracted maintenance unit.
