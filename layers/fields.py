@@ -24,7 +24,7 @@ from django.contrib.gis.db.models.functions import AsWKB
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from geo.models import Level, Region
 from layers.catalogue import CHOROPLETH_METRICS
@@ -40,15 +40,21 @@ WKB = "export_wkb"
 
 @dataclass(frozen=True)
 class Lookups:
-    """What decoding needs besides the row: the day overdue is counted to, and names by code."""
+    """What decoding needs besides the row: the day overdue is counted to, names by code, and the
+    language of the values (exports and OGC: Chinese, the data's own; a list page: the reader's)."""
 
     today: dt.date
     regions: dict[str, str]
+    language: str = "zh-hans"
 
     @classmethod
-    def for_prefix(cls, prefix: str, today: dt.date) -> Lookups:
+    def for_prefix(cls, prefix: str, today: dt.date, language: str = "zh-hans") -> Lookups:
         names = Region.objects.within_prefix(prefix).values_list("code", "name")
-        return cls(today, dict(names))
+        return cls(today, dict(names), language)
+
+    @property
+    def english(self) -> bool:
+        return self.language.startswith("en")
 
 
 Decode = Callable[[Any, Lookups], Any]
@@ -72,32 +78,42 @@ class Column:
         return [None if v is None else self.decode(v, lookups) for v in raw]
 
 
-def _zh(label: Any) -> str:
-    """The Chinese half of a bilingual choice label ("在用 / in use" → "在用")."""
-    return str(label).split(" / ")[0]
+def _labels(choices) -> Callable[[str], dict[str, str]]:
+    """A choice's labels by value in a language (gettext labels: Chinese msgids), made once each."""
+
+    @functools.cache
+    def in_language(language: str) -> dict[str, str]:
+        with translation.override(language):
+            return {c.value: str(c.label) for c in choices}
+
+    return in_language
 
 
 def _choice(choices) -> Decode:
-    labels = {c.value: _zh(c.label) for c in choices}
-    return lambda value, _: labels.get(value, value)
+    labels = _labels(choices)
+    return lambda value, lookups: labels(lookups.language).get(value, value)
 
 
 @functools.cache
-def _catalogue_names() -> dict[str, str]:
-    return {code: entry.name_zh for code, entry in catalogue.entries().items()}
+def _catalogue_names() -> dict[str, tuple[str, str]]:
+    return {code: (entry.name_zh, entry.name_en) for code, entry in catalogue.entries().items()}
 
 
-def _catalogue_name(code: str, _: Lookups) -> str:
-    return _catalogue_names().get(code, "")
+def _catalogue_name(code: str, lookups: Lookups) -> str:
+    zh, en = _catalogue_names().get(code, ("", ""))
+    return (en or zh) if lookups.english else zh
 
 
 def _region_name(code: str, lookups: Lookups) -> str:
     return lookups.regions.get(code, "")
 
 
-def _roles(roles: list[str], _: Lookups) -> str:
-    labels = {c.value: _zh(c.label) for c in UnitRole}
-    return "、".join(labels.get(r, r) for r in roles)
+_role_labels = _labels(UnitRole)
+
+
+def _roles(roles: list[str], lookups: Lookups) -> str:
+    labels = _role_labels(lookups.language)
+    return (", " if lookups.english else "、").join(labels.get(r, r) for r in roles)
 
 
 def _days_overdue(due: dt.date, lookups: Lookups) -> int:

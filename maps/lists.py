@@ -20,7 +20,7 @@ from django.contrib.gis.geos import Polygon
 from django.db.models import F, FloatField, Func, Q
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from geo.scoping import Scope
 from layers.fields import COLUMNS, Column, Lookups
@@ -139,7 +139,9 @@ def read(layer: str, user, params: QueryDict) -> Page:
             "id", *dict.fromkeys(c.source for c in columns), **_point(layer)
         )[start : start + PAGE_SIZE]
     )
-    lookups = Lookups.for_prefix(Scope.of(user).prefix or "", today)
+    # The values in the reader's language (an export keeps the data's Chinese).
+    language = translation.get_language() or "zh-hans"
+    lookups = Lookups.for_prefix(Scope.of(user).prefix or "", today, language)
     decoded = {c.name_en: c.values([row[c.source] for row in page_rows], lookups) for c in columns}
     return Page(
         layer=layer,

@@ -150,3 +150,29 @@ def test_the_dashboard_links_its_overdue_figures_to_the_lists(client, users, dev
     assert 'id="overdue-list" href="/map/list/overdue/"' in page
     assert f'href="/map/list/overdue/?region={XINGQING}"' in page
     assert 'href="/map/list/overdue/?kind=3000"' in page
+
+
+def test_values_follow_the_readers_language_and_exports_keep_the_datas_chinese(
+    client, users, devices
+):
+    from django.utils import translation
+
+    from layers.fields import COLUMNS, Lookups
+
+    client.force_login(users["xingqing"])
+
+    def cells(language: str) -> dict[str, object]:
+        response = client.get("/map/list/equipment/", HTTP_ACCEPT_LANGUAGE=language)
+        assert response.status_code == 200, response.content[:300]
+        page = response.context["page"]
+        names = [c.name_en for c in page.columns]
+        row = next(r for r in page.rows if r["id"] == devices["year"].pk)
+        return dict(zip(names, row["cells"], strict=True))
+
+    chinese, english = cells("zh-hans"), cells("en")
+    assert (chinese["status"], chinese["variety"]) == ("在用", "曳引驱动乘客电梯")
+    assert (english["status"], english["variety"]) == ("In use", "Traction passenger elevators")
+    # An export decodes with the default Lookups: the data's Chinese, whatever the reader's language.
+    status = next(c for c in COLUMNS["equipment"] if c.name_en == "status")
+    with translation.override("en"):
+        assert status.values(["in_use"], Lookups(today(), {})) == ["在用"]
