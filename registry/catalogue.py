@@ -285,7 +285,8 @@ class Parameter:
     key: str
     label_zh: str
     label_en: str
-    unit: str
+    unit_zh: str  # the same as unit_en where the unit is a symbol (MPa, t/h)
+    unit_en: str
     type: str  # number, integer, text or boolean
 
     @property
@@ -298,7 +299,8 @@ class Parameter:
             return gettext("是") if value else gettext("否")
         if self.type in ("number", "integer") and isinstance(value, int | float):
             shown = f"{value:g}"
-            return f"{shown} {self.unit}" if self.unit else shown
+            unit = in_language(self.unit_zh, self.unit_en)
+            return f"{shown} {unit}" if unit else shown
         return str(value)
 
 

@@ -312,3 +312,13 @@ def test_every_parameter_the_generator_writes_is_defined_with_its_label():
                 parameter = defined[(kind, key)]
                 assert parameter.label_zh and parameter.label_en
                 assert parameter.show(value) not in ("", key)
+
+
+def test_a_parameters_unit_is_shown_in_the_readers_language():
+    from django.utils import translation
+
+    floors = catalogue.parameters()[("3000", "floors")]
+    pressure = catalogue.parameters()[("1000", "pressure_mpa")]
+    assert (floors.show(9), pressure.show(1.25)) == ("9 层", "1.25 MPa")
+    with translation.override("en"):
+        assert (floors.show(9), pressure.show(1.25)) == ("9 floors", "1.25 MPa")
