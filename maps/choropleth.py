@@ -180,10 +180,10 @@ def _ramp(colours: tuple[str, ...], classes: int, method: str | tuple) -> list[s
 def _format(metric: str, value: float, unit: str = "") -> str:
     if metric == "devices" or unit == "count":
         return f"{value:,.0f}"
-    if metric in ("overdue_rate", "cylinder_overdue_rate"):
-        return f"{value * 100:.4g} %"
-    if unit == "%":
+    if unit == "%":  # the analysis desk's rates, percentages already (its overdue_rate too)
         return f"{value:.4g} %"
+    if metric in ("overdue_rate", "cylinder_overdue_rate"):  # the map's, fractions
+        return f"{value * 100:.4g} %"
     return f"{value:,.0f}" if value >= 1000 else f"{value:.4g}"
 
 

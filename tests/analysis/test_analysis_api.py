@@ -283,3 +283,19 @@ def test_the_map_draws_the_tables_values(registry, users):
     assert jinfeng["properties"]["value"] is None
     assert jinfeng["properties"]["fill"] == geo["legend"][-1]["colour"]
     assert geo["legend"][-1]["label"] == "无数据"
+
+
+def test_the_overdue_share_legend_reads_percentages_as_the_table_does(registry, users):
+    """The desk's overdue_rate is a percentage (40.0 for 2 in 5); the map's own metric of that name
+    is a fraction: the legend reads the desk's unit, not the metric's name."""
+    client = client_for(users["province"])
+    geo = client.get("/api/analysis/map", {"region": YINCHUAN, "indicator": "overdue_rate"}).json()
+    values = [f["properties"]["value"] for f in geo["features"] if f["properties"]["value"]]
+    assert values and max(values) <= 100
+    limits = [
+        float(part.strip(" <≥%"))
+        for item in geo["legend"]
+        for part in item["label"].split("–")
+        if "%" in item["label"]
+    ]
+    assert limits and min(values) * 0.99 <= max(limits) <= max(values) * 1.01
