@@ -35,7 +35,15 @@ from registry.models.equipment import EquipmentStatus
 
 from .figures import Figures, Measures, period_end, total
 from .indicators import BY_KEY, INDICATORS, PERCENT, Indicator
-from .precomputed import FIRST_YEAR, computed_at, holds_nothing_outside, kind_counts, measures
+from .precomputed import (
+    FIRST_YEAR,
+    Snapshot,
+    computed_at,
+    holds_nothing_outside,
+    kind_counts,
+    measures,
+    snapshot_trend,
+)
 
 EARLIEST_YEAR = FIRST_YEAR
 DEFAULT_YEARS, MAX_YEARS = 10, 20
@@ -213,6 +221,29 @@ def definition(indicator: Indicator) -> dict[str, Any]:
     }
 
 
+def trend_point(indicator: Indicator, year: int, counts: Measures) -> dict[str, Any]:
+    return {"year": year, **value_of(indicator, counts), "day": None, "derived": False}
+
+
+def snapshot_point(indicator: Indicator, year: int, found: Snapshot | None) -> dict[str, Any]:
+    """A current-only indicator's point of a year: the year's last snapshot day, or nothing."""
+    if found is None:
+        return {
+            "year": year,
+            "value": None,
+            "numerator": None,
+            "denominator": None,
+            "day": None,
+            "derived": False,
+        }
+    return {
+        "year": year,
+        **value_of(indicator, found.measures),
+        "day": found.day.isoformat(),
+        "derived": found.derived,
+    }
+
+
 def _area_totals(scope: Scope, years: list[int], today: dt.date) -> dict[int, Measures]:
     return total(measures(scope, 0, years, today), years)
 
@@ -258,13 +289,14 @@ def overview(
         national = (
             own[year] if holds_everything(area) else _area_totals(NATIONAL, [year], today)[year]
         )
+    # Today's state has no yearly measure: its trend is each year's last daily snapshot.
+    snapshots = snapshot_trend(Scope(area.prefix), span, today)
     items = []
     for indicator in INDICATORS:
-        trend = (
-            []
-            if indicator.current_only
-            else [{"year": y, **value_of(indicator, own[y])} for y in span]
-        )
+        if indicator.current_only:
+            trend = [snapshot_point(indicator, y, snapshots.get(y)) for y in span]
+        else:
+            trend = [trend_point(indicator, y, own[y]) for y in span]
         national_value = None
         if national is not None and (national_counts or not indicator.additive):
             national_value = value_of(indicator, national)["value"]

@@ -27,9 +27,12 @@ TABLES = ("trend", "regions", "devices")
 def trend_table(overview: dict[str, Any], indicator: Indicator) -> tuple[list[str], list[list]]:
     item = next(i for i in overview["indicators"] if i["key"] == indicator.key)
     header = [gettext("年份"), indicator.name, gettext("分子"), gettext("分母")]
-    return header, [
-        [p["year"], p["value"], p["numerator"], p["denominator"]] for p in item["trend"]
-    ]
+    rows = [[p["year"], p["value"], p["numerator"], p["denominator"]] for p in item["trend"]]
+    if indicator.current_only:  # read from the daily snapshots: which day, and how it was had
+        header += [gettext("快照日"), gettext("推算")]
+        for row, p in zip(rows, item["trend"], strict=True):
+            row += [p["day"], gettext("是") if p["derived"] else None]
+    return header, rows
 
 
 def regions_table(answer: dict[str, Any]) -> tuple[list[str], list[list]]:

@@ -42,7 +42,8 @@ class Indicator:
     numerator: str  # a measure of analysis.figures.Measures
     denominator: str | None = None
     scale: int = 1
-    # Current state only: the register keeps no past due dates, so there is no trend.
+    # Today's state: the register keeps no past due dates, so no yearly measure; its trend reads
+    # each year's last daily snapshot (analysis.precomputed.snapshot_trend).
     current_only: bool = False
 
     @property

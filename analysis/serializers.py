@@ -34,7 +34,9 @@ class IndicatorSerializer(serializers.Serializer):
     source = serializers.CharField()
     meaning = serializers.CharField()
     additive = serializers.BooleanField(help_text="child regions' values sum to the parent's")
-    current_only = serializers.BooleanField(help_text="today's state only: no trend")
+    current_only = serializers.BooleanField(
+        help_text="today's state: its trend reads each year's last daily snapshot"
+    )
 
 
 class ValueSerializer(serializers.Serializer):
@@ -45,10 +47,22 @@ class ValueSerializer(serializers.Serializer):
 
 class TrendPointSerializer(ValueSerializer):
     year = serializers.IntegerField()
+    numerator = serializers.IntegerField(
+        allow_null=True, help_text="null: no snapshot in the year (current-only indicators)"
+    )
+    day = serializers.DateField(
+        allow_null=True,
+        help_text="current-only indicators: the latest snapshot day read in the year (each "
+        "county's last one in it, up to the day its figures run to); null for yearly measures",
+    )
+    derived = serializers.BooleanField(
+        help_text="the snapshot was derived afterwards from the inspection records (a floor), "
+        "not taken on the day"
+    )
 
 
 class IndicatorFigureSerializer(IndicatorSerializer, ValueSerializer):
-    trend = TrendPointSerializer(many=True, help_text="one point per year; empty if current_only")
+    trend = TrendPointSerializer(many=True, help_text="one point per year of the period")
     parent = NumberField(
         allow_null=True, help_text="the parent region's value, when your jurisdiction covers it"
     )

@@ -6,11 +6,10 @@ import json
 import math
 
 from django.contrib.gis.db.models import Extent
-from django.contrib.gis.db.models.functions import AsGeoJSON, PointOnSurface
 
-from .functions import SimplifyPreserveTopology
 from .mercator import EARTH_RADIUS_M, mercator_latitude, mercator_y
 from .models import Level, Region
+from .outlines import outlines
 from .widgets import zoom_to_fit
 
 # Base map: while a jurisdiction holds more regions than this, drop the finest level (a national
@@ -63,13 +62,7 @@ def basemap_geojson(prefix: str | None) -> str:
     levels = list(LEVEL_ORDER)
     while len(levels) > 1 and regions.filter(level__in=levels).count() > BASEMAP_MAX_REGIONS:
         levels.pop()
-    outline = SimplifyPreserveTopology("boundary", outline_tolerance(prefix))
-    rows = list(
-        regions.filter(level__in=levels)
-        .annotate(outline=AsGeoJSON(outline, precision=5), label=PointOnSurface(outline))
-        .values_list("code", "name", "level", "outline", "label")
-        .order_by("code")
-    )
+    rows = outlines(regions.filter(level__in=levels), outline_tolerance(prefix))
     top = min((LEVEL_ORDER.index(level) for _, _, level, _, _ in rows), default=0)
     features = []
     for code, name, level, geometry, label in rows:

@@ -117,3 +117,22 @@ class Region(models.Model):
         if row is None:
             return None
         return cls.from_db(connection.alias, _LOCATED_FIELDS, [row[f] for f in _LOCATED_FIELDS])
+
+
+class RegionOutline(models.Model):
+    """A region's boundary simplified by one tolerance, as the maps serve it: GeoJSON text and a
+    label point. Kept by `geo.outlines` (filled the first time a map asks for that region and
+    tolerance); a trigger deletes a region's rows when its boundary changes, so none is stale.
+    Simplifying a province's outlines costs ~0.1–0.2 s a request at real boundaries' detail;
+    reading them back costs a millisecond."""
+
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="outlines")
+    # Degrees, `geo.basemap.outline_tolerance` of the viewer's jurisdiction: a handful of values.
+    tolerance = models.FloatField()
+    geometry = models.TextField()  # GeoJSON, 5 decimals (≈ 1 m)
+    label = models.PointField(srid=4326, null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["region", "tolerance"], name="region_outline_unique"),
+        ]

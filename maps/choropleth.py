@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.gis.db.models.functions import AsGeoJSON, PointOnSurface
 from django.contrib.gis.geos import Polygon
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q, QuerySet
@@ -27,8 +26,8 @@ from accounts.models import User
 from cylinders.reads import cylinder_figures
 from geo.basemap import outline_tolerance
 from geo.divisions import child_level, child_width, code_prefix
-from geo.functions import SimplifyPreserveTopology
 from geo.models import Level, Region
+from geo.outlines import outlines
 from geo.scoping import Scope
 from layers.catalogue import CHOROPLETH_METRICS, CHOROPLETH_NO_FIGURE, CHOROPLETH_ZERO
 from layers.filters import (
@@ -181,10 +180,10 @@ def _ramp(colours: tuple[str, ...], classes: int, method: str | tuple) -> list[s
 def _format(metric: str, value: float, unit: str = "") -> str:
     if metric == "devices" or unit == "count":
         return f"{value:,.0f}"
-    if metric in ("overdue_rate", "cylinder_overdue_rate"):
-        return f"{value * 100:.4g} %"
-    if unit == "%":
+    if unit == "%":  # the analysis desk's rates, percentages already (its overdue_rate too)
         return f"{value:.4g} %"
+    if metric in ("overdue_rate", "cylinder_overdue_rate"):  # the map's, fractions
+        return f"{value * 100:.4g} %"
     return f"{value:,.0f}" if value >= 1000 else f"{value:.4g}"
 
 
@@ -281,27 +280,16 @@ def figures_of(row: Row) -> dict[str, Any]:
     }
 
 
-def _outlined(regions: QuerySet, tolerance: float) -> list[tuple]:
-    simplified = SimplifyPreserveTopology("boundary", tolerance)
-    return list(
-        regions.annotate(
-            outline=AsGeoJSON(simplified, precision=5), label=PointOnSurface(simplified)
-        )
-        .values_list("code", "name", "level", "outline", "label")
-        .order_by("code")
-    )
-
-
 def region_outlines(area: str, tolerance: float, orphans: Iterable[str] = ()) -> list[tuple]:
     """(code, name, level, GeoJSON geometry, label point) of the regions one level below the area,
-    simplified by `tolerance` (`geo.basemap.outline_tolerance`); the `orphans`, county codes with
+    simplified by `tolerance` (`geo.basemap.outline_tolerance`, stored by `geo.outlines`); the `orphans`, county codes with
     no region of that level above them, are added as themselves."""
-    rows = _outlined(Region.objects.below(area), tolerance)
+    rows = outlines(Region.objects.below(area), tolerance)
     if orphans and child_width(area) < 6:
         counties = Region.objects.within_prefix(area).filter(
             code__in=list(orphans), level=Level.COUNTY
         )
-        rows += _outlined(counties, tolerance)
+        rows += outlines(counties, tolerance)
     return rows
 
 
@@ -311,7 +299,7 @@ def county_outlines(area: str, tolerance: float, only: Iterable[str] | None = No
     counties = Region.objects.within_prefix(area).counties()
     if only is not None:
         counties = counties.filter(code__in=list(only))
-    return _outlined(counties, tolerance)
+    return outlines(counties, tolerance)
 
 
 def _features(area: str, width: int, figures: dict[str, Row], tolerance: float) -> list[tuple]:
@@ -324,7 +312,7 @@ def _features(area: str, width: int, figures: dict[str, Row], tolerance: float) 
     covered = {code[:width] for code, *_ in rows}
     orphans = [code for code in figures if code[:width] not in covered]
     if orphans and width < 6:
-        counties = _outlined(
+        counties = outlines(
             Region.objects.within_prefix(area).filter(code__in=orphans, level=Level.COUNTY),
             tolerance,
         )

@@ -34,7 +34,7 @@
   // Sparklines: the last years of each indicator, no axes.
   document.querySelectorAll("[data-spark]").forEach((el) => {
     const item = byKey[el.dataset.spark];
-    if (!item || !item.trend.length) { el.remove(); return; }
+    if (!item || !item.trend.some((p) => p.value !== null)) { el.remove(); return; }
     chart(el, {
       grid: { left: 2, right: 2, top: 4, bottom: 2 },
       xAxis: { type: "category", show: false, data: item.trend.map((p) => p.year) },

@@ -157,6 +157,37 @@ def test_the_trend_file_holds_the_trend(registry, users):
     assert [p["year"] for p in trend] == [2023, 2024, 2025]
 
 
+def test_the_overdue_share_trend_says_which_snapshot_each_year_reads(registry, users):
+    from analysis import precomputed
+
+    client = client_for(users["city"])
+    year = timezone.localdate().year
+    client.get("/api/analysis/overview")  # the read catches the counties up: today's snapshot
+    precomputed.backfill([dt.date(year - 1, 12, 31)], "64")
+    overview = client.get("/api/analysis/overview", {"years": "3"}).json()
+    trend = next(i for i in overview["indicators"] if i["key"] == "overdue_rate")["trend"]
+    assert [(p["day"], p["derived"]) for p in trend] == [
+        (None, False),
+        (f"{year - 1}-12-31", True),
+        (timezone.localdate().isoformat(), False),
+    ]
+    assert trend[0]["value"] is None and trend[2]["denominator"] > 0
+    response = client.get(
+        "/analysis/download", {"table": "trend", "indicator": "overdue_rate", "years": "3"}
+    )
+    header, *rows = _csv(response)
+    assert header[-2:] == ["快照日", "推算"]
+    assert rows == [
+        [str(p["year"]), "" if p["value"] is None else str(p["value"]),
+         "" if p["numerator"] is None else str(p["numerator"]),
+         "" if p["denominator"] is None else str(p["denominator"]),
+         p["day"] or "", "是" if p["derived"] else ""]
+        for p in trend
+    ]  # fmt: skip
+    page = client.get("/analysis/", {"indicator": "overdue_rate"}).content.decode()
+    assert f"{year - 1}-12-31 推算" in page and 'id="trend-chart"' in page
+
+
 def test_the_devices_file_holds_the_kinds(registry, users):
     client = client_for(users["province"])
     answer = client.get("/api/analysis/devices").json()
@@ -205,6 +236,8 @@ def test_the_statements_do_not_grow_with_the_regions(registry, users):
     precomputed.refresh(None, timezone.localdate())
 
     def statements(path: str, region: str) -> int:
+        # Warm: the first map of a region and tolerance also stores its outlines (geo.outlines).
+        client.get(f"/api/analysis/{path}", {"region": region})
         with CaptureQueriesContext(connection) as queries:
             assert client.get(f"/api/analysis/{path}", {"region": region}).status_code == 200
         return len(queries)
@@ -250,3 +283,19 @@ def test_the_map_draws_the_tables_values(registry, users):
     assert jinfeng["properties"]["value"] is None
     assert jinfeng["properties"]["fill"] == geo["legend"][-1]["colour"]
     assert geo["legend"][-1]["label"] == "无数据"
+
+
+def test_the_overdue_share_legend_reads_percentages_as_the_table_does(registry, users):
+    """The desk's overdue_rate is a percentage (40.0 for 2 in 5); the map's own metric of that name
+    is a fraction: the legend reads the desk's unit, not the metric's name."""
+    client = client_for(users["province"])
+    geo = client.get("/api/analysis/map", {"region": YINCHUAN, "indicator": "overdue_rate"}).json()
+    values = [f["properties"]["value"] for f in geo["features"] if f["properties"]["value"]]
+    assert values and max(values) <= 100
+    limits = [
+        float(part.strip(" <≥%"))
+        for item in geo["legend"]
+        for part in item["label"].split("–")
+        if "%" in item["label"]
+    ]
+    assert limits and min(values) * 0.99 <= max(limits) <= max(values) * 1.01

@@ -374,3 +374,46 @@ def test_the_command_counts_every_county_and_derives_past_year_ends(registry):
     }
     days = set(CountyDaySnapshot.objects.filter(county=XINGQING).values_list("day", "derived"))
     assert days == {(TODAY, False), (dt.date(2024, 12, 31), True), (dt.date(2023, 12, 31), True)}
+
+
+def overdue_trend(user, today, years=3):
+    overview = desk.overview(user, desk.area_of("6401"), today.year, years, today)
+    return next(i for i in overview["indicators"] if i["key"] == "overdue_rate")["trend"]
+
+
+def test_the_overdue_share_trend_reads_each_years_last_snapshot(registry, users):
+    """银川市: on 31 December 2024 (derived) 兴庆区 A, B and 西夏区 F, G in use, none overdue; on
+    TODAY (taken) 兴庆区 A, B, D with D overdue, 西夏区 F, G with F overdue: 2 of 5. 2023 has no
+    snapshot: no figure, not 0."""
+    precomputed.refresh(None, TODAY)
+    precomputed.backfill([dt.date(2024, 12, 31)], "64")
+    trend = overdue_trend(users["city"], TODAY)
+    assert trend == [
+        {"year": 2023, "value": None, "numerator": None, "denominator": None, "day": None,
+         "derived": False},
+        {"year": 2024, "value": 0.0, "numerator": 0, "denominator": 4, "day": "2024-12-31",
+         "derived": True},
+        {"year": 2025, "value": 40.0, "numerator": 2, "denominator": 5,
+         "day": TODAY.isoformat(), "derived": False},
+    ]  # fmt: skip
+    # The current year's point is the card's own value (today's state).
+    overview = desk.overview(users["city"], desk.area_of("6401"), 2025, 3, TODAY)
+    card = next(i for i in overview["indicators"] if i["key"] == "overdue_rate")
+    assert (card["value"], card["numerator"], card["denominator"]) == (40.0, 2, 5)
+
+
+def test_a_county_counts_with_its_latest_snapshot_in_the_year(registry, users, settings):
+    """兴庆区 counted again a day later (A suspended: 2 in use, D overdue), 西夏区 not: the year's
+    point sums 兴庆区's later row and 西夏区's TODAY row."""
+    settings.ANALYSIS_READ_REFRESH_DEVICES = 0  # the read counts nothing itself
+    precomputed.refresh(None, TODAY)
+    later = TODAY + dt.timedelta(days=1)
+    services.change_equipment_status(
+        registry["A"], EquipmentStatus.SUSPENDED, acting_user=None, on=later
+    )
+    precomputed.refresh([XINGQING], later)
+    point = overdue_trend(users["city"], later)[-1]
+    assert (point["numerator"], point["denominator"], point["day"]) == (2, 4, later.isoformat())
+    # Asked as of TODAY, the later row is not read.
+    point = overdue_trend(users["city"], TODAY)[-1]
+    assert (point["numerator"], point["denominator"], point["day"]) == (2, 5, TODAY.isoformat())

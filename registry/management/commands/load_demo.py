@@ -55,8 +55,9 @@ class Command(BaseCommand):
         accounts = demo_accounts(province + "0000", county[:4] + "00", county)
         ensure_demo_users(accounts)
         call_command("generate_licences", prefix=province, county=county, stdout=self.stdout)
-        # The analysis desk reads its measures precomputed: count the loaded registry once.
-        call_command("refresh_measures", all=True, stdout=self.stdout)
+        # The analysis desk reads its measures precomputed: count the loaded registry once, and
+        # derive the last nine year ends' overdue snapshots, so today's indicators have a trend.
+        call_command("refresh_measures", all=True, backfill_years=9, stdout=self.stdout)
         regions = {
             r.code: r.name
             for r in Region.objects.filter(
