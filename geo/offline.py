@@ -32,14 +32,13 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.templatetags.static import static
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy
 
-from geo.functions import SimplifyPreserveTopology
 from geo.models import Region
+from geo.outlines import outlines
 
 # folium pulls in pandas: it is imported where a map is made, not when Django starts.
 if TYPE_CHECKING:
@@ -393,9 +392,6 @@ def map_fragment(m: folium.Map, *, check: bool = True) -> dict[str, SafeString |
 
 def region_outline(region_code: str) -> tuple[str, str] | None:
     """A region's name and simplified boundary as GeoJSON text, for an offline map's context."""
-    return (
-        Region.objects.filter(code=region_code)
-        .annotate(shape=AsGeoJSON(SimplifyPreserveTopology("boundary", OUTLINE_TOLERANCE)))
-        .values_list("name", "shape")
-        .first()
-    )
+
+    found = outlines(Region.objects.filter(code=region_code), OUTLINE_TOLERANCE)
+    return (found[0][1], found[0][3]) if found else None

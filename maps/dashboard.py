@@ -6,16 +6,16 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING
 
-from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext, pgettext
 
 from accounts.models import User
 from common.i18n import in_language
-from geo.functions import SimplifyPreserveTopology, has_geometry
+from geo.functions import has_geometry
 from geo.models import Region
 from geo.offline import add_heatmap, add_marker_cluster, map_text, offline_map
+from geo.outlines import Outline, outlines
 from maps.summary import Summary
 from registry.models import Accident, EmergencyResource, Equipment
 
@@ -37,16 +37,16 @@ def overdue_colour(rate: float) -> str:
     return next(colour for limit, colour, _ in OVERDUE_CLASSES if rate < limit)
 
 
-def _feature_collection(regions, properties: dict[str, dict]) -> dict:
+def _feature_collection(regions: list[Outline], properties: dict[str, dict]) -> dict:
     return {
         "type": "FeatureCollection",
         "features": [
             {
                 "type": "Feature",
-                "geometry": json.loads(r.shape),
-                "properties": properties.get(r.code, {"name": r.name}),
+                "geometry": json.loads(shape),
+                "properties": properties.get(code, {"name": name}),
             }
-            for r in regions
+            for code, name, _, shape, _ in regions
         ],
     }
 
@@ -57,17 +57,15 @@ def dashboard_map(user: User, summary: Summary) -> folium.Map:
     prefix = user.jurisdiction_prefix or ""
     width = len(summary.by_region[0].code) if summary.by_region else 6
     rows = {r.code: r for r in summary.by_region}
-    regions = (
-        Region.objects.within_prefix(prefix)
-        .filter(code__in=[code.ljust(6, "0") for code in rows])
-        .annotate(shape=AsGeoJSON(SimplifyPreserveTopology("boundary", 0.002), precision=5))
-        .only("code", "name")
+    regions = outlines(
+        Region.objects.within_prefix(prefix).filter(code__in=[code.ljust(6, "0") for code in rows]),
+        0.002,
     )
     properties = {}
-    for region in regions:
-        row = rows[region.code[:width]]
-        properties[region.code] = {
-            "name": region.name,
+    for code, name, *_ in regions:
+        row = rows[code[:width]]
+        properties[code] = {
+            "name": name,
             "devices": row.devices,
             "overdue": row.overdue,
             "rate": f"{row.overdue_rate:.1%}",

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
@@ -40,8 +39,8 @@ from django.utils import timezone
 from accounts.models import User
 from geo.basemap import outline_tolerance
 from geo.divisions import child_width, code_prefix
-from geo.functions import SimplifyPreserveTopology
 from geo.models import Level, Region
+from geo.outlines import outlines as stored_outlines
 from geo.scoping import Scope
 
 from . import conf
@@ -233,13 +232,15 @@ def region_rows(user: User, query: StatisticsQuery, *, outlines: bool = False) -
     own prefix."""
     width = child_width(query.area)
     regions = Region.objects.below(query.area)
-    fields = ["code", "name", "level"]
-    if outlines:
-        tolerance = outline_tolerance(query.area)
-        regions = regions.annotate(
-            outline=AsGeoJSON(SimplifyPreserveTopology("boundary", tolerance), precision=5)
-        )
-        fields.append("outline")
+    if outlines:  # the stored outlines' rows carry the regions' code, name and level too
+        listed = [
+            {"code": code, "name": name, "level": level, "outline": shape}
+            for code, name, level, shape, _ in stored_outlines(
+                regions, outline_tolerance(query.area)
+            )
+        ]
+    else:
+        listed = list(regions.values("code", "name", "level").order_by("code"))
     found = {
         row["sub"]: row
         for row in _measured(incidents_in(user, query))
@@ -249,7 +250,7 @@ def region_rows(user: User, query: StatisticsQuery, *, outlines: bool = False) -
         .order_by("sub")
     }
     rows = []
-    for region in regions.values(*fields).order_by("code"):
+    for region in listed:
         prefix = code_prefix(region["code"], region["level"])[:width]
         figures = found.pop(prefix, EMPTY)
         rows.append({**region, "prefix": prefix, **_rounded(figures)})
