@@ -23,7 +23,9 @@ from licensing.models import LicenceStatus
 from registry.models import Unit, UnitRole
 
 from . import reads, rules, services
-from .models import Cylinder, CylinderStatus
+from .models import Cylinder, CylinderStatus, StationToken
+
+KEY_HISTORY = 20  # a station's keys listed on its key page, newest first
 
 
 def _day(raw: str | None) -> tuple[dt.date, str]:
@@ -251,6 +253,10 @@ class StationKeys(Page):
         return {
             "is_station": UnitRole.FILLING in station.roles,
             "token": services.current_station_token(station),
+            # Its keys, newest first: their dates and state (the key itself is never kept).
+            "history": StationToken.objects.filter(station=station).order_by("-created_at")[
+                :KEY_HISTORY
+            ],
             "key": key,
             "may_manage": policy.may(self.request.user, Action.MANAGE_STATION_KEYS),
             "endpoint": self.request.build_absolute_uri(reverse("cylinders:fillings")),
