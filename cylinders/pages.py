@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from accounts import policy
 from accounts.policy import Action, Allows
+from licensing.models import LicenceStatus
 from registry.models import Unit, UnitRole
 
 from . import reads, rules, services
@@ -102,35 +103,34 @@ class CylinderChain(Page):
 
 
 class StationPage(Page):
-    """A filling station's day: the station with its licence and figures in one statement (the
-    kept StationDay figures and two index counts: reads.with_day_figures) and the first DAY_SHOWN
-    rows of the day's fillings, its overdue cylinders and its latest violations, each with a link
-    to its full paged list (StationList); where the cylinders it filled in breach were seen last
-    is a page of its own (StationSeen): it probes every such cylinder's latest filling, the day
-    page does not wait."""
+    """A filling station's day: its figures (the kept StationDay figures and two index counts)
+    and the first DAY_SHOWN rows of the day's fillings, its overdue cylinders and its latest
+    violations, each with a link to its full paged list (StationList); where the cylinders it
+    filled in breach were seen last is a page of its own (StationSeen): it probes every such
+    cylinder's latest filling, the day page does not wait."""
 
     model = Unit
     template_name = "cylinders/station.html"
 
-    def get_queryset(self):
-        self.day, self.day_error = _day(self.request.query_params.get("day"))
-        return reads.with_day_figures(super().get_queryset(), self.day, timezone.localdate())
-
     def context(self, station: Unit) -> dict:
         user = self.request.user
-        day, shown = self.day, reads.DAY_SHOWN
+        day, day_error = _day(self.request.query_params.get("day"))
+        licence = reads.filling_licence(station.pk, timezone.localdate())
+        shown = reads.DAY_SHOWN
         return {
             "is_station": UnitRole.FILLING in station.roles,
-            "licence_expired": not station.licence_in_force,  # none held counts as lapsed
+            "licence": licence,
+            "licence_expired": licence is None
+            or licence.standing(timezone.localdate()) != LicenceStatus.VALID,
             "day": day,
-            "day_error": self.day_error,
+            "day_error": day_error,
             "previous": day - dt.timedelta(days=1),
             "next": day + dt.timedelta(days=1),
             "fillings": [
                 (f, [rules.label(r) for r in f.violations])
                 for f in reads.station_fillings(station, day)[:shown]
             ],  # fmt: skip
-            "summary": {name: getattr(station, f"figure_{name}") for name in reads.DAY_FIGURES},
+            "summary": reads.station_summary(station, day),
             "overdue": reads.overdue_cylinders(station)[:shown],
             "violations": reads.violations_for(user, station=station.pk)[:shown],
             "shown": shown,

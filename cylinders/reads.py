@@ -93,27 +93,26 @@ def kept(field: str, **days) -> Subquery:
     return Subquery(total.values("n")[:1], output_field=IntegerField())
 
 
-DAY_FIGURES = ("cylinders", "overdue", "violations", "day_fillings", "day_violations")
-
-
-def with_day_figures(stations, day: dt.date, today: dt.date):
-    """Stations (a scoped Unit queryset) with what a station's day page shows of each, in the
-    statement that reads the station: its filling licence (licence_shown), cylinders owned and
-    overdue (each counted from an index alone: cylinder_owner_due and the partial
-    cylinder_owner_due_active; overdue depends on the day, so it is not kept), and from the kept
-    StationDay figures the violations on record and the day's fillings and violations, as
-    `figure_<name>` for each name of DAY_FIGURES (Unit has a `cylinders` of its own)."""
+def station_summary(station: Unit, day: dt.date, on: dt.date | None = None) -> dict[str, int]:
+    """Cylinders owned and overdue (each counted from an index alone: cylinder_owner_due and the
+    partial cylinder_owner_due_active; overdue depends on the day, so it is not kept), and from
+    the kept StationDay figures (a few hundred rows) the violations on record and the day's
+    fillings and violations: one statement, as the map layer's figures (with_station_figures)."""
     owned = Cylinder.objects.filter(owner=OuterRef("pk"))
-    figures = {
+    figures = {  # named apart from Unit's own names (its reverse relation `cylinders`)
         "cylinders": counted(owned),
-        "overdue": counted(owned.overdue(today)),
+        "overdue": counted(owned.overdue(on or timezone.localdate())),
         "violations": kept("violations"),
         "day_fillings": kept("fillings", day=day),
         "day_violations": kept("violations", day=day),
     }
-    return stations.annotate(
-        **licence_shown(today), **{f"figure_{name}": figures[name] for name in DAY_FIGURES}
+    row = (
+        Unit.objects.filter(pk=station.pk)
+        .annotate(**{f"figure_{name}": value for name, value in figures.items()})
+        .values(*(f"figure_{name}" for name in figures))
+        .get()
     )
+    return {name: row[f"figure_{name}"] for name in figures}
 
 
 def violations_for(
@@ -191,21 +190,16 @@ def filling_licences():
     return Licence.objects.filter(kind=LicenceKind.FILLING, scope__code=CYLINDER_SCOPE)
 
 
-def licence_shown(today: dt.date) -> dict[str, Subquery]:
-    """The filling licence a station (OuterRef "pk") shows, on its page and on the map: the one in
-    force today that runs longest, else the one that ended last (None: it never held one) — its
-    `licence_number`, `licence_expires` and whether it is `licence_in_force`."""
+def filling_licence(station_id: int, today: dt.date):
+    """The station's filling licence to show: the one in force today that runs longest, else the
+    one that ended last (None: it never held one)."""
+    return _latest_in_force_first(filling_licences().filter(unit_id=station_id), today).first()
+
+
+def _latest_in_force_first(licences, today: dt.date):
+    """Licences in force today first, each part by expiry, latest first: one statement."""
     in_force = filling_licences().valid_on(today).filter(pk=OuterRef("pk"))
-    licence = (
-        filling_licences().filter(unit_id=OuterRef("pk"))
-        .annotate(current=Exists(in_force))
-        .order_by("-current", "-expires_on", "-pk")
-    )  # fmt: skip
-    return {
-        "licence_number": Subquery(licence.values("number")[:1]),
-        "licence_expires": Subquery(licence.values("expires_on")[:1]),
-        "licence_in_force": Subquery(licence.values("current")[:1]),
-    }
+    return licences.annotate(current=Exists(in_force)).order_by("-current", "-expires_on", "-pk")
 
 
 def with_station_figures(stations, today: dt.date):
@@ -215,10 +209,11 @@ def with_station_figures(stations, today: dt.date):
     from registry.models import UnitRole
 
     owned = Cylinder.objects.filter(owner=OuterRef("pk"))
-    licence = licence_shown(today)  # as the station page shows it
+    # The licence as the station page shows it (filling_licence): in force today, else the last.
+    licence = _latest_in_force_first(filling_licences().filter(unit_id=OuterRef("pk")), today)
     return stations.with_role(UnitRole.FILLING).annotate(
-        licence_number=licence["licence_number"],
-        licence_expires=licence["licence_expires"],
+        licence_number=Subquery(licence.values("number")[:1]),
+        licence_expires=Subquery(licence.values("expires_on")[:1]),
         owned_cylinders=counted(owned),
         overdue=counted(owned.overdue(today)),
         fillings=kept("fillings", day__gte=today - dt.timedelta(days=FIGURES_DAYS)),
