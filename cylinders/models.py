@@ -33,6 +33,13 @@ class CylinderStatus(models.TextChoices):
     LOST = "lost", _("丢失")
 
 
+def choice_label(choices: type[models.TextChoices], value: str) -> str:
+    """A choice's label, as get_FOO_display gives it, by one lookup: get_FOO_display hashes every
+    label of the set (a gettext each) on every call, hundreds of times on a page of rows."""
+    member = choices._value2member_map_.get(value)
+    return member.label if member is not None else value
+
+
 class CylinderQuerySet(ScopedQuerySet):
     def overdue(self, on: dt.date | None = None) -> CylinderQuerySet:
         """In service (not scrapped or lost) and past the periodic inspection's due date."""
@@ -94,6 +101,12 @@ class Cylinder(models.Model):
 
     def __str__(self) -> str:
         return self.tag
+
+    def kind_label(self) -> str:
+        return choice_label(CylinderKind, self.kind)
+
+    def status_label(self) -> str:
+        return choice_label(CylinderStatus, self.status)
 
     def standing(self, on: dt.date) -> str:
         """The status as of that day: the stored one, or overdue once the due date has passed
@@ -201,6 +214,9 @@ class Violation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tag} {self.rule}"
+
+    def rule_label(self) -> str:
+        return choice_label(Rule, self.rule)
 
 
 class StationDay(models.Model):

@@ -245,3 +245,10 @@ def test_the_station_page_shows_its_licence_in_force_or_else_the_last(county, st
     assert licence is not None and licence.unit_id == station.pk
     assert page.context["licence_expired"] is lapsed
     assert licence.number in page.content.decode()
+
+
+def test_a_station_that_never_held_a_licence_shows_none_and_lapsed(county, make_station):
+    bare = make_station(valid_until=None)
+    page = county.get(f"/cylinders/stations/{bare.pk}/")
+    assert page.status_code == 200 and page.context["licence"] is None
+    assert page.context["licence_expired"] is True
