@@ -31,9 +31,8 @@ def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 def find_cylinder(user: Any, tag: str) -> Cylinder | None:
     """A cylinder of the jurisdiction by its tag (None: unknown here or another's)."""
-    return (
-        Cylinder.objects.visible_to(user).select_related("owner", "region").filter(tag=tag).first()
-    )
+    # Its owner's name is shown; its region only as the code it holds (not the county's outline).
+    return Cylinder.objects.visible_to(user).select_related("owner").filter(tag=tag).first()
 
 
 @dataclass
