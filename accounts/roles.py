@@ -29,6 +29,8 @@ ACTION_PERMISSIONS: dict[Action, list[str]] = {
     Action.RECORD_INSPECTION: ["registry.add_inspection"],
     # A licence entered by hand (a paper one, a station's filling licence): issue_licence.
     Action.DECIDE_LICENCE: ["licensing.add_licence"],
+    # The stations' machine keys (their dates, never the digest), issued on the station's key page.
+    Action.MANAGE_STATION_KEYS: ["cylinders.view_stationtoken"],
     Action.RECORD_ACCIDENT: ["registry.add_accident", "registry.change_accident"],
     Action.MANAGE_RESOURCES: ["registry.add_emergencyresource", "registry.change_emergencyresource"],
     Action.ADMINISTER: [

@@ -16,7 +16,8 @@ same batches of 5,000 rows a station would post:
 Only the time inside the database calls (and the ingest's own parsing) is counted, not making the
 rows. Then p50/p95 through the Django test client (the served request path, session included):
 the public page and the lookup by tag (target p95 ≤ 10 ms), a cylinder's chain and a station's
-day (≤ 50 ms); and the batch re-check of one month. Prints the machine.
+day (≤ 50 ms); and the batch re-check of one month. Prints the machine, each load phase's seconds a
+million rows and the tables' bytes a row (indexes included): what a larger size is projected from.
 """
 
 from __future__ import annotations
@@ -88,12 +89,15 @@ def load(cylinders: int, prefix: str) -> list[tuple[int, str]]:
             [today, today, today, today],
         )
         cursor.execute(CYLINDERS_SQL, {"n": cylinders, "today": today, "stations": stations})
-        cursor.execute("ANALYZE cylinders_cylinder; ANALYZE registry_unit")
+        # VACUUM too: the station page counts cylinders from the indexes alone, which needs the
+        # visibility map a production table has (without it every row is fetched from the heap).
+        cursor.execute("VACUUM ANALYZE cylinders_cylinder")
+        cursor.execute("ANALYZE registry_unit")
         cursor.execute("SELECT id, region_id FROM bench_stations ORDER BY rn")
         found = cursor.fetchall()
-    print(
-        f"{stations:,} stations, {cylinders:,} cylinders in {time.perf_counter() - started:.1f} s"
-    )
+    seconds = time.perf_counter() - started
+    print(f"{stations:,} stations, {cylinders:,} cylinders in {seconds:.1f} s "
+          f"({per_million('cylinders', seconds, cylinders)})")  # fmt: skip
     return found
 
 
@@ -167,6 +171,31 @@ def ingest(stations, cylinders: int, fillings: int) -> tuple[float, int, int]:
         recorded += report.recorded
         violations += report.violations
     return spent, recorded, violations
+
+
+def sizes() -> None:
+    """Disk per row of the two big tables, indexes included (every partition of the fillings')."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for table in ("cylinders_cylinder", "cylinders_filling", "cylinders_violation"):
+            # A partitioned table's own size is 0: its partitions' (a plain table is its own tree).
+            cursor.execute(
+                "SELECT coalesce(sum(pg_total_relation_size(relid)), "
+                "pg_total_relation_size(%s::regclass))::bigint FROM pg_partition_tree(%s::regclass)",
+                [table, table],
+            )
+            size = cursor.fetchone()[0]
+            cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - a fixed name
+            rows = cursor.fetchone()[0]
+            per_row = size / rows if rows else 0
+            print(f"{table}: {rows:,} rows, {size / 2**20:,.0f} MiB = {per_row:,.0f} bytes a row "
+                  f"(indexes included) = {per_row * 1e6 / 2**30:.2f} GiB a million rows")  # fmt: skip
+
+
+def per_million(label: str, seconds: float, rows: int) -> str:
+    """A phase's time per million rows: what the full size is projected from."""
+    return f"{label}: {seconds / rows * 1e6:,.1f} s a million rows"
 
 
 def latencies(stations) -> None:
@@ -253,12 +282,14 @@ def main() -> None:
         copy_s = bare_copy(stations, args.cylinders, args.fillings)
         print(
             f"bare COPY: {args.fillings:,} rows in {copy_s:.1f} s = {args.fillings / copy_s:,.0f} rows/s"
+            f" ({per_million('bare COPY', copy_s, args.fillings)})"
         )
         ingest_s, recorded, violations = ingest(stations, args.cylinders, args.fillings)
         print(
             f"ingest:    {recorded:,} rows in {ingest_s:.1f} s = {recorded / ingest_s:,.0f} rows/s "
             f"({violations:,} violations, {args.fillings - recorded:,} duplicates) = "
             f"{(recorded / ingest_s) / (args.fillings / copy_s):.0%} of bare COPY (target ≥ 50 %)"
+            f" ({per_million('ingest', ingest_s, recorded)})"
         )
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE cylinders_filling")
@@ -278,7 +309,9 @@ def main() -> None:
             checked = cursor.fetchone()[0]
         seconds = time.perf_counter() - started
         print(f"re-check of {month:%Y-%m}: {checked:,} fillings in {seconds:.1f} s "
-              f"= {checked / seconds:,.0f} rows/s ({added:,} new violations)")  # fmt: skip
+              f"= {checked / seconds:,.0f} rows/s ({added:,} new violations; "
+              f"{per_million('re-check', seconds, checked)})")  # fmt: skip
+    sizes()
     latencies(stations)
 
 

@@ -9,13 +9,15 @@ there later is masked for roles without personal data on these pages too."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from geo.admin import RegionListFilter
 from registry.admin.common import LargeListMixin, NoDeleteMixin, RegistryAdmin, ServiceForm
 
 from . import services
-from .models import Cylinder, FillingRecord, Violation
+from .models import Cylinder, FillingRecord, StationToken, Violation
 
 
 class ReadOnlyMixin:
@@ -115,3 +117,28 @@ class ViolationAdmin(ReadOnlyMixin, LargeListMixin, RegistryAdmin):
     list_filter = (RegionListFilter, "rule", "found_by")
     list_select_related = ("station", "region")
     search_fields = ("=tag",)
+
+
+@admin.register(StationToken)
+class StationTokenAdmin(ReadOnlyMixin, LargeListMixin, RegistryAdmin):
+    """The stations' machine keys: their dates and state, never the digest. Issued and revoked on
+    the station's key page (services.issue_station_token / revoke_station_tokens: the role policy,
+    the audit row), which each row links to; viewing here is the same policy action's
+    (accounts.roles)."""
+
+    list_display = ("station", "created_at", "expires_at", "revoked_at", "state", "key_page")
+    list_select_related = ("station",)
+    search_fields = ("station__name",)
+    ordering = ("-created_at", "-id")
+    fields = readonly_fields = ("station", "created_at", "expires_at", "revoked_at", "state",
+                                "key_page")  # fmt: skip
+    deferred = ()  # no region of its own: the station's is read through its scope lookup
+
+    @admin.display(description=_("状态"))
+    def state(self, token: StationToken) -> str:
+        return token.state()
+
+    @admin.display(description=_("签发与吊销"))
+    def key_page(self, token: StationToken) -> str:
+        url = reverse("cylinders:station_keys", args=[token.station_id])
+        return format_html('<a href="{}">{} →</a>', url, _("充装站密钥"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -31,6 +32,13 @@ class CylinderStatus(models.TextChoices):
     OVERDUE = "overdue", _("超期未检")
     SCRAPPED = "scrapped", _("报废")
     LOST = "lost", _("丢失")
+
+
+def choice_label(choices: type[models.TextChoices], value: str) -> str:
+    """A choice's label, as get_FOO_display gives it, by one lookup: get_FOO_display hashes every
+    label of the set (a gettext each) on every call, hundreds of times on a page of rows."""
+    member = choices._value2member_map_.get(value)
+    return member.label if member is not None else value
 
 
 class CylinderQuerySet(ScopedQuerySet):
@@ -94,6 +102,12 @@ class Cylinder(models.Model):
 
     def __str__(self) -> str:
         return self.tag
+
+    def kind_label(self) -> str:
+        return choice_label(CylinderKind, self.kind)
+
+    def status_label(self) -> str:
+        return choice_label(CylinderStatus, self.status)
 
     def standing(self, on: dt.date) -> str:
         """The status as of that day: the stored one, or overdue once the due date has passed
@@ -202,6 +216,9 @@ class Violation(models.Model):
     def __str__(self) -> str:
         return f"{self.tag} {self.rule}"
 
+    def rule_label(self) -> str:
+        return choice_label(Rule, self.rule)
+
 
 class StationDay(models.Model):
     """A station's kept figures for one local calendar day: fillings recorded and violations found
@@ -229,15 +246,36 @@ class StationDay(models.Model):
         return f"{self.station_id} {self.day}"
 
 
+class StationTokenQuerySet(ScopedQuerySet):
+    scope_lookup = "station__region__code"  # a key belongs to its station's region
+
+    def usable(self) -> StationTokenQuerySet:
+        """Neither revoked nor expired: the keys the filling endpoint takes."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+
 class StationToken(models.Model):
     """A filling station's machine credential for posting fillings: only the SHA-256 digest of the
     key is stored (accounts.tokens.digest), shown once at issue; one usable token per station."""
 
-    station = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="+")
-    digest = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    station = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="+",
+                                verbose_name=_("充装单位"))  # fmt: skip
+    digest = models.CharField(_("摘要"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("签发时间"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("到期时间"))
+    revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
+
+    objects = StationTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("充装站密钥")
+        verbose_name_plural = _("充装站密钥")
 
     def __str__(self) -> str:
         return f"station {self.station_id} token"
+
+    def state(self) -> str:
+        """有效, 已吊销 or 已过期, as the key page and the admin show it."""
+        if self.revoked_at is not None:
+            return _("已吊销")
+        return _("已过期") if self.expires_at <= timezone.now() else _("有效")

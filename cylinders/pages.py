@@ -23,7 +23,9 @@ from licensing.models import LicenceStatus
 from registry.models import Unit, UnitRole
 
 from . import reads, rules, services
-from .models import Cylinder, CylinderStatus
+from .models import Cylinder, CylinderStatus, StationToken
+
+KEY_HISTORY = 20  # a station's keys listed on its key page, newest first
 
 
 def _day(raw: str | None) -> tuple[dt.date, str]:
@@ -46,9 +48,8 @@ def index(request):
         return redirect("cylinders:chain", pk=cylinder.pk)
     rule = request.GET.get("rule", "")
     rule = rule if rule in rules.Rule.values else ""
-    page = Paginator(reads.violations_for(request.user, rule=rule or None), 50).get_page(
-        request.GET.get("page")
-    )
+    violations = reads.violations_for(request.user, rule=rule or None).select_related("station")
+    page = Paginator(violations, 50).get_page(request.GET.get("page"))
     return render(request, "cylinders/index.html", {
         "tag": tag, "not_found": bool(tag), "page": page, "rule": rule,
         "rules": rules.Rule.choices,
@@ -64,7 +65,13 @@ class Page(GenericAPIView):
     pagination_class = None
 
     def get_queryset(self):
-        return self.model.objects.visible_to(self.request.user)
+        # The region's name is shown, never its outline: a county's boundary is tens of KB that
+        # every request would fetch and parse into a geometry (as the registry's admin defers it).
+        return (
+            self.model.objects.visible_to(self.request.user)
+            .select_related("region")
+            .defer("region__boundary")
+        )
 
     def get(self, request, pk: int) -> Response:
         obj = get_object_or_404(self.get_queryset(), pk=pk)
@@ -78,7 +85,7 @@ class CylinderChain(Page):
     template_name = "cylinders/chain.html"
 
     def get_queryset(self):
-        return super().get_queryset().select_related("owner", "region")
+        return super().get_queryset().select_related("owner")
 
     def context(self, cylinder: Cylinder) -> dict:
         chain = reads.chain_of(self.request.user, cylinder)
@@ -104,9 +111,6 @@ class StationPage(Page):
 
     model = Unit
     template_name = "cylinders/station.html"
-
-    def get_queryset(self):
-        return super().get_queryset().select_related("region")
 
     def context(self, station: Unit) -> dict:
         user = self.request.user
@@ -146,9 +150,6 @@ class StationList(Page):
     title: tuple[str, str]
     table: str  # the rows' template, shared with the day page
     SORTS: dict[str, str]  # sort parameter → label
-
-    def get_queryset(self):
-        return super().get_queryset().select_related("region")
 
     def rows(self, station: Unit, sort: str, day: dt.date):
         raise NotImplementedError
@@ -217,9 +218,6 @@ class StationSeen(Page):
     model = Unit
     template_name = "cylinders/station_seen.html"
 
-    def get_queryset(self):
-        return super().get_queryset().select_related("region")
-
     def context(self, station: Unit) -> dict:
         return {
             "seen": reads.last_seen(self.request.user, station),
@@ -236,9 +234,6 @@ class StationKeys(Page):
     template_name = "cylinders/station_keys.html"
     permission_classes = [IsAuthenticated, Allows(Action.MANAGE_STATION_KEYS)]
 
-    def get_queryset(self):
-        return super().get_queryset().select_related("region")
-
     def get(self, request, pk: int) -> Response:
         return self._no_store(super().get(request, pk))
 
@@ -251,6 +246,10 @@ class StationKeys(Page):
         return {
             "is_station": UnitRole.FILLING in station.roles,
             "token": services.current_station_token(station),
+            # Its keys, newest first: their dates and state (the key itself is never kept).
+            "history": StationToken.objects.filter(station=station).order_by("-created_at")[
+                :KEY_HISTORY
+            ],
             "key": key,
             "may_manage": policy.may(self.request.user, Action.MANAGE_STATION_KEYS),
             "endpoint": self.request.build_absolute_uri(reverse("cylinders:fillings")),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from geo.models import Region
@@ -31,9 +31,8 @@ def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 def find_cylinder(user: Any, tag: str) -> Cylinder | None:
     """A cylinder of the jurisdiction by its tag (None: unknown here or another's)."""
-    return (
-        Cylinder.objects.visible_to(user).select_related("owner", "region").filter(tag=tag).first()
-    )
+    # Its owner's name is shown; its region only as the code it holds (not the county's outline).
+    return Cylinder.objects.visible_to(user).select_related("owner").filter(tag=tag).first()
 
 
 @dataclass
@@ -77,32 +76,49 @@ def overdue_cylinders(station: Unit, on: dt.date | None = None, *, longest_first
     return Cylinder.objects.filter(owner=station).overdue(on).order_by(*order)
 
 
+def counted(rows) -> Subquery:
+    """How many rows, as a subquery of the station (OuterRef "pk") annotated with it."""
+    # count(*) as a plain function, not an aggregate: no GROUP BY, one row per station.
+    total = rows.order_by().annotate(n=Func(template="count(*)", output_field=IntegerField()))
+    return Subquery(total.values("n")[:1], output_field=IntegerField())
+
+
+def kept(field: str, **days) -> Subquery:
+    """The sum of a kept StationDay figure of the station (OuterRef "pk") over the days chosen."""
+    rows = StationDay.objects.filter(station=OuterRef("pk"), **days).order_by()
+    total = rows.annotate(
+        n=Func(F(field), template="coalesce(sum(%(expressions)s), 0)", output_field=IntegerField())
+    )
+    return Subquery(total.values("n")[:1], output_field=IntegerField())
+
+
 def station_summary(station: Unit, day: dt.date, on: dt.date | None = None) -> dict[str, int]:
     """Cylinders owned and overdue (each counted from an index alone: cylinder_owner_due and the
     partial cylinder_owner_due_active; overdue depends on the day, so it is not kept), and from
-    the kept StationDay figures (a few hundred rows, one query) the violations on record and the
-    day's fillings and violations."""
-    owned = Cylinder.objects.filter(owner=station)
-    on_day = Q(day=day)
-    kept = StationDay.objects.filter(station=station).aggregate(
-        on_record=Sum("violations"),
-        on_day=Sum("fillings", filter=on_day),
-        breaches_on_day=Sum("violations", filter=on_day),
-    )
-    return {
-        "cylinders": owned.count(),
-        "overdue": owned.overdue(on or timezone.localdate()).count(),
-        "violations": kept["on_record"] or 0,
-        "day_fillings": kept["on_day"] or 0,
-        "day_violations": kept["breaches_on_day"] or 0,
+    the kept StationDay figures (a few hundred rows) the violations on record and the day's
+    fillings and violations: one statement, as the map layer's figures (with_station_figures)."""
+    owned = Cylinder.objects.filter(owner=OuterRef("pk"))
+    figures = {  # named apart from Unit's own names (its reverse relation `cylinders`)
+        "cylinders": counted(owned),
+        "overdue": counted(owned.overdue(on or timezone.localdate())),
+        "violations": kept("violations"),
+        "day_fillings": kept("fillings", day=day),
+        "day_violations": kept("violations", day=day),
     }
+    row = (
+        Unit.objects.filter(pk=station.pk)
+        .annotate(**{f"figure_{name}": value for name, value in figures.items()})
+        .values(*(f"figure_{name}" for name in figures))
+        .get()
+    )
+    return {name: row[f"figure_{name}"] for name in figures}
 
 
 def violations_for(
     user: Any, *, rule: str | None = None, station: int | None = None, newest_first: bool = True
 ):
     """The violations of the jurisdiction's stations, newest first (or oldest)."""
-    rows = Violation.objects.visible_to(user).select_related("station", "cylinder")
+    rows = Violation.objects.visible_to(user)
     if rule:
         rows = rows.filter(rule=rule)
     if station:
@@ -176,41 +192,24 @@ def filling_licences():
 def filling_licence(station_id: int, today: dt.date):
     """The station's filling licence to show: the one in force today that runs longest, else the
     one that ended last (None: it never held one)."""
-    licences = filling_licences().filter(unit_id=station_id)
-    current = licences.valid_on(today).order_by("-expires_on", "-pk").first()
-    return current or licences.order_by("-expires_on", "-pk").first()
+    return _latest_in_force_first(filling_licences().filter(unit_id=station_id), today).first()
+
+
+def _latest_in_force_first(licences, today: dt.date):
+    """Licences in force today first, each part by expiry, latest first: one statement."""
+    in_force = filling_licences().valid_on(today).filter(pk=OuterRef("pk"))
+    return licences.annotate(current=Exists(in_force)).order_by("-current", "-expires_on", "-pk")
 
 
 def with_station_figures(stations, today: dt.date):
     """Filling stations (a scoped Unit queryset) with their figures for the map layer: cylinders
     owned, of them overdue, fillings in the last FIGURES_DAYS days, violations on record (those
     two from the kept StationDay figures, as the station page reads them)."""
-    from django.db.models import Exists, F, Func, IntegerField, OuterRef, Subquery
-
     from registry.models import UnitRole
-
-    def counted(rows) -> Subquery:
-        # count(*) as a plain function, not an aggregate: no GROUP BY, one row per station.
-        total = rows.order_by().annotate(n=Func(template="count(*)", output_field=IntegerField()))
-        total = total.values("n")
-        return Subquery(total[:1], output_field=IntegerField())
-
-    def kept(field: str, **since) -> Subquery:
-        rows = StationDay.objects.filter(station=OuterRef("pk"), **since).order_by()
-        total = rows.annotate(
-            n=Func(F(field), template="coalesce(sum(%(expressions)s), 0)",
-                   output_field=IntegerField())
-        ).values("n")  # fmt: skip
-        return Subquery(total[:1], output_field=IntegerField())
 
     owned = Cylinder.objects.filter(owner=OuterRef("pk"))
     # The licence as the station page shows it (filling_licence): in force today, else the last.
-    in_force = filling_licences().valid_on(today).filter(pk=OuterRef("pk"))
-    licence = (
-        filling_licences().filter(unit_id=OuterRef("pk"))
-        .annotate(current=Exists(in_force))
-        .order_by("-current", "-expires_on", "-pk")
-    )  # fmt: skip
+    licence = _latest_in_force_first(filling_licences().filter(unit_id=OuterRef("pk")), today)
     return stations.with_role(UnitRole.FILLING).annotate(
         licence_number=Subquery(licence.values("number")[:1]),
         licence_expires=Subquery(licence.values("expires_on")[:1]),

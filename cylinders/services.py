@@ -229,21 +229,13 @@ def revoke_station_tokens(station: Unit, *, acting_user: User | None) -> int:
 
 def current_station_token(station: Unit) -> StationToken | None:
     """The station's usable key (its dates; the key itself is not kept), if any."""
-    return (
-        StationToken.objects.filter(
-            station=station, revoked_at__isnull=True, expires_at__gt=timezone.now()
-        )
-        .order_by("-created_at")
-        .first()
-    )
+    return StationToken.objects.usable().filter(station=station).order_by("-created_at").first()
 
 
 def station_for_key(key: str) -> Unit | None:
     """The station a machine key speaks for; None when unknown, replaced or expired."""
     token = (
-        StationToken.objects.select_related("station")
-        .filter(digest=digest(key), revoked_at__isnull=True, expires_at__gt=timezone.now())
-        .first()
+        StationToken.objects.usable().select_related("station").filter(digest=digest(key)).first()
     )
     return token.station if token else None
 

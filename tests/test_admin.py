@@ -50,6 +50,7 @@ ADMIN_MODELS = [
     "licensing.licence",
     "cylinders.fillingrecord",
     "cylinders.violation",
+    "cylinders.stationtoken",
 ]
 EXTERNAL_ASSET = re.compile(
     r"""<(?:script|link|img)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I
@@ -156,7 +157,7 @@ def records(make_unit, make_equipment):
 
 
 def _filled_cylinder(station, code: str, serial: int):
-    """A filling station's licence and cylinder, filled once while overdue (a violation)."""
+    """A filling station's licence, key and cylinder, filled once while overdue (a violation)."""
     from cylinders import services as cylinder_services
 
     cylinder_services.grant_filling_licence(
@@ -171,6 +172,7 @@ def _filled_cylinder(station, code: str, serial: int):
     row = {"tag": cylinder.tag, "filled_at": timezone.now().isoformat(), "medium": "液化石油气",
            "quantity_kg": "14.5", "check_result": "pass", "operator_certificate": f"ADMO{code}"}  # fmt: skip
     cylinder_services.record_fillings(station, [row], acting_user=None)
+    cylinder_services.issue_station_token(station, acting_user=None)  # its machine key
     return cylinder
 
 

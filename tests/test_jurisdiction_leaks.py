@@ -425,6 +425,7 @@ WORLD_LABELS = (
     "licensing.licence",
     "cylinders.fillingrecord",
     "cylinders.violation",
+    "cylinders.stationtoken",
 )
 
 
@@ -702,10 +703,11 @@ def _licensing(code: str, unit, user, equipment) -> dict[str, models.Model]:
 
 
 def _cylinders(code: str, station, user) -> dict[str, models.Model]:
-    """The unit's filling licence and a cylinder it owns, filled once in breach of the rules
-    (overdue): its chain, station day, violation and map figures stay home (issue 21)."""
+    """The unit's filling licence, its machine key and a cylinder it owns, filled once in breach of
+    the rules (overdue): its chain, station day, violation, key and map figures stay home (issue
+    21)."""
     from cylinders import services as cylinder_services
-    from cylinders.models import FillingRecord, Violation
+    from cylinders.models import FillingRecord, StationToken, Violation
 
     tag = station.name
     licence = cylinder_services.grant_filling_licence(
@@ -724,11 +726,13 @@ def _cylinders(code: str, station, user) -> dict[str, models.Model]:
     row = {"tag": cylinder.tag, "filled_at": timezone.now().isoformat(), "medium": "液化石油气",
            "quantity_kg": "14.5", "check_result": "pass", "operator_certificate": f"LEAKO{code}"}  # fmt: skip
     cylinder_services.record_fillings(station, [row], acting_user=user)
+    cylinder_services.issue_station_token(station, acting_user=user)
     return {
         "cylinders.filling_licence": licence,
         "cylinders.cylinder": cylinder,
         "cylinders.fillingrecord": FillingRecord.objects.get(tag=cylinder.tag),
         "cylinders.violation": Violation.objects.get(tag=cylinder.tag),
+        "cylinders.stationtoken": StationToken.objects.get(station=station),
     }
 
 

@@ -4,12 +4,14 @@ the chain of the cylinder filled in breach; every cylinder page at desktop and p
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import pytest
 from django.utils import timezone
 
 from cylinders import services as cylinder_services
+from cylinders.models import FillingRecord
 from maps import tiles
 from registry import services
 from registry.models import UnitRole
@@ -108,17 +110,55 @@ def test_the_cylinder_pages_fit_the_screen(violation_site, page, size):
     assert page.errors == []
 
 
-def test_a_supervisor_issues_a_station_key_and_sees_it_once(violation_site, page):
-    site, station, _ = violation_site
+def test_a_supervisor_issues_a_station_key_the_station_posts_with_until_it_is_revoked(
+    violation_site, page
+):
+    """Issue on the key page (shown once), the station's system posts a batch with it to the
+    endpoint the page names, revoke, and the next batch is refused."""
+    site, station, cylinder = violation_site
     log_in(page, site.url, "county")
     page.goto(site.url + f"/cylinders/stations/{station.pk}/")
     page.click("#keys-link a")
     page.click("#issue-key")
     key = page.locator("#station-key").inner_text()
+    endpoint = page.locator("#endpoint").inner_text()
     assert len(key) == 40 and page.locator("#key-dates").is_visible()
     page.screenshot(path=ARTIFACTS / "cylinders-station-key.png", full_page=True)
     page.goto(site.url + f"/cylinders/stations/{station.pk}/keys/")
     assert page.locator("#station-key").count() == 0 and key not in page.content()
+
+    # The station's system: a client of its own, no one's session, only the key.
+    machine = page.context.browser.new_context()
+    now = timezone.localtime().replace(second=0, microsecond=0)
+
+    def post(minutes_ago: int):
+        row = {"tag": cylinder.tag, "filled_at": (now - dt.timedelta(minutes=minutes_ago)).isoformat(),
+               "medium": "液化石油气", "quantity_kg": "14.5", "check_result": "pass",
+               "operator_certificate": "TSR880001"}  # fmt: skip
+        return machine.request.post(
+            endpoint,
+            data=json.dumps({"fillings": [row]}),
+            headers={"Authorization": f"Station {key}", "Content-Type": "application/json"},
+        )
+
+    answer = post(30)
+    assert answer.status == 201, answer.text()
+    assert answer.json()["recorded"] == 1 and answer.json()["station"] == station.pk
+    page.goto(site.url + f"/cylinders/stations/{station.pk}/")
+    today = FillingRecord.objects.filter(station=station, filled_at__date=timezone.localdate())
+    shown = page.locator("#figures div").nth(2).inner_text()  # the day's fillings, kept figure
+    assert today.count() >= 1 and shown.startswith(str(today.count())), shown
+
+    page.goto(site.url + f"/cylinders/stations/{station.pk}/keys/")
     page.click("#revoke-key")
     page.locator("#no-key").wait_for()  # the page the revocation answers with
+    assert "已吊销" in page.locator("#key-history").inner_text()
+    page.screenshot(path=ARTIFACTS / "cylinders-station-key-revoked.png", full_page=True)
+    page.set_viewport_size(PHONE)  # the key history fits a phone too
+    page.screenshot(path=ARTIFACTS / "cylinders-station-key-revoked-phone.png", full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    refused = post(20)
+    assert refused.status in (401, 403), refused.text()
+    assert FillingRecord.objects.filter(station=station).count() == 2  # the fixture's and one
+    machine.close()
     assert page.errors == []

@@ -11,7 +11,7 @@ from django.test import Client
 from accounts.models import AuditEntry, Role, User
 from accounts.roles import assign_role_group
 from cylinders import services
-from cylinders.models import Cylinder, FillingRecord, Violation
+from cylinders.models import Cylinder, FillingRecord, StationToken, Violation
 from licensing.models import Licence
 from tests.conftest import XINGQING, XIXIA
 from tests.cylinders.rows import filling, today_at
@@ -153,3 +153,57 @@ def test_an_analyst_sees_the_fillings_operator_certificate(users, world):
                                        agency=users["xingqing"].agency, role=Role.ANALYST)  # fmt: skip
     html = staff_client(analyst).get("/admin/cylinders/fillingrecord/").content.decode()
     assert FillingRecord.objects.get(region_id=XINGQING).operator_certificate in html
+
+
+@pytest.fixture
+def keys(users, world):
+    """Each county's station holds a key; 兴庆区's first one was replaced (revoked) by a second."""
+    issued = {}
+    for code, who in ((XINGQING, "xingqing"), (XIXIA, "xixia")):
+        station = world[code][0]
+        if code == XINGQING:
+            services.issue_station_token(station, acting_user=users[who])
+        issued[code] = services.issue_station_token(station, acting_user=users[who])
+    return issued
+
+
+def test_station_keys_listed_in_the_county_with_their_state_never_the_digest(users, world, keys):
+    client = staff_client(users["xingqing"])
+    page = client.get("/admin/cylinders/stationtoken/")
+    assert page.status_code == 200
+    shown = page.context["cl"].queryset
+    assert set(shown.values_list("station__region_id", flat=True)) == {XINGQING}
+    assert shown.count() == 2
+    html = page.content.decode()
+    assert "已吊销" in html and "有效" in html
+    assert f"/cylinders/stations/{world[XINGQING][0].pk}/keys/" in html  # issue and revoke there
+    for token in StationToken.objects.all():
+        assert token.digest not in html
+    mine = shown.first()
+    change = client.get(f"/admin/cylinders/stationtoken/{mine.pk}/change/")
+    assert change.status_code == 200 and mine.digest not in change.content.decode()
+    assert 'name="_save"' not in change.content.decode()
+    # The key itself is nowhere either (only its digest was ever stored).
+    assert keys[XINGQING] not in html and keys[XINGQING] not in change.content.decode()
+    theirs = StationToken.objects.get(station=world[XIXIA][0])
+    assert client.get(f"/admin/cylinders/stationtoken/{theirs.pk}/change/").status_code == 404
+
+
+def test_station_keys_are_changed_only_through_the_key_page(users, world, keys):
+    client = staff_client(users["xingqing"])
+    token = StationToken.objects.filter(station=world[XINGQING][0]).first()
+    url = "/admin/cylinders/stationtoken/"
+    assert client.get(f"{url}add/").status_code == 403
+    assert client.post(f"{url}{token.pk}/change/", {"revoked_at": ""}).status_code == 403
+    assert client.post(f"{url}{token.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert StationToken.objects.filter(pk=token.pk).exists()
+
+
+@pytest.mark.parametrize("role", [Role.ANALYST, Role.INSPECTOR, Role.RESPONDER])
+def test_roles_that_do_not_manage_keys_do_not_see_them(users, world, keys, role):
+    """Viewing the keys is the policy action that issues them (accounts.roles)."""
+    user = User.objects.create_user(f"keys-adm-{role}", password="pw",
+                                    agency=users["xingqing"].agency, role=role)  # fmt: skip
+    client = staff_client(user)
+    assert client.get("/admin/cylinders/stationtoken/").status_code == 403
+    assert "/admin/cylinders/stationtoken/" not in client.get("/admin/").content.decode()

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client, override_settings
 
 from cylinders import services
-from cylinders.models import CylinderStatus
+from cylinders.models import Cylinder, CylinderStatus, Violation
 from tests.conftest import XIXIA
 from tests.cylinders.rows import at, filling, today, today_at
 
@@ -136,3 +136,16 @@ def test_cylinder_lookups_count_against_the_clients_limit(make_cylinder):
     statuses = [client.get("/p/cylinder/", {"tag": cylinder.tag}).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     assert client.get("/p/cylinder/").status_code == 200  # the empty form costs nothing
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "method"),
+    [(Cylinder, "kind", "kind_label"), (Cylinder, "status", "status_label"),
+     (Violation, "rule", "rule_label")],
+)  # fmt: skip
+def test_the_rows_labels_are_djangos_display_of_every_choice(model, field, method):
+    """The pages' one-lookup labels say what get_FOO_display says, an unknown value as itself."""
+    for value, _ in model._meta.get_field(field).choices:
+        row = model(**{field: value})
+        assert getattr(row, method)() == getattr(row, f"get_{field}_display")()
+    assert getattr(model(**{field: "legacy"}), method)() == "legacy"

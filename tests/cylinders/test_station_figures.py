@@ -220,3 +220,35 @@ def test_the_station_pages_queries_do_not_grow_with_rows(county, station, make_c
     few = queries()
     add(30, 2)
     assert queries() == few
+
+
+def test_the_station_day_page_takes_eight_statements_and_no_region_outline(county, station):
+    """Session, user, the station (its region's name, not its outline), its licence, the day's
+    fillings, the figures (one statement: owned, overdue, the kept sums), the overdue cylinders
+    and the violations: each round trip waits for a CPU on a busy machine."""
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        page = county.get(f"/cylinders/stations/{station.pk}/", {"day": SHOWN.isoformat()})
+    assert page.status_code == 200
+    statements = [q["sql"] for q in captured]
+    assert len(statements) == 8, "\n".join(s[:120] for s in statements)
+    assert not any('"boundary"' in s for s in statements)
+
+
+@pytest.mark.parametrize("lapsed", [False, True], ids=["in force", "lapsed"])
+def test_the_station_page_shows_its_licence_in_force_or_else_the_last(county, station, lapsed):
+    if lapsed:
+        lapse_licence(station, TODAY - dt.timedelta(days=30))
+    page = county.get(f"/cylinders/stations/{station.pk}/")
+    licence = page.context["licence"]
+    assert licence is not None and licence.unit_id == station.pk
+    assert page.context["licence_expired"] is lapsed
+    assert licence.number in page.content.decode()
+
+
+def test_a_station_that_never_held_a_licence_shows_none_and_lapsed(county, make_station):
+    bare = make_station(valid_until=None)
+    page = county.get(f"/cylinders/stations/{bare.pk}/")
+    assert page.status_code == 200 and page.context["licence"] is None
+    assert page.context["licence_expired"] is True

@@ -110,3 +110,17 @@ def test_a_unit_that_is_not_a_station_gets_no_key(users, make_unit):
 def test_the_station_page_links_its_key_page(users, station):
     html = signed_in(users["xingqing"]).get(f"/cylinders/stations/{station.pk}/").content.decode()
     assert keys_url(station) in html
+
+
+def test_the_key_page_lists_the_stations_keys_and_their_state(users, station):
+    client = signed_in(users["xingqing"])
+    issued_key(client, station)
+    issued_key(client, station)  # replaces the first
+    client.post(keys_url(station), {"action": "revoke"})
+    page = client.get(keys_url(station))
+    history = list(page.context["history"])
+    assert [t.state() for t in history] == ["已吊销", "已吊销"]
+    assert history[0].created_at >= history[1].created_at  # newest first
+    html = page.content.decode()
+    assert 'id="key-history"' in html and html.count("已吊销") >= 2
+    assert all(t.digest not in html for t in history)
