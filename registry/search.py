@@ -8,11 +8,21 @@ from an index:
    when one matches, it is the answer, alone;
 2. a code that starts with the text — a range on each code's own B-tree, read in code order, so
    "3110" stops after `limit` devices however many elevators there are;
-3. a part of a code, an address or a unit's name — the trigram index over one search text per
-   row (`SEARCH_TEXT`), only when the first two found fewer than `limit`, and only from
-   `MIN_PART` characters. At most `CANDIDATES` rows are read;
-   they are ranked here (where the text occurs, how much of the row it is), and `more` says
-   that others were left unread so the page can ask for a longer text.
+3. a part of a code, an address or a unit's name (`FIELDS`), from `MIN_PART` characters, only
+   when the first two found fewer than `limit`. Read in two steps, each bounded:
+   a. the jurisdiction's first `SCAN_ROWS` rows in division-code order, from a covering B-tree
+      (region_id with the searched fields included, migration registry 0013): an index-only scan
+      whose cost is the rows read, not how common the text's characters are. A county's rows are
+      all read, so its answer is complete; a common text anywhere fills the page from the first
+      rows read;
+   b. only when that found fewer than `limit` and the jurisdiction has more rows: the trigram
+      index over one search text per row (`SEARCH_TEXT`, migration 0011), over the whole
+      jurisdiction — the text is then rare, and a rare text has a short trigram answer.
+   Digit runs are why: every code of a province holds its division digits, so the trigrams of
+   "3205" or of a whole code are held by millions of rows, and a GIN scan intersects those lists
+   whole before any LIMIT (docs/performance.md, "Search"). At most `CANDIDATES` rows are kept;
+   they are ranked here (where the text occurs, how much of the field it is), and `more` says that
+   others were left unread so the page can ask for a longer text.
 
 Every tier starts from `visible_to(user)`: the jurisdiction is the first filter.
 """
@@ -22,8 +32,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import connections, transaction
+from django.db import connections
 from django.db.models import BooleanField, Func, TextField, Value
+
+from geo.divisions import LEVEL_OF_WIDTH, Level
+from geo.scoping import Scope
 
 from .exceptions import RegistryError
 from .models import Equipment, Unit
@@ -32,12 +45,38 @@ from .validators import Finding, normalise_certificate_number
 MAX_TEXT = 100
 MAX_LIMIT = 50
 CANDIDATES = 200
-GIN_SAMPLE = 2000
+# Rows of the jurisdiction read through the covering index before the trigram index is asked: more
+# than a county holds (the bench's largest, of 2 million devices in 95 counties, holds 34,000), so
+# a county's search is one index-only scan; a province's reads this many first (the cost of a
+# text found nowhere: docs/performance.md, "Search").
+SCAN_ROWS = 40_000
 # The shortest part searched for: a trigram for devices (a shorter pattern has none to look up and
 # would read every device); units, far fewer, are searched from two characters (a Chinese name's
 # "电梯" is a real search).
 MIN_PART = {"registry_equipment": 3, "registry_unit": 2}
 EQUIPMENT_CODES = ("device_code", "registration_code", "certificate_number", "rescue_id")
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """The columns part of which is searched: codes, stored upper-case (the validators write them
+    so, and the exact tier compares them as stored), and free text, upper-cased in the comparison
+    when the text has letters with a case (upper() is most of the cost of reading a row)."""
+
+    codes: tuple[str, ...]
+    texts: tuple[str, ...]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.codes + self.texts
+
+
+# Every one of them is included in the table's covering index (migration 0013), so the scan reads
+# no table rows; tests/registry/test_search.py fails when a query here names one it lacks.
+FIELDS = {
+    "registry_equipment": _Fields(EQUIPMENT_CODES, ("address",)),
+    "registry_unit": _Fields(("credit_code",), ("name", "address")),
+}
 
 # The expressions the trigram indexes are built on, `{t}` standing for the table's name (a query
 # qualifies the columns: joined units have an address too; registry/migrations/0011_search.py
@@ -126,28 +165,39 @@ def search(user, text: str, limit: int = 10) -> Found:
     if exact.equipment or exact.units:
         return exact
     found = Found()
-    found.equipment, more_equipment = equipment_matches(devices, term, limit, exact=False)
-    found.units, more_units = unit_matches(units, term, limit)
+    found.equipment, more_equipment = equipment_matches(
+        devices, term, limit, exact=False, within=user
+    )
+    found.units, more_units = unit_matches(units, term, limit, within=user)
     found.more = more_equipment or more_units
     return found
 
 
 def equipment_matches(
-    queryset, term: str, limit: int, *, exact: bool = True
+    queryset, term: str, limit: int, *, exact: bool = True, within=None
 ) -> tuple[list[Equipment], bool]:
+    """`within`: the user (or Scope) whose jurisdiction the queryset is, when the caller knows it:
+    a county's rows are then read whole before any index on text (`_holding`)."""
     code = normalise_certificate_number(term)
     tiers = [queryset.by_code(code)[:limit]] if code and exact else []
     tiers += [_starting(queryset, column, code, limit) for column in EQUIPMENT_CODES if code]
-    return _ranked(queryset, "registry_equipment", term, tiers, limit, _equipment_text)
+    return _ranked(queryset, "registry_equipment", term, tiers, limit, _is_county(within))
 
 
-def unit_matches(queryset, term: str, limit: int) -> tuple[list[Unit], bool]:
+def unit_matches(queryset, term: str, limit: int, *, within=None) -> tuple[list[Unit], bool]:
     code = normalise_certificate_number(term)
     tiers = [
         queryset.filter(credit_code=code)[:limit],
         _starting(queryset, "credit_code", code, limit),
     ]
-    return _ranked(queryset, "registry_unit", term, tiers if code else [], limit, _unit_text)
+    return _ranked(
+        queryset, "registry_unit", term, tiers if code else [], limit, _is_county(within)
+    )
+
+
+def _is_county(within) -> bool:
+    prefix = Scope.of(within).prefix if within is not None else None
+    return prefix is not None and LEVEL_OF_WIDTH.get(len(prefix)) == Level.COUNTY
 
 
 def units_containing(queryset, term: str):
@@ -172,7 +222,7 @@ def _starting(queryset, column: str, code: str, limit: int):
 
 
 def _ranked(
-    queryset, table: str, term: str, tiers: Iterable, limit: int, text_of
+    queryset, table: str, term: str, tiers: Iterable, limit: int, county: bool
 ) -> tuple[list, bool]:
     rows: dict[int, object] = {}
     for tier in tiers:
@@ -183,42 +233,96 @@ def _ranked(
     more = False
     part = term.upper()
     if len(part) >= MIN_PART[table]:
-        # No ORDER BY (the models' default would walk the name or id index, filtering row by
-        # row): the candidates come from the trigram index in any order and are ranked here.
-        holding = (
-            queryset.filter(_Like(_SearchText(table), Value(_pattern(part))))
-            .exclude(pk__in=list(rows))
-            .order_by()[: CANDIDATES + 1]
-        )
-        # A common part ("320", "区长城") is held by millions of rows, and a GIN scan collects them
-        # all before LIMIT: a sample of GIN_SAMPLE is enough to fill a page. A jurisdiction's own
-        # rows may be few in a national sample, so a short answer asks again without it.
-        with transaction.atomic(using=queryset.db), connections[queryset.db].cursor() as cursor:
-            cursor.execute("SET LOCAL gin_fuzzy_search_limit = %s", [GIN_SAMPLE])
-            candidates = list(holding)
-        if len(candidates) < limit:
-            candidates = list(holding.all())
-        more = len(candidates) > CANDIDATES
+        candidates, more = _holding(queryset, table, part, limit, county)
         # Best first: the text at the start of a field, then the shortest field holding it.
-        candidates = sorted(candidates[:CANDIDATES], key=lambda row: _closeness(text_of(row), part))
-        for row in candidates:
-            rows.setdefault(row.pk, row)
+        candidates.sort(key=lambda row: _closeness(row[1:], part))
+        wanted = [row[0] for row in candidates if row[0] not in rows][: limit - len(rows)]
+        fetched = {row.pk: row for row in queryset.filter(pk__in=wanted).order_by()}
+        for pk in wanted:
+            rows.setdefault(pk, fetched[pk])
     return list(rows.values())[:limit], more
 
 
-def _closeness(fields: Iterable[str], part: str) -> tuple[int, int, int]:
-    best = (2, 0, 0)
+def _holding(queryset, table: str, part: str, limit: int, county: bool) -> tuple[list[tuple], bool]:
+    """Up to CANDIDATES rows (pk, *FIELDS) of the queryset with the part in a field, and whether
+    others were left unread.
+
+    The trigram index answers fast when one of the part's trigrams is rare, as Chinese and mixed
+    ones are ("六合区", "W551"). Digit-only trigrams are not: every code of a province holds its
+    division digits, so "320" or "205" is in millions of rows, and GIN intersects those posting
+    lists whole before any LIMIT. So a county's rows, or a part of digits only, are scanned
+    first through the covering index, and the trigram index is asked only for what that left.
+    """
+    fields = FIELDS[table]
+    rows = queryset.order_by().values_list("pk", *fields.columns)
+    digits = part.isascii() and part.isdigit()
+    if county or digits:
+        candidates: dict[int, tuple] = {}
+        # Digits that name a division (province, city, county) are mostly that division's codes
+        # (registration and credit codes, some device codes hold it): its rows are read first,
+        # where the jurisdiction's first rows in code order would not reach them.
+        divisions = [queryset.within_prefix(part)] if digits and len(part) in LEVEL_OF_WIDTH else []
+        for scanned in (*divisions, queryset):
+            in_order = scanned.order_by().values_list("pk", *fields.columns, "region_id")
+            for row in _select(in_order, fields, part, scan=True):
+                candidates.setdefault(row[0], row[:-1])
+            if len(candidates) > CANDIDATES:
+                return list(candidates.values())[:CANDIDATES], True
+            if len(candidates) >= limit and scanned is not queryset:
+                return list(candidates.values()), True  # a division's rows filled the page
+        if not _goes_on(queryset):
+            return list(candidates.values()), False  # the whole jurisdiction was read
+        if len(candidates) >= limit:
+            return list(candidates.values()), True  # the rows past the scan were not read
+    # The trigram index, over the whole jurisdiction.
+    found = _select(rows.filter(_Like(_SearchText(table), Value(_pattern(part)))), fields, part)
+    return found[:CANDIDATES], len(found) > CANDIDATES
+
+
+# Division-code order as the covering indexes hold it: varchar_pattern_ops, byte order (the one a
+# prefix range is read in), which to the planner the collation's order is not.
+_IN_INDEX_ORDER = "ORDER BY q.region_id USING ~<~"
+
+
+def _select(values, fields: _Fields, part: str, *, scan: bool = False) -> list[tuple]:
+    """The rows of a values_list query with the part in one of the fields, CANDIDATES + 1 at most;
+    with `scan`, among the query's first SCAN_ROWS in index order. The condition wraps the query
+    (`s`), so that it is applied after the scan's LIMIT."""
+    sql, params = values.query.get_compiler(values.db).as_sql()
+    if scan:
+        sql = f"SELECT q.* FROM ({sql}) q {_IN_INDEX_ORDER} LIMIT {SCAN_ROWS}"
+    cased = part != part.lower()
+    tests = [f"strpos(s.{column}, %s) > 0" for column in fields.codes]
+    tests += [
+        f"strpos({'upper(s.' + column + ')' if cased else 's.' + column}, %s) > 0"
+        for column in fields.texts
+    ]
+    with connections[values.db].cursor() as cursor:
+        cursor.execute(
+            f"SELECT * FROM ({sql}) s WHERE {' OR '.join(tests)} LIMIT %s",
+            [*params, *[part] * len(tests), CANDIDATES + 1],
+        )
+        return cursor.fetchall()
+
+
+def _goes_on(queryset) -> bool:
+    """Whether the jurisdiction has more rows than the scan reads: the same index, in the same
+    order, read without the fields (the filter was the cost)."""
+    keys = queryset.order_by().values_list("pk", "region_id")
+    sql, params = keys.query.get_compiler(keys.db).as_sql()
+    with connections[keys.db].cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM ({sql}) q {_IN_INDEX_ORDER} OFFSET {SCAN_ROWS} LIMIT 1", params
+        )
+        return cursor.fetchone() is not None
+
+
+def _closeness(fields: Iterable[str | None], part: str) -> tuple[int, int, int, str]:
+    best = (2, 0, 0, "")
     for value in fields:
         upper = (value or "").upper()
         at = upper.find(part)
         if at >= 0:
-            best = min(best, (0 if at == 0 else 1, len(upper), at))
+            # Ties in code order, as the prefix tier reads them.
+            best = min(best, (0 if at == 0 else 1, len(upper), at, upper))
     return best
-
-
-def _equipment_text(device: Equipment) -> list[str]:
-    return [*(getattr(device, column) or "" for column in EQUIPMENT_CODES), device.address]
-
-
-def _unit_text(unit: Unit) -> list[str]:
-    return [unit.name, unit.credit_code, unit.address]
