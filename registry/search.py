@@ -179,17 +179,14 @@ def equipment_matches(
     """`within`: the user (or Scope) whose jurisdiction the queryset is, when the caller knows it:
     a county's rows are then read whole before any index on text (`_holding`)."""
     code = normalise_certificate_number(term)
-    tiers = [queryset.by_code(code)[:limit]] if code and exact else []
-    tiers += [_starting(queryset, column, code, limit) for column in EQUIPMENT_CODES if code]
+    tiers = [queryset.by_code(code)] if code and exact else []
+    tiers += [_starting(queryset, column, code) for column in EQUIPMENT_CODES if code]
     return _ranked(queryset, "registry_equipment", term, tiers, limit, _is_county(within))
 
 
 def unit_matches(queryset, term: str, limit: int, *, within=None) -> tuple[list[Unit], bool]:
     code = normalise_certificate_number(term)
-    tiers = [
-        queryset.filter(credit_code=code)[:limit],
-        _starting(queryset, "credit_code", code, limit),
-    ]
+    tiers = [queryset.filter(credit_code=code), _starting(queryset, "credit_code", code)]
     return _ranked(
         queryset, "registry_unit", term, tiers if code else [], limit, _is_county(within)
     )
@@ -210,37 +207,38 @@ def _pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
-def _starting(queryset, column: str, code: str, limit: int):
-    # The range reads the column's B-tree in order and stops at `limit`; LIKE keeps it exact.
+def _starting(queryset, column: str, code: str):
+    # The range reads the column's B-tree in order and stops at the LIMIT; LIKE keeps it exact.
     return queryset.filter(
         **{
             f"{column}__gte": code,
             f"{column}__lt": code + _AFTER_PREFIX,
             f"{column}__startswith": code,
         }
-    ).order_by(column)[:limit]
+    ).order_by(column)
 
 
 def _ranked(
-    queryset, table: str, term: str, tiers: Iterable, limit: int, county: bool
+    queryset, table: str, term: str, tiers: list, limit: int, county: bool
 ) -> tuple[list, bool]:
-    rows: dict[int, object] = {}
-    for tier in tiers:
-        for row in tier:
-            rows.setdefault(row.pk, row)
-        if len(rows) >= limit:
-            return list(rows.values())[:limit], False
+    """The rows of the tiers, then of the part tier, best first; whether others were unread.
+    Each step is one statement (on a busy server every round trip costs more than the reads):
+    the tiers' first `limit` keys each, in one UNION ALL; the part tier; the chosen rows."""
+    chosen: list[int] = []
+    if tiers:
+        firsts = [tier.values_list("pk", flat=True)[:limit] for tier in tiers]
+        # UNION ALL appends each part's rows in turn, each in its own order.
+        chosen = list(dict.fromkeys(firsts[0].union(*firsts[1:], all=True)))
     more = False
     part = term.upper()
-    if len(part) >= MIN_PART[table]:
+    if len(chosen) < limit and len(part) >= MIN_PART[table]:
         candidates, more = _holding(queryset, table, part, limit, county)
         # Best first: the text at the start of a field, then the shortest field holding it.
         candidates.sort(key=lambda row: _closeness(row[1:], part))
-        wanted = [row[0] for row in candidates if row[0] not in rows][: limit - len(rows)]
-        fetched = {row.pk: row for row in queryset.filter(pk__in=wanted).order_by()}
-        for pk in wanted:
-            rows.setdefault(pk, fetched[pk])
-    return list(rows.values())[:limit], more
+        chosen += [row[0] for row in candidates if row[0] not in chosen]
+    chosen = chosen[:limit]
+    fetched = {row.pk: row for row in queryset.filter(pk__in=chosen).order_by()} if chosen else {}
+    return [fetched[pk] for pk in chosen], more
 
 
 def _holding(queryset, table: str, part: str, limit: int, county: bool) -> tuple[list[tuple], bool]:
@@ -261,16 +259,18 @@ def _holding(queryset, table: str, part: str, limit: int, county: bool) -> tuple
         # Digits that name a division (province, city, county) are mostly that division's codes
         # (registration and credit codes, some device codes hold it): its rows are read first,
         # where the jurisdiction's first rows in code order would not reach them.
-        divisions = [queryset.within_prefix(part)] if digits and len(part) in LEVEL_OF_WIDTH else []
-        for scanned in (*divisions, queryset):
-            in_order = scanned.order_by().values_list("pk", *fields.columns, "region_id")
-            for row in _select(in_order, fields, part, scan=True):
-                candidates.setdefault(row[0], row[:-1])
-            if len(candidates) > CANDIDATES:
-                return list(candidates.values())[:CANDIDATES], True
-            if len(candidates) >= limit and scanned is not queryset:
-                return list(candidates.values()), True  # a division's rows filled the page
-        if not _goes_on(queryset):
+        if digits and len(part) in LEVEL_OF_WIDTH:
+            for row in _scan(queryset.within_prefix(part), fields, part):
+                candidates.setdefault(row[0], row)
+            if len(candidates) >= limit:
+                return list(candidates.values())[:CANDIDATES], True  # the division's filled it
+        found = _scan(queryset, fields, part, probe=True)
+        goes_on = bool(found) and found[-1] is None
+        for row in found[:-1] if goes_on else found:
+            candidates.setdefault(row[0], row)
+        if len(candidates) > CANDIDATES:
+            return list(candidates.values())[:CANDIDATES], True
+        if not goes_on:
             return list(candidates.values()), False  # the whole jurisdiction was read
         if len(candidates) >= limit:
             return list(candidates.values()), True  # the rows past the scan were not read
@@ -284,37 +284,50 @@ def _holding(queryset, table: str, part: str, limit: int, county: bool) -> tuple
 _IN_INDEX_ORDER = "ORDER BY q.region_id USING ~<~"
 
 
-def _select(values, fields: _Fields, part: str, *, scan: bool = False) -> list[tuple]:
-    """The rows of a values_list query with the part in one of the fields, CANDIDATES + 1 at most;
-    with `scan`, among the query's first SCAN_ROWS in index order. The condition wraps the query
-    (`s`), so that it is applied after the scan's LIMIT."""
+def _scan(queryset, fields: _Fields, part: str, *, probe: bool = False) -> list[tuple | None]:
+    """The rows (pk, *fields) holding the part among the queryset's first SCAN_ROWS in the
+    covering index's order, CANDIDATES + 1 at most; with `probe`, then None if the queryset has
+    more rows than that (the same index read on, without the test: one statement for both)."""
+    in_order = queryset.order_by().values_list("pk", *fields.columns, "region_id")
+    sql, params = in_order.query.get_compiler(in_order.db).as_sql()
+    test, test_params = _test(fields, part)
+    statement = (
+        f"(SELECT s.*, false AS past FROM (SELECT q.* FROM ({sql}) q {_IN_INDEX_ORDER} "
+        f"LIMIT {SCAN_ROWS}) s WHERE {test} LIMIT {CANDIDATES + 1})"
+    )
+    if probe:
+        statement += (
+            f" UNION ALL (SELECT q.*, true FROM ({sql}) q {_IN_INDEX_ORDER} "
+            f"OFFSET {SCAN_ROWS} LIMIT 1)"
+        )
+    with connections[in_order.db].cursor() as cursor:
+        cursor.execute(statement, [*params, *test_params, *(params if probe else ())])
+        # (pk, *fields, region_id, past) → (pk, *fields), or None for the row past the scan.
+        return [None if row[-1] else row[:-2] for row in cursor.fetchall()]
+
+
+def _select(values, fields: _Fields, part: str) -> list[tuple]:
+    """The rows of a values_list query with the part in one of the fields, CANDIDATES + 1 at
+    most (the test applied to the query's rows, `s`, as the scan applies it)."""
     sql, params = values.query.get_compiler(values.db).as_sql()
-    if scan:
-        sql = f"SELECT q.* FROM ({sql}) q {_IN_INDEX_ORDER} LIMIT {SCAN_ROWS}"
-    cased = part != part.lower()
-    tests = [f"strpos(s.{column}, %s) > 0" for column in fields.codes]
-    tests += [
-        f"strpos({'upper(s.' + column + ')' if cased else 's.' + column}, %s) > 0"
-        for column in fields.texts
-    ]
+    test, test_params = _test(fields, part)
     with connections[values.db].cursor() as cursor:
         cursor.execute(
-            f"SELECT * FROM ({sql}) s WHERE {' OR '.join(tests)} LIMIT %s",
-            [*params, *[part] * len(tests), CANDIDATES + 1],
+            f"SELECT * FROM ({sql}) s WHERE {test} LIMIT {CANDIDATES + 1}", [*params, *test_params]
         )
         return cursor.fetchall()
 
 
-def _goes_on(queryset) -> bool:
-    """Whether the jurisdiction has more rows than the scan reads: the same index, in the same
-    order, read without the fields (the filter was the cost)."""
-    keys = queryset.order_by().values_list("pk", "region_id")
-    sql, params = keys.query.get_compiler(keys.db).as_sql()
-    with connections[keys.db].cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM ({sql}) q {_IN_INDEX_ORDER} OFFSET {SCAN_ROWS} LIMIT 1", params
-        )
-        return cursor.fetchone() is not None
+def _test(fields: _Fields, part: str) -> tuple[str, list[str]]:
+    """The part in one of the fields of `s`: codes as stored, text upper-cased if the part has
+    letters with a case (strpos, not LIKE: no pattern to compile and no escaping)."""
+    cased = part != part.lower()
+    tests = [f"strpos(s.{column}, %s) > 0" for column in fields.codes]
+    tests += [
+        f"strpos({f'upper(s.{column})' if cased else f's.{column}'}, %s) > 0"
+        for column in fields.texts
+    ]
+    return " OR ".join(tests), [part] * len(tests)
 
 
 def _closeness(fields: Iterable[str | None], part: str) -> tuple[int, int, int, str]:
