@@ -29,6 +29,7 @@ Every tier starts from `visible_to(user)`: the jurisdiction is the first filter.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -65,6 +66,9 @@ class _Fields:
 
     codes: tuple[str, ...]
     texts: tuple[str, ...]
+    # Whether the codes are most of a row's text (a device's four), so that a part of digits is
+    # scanned for in any jurisdiction, not only in a county.
+    codes_first: bool = False
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -74,7 +78,7 @@ class _Fields:
 # Every one of them is included in the table's covering index (migration 0013), so the scan reads
 # no table rows; tests/registry/test_search.py fails when a query here names one it lacks.
 FIELDS = {
-    "registry_equipment": _Fields(EQUIPMENT_CODES, ("address",)),
+    "registry_equipment": _Fields(EQUIPMENT_CODES, ("address",), codes_first=True),
     "registry_unit": _Fields(("credit_code",), ("name", "address")),
 }
 
@@ -90,6 +94,8 @@ SEARCH_TEXT = {
     "registry_unit": "upper({t}name || ' ' || {t}credit_code || ' ' || {t}address)",
 }
 
+# Three characters in a row without a digit: a trigram that is not in every code.
+_NO_DIGITS = re.compile(r"\D{3}")
 # A code's characters past its prefix sort before this one (the database collates by code point).
 _AFTER_PREFIX = "\U0010ffff"
 
@@ -227,8 +233,9 @@ def _ranked(
     chosen: list[int] = []
     if tiers:
         firsts = [tier.values_list("pk", flat=True)[:limit] for tier in tiers]
-        # UNION ALL appends each part's rows in turn, each in its own order.
-        chosen = list(dict.fromkeys(firsts[0].union(*firsts[1:], all=True)))
+        # UNION ALL appends each part's rows in turn, each in its own order, and under the LIMIT
+        # the parts after the one that fills the page are not run at all.
+        chosen = list(dict.fromkeys(firsts[0].union(*firsts[1:], all=True)[:limit]))
     more = False
     part = term.upper()
     if len(chosen) < limit and len(part) >= MIN_PART[table]:
@@ -245,16 +252,19 @@ def _holding(queryset, table: str, part: str, limit: int, county: bool) -> tuple
     """Up to CANDIDATES rows (pk, *FIELDS) of the queryset with the part in a field, and whether
     others were left unread.
 
-    The trigram index answers fast when one of the part's trigrams is rare, as Chinese and mixed
-    ones are ("六合区", "W551"). Digit-only trigrams are not: every code of a province holds its
-    division digits, so "320" or "205" is in millions of rows, and GIN intersects those posting
-    lists whole before any LIMIT. So a county's rows, or a part of digits only, are scanned
-    first through the covering index, and the trigram index is asked only for what that left.
+    The trigram index answers fast when one of the part's trigrams is rare, as a trigram without
+    digits is ("六合区", "ZQX"). Trigrams with digits are not: every code of a province holds its
+    division's digits and a date, so "320" or "199" is in millions of devices, and GIN intersects
+    those posting lists whole before any LIMIT (a part of fewer than 3 characters has no trigram
+    at all). Such a part is scanned first through the covering index — in a county, whose rows
+    are few, and anywhere among devices, whose text is mostly codes — and the trigram index is
+    asked only for what the scan left unread.
     """
     fields = FIELDS[table]
     rows = queryset.order_by().values_list("pk", *fields.columns)
     digits = part.isascii() and part.isdigit()
-    if county or digits:
+    digit_bound = len(part) < 3 or not _NO_DIGITS.search(part)
+    if digit_bound and (county or fields.codes_first):
         candidates: dict[int, tuple] = {}
         # Digits that name a division (province, city, county) are mostly that division's codes
         # (registration and credit codes, some device codes hold it): its rows are read first,
