@@ -305,13 +305,18 @@ def _scan(queryset, fields: _Fields, part: str, *, probe: bool = False) -> list[
         f"(SELECT s.*, false AS past FROM (SELECT q.* FROM ({sql}) q {_IN_INDEX_ORDER} "
         f"LIMIT {SCAN_ROWS}) s WHERE {test} LIMIT {CANDIDATES + 1})"
     )
+    keys_params: tuple = ()
     if probe:
+        # The fields are not read past the scan (deforming them was as dear as the scan itself).
+        keys = queryset.order_by().values_list("pk", "region_id")
+        keys_sql, keys_params = keys.query.get_compiler(keys.db).as_sql()
+        nulls = ", NULL" * len(fields.columns)
         statement += (
-            f" UNION ALL (SELECT q.*, true FROM ({sql}) q {_IN_INDEX_ORDER} "
-            f"OFFSET {SCAN_ROWS} LIMIT 1)"
+            f" UNION ALL (SELECT q.pk{nulls}, q.region_id, true FROM ({keys_sql}) q "
+            f"{_IN_INDEX_ORDER} OFFSET {SCAN_ROWS} LIMIT 1)"
         )
     with connections[in_order.db].cursor() as cursor:
-        cursor.execute(statement, [*params, *test_params, *(params if probe else ())])
+        cursor.execute(statement, [*params, *test_params, *keys_params])
         # (pk, *fields, region_id, past) → (pk, *fields), or None for the row past the scan.
         return [None if row[-1] else row[:-2] for row in cursor.fetchall()]
 
