@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from registry import search
-from tests.conftest import XINGQING, XIXIA
+from tests.conftest import SHIZUISHAN_DAWUKOU, XINGQING, XIXIA
 
 pytestmark = pytest.mark.django_db
 
@@ -120,6 +120,128 @@ def test_many_matches_are_bounded_and_say_so(client, users, devices, monkeypatch
     assert len(codes(body)) == 1 and body["more"] is True
 
 
+def _answers(client, texts):
+    return {
+        q: (codes(body, prop="address"), codes(body, "units", "name"), body["more"])
+        for q in texts
+        for body in [client.get("/api/search/", {"q": q, "limit": 3}).json()]
+    }
+
+
+@pytest.mark.parametrize("user", ["national", "city", "xingqing"])
+def test_the_scan_of_the_jurisdiction_answers_as_the_trigram_index_does(
+    client, users, devices, make_equipment, make_unit, monkeypatch, user
+):
+    """A jurisdiction read whole by the scan, and the same read through the trigram index (the
+    scan stopped at once), give the same devices and units, in the same order."""
+    make_equipment(XIXIA, address="解放西街幸福小区9栋")
+    make_equipment(XINGQING, address="丽景湾B座12号", registration_code="31106401042019060002")
+    make_unit(XIXIA, name="幸福小区物业服务有限公司", address="西夏区解放西街1号")
+    texts = ["幸福小区", "解放", "6401", "0001", "B座1", "b座1", "物业服务", "宁安电梯", "无此ZQX"]
+    client.force_login(users[user])
+    scanned = _answers(client, texts)
+    monkeypatch.setattr(search, "SCAN_ROWS", 0)
+    through_trigrams = _answers(client, texts)
+    assert {q: found[:2] for q, found in through_trigrams.items()} == {
+        q: found[:2] for q, found in scanned.items()
+    }
+    # `more` alike too, but where a division's rows filled the page first ("6401": the rest of
+    # the jurisdiction was left unread, which the trigram index, reading all, does not say).
+    assert {q: found[2] for q, found in through_trigrams.items() if q != "6401"} == {
+        q: found[2] for q, found in scanned.items() if q != "6401"
+    }
+    # Not vacuous: most texts find something, and the scope tells the users apart.
+    assert sum(bool(e or u) for e, u, _ in scanned.values()) >= 6
+    # Ranked: the addresses starting with the text first, the shorter first.
+    assert (
+        scanned["幸福小区"][0]
+        == {
+            "national": ["幸福小区3栋", "幸福小区5栋", "解放西街幸福小区9栋"],
+            "city": ["幸福小区3栋", "幸福小区5栋", "解放西街幸福小区9栋"],
+            "xingqing": ["幸福小区3栋"],
+        }[user]
+    )
+
+
+def test_a_text_in_an_address_is_found_in_any_case(client, users, make_equipment):
+    make_equipment(address="丽景湾b座12号")
+    make_equipment(address="丽景湾B座14号")
+    client.force_login(users["xingqing"])
+    for q in ("湾B座", "湾b座"):
+        body = client.get("/api/search/", {"q": q}).json()
+        assert sorted(f["properties"]["address"] for f in body["equipment"]["features"]) == [
+            "丽景湾B座14号",
+            "丽景湾b座12号",
+        ]
+
+
+def test_a_common_text_fills_the_page_from_the_scan_and_says_that_more_are_unread(
+    client, users, make_equipment, monkeypatch
+):
+    for number in range(1, 6):
+        make_equipment(XINGQING, address=f"长城路9{number}号")
+    make_equipment(XIXIA, address="长城路96号")
+    monkeypatch.setattr(search, "SCAN_ROWS", 4)
+    client.force_login(users["xingqing"])
+    with CaptureQueriesContext(connection) as captured:
+        body = client.get("/api/search/", {"q": "城路9", "limit": 2}).json()
+    assert len(codes(body)) == 2 and body["more"] is True
+    # The page was filled from the rows scanned: the trigram index was not asked for devices.
+    assert not [
+        c for c in captured if "LIKE '%城路9%'" in c["sql"] and "registry_equipment" in c["sql"]
+    ]
+    # A page the scan cannot fill goes on through the trigram index and finds the county's five.
+    body = client.get("/api/search/", {"q": "城路9", "limit": 10}).json()
+    assert sorted(codes(body, prop="address")) == [f"长城路9{n}号" for n in range(1, 6)]
+    assert body["more"] is False
+    # A trigram without digits is rare enough: the trigram index at once, in a county too.
+    with CaptureQueriesContext(connection) as captured:
+        body = client.get("/api/search/", {"q": "长城路", "limit": 10}).json()
+    assert len(codes(body)) == 5
+    assert not [c for c in captured if "USING ~<~" in c["sql"] and "registry_equipment" in c["sql"]]
+    client.force_login(users["national"])
+    with CaptureQueriesContext(connection) as captured:
+        body = client.get("/api/search/", {"q": "长城路", "limit": 10}).json()
+    assert len(codes(body)) == 6
+    assert not [c for c in captured if "USING ~<~" in c["sql"]]
+
+
+def test_a_rare_text_past_the_scan_is_found_through_the_trigram_index(
+    client, users, make_equipment, monkeypatch
+):
+    make_equipment(XINGQING, address="凤凰北街1号", device_code="3110T1234202077001")
+    make_equipment(XINGQING, address="贺兰山西路99号", device_code="3110T1234202077002")
+    monkeypatch.setattr(search, "SCAN_ROWS", 1)
+    client.force_login(users["xingqing"])
+    with CaptureQueriesContext(connection) as captured:
+        body = client.get("/api/search/", {"q": "路99"}).json()
+    assert codes(body, prop="address") == ["贺兰山西路99号"]
+    assert [c for c in captured if "LIKE '%路99%'" in c["sql"] and "registry_equipment" in c["sql"]]
+    # Digits the same way nationally: "7700" is in both codes, past the scan's one row.
+    client.force_login(users["national"])
+    body = client.get("/api/search/", {"q": "7700"}).json()
+    assert sorted(codes(body)) == ["3110T1234202077001", "3110T1234202077002"]
+
+
+def test_digits_that_name_a_division_read_its_rows_first(
+    client, users, make_equipment, monkeypatch
+):
+    """The digits "6401" name 银川: a province's search reads 银川's rows alone first, and they fill the
+    page (石嘴山's device, with no "6401", is never read)."""
+    make_equipment(SHIZUISHAN_DAWUKOU, address="大武口区1号")
+    for number in range(1, 4):
+        make_equipment(XINGQING, registration_code=f"3110640104201906000{number}")
+    monkeypatch.setattr(search, "SCAN_ROWS", 2)
+    client.force_login(users["province"])
+    with CaptureQueriesContext(connection) as captured:
+        body = client.get("/api/search/", {"q": "6401", "limit": 2}).json()
+    assert len(codes(body)) == 2 and body["more"] is True
+    scans = [
+        c["sql"] for c in captured if "USING ~<~" in c["sql"] and "registry_equipment" in c["sql"]
+    ]
+    assert len(scans) == 1 and "^@ '6401'" in scans[0], scans
+
+
 @pytest.mark.parametrize(
     "params, field, rule",
     [
@@ -142,12 +264,55 @@ def test_signed_out_is_refused(client, devices):
     assert client.get("/api/search/", {"q": "3110"}).status_code in (401, 403)
 
 
-def _plan(sql: str, params, *switches: str) -> str:
+def _plan(sql: str, params, *switches: str, without: tuple[str, ...] = ()) -> str:
+    """The plan with the switches off and the indexes `without` gone, all undone after."""
     with transaction.atomic(), connection.cursor() as cursor:
         for switch in ("enable_seqscan", *switches):
             cursor.execute(f"SET LOCAL {switch} = off")
+        for index in without:
+            cursor.execute(f"DROP INDEX {index}")
         cursor.execute("EXPLAIN " + sql, params)
+        transaction.set_rollback(True)
         return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def _statements(client, q, table, marker):
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/api/search/", {"q": q}).status_code == 200
+    statements = [
+        c["sql"] for c in captured if f'FROM "{table}"' in c["sql"] and marker in c["sql"]
+    ]
+    assert statements, [c["sql"] for c in captured]
+    return statements
+
+
+@pytest.mark.parametrize(
+    "user, q, table, index",
+    [
+        # A part whose every trigram holds a digit is scanned for in a county, and among devices
+        # anywhere (first in the division that digits name, "6401", then the rest).
+        ("xingqing", "小区3", "registry_equipment", "registry_equipment_search_scan"),
+        ("xingqing", "3110w", "registry_equipment", "registry_equipment_search_scan"),
+        ("xingqing", "街88", "registry_unit", "registry_unit_search_scan"),
+        ("xingqing", "6401", "registry_unit", "registry_unit_search_scan"),
+        ("national", "6401", "registry_equipment", "registry_equipment_search_scan"),
+        ("national", "0001", "registry_equipment", "registry_equipment_search_scan"),
+    ],
+)
+def test_the_scan_of_the_jurisdiction_reads_only_its_covering_index(
+    client, users, devices, user, q, table, index
+):
+    """Every field the part is compared in is included in the covering index (FIELDS and migration
+    0013 agree): the scan is index-only, nationally and in a county; were a field missing, the
+    planner would have to read the table. (Other scans are priced out: on a table of a few rows,
+    none of them all-visible yet, reading the table is the planner's cheaper pick.)"""
+    client.force_login(users[user])
+    plans = [
+        _plan(sql, None, "enable_bitmapscan", "enable_indexscan")
+        for sql in _statements(client, q, table, "USING ~<~")
+    ]
+    assert all(f"Index Only Scan using {index}" in plan for plan in plans), "\n".join(plans)
+    assert not any(f"Seq Scan on {table}" in plan for plan in plans), plans
 
 
 @pytest.mark.parametrize(
@@ -160,16 +325,14 @@ def _plan(sql: str, params, *switches: str) -> str:
         ("3110W551", "registry_equipment", "registry_equipment_device_code", ()),
     ],
 )
-def test_each_tier_reads_its_index(client, users, devices, q, table, index, switches):
+def test_each_tier_reads_its_index(client, users, devices, monkeypatch, q, table, index, switches):
     """The trigram indexes are built on the module's own expressions: were the migration's SQL and
-    SEARCH_TEXT to differ, the planner could not use them and this fails."""
+    SEARCH_TEXT to differ, the planner could not use them and this fails. The scan stops after one
+    row here, so that the trigram index is asked for the rest of the jurisdiction; the covering
+    index is out of the way (read whole as a bitmap, it is the cheaper pick on a few rows)."""
+    monkeypatch.setattr(search, "SCAN_ROWS", 0)
     client.force_login(users["national"])
-    with CaptureQueriesContext(connection) as captured:
-        assert client.get("/api/search/", {"q": q}).status_code == 200
-    statements = [
-        c["sql"] for c in captured if f'FROM "{table}"' in c["sql"] and "LIKE" in c["sql"]
-    ]
-    assert statements
-    plans = [_plan(sql, None, *switches) for sql in statements]
-    assert any(index in plan for plan in plans), plans
+    statements = _statements(client, q, table, "LIKE")
+    plans = [_plan(sql, None, *switches, without=(f"{table}_search_scan",)) for sql in statements]
+    assert any(index in plan for plan in plans), "\n\n".join(plans)
     assert not any(f"Seq Scan on {table}" in plan for plan in plans), plans
