@@ -226,7 +226,7 @@ def by_unit(user: User, text: str, field: str = "unit") -> list[Located]:
             f"{MAX_UNIT_TEXT} characters of a unit's name or address",
         )
     located = Unit.objects.visible_to(user).filter(has_geometry()).select_related("region")
-    units, _ = unit_matches(located, term, MAX_MATCHES)
+    units, _ = unit_matches(located, term, MAX_MATCHES, within=user)
     if not units:
         raise _not_found(field, term, "unit name or address")
     return [Located(u.location, LocatedBy.UNIT, u.region, unit=u) for u in units]
