@@ -42,13 +42,14 @@ class UnitSerializer(GeoFeatureModelSerializer):
 
 class EquipmentSerializer(GeoFeatureModelSerializer):
     variety_name = serializers.CharField(source="variety.name_zh", read_only=True)
+    variety_name_en = serializers.CharField(source="variety.name_en", read_only=True)
     use_unit_name = serializers.CharField(source="use_unit.name", read_only=True)
 
     class Meta:
         model = Equipment
         geo_field = "location"
         fields = [
-            "id", "device_code", "registration_code", "certificate_number", "rescue_id", "variety", "variety_name", "kind",
+            "id", "device_code", "registration_code", "certificate_number", "rescue_id", "variety", "variety_name", "variety_name_en", "kind",
             "status", "address", "region", "declared_region_code", "region_mismatch", "use_unit", "use_unit_name",
             "maintenance_unit", "manufactured_on", "commissioned_on", "next_inspection_due", "params",
         ]  # fmt: skip

@@ -115,6 +115,7 @@ def equipment_brief(device: Equipment | None) -> dict | None:
         "rescue_id": device.rescue_id,
         "variety": device.variety_id,
         "variety_name": device.variety.name_zh,
+        "variety_name_en": device.variety.name_en,
         "address": device.address,
         "use_unit": device.use_unit.name,
     }

@@ -154,7 +154,7 @@
     function describe(match) {
         const device = match.equipment;
         if (device) {
-            return [device.variety_name, device.rescue_id ? `96333 ${device.rescue_id}` : device.device_code || device.registration_code,
+            return [(ENGLISH && device.variety_name_en) || device.variety_name, device.rescue_id ? `96333 ${device.rescue_id}` : device.device_code || device.registration_code,
                 device.address || '', device.use_unit].filter(Boolean);
         }
         if (match.unit) {

@@ -1557,7 +1557,7 @@
             feature,
             tag: gettext('设备'),
             what: code,
-            more: [p.variety_name, p.use_unit_name, p.rescue_id ? `96333: ${p.rescue_id}` : null].filter(Boolean).join(' · '),
+            more: [(ENGLISH && p.variety_name_en) || p.variety_name, p.use_unit_name, p.rescue_id ? `96333: ${p.rescue_id}` : null].filter(Boolean).join(' · '),
             content: () => {
                 const box = popupContent('equipment', {code, kind: p.kind, variety: p.variety, status: p.status}, feature.id);
                 box.querySelector('dl').append(

@@ -55,6 +55,10 @@ def test_an_exact_code_is_answered_alone(client, users, devices):
     client.force_login(users["xingqing"])
     body = client.get("/api/search/", {"q": "3110W5512201900012"}).json()
     assert codes(body) == ["3110W5512201900012"]
+    # The variety in both of the catalogue's languages: the map's list shows the reader's.
+    [found] = body["equipment"]["features"]
+    names = found["properties"]["variety_name"], found["properties"]["variety_name_en"]
+    assert names == ("曳引驱动乘客电梯", "Traction passenger elevators")
     # A 96333 rescue ID given whole is answered alone, though an address holds the same digits.
     body = client.get("/api/search/", {"q": "640001"}).json()
     assert codes(body) == ["3110W5512201900012"]
