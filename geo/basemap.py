@@ -51,7 +51,10 @@ def outline_tolerance(prefix: str) -> float:
     extent = jurisdiction_extent(prefix)
     side = max(extent[2] - extent[0], extent[3] - extent[1]) if extent else 0
     low, high = BASEMAP_TOLERANCE_DEG
-    return min(max(side / BASEMAP_PIXELS_ACROSS, low), high)
+    # Down to a step of a doubling ladder (low·2ⁿ): the stored outlines (geo.outlines) are kept per
+    # tolerance, and a jurisdiction's extent moving a little must not orphan them.
+    steps = math.floor(math.log2(max(side / BASEMAP_PIXELS_ACROSS, low) / low))
+    return min(low * 2**steps, high)
 
 
 def basemap_geojson(prefix: str | None) -> str:

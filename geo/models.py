@@ -41,6 +41,17 @@ class RegionQuerySet(ScopedQuerySet):
         return regions.filter(level=child_level(prefix))
 
 
+CITY_DISTRICT_SUFFIX, NOT_A_CITY_DISTRICT = "区", "林区"
+
+
+def city_district(region_path: str = "") -> models.Q:
+    """`Region.is_city_district` as a filter on the regions at `region_path` ('' for regions)."""
+    name = f"{region_path}__name" if region_path else "name"
+    return models.Q(**{f"{name}__endswith": CITY_DISTRICT_SUFFIX}) & ~models.Q(
+        **{f"{name}__endswith": NOT_A_CITY_DISTRICT}
+    )
+
+
 class Region(models.Model):
     """A GB/T 2260 division (province, city or county) and its boundary in WGS84."""
 
@@ -79,9 +90,12 @@ class Region(models.Model):
 
     @property
     def is_city_district(self) -> bool:
-        """A county-level city district (市辖区): its name ends in 区. Counties (县), county-level
-        cities (市) and banners (旗) are not; travel there is faster (response, patrol)."""
-        return self.name.endswith("区")
+        """A county-level city district (市辖区): its name ends in 区, but not in 林区 (神农架林区,
+        a forestry district). Counties (县), county-level cities (市) and banners (旗) are not;
+        travel there is faster (response, patrol). `city_district()` is the same rule in SQL."""
+        return self.name.endswith(CITY_DISTRICT_SUFFIX) and not self.name.endswith(
+            NOT_A_CITY_DISTRICT
+        )
 
     @property
     def code_prefix(self) -> str:

@@ -11,7 +11,7 @@ at most one stored outline per level above it and the nation.
 from __future__ import annotations
 
 from django.contrib.gis.geos import Point
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import FilteredRelation, Q, QuerySet
 
 from .models import Region
@@ -19,8 +19,9 @@ from .models import Region
 PRECISION = 5  # decimals of the GeoJSON text: about a metre
 
 # One statement computes and stores: the simplification runs once a region (a function in FROM is
-# not substituted twice, as a subquery's column would be), and FOR SHARE makes a boundary update
-# in flight either finish first (its new boundary is simplified: read committed re-reads the
+# not substituted twice, as a subquery's column would be), and FOR SHARE, taken in the boundary
+# loader's order (level, then code) so the two cannot deadlock, makes a boundary update in flight
+# either finish first (its new boundary is simplified: read committed re-reads the
 # locked row) or wait for this insert (its trigger then deletes the row stored here).
 FILL = f"""
 INSERT INTO geo_regionoutline (region_id, tolerance, geometry, label)
@@ -28,6 +29,7 @@ SELECT r.code, %(tolerance)s, ST_AsGeoJSON(s.outline, {PRECISION}), ST_PointOnSu
 FROM geo_region AS r
 CROSS JOIN LATERAL ST_SimplifyPreserveTopology(r.boundary, %(tolerance)s) AS s(outline)
 WHERE r.code = ANY(%(codes)s)
+ORDER BY CASE r.level WHEN 'province' THEN 0 WHEN 'city' THEN 1 ELSE 2 END, r.code
 FOR SHARE OF r
 ON CONFLICT (region_id, tolerance) DO NOTHING
 """
@@ -53,5 +55,8 @@ def outlines(regions: QuerySet[Region], tolerance: float) -> list[Outline]:
     if missing:
         with connection.cursor() as cursor:
             cursor.execute(FILL, {"tolerance": tolerance, "codes": missing})
-        rows = _stored(Region.objects.filter(code__in=[row[0] for row in rows]), tolerance)
+        # Read back where they were written: a replica serving this request's reads may not
+        # have them yet.
+        stored = Region.objects.using(DEFAULT_DB_ALIAS).filter(code__in=[row[0] for row in rows])
+        rows = _stored(stored, tolerance)
     return rows

@@ -39,7 +39,7 @@ from django.utils import timezone
 from accounts.models import User
 from geo.basemap import outline_tolerance
 from geo.divisions import child_width, code_prefix
-from geo.models import Level, Region
+from geo.models import Level, Region, city_district
 from geo.outlines import outlines as stored_outlines
 from geo.scoping import Scope
 
@@ -58,8 +58,6 @@ DEFAULT_DAYS = 365
 # A longer period is refused: nobody compares decades, and it would read every incident ever.
 MAX_DAYS = 366 * 10
 EARLIEST, LATEST = dt.date(1990, 1, 1), dt.date(2999, 12, 31)
-# The suffix of a city district's name: the rule of Region.is_city_district, spelled as a lookup.
-URBAN_SUFFIX = "区"
 
 
 class Minutes(Func):
@@ -176,9 +174,7 @@ def incidents_in(user: User, query: StatisticsQuery) -> QuerySet:
 def urban(region_path: str = "region") -> Q:
     """The rows whose county (at `region_path`; '' for regions themselves) is a city district:
     `conf.is_urban` in SQL."""
-    return Q(
-        **{f"{region_path}__name__endswith" if region_path else "name__endswith": URBAN_SUFFIX}
-    )
+    return city_district(region_path)
 
 
 def norm_minutes(region_path: str = "region") -> Case:

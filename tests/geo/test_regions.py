@@ -72,3 +72,23 @@ def test_code_prefix_by_level():
         "6401",
         "640104",
     ]
+
+
+def test_a_city_district_is_named_区_but_a_forestry_district_is_not(db):
+    """神农架林区 (429021) answers to Hubei directly and is forest, not town: the urban speeds and
+    arrival norms must not apply there. The SQL filter and the property agree."""
+    from geo.models import city_district
+
+    forest = Region.objects.create(
+        code="429021", name="神农架林区", level=Level.COUNTY,
+        boundary=Region.objects.get(code="640104").boundary,
+    )  # fmt: skip
+    named = {
+        r.code: r.is_city_district
+        for r in Region.objects.filter(code__in=["640104", "640121", "429021"])
+    }
+    assert named == {"640104": True, "640121": False, "429021": False}
+    in_sql = set(
+        Region.objects.filter(city_district(), code__in=named).values_list("code", flat=True)
+    )
+    assert in_sql == {"640104"} and not forest.is_city_district

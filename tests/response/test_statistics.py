@@ -123,7 +123,7 @@ def errors(response) -> dict:
 
 def norm_of(code: str, norm=None) -> float:
     norm = norm or conf.arrival_norm_min()
-    return norm["urban"] if Region.objects.get(code=code).name.endswith("区") else norm["rural"]
+    return norm["urban"] if Region.objects.get(code=code).is_city_district else norm["rural"]
 
 
 def expected(specs: list[Spec], norm=None) -> dict:
