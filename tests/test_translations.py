@@ -8,6 +8,7 @@ import json
 import re
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 from lxml import html
@@ -143,3 +144,21 @@ def test_model_names_have_a_singular_and_a_plural(model, one, many):
     assert str(meta.verbose_name) == str(meta.verbose_name_plural)  # Chinese has no plural
     with translation.override("en"):
         assert (str(meta.verbose_name), str(meta.verbose_name_plural)) == (one, many)
+
+
+def test_every_project_models_english_names_are_a_singular_and_a_plural():
+    """The admin names a list by the plural and one record by the singular: a shared msgid gave
+    one English to both ("The station's key" above a list of keys)."""
+    from django.apps import apps
+    from django.utils import translation
+
+    uncountable = {"registry.Equipment"}
+    same = []
+    with translation.override("en"):
+        for app in apps.get_app_configs():
+            if not app.path.startswith(str(settings.BASE_DIR)) or "/.venv/" in app.path:
+                continue  # Django's and the libraries' own
+            for meta in (m._meta for m in app.get_models()):
+                if str(meta.verbose_name) == str(meta.verbose_name_plural):
+                    same.append(meta.label)
+    assert sorted(same) == sorted(uncountable)

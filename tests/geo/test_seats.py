@@ -108,6 +108,15 @@ def test_a_bad_file_is_refused_naming_the_row_and_nothing_changes(
     assert dict(Region.objects.values_list("code", "seat")) == before
 
 
+def test_a_file_not_in_utf8_or_no_file_is_refused_saying_so(db, tmp_path):
+    gbk = tmp_path / "seats-gbk.csv"
+    gbk.write_bytes("code,name,longitude,latitude\n640104,兴庆区,106.3,38.5\n".encode("gbk"))
+    with pytest.raises(CommandError, match=r"seats-gbk.csv: not UTF-8 text .*save it as CSV UTF-8"):
+        load(str(gbk))
+    with pytest.raises(CommandError, match="no such file"):
+        load(str(tmp_path))  # a directory
+
+
 def test_the_bundled_file_takes_no_crs(db):
     with pytest.raises(CommandError, match="bundled seats are GCJ-02"):
         load(source_crs="wgs84")

@@ -176,3 +176,30 @@ def test_values_follow_the_readers_language_and_exports_keep_the_datas_chinese(
     status = next(c for c in COLUMNS["equipment"] if c.name_en == "status")
     with translation.override("en"):
         assert status.values(["in_use"], Lookups(today(), {})) == ["在用"]
+
+
+def test_a_licences_validity_reads_as_words_in_the_list_and_as_a_code_in_a_file(
+    client, users, make_unit
+):
+    from licensing import services as licensing_services
+    from registry.models import UnitRole
+
+    station = make_unit(XINGQING, roles=(UnitRole.FILLING,), name="兴庆充装站")
+    licensing_services.issue_licence(
+        station, kind="filling", scope=[{"code": "2300", "grade": ""}], number="TS4640001-2030",
+        authority="宁夏回族自治区市场监督管理厅", issued_on=today() - dt.timedelta(days=300),
+        expires_on=dt.date(2030, 1, 1), acting_user=None,
+    )  # fmt: skip
+    client.force_login(users["xingqing"])
+
+    def validity(language: str) -> object:
+        page = client.get("/map/list/licences/", HTTP_ACCEPT_LANGUAGE=language).context["page"]
+        column = [c.name_en for c in page.columns].index("validity")
+        [row] = page.rows
+        return row["cells"][column]
+
+    assert (validity("zh-hans"), validity("en")) == ("有效", "Valid")
+    from layers.fields import COLUMNS, Lookups
+
+    [column] = [c for c in COLUMNS["licences"] if c.name_en == "validity"]
+    assert column.values(["valid"], Lookups(today(), {})) == ["valid"]

