@@ -248,12 +248,13 @@ def layer_list(request: HttpRequest, layer: str) -> HttpResponse:
             query[name] = value
         return "?" + query.urlencode()
 
+    numeric = [column.type in ("int", "float") for column in page.columns]
     context.update(
         page=page,
         headers=[
             {
                 "column": column,
-                "numeric": column.type in ("int", "float"),
+                "numeric": is_number,
                 "state": "asc"
                 if page.sort == column.name_en
                 else "desc"
@@ -265,7 +266,11 @@ def layer_list(request: HttpRequest, layer: str) -> HttpResponse:
                     page=1,
                 ),
             }
-            for column in page.columns
+            for column, is_number in zip(page.columns, numeric, strict=True)
+        ],
+        # Each row's cells with their column's alignment (numbers to the right, under their header).
+        rows=[
+            {**row, "aligned": list(zip(row["cells"], numeric, strict=True))} for row in page.rows
         ],
         previous=link(page=page.number - 1) if page.number > 1 else "",
         next=link(page=page.number + 1) if page.number < page.pages else "",
