@@ -46,15 +46,11 @@ class Lookups:
     today: dt.date
     regions: dict[str, str]
     language: str = "zh-hans"
-    # A person reads the values (a list page): codes kept as codes in a file become words.
-    reader: bool = False
 
     @classmethod
-    def for_prefix(
-        cls, prefix: str, today: dt.date, language: str = "zh-hans", *, reader: bool = False
-    ) -> Lookups:
+    def for_prefix(cls, prefix: str, today: dt.date, language: str = "zh-hans") -> Lookups:
         names = Region.objects.within_prefix(prefix).values_list("code", "name")
-        return cls(today, dict(names), language, reader)
+        return cls(today, dict(names), language)
 
     @property
     def english(self) -> bool:
@@ -75,6 +71,9 @@ class Column:
     source: str  # a values_list() lookup on the layer's queryset (regions: a choropleth property)
     decode: Decode | None = None
     note: str = ""
+    # A column of codes that files keep as codes (their data dictionary lists them) and a page
+    # shows as words: the words by code in the active language.
+    words: Callable[[], dict[str, str]] | None = None
 
     def values(self, raw: list[Any], lookups: Lookups) -> list[Any]:
         if self.decode is None:
@@ -106,13 +105,6 @@ def _catalogue_names() -> dict[str, tuple[str, str]]:
 def _catalogue_name(code: str, lookups: Lookups) -> str:
     zh, en = _catalogue_names().get(code, ("", ""))
     return (en or zh) if lookups.english else zh
-
-
-def _validity(code: str, lookups: Lookups) -> str:
-    if not lookups.reader:
-        return code  # files keep the codes their data dictionary lists
-    with translation.override(lookups.language):
-        return Validity.labels().get(code, code)
 
 
 def _region_name(code: str, lookups: Lookups) -> str:
@@ -266,7 +258,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
             "VALIDITY",
             "str",
             "validity",
-            _validity,
+            words=Validity.labels,
             note="导出当天计 / on the export day: "
             + ", ".join(Validity.ALL)
             + f" (expiring: {EXPIRING_DAYS} 天内到期 / within {EXPIRING_DAYS} days)",

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import chinese_calendar
+
 DATA = Path(__file__).resolve().parent / "data"
 ANY_CODE = "0000"  # an inspection body's approval: not tied to a catalogue entry
 
@@ -124,9 +126,18 @@ def time_limits() -> dict[str, TimeLimit]:
     }
 
 
+def is_working_day(day: dt.date) -> bool:
+    """A working day in China: not a public holiday, and a weekend day only when worked in a
+    holiday's place (the State Council's yearly schedule, as chinesecalendar carries it). Past
+    the last year it carries (published each November), Monday to Friday."""
+    try:
+        return chinese_calendar.is_workday(day)
+    except NotImplementedError:
+        return day.weekday() < 5
+
+
 def due_on(step: str, started: dt.date) -> dt.date | None:
-    """The last day of a step begun that day; None for a step with no limit (a final state).
-    Working days skip Saturdays and Sundays (public holidays are not in the table: see docs)."""
+    """The last day of a step begun that day; None for a step with no limit (a final state)."""
     limit = time_limits().get(step)
     if limit is None:
         return None
@@ -135,6 +146,6 @@ def due_on(step: str, started: dt.date) -> dt.date | None:
     day, left = started, limit.days
     while left:
         day += dt.timedelta(days=1)
-        if day.weekday() < 5:
+        if is_working_day(day):
             left -= 1
     return day

@@ -141,8 +141,12 @@ def read(layer: str, user, params: QueryDict) -> Page:
     )
     # The values in the reader's language (an export keeps the data's Chinese).
     language = translation.get_language() or "zh-hans"
-    lookups = Lookups.for_prefix(Scope.of(user).prefix or "", today, language, reader=True)
+    lookups = Lookups.for_prefix(Scope.of(user).prefix or "", today, language)
     decoded = {c.name_en: c.values([row[c.source] for row in page_rows], lookups) for c in columns}
+    for column in columns:
+        if column.words is not None:
+            words = column.words()
+            decoded[column.name_en] = [words.get(v, v) for v in decoded[column.name_en]]
     return Page(
         layer=layer,
         columns=columns,

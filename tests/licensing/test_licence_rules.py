@@ -52,3 +52,14 @@ def test_calendar_day_limits_and_final_states():
     day = dt.date(2026, 1, 1)
     assert rules.due_on("changes_requested", day) == day + dt.timedelta(days=30)
     assert rules.due_on("approved", day) is None
+
+
+def test_working_days_skip_public_holidays_and_count_the_weekends_worked_for_them():
+    # National Day 2026: 1–7 October off, Saturday 10 October worked in their place.
+    tuesday = dt.date(2026, 9, 29)
+    # 30 Sep (1); 8 Oct (2), 9 Oct (3), Saturday 10 Oct (4); Monday 12 Oct (5).
+    assert rules.due_on("submitted", tuesday) == dt.date(2026, 10, 12)
+    assert not rules.is_working_day(dt.date(2026, 10, 1))
+    assert rules.is_working_day(dt.date(2026, 10, 10))
+    # A year not yet published: Monday to Friday.
+    assert rules.due_on("submitted", dt.date(2031, 5, 2)) == dt.date(2031, 5, 9)
