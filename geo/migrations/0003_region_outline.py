@@ -6,6 +6,8 @@ from django.db import migrations, models
 
 # A region's stored outlines are its boundary simplified: they go when the boundary changes (a
 # reload of the same file changes nothing and keeps them). Row-level: boundary loads are rare.
+# The bytes are compared, not the geometries: a dump restores a trigger's WHEN with an empty
+# search_path, where geometry's `=` is ambiguous (pg_dump | psql failed: backups, the exchange).
 INSTALL = [
     """CREATE OR REPLACE FUNCTION geo_region_outlines_stale() RETURNS trigger LANGUAGE plpgsql AS $body$
 BEGIN
@@ -15,7 +17,8 @@ END
 $body$""",
     "DROP TRIGGER IF EXISTS geo_region_outlines_stale ON geo_region",
     "CREATE TRIGGER geo_region_outlines_stale AFTER UPDATE OF boundary ON geo_region FOR EACH ROW"
-    " WHEN (OLD.boundary IS DISTINCT FROM NEW.boundary) EXECUTE FUNCTION geo_region_outlines_stale()",
+    " WHEN (ST_AsEWKB(OLD.boundary) IS DISTINCT FROM ST_AsEWKB(NEW.boundary))"
+    " EXECUTE FUNCTION geo_region_outlines_stale()",
 ]
 UNINSTALL = [
     "DROP TRIGGER IF EXISTS geo_region_outlines_stale ON geo_region",
