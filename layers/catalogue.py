@@ -238,6 +238,15 @@ EQUIPMENT_PROPERTIES = {
     "status": "status",
     "code": "device code (absent when none)",
 }
+# A filling station's figures: the stations layer's and the unlicensed-filling layer's alike.
+STATION_PROPERTIES = {
+    "id": "int",
+    "name": "string",
+    "cylinders": "int, cylinders owned",
+    "overdue": "int, of them overdue",
+    "fillings": "int, fillings in the last 30 days",
+    "violations": "int, violations on record",
+}
 
 LAYERS: dict[str, Layer] = {
     layer.name: layer
@@ -287,14 +296,7 @@ LAYERS: dict[str, Layer] = {
             "气瓶充装站",
             "Cylinder filling stations",
             ("point",),
-            {
-                "id": "int",
-                "name": "string",
-                "cylinders": "int, cylinders owned",
-                "overdue": "int, of them overdue",
-                "fillings": "int, fillings in the last 30 days",
-                "violations": "int, violations on record",
-            },
+            STATION_PROPERTIES,
             {"violations": "int, total of the cluster"},
         ),
         Layer(
@@ -324,14 +326,7 @@ LAYERS: dict[str, Layer] = {
             "无证充装",
             "Unlicensed filling",
             ("point",),
-            {
-                "id": "int",
-                "name": "string",
-                "cylinders": "int, cylinders owned",
-                "overdue": "int, of them overdue",
-                "fillings": "int, fillings in the last 30 days",
-                "violations": "int, violations on record",
-            },
+            STATION_PROPERTIES,
             {"violations": "int, total of the cluster"},
         ),
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.contrib.gis.geos import Point
 from django.core.management import call_command
+from django.test import Client
 from django.utils import translation
 
 from accounts.models import Agency, Role, User
@@ -45,6 +46,13 @@ def default_language():
     translation.activate("zh-hans")
     yield
     translation.deactivate()
+
+
+def signed_in(user) -> Client:
+    """A test client signed in as the user."""
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def inside(code: str) -> Point:

@@ -6,20 +6,13 @@ import datetime as dt
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from licensing import services
 from registry.models import UnitRole
-from tests.conftest import XINGQING, XIXIA
+from tests.conftest import XINGQING, XIXIA, signed_in
 
 NINGXIA_BOX = "104,35,108,40"
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -8,22 +8,15 @@ import csv
 import datetime as dt
 
 import pytest
-from django.test import Client
 
 from cylinders.models import StationDay
 from exports.core import export_layer
 from maps import tiles
 from registry.models import UnitRole
-from tests.conftest import XINGQING, XIXIA
+from tests.conftest import XINGQING, XIXIA, signed_in
 
 NINGXIA_BOX = "104,35,108,40"
 LAYER = "unlicensed_filling"
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
